@@ -1,0 +1,578 @@
+//! The state store and its reducer. [`App::handle`] is the only writer of
+//! state: terminal keys, source updates, job events and clock ticks all
+//! arrive as an [`Event`] and are folded in here. It never blocks: no I/O,
+//! no locks. Views borrow the state to draw it.
+
+pub mod clock;
+pub mod editor;
+pub mod overlay;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::config::keymap::Lookup;
+use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
+use crate::model::source::age_label;
+use crate::model::{
+    Command, JobEvent, JobId, JobOutcome, Key, Pane, SourceId, SourceKind, SourceState, Update,
+};
+
+use clock::RegionClock;
+use editor::LineEditor;
+use overlay::{CommandLine, ConfirmDialog, Confirmed, Outcome, Overlay};
+
+/// Everything the app reacts to, from every producer, through one channel.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A key from the terminal.
+    Key(Key),
+    /// The terminal changed size.
+    Resize,
+    /// Data or health from a source.
+    Update(Update),
+    /// Progress of an executor job.
+    Job(JobEvent),
+    /// The clock: time labels may have changed.
+    Tick(SystemTime),
+    /// The process was told to stop (SIGTERM, SIGHUP).
+    Shutdown(&'static str),
+}
+
+/// How serious a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// For information.
+    Info,
+    /// Something is wrong but touban carries on.
+    Warn,
+    /// Something the operator asked for failed.
+    Error,
+}
+
+/// A message for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// How serious.
+    pub level: Level,
+    /// What happened.
+    pub text: String,
+}
+
+/// A job as the Jobs pane shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    /// Its id.
+    pub id: JobId,
+    /// What it does.
+    pub title: String,
+    /// The step running: number, count, description.
+    pub step: Option<(usize, usize, String)>,
+    /// How it ended, once it has.
+    pub outcome: Option<JobOutcome>,
+    /// When it was queued.
+    pub queued: SystemTime,
+}
+
+/// The console's state.
+#[derive(Debug)]
+pub struct App {
+    platform: Platform,
+    themes: ThemeSet,
+    theme: String,
+    theme_generation: u64,
+    keymap: Keymap,
+    read_only: bool,
+    focus: Pane,
+    overlays: Vec<Overlay>,
+    filters: BTreeMap<Pane, String>,
+    cursors: BTreeMap<Pane, usize>,
+    selected_cluster: Option<String>,
+    sources: BTreeMap<SourceId, SourceState>,
+    jobs: Vec<JobRow>,
+    messages: Vec<Message>,
+    status: Option<Message>,
+    history: Vec<String>,
+    pending: Vec<Key>,
+    now: SystemTime,
+    clocks: Vec<RegionClock>,
+    dirty: bool,
+    quit: bool,
+}
+
+impl App {
+    /// A new app on loaded configuration, its clocks set to `now`.
+    pub fn new(loaded: Loaded, now: SystemTime) -> App {
+        let sources = sources_of(&loaded.platform);
+        let mut clocks = RegionClock::for_platform(&loaded.platform);
+        for c in &mut clocks {
+            c.set(now);
+        }
+        let mut app = App {
+            themes: loaded.themes,
+            theme: loaded.theme,
+            theme_generation: 0,
+            keymap: loaded.keymap,
+            read_only: loaded.read_only,
+            focus: Pane::Overview,
+            overlays: Vec::new(),
+            filters: BTreeMap::new(),
+            cursors: BTreeMap::new(),
+            selected_cluster: None,
+            sources,
+            jobs: Vec::new(),
+            messages: Vec::new(),
+            status: None,
+            history: Vec::new(),
+            pending: Vec::new(),
+            now,
+            clocks,
+            dirty: true,
+            quit: false,
+            platform: loaded.platform,
+        };
+        for w in loaded.warnings {
+            app.messages.push(Message {
+                level: Level::Warn,
+                text: w,
+            });
+        }
+        if !app.messages.is_empty() {
+            let key = app
+                .key_hint(&Command::Messages)
+                .unwrap_or_else(|| ":messages".into());
+            app.status = Some(Message {
+                level: Level::Warn,
+                text: format!("{} keymap warning(s): {key} shows them", app.messages.len()),
+            });
+        }
+        app
+    }
+
+    /// Folds one event into the state.
+    pub fn handle(&mut self, event: Event) {
+        match event {
+            Event::Key(key) => self.on_key(key.normalized()),
+            Event::Resize => self.dirty = true,
+            Event::Update(update) => self.apply(update),
+            Event::Job(job) => self.apply_job(job),
+            Event::Tick(now) => self.tick(now),
+            Event::Shutdown(why) => {
+                tracing::info!(why, "shutting down");
+                self.quit = true;
+            }
+        }
+    }
+
+    /// Whether the screen must be redrawn; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Whether the app should exit.
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    fn tick(&mut self, now: SystemTime) {
+        let before = self.time_labels();
+        self.now = now;
+        let mut changed = false;
+        for c in &mut self.clocks {
+            changed |= c.set(now);
+        }
+        if changed || self.time_labels() != before {
+            self.dirty = true;
+        }
+    }
+
+    /// Every label whose text depends on the time (ages of sources and
+    /// jobs), so a tick redraws only when one of them reads differently.
+    fn time_labels(&self) -> Vec<String> {
+        self.sources
+            .values()
+            .filter_map(SourceState::since)
+            .chain(self.jobs.iter().map(|j| j.queued))
+            .map(|t| self.age(t))
+            .collect()
+    }
+
+    /// The age of `t`, as labels show it.
+    pub fn age(&self, t: SystemTime) -> String {
+        age_label(self.now.duration_since(t).unwrap_or(Duration::ZERO))
+    }
+
+    fn on_key(&mut self, key: Key) {
+        self.dirty = true;
+        self.status = None;
+        if let Some(top) = self.overlays.last_mut() {
+            let outcome = top.on_key(key);
+            self.on_outcome(outcome);
+            return;
+        }
+        self.pending.push(key);
+        let mut lookup = self.keymap.lookup(self.focus, &self.pending);
+        if lookup == Lookup::Unbound && self.pending.len() > 1 {
+            // A chord broken off: the last key may start something new.
+            self.pending = vec![key];
+            lookup = self.keymap.lookup(self.focus, &self.pending);
+        }
+        match lookup {
+            Lookup::Found(binding) => {
+                let command = binding.command.clone();
+                self.pending.clear();
+                self.run(command);
+            }
+            Lookup::Pending => {}
+            Lookup::Unbound => self.pending.clear(),
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Keep => {}
+            Outcome::Close => {
+                self.overlays.pop();
+            }
+            Outcome::Submit(text) => {
+                self.overlays.pop();
+                self.history.retain(|h| h != &text);
+                self.history.push(text.clone());
+                match text.parse::<Command>() {
+                    Ok(command) => self.run(command),
+                    Err(e) => self.say(Level::Error, format!(":{text}: {e}")),
+                }
+            }
+            Outcome::Filter { pane, text, close } => {
+                if text.is_empty() {
+                    self.filters.remove(&pane);
+                } else {
+                    self.filters.insert(pane, text);
+                }
+                self.cursors.remove(&pane);
+                if close {
+                    self.overlays.pop();
+                }
+            }
+            Outcome::Confirmed(Confirmed::Quit) => {
+                self.overlays.pop();
+                self.quit = true;
+            }
+        }
+    }
+
+    /// Runs a command, from a key or the command line.
+    pub fn run(&mut self, command: Command) {
+        self.dirty = true;
+        match command {
+            Command::Quit => {
+                let running = self.running_jobs();
+                if running == 0 {
+                    self.quit = true;
+                } else {
+                    self.overlays.push(Overlay::Confirm(ConfirmDialog::new(
+                        "Quit touban",
+                        vec![("running jobs".into(), running.to_string())],
+                        "Jobs still running are cancelled between steps; resumable ones converge when run again.",
+                        Confirmed::Quit,
+                    )));
+                }
+            }
+            Command::Help => self.open(Overlay::Help { scroll: 0 }),
+            Command::Messages => self.open(Overlay::Messages { scroll: 0 }),
+            Command::CommandLine => {
+                let themes = self.themes.names().map(str::to_owned).collect();
+                self.open(Overlay::CommandLine(CommandLine::new(
+                    themes,
+                    self.history.clone(),
+                )));
+            }
+            Command::Filter => {
+                if self.focus.has_table() {
+                    let previous = self.filters.get(&self.focus).cloned().unwrap_or_default();
+                    self.open(Overlay::Filter {
+                        pane: self.focus,
+                        editor: LineEditor::with_text(&previous),
+                        previous,
+                    });
+                } else {
+                    self.say(
+                        Level::Info,
+                        format!("the {} pane has no table to filter", self.focus),
+                    );
+                }
+            }
+            Command::Focus(pane) => self.focus = pane,
+            Command::NextPane => self.focus = self.focus.next(),
+            Command::PrevPane => self.focus = self.focus.prev(),
+            Command::Up => self.move_cursor(-1),
+            Command::Down => self.move_cursor(1),
+            Command::PageUp => self.move_cursor(-10),
+            Command::PageDown => self.move_cursor(10),
+            Command::Top => self.move_cursor(isize::MIN),
+            Command::Bottom => self.move_cursor(isize::MAX),
+            Command::Select => self.select(),
+            Command::Back => {
+                if self.filters.remove(&self.focus).is_some() {
+                    self.cursors.remove(&self.focus);
+                }
+            }
+            Command::Theme(name) => {
+                if self.themes.get(&name).is_some() {
+                    self.theme = name;
+                    self.theme_generation += 1;
+                } else {
+                    self.say(
+                        Level::Error,
+                        format!(
+                            "unknown theme `{name}`: expected one of {}",
+                            self.themes.names_list()
+                        ),
+                    );
+                }
+            }
+            Command::Nothing => {}
+        }
+    }
+
+    fn open(&mut self, overlay: Overlay) {
+        let same = self
+            .overlays
+            .last()
+            .is_some_and(|top| std::mem::discriminant(top) == std::mem::discriminant(&overlay));
+        if !same {
+            self.overlays.push(overlay);
+        }
+    }
+
+    fn select(&mut self) {
+        if self.focus == Pane::Overview
+            && let Some(cluster) = self.platform.clusters.get(self.cursor(Pane::Overview))
+        {
+            self.selected_cluster = Some(cluster.name.get_ref().clone());
+            self.focus = Pane::Cluster;
+        }
+    }
+
+    fn move_cursor(&mut self, by: isize) {
+        let rows = self.rows(self.focus);
+        if rows == 0 {
+            return;
+        }
+        let cur = self.cursor(self.focus);
+        let next = cur.saturating_add_signed(by).min(rows - 1);
+        self.cursors.insert(self.focus, next);
+    }
+
+    /// Rows the focused pane's selection moves over.
+    fn rows(&self, pane: Pane) -> usize {
+        match pane {
+            Pane::Overview => self.platform.clusters.len(),
+            Pane::Jobs => self.jobs.len(),
+            _ => 0,
+        }
+    }
+
+    fn say(&mut self, level: Level, text: String) {
+        match level {
+            Level::Info => tracing::info!("{text}"),
+            Level::Warn => tracing::warn!("{text}"),
+            Level::Error => tracing::error!("{text}"),
+        }
+        let message = Message { level, text };
+        self.messages.push(message.clone());
+        self.status = Some(message);
+        self.dirty = true;
+    }
+
+    fn apply(&mut self, update: Update) {
+        match update {
+            Update::SourceState { id, state } => {
+                if let SourceState::Error { message, .. } = &state
+                    && !matches!(self.sources.get(&id), Some(SourceState::Error { .. }))
+                {
+                    tracing::warn!(source = %id, "{message}");
+                }
+                self.sources.insert(id, state);
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn apply_job(&mut self, event: JobEvent) {
+        match event {
+            JobEvent::Queued { id, title, at } => self.jobs.push(JobRow {
+                id,
+                title,
+                step: None,
+                outcome: None,
+                queued: at,
+            }),
+            JobEvent::Step {
+                id,
+                step,
+                index,
+                of,
+            } => {
+                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
+                    job.step = Some((index, of, step));
+                }
+            }
+            JobEvent::Finished { id, outcome, .. } => {
+                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
+                    job.outcome = Some(outcome);
+                }
+            }
+        }
+        self.dirty = true;
+    }
+
+    // --- what views read -------------------------------------------------
+
+    /// The platform being watched.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// The theme in use.
+    pub fn theme(&self) -> &Theme {
+        self.themes.get(&self.theme).unwrap_or_else(|| {
+            self.themes
+                .get("default")
+                .unwrap_or_else(|| unreachable!("the default theme is built in"))
+        })
+    }
+
+    /// Bumped each time the theme changes, so views re-resolve styles once.
+    pub fn theme_generation(&self) -> u64 {
+        self.theme_generation
+    }
+
+    /// The keymap in force.
+    pub fn keymap(&self) -> &Keymap {
+        &self.keymap
+    }
+
+    /// The keys bound to `command` in the focused pane, as text.
+    pub fn key_hint(&self, command: &Command) -> Option<String> {
+        self.keymap
+            .chord_for(self.focus, command)
+            .map(ToString::to_string)
+    }
+
+    /// Whether mutating actions are refused.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The focused pane.
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    /// Overlays, bottom first.
+    pub fn overlays(&self) -> &[Overlay] {
+        &self.overlays
+    }
+
+    /// A pane's filter.
+    pub fn filter(&self, pane: Pane) -> Option<&str> {
+        self.filters.get(&pane).map(String::as_str)
+    }
+
+    /// A pane's selected row.
+    pub fn cursor(&self, pane: Pane) -> usize {
+        self.cursors.get(&pane).copied().unwrap_or(0)
+    }
+
+    /// The cluster the Cluster pane shows.
+    pub fn selected_cluster(&self) -> Option<&str> {
+        self.selected_cluster.as_deref().or_else(|| {
+            self.platform
+                .clusters
+                .first()
+                .map(|c| c.name.get_ref().as_str())
+        })
+    }
+
+    /// Every source and its health.
+    pub fn sources(&self) -> &BTreeMap<SourceId, SourceState> {
+        &self.sources
+    }
+
+    /// A source's health.
+    pub fn source(&self, region: &str, kind: SourceKind, name: &str) -> &SourceState {
+        self.sources
+            .get(&SourceId::new(region, kind, name))
+            .unwrap_or(&SourceState::NotConnected)
+    }
+
+    /// Jobs of this session, oldest first.
+    pub fn jobs(&self) -> &[JobRow] {
+        &self.jobs
+    }
+
+    /// Jobs not yet finished.
+    pub fn running_jobs(&self) -> usize {
+        self.jobs.iter().filter(|j| j.outcome.is_none()).count()
+    }
+
+    /// Every message of this session, oldest first.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// The message shown in the footer until the next key.
+    pub fn status(&self) -> Option<&Message> {
+        self.status.as_ref()
+    }
+
+    /// Keys of a chord typed so far.
+    pub fn pending_keys(&self) -> &[Key] {
+        &self.pending
+    }
+
+    /// The regions' clocks.
+    pub fn clocks(&self) -> &[RegionClock] {
+        &self.clocks
+    }
+
+    /// The current time, as of the last tick.
+    pub fn now(&self) -> SystemTime {
+        self.now
+    }
+}
+
+/// One source per configured endpoint, none connected yet.
+fn sources_of(p: &Platform) -> BTreeMap<SourceId, SourceState> {
+    let ids = p
+        .clusters
+        .iter()
+        .map(|c| (SourceKind::Cluster, &c.region, &c.name))
+        .chain(
+            p.databases
+                .iter()
+                .map(|d| (SourceKind::Database, &d.region, &d.name)),
+        )
+        .chain(
+            p.caches
+                .iter()
+                .map(|c| (SourceKind::Cache, &c.region, &c.name)),
+        )
+        .chain(
+            p.ai_services
+                .iter()
+                .map(|a| (SourceKind::AiService, &a.region, &a.name)),
+        )
+        .chain(
+            p.alert_sources
+                .iter()
+                .map(|a| (SourceKind::Alerts, &a.region, &a.name)),
+        );
+    ids.map(|(kind, region, name)| {
+        (
+            SourceId::new(region.get_ref(), kind, name.get_ref()),
+            SourceState::NotConnected,
+        )
+    })
+    .collect()
+}

@@ -1,0 +1,419 @@
+//! Overlays: help, the command line, the filter line, the confirmation
+//! dialog and the message list. They stack in z-order; the top one takes
+//! keys first and says what should happen with an [`Outcome`].
+
+use crate::model::command::COMMANDS;
+use crate::model::{Command, Key, KeyCode, Pane};
+
+use super::editor::LineEditor;
+
+/// What an overlay asks of the app after a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stay open.
+    Keep,
+    /// Close this overlay.
+    Close,
+    /// Close, and run a command line.
+    Submit(String),
+    /// Set the filter of a pane (live while typing); close if `close`.
+    Filter {
+        /// Which pane.
+        pane: Pane,
+        /// The filter text.
+        text: String,
+        /// Whether editing is over.
+        close: bool,
+    },
+    /// Close, the operator having confirmed this.
+    Confirmed(Confirmed),
+}
+
+/// What a confirmation dialog confirms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Quit although jobs are running.
+    Quit,
+}
+
+/// An overlay.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// Keys and commands.
+    Help {
+        /// First line shown.
+        scroll: u16,
+    },
+    /// The `:` command line.
+    CommandLine(CommandLine),
+    /// The `/` filter line of a pane.
+    Filter {
+        /// The pane filtered.
+        pane: Pane,
+        /// The filter being typed.
+        editor: LineEditor,
+        /// The filter before editing, restored by Esc.
+        previous: String,
+    },
+    /// A confirmation dialog.
+    Confirm(ConfirmDialog),
+    /// Warnings and messages.
+    Messages {
+        /// First line shown.
+        scroll: u16,
+    },
+}
+
+impl Overlay {
+    /// Handles a key.
+    pub fn on_key(&mut self, key: Key) -> Outcome {
+        match self {
+            Overlay::Help { scroll } | Overlay::Messages { scroll } => scroll_keys(scroll, key),
+            Overlay::CommandLine(line) => line.on_key(key),
+            Overlay::Filter {
+                pane,
+                editor,
+                previous,
+            } => match key.code {
+                KeyCode::Esc => Outcome::Filter {
+                    pane: *pane,
+                    text: previous.clone(),
+                    close: true,
+                },
+                KeyCode::Enter => Outcome::Filter {
+                    pane: *pane,
+                    text: editor.text().to_owned(),
+                    close: true,
+                },
+                _ if editor.edit(key) => Outcome::Filter {
+                    pane: *pane,
+                    text: editor.text().to_owned(),
+                    close: false,
+                },
+                _ => Outcome::Keep,
+            },
+            Overlay::Confirm(dialog) => dialog.on_key(key),
+        }
+    }
+}
+
+fn scroll_keys(scroll: &mut u16, key: Key) -> Outcome {
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('q' | '?' | '!') | KeyCode::Enter => return Outcome::Close,
+        KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+        KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
+        KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+        KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+        _ => {}
+    }
+    Outcome::Keep
+}
+
+/// The `:` command line, with completion and history.
+#[derive(Debug, Clone)]
+pub struct CommandLine {
+    /// The text typed.
+    pub editor: LineEditor,
+    /// Candidates offered by Tab, and which one is shown.
+    pub completion: Option<(Vec<String>, usize)>,
+    themes: Vec<String>,
+    history: Vec<String>,
+    history_pos: Option<usize>,
+}
+
+impl CommandLine {
+    /// A command line that completes these theme names and recalls this history.
+    pub fn new(themes: Vec<String>, history: Vec<String>) -> CommandLine {
+        CommandLine {
+            editor: LineEditor::default(),
+            completion: None,
+            themes,
+            history,
+            history_pos: None,
+        }
+    }
+
+    fn on_key(&mut self, key: Key) -> Outcome {
+        match key.code {
+            KeyCode::Esc => return Outcome::Close,
+            KeyCode::Enter => {
+                let text = self.editor.text().trim().to_owned();
+                return if text.is_empty() {
+                    Outcome::Close
+                } else {
+                    Outcome::Submit(text)
+                };
+            }
+            KeyCode::Tab => {
+                self.complete(true);
+                return Outcome::Keep;
+            }
+            KeyCode::BackTab => {
+                self.complete(false);
+                return Outcome::Keep;
+            }
+            KeyCode::Up | KeyCode::Down => {
+                self.recall(key.code == KeyCode::Up);
+                return Outcome::Keep;
+            }
+            _ => {}
+        }
+        if self.editor.edit(key) {
+            self.completion = None;
+        }
+        Outcome::Keep
+    }
+
+    /// The candidates for the word being typed.
+    fn candidates(&self, text: &str) -> (String, Vec<String>) {
+        match text.split_once(' ') {
+            Some(("theme", arg)) => {
+                let list = self
+                    .themes
+                    .iter()
+                    .filter(|t| t.starts_with(arg.trim_start()))
+                    .cloned()
+                    .collect();
+                ("theme ".to_owned(), list)
+            }
+            Some(_) => (String::new(), Vec::new()),
+            None => {
+                let list = Command::completions()
+                    .filter(|c| c.starts_with(text))
+                    .map(str::to_owned)
+                    .collect();
+                (String::new(), list)
+            }
+        }
+    }
+
+    fn complete(&mut self, forward: bool) {
+        let (prefix, fresh) = self.candidates(self.editor.text());
+        let (list, index) = self.completion.get_or_insert((fresh, usize::MAX));
+        if list.is_empty() {
+            return;
+        }
+        *index = match (*index, forward) {
+            (usize::MAX, _) => 0,
+            (i, true) => (i + 1) % list.len(),
+            (i, false) => (i + list.len() - 1) % list.len(),
+        };
+        let choice = list[*index].clone();
+        if list.len() == 1 {
+            // The only candidate: accept it, and step into its argument.
+            let takes_arg =
+                prefix.is_empty() && COMMANDS.iter().any(|c| c.name == choice && c.arg.is_some());
+            self.editor.set(&format!(
+                "{prefix}{choice}{}",
+                if takes_arg { " " } else { "" }
+            ));
+            self.completion = None;
+        } else {
+            self.editor.set(&format!("{prefix}{choice}"));
+        }
+    }
+
+    fn recall(&mut self, older: bool) {
+        if self.history.is_empty() {
+            return;
+        }
+        let last = self.history.len() - 1;
+        let pos = match (self.history_pos, older) {
+            (None, true) => Some(last),
+            (Some(p), true) => Some(p.saturating_sub(1)),
+            (Some(p), false) if p < last => Some(p + 1),
+            (_, false) => None,
+        };
+        self.history_pos = pos;
+        let text = pos
+            .and_then(|p| self.history.get(p))
+            .cloned()
+            .unwrap_or_default();
+        self.editor.set(&text);
+        self.completion = None;
+    }
+}
+
+/// Which button of a confirmation dialog has focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmFocus {
+    /// Cancel: where every dialog starts.
+    Cancel,
+    /// Confirm.
+    Confirm,
+}
+
+/// A confirmation dialog: it names the target, starts on Cancel, and for an
+/// irreversible action needs the target's name typed before Confirm works.
+#[derive(Debug, Clone)]
+pub struct ConfirmDialog {
+    /// What will be done ("Quit touban").
+    pub title: String,
+    /// The target, field by field: cluster, region, namespace, object.
+    pub target: Vec<(String, String)>,
+    /// What happens, in a sentence.
+    pub consequence: String,
+    /// For irreversible actions: the text the operator must type.
+    pub typed: Option<String>,
+    /// What has been typed.
+    pub input: LineEditor,
+    /// The focused button.
+    pub focus: ConfirmFocus,
+    /// What confirming does.
+    pub on_confirm: Confirmed,
+}
+
+impl ConfirmDialog {
+    /// A dialog focused on Cancel.
+    pub fn new(
+        title: &str,
+        target: Vec<(String, String)>,
+        consequence: &str,
+        on_confirm: Confirmed,
+    ) -> ConfirmDialog {
+        ConfirmDialog {
+            title: title.to_owned(),
+            target,
+            consequence: consequence.to_owned(),
+            typed: None,
+            input: LineEditor::default(),
+            focus: ConfirmFocus::Cancel,
+            on_confirm,
+        }
+    }
+
+    /// The same dialog, needing `text` typed to confirm.
+    #[must_use]
+    pub fn typed(mut self, text: &str) -> ConfirmDialog {
+        self.typed = Some(text.to_owned());
+        self
+    }
+
+    /// Whether Confirm would act now.
+    pub fn can_confirm(&self) -> bool {
+        self.typed.as_deref().is_none_or(|t| self.input.text() == t)
+    }
+
+    fn on_key(&mut self, key: Key) -> Outcome {
+        match key.code {
+            KeyCode::Esc => return Outcome::Close,
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+                self.focus = match self.focus {
+                    ConfirmFocus::Cancel => ConfirmFocus::Confirm,
+                    ConfirmFocus::Confirm => ConfirmFocus::Cancel,
+                };
+            }
+            KeyCode::Enter => {
+                return match self.focus {
+                    ConfirmFocus::Cancel => Outcome::Close,
+                    ConfirmFocus::Confirm if self.can_confirm() => {
+                        Outcome::Confirmed(self.on_confirm.clone())
+                    }
+                    ConfirmFocus::Confirm => Outcome::Keep,
+                };
+            }
+            _ if self.typed.is_some() => {
+                self.input.edit(key);
+            }
+            _ => {}
+        }
+        Outcome::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(o: &mut Overlay, keys: &[Key]) -> Outcome {
+        let mut last = Outcome::Keep;
+        for k in keys {
+            last = o.on_key(*k);
+        }
+        last
+    }
+
+    const TAB: Key = Key::plain(KeyCode::Tab);
+    const ENTER: Key = Key::plain(KeyCode::Enter);
+
+    #[test]
+    fn confirm_starts_on_cancel_and_needs_the_typed_name() {
+        let dialog = ConfirmDialog::new(
+            "Fail over",
+            vec![("region".into(), "Tokyo".into())],
+            "irreversible",
+            Confirmed::Quit,
+        )
+        .typed("tokyo");
+        let mut o = Overlay::Confirm(dialog);
+        assert_eq!(
+            press(&mut o, &[ENTER]),
+            Outcome::Close,
+            "Enter on the initial focus cancels"
+        );
+        let Overlay::Confirm(d) = &mut o else {
+            unreachable!()
+        };
+        d.focus = ConfirmFocus::Cancel;
+        assert_eq!(
+            press(&mut o, &[TAB, ENTER]),
+            Outcome::Keep,
+            "nothing typed: confirm refused"
+        );
+        let typed: Vec<Key> = "tokyo".chars().map(Key::char).collect();
+        press(&mut o, &typed);
+        assert_eq!(press(&mut o, &[ENTER]), Outcome::Confirmed(Confirmed::Quit));
+    }
+
+    #[test]
+    fn command_line_completes_commands_and_theme_names() {
+        let mut o = Overlay::CommandLine(CommandLine::new(
+            vec!["default".into(), "light".into()],
+            vec![],
+        ));
+        press(&mut o, &[Key::char('o'), Key::char('v'), TAB]);
+        let Overlay::CommandLine(line) = &o else {
+            unreachable!()
+        };
+        assert_eq!(line.editor.text(), "overview");
+        let mut o = Overlay::CommandLine(CommandLine::new(
+            vec!["default".into(), "light".into()],
+            vec![],
+        ));
+        let keys: Vec<Key> = "theme l".chars().map(Key::char).collect();
+        press(&mut o, &keys);
+        assert_eq!(
+            press(&mut o, &[TAB, ENTER]),
+            Outcome::Submit("theme light".into())
+        );
+    }
+
+    #[test]
+    fn command_line_recalls_history() {
+        let mut o = Overlay::CommandLine(CommandLine::new(
+            vec![],
+            vec!["alerts".into(), "theme mono".into()],
+        ));
+        let up = Key::plain(KeyCode::Up);
+        assert_eq!(
+            press(&mut o, &[up, up, ENTER]),
+            Outcome::Submit("alerts".into())
+        );
+    }
+
+    #[test]
+    fn filter_escape_restores_the_previous_filter() {
+        let mut o = Overlay::Filter {
+            pane: Pane::Alerts,
+            editor: LineEditor::with_text("team=ai"),
+            previous: "team=ai".into(),
+        };
+        assert!(
+            matches!(press(&mut o, &[Key::char('x')]), Outcome::Filter { ref text, close: false, .. } if text == "team=aix")
+        );
+        assert!(
+            matches!(press(&mut o, &[Key::plain(KeyCode::Esc)]), Outcome::Filter { ref text, close: true, .. } if text == "team=ai")
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! Configuration: the platform file, themes and keymaps, parsed, validated
+//! and merged over the embedded defaults. Errors name file:line:col.
+
+pub mod error;
+pub mod keymap;
+pub mod paths;
+pub mod platform;
+pub mod theme;
+
+use std::path::Path;
+
+pub use error::{ConfigError, Located};
+pub use keymap::Keymap;
+pub use paths::{ConfigOrigin, Paths};
+pub use platform::Platform;
+pub use theme::{Theme, ThemeSet};
+
+/// Choices from the command line and environment, over the config file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--theme`.
+    pub theme: Option<String>,
+    /// `--keymap`.
+    pub keymap: Option<String>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `NO_COLOR` is set (and not empty).
+    pub no_color: bool,
+}
+
+/// Everything loaded, ready for the app.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The platform.
+    pub platform: Platform,
+    /// Every theme.
+    pub themes: ThemeSet,
+    /// The theme to start with.
+    pub theme: String,
+    /// The keymap, with the user's merged in.
+    pub keymap: Keymap,
+    /// Whether mutating actions are refused globally.
+    pub read_only: bool,
+    /// Problems that did not stop the start (keymap warnings).
+    pub warnings: Vec<String>,
+}
+
+/// Reads the platform file named by `paths` (or the built-in example).
+pub fn load_platform(origin: &ConfigOrigin) -> Result<Platform, ConfigError> {
+    match origin.path() {
+        Some(path) => {
+            let src = read(path)?;
+            Ok(Platform::parse(&path.display().to_string(), &src)?)
+        }
+        None => Ok(Platform::parse("built-in example", platform::EXAMPLE)?),
+    }
+}
+
+/// Loads everything: platform, themes, keymap, with the overrides applied.
+pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError> {
+    let platform = load_platform(&paths.config)?;
+    let themes = ThemeSet::load(Some(&paths.themes_dir))?;
+    let config_file = paths.config.describe();
+    let theme = if let Some(name) = &overrides.theme {
+        if themes.get(name).is_none() {
+            return Err(Located {
+                file: "--theme".into(),
+                line: 1,
+                col: 1,
+                message: format!(
+                    "unknown theme `{name}`: expected one of {}",
+                    themes.names_list()
+                ),
+                line_text: name.clone(),
+            }
+            .into());
+        }
+        name.clone()
+    } else if overrides.no_color {
+        "mono".to_owned()
+    } else {
+        let name = &platform.settings.theme;
+        if themes.get(name.get_ref()).is_none() {
+            return Err(at_setting(
+                paths,
+                &config_file,
+                name,
+                &format!(
+                    "unknown theme `{}`: expected one of {}",
+                    name.get_ref(),
+                    themes.names_list()
+                ),
+            ));
+        }
+        name.get_ref().clone()
+    };
+    let keymap_name = overrides
+        .keymap
+        .clone()
+        .unwrap_or_else(|| platform.settings.keymap.get_ref().clone());
+    let Some((mut keymap, mut warnings)) = Keymap::built_in(&keymap_name) else {
+        let known: Vec<_> = Keymap::built_in_names().map(|n| format!("`{n}`")).collect();
+        let message = format!(
+            "unknown keymap `{keymap_name}`: expected one of {}",
+            known.join(", ")
+        );
+        if overrides.keymap.is_some() {
+            return Err(Located {
+                file: "--keymap".into(),
+                line: 1,
+                col: 1,
+                message,
+                line_text: keymap_name,
+            }
+            .into());
+        }
+        return Err(at_setting(
+            paths,
+            &config_file,
+            &platform.settings.keymap,
+            &message,
+        ));
+    };
+    if paths.keymap_file.is_file() {
+        match std::fs::read_to_string(&paths.keymap_file) {
+            Ok(src) => {
+                warnings.extend(keymap.merge(&paths.keymap_file.display().to_string(), &src));
+            }
+            Err(e) => warnings.push(format!(
+                "{}: cannot read ({e}); keymap file ignored",
+                paths.keymap_file.display()
+            )),
+        }
+    }
+    let read_only = overrides.read_only || platform.settings.read_only;
+    Ok(Loaded {
+        platform,
+        themes,
+        theme,
+        keymap,
+        read_only,
+        warnings,
+    })
+}
+
+/// An error at a setting of the platform file.
+fn at_setting(
+    paths: &Paths,
+    described: &str,
+    value: &toml::Spanned<String>,
+    message: &str,
+) -> ConfigError {
+    let src = paths
+        .config
+        .path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_else(|| platform::EXAMPLE.to_owned());
+    let file = paths
+        .config
+        .path()
+        .map_or_else(|| described.to_owned(), |p| p.display().to_string());
+    Located::at(&file, &src, Some(value.span()), message).into()
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}

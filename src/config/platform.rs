@@ -1,0 +1,592 @@
+//! The platform file (`config.toml`): the environment, its regions, and per
+//! region the clusters, databases, caches, AI services and alert sources
+//! touban watches, plus the operator's settings. Parsed strictly (unknown
+//! keys are errors) and validated, every error located to file:line:col.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::{Located, parse_toml};
+
+/// The whole platform file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    /// The environment's name, shown in the header (`iworkz-production`).
+    pub environment: String,
+    /// The operator's settings.
+    #[serde(default)]
+    pub settings: Settings,
+    /// Regions, in the order they are shown side by side.
+    pub regions: Vec<Region>,
+    /// Kubernetes clusters.
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
+    /// Databases.
+    #[serde(default)]
+    pub databases: Vec<Database>,
+    /// Caches.
+    #[serde(default)]
+    pub caches: Vec<Cache>,
+    /// AI services.
+    #[serde(default)]
+    pub ai_services: Vec<AiService>,
+    /// Alert sources.
+    #[serde(default)]
+    pub alert_sources: Vec<AlertSource>,
+}
+
+/// The operator's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Colour theme name.
+    #[serde(default = "default_name")]
+    pub theme: Spanned<String>,
+    /// Keymap name.
+    #[serde(default = "default_name")]
+    pub keymap: Spanned<String>,
+    /// Language of the interface.
+    #[serde(default)]
+    pub language: Language,
+    /// Refuse every mutating action.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            theme: default_name(),
+            keymap: default_name(),
+            language: Language::default(),
+            read_only: false,
+        }
+    }
+}
+
+fn default_name() -> Spanned<String> {
+    Spanned::new(0..0, "default".to_owned())
+}
+
+/// Language of the interface.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    #[default]
+    En,
+    /// Japanese.
+    Ja,
+}
+
+/// A region's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Serves production.
+    Primary,
+    /// Disaster recovery: takes over when the primary fails.
+    Dr,
+}
+
+impl Role {
+    /// The word shown in the region's title.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Dr => "DR",
+        }
+    }
+}
+
+/// A region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// The name the other sections refer to (`tokyo`).
+    pub name: Spanned<String>,
+    /// The name shown (`Tokyo`).
+    pub display: String,
+    /// Primary or DR.
+    pub role: Role,
+    /// IANA time zone for the region's clock (`Asia/Tokyo`).
+    pub time_zone: Spanned<String>,
+    /// Provider and location, shown under the title (`AWS ap-northeast-1`).
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// A Kubernetes cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Its name in touban (`eks-tokyo`).
+    pub name: Spanned<String>,
+    /// The region it is in.
+    pub region: Spanned<String>,
+    /// The kubeconfig context.
+    pub context: String,
+    /// A kubeconfig file, when not the default one.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespaces to watch; empty watches all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Node groups with their configured bounds.
+    #[serde(default)]
+    pub node_groups: Vec<NodeGroup>,
+    /// Refuse mutating actions on this cluster, whatever the global setting.
+    #[serde(default)]
+    pub read_only: Option<bool>,
+}
+
+/// A node group's configured size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroup {
+    /// The group's name, as in the nodes' labels.
+    pub name: Spanned<String>,
+    /// Fewest nodes.
+    pub min: u32,
+    /// Most nodes.
+    pub max: u32,
+    /// Desired nodes.
+    pub desired: u32,
+}
+
+/// A reference to a secret: never the secret itself.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Read from this environment variable.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Read from this file.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.env, &self.file) {
+            (Some(var), _) => write!(f, "SecretRef(env {var})"),
+            (None, Some(path)) => write!(f, "SecretRef(file {})", path.display()),
+            (None, None) => f.write_str("SecretRef(none)"),
+        }
+    }
+}
+
+/// Direct access to a database or cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Direct {
+    /// `postgres://user@host:port/db` or `redis://host:port`, without a password.
+    pub url: Spanned<String>,
+    /// Where the password is.
+    #[serde(default)]
+    pub password: Option<Spanned<SecretRef>>,
+}
+
+/// How CloudWatch names a database or cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchRef {
+    /// `DBInstanceIdentifier` or `ReplicationGroupId`.
+    pub identifier: String,
+    /// The AWS region (`ap-northeast-1`).
+    pub aws_region: String,
+    /// An endpoint override (an emulator, a VPC endpoint).
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+}
+
+/// A database's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A cache's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    /// Redis, standalone or replicated.
+    Redis,
+    /// Redis behind Sentinel.
+    RedisSentinel,
+    /// Redis Cluster.
+    RedisCluster,
+}
+
+/// A database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// Its name in touban.
+    pub name: Spanned<String>,
+    /// The region it is in.
+    pub region: Spanned<String>,
+    /// What it is.
+    pub kind: DatabaseKind,
+    /// Direct access.
+    #[serde(default)]
+    pub direct: Option<Direct>,
+    /// A postgres_exporter `/metrics` URL.
+    #[serde(default)]
+    pub exporter: Option<Spanned<String>>,
+    /// CloudWatch metrics.
+    #[serde(default)]
+    pub cloudwatch: Option<CloudWatchRef>,
+}
+
+/// A cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// Its name in touban.
+    pub name: Spanned<String>,
+    /// The region it is in.
+    pub region: Spanned<String>,
+    /// What it is.
+    pub kind: CacheKind,
+    /// Direct access.
+    #[serde(default)]
+    pub direct: Option<Direct>,
+    /// A redis_exporter `/metrics` URL.
+    #[serde(default)]
+    pub exporter: Option<Spanned<String>>,
+    /// CloudWatch metrics.
+    #[serde(default)]
+    pub cloudwatch: Option<CloudWatchRef>,
+}
+
+/// An AI service's endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiService {
+    /// Its name in touban.
+    pub name: Spanned<String>,
+    /// The region it is in.
+    pub region: Spanned<String>,
+    /// Liveness URL.
+    pub health: Spanned<String>,
+    /// Readiness URL.
+    pub ready: Spanned<String>,
+    /// Prometheus metrics URL.
+    #[serde(default)]
+    pub metrics: Option<Spanned<String>>,
+}
+
+/// Where alerts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSourceKind {
+    /// Alertmanager API v2.
+    Alertmanager,
+    /// Prometheus `/api/v1/alerts` and `/api/v1/rules`.
+    Prometheus,
+    /// CloudWatch alarms.
+    Cloudwatch,
+}
+
+/// An alert source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSource {
+    /// Its name in touban.
+    pub name: Spanned<String>,
+    /// The region it is in.
+    pub region: Spanned<String>,
+    /// What it is.
+    pub kind: AlertSourceKind,
+    /// Base URL (Alertmanager, Prometheus) or endpoint override (CloudWatch).
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// The AWS region (CloudWatch).
+    #[serde(default)]
+    pub aws_region: Option<String>,
+}
+
+/// The built-in example: the platform of `seed/infrastructure.ja.md`.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+impl Platform {
+    /// Parses and validates a platform file. `file` names it in errors.
+    pub fn parse(file: &str, src: &str) -> Result<Platform, Located> {
+        let platform: Platform = parse_toml(file, src)?;
+        platform
+            .validate()
+            .map_err(|(span, message)| Located::at(file, src, Some(span), message))?;
+        Ok(platform)
+    }
+
+    /// The region with this name.
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name.get_ref() == name)
+    }
+
+    fn validate(&self) -> Result<(), (std::ops::Range<usize>, String)> {
+        let regions = self.validate_regions()?;
+        self.validate_resources(&regions)
+    }
+
+    /// Checks the regions; returns their names.
+    fn validate_regions(&self) -> Result<HashSet<&str>, (std::ops::Range<usize>, String)> {
+        let mut regions = HashSet::new();
+        let mut primaries = 0;
+        for r in &self.regions {
+            if !regions.insert(r.name.get_ref().as_str()) {
+                return Err((
+                    r.name.span(),
+                    format!("region `{}` is defined twice", r.name.get_ref()),
+                ));
+            }
+            if jiff::tz::TimeZone::get(r.time_zone.get_ref()).is_err() {
+                return Err((
+                    r.time_zone.span(),
+                    format!(
+                        "unknown time zone `{}`: expected an IANA name such as `Asia/Tokyo`",
+                        r.time_zone.get_ref()
+                    ),
+                ));
+            }
+            primaries += usize::from(r.role == Role::Primary);
+        }
+        if self.regions.is_empty() {
+            return Err((0..0, "no region defined: add a [[regions]] table".into()));
+        }
+        if primaries > 1 {
+            let second = self
+                .regions
+                .iter()
+                .filter(|r| r.role == Role::Primary)
+                .nth(1);
+            let span = second.map_or(0..0, |r| r.name.span());
+            return Err((span, "more than one region has role = \"primary\"".into()));
+        }
+        Ok(regions)
+    }
+
+    /// Checks that every resource names a known region, is named once per
+    /// region and kind, and can be reached.
+    fn validate_resources(
+        &self,
+        regions: &HashSet<&str>,
+    ) -> Result<(), (std::ops::Range<usize>, String)> {
+        let known = || {
+            self.regions
+                .iter()
+                .map(|r| format!("`{}`", r.name.get_ref()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let check_region = |region: &Spanned<String>| {
+            if regions.contains(region.get_ref().as_str()) {
+                Ok(())
+            } else {
+                Err((
+                    region.span(),
+                    format!(
+                        "unknown region `{}`: expected one of {}",
+                        region.get_ref(),
+                        known()
+                    ),
+                ))
+            }
+        };
+        let mut names = HashSet::new();
+        let mut check_name = |what: &str, region: &Spanned<String>, name: &Spanned<String>| {
+            check_region(region)?;
+            if names.insert((
+                what.to_owned(),
+                region.get_ref().clone(),
+                name.get_ref().clone(),
+            )) {
+                Ok(())
+            } else {
+                Err((
+                    name.span(),
+                    format!(
+                        "{what} `{}` is defined twice in region `{}`",
+                        name.get_ref(),
+                        region.get_ref()
+                    ),
+                ))
+            }
+        };
+        for c in &self.clusters {
+            check_name("cluster", &c.region, &c.name)?;
+            for g in &c.node_groups {
+                if !(g.min <= g.desired && g.desired <= g.max) {
+                    return Err((
+                        g.name.span(),
+                        format!(
+                            "node group `{}`: expected min <= desired <= max, got {} / {} / {}",
+                            g.name.get_ref(),
+                            g.min,
+                            g.desired,
+                            g.max
+                        ),
+                    ));
+                }
+            }
+        }
+        for d in &self.databases {
+            check_name("database", &d.region, &d.name)?;
+            check_reach(
+                &d.name,
+                d.direct.as_ref(),
+                d.exporter.as_ref(),
+                d.cloudwatch.as_ref(),
+                &["postgres", "postgresql"],
+            )?;
+        }
+        for c in &self.caches {
+            check_name("cache", &c.region, &c.name)?;
+            check_reach(
+                &c.name,
+                c.direct.as_ref(),
+                c.exporter.as_ref(),
+                c.cloudwatch.as_ref(),
+                &["redis", "rediss"],
+            )?;
+        }
+        for a in &self.ai_services {
+            check_name("ai service", &a.region, &a.name)?;
+            for url in [Some(&a.health), Some(&a.ready), a.metrics.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                check_url(url, &["http", "https"])?;
+            }
+        }
+        for s in &self.alert_sources {
+            check_name("alert source", &s.region, &s.name)?;
+            check_alert_source(s)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_alert_source(s: &AlertSource) -> Result<(), (std::ops::Range<usize>, String)> {
+    let name = s.name.get_ref();
+    match (s.kind, &s.url, &s.aws_region) {
+        (AlertSourceKind::Cloudwatch, _, None) => Err((
+            s.name.span(),
+            format!("alert source `{name}`: CloudWatch needs aws_region"),
+        )),
+        (AlertSourceKind::Alertmanager | AlertSourceKind::Prometheus, None, _) => {
+            Err((s.name.span(), format!("alert source `{name}` needs a url")))
+        }
+        (_, Some(url), _) => check_url(url, &["http", "https"]),
+        _ => Ok(()),
+    }
+}
+
+fn check_reach(
+    name: &Spanned<String>,
+    direct: Option<&Direct>,
+    exporter: Option<&Spanned<String>>,
+    cloudwatch: Option<&CloudWatchRef>,
+    schemes: &[&str],
+) -> Result<(), (std::ops::Range<usize>, String)> {
+    if direct.is_none() && exporter.is_none() && cloudwatch.is_none() {
+        return Err((
+            name.span(),
+            format!(
+                "`{}` has no way to reach it: add direct, exporter or cloudwatch",
+                name.get_ref()
+            ),
+        ));
+    }
+    if let Some(d) = direct {
+        check_url(&d.url, schemes)?;
+        if has_inline_password(d.url.get_ref()) {
+            return Err((
+                d.url.span(),
+                "the URL carries a password: remove it and write password = { env = \"VAR\" } \
+                 or password = { file = \"/path\" }"
+                    .into(),
+            ));
+        }
+        if let Some(secret) = &d.password {
+            let s = secret.get_ref();
+            if s.env.is_some() == s.file.is_some() {
+                return Err((
+                    secret.span(),
+                    "password: expected exactly one of env = \"VAR\" or file = \"/path\"".into(),
+                ));
+            }
+        }
+    }
+    if let Some(url) = exporter {
+        check_url(url, &["http", "https"])?;
+    }
+    if let Some(endpoint) = cloudwatch.and_then(|c| c.endpoint.as_ref()) {
+        check_url(endpoint, &["http", "https"])?;
+    }
+    Ok(())
+}
+
+fn check_url(
+    url: &Spanned<String>,
+    schemes: &[&str],
+) -> Result<(), (std::ops::Range<usize>, String)> {
+    let ok = url
+        .get_ref()
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            url.span(),
+            format!(
+                "`{}` is not a URL touban can use here: expected one starting with {}",
+                url.get_ref(),
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        ))
+    }
+}
+
+/// Whether `scheme://user:password@host` carries a password.
+fn has_inline_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_valid() {
+        let p = Platform::parse("example.toml", EXAMPLE).expect("example parses");
+        assert_eq!(p.environment, "iworkz-production");
+        assert_eq!(p.regions.len(), 2);
+        assert!(p.clusters.iter().any(|c| c.name.get_ref() == "eks-tokyo"));
+    }
+
+    #[test]
+    fn passwords_inline_are_found() {
+        assert!(has_inline_password("postgres://u:secret@h:5432/db"));
+        assert!(!has_inline_password("postgres://u@h:5432/db"));
+        assert!(!has_inline_password("redis://h:6379"));
+    }
+}

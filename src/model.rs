@@ -1,0 +1,15 @@
+//! Domain types and pure logic: panes, keys, commands, the health of each
+//! source, and the owned messages that sources and the executor send to the
+//! app. Nothing here knows about terminals, files or the network.
+
+pub mod command;
+pub mod job;
+pub mod key;
+pub mod pane;
+pub mod source;
+
+pub use command::Command;
+pub use job::{JobEvent, JobId, JobOutcome};
+pub use key::{Chord, Key, KeyCode, Modifiers};
+pub use pane::Pane;
+pub use source::{SourceId, SourceKind, SourceState, Update};

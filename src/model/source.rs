@@ -1,0 +1,161 @@
+//! Sources (one per configured endpoint) and the health each reports, so
+//! that every pane can say how fresh what it shows is.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// What a source watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceKind {
+    /// A Kubernetes cluster.
+    Cluster,
+    /// A database.
+    Database,
+    /// A cache.
+    Cache,
+    /// An AI service's probes and metrics.
+    AiService,
+    /// An alert source: Alertmanager, Prometheus or CloudWatch alarms.
+    Alerts,
+}
+
+impl SourceKind {
+    /// The word shown next to a source's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceKind::Cluster => "cluster",
+            SourceKind::Database => "database",
+            SourceKind::Cache => "cache",
+            SourceKind::AiService => "ai service",
+            SourceKind::Alerts => "alerts",
+        }
+    }
+}
+
+/// Names one source: the region, its kind and the configured name of what
+/// it watches (names are unique per kind within a region).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId {
+    /// The configured region name (`tokyo`).
+    pub region: String,
+    /// What it watches.
+    pub kind: SourceKind,
+    /// The configured name (`eks-tokyo`, `iworkz-production-postgres`).
+    pub name: String,
+}
+
+impl SourceId {
+    /// A source id.
+    pub fn new(region: impl Into<String>, kind: SourceKind, name: impl Into<String>) -> SourceId {
+        SourceId {
+            region: region.into(),
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ({})", self.kind.label(), self.name, self.region)
+    }
+}
+
+/// The health a source reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceState {
+    /// Configured, but no fetcher has reported for it: nothing is known.
+    NotConnected,
+    /// Connecting, first contact not yet made.
+    Connecting {
+        /// When the attempt started.
+        since: SystemTime,
+    },
+    /// Data is flowing.
+    Live {
+        /// When the last data arrived.
+        at: SystemTime,
+    },
+    /// The last attempt failed; what is shown is from before.
+    Error {
+        /// What failed, for the operator (no secrets).
+        message: String,
+        /// When it started failing.
+        since: SystemTime,
+    },
+    /// Data stopped arriving; what is shown is from `since`.
+    Stale {
+        /// When the last good data arrived.
+        since: SystemTime,
+    },
+}
+
+impl SourceState {
+    /// A short word for the state.
+    pub fn word(&self) -> &'static str {
+        match self {
+            SourceState::NotConnected => "not connected",
+            SourceState::Connecting { .. } => "connecting",
+            SourceState::Live { .. } => "live",
+            SourceState::Error { .. } => "error",
+            SourceState::Stale { .. } => "stale",
+        }
+    }
+
+    /// Whether data from this source is current.
+    pub fn is_live(&self) -> bool {
+        matches!(self, SourceState::Live { .. })
+    }
+
+    /// Whether this source is failing.
+    pub fn is_failing(&self) -> bool {
+        matches!(self, SourceState::Error { .. } | SourceState::Stale { .. })
+    }
+
+    /// The instant the state's age counts from, if it has one.
+    pub fn since(&self) -> Option<SystemTime> {
+        match self {
+            SourceState::NotConnected => None,
+            SourceState::Connecting { since }
+            | SourceState::Error { since, .. }
+            | SourceState::Stale { since } => Some(*since),
+            SourceState::Live { at } => Some(*at),
+        }
+    }
+}
+
+/// Formats an age the way panes show it: `4 s`, `12 min`, `3 h`, `2 d`.
+pub fn age_label(age: Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+/// An owned piece of data a source sends to the app.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// A source's own health changed.
+    SourceState {
+        /// Which source.
+        id: SourceId,
+        /// Its new state.
+        state: SourceState,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_an_operator_says_them() {
+        assert_eq!(age_label(Duration::from_secs(4)), "4 s");
+        assert_eq!(age_label(Duration::from_secs(125)), "2 min");
+        assert_eq!(age_label(Duration::from_secs(3 * 3600 + 5)), "3 h");
+        assert_eq!(age_label(Duration::from_secs(2 * 86_400)), "2 d");
+    }
+}

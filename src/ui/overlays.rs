@@ -1,0 +1,270 @@
+//! Overlays drawn over the panes, bottom first: help, messages, the
+//! confirmation dialog, and the command and filter lines over the footer.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
+
+use super::{Styles, centered, fit, text};
+use crate::app::editor::LineEditor;
+use crate::app::overlay::{CommandLine, ConfirmDialog, ConfirmFocus, Overlay};
+use crate::app::{App, Level};
+use crate::config::keymap::Section;
+use crate::model::Pane;
+use crate::model::command::COMMANDS;
+
+/// Draws every overlay over `body` (dialogs) or `foot` (input lines).
+pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
+    for overlay in app.overlays() {
+        match overlay {
+            Overlay::Help { scroll } => scrolled(
+                st,
+                body,
+                frame,
+                " Help: keys and commands ",
+                help_lines(app, st),
+                *scroll,
+            ),
+            Overlay::Messages { scroll } => scrolled(
+                st,
+                body,
+                frame,
+                " Messages ",
+                message_lines(app, st),
+                *scroll,
+            ),
+            Overlay::Confirm(dialog) => confirm(st, body, frame, dialog),
+            Overlay::CommandLine(line) => command_line(app, st, body, foot, frame, line),
+            Overlay::Filter { editor, pane, .. } => {
+                input_line(st, foot, frame, &format!("/{} ", pane.name()), editor);
+            }
+        }
+    }
+}
+
+fn popup<'a>(st: &Styles, title: &'a str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(st.border_focus)
+        .style(st.overlay)
+        .title(Span::styled(title, st.title))
+}
+
+fn scrolled(
+    st: &Styles,
+    body: Rect,
+    frame: &mut Frame,
+    title: &str,
+    lines: Vec<Line<'_>>,
+    scroll: u16,
+) {
+    let area = centered(
+        body,
+        body.width.saturating_sub(4).max(40),
+        body.height.saturating_sub(2).max(8),
+    );
+    frame.render_widget(Clear, area);
+    let block = popup(st, title).title_bottom(Span::styled(" ↑↓ scroll · esc close ", st.muted));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let max = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(inner.height);
+    Paragraph::new(lines)
+        .scroll((scroll.min(max), 0))
+        .render(inner, frame.buffer_mut());
+}
+
+/// Help, from the live keymap (section by section) and the command docs.
+fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
+    let lang = app.platform().settings.language;
+    let mut lines = Vec::new();
+    let mut sections: Vec<_> = app.keymap().sections().collect();
+    sections.sort_by_key(|(s, _)| match s {
+        Section::Global => 0,
+        Section::Pane(p) => 1 + p.index(),
+    });
+    for (section, bindings) in sections {
+        let title = match section {
+            Section::Global => "Everywhere".to_owned(),
+            Section::Pane(p) => format!("In {}", text::pane_title(p, lang)),
+        };
+        lines.push(Line::from(Span::styled(title, st.accent)));
+        for b in bindings {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<12}", b.chord.to_string()), st.key),
+                Span::styled(b.desc.clone(), st.text),
+            ]));
+        }
+        lines.push(Line::default());
+    }
+    lines.push(Line::from(Span::styled(
+        format!(
+            "Commands ({} then a command, tab completes)",
+            app.key_hint(&crate::model::Command::CommandLine)
+                .unwrap_or_else(|| ":".into())
+        ),
+        st.accent,
+    )));
+    for c in COMMANDS.iter().filter(|c| c.name != "nothing") {
+        let name = match c.arg {
+            Some(arg) => format!("{} {arg}", c.name),
+            None => c.name.to_owned(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  :{name:<14}"), st.key),
+            Span::styled(c.doc, st.text),
+        ]));
+    }
+    let panes: Vec<_> = Pane::ALL.iter().map(|p| format!(":{}", p.name())).collect();
+    lines.push(Line::from(vec![
+        Span::styled(format!("  {:<15}", ":PANE"), st.key),
+        Span::styled(format!("Focus a pane: {}", panes.join(" ")), st.text),
+    ]));
+    lines
+}
+
+fn message_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
+    if app.messages().is_empty() {
+        return vec![Line::from(Span::styled(
+            "no message in this session",
+            st.muted,
+        ))];
+    }
+    app.messages()
+        .iter()
+        .map(|m| {
+            let (word, style) = match m.level {
+                Level::Info => ("info ", st.muted),
+                Level::Warn => ("warn ", st.warn),
+                Level::Error => ("error", st.crit),
+            };
+            Line::from(vec![
+                Span::styled(format!("{word} "), style),
+                Span::styled(m.text.clone(), st.text),
+            ])
+        })
+        .collect()
+}
+
+fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
+    let height = u16::try_from(d.target.len()).unwrap_or(8) + if d.typed.is_some() { 9 } else { 7 };
+    let area = centered(body, 64, height);
+    frame.render_widget(Clear, area);
+    let block = popup(st, " Confirm ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines = vec![
+        Line::from(Span::styled(d.title.clone(), st.title)),
+        Line::default(),
+    ];
+    for (k, v) in &d.target {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{k:<14}"), st.muted),
+            Span::styled(v.clone(), st.text),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(d.consequence.clone(), st.warn)));
+    if let Some(expected) = &d.typed {
+        lines.push(Line::from(vec![
+            Span::styled("type ", st.muted),
+            Span::styled(expected.clone(), st.key),
+            Span::styled(" to confirm: ", st.muted),
+        ]));
+        let ok = d.can_confirm();
+        lines.push(Line::from(Span::styled(
+            format!("> {}", d.input.text()),
+            if ok { st.ok } else { st.text },
+        )));
+    }
+    lines.push(Line::default());
+    let button = |label: &str, focused: bool, style| {
+        Span::styled(
+            format!("[ {label} ]"),
+            if focused { style } else { st.muted },
+        )
+    };
+    lines.push(Line::from(vec![
+        button("Cancel", d.focus == ConfirmFocus::Cancel, st.selection),
+        Span::raw("   "),
+        button("Confirm", d.focus == ConfirmFocus::Confirm, st.danger),
+    ]));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, frame.buffer_mut());
+}
+
+fn command_line(
+    app: &App,
+    st: &Styles,
+    body: Rect,
+    foot: Rect,
+    frame: &mut Frame,
+    line: &CommandLine,
+) {
+    let prompt = app
+        .key_hint(&crate::model::Command::CommandLine)
+        .unwrap_or_else(|| ":".into());
+    input_line(st, foot, frame, &prompt, &line.editor);
+    let Some((candidates, index)) = &line.completion else {
+        return;
+    };
+    if candidates.is_empty() {
+        return;
+    }
+    let shown = candidates
+        .len()
+        .min(usize::from(body.height.saturating_sub(2)).max(1))
+        .min(10);
+    let start = index.saturating_sub(shown - 1);
+    let width = candidates.iter().map(String::len).max().unwrap_or(0) + 4;
+    let h = u16::try_from(shown).unwrap_or(10) + 2;
+    let area = Rect {
+        x: foot.x,
+        y: foot.y.saturating_sub(h),
+        width: u16::try_from(width).unwrap_or(20).min(foot.width),
+        height: h,
+    };
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(st.border)
+        .style(st.overlay);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines: Vec<Line> = candidates
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(shown)
+        .map(|(i, c)| {
+            Line::from(Span::styled(
+                format!(" {c} "),
+                if i == *index { st.selection } else { st.text },
+            ))
+        })
+        .collect();
+    Paragraph::new(lines).render(inner, frame.buffer_mut());
+}
+
+fn input_line(st: &Styles, foot: Rect, frame: &mut Frame, prompt: &str, editor: &LineEditor) {
+    frame.render_widget(Clear, foot);
+    let line = fit(
+        vec![
+            Span::styled(prompt.to_owned(), st.key),
+            Span::styled(editor.text().to_owned(), st.text),
+        ],
+        foot.width,
+    );
+    frame.render_widget(Paragraph::new(line).style(st.overlay), foot);
+    let before: String = editor.text().chars().take(editor.cursor()).collect();
+    let x = foot.x
+        + u16::try_from(
+            unicode_width::UnicodeWidthStr::width(prompt)
+                + unicode_width::UnicodeWidthStr::width(before.as_str()),
+        )
+        .unwrap_or(0);
+    frame.set_cursor_position((x.min(foot.right().saturating_sub(1)), foot.y));
+}

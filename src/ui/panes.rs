@@ -1,0 +1,139 @@
+//! The pane router and what panes share: the frame around a pane, region
+//! columns side by side, and a line per source with its health and age.
+//! Each pane is one file; adding one is that file plus a line in [`draw`].
+
+mod ai;
+mod alerts;
+mod cluster;
+mod data;
+mod failover;
+mod jobs;
+mod overview;
+mod rollouts;
+mod scaling;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Padding, Paragraph, Widget};
+
+use super::{Styles, text};
+use crate::app::App;
+use crate::config::platform::Region;
+use crate::model::{Pane, SourceKind};
+
+/// Draws the focused pane in `area`.
+pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    let pane = app.focus();
+    let block = pane_block(app, st, pane);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    match pane {
+        Pane::Overview => overview::draw(app, st, inner, buf),
+        Pane::Cluster => cluster::draw(app, st, inner, buf),
+        Pane::Data => data::draw(app, st, inner, buf),
+        Pane::Ai => ai::draw(app, st, inner, buf),
+        Pane::Rollouts => rollouts::draw(app, st, inner, buf),
+        Pane::Failover => failover::draw(app, st, inner, buf),
+        Pane::Scaling => scaling::draw(app, st, inner, buf),
+        Pane::Alerts => alerts::draw(app, st, inner, buf),
+        Pane::Jobs => jobs::draw(app, st, inner, buf),
+    }
+}
+
+fn pane_block<'a>(app: &'a App, st: &Styles, pane: Pane) -> Block<'a> {
+    let mut title = vec![Span::styled(
+        format!(
+            " {} ",
+            text::pane_title(pane, app.platform().settings.language)
+        ),
+        st.title,
+    )];
+    if let Some(filter) = app.filter(pane) {
+        title.push(Span::styled(format!(" /{filter} "), st.key));
+    }
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(st.border_focus)
+        .title(Line::from(title))
+}
+
+/// One column per region, side by side, each framed and titled with the
+/// region's name, role and location. Returns the inner areas.
+fn region_columns<'a>(
+    app: &'a App,
+    st: &Styles,
+    area: Rect,
+    buf: &mut Buffer,
+) -> Vec<(Rect, &'a Region)> {
+    let regions = &app.platform().regions;
+    let n = u32::try_from(regions.len().max(1)).unwrap_or(1);
+    let columns = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(area);
+    let mut out = Vec::new();
+    for (region, col) in regions.iter().zip(columns.iter()) {
+        let block = region_block(region, st);
+        out.push((block.inner(*col), region));
+        block.render(*col, buf);
+    }
+    out
+}
+
+fn region_block<'a>(region: &'a Region, st: &Styles) -> Block<'a> {
+    let mut title = vec![
+        Span::styled(format!(" {} ", region.display), st.accent),
+        Span::styled(format!("· {} ", region.role.label()), st.muted),
+    ];
+    if let Some(loc) = &region.location {
+        title.push(Span::styled(format!("· {loc} "), st.muted));
+    }
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(st.border)
+        .padding(Padding::horizontal(1))
+        .title(Line::from(title))
+}
+
+/// A source's name, health word and age, the name padded to `name_w`.
+fn source_line<'a>(
+    app: &App,
+    st: &Styles,
+    region: &str,
+    kind: SourceKind,
+    name: &str,
+    name_w: usize,
+    selected: bool,
+) -> Line<'a> {
+    let state = app.source(region, kind, name);
+    let mut spans = vec![
+        Span::styled(if selected { "▸ " } else { "  " }, st.accent),
+        Span::styled(
+            format!("{name:<name_w$} "),
+            if selected { st.selection } else { st.text },
+        ),
+        Span::styled(state.word().to_owned(), st.state(state)),
+    ];
+    if let Some(since) = state.since() {
+        spans.push(Span::styled(format!(" {} ago", app.age(since)), st.muted));
+    }
+    if let crate::model::SourceState::Error { message, .. } = state {
+        spans.push(Span::styled(format!(" {message}"), st.crit));
+    }
+    Line::from(spans)
+}
+
+/// A section heading inside a pane.
+fn heading<'a>(st: &Styles, text: &str) -> Line<'a> {
+    Line::from(Span::styled(text.to_uppercase(), st.muted))
+}
+
+/// Lines of a pane, each cut at the pane's edge (rows never wrap, so a
+/// long URL cannot push the rows below it out of line).
+fn note(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
+    Paragraph::new(lines).render(area, buf);
+}
+
+/// Whether `name` passes the pane's filter (a plain substring for now).
+fn passes(app: &App, pane: Pane, name: &str) -> bool {
+    app.filter(pane).is_none_or(|f| name.contains(f))
+}

@@ -1,0 +1,64 @@
+//! Jobs: the executor's jobs of this session (queued, running, ended) and
+//! where the audit log is kept.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Row, Table, Widget};
+
+use super::note;
+use crate::app::App;
+use crate::model::{JobOutcome, Pane};
+use crate::ui::Styles;
+
+/// Draws the jobs pane.
+pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    let jobs: Vec<_> = app
+        .jobs()
+        .iter()
+        .filter(|j| app.filter(Pane::Jobs).is_none_or(|f| j.title.contains(f)))
+        .collect();
+    if jobs.is_empty() {
+        note(
+            vec![Line::from(Span::styled(
+                "no job run in this session",
+                st.muted,
+            ))],
+            area,
+            buf,
+        );
+        return;
+    }
+    let cursor = app.cursor(Pane::Jobs);
+    let rows = jobs.iter().enumerate().map(|(i, j)| {
+        let (state, style) = match (&j.outcome, &j.step) {
+            (Some(JobOutcome::Succeeded), _) => ("succeeded".to_owned(), st.ok),
+            (Some(JobOutcome::Failed(why)), _) => (format!("failed: {why}"), st.crit),
+            (Some(JobOutcome::Cancelled), _) => ("cancelled".to_owned(), st.warn),
+            (None, Some((i, n, step))) => (format!("step {i}/{n}: {step}"), st.text),
+            (None, None) => ("queued".to_owned(), st.muted),
+        };
+        let row = Row::new(vec![
+            Span::styled(format!("#{}", j.id.0), st.muted),
+            Span::styled(j.title.clone(), st.text),
+            Span::styled(state, style),
+            Span::styled(format!("{} ago", app.age(j.queued)), st.muted),
+        ]);
+        if i == cursor {
+            row.style(st.selection)
+        } else {
+            row
+        }
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Length(5),
+            Constraint::Percentage(45),
+            Constraint::Percentage(40),
+            Constraint::Min(8),
+        ],
+    )
+    .header(Row::new(["JOB", "WHAT", "STATE", "QUEUED"]).style(st.muted))
+    .render(area, buf);
+}
