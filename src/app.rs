@@ -269,12 +269,12 @@ impl App {
                 if running == 0 {
                     self.quit = true;
                 } else {
-                    self.overlays.push(Overlay::Confirm(ConfirmDialog::new(
+                    self.confirm(ConfirmDialog::new(
                         "Quit touban",
                         vec![("running jobs".into(), running.to_string())],
                         "Jobs still running are cancelled between steps; resumable ones converge when run again.",
                         Confirmed::Quit,
-                    )));
+                    ));
                 }
             }
             Command::Help => self.open(Overlay::Help { scroll: 0 }),
@@ -332,6 +332,12 @@ impl App {
             }
             Command::Nothing => {}
         }
+    }
+
+    /// Asks the operator to confirm something, over everything else.
+    pub fn confirm(&mut self, dialog: ConfirmDialog) {
+        self.overlays.push(Overlay::Confirm(dialog));
+        self.dirty = true;
     }
 
     fn open(&mut self, overlay: Overlay) {

@@ -8,6 +8,8 @@ pub mod guard;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio::time::Instant as FrameClock;
+
 use crossterm::event::{Event as TermEvent, EventStream, KeyEvent, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt;
 use ratatui::Terminal;
@@ -47,22 +49,23 @@ pub async fn run<B: Backend>(
     let mut styles = Styles::resolve(app.theme());
     let mut theme_generation = app.theme_generation();
     let mut stats = LoopStats::default();
-    let mut last_frame: Option<Instant> = None;
+    // Frame pacing runs on tokio's clock, so tests can pause and step it.
+    let mut last_frame: Option<FrameClock> = None;
     let mut need_draw = app.take_dirty();
     loop {
         if app.should_quit() {
             break;
         }
         if need_draw {
-            let due = last_frame.map_or_else(Instant::now, |t| t + FRAME);
-            if Instant::now() >= due {
+            let due = last_frame.map_or_else(FrameClock::now, |t| t + FRAME);
+            if FrameClock::now() >= due {
                 if app.theme_generation() != theme_generation {
                     styles = Styles::resolve(app.theme());
                     theme_generation = app.theme_generation();
                 }
                 terminal.draw(|frame| ui::draw(&app, &styles, frame))?;
                 stats.frames += 1;
-                last_frame = Some(Instant::now());
+                last_frame = Some(FrameClock::now());
                 need_draw = false;
                 if stats.first_frame.is_none() {
                     let elapsed = started.elapsed();
@@ -78,7 +81,7 @@ pub async fn run<B: Backend>(
                         Some(event) => { app.handle(event); stats.events += 1; }
                         None => break,
                     },
-                    () = tokio::time::sleep_until(due.into()) => {}
+                    () = tokio::time::sleep_until(due) => {}
                 }
                 drain(&mut app, &mut events, &mut stats);
                 need_draw |= app.take_dirty();

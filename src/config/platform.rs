@@ -214,7 +214,7 @@ pub enum DatabaseKind {
 
 /// A cache's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum CacheKind {
     /// Redis, standalone or replicated.
     Redis,

@@ -150,12 +150,6 @@ fn message_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
 }
 
 fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
-    let height = u16::try_from(d.target.len()).unwrap_or(8) + if d.typed.is_some() { 9 } else { 7 };
-    let area = centered(body, 64, height);
-    frame.render_widget(Clear, area);
-    let block = popup(st, " Confirm ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
     let mut lines = vec![
         Line::from(Span::styled(d.title.clone(), st.title)),
         Line::default(),
@@ -191,9 +185,16 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
         Span::raw("   "),
         button("Confirm", d.focus == ConfirmFocus::Confirm, st.danger),
     ]));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(inner, frame.buffer_mut());
+    // Size the dialog to its wrapped text, so the buttons are always shown.
+    let width = body.width.min(64);
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = paragraph.line_count(width.saturating_sub(2));
+    let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
+    frame.render_widget(Clear, area);
+    let block = popup(st, " Confirm ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    paragraph.render(inner, frame.buffer_mut());
 }
 
 fn command_line(

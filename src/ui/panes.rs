@@ -15,7 +15,8 @@ mod scaling;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Padding, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Padding, Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
 
 use super::{Styles, text};
 use crate::app::App;
@@ -52,9 +53,10 @@ fn pane_block<'a>(app: &'a App, st: &Styles, pane: Pane) -> Block<'a> {
     if let Some(filter) = app.filter(pane) {
         title.push(Span::styled(format!(" /{filter} "), st.key));
     }
+    // A title rule rather than a frame: region columns inside carry their
+    // own frames, and at 80 columns every cell of width counts.
     Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
+        .borders(Borders::TOP)
         .border_style(st.border_focus)
         .title(Line::from(title))
 }
@@ -94,7 +96,8 @@ fn region_block<'a>(region: &'a Region, st: &Styles) -> Block<'a> {
         .title(Line::from(title))
 }
 
-/// A source's name, health word and age, the name padded to `name_w`.
+/// A source's name, health word and age. The name is padded to `name_w`
+/// (0: as long as it is) and cut with an ellipsis if longer.
 fn source_line<'a>(
     app: &App,
     st: &Styles,
@@ -105,10 +108,17 @@ fn source_line<'a>(
     selected: bool,
 ) -> Line<'a> {
     let state = app.source(region, kind, name);
+    let shown = if name_w > 0 && name.width() > name_w {
+        let mut cut: String = name.chars().take(name_w.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        name.to_owned()
+    };
     let mut spans = vec![
         Span::styled(if selected { "▸ " } else { "  " }, st.accent),
         Span::styled(
-            format!("{name:<name_w$} "),
+            format!("{shown:<name_w$} "),
             if selected { st.selection } else { st.text },
         ),
         Span::styled(state.word().to_owned(), st.state(state)),
@@ -120,6 +130,25 @@ fn source_line<'a>(
         spans.push(Span::styled(format!(" {message}"), st.crit));
     }
     Line::from(spans)
+}
+
+/// The name column's width in `area`: the longest name, but leaving room
+/// for the marker and the longest state word.
+fn name_width(longest: usize, area: Rect) -> usize {
+    const STATE: usize = "not connected".len();
+    longest
+        .min(usize::from(area.width).saturating_sub(2 + 1 + STATE))
+        .max(8)
+}
+
+/// The line shown where a list is empty: nothing configured, or nothing
+/// passing the filter (never the one for the other).
+fn empty_line<'a>(app: &App, st: &Styles, pane: Pane, what: &str) -> Line<'a> {
+    let text = match app.filter(pane) {
+        Some(f) => format!("  no {what} matches /{f}"),
+        None => format!("  no {what} configured"),
+    };
+    Line::from(Span::styled(text, st.muted))
 }
 
 /// A section heading inside a pane.

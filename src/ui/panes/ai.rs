@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{note, passes, region_columns, source_line};
+use super::{empty_line, note, passes, region_columns, source_line};
 use crate::app::App;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -22,10 +22,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             .collect();
         let mut lines = Vec::new();
         if services.is_empty() {
-            lines.push(Line::from(Span::styled(
-                "no AI service configured",
-                st.muted,
-            )));
+            lines.push(empty_line(app, st, Pane::Ai, "AI service"));
         }
         let field = |k: &str, v: &str| {
             Line::from(vec![

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{heading, note, passes, region_columns, source_line};
+use super::{empty_line, heading, note, passes, region_columns, source_line};
 use crate::app::App;
 use crate::config::platform::{CloudWatchRef, Direct};
 use crate::model::{Pane, SourceKind};
@@ -23,10 +23,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             .filter(|d| d.region.get_ref() == r && passes(app, Pane::Data, d.name.get_ref()))
             .collect();
         if dbs.is_empty() {
-            lines.push(Line::from(Span::styled(
-                "  no database configured",
-                st.muted,
-            )));
+            lines.push(empty_line(app, st, Pane::Data, "database"));
         }
         for d in dbs {
             lines.push(source_line(
@@ -53,7 +50,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             .filter(|c| c.region.get_ref() == r && passes(app, Pane::Data, c.name.get_ref()))
             .collect();
         if caches.is_empty() {
-            lines.push(Line::from(Span::styled("  no cache configured", st.muted)));
+            lines.push(empty_line(app, st, Pane::Data, "cache"));
         }
         for c in caches {
             lines.push(source_line(

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
-use super::note;
+use super::{empty_line, note};
 use crate::app::App;
 use crate::model::{JobOutcome, Pane};
 use crate::ui::Styles;
@@ -19,14 +19,12 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .filter(|j| app.filter(Pane::Jobs).is_none_or(|f| j.title.contains(f)))
         .collect();
     if jobs.is_empty() {
-        note(
-            vec![Line::from(Span::styled(
-                "no job run in this session",
-                st.muted,
-            ))],
-            area,
-            buf,
-        );
+        let line = if app.filter(Pane::Jobs).is_some() {
+            empty_line(app, st, Pane::Jobs, "job")
+        } else {
+            Line::from(Span::styled("no job run in this session", st.muted))
+        };
+        note(vec![line], area, buf);
         return;
     }
     let cursor = app.cursor(Pane::Jobs);

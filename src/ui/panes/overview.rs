@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{heading, note, region_columns, source_line};
+use super::{heading, name_width, note, region_columns, source_line};
 use crate::app::App;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -29,6 +29,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     .max()
     .unwrap_or(0);
     for (inner, region) in region_columns(app, st, area, buf) {
+        let name_w = name_width(name_w, inner);
         let r = region.name.get_ref();
         let mut lines = Vec::new();
         let section = |title: &str,

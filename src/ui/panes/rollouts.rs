@@ -4,9 +4,8 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
 
-use super::{heading, note, passes, source_line};
+use super::{empty_line, heading, note, passes, source_line};
 use crate::app::App;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -24,10 +23,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .filter(|c| passes(app, Pane::Rollouts, c.name.get_ref()))
         .collect();
     if clusters.is_empty() {
-        lines.push(Line::from(Span::styled(
-            "  no cluster configured",
-            st.muted,
-        )));
+        lines.push(empty_line(app, st, Pane::Rollouts, "cluster"));
     }
     let w = clusters
         .iter()

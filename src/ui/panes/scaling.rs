@@ -3,10 +3,10 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Row, Table, Widget};
 
-use super::{note, passes};
+use super::{empty_line, note, passes};
 use crate::app::App;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -35,10 +35,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     }
     if rows.is_empty() {
         note(
-            vec![Line::from(Span::styled(
-                "no node group configured: add node_groups to a cluster",
-                st.muted,
-            ))],
+            vec![empty_line(app, st, Pane::Scaling, "node group")],
             area,
             buf,
         );

@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests: a fixed clock, the built-in
+//! example loaded without touching the user's files, and rendering through
+//! ratatui's `TestBackend`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use touban::app::App;
+use touban::config::{self, ConfigOrigin, Loaded, Overrides, Paths};
+use touban::ui::{self, Styles};
+
+/// 2026-11-29T03:04:05Z: 12:04:05 in Tokyo and Seoul.
+pub fn fixed_now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_921_445)
+}
+
+/// Paths where no user file exists, so only built-ins are loaded.
+pub fn isolated_paths(origin: ConfigOrigin) -> Paths {
+    let none = PathBuf::from("/nonexistent/touban-test");
+    Paths {
+        config: origin,
+        config_dir: none.clone(),
+        themes_dir: none.join("themes"),
+        keymap_file: none.join("keymap.toml"),
+        log_file: none.join("touban.log"),
+        audit_log: none.join("audit.jsonl"),
+    }
+}
+
+/// The built-in example with a theme and keymap.
+pub fn loaded(theme: &str, keymap: &str) -> Loaded {
+    let overrides = Overrides {
+        theme: Some(theme.to_owned()),
+        keymap: Some(keymap.to_owned()),
+        ..Overrides::default()
+    };
+    config::load(&isolated_paths(ConfigOrigin::BuiltIn), &overrides)
+        .expect("the built-in example loads")
+}
+
+/// The app on the built-in example, default theme, at the fixed time.
+pub fn app() -> App {
+    App::new(loaded("default", "default"), fixed_now())
+}
+
+/// Draws the app at `w` x `h` and returns the buffer.
+pub fn render(app: &App, w: u16, h: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    let styles = Styles::resolve(app.theme());
+    terminal.draw(|f| ui::draw(app, &styles, f)).expect("draw");
+    terminal.backend().buffer().clone()
+}
+
+/// The buffer's text, a line per row, trailing spaces kept so widths show.
+pub fn text(buffer: &Buffer) -> String {
+    let w = usize::from(buffer.area.width);
+    let mut out = String::new();
+    for row in buffer.content.chunks(w) {
+        let mut skip = 0;
+        for cell in row {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            out.push_str(cell.symbol());
+            skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+        }
+        out.push('\n');
+    }
+    out
+}

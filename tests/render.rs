@@ -1,0 +1,193 @@
+//! Render tests: insta snapshots of `TestBackend` frames from fixed state.
+//! Theme snapshots keep styles (the buffer's Debug form lists style runs),
+//! so a change of colour shows in review; pane snapshots keep the text.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{app, fixed_now, loaded, render, text};
+use touban::app::overlay::{ConfirmDialog, Confirmed};
+use touban::app::{App, Event};
+use touban::config::platform::Language;
+use touban::model::{
+    JobEvent, JobId, Key, KeyCode, Pane, SourceId, SourceKind, SourceState, Update,
+};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn keys(app: &mut App, typed: &str) {
+    for c in typed.chars() {
+        app.handle(Event::Key(Key::char(c)));
+    }
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.handle(Event::Key(Key::plain(code)));
+}
+
+#[test]
+fn shell_in_each_theme() {
+    for theme in ["default", "light", "high-contrast", "mono"] {
+        for (w, h) in SIZES {
+            let app = App::new(loaded(theme, "default"), fixed_now());
+            insta::assert_debug_snapshot!(format!("shell_{theme}_{w}x{h}"), render(&app, w, h));
+        }
+    }
+}
+
+#[test]
+fn every_pane_at_both_sizes() {
+    for pane in Pane::ALL {
+        for (w, h) in SIZES {
+            let mut app = app();
+            app.run(touban::model::Command::Focus(pane));
+            insta::assert_snapshot!(
+                format!("pane_{}_{w}x{h}", pane.name()),
+                text(&render(&app, w, h))
+            );
+        }
+    }
+}
+
+#[test]
+fn source_health_shows_state_and_age() {
+    let mut app = app();
+    let at = |secs| fixed_now() - Duration::from_secs(secs);
+    let updates = [
+        (
+            SourceId::new("tokyo", SourceKind::Cluster, "eks-tokyo"),
+            SourceState::Live { at: at(2) },
+        ),
+        (
+            SourceId::new("korea", SourceKind::Cluster, "aks-korea"),
+            SourceState::Error {
+                message: "connect to 10.1.0.1:443: connection refused".into(),
+                since: at(75),
+            },
+        ),
+        (
+            SourceId::new("tokyo", SourceKind::Database, "iworkz-production-postgres"),
+            SourceState::Stale { since: at(600) },
+        ),
+        (
+            SourceId::new("korea", SourceKind::AiService, "ai-services"),
+            SourceState::Connecting { since: at(1) },
+        ),
+    ];
+    for (id, state) in updates {
+        app.handle(Event::Update(Update::SourceState { id, state }));
+    }
+    insta::assert_snapshot!("overview_with_source_states", text(&render(&app, 160, 30)));
+}
+
+#[test]
+fn help_is_built_from_the_keymap() {
+    let mut app = App::new(loaded("default", "vim"), fixed_now());
+    keys(&mut app, "?");
+    insta::assert_snapshot!("help_vim_160x48", text(&render(&app, 160, 48)));
+    let mut app = app_with_pane(Pane::Alerts);
+    keys(&mut app, "?");
+    insta::assert_snapshot!("help_default_80x24", text(&render(&app, 80, 24)));
+}
+
+fn app_with_pane(pane: Pane) -> App {
+    let mut app = app();
+    app.run(touban::model::Command::Focus(pane));
+    app
+}
+
+#[test]
+fn command_line_with_completions() {
+    let mut app = app();
+    keys(&mut app, ":");
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!("command_line_completion_80x24", text(&render(&app, 80, 24)));
+}
+
+#[test]
+fn filter_line_and_filtered_title() {
+    let mut app = app_with_pane(Pane::Data);
+    keys(&mut app, "/dr");
+    insta::assert_snapshot!("filter_typing_80x24", text(&render(&app, 80, 24)));
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("filter_applied_80x24", text(&render(&app, 80, 24)));
+}
+
+#[test]
+fn confirm_dialogs() {
+    let mut quitting = app();
+    quitting.handle(Event::Job(JobEvent::Queued {
+        id: JobId(1),
+        title: "scale backend-api-blue to 6".into(),
+        at: fixed_now(),
+    }));
+    keys(&mut quitting, "q");
+    assert!(
+        !quitting.should_quit(),
+        "a running job makes quit ask first"
+    );
+    insta::assert_debug_snapshot!("confirm_quit_80x24", render(&quitting, 80, 24));
+
+    let mut app = app();
+    app.confirm(
+        ConfirmDialog::new(
+            "Fail over the database to Seoul",
+            vec![
+                ("region".into(), "Tokyo → Seoul".into()),
+                ("database".into(), "iworkz-production-postgres".into()),
+            ],
+            "Promotes the Seoul replica. This cannot be undone from touban.",
+            Confirmed::Quit,
+        )
+        .typed("iworkz-production-postgres"),
+    );
+    keys(&mut app, "iworkz");
+    insta::assert_snapshot!("confirm_typed_80x24", text(&render(&app, 80, 24)));
+}
+
+#[test]
+fn jobs_pane_folds_job_events() {
+    let mut app = app_with_pane(Pane::Jobs);
+    let events = [
+        JobEvent::Queued {
+            id: JobId(1),
+            title: "scale backend-api-blue to 6".into(),
+            at: fixed_now() - Duration::from_secs(90),
+        },
+        JobEvent::Step {
+            id: JobId(1),
+            step: "patch deployments/backend-api-blue/scale".into(),
+            index: 1,
+            of: 2,
+        },
+        JobEvent::Finished {
+            id: JobId(1),
+            outcome: touban::model::JobOutcome::Succeeded,
+            at: fixed_now(),
+        },
+        JobEvent::Queued {
+            id: JobId(2),
+            title: "restart ai-services-green".into(),
+            at: fixed_now() - Duration::from_secs(5),
+        },
+        JobEvent::Step {
+            id: JobId(2),
+            step: "wait for rollout".into(),
+            index: 2,
+            of: 3,
+        },
+    ];
+    for e in events {
+        app.handle(Event::Job(e));
+    }
+    insta::assert_snapshot!("jobs_80x24", text(&render(&app, 80, 24)));
+}
+
+#[test]
+fn japanese_titles_fit_a_narrow_pane_bar() {
+    let mut loaded = loaded("default", "default");
+    loaded.platform.settings.language = Language::Ja;
+    let app = App::new(loaded, fixed_now());
+    insta::assert_snapshot!("overview_ja_80x24", text(&render(&app, 80, 24)));
+}
