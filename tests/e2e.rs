@@ -1,0 +1,414 @@
+//! End to end: the built binary in a real terminal (tmux), keys sent and the
+//! screen captured. The shell is `sh` (dash, no line editor), so a terminal
+//! left in raw mode shows up: the next command line would never run.
+//!
+//! Figures (time to first frame, bytes written while idle) are printed, not
+//! asserted against a clock: the machines are shared and noisy.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_touban");
+
+/// A tmux server of this test's own, killed when the test ends.
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        let found = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "tmux is missing: install it with `apt-get install -y tmux` (tests/run.sh does this)"
+        );
+        Tmux {
+            socket: format!("touban-e2e-{}-{name}", std::process::id()),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-u")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// Starts a session running `command` in a `w` x `h` terminal, with the
+    /// XDG directories in the test's temp dir so no user file is read.
+    fn start(&self, w: u16, h: u16, command: &str) {
+        let env = format!(
+            "env -u NO_COLOR -u TOUBAN_CONFIG TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME={} XDG_STATE_HOME={} PS1='shell> ' ",
+            self.path("config").display(),
+            self.path("state").display()
+        );
+        let out = self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            &format!("{env}{command}"),
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        let out = self.cmd(&args);
+        assert!(out.status.success(), "send-keys {keys:?}");
+    }
+
+    /// Types a line of text and Enter.
+    fn line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    /// Waits until the screen satisfies `f` (10 s at most, then fails with the screen).
+    fn wait(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if f(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait(&format!("`{text}`"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// Finds `Tokyo HH:MM:SS JST` style clocks.
+fn has_clock(screen: &str, region: &str, zone: &str) -> bool {
+    screen.match_indices(&format!("{region} ")).any(|(i, m)| {
+        let rest = &screen[i + m.len()..];
+        let time: Vec<char> = rest.chars().take(8).collect();
+        time.len() == 8
+            && time.iter().enumerate().all(|(j, c)| {
+                if j == 2 || j == 5 {
+                    *c == ':'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+            && rest[8..].starts_with(&format!(" {zone}"))
+    })
+}
+
+/// Checks the terminal is back in cooked mode with echo: if touban had
+/// left raw mode on, Enter would not end this command line.
+fn assert_terminal_restored(t: &Tmux) {
+    t.line("stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|icrnl)' | tr '\\n' ' '; echo STTY-DONE");
+    let output = |s: &str| {
+        s.lines()
+            .find(|l| l.ends_with("STTY-DONE") && !l.contains("stty"))
+            .map(str::to_owned)
+    };
+    let screen = t.wait("the stty output", |s| output(s).is_some());
+    let line = output(&screen).unwrap_or_default();
+    assert!(
+        line.contains("icrnl icanon echo"),
+        "terminal modes after exit: {line}\n{screen}"
+    );
+}
+
+fn first_frame_micros(log: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let at = text.rfind("micros=")?;
+    text[at + 7..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn starts_shows_clocks_help_and_panes_then_quits_to_the_shell() {
+    let t = Tmux::new("tour");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    let log = t.path("tour.log");
+    t.line(&format!("{BIN} --log-file {}; echo EXIT:$?", log.display()));
+
+    let screen = t.wait_for("当番 touban");
+    assert!(screen.contains("iworkz-production"), "{screen}");
+    assert!(
+        has_clock(&screen, "Tokyo", "JST"),
+        "Tokyo clock in JST:\n{screen}"
+    );
+    assert!(
+        has_clock(&screen, "Seoul", "KST"),
+        "Seoul clock in KST:\n{screen}"
+    );
+    assert!(
+        screen.lines().next().is_some_and(|l| l.ends_with(" LIVE")),
+        "the mode badge:\n{screen}"
+    );
+    assert!(
+        screen.contains("1 Overview  2 Cluster  3 Data"),
+        "the pane bar:\n{screen}"
+    );
+    assert!(
+        screen.contains("? help  : command"),
+        "footer hints:\n{screen}"
+    );
+    assert!(
+        screen.contains("eks-tokyo") && screen.contains("aks-korea"),
+        "{screen}"
+    );
+
+    t.keys(&["?"]);
+    t.wait_for("Help: keys and commands");
+    // Escape alone: a key right after it would read as Alt+key.
+    t.keys(&["Escape"]);
+    t.wait("help to close", |s| !s.contains("Help: keys and commands"));
+    t.keys(&["3"]);
+    let data = t.wait_for(" Data ─");
+    assert!(data.contains("iworkz-production-redis"), "{data}");
+
+    t.keys(&[":"]);
+    t.keys(&["-l", "theme mono"]);
+    t.keys(&["Enter"]);
+    t.keys(&["7"]);
+    t.wait_for(" Scaling ─");
+
+    t.keys(&["q"]);
+    let after = t.wait_for("EXIT:0");
+    assert!(
+        !after.contains("当番 touban"),
+        "the alternate screen was left:\n{after}"
+    );
+    assert_terminal_restored(&t);
+    if let Some(us) = first_frame_micros(&log) {
+        println!(
+            "figure: start to first frame {}.{:03} ms (debug build, 160x48)",
+            us / 1000,
+            us % 1000
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_exits_2_with_file_line_column_and_an_untouched_terminal() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config/invalid/unknown_region.toml");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&fixture)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .expect("run touban");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing written to the terminal: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "{}:11:10: unknown region `osaka`: expected one of `tokyo`",
+        fixture.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+
+    // `config check` says the same, and accepts the example.
+    let check = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(&fixture)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .expect("check");
+    assert_eq!(check.status.code(), Some(2));
+    let example = Command::new(BIN)
+        .args(["config", "example"])
+        .output()
+        .expect("example");
+    let example_file = dir.path().join("example.toml");
+    std::fs::write(&example_file, &example.stdout).expect("write example");
+    let ok = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(&example_file)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .expect("check");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).starts_with("ok: "),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_exits() {
+    let t = Tmux::new("term");
+    t.start(100, 30, "sh");
+    t.wait_for("shell>");
+    let pidfile = t.path("pid");
+    t.line(&format!(
+        "sh -c 'echo $$ > {}; exec {BIN} --log-file {}'; echo EXIT:$?",
+        pidfile.display(),
+        t.path("term.log").display()
+    ));
+    t.wait_for("当番 touban");
+    let pid = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .to_owned();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let after = t.wait_for("EXIT:0");
+    assert!(!after.contains("当番 touban"), "{after}");
+    assert_terminal_restored(&t);
+}
+
+#[test]
+fn sighup_from_a_dropped_session_ends_the_process() {
+    let t = Tmux::new("hup");
+    // touban is the pane's own process, as under `ssh bastion touban`.
+    t.start(
+        100,
+        30,
+        &format!("{BIN} --log-file {}", t.path("hup.log").display()),
+    );
+    t.wait_for("当番 touban");
+    let pid_out = t.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
+    let pid = String::from_utf8_lossy(&pid_out.stdout).trim().to_owned();
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    assert!(proc_dir.exists(), "touban runs as pid {pid}");
+    // Killing the session hangs up its terminal: SIGHUP, as when SSH drops.
+    t.cmd(&["kill-session", "-t", "main"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "touban (pid {pid}) still runs 10 s after SIGHUP"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(t.path("hup.log")).unwrap_or_default();
+    assert!(
+        log.contains("SIGHUP") || log.contains("terminal input closed"),
+        "{log}"
+    );
+}
+
+/// Left alone, the console writes nothing but the changing clock digits.
+#[test]
+fn idle_writes_only_clock_text() {
+    let t = Tmux::new("idle");
+    t.start(
+        160,
+        48,
+        &format!("{BIN} --log-file {}", t.path("idle.log").display()),
+    );
+    t.wait_for("当番 touban");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = t.path("idle.out");
+    let pipe = t.cmd(&[
+        "pipe-pane",
+        "-o",
+        "-t",
+        "main",
+        &format!("cat >> {}", out.display()),
+    ]);
+    assert!(pipe.status.success());
+    std::thread::sleep(Duration::from_secs(10));
+    t.cmd(&["pipe-pane", "-t", "main"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let bytes = std::fs::read(&out).unwrap_or_default();
+    let printable = strip_escapes(&bytes);
+    println!(
+        "figure: idle for 10 s at 160x48: {} bytes written, printable text {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&printable)
+    );
+    assert!(!printable.is_empty(), "the clocks change within 10 s");
+    assert!(
+        printable.iter().all(|b| b.is_ascii_digit() || *b == b':'),
+        "only clock digits may change while idle: {:?}",
+        String::from_utf8_lossy(&printable)
+    );
+    t.keys(&["q"]);
+}
+
+/// The bytes of `raw` that are not part of an escape sequence.
+fn strip_escapes(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == 0x1b {
+            i += 1;
+            match raw.get(i) {
+                // CSI: parameters, then a final byte in @..~
+                Some(b'[') => {
+                    i += 1;
+                    while i < raw.len() && !(0x40..=0x7e).contains(&raw[i]) {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                // Charset designation: ESC ( B and the like.
+                Some(b'(' | b')') => i += 2,
+                _ => i += 1,
+            }
+        } else {
+            if !raw[i].is_ascii_control() {
+                out.push(raw[i]);
+            }
+            i += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# touban's whole test suite, from a fresh checkout on a fresh machine.
+#
+# Installs what the tests need when it is missing (as root with apt-get;
+# otherwise it prints the command and stops), then checks formatting and
+# lints and runs every test: unit, render snapshots, config fixtures, the
+# headless event loop, and end-to-end runs of the binary in tmux.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export LANG="${LANG:-C.UTF-8}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Debian packages the tests start or drive, by the command that proves each.
+declare -A packages=(
+    [tmux]=tmux   # end-to-end tests run the binary in a real terminal
+)
+missing=()
+for cmd in "${!packages[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
+done
+if ((${#missing[@]})); then
+    if [ "$(id -u)" = 0 ]; then
+        echo "tests/run.sh: installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "tests/run.sh: missing ${missing[*]}; install with:" >&2
+        echo "    sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --locked --no-fail-fast
+else
+    cargo test --locked --no-fail-fast
+fi
