@@ -14,9 +14,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::config::{
-    self, ConfigError, ConfigOrigin, Keymap, Overrides, Paths, Platform, ThemeSet,
-};
+use crate::config::{self, ConfigError, ConfigOrigin, Keymap, Overrides, Paths, ThemeSet};
 use crate::tui::{self, guard::TerminalGuard};
 
 /// 当番 touban: the on-call console for a multi-region platform.
@@ -59,6 +57,10 @@ pub enum Sub {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Start the console and panic in a background task after its first
+    /// frame: proves the terminal is restored and the report printed.
+    #[command(hide = true)]
+    CrashTest,
 }
 
 /// `touban config ...`.
@@ -83,7 +85,7 @@ pub fn main() -> ExitCode {
     match run(cli, started) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("touban: {e:?}");
+            report(&format!("touban: {e:?}"));
             ExitCode::FAILURE
         }
     }
@@ -93,7 +95,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
     let paths = match Paths::discover(cli.config.as_deref(), cli.log_file.as_deref()) {
         Ok(p) => p,
         Err(message) => {
-            eprintln!("touban: {message}");
+            report(&format!("touban: {message}"));
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -121,12 +123,13 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        None => console(&paths, &overrides, started),
+        Some(Sub::CrashTest) => console(&paths, &overrides, started, true),
+        None => console(&paths, &overrides, started, false),
     }
 }
 
 fn config_failed(e: &ConfigError) -> ExitCode {
-    eprintln!("touban: configuration error\n{e}");
+    report(&format!("touban: configuration error\n{e}"));
     ExitCode::from(EXIT_CONFIG)
 }
 
@@ -193,12 +196,20 @@ fn info(paths: &Paths) {
     );
 }
 
-fn console(paths: &Paths, overrides: &Overrides, started: Instant) -> eyre::Result<ExitCode> {
+/// Exit status after a panic (as Rust's default).
+pub const EXIT_PANIC: i32 = 101;
+
+fn console(
+    paths: &Paths,
+    overrides: &Overrides,
+    started: Instant,
+    crash_test: bool,
+) -> eyre::Result<ExitCode> {
     let loaded = match config::load(paths, overrides) {
         Ok(l) => l,
         Err(e) => return Ok(config_failed(&e)),
     };
-    let _log = init_log(&paths.log_file)?;
+    init_log(&paths.log_file)?;
     install_hooks()?;
     tracing::info!(config = %paths.config.describe(), theme = %loaded.theme, keymap = %loaded.keymap.name, "touban starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -217,6 +228,12 @@ fn console(paths: &Paths, overrides: &Overrides, started: Instant) -> eyre::Resu
         tui::spawn_clock(tx.clone());
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
         drop(tx);
+        if crash_test {
+            tokio::spawn(async {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                panic!("crash test: a panic in a background task");
+            });
+        }
         let (_, stats) = tui::run(&mut terminal, app, rx, started)
             .await
             .wrap_err("drawing the terminal failed")?;
@@ -225,12 +242,19 @@ fn console(paths: &Paths, overrides: &Overrides, started: Instant) -> eyre::Resu
     // The input reader may be parked in a blocking read: do not wait for it.
     runtime.shutdown_background();
     let _ = std::io::stdout().flush();
+    match &result {
+        Ok(stats) => tracing::info!(frames = stats.frames, "touban stopped"),
+        // A terminal that went away (SSH dropped) fails the next draw: say so
+        // in the log, where the operator will look for why it ended.
+        Err(e) => tracing::error!("touban stopped: {e:#}"),
+    }
+    flush_log();
     result.map(|_| ExitCode::SUCCESS)
 }
 
-/// Logs to a file, never to the terminal. The returned guard flushes the
-/// log when dropped.
-fn init_log(path: &Path) -> eyre::Result<tracing_appender::non_blocking::WorkerGuard> {
+/// Logs to a file, never to the terminal, through a background writer so
+/// that logging never blocks the event loop. [`flush_log`] flushes it.
+fn init_log(path: &Path) -> eyre::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).wrap_err_with(|| {
             format!(
@@ -257,10 +281,15 @@ fn init_log(path: &Path) -> eyre::Result<tracing_appender::non_blocking::WorkerG
         .with_ansi(false)
         .with_env_filter(filter)
         .init();
-    Ok(guard)
+    if let Ok(mut slot) = LOG_GUARD.lock() {
+        *slot = Some(guard);
+    }
+    Ok(())
 }
 
 /// color-eyre's hooks, with the terminal restored before a panic report.
+/// A panic anywhere (the loop, or any task) ends the process: a console
+/// whose terminal has been restored must not go on drawing into the shell.
 fn install_hooks() -> eyre::Result<()> {
     let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
@@ -269,13 +298,26 @@ fn install_hooks() -> eyre::Result<()> {
     std::panic::set_hook(Box::new(move |info| {
         tui::guard::restore();
         tracing::error!("panic: {info}");
-        eprintln!("{}", panic_hook.panic_report(info));
+        report(&panic_hook.panic_report(info).to_string());
+        flush_log();
+        std::process::exit(EXIT_PANIC);
     }));
     Ok(())
 }
 
-#[doc(hidden)]
-pub fn platform_example() -> Platform {
-    Platform::parse("built-in example", config::platform::EXAMPLE)
-        .unwrap_or_else(|e| panic!("the built-in example is invalid: {e}"))
+/// Writes to stderr, ignoring failure: after SIGHUP the terminal is gone,
+/// and `eprintln!` would panic (inside the panic hook: an abort).
+fn report(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// The log writer's guard: dropping it flushes the log. Held here so that
+/// the panic hook can flush before `process::exit`, which runs no drops.
+static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+fn flush_log() {
+    if let Ok(mut guard) = LOG_GUARD.lock() {
+        guard.take();
+    }
 }

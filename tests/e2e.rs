@@ -51,7 +51,7 @@ impl Tmux {
     /// XDG directories in the test's temp dir so no user file is read.
     fn start(&self, w: u16, h: u16, command: &str) {
         let env = format!(
-            "env -u NO_COLOR -u TOUBAN_CONFIG TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME={} XDG_STATE_HOME={} PS1='shell> ' ",
+            "env -u NO_COLOR -u TOUBAN_CONFIG RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME={} XDG_STATE_HOME={} PS1='shell> ' ",
             self.path("config").display(),
             self.path("state").display()
         );
@@ -338,8 +338,12 @@ fn sighup_from_a_dropped_session_ends_the_process() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let log = std::fs::read_to_string(t.path("hup.log")).unwrap_or_default();
+    // Either the hangup is handled first, or the next draw finds the
+    // terminal gone; both end the process and say why in the log.
     assert!(
-        log.contains("SIGHUP") || log.contains("terminal input closed"),
+        log.contains("why=\"SIGHUP\"")
+            || log.contains("terminal input closed")
+            || log.contains("touban stopped: drawing the terminal failed"),
         "{log}"
     );
 }
@@ -411,4 +415,28 @@ fn strip_escapes(raw: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// A panic anywhere restores the terminal, prints color-eyre's report, and
+/// ends the process with status 101.
+#[test]
+fn a_panic_restores_the_terminal_then_reports() {
+    let t = Tmux::new("panic");
+    t.start(120, 40, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} crash-test; echo EXIT:$?",
+        t.path("panic.log").display()
+    ));
+    let after = t.wait_for("EXIT:101");
+    assert!(after.contains("The application panicked"), "{after}");
+    assert!(
+        after.contains("crash test: a panic in a background task"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("当番 touban"),
+        "the alternate screen was left:\n{after}"
+    );
+    assert_terminal_restored(&t);
 }
