@@ -191,3 +191,36 @@ fn japanese_titles_fit_a_narrow_pane_bar() {
     let app = App::new(loaded, fixed_now());
     insta::assert_snapshot!("overview_ja_80x24", text(&render(&app, 80, 24)));
 }
+
+#[test]
+fn read_only_shows_its_badge() {
+    let mut loaded = loaded("default", "default");
+    loaded.read_only = true;
+    let app = App::new(loaded, fixed_now());
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.ends_with(" READ-ONLY ")),
+        "{screen}"
+    );
+}
+
+#[test]
+fn keymap_warnings_reach_the_footer_and_the_messages_overlay() {
+    let mut loaded = loaded("default", "default");
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keymaps/user.toml"
+    ))
+    .expect("fixture");
+    loaded.warnings = loaded.keymap.merge("keymap.toml", &src);
+    let mut app = App::new(loaded, fixed_now());
+    insta::assert_snapshot!("keymap_warnings_footer_80x24", text(&render(&app, 80, 24)));
+    keys(&mut app, "!");
+    insta::assert_snapshot!(
+        "keymap_warnings_messages_120x30",
+        text(&render(&app, 120, 30))
+    );
+}

@@ -76,7 +76,7 @@ fn right_side<'a>(app: &'a App, st: &Styles) -> Line<'a> {
                 Level::Warn => st.warn,
                 Level::Error => st.crit,
             };
-            Line::from(vec![Span::styled(format!("{} ", m.text), style)])
+            Line::from(vec![Span::styled(format!(" {} ", m.text), style)])
         }
         None => Line::default(),
     }

@@ -60,19 +60,22 @@ fn scrolled(
     lines: Vec<Line<'_>>,
     scroll: u16,
 ) {
+    // Wide enough to read, narrow enough that the eye finds the next line.
     let area = centered(
         body,
-        body.width.saturating_sub(4).max(40),
+        body.width.saturating_sub(4).clamp(40, 110),
         body.height.saturating_sub(2).max(8),
     );
     frame.render_widget(Clear, area);
     let block = popup(st, title).title_bottom(Span::styled(" ↑↓ scroll · esc close ", st.muted));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let max = u16::try_from(lines.len())
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = paragraph.line_count(inner.width);
+    let max = u16::try_from(rows)
         .unwrap_or(u16::MAX)
         .saturating_sub(inner.height);
-    Paragraph::new(lines)
+    paragraph
         .scroll((scroll.min(max), 0))
         .render(inner, frame.buffer_mut());
 }

@@ -1,0 +1,170 @@
+//! The command line of the built binary: where config comes from, what
+//! `info`, `config` and `completions` print, and the theme / mode flags.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_touban");
+
+fn fixture(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// Runs touban with a clean environment of XDG dirs under `home`.
+fn touban(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("TOUBAN_CONFIG")
+        .env_remove("NO_COLOR")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run touban")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn config_line(o: &Output) -> String {
+    stdout(o)
+        .lines()
+        .find(|l| l.starts_with("config "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn config_is_found_by_flag_then_env_then_xdg_then_built_in() {
+    let home = tempfile::tempdir().expect("temp");
+    let h = home.path();
+    let minimal = fixture("config/valid/minimal.toml");
+    let three = fixture("config/valid/three_regions.toml");
+
+    let built_in = touban(h, &["info"], &[]);
+    assert!(
+        config_line(&built_in).contains("built-in example"),
+        "{}",
+        stdout(&built_in)
+    );
+
+    std::fs::create_dir_all(h.join("config/touban")).expect("mkdir");
+    std::fs::copy(&minimal, h.join("config/touban/config.toml")).expect("copy");
+    let xdg = touban(h, &["info"], &[]);
+    assert!(
+        config_line(&xdg).contains("config/touban/config.toml"),
+        "{}",
+        stdout(&xdg)
+    );
+
+    let env = touban(
+        h,
+        &["info"],
+        &[("TOUBAN_CONFIG", three.to_str().expect("utf-8"))],
+    );
+    assert!(
+        config_line(&env).contains("three_regions.toml (TOUBAN_CONFIG)"),
+        "{}",
+        stdout(&env)
+    );
+
+    let flag = touban(
+        h,
+        &["--config", minimal.to_str().expect("utf-8"), "info"],
+        &[("TOUBAN_CONFIG", three.to_str().expect("utf-8"))],
+    );
+    assert!(
+        config_line(&flag).contains("minimal.toml (--config)"),
+        "{}",
+        stdout(&flag)
+    );
+
+    let info = stdout(&flag);
+    for key in [
+        "themes dir",
+        "keymap file",
+        "log file",
+        "audit log",
+        "themes       default, high-contrast, light, mono",
+        "keymaps      default, vim",
+    ] {
+        assert!(info.contains(key), "`{key}` in:\n{info}");
+    }
+    assert!(
+        info.contains(&format!("{}/state/touban/touban.log", h.display())),
+        "{info}"
+    );
+}
+
+#[test]
+fn no_color_picks_mono_unless_a_theme_is_asked_for() {
+    let home = tempfile::tempdir().expect("temp");
+    let check = |args: &[&str], env: &[(&str, &str)]| stdout(&touban(home.path(), args, env));
+    assert!(check(&["config", "check"], &[]).contains("theme default"));
+    assert!(check(&["config", "check"], &[("NO_COLOR", "1")]).contains("theme mono"));
+    assert!(
+        check(&["config", "check"], &[("NO_COLOR", "")]).contains("theme default"),
+        "an empty NO_COLOR does not count"
+    );
+    assert!(
+        check(
+            &["--theme", "light", "config", "check"],
+            &[("NO_COLOR", "1")]
+        )
+        .contains("theme light")
+    );
+    let unknown = touban(home.path(), &["--theme", "neon", "config", "check"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--theme:1:1: unknown theme `neon`: expected one of `default`, `high-contrast`, `light`, `mono`"));
+}
+
+#[test]
+fn a_user_keymap_with_mistakes_is_reported_not_fatal() {
+    let home = tempfile::tempdir().expect("temp");
+    std::fs::create_dir_all(home.path().join("config/touban")).expect("mkdir");
+    std::fs::copy(
+        fixture("keymaps/user.toml"),
+        home.path().join("config/touban/keymap.toml"),
+    )
+    .expect("copy");
+    let out = touban(home.path(), &["config", "check"], &[]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("warning: ") && text.contains("keymap.toml:5:12: unknown key `hyper-x`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("keymap.toml:6:23: unknown command `deploy`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn example_and_completions_print() {
+    let home = tempfile::tempdir().expect("temp");
+    let example = stdout(&touban(home.path(), &["config", "example"], &[]));
+    assert!(example.contains("environment = \"iworkz-production\""));
+    assert!(example.contains("password = { env = \"TOUBAN_TOKYO_PG_PASSWORD\" }"));
+    for shell in ["bash", "zsh", "fish"] {
+        let out = touban(home.path(), &["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}");
+        assert!(stdout(&out).contains("touban"), "{shell}");
+    }
+    let help = stdout(&touban(home.path(), &["--help"], &[]));
+    for flag in [
+        "--config",
+        "--theme",
+        "--keymap",
+        "--read-only",
+        "--log-file",
+    ] {
+        assert!(help.contains(flag), "{flag} in --help");
+    }
+    assert!(!help.contains("crash-test"), "the crash test stays hidden");
+}
