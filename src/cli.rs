@@ -2,6 +2,7 @@
 //! the terminal, so a bad file leaves the terminal as it was), set up the
 //! log, the hooks and the terminal, then run the console.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +57,22 @@ pub enum Sub {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Serve the simulated platform alone: a Kubernetes API server per
+    /// cluster (eks-tokyo, aks-korea) on loopback, until interrupted.
+    Sandbox {
+        /// Write `kubeconfig` and `config.toml` here (default: the state dir's `sandbox/`).
+        #[arg(long, value_name = "DIR")]
+        write_config: Option<PathBuf>,
+        /// About this many pods per cluster (filler namespaces make up the rest).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        pods: usize,
+        /// Run the world this many times faster than real time.
+        #[arg(long, default_value_t = 1.0, value_name = "X")]
+        speed: f64,
+        /// Seed of generated names: the same seed, the same world.
+        #[arg(long, default_value_t = 1, value_name = "S")]
+        seed: u64,
     },
     /// Start the console and panic in a background task after its first
     /// frame: proves the terminal is restored and the report printed.
@@ -122,6 +139,15 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         Some(Sub::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Sub::Sandbox {
+            write_config,
+            pods,
+            speed,
+            seed,
+        }) => {
+            let dir = write_config.unwrap_or_else(|| paths.log_file.with_file_name("sandbox"));
+            sandbox(&dir, crate::sandbox::Options { seed, pods, speed })
         }
         Some(Sub::CrashTest) => console(&paths, &overrides, started, true),
         None => console(&paths, &overrides, started, false),
@@ -194,6 +220,43 @@ fn info(paths: &Paths) {
         "keymaps      {}",
         Keymap::built_in_names().collect::<Vec<_>>().join(", ")
     );
+}
+
+/// Serves the sandbox until SIGINT or SIGTERM.
+fn sandbox(dir: &Path, options: crate::sandbox::Options) -> eyre::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let sandbox = crate::sandbox::Sandbox::start(options)
+            .await
+            .wrap_err("cannot start the sandbox's servers on 127.0.0.1")?;
+        let (kubeconfig, config) = sandbox
+            .write_config(dir)
+            .wrap_err_with(|| format!("cannot write the sandbox's config to {} (pass --write-config DIR)", dir.display()))?;
+        let mut out = String::new();
+        for c in &sandbox.clusters {
+            let pods = c.store.all(crate::sandbox::resource::Resource::of_kind("Deployment").unwrap_or_else(|| unreachable!())).len();
+            let _ = writeln!(out, "{:<10} {}  ({} deployments, region {})", c.name, c.url, pods, c.region);
+        }
+        println!(
+            "touban sandbox: up in {} ms\n{out}kubeconfig  {}\nconfig      {}\n\n  export KUBECONFIG={}\n  kubectl get pods -A          # operator context: eks-tokyo, aks-korea\n  kubectl --context eks-tokyo-readonly get pods   # read-only user\n  touban --config {}\n\nCtrl-C stops it.",
+            started.elapsed().as_millis(),
+            kubeconfig.display(),
+            config.display(),
+            kubeconfig.display(),
+            config.display()
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).wrap_err("cannot install signal handlers")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        drop(sandbox);
+        eyre::Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Exit status after a panic (as Rust's default).

@@ -9,5 +9,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod model;
+pub mod sandbox;
 pub mod tui;
 pub mod ui;

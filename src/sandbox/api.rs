@@ -1,0 +1,591 @@
+//! One cluster's Kubernetes API over HTTP: discovery, list / watch / get /
+//! create / update / patch / delete, the `scale` and `status`
+//! subresources, dry runs, and bearer-token auth with an operator and a
+//! read-only user. The wire contract is `shared/notes/kube-api.md`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::discovery;
+use super::error::ApiError;
+use super::patch::{self, PatchType};
+use super::resource::{RESOURCES, Resource};
+use super::select::{FieldSelector, LabelSelector};
+use super::store::{Part, Store, key_of};
+use super::watch;
+
+/// Who a bearer token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user name, as 403 messages give it.
+    pub name: String,
+    /// Whether the user may only read.
+    pub read_only: bool,
+}
+
+/// The state behind one cluster's API server.
+pub struct ClusterApi {
+    /// The cluster's store.
+    pub store: Arc<Store>,
+    /// Bearer tokens and their users.
+    pub tokens: HashMap<String, User>,
+}
+
+/// The router of one cluster's API server.
+pub fn router(api: Arc<ClusterApi>) -> Router {
+    Router::new().fallback(handle).with_state(api)
+}
+
+fn json_response(code: StatusCode, body: &Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn error_response(e: &ApiError) -> Response {
+    json_response(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &e.status(),
+    )
+}
+
+/// Where a request points.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    resource: &'static Resource,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+/// Parses `/api/v1/...` and `/apis/{group}/{version}/...`.
+fn parse_path(path: &str) -> Option<Target> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return None,
+    };
+    let find = |plural: &str| Resource::find(group, version, plural);
+    let (namespace, rest) = match rest {
+        // `/namespaces/x/pods...` is inside a namespace; `/namespaces/x[/status]` is the namespace.
+        ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|r| r.namespaced) => {
+            (Some((*ns).to_owned()), {
+                let mut v = vec![*plural];
+                v.extend_from_slice(tail);
+                v
+            })
+        }
+        other => (None, other.to_vec()),
+    };
+    let (resource, name, sub) = match rest.as_slice() {
+        [plural] => (find(plural)?, None, None),
+        [plural, name] => (find(plural)?, Some((*name).to_owned()), None),
+        [plural, name, sub] => (
+            find(plural)?,
+            Some((*name).to_owned()),
+            Some((*sub).to_owned()),
+        ),
+        _ => return None,
+    };
+    if let Some(s) = &sub
+        && !resource.subresources.contains(&s.as_str())
+    {
+        return None;
+    }
+    Some(Target {
+        resource,
+        namespace,
+        name,
+        sub,
+    })
+}
+
+/// The query string as a map (`+` is a space, as kube-rs sends it).
+fn query(raw: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn handle(
+    State(api): State<Arc<ClusterApi>>,
+    RawQuery(raw): RawQuery,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let q = query(raw.as_deref());
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    // Public, as on a real server: version and health.
+    match path.as_str() {
+        "/version" | "/version/" => return json_response(StatusCode::OK, &discovery::version()),
+        "/healthz" | "/readyz" | "/livez" => return (StatusCode::OK, "ok").into_response(),
+        _ => {}
+    }
+    let Some(user) = authenticate(&api, &parts.headers) else {
+        return error_response(&ApiError::unauthorized());
+    };
+    if parts.method == Method::GET
+        && let Some(r) = discovery_response(&path, &accept)
+    {
+        return r;
+    }
+    let Ok(body) = axum::body::to_bytes(body, 64 << 20).await else {
+        return error_response(&ApiError::bad_request("the request body could not be read"));
+    };
+    if parts.method == Method::POST
+        && path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    {
+        return access_review(&user, &parts.headers, &body);
+    }
+    let Some(target) = parse_path(&path) else {
+        return error_response(&ApiError::no_route());
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let verb = verb_of(&parts.method, &target, &q);
+    if user.read_only && !matches!(verb, "get" | "list" | "watch") {
+        return error_response(&ApiError::forbidden(
+            &user.name,
+            verb,
+            target.resource,
+            target.namespace.as_deref(),
+        ));
+    }
+    if verb == "watch" {
+        return watch::stream(&api.store, target.resource, target.namespace, &q);
+    }
+    let result = match (&parts.method, verb) {
+        (_, "list") => list(&api.store, &target, &q),
+        (_, "get") => get(&api.store, &target),
+        (_, "create") => create(&api.store, &target, &content_type, &body, &q),
+        (_, "update") => write(&api.store, &target, &content_type, &body, &q, None),
+        (_, "patch") => match PatchType::from_content_type(&content_type) {
+            Some(kind) => write(&api.store, &target, &content_type, &body, &q, Some(kind)),
+            None => Err(ApiError::unsupported_media_type()),
+        },
+        (_, "delete") => delete(&api.store, &target, &body, &q),
+        (_, "deletecollection") => delete_collection(&api.store, &target, &q),
+        _ => Err(ApiError::method_not_allowed()),
+    };
+    match result {
+        Ok((code, body)) => json_response(code, &body),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn authenticate(api: &ClusterApi, headers: &HeaderMap) -> Option<User> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?.trim();
+    api.tokens.get(token).cloned()
+}
+
+fn discovery_response(path: &str, accept: &str) -> Option<Response> {
+    let aggregated = discovery::wants_aggregated(accept);
+    let body = match path.trim_end_matches('/') {
+        "/api" if aggregated => discovery::aggregated(true),
+        "/apis" if aggregated => discovery::aggregated(false),
+        "/api" => discovery::api_versions(),
+        "/apis" => discovery::api_group_list(),
+        "/api/v1" => discovery::resource_list("", "v1")?,
+        other => {
+            let segs: Vec<&str> = other.trim_matches('/').split('/').collect();
+            match segs.as_slice() {
+                ["apis", g, v] => discovery::resource_list(g, v)?,
+                _ => return None,
+            }
+        }
+    };
+    let content_type = if aggregated && matches!(path.trim_end_matches('/'), "/api" | "/apis") {
+        discovery::AGGREGATED
+    } else {
+        "application/json"
+    };
+    Some(
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type)],
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )
+            .into_response(),
+    )
+}
+
+fn verb_of(method: &Method, t: &Target, q: &HashMap<String, String>) -> &'static str {
+    let watching = q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    match (method.as_str(), t.name.is_some()) {
+        ("GET", false) if watching => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unsupported",
+    }
+}
+
+fn dry_run(q: &HashMap<String, String>) -> bool {
+    q.get("dryRun").is_some_and(|d| d == "All")
+}
+
+/// The filter of a list or watch: label and field selectors.
+pub fn selectors(
+    r: &Resource,
+    q: &HashMap<String, String>,
+) -> Result<impl Fn(&Value) -> bool + Send + Sync + 'static, ApiError> {
+    let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))
+        .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse(r.kind, q.get("fieldSelector").map_or("", String::as_str))
+        .map_err(ApiError::bad_request)?;
+    Ok(move |o: &Value| labels.matches(o) && fields.matches(o))
+}
+
+fn list(
+    store: &Store,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let filter = selectors(t.resource, q)?;
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let after = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => {
+            if q.get("resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
+            }
+            Some(decode_continue(token).ok_or_else(|| {
+                ApiError::expired("The provided continue parameter is too old to display a consistent list result.")
+            })?)
+        }
+        None => None,
+    };
+    let (rv, items, more) = store.list(
+        t.resource,
+        t.namespace.as_deref(),
+        &filter,
+        limit,
+        after.as_ref().map(|(_, k)| k),
+    );
+    let list_rv = after.as_ref().map_or(rv, |(rv, _)| *rv);
+    let mut metadata = json!({"resourceVersion": list_rv.to_string()});
+    if let Some(key) = more {
+        metadata["continue"] = json!(encode_continue(list_rv, &key));
+    }
+    let items: Vec<&Value> = items.iter().map(AsRef::as_ref).collect();
+    Ok((
+        StatusCode::OK,
+        json!({"kind": format!("{}List", t.resource.kind), "apiVersion": t.resource.api_version(), "metadata": metadata, "items": items}),
+    ))
+}
+
+/// An opaque continue token: the list's resourceVersion and the last key, hex-encoded.
+fn encode_continue(rv: u64, key: &(String, String)) -> String {
+    format!("{rv}\u{0}{}\u{0}{}", key.0, key.1)
+        .bytes()
+        .fold(String::new(), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+fn decode_continue(token: &str) -> Option<(u64, (String, String))> {
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let mut parts = text.split('\u{0}');
+    let rv = parts.next()?.parse().ok()?;
+    Some((rv, (parts.next()?.to_owned(), parts.next()?.to_owned())))
+}
+
+fn namespace_of(t: &Target) -> &str {
+    t.namespace.as_deref().unwrap_or("")
+}
+
+fn get(store: &Store, t: &Target) -> Result<(StatusCode, Value), ApiError> {
+    let name = t.name.as_deref().unwrap_or_default();
+    let object = store
+        .get(t.resource, namespace_of(t), name)
+        .ok_or_else(|| ApiError::not_found(t.resource, name))?;
+    Ok((
+        StatusCode::OK,
+        match t.sub.as_deref() {
+            Some("scale") => scale_of(&object),
+            _ => (*object).clone(),
+        },
+    ))
+}
+
+fn parse_body(content_type: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return Err(ApiError::unsupported_media_type());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+fn create(
+    store: &Store,
+    t: &Target,
+    content_type: &str,
+    body: &Bytes,
+    q: &HashMap<String, String>,
+) -> Result<(StatusCode, Value), ApiError> {
+    if t.name.is_some() {
+        return Err(ApiError::method_not_allowed());
+    }
+    let object = parse_body(content_type, body)?;
+    let created = store.create(t.resource, namespace_of(t), object, dry_run(q))?;
+    Ok((StatusCode::CREATED, (*created).clone()))
+}
+
+/// PUT or PATCH, on the object, its status or its scale. A server-side
+/// apply of an object that does not exist creates it.
+fn write(
+    store: &Store,
+    t: &Target,
+    content_type: &str,
+    body: &Bytes,
+    q: &HashMap<String, String>,
+    patch_type: Option<PatchType>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let name = t.name.as_deref().unwrap_or_default();
+    let input = parse_body(content_type, body)?;
+    let ns = namespace_of(t);
+    if patch_type == Some(PatchType::Apply) {
+        if !q.contains_key("fieldManager") {
+            return Err(ApiError::bad_request(
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        }
+        if store.get(t.resource, ns, name).is_none() {
+            let created = store.create(t.resource, ns, input, dry_run(q))?;
+            return Ok((StatusCode::CREATED, (*created).clone()));
+        }
+    }
+    if t.sub.as_deref() == Some("scale") {
+        return write_scale(store, t, &input, q, patch_type);
+    }
+    let part = if t.sub.as_deref() == Some("status") {
+        Part::Status
+    } else {
+        Part::Main
+    };
+    let updated = store.modify(
+        t.resource,
+        ns,
+        name,
+        part,
+        dry_run(q),
+        |current| match patch_type {
+            None => {
+                *current = input;
+                Ok(())
+            }
+            Some(kind) => {
+                // A patch carries no resourceVersion precondition unless it sets one.
+                let rv = current.pointer("/metadata/resourceVersion").cloned();
+                patch::apply(kind, current, &input)?;
+                if input.pointer("/metadata/resourceVersion").is_none()
+                    && let Some(rv) = rv
+                {
+                    current["metadata"]["resourceVersion"] = rv;
+                }
+                Ok(())
+            }
+        },
+    )?;
+    Ok((StatusCode::OK, (*updated).clone()))
+}
+
+/// The `autoscaling/v1` Scale of a Deployment or ReplicaSet.
+pub fn scale_of(object: &Value) -> Value {
+    let selector = object
+        .pointer("/spec/selector")
+        .map(LabelSelector::from_label_selector)
+        .unwrap_or_default();
+    let meta = &object["metadata"];
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {"replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector.to_query()}})
+}
+
+fn write_scale(
+    store: &Store,
+    t: &Target,
+    input: &Value,
+    q: &HashMap<String, String>,
+    patch_type: Option<PatchType>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let name = t.name.as_deref().unwrap_or_default();
+    let updated = store.modify(
+        t.resource,
+        namespace_of(t),
+        name,
+        Part::Main,
+        dry_run(q),
+        |current| {
+            let mut scale = scale_of(current);
+            match patch_type {
+                Some(kind) => patch::apply(kind, &mut scale, input)?,
+                None => scale = input.clone(),
+            }
+            let replicas = scale
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| {
+                    ApiError::invalid(t.resource, name, "spec.replicas", "Required value")
+                })?;
+            current["spec"]["replicas"] = json!(replicas);
+            Ok(())
+        },
+    )?;
+    Ok((StatusCode::OK, scale_of(&updated)))
+}
+
+fn delete(
+    store: &Store,
+    t: &Target,
+    body: &Bytes,
+    q: &HashMap<String, String>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let name = t.name.as_deref().unwrap_or_default();
+    let options: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body).unwrap_or_else(|_| json!({}))
+    };
+    let dry = dry_run(q)
+        || options
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|x| x == "All"));
+    let gone = store.delete(t.resource, namespace_of(t), name, dry)?;
+    Ok((StatusCode::OK, (*gone).clone()))
+}
+
+fn delete_collection(
+    store: &Store,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let filter = selectors(t.resource, q)?;
+    let (_, items, _) = store.list(t.resource, t.namespace.as_deref(), &filter, None, None);
+    let mut deleted = Vec::new();
+    for item in items {
+        let (ns, name) = key_of(&item);
+        if let Ok(gone) = store.delete(t.resource, &ns, &name, dry_run(q)) {
+            deleted.push((*gone).clone());
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        json!({"kind": format!("{}List", t.resource.kind), "apiVersion": t.resource.api_version(),
+            "metadata": {"resourceVersion": store.rv().to_string()}, "items": deleted}),
+    ))
+}
+
+/// SelfSubjectAccessReview from kube-rs (JSON). kubectl sends protobuf,
+/// which is answered 415 for now.
+fn access_review(user: &User, headers: &HeaderMap, body: &Bytes) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let review = match parse_body(content_type, body) {
+        Ok(v) => v,
+        Err(e) => return error_response(&e),
+    };
+    let verb = review
+        .pointer("/spec/resourceAttributes/verb")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let allowed = !user.read_only || matches!(verb, "get" | "list" | "watch");
+    let mut out = review.clone();
+    out["kind"] = json!("SelfSubjectAccessReview");
+    out["apiVersion"] = json!("authorization.k8s.io/v1");
+    out["metadata"] = json!({"creationTimestamp": null});
+    out["status"] = if allowed {
+        json!({"allowed": true})
+    } else {
+        json!({"allowed": false, "denied": true, "reason": format!("user {} may only read", user.name)})
+    };
+    json_response(StatusCode::CREATED, &out)
+}
+
+/// Every resource the server knows, for tests and the sandbox summary.
+pub fn served() -> impl Iterator<Item = &'static Resource> {
+    RESOURCES.iter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_like_the_api_server() {
+        let t = parse_path("/api/v1/namespaces/prod/pods").expect("pods");
+        assert_eq!(
+            (t.resource.plural, t.namespace.as_deref(), t.name.as_deref()),
+            ("pods", Some("prod"), None)
+        );
+        let t = parse_path("/api/v1/namespaces/prod").expect("a namespace");
+        assert_eq!(
+            (t.resource.plural, t.name.as_deref()),
+            ("namespaces", Some("prod"))
+        );
+        let t = parse_path("/apis/apps/v1/namespaces/prod/deployments/web/scale").expect("scale");
+        assert_eq!(
+            (t.resource.kind, t.sub.as_deref()),
+            ("Deployment", Some("scale"))
+        );
+        let t = parse_path("/api/v1/pods").expect("all pods");
+        assert_eq!(t.namespace, None);
+        assert!(parse_path("/api/v1/namespaces/prod/pods/p/exec").is_none());
+        assert!(parse_path("/apis/apps/v2/deployments").is_none());
+    }
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let key = ("prod".to_owned(), "web-1".to_owned());
+        assert_eq!(
+            decode_continue(&encode_continue(1042, &key)),
+            Some((1042, key))
+        );
+        assert_eq!(decode_continue("zz"), None);
+    }
+}

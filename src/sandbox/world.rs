@@ -1,0 +1,334 @@
+//! The world of the seed (`shared/seed/SUMMARY.md`): per cluster the nodes
+//! of its node groups, the `iworkz-production` namespace with backend-api,
+//! ai-services and web-frontend in blue and green, the Services selecting
+//! the live colour, the HPA and the ConfigMap. Korea is a warm standby at
+//! reduced replicas whose `backend-api-hpa` is the seed's manifest verbatim:
+//! it targets `backend-api`, which does not exist under blue / green.
+
+use serde_json::{Value, json};
+
+use super::resource::Resource;
+use super::store::Store;
+
+/// The namespace of the workloads.
+pub const NAMESPACE: &str = "iworkz-production";
+
+/// A simulated cluster's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterShape {
+    /// EKS in Tokyo: the primary.
+    EksTokyo,
+    /// AKS in Korea Central: the disaster-recovery standby.
+    AksKorea,
+}
+
+impl ClusterShape {
+    /// The cluster's (and kube context's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClusterShape::EksTokyo => "eks-tokyo",
+            ClusterShape::AksKorea => "aks-korea",
+        }
+    }
+}
+
+struct NodeGroup {
+    name: &'static str,
+    count: usize,
+    instance_types: &'static [&'static str],
+    taint: Option<&'static str>,
+    workload: Option<&'static str>,
+    cpu: &'static str,
+    memory: &'static str,
+}
+
+const EKS_GROUPS: &[NodeGroup] = &[
+    NodeGroup {
+        name: "general",
+        count: 6,
+        instance_types: &["m6i.large", "m6i.xlarge"],
+        taint: None,
+        workload: None,
+        cpu: "4",
+        memory: "16Gi",
+    },
+    NodeGroup {
+        name: "compute-optimized",
+        count: 2,
+        instance_types: &["c6i.xlarge", "c6i.2xlarge"],
+        taint: Some("compute-optimized"),
+        workload: Some("ai-ml"),
+        cpu: "8",
+        memory: "16Gi",
+    },
+    NodeGroup {
+        name: "memory-optimized",
+        count: 1,
+        instance_types: &["r6i.xlarge"],
+        taint: Some("memory-optimized"),
+        workload: Some("data-processing"),
+        cpu: "4",
+        memory: "32Gi",
+    },
+];
+
+const AKS_GROUPS: &[NodeGroup] = &[
+    NodeGroup {
+        name: "general",
+        count: 3,
+        instance_types: &["Standard_D4s_v5"],
+        taint: None,
+        workload: None,
+        cpu: "4",
+        memory: "16Gi",
+    },
+    NodeGroup {
+        name: "compute-optimized",
+        count: 1,
+        instance_types: &["Standard_F8s_v2"],
+        taint: Some("compute-optimized"),
+        workload: Some("ai-ml"),
+        cpu: "8",
+        memory: "16Gi",
+    },
+];
+
+struct App {
+    name: &'static str,
+    replicas: [i64; 2],
+    port: i64,
+    image: &'static str,
+    previous: &'static str,
+    compute: bool,
+    surge: (i64, i64),
+}
+
+const APPS: &[App] = &[
+    App {
+        name: "backend-api",
+        replicas: [3, 1],
+        port: 3000,
+        image: "iworkz/backend-api:2.14.0",
+        previous: "iworkz/backend-api:2.13.2",
+        compute: false,
+        surge: (1, 0),
+    },
+    App {
+        name: "ai-services",
+        replicas: [2, 1],
+        port: 8000,
+        image: "iworkz/ai-services:1.8.1",
+        previous: "iworkz/ai-services:1.8.0",
+        compute: true,
+        surge: (1, 0),
+    },
+    App {
+        name: "web-frontend",
+        replicas: [4, 2],
+        port: 3000,
+        image: "iworkz/web-frontend:3.2.0",
+        previous: "iworkz/web-frontend:3.1.4",
+        compute: false,
+        surge: (2, 1),
+    },
+];
+
+/// The colour the Services select at start.
+pub const LIVE_COLOUR: &str = "blue";
+
+fn create(store: &Store, kind: &str, namespace: &str, object: Value) {
+    let Some(r) = Resource::of_kind(kind) else {
+        return;
+    };
+    if let Err(e) = store.create(r, namespace, object, false) {
+        tracing::error!("sandbox world: cannot create {kind}: {}", e.message);
+    }
+}
+
+/// Fills a store with the cluster's world; `pods` adds filler namespaces
+/// until the cluster holds about that many pods.
+pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
+    let (groups, zones, korea) = match shape {
+        ClusterShape::EksTokyo => (
+            EKS_GROUPS,
+            ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"],
+            false,
+        ),
+        ClusterShape::AksKorea => (
+            AKS_GROUPS,
+            ["koreacentral-1", "koreacentral-2", "koreacentral-3"],
+            true,
+        ),
+    };
+    let mut n = 0;
+    for g in groups {
+        for i in 0..g.count {
+            let zone = zones[n % zones.len()];
+            let instance = g.instance_types[i % g.instance_types.len()];
+            let name = if korea {
+                format!(
+                    "aks-{}-{:08}-vmss{:06}",
+                    g.name.replace('-', ""),
+                    31_415_926,
+                    i
+                )
+            } else {
+                format!(
+                    "ip-10-0-{}-{}.ap-northeast-1.compute.internal",
+                    16 * (n % 3) + 1,
+                    20 + n * 7
+                )
+            };
+            create(store, "Node", "", node(&name, g, zone, instance, korea));
+            n += 1;
+        }
+    }
+    for ns in ["default", "kube-system", NAMESPACE] {
+        create(
+            store,
+            "Namespace",
+            "",
+            json!({"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}),
+        );
+    }
+    let idx = usize::from(korea);
+    for app in APPS {
+        for colour in ["blue", "green"] {
+            let live = colour == LIVE_COLOUR;
+            let replicas = if live { app.replicas[idx] } else { 0 };
+            let image = if live { app.image } else { app.previous };
+            create(
+                store,
+                "Deployment",
+                NAMESPACE,
+                deployment(app, colour, replicas, image),
+            );
+        }
+        create(
+            store,
+            "Service",
+            NAMESPACE,
+            json!({"metadata": {"name": format!("{}-service", app.name), "labels": {"app": app.name}},
+                "spec": {"selector": {"app": app.name, "color": LIVE_COLOUR},
+                    "ports": [{"name": "http", "port": 80, "targetPort": app.port}, {"name": "metrics", "port": 9090, "targetPort": 9090}]}}),
+        );
+    }
+    // The seed's HPA. In Tokyo it follows the live colour; in Korea it is
+    // the manifest as written, aimed at a Deployment that does not exist.
+    let target = if korea {
+        "backend-api".to_owned()
+    } else {
+        format!("backend-api-{LIVE_COLOUR}")
+    };
+    create(store, "HorizontalPodAutoscaler", NAMESPACE, hpa(&target));
+    create(
+        store,
+        "ConfigMap",
+        NAMESPACE,
+        json!({"metadata": {"name": "backend-api-config", "labels": {"app": "backend-api"}},
+            "data": {"NODE_ENV": "production", "LOG_LEVEL": "info", "FEATURE_AI_MATCHING": "true",
+                "FEATURE_VOICE_INTERFACE": "true", "FEATURE_BUSINESS_CARD_SCANNER": "true"}}),
+    );
+    filler(store, pods);
+}
+
+fn node(name: &str, g: &NodeGroup, zone: &str, instance: &str, korea: bool) -> Value {
+    let mut labels = json!({
+        "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        "topology.kubernetes.io/zone": zone, "node.kubernetes.io/instance-type": instance,
+    });
+    if korea {
+        labels["agentpool"] = json!(g.name);
+        labels["kubernetes.azure.com/agentpool"] = json!(g.name);
+    } else {
+        labels["eks.amazonaws.com/nodegroup"] = json!(g.name);
+        labels["eks.amazonaws.com/capacityType"] = json!("ON_DEMAND");
+    }
+    if let Some(w) = g.workload {
+        labels["Workload"] = json!(w);
+    }
+    let taints: Vec<Value> = g
+        .taint
+        .iter()
+        .map(|t| json!({"key": t, "value": "true", "effect": "NoSchedule"}))
+        .collect();
+    let now = super::store::now_rfc3339();
+    json!({"metadata": {"name": name, "labels": labels},
+        "spec": {"taints": taints, "providerID": if korea { format!("azure:///{name}") } else { format!("aws:///{zone}/i-0{:016x}", name.len() * 7919) }},
+        "status": {
+            "capacity": {"cpu": g.cpu, "memory": g.memory, "pods": "110"},
+            "allocatable": {"cpu": g.cpu, "memory": g.memory, "pods": "110"},
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+            "nodeInfo": {"kubeletVersion": "v1.33.0", "osImage": if korea { "Ubuntu 22.04.5 LTS" } else { "Amazon Linux 2023" },
+                "containerRuntimeVersion": "containerd://1.7.27", "architecture": "amd64", "operatingSystem": "linux",
+                "kernelVersion": "6.1.0", "kubeProxyVersion": "v1.33.0", "machineID": "", "systemUUID": "", "bootID": ""}}})
+}
+
+fn deployment(app: &App, colour: &str, replicas: i64, image: &str) -> Value {
+    let labels = json!({"app": app.name, "color": colour});
+    let mut pod_spec = json!({"containers": [{"name": app.name, "image": image,
+        "ports": [{"containerPort": app.port}, {"containerPort": 9090, "name": "metrics"}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": app.port}},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": app.port}},
+        "resources": {"requests": {"cpu": if app.compute { "1" } else { "250m" }, "memory": if app.compute { "2Gi" } else { "512Mi" }},
+                      "limits": {"cpu": if app.compute { "2" } else { "500m" }, "memory": if app.compute { "4Gi" } else { "1Gi" }}}}]});
+    if app.compute {
+        pod_spec["nodeSelector"] = json!({"Workload": "ai-ml"});
+        pod_spec["tolerations"] = json!([{"key": "compute-optimized", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]);
+    }
+    json!({"metadata": {"name": format!("{}-{colour}", app.name), "labels": labels},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": app.surge.0, "maxUnavailable": app.surge.1}},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec}}})
+}
+
+fn hpa(target: &str) -> Value {
+    json!({"metadata": {"name": "backend-api-hpa", "labels": {"app": "backend-api"}},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "minReplicas": 3, "maxReplicas": 20,
+            "metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}}}],
+            "behavior": {
+                "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}]},
+                "scaleUp": {"stabilizationWindowSeconds": 60, "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}}}})
+}
+
+/// Namespaces `load-NN` of 10-replica `worker-NN` Deployments until the
+/// cluster's pods reach about `pods`.
+fn filler(store: &Store, pods: usize) {
+    let seeded: usize = APPS
+        .iter()
+        .map(|a| usize::try_from(a.replicas[0]).unwrap_or(0))
+        .sum();
+    let mut remaining = pods.saturating_sub(seeded);
+    let mut i = 0;
+    while remaining > 0 {
+        let ns = format!("load-{:02}", i / 50);
+        if i % 50 == 0 {
+            create(
+                store,
+                "Namespace",
+                "",
+                json!({"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}),
+            );
+        }
+        let replicas = remaining.min(10);
+        let labels = json!({"app": format!("worker-{i:03}")});
+        create(
+            store,
+            "Deployment",
+            &ns,
+            json!({"metadata": {"name": format!("worker-{i:03}"), "labels": labels},
+                "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "worker", "image": "iworkz/worker:1.0.0",
+                            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}}}),
+        );
+        remaining -= replicas;
+        i += 1;
+    }
+}
