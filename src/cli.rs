@@ -58,6 +58,19 @@ pub enum Sub {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// The console on the simulated platform, started in-process: nothing
+    /// else to install or run.
+    Demo {
+        /// About this many pods per cluster (filler namespaces make up the rest).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        pods: usize,
+        /// Run the world this many times faster than real time.
+        #[arg(long, default_value_t = 1.0, value_name = "X")]
+        speed: f64,
+        /// Seed of generated names: the same seed, the same world.
+        #[arg(long, default_value_t = 1, value_name = "S")]
+        seed: u64,
+    },
     /// Serve the simulated platform alone: a Kubernetes API server per
     /// cluster (eks-tokyo, aks-korea) on loopback, until interrupted.
     Sandbox {
@@ -146,11 +159,17 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             speed,
             seed,
         }) => {
-            let dir = write_config.unwrap_or_else(|| paths.log_file.with_file_name("sandbox"));
+            let dir = write_config.unwrap_or_else(|| paths.state_dir.join("sandbox"));
             sandbox(&dir, crate::sandbox::Options { seed, pods, speed })
         }
-        Some(Sub::CrashTest) => console(&paths, &overrides, started, true),
-        None => console(&paths, &overrides, started, false),
+        Some(Sub::Demo { pods, speed, seed }) => console(
+            &paths,
+            &overrides,
+            started,
+            Mode::Demo(crate::sandbox::Options { seed, pods, speed }),
+        ),
+        Some(Sub::CrashTest) => console(&paths, &overrides, started, Mode::CrashTest),
+        None => console(&paths, &overrides, started, Mode::Console),
     }
 }
 
@@ -262,24 +281,53 @@ fn sandbox(dir: &Path, options: crate::sandbox::Options) -> eyre::Result<ExitCod
 /// Exit status after a panic (as Rust's default).
 pub const EXIT_PANIC: i32 = 101;
 
+/// How the console runs.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// On the configured platform.
+    Console,
+    /// On a sandbox started in-process (`touban demo`).
+    Demo(crate::sandbox::Options),
+    /// On the configured platform, panicking after the first frame.
+    CrashTest,
+}
+
 fn console(
     paths: &Paths,
     overrides: &Overrides,
     started: Instant,
-    crash_test: bool,
+    mode: Mode,
 ) -> eyre::Result<ExitCode> {
-    let loaded = match config::load(paths, overrides) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    let mut paths = paths.clone();
+    // The demo's console reaches the sandbox only through the config and
+    // kubeconfig it writes, exactly as it reaches a real platform.
+    let sandbox = match mode {
+        Mode::Demo(options) => {
+            let sandbox = runtime
+                .block_on(crate::sandbox::Sandbox::start(options))
+                .wrap_err("cannot start the sandbox's servers on 127.0.0.1")?;
+            let dir = paths.state_dir.join("demo");
+            let (_, config) = sandbox
+                .write_config(&dir)
+                .wrap_err_with(|| format!("cannot write the demo's config to {}", dir.display()))?;
+            paths.config = ConfigOrigin::Sandbox(config);
+            Some(sandbox)
+        }
+        Mode::Console | Mode::CrashTest => None,
+    };
+    let loaded = match config::load(&paths, overrides) {
         Ok(l) => l,
         Err(e) => return Ok(config_failed(&e)),
     };
     init_log(&paths.log_file)?;
     install_hooks()?;
     tracing::info!(config = %paths.config.describe(), theme = %loaded.theme, keymap = %loaded.keymap.name, "touban starting");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .wrap_err("cannot start the async runtime")?;
+    let crash_test = matches!(mode, Mode::CrashTest);
     let result = runtime.block_on(async {
         let (tx, rx) = mpsc::channel(tui::CHANNEL);
         let app = App::new(loaded, SystemTime::now());
@@ -302,6 +350,7 @@ fn console(
             .wrap_err("drawing the terminal failed")?;
         eyre::Ok(stats)
     });
+    drop(sandbox);
     // The input reader may be parked in a blocking read: do not wait for it.
     runtime.shutdown_background();
     let _ = std::io::stdout().flush();

@@ -11,6 +11,7 @@ pub mod controller;
 mod defaults;
 mod discovery;
 pub mod error;
+mod hpa;
 mod patch;
 pub mod resource;
 pub mod select;
@@ -221,6 +222,12 @@ impl Sandbox {
                 kubeconfig.display(),
                 world::NAMESPACE
             );
+            if c.name == "aks-korea" {
+                t.push_str(
+                    "node_groups = [\n    { name = \"general\", min = 2, max = 10, desired = 3 },\n    \
+                     { name = \"compute-optimized\", min = 0, max = 5, desired = 1 },\n]\n",
+                );
+            }
             if c.name == "eks-tokyo" {
                 t.push_str(
                     "node_groups = [\n    { name = \"general\", min = 3, max = 20, desired = 6 },\n    \

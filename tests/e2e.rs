@@ -440,3 +440,40 @@ fn a_panic_restores_the_terminal_then_reports() {
     );
     assert_terminal_restored(&t);
 }
+
+/// `touban demo`: the sandbox in-process and the console on the config it
+/// wrote, with both regions' clusters; q stops both.
+#[test]
+fn demo_starts_the_sandbox_and_the_console_on_it() {
+    let t = Tmux::new("demo");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --speed 10; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    let screen = t.wait_for("当番 touban │ sandbox");
+    assert!(
+        screen.contains("eks-tokyo") && screen.contains("aks-korea"),
+        "{screen}"
+    );
+    assert!(
+        has_clock(&screen, "Tokyo", "JST") && has_clock(&screen, "Seoul", "KST"),
+        "{screen}"
+    );
+    t.keys(&["7"]);
+    let scaling = t.wait_for(" Scaling ─");
+    assert!(scaling.contains("compute-optimized"), "{scaling}");
+    let config = std::fs::read_to_string(t.path("state/touban/demo/config.toml"))
+        .expect("the demo wrote its config");
+    assert!(config.contains("kubeconfig = "), "{config}");
+    let kubeconfig = std::fs::read_to_string(t.path("state/touban/demo/kubeconfig"))
+        .expect("and its kubeconfig");
+    assert!(
+        kubeconfig.contains("server: https://127.0.0.1:"),
+        "{kubeconfig}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}

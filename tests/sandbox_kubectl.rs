@@ -294,3 +294,27 @@ async fn an_expired_watch_gets_a_410_error_event() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hpa_scales_the_live_colour_and_reports_the_seed_defect() {
+    let sandbox = start().await;
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        let korea = k.until(
+            &["--context", "aks-korea", "get", "hpa", "backend-api-hpa", "-o", "jsonpath={.status.conditions[0].type} {.status.conditions[0].status} {.status.conditions[0].reason}"],
+            "Korea's HPA to report its missing target",
+            |o| !o.trim().is_empty(),
+        );
+        assert_eq!(korea, "AbleToScale False FailedGetScale");
+        let events = k.ok(&["--context", "aks-korea", "get", "events", "--field-selector", "involvedObject.kind=HorizontalPodAutoscaler,type=Warning", "-o", "jsonpath={.items[0].reason}: {.items[0].message}"]);
+        assert_eq!(events, "FailedGetScale: the HPA controller was unable to get the target's current scale: deployments.apps \"backend-api\" not found");
+
+        let tokyo = k.until(&["get", "hpa", "backend-api-hpa", "-o", "jsonpath={.status.conditions[1].reason}"], "Tokyo's HPA to find its metrics", |o| o == "ValidMetricFound");
+        assert_eq!(tokyo, "ValidMetricFound");
+        k.ok(&["scale", "deployment/backend-api-blue", "--replicas=1"]);
+        k.until(&["get", "deployment", "backend-api-blue", "-o", "jsonpath={.spec.replicas}"], "the HPA to restore the minimum of 3", |o| o == "3");
+        let rescale = k.ok(&["get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "jsonpath={.items[*].message}"]);
+        assert!(rescale.contains("New size: "), "{rescale}");
+    })
+    .await;
+}

@@ -15,6 +15,8 @@ pub enum ConfigOrigin {
     Env(PathBuf),
     /// `$XDG_CONFIG_HOME/touban/config.toml`.
     Xdg(PathBuf),
+    /// Written by `touban demo` for the sandbox it started.
+    Sandbox(PathBuf),
     /// None of those: the built-in example.
     BuiltIn,
 }
@@ -23,7 +25,10 @@ impl ConfigOrigin {
     /// The file, if there is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            ConfigOrigin::Flag(p) | ConfigOrigin::Env(p) | ConfigOrigin::Xdg(p) => Some(p),
+            ConfigOrigin::Flag(p)
+            | ConfigOrigin::Env(p)
+            | ConfigOrigin::Xdg(p)
+            | ConfigOrigin::Sandbox(p) => Some(p),
             ConfigOrigin::BuiltIn => None,
         }
     }
@@ -34,6 +39,7 @@ impl ConfigOrigin {
             ConfigOrigin::Flag(p) => format!("{} (--config)", p.display()),
             ConfigOrigin::Env(p) => format!("{} (TOUBAN_CONFIG)", p.display()),
             ConfigOrigin::Xdg(p) => p.display().to_string(),
+            ConfigOrigin::Sandbox(p) => format!("{} (touban demo)", p.display()),
             ConfigOrigin::BuiltIn => "built-in example (touban config example)".to_owned(),
         }
     }
@@ -50,6 +56,8 @@ pub struct Paths {
     pub themes_dir: PathBuf,
     /// User keymap: `<config_dir>/keymap.toml`.
     pub keymap_file: PathBuf,
+    /// `$XDG_STATE_HOME/touban`: logs, the audit log, the sandbox's files.
+    pub state_dir: PathBuf,
     /// The debug log.
     pub log_file: PathBuf,
     /// The audit log (append-only JSON lines).
@@ -81,6 +89,7 @@ impl Paths {
             config_dir,
             log_file: log_flag.map_or_else(|| state_dir.join("touban.log"), Path::to_owned),
             audit_log: state_dir.join("audit.jsonl"),
+            state_dir,
         })
     }
 }

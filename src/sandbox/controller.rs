@@ -84,6 +84,7 @@ pub struct Controllers {
     born: HashMap<String, Duration>,
     /// Per Deployment: its last progress (updated, available) and when it changed.
     progress: HashMap<String, ((i64, i64), Duration)>,
+    autoscaler: super::hpa::Autoscaler,
 }
 
 impl Controllers {
@@ -94,11 +95,13 @@ impl Controllers {
             clock,
             born: HashMap::new(),
             progress: HashMap::new(),
+            autoscaler: super::hpa::Autoscaler::default(),
         }
     }
 
     /// One reconciliation of everything.
     pub fn pass(&mut self) {
+        self.autoscaler.pass(&self.store, self.clock.now());
         for d in self.store.all(resource("Deployment")) {
             self.deployment(&d);
         }

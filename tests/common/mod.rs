@@ -26,6 +26,7 @@ pub fn isolated_paths(origin: ConfigOrigin) -> Paths {
         config_dir: none.clone(),
         themes_dir: none.join("themes"),
         keymap_file: none.join("keymap.toml"),
+        state_dir: none.clone(),
         log_file: none.join("touban.log"),
         audit_log: none.join("audit.jsonl"),
     }
