@@ -578,6 +578,19 @@ impl Controllers {
         if s(p, "/spec/nodeName").is_empty() {
             return;
         }
+        // A pod that is up and has nothing to crash or pull stays as it is:
+        // at 10,000 pods, rebuilding every status on every pass dominates.
+        let troubled = p
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    s(c, "/image").contains("crash") || s(c, "/image").contains("does-not-exist")
+                })
+            });
+        if !troubled && ready(p) {
+            return;
+        }
         let born = *self.born.entry(uid(p).to_owned()).or_insert(now);
         let age = now.saturating_sub(born);
         if age < START {

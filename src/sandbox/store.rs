@@ -60,17 +60,22 @@ struct Inner {
     rv: u64,
     objects: HashMap<&'static str, BTreeMap<Key, Object>>,
     ring: VecDeque<Change>,
+    /// Watches may not resume from before this resourceVersion.
+    compacted: u64,
+    /// Live changes, for watches; replaced (ending every watch) by a compaction.
+    changes: broadcast::Sender<Change>,
     rng: u64,
 }
 
 /// The store.
 pub struct Store {
     inner: Mutex<Inner>,
-    changes: broadcast::Sender<Change>,
 }
 
-/// Changes kept for watches that resume from a resourceVersion.
-const RING: usize = 200_000;
+/// Changes kept for watches that resume from a resourceVersion (the real
+/// watch cache keeps a bounded window too). Each holds an old version of an
+/// object, so this bounds the sandbox's memory at 10,000 pods.
+const RING: usize = 4_096;
 
 /// A watcher whose buffer of live changes overflows is expired (410).
 const LIVE_BUFFER: usize = 65_536;
@@ -88,9 +93,10 @@ impl Store {
                     .map(|r| (r.plural, BTreeMap::new()))
                     .collect(),
                 ring: VecDeque::new(),
+                compacted: 0,
+                changes: broadcast::channel(LIVE_BUFFER).0,
                 rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             }),
-            changes: broadcast::channel(LIVE_BUFFER).0,
         }
     }
 
@@ -250,7 +256,7 @@ impl Store {
         if dry_run {
             return Ok(Arc::new(object));
         }
-        Ok(inner.commit(&self.changes, r, ChangeKind::Added, key, Some(object), None))
+        Ok(inner.commit(r, ChangeKind::Added, key, Some(object), None))
     }
 
     /// Changes an object atomically: `change` edits a copy of it (a patch,
@@ -304,14 +310,7 @@ impl Store {
         if dry_run {
             return Ok(Arc::new(object));
         }
-        Ok(inner.commit(
-            &self.changes,
-            r,
-            ChangeKind::Modified,
-            key,
-            Some(object),
-            Some(previous),
-        ))
+        Ok(inner.commit(r, ChangeKind::Modified, key, Some(object), Some(previous)))
     }
 
     /// Replaces an object (PUT): `object`'s resourceVersion, if set, must be current.
@@ -357,7 +356,7 @@ impl Store {
         if dry_run {
             return Ok(current);
         }
-        let last = inner.remove(&self.changes, r, &key);
+        let last = inner.remove(r, &key);
         let mut owners = vec![
             last.pointer("/metadata/uid")
                 .and_then(Value::as_str)
@@ -373,7 +372,7 @@ impl Store {
                         .collect()
                 });
                 for k in owned {
-                    let gone = inner.remove(&self.changes, dep, &k);
+                    let gone = inner.remove(dep, &k);
                     owners.push(
                         gone.pointer("/metadata/uid")
                             .and_then(Value::as_str)
@@ -394,16 +393,28 @@ impl Store {
         rv: Option<u64>,
     ) -> Result<(Vec<Change>, broadcast::Receiver<Change>), u64> {
         let inner = self.lock();
-        let receiver = self.changes.subscribe();
+        let receiver = inner.changes.subscribe();
         let Some(rv) = rv else {
             return Ok((Vec::new(), receiver));
         };
         let oldest = inner.ring.front().map_or(inner.rv, |c| c.rv);
-        if rv + 1 < oldest {
-            return Err(oldest);
+        if rv + 1 < oldest || rv < inner.compacted {
+            return Err(oldest.max(inner.compacted));
         }
         let backlog = inner.ring.iter().filter(|c| c.rv > rv).cloned().collect();
         Ok((backlog, receiver))
+    }
+}
+
+impl Store {
+    /// Compacts history, as etcd does and a restarting API server implies:
+    /// every open watch ends, and a watch resuming from before now gets 410
+    /// Expired, so clients must list again.
+    pub fn compact(&self) {
+        let mut inner = self.lock();
+        inner.ring.clear();
+        inner.compacted = inner.rv;
+        inner.changes = broadcast::channel(LIVE_BUFFER).0;
     }
 }
 
@@ -431,7 +442,6 @@ impl Inner {
 
     fn commit(
         &mut self,
-        changes: &broadcast::Sender<Change>,
         r: &'static Resource,
         kind: ChangeKind,
         key: Key,
@@ -445,16 +455,11 @@ impl Inner {
         if let Some(m) = self.objects.get_mut(r.plural) {
             m.insert(key, object.clone());
         }
-        self.record(changes, r, kind, object.clone(), previous);
+        self.record(r, kind, object.clone(), previous);
         object
     }
 
-    fn remove(
-        &mut self,
-        changes: &broadcast::Sender<Change>,
-        r: &'static Resource,
-        key: &Key,
-    ) -> Object {
+    fn remove(&mut self, r: &'static Resource, key: &Key) -> Object {
         self.rv += 1;
         let previous = self
             .objects
@@ -464,19 +469,12 @@ impl Inner {
         let mut last = (*previous).clone();
         last["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let last = Arc::new(last);
-        self.record(
-            changes,
-            r,
-            ChangeKind::Deleted,
-            last.clone(),
-            Some(previous),
-        );
+        self.record(r, ChangeKind::Deleted, last.clone(), Some(previous));
         last
     }
 
     fn record(
         &mut self,
-        changes: &broadcast::Sender<Change>,
         r: &'static Resource,
         kind: ChangeKind,
         object: Object,
@@ -494,7 +492,7 @@ impl Inner {
         }
         self.ring.push_back(change.clone());
         // No watcher is fine.
-        let _ = changes.send(change);
+        let _ = self.changes.send(change);
     }
 }
 

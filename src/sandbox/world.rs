@@ -229,7 +229,11 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
             "data": {"NODE_ENV": "production", "LOG_LEVEL": "info", "FEATURE_AI_MATCHING": "true",
                 "FEATURE_VOICE_INTERFACE": "true", "FEATURE_BUSINESS_CARD_SCANNER": "true"}}),
     );
-    filler(store, pods);
+    let seeded: i64 = APPS.iter().map(|a| a.replicas[idx]).sum();
+    filler(
+        store,
+        pods.saturating_sub(usize::try_from(seeded).unwrap_or(0)),
+    );
 }
 
 fn node(name: &str, g: &NodeGroup, zone: &str, instance: &str, korea: bool) -> Value {
@@ -297,14 +301,10 @@ fn hpa(target: &str) -> Value {
                 "scaleUp": {"stabilizationWindowSeconds": 60, "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}}}})
 }
 
-/// Namespaces `load-NN` of 10-replica `worker-NN` Deployments until the
-/// cluster's pods reach about `pods`.
+/// Namespaces `load-NN` of 10-replica `worker-NN` Deployments holding
+/// `pods` pods in all.
 fn filler(store: &Store, pods: usize) {
-    let seeded: usize = APPS
-        .iter()
-        .map(|a| usize::try_from(a.replicas[0]).unwrap_or(0))
-        .sum();
-    let mut remaining = pods.saturating_sub(seeded);
+    let mut remaining = pods;
     let mut i = 0;
     while remaining > 0 {
         let ns = format!("load-{:02}", i / 50);
