@@ -70,6 +70,9 @@ pub enum Sub {
         /// Seed of generated names: the same seed, the same world.
         #[arg(long, default_value_t = 1, value_name = "S")]
         seed: u64,
+        /// What happens: calm, incidents, outage-tokyo.
+        #[arg(long, default_value = "incidents", value_name = "NAME")]
+        scenario: crate::sandbox::Scenario,
     },
     /// Serve the simulated platform alone: a Kubernetes API server per
     /// cluster (eks-tokyo, aks-korea) on loopback, until interrupted.
@@ -86,6 +89,9 @@ pub enum Sub {
         /// Seed of generated names: the same seed, the same world.
         #[arg(long, default_value_t = 1, value_name = "S")]
         seed: u64,
+        /// What happens: calm, incidents, outage-tokyo.
+        #[arg(long, default_value = "incidents", value_name = "NAME")]
+        scenario: crate::sandbox::Scenario,
     },
     /// Start the console and panic in a background task after its first
     /// frame: proves the terminal is restored and the report printed.
@@ -158,15 +164,34 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             pods,
             speed,
             seed,
+            scenario,
         }) => {
             let dir = write_config.unwrap_or_else(|| paths.state_dir.join("sandbox"));
-            sandbox(&dir, crate::sandbox::Options { seed, pods, speed })
+            sandbox(
+                &dir,
+                crate::sandbox::Options {
+                    seed,
+                    pods,
+                    speed,
+                    scenario,
+                },
+            )
         }
-        Some(Sub::Demo { pods, speed, seed }) => console(
+        Some(Sub::Demo {
+            pods,
+            speed,
+            seed,
+            scenario,
+        }) => console(
             &paths,
             &overrides,
             started,
-            Mode::Demo(crate::sandbox::Options { seed, pods, speed }),
+            Mode::Demo(crate::sandbox::Options {
+                seed,
+                pods,
+                speed,
+                scenario,
+            }),
         ),
         Some(Sub::CrashTest) => console(&paths, &overrides, started, Mode::CrashTest),
         None => console(&paths, &overrides, started, Mode::Console),

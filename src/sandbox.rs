@@ -1,20 +1,28 @@
 //! The sandbox: a simulated two-region platform on loopback, speaking the
-//! real protocols so that the real clients (kubectl, kube-rs) work against
-//! it unchanged. It knows nothing of the app or the UI.
+//! real protocols so that the real clients (kubectl, kube-rs, Prometheus,
+//! curl) work against it unchanged. It knows nothing of the app or the UI.
 //!
-//! So far it serves one Kubernetes API server per cluster (`eks-tokyo`,
-//! `aks-korea`) with the seed's world and the controllers that make it
-//! behave. Metrics, Alertmanager, CloudWatch and scenarios come next.
+//! Per cluster (`eks-tokyo`, `aks-korea`) a Kubernetes API server over TLS
+//! with the seed's world and the controllers that make it behave; per
+//! region the Prometheus endpoints of the services, postgres_exporter,
+//! redis_exporter and node_exporter, and an Alertmanager fed by the seed's
+//! alert rules; all driven by a deterministic scenario on a clock that
+//! `speed` hurries.
 
+pub mod alertmanager;
+pub mod alerts;
 pub mod api;
 pub mod controller;
 mod defaults;
 mod discovery;
 pub mod error;
 mod hpa;
+pub mod metrics;
 mod patch;
 pub mod resource;
+pub mod scenario;
 pub mod select;
+pub mod sim;
 pub mod store;
 mod tls;
 mod watch;
@@ -23,12 +31,15 @@ pub mod world;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use api::{ClusterApi, User};
 use controller::{Clock, Controllers};
+use metrics::{Endpoint, Target};
+use resource::Resource;
+pub use scenario::Scenario;
 use store::Store;
 use world::ClusterShape;
 
@@ -41,6 +52,8 @@ pub struct Options {
     pub pods: usize,
     /// How much faster than real time the world runs.
     pub speed: f64,
+    /// What happens.
+    pub scenario: Scenario,
 }
 
 impl Default for Options {
@@ -49,6 +62,7 @@ impl Default for Options {
             seed: 1,
             pods: 0,
             speed: 1.0,
+            scenario: Scenario::default(),
         }
     }
 }
@@ -63,19 +77,28 @@ pub struct Cluster {
     pub url: String,
     /// Its store, for tests that look behind the API.
     pub store: Arc<Store>,
+    api: Arc<ClusterApi>,
 }
 
-/// The running sandbox. Dropping it stops the controllers; the servers
-/// stop with the runtime they were started on.
+/// The running sandbox. Dropping it stops the controllers and the
+/// simulation; the servers stop with the runtime they were started on.
 pub struct Sandbox {
     /// The clusters.
     pub clusters: Vec<Cluster>,
+    /// Prometheus scrape targets.
+    pub endpoints: Vec<Endpoint>,
+    /// Alertmanagers: region and URL.
+    pub alertmanagers: Vec<(&'static str, String)>,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
     pub viewer_token: String,
     /// The CA that signed the servers' certificate, in PEM.
     pub ca_pem: String,
+    /// The simulation, for tests that look behind the endpoints.
+    pub sim: Arc<Mutex<sim::Sim>>,
+    /// The alerting state, likewise.
+    pub alerting: Arc<Mutex<alerts::Alerting>>,
     stop: Arc<AtomicBool>,
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -85,35 +108,24 @@ pub const OPERATOR: &str = "touban-operator";
 /// The read-only user's name.
 pub const VIEWER: &str = "touban-viewer";
 
+async fn serve_http(
+    router: axum::Router,
+    servers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    servers.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("sandbox server stopped: {e}");
+        }
+    }));
+    Ok(url)
+}
+
 impl Sandbox {
     /// Builds the world and starts serving it on free loopback ports.
     pub async fn start(options: Options) -> std::io::Result<Sandbox> {
-        let operator_token = format!(
-            "operator-{:016x}",
-            options.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        );
-        let viewer_token = format!(
-            "viewer-{:016x}",
-            options.seed.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
-        );
-        let tokens: HashMap<String, User> = [
-            (
-                operator_token.clone(),
-                User {
-                    name: OPERATOR.into(),
-                    read_only: false,
-                },
-            ),
-            (
-                viewer_token.clone(),
-                User {
-                    name: VIEWER.into(),
-                    read_only: true,
-                },
-            ),
-        ]
-        .into_iter()
-        .collect();
+        let (operator_token, viewer_token, tokens) = tokens(options.seed);
         // ring, the provider kube-rs uses: one process-wide choice, made once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = tls::Tls::generate().map_err(std::io::Error::other)?;
@@ -123,6 +135,7 @@ impl Sandbox {
         )
         .await?;
         let stop = Arc::new(AtomicBool::new(false));
+        let clock = Clock::new(options.speed);
         let mut clusters = Vec::new();
         let mut servers = Vec::new();
         for (i, (shape, region)) in [
@@ -137,34 +150,69 @@ impl Sandbox {
             let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
             listener.set_nonblocking(true)?;
             let url = format!("https://{}", listener.local_addr()?);
-            let router = api::router(Arc::new(ClusterApi {
+            let api = Arc::new(ClusterApi {
                 store: store.clone(),
                 tokens: tokens.clone(),
-            }));
+                down: AtomicBool::new(false),
+            });
             let server = axum_server::from_tcp_rustls(listener, tls_config.clone())?;
+            let router = api::router(api.clone());
             servers.push(tokio::spawn(async move {
                 if let Err(e) = server.serve(router.into_make_service()).await {
                     tracing::error!("sandbox API server stopped: {e}");
                 }
             }));
-            spawn_controllers(
-                shape.name(),
-                store.clone(),
-                Clock::new(options.speed),
+            let controllers = Controllers::new(store.clone(), clock, options.scenario, i == 0);
+            spawn_loop(
+                &format!("sandbox-{}", shape.name()),
                 stop.clone(),
+                Duration::from_millis(100),
+                controllers,
+                Controllers::pass,
             )?;
             clusters.push(Cluster {
                 name: shape.name(),
                 region,
                 url,
                 store,
+                api,
             });
         }
+
+        let nodes = [nodes_of(&clusters[0].store), nodes_of(&clusters[1].store)];
+        let sim = Arc::new(Mutex::new(sim::Sim::new(options.scenario, nodes)));
+        let alerting = Arc::new(Mutex::new(alerts::Alerting::default()));
+        let endpoints = start_endpoints(&sim, &mut servers).await?;
+        let mut alertmanagers = Vec::new();
+        for region in ["tokyo", "korea"] {
+            alertmanagers.push((
+                region,
+                serve_http(alertmanager::router(alerting.clone(), region), &mut servers).await?,
+            ));
+        }
+        let world = World {
+            clock,
+            sim: sim.clone(),
+            alerting: alerting.clone(),
+            stores: clusters.iter().map(|c| c.store.clone()).collect(),
+            apis: clusters.iter().map(|c| c.api.clone()).collect(),
+        };
+        spawn_loop(
+            "sandbox-sim",
+            stop.clone(),
+            Duration::from_millis(200),
+            world,
+            World::tick,
+        )?;
         Ok(Sandbox {
             clusters,
+            endpoints,
+            alertmanagers,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
+            sim,
+            alerting,
             stop,
             servers,
         })
@@ -205,10 +253,18 @@ impl Sandbox {
         y
     }
 
+    /// The URL of a scrape target.
+    pub fn endpoint(&self, region: &str, name: &str) -> Option<&str> {
+        self.endpoints
+            .iter()
+            .find(|e| e.region == region && e.name == name)
+            .map(|e| e.url.as_str())
+    }
+
     /// A touban config for the console, pointing at this sandbox.
     pub fn console_config(&self, kubeconfig: &Path) -> String {
         let mut t = String::from(
-            "# Written by `touban sandbox`: the console on the simulated platform.\n\
+            "# Written by touban for its sandbox: the console on the simulated platform.\n\
              environment = \"sandbox\"\n\n\
              [[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\nlocation = \"sandbox eks-tokyo\"\n\n\
              [[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\nlocation = \"sandbox aks-korea\"\n",
@@ -222,19 +278,48 @@ impl Sandbox {
                 kubeconfig.display(),
                 world::NAMESPACE
             );
-            if c.name == "aks-korea" {
-                t.push_str(
-                    "node_groups = [\n    { name = \"general\", min = 2, max = 10, desired = 3 },\n    \
-                     { name = \"compute-optimized\", min = 0, max = 5, desired = 1 },\n]\n",
-                );
+            t.push_str(if c.name == "eks-tokyo" {
+                "node_groups = [\n    { name = \"general\", min = 3, max = 20, desired = 6 },\n    \
+                 { name = \"compute-optimized\", min = 0, max = 10, desired = 2 },\n    \
+                 { name = \"memory-optimized\", min = 0, max = 5, desired = 1 },\n]\n"
+            } else {
+                "node_groups = [\n    { name = \"general\", min = 2, max = 10, desired = 3 },\n    \
+                 { name = \"compute-optimized\", min = 0, max = 5, desired = 1 },\n]\n"
+            });
+        }
+        for e in &self.endpoints {
+            match e.job {
+                "postgres_exporter" => {
+                    let _ = write!(
+                        t,
+                        "\n[[databases]]\nname = \"{}\"\nregion = \"{}\"\nkind = \"postgres\"\nexporter = \"{}/metrics\"\n",
+                        e.name, e.region, e.url
+                    );
+                }
+                "redis_exporter" => {
+                    let _ = write!(
+                        t,
+                        "\n[[caches]]\nname = \"{}\"\nregion = \"{}\"\nkind = \"redis\"\nexporter = \"{}/metrics\"\n",
+                        e.name, e.region, e.url
+                    );
+                }
+                "service" if e.name == "ai-services" => {
+                    let _ = write!(
+                        t,
+                        "\n[[ai_services]]\nname = \"{}\"\nregion = \"{}\"\nhealth = \"{u}/health\"\nready = \"{u}/ready\"\nmetrics = \"{u}/metrics\"\n",
+                        e.name,
+                        e.region,
+                        u = e.url
+                    );
+                }
+                _ => {}
             }
-            if c.name == "eks-tokyo" {
-                t.push_str(
-                    "node_groups = [\n    { name = \"general\", min = 3, max = 20, desired = 6 },\n    \
-                     { name = \"compute-optimized\", min = 0, max = 10, desired = 2 },\n    \
-                     { name = \"memory-optimized\", min = 0, max = 5, desired = 1 },\n]\n",
-                );
-            }
+        }
+        for (region, url) in &self.alertmanagers {
+            let _ = write!(
+                t,
+                "\n[[alert_sources]]\nname = \"alertmanager\"\nregion = \"{region}\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n"
+            );
         }
         t
     }
@@ -259,21 +344,182 @@ impl Drop for Sandbox {
     }
 }
 
-/// Runs a cluster's controllers on a thread of their own: they are
-/// CPU-bound at 10,000 pods and must not stall the servers' runtime.
-fn spawn_controllers(
-    name: &str,
-    store: Arc<Store>,
+/// The operator's and the viewer's bearer tokens, from the seed, and the
+/// users they stand for.
+fn tokens(seed: u64) -> (String, String, HashMap<String, User>) {
+    let operator = format!("operator-{:016x}", seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let viewer = format!("viewer-{:016x}", seed.wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+    let users = [
+        (operator.clone(), false, OPERATOR),
+        (viewer.clone(), true, VIEWER),
+    ]
+    .into_iter()
+    .map(|(token, read_only, name)| {
+        (
+            token,
+            User {
+                name: name.into(),
+                read_only,
+            },
+        )
+    })
+    .collect();
+    (operator, viewer, users)
+}
+
+/// Each node's name and CPU count, for node_exporter.
+fn nodes_of(store: &Store) -> Vec<(String, u32)> {
+    let node = Resource::of_kind("Node").unwrap_or_else(|| unreachable!("nodes are served"));
+    store
+        .all(node)
+        .iter()
+        .map(|n| {
+            let cpus = n
+                .pointer("/status/capacity/cpu")
+                .and_then(|v| v.as_str())
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(4);
+            (
+                n.pointer("/metadata/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                cpus,
+            )
+        })
+        .collect()
+}
+
+/// One Prometheus endpoint per scrape target of the simulation.
+async fn start_endpoints(
+    sim: &Arc<Mutex<sim::Sim>>,
+    servers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> std::io::Result<Vec<Endpoint>> {
+    let targets: Vec<(&'static str, String, &'static str, Target)> =
+        {
+            let s = sim
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut out = Vec::new();
+            for (ri, r) in s.regions.iter().enumerate() {
+                out.extend(
+                    r.services.iter().enumerate().map(|(i, x)| {
+                        (r.name, x.name.to_owned(), "service", Target::Service(ri, i))
+                    }),
+                );
+                out.extend(r.databases.iter().enumerate().map(|(i, x)| {
+                    (
+                        r.name,
+                        x.name.to_owned(),
+                        "postgres_exporter",
+                        Target::Postgres(ri, i),
+                    )
+                }));
+                out.extend(r.caches.iter().enumerate().map(|(i, x)| {
+                    (
+                        r.name,
+                        x.name.to_owned(),
+                        "redis_exporter",
+                        Target::Redis(ri, i),
+                    )
+                }));
+                out.extend(
+                    r.nodes.iter().enumerate().map(|(i, x)| {
+                        (r.name, x.name.clone(), "node_exporter", Target::Node(ri, i))
+                    }),
+                );
+            }
+            out
+        };
+    let mut endpoints = Vec::new();
+    for (region, name, job, target) in targets {
+        let url = serve_http(metrics::router(sim.clone(), target), servers).await?;
+        endpoints.push(Endpoint {
+            region,
+            name,
+            job,
+            url,
+        });
+    }
+    Ok(endpoints)
+}
+
+/// What the simulation thread drives: the series, the alert rules, and the
+/// scenario's switches on the API servers.
+struct World {
     clock: Clock,
+    sim: Arc<Mutex<sim::Sim>>,
+    alerting: Arc<Mutex<alerts::Alerting>>,
+    stores: Vec<Arc<Store>>,
+    apis: Vec<Arc<ClusterApi>>,
+}
+
+impl World {
+    fn tick(&mut self) {
+        let second = self.clock.now().as_secs();
+        let pod = Resource::of_kind("Pod").unwrap_or_else(|| unreachable!("pods are served"));
+        // Restart counts, for PodCrashLooping (what kube-state-metrics exports).
+        let restarts: Vec<Vec<(String, String, i64)>> = self
+            .stores
+            .iter()
+            .map(|store| {
+                store
+                    .all(pod)
+                    .iter()
+                    .filter_map(|p| {
+                        let n: i64 = p
+                            .pointer("/status/containerStatuses")
+                            .and_then(|c| c.as_array())
+                            .map_or(0, |cs| {
+                                cs.iter()
+                                    .filter_map(|c| {
+                                        c.get("restartCount").and_then(serde_json::Value::as_i64)
+                                    })
+                                    .sum()
+                            });
+                        (n > 0).then(|| {
+                            let (ns, name) = store::key_of(p);
+                            (ns, name, n)
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut sim = self
+            .sim
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sim.advance_to(second);
+        let conditions = sim.conditions();
+        self.alerting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .evaluate(&sim, &restarts);
+        drop(sim);
+        if let Some(tokyo) = self.apis.first() {
+            tokyo
+                .down
+                .store(conditions.tokyo_api_down, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Runs `run` on a thread of its own every `every`: the controllers and
+/// the simulation are CPU-bound at 10,000 pods and must not stall the
+/// servers' runtime.
+fn spawn_loop<T: Send + 'static>(
+    name: &str,
     stop: Arc<AtomicBool>,
+    every: Duration,
+    mut state: T,
+    run: fn(&mut T),
 ) -> std::io::Result<()> {
-    let mut controllers = Controllers::new(store, clock);
     std::thread::Builder::new()
-        .name(format!("sandbox-{name}"))
+        .name(name.to_owned())
         .spawn(move || {
             while !stop.load(Ordering::SeqCst) {
-                controllers.pass();
-                std::thread::sleep(Duration::from_millis(100));
+                run(&mut state);
+                std::thread::sleep(every);
             }
         })?;
     Ok(())

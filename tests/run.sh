@@ -13,7 +13,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Debian packages the tests start or drive, by the command that proves each.
 declare -A packages=(
-    [tmux]=tmux   # end-to-end tests run the binary in a real terminal
+    [tmux]=tmux              # end-to-end tests run the binary in a real terminal
+    [curl]=curl              # reads the sandbox's Alertmanager API
+    [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -13,7 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Config};
 use serde_json::json;
-use touban::sandbox::{Options, Sandbox};
+use touban::sandbox::{Options, Sandbox, Scenario};
 
 const NS: &str = "iworkz-production";
 
@@ -44,6 +44,7 @@ async fn a_watcher_sees_a_scale_after_its_initial_list() {
         seed: 3,
         pods: 0,
         speed: 10.0,
+        scenario: Scenario::Calm,
     })
     .await
     .expect("sandbox");
@@ -91,6 +92,7 @@ async fn an_expired_resource_version_is_a_410_event_and_the_watcher_lists_again(
         seed: 4,
         pods: 0,
         speed: 10.0,
+        scenario: Scenario::Calm,
     })
     .await
     .expect("sandbox");
@@ -165,6 +167,7 @@ async fn kube_rs_lists_and_watches_10000_pods_per_cluster() {
         seed: 5,
         pods: 10_000,
         speed: 20.0,
+        scenario: Scenario::Calm,
     })
     .await
     .expect("sandbox");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use touban::sandbox::{Options, Sandbox};
+use touban::sandbox::{Options, Sandbox, Scenario};
 
 struct Kubectl {
     dir: tempfile::TempDir,
@@ -74,6 +74,7 @@ async fn start() -> Sandbox {
         seed: 7,
         pods: 0,
         speed: 10.0,
+        scenario: Scenario::Calm,
     })
     .await
     .expect("sandbox starts")

@@ -37,6 +37,9 @@ pub struct ClusterApi {
     pub store: Arc<Store>,
     /// Bearer tokens and their users.
     pub tokens: HashMap<String, User>,
+    /// Set by a scenario: the server stops answering (requests hang, as
+    /// behind a network partition).
+    pub down: std::sync::atomic::AtomicBool,
 }
 
 /// The router of one cluster's API server.
@@ -124,6 +127,9 @@ async fn handle(
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> Response {
+    if api.down.load(std::sync::atomic::Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let q = query(raw.as_deref());

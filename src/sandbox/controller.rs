@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 use super::resource::Resource;
+use super::scenario::Scenario;
 use super::select::LabelSelector;
 use super::store::{Object, Part, Store, key_of, now_rfc3339};
 
@@ -85,17 +86,25 @@ pub struct Controllers {
     /// Per Deployment: its last progress (updated, available) and when it changed.
     progress: HashMap<String, ((i64, i64), Duration)>,
     autoscaler: super::hpa::Autoscaler,
+    /// The scenario, and whether this is the cluster its incidents hit.
+    scenario: Scenario,
+    primary: bool,
+    /// The pod the scenario makes crash-loop, and since when.
+    victim: Option<(String, Duration)>,
 }
 
 impl Controllers {
     /// Controllers over a store.
-    pub fn new(store: Arc<Store>, clock: Clock) -> Controllers {
+    pub fn new(store: Arc<Store>, clock: Clock, scenario: Scenario, primary: bool) -> Controllers {
         Controllers {
             store,
             clock,
             born: HashMap::new(),
             progress: HashMap::new(),
             autoscaler: super::hpa::Autoscaler::default(),
+            scenario,
+            primary,
+            victim: None,
         }
     }
 
@@ -107,6 +116,7 @@ impl Controllers {
         }
         let nodes = self.store.all(resource("Node"));
         let pods = self.store.all(resource("Pod"));
+        self.choose_victim(&pods);
         let mut by_owner: HashMap<String, Vec<Object>> = HashMap::new();
         let mut load: HashMap<String, usize> = HashMap::new();
         for p in &pods {
@@ -128,6 +138,33 @@ impl Controllers {
         }
         self.born
             .retain(|_, t| now.saturating_sub(*t) < Duration::from_secs(3600));
+    }
+
+    /// While the scenario says so, one backend-api pod of the primary
+    /// cluster crash-loops: the first of the live colour, by name.
+    fn choose_victim(&mut self, pods: &[Object]) {
+        let now = self.clock.now();
+        let crashing = self.primary && self.scenario.at(now.as_secs()).crash_backend_pod;
+        if !crashing {
+            self.victim = None;
+            return;
+        }
+        let alive = self
+            .victim
+            .as_ref()
+            .is_some_and(|(name, _)| pods.iter().any(|p| s(p, "/metadata/name") == name));
+        if !alive {
+            self.victim = pods
+                .iter()
+                .filter(|p| {
+                    s(p, "/metadata/labels/app") == "backend-api"
+                        && s(p, "/metadata/labels/color") == super::world::LIVE_COLOUR
+                        && ready(p)
+                })
+                .map(|p| s(p, "/metadata/name").to_owned())
+                .min()
+                .map(|name| (name, now));
+        }
     }
 
     fn scale(&self, kind: &str, o: &Value, replicas: i64) {
@@ -588,7 +625,13 @@ impl Controllers {
                     s(c, "/image").contains("crash") || s(c, "/image").contains("does-not-exist")
                 })
             });
-        if !troubled && ready(p) {
+        let victim = self
+            .victim
+            .as_ref()
+            .filter(|(name, _)| name == s(p, "/metadata/name"))
+            .map(|(_, since)| *since);
+        let was_victim = !ready(p) && restarts_of(p) > 0 && !troubled;
+        if !troubled && victim.is_none() && ready(p) {
             return;
         }
         let born = *self.born.entry(uid(p).to_owned()).or_insert(now);
@@ -619,15 +662,23 @@ impl Controllers {
                     return json!({"name": name, "image": image, "imageID": "", "ready": false, "started": false, "restartCount": 0,
                         "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}});
                 }
-                if image.contains("crash") {
+                let previous = p
+                    .pointer("/status/containerStatuses")
+                    .and_then(Value::as_array)
+                    .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+                    .map_or(0, |c| i(c, "/restartCount"));
+                if image.contains("crash") || victim.is_some() {
                     all_ready = false;
-                    let restarts = i64::try_from(age.saturating_sub(START).as_secs() / CRASH_EVERY.as_secs() + 1).unwrap_or(0);
+                    let crashing_for = victim.map_or_else(|| age.saturating_sub(START), |since| now.saturating_sub(since));
+                    let restarts = previous.max(i64::try_from(crashing_for.as_secs() / CRASH_EVERY.as_secs() + 1).unwrap_or(0));
                     return json!({"name": name, "image": image, "imageID": id, "ready": false, "started": false, "restartCount": restarts,
                         "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
                         "state": {"waiting": {"reason": "CrashLoopBackOff",
                             "message": format!("back-off restarting failed container {name} in pod {}", s(p, "/metadata/name"))}}});
                 }
-                json!({"name": name, "image": image, "imageID": id, "ready": true, "started": true, "restartCount": 0,
+                // A container that recovers keeps its restart count.
+                let restarts = if was_victim { previous } else { 0 };
+                json!({"name": name, "image": image, "imageID": id, "ready": true, "started": true, "restartCount": restarts,
                     "state": {"running": {"startedAt": started}}})
             })
             .collect();
