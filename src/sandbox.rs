@@ -12,6 +12,7 @@
 pub mod alertmanager;
 pub mod alerts;
 pub mod api;
+pub mod cloudwatch;
 pub mod controller;
 mod defaults;
 mod discovery;
@@ -89,6 +90,8 @@ pub struct Sandbox {
     pub endpoints: Vec<Endpoint>,
     /// Alertmanagers: region and URL.
     pub alertmanagers: Vec<(&'static str, String)>,
+    /// CloudWatch (ap-northeast-1), `http://127.0.0.1:PORT`.
+    pub cloudwatch: String,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
@@ -183,13 +186,8 @@ impl Sandbox {
         let sim = Arc::new(Mutex::new(sim::Sim::new(options.scenario, nodes)));
         let alerting = Arc::new(Mutex::new(alerts::Alerting::default()));
         let endpoints = start_endpoints(&sim, &mut servers).await?;
-        let mut alertmanagers = Vec::new();
-        for region in ["tokyo", "korea"] {
-            alertmanagers.push((
-                region,
-                serve_http(alertmanager::router(alerting.clone(), region), &mut servers).await?,
-            ));
-        }
+        let (alertmanagers, cloudwatch) =
+            start_alerting(&alerting, clock, options, &mut servers).await?;
         let world = World {
             clock,
             sim: sim.clone(),
@@ -208,6 +206,7 @@ impl Sandbox {
             clusters,
             endpoints,
             alertmanagers,
+            cloudwatch,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
@@ -295,6 +294,15 @@ impl Sandbox {
                         "\n[[databases]]\nname = \"{}\"\nregion = \"{}\"\nkind = \"postgres\"\nexporter = \"{}/metrics\"\n",
                         e.name, e.region, e.url
                     );
+                    if e.name == cloudwatch::DB {
+                        let _ = writeln!(
+                            t,
+                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\" }}",
+                            e.name,
+                            cloudwatch::AWS_REGION,
+                            self.cloudwatch
+                        );
+                    }
                 }
                 "redis_exporter" => {
                     let _ = write!(
@@ -302,6 +310,15 @@ impl Sandbox {
                         "\n[[caches]]\nname = \"{}\"\nregion = \"{}\"\nkind = \"redis\"\nexporter = \"{}/metrics\"\n",
                         e.name, e.region, e.url
                     );
+                    if e.name == cloudwatch::CACHE {
+                        let _ = writeln!(
+                            t,
+                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\" }}",
+                            e.name,
+                            cloudwatch::AWS_REGION,
+                            self.cloudwatch
+                        );
+                    }
                 }
                 "service" if e.name == "ai-services" => {
                     let _ = write!(
@@ -321,6 +338,12 @@ impl Sandbox {
                 "\n[[alert_sources]]\nname = \"alertmanager\"\nregion = \"{region}\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n"
             );
         }
+        let _ = write!(
+            t,
+            "\n[[alert_sources]]\nname = \"cloudwatch-alarms\"\nregion = \"tokyo\"\nkind = \"cloudwatch\"\naws_region = \"{}\"\nurl = \"{}\"\n",
+            cloudwatch::AWS_REGION,
+            self.cloudwatch
+        );
         t
     }
 
@@ -442,6 +465,25 @@ async fn start_endpoints(
         });
     }
     Ok(endpoints)
+}
+
+/// An Alertmanager per region, and CloudWatch.
+async fn start_alerting(
+    alerting: &Arc<Mutex<alerts::Alerting>>,
+    clock: Clock,
+    options: Options,
+    servers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> std::io::Result<(Vec<(&'static str, String)>, String)> {
+    let mut alertmanagers = Vec::new();
+    for region in ["tokyo", "korea"] {
+        alertmanagers.push((
+            region,
+            serve_http(alertmanager::router(alerting.clone(), region), servers).await?,
+        ));
+    }
+    let cloudwatch = cloudwatch::CloudWatch::new(clock, options.scenario, options.speed);
+    let url = serve_http(cloudwatch::router(Arc::new(cloudwatch)), servers).await?;
+    Ok((alertmanagers, url))
 }
 
 /// What the simulation thread drives: the series, the alert rules, and the
