@@ -280,14 +280,9 @@ fn sandbox(dir: &Path, options: crate::sandbox::Options) -> eyre::Result<ExitCod
         let (kubeconfig, config) = sandbox
             .write_config(dir)
             .wrap_err_with(|| format!("cannot write the sandbox's config to {} (pass --write-config DIR)", dir.display()))?;
-        let mut out = String::new();
-        for c in &sandbox.clusters {
-            let pods = c.store.all(crate::sandbox::resource::Resource::of_kind("Deployment").unwrap_or_else(|| unreachable!())).len();
-            let _ = writeln!(out, "{:<10} {}  ({} deployments, region {})", c.name, c.url, pods, c.region);
-        }
+        println!("touban sandbox: up in {} ms (scenario {}, speed {}x)\n{}", started.elapsed().as_millis(), options.scenario, options.speed, summary(&sandbox));
         println!(
-            "touban sandbox: up in {} ms\n{out}kubeconfig  {}\nconfig      {}\n\n  export KUBECONFIG={}\n  kubectl get pods -A          # operator context: eks-tokyo, aks-korea\n  kubectl --context eks-tokyo-readonly get pods   # read-only user\n  touban --config {}\n\nCtrl-C stops it.",
-            started.elapsed().as_millis(),
+            "kubeconfig  {}\nconfig      {}\n\n  export KUBECONFIG={}\n  kubectl get pods -A          # operator contexts: eks-tokyo, aks-korea\n  kubectl --context eks-tokyo-readonly get pods   # the read-only user\n  touban --config {}\n\nCtrl-C stops it.",
             kubeconfig.display(),
             config.display(),
             kubeconfig.display(),
@@ -301,6 +296,44 @@ fn sandbox(dir: &Path, options: crate::sandbox::Options) -> eyre::Result<ExitCod
         drop(sandbox);
         eyre::Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What the sandbox serves, a line each.
+fn summary(sandbox: &crate::sandbox::Sandbox) -> String {
+    let deployment = crate::sandbox::resource::Resource::of_kind("Deployment")
+        .unwrap_or_else(|| unreachable!("served"));
+    let pod = crate::sandbox::resource::Resource::of_kind("Pod")
+        .unwrap_or_else(|| unreachable!("served"));
+    let mut out = String::new();
+    for c in &sandbox.clusters {
+        let _ = writeln!(
+            out,
+            "  kubernetes      {:<28} {}  ({} deployments, {} pods)",
+            c.name,
+            c.url,
+            c.store.all(deployment).len(),
+            c.store.all(pod).len()
+        );
+    }
+    for e in &sandbox.endpoints {
+        let _ = writeln!(
+            out,
+            "  {:<15} {:<28} {}/metrics",
+            e.job,
+            format!("{} {}", e.region, e.name),
+            e.url
+        );
+    }
+    for (region, url) in &sandbox.alertmanagers {
+        let _ = writeln!(out, "  alertmanager    {region:<28} {url}/api/v2/alerts");
+    }
+    let _ = writeln!(
+        out,
+        "  cloudwatch      {:<28} {}",
+        crate::sandbox::cloudwatch::AWS_REGION,
+        sandbox.cloudwatch
+    );
+    out
 }
 
 /// Exit status after a panic (as Rust's default).

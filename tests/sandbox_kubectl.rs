@@ -319,3 +319,89 @@ async fn the_hpa_scales_the_live_colour_and_reports_the_seed_defect() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_endpoints_propagation_and_the_progress_deadline() {
+    let sandbox = start().await;
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        let manifest = k.dir.path().join("cm.yaml");
+        let write = |value: &str| {
+            std::fs::write(&manifest, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: drill\n  namespace: iworkz-production\ndata:\n  step: \"{value}\"\n"))
+                .expect("write manifest");
+        };
+        write("1");
+        let path = manifest.to_str().expect("utf-8 path");
+        assert!(k.ok(&["apply", "--server-side", "-f", path]).contains("serverside-applied"));
+        write("2");
+        k.ok(&["apply", "--server-side", "-f", path]);
+        assert_eq!(k.ok(&["get", "configmap", "drill", "-o", "jsonpath={.data.step}"]), "2");
+        write("3");
+        assert!(k.ok(&["apply", "-f", path]).contains("configured"), "client-side apply patches it");
+        assert_eq!(k.ok(&["get", "configmap", "drill", "-o", "jsonpath={.data.step}"]), "3");
+
+        let addresses = k.until(
+            &["get", "endpoints", "backend-api-service", "-o", "jsonpath={.subsets[0].addresses[*].ip}"],
+            "the Service's three ready pods",
+            |o| o.split_whitespace().count() == 3,
+        );
+        assert!(addresses.split_whitespace().all(|ip| ip.starts_with("10.1.")), "{addresses}");
+
+        k.ok(&["delete", "deployment", "web-frontend-green", "--cascade=orphan"]);
+        let orphans = k.ok(&["get", "rs", "-l", "app=web-frontend,color=green", "-o", "name"]);
+        assert_eq!(orphans.lines().count(), 1, "the ReplicaSet stays: {orphans}");
+        k.ok(&["delete", "deployment", "ai-services-green"]);
+        let gone = k.ok(&["get", "rs", "-l", "app=ai-services,color=green", "-o", "name"]);
+        assert!(gone.trim().is_empty(), "background deletion takes the ReplicaSets: {gone}");
+
+        // 20 simulated seconds without progress: the rollout is declared stalled.
+        k.ok(&["patch", "deployment", "backend-api-green", "-p", r#"{"spec":{"progressDeadlineSeconds":20,"replicas":1}}"#]);
+        k.ok(&["set", "image", "deployment/backend-api-green", "backend-api=iworkz/backend-api:does-not-exist"]);
+        let reason = k.until(
+            &["get", "deployment", "backend-api-green", "-o", "jsonpath={.status.conditions[?(@.type==\"Progressing\")].reason}"],
+            "ProgressDeadlineExceeded",
+            |o| o == "ProgressDeadlineExceeded",
+        );
+        assert_eq!(reason, "ProgressDeadlineExceeded");
+        let out = k.run(&["rollout", "status", "deployment/backend-api-green", "--timeout=10s"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("exceeded its progress deadline"), "{}", String::from_utf8_lossy(&out.stderr));
+        let pulling = k.ok(&["get", "pods", "-l", "app=backend-api,color=green", "-o", "jsonpath={.items[0].status.containerStatuses[0].state.waiting.reason}"]);
+        assert_eq!(pulling, "ImagePullBackOff");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_outage_tokyo_the_tokyo_api_stops_answering() {
+    let sandbox = Sandbox::start(Options {
+        seed: 9,
+        pods: 0,
+        speed: 60.0,
+        scenario: Scenario::OutageTokyo,
+    })
+    .await
+    .expect("sandbox");
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        // Simulated second 120 comes two seconds in.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let tokyo = k.run(&["--request-timeout=2s", "get", "nodes"]);
+        assert!(
+            !tokyo.status.success(),
+            "Tokyo still answers: {}",
+            String::from_utf8_lossy(&tokyo.stdout)
+        );
+        let korea = k.ok(&[
+            "--context",
+            "aks-korea",
+            "--request-timeout=5s",
+            "get",
+            "nodes",
+            "-o",
+            "name",
+        ]);
+        assert_eq!(korea.lines().count(), 4, "Korea answers: {korea}");
+    })
+    .await;
+}

@@ -208,6 +208,13 @@ fn authenticate(api: &ClusterApi, headers: &HeaderMap) -> Option<User> {
 }
 
 fn discovery_response(path: &str, accept: &str) -> Option<Response> {
+    if let Some(rest) = path.strip_prefix("/openapi/v3") {
+        let doc = match rest.trim_matches('/') {
+            "" => discovery::openapi_root(),
+            gv => discovery::openapi_group_version(gv)?,
+        };
+        return Some(json_response(StatusCode::OK, &doc));
+    }
     let aggregated = discovery::wants_aggregated(accept);
     let body = match path.trim_end_matches('/') {
         "/api" if aggregated => discovery::aggregated(true),
@@ -500,7 +507,10 @@ fn delete(
             .get("dryRun")
             .and_then(Value::as_array)
             .is_some_and(|d| d.iter().any(|x| x == "All"));
-    let gone = store.delete(t.resource, namespace_of(t), name, dry)?;
+    let orphan = options.get("propagationPolicy").and_then(Value::as_str) == Some("Orphan")
+        || q.get("propagationPolicy").is_some_and(|p| p == "Orphan")
+        || options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+    let gone = store.delete_with(t.resource, namespace_of(t), name, dry, orphan)?;
     Ok((StatusCode::OK, (*gone).clone()))
 }
 

@@ -155,3 +155,55 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
     )
 }
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// `GET /openapi/v3`: where each group version's document is.
+pub fn openapi_root() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (group, versions) in groups() {
+        for v in versions {
+            let p = gv_path(group, v);
+            paths.insert(
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=sandbox")}),
+            );
+        }
+    }
+    json!({"paths": paths})
+}
+
+/// `GET /openapi/v3/{api/v1 | apis/g/v}`: a document naming, for each
+/// resource, the PATCH operation with its kind and `fieldValidation`
+/// parameter, which is what `kubectl apply` looks for.
+pub fn openapi_group_version(path: &str) -> Option<Value> {
+    let mut paths = serde_json::Map::new();
+    for r in RESOURCES
+        .iter()
+        .filter(|r| gv_path(r.group, r.version) == path)
+    {
+        let url = if r.namespaced {
+            format!("/{path}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("/{path}/{}/{{name}}", r.plural)
+        };
+        paths.insert(
+            url,
+            json!({"patch": {"x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"}}}}),
+        );
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "components": {"schemas": {}}, "paths": paths}),
+    )
+}

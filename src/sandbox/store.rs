@@ -329,14 +329,27 @@ impl Store {
         })
     }
 
-    /// Deletes an object and, in the background as for apps/v1's default,
-    /// everything it owns. Returns the object's last state.
+    /// Deletes an object and everything it owns (the default for apps/v1,
+    /// and what `Foreground` ends with), or with `orphan` leaves what it owns
+    /// and removes their owner reference. Returns the object's last state.
     pub fn delete(
         &self,
         r: &'static Resource,
         namespace: &str,
         name: &str,
         dry_run: bool,
+    ) -> Result<Object, ApiError> {
+        self.delete_with(r, namespace, name, dry_run, false)
+    }
+
+    /// [`Store::delete`], choosing whether dependents are orphaned.
+    pub fn delete_with(
+        &self,
+        r: &'static Resource,
+        namespace: &str,
+        name: &str,
+        dry_run: bool,
+        orphan: bool,
     ) -> Result<Object, ApiError> {
         let mut inner = self.lock();
         let key = (
@@ -363,6 +376,11 @@ impl Store {
                 .unwrap_or_default()
                 .to_owned(),
         ];
+        if orphan {
+            let uid = owners.pop().unwrap_or_default();
+            inner.orphan(&uid);
+            return Ok(last);
+        }
         while let Some(owner) = owners.pop() {
             for dep in RESOURCES {
                 let owned: Vec<Key> = inner.objects.get(dep.plural).map_or_else(Vec::new, |m| {
@@ -419,6 +437,36 @@ impl Store {
 }
 
 impl Inner {
+    /// Removes owner references to `uid` from every object that has one.
+    fn orphan(&mut self, uid: &str) {
+        for r in RESOURCES {
+            let owned: Vec<Key> = self.objects.get(r.plural).map_or_else(Vec::new, |m| {
+                m.iter()
+                    .filter(|(_, o)| owned_by(o, uid))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            });
+            for key in owned {
+                let Some(previous) = self
+                    .objects
+                    .get(r.plural)
+                    .and_then(|m| m.get(&key))
+                    .cloned()
+                else {
+                    continue;
+                };
+                let mut next = (*previous).clone();
+                if let Some(refs) = next
+                    .pointer_mut("/metadata/ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
+                    refs.retain(|o| o.get("uid").and_then(Value::as_str) != Some(uid));
+                }
+                self.commit(r, ChangeKind::Modified, key, Some(next), Some(previous));
+            }
+        }
+    }
+
     /// splitmix64: reproducible from the seed, good enough for names.
     fn next(&mut self) -> u64 {
         self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
