@@ -193,6 +193,7 @@ impl Sandbox {
             sim: sim.clone(),
             alerting: alerting.clone(),
             stores: clusters.iter().map(|c| c.store.clone()).collect(),
+            restarts: vec![(0, Vec::new()); clusters.len()],
             apis: clusters.iter().map(|c| c.api.clone()).collect(),
         };
         spawn_loop(
@@ -486,6 +487,30 @@ async fn start_alerting(
     Ok((alertmanagers, url))
 }
 
+/// A pod that has restarted: namespace, name, restarts.
+type Restarted = (String, String, i64);
+
+fn restarted_pods(store: &Store, pod: &'static Resource) -> Vec<Restarted> {
+    store
+        .all(pod)
+        .iter()
+        .filter_map(|p| {
+            let n: i64 = p
+                .pointer("/status/containerStatuses")
+                .and_then(|c| c.as_array())
+                .map_or(0, |cs| {
+                    cs.iter()
+                        .filter_map(|c| c.get("restartCount").and_then(serde_json::Value::as_i64))
+                        .sum()
+                });
+            (n > 0).then(|| {
+                let (ns, name) = store::key_of(p);
+                (ns, name, n)
+            })
+        })
+        .collect()
+}
+
 /// What the simulation thread drives: the series, the alert rules, and the
 /// scenario's switches on the API servers.
 struct World {
@@ -494,6 +519,9 @@ struct World {
     alerting: Arc<Mutex<alerts::Alerting>>,
     stores: Vec<Arc<Store>>,
     apis: Vec<Arc<ClusterApi>>,
+    /// Per store: the resourceVersion and the restarted pods then. Restart
+    /// counts change only with a write, so unchanged stores are not rescanned.
+    restarts: Vec<(u64, Vec<Restarted>)>,
 }
 
 impl World {
@@ -501,32 +529,13 @@ impl World {
         let second = self.clock.now().as_secs();
         let pod = Resource::of_kind("Pod").unwrap_or_else(|| unreachable!("pods are served"));
         // Restart counts, for PodCrashLooping (what kube-state-metrics exports).
-        let restarts: Vec<Vec<(String, String, i64)>> = self
-            .stores
-            .iter()
-            .map(|store| {
-                store
-                    .all(pod)
-                    .iter()
-                    .filter_map(|p| {
-                        let n: i64 = p
-                            .pointer("/status/containerStatuses")
-                            .and_then(|c| c.as_array())
-                            .map_or(0, |cs| {
-                                cs.iter()
-                                    .filter_map(|c| {
-                                        c.get("restartCount").and_then(serde_json::Value::as_i64)
-                                    })
-                                    .sum()
-                            });
-                        (n > 0).then(|| {
-                            let (ns, name) = store::key_of(p);
-                            (ns, name, n)
-                        })
-                    })
-                    .collect()
-            })
-            .collect();
+        for (store, cached) in self.stores.iter().zip(&mut self.restarts) {
+            let rv = store.rv();
+            if rv != cached.0 {
+                *cached = (rv, restarted_pods(store, pod));
+            }
+        }
+        let restarts: Vec<Vec<Restarted>> = self.restarts.iter().map(|(_, r)| r.clone()).collect();
         let mut sim = self
             .sim
             .lock()

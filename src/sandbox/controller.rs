@@ -91,6 +91,11 @@ pub struct Controllers {
     primary: bool,
     /// The pod the scenario makes crash-loop, and since when.
     victim: Option<(String, Duration)>,
+    /// The store's resourceVersion after the last full pass.
+    settled_at: u64,
+    /// Whether the last full pass left work that waits on time: pods
+    /// starting or crash-looping, rollouts short of complete.
+    waiting: bool,
 }
 
 impl Controllers {
@@ -105,14 +110,39 @@ impl Controllers {
             scenario,
             primary,
             victim: None,
+            settled_at: 0,
+            waiting: true,
         }
     }
 
     /// One reconciliation of everything.
     pub fn pass(&mut self) {
         self.autoscaler.pass(&self.store, self.clock.now());
+        // Nothing changed and nothing waits on time: a real controller,
+        // driven by watch events, would not run either.
+        let crash_due = self.primary
+            && self
+                .scenario
+                .at(self.clock.now().as_secs())
+                .crash_backend_pod;
+        if self.store.rv() == self.settled_at && !self.waiting && crash_due == self.victim.is_some()
+        {
+            return;
+        }
+        self.waiting = false;
+        // ReplicaSets by owner, once: a list per Deployment is quadratic at 1,000 of them.
+        let mut replica_sets: HashMap<String, Vec<Object>> = HashMap::new();
+        for rs in self.store.all(resource("ReplicaSet")) {
+            if let Some(owner) = controller_uid(&rs) {
+                replica_sets
+                    .entry(owner.to_owned())
+                    .or_default()
+                    .push(rs.clone());
+            }
+        }
         for d in self.store.all(resource("Deployment")) {
-            self.deployment(&d);
+            let owned = replica_sets.remove(uid(&d)).unwrap_or_default();
+            self.deployment(&d, &owned);
         }
         let nodes = self.store.all(resource("Node"));
         let pods = self.store.all(resource("Pod"));
@@ -139,6 +169,7 @@ impl Controllers {
         self.endpoints();
         self.born
             .retain(|_, t| now.saturating_sub(*t) < Duration::from_secs(3600));
+        self.settled_at = self.store.rv();
     }
 
     /// While the scenario says so, one backend-api pod of the primary
@@ -211,17 +242,11 @@ impl Controllers {
     // The steps of the real deployment controller, in its order: they read
     // best as one function.
     #[allow(clippy::too_many_lines)]
-    fn deployment(&mut self, d: &Value) {
-        let (ns, name) = key_of(d);
+    fn deployment(&mut self, d: &Value, all_rs: &[Object]) {
+        let (_, name) = key_of(d);
         let template = d.pointer("/spec/template").cloned().unwrap_or_default();
         let hash = template_hash(&template);
-        let (_, all_rs, _) = self.store.list(
-            resource("ReplicaSet"),
-            Some(&ns),
-            &|rs| controller_uid(rs) == Some(uid(d)),
-            None,
-            None,
-        );
+
         let revision = |rs: &Value| {
             s(
                 rs,
@@ -314,7 +339,7 @@ impl Controllers {
             }
         }
         self.cleanup_history(d, &olds);
-        self.deployment_status(d, &new_rs, &all_rs, desired, unavailable);
+        self.deployment_status(d, &new_rs, all_rs, desired, unavailable);
     }
 
     fn scale_rs_event(&self, d: &Value, rs: &Value, to: i64) {
@@ -439,6 +464,8 @@ impl Controllers {
             && replicas == desired
             && available >= desired
             && i(new_rs, "/status/observedGeneration") >= i(new_rs, "/metadata/generation");
+        // A rollout short of complete waits on its progress deadline.
+        self.waiting |= !complete;
         let previous = d
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -631,10 +658,13 @@ impl Controllers {
             .as_ref()
             .filter(|(name, _)| name == s(p, "/metadata/name"))
             .map(|(_, since)| *since);
+
         let was_victim = !ready(p) && restarts_of(p) > 0 && !troubled;
         if !troubled && victim.is_none() && ready(p) {
             return;
         }
+        // Pods short of ready keep the controllers stepping: they start on time.
+        self.waiting = true;
         let born = *self.born.entry(uid(p).to_owned()).or_insert(now);
         let age = now.saturating_sub(born);
         if age < START {

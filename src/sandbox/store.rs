@@ -150,10 +150,15 @@ impl Store {
             return (inner.rv, Vec::new(), None);
         };
         let mut items = Vec::new();
-        let range = all.range::<Key, _>((
-            after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-            std::ops::Bound::Unbounded,
-        ));
+        // Keys sort by namespace first: a namespace is one contiguous range.
+        let from = match (after, namespace) {
+            (Some(key), _) => std::ops::Bound::Excluded(key.clone()),
+            (None, Some(ns)) => std::ops::Bound::Included((ns.to_owned(), String::new())),
+            (None, None) => std::ops::Bound::Unbounded,
+        };
+        let range = all
+            .range::<Key, _>((from, std::ops::Bound::Unbounded))
+            .take_while(|(key, _)| namespace.is_none_or(|ns| key.0 == ns));
         let mut more = None;
         for (key, obj) in range {
             if namespace.is_some_and(|ns| ns != key.0) || !filter(obj) {
