@@ -220,3 +220,79 @@ async fn the_primary_failing_trips_its_alarm_and_stops_its_series() {
         "its replica still does"
     );
 }
+
+/// The SDK compresses only operations marked for it (PutMetricData), so
+/// the gzip path is proven here with a hand-made request: a gzip-compressed
+/// CBOR body posted with curl, the CBOR answer decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_compressed_cbor_request_is_answered_in_cbor() {
+    use std::io::Write as _;
+
+    use ciborium::Value;
+
+    let sandbox = Sandbox::start(Options {
+        seed: 23,
+        pods: 0,
+        speed: 1.0,
+        scenario: Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let text = |s: &str| Value::Text(s.to_owned());
+    let request = Value::Map(vec![
+        (text("AlarmNamePrefix"), text("iworkz-production-redis")),
+        (text("StateValue"), text("OK")),
+        (text("Padding"), Value::Tag(1, Box::new(Value::Float(now)))),
+    ]);
+    let mut cbor = Vec::new();
+    ciborium::into_writer(&request, &mut cbor).expect("encode");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&cbor).expect("compress");
+    let dir = tempfile::tempdir().expect("temp");
+    let body = dir.path().join("body.cbor.gz");
+    std::fs::write(&body, gz.finish().expect("gzip")).expect("write body");
+    let url = format!(
+        "{}/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+        sandbox.cloudwatch
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "-H",
+                "Content-Type: application/cbor",
+                "-H",
+                "smithy-protocol: rpc-v2-cbor",
+                "-H",
+                "Content-Encoding: gzip",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", body.display()))
+            .arg(url)
+            .output()
+            .expect("curl")
+    })
+    .await
+    .expect("curl thread");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = ciborium::from_reader(&out.stdout[..]).expect("a CBOR answer");
+    let alarms = answer
+        .as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some("MetricAlarms")))
+        .and_then(|(_, v)| v.as_array())
+        .expect("MetricAlarms");
+    assert_eq!(
+        alarms.len(),
+        1,
+        "the cache's one alarm, in state OK: {alarms:?}"
+    );
+}
