@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::keymap::Lookup;
 use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
+use crate::model::cluster::ClusterState;
 use crate::model::source::age_label;
 use crate::model::{
     Command, JobEvent, JobId, JobOutcome, Key, Pane, SourceId, SourceKind, SourceState, Update,
@@ -36,6 +37,12 @@ pub enum Event {
     Tick(SystemTime),
     /// The process was told to stop (SIGTERM, SIGHUP).
     Shutdown(&'static str),
+}
+
+impl From<Update> for Event {
+    fn from(update: Update) -> Event {
+        Event::Update(update)
+    }
 }
 
 /// How serious a message is.
@@ -88,6 +95,7 @@ pub struct App {
     cursors: BTreeMap<Pane, usize>,
     selected_cluster: Option<String>,
     sources: BTreeMap<SourceId, SourceState>,
+    clusters: BTreeMap<String, ClusterState>,
     jobs: Vec<JobRow>,
     messages: Vec<Message>,
     status: Option<Message>,
@@ -119,6 +127,7 @@ impl App {
             cursors: BTreeMap::new(),
             selected_cluster: None,
             sources,
+            clusters: BTreeMap::new(),
             jobs: Vec::new(),
             messages: Vec::new(),
             status: None,
@@ -392,6 +401,9 @@ impl App {
 
     fn apply(&mut self, update: Update) {
         match update {
+            Update::Cluster { id, change } => {
+                self.clusters.entry(id.name).or_default().apply(change);
+            }
             Update::SourceState { id, state } => {
                 if let SourceState::Error { message, .. } = &state
                     && !matches!(self.sources.get(&id), Some(SourceState::Error { .. }))
@@ -510,6 +522,11 @@ impl App {
         self.sources
             .get(&SourceId::new(region, kind, name))
             .unwrap_or(&SourceState::NotConnected)
+    }
+
+    /// What is known of a cluster, once its source has listed it.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterState> {
+        self.clusters.get(name)
     }
 
     /// Jobs of this session, oldest first.

@@ -396,6 +396,7 @@ fn console(
         tui::spawn_input(tx.clone());
         tui::spawn_clock(tx.clone());
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
+        crate::sources::cluster::spawn(app.platform(), &tx);
         drop(tx);
         if crash_test {
             tokio::spawn(async {

@@ -10,5 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod model;
 pub mod sandbox;
+pub mod sources;
 pub mod tui;
 pub mod ui;

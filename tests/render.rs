@@ -224,3 +224,69 @@ fn keymap_warnings_reach_the_footer_and_the_messages_overlay() {
         text(&render(&app, 120, 30))
     );
 }
+
+#[test]
+fn overview_cluster_cells_from_watched_state() {
+    use touban::model::cluster::{ClusterChange, DeploymentRow, NodeRow, PodRow, RowChange};
+    let mut app = app();
+    let id = SourceId::new("tokyo", SourceKind::Cluster, "eks-tokyo");
+    let node = |i: usize| NodeRow {
+        name: format!("ip-10-0-1-{i}"),
+        group: "general".into(),
+        zone: "ap-northeast-1a".into(),
+        instance_type: "m6i.large".into(),
+        ready: true,
+        unschedulable: false,
+        taints: vec![],
+    };
+    let pod = |name: &str, status: &str, ready: u16| PodRow {
+        namespace: "iworkz-production".into(),
+        name: name.into(),
+        status: status.into(),
+        ready,
+        containers: 1,
+        restarts: if status == "CrashLoopBackOff" { 7 } else { 0 },
+        node: "ip-10-0-1-0".into(),
+        created: None,
+    };
+    let deployment = DeploymentRow {
+        namespace: "iworkz-production".into(),
+        name: "backend-api-blue".into(),
+        desired: 3,
+        ready: 2,
+        updated: 3,
+        available: 2,
+        image: "iworkz/backend-api:2.14.0".into(),
+        color: Some("blue".into()),
+        progressing: Some("ReplicaSetUpdated".into()),
+    };
+    for change in [
+        ClusterChange::Nodes(RowChange::Listed(None, (0..9).map(node).collect())),
+        ClusterChange::Deployments(RowChange::Listed(None, vec![deployment])),
+        ClusterChange::Pods(RowChange::Listed(
+            None,
+            vec![
+                pod("backend-api-blue-a", "Running", 1),
+                pod("backend-api-blue-b", "Running", 1),
+                pod("backend-api-blue-c", "CrashLoopBackOff", 0),
+            ],
+        )),
+    ] {
+        app.handle(Event::Update(Update::Cluster {
+            id: id.clone(),
+            change,
+        }));
+    }
+    app.handle(Event::Update(Update::SourceState {
+        id,
+        state: SourceState::Live {
+            at: fixed_now() - Duration::from_secs(1),
+        },
+    }));
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(
+            format!("overview_cluster_cell_{w}x{h}"),
+            text(&render(&app, w, h))
+        );
+    }
+}

@@ -145,6 +145,13 @@ pub enum Update {
         /// Its new state.
         state: SourceState,
     },
+    /// A cluster's nodes, deployments or pods changed.
+    Cluster {
+        /// The cluster's source.
+        id: SourceId,
+        /// What changed.
+        change: super::cluster::ClusterChange,
+    },
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::{heading, name_width, note, region_columns, source_line};
 use crate::app::App;
+use crate::model::cluster::{ClusterState, Health};
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
@@ -44,6 +45,11 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             for name in names {
                 let is_selected = kind == SourceKind::Cluster && selected == Some(name);
                 lines.push(source_line(app, st, r, kind, name, name_w, is_selected));
+                if kind == SourceKind::Cluster
+                    && let Some(cluster) = app.cluster(name)
+                {
+                    lines.extend(cluster_cell(st, cluster));
+                }
             }
         };
         let in_region = |region_of: &toml::Spanned<String>| region_of.get_ref() == r;
@@ -104,4 +110,54 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         );
         note(lines, inner, buf);
     }
+}
+
+/// A cluster's cell: nodes, deployments and pods, then its health in its
+/// colour with the rule that decided it.
+fn cluster_cell<'a>(st: &Styles, cluster: &ClusterState) -> Vec<Line<'a>> {
+    let s = cluster.summary();
+    let (health, why) = &s.health;
+    let style = match health {
+        Health::Unknown => st.unknown,
+        Health::Ok => st.ok,
+        Health::Warn => st.warn,
+        Health::Crit => st.crit,
+    };
+    let count = |n: usize, word: &str| {
+        Span::styled(
+            format!("{n} {word}"),
+            if n > 0 { st.warn } else { st.muted },
+        )
+    };
+    vec![
+        Line::from(vec![
+            Span::raw("    "),
+            Span::styled(format!("{}/{} nodes", s.nodes_ready, s.nodes), st.text),
+            Span::styled(" · ", st.muted),
+            Span::styled(
+                format!("{}/{} deploys", s.deployments_available, s.deployments),
+                st.text,
+            ),
+            Span::styled(" · ", st.muted),
+            Span::styled(format!("{} pods", s.pods), st.text),
+        ]),
+        Line::from(vec![
+            Span::raw("    "),
+            count(s.pods_not_ready, "not ready"),
+            Span::styled(" · ", st.muted),
+            Span::styled(
+                format!("{} crash-looping", s.crash_looping),
+                if s.crash_looping > 0 {
+                    st.crit
+                } else {
+                    st.muted
+                },
+            ),
+        ]),
+        Line::from(vec![
+            Span::raw("    "),
+            Span::styled(format!("{} ", health.word()), style),
+            Span::styled(why.clone(), st.muted),
+        ]),
+    ]
 }

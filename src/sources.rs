@@ -1,0 +1,5 @@
+//! Sources: one task per configured endpoint, each turning its protocol
+//! into owned `model` values sent to the app through one channel, and
+//! reporting its own health. They never touch the app's state.
+
+pub mod cluster;
