@@ -194,6 +194,7 @@ impl Sandbox {
             alerting: alerting.clone(),
             stores: clusters.iter().map(|c| c.store.clone()).collect(),
             restarts: vec![(0, Vec::new()); clusters.len()],
+            tokyo_api_down: false,
             apis: clusters.iter().map(|c| c.api.clone()).collect(),
         };
         spawn_loop(
@@ -251,6 +252,14 @@ impl Sandbox {
             self.clusters.first().map_or("", |c| c.name)
         );
         y
+    }
+
+    /// Makes a cluster's API stop answering (requests hang), or answer
+    /// again, as a network partition would; the scenario does the same.
+    pub fn set_api_down(&self, cluster: &str, down: bool) {
+        if let Some(c) = self.clusters.iter().find(|c| c.name == cluster) {
+            c.api.down.store(down, Ordering::SeqCst);
+        }
     }
 
     /// The URL of a scrape target.
@@ -522,6 +531,8 @@ struct World {
     /// Per store: the resourceVersion and the restarted pods then. Restart
     /// counts change only with a write, so unchanged stores are not rescanned.
     restarts: Vec<(u64, Vec<Restarted>)>,
+    /// The scenario's Tokyo API switch, as last applied.
+    tokyo_api_down: bool,
 }
 
 impl World {
@@ -547,10 +558,15 @@ impl World {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .evaluate(&sim, &restarts);
         drop(sim);
-        if let Some(tokyo) = self.apis.first() {
-            tokyo
-                .down
-                .store(conditions.tokyo_api_down, Ordering::SeqCst);
+        // Only when the scenario's switch changes: between changes the
+        // switch is free for others (tests partition an API by hand).
+        if conditions.tokyo_api_down != self.tokyo_api_down {
+            self.tokyo_api_down = conditions.tokyo_api_down;
+            if let Some(tokyo) = self.apis.first() {
+                tokyo
+                    .down
+                    .store(conditions.tokyo_api_down, Ordering::SeqCst);
+            }
         }
     }
 }

@@ -131,3 +131,90 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
     assert_eq!(s.health.0, Health::Crit, "{:?}", s.health);
     assert!(s.health.1.contains("crash-looping"), "{:?}", s.health);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
+    let sandbox = Sandbox::start(Options {
+        seed: 32,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = Platform::parse(
+        "sandbox config",
+        &std::fs::read_to_string(&config).expect("read"),
+    )
+    .expect("valid");
+    let mut app = App::new(loaded, common::fixed_now());
+    let (tx, mut rx) = mpsc::channel(1024);
+    touban::sources::cluster::spawn(app.platform(), &tx);
+    let pods = |a: &App| a.cluster("eks-tokyo").map_or(0, |c| c.pods.len());
+    let state = |a: &App| {
+        a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
+            .clone()
+    };
+    until(&mut app, &mut rx, "Tokyo listed", |a| pods(a) == 9).await;
+
+    // A re-list (history compacted: 410 and list again) never empties the table.
+    sandbox.clusters[0].store.compact();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            app.handle(event);
+            assert_eq!(
+                pods(&app),
+                9,
+                "the table stays whole while the watcher lists again"
+            );
+        }
+    }
+
+    sandbox.set_api_down("eks-tokyo", true);
+    until(&mut app, &mut rx, "Tokyo stale", |a| {
+        matches!(state(a), touban::model::SourceState::Stale { .. })
+    })
+    .await;
+    assert_eq!(pods(&app), 9, "a stale cluster keeps its last rows");
+    assert!(
+        app.source("korea", touban::model::SourceKind::Cluster, "aks-korea")
+            .is_live(),
+        "Korea is not held up by Tokyo"
+    );
+
+    sandbox.set_api_down("eks-tokyo", false);
+    until(&mut app, &mut rx, "Tokyo live again", |a| {
+        state(a).is_live()
+    })
+    .await;
+    let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
+    let options = KubeConfigOptions {
+        context: Some("eks-tokyo".into()),
+        ..KubeConfigOptions::default()
+    };
+    let client = Client::try_from(
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("config"),
+    )
+    .expect("client");
+    let deployments: Api<Deployment> = Api::namespaced(client, "iworkz-production");
+    deployments
+        .patch_scale(
+            "ai-services-blue",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .expect("scale");
+    until(&mut app, &mut rx, "changes flowing again", |a| {
+        a.cluster("eks-tokyo")
+            .and_then(|c| c.deployments.get("iworkz-production/ai-services-blue"))
+            .is_some_and(|d| d.desired == 3)
+    })
+    .await;
+}

@@ -127,8 +127,9 @@ async fn handle(
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> Response {
-    if api.down.load(std::sync::atomic::Ordering::SeqCst) {
-        std::future::pending::<()>().await;
+    // A partition: requests get no answer until it heals, as over TCP.
+    while api.down.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();

@@ -28,6 +28,11 @@ use crate::model::{SourceId, SourceKind, SourceState, Update};
 const LIVE_EVERY: Duration = Duration::from_secs(1);
 /// How long to wait before trying a cluster whose client cannot be built.
 const RETRY: Duration = Duration::from_secs(10);
+/// How often the API server is asked for its version: a watch stream
+/// cannot tell a quiet cluster from one that stopped answering.
+const PROBE_EVERY: Duration = Duration::from_secs(3);
+/// How long the probe waits for an answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Starts a source per configured cluster.
 pub fn spawn<E: From<Update> + Send + 'static>(
@@ -44,23 +49,23 @@ pub fn spawn<E: From<Update> + Send + 'static>(
 }
 
 async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sender<E>) {
-    let id = SourceId::new(
-        cluster.region.get_ref(),
-        SourceKind::Cluster,
-        cluster.name.get_ref(),
-    );
-    let send = |u: Update| {
-        let tx = tx.clone();
-        async move { tx.send(E::from(u)).await.is_ok() }
+    let mut follow = Follow {
+        id: SourceId::new(
+            cluster.region.get_ref(),
+            SourceKind::Cluster,
+            cluster.name.get_ref(),
+        ),
+        tx,
+        last_live: None,
+        last_contact: SystemTime::now(),
+        failing: false,
+        stale: false,
     };
-    let state = |state: SourceState| Update::SourceState {
-        id: id.clone(),
-        state,
-    };
-    if !send(state(SourceState::Connecting {
-        since: SystemTime::now(),
-    }))
-    .await
+    if !follow
+        .report(SourceState::Connecting {
+            since: SystemTime::now(),
+        })
+        .await
     {
         return;
     }
@@ -69,11 +74,12 @@ async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sende
             Ok(c) => break c,
             Err(message) => {
                 tracing::warn!(cluster = %cluster.name.get_ref(), "{message}");
-                if !send(state(SourceState::Error {
-                    message,
-                    since: SystemTime::now(),
-                }))
-                .await
+                if !follow
+                    .report(SourceState::Error {
+                        message,
+                        since: SystemTime::now(),
+                    })
+                    .await
                 {
                     return;
                 }
@@ -82,48 +88,115 @@ async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sende
         }
     };
     let mut changes = watch_all(&client, &cluster.namespaces);
-    let mut last_live: Option<tokio::time::Instant> = None;
-    let mut failing = false;
-    while let Some(item) = changes.next().await {
-        match item {
-            Ok(change) => {
-                let due = last_live.is_none_or(|t| t.elapsed() >= LIVE_EVERY);
-                if (failing || due)
-                    && !send(state(SourceState::Live {
-                        at: SystemTime::now(),
-                    }))
-                    .await
-                {
-                    return;
-                }
-                if failing || due {
-                    last_live = Some(tokio::time::Instant::now());
-                }
-                failing = false;
-                if !send(Update::Cluster {
-                    id: id.clone(),
-                    change,
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    loop {
+        let going_on = tokio::select! {
+            item = changes.next() => match item {
+                Some(Ok(change)) => follow.change(change).await,
+                Some(Err(message)) => follow.error(message).await,
+                None => false,
+            },
+            _ = probe.tick() => {
+                let answered = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
+                follow.probed(answered).await
+            }
+        };
+        if !going_on {
+            return;
+        }
+    }
+}
+
+/// A cluster source's view of its own health, and its way to the app.
+/// Each method returns whether the app is still listening.
+struct Follow<E> {
+    id: SourceId,
+    tx: mpsc::Sender<E>,
+    last_live: Option<tokio::time::Instant>,
+    /// The last time the API server answered anything.
+    last_contact: SystemTime,
+    /// A watcher reported an error not yet followed by an event.
+    failing: bool,
+    /// The probe found the API server silent.
+    stale: bool,
+}
+
+impl<E: From<Update> + Send + 'static> Follow<E> {
+    async fn send(&self, update: Update) -> bool {
+        self.tx.send(E::from(update)).await.is_ok()
+    }
+
+    async fn report(&self, state: SourceState) -> bool {
+        self.send(Update::SourceState {
+            id: self.id.clone(),
+            state,
+        })
+        .await
+    }
+
+    /// A row change: the cluster is live; its time refreshed at most once a second.
+    async fn change(&mut self, change: ClusterChange) -> bool {
+        self.last_contact = SystemTime::now();
+        let due = self.last_live.is_none_or(|t| t.elapsed() >= LIVE_EVERY);
+        if (self.failing || self.stale || due)
+            && !self
+                .report(SourceState::Live {
+                    at: self.last_contact,
                 })
                 .await
-                {
-                    return;
-                }
-            }
-            Err(message) => {
-                if !failing {
-                    tracing::warn!(cluster = %cluster.name.get_ref(), "{message}");
-                    failing = true;
-                    if !send(state(SourceState::Error {
-                        message,
-                        since: SystemTime::now(),
-                    }))
-                    .await
-                    {
-                        return;
-                    }
-                }
-            }
+        {
+            return false;
         }
+        if self.failing || self.stale || due {
+            self.last_live = Some(tokio::time::Instant::now());
+        }
+        self.failing = false;
+        self.stale = false;
+        self.send(Update::Cluster {
+            id: self.id.clone(),
+            change,
+        })
+        .await
+    }
+
+    /// A watcher error (it retries with backoff): reported once until data flows again.
+    async fn error(&mut self, message: String) -> bool {
+        if self.failing {
+            return true;
+        }
+        tracing::warn!(source = %self.id, "{message}");
+        self.failing = true;
+        self.report(SourceState::Error {
+            message,
+            since: SystemTime::now(),
+        })
+        .await
+    }
+
+    /// The probe's answer: live at the time of contact, or stale since the last one.
+    async fn probed(&mut self, answered: bool) -> bool {
+        if answered {
+            self.last_contact = SystemTime::now();
+            self.stale = false;
+            if self.failing {
+                return true;
+            }
+            self.last_live = Some(tokio::time::Instant::now());
+            return self
+                .report(SourceState::Live {
+                    at: self.last_contact,
+                })
+                .await;
+        }
+        if self.stale {
+            return true;
+        }
+        self.stale = true;
+        tracing::warn!(source = %self.id, "the API server stopped answering");
+        self.report(SourceState::Stale {
+            since: self.last_contact,
+        })
+        .await
     }
 }
 
