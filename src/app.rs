@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::keymap::Lookup;
 use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
-use crate::model::cluster::ClusterState;
+use crate::model::cluster::{ClusterState, ClusterView};
 use crate::model::source::age_label;
 use crate::model::{
     Command, JobEvent, JobId, JobOutcome, Key, Pane, SourceId, SourceKind, SourceState, Update,
@@ -92,6 +92,10 @@ pub struct App {
     focus: Pane,
     overlays: Vec<Overlay>,
     filters: BTreeMap<Pane, String>,
+    /// Each filter compiled: a case-insensitive regex, or the text literally
+    /// while it is not one yet (as it is typed).
+    compiled: BTreeMap<Pane, regex::Regex>,
+    cluster_view: ClusterView,
     cursors: BTreeMap<Pane, usize>,
     selected_cluster: Option<String>,
     sources: BTreeMap<SourceId, SourceState>,
@@ -124,6 +128,8 @@ impl App {
             focus: Pane::Overview,
             overlays: Vec::new(),
             filters: BTreeMap::new(),
+            compiled: BTreeMap::new(),
+            cluster_view: ClusterView::default(),
             cursors: BTreeMap::new(),
             selected_cluster: None,
             sources,
@@ -252,11 +258,7 @@ impl App {
                 }
             }
             Outcome::Filter { pane, text, close } => {
-                if text.is_empty() {
-                    self.filters.remove(&pane);
-                } else {
-                    self.filters.insert(pane, text);
-                }
+                self.set_filter(pane, text);
                 self.cursors.remove(&pane);
                 if close {
                     self.overlays.pop();
@@ -321,8 +323,19 @@ impl App {
             Command::Bottom => self.move_cursor(isize::MAX),
             Command::Select => self.select(),
             Command::Back => {
-                if self.filters.remove(&self.focus).is_some() {
+                if self.filters.contains_key(&self.focus) {
+                    self.set_filter(self.focus, String::new());
                     self.cursors.remove(&self.focus);
+                }
+            }
+            Command::NextView | Command::PrevView => {
+                if self.focus == Pane::Cluster {
+                    self.cluster_view = if command == Command::NextView {
+                        self.cluster_view.next()
+                    } else {
+                        self.cluster_view.prev()
+                    };
+                    self.cursors.remove(&Pane::Cluster);
                 }
             }
             Command::Theme(name) => {
@@ -365,6 +378,7 @@ impl App {
         {
             self.selected_cluster = Some(cluster.name.get_ref().clone());
             self.focus = Pane::Cluster;
+            self.cursors.remove(&Pane::Cluster);
         }
     }
 
@@ -383,8 +397,56 @@ impl App {
         match pane {
             Pane::Overview => self.platform.clusters.len(),
             Pane::Jobs => self.jobs.len(),
+            Pane::Cluster => self
+                .selected_cluster()
+                .and_then(|c| self.clusters.get(c))
+                .map_or(0, |c| {
+                    c.keys(self.cluster_view, &|k| {
+                        self.filter_matches(Pane::Cluster, k)
+                    })
+                    .len()
+                }),
             _ => 0,
         }
+    }
+
+    fn set_filter(&mut self, pane: Pane, text: String) {
+        if text.is_empty() {
+            self.filters.remove(&pane);
+            self.compiled.remove(&pane);
+            return;
+        }
+        let regex = regex::RegexBuilder::new(&text)
+            .case_insensitive(true)
+            .build()
+            .or_else(|_| {
+                regex::RegexBuilder::new(&regex::escape(&text))
+                    .case_insensitive(true)
+                    .build()
+            });
+        match regex {
+            Ok(r) => {
+                self.compiled.insert(pane, r);
+            }
+            Err(_) => {
+                self.compiled.remove(&pane);
+            }
+        }
+        self.filters.insert(pane, text);
+    }
+
+    /// Whether `text` passes the pane's filter (a case-insensitive regex).
+    pub fn filter_matches(&self, pane: Pane, text: &str) -> bool {
+        match (self.filters.get(&pane), self.compiled.get(&pane)) {
+            (None, _) => true,
+            (Some(_), Some(r)) => r.is_match(text),
+            (Some(f), None) => text.contains(f.as_str()),
+        }
+    }
+
+    /// The Cluster pane's view.
+    pub fn cluster_view(&self) -> ClusterView {
+        self.cluster_view
     }
 
     fn say(&mut self, level: Level, text: String) {

@@ -461,6 +461,12 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
         has_clock(&screen, "Tokyo", "JST") && has_clock(&screen, "Seoul", "KST"),
         "{screen}"
     );
+    // The cluster source lists the sandbox: the Cluster pane shows its pods.
+    t.keys(&["2"]);
+    t.wait_for("backend-api-blue-");
+    t.wait_for("Running");
+    t.keys(&["]"]);
+    t.wait_for("iworkz/backend-api:2.14.0");
     t.keys(&["7"]);
     let scaling = t.wait_for(" Scaling ─");
     assert!(scaling.contains("compute-optimized"), "{scaling}");

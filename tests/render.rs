@@ -289,4 +289,16 @@ fn overview_cluster_cells_from_watched_state() {
             text(&render(&app, w, h))
         );
     }
+    // The same state in the Cluster pane, each view, and filtered by status.
+    app.run(touban::model::Command::Focus(Pane::Cluster));
+    for view in ["pods", "deployments", "nodes"] {
+        insta::assert_snapshot!(
+            format!("cluster_{view}_100x20"),
+            text(&render(&app, 100, 20))
+        );
+        app.run(touban::model::Command::NextView);
+    }
+    keys(&mut app, "/crash");
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("cluster_pods_filtered_100x20", text(&render(&app, 100, 20)));
 }

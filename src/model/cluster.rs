@@ -332,3 +332,87 @@ mod tests {
         assert_eq!(c.summary().health.0, Health::Warn);
     }
 }
+
+/// The tables of the Cluster pane.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClusterView {
+    /// Pods.
+    #[default]
+    Pods,
+    /// Deployments.
+    Deployments,
+    /// Nodes, by node group.
+    Nodes,
+}
+
+impl ClusterView {
+    /// Every view, in tab order.
+    pub const ALL: [ClusterView; 3] = [
+        ClusterView::Pods,
+        ClusterView::Deployments,
+        ClusterView::Nodes,
+    ];
+
+    /// The tab's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ClusterView::Pods => "Pods",
+            ClusterView::Deployments => "Deployments",
+            ClusterView::Nodes => "Nodes",
+        }
+    }
+
+    /// The next view, wrapping around.
+    #[must_use]
+    pub fn next(self) -> ClusterView {
+        let i = ClusterView::ALL
+            .iter()
+            .position(|v| *v == self)
+            .unwrap_or(0);
+        ClusterView::ALL[(i + 1) % ClusterView::ALL.len()]
+    }
+
+    /// The previous view, wrapping around.
+    #[must_use]
+    pub fn prev(self) -> ClusterView {
+        let i = ClusterView::ALL
+            .iter()
+            .position(|v| *v == self)
+            .unwrap_or(0);
+        ClusterView::ALL[(i + ClusterView::ALL.len() - 1) % ClusterView::ALL.len()]
+    }
+}
+
+impl ClusterState {
+    /// The keys of the view's rows that pass `keep` on any column an
+    /// operator reads (name, status, node, image, colour, group, zone,
+    /// type), in table order: nodes by group then name, others by
+    /// namespace then name.
+    pub fn keys(&self, view: ClusterView, keep: &dyn Fn(&str) -> bool) -> Vec<&str> {
+        match view {
+            ClusterView::Pods => self
+                .pods
+                .iter()
+                .filter(|(k, p)| keep(k) || keep(&p.status) || keep(&p.node))
+                .map(|(k, _)| k.as_str())
+                .collect(),
+            ClusterView::Deployments => self
+                .deployments
+                .iter()
+                .filter(|(k, d)| keep(k) || keep(&d.image) || d.color.as_deref().is_some_and(keep))
+                .map(|(k, _)| k.as_str())
+                .collect(),
+            ClusterView::Nodes => {
+                let mut nodes: Vec<&NodeRow> = self
+                    .nodes
+                    .values()
+                    .filter(|n| {
+                        keep(&n.name) || keep(&n.group) || keep(&n.zone) || keep(&n.instance_type)
+                    })
+                    .collect();
+                nodes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+                nodes.into_iter().map(|n| n.name.as_str()).collect()
+            }
+        }
+    }
+}

@@ -27,6 +27,10 @@ pub enum Command {
     NextPane,
     /// Focus the previous pane.
     PrevPane,
+    /// Show the pane's next view (pods, deployments, nodes).
+    NextView,
+    /// Show the pane's previous view.
+    PrevView,
     /// Move the selection up.
     Up,
     /// Move the selection down.
@@ -83,6 +87,13 @@ pub const COMMANDS: &[CommandInfo] = &[
     ),
     info("next-pane", None, "next", "Focus the next pane"),
     info("prev-pane", None, "prev", "Focus the previous pane"),
+    info(
+        "next-view",
+        None,
+        "view",
+        "Show the pane's next view (pods, deployments, nodes)",
+    ),
+    info("prev-view", None, "view", "Show the pane's previous view"),
     info("up", None, "up", "Move the selection up"),
     info("down", None, "down", "Move the selection down"),
     info("page-up", None, "page up", "Move the selection a page up"),
@@ -139,6 +150,8 @@ impl Command {
             Command::Focus(pane) => pane.name(),
             Command::NextPane => "next-pane",
             Command::PrevPane => "prev-pane",
+            Command::NextView => "next-view",
+            Command::PrevView => "prev-view",
             Command::Up => "up",
             Command::Down => "down",
             Command::PageUp => "page-up",
@@ -221,6 +234,8 @@ impl FromStr for Command {
             "filter" => no_arg(Command::Filter),
             "next-pane" => no_arg(Command::NextPane),
             "prev-pane" => no_arg(Command::PrevPane),
+            "next-view" => no_arg(Command::NextView),
+            "prev-view" => no_arg(Command::PrevView),
             "up" => no_arg(Command::Up),
             "down" => no_arg(Command::Down),
             "page-up" => no_arg(Command::PageUp),

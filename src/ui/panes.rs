@@ -162,7 +162,7 @@ fn note(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(area, buf);
 }
 
-/// Whether `name` passes the pane's filter (a plain substring for now).
+/// Whether `name` passes the pane's filter.
 fn passes(app: &App, pane: Pane, name: &str) -> bool {
-    app.filter(pane).is_none_or(|f| name.contains(f))
+    app.filter_matches(pane, name)
 }

@@ -1,17 +1,223 @@
-//! Cluster: one cluster's nodes, deployments, pods and events. Until its
-//! watcher reports, it says how the cluster is reached and what it waits for.
+//! Cluster: one cluster's pods, deployments and nodes as tables (only the
+//! rows on screen are built, so drawing costs the same at 10 or 10,000).
+//! Until its watcher has listed it, the pane says how the cluster is
+//! reached and what it waits for.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, Widget};
 
 use super::{heading, note, source_line};
 use crate::app::App;
-use crate::model::SourceKind;
+use crate::model::cluster::{ClusterState, ClusterView};
+use crate::model::source::age_label;
+use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
 /// Draws the cluster pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    let Some((name, cluster)) = app
+        .selected_cluster()
+        .and_then(|n| app.cluster(n).map(|c| (n, c)))
+    else {
+        waiting(app, st, area, buf);
+        return;
+    };
+    let view = app.cluster_view();
+    let [tabs, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let keys = cluster.keys(view, &|k| app.filter_matches(Pane::Cluster, k));
+    let mut spans = vec![Span::styled(format!(" {name} "), st.accent)];
+    for v in ClusterView::ALL {
+        let style = if v == view { st.selection } else { st.tab };
+        spans.push(Span::styled(format!(" {} ", v.title()), style));
+    }
+    spans.push(Span::styled(format!("  {} rows", keys.len()), st.muted));
+    Line::from(spans).render(tabs, buf);
+    // The cursor stays on screen; only the rows of the window are built.
+    let height = usize::from(table.height.saturating_sub(1)).max(1);
+    let cursor = app.cursor(Pane::Cluster).min(keys.len().saturating_sub(1));
+    let offset = (cursor + 1).saturating_sub(height);
+    let visible: Vec<(usize, &str)> = keys
+        .iter()
+        .copied()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .collect();
+    let (header, widths, rows) = match view {
+        ClusterView::Pods => pod_table(cluster, &visible, cursor, st, app.now()),
+        ClusterView::Deployments => deployment_table(cluster, &visible, cursor, st),
+        ClusterView::Nodes => node_table(cluster, &visible, cursor, st),
+    };
+    if keys.is_empty() {
+        let what = view.title().to_lowercase();
+        let text = match app.filter(Pane::Cluster) {
+            Some(f) => format!("no {what} match /{f}"),
+            None => format!("no {what} in {name}"),
+        };
+        Paragraph::new(Line::from(Span::styled(text, st.muted))).render(table, buf);
+        return;
+    }
+    Table::new(rows, widths)
+        .header(Row::new(header).style(st.muted))
+        .render(table, buf);
+}
+
+/// A table's header, column widths and rows.
+type Table3<'a> = (Vec<&'static str>, Vec<Constraint>, Vec<Row<'a>>);
+
+/// The pod table: header, widths, and the rows on screen.
+fn pod_table<'a>(
+    cluster: &ClusterState,
+    visible: &[(usize, &str)],
+    cursor: usize,
+    st: &Styles,
+    now: std::time::SystemTime,
+) -> Table3<'a> {
+    (
+        vec!["NAME", "READY", "STATUS", "RESTARTS", "NODE", "AGE"],
+        vec![
+            Constraint::Min(24),
+            Constraint::Length(6),
+            Constraint::Length(18),
+            Constraint::Length(9),
+            Constraint::Min(12),
+            Constraint::Length(7),
+        ],
+        visible
+            .iter()
+            .filter_map(|(i, k)| cluster.pods.get(*k).map(|p| (*i, p)))
+            .map(|(i, p)| {
+                let age = p
+                    .created
+                    .and_then(|c| now.duration_since(c).ok())
+                    .map(age_label)
+                    .unwrap_or_default();
+                let status_style = match p.status.as_str() {
+                    "Running" if p.is_ready() => st.ok,
+                    "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Error" => st.crit,
+                    _ => st.warn,
+                };
+                select(
+                    Row::new(vec![
+                        Span::styled(p.name.clone(), st.text),
+                        Span::styled(format!("{}/{}", p.ready, p.containers), st.text),
+                        Span::styled(p.status.clone(), status_style),
+                        Span::styled(
+                            p.restarts.to_string(),
+                            if p.restarts > 0 { st.warn } else { st.muted },
+                        ),
+                        Span::styled(p.node.clone(), st.muted),
+                        Span::styled(age, st.muted),
+                    ]),
+                    i == cursor,
+                    st,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The deployment table: header, widths, and the rows on screen.
+fn deployment_table<'a>(
+    cluster: &ClusterState,
+    visible: &[(usize, &str)],
+    cursor: usize,
+    st: &Styles,
+) -> Table3<'a> {
+    (
+        vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "COLOR", "IMAGE"],
+        vec![
+            Constraint::Min(22),
+            Constraint::Length(7),
+            Constraint::Length(11),
+            Constraint::Length(10),
+            Constraint::Length(6),
+            Constraint::Min(20),
+        ],
+        visible
+            .iter()
+            .filter_map(|(i, k)| cluster.deployments.get(*k).map(|d| (*i, d)))
+            .map(|(i, d)| {
+                let stalled = d.progressing.as_deref() == Some("ProgressDeadlineExceeded");
+                let ready_style = if stalled {
+                    st.crit
+                } else if d.available < d.desired {
+                    st.warn
+                } else {
+                    st.ok
+                };
+                select(
+                    Row::new(vec![
+                        Span::styled(d.name.clone(), st.text),
+                        Span::styled(format!("{}/{}", d.ready, d.desired), ready_style),
+                        Span::styled(d.updated.to_string(), st.text),
+                        Span::styled(d.available.to_string(), st.text),
+                        Span::styled(d.color.clone().unwrap_or_default(), st.accent),
+                        Span::styled(d.image.clone(), st.muted),
+                    ]),
+                    i == cursor,
+                    st,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The node table: header, widths, and the rows on screen.
+fn node_table<'a>(
+    cluster: &ClusterState,
+    visible: &[(usize, &str)],
+    cursor: usize,
+    st: &Styles,
+) -> Table3<'a> {
+    (
+        vec!["GROUP", "NAME", "STATUS", "ZONE", "TYPE", "TAINTS"],
+        vec![
+            Constraint::Length(18),
+            Constraint::Min(24),
+            Constraint::Length(9),
+            Constraint::Length(16),
+            Constraint::Length(16),
+            Constraint::Min(10),
+        ],
+        visible
+            .iter()
+            .filter_map(|(i, k)| cluster.nodes.get(*k).map(|n| (*i, n)))
+            .map(|(i, n)| {
+                let status = match (n.ready, n.unschedulable) {
+                    (true, false) => ("Ready", st.ok),
+                    (true, true) => ("Cordoned", st.warn),
+                    (false, _) => ("NotReady", st.crit),
+                };
+                select(
+                    Row::new(vec![
+                        Span::styled(n.group.clone(), st.accent),
+                        Span::styled(n.name.clone(), st.text),
+                        Span::styled(status.0, status.1),
+                        Span::styled(n.zone.clone(), st.muted),
+                        Span::styled(n.instance_type.clone(), st.muted),
+                        Span::styled(n.taints.join(","), st.muted),
+                    ]),
+                    i == cursor,
+                    st,
+                )
+            })
+            .collect(),
+    )
+}
+
+fn select<'a>(row: Row<'a>, selected: bool, st: &Styles) -> Row<'a> {
+    if selected {
+        row.style(st.selection)
+    } else {
+        row
+    }
+}
+
+/// The pane before its cluster is listed: how the cluster is reached.
+fn waiting(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let p = app.platform();
     let Some(cluster) = app
         .selected_cluster()
