@@ -18,6 +18,47 @@ use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
+/// A sandbox, and an app whose cluster sources watch it through the
+/// config and kubeconfig it wrote.
+async fn watched(seed: u64) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
+    let sandbox = Sandbox::start(Options {
+        seed,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = Platform::parse(
+        "sandbox config",
+        &std::fs::read_to_string(&config).expect("read"),
+    )
+    .expect("the sandbox's config is valid");
+    let app = App::new(loaded, common::fixed_now());
+    let (tx, rx) = mpsc::channel(1024);
+    touban::sources::cluster::spawn(app.platform(), &tx);
+    (sandbox, dir, app, rx)
+}
+
+/// Tokyo's deployments, through kube-rs as the operator.
+async fn tokyo_deployments(sandbox: &Sandbox) -> Api<Deployment> {
+    let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
+    let options = KubeConfigOptions {
+        context: Some("eks-tokyo".into()),
+        ..KubeConfigOptions::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .expect("config");
+    Api::namespaced(
+        Client::try_from(config).expect("client"),
+        "iworkz-production",
+    )
+}
+
 /// Feeds events to the app until `done` holds (30 s at most).
 async fn until(
     app: &mut App,
@@ -37,26 +78,7 @@ async fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_source_fills_the_app_and_follows_changes() {
-    let sandbox = Sandbox::start(Options {
-        seed: 31,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-    })
-    .await
-    .expect("sandbox");
-    let dir = tempfile::tempdir().expect("temp");
-    let (kubeconfig, config) = sandbox.write_config(dir.path()).expect("config");
-    let platform = Platform::parse(
-        "sandbox config",
-        &std::fs::read_to_string(&config).expect("read"),
-    )
-    .expect("the sandbox's config is valid");
-    let mut loaded = common::loaded("default", "default");
-    loaded.platform = platform;
-    let mut app = App::new(loaded, common::fixed_now());
-    let (tx, mut rx) = mpsc::channel(1024);
-    touban::sources::cluster::spawn(app.platform(), &tx);
+    let (sandbox, _dir, mut app, mut rx) = watched(31).await;
 
     until(&mut app, &mut rx, "both clusters listed and ready", |a| {
         let ready = |name: &str, pods: usize| {
@@ -86,18 +108,7 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
         .count();
     assert_eq!(compute, 2, "node groups come from the nodes' labels");
 
-    let kubeconfig = Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
-    let options = KubeConfigOptions {
-        context: Some("eks-tokyo".into()),
-        ..KubeConfigOptions::default()
-    };
-    let client = Client::try_from(
-        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .expect("config"),
-    )
-    .expect("client");
-    let deployments: Api<Deployment> = Api::namespaced(client, "iworkz-production");
+    let deployments = tokyo_deployments(&sandbox).await;
     deployments
         .patch_scale(
             "web-frontend-blue",
@@ -134,25 +145,7 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
-    let sandbox = Sandbox::start(Options {
-        seed: 32,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-    })
-    .await
-    .expect("sandbox");
-    let dir = tempfile::tempdir().expect("temp");
-    let (_, config) = sandbox.write_config(dir.path()).expect("config");
-    let mut loaded = common::loaded("default", "default");
-    loaded.platform = Platform::parse(
-        "sandbox config",
-        &std::fs::read_to_string(&config).expect("read"),
-    )
-    .expect("valid");
-    let mut app = App::new(loaded, common::fixed_now());
-    let (tx, mut rx) = mpsc::channel(1024);
-    touban::sources::cluster::spawn(app.platform(), &tx);
+    let (sandbox, _dir, mut app, mut rx) = watched(32).await;
     let pods = |a: &App| a.cluster("eks-tokyo").map_or(0, |c| c.pods.len());
     let state = |a: &App| {
         a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
@@ -191,18 +184,7 @@ async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
         state(a).is_live()
     })
     .await;
-    let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
-    let options = KubeConfigOptions {
-        context: Some("eks-tokyo".into()),
-        ..KubeConfigOptions::default()
-    };
-    let client = Client::try_from(
-        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .expect("config"),
-    )
-    .expect("client");
-    let deployments: Api<Deployment> = Api::namespaced(client, "iworkz-production");
+    let deployments = tokyo_deployments(&sandbox).await;
     deployments
         .patch_scale(
             "ai-services-blue",

@@ -223,20 +223,13 @@ impl Controllers {
     }
 
     fn event(&self, object: &Value, reason: &str, message: &str, warning: bool) {
-        let (ns, name) = key_of(object);
-        let now = now_rfc3339();
-        let source = match s(object, "/kind") {
+        let component = match s(object, "/kind") {
             "Deployment" => "deployment-controller",
             "ReplicaSet" => "replicaset-controller",
             _ => "kubelet",
         };
-        let event = json!({"metadata": {"name": format!("{name}.{}", self.store.suffix(10)), "namespace": ns},
-            "involvedObject": {"kind": object["kind"], "apiVersion": object["apiVersion"], "name": name, "namespace": ns,
-                "uid": object["metadata"]["uid"], "resourceVersion": object["metadata"]["resourceVersion"]},
-            "reason": reason, "message": message, "type": if warning { "Warning" } else { "Normal" },
-            "source": {"component": source}, "reportingComponent": source, "reportingInstance": "",
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1});
-        let _ = self.store.create(resource("Event"), &ns, event, false);
+        self.store
+            .record_event(object, reason, message, warning, component);
     }
 
     // The steps of the real deployment controller, in its order: they read

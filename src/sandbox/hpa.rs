@@ -269,20 +269,9 @@ fn update_status(store: &Store, ns: &str, name: &str, status: Value) {
 }
 
 fn warn_event(store: &Store, hpa: &Value, reason: &str, message: &str) {
-    event(store, hpa, reason, message, "Warning");
+    store.record_event(hpa, reason, message, true, "horizontal-pod-autoscaler");
 }
 
 fn normal_event(store: &Store, hpa: &Value, reason: &str, message: &str) {
-    event(store, hpa, reason, message, "Normal");
-}
-
-fn event(store: &Store, hpa: &Value, reason: &str, message: &str, kind: &str) {
-    let (ns, name) = key_of(hpa);
-    let now = now_rfc3339();
-    let e = json!({"metadata": {"name": format!("{name}.{}", store.suffix(10)), "namespace": ns},
-        "involvedObject": {"kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2", "name": name, "namespace": ns,
-            "uid": hpa["metadata"]["uid"]},
-        "reason": reason, "message": message, "type": kind, "source": {"component": "horizontal-pod-autoscaler"},
-        "reportingComponent": "horizontal-pod-autoscaler", "firstTimestamp": now, "lastTimestamp": now, "count": 1});
-    let _ = store.create(resource("Event"), &ns, e, false);
+    store.record_event(hpa, reason, message, false, "horizontal-pod-autoscaler");
 }

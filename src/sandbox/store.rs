@@ -276,20 +276,8 @@ impl Store {
         change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Object, ApiError> {
         let mut inner = self.lock();
-        let key = (
-            if r.namespaced {
-                namespace.to_owned()
-            } else {
-                String::new()
-            },
-            name.to_owned(),
-        );
-        let previous = inner
-            .objects
-            .get(r.plural)
-            .and_then(|m| m.get(&key))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(r, name))?;
+        let key = key_for(r, namespace, name);
+        let previous = inner.existing(r, &key, name)?;
         let mut next = (*previous).clone();
         change(&mut next)?;
         let expected = next
@@ -357,20 +345,8 @@ impl Store {
         orphan: bool,
     ) -> Result<Object, ApiError> {
         let mut inner = self.lock();
-        let key = (
-            if r.namespaced {
-                namespace.to_owned()
-            } else {
-                String::new()
-            },
-            name.to_owned(),
-        );
-        let current = inner
-            .objects
-            .get(r.plural)
-            .and_then(|m| m.get(&key))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(r, name))?;
+        let key = key_for(r, namespace, name);
+        let current = inner.existing(r, &key, name)?;
         if dry_run {
             return Ok(current);
         }
@@ -441,7 +417,52 @@ impl Store {
     }
 }
 
+/// The store key of an object of `r`: cluster-scoped objects have no namespace.
+fn key_for(r: &Resource, namespace: &str, name: &str) -> Key {
+    (
+        if r.namespaced {
+            namespace.to_owned()
+        } else {
+            String::new()
+        },
+        name.to_owned(),
+    )
+}
+
+impl Store {
+    /// Records an Event about `object`, as the component that saw it.
+    pub fn record_event(
+        &self,
+        object: &Value,
+        reason: &str,
+        message: &str,
+        warning: bool,
+        component: &str,
+    ) {
+        let (ns, name) = key_of(object);
+        let now = now_rfc3339();
+        let event = json!({"metadata": {"name": format!("{name}.{}", self.suffix(10)), "namespace": ns},
+            "involvedObject": {"kind": object["kind"], "apiVersion": object["apiVersion"], "name": name, "namespace": ns,
+                "uid": object["metadata"]["uid"], "resourceVersion": object["metadata"]["resourceVersion"]},
+            "reason": reason, "message": message, "type": if warning { "Warning" } else { "Normal" },
+            "source": {"component": component}, "reportingComponent": component, "reportingInstance": "",
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1});
+        if let Some(events) = Resource::of_kind("Event") {
+            let _ = self.create(events, &ns, event, false);
+        }
+    }
+}
+
 impl Inner {
+    /// The stored object, or 404.
+    fn existing(&self, r: &Resource, key: &Key, name: &str) -> Result<Object, ApiError> {
+        self.objects
+            .get(r.plural)
+            .and_then(|m| m.get(key))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(r, name))
+    }
+
     /// Removes owner references to `uid` from every object that has one.
     fn orphan(&mut self, uid: &str) {
         for r in RESOURCES {
