@@ -25,7 +25,8 @@ const CRASH_EVERY: Duration = Duration::from_secs(10);
 /// Pods created per ReplicaSet per pass, so a large world fills gradually.
 const BATCH: usize = 500;
 
-fn resource(kind: &str) -> &'static Resource {
+/// A served resource by kind.
+pub(super) fn resource(kind: &str) -> &'static Resource {
     Resource::of_kind(kind).unwrap_or_else(|| unreachable!("{kind} is served"))
 }
 
@@ -759,7 +760,7 @@ fn ready(p: &Value) -> bool {
 }
 
 /// Status without timestamps, to tell a real change from a re-stamp.
-fn strip_times(status: &Value) -> Value {
+pub(super) fn strip_times(status: &Value) -> Value {
     let mut s = status.clone();
     for c in s
         .get_mut("conditions")

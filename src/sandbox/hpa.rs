@@ -13,12 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::controller::{resource, strip_times};
 use super::resource::Resource;
 use super::store::{Part, Store, key_of, now_rfc3339};
-
-fn resource(kind: &str) -> &'static Resource {
-    Resource::of_kind(kind).unwrap_or_else(|| unreachable!("{kind} is served"))
-}
 
 /// Simulated utilisation (percent of request) of a workload's pods:
 /// a per-workload base with a slow swing, spread over its replicas.
@@ -96,7 +93,7 @@ impl Autoscaler {
             );
             let status = json!({"currentReplicas": 0, "desiredReplicas": 0, "conditions": [
                 condition("AbleToScale", "False", "FailedGetScale", message.clone())]});
-            if hpa.get("status").map(strip) != Some(strip(&status)) {
+            if hpa.get("status").map(strip_times) != Some(strip_times(&status)) {
                 update_status(store, &ns, &name, status);
                 warn_event(store, hpa, "FailedGetScale", &message);
             }
@@ -233,25 +230,10 @@ impl Autoscaler {
         if let Some(t) = last_scale_time {
             status["lastScaleTime"] = t;
         }
-        if hpa.get("status").map(strip) != Some(strip(&status)) {
+        if hpa.get("status").map(strip_times) != Some(strip_times(&status)) {
             update_status(store, &ns, &name, status);
         }
     }
-}
-
-fn strip(status: &Value) -> Value {
-    let mut s = status.clone();
-    for c in s
-        .get_mut("conditions")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(o) = c.as_object_mut() {
-            o.remove("lastTransitionTime");
-        }
-    }
-    s
 }
 
 fn update_status(store: &Store, ns: &str, name: &str, status: Value) {
