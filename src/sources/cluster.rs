@@ -69,19 +69,25 @@ async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sende
     {
         return;
     }
+    // Retried until it works; reported once per distinct failure, so the
+    // age shown counts from when it started failing.
+    let mut reported: Option<String> = None;
     let client = loop {
         match client(&cluster).await {
             Ok(c) => break c,
             Err(message) => {
-                tracing::warn!(cluster = %cluster.name.get_ref(), "{message}");
-                if !follow
-                    .report(SourceState::Error {
-                        message,
-                        since: SystemTime::now(),
-                    })
-                    .await
-                {
-                    return;
+                if reported.as_ref() != Some(&message) {
+                    tracing::warn!(cluster = %cluster.name.get_ref(), "{message}");
+                    reported = Some(message.clone());
+                    if !follow
+                        .report(SourceState::Error {
+                            message,
+                            since: SystemTime::now(),
+                        })
+                        .await
+                    {
+                        return;
+                    }
                 }
                 tokio::time::sleep(RETRY).await;
             }
