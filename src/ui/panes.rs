@@ -96,7 +96,9 @@ fn region_block<'a>(region: &'a Region, st: &Styles) -> Block<'a> {
         .title(Line::from(title))
 }
 
-/// A source's name, health word and age. The name is padded to `name_w`
+/// A source's name, health word and age. The age has a fixed width, so
+/// that as it grows ("9 s" to "10 s") nothing after it moves: idle, only
+/// the label's own cells are written. The name is padded to `name_w`
 /// (0: as long as it is) and cut with an ellipsis if longer.
 fn source_line<'a>(
     app: &App,
@@ -124,7 +126,10 @@ fn source_line<'a>(
         Span::styled(state.word().to_owned(), st.state(state)),
     ];
     if let Some(since) = state.since() {
-        spans.push(Span::styled(format!(" {} ago", app.age(since)), st.muted));
+        spans.push(Span::styled(
+            format!(" {:>6} ago", app.age(since)),
+            st.muted,
+        ));
     }
     if let crate::model::SourceState::Error { message, .. } = state {
         spans.push(Span::styled(format!(" {message}"), st.crit));
