@@ -61,18 +61,9 @@ pub enum Sub {
     /// The console on the simulated platform, started in-process: nothing
     /// else to install or run.
     Demo {
-        /// About this many pods per cluster (filler namespaces make up the rest).
-        #[arg(long, default_value_t = 0, value_name = "N")]
-        pods: usize,
-        /// Run the world this many times faster than real time.
-        #[arg(long, default_value_t = 1.0, value_name = "X")]
-        speed: f64,
-        /// Seed of generated names: the same seed, the same world.
-        #[arg(long, default_value_t = 1, value_name = "S")]
-        seed: u64,
-        /// What happens: calm, incidents, outage-tokyo.
-        #[arg(long, default_value = "incidents", value_name = "NAME")]
-        scenario: crate::sandbox::Scenario,
+        /// The simulated world.
+        #[command(flatten)]
+        world: WorldArgs,
     },
     /// Serve the simulated platform alone: a Kubernetes API server per
     /// cluster (eks-tokyo, aks-korea) on loopback, until interrupted.
@@ -80,23 +71,42 @@ pub enum Sub {
         /// Write `kubeconfig` and `config.toml` here (default: the state dir's `sandbox/`).
         #[arg(long, value_name = "DIR")]
         write_config: Option<PathBuf>,
-        /// About this many pods per cluster (filler namespaces make up the rest).
-        #[arg(long, default_value_t = 0, value_name = "N")]
-        pods: usize,
-        /// Run the world this many times faster than real time.
-        #[arg(long, default_value_t = 1.0, value_name = "X")]
-        speed: f64,
-        /// Seed of generated names: the same seed, the same world.
-        #[arg(long, default_value_t = 1, value_name = "S")]
-        seed: u64,
-        /// What happens: calm, incidents, outage-tokyo.
-        #[arg(long, default_value = "incidents", value_name = "NAME")]
-        scenario: crate::sandbox::Scenario,
+        /// The simulated world.
+        #[command(flatten)]
+        world: WorldArgs,
     },
     /// Start the console and panic in a background task after its first
     /// frame: proves the terminal is restored and the report printed.
     #[command(hide = true)]
     CrashTest,
+}
+
+/// How `demo` and `sandbox` build the simulated world.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorldArgs {
+    /// About this many pods per cluster (filler namespaces make up the rest).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pods: usize,
+    /// Run the world this many times faster than real time.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    speed: f64,
+    /// Seed of generated names: the same seed, the same world.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    seed: u64,
+    /// What happens: calm, incidents, outage-tokyo.
+    #[arg(long, default_value = "incidents", value_name = "NAME")]
+    scenario: crate::sandbox::Scenario,
+}
+
+impl From<WorldArgs> for crate::sandbox::Options {
+    fn from(w: WorldArgs) -> crate::sandbox::Options {
+        crate::sandbox::Options {
+            seed: w.seed,
+            pods: w.pods,
+            speed: w.speed,
+            scenario: w.scenario,
+        }
+    }
 }
 
 /// `touban config ...`.
@@ -161,38 +171,12 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         }
         Some(Sub::Sandbox {
             write_config,
-            pods,
-            speed,
-            seed,
-            scenario,
+            world,
         }) => {
             let dir = write_config.unwrap_or_else(|| paths.state_dir.join("sandbox"));
-            sandbox(
-                &dir,
-                crate::sandbox::Options {
-                    seed,
-                    pods,
-                    speed,
-                    scenario,
-                },
-            )
+            sandbox(&dir, world.into())
         }
-        Some(Sub::Demo {
-            pods,
-            speed,
-            seed,
-            scenario,
-        }) => console(
-            &paths,
-            &overrides,
-            started,
-            Mode::Demo(crate::sandbox::Options {
-                seed,
-                pods,
-                speed,
-                scenario,
-            }),
-        ),
+        Some(Sub::Demo { world }) => console(&paths, &overrides, started, Mode::Demo(world.into())),
         Some(Sub::CrashTest) => console(&paths, &overrides, started, Mode::CrashTest),
         None => console(&paths, &overrides, started, Mode::Console),
     }

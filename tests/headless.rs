@@ -195,19 +195,24 @@ async fn the_loop_ends_when_every_sender_is_gone() {
     assert_eq!(stats.frames, 1);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_chord_waits_for_its_second_key() {
+/// The vim keymap, the Jobs pane focused, three jobs queued.
+async fn jobs_pane_with_three_jobs() -> (mpsc::Sender<Event>, tokio::task::JoinHandle<Run>) {
     let (tx, task) = start(App::new(common::loaded("default", "vim"), fixed_now()));
     send_keys(&tx, &chars("9")).await;
     for i in 0..3 {
-        tx.send(Event::Job(JobEvent::Queued {
+        let queued = JobEvent::Queued {
             id: JobId(i),
             title: format!("job {i}"),
             at: fixed_now(),
-        }))
-        .await
-        .expect("alive");
+        };
+        tx.send(Event::Job(queued)).await.expect("alive");
     }
+    (tx, task)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chord_waits_for_its_second_key() {
+    let (tx, task) = jobs_pane_with_three_jobs().await;
     send_keys(&tx, &chars("G")).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     send_keys(&tx, &chars("g")).await;
@@ -220,17 +225,7 @@ async fn a_chord_waits_for_its_second_key() {
         "the footer shows the pending chord"
     );
 
-    let (tx, task) = start(App::new(common::loaded("default", "vim"), fixed_now()));
-    send_keys(&tx, &chars("9")).await;
-    for i in 0..3 {
-        tx.send(Event::Job(JobEvent::Queued {
-            id: JobId(i),
-            title: format!("job {i}"),
-            at: fixed_now(),
-        }))
-        .await
-        .expect("alive");
-    }
+    let (tx, task) = jobs_pane_with_three_jobs().await;
     send_keys(&tx, &chars("Ggg")).await;
     tx.send(Event::Shutdown("test")).await.expect("alive");
     let (app, _, _) = task.await.expect("loop task");
