@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::keymap::Lookup;
 use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
-use crate::model::cluster::{ClusterState, ClusterView};
+use tokio::sync::mpsc;
+
+use crate::model::cluster::{ClusterState, ClusterView, DeploymentRow, ObjectRef, Query};
 use crate::model::source::age_label;
 use crate::model::{
     Command, JobEvent, JobId, JobOutcome, Key, Pane, SourceId, SourceKind, SourceState, Update,
@@ -96,6 +98,12 @@ pub struct App {
     /// while it is not one yet (as it is typed).
     compiled: BTreeMap<Pane, regex::Regex>,
     cluster_view: ClusterView,
+    /// The Cluster pane's namespace; `None`: all.
+    namespace: Option<String>,
+    /// Each Cluster view's sort, an index into its `sorts()`.
+    sorts: [usize; ClusterView::ALL.len()],
+    /// Where detail fetches are sent, once a fetcher is connected.
+    details: Option<mpsc::UnboundedSender<ObjectRef>>,
     cursors: BTreeMap<Pane, usize>,
     selected_cluster: Option<String>,
     sources: BTreeMap<SourceId, SourceState>,
@@ -130,6 +138,9 @@ impl App {
             filters: BTreeMap::new(),
             compiled: BTreeMap::new(),
             cluster_view: ClusterView::default(),
+            namespace: None,
+            sorts: [0; ClusterView::ALL.len()],
+            details: None,
             cursors: BTreeMap::new(),
             selected_cluster: None,
             sources,
@@ -338,6 +349,18 @@ impl App {
                     self.cursors.remove(&Pane::Cluster);
                 }
             }
+            Command::NextNamespace => self.next_namespace(),
+            Command::Namespace(name) => {
+                self.namespace = (name != "all").then_some(name);
+                self.cursors.remove(&Pane::Cluster);
+            }
+            Command::Sort => {
+                if self.focus == Pane::Cluster {
+                    let i = self.view_index();
+                    self.sorts[i] = (self.sorts[i] + 1) % self.cluster_view.sorts().len();
+                    self.cursors.remove(&Pane::Cluster);
+                }
+            }
             Command::Theme(name) => {
                 if self.themes.get(&name).is_some() {
                     self.theme = name;
@@ -373,13 +396,80 @@ impl App {
     }
 
     fn select(&mut self) {
-        if self.focus == Pane::Overview
-            && let Some(cluster) = self.platform.clusters.get(self.cursor(Pane::Overview))
-        {
-            self.selected_cluster = Some(cluster.name.get_ref().clone());
-            self.focus = Pane::Cluster;
-            self.cursors.remove(&Pane::Cluster);
-        }
+        let object = match self.focus {
+            Pane::Overview => {
+                if let Some(cluster) = self.platform.clusters.get(self.cursor(Pane::Overview)) {
+                    self.selected_cluster = Some(cluster.name.get_ref().clone());
+                    self.focus = Pane::Cluster;
+                    self.cursors.remove(&Pane::Cluster);
+                }
+                return;
+            }
+            Pane::Cluster => self.selected_cluster().and_then(|name| {
+                let keys = self.cluster(name)?.keys(self.cluster_query(), &|k| {
+                    self.filter_matches(Pane::Cluster, k)
+                });
+                let key = keys.get(self.cursor(Pane::Cluster))?;
+                let kind = match self.cluster_view {
+                    ClusterView::Pods => "Pod",
+                    ClusterView::Deployments => "Deployment",
+                    ClusterView::Nodes => "Node",
+                    ClusterView::Events => "Event",
+                };
+                Some(ObjectRef::from_key(name, kind, key))
+            }),
+            Pane::Rollouts => {
+                self.rollout_rows()
+                    .get(self.cursor(Pane::Rollouts))
+                    .map(|(cluster, d)| ObjectRef {
+                        cluster: (*cluster).to_owned(),
+                        kind: "Deployment",
+                        namespace: Some(d.namespace.clone()),
+                        name: d.name.clone(),
+                    })
+            }
+            _ => None,
+        };
+        let Some(object) = object else {
+            return;
+        };
+        let text = match &self.details {
+            Some(tx) => tx.send(object.clone()).err().map(|_| {
+                Err("the detail fetcher has stopped; restart touban to fetch objects".to_owned())
+            }),
+            None => Some(Err(
+                "no cluster source is connected in this session to fetch it from".to_owned(),
+            )),
+        };
+        self.overlays.push(Overlay::Detail {
+            object,
+            text,
+            scroll: 0,
+        });
+    }
+
+    fn next_namespace(&mut self) {
+        let Some(cluster) = self.selected_cluster().and_then(|n| self.cluster(n)) else {
+            return;
+        };
+        let namespaces = cluster.namespaces();
+        let next = match &self.namespace {
+            None => namespaces.first().map(|s| (*s).to_owned()),
+            Some(cur) => namespaces
+                .iter()
+                .position(|n| n == cur)
+                .and_then(|i| namespaces.get(i + 1))
+                .map(|s| (*s).to_owned()),
+        };
+        self.namespace = next;
+        self.cursors.remove(&Pane::Cluster);
+    }
+
+    fn view_index(&self) -> usize {
+        ClusterView::ALL
+            .iter()
+            .position(|v| *v == self.cluster_view)
+            .unwrap_or(0)
     }
 
     fn move_cursor(&mut self, by: isize) {
@@ -401,11 +491,12 @@ impl App {
                 .selected_cluster()
                 .and_then(|c| self.clusters.get(c))
                 .map_or(0, |c| {
-                    c.keys(self.cluster_view, &|k| {
+                    c.keys(self.cluster_query(), &|k| {
                         self.filter_matches(Pane::Cluster, k)
                     })
                     .len()
                 }),
+            Pane::Rollouts => self.rollout_rows().len(),
             _ => 0,
         }
     }
@@ -449,6 +540,45 @@ impl App {
         self.cluster_view
     }
 
+    /// The Cluster pane's rows: its view, namespace and sort.
+    pub fn cluster_query(&self) -> Query<'_> {
+        Query {
+            view: self.cluster_view,
+            namespace: self.namespace.as_deref(),
+            sort: self.sorts[self.view_index()],
+        }
+    }
+
+    /// Sends detail fetches to this fetcher.
+    pub fn connect_details(&mut self, tx: mpsc::UnboundedSender<ObjectRef>) {
+        self.details = Some(tx);
+    }
+
+    /// The Rollouts pane's deployments: every cluster's, in configured
+    /// order, those passing the pane's filter (on name, image or colour).
+    pub fn rollout_rows(&self) -> Vec<(&str, &DeploymentRow)> {
+        self.platform
+            .clusters
+            .iter()
+            .filter_map(|c| {
+                let name = c.name.get_ref().as_str();
+                self.clusters.get(name).map(|s| (name, s))
+            })
+            .flat_map(|(name, s)| {
+                s.deployments
+                    .iter()
+                    .filter(|(k, d)| {
+                        self.filter_matches(Pane::Rollouts, k)
+                            || self.filter_matches(Pane::Rollouts, &d.image)
+                            || d.color
+                                .as_deref()
+                                .is_some_and(|c| self.filter_matches(Pane::Rollouts, c))
+                    })
+                    .map(move |(_, d)| (name, d))
+            })
+            .collect()
+    }
+
     fn say(&mut self, level: Level, text: String) {
         match level {
             Level::Info => tracing::info!("{text}"),
@@ -464,7 +594,20 @@ impl App {
     fn apply(&mut self, update: Update) {
         match update {
             Update::Cluster { id, change } => {
-                self.clusters.entry(id.name).or_default().apply(change);
+                self.clusters.entry(id.name).or_default().apply(*change);
+            }
+            Update::Detail { object, yaml } => {
+                for o in &mut self.overlays {
+                    if let Overlay::Detail {
+                        object: shown,
+                        text,
+                        ..
+                    } = o
+                        && *shown == object
+                    {
+                        *text = Some(yaml.clone());
+                    }
+                }
             }
             Update::SourceState { id, state } => {
                 if let SourceState::Error { message, .. } = &state

@@ -372,7 +372,7 @@ fn console(
     let crash_test = matches!(mode, Mode::CrashTest);
     let result = runtime.block_on(async {
         let (tx, rx) = mpsc::channel(tui::CHANNEL);
-        let app = App::new(loaded, SystemTime::now());
+        let mut app = App::new(loaded, SystemTime::now());
         let _guard = TerminalGuard::enter()
             .wrap_err("cannot put the terminal in raw mode: is stdout a terminal?")?;
         let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
@@ -381,6 +381,7 @@ fn console(
         tui::spawn_clock(tx.clone());
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
         crate::sources::cluster::spawn(app.platform(), &tx);
+        app.connect_details(crate::sources::cluster::spawn_details(app.platform(), &tx));
         drop(tx);
         if crash_test {
             tokio::spawn(async {

@@ -7,6 +7,7 @@ pub mod command;
 pub mod job;
 pub mod key;
 pub mod pane;
+pub mod rollout;
 pub mod source;
 
 pub use command::Command;

@@ -10,38 +10,13 @@ use kube::api::{Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio::sync::mpsc;
-use touban::app::{App, Event};
-use touban::config::Platform;
+use touban::app::App;
+use touban::app::overlay::Overlay;
 use touban::model::cluster::Health;
-use touban::sandbox::{Options, Sandbox, Scenario};
+use touban::model::{Command, Pane, rollout};
+use touban::sandbox::Sandbox;
 
 mod common;
-
-/// A sandbox, and an app whose cluster sources watch it through the
-/// config and kubeconfig it wrote.
-async fn watched(seed: u64) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
-    let sandbox = Sandbox::start(Options {
-        seed,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-    })
-    .await
-    .expect("sandbox");
-    let dir = tempfile::tempdir().expect("temp");
-    let (_, config) = sandbox.write_config(dir.path()).expect("config");
-    let mut loaded = common::loaded("default", "default");
-    loaded.platform = Platform::parse(
-        "sandbox config",
-        &std::fs::read_to_string(&config).expect("read"),
-    )
-    .expect("the sandbox's config is valid");
-    let app = App::new(loaded, common::fixed_now());
-    let (tx, rx) = mpsc::channel(1024);
-    touban::sources::cluster::spawn(app.platform(), &tx);
-    (sandbox, dir, app, rx)
-}
 
 /// Tokyo's deployments, through kube-rs as the operator.
 async fn tokyo_deployments(sandbox: &Sandbox) -> Api<Deployment> {
@@ -59,28 +34,11 @@ async fn tokyo_deployments(sandbox: &Sandbox) -> Api<Deployment> {
     )
 }
 
-/// Feeds events to the app until `done` holds (30 s at most).
-async fn until(
-    app: &mut App,
-    rx: &mut mpsc::Receiver<Event>,
-    what: &str,
-    done: impl Fn(&App) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done(app) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "timed out waiting for {what}");
-        if let Ok(Some(event)) = tokio::time::timeout(left, rx.recv()).await {
-            app.handle(event);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_source_fills_the_app_and_follows_changes() {
-    let (sandbox, _dir, mut app, mut rx) = watched(31).await;
+    let (sandbox, _dir, mut app, mut rx) = common::watched(31).await;
 
-    until(&mut app, &mut rx, "both clusters listed and ready", |a| {
+    common::until(&mut app, &mut rx, "both clusters listed and ready", |a| {
         let ready = |name: &str, pods: usize| {
             a.cluster(name).is_some_and(|c| {
                 let s = c.summary();
@@ -117,7 +75,7 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
         )
         .await
         .expect("scale");
-    until(&mut app, &mut rx, "the scale in the app's state", |a| {
+    common::until(&mut app, &mut rx, "the scale in the app's state", |a| {
         a.cluster("eks-tokyo")
             .and_then(|c| c.deployments.get("iworkz-production/web-frontend-blue"))
             .is_some_and(|d| d.desired == 6)
@@ -133,7 +91,7 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
         )
         .await
         .expect("set image");
-    until(&mut app, &mut rx, "a crash-looping pod counted", |a| {
+    common::until(&mut app, &mut rx, "a crash-looping pod counted", |a| {
         a.cluster("eks-tokyo")
             .is_some_and(|c| c.summary().crash_looping >= 1)
     })
@@ -144,14 +102,97 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_is_watched_and_what_the_panes_derive_holds() {
+    let (_sandbox, _dir, mut app, mut rx) = common::watched(33).await;
+    // ReplicaSets, Services, HPAs, events and ConfigMaps are watched too,
+    // and what the Rollouts and Scaling panes derive from them holds.
+    common::until(&mut app, &mut rx, "every kind listed", |a| {
+        ["eks-tokyo", "aks-korea"].iter().all(|n| {
+            a.cluster(n).is_some_and(|c| {
+                c.replica_sets.len() >= 6
+                    && c.deployments.len() == 6
+                    && c.summary().health.0 == Health::Ok
+                    && c.services.len() == 3
+                    && c.hpas.len() == 1
+                    && c.config_maps.len() == 1
+                    && !c.events.is_empty()
+            })
+        })
+    })
+    .await;
+    let tokyo = app.cluster("eks-tokyo").expect("tokyo");
+    let korea = app.cluster("aks-korea").expect("korea");
+    let releases = rollout::releases(tokyo);
+    let apps: Vec<(&str, Option<&str>)> = releases.iter().map(|r| (r.app, r.live())).collect();
+    assert_eq!(
+        apps,
+        [
+            ("ai-services", Some("blue")),
+            ("backend-api", Some("blue")),
+            ("web-frontend", Some("blue"))
+        ]
+    );
+    assert!(rollout::release_findings(&releases).is_empty());
+    let blue = &tokyo.deployments["iworkz-production/backend-api-blue"];
+    assert_eq!(
+        rollout::rollout_state(blue),
+        rollout::RolloutState::Complete
+    );
+    assert_eq!(
+        rollout::revisions(tokyo, blue)[0].image,
+        "iworkz/backend-api:2.14.0"
+    );
+    let korea_hpa = &korea.hpas["iworkz-production/backend-api-hpa"];
+    let fault = rollout::hpa_fault(korea, &rollout::releases(korea), korea_hpa)
+        .expect("Korea's HPA aims at a Deployment that does not exist");
+    assert!(fault.contains("backend-api-blue"), "{fault}");
+    let drift = rollout::drift(tokyo, korea, true);
+    assert!(
+        drift
+            .iter()
+            .any(|d| d.subject == "iworkz-production/backend-api-config" && !d.expected),
+        "{drift:?}"
+    );
+    assert!(
+        drift.iter().all(|d| d.what != "image"),
+        "both regions run the same images: {drift:?}"
+    );
+
+    // Enter on a pod fetches it whole, as YAML.
+    app.run(Command::Focus(Pane::Cluster));
+    app.run(Command::Select);
+    common::until(&mut app, &mut rx, "the pod's YAML", |a| {
+        matches!(
+            a.overlays().last(),
+            Some(Overlay::Detail { text: Some(_), .. })
+        )
+    })
+    .await;
+    let Some(Overlay::Detail {
+        object,
+        text: Some(yaml),
+        ..
+    }) = app.overlays().last()
+    else {
+        unreachable!("waited for it")
+    };
+    let yaml = yaml.as_ref().expect("fetched");
+    assert_eq!(object.kind, "Pod");
+    assert!(yaml.contains("kind: Pod"), "{yaml}");
+    assert!(yaml.contains(&format!("name: {}", object.name)), "{yaml}");
+    assert!(!yaml.contains("managedFields"), "{yaml}");
+    app.run(Command::Back);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
-    let (sandbox, _dir, mut app, mut rx) = watched(32).await;
+    let (sandbox, _dir, mut app, mut rx) = common::watched(32).await;
     let pods = |a: &App| a.cluster("eks-tokyo").map_or(0, |c| c.pods.len());
     let state = |a: &App| {
         a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
             .clone()
     };
-    until(&mut app, &mut rx, "Tokyo listed", |a| pods(a) == 9).await;
+    common::until(&mut app, &mut rx, "Tokyo listed", |a| pods(a) == 9).await;
 
     // A re-list (history compacted: 410 and list again) never empties the table.
     sandbox.clusters[0].store.compact();
@@ -168,7 +209,7 @@ async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
     }
 
     sandbox.set_api_down("eks-tokyo", true);
-    until(&mut app, &mut rx, "Tokyo stale", |a| {
+    common::until(&mut app, &mut rx, "Tokyo stale", |a| {
         matches!(state(a), touban::model::SourceState::Stale { .. })
     })
     .await;
@@ -180,7 +221,7 @@ async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
     );
 
     sandbox.set_api_down("eks-tokyo", false);
-    until(&mut app, &mut rx, "Tokyo live again", |a| {
+    common::until(&mut app, &mut rx, "Tokyo live again", |a| {
         state(a).is_live()
     })
     .await;
@@ -193,7 +234,7 @@ async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
         )
         .await
         .expect("scale");
-    until(&mut app, &mut rx, "changes flowing again", |a| {
+    common::until(&mut app, &mut rx, "changes flowing again", |a| {
         a.cluster("eks-tokyo")
             .and_then(|c| c.deployments.get("iworkz-production/ai-services-blue"))
             .is_some_and(|d| d.desired == 3)

@@ -248,6 +248,7 @@ fn overview_cluster_cells_from_watched_state() {
         restarts: if status == "CrashLoopBackOff" { 7 } else { 0 },
         node: "ip-10-0-1-0".into(),
         created: None,
+        labels: vec![],
     };
     let deployment = DeploymentRow {
         namespace: "iworkz-production".into(),
@@ -259,6 +260,12 @@ fn overview_cluster_cells_from_watched_state() {
         image: "iworkz/backend-api:2.14.0".into(),
         color: Some("blue".into()),
         progressing: Some("ReplicaSetUpdated".into()),
+        replicas: 3,
+        generation: 2,
+        observed_generation: 2,
+        app: Some("backend-api".into()),
+        revision: Some(2),
+        created: None,
     };
     for change in [
         ClusterChange::Nodes(RowChange::Listed(None, (0..9).map(node).collect())),
@@ -274,7 +281,7 @@ fn overview_cluster_cells_from_watched_state() {
     ] {
         app.handle(Event::Update(Update::Cluster {
             id: id.clone(),
-            change,
+            change: Box::new(change),
         }));
     }
     app.handle(Event::Update(Update::SourceState {

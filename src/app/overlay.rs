@@ -1,7 +1,8 @@
 //! Overlays: help, the command line, the filter line, the confirmation
-//! dialog and the message list. They stack in z-order; the top one takes
+//! dialog, the message list and an object's YAML. They stack in z-order; the top one takes
 //! keys first and says what should happen with an [`Outcome`].
 
+use crate::model::cluster::ObjectRef;
 use crate::model::command::COMMANDS;
 use crate::model::{Command, Key, KeyCode, Pane};
 
@@ -62,13 +63,24 @@ pub enum Overlay {
         /// First line shown.
         scroll: u16,
     },
+    /// An object, fetched whole, as YAML.
+    Detail {
+        /// Which object.
+        object: ObjectRef,
+        /// The YAML or why it could not be fetched; `None` while fetching.
+        text: Option<Result<String, String>>,
+        /// First line shown.
+        scroll: u16,
+    },
 }
 
 impl Overlay {
     /// Handles a key.
     pub fn on_key(&mut self, key: Key) -> Outcome {
         match self {
-            Overlay::Help { scroll } | Overlay::Messages { scroll } => scroll_keys(scroll, key),
+            Overlay::Help { scroll }
+            | Overlay::Messages { scroll }
+            | Overlay::Detail { scroll, .. } => scroll_keys(scroll, key),
             Overlay::CommandLine(line) => line.on_key(key),
             Overlay::Filter {
                 pane,

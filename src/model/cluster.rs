@@ -2,11 +2,12 @@
 //! objects its watchers see (what the views show, not the objects), and the
 //! summary and health the overview derives from them.
 
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 /// A node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeRow {
     /// Name.
     pub name: String,
@@ -25,7 +26,7 @@ pub struct NodeRow {
 }
 
 /// A deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeploymentRow {
     /// Namespace.
     pub namespace: String,
@@ -45,10 +46,22 @@ pub struct DeploymentRow {
     pub color: Option<String>,
     /// Progressing condition reason (`ProgressDeadlineExceeded` ...).
     pub progressing: Option<String>,
+    /// status.replicas: pods of every revision.
+    pub replicas: i32,
+    /// metadata.generation.
+    pub generation: i64,
+    /// status.observedGeneration.
+    pub observed_generation: i64,
+    /// The `app` label: the release a colour belongs to.
+    pub app: Option<String>,
+    /// The `deployment.kubernetes.io/revision` annotation.
+    pub revision: Option<u32>,
+    /// When it was created.
+    pub created: Option<SystemTime>,
 }
 
 /// A pod.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodRow {
     /// Namespace.
     pub namespace: String,
@@ -67,6 +80,8 @@ pub struct PodRow {
     pub node: String,
     /// When it was created.
     pub created: Option<SystemTime>,
+    /// Its labels, for matching Service selectors.
+    pub labels: Vec<(String, String)>,
 }
 
 impl PodRow {
@@ -79,6 +94,132 @@ impl PodRow {
     pub fn is_crash_looping(&self) -> bool {
         self.status == "CrashLoopBackOff"
     }
+}
+
+impl PodRow {
+    /// Whether every `key=value` of `selector` is among its labels.
+    pub fn matches(&self, selector: &[(String, String)]) -> bool {
+        selector
+            .iter()
+            .all(|(k, v)| self.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+    }
+}
+
+/// A ReplicaSet: one revision of a deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplicaSetRow {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The deployment that owns it.
+    pub owner: Option<String>,
+    /// The `deployment.kubernetes.io/revision` annotation.
+    pub revision: Option<u32>,
+    /// The first container's image.
+    pub image: String,
+    /// spec.replicas.
+    pub desired: i32,
+    /// status.readyReplicas.
+    pub ready: i32,
+    /// When it was created.
+    pub created: Option<SystemTime>,
+}
+
+/// A Service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceRow {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The `app` label.
+    pub app: Option<String>,
+    /// spec.selector, sorted by key.
+    pub selector: Vec<(String, String)>,
+}
+
+impl ServiceRow {
+    /// The value its selector requires for `key`.
+    pub fn selects(&self, key: &str) -> Option<&str> {
+        self.selector
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Current and target utilisation of one resource, in percent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Utilisation {
+    /// Measured.
+    pub current: Option<i32>,
+    /// Aimed at.
+    pub target: Option<i32>,
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HpaRow {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// scaleTargetRef.kind.
+    pub target_kind: String,
+    /// scaleTargetRef.name.
+    pub target: String,
+    /// spec.minReplicas (1 when unset).
+    pub min: i32,
+    /// spec.maxReplicas.
+    pub max: i32,
+    /// status.currentReplicas.
+    pub current: i32,
+    /// status.desiredReplicas.
+    pub desired: i32,
+    /// CPU utilisation.
+    pub cpu: Utilisation,
+    /// Memory utilisation.
+    pub memory: Utilisation,
+    /// status.lastScaleTime.
+    pub last_scale: Option<SystemTime>,
+    /// Conditions in a bad state (AbleToScale or ScalingActive not True,
+    /// ScalingLimited True), as `Type Status: Reason`.
+    pub failing: Vec<String>,
+}
+
+/// An Event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventRow {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Normal or Warning.
+    pub warning: bool,
+    /// Reason (`BackOff`, `ScalingReplicaSet` ...).
+    pub reason: String,
+    /// The object it is about, as `Kind/name`.
+    pub object: String,
+    /// Message.
+    pub message: String,
+    /// How many times it happened.
+    pub count: i32,
+    /// When it last happened.
+    pub last: Option<SystemTime>,
+}
+
+/// A ConfigMap, as a hash of its data (enough to tell two regions apart).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigMapRow {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Keys in data and binaryData.
+    pub keys: usize,
+    /// A hash of data and binaryData.
+    pub hash: u64,
 }
 
 /// A change to one table of a cluster.
@@ -102,6 +243,16 @@ pub enum ClusterChange {
     Deployments(RowChange<DeploymentRow>),
     /// Pods.
     Pods(RowChange<PodRow>),
+    /// ReplicaSets.
+    ReplicaSets(RowChange<ReplicaSetRow>),
+    /// Services.
+    Services(RowChange<ServiceRow>),
+    /// HPAs.
+    Hpas(RowChange<HpaRow>),
+    /// Events.
+    Events(RowChange<EventRow>),
+    /// ConfigMaps.
+    ConfigMaps(RowChange<ConfigMapRow>),
 }
 
 /// A row's key in its table.
@@ -120,23 +271,31 @@ impl Keyed for NodeRow {
     }
 }
 
-impl Keyed for DeploymentRow {
-    fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-    fn namespace(&self) -> Option<&str> {
-        Some(&self.namespace)
-    }
+macro_rules! namespaced {
+    ($($row:ty),*) => {$(
+        impl Keyed for $row {
+            fn key(&self) -> String {
+                format!("{}/{}", self.namespace, self.name)
+            }
+            fn namespace(&self) -> Option<&str> {
+                Some(&self.namespace)
+            }
+        }
+    )*};
 }
 
-impl Keyed for PodRow {
-    fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-    fn namespace(&self) -> Option<&str> {
-        Some(&self.namespace)
-    }
-}
+namespaced!(
+    DeploymentRow,
+    PodRow,
+    ReplicaSetRow,
+    ServiceRow,
+    HpaRow,
+    EventRow,
+    ConfigMapRow
+);
+
+/// At most this many events are kept per cluster, the newest.
+pub const EVENTS_KEPT: usize = 1000;
 
 /// What the console knows of one cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -147,6 +306,19 @@ pub struct ClusterState {
     pub deployments: BTreeMap<String, DeploymentRow>,
     /// Pods by `namespace/name`.
     pub pods: BTreeMap<String, PodRow>,
+    /// ReplicaSets by `namespace/name`.
+    pub replica_sets: BTreeMap<String, ReplicaSetRow>,
+    /// Services by `namespace/name`.
+    pub services: BTreeMap<String, ServiceRow>,
+    /// HPAs by `namespace/name`.
+    pub hpas: BTreeMap<String, HpaRow>,
+    /// The newest [`EVENTS_KEPT`] events by `namespace/name`.
+    pub events: BTreeMap<String, EventRow>,
+    /// ConfigMaps by `namespace/name`.
+    pub config_maps: BTreeMap<String, ConfigMapRow>,
+    /// The summary, computed once per change (the overview reads it every
+    /// frame; at 10,000 pods walking them each time would cost the budget).
+    summary: OnceCell<ClusterSummary>,
 }
 
 fn fold<T: Keyed>(table: &mut BTreeMap<String, T>, change: RowChange<T>) {
@@ -216,15 +388,55 @@ pub struct ClusterSummary {
 impl ClusterState {
     /// Folds a change in.
     pub fn apply(&mut self, change: ClusterChange) {
+        self.summary = OnceCell::new();
         match change {
             ClusterChange::Nodes(c) => fold(&mut self.nodes, c),
             ClusterChange::Deployments(c) => fold(&mut self.deployments, c),
             ClusterChange::Pods(c) => fold(&mut self.pods, c),
+            ClusterChange::ReplicaSets(c) => fold(&mut self.replica_sets, c),
+            ClusterChange::Services(c) => fold(&mut self.services, c),
+            ClusterChange::Hpas(c) => fold(&mut self.hpas, c),
+            ClusterChange::Events(c) => {
+                fold(&mut self.events, c);
+                self.trim_events();
+            }
+            ClusterChange::ConfigMaps(c) => fold(&mut self.config_maps, c),
         }
     }
 
-    /// The overview's figures. The worst rule decides the health and says why.
-    pub fn summary(&self) -> ClusterSummary {
+    /// Drops the oldest events beyond [`EVENTS_KEPT`] (a tenth more is
+    /// allowed first, so trimming is not paid on every event).
+    fn trim_events(&mut self) {
+        if self.events.len() <= EVENTS_KEPT + EVENTS_KEPT / 10 {
+            return;
+        }
+        let mut by_age: Vec<(Option<SystemTime>, String)> = self
+            .events
+            .iter()
+            .map(|(k, e)| (e.last, k.clone()))
+            .collect();
+        by_age.sort();
+        let excess = self.events.len() - EVENTS_KEPT;
+        for (_, key) in by_age.into_iter().take(excess) {
+            self.events.remove(&key);
+        }
+    }
+
+    /// Every namespace any of its namespaced rows is in, sorted.
+    pub fn namespaces(&self) -> Vec<&str> {
+        let mut set: BTreeSet<&str> = BTreeSet::new();
+        set.extend(self.deployments.values().map(|d| d.namespace.as_str()));
+        set.extend(self.pods.values().map(|p| p.namespace.as_str()));
+        set.extend(self.events.values().map(|e| e.namespace.as_str()));
+        set.into_iter().collect()
+    }
+
+    /// The overview's figures, computed once after each change.
+    pub fn summary(&self) -> &ClusterSummary {
+        self.summary.get_or_init(|| self.compute_summary())
+    }
+
+    fn compute_summary(&self) -> ClusterSummary {
         let nodes_ready = self.nodes.values().filter(|n| n.ready).count();
         let deployments_available = self
             .deployments
@@ -290,49 +502,6 @@ impl ClusterState {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pod(name: &str, status: &str, ready: u16) -> PodRow {
-        PodRow {
-            namespace: "p".into(),
-            name: name.into(),
-            status: status.into(),
-            ready,
-            containers: 1,
-            restarts: 0,
-            node: "n".into(),
-            created: None,
-        }
-    }
-
-    #[test]
-    fn a_relist_replaces_and_the_worst_rule_wins() {
-        let mut c = ClusterState::default();
-        c.apply(ClusterChange::Pods(RowChange::Listed(
-            None,
-            vec![pod("a", "Running", 1), pod("b", "Running", 1)],
-        )));
-        assert_eq!(c.summary().health.0, Health::Ok);
-        c.apply(ClusterChange::Pods(RowChange::Applied(pod(
-            "b",
-            "CrashLoopBackOff",
-            0,
-        ))));
-        let s = c.summary();
-        assert_eq!((s.crash_looping, s.pods_not_ready), (1, 1));
-        assert_eq!(s.health, (Health::Crit, "1 pod(s) crash-looping".into()));
-        c.apply(ClusterChange::Pods(RowChange::Deleted("p/b".into())));
-        c.apply(ClusterChange::Pods(RowChange::Listed(
-            Some("p".into()),
-            vec![pod("c", "Pending", 0)],
-        )));
-        assert_eq!(c.pods.keys().collect::<Vec<_>>(), ["p/c"]);
-        assert_eq!(c.summary().health.0, Health::Warn);
-    }
-}
-
 /// The tables of the Cluster pane.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ClusterView {
@@ -343,14 +512,17 @@ pub enum ClusterView {
     Deployments,
     /// Nodes, by node group.
     Nodes,
+    /// Events, newest first.
+    Events,
 }
 
 impl ClusterView {
     /// Every view, in tab order.
-    pub const ALL: [ClusterView; 3] = [
+    pub const ALL: [ClusterView; 4] = [
         ClusterView::Pods,
         ClusterView::Deployments,
         ClusterView::Nodes,
+        ClusterView::Events,
     ];
 
     /// The tab's title.
@@ -359,6 +531,17 @@ impl ClusterView {
             ClusterView::Pods => "Pods",
             ClusterView::Deployments => "Deployments",
             ClusterView::Nodes => "Nodes",
+            ClusterView::Events => "Events",
+        }
+    }
+
+    /// The orders its rows can be sorted in; the first is the default.
+    pub fn sorts(self) -> &'static [&'static str] {
+        match self {
+            ClusterView::Pods => &["name", "problems first", "restarts", "newest"],
+            ClusterView::Deployments => &["name", "problems first", "newest"],
+            ClusterView::Nodes => &["group", "zone", "problems first"],
+            ClusterView::Events => &["newest", "warnings first"],
         }
     }
 
@@ -383,25 +566,77 @@ impl ClusterView {
     }
 }
 
+/// Which rows of a view, in which order.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The view.
+    pub view: ClusterView,
+    /// Only this namespace (namespaced views), or all.
+    pub namespace: Option<&'a str>,
+    /// An index into [`ClusterView::sorts`].
+    pub sort: usize,
+}
+
+/// The rows of a namespace (or all) of a table keyed `namespace/name`.
+fn in_namespace<'a, T>(
+    table: &'a BTreeMap<String, T>,
+    namespace: Option<&str>,
+) -> Box<dyn Iterator<Item = (&'a String, &'a T)> + 'a> {
+    match namespace {
+        None => Box::new(table.iter()),
+        Some(ns) => {
+            let prefix = format!("{ns}/");
+            Box::new(
+                table
+                    .range(prefix.clone()..)
+                    .take_while(move |(k, _)| k.starts_with(&prefix)),
+            )
+        }
+    }
+}
+
+/// 0 for a pod in trouble, 1 for one on its way, 2 for a ready one.
+fn pod_rank(p: &PodRow) -> u8 {
+    match p.status.as_str() {
+        "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Error" | "OOMKilled" => 0,
+        _ if p.is_ready() => 2,
+        _ => 1,
+    }
+}
+
 impl ClusterState {
-    /// The keys of the view's rows that pass `keep` on any column an
+    /// The keys of the query's rows that pass `keep` on any column an
     /// operator reads (name, status, node, image, colour, group, zone,
-    /// type), in table order: nodes by group then name, others by
-    /// namespace then name.
-    pub fn keys(&self, view: ClusterView, keep: &dyn Fn(&str) -> bool) -> Vec<&str> {
-        match view {
-            ClusterView::Pods => self
-                .pods
-                .iter()
-                .filter(|(k, p)| keep(k) || keep(&p.status) || keep(&p.node))
-                .map(|(k, _)| k.as_str())
-                .collect(),
-            ClusterView::Deployments => self
-                .deployments
-                .iter()
-                .filter(|(k, d)| keep(k) || keep(&d.image) || d.color.as_deref().is_some_and(keep))
-                .map(|(k, _)| k.as_str())
-                .collect(),
+    /// type, reason, object, message), in the query's order.
+    pub fn keys(&self, q: Query<'_>, keep: &dyn Fn(&str) -> bool) -> Vec<&str> {
+        let newest = |t: Option<SystemTime>| std::cmp::Reverse(t);
+        match q.view {
+            ClusterView::Pods => {
+                let mut rows: Vec<(&String, &PodRow)> = in_namespace(&self.pods, q.namespace)
+                    .filter(|(k, p)| keep(k) || keep(&p.status) || keep(&p.node))
+                    .collect();
+                match q.sort {
+                    1 => rows.sort_by_key(|(_, p)| pod_rank(p)),
+                    2 => rows.sort_by_key(|(_, p)| std::cmp::Reverse(p.restarts)),
+                    3 => rows.sort_by_key(|(_, p)| newest(p.created)),
+                    _ => {}
+                }
+                rows.into_iter().map(|(k, _)| k.as_str()).collect()
+            }
+            ClusterView::Deployments => {
+                let mut rows: Vec<(&String, &DeploymentRow)> =
+                    in_namespace(&self.deployments, q.namespace)
+                        .filter(|(k, d)| {
+                            keep(k) || keep(&d.image) || d.color.as_deref().is_some_and(keep)
+                        })
+                        .collect();
+                match q.sort {
+                    1 => rows.sort_by_key(|(_, d)| d.available >= d.desired),
+                    2 => rows.sort_by_key(|(_, d)| newest(d.created)),
+                    _ => {}
+                }
+                rows.into_iter().map(|(k, _)| k.as_str()).collect()
+            }
             ClusterView::Nodes => {
                 let mut nodes: Vec<&NodeRow> = self
                     .nodes
@@ -410,9 +645,106 @@ impl ClusterState {
                         keep(&n.name) || keep(&n.group) || keep(&n.zone) || keep(&n.instance_type)
                     })
                     .collect();
-                nodes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+                match q.sort {
+                    1 => nodes.sort_by(|a, b| (&a.zone, &a.name).cmp(&(&b.zone, &b.name))),
+                    2 => nodes.sort_by_key(|n| (n.ready && !n.unschedulable, n.name.clone())),
+                    _ => nodes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name))),
+                }
                 nodes.into_iter().map(|n| n.name.as_str()).collect()
             }
+            ClusterView::Events => {
+                let mut rows: Vec<(&String, &EventRow)> = in_namespace(&self.events, q.namespace)
+                    .filter(|(_, e)| keep(&e.reason) || keep(&e.object) || keep(&e.message))
+                    .collect();
+                rows.sort_by_key(|(_, e)| newest(e.last));
+                if q.sort == 1 {
+                    rows.sort_by_key(|(_, e)| !e.warning);
+                }
+                rows.into_iter().map(|(k, _)| k.as_str()).collect()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, status: &str, ready: u16) -> PodRow {
+        PodRow {
+            namespace: "p".into(),
+            name: name.into(),
+            status: status.into(),
+            ready,
+            containers: 1,
+            restarts: 0,
+            node: "n".into(),
+            created: None,
+            labels: vec![("app".into(), "a".into())],
+        }
+    }
+
+    #[test]
+    fn a_relist_replaces_and_the_worst_rule_wins() {
+        let mut c = ClusterState::default();
+        c.apply(ClusterChange::Pods(RowChange::Listed(
+            None,
+            vec![pod("a", "Running", 1), pod("b", "Running", 1)],
+        )));
+        assert_eq!(c.summary().health.0, Health::Ok);
+        c.apply(ClusterChange::Pods(RowChange::Applied(pod(
+            "b",
+            "CrashLoopBackOff",
+            0,
+        ))));
+        let s = c.summary().clone();
+        assert_eq!((s.crash_looping, s.pods_not_ready), (1, 1));
+        assert_eq!(s.health, (Health::Crit, "1 pod(s) crash-looping".into()));
+        c.apply(ClusterChange::Pods(RowChange::Deleted("p/b".into())));
+        c.apply(ClusterChange::Pods(RowChange::Listed(
+            Some("p".into()),
+            vec![pod("c", "Pending", 0)],
+        )));
+        assert_eq!(c.pods.keys().collect::<Vec<_>>(), ["p/c"]);
+        assert_eq!(c.summary().health.0, Health::Warn);
+    }
+}
+
+/// An object to fetch whole, for the detail view.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectRef {
+    /// The configured cluster name.
+    pub cluster: String,
+    /// Its kind: `Pod`, `Deployment`, `Node`, `Event`, `ReplicaSet`,
+    /// `Service`, `HorizontalPodAutoscaler`, `ConfigMap`.
+    pub kind: &'static str,
+    /// Its namespace, for namespaced kinds.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// The object a table key (`namespace/name`, or a node's name) names.
+    pub fn from_key(cluster: &str, kind: &'static str, key: &str) -> ObjectRef {
+        let (namespace, name) = match key.split_once('/') {
+            Some((ns, name)) => (Some(ns.to_owned()), name.to_owned()),
+            None => (None, key.to_owned()),
+        };
+        ObjectRef {
+            cluster: cluster.to_owned(),
+            kind,
+            namespace,
+            name,
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{} ({})", self.kind, self.name, self.cluster),
+            None => write!(f, "{} {} ({})", self.kind, self.name, self.cluster),
         }
     }
 }

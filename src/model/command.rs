@@ -49,6 +49,12 @@ pub enum Command {
     Back,
     /// Switch to another colour theme.
     Theme(String),
+    /// Show one namespace (`all` for every one).
+    Namespace(String),
+    /// Show the next namespace of the cluster (after the last: all).
+    NextNamespace,
+    /// Sort the table by its next order.
+    Sort,
     /// Show warnings and messages.
     Messages,
     /// Unbind a key (in a user keymap).
@@ -118,6 +124,19 @@ pub const COMMANDS: &[CommandInfo] = &[
         "theme",
         "Switch to another colour theme",
     ),
+    info(
+        "namespace",
+        Some("NAME"),
+        "namespace",
+        "Show one namespace of the cluster (`all` for every one)",
+    ),
+    info(
+        "next-namespace",
+        None,
+        "namespace",
+        "Show the next namespace of the cluster (after the last: all)",
+    ),
+    info("sort", None, "sort", "Sort the table by its next order"),
     info("messages", None, "messages", "Show warnings and messages"),
     info("nothing", None, "", "Unbind a key (in a user keymap)"),
 ];
@@ -161,6 +180,9 @@ impl Command {
             Command::Select => "select",
             Command::Back => "back",
             Command::Theme(_) => "theme",
+            Command::Namespace(_) => "namespace",
+            Command::NextNamespace => "next-namespace",
+            Command::Sort => "sort",
             Command::Messages => "messages",
             Command::Nothing => "nothing",
         }
@@ -245,6 +267,16 @@ impl FromStr for Command {
             "select" => no_arg(Command::Select),
             "back" => no_arg(Command::Back),
             "messages" => no_arg(Command::Messages),
+            "next-namespace" => no_arg(Command::NextNamespace),
+            "sort" => no_arg(Command::Sort),
+            "namespace" | "ns" => arg
+                .map(|a| Command::Namespace(a.to_owned()))
+                .ok_or_else(|| {
+                    CommandParseError(
+                    "`namespace` needs a namespace, e.g. `namespace iworkz-production`, or `all`"
+                        .into(),
+                )
+                }),
             "nothing" => no_arg(Command::Nothing),
             "theme" => arg.map(|a| Command::Theme(a.to_owned())).ok_or_else(|| {
                 CommandParseError("`theme` needs a theme name, e.g. `theme light`".into())
@@ -261,6 +293,7 @@ impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Command::Theme(name) => write!(f, "theme {name}"),
+            Command::Namespace(name) => write!(f, "namespace {name}"),
             other => f.write_str(other.name()),
         }
     }

@@ -150,7 +150,14 @@ pub enum Update {
         /// The cluster's source.
         id: SourceId,
         /// What changed.
-        change: super::cluster::ClusterChange,
+        change: Box<super::cluster::ClusterChange>,
+    },
+    /// An object fetched whole for the detail view, as YAML, or why not.
+    Detail {
+        /// What was asked for.
+        object: super::cluster::ObjectRef,
+        /// The YAML, or what failed.
+        yaml: Result<String, String>,
     },
 }
 

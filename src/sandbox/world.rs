@@ -3,7 +3,8 @@
 //! ai-services and web-frontend in blue and green, the Services selecting
 //! the live colour, the HPA and the ConfigMap. Korea is a warm standby at
 //! reduced replicas whose `backend-api-hpa` is the seed's manifest verbatim:
-//! it targets `backend-api`, which does not exist under blue / green.
+//! it targets `backend-api`, which does not exist under blue / green; its
+//! ConfigMap drifted (LOG_LEVEL left at debug).
 
 use serde_json::{Value, json};
 
@@ -221,12 +222,14 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
         format!("backend-api-{LIVE_COLOUR}")
     };
     create(store, "HorizontalPodAutoscaler", NAMESPACE, hpa(&target));
+    // Korea's was left at debug after an incident: drift the console flags.
+    let log_level = if korea { "debug" } else { "info" };
     create(
         store,
         "ConfigMap",
         NAMESPACE,
         json!({"metadata": {"name": "backend-api-config", "labels": {"app": "backend-api"}},
-            "data": {"NODE_ENV": "production", "LOG_LEVEL": "info", "FEATURE_AI_MATCHING": "true",
+            "data": {"NODE_ENV": "production", "LOG_LEVEL": log_level, "FEATURE_AI_MATCHING": "true",
                 "FEATURE_VOICE_INTERFACE": "true", "FEATURE_BUSINESS_CARD_SCANNER": "true"}}),
     );
     let seeded: i64 = APPS.iter().map(|a| a.replicas[idx]).sum();

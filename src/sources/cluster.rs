@@ -1,16 +1,20 @@
 //! The Kubernetes source: per configured cluster, kube-rs watchers (list,
-//! then watch, with the default backoff) for nodes, deployments and pods,
+//! then watch, with the default backoff) for nodes, deployments, pods,
+//! ReplicaSets, Services, HPAs, events and ConfigMaps,
 //! projected into compact rows. A fresh list replaces a table only once it
 //! is complete, so tables never empty during a re-list. The source reports
 //! connecting, live (with the time of the last event) and errors, keeping
 //! what it showed.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, BoxStream};
 use futures_util::{StreamExt, future};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Node, Pod, Service};
+use kube::api::{ApiResource, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -21,7 +25,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::Platform;
 use crate::config::platform::Cluster;
-use crate::model::cluster::{ClusterChange, DeploymentRow, NodeRow, PodRow, RowChange};
+use crate::model::cluster::{
+    ClusterChange, ConfigMapRow, DeploymentRow, EventRow, HpaRow, NodeRow, ObjectRef, PodRow,
+    ReplicaSetRow, RowChange, ServiceRow, Utilisation,
+};
 use crate::model::{SourceId, SourceKind, SourceState, Update};
 
 /// How often a live source refreshes the time of its last event.
@@ -113,6 +120,84 @@ async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sende
     }
 }
 
+/// How long a detail fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fetches whole objects for the detail view, on demand, and sends each
+/// back as YAML (without managedFields, as kubectl shows it) or as the
+/// reason it failed. Returns where to send requests.
+pub fn spawn_details<E: From<Update> + Send + 'static>(
+    platform: &Platform,
+    tx: &mpsc::Sender<E>,
+) -> mpsc::UnboundedSender<ObjectRef> {
+    let (requests, mut rx) = mpsc::unbounded_channel::<ObjectRef>();
+    let clusters: HashMap<String, Cluster> = platform
+        .clusters
+        .iter()
+        .map(|c| (c.name.get_ref().clone(), c.clone()))
+        .collect();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let mut clients: HashMap<String, Client> = HashMap::new();
+        while let Some(object) = rx.recv().await {
+            let client = match clients.get(&object.cluster) {
+                Some(c) => Ok(c.clone()),
+                None => match clusters.get(&object.cluster) {
+                    Some(cluster) => client(cluster).await,
+                    None => Err(format!("no cluster `{}` is configured", object.cluster)),
+                },
+            };
+            let tx = tx.clone();
+            match client {
+                Ok(c) => {
+                    clients.insert(object.cluster.clone(), c.clone());
+                    tokio::spawn(async move {
+                        let yaml = tokio::time::timeout(FETCH_TIMEOUT, fetch_yaml(c, &object))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(format!(
+                                    "{object}: no answer within {} s",
+                                    FETCH_TIMEOUT.as_secs()
+                                ))
+                            });
+                        let _ = tx.send(E::from(Update::Detail { object, yaml })).await;
+                    });
+                }
+                Err(message) => {
+                    let _ = tx
+                        .send(E::from(Update::Detail {
+                            object,
+                            yaml: Err(message),
+                        }))
+                        .await;
+                }
+            }
+        }
+    });
+    requests
+}
+
+async fn fetch_yaml(client: Client, o: &ObjectRef) -> Result<String, String> {
+    let ar = match o.kind {
+        "Pod" => ApiResource::erase::<Pod>(&()),
+        "Deployment" => ApiResource::erase::<Deployment>(&()),
+        "Node" => ApiResource::erase::<Node>(&()),
+        "Event" => ApiResource::erase::<CoreEvent>(&()),
+        "ReplicaSet" => ApiResource::erase::<ReplicaSet>(&()),
+        "Service" => ApiResource::erase::<Service>(&()),
+        "HorizontalPodAutoscaler" => ApiResource::erase::<HorizontalPodAutoscaler>(&()),
+        "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
+        other => return Err(format!("touban cannot show a {other}")),
+    };
+    let api: Api<DynamicObject> = match &o.namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &ar),
+        None => Api::all_with(client, &ar),
+    };
+    let mut object = api.get(&o.name).await.map_err(|e| format!("{o}: {e}"))?;
+    object.metadata.managed_fields = None;
+    serde_yaml_ng::to_string(&object).map_err(|e| format!("{o}: cannot write it as YAML: {e}"))
+}
+
 /// A cluster source's view of its own health, and its way to the app.
 /// Each method returns whether the app is still listening.
 struct Follow<E> {
@@ -160,7 +245,7 @@ impl<E: From<Update> + Send + 'static> Follow<E> {
         self.stale = false;
         self.send(Update::Cluster {
             id: self.id.clone(),
-            change,
+            change: Box::new(change),
         })
         .await
     }
@@ -233,12 +318,38 @@ async fn client(cluster: &Cluster) -> Result<Client, String> {
 
 type Changes = BoxStream<'static, Result<ClusterChange, String>>;
 
+/// One namespaced kind watched in `scope` (a namespace, or all).
+fn scoped<K, T>(
+    client: &Client,
+    scope: Option<&String>,
+    project: fn(&K) -> T,
+    wrap: fn(RowChange<T>) -> ClusterChange,
+) -> Changes
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+    T: Send + 'static,
+{
+    let api = match scope {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    rows(api, scope.cloned(), project)
+        .map(move |c| c.map(wrap))
+        .boxed()
+}
+
 /// Every watcher of the cluster, merged.
 fn watch_all(client: &Client, namespaces: &[String]) -> Changes {
-    let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+    let scopes: Vec<Option<&String>> = if namespaces.is_empty() {
         vec![None]
     } else {
-        namespaces.iter().cloned().map(Some).collect()
+        namespaces.iter().map(Some).collect()
     };
     let mut streams: Vec<Changes> = vec![
         rows(Api::<Node>::all(client.clone()), None, node_row)
@@ -246,24 +357,15 @@ fn watch_all(client: &Client, namespaces: &[String]) -> Changes {
             .boxed(),
     ];
     for scope in scopes {
-        let api = |c: &Client| match &scope {
-            Some(ns) => (
-                Api::namespaced(c.clone(), ns),
-                Api::namespaced(c.clone(), ns),
-            ),
-            None => (Api::all(c.clone()), Api::all(c.clone())),
-        };
-        let (deployments, pods): (Api<Deployment>, Api<Pod>) = api(client);
-        streams.push(
-            rows(deployments, scope.clone(), deployment_row)
-                .map(|c| c.map(ClusterChange::Deployments))
-                .boxed(),
-        );
-        streams.push(
-            rows(pods, scope, pod_row)
-                .map(|c| c.map(ClusterChange::Pods))
-                .boxed(),
-        );
+        streams.extend([
+            scoped(client, scope, deployment_row, ClusterChange::Deployments),
+            scoped(client, scope, pod_row, ClusterChange::Pods),
+            scoped(client, scope, replica_set_row, ClusterChange::ReplicaSets),
+            scoped(client, scope, service_row, ClusterChange::Services),
+            scoped(client, scope, hpa_row, ClusterChange::Hpas),
+            scoped(client, scope, event_row, ClusterChange::Events),
+            scoped(client, scope, config_map_row, ClusterChange::ConfigMaps),
+        ]);
     }
     stream::select_all(streams).boxed()
 }
@@ -358,16 +460,187 @@ fn deployment_row(d: &Deployment) -> DeploymentRow {
         ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
         updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
         available: status.and_then(|s| s.available_replicas).unwrap_or(0),
-        image: spec
-            .and_then(|s| s.template.spec.as_ref())
-            .and_then(|p| p.containers.first())
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default(),
+        image: first_image(spec.and_then(|s| s.template.spec.as_ref())),
         color: d.labels().get("color").cloned(),
         progressing: status
             .and_then(|s| s.conditions.as_ref())
             .and_then(|c| c.iter().find(|c| c.type_ == "Progressing"))
             .and_then(|c| c.reason.clone()),
+        replicas: status.and_then(|s| s.replicas).unwrap_or(0),
+        generation: d.metadata.generation.unwrap_or(0),
+        observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
+        app: d.labels().get("app").cloned(),
+        revision: revision(d),
+        created: created(d),
+    }
+}
+
+fn created<K: Resource>(o: &K) -> Option<SystemTime> {
+    o.meta()
+        .creation_timestamp
+        .as_ref()
+        .map(|t| SystemTime::from(t.0))
+}
+
+fn revision<K: Resource>(o: &K) -> Option<u32> {
+    o.meta()
+        .annotations
+        .as_ref()?
+        .get("deployment.kubernetes.io/revision")?
+        .parse()
+        .ok()
+}
+
+fn first_image(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> String {
+    spec.and_then(|p| p.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default()
+}
+
+fn replica_set_row(r: &ReplicaSet) -> ReplicaSetRow {
+    let spec = r.spec.as_ref();
+    ReplicaSetRow {
+        namespace: r.namespace().unwrap_or_default(),
+        name: r.name_any(),
+        owner: r
+            .owner_references()
+            .iter()
+            .find(|o| o.kind == "Deployment")
+            .map(|o| o.name.clone()),
+        revision: revision(r),
+        image: first_image(
+            spec.and_then(|s| s.template.as_ref())
+                .and_then(|t| t.spec.as_ref()),
+        ),
+        desired: spec.and_then(|s| s.replicas).unwrap_or(1),
+        ready: r
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0),
+        created: created(r),
+    }
+}
+
+fn service_row(s: &Service) -> ServiceRow {
+    ServiceRow {
+        namespace: s.namespace().unwrap_or_default(),
+        name: s.name_any(),
+        app: s.labels().get("app").cloned(),
+        selector: s
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn hpa_row(h: &HorizontalPodAutoscaler) -> HpaRow {
+    let spec = h.spec.as_ref();
+    let status = h.status.as_ref();
+    let target = |name: &str| {
+        spec.and_then(|s| s.metrics.as_ref())
+            .and_then(|m| {
+                m.iter()
+                    .filter_map(|m| m.resource.as_ref())
+                    .find(|r| r.name == name)
+            })
+            .and_then(|r| r.target.average_utilization)
+    };
+    let current = |name: &str| {
+        status
+            .and_then(|s| s.current_metrics.as_ref())
+            .and_then(|m| {
+                m.iter()
+                    .filter_map(|m| m.resource.as_ref())
+                    .find(|r| r.name == name)
+            })
+            .and_then(|r| r.current.average_utilization)
+    };
+    HpaRow {
+        namespace: h.namespace().unwrap_or_default(),
+        name: h.name_any(),
+        target_kind: spec
+            .map(|s| s.scale_target_ref.kind.clone())
+            .unwrap_or_default(),
+        target: spec
+            .map(|s| s.scale_target_ref.name.clone())
+            .unwrap_or_default(),
+        min: spec.and_then(|s| s.min_replicas).unwrap_or(1),
+        max: spec.map_or(0, |s| s.max_replicas),
+        current: status.and_then(|s| s.current_replicas).unwrap_or(0),
+        desired: status.map_or(0, |s| s.desired_replicas),
+        cpu: Utilisation {
+            current: current("cpu"),
+            target: target("cpu"),
+        },
+        memory: Utilisation {
+            current: current("memory"),
+            target: target("memory"),
+        },
+        last_scale: status
+            .and_then(|s| s.last_scale_time.as_ref())
+            .map(|t| SystemTime::from(t.0)),
+        failing: status
+            .and_then(|s| s.conditions.as_ref())
+            .map(|c| {
+                // AbleToScale and ScalingActive are healthy when True;
+                // ScalingLimited when False.
+                c.iter()
+                    .filter(|c| (c.type_ == "ScalingLimited") == (c.status == "True"))
+                    .map(|c| {
+                        format!(
+                            "{} {}: {}",
+                            c.type_,
+                            c.status,
+                            c.reason.as_deref().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn event_row(e: &CoreEvent) -> EventRow {
+    EventRow {
+        namespace: e.namespace().unwrap_or_default(),
+        name: e.name_any(),
+        warning: e.type_.as_deref() == Some("Warning"),
+        reason: e.reason.clone().unwrap_or_default(),
+        object: format!(
+            "{}/{}",
+            e.involved_object.kind.as_deref().unwrap_or(""),
+            e.involved_object.name.as_deref().unwrap_or("")
+        ),
+        message: e.message.clone().unwrap_or_default(),
+        count: e.count.unwrap_or(1),
+        last: e
+            .last_timestamp
+            .as_ref()
+            .map(|t| SystemTime::from(t.0))
+            .or_else(|| e.event_time.as_ref().map(|t| SystemTime::from(t.0)))
+            .or_else(|| created(e)),
+    }
+}
+
+fn config_map_row(c: &ConfigMap) -> ConfigMapRow {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    c.data.hash(&mut h);
+    c.binary_data
+        .as_ref()
+        .map(|b| b.iter().map(|(k, v)| (k, &v.0)).collect::<Vec<_>>())
+        .hash(&mut h);
+    ConfigMapRow {
+        namespace: c.namespace().unwrap_or_default(),
+        name: c.name_any(),
+        keys: c.data.as_ref().map_or(0, std::collections::BTreeMap::len)
+            + c.binary_data
+                .as_ref()
+                .map_or(0, std::collections::BTreeMap::len),
+        hash: h.finish(),
     }
 }
 
@@ -414,10 +687,11 @@ fn pod_row(p: &Pod) -> PodRow {
             .as_ref()
             .and_then(|s| s.node_name.clone())
             .unwrap_or_default(),
-        created: p
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| SystemTime::from(t.0)),
+        created: created(p),
+        labels: p
+            .labels()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }

@@ -34,12 +34,18 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 /// essentials, each with the keys the keymap binds to it now.
 fn hints(app: &App) -> Vec<(String, &'static str)> {
     let pane = app.focus();
-    let mut commands: Vec<Command> = app
+    let mut commands: Vec<Command> = Vec::new();
+    // A command bound to several keys is hinted once, with its first key.
+    for c in app
         .keymap()
         .sections()
         .filter(|(s, _)| *s == crate::config::keymap::Section::Pane(pane))
         .flat_map(|(_, b)| b.iter().map(|b| b.command.clone()))
-        .collect();
+    {
+        if !commands.contains(&c) {
+            commands.push(c);
+        }
+    }
     let essentials = [
         Command::Help,
         Command::CommandLine,

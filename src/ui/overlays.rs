@@ -34,6 +34,18 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 message_lines(app, st),
                 *scroll,
             ),
+            Overlay::Detail {
+                object,
+                text,
+                scroll,
+            } => scrolled(
+                st,
+                body,
+                frame,
+                &format!(" {object} "),
+                detail_lines(st, text.as_ref()),
+                *scroll,
+            ),
             Overlay::Confirm(dialog) => confirm(st, body, frame, dialog),
             Overlay::CommandLine(line) => command_line(app, st, body, foot, frame, line),
             Overlay::Filter { editor, pane, .. } => {
@@ -127,6 +139,29 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
         Span::styled(format!("Focus a pane: {}", panes.join(" ")), st.text),
     ]));
     lines
+}
+
+/// An object's YAML, keys set apart from values; or why it is missing.
+fn detail_lines<'a>(st: &Styles, text: Option<&Result<String, String>>) -> Vec<Line<'a>> {
+    match text {
+        None => vec![Line::from(Span::styled("fetching…", st.muted))],
+        Some(Err(e)) => vec![Line::from(Span::styled(e.clone(), st.crit))],
+        Some(Ok(yaml)) => yaml
+            .lines()
+            .map(|l| {
+                let body = l.trim_start_matches([' ', '-']);
+                let indent = &l[..l.len() - body.len()];
+                match body.split_once(':') {
+                    Some((k, v)) if !k.contains(' ') || k.starts_with('"') => Line::from(vec![
+                        Span::styled(indent.to_owned(), st.muted),
+                        Span::styled(format!("{k}:"), st.accent),
+                        Span::styled(v.to_owned(), st.text),
+                    ]),
+                    _ => Line::from(Span::styled(l.to_owned(), st.text)),
+                }
+            })
+            .collect(),
+    }
 }
 
 fn message_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {

@@ -4,13 +4,17 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use tokio::sync::mpsc;
 use touban::app::App;
+use touban::app::Event;
+use touban::config::Platform;
 use touban::config::{self, ConfigOrigin, Loaded, Overrides, Paths};
+use touban::sandbox::{Options, Sandbox, Scenario};
 use touban::ui::{self, Styles};
 
 /// 2026-11-29T03:04:05Z: 12:04:05 in Tokyo and Seoul.
@@ -73,4 +77,48 @@ pub fn text(buffer: &Buffer) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A sandbox (calm, hurried tenfold), and an app whose cluster sources
+/// (and detail fetcher) watch it through the
+/// config and kubeconfig it wrote.
+pub async fn watched(seed: u64) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
+    let sandbox = Sandbox::start(Options {
+        seed,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let mut loaded = loaded("default", "default");
+    loaded.platform = Platform::parse(
+        "sandbox config",
+        &std::fs::read_to_string(&config).expect("read"),
+    )
+    .expect("the sandbox's config is valid");
+    let mut app = App::new(loaded, fixed_now());
+    let (tx, rx) = mpsc::channel(1024);
+    touban::sources::cluster::spawn(app.platform(), &tx);
+    app.connect_details(touban::sources::cluster::spawn_details(app.platform(), &tx));
+    (sandbox, dir, app, rx)
+}
+
+/// Feeds events to the app until `done` holds (30 s at most).
+pub async fn until(
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Event>,
+    what: &str,
+    done: impl Fn(&App) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(app) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out waiting for {what}");
+        if let Ok(Some(event)) = tokio::time::timeout(left, rx.recv()).await {
+            app.handle(event);
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! Cluster: one cluster's pods, deployments and nodes as tables (only the
+//! Cluster: one cluster's pods, deployments, nodes and events as tables (only the
 //! rows on screen are built, so drawing costs the same at 10 or 10,000).
 //! Until its watcher has listed it, the pane says how the cluster is
 //! reached and what it waits for.
@@ -11,6 +11,8 @@ use ratatui::widgets::{Paragraph, Row, Table, Widget};
 use super::{heading, note, source_line};
 use crate::app::App;
 use crate::model::cluster::{ClusterState, ClusterView};
+use std::time::SystemTime;
+
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -24,15 +26,33 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         waiting(app, st, area, buf);
         return;
     };
-    let view = app.cluster_view();
+    let query = app.cluster_query();
+    let view = query.view;
     let [tabs, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-    let keys = cluster.keys(view, &|k| app.filter_matches(Pane::Cluster, k));
+    let keys = cluster.keys(query, &|k| app.filter_matches(Pane::Cluster, k));
     let mut spans = vec![Span::styled(format!(" {name} "), st.accent)];
+    // Narrow: only the view shown, between the keys' arrows.
     for v in ClusterView::ALL {
-        let style = if v == view { st.selection } else { st.tab };
-        spans.push(Span::styled(format!(" {} ", v.title()), style));
+        if v == view {
+            spans.push(Span::styled(format!(" {} ", v.title()), st.selection));
+        } else if area.width >= 100 {
+            spans.push(Span::styled(format!(" {} ", v.title()), st.tab));
+        }
     }
-    spans.push(Span::styled(format!("  {} rows", keys.len()), st.muted));
+    if view != ClusterView::Nodes {
+        spans.push(Span::styled(
+            format!("  ns {}", query.namespace.unwrap_or("all")),
+            st.text,
+        ));
+    }
+    spans.push(Span::styled(
+        format!(
+            "  {} rows · by {}",
+            keys.len(),
+            view.sorts().get(query.sort).copied().unwrap_or("name")
+        ),
+        st.muted,
+    ));
     Line::from(spans).render(tabs, buf);
     // The cursor stays on screen; only the rows of the window are built.
     let height = usize::from(table.height.saturating_sub(1)).max(1);
@@ -45,10 +65,12 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .skip(offset)
         .take(height)
         .collect();
+    let all = query.namespace.is_none();
     let (header, widths, rows) = match view {
-        ClusterView::Pods => pod_table(cluster, &visible, cursor, st, app.now()),
-        ClusterView::Deployments => deployment_table(cluster, &visible, cursor, st),
+        ClusterView::Pods => pod_table(cluster, &visible, cursor, st, app.now(), all),
+        ClusterView::Deployments => deployment_table(cluster, &visible, cursor, st, app.now(), all),
         ClusterView::Nodes => node_table(cluster, &visible, cursor, st),
+        ClusterView::Events => event_table(cluster, &visible, cursor, st, app.now()),
     };
     if keys.is_empty() {
         let what = view.title().to_lowercase();
@@ -73,34 +95,34 @@ fn pod_table<'a>(
     visible: &[(usize, &str)],
     cursor: usize,
     st: &Styles,
-    now: std::time::SystemTime,
+    now: SystemTime,
+    all: bool,
 ) -> Table3<'a> {
-    (
+    with_namespace(
+        all,
         vec!["NAME", "READY", "STATUS", "RESTARTS", "NODE", "AGE"],
         vec![
-            Constraint::Min(24),
+            Constraint::Min(33),
+            Constraint::Length(5),
+            Constraint::Length(16),
+            Constraint::Length(8),
+            Constraint::Fill(1),
             Constraint::Length(6),
-            Constraint::Length(18),
-            Constraint::Length(9),
-            Constraint::Min(12),
-            Constraint::Length(7),
         ],
         visible
             .iter()
             .filter_map(|(i, k)| cluster.pods.get(*k).map(|p| (*i, p)))
             .map(|(i, p)| {
-                let age = p
-                    .created
-                    .and_then(|c| now.duration_since(c).ok())
-                    .map(age_label)
-                    .unwrap_or_default();
+                let age = age(now, p.created);
                 let status_style = match p.status.as_str() {
                     "Running" if p.is_ready() => st.ok,
                     "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Error" => st.crit,
                     _ => st.warn,
                 };
                 select(
-                    Row::new(vec![
+                    all,
+                    &p.namespace,
+                    vec![
                         Span::styled(p.name.clone(), st.text),
                         Span::styled(format!("{}/{}", p.ready, p.containers), st.text),
                         Span::styled(p.status.clone(), status_style),
@@ -110,7 +132,7 @@ fn pod_table<'a>(
                         ),
                         Span::styled(p.node.clone(), st.muted),
                         Span::styled(age, st.muted),
-                    ]),
+                    ],
                     i == cursor,
                     st,
                 )
@@ -125,14 +147,26 @@ fn deployment_table<'a>(
     visible: &[(usize, &str)],
     cursor: usize,
     st: &Styles,
+    now: SystemTime,
+    all: bool,
 ) -> Table3<'a> {
-    (
-        vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "COLOR", "IMAGE"],
+    with_namespace(
+        all,
+        vec![
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "COLOR",
+            "IMAGE",
+        ],
         vec![
             Constraint::Min(22),
             Constraint::Length(7),
             Constraint::Length(11),
             Constraint::Length(10),
+            Constraint::Length(7),
             Constraint::Length(6),
             Constraint::Min(20),
         ],
@@ -149,14 +183,17 @@ fn deployment_table<'a>(
                     st.ok
                 };
                 select(
-                    Row::new(vec![
+                    all,
+                    &d.namespace,
+                    vec![
                         Span::styled(d.name.clone(), st.text),
                         Span::styled(format!("{}/{}", d.ready, d.desired), ready_style),
                         Span::styled(d.updated.to_string(), st.text),
                         Span::styled(d.available.to_string(), st.text),
+                        Span::styled(age(now, d.created), st.muted),
                         Span::styled(d.color.clone().unwrap_or_default(), st.accent),
                         Span::styled(d.image.clone(), st.muted),
-                    ]),
+                    ],
                     i == cursor,
                     st,
                 )
@@ -192,14 +229,16 @@ fn node_table<'a>(
                     (false, _) => ("NotReady", st.crit),
                 };
                 select(
-                    Row::new(vec![
+                    false,
+                    "",
+                    vec![
                         Span::styled(n.group.clone(), st.accent),
                         Span::styled(n.name.clone(), st.text),
                         Span::styled(status.0, status.1),
                         Span::styled(n.zone.clone(), st.muted),
                         Span::styled(n.instance_type.clone(), st.muted),
                         Span::styled(n.taints.join(","), st.muted),
-                    ]),
+                    ],
                     i == cursor,
                     st,
                 )
@@ -208,7 +247,89 @@ fn node_table<'a>(
     )
 }
 
-fn select<'a>(row: Row<'a>, selected: bool, st: &Styles) -> Row<'a> {
+/// The event table: newest first, warnings highlighted.
+fn event_table<'a>(
+    cluster: &ClusterState,
+    visible: &[(usize, &str)],
+    cursor: usize,
+    st: &Styles,
+    now: SystemTime,
+) -> Table3<'a> {
+    (
+        vec!["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        vec![
+            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(22),
+            Constraint::Length(34),
+            Constraint::Min(20),
+        ],
+        visible
+            .iter()
+            .filter_map(|(i, k)| cluster.events.get(*k).map(|e| (*i, e)))
+            .map(|(i, e)| {
+                let (word, style) = if e.warning {
+                    ("Warning", st.warn)
+                } else {
+                    ("Normal", st.muted)
+                };
+                let seen = if e.count > 1 {
+                    format!("{} (x{})", age(now, e.last), e.count)
+                } else {
+                    age(now, e.last)
+                };
+                select(
+                    false,
+                    "",
+                    vec![
+                        Span::styled(seen, st.muted),
+                        Span::styled(word, style),
+                        Span::styled(e.reason.clone(), if e.warning { st.warn } else { st.text }),
+                        Span::styled(e.object.clone(), st.text),
+                        Span::styled(e.message.clone(), st.muted),
+                    ],
+                    i == cursor,
+                    st,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// An age column: how long ago `t` was.
+fn age(now: SystemTime, t: Option<SystemTime>) -> String {
+    t.and_then(|c| now.duration_since(c).ok())
+        .map(age_label)
+        .unwrap_or_default()
+}
+
+/// Adds a NAMESPACE column first when every namespace is shown.
+fn with_namespace<'a>(
+    all: bool,
+    mut header: Vec<&'static str>,
+    mut widths: Vec<Constraint>,
+    rows: Vec<Row<'a>>,
+) -> Table3<'a> {
+    if all {
+        header.insert(0, "NAMESPACE");
+        widths.insert(0, Constraint::Length(18));
+    }
+    (header, widths, rows)
+}
+
+/// A row of cells, with its namespace first when every namespace is
+/// shown, highlighted when selected.
+fn select<'a>(
+    all: bool,
+    namespace: &str,
+    mut cells: Vec<Span<'a>>,
+    selected: bool,
+    st: &Styles,
+) -> Row<'a> {
+    if all {
+        cells.insert(0, Span::styled(namespace.to_owned(), st.muted));
+    }
+    let row = Row::new(cells);
     if selected {
         row.style(st.selection)
     } else {

@@ -1,59 +1,244 @@
-//! Scaling: node groups against their configured bounds, and (once the
-//! cluster reports) HPAs and replicas.
+//! Scaling: HPAs (replicas, bounds, utilisation against target, last
+//! scale, and faults: a target that does not exist, or a colour that is
+//! not live), node groups against their configured bounds, and each
+//! deployment's replicas (only the rows on screen built).
+
+use std::time::SystemTime;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Span;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
-use super::{empty_line, note, passes};
+use super::{empty_line, heading, note, passes};
 use crate::app::App;
+use crate::model::cluster::Utilisation;
+use crate::model::rollout::{self, releases};
+use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
 /// Draws the scaling pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
-    let p = app.platform();
-    let mut rows = Vec::new();
-    for c in &p.clusters {
-        let state = app.source(c.region.get_ref(), SourceKind::Cluster, c.name.get_ref());
-        for g in c
-            .node_groups
-            .iter()
-            .filter(|g| passes(app, Pane::Scaling, g.name.get_ref()))
-        {
-            rows.push(Row::new(vec![
-                Span::styled(c.name.get_ref().clone(), st.text),
-                Span::styled(g.name.get_ref().clone(), st.text),
-                Span::styled(g.min.to_string(), st.muted),
-                Span::styled(g.desired.to_string(), st.text),
-                Span::styled(g.max.to_string(), st.muted),
-                // Node counts come from the cluster's watcher; none yet.
-                Span::styled(format!("— ({})", state.word()), st.state(state)),
-            ]));
-        }
-    }
-    if rows.is_empty() {
-        note(
-            vec![empty_line(app, st, Pane::Scaling, "node group")],
-            area,
-            buf,
-        );
-        return;
-    }
-    let header =
-        Row::new(["CLUSTER", "NODE GROUP", "MIN", "DESIRED", "MAX", "NODES"]).style(st.muted);
-    Table::new(
-        rows,
-        [
-            Constraint::Length(14),
+    let (hpa_rows, hpa_count) = hpas(app, st);
+    let groups = node_groups(app, st);
+    let hpa_h = u16::try_from(hpa_count.max(1) + 2).unwrap_or(u16::MAX);
+    let group_h = u16::try_from(groups.len().max(1) + 2).unwrap_or(u16::MAX);
+    let [a, b, c] = Layout::vertical([
+        Constraint::Length(hpa_h),
+        Constraint::Length(group_h),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    section(
+        st,
+        a,
+        buf,
+        "horizontal pod autoscalers",
+        hpa_rows,
+        &[
+            "CLUSTER", "HPA", "TARGET", "REPLICAS", "MIN", "MAX", "CPU", "MEMORY", "SCALED",
+            "FAULT",
+        ],
+        &[
+            Constraint::Length(10),
+            Constraint::Length(16),
+            Constraint::Length(18),
+            Constraint::Length(9),
+            Constraint::Length(4),
+            Constraint::Length(4),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(7),
+            Constraint::Min(10),
+        ],
+        &empty_line(app, st, Pane::Scaling, "HPA"),
+    );
+    section(
+        st,
+        b,
+        buf,
+        "node groups against the config",
+        groups,
+        &["CLUSTER", "NODE GROUP", "MIN", "DESIRED", "MAX", "NODES"],
+        &[
+            Constraint::Length(10),
             Constraint::Length(20),
             Constraint::Length(5),
             Constraint::Length(8),
             Constraint::Length(5),
             Constraint::Min(10),
         ],
+        &empty_line(app, st, Pane::Scaling, "node group"),
+    );
+    deployments(app, st, c, buf);
+}
+
+/// A titled table, or its empty line.
+#[allow(clippy::too_many_arguments)]
+fn section(
+    st: &Styles,
+    area: Rect,
+    buf: &mut Buffer,
+    title: &str,
+    rows: Vec<Row<'_>>,
+    header: &[&'static str],
+    widths: &[Constraint],
+    empty: &Line<'_>,
+) {
+    let [t, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    heading(st, title).render(t, buf);
+    if rows.is_empty() {
+        note(vec![empty.clone()], body, buf);
+        return;
+    }
+    Table::new(rows, widths.to_vec())
+        .header(Row::new(header.to_vec()).style(st.muted))
+        .render(body, buf);
+}
+
+fn utilisation(u: Utilisation) -> String {
+    match (u.current, u.target) {
+        (_, None) => "—".into(),
+        (Some(c), Some(t)) => format!("{c}/{t}%"),
+        (None, Some(t)) => format!("?/{t}%"),
+    }
+}
+
+/// Every cluster's HPAs, with faults.
+fn hpas<'a>(app: &App, st: &Styles) -> (Vec<Row<'a>>, usize) {
+    let now: SystemTime = app.now();
+    let mut rows = Vec::new();
+    for c in &app.platform().clusters {
+        let name = c.name.get_ref();
+        let Some(state) = app.cluster(name) else {
+            continue;
+        };
+        let rs = releases(state);
+        for h in state.hpas.values().filter(|h| {
+            passes(app, Pane::Scaling, &h.name) || passes(app, Pane::Scaling, &h.target)
+        }) {
+            let fault = rollout::hpa_fault(state, &rs, h);
+            let (text, style) = match (&fault, h.failing.first()) {
+                (Some(f), _) => (f.clone(), st.crit),
+                (None, Some(cond)) => (cond.clone(), st.warn),
+                (None, None) => ("none".to_owned(), st.ok),
+            };
+            rows.push(Row::new(vec![
+                Span::styled(name.clone(), st.muted),
+                Span::styled(h.name.clone(), st.text),
+                Span::styled(
+                    h.target.clone(),
+                    if fault.is_some() { st.crit } else { st.text },
+                ),
+                Span::styled(format!("{}→{}", h.current, h.desired), st.text),
+                Span::styled(h.min.to_string(), st.muted),
+                Span::styled(h.max.to_string(), st.muted),
+                Span::styled(utilisation(h.cpu), st.text),
+                Span::styled(utilisation(h.memory), st.text),
+                Span::styled(
+                    h.last_scale
+                        .and_then(|t| now.duration_since(t).ok())
+                        .map_or_else(|| "never".to_owned(), age_label),
+                    st.muted,
+                ),
+                Span::styled(text, style),
+            ]));
+        }
+    }
+    let n = rows.len();
+    (rows, n)
+}
+
+/// Node groups of the config, with the nodes the watcher sees in each.
+fn node_groups<'a>(app: &App, st: &Styles) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    for c in &app.platform().clusters {
+        let state = app.source(c.region.get_ref(), SourceKind::Cluster, c.name.get_ref());
+        let cluster = app.cluster(c.name.get_ref());
+        for g in c
+            .node_groups
+            .iter()
+            .filter(|g| passes(app, Pane::Scaling, g.name.get_ref()))
+        {
+            let nodes = cluster.map(|cl| {
+                let of_group = cl.nodes.values().filter(|n| &n.group == g.name.get_ref());
+                let (ready, total) =
+                    of_group.fold((0u32, 0u32), |(r, t), n| (r + u32::from(n.ready), t + 1));
+                (ready, total)
+            });
+            let shown = match nodes {
+                None => Span::styled(format!("— ({})", state.word()), st.state(state)),
+                Some((ready, total)) => {
+                    let (why, style) = if total < g.min || total > g.max {
+                        (" outside min..max", st.crit)
+                    } else if ready < total {
+                        (" not all ready", st.warn)
+                    } else if total == g.desired {
+                        ("", st.ok)
+                    } else {
+                        (" ≠ desired", st.warn)
+                    };
+                    Span::styled(format!("{ready}/{total} ready{why}"), style)
+                }
+            };
+            rows.push(Row::new(vec![
+                Span::styled(c.name.get_ref().clone(), st.muted),
+                Span::styled(g.name.get_ref().clone(), st.text),
+                Span::styled(g.min.to_string(), st.muted),
+                Span::styled(g.desired.to_string(), st.text),
+                Span::styled(g.max.to_string(), st.muted),
+                shown,
+            ]));
+        }
+    }
+    rows
+}
+
+/// Each deployment's replicas, and the HPA that scales it.
+fn deployments(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    let [t, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let height = usize::from(body.height.saturating_sub(1));
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for c in &app.platform().clusters {
+        let name = c.name.get_ref();
+        let Some(state) = app.cluster(name) else {
+            continue;
+        };
+        for d in state
+            .deployments
+            .values()
+            .filter(|d| passes(app, Pane::Scaling, &d.name))
+        {
+            total += 1;
+            if rows.len() >= height {
+                continue;
+            }
+            let hpa = state
+                .hpas
+                .values()
+                .find(|h| h.namespace == d.namespace && h.target == d.name)
+                .map_or_else(|| "—".to_owned(), |h| h.name.clone());
+            let style = if d.ready < d.desired { st.warn } else { st.ok };
+            rows.push(Row::new(vec![
+                Span::styled(name.clone(), st.muted),
+                Span::styled(format!("{}/{}", d.namespace, d.name), st.text),
+                Span::styled(format!("{}/{}", d.ready, d.desired), style),
+                Span::styled(hpa, st.muted),
+            ]));
+        }
+    }
+    heading(st, &format!("deployment replicas ({total})")).render(t, buf);
+    Table::new(
+        rows,
+        [
+            Constraint::Length(10),
+            Constraint::Min(30),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
     )
-    .header(header)
-    .render(area, buf);
+    .header(Row::new(["CLUSTER", "DEPLOYMENT", "READY", "HPA"]).style(st.muted))
+    .render(body, buf);
 }
