@@ -14,7 +14,7 @@ use crate::config::keymap::Lookup;
 use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
 use tokio::sync::mpsc;
 
-use crate::model::cluster::{ClusterState, ClusterView, DeploymentRow, ObjectRef, Query};
+use crate::model::cluster::{ClusterState, ClusterView, DeploymentRow, ObjectRef, Query, Window};
 use crate::model::source::age_label;
 use crate::model::{
     Command, JobEvent, JobId, JobOutcome, Key, Pane, SourceId, SourceKind, SourceState, Update,
@@ -406,10 +406,9 @@ impl App {
                 return;
             }
             Pane::Cluster => self.selected_cluster().and_then(|name| {
-                let keys = self.cluster(name)?.keys(self.cluster_query(), &|k| {
-                    self.filter_matches(Pane::Cluster, k)
-                });
-                let key = keys.get(self.cursor(Pane::Cluster))?;
+                let cursor = self.cursor(Pane::Cluster);
+                let window = self.cluster_window(self.cluster(name)?, cursor, 1);
+                let key = window.keys.first()?;
                 let kind = match self.cluster_view {
                     ClusterView::Pods => "Pod",
                     ClusterView::Deployments => "Deployment",
@@ -490,12 +489,7 @@ impl App {
             Pane::Cluster => self
                 .selected_cluster()
                 .and_then(|c| self.clusters.get(c))
-                .map_or(0, |c| {
-                    c.keys(self.cluster_query(), &|k| {
-                        self.filter_matches(Pane::Cluster, k)
-                    })
-                    .len()
-                }),
+                .map_or(0, |c| self.cluster_window(c, 0, 0).total),
             Pane::Rollouts => self.rollout_rows().len(),
             _ => 0,
         }
@@ -547,6 +541,20 @@ impl App {
             namespace: self.namespace.as_deref(),
             sort: self.sorts[self.view_index()],
         }
+    }
+
+    /// `height` rows of the Cluster pane's table around `cursor`, and how
+    /// many rows pass its filter.
+    pub fn cluster_window<'a>(
+        &self,
+        cluster: &'a ClusterState,
+        cursor: usize,
+        height: usize,
+    ) -> Window<'a> {
+        let keep = |k: &str| self.filter_matches(Pane::Cluster, k);
+        let filtered: Option<&dyn Fn(&str) -> bool> =
+            self.filter(Pane::Cluster).map(|_| &keep as _);
+        cluster.window(self.cluster_query(), filtered, cursor, height)
     }
 
     /// Sends detail fetches to this fetcher.

@@ -483,3 +483,91 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
     t.wait_for("EXIT:0");
     assert_terminal_restored(&t);
 }
+
+/// A `touban sandbox` process, killed when the test ends.
+struct SandboxProcess(std::process::Child);
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
+    let t = Tmux::new("scale");
+    let dir = t.path("sandbox");
+    let _sandbox = SandboxProcess(
+        Command::new(BIN)
+            .args(["--log-file"])
+            .arg(t.path("sandbox.log"))
+            .args([
+                "sandbox",
+                "--scenario",
+                "calm",
+                "--speed",
+                "10",
+                "--write-config",
+            ])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start touban sandbox"),
+    );
+    let config = dir.join("config.toml");
+    let kubeconfig = dir.join("kubeconfig");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(config.exists() && kubeconfig.exists()) {
+        assert!(Instant::now() < deadline, "the sandbox wrote no config");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} --config {}; echo EXIT:$?",
+        t.path("console.log").display(),
+        config.display()
+    ));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["2", "]"]);
+    t.wait("web-frontend-blue at 4/4", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend-blue") && l.contains("4/4"))
+    });
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "--context",
+            "eks-tokyo",
+            "-n",
+            "iworkz-production",
+            "scale",
+            "deployment/web-frontend-blue",
+            "--replicas=6",
+        ])
+        .output()
+        .expect("kubectl is installed (tests/run.sh checks)");
+    assert!(
+        out.status.success(),
+        "kubectl scale: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let screen = t.wait("web-frontend-blue scaled to 6", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend-blue") && l.contains("/6"))
+    });
+    let line = screen
+        .lines()
+        .find(|l| l.contains("web-frontend-blue"))
+        .unwrap_or_default();
+    println!("after kubectl scale: {line}");
+    t.wait("all six ready", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend-blue") && l.contains("6/6"))
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}

@@ -604,7 +604,83 @@ fn pod_rank(p: &PodRow) -> u8 {
     }
 }
 
+/// The rows of a table on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window<'a> {
+    /// Rows in the whole (filtered) table.
+    pub total: usize,
+    /// The index of the first row on screen.
+    pub offset: usize,
+    /// The keys of the rows on screen.
+    pub keys: Vec<&'a str>,
+}
+
 impl ClusterState {
+    /// The rows on screen: `height` rows keeping the `cursor` in view.
+    /// Unfiltered pods and deployments in name order are read straight
+    /// from the table (the cost does not grow with its size); a filter or
+    /// another order goes through [`ClusterState::keys`].
+    pub fn window(
+        &self,
+        q: Query<'_>,
+        keep: Option<&dyn Fn(&str) -> bool>,
+        cursor: usize,
+        height: usize,
+    ) -> Window<'_> {
+        fn table_keys<'a>(
+            keys: impl Iterator<Item = &'a String>,
+            total: usize,
+            offset: usize,
+            height: usize,
+        ) -> Window<'a> {
+            Window {
+                total,
+                offset,
+                keys: keys.skip(offset).take(height).map(String::as_str).collect(),
+            }
+        }
+        let place = |total: usize| {
+            let cursor = cursor.min(total.saturating_sub(1));
+            (cursor + 1).saturating_sub(height.max(1))
+        };
+        let direct = keep.is_none() && q.sort == 0;
+        match (q.view, direct) {
+            (ClusterView::Pods, true) => {
+                let total = match q.namespace {
+                    None => self.pods.len(),
+                    Some(_) => in_namespace(&self.pods, q.namespace).count(),
+                };
+                table_keys(
+                    in_namespace(&self.pods, q.namespace).map(|(k, _)| k),
+                    total,
+                    place(total),
+                    height,
+                )
+            }
+            (ClusterView::Deployments, true) => {
+                let total = match q.namespace {
+                    None => self.deployments.len(),
+                    Some(_) => in_namespace(&self.deployments, q.namespace).count(),
+                };
+                table_keys(
+                    in_namespace(&self.deployments, q.namespace).map(|(k, _)| k),
+                    total,
+                    place(total),
+                    height,
+                )
+            }
+            _ => {
+                let all = self.keys(q, keep.unwrap_or(&|_| true));
+                let offset = place(all.len());
+                Window {
+                    total: all.len(),
+                    offset,
+                    keys: all.into_iter().skip(offset).take(height).collect(),
+                }
+            }
+        }
+    }
+
     /// The keys of the query's rows that pass `keep` on any column an
     /// operator reads (name, status, node, image, colour, group, zone,
     /// type, reason, object, message), in the query's order.
@@ -707,6 +783,40 @@ mod tests {
         )));
         assert_eq!(c.pods.keys().collect::<Vec<_>>(), ["p/c"]);
         assert_eq!(c.summary().health.0, Health::Warn);
+    }
+
+    #[test]
+    fn a_window_reads_the_same_rows_directly_or_through_keys() {
+        let mut c = ClusterState::default();
+        let mut rows: Vec<PodRow> = (0..50)
+            .map(|i| pod(&format!("a{i:02}"), "Running", 1))
+            .collect();
+        rows.push(PodRow {
+            namespace: "q".into(),
+            ..pod("z", "Pending", 0)
+        });
+        c.apply(ClusterChange::Pods(RowChange::Listed(None, rows)));
+        for namespace in [None, Some("p"), Some("q")] {
+            let q = Query {
+                view: ClusterView::Pods,
+                namespace,
+                sort: 0,
+            };
+            for cursor in [0, 7, 30, 49, 500] {
+                let direct = c.window(q, None, cursor, 10);
+                let through = c.window(q, Some(&|_| true), cursor, 10);
+                assert_eq!(direct, through, "{namespace:?} {cursor}");
+            }
+        }
+        let q = Query {
+            view: ClusterView::Pods,
+            namespace: None,
+            sort: 0,
+        };
+        let w = c.window(q, None, 45, 10);
+        assert_eq!((w.total, w.offset, w.keys[0]), (51, 36, "p/a36"));
+        let sorted = c.window(Query { sort: 1, ..q }, None, 0, 3);
+        assert_eq!(sorted.keys[0], "q/z", "problems first");
     }
 }
 

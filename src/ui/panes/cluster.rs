@@ -29,7 +29,11 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let query = app.cluster_query();
     let view = query.view;
     let [tabs, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-    let keys = cluster.keys(query, &|k| app.filter_matches(Pane::Cluster, k));
+    let keep = |k: &str| app.filter_matches(Pane::Cluster, k);
+    let filtered: Option<&dyn Fn(&str) -> bool> = app.filter(Pane::Cluster).map(|_| &keep as _);
+    // The cursor stays on screen; only the rows of the window are built.
+    let height = usize::from(table.height.saturating_sub(1)).max(1);
+    let window = cluster.window(query, filtered, app.cursor(Pane::Cluster), height);
     let mut spans = vec![Span::styled(format!(" {name} "), st.accent)];
     // Narrow: only the view shown, between the keys' arrows.
     for v in ClusterView::ALL {
@@ -48,22 +52,21 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     spans.push(Span::styled(
         format!(
             "  {} rows · by {}",
-            keys.len(),
+            window.total,
             view.sorts().get(query.sort).copied().unwrap_or("name")
         ),
         st.muted,
     ));
     Line::from(spans).render(tabs, buf);
-    // The cursor stays on screen; only the rows of the window are built.
-    let height = usize::from(table.height.saturating_sub(1)).max(1);
-    let cursor = app.cursor(Pane::Cluster).min(keys.len().saturating_sub(1));
-    let offset = (cursor + 1).saturating_sub(height);
-    let visible: Vec<(usize, &str)> = keys
+    let cursor = app
+        .cursor(Pane::Cluster)
+        .min(window.total.saturating_sub(1));
+    let visible: Vec<(usize, &str)> = window
+        .keys
         .iter()
         .copied()
         .enumerate()
-        .skip(offset)
-        .take(height)
+        .map(|(i, k)| (window.offset + i, k))
         .collect();
     let all = query.namespace.is_none();
     let (header, widths, rows) = match view {
@@ -72,7 +75,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         ClusterView::Nodes => node_table(cluster, &visible, cursor, st),
         ClusterView::Events => event_table(cluster, &visible, cursor, st, app.now()),
     };
-    if keys.is_empty() {
+    if window.total == 0 {
         let what = view.title().to_lowercase();
         let text = match app.filter(Pane::Cluster) {
             Some(f) => format!("no {what} match /{f}"),
