@@ -15,7 +15,7 @@ mod scaling;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Padding, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Padding, Paragraph, Row, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::{Styles, text};
@@ -165,6 +165,22 @@ fn heading<'a>(st: &Styles, text: &str) -> Line<'a> {
 /// long URL cannot push the rows below it out of line).
 fn note(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(area, buf);
+}
+
+/// A table row; when selected, every cell in the selection's style (a
+/// cell's own colour on the selection's background can be unreadable).
+fn table_row<'a>(cells: Vec<Span<'a>>, selected: bool, st: &Styles) -> Row<'a> {
+    if selected {
+        Row::new(
+            cells
+                .into_iter()
+                .map(|c| Span::styled(c.content, st.selection))
+                .collect::<Vec<_>>(),
+        )
+        .style(st.selection)
+    } else {
+        Row::new(cells)
+    }
 }
 
 /// Whether `name` passes the pane's filter.

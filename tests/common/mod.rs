@@ -83,11 +83,19 @@ pub fn text(buffer: &Buffer) -> String {
 /// (and detail fetcher) watch it through the
 /// config and kubeconfig it wrote.
 pub async fn watched(seed: u64) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
+    watched_in(Scenario::Calm, seed).await
+}
+
+/// As [`watched`], in another scenario.
+pub async fn watched_in(
+    scenario: Scenario,
+    seed: u64,
+) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
     let sandbox = Sandbox::start(Options {
         seed,
         pods: 0,
         speed: 10.0,
-        scenario: Scenario::Calm,
+        scenario,
     })
     .await
     .expect("sandbox");

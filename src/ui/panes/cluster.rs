@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, Widget};
 
-use super::{heading, note, source_line};
+use super::{heading, note, source_line, table_row};
 use crate::app::App;
 use crate::model::cluster::{ClusterState, ClusterView};
 use std::time::SystemTime;
@@ -332,12 +332,7 @@ fn select<'a>(
     if all {
         cells.insert(0, Span::styled(namespace.to_owned(), st.muted));
     }
-    let row = Row::new(cells);
-    if selected {
-        row.style(st.selection)
-    } else {
-        row
-    }
+    table_row(cells, selected, st)
 }
 
 /// The pane before its cluster is listed: how the cluster is reached.

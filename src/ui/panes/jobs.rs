@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
-use super::{empty_line, note};
+use super::{empty_line, note, table_row};
 use crate::app::App;
 use crate::model::{JobOutcome, Pane};
 use crate::ui::Styles;
@@ -36,17 +36,16 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             (None, Some((i, n, step))) => (format!("step {i}/{n}: {step}"), st.text),
             (None, None) => ("queued".to_owned(), st.muted),
         };
-        let row = Row::new(vec![
-            Span::styled(format!("#{}", j.id.0), st.muted),
-            Span::styled(j.title.clone(), st.text),
-            Span::styled(state, style),
-            Span::styled(format!("{} ago", app.age(j.queued)), st.muted),
-        ]);
-        if i == cursor {
-            row.style(st.selection)
-        } else {
-            row
-        }
+        table_row(
+            vec![
+                Span::styled(format!("#{}", j.id.0), st.muted),
+                Span::styled(j.title.clone(), st.text),
+                Span::styled(state, style),
+                Span::styled(format!("{} ago", app.age(j.queued)), st.muted),
+            ],
+            i == cursor,
+            st,
+        )
     });
     Table::new(
         rows,

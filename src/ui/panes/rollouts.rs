@@ -12,7 +12,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
-use super::{heading, note, source_line};
+use super::{heading, note, source_line, table_row};
 use crate::app::App;
 use crate::config::platform::Role;
 use crate::model::cluster::{DeploymentRow, Health};
@@ -330,31 +330,30 @@ fn deployment_table(
                 RolloutState::Progressing(_) => st.warn,
                 RolloutState::Stalled(_) => st.crit,
             };
-            let row = Row::new(vec![
-                Span::styled((*cluster).to_owned(), st.muted),
-                Span::styled(
-                    if wide {
-                        format!("{}/{}", d.namespace, d.name)
-                    } else {
-                        d.name.clone()
-                    },
-                    st.text,
-                ),
-                Span::styled(state.word(), style),
-                Span::styled(format!("{}/{}", d.updated, d.desired), st.text),
-                Span::styled(format!("{}/{}", d.available, d.desired), st.text),
-                Span::styled(
-                    d.revision.map(|r| r.to_string()).unwrap_or_default(),
-                    st.muted,
-                ),
-                Span::styled(image_tag(&d.image).to_owned(), st.accent),
-                Span::styled(state.detail().to_owned(), style),
-            ]);
-            if i == cursor {
-                row.style(st.selection)
-            } else {
-                row
-            }
+            table_row(
+                vec![
+                    Span::styled((*cluster).to_owned(), st.muted),
+                    Span::styled(
+                        if wide {
+                            format!("{}/{}", d.namespace, d.name)
+                        } else {
+                            d.name.clone()
+                        },
+                        st.text,
+                    ),
+                    Span::styled(state.word(), style),
+                    Span::styled(format!("{}/{}", d.updated, d.desired), st.text),
+                    Span::styled(format!("{}/{}", d.available, d.desired), st.text),
+                    Span::styled(
+                        d.revision.map(|r| r.to_string()).unwrap_or_default(),
+                        st.muted,
+                    ),
+                    Span::styled(image_tag(&d.image).to_owned(), st.accent),
+                    Span::styled(state.detail().to_owned(), style),
+                ],
+                i == cursor,
+                st,
+            )
         })
         .collect();
     let [title, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
