@@ -238,6 +238,7 @@ fn overview_cluster_cells_from_watched_state() {
         ready: true,
         unschedulable: false,
         taints: vec![],
+        capacity: ("2".into(), "8Gi".into()),
     };
     let pod = |name: &str, status: &str, ready: u16| PodRow {
         namespace: "iworkz-production".into(),

@@ -23,6 +23,8 @@ pub struct NodeRow {
     pub unschedulable: bool,
     /// Taints, as `key=value:Effect`.
     pub taints: Vec<String>,
+    /// Allocatable CPU and memory, as the API writes them (`4`, `16Gi`).
+    pub capacity: (String, String),
 }
 
 /// A deployment.

@@ -447,6 +447,17 @@ fn node_row(n: &Node) -> NodeRow {
                     .collect()
             })
             .unwrap_or_default(),
+        capacity: {
+            let of = |k: &str| {
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()))
+                    .and_then(|m| m.get(k))
+                    .map(|q| q.0.clone())
+                    .unwrap_or_default()
+            };
+            (of("cpu"), of("memory"))
+        },
     }
 }
 
