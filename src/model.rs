@@ -2,6 +2,7 @@
 //! source, and the owned messages that sources and the executor send to the
 //! app. Nothing here knows about terminals, files or the network.
 
+pub mod alert;
 pub mod cluster;
 pub mod command;
 pub mod job;

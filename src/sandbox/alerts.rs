@@ -37,16 +37,9 @@ impl Alert {
     }
 }
 
-/// FNV-64a over the sorted labels.
+/// FNV-64a over the sorted labels, as Alertmanager computes it.
 pub fn fingerprint(labels: &Labels) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (k, v) in labels {
-        for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
+    crate::model::alert::fingerprint(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 struct Rule {

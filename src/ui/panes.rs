@@ -167,6 +167,57 @@ fn note(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(area, buf);
 }
 
+/// Column widths decided here rather than by the layout solver: a table
+/// wider than its area leaves the solver a choice, and it does not always
+/// make the same one. `Length(n)` wants n; `Min(n)` wants n and takes an
+/// equal share of any room left; `Fill` takes a share of the room only.
+/// Too narrow: growing columns give up half first, then the widest gives
+/// a cell at a time.
+fn columns(width: u16, constraints: &[Constraint]) -> Vec<Constraint> {
+    let n = constraints.len();
+    let gaps = u16::try_from(n.saturating_sub(1)).unwrap_or(u16::MAX);
+    let avail = width.saturating_sub(gaps);
+    let grows = |c: &Constraint| matches!(c, Constraint::Min(_) | Constraint::Fill(_));
+    let mut w: Vec<u16> = constraints
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(v) | Constraint::Min(v) => *v,
+            _ => 0,
+        })
+        .collect();
+    let sum = |w: &[u16]| w.iter().map(|v| u32::from(*v)).sum::<u32>();
+    let growing: Vec<usize> = (0..n).filter(|i| grows(&constraints[*i])).collect();
+    if sum(&w) < u32::from(avail) && !growing.is_empty() {
+        let extra = u32::from(avail) - sum(&w);
+        let k = u32::try_from(growing.len()).unwrap_or(1);
+        for (j, i) in growing.iter().enumerate() {
+            let share = extra / k + u32::from(u32::try_from(j).unwrap_or(0) < extra % k);
+            w[*i] = w[*i].saturating_add(u16::try_from(share).unwrap_or(u16::MAX));
+        }
+    }
+    let floors: Vec<u16> = (0..n)
+        .map(|i| {
+            if grows(&constraints[i]) {
+                w[i] / 2
+            } else {
+                w[i]
+            }
+        })
+        .collect();
+    for floor_of in [|f: u16| f, |_: u16| 1] {
+        while sum(&w) > u32::from(avail) {
+            let slack = (0..n)
+                .map(|i| (w[i].saturating_sub(floor_of(floors[i])), i))
+                .max_by_key(|(s, i)| (*s, std::cmp::Reverse(*i)));
+            match slack {
+                Some((s, i)) if s > 0 => w[i] -= 1,
+                _ => break,
+            }
+        }
+    }
+    w.into_iter().map(Constraint::Length).collect()
+}
+
 /// A table row; when selected, every cell in the selection's style (a
 /// cell's own colour on the selection's background can be unreadable).
 fn table_row<'a>(cells: Vec<Span<'a>>, selected: bool, st: &Styles) -> Row<'a> {
@@ -186,4 +237,41 @@ fn table_row<'a>(cells: Vec<Span<'a>>, selected: bool, st: &Styles) -> Row<'a> {
 /// Whether `name` passes the pane's filter.
 fn passes(app: &App, pane: Pane, name: &str) -> bool {
     app.filter_matches(pane, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_fit_the_width_the_same_way_every_time() {
+        let c = [
+            Constraint::Length(18),
+            Constraint::Min(22),
+            Constraint::Length(7),
+            Constraint::Min(20),
+        ];
+        let total = |v: &[Constraint]| {
+            v.iter()
+                .map(|c| match c {
+                    Constraint::Length(n) => *n,
+                    _ => 0,
+                })
+                .sum::<u16>()
+        };
+        // Room: growing columns share it.
+        let wide = columns(100, &c);
+        assert_eq!(wide, columns(100, &c));
+        assert_eq!(total(&wide) + 3, 100);
+        assert_eq!(wide[2], Constraint::Length(7));
+        // Too narrow: growing columns give up first, fixed ones keep.
+        let narrow = columns(60, &c);
+        assert_eq!(total(&narrow) + 3, 60);
+        assert_eq!(
+            (narrow[0], narrow[2]),
+            (Constraint::Length(18), Constraint::Length(7))
+        );
+        // Far too narrow: everything gives, nothing panics.
+        assert_eq!(total(&columns(10, &c)), 7);
+    }
 }

@@ -68,7 +68,8 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .enumerate()
         .map(|(i, k)| (window.offset + i, k))
         .collect();
-    let all = query.namespace.is_none();
+    // Every namespace: a NAMESPACE column, where there is room for it.
+    let all = query.namespace.is_none() && area.width >= 100;
     let (header, widths, rows) = match view {
         ClusterView::Pods => pod_table(cluster, &visible, cursor, st, app.now(), all),
         ClusterView::Deployments => deployment_table(cluster, &visible, cursor, st, app.now(), all),
@@ -84,7 +85,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         Paragraph::new(Line::from(Span::styled(text, st.muted))).render(table, buf);
         return;
     }
-    Table::new(rows, widths)
+    Table::new(rows, super::columns(table.width, &widths))
         .header(Row::new(header).style(st.muted))
         .render(table, buf);
 }

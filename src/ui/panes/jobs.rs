@@ -49,12 +49,15 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     });
     Table::new(
         rows,
-        [
-            Constraint::Length(5),
-            Constraint::Percentage(45),
-            Constraint::Percentage(40),
-            Constraint::Min(8),
-        ],
+        super::columns(
+            area.width,
+            &[
+                Constraint::Length(5),
+                Constraint::Min(30),
+                Constraint::Min(24),
+                Constraint::Length(8),
+            ],
+        ),
     )
     .header(Row::new(["JOB", "WHAT", "STATE", "QUEUED"]).style(st.muted))
     .render(area, buf);

@@ -360,16 +360,19 @@ fn deployment_table(
     heading(st, &format!("deployments ({}) · enter: YAML", rows.len())).render(title, buf);
     Table::new(
         built,
-        [
-            Constraint::Length(10),
-            Constraint::Min(if wide { 40 } else { 20 }),
-            Constraint::Length(11),
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(4),
-            Constraint::Length(10),
-            Constraint::Min(0),
-        ],
+        super::columns(
+            table.width,
+            &[
+                Constraint::Length(10),
+                Constraint::Min(if wide { 40 } else { 20 }),
+                Constraint::Length(11),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(4),
+                Constraint::Length(10),
+                Constraint::Fill(1),
+            ],
+        ),
     )
     .header(
         Row::new([

@@ -92,7 +92,7 @@ fn section(
         note(vec![empty.clone()], body, buf);
         return;
     }
-    Table::new(rows, widths.to_vec())
+    Table::new(rows, super::columns(body.width, widths))
         .header(Row::new(header.to_vec()).style(st.muted))
         .render(body, buf);
 }
@@ -232,12 +232,15 @@ fn deployments(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     heading(st, &format!("deployment replicas ({total})")).render(t, buf);
     Table::new(
         rows,
-        [
-            Constraint::Length(10),
-            Constraint::Min(30),
-            Constraint::Length(8),
-            Constraint::Min(10),
-        ],
+        super::columns(
+            body.width,
+            &[
+                Constraint::Length(10),
+                Constraint::Min(30),
+                Constraint::Length(8),
+                Constraint::Min(10),
+            ],
+        ),
     )
     .header(Row::new(["CLUSTER", "DEPLOYMENT", "READY", "HPA"]).style(st.muted))
     .render(body, buf);
