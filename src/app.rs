@@ -7,13 +7,14 @@ pub mod clock;
 pub mod editor;
 pub mod overlay;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use crate::config::keymap::Lookup;
 use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
 use tokio::sync::mpsc;
 
+use crate::model::alert::{self, AlertFilter, AlertRow, AlertSnapshot, Target};
 use crate::model::cluster::{ClusterState, ClusterView, DeploymentRow, ObjectRef, Query, Window};
 use crate::model::source::age_label;
 use crate::model::{
@@ -108,6 +109,11 @@ pub struct App {
     selected_cluster: Option<String>,
     sources: BTreeMap<SourceId, SourceState>,
     clusters: BTreeMap<String, ClusterState>,
+    /// Each alert source's last snapshot.
+    alerts: BTreeMap<SourceId, AlertSnapshot>,
+    /// Critical alerts the operator has seen (the Alerts pane was shown
+    /// while they fired), by fingerprint.
+    seen: BTreeSet<String>,
     jobs: Vec<JobRow>,
     messages: Vec<Message>,
     status: Option<Message>,
@@ -145,6 +151,8 @@ impl App {
             selected_cluster: None,
             sources,
             clusters: BTreeMap::new(),
+            alerts: BTreeMap::new(),
+            seen: BTreeSet::new(),
             jobs: Vec::new(),
             messages: Vec::new(),
             status: None,
@@ -375,8 +383,95 @@ impl App {
                     );
                 }
             }
+            Command::Jump => self.jump(),
             Command::Nothing => {}
         }
+        self.mark_seen();
+    }
+
+    /// With the Alerts pane shown, every critical alert firing is seen.
+    fn mark_seen(&mut self) {
+        if self.focus != Pane::Alerts {
+            return;
+        }
+        let fresh: Vec<String> = self
+            .alert_rows()
+            .iter()
+            .filter(|a| a.rank() == 0)
+            .map(|a| a.fingerprint.clone())
+            .collect();
+        self.seen.extend(fresh);
+    }
+
+    /// Opens the pane that shows what the selected alert is about,
+    /// filtered to it.
+    fn jump(&mut self) {
+        if self.focus != Pane::Alerts {
+            return;
+        }
+        let Some(a) = self
+            .visible_alerts()
+            .get(self.cursor(Pane::Alerts))
+            .map(|a| (*a).clone())
+        else {
+            return;
+        };
+        let databases: Vec<&str> = self
+            .platform
+            .databases
+            .iter()
+            .map(|d| d.name.get_ref().as_str())
+            .chain(
+                self.platform
+                    .caches
+                    .iter()
+                    .map(|c| c.name.get_ref().as_str()),
+            )
+            .collect();
+        let ai: Vec<&str> = self
+            .platform
+            .ai_services
+            .iter()
+            .map(|a| a.name.get_ref().as_str())
+            .collect();
+        let Some(target) = alert::target(&a, &databases, &ai) else {
+            self.say(
+                Level::Info,
+                format!("{}: its labels name no workload, database or node", a.name),
+            );
+            return;
+        };
+        let cluster = self
+            .platform
+            .clusters
+            .iter()
+            .find(|c| c.region.get_ref() == &a.region)
+            .map(|c| c.name.get_ref().clone());
+        let (pane, filter) = match target {
+            Target::Pod(namespace, pod) => {
+                self.cluster_view = ClusterView::Pods;
+                self.namespace = namespace;
+                (Pane::Cluster, pod)
+            }
+            Target::Workload(name) => {
+                self.cluster_view = ClusterView::Deployments;
+                self.namespace = None;
+                (Pane::Cluster, name)
+            }
+            Target::Node(name) => {
+                self.cluster_view = ClusterView::Nodes;
+                (Pane::Cluster, name)
+            }
+            Target::Data(name) => (Pane::Data, name),
+            Target::Ai(name) => (Pane::Ai, name),
+        };
+        if pane == Pane::Cluster {
+            self.selected_cluster = cluster.or_else(|| self.selected_cluster.clone());
+        }
+        self.focus = pane;
+        // Escaped as a regex, but names read as typed (`-` needs no escape).
+        self.set_filter(pane, regex::escape(&filter).replace("\\-", "-"));
+        self.cursors.remove(&pane);
     }
 
     /// Asks the operator to confirm something, over everything else.
@@ -417,6 +512,16 @@ impl App {
                 };
                 Some(ObjectRef::from_key(name, kind, key))
             }),
+            Pane::Alerts => {
+                if let Some(a) = self.visible_alerts().get(self.cursor(Pane::Alerts)) {
+                    let fingerprint = a.fingerprint.clone();
+                    self.overlays.push(Overlay::Alert {
+                        fingerprint,
+                        scroll: 0,
+                    });
+                }
+                return;
+            }
             Pane::Rollouts => {
                 self.rollout_rows()
                     .get(self.cursor(Pane::Rollouts))
@@ -491,6 +596,7 @@ impl App {
                 .and_then(|c| self.clusters.get(c))
                 .map_or(0, |c| self.cluster_window(c, 0, 0).total),
             Pane::Rollouts => self.rollout_rows().len(),
+            Pane::Alerts => self.visible_alerts().len(),
             _ => 0,
         }
     }
@@ -557,6 +663,52 @@ impl App {
         cluster.window(self.cluster_query(), filtered, cursor, height)
     }
 
+    /// Every alert of every source, each once, active first, by severity
+    /// then team (sources in configured order).
+    pub fn alert_rows(&self) -> Vec<&AlertRow> {
+        let order = self
+            .platform
+            .alert_sources
+            .iter()
+            .map(|s| SourceId::new(s.region.get_ref(), SourceKind::Alerts, s.name.get_ref()));
+        alert::merged(order.filter_map(|id| self.alerts.get(&id)))
+    }
+
+    /// The Alerts pane's rows: [`App::alert_rows`] through its filter
+    /// (`team=ai severity=critical text`).
+    pub fn visible_alerts(&self) -> Vec<&AlertRow> {
+        let filter = AlertFilter::parse(self.filter(Pane::Alerts).unwrap_or(""));
+        self.alert_rows()
+            .into_iter()
+            .filter(|a| filter.matches(a))
+            .collect()
+    }
+
+    /// An alert by fingerprint.
+    pub fn alert(&self, fingerprint: &str) -> Option<&AlertRow> {
+        self.alert_rows()
+            .into_iter()
+            .find(|a| a.fingerprint == fingerprint)
+    }
+
+    /// The active silences of every source.
+    pub fn silences(&self) -> impl Iterator<Item = &alert::SilenceRow> {
+        self.alerts.values().flat_map(|s| s.silences.iter())
+    }
+
+    /// Whether a critical alert has not been seen yet.
+    pub fn is_new(&self, a: &AlertRow) -> bool {
+        a.rank() == 0 && !self.seen.contains(&a.fingerprint)
+    }
+
+    /// Firing alerts of a region by severity (critical, warning, other),
+    /// once one of its alert sources has reported; `None` before.
+    pub fn alert_counts(&self, region: &str) -> Option<(usize, usize, usize)> {
+        let reported = self.alerts.keys().any(|id| id.region == region);
+        reported
+            .then(|| alert::counts(self.alert_rows().into_iter().filter(|a| a.region == region)))
+    }
+
     /// Sends detail fetches to this fetcher.
     pub fn connect_details(&mut self, tx: mpsc::UnboundedSender<ObjectRef>) {
         self.details = Some(tx);
@@ -603,6 +755,10 @@ impl App {
         match update {
             Update::Cluster { id, change } => {
                 self.clusters.entry(id.name).or_default().apply(*change);
+            }
+            Update::Alerts { id, snapshot } => {
+                self.alerts.insert(id, snapshot);
+                self.mark_seen();
             }
             Update::Detail { object, yaml } => {
                 for o in &mut self.overlays {

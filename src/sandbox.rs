@@ -350,7 +350,7 @@ impl Sandbox {
         }
         let _ = write!(
             t,
-            "\n[[alert_sources]]\nname = \"cloudwatch-alarms\"\nregion = \"tokyo\"\nkind = \"cloudwatch\"\naws_region = \"{}\"\nurl = \"{}\"\n",
+            "\n[[alert_sources]]\nname = \"cloudwatch-alarms\"\nregion = \"tokyo\"\nkind = \"cloudwatch\"\naws_region = \"{}\"\nurl = \"{}\"\nanonymous = true\n",
             cloudwatch::AWS_REGION,
             self.cloudwatch
         );

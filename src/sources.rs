@@ -2,4 +2,6 @@
 //! into owned `model` values sent to the app through one channel, and
 //! reporting its own health. They never touch the app's state.
 
+pub mod alerts;
+pub mod aws;
 pub mod cluster;

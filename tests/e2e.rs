@@ -571,3 +571,54 @@ fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
     t.wait_for("EXIT:0");
     assert_terminal_restored(&t);
 }
+
+#[test]
+fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
+    let t = Tmux::new("jump");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --speed 30; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["8"]);
+    // At 30x, PodCrashLooping fires about 14 s in (120 s + its 5 min `for`).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let screen = loop {
+        let s = t.screen();
+        if s.lines()
+            .any(|l| l.contains("PodCrashLooping") && l.contains("firing"))
+        {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no alert fired:\n{s}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        screen.contains("critical") && screen.contains("platform"),
+        "{screen}"
+    );
+    assert!(screen.contains("alerts Tokyo 1 crit"), "{screen}");
+    let row = screen
+        .lines()
+        .position(|l| l.contains("PodCrashLooping"))
+        .expect("listed");
+    let first = screen
+        .lines()
+        .position(|l| l.starts_with("SEVERITY"))
+        .expect("header")
+        + 1;
+    for _ in first..row {
+        t.keys(&["Down"]);
+    }
+    t.keys(&["w"]);
+    let cluster = t.wait_for("ns iworkz-production");
+    assert!(cluster.contains(" Cluster  /backend-api-blue-"), "{cluster}");
+    t.wait("the crash-looping pod, alone", |s| {
+        s.contains("1 rows") && s.contains("backend-api-blue-") && s.contains("CrashLoopBackOff")
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}

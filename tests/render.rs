@@ -310,3 +310,89 @@ fn overview_cluster_cells_from_watched_state() {
     press(&mut app, KeyCode::Enter);
     insta::assert_snapshot!("cluster_pods_filtered_100x20", text(&render(&app, 100, 20)));
 }
+
+#[test]
+fn alerts_pane_groups_by_severity_and_team_and_sets_silenced_apart() {
+    use touban::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin};
+    let mut app = app();
+    let alert = |name: &str, severity: &str, team: &str, state: AlertState, ago: u64| {
+        let labels: Vec<(String, String)> = vec![
+            ("alertname".into(), name.into()),
+            ("severity".into(), severity.into()),
+            ("team".into(), team.into()),
+        ];
+        AlertRow {
+            fingerprint: touban::model::alert::fingerprint(
+                labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+            region: "tokyo".into(),
+            source: "alertmanager".into(),
+            origin: Some(Origin::Alertmanager),
+            name: name.into(),
+            severity: severity.into(),
+            team: team.into(),
+            state: Some(state),
+            since: Some(fixed_now() - Duration::from_secs(ago)),
+            fires_at: (state == AlertState::Pending).then(|| fixed_now() + Duration::from_secs(40)),
+            summary: format!("{name}: what the rule says"),
+            labels,
+            ..AlertRow::default()
+        }
+    };
+    let snapshot = AlertSnapshot {
+        alerts: vec![
+            alert(
+                "HighAPILatency",
+                "warning",
+                "backend",
+                AlertState::Silenced,
+                900,
+            ),
+            alert(
+                "PodCrashLooping",
+                "critical",
+                "platform",
+                AlertState::Firing,
+                300,
+            ),
+            alert(
+                "AIModelInferenceLatency",
+                "warning",
+                "ai",
+                AlertState::Firing,
+                120,
+            ),
+            alert(
+                "ServiceDown",
+                "critical",
+                "platform",
+                AlertState::Pending,
+                20,
+            ),
+            alert(
+                "AIModelAccuracyDrop",
+                "critical",
+                "ai",
+                AlertState::Firing,
+                60,
+            ),
+        ],
+        silences: vec![],
+    };
+    app.handle(Event::Update(Update::Alerts {
+        id: SourceId::new("tokyo", SourceKind::Alerts, "alertmanager"),
+        snapshot,
+    }));
+    app.handle(Event::Update(Update::SourceState {
+        id: SourceId::new("tokyo", SourceKind::Alerts, "alertmanager"),
+        state: SourceState::Live { at: fixed_now() },
+    }));
+    // Not yet seen: the header marks two new critical alerts.
+    insta::assert_snapshot!("alerts_new_in_header_120x30", text(&render(&app, 120, 30)));
+    app.run(touban::model::Command::Focus(Pane::Alerts));
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("alerts_{w}x{h}"), text(&render(&app, w, h)));
+    }
+    app.run(touban::model::Command::Select);
+    insta::assert_snapshot!("alerts_detail_100x30", text(&render(&app, 100, 30)));
+}

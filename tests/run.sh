@@ -15,7 +15,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 declare -A packages=(
     [tmux]=tmux              # end-to-end tests run the binary in a real terminal
     [curl]=curl              # reads the sandbox's Alertmanager API
-    [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints
+        [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints, evaluates the seed's rules
+    [prometheus-alertmanager]=prometheus-alertmanager  # receives them, for the alert sources
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -63,6 +63,14 @@ pub enum Overlay {
         /// First line shown.
         scroll: u16,
     },
+    /// An alert: every label and annotation, its generator URL and the
+    /// silence that covers it.
+    Alert {
+        /// Which alert.
+        fingerprint: String,
+        /// First line shown.
+        scroll: u16,
+    },
     /// An object, fetched whole, as YAML.
     Detail {
         /// Which object.
@@ -80,7 +88,8 @@ impl Overlay {
         match self {
             Overlay::Help { scroll }
             | Overlay::Messages { scroll }
-            | Overlay::Detail { scroll, .. } => scroll_keys(scroll, key),
+            | Overlay::Detail { scroll, .. }
+            | Overlay::Alert { scroll, .. } => scroll_keys(scroll, key),
             Overlay::CommandLine(line) => line.on_key(key),
             Overlay::Filter {
                 pane,

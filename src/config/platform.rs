@@ -311,6 +311,14 @@ pub struct AlertSource {
     /// The AWS region (CloudWatch).
     #[serde(default)]
     pub aws_region: Option<String>,
+    /// Seconds between polls (5 when unset).
+    #[serde(default)]
+    pub interval_seconds: Option<u64>,
+    /// CloudWatch: sign with placeholder keys, for a local endpoint that
+    /// does not check them (the sandbox, moto); otherwise credentials come
+    /// from the standard AWS chain.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// The built-in example: the platform of `seed/infrastructure.ja.md`.

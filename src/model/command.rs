@@ -55,6 +55,8 @@ pub enum Command {
     NextNamespace,
     /// Sort the table by its next order.
     Sort,
+    /// Open the pane that shows what the selected alert is about.
+    Jump,
     /// Show warnings and messages.
     Messages,
     /// Unbind a key (in a user keymap).
@@ -137,6 +139,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         "Show the next namespace of the cluster (after the last: all)",
     ),
     info("sort", None, "sort", "Sort the table by its next order"),
+    info(
+        "jump",
+        None,
+        "workload",
+        "Open the pane that shows what the selected alert is about",
+    ),
     info("messages", None, "messages", "Show warnings and messages"),
     info("nothing", None, "", "Unbind a key (in a user keymap)"),
 ];
@@ -183,6 +191,7 @@ impl Command {
             Command::Namespace(_) => "namespace",
             Command::NextNamespace => "next-namespace",
             Command::Sort => "sort",
+            Command::Jump => "jump",
             Command::Messages => "messages",
             Command::Nothing => "nothing",
         }
@@ -269,6 +278,7 @@ impl FromStr for Command {
             "messages" => no_arg(Command::Messages),
             "next-namespace" => no_arg(Command::NextNamespace),
             "sort" => no_arg(Command::Sort),
+            "jump" => no_arg(Command::Jump),
             "namespace" | "ns" => arg
                 .map(|a| Command::Namespace(a.to_owned()))
                 .ok_or_else(|| {

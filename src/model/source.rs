@@ -152,6 +152,13 @@ pub enum Update {
         /// What changed.
         change: Box<super::cluster::ClusterChange>,
     },
+    /// What an alert source read in one poll: it replaces the last.
+    Alerts {
+        /// Which source.
+        id: SourceId,
+        /// Its alerts and silences.
+        snapshot: super::alert::AlertSnapshot,
+    },
     /// An object fetched whole for the detail view, as YAML, or why not.
     Detail {
         /// What was asked for.

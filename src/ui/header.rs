@@ -9,7 +9,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Styles, fit, text};
 use crate::app::App;
-use crate::model::{Command, Pane, SourceKind, SourceState};
+use crate::model::alert::AlertState;
+use crate::model::{Command, Pane, SourceState};
 
 /// Draws the two header lines.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -75,19 +76,60 @@ fn summary<'a>(app: &App, st: &Styles, width: u16) -> Line<'a> {
             SourceState::NotConnected | SourceState::Connecting { .. }
         )
     });
-    let alerts_live = sources
-        .iter()
-        .any(|(id, s)| id.kind == SourceKind::Alerts && s.is_live());
     let wide = width >= 120;
 
     let mut spans = Vec::new();
-    // Alert counts need a connected alert source; until then say so rather than show a zero.
+    // Firing alerts per region, once one of its alert sources has
+    // reported; until then "—", never a zero touban does not know.
     spans.push(Span::styled("alerts ", st.muted));
-    spans.push(if alerts_live {
-        Span::styled("0", st.ok)
-    } else {
-        Span::styled("—", st.unknown)
-    });
+    for (i, r) in app.platform().regions.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", st.muted));
+        }
+        let name = if wide {
+            r.display.clone()
+        } else {
+            r.display.chars().take(3).collect()
+        };
+        spans.push(Span::styled(format!("{name} "), st.muted));
+        match app.alert_counts(r.name.get_ref()) {
+            None => spans.push(Span::styled("—", st.unknown)),
+            Some((0, 0, _)) => spans.push(Span::styled("0", st.ok)),
+            Some((crit, warn, _)) => {
+                if crit > 0 {
+                    spans.push(Span::styled(
+                        if wide {
+                            format!("{crit} crit")
+                        } else {
+                            format!("{crit}c")
+                        },
+                        st.crit,
+                    ));
+                }
+                if warn > 0 {
+                    if crit > 0 {
+                        spans.push(Span::raw(" "));
+                    }
+                    spans.push(Span::styled(
+                        if wide {
+                            format!("{warn} warn")
+                        } else {
+                            format!("{warn}w")
+                        },
+                        st.warn,
+                    ));
+                }
+            }
+        }
+    }
+    let new = app
+        .alert_rows()
+        .iter()
+        .filter(|a| app.is_new(a) && a.state() == AlertState::Firing)
+        .count();
+    if new > 0 {
+        spans.push(Span::styled(format!(" ● {new} new"), st.crit));
+    }
     spans.push(Span::styled(" │ ", st.muted));
     spans.push(Span::styled(
         if wide { "sources " } else { "src " },

@@ -46,6 +46,17 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 detail_lines(st, text.as_ref()),
                 *scroll,
             ),
+            Overlay::Alert {
+                fingerprint,
+                scroll,
+            } => scrolled(
+                st,
+                body,
+                frame,
+                " Alert ",
+                alert_lines(app, st, fingerprint),
+                *scroll,
+            ),
             Overlay::Confirm(dialog) => confirm(st, body, frame, dialog),
             Overlay::CommandLine(line) => command_line(app, st, body, foot, frame, line),
             Overlay::Filter { editor, pane, .. } => {
@@ -138,6 +149,91 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
         Span::styled(format!("  {:<15}", ":PANE"), st.key),
         Span::styled(format!("Focus a pane: {}", panes.join(" ")), st.text),
     ]));
+    lines
+}
+
+/// An alert whole: what, where, since when, every label and annotation,
+/// where it came from, and the silences that cover it.
+fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
+    let Some(a) = app.alert(fingerprint) else {
+        return vec![Line::from(Span::styled(
+            "this alert has resolved: its source no longer reports it",
+            st.muted,
+        ))];
+    };
+    let field = |k: &str, v: String, style| {
+        Line::from(vec![
+            Span::styled(format!("{k:<14}"), st.muted),
+            Span::styled(v, style),
+        ])
+    };
+    let mut lines = vec![
+        field("alert", a.name.clone(), st.title),
+        field(
+            "state",
+            format!("{} ({})", a.state().word(), a.severity),
+            if a.rank() == 0 { st.crit } else { st.warn },
+        ),
+        field(
+            "where",
+            format!(
+                "{} · {} ({})",
+                a.region,
+                a.source,
+                a.origin.map_or("", crate::model::alert::Origin::word)
+            ),
+            st.text,
+        ),
+        field(
+            "since",
+            a.since
+                .map_or_else(|| "unknown".to_owned(), |t| format!("{} ago", app.age(t))),
+            st.text,
+        ),
+    ];
+    if let Some(t) = a.fires_at {
+        let left = t
+            .duration_since(app.now())
+            .map_or_else(|_| "now".to_owned(), crate::model::source::age_label);
+        lines.push(field("fires in", left, st.warn));
+    }
+    if let Some(u) = &a.generator_url {
+        lines.push(field("source", u.clone(), st.accent));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("labels", st.accent)));
+    for (k, v) in &a.labels {
+        lines.push(field(&format!("  {k}"), v.clone(), st.text));
+    }
+    lines.push(Line::from(Span::styled("annotations", st.accent)));
+    for (k, v) in &a.annotations {
+        lines.push(field(&format!("  {k}"), v.clone(), st.text));
+    }
+    let covering: Vec<_> = app
+        .silences()
+        .filter(|s| a.silenced_by.contains(&s.id))
+        .collect();
+    if !a.silenced_by.is_empty() {
+        lines.push(Line::from(Span::styled("silenced by", st.accent)));
+    }
+    for s in &covering {
+        lines.push(field(
+            &format!("  {}", s.id.chars().take(8).collect::<String>()),
+            format!(
+                "{} · by {} · \"{}\" · ends in {}",
+                s.matchers.join(", "),
+                s.created_by,
+                s.comment,
+                s.ends_at
+                    .and_then(|t| t.duration_since(app.now()).ok())
+                    .map_or_else(|| "?".to_owned(), crate::model::source::age_label)
+            ),
+            st.text,
+        ));
+    }
+    if !a.inhibited_by.is_empty() {
+        lines.push(field("inhibited by", a.inhibited_by.join(", "), st.text));
+    }
     lines
 }
 

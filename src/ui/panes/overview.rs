@@ -108,8 +108,25 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             "no alert source configured",
             &mut lines,
         );
+        lines.extend(alert_line(app, st, r));
         note(lines, inner, buf);
     }
+}
+
+/// The region's firing alerts by severity, once its alert sources report.
+fn alert_line<'a>(app: &App, st: &Styles, region: &str) -> Option<Line<'a>> {
+    let (crit, warn, other) = app.alert_counts(region)?;
+    Some(Line::from(vec![
+        Span::raw("    "),
+        if crit + warn + other == 0 {
+            Span::styled("no alert firing", st.ok)
+        } else {
+            Span::styled(
+                format!("{crit} critical · {warn} warning · {other} other firing"),
+                if crit > 0 { st.crit } else { st.warn },
+            )
+        },
+    ]))
 }
 
 /// A cluster's cell: nodes, deployments and pods, then its health in its

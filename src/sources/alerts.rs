@@ -1,0 +1,450 @@
+//! Alert sources: per configured `[[alert_sources]]`, a task that polls
+//! (every 5 s unless `interval_seconds` says otherwise) an Alertmanager's
+//! API v2 (alerts with their state, active silences), a Prometheus's
+//! `/api/v1/rules` (its alerting rules' pending and firing alerts, and the
+//! `for` of each rule), or CloudWatch's DescribeAlarms; and sends what it
+//! read whole. A failed poll keeps what was shown: the source turns stale
+//! (or, before any success, error) and recovers by itself.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::Platform;
+use crate::config::platform::{AlertSource, AlertSourceKind};
+use crate::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin, SilenceRow, fingerprint};
+use crate::model::{SourceId, SourceKind, SourceState, Update};
+
+/// How often a source is polled unless its config says otherwise.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// How long one poll may take.
+const TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Starts a task per configured alert source.
+pub fn spawn<E: From<Update> + Send + 'static>(
+    platform: &Platform,
+    tx: &mpsc::Sender<E>,
+) -> Vec<JoinHandle<()>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    platform
+        .alert_sources
+        .iter()
+        .map(|s| tokio::spawn(run(s.clone(), tx.clone())))
+        .collect()
+}
+
+async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Sender<E>) {
+    let id = SourceId::new(
+        source.region.get_ref(),
+        SourceKind::Alerts,
+        source.name.get_ref(),
+    );
+    let send = |u: Update| {
+        let tx = tx.clone();
+        async move { tx.send(E::from(u)).await.is_ok() }
+    };
+    let state = |state: SourceState| Update::SourceState {
+        id: id.clone(),
+        state,
+    };
+    if !send(state(SourceState::Connecting {
+        since: SystemTime::now(),
+    }))
+    .await
+    {
+        return;
+    }
+    let poller = match Poller::new(&source).await {
+        Ok(p) => p,
+        Err(message) => {
+            tracing::warn!(source = %id, "{message}");
+            let _ = send(state(SourceState::Error {
+                message,
+                since: SystemTime::now(),
+            }))
+            .await;
+            return;
+        }
+    };
+    let every = source
+        .interval_seconds
+        .map_or(DEFAULT_INTERVAL, Duration::from_secs);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ok: Option<SystemTime> = None;
+    let mut failing: Option<String> = None;
+    let mut last_sent: Option<AlertSnapshot> = None;
+    loop {
+        ticks.tick().await;
+        let result = tokio::time::timeout(TIMEOUT, poller.poll(&source))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "{}: no answer within {} s",
+                    poller.endpoint,
+                    TIMEOUT.as_secs()
+                ))
+            });
+        let going_on = match result {
+            Ok(snapshot) => {
+                let now = SystemTime::now();
+                last_ok = Some(now);
+                failing = None;
+                let mut ok = send(state(SourceState::Live { at: now })).await;
+                if last_sent.as_ref() != Some(&snapshot) {
+                    last_sent = Some(snapshot.clone());
+                    ok &= send(Update::Alerts {
+                        id: id.clone(),
+                        snapshot,
+                    })
+                    .await;
+                }
+                ok
+            }
+            Err(message) if failing.as_ref() == Some(&message) => true,
+            Err(message) => {
+                tracing::warn!(source = %id, "{message}");
+                failing = Some(message.clone());
+                send(state(match last_ok {
+                    Some(since) => SourceState::Stale { since },
+                    None => SourceState::Error {
+                        message,
+                        since: SystemTime::now(),
+                    },
+                }))
+                .await
+            }
+        };
+        if !going_on {
+            return;
+        }
+    }
+}
+
+/// What a source polls with.
+struct Poller {
+    http: reqwest::Client,
+    /// The base URL, for messages.
+    endpoint: String,
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+}
+
+impl Poller {
+    async fn new(source: &AlertSource) -> Result<Poller, String> {
+        let url = source
+            .url
+            .as_ref()
+            .map(|u| u.get_ref().trim_end_matches('/').to_owned());
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+        let cloudwatch = match source.kind {
+            AlertSourceKind::Cloudwatch => Some(
+                crate::sources::aws::cloudwatch(
+                    source.aws_region.as_deref(),
+                    url.as_deref(),
+                    source.anonymous,
+                )
+                .await,
+            ),
+            _ => None,
+        };
+        let endpoint = match (&url, source.kind) {
+            (Some(u), _) => u.clone(),
+            (None, AlertSourceKind::Cloudwatch) => format!(
+                "CloudWatch {}",
+                source.aws_region.as_deref().unwrap_or("(default region)")
+            ),
+            (None, _) => {
+                return Err(format!(
+                    "alert source `{}` has no url: set url = \"http://HOST:PORT\"",
+                    source.name.get_ref()
+                ));
+            }
+        };
+        Ok(Poller {
+            http,
+            endpoint,
+            cloudwatch,
+        })
+    }
+
+    async fn poll(&self, source: &AlertSource) -> Result<AlertSnapshot, String> {
+        let base = Base {
+            region: source.region.get_ref().clone(),
+            source: source.name.get_ref().clone(),
+        };
+        match source.kind {
+            AlertSourceKind::Alertmanager => self.alertmanager(&base).await,
+            AlertSourceKind::Prometheus => self.prometheus(&base).await,
+            AlertSourceKind::Cloudwatch => match &self.cloudwatch {
+                Some(c) => crate::sources::aws::alarms(c, &base.region, &base.source).await,
+                None => Err("CloudWatch client missing".into()),
+            },
+        }
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        let url = format!("{}{path}", self.endpoint);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {}", short(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("{url}: HTTP {status}"));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| format!("{url}: unexpected answer: {e}"))
+    }
+
+    async fn alertmanager(&self, base: &Base) -> Result<AlertSnapshot, String> {
+        let alerts: Vec<AmAlert> = self
+            .get("/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true")
+            .await?;
+        let silences: Vec<AmSilence> = self.get("/api/v2/silences").await?;
+        Ok(AlertSnapshot {
+            alerts: alerts.into_iter().map(|a| a.row(base)).collect(),
+            silences: silences
+                .into_iter()
+                .filter(|s| s.status.state == "active")
+                .map(AmSilence::row)
+                .collect(),
+        })
+    }
+
+    async fn prometheus(&self, base: &Base) -> Result<AlertSnapshot, String> {
+        let rules: PromResponse = self.get("/api/v1/rules?type=alert").await?;
+        let mut alerts = Vec::new();
+        for group in rules.data.groups {
+            for rule in group.rules.into_iter().filter(|r| r.kind == "alerting") {
+                let graph = format!(
+                    "{}/graph?g0.expr={}&g0.tab=1",
+                    self.endpoint,
+                    form_urlencoded::byte_serialize(rule.query.as_bytes()).collect::<String>()
+                );
+                for a in rule.alerts {
+                    let state = match a.state.as_str() {
+                        "pending" => AlertState::Pending,
+                        _ => AlertState::Firing,
+                    };
+                    let since = a.active_at.as_deref().and_then(parse_time);
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let fires_at = (state == AlertState::Pending)
+                        .then(|| {
+                            since.map(|s| s + Duration::from_secs(rule.duration.max(0.0) as u64))
+                        })
+                        .flatten();
+                    let mut row = row(base, Origin::Prometheus, a.labels, a.annotations);
+                    row.state = Some(state);
+                    row.since = since;
+                    row.fires_at = fires_at;
+                    row.generator_url = Some(graph.clone());
+                    alerts.push(row);
+                }
+            }
+        }
+        Ok(AlertSnapshot {
+            alerts,
+            silences: Vec::new(),
+        })
+    }
+}
+
+/// The error without reqwest's long chain of causes repeated.
+fn short(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "cannot connect (is it running, and is the url right?)".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Where rows come from.
+pub(crate) struct Base {
+    pub region: String,
+    pub source: String,
+}
+
+/// A row from labels and annotations, as Prometheus and Alertmanager
+/// send them.
+fn row(
+    base: &Base,
+    origin: Origin,
+    labels: std::collections::BTreeMap<String, String>,
+    annotations: std::collections::BTreeMap<String, String>,
+) -> AlertRow {
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    AlertRow {
+        fingerprint: fingerprint(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        region: base.region.clone(),
+        source: base.source.clone(),
+        origin: Some(origin),
+        name: get("alertname"),
+        severity: get("severity"),
+        team: get("team"),
+        summary: annotations
+            .get("summary")
+            .or_else(|| annotations.get("description"))
+            .cloned()
+            .unwrap_or_default(),
+        labels: labels.into_iter().collect(),
+        annotations: annotations.into_iter().collect(),
+        ..AlertRow::default()
+    }
+}
+
+/// An RFC 3339 time.
+pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
+    let t: jiff::Timestamp = s.parse().ok()?;
+    SystemTime::try_from(t).ok()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AmAlert {
+    labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+    starts_at: Option<String>,
+    #[serde(rename = "generatorURL")]
+    generator_url: Option<String>,
+    fingerprint: String,
+    status: AmStatus,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AmStatus {
+    state: String,
+    #[serde(default)]
+    silenced_by: Vec<String>,
+    #[serde(default)]
+    inhibited_by: Vec<String>,
+}
+
+impl AmAlert {
+    fn row(self, base: &Base) -> AlertRow {
+        let state = if !self.status.silenced_by.is_empty() {
+            AlertState::Silenced
+        } else if !self.status.inhibited_by.is_empty() {
+            AlertState::Inhibited
+        } else {
+            AlertState::Firing
+        };
+        let mut r = row(base, Origin::Alertmanager, self.labels, self.annotations);
+        r.fingerprint = self.fingerprint;
+        r.state = Some(state);
+        r.since = self.starts_at.as_deref().and_then(parse_time);
+        r.generator_url = self.generator_url.filter(|u| !u.is_empty());
+        r.silenced_by = self.status.silenced_by;
+        r.inhibited_by = self.status.inhibited_by;
+        let _ = self.status.state;
+        r
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AmSilence {
+    id: String,
+    status: AmSilenceStatus,
+    #[serde(default)]
+    matchers: Vec<AmMatcher>,
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+    ends_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AmSilenceStatus {
+    state: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AmMatcher {
+    name: String,
+    value: String,
+    #[serde(default)]
+    is_regex: bool,
+    #[serde(default = "yes")]
+    is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl AmSilence {
+    fn row(self) -> SilenceRow {
+        SilenceRow {
+            id: self.id,
+            matchers: self
+                .matchers
+                .into_iter()
+                .map(|m| {
+                    let op = match (m.is_equal, m.is_regex) {
+                        (true, false) => "=",
+                        (true, true) => "=~",
+                        (false, false) => "!=",
+                        (false, true) => "!~",
+                    };
+                    format!("{}{op}{}", m.name, m.value)
+                })
+                .collect(),
+            created_by: self.created_by,
+            comment: self.comment,
+            ends_at: self.ends_at.as_deref().and_then(parse_time),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PromResponse {
+    data: PromData,
+}
+
+#[derive(Deserialize)]
+struct PromData {
+    groups: Vec<PromGroup>,
+}
+
+#[derive(Deserialize)]
+struct PromGroup {
+    rules: Vec<PromRule>,
+}
+
+#[derive(Deserialize)]
+struct PromRule {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    query: String,
+    /// The rule's `for`, in seconds.
+    #[serde(default)]
+    duration: f64,
+    #[serde(default)]
+    alerts: Vec<PromAlert>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromAlert {
+    labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+    state: String,
+    active_at: Option<String>,
+}

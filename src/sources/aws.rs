@@ -1,0 +1,123 @@
+//! AWS: a CloudWatch client from the standard credential chain (profiles,
+//! environment, instance roles, credential processes) or, for a local
+//! endpoint such as the sandbox, placeholder keys; and the alarms
+//! DescribeAlarms reports.
+
+use std::time::SystemTime;
+
+use aws_sdk_cloudwatch::error::DisplayErrorContext;
+use aws_sdk_cloudwatch::types::StateValue;
+
+use crate::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin};
+
+/// A CloudWatch client for `region` (else the chain's), at `endpoint`
+/// (else AWS's); `anonymous` signs with placeholder keys, for a local
+/// endpoint that does not check them.
+pub async fn cloudwatch(
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    anonymous: bool,
+) -> aws_sdk_cloudwatch::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    if anonymous {
+        // Signed with placeholder keys: DescribeAlarms is a SigV4 operation,
+        // and local endpoints (the sandbox, moto) do not check the keys.
+        loader = loader.credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+            "touban-anonymous",
+            "touban-anonymous",
+            None,
+            None,
+            "touban anonymous",
+        ));
+    }
+    aws_sdk_cloudwatch::Client::new(&loader.load().await)
+}
+
+/// Alarms in ALARM (critical) or INSUFFICIENT_DATA (info), every page.
+pub(crate) async fn alarms(
+    client: &aws_sdk_cloudwatch::Client,
+    region: &str,
+    source: &str,
+) -> Result<AlertSnapshot, String> {
+    let mut alerts = Vec::new();
+    let mut pages = client.describe_alarms().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| format!("CloudWatch DescribeAlarms: {}", DisplayErrorContext(&e)))?;
+        for a in page.metric_alarms() {
+            let severity = match a.state_value() {
+                Some(StateValue::Alarm) => "critical",
+                Some(StateValue::InsufficientData) => "info",
+                _ => continue,
+            };
+            let name = a.alarm_name().unwrap_or_default().to_owned();
+            let aws_region = a
+                .alarm_arn()
+                .and_then(|arn| arn.split(':').nth(3))
+                .unwrap_or_default()
+                .to_owned();
+            let mut labels: Vec<(String, String)> = vec![
+                ("alertname".into(), name.clone()),
+                ("severity".into(), severity.into()),
+                ("namespace".into(), a.namespace().unwrap_or_default().into()),
+                ("metric".into(), a.metric_name().unwrap_or_default().into()),
+                (
+                    "state".into(),
+                    a.state_value()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                ),
+            ];
+            for d in a.dimensions() {
+                labels.push((
+                    d.name().unwrap_or_default().to_owned(),
+                    d.value().unwrap_or_default().to_owned(),
+                ));
+            }
+            labels.sort();
+            let mut annotations = vec![(
+                "reason".to_owned(),
+                a.state_reason().unwrap_or_default().to_owned(),
+            )];
+            if let Some(d) = a.alarm_description() {
+                annotations.push(("description".into(), d.to_owned()));
+            }
+            alerts.push(AlertRow {
+                fingerprint: a.alarm_arn().map_or_else(|| format!("cloudwatch:{name}"), str::to_owned),
+                region: region.to_owned(),
+                source: source.to_owned(),
+                origin: Some(Origin::CloudWatch),
+                severity: severity.to_owned(),
+                team: String::new(),
+                state: Some(AlertState::Firing),
+                since: a
+                    .state_updated_timestamp()
+                    .and_then(|t| SystemTime::try_from(*t).ok()),
+                summary: a
+                    .alarm_description()
+                    .or(a.state_reason())
+                    .unwrap_or_default()
+                    .to_owned(),
+                generator_url: (!aws_region.is_empty()).then(|| {
+                    format!(
+                        "https://{aws_region}.console.aws.amazon.com/cloudwatch/home?region={aws_region}#alarmsV2:alarm/{name}"
+                    )
+                }),
+                name,
+                labels,
+                annotations,
+                ..AlertRow::default()
+            });
+        }
+    }
+    Ok(AlertSnapshot {
+        alerts,
+        silences: Vec::new(),
+    })
+}
