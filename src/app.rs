@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::model::alert::{self, AlertFilter, AlertRow, AlertSnapshot, Target};
 use crate::model::cluster::{ClusterState, ClusterView, DeploymentRow, ObjectRef, Query, Window};
+use crate::model::data::DataStatus;
 use crate::model::source::age_label;
 use crate::model::{
     Command, JobEvent, JobId, JobOutcome, Key, Pane, SourceId, SourceKind, SourceState, Update,
@@ -109,6 +110,8 @@ pub struct App {
     selected_cluster: Option<String>,
     sources: BTreeMap<SourceId, SourceState>,
     clusters: BTreeMap<String, ClusterState>,
+    /// What each database, cache and AI service reported last.
+    data: BTreeMap<SourceId, DataStatus>,
     /// Each alert source's last snapshot.
     alerts: BTreeMap<SourceId, AlertSnapshot>,
     /// Critical alerts the operator has seen (the Alerts pane was shown
@@ -151,6 +154,7 @@ impl App {
             selected_cluster: None,
             sources,
             clusters: BTreeMap::new(),
+            data: BTreeMap::new(),
             alerts: BTreeMap::new(),
             seen: BTreeSet::new(),
             jobs: Vec::new(),
@@ -663,6 +667,11 @@ impl App {
         cluster.window(self.cluster_query(), filtered, cursor, height)
     }
 
+    /// What a database, cache or AI service reported last.
+    pub fn data(&self, region: &str, kind: SourceKind, name: &str) -> Option<&DataStatus> {
+        self.data.get(&SourceId::new(region, kind, name))
+    }
+
     /// Every alert of every source, each once, active first, by severity
     /// then team (sources in configured order).
     pub fn alert_rows(&self) -> Vec<&AlertRow> {
@@ -755,6 +764,9 @@ impl App {
         match update {
             Update::Cluster { id, change } => {
                 self.clusters.entry(id.name).or_default().apply(*change);
+            }
+            Update::Data { id, status } => {
+                self.data.insert(id, *status);
             }
             Update::Alerts { id, snapshot } => {
                 self.alerts.insert(id, snapshot);

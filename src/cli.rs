@@ -382,6 +382,7 @@ fn console(
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
         crate::sources::cluster::spawn(app.platform(), &tx);
         crate::sources::alerts::spawn(app.platform(), &tx);
+        crate::sources::data::spawn(app.platform(), &tx, crate::sources::data::INTERVAL);
         app.connect_details(crate::sources::cluster::spawn_details(app.platform(), &tx));
         drop(tx);
         if crash_test {

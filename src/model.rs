@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod cluster;
 pub mod command;
+pub mod data;
 pub mod job;
 pub mod key;
 pub mod pane;

@@ -5,3 +5,4 @@
 pub mod alerts;
 pub mod aws;
 pub mod cluster;
+pub mod data;

@@ -614,7 +614,10 @@ fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
     }
     t.keys(&["w"]);
     let cluster = t.wait_for("ns iworkz-production");
-    assert!(cluster.contains(" Cluster  /backend-api-blue-"), "{cluster}");
+    assert!(
+        cluster.contains(" Cluster  /backend-api-blue-"),
+        "{cluster}"
+    );
     t.wait("the crash-looping pod, alone", |s| {
         s.contains("1 rows") && s.contains("backend-api-blue-") && s.contains("CrashLoopBackOff")
     });

@@ -46,7 +46,7 @@ fn shift(update: &mut Update, f: &dyn Fn(SystemTime) -> SystemTime) {
             }),
             ClusterChange::Events(c) => rows(c, |r| opt(&mut r.last)),
         },
-        Update::Detail { .. } | Update::Alerts { .. } => {}
+        Update::Detail { .. } | Update::Alerts { .. } | Update::Data { .. } => {}
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Platform {
     /// Alert sources.
     #[serde(default)]
     pub alert_sources: Vec<AlertSource>,
+    /// Health thresholds (defaults: the seed's alert rules).
+    #[serde(default)]
+    pub thresholds: crate::model::data::Thresholds,
 }
 
 /// The operator's settings.

@@ -159,6 +159,13 @@ pub enum Update {
         /// Its alerts and silences.
         snapshot: super::alert::AlertSnapshot,
     },
+    /// What a database, cache or AI service reported in one poll.
+    Data {
+        /// Which source.
+        id: SourceId,
+        /// What it reported.
+        status: Box<super::data::DataStatus>,
+    },
     /// An object fetched whole for the detail view, as YAML, or why not.
     Detail {
         /// What was asked for.

@@ -5,8 +5,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
+use super::data::{spark, verdict};
 use super::{empty_line, note, passes, region_columns, source_line};
 use crate::app::App;
+use crate::model::data::{AiStatus, DataStatus, Probe, Thresholds, ai_health};
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
@@ -40,6 +42,12 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 0,
                 false,
             ));
+            if let Some(DataStatus::Ai(status)) =
+                app.data(r, SourceKind::AiService, a.name.get_ref())
+            {
+                lines.extend(ai_lines(st, status, &p.thresholds));
+                continue;
+            }
             lines.push(field("health", a.health.get_ref()));
             lines.push(field("ready", a.ready.get_ref()));
             if let Some(m) = &a.metrics {
@@ -48,4 +56,76 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         }
         note(lines, inner, buf);
     }
+}
+
+fn probe_span<'a>(st: &Styles, p: Option<&Probe>) -> Span<'a> {
+    match p {
+        None => Span::styled("not probed", st.unknown),
+        Some(p) => match &p.outcome {
+            Ok(code) if p.ok() => {
+                Span::styled(format!("{code} in {} ms", p.latency.as_millis()), st.ok)
+            }
+            Ok(code) => Span::styled(format!("HTTP {code}"), st.crit),
+            Err(e) => Span::styled(e.clone(), st.crit),
+        },
+    }
+}
+
+/// Probes, then p95 latency and accuracy against their thresholds with
+/// sparklines, and the error rate.
+fn ai_lines<'a>(st: &Styles, a: &AiStatus, t: &Thresholds) -> Vec<Line<'a>> {
+    let label = |k: &str| Span::styled(format!("      {k:<12}"), st.muted);
+    let mut lines = vec![
+        verdict(st, ai_health(a, t)),
+        Line::from(vec![label("health"), probe_span(st, a.health.as_ref())]),
+        Line::from(vec![label("ready"), probe_span(st, a.ready.as_ref())]),
+    ];
+    if let Some(p95) = a.p95_inference {
+        let over = p95 > t.inference_p95_warn_seconds;
+        lines.push(Line::from(vec![
+            label("p95 latency"),
+            Span::styled(
+                format!("{p95:>5.2} s"),
+                if over { st.warn } else { st.text },
+            ),
+            Span::styled(
+                format!(" / {:.1} s ", t.inference_p95_warn_seconds),
+                st.muted,
+            ),
+            Span::styled(
+                spark(&a.p95_history, 24, None),
+                if over { st.warn } else { st.accent },
+            ),
+        ]));
+    }
+    if let Some(acc) = a.accuracy {
+        let under = acc < t.accuracy_crit;
+        lines.push(Line::from(vec![
+            label("accuracy"),
+            Span::styled(
+                format!("{acc:>5.3}  "),
+                if under { st.crit } else { st.text },
+            ),
+            Span::styled(format!(" / {:.2} ", t.accuracy_crit), st.muted),
+            Span::styled(
+                spark(&a.accuracy_history, 24, Some(1.0)),
+                if under { st.crit } else { st.accent },
+            ),
+        ]));
+    }
+    if let Some(e) = a.error_rate {
+        lines.push(Line::from(vec![
+            label("errors"),
+            Span::styled(
+                format!("{:.2} %", e * 100.0),
+                if e > t.error_rate_crit {
+                    st.crit
+                } else {
+                    st.text
+                },
+            ),
+            Span::styled(format!(" / {:.0} %", t.error_rate_crit * 100.0), st.muted),
+        ]));
+    }
+    lines
 }

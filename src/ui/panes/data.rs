@@ -8,6 +8,11 @@ use ratatui::text::{Line, Span};
 use super::{empty_line, heading, note, passes, region_columns, source_line};
 use crate::app::App;
 use crate::config::platform::{CloudWatchRef, Direct};
+use crate::model::cluster::Health;
+use crate::model::data::{
+    CacheStatus, DataStatus, DbStatus, History, Thresholds, cache_health, db_health,
+};
+use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
@@ -35,12 +40,17 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 0,
                 false,
             ));
-            lines.extend(reach(
-                st,
-                d.direct.as_ref(),
-                d.exporter.as_ref().map(|e| e.get_ref().as_str()),
-                d.cloudwatch.as_ref(),
-            ));
+            match app.data(r, SourceKind::Database, d.name.get_ref()) {
+                Some(DataStatus::Database(status)) => {
+                    lines.extend(db_lines(st, status, &p.thresholds));
+                }
+                _ => lines.extend(reach(
+                    st,
+                    d.direct.as_ref(),
+                    d.exporter.as_ref().map(|e| e.get_ref().as_str()),
+                    d.cloudwatch.as_ref(),
+                )),
+            }
         }
         lines.push(Line::default());
         lines.push(heading(st, "caches"));
@@ -62,15 +72,233 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 0,
                 false,
             ));
-            lines.extend(reach(
-                st,
-                c.direct.as_ref(),
-                c.exporter.as_ref().map(|e| e.get_ref().as_str()),
-                c.cloudwatch.as_ref(),
-            ));
+            match app.data(r, SourceKind::Cache, c.name.get_ref()) {
+                Some(DataStatus::Cache(status)) => {
+                    lines.extend(cache_lines(st, status, &p.thresholds));
+                }
+                _ => lines.extend(reach(
+                    st,
+                    c.direct.as_ref(),
+                    c.exporter.as_ref().map(|e| e.get_ref().as_str()),
+                    c.cloudwatch.as_ref(),
+                )),
+            }
         }
         note(lines, inner, buf);
     }
+}
+
+/// A labelled line of figures.
+fn field<'a>(st: &Styles, k: &str, spans: Vec<Span<'a>>) -> Line<'a> {
+    let mut out = vec![Span::styled(format!("      {k:<12}"), st.muted)];
+    out.extend(spans);
+    Line::from(out)
+}
+
+/// A share as a bar of `width` cells and a percentage.
+pub(super) fn bar<'a>(st: &Styles, share: f64, warn: f64, width: usize) -> Vec<Span<'a>> {
+    let share = share.clamp(0.0, 1.0);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let full = ((share * width as f64).round() as usize).min(width);
+    let style = if share > warn { st.warn } else { st.ok };
+    vec![
+        Span::styled("█".repeat(full), style),
+        Span::styled("░".repeat(width - full), st.muted),
+        Span::styled(format!(" {:>3.0} %", share * 100.0), style),
+    ]
+}
+
+/// The last `width` points as a sparkline scaled to `max` (or their max).
+pub(super) fn spark(points: &History, width: usize, max: Option<f64>) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let shown: Vec<f64> = points.0.iter().rev().take(width).rev().copied().collect();
+    let top = max
+        .unwrap_or_else(|| shown.iter().copied().fold(0.0, f64::max))
+        .max(f64::EPSILON);
+    shown
+        .iter()
+        .map(|v| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let i = ((v / top).clamp(0.0, 1.0) * 7.0).round() as usize;
+            BARS[i.min(7)]
+        })
+        .collect()
+}
+
+/// The health word in its colour and the rule that decided it.
+pub(super) fn verdict<'a>(st: &Styles, (health, why): (Health, String)) -> Line<'a> {
+    let style = match health {
+        Health::Unknown => st.unknown,
+        Health::Ok => st.ok,
+        Health::Warn => st.warn,
+        Health::Crit => st.crit,
+    };
+    Line::from(vec![
+        Span::raw("    "),
+        Span::styled(format!("{} ", health.word()), style),
+        Span::styled(why, st.muted),
+    ])
+}
+
+fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
+    let mut lines = vec![verdict(st, db_health(d, t))];
+    let mut what = vec![Span::styled(
+        d.role.clone().unwrap_or_else(|| "role unknown".into()),
+        st.accent,
+    )];
+    if let Some(v) = &d.version {
+        what.push(Span::styled(format!(" · PostgreSQL {v}"), st.text));
+    }
+    if let Some(u) = d.uptime {
+        what.push(Span::styled(format!(" · up {}", age_label(u)), st.muted));
+    }
+    what.push(Span::styled(format!(" · via {}", d.via), st.muted));
+    lines.push(field(st, "role", what));
+    if let Some((used, max)) = d.connections {
+        let mut spans = bar(
+            st,
+            if max > 0.0 { used / max } else { 0.0 },
+            t.connections_warn,
+            10,
+        );
+        spans.push(Span::styled(format!(" {used:.0}/{max:.0}"), st.muted));
+        lines.push(field(st, "connections", spans));
+    }
+    if let Some(h) = d.cache_hit {
+        lines.push(field(
+            st,
+            "cache hits",
+            vec![Span::styled(format!("{:.1} %", h * 100.0), st.text)],
+        ));
+    }
+    if let Some(l) = d.longest_transaction {
+        lines.push(field(
+            st,
+            "longest tx",
+            vec![Span::styled(age_label(l), st.text)],
+        ));
+    }
+    for r in &d.replicas {
+        let lag = match (r.lag_seconds, r.lag_bytes) {
+            (Some(s), Some(b)) => format!("{s:.1} s · {b:.0} B behind"),
+            (Some(s), None) => format!("{s:.1} s behind"),
+            (None, Some(b)) => format!("{b:.0} B behind"),
+            (None, None) => String::new(),
+        };
+        lines.push(field(
+            st,
+            "replica",
+            vec![
+                Span::styled(format!("{} ", r.name), st.text),
+                Span::styled(format!("{} ", r.state), st.ok),
+                Span::styled(lag, st.muted),
+            ],
+        ));
+    }
+    if d.role.as_deref() == Some("replica") {
+        let mut spans = vec![Span::styled(
+            d.replay_lag
+                .map_or_else(|| "?".into(), |l| format!("{l:.1} s")),
+            if d.replay_lag.is_some_and(|l| l > t.lag_warn_seconds) {
+                st.warn
+            } else {
+                st.text
+            },
+        )];
+        if d.replay_paused {
+            spans.push(Span::styled(" · replay paused", st.warn));
+        }
+        if let Some(w) = &d.wal_receiver {
+            spans.push(Span::styled(format!(" · receiver {w}"), st.muted));
+        }
+        spans.push(Span::styled(
+            format!(" {}", spark(&d.lag_history, 20, None)),
+            st.accent,
+        ));
+        lines.push(field(st, "replay lag", spans));
+        if let Some((received, replayed)) = &d.lsn {
+            lines.push(field(
+                st,
+                "lsn",
+                vec![Span::styled(
+                    format!("received {received} · replayed {replayed}"),
+                    st.muted,
+                )],
+            ));
+        }
+    }
+    lines
+}
+
+fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>> {
+    let mut lines = vec![verdict(st, cache_health(c, t))];
+    let mut what = vec![Span::styled(
+        c.role.clone().unwrap_or_else(|| "role unknown".into()),
+        st.accent,
+    )];
+    if let Some(link) = c.link_up {
+        what.push(Span::styled(
+            if link { " · link up" } else { " · link down" },
+            if link { st.ok } else { st.crit },
+        ));
+    }
+    if let Some(n) = c.clients {
+        what.push(Span::styled(format!(" · {n:.0} clients"), st.text));
+    }
+    what.push(Span::styled(format!(" · via {}", c.via), st.muted));
+    lines.push(field(st, "role", what));
+    if let Some((used, max)) = c.memory {
+        let mut spans = if max > 0.0 {
+            bar(st, used / max, t.cache_memory_warn, 10)
+        } else {
+            vec![Span::styled("no maxmemory", st.muted)]
+        };
+        spans.push(Span::styled(
+            format!(" {:.0} MiB", used / 1_048_576.0),
+            st.muted,
+        ));
+        spans.push(Span::styled(
+            format!(" {}", spark(&c.memory_history, 16, Some(1.0))),
+            st.accent,
+        ));
+        lines.push(field(st, "memory", spans));
+    }
+    let figures: Vec<String> = [
+        c.hit_rate.map(|h| format!("hits {:.1} %", h * 100.0)),
+        c.ops.map(|o| format!("{o:.0} ops/s")),
+        c.evictions.map(|e| format!("{e:.1} evictions/s")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !figures.is_empty() {
+        lines.push(field(
+            st,
+            "traffic",
+            vec![Span::styled(figures.join(" · "), st.text)],
+        ));
+    }
+    for r in &c.replicas {
+        lines.push(field(
+            st,
+            "replica",
+            vec![
+                Span::styled(format!("{} ", r.name), st.text),
+                Span::styled(format!("{} ", r.state), st.ok),
+                Span::styled(
+                    r.lag_seconds
+                        .map(|l| format!("lag {l:.0} s"))
+                        .unwrap_or_default(),
+                    st.muted,
+                ),
+            ],
+        ));
+    }
+    lines
 }
 
 /// How a database or cache is reached. A direct URL is shown as its host

@@ -18,17 +18,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .clusters
         .get(app.cursor(Pane::Overview))
         .map(|c| c.name.get_ref().as_str());
-    let name_w = [
-        p.clusters.iter().map(|c| c.name.get_ref().len()).max(),
-        p.databases.iter().map(|d| d.name.get_ref().len()).max(),
-        p.caches.iter().map(|c| c.name.get_ref().len()).max(),
-        p.ai_services.iter().map(|a| a.name.get_ref().len()).max(),
-        p.alert_sources.iter().map(|a| a.name.get_ref().len()).max(),
-    ]
-    .into_iter()
-    .flatten()
-    .max()
-    .unwrap_or(0);
+    let name_w = longest_name(p);
     for (inner, region) in region_columns(app, st, area, buf) {
         let name_w = name_width(name_w, inner);
         let r = region.name.get_ref();
@@ -49,6 +39,12 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                     && let Some(cluster) = app.cluster(name)
                 {
                     lines.extend(cluster_cell(st, cluster));
+                }
+                if let Some(status) = app.data(r, kind, name) {
+                    lines.push(super::data::verdict(
+                        st,
+                        crate::model::data::health(status, &p.thresholds),
+                    ));
                 }
             }
         };
@@ -111,6 +107,21 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         lines.extend(alert_line(app, st, r));
         note(lines, inner, buf);
     }
+}
+
+/// The longest configured name of anything the overview lists.
+fn longest_name(p: &crate::config::Platform) -> usize {
+    [
+        p.clusters.iter().map(|c| c.name.get_ref().len()).max(),
+        p.databases.iter().map(|d| d.name.get_ref().len()).max(),
+        p.caches.iter().map(|c| c.name.get_ref().len()).max(),
+        p.ai_services.iter().map(|a| a.name.get_ref().len()).max(),
+        p.alert_sources.iter().map(|a| a.name.get_ref().len()).max(),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(0)
 }
 
 /// The region's firing alerts by severity, once its alert sources report.

@@ -1,0 +1,379 @@
+//! The data tier and AI services as the console keeps them: what a
+//! database, a cache or an AI service reported last (from direct access,
+//! an exporter scrape or probes), and the health rules that colour their
+//! cells, with thresholds from the seed's alert rules.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::cluster::Health;
+
+/// Points kept for a sparkline.
+pub const HISTORY: usize = 60;
+
+/// A short history of a figure, for a sparkline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History(pub VecDeque<f64>);
+
+impl History {
+    /// Adds a point, dropping the oldest past [`HISTORY`].
+    pub fn push(&mut self, v: f64) {
+        if self.0.len() == HISTORY {
+            self.0.pop_front();
+        }
+        self.0.push_back(v);
+    }
+}
+
+/// A replica as its primary sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplicaLink {
+    /// Its name (application_name, or ip:port).
+    pub name: String,
+    /// Its state (`streaming`, `online`).
+    pub state: String,
+    /// How far behind, in bytes (replay LSN, or replication offset).
+    pub lag_bytes: Option<f64>,
+    /// How far behind, in seconds.
+    pub lag_seconds: Option<f64>,
+}
+
+/// A PostgreSQL database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DbStatus {
+    /// How it is read: `direct` or `exporter`.
+    pub via: &'static str,
+    /// Whether it answers (the exporter's `pg_up`, or the connection).
+    pub up: bool,
+    /// `primary` or `replica`.
+    pub role: Option<String>,
+    /// Server version.
+    pub version: Option<String>,
+    /// Since the postmaster started.
+    pub uptime: Option<Duration>,
+    /// Connections, and `max_connections`.
+    pub connections: Option<(f64, f64)>,
+    /// Share of block reads served from the buffer cache.
+    pub cache_hit: Option<f64>,
+    /// The longest running transaction.
+    pub longest_transaction: Option<Duration>,
+    /// On a primary: its replicas.
+    pub replicas: Vec<ReplicaLink>,
+    /// On a replica: replay lag in seconds.
+    pub replay_lag: Option<f64>,
+    /// On a replica: received and replayed LSN.
+    pub lsn: Option<(String, String)>,
+    /// On a replica: the WAL receiver's status (`streaming`), or none.
+    pub wal_receiver: Option<String>,
+    /// On a replica: replay paused.
+    pub replay_paused: bool,
+    /// Connections used, as a share, over time.
+    pub connections_history: History,
+    /// Replay lag over time.
+    pub lag_history: History,
+}
+
+/// A Redis cache.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheStatus {
+    /// How it is read: `direct` or `exporter`.
+    pub via: &'static str,
+    /// Whether it answers.
+    pub up: bool,
+    /// `master` / `replica` (`slave` reported as `replica`).
+    pub role: Option<String>,
+    /// On a primary: its replicas.
+    pub replicas: Vec<ReplicaLink>,
+    /// On a replica: whether the link to its primary is up.
+    pub link_up: Option<bool>,
+    /// Connected clients.
+    pub clients: Option<f64>,
+    /// Memory used, and maxmemory (0: no limit).
+    pub memory: Option<(f64, f64)>,
+    /// Keyspace hits / (hits + misses), since the last poll.
+    pub hit_rate: Option<f64>,
+    /// Commands per second, since the last poll.
+    pub ops: Option<f64>,
+    /// Evicted keys per second, since the last poll.
+    pub evictions: Option<f64>,
+    /// Memory used, as a share, over time.
+    pub memory_history: History,
+}
+
+/// A probe's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// HTTP status, or what failed.
+    pub outcome: Result<u16, String>,
+    /// How long it took.
+    pub latency: Duration,
+}
+
+impl Probe {
+    /// Whether it answered 2xx.
+    pub fn ok(&self) -> bool {
+        matches!(self.outcome, Ok(s) if (200..300).contains(&s))
+    }
+}
+
+/// An AI service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AiStatus {
+    /// `/health`.
+    pub health: Option<Probe>,
+    /// `/ready`.
+    pub ready: Option<Probe>,
+    /// p95 inference latency over the last poll, seconds.
+    pub p95_inference: Option<f64>,
+    /// Model accuracy.
+    pub accuracy: Option<f64>,
+    /// Share of requests answered 5xx, over the last poll.
+    pub error_rate: Option<f64>,
+    /// p95 inference latency over time.
+    pub p95_history: History,
+    /// Accuracy over time.
+    pub accuracy_history: History,
+}
+
+/// What a data or AI source reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataStatus {
+    /// A database.
+    Database(DbStatus),
+    /// A cache.
+    Cache(CacheStatus),
+    /// An AI service.
+    Ai(AiStatus),
+}
+
+/// Health thresholds (`[thresholds]` in the config); the defaults are the
+/// seed's alert rules.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Connections above this share of max_connections: warn.
+    pub connections_warn: f64,
+    /// Replica lag above this many seconds: warn.
+    pub lag_warn_seconds: f64,
+    /// Replica lag above this many seconds: critical.
+    pub lag_crit_seconds: f64,
+    /// Redis memory above this share of maxmemory: warn.
+    pub cache_memory_warn: f64,
+    /// p95 inference latency above this many seconds: warn.
+    pub inference_p95_warn_seconds: f64,
+    /// Model accuracy below this: critical.
+    pub accuracy_crit: f64,
+    /// Error rate above this share: critical.
+    pub error_rate_crit: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            connections_warn: 0.8,
+            lag_warn_seconds: 30.0,
+            lag_crit_seconds: 300.0,
+            cache_memory_warn: 0.85,
+            inference_p95_warn_seconds: 2.0,
+            accuracy_crit: 0.85,
+            error_rate_crit: 0.05,
+        }
+    }
+}
+
+/// The worst of the rules that hold, with the reason; ok if none does.
+fn worst(found: Vec<(Health, String)>, ok: &str) -> (Health, String) {
+    found
+        .into_iter()
+        .max_by_key(|(h, _)| *h)
+        .unwrap_or((Health::Ok, ok.to_owned()))
+}
+
+/// A database's health: down, replication lag, connections.
+pub fn db_health(d: &DbStatus, t: &Thresholds) -> (Health, String) {
+    if !d.up {
+        return (Health::Crit, "not answering".into());
+    }
+    let mut found = Vec::new();
+    let lags = d
+        .replay_lag
+        .into_iter()
+        .chain(d.replicas.iter().filter_map(|r| r.lag_seconds));
+    if let Some(lag) = lags.fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l)))) {
+        if lag > t.lag_crit_seconds {
+            found.push((
+                Health::Crit,
+                format!("replica lag {lag:.0} s > {:.0} s", t.lag_crit_seconds),
+            ));
+        } else if lag > t.lag_warn_seconds {
+            found.push((
+                Health::Warn,
+                format!("replica lag {lag:.0} s > {:.0} s", t.lag_warn_seconds),
+            ));
+        }
+    }
+    if d.replay_paused {
+        found.push((Health::Warn, "replay paused".into()));
+    }
+    if d.role.as_deref() == Some("replica") && d.wal_receiver.is_none() && d.via == "direct" {
+        found.push((Health::Crit, "no WAL receiver: replication is down".into()));
+    }
+    if let Some((used, max)) = d.connections
+        && max > 0.0
+        && used / max > t.connections_warn
+    {
+        found.push((
+            Health::Warn,
+            format!(
+                "connections {:.0} % > {:.0} %",
+                used / max * 100.0,
+                t.connections_warn * 100.0
+            ),
+        ));
+    }
+    worst(found, "answering, within thresholds")
+}
+
+/// A cache's health: down, replication link, memory.
+pub fn cache_health(c: &CacheStatus, t: &Thresholds) -> (Health, String) {
+    if !c.up {
+        return (Health::Crit, "not answering".into());
+    }
+    let mut found = Vec::new();
+    if c.link_up == Some(false) {
+        found.push((Health::Crit, "replication link down".into()));
+    }
+    if let Some((used, max)) = c.memory
+        && max > 0.0
+        && used / max > t.cache_memory_warn
+    {
+        found.push((
+            Health::Warn,
+            format!(
+                "memory {:.0} % > {:.0} %",
+                used / max * 100.0,
+                t.cache_memory_warn * 100.0
+            ),
+        ));
+    }
+    worst(found, "answering, within thresholds")
+}
+
+/// An AI service's health: probes, accuracy, error rate, latency.
+pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
+    let mut found = Vec::new();
+    for (what, probe) in [("health", &a.health), ("ready", &a.ready)] {
+        if let Some(p) = probe
+            && !p.ok()
+        {
+            let why = match &p.outcome {
+                Ok(code) => format!("HTTP {code}"),
+                Err(e) => e.clone(),
+            };
+            found.push((Health::Crit, format!("/{what} failing: {why}")));
+        }
+    }
+    if let Some(acc) = a.accuracy
+        && acc < t.accuracy_crit
+    {
+        found.push((
+            Health::Crit,
+            format!("accuracy {acc:.2} < {:.2}", t.accuracy_crit),
+        ));
+    }
+    if let Some(e) = a.error_rate
+        && e > t.error_rate_crit
+    {
+        found.push((
+            Health::Crit,
+            format!(
+                "errors {:.1} % > {:.0} %",
+                e * 100.0,
+                t.error_rate_crit * 100.0
+            ),
+        ));
+    }
+    if let Some(p95) = a.p95_inference
+        && p95 > t.inference_p95_warn_seconds
+    {
+        found.push((
+            Health::Warn,
+            format!(
+                "p95 inference {p95:.1} s > {:.1} s",
+                t.inference_p95_warn_seconds
+            ),
+        ));
+    }
+    if a.health.is_none() && a.ready.is_none() {
+        return (Health::Unknown, "not probed yet".into());
+    }
+    worst(found, "healthy, ready, within thresholds")
+}
+
+/// The health of whatever it is.
+pub fn health(s: &DataStatus, t: &Thresholds) -> (Health, String) {
+    match s {
+        DataStatus::Database(d) => db_health(d, t),
+        DataStatus::Cache(c) => cache_health(c, t),
+        DataStatus::Ai(a) => ai_health(a, t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_rule_decides_and_says_why() {
+        let t = Thresholds::default();
+        let mut d = DbStatus {
+            via: "exporter",
+            up: true,
+            role: Some("replica".into()),
+            connections: Some((85.0, 100.0)),
+            replay_lag: Some(12.0),
+            ..DbStatus::default()
+        };
+        assert_eq!(
+            db_health(&d, &t),
+            (Health::Warn, "connections 85 % > 80 %".into())
+        );
+        d.replay_lag = Some(400.0);
+        assert_eq!(
+            db_health(&d, &t),
+            (Health::Crit, "replica lag 400 s > 300 s".into())
+        );
+        d.up = false;
+        assert_eq!(db_health(&d, &t).0, Health::Crit);
+        let c = CacheStatus {
+            up: true,
+            link_up: Some(false),
+            memory: Some((90.0, 100.0)),
+            ..CacheStatus::default()
+        };
+        assert_eq!(
+            cache_health(&c, &t),
+            (Health::Crit, "replication link down".into())
+        );
+        let a = AiStatus {
+            health: Some(Probe {
+                outcome: Ok(200),
+                latency: Duration::from_millis(3),
+            }),
+            ready: Some(Probe {
+                outcome: Ok(200),
+                latency: Duration::from_millis(3),
+            }),
+            p95_inference: Some(3.0),
+            accuracy: Some(0.92),
+            error_rate: Some(0.01),
+            ..AiStatus::default()
+        };
+        assert_eq!(
+            ai_health(&a, &t),
+            (Health::Warn, "p95 inference 3.0 s > 2.0 s".into())
+        );
+    }
+}
