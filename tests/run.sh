@@ -15,13 +15,16 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 declare -A packages=(
     [tmux]=tmux              # end-to-end tests run the binary in a real terminal
     [curl]=curl              # reads the sandbox's Alertmanager API
-        [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints, evaluates the seed's rules
+    [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints, evaluates the seed's rules
     [prometheus-alertmanager]=prometheus-alertmanager  # receives them, for the alert sources
 )
 missing=()
 for cmd in "${!packages[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
 done
+# PostgreSQL's server binaries are not on PATH; the data-source tests run a
+# primary and a streaming replica as the `postgres` user the package creates.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "tests/run.sh: installing ${missing[*]}"

@@ -1,0 +1,412 @@
+//! The data sources against real servers: a PostgreSQL 15 primary and its
+//! streaming replica started here (as the `postgres` user, on free loopback
+//! ports), read directly with tokio-postgres; and the sandbox's exporters
+//! and AI services while `incidents` plays. Everything reaches the app
+//! through the channel, as in the console.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use touban::app::{App, Event};
+use touban::config::Platform;
+use touban::model::cluster::Health;
+use touban::model::data::{self, DataStatus, DbStatus};
+use touban::model::{SourceKind, SourceState};
+use touban::sandbox::{Options, Sandbox, Scenario};
+
+mod common;
+
+/// The PostgreSQL binaries, or a failure naming the package.
+fn pg_bin() -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
+        d.filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+    });
+    found.unwrap_or_else(|| {
+        panic!("PostgreSQL is missing: install it with `apt-get install -y postgresql` (tests/run.sh does this)")
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs a PostgreSQL tool as the `postgres` user (root cannot run them).
+fn as_postgres(bin: &Path, tool: &str, args: &[&str]) {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join(tool))
+        .args(args)
+        .output()
+        .expect("runuser");
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn psql(bin: &Path, port: u16, sql: &str) -> String {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join("psql"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-Atc",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A primary and a streaming replica, stopped when dropped.
+struct Pair {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    primary: u16,
+    replica: u16,
+}
+
+impl Pair {
+    fn start() -> Pair {
+        let bin = pg_bin();
+        let dir = tempfile::tempdir().expect("temp");
+        let root = dir.path().to_path_buf();
+        let root = root.as_path();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status();
+        let (primary, replica) = (free_port(), free_port());
+        let p = root.join("primary");
+        as_postgres(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                &p.to_string_lossy(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
+        );
+        std::fs::write(
+            p.join("postgresql.auto.conf"),
+            format!(
+                "port = {primary}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nwal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n",
+                root.display()
+            ),
+        )
+        .expect("conf");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(p.join("pg_hba.conf"))
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, b"host replication all 127.0.0.1/32 trust\n")
+            })
+            .expect("hba");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status();
+        let pair = Pair {
+            bin,
+            dir,
+            primary,
+            replica,
+        };
+        pair.ctl("primary", "start");
+        let r = root.join("replica");
+        as_postgres(
+            &pair.bin,
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &r.to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+        );
+        let conf = std::fs::read_to_string(r.join("postgresql.auto.conf")).expect("replica conf");
+        std::fs::write(
+            r.join("postgresql.auto.conf"),
+            format!(
+                "{}\nport = {replica}\n",
+                conf.replace(&format!("port = {primary}\n"), "")
+            ),
+        )
+        .expect("replica conf");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status();
+        pair.ctl("replica", "start");
+        pair
+    }
+
+    fn ctl(&self, which: &str, action: &str) {
+        let data = self.dir.path().join(which);
+        let log = self.dir.path().join(format!("{which}.log"));
+        as_postgres(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-m",
+                "fast",
+                action,
+            ],
+        );
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for which in ["replica", "primary"] {
+            let data = self.dir.path().join(which);
+            let _ = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
+                .output();
+        }
+    }
+}
+
+/// An app whose data sources are `config`'s, polled every 200 ms.
+fn app_with(config: &str) -> (App, mpsc::Receiver<Event>) {
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = Platform::parse("test config", config).expect("valid config");
+    let app = App::new(loaded, std::time::SystemTime::now());
+    let (tx, rx) = mpsc::channel(1024);
+    touban::sources::data::spawn(app.platform(), &tx, Duration::from_millis(200));
+    (app, rx)
+}
+
+async fn until(
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Event>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&App) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(app) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            app.handle(e);
+        }
+    }
+}
+
+fn db<'a>(app: &'a App, region: &str, name: &str) -> Option<&'a DbStatus> {
+    match app.data(region, SourceKind::Database, name) {
+        Some(DataStatus::Database(d)) => Some(d),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_and_replica_read_directly_through_pause_promote_and_restart() {
+    let pair = Pair::start();
+    let (mut app, mut rx) = app_with(&format!(
+        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n\n\
+         [[databases]]\nname = \"primary\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres\" }}\n\n\
+         [[databases]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres\" }}\n",
+        pair.primary, pair.replica
+    ));
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "roles and the replication link",
+        |a| {
+            db(a, "tokyo", "primary")
+                .is_some_and(|d| d.role.as_deref() == Some("primary") && d.replicas.len() == 1)
+                && db(a, "korea", "replica").is_some_and(|d| {
+                    d.role.as_deref() == Some("replica")
+                        && d.wal_receiver.as_deref() == Some("streaming")
+                })
+        },
+    )
+    .await;
+    let p = db(&app, "tokyo", "primary").expect("primary");
+    assert!(
+        p.version.as_deref().is_some_and(|v| v.starts_with("15")),
+        "{p:?}"
+    );
+    assert!(
+        p.connections
+            .is_some_and(|(used, max)| used >= 1.0 && max >= 100.0),
+        "{p:?}"
+    );
+    assert_eq!(p.replicas[0].state, "streaming");
+    let t = &app.platform().thresholds.clone();
+    assert_eq!(data::db_health(p, t).0, Health::Ok);
+
+    // Replay paused, writes on the primary: the replica falls behind.
+        // (A transaction replayed first: lag counts from the last one replayed.)
+    psql(&pair.bin, pair.primary, "CREATE TABLE t (v int)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while psql(&pair.bin, pair.replica, "SELECT count(*) FROM pg_class WHERE relname = 't'") != "1" {
+        assert!(Instant::now() < deadline, "the table never reached the replica");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    psql(&pair.bin, pair.replica, "SELECT pg_wal_replay_pause()");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !db(&app, "korea", "replica")
+        .is_some_and(|d| d.replay_paused && d.replay_lag.is_some_and(|l| l >= 2.0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no lag while replay is paused: {:?}",
+            db(&app, "korea", "replica")
+        );
+        psql(&pair.bin, pair.primary, "INSERT INTO t VALUES (1)");
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+            app.handle(e);
+        }
+    }
+    let r = db(&app, "korea", "replica").expect("replica");
+    let (received, replayed) = r.lsn.clone().expect("lsn");
+    assert_ne!(received, replayed, "received WAL is not replayed: {r:?}");
+    assert_eq!(
+        data::db_health(r, t).0,
+        Health::Warn,
+        "{:?}",
+        data::db_health(r, t)
+    );
+    // Resumed: the lag clears.
+    psql(&pair.bin, pair.replica, "SELECT pg_wal_replay_resume()");
+    until(&mut app, &mut rx, 30, "the lag cleared", |a| {
+        db(a, "korea", "replica").is_some_and(|d| !d.replay_paused && d.replay_lag == Some(0.0))
+    })
+    .await;
+
+    // Promoted: the replica reports itself a primary.
+    psql(&pair.bin, pair.replica, "SELECT pg_promote()");
+    until(&mut app, &mut rx, 30, "the replica promoted", |a| {
+        db(a, "korea", "replica").is_some_and(|d| d.role.as_deref() == Some("primary"))
+    })
+    .await;
+
+    // The old primary stopped: stale, its figures kept; started: live again.
+    pair.ctl("primary", "stop");
+    until(&mut app, &mut rx, 30, "the stopped primary stale", |a| {
+        matches!(
+            a.source("tokyo", SourceKind::Database, "primary"),
+            SourceState::Stale { .. }
+        )
+    })
+    .await;
+    assert!(
+        db(&app, "tokyo", "primary").is_some(),
+        "a stale source keeps its figures"
+    );
+    pair.ctl("primary", "start");
+    until(&mut app, &mut rx, 30, "the primary live again", |a| {
+        a.source("tokyo", SourceKind::Database, "primary").is_live()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_exporters_and_ai_services_fill_every_cell() {
+    let sandbox = Sandbox::start(Options {
+        seed: 8,
+        pods: 0,
+        speed: 30.0,
+        scenario: Scenario::Incidents,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let (mut app, mut rx) = app_with(&std::fs::read_to_string(&config).expect("read"));
+    let t = app.platform().thresholds.clone();
+    // Every database, cache and AI service of both regions reports.
+    until(&mut app, &mut rx, 30, "every data source live", |a| {
+        let p = a.platform();
+        p.databases
+            .iter()
+            .map(|d| (d.region.get_ref(), SourceKind::Database, d.name.get_ref()))
+            .chain(
+                p.caches
+                    .iter()
+                    .map(|c| (c.region.get_ref(), SourceKind::Cache, c.name.get_ref())),
+            )
+            .chain(
+                p.ai_services
+                    .iter()
+                    .map(|s| (s.region.get_ref(), SourceKind::AiService, s.name.get_ref())),
+            )
+            .all(|(r, k, n)| a.data(r, k, n).is_some())
+    })
+    .await;
+    let primary = db(&app, "tokyo", "iworkz-production-postgres").expect("primary");
+    assert_eq!(
+        (primary.role.as_deref(), primary.via),
+        (Some("primary"), "exporter")
+    );
+    assert!(primary.cache_hit.is_some_and(|h| h > 0.9), "{primary:?}");
+    match app.data("tokyo", SourceKind::Cache, "iworkz-production-redis") {
+        Some(DataStatus::Cache(c)) => {
+            assert!(
+                c.up && c.memory.is_some_and(|(u, m)| u > 0.0 && m > 0.0),
+                "{c:?}"
+            );
+        }
+        other => panic!("no cache: {other:?}"),
+    }
+    // The scenario: inference slows (warn), then Korea's replica falls behind.
+    until(&mut app, &mut rx, 40, "the inference-latency rule", |a| {
+        matches!(a.data("tokyo", SourceKind::AiService, "ai-services"),
+            Some(DataStatus::Ai(s)) if s.p95_inference.is_some_and(|p| p > t.inference_p95_warn_seconds))
+    })
+    .await;
+    until(
+        &mut app,
+        &mut rx,
+        60,
+        "Korea's replica lag over 30 s",
+        |a| {
+            db(a, "korea", "iworkz-dr-postgres").is_some_and(|d| {
+                data::db_health(d, &t).0 >= Health::Warn && d.replay_lag.is_some_and(|l| l > 30.0)
+            })
+        },
+    )
+    .await;
+}
