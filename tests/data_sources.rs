@@ -278,11 +278,19 @@ async fn a_primary_and_replica_read_directly_through_pause_promote_and_restart()
     assert_eq!(data::db_health(p, t).0, Health::Ok);
 
     // Replay paused, writes on the primary: the replica falls behind.
-        // (A transaction replayed first: lag counts from the last one replayed.)
+    // (A transaction replayed first: lag counts from the last one replayed.)
     psql(&pair.bin, pair.primary, "CREATE TABLE t (v int)");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while psql(&pair.bin, pair.replica, "SELECT count(*) FROM pg_class WHERE relname = 't'") != "1" {
-        assert!(Instant::now() < deadline, "the table never reached the replica");
+    while psql(
+        &pair.bin,
+        pair.replica,
+        "SELECT count(*) FROM pg_class WHERE relname = 't'",
+    ) != "1"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the table never reached the replica"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     psql(&pair.bin, pair.replica, "SELECT pg_wal_replay_pause()");

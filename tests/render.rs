@@ -396,3 +396,132 @@ fn alerts_pane_groups_by_severity_and_team_and_sets_silenced_apart() {
     app.run(touban::model::Command::Select);
     insta::assert_snapshot!("alerts_detail_100x30", text(&render(&app, 100, 30)));
 }
+
+#[test]
+#[allow(clippy::too_many_lines)] // the figures of three sources, spelled out
+fn data_and_ai_panes_show_figures_against_thresholds() {
+    use touban::model::data::{
+        AiStatus, CacheStatus, DataStatus, DbStatus, History, Probe, ReplicaLink,
+    };
+    let mut app = app();
+    let history = |v: &[f64]| History(v.iter().copied().collect());
+    let update = |app: &mut App, region: &str, kind: SourceKind, name: &str, status: DataStatus| {
+        let id = SourceId::new(region, kind, name);
+        app.handle(Event::Update(Update::SourceState {
+            id: id.clone(),
+            state: SourceState::Live { at: fixed_now() },
+        }));
+        app.handle(Event::Update(Update::Data {
+            id,
+            status: Box::new(status),
+        }));
+    };
+    update(
+        &mut app,
+        "tokyo",
+        SourceKind::Database,
+        "iworkz-production-postgres",
+        DataStatus::Database(DbStatus {
+            via: "direct",
+            up: true,
+            role: Some("primary".into()),
+            version: Some("16.4".into()),
+            uptime: Some(Duration::from_secs(9 * 86_400)),
+            connections: Some((172.0, 200.0)),
+            cache_hit: Some(0.991),
+            longest_transaction: Some(Duration::from_secs(42)),
+            replicas: vec![ReplicaLink {
+                name: "iworkz-dr (10.1.0.5)".into(),
+                state: "streaming".into(),
+                lag_bytes: Some(16_384.0),
+                lag_seconds: Some(0.4),
+            }],
+            connections_history: history(&[0.5, 0.6, 0.8, 0.86]),
+            ..DbStatus::default()
+        }),
+    );
+    update(
+        &mut app,
+        "korea",
+        SourceKind::Database,
+        "iworkz-dr-postgres",
+        DataStatus::Database(DbStatus {
+            via: "exporter",
+            up: true,
+            role: Some("replica".into()),
+            connections: Some((12.0, 200.0)),
+            replay_lag: Some(340.0),
+            lag_history: history(&[1.0, 40.0, 120.0, 340.0]),
+            ..DbStatus::default()
+        }),
+    );
+    update(
+        &mut app,
+        "tokyo",
+        SourceKind::Cache,
+        "iworkz-production-redis",
+        DataStatus::Cache(CacheStatus {
+            via: "exporter",
+            up: true,
+            role: Some("master".into()),
+            clients: Some(70.0),
+            memory: Some((7.5e9, 8.0e9)),
+            hit_rate: Some(0.93),
+            ops: Some(1250.0),
+            evictions: Some(0.0),
+            memory_history: history(&[0.8, 0.85, 0.9, 0.94]),
+            ..CacheStatus::default()
+        }),
+    );
+    let ok = |ms| Probe {
+        outcome: Ok(200),
+        latency: Duration::from_millis(ms),
+    };
+    update(
+        &mut app,
+        "tokyo",
+        SourceKind::AiService,
+        "ai-services",
+        DataStatus::Ai(AiStatus {
+            health: Some(ok(3)),
+            ready: Some(Probe {
+                outcome: Ok(503),
+                latency: Duration::from_millis(5),
+            }),
+            p95_inference: Some(3.1),
+            accuracy: Some(0.83),
+            error_rate: Some(0.012),
+            p95_history: history(&[0.9, 1.0, 2.6, 3.1]),
+            accuracy_history: history(&[0.92, 0.9, 0.86, 0.83]),
+        }),
+    );
+    update(
+        &mut app,
+        "korea",
+        SourceKind::AiService,
+        "ai-services",
+        DataStatus::Ai(AiStatus {
+            health: Some(ok(2)),
+            ready: Some(ok(2)),
+            p95_inference: Some(0.9),
+            accuracy: Some(0.91),
+            error_rate: Some(0.004),
+            ..AiStatus::default()
+        }),
+    );
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(
+            format!("overview_data_cells_{w}x{h}"),
+            text(&render(&app, w, h))
+        );
+    }
+    for pane in [Pane::Data, Pane::Ai] {
+        app.run(touban::model::Command::Focus(pane));
+        for (w, h) in SIZES {
+            insta::assert_snapshot!(
+                format!("{}_figures_{w}x{h}", pane.name()),
+                text(&render(&app, w, h))
+            );
+        }
+    }
+}

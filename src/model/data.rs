@@ -183,10 +183,12 @@ impl Default for Thresholds {
     }
 }
 
-/// The worst of the rules that hold, with the reason; ok if none does.
+/// The worst of the rules that hold (the first listed, among equals),
+/// with the reason; ok if none does.
 fn worst(found: Vec<(Health, String)>, ok: &str) -> (Health, String) {
     found
         .into_iter()
+        .rev()
         .max_by_key(|(h, _)| *h)
         .unwrap_or((Health::Ok, ok.to_owned()))
 }
