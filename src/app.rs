@@ -672,6 +672,22 @@ impl App {
         self.data.get(&SourceId::new(region, kind, name))
     }
 
+    /// The databases (or caches) that report themselves primary, as
+    /// `name (region)`. More than one where a region is a standby's is a
+    /// split brain: two sides taking writes.
+    pub fn primaries(&self, kind: SourceKind) -> Vec<String> {
+        self.data
+            .iter()
+            .filter(|(id, _)| id.kind == kind)
+            .filter(|(_, s)| match s {
+                DataStatus::Database(d) => d.up && d.role.as_deref() == Some("primary"),
+                DataStatus::Cache(c) => c.up && c.role.as_deref() == Some("master"),
+                DataStatus::Ai(_) => false,
+            })
+            .map(|(id, _)| format!("{} ({})", id.name, id.region))
+            .collect()
+    }
+
     /// Every alert of every source, each once, active first, by severity
     /// then team (sources in configured order).
     pub fn alert_rows(&self) -> Vec<&AlertRow> {

@@ -418,3 +418,143 @@ async fn the_sandbox_exporters_and_ai_services_fill_every_cell() {
     )
     .await;
 }
+
+/// A redis-server on `port`, killed when dropped.
+struct Redis(std::process::Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Redis {
+    let found = Command::new("sh")
+        .args(["-c", "command -v redis-server"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "redis-server is missing: install it with `apt-get install -y redis-server` (tests/run.sh does this)"
+    );
+    let mut c = Command::new("redis-server");
+    c.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ])
+    .args(["--repl-diskless-sync-delay", "0", "--maxmemory", "64mb"])
+    .arg("--dir")
+    .arg(dir);
+    if let Some(primary) = replica_of {
+        c.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+    }
+    Redis(
+        c.stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server"),
+    )
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn cache<'a>(
+    app: &'a App,
+    region: &str,
+    name: &str,
+) -> Option<&'a touban::model::data::CacheStatus> {
+    match app.data(region, SourceKind::Cache, name) {
+        Some(DataStatus::Cache(c)) => Some(c),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_primaries() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (p, r) = (free_port(), free_port());
+    let primary = redis_server(dir.path(), p, None);
+    let rdir = dir.path().join("replica");
+    std::fs::create_dir_all(&rdir).expect("dir");
+    let _replica = redis_server(&rdir, r, Some(p));
+    let (mut app, mut rx) = app_with(&format!(
+        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n\n\
+         [[caches]]\nname = \"primary\"\nregion = \"tokyo\"\nkind = \"redis\"\ndirect = {{ url = \"redis://127.0.0.1:{p}\" }}\n\n\
+         [[caches]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"redis\"\ndirect = {{ url = \"redis://127.0.0.1:{r}\" }}\n"
+    ));
+    let t = app.platform().thresholds.clone();
+    until(&mut app, &mut rx, 30, "roles and the link", |a| {
+        cache(a, "tokyo", "primary")
+            .is_some_and(|c| c.role.as_deref() == Some("master") && c.replicas.len() == 1)
+            && cache(a, "korea", "replica")
+                .is_some_and(|c| c.role.as_deref() == Some("replica") && c.link_up == Some(true))
+    })
+    .await;
+    redis_cli(p, &["SET", "k", "v"]);
+    redis_cli(p, &["GET", "k"]);
+    redis_cli(p, &["GET", "missing"]);
+    until(&mut app, &mut rx, 30, "memory, clients and rates", |a| {
+        cache(a, "tokyo", "primary").is_some_and(|c| {
+            c.memory
+                .is_some_and(|(u, m)| u > 0.0 && (m - 64.0 * 1_048_576.0).abs() < 1.0)
+                && c.clients.is_some_and(|n| n >= 1.0)
+                && c.ops.is_some()
+        })
+    })
+    .await;
+    let c = cache(&app, "tokyo", "primary").expect("primary");
+    assert_eq!(c.replicas[0].state, "online", "{c:?}");
+    assert_eq!(data::cache_health(c, &t).0, Health::Ok);
+
+    // The primary stops: the replica's link is down, and that is critical.
+    drop(primary);
+    until(&mut app, &mut rx, 30, "the link down", |a| {
+        cache(a, "korea", "replica").is_some_and(|c| c.link_up == Some(false))
+    })
+    .await;
+    let down = cache(&app, "korea", "replica").expect("replica");
+    assert_eq!(
+        data::cache_health(down, &t),
+        (Health::Crit, "replication link down".into())
+    );
+    assert!(matches!(
+        app.source("tokyo", SourceKind::Cache, "primary"),
+        SourceState::Stale { .. }
+    ));
+
+    // Back, then the replica told REPLICAOF NO ONE: two primaries.
+    let _primary = redis_server(dir.path(), p, None);
+    until(&mut app, &mut rx, 30, "the link up again", |a| {
+        cache(a, "korea", "replica").is_some_and(|c| c.link_up == Some(true))
+    })
+    .await;
+    redis_cli(r, &["REPLICAOF", "NO", "ONE"]);
+    until(&mut app, &mut rx, 30, "two primaries", |a| {
+        cache(a, "korea", "replica").is_some_and(|c| c.role.as_deref() == Some("master"))
+            && cache(a, "tokyo", "primary").is_some_and(|c| c.role.as_deref() == Some("master"))
+    })
+    .await;
+    assert_eq!(
+        app.primaries(SourceKind::Cache),
+        ["primary (tokyo)", "replica (korea)"]
+    );
+    app.run(touban::model::Command::Focus(touban::model::Pane::Data));
+    let screen = common::text(&common::render(&app, 160, 30));
+    assert!(
+        screen.contains("2 caches report themselves primary"),
+        "{screen}"
+    );
+}

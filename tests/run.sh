@@ -16,7 +16,8 @@ declare -A packages=(
     [tmux]=tmux              # end-to-end tests run the binary in a real terminal
     [curl]=curl              # reads the sandbox's Alertmanager API
     [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints, evaluates the seed's rules
-    [prometheus-alertmanager]=prometheus-alertmanager  # receives them, for the alert sources
+        [prometheus-alertmanager]=prometheus-alertmanager  # receives them, for the alert sources
+    [redis-server]=redis-server  # a primary and a replica for the cache source
 )
 missing=()
 for cmd in "${!packages[@]}"; do

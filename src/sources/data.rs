@@ -6,7 +6,8 @@
 //! from counter deltas, resets handled). An AI service is probed on
 //! `/health` and `/ready` and its metrics scraped (p95 inference latency
 //! from histogram bucket deltas, accuracy, error rate). Each reports
-//! connecting / live / error / stale and keeps what it showed.
+//! connecting / live / error / stale and keeps what it showed. A cache with
+//! `direct` access is read through `INFO` (the redis crate).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,6 +34,7 @@ enum Target {
         exporter: Option<String>,
     },
     Cache {
+        direct: Option<Direct>,
         exporter: Option<String>,
     },
     Ai {
@@ -62,6 +64,7 @@ pub fn spawn<E: From<Update> + Send + 'static>(
         targets.push((
             SourceId::new(c.region.get_ref(), SourceKind::Cache, c.name.get_ref()),
             Target::Cache {
+                direct: c.direct.clone(),
                 exporter: c.exporter.as_ref().map(|e| e.get_ref().clone()),
             },
         ));
@@ -155,6 +158,7 @@ struct Poller {
     cache: CacheStatus,
     ai: AiStatus,
     client: Option<tokio_postgres::Client>,
+    redis: Option<redis::aio::MultiplexedConnection>,
 }
 
 impl Poller {
@@ -168,6 +172,7 @@ impl Poller {
             cache: CacheStatus::default(),
             ai: AiStatus::default(),
             client: None,
+            redis: None,
         }
     }
 
@@ -196,11 +201,28 @@ impl Poller {
                 self.db = d.clone();
                 Ok(DataStatus::Database(d))
             }
-            Target::Database { .. } => {
-                Err("no `direct` or `exporter` configured: nothing to read".into())
+
+            Target::Cache {
+                direct: Some(direct),
+                ..
+            } => {
+                let fresh = self.redis(direct).await;
+                if fresh.is_err() {
+                    self.redis = None;
+                }
+                let mut c = fresh?;
+                c.memory_history = self.cache.memory_history.clone();
+                if let Some((used, max)) = c.memory
+                    && max > 0.0
+                {
+                    c.memory_history.push(used / max);
+                }
+                self.cache = c.clone();
+                Ok(DataStatus::Cache(c))
             }
             Target::Cache {
                 exporter: Some(url),
+                ..
             } => {
                 let scrape = self.scrape(url).await?;
                 let mut c = self.redis_from(&scrape);
@@ -213,8 +235,8 @@ impl Poller {
                 self.cache = c.clone();
                 Ok(DataStatus::Cache(c))
             }
-            Target::Cache { exporter: None } => {
-                Err("no `exporter` configured: direct Redis access is not read yet".into())
+            Target::Database { .. } | Target::Cache { .. } => {
+                Err("no `direct` or `exporter` configured: nothing to read".into())
             }
             Target::Ai {
                 health,
@@ -421,6 +443,98 @@ impl Poller {
         if let Some(acc) = a.accuracy {
             a.accuracy_history.push(acc);
         }
+    }
+
+    /// Redis through `INFO`: role, replicas or the link to the primary,
+    /// clients, memory, and rates of hits, commands and evictions.
+    async fn redis(&mut self, direct: &Direct) -> Result<CacheStatus, String> {
+        let url = direct.url.get_ref();
+        if self.redis.is_none() {
+            let mut info = redis::IntoConnectionInfo::into_connection_info(url.as_str())
+                .map_err(|e| format!("Redis URL {url}: {e}"))?;
+            if let Some(secret) = &direct.password {
+                let settings = info
+                    .redis_settings()
+                    .clone()
+                    .set_password(read_secret(secret.get_ref())?);
+                info = info.set_redis_settings(settings);
+            }
+            let client = redis::Client::open(info).map_err(|e| format!("Redis {url}: {e}"))?;
+            let conn = tokio::time::timeout(TIMEOUT, client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| format!("cannot connect to {url}: timed out"))?
+                .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+            self.redis = Some(conn);
+        }
+        let Some(conn) = self.redis.as_mut() else {
+            return Err("no connection".into());
+        };
+        let text: String = redis::cmd("INFO")
+            .query_async(conn)
+            .await
+            .map_err(|e| format!("Redis {url}: INFO: {e}"))?;
+        let info: HashMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.trim_end().split_once(':'))
+            .collect();
+        let num = |k: &str| info.get(k).and_then(|v| v.parse::<f64>().ok());
+        let now = Instant::now();
+        let dt = self.at.map(|t| now.duration_since(t).as_secs_f64());
+        self.at = Some(now);
+        let mut rate = |k: &str| {
+            let v = num(k)?;
+            let prev = self.counters.insert(format!("redis:{k}"), v)?;
+            let dt = dt.filter(|d| *d > 0.0)?;
+            Some(if v >= prev { v - prev } else { v } / dt)
+        };
+        let (hits, misses) = (rate("keyspace_hits"), rate("keyspace_misses"));
+        let ops = rate("total_commands_processed");
+        let evictions = rate("evicted_keys");
+        let role = info.get("role").map(|r| {
+            if *r == "slave" {
+                "replica".to_owned()
+            } else {
+                (*r).to_owned()
+            }
+        });
+        let offset = num("master_repl_offset");
+        let replicas = info
+            .iter()
+            .filter(|(k, _)| {
+                k.len() > 5 && k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit())
+            })
+            .map(|(_, v)| {
+                let fields: HashMap<&str, &str> =
+                    v.split(',').filter_map(|f| f.split_once('=')).collect();
+                let their = fields.get("offset").and_then(|o| o.parse::<f64>().ok());
+                ReplicaLink {
+                    name: format!(
+                        "{}:{}",
+                        fields.get("ip").unwrap_or(&""),
+                        fields.get("port").unwrap_or(&"")
+                    ),
+                    state: (*fields.get("state").unwrap_or(&"")).to_owned(),
+                    lag_bytes: offset.zip(their).map(|(o, t)| (o - t).max(0.0)),
+                    lag_seconds: fields.get("lag").and_then(|l| l.parse().ok()),
+                }
+            })
+            .collect();
+        Ok(CacheStatus {
+            via: "direct",
+            up: true,
+            link_up: info.get("master_link_status").map(|s| *s == "up"),
+            role,
+            replicas,
+            clients: num("connected_clients"),
+            memory: num("used_memory").map(|u| (u, num("maxmemory").unwrap_or(0.0))),
+            hit_rate: match (hits, misses) {
+                (Some(h), Some(m)) if h + m > 0.0 => Some(h / (h + m)),
+                _ => None,
+            },
+            ops,
+            evictions,
+            memory_history: crate::model::data::History::default(),
+        })
     }
 
     async fn postgres(&mut self, direct: &Direct) -> Result<DbStatus, String> {

@@ -19,6 +19,39 @@ use crate::ui::Styles;
 /// Draws the data pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let p = app.platform();
+    // Two primaries across regions: a split brain, above everything.
+    let mut warnings = Vec::new();
+    for (kind, what) in [
+        (SourceKind::Database, "databases"),
+        (SourceKind::Cache, "caches"),
+    ] {
+        let primaries = app.primaries(kind);
+        if primaries.len() > 1 && p.regions.len() > 1 {
+            warnings.push(Line::from(vec![
+                Span::styled(
+                    format!(" ✖ {} {what} report themselves primary: ", primaries.len()),
+                    st.crit,
+                ),
+                Span::styled(primaries.join(", "), st.text),
+                Span::styled(
+                    " (split brain: demote or re-point the old primary)",
+                    st.muted,
+                ),
+            ]));
+        }
+    }
+    let area = if warnings.is_empty() {
+        area
+    } else {
+        let n = u16::try_from(warnings.len()).unwrap_or(u16::MAX);
+        let [top, rest] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Length(n),
+            ratatui::layout::Constraint::Min(1),
+        ])
+        .areas(area);
+        note(warnings, top, buf);
+        rest
+    };
     for (inner, region) in region_columns(app, st, area, buf) {
         let r = region.name.get_ref();
         let mut lines = vec![heading(st, "databases")];
