@@ -530,10 +530,13 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
         data::cache_health(down, &t),
         (Health::Crit, "replication link down".into())
     );
-    assert!(matches!(
-        app.source("tokyo", SourceKind::Cache, "primary"),
-        SourceState::Stale { .. }
-    ));
+    until(&mut app, &mut rx, 30, "the stopped primary stale", |a| {
+        matches!(
+            a.source("tokyo", SourceKind::Cache, "primary"),
+            SourceState::Stale { .. }
+        )
+    })
+    .await;
 
     // Back, then the replica told REPLICAOF NO ONE: two primaries.
     let _primary = redis_server(dir.path(), p, None);
