@@ -497,10 +497,12 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
     ));
     let t = app.platform().thresholds.clone();
     until(&mut app, &mut rx, 30, "roles and the link", |a| {
-        cache(a, "tokyo", "primary")
-            .is_some_and(|c| c.role.as_deref() == Some("master") && c.replicas.len() == 1)
-            && cache(a, "korea", "replica")
-                .is_some_and(|c| c.role.as_deref() == Some("replica") && c.link_up == Some(true))
+        cache(a, "tokyo", "primary").is_some_and(|c| {
+            c.role.as_deref() == Some("master")
+                && c.replicas.len() == 1
+                && c.replicas[0].state == "online"
+        }) && cache(a, "korea", "replica")
+            .is_some_and(|c| c.role.as_deref() == Some("replica") && c.link_up == Some(true))
     })
     .await;
     redis_cli(p, &["SET", "k", "v"]);
