@@ -112,6 +112,10 @@ pub struct App {
     clusters: BTreeMap<String, ClusterState>,
     /// What each database, cache and AI service reported last.
     data: BTreeMap<SourceId, DataStatus>,
+    /// PromQL figures per region.
+    figures: BTreeMap<String, Vec<crate::model::data::Figure>>,
+    /// CloudWatch series of databases and caches.
+    cloudwatch: BTreeMap<SourceId, crate::model::data::Series>,
     /// Each alert source's last snapshot.
     alerts: BTreeMap<SourceId, AlertSnapshot>,
     /// Critical alerts the operator has seen (the Alerts pane was shown
@@ -155,6 +159,8 @@ impl App {
             sources,
             clusters: BTreeMap::new(),
             data: BTreeMap::new(),
+            cloudwatch: BTreeMap::new(),
+            figures: BTreeMap::new(),
             alerts: BTreeMap::new(),
             seen: BTreeSet::new(),
             jobs: Vec::new(),
@@ -672,6 +678,21 @@ impl App {
         self.data.get(&SourceId::new(region, kind, name))
     }
 
+    /// A region's PromQL figures, once queried.
+    pub fn figures(&self, region: &str) -> Option<&[crate::model::data::Figure]> {
+        self.figures.get(region).map(Vec::as_slice)
+    }
+
+    /// A database's or cache's CloudWatch series, once fetched.
+    pub fn cloudwatch(
+        &self,
+        region: &str,
+        kind: SourceKind,
+        name: &str,
+    ) -> Option<&crate::model::data::Series> {
+        self.cloudwatch.get(&SourceId::new(region, kind, name))
+    }
+
     /// The databases (or caches) that report themselves primary, as
     /// `name (region)`. More than one where a region is a standby's is a
     /// split brain: two sides taking writes.
@@ -783,6 +804,12 @@ impl App {
             }
             Update::Data { id, status } => {
                 self.data.insert(id, *status);
+            }
+            Update::Figures { region, figures } => {
+                self.figures.insert(region, figures);
+            }
+            Update::CloudWatch { id, series } => {
+                self.cloudwatch.insert(id, series);
             }
             Update::Alerts { id, snapshot } => {
                 self.alerts.insert(id, snapshot);
@@ -988,11 +1015,23 @@ fn sources_of(p: &Platform) -> BTreeMap<SourceId, SourceState> {
                 .iter()
                 .map(|a| (SourceKind::Alerts, &a.region, &a.name)),
         );
-    ids.map(|(kind, region, name)| {
-        (
-            SourceId::new(region.get_ref(), kind, name.get_ref()),
+    let mut all: BTreeMap<SourceId, SourceState> = ids
+        .map(|(kind, region, name)| {
+            (
+                SourceId::new(region.get_ref(), kind, name.get_ref()),
+                SourceState::NotConnected,
+            )
+        })
+        .collect();
+    for r in p.regions.iter().filter(|r| r.prometheus.is_some()) {
+        all.insert(
+            SourceId::new(
+                r.name.get_ref(),
+                SourceKind::Metrics,
+                crate::sources::promql::NAME,
+            ),
             SourceState::NotConnected,
-        )
-    })
-    .collect()
+        );
+    }
+    all
 }

@@ -383,6 +383,12 @@ fn console(
         crate::sources::cluster::spawn(app.platform(), &tx);
         crate::sources::alerts::spawn(app.platform(), &tx);
         crate::sources::data::spawn(app.platform(), &tx, crate::sources::data::INTERVAL);
+        crate::sources::cloudwatch::spawn(
+            app.platform(),
+            &tx,
+            crate::sources::cloudwatch::INTERVAL,
+        );
+        crate::sources::promql::spawn(app.platform(), &tx, crate::sources::promql::INTERVAL);
         app.connect_details(crate::sources::cluster::spawn_details(app.platform(), &tx));
         drop(tx);
         if crash_test {
@@ -391,9 +397,15 @@ fn console(
                 panic!("crash test: a panic in a background task");
             });
         }
-        let (_, stats) = tui::run(&mut terminal, app, rx, started)
-            .await
-            .wrap_err("drawing the terminal failed")?;
+        let result = tui::run(&mut terminal, app, rx, started).await;
+        // ratatui's Terminal shows the cursor when dropped and, if the
+        // terminal is gone (SIGHUP), eprintln!s the failure: a panic on a
+        // dead pty. Show it here; if that fails, let the terminal go
+        // without its drop (the guard restores the rest).
+        if terminal.show_cursor().is_err() {
+            std::mem::forget(terminal);
+        }
+        let (_, stats) = result.wrap_err("drawing the terminal failed")?;
         eyre::Ok(stats)
     });
     drop(sandbox);
@@ -455,7 +467,11 @@ fn install_hooks() -> eyre::Result<()> {
     eyre_hook.install()?;
     std::panic::set_hook(Box::new(move |info| {
         tui::guard::restore();
-        tracing::error!("panic: {info}");
+        // The log keeps where it happened, whatever the terminal's state.
+        tracing::error!(
+            "panic: {info}\n{}",
+            std::backtrace::Backtrace::force_capture()
+        );
         report(&panic_hook.panic_report(info).to_string());
         flush_log();
         std::process::exit(EXIT_PANIC);

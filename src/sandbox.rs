@@ -307,7 +307,7 @@ impl Sandbox {
                     if e.name == cloudwatch::DB {
                         let _ = writeln!(
                             t,
-                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\" }}",
+                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\", anonymous = true }}",
                             e.name,
                             cloudwatch::AWS_REGION,
                             self.cloudwatch
@@ -323,7 +323,7 @@ impl Sandbox {
                     if e.name == cloudwatch::CACHE {
                         let _ = writeln!(
                             t,
-                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\" }}",
+                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\", anonymous = true }}",
                             e.name,
                             cloudwatch::AWS_REGION,
                             self.cloudwatch

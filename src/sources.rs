@@ -4,5 +4,7 @@
 
 pub mod alerts;
 pub mod aws;
+pub mod cloudwatch;
 pub mod cluster;
 pub mod data;
+pub mod promql;

@@ -53,7 +53,7 @@ fn invalid_platform_files_name_file_line_column_and_what_is_expected() {
         ),
         (
             "unknown_key",
-            "config/invalid/unknown_key.toml:7:1: unknown field `timezone`, expected one of `name`, `display`, `role`, `time_zone`, `location`",
+            "config/invalid/unknown_key.toml:7:1: unknown field `timezone`, expected one of `name`, `display`, `role`, `time_zone`, `location`, `prometheus`",
         ),
         (
             "wrong_type",
@@ -189,7 +189,7 @@ fn a_bad_user_keymap_warns_and_keeps_the_rest() {
         warnings,
         [
             "keymap.toml:5:12: unknown key `hyper-x`: expected one character or one of enter, esc, tab, backtab, backspace, delete, insert, up, down, left, right, home, end, pageup, pagedown, space, f1..f24, with optional ctrl- / alt- / shift- prefixes",
-            "keymap.toml:6:23: unknown command `deploy`: expected one of quit, help, command-line, filter, next-pane, prev-pane, next-view, prev-view, up, down, page-up, page-down, top, bottom, select, back, theme, namespace, next-namespace, sort, messages, overview, cluster, data, ai, rollouts, failover, scaling, alerts, jobs",
+            "keymap.toml:6:23: unknown command `deploy`: expected one of quit, help, command-line, filter, next-pane, prev-pane, next-view, prev-view, up, down, page-up, page-down, top, bottom, select, back, theme, namespace, next-namespace, sort, jump, messages, overview, cluster, data, ai, rollouts, failover, scaling, alerts, jobs",
         ]
     );
     let q = touban::model::Key::char('Q');

@@ -563,3 +563,169 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
         "{screen}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudwatch_series_of_the_database_and_cache_come_through_the_sdk() {
+    let sandbox = Sandbox::start(Options {
+        seed: 9,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = Platform::parse(
+        "sandbox config",
+        &std::fs::read_to_string(&config).expect("read"),
+    )
+    .expect("valid");
+    let mut app = App::new(loaded, std::time::SystemTime::now());
+    let (tx, mut rx) = mpsc::channel(1024);
+    touban::sources::cloudwatch::spawn(app.platform(), &tx, Duration::from_secs(1));
+    let series = |a: &App, kind, name: &str, metric: &str| -> Option<Vec<f64>> {
+        match a.cloudwatch("tokyo", kind, name)? {
+            Ok(all) => all
+                .iter()
+                .find(|(m, _)| m == metric)
+                .map(|(_, v)| v.clone()),
+            Err(_) => None,
+        }
+    };
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "an hour of CloudWatch minutes",
+        |a| {
+            series(
+                a,
+                SourceKind::Database,
+                "iworkz-production-postgres",
+                "CPUUtilization",
+            )
+            .is_some_and(|v| v.len() >= 50)
+                && series(
+                    a,
+                    SourceKind::Cache,
+                    "iworkz-production-redis",
+                    "DatabaseMemoryUsagePercentage",
+                )
+                .is_some_and(|v| v.len() >= 50)
+        },
+    )
+    .await;
+    let cpu = series(
+        &app,
+        SourceKind::Database,
+        "iworkz-production-postgres",
+        "CPUUtilization",
+    )
+    .expect("cpu");
+    assert!(cpu.iter().all(|v| (10.0..60.0).contains(v)), "{cpu:?}");
+    let storage = series(
+        &app,
+        SourceKind::Database,
+        "iworkz-production-postgres",
+        "FreeStorageSpace",
+    )
+    .expect("storage");
+    assert!(
+        storage.first() >= storage.last(),
+        "oldest first: storage only shrinks"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v prometheus"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "prometheus is missing: install it with `apt-get install -y prometheus` (tests/run.sh does this)"
+    );
+    let sandbox = Sandbox::start(Options {
+        seed: 10,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    let targets: Vec<String> = sandbox
+        .endpoints
+        .iter()
+        .filter(|e| e.region == "tokyo")
+        .map(|e| format!("\"{}\"", e.url.trim_start_matches("http://")))
+        .collect();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tokyo\n    static_configs:\n      - targets: [{}]\n",
+            targets.join(", ")
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let (mut app, mut rx) = {
+        let config = format!(
+            "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\nprometheus = \"http://127.0.0.1:{port}\"\n"
+        );
+        let mut loaded = common::loaded("default", "default");
+        loaded.platform = Platform::parse("test config", &config).expect("valid config");
+        let app = App::new(loaded, std::time::SystemTime::now());
+        let (tx, rx) = mpsc::channel(1024);
+        touban::sources::promql::spawn(app.platform(), &tx, Duration::from_secs(1));
+        (app, rx)
+    };
+    let figure = |a: &App, name: &str, series: &str| -> Option<f64> {
+        a.figures("tokyo")?
+            .iter()
+            .find(|f| f.spec.name == name)?
+            .values
+            .as_ref()
+            .ok()?
+            .iter()
+            .find(|(s, _)| s == series)
+            .map(|(_, v)| *v)
+    };
+    until(&mut app, &mut rx, 60, "request rates by service", |a| {
+        figure(a, "request rate", "service=backend-api").is_some_and(|v| v > 0.0)
+            && figure(a, "p95 latency", "service=backend-api").is_some()
+            && figure(a, "DB connections", "").is_some()
+    })
+    .await;
+    assert!(
+        app.source("tokyo", SourceKind::Metrics, "prometheus")
+            .is_live()
+    );
+    let screen = common::text(&common::render(&app, 160, 40));
+    assert!(screen.contains("SERVICES (PROMQL)"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("backend-api") && l.contains("req/s")),
+        "{screen}"
+    );
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+}

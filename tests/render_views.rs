@@ -46,7 +46,11 @@ fn shift(update: &mut Update, f: &dyn Fn(SystemTime) -> SystemTime) {
             }),
             ClusterChange::Events(c) => rows(c, |r| opt(&mut r.last)),
         },
-        Update::Detail { .. } | Update::Alerts { .. } | Update::Data { .. } => {}
+        Update::Detail { .. }
+        | Update::Alerts { .. }
+        | Update::Data { .. }
+        | Update::CloudWatch { .. }
+        | Update::Figures { .. } => {}
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Platform {
     /// Health thresholds (defaults: the seed's alert rules).
     #[serde(default)]
     pub thresholds: crate::model::data::Thresholds,
+    /// PromQL figures (defaults: the seed's dashboard panels).
+    #[serde(default)]
+    pub figures: Vec<crate::model::data::FigureSpec>,
 }
 
 /// The operator's settings.
@@ -121,6 +124,9 @@ pub struct Region {
     /// Provider and location, shown under the title (`AWS ap-northeast-1`).
     #[serde(default)]
     pub location: Option<String>,
+    /// The region's Prometheus, for PromQL figures (`http://host:9090`).
+    #[serde(default)]
+    pub prometheus: Option<Spanned<String>>,
 }
 
 /// A Kubernetes cluster.
@@ -205,6 +211,10 @@ pub struct CloudWatchRef {
     /// An endpoint override (an emulator, a VPC endpoint).
     #[serde(default)]
     pub endpoint: Option<Spanned<String>>,
+    /// Sign with placeholder keys, for a local endpoint that does not
+    /// check them (the sandbox, moto).
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// A database's kind.
@@ -335,6 +345,16 @@ impl Platform {
             .validate()
             .map_err(|(span, message)| Located::at(file, src, Some(span), message))?;
         Ok(platform)
+    }
+
+    /// The PromQL figures to show: the configured ones, else the seed's
+    /// dashboard panels.
+    pub fn figure_specs(&self) -> Vec<crate::model::data::FigureSpec> {
+        if self.figures.is_empty() {
+            crate::model::data::FigureSpec::defaults()
+        } else {
+            self.figures.clone()
+        }
     }
 
     /// The region with this name.

@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use super::cluster::Health;
 
+/// CloudWatch series of one database or cache, `(metric, values)` oldest
+/// first, or why they could not be read.
+pub type Series = Result<Vec<(String, Vec<f64>)>, String>;
+
 /// Points kept for a sparkline.
 pub const HISTORY: usize = 60;
 
@@ -146,6 +150,79 @@ pub enum DataStatus {
     Cache(CacheStatus),
     /// An AI service.
     Ai(AiStatus),
+}
+
+/// A PromQL figure to show: `[[figures]]` in the config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureSpec {
+    /// What it is (`request rate`).
+    pub name: String,
+    /// The instant query.
+    pub query: String,
+    /// `req/s`, `s`, `ratio` (shown as a percentage), or empty.
+    #[serde(default)]
+    pub unit: String,
+}
+
+impl FigureSpec {
+    /// The seed's Grafana panels ("iWORKZ platform overview").
+    pub fn defaults() -> Vec<FigureSpec> {
+        let f = |name: &str, query: &str, unit: &str| FigureSpec {
+            name: name.into(),
+            query: query.into(),
+            unit: unit.into(),
+        };
+        vec![
+            f(
+                "request rate",
+                "sum by (service) (rate(http_requests_total[5m]))",
+                "req/s",
+            ),
+            f(
+                "p95 latency",
+                "histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket[5m])))",
+                "s",
+            ),
+            f(
+                "error rate",
+                "sum by (service) (rate(http_requests_total{status=~\"5..\"}[5m])) / sum by (service) (rate(http_requests_total[5m]))",
+                "ratio",
+            ),
+            f("active users", "sum(active_users_total)", ""),
+            f("AI accuracy", "avg(ai_model_accuracy)", ""),
+            f(
+                "AI p95 inference",
+                "histogram_quantile(0.95, sum by (le) (rate(ai_model_inference_duration_seconds_bucket[5m])))",
+                "s",
+            ),
+            f(
+                "DB cache hits",
+                "sum(pg_stat_database_blks_hit) / (sum(pg_stat_database_blks_hit) + sum(pg_stat_database_blks_read))",
+                "ratio",
+            ),
+            f("DB connections", "sum(pg_stat_database_numbackends)", ""),
+        ]
+    }
+
+    /// A value as shown with its unit.
+    pub fn show(&self, v: f64) -> String {
+        match self.unit.as_str() {
+            "ratio" => format!("{:.1} %", v * 100.0),
+            "s" => format!("{v:.2} s"),
+            "" => format!("{v:.0}"),
+            unit => format!("{v:.1} {unit}"),
+        }
+    }
+}
+
+/// A PromQL figure's answer: `(series labels, value)` pairs, or the error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// What was asked.
+    pub spec: FigureSpec,
+    /// What Prometheus answered.
+    pub values: Result<Vec<(String, f64)>, String>,
 }
 
 /// Health thresholds (`[thresholds]` in the config); the defaults are the

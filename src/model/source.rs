@@ -17,6 +17,8 @@ pub enum SourceKind {
     AiService,
     /// An alert source: Alertmanager, Prometheus or CloudWatch alarms.
     Alerts,
+    /// A region's Prometheus, queried for PromQL figures.
+    Metrics,
 }
 
 impl SourceKind {
@@ -28,6 +30,7 @@ impl SourceKind {
             SourceKind::Cache => "cache",
             SourceKind::AiService => "ai service",
             SourceKind::Alerts => "alerts",
+            SourceKind::Metrics => "metrics",
         }
     }
 }
@@ -165,6 +168,21 @@ pub enum Update {
         id: SourceId,
         /// What it reported.
         status: Box<super::data::DataStatus>,
+    },
+    /// A database's or cache's CloudWatch series (oldest first), or why
+    /// they could not be read.
+    CloudWatch {
+        /// The database's or cache's source.
+        id: SourceId,
+        /// `(metric, values)` per metric.
+        series: crate::model::data::Series,
+    },
+    /// A region's PromQL figures.
+    Figures {
+        /// The region.
+        region: String,
+        /// Each figure's answer.
+        figures: Vec<super::data::Figure>,
     },
     /// An object fetched whole for the detail view, as YAML, or why not.
     Detail {

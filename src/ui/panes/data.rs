@@ -19,27 +19,7 @@ use crate::ui::Styles;
 /// Draws the data pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let p = app.platform();
-    // Two primaries across regions: a split brain, above everything.
-    let mut warnings = Vec::new();
-    for (kind, what) in [
-        (SourceKind::Database, "databases"),
-        (SourceKind::Cache, "caches"),
-    ] {
-        let primaries = app.primaries(kind);
-        if primaries.len() > 1 && p.regions.len() > 1 {
-            warnings.push(Line::from(vec![
-                Span::styled(
-                    format!(" ✖ {} {what} report themselves primary: ", primaries.len()),
-                    st.crit,
-                ),
-                Span::styled(primaries.join(", "), st.text),
-                Span::styled(
-                    " (split brain: demote or re-point the old primary)",
-                    st.muted,
-                ),
-            ]));
-        }
-    }
+    let warnings = split_brain(app, st);
     let area = if warnings.is_empty() {
         area
     } else {
@@ -76,6 +56,10 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             match app.data(r, SourceKind::Database, d.name.get_ref()) {
                 Some(DataStatus::Database(status)) => {
                     lines.extend(db_lines(st, status, &p.thresholds));
+                    lines.extend(cloudwatch_lines(
+                        st,
+                        app.cloudwatch(r, SourceKind::Database, d.name.get_ref()),
+                    ));
                 }
                 _ => lines.extend(reach(
                     st,
@@ -108,6 +92,10 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             match app.data(r, SourceKind::Cache, c.name.get_ref()) {
                 Some(DataStatus::Cache(status)) => {
                     lines.extend(cache_lines(st, status, &p.thresholds));
+                    lines.extend(cloudwatch_lines(
+                        st,
+                        app.cloudwatch(r, SourceKind::Cache, c.name.get_ref()),
+                    ));
                 }
                 _ => lines.extend(reach(
                     st,
@@ -119,6 +107,31 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         }
         note(lines, inner, buf);
     }
+}
+
+/// Two primaries across regions: a split brain, shown above everything.
+fn split_brain<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
+    let mut warnings = Vec::new();
+    for (kind, what) in [
+        (SourceKind::Database, "databases"),
+        (SourceKind::Cache, "caches"),
+    ] {
+        let primaries = app.primaries(kind);
+        if primaries.len() > 1 && app.platform().regions.len() > 1 {
+            warnings.push(Line::from(vec![
+                Span::styled(
+                    format!(" ✖ {} {what} report themselves primary: ", primaries.len()),
+                    st.crit,
+                ),
+                Span::styled(primaries.join(", "), st.text),
+                Span::styled(
+                    " (split brain: demote or re-point the old primary)",
+                    st.muted,
+                ),
+            ]));
+        }
+    }
+    warnings
 }
 
 /// A labelled line of figures.
@@ -332,6 +345,52 @@ fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>
         ));
     }
     lines
+}
+
+/// CloudWatch's series: the last value and an hour's sparkline each.
+fn cloudwatch_lines<'a>(st: &Styles, series: Option<&crate::model::data::Series>) -> Vec<Line<'a>> {
+    match series {
+        None => Vec::new(),
+        Some(Err(e)) => vec![field(
+            st,
+            "cloudwatch",
+            vec![Span::styled(e.clone(), st.crit)],
+        )],
+        Some(Ok(all)) => all
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(metric, values)| {
+                let last = values.last().copied().unwrap_or_default();
+                let shown = match metric.as_str() {
+                    "FreeStorageSpace" => format!("{:.0} GB", last / 1e9),
+                    m if m.contains("CPU") || m.contains("Percentage") => format!("{last:.0} %"),
+                    "ReplicaLag" => format!("{last:.1} s"),
+                    _ => format!("{last:.0}"),
+                };
+                let history = History(values.iter().copied().collect());
+                let percent = metric.contains("CPU") || metric.contains("Percentage");
+                field(
+                    st,
+                    &short_metric(metric),
+                    vec![
+                        Span::styled(format!("{shown:>8} "), st.text),
+                        Span::styled(spark(&history, 30, percent.then_some(100.0)), st.accent),
+                    ],
+                )
+            })
+            .collect(),
+    }
+}
+
+fn short_metric(m: &str) -> String {
+    match m {
+        "CPUUtilization" | "EngineCPUUtilization" => "cw cpu".into(),
+        "DatabaseConnections" | "CurrConnections" => "cw conns".into(),
+        "FreeStorageSpace" => "cw storage".into(),
+        "ReplicaLag" => "cw lag".into(),
+        "DatabaseMemoryUsagePercentage" => "cw memory".into(),
+        other => other.to_owned(),
+    }
 }
 
 /// How a database or cache is reached. A direct URL is shown as its host

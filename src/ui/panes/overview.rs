@@ -105,8 +105,74 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             &mut lines,
         );
         lines.extend(alert_line(app, st, r));
+        if region.prometheus.is_some() {
+            lines.extend(services(app, st, r, name_w));
+        }
         note(lines, inner, buf);
     }
+}
+
+/// The region's Prometheus and its PromQL figures.
+fn services<'a>(app: &App, st: &Styles, r: &str, name_w: usize) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    out.push(heading(st, "services (promql)"));
+    out.push(source_line(
+        app,
+        st,
+        r,
+        SourceKind::Metrics,
+        crate::sources::promql::NAME,
+        name_w,
+        false,
+    ));
+    out.extend(figure_lines(app, st, r));
+    out
+}
+
+/// PromQL figures: a line per service (the figures by `service`), then
+/// the region's single figures on one line.
+fn figure_lines<'a>(app: &App, st: &Styles, region: &str) -> Vec<Line<'a>> {
+    let Some(figures) = app.figures(region) else {
+        return Vec::new();
+    };
+    let mut per_service: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    let mut single = Vec::new();
+    for f in figures {
+        match &f.values {
+            Err(e) => single.push(format!("{}: {e}", f.spec.name)),
+            Ok(values) => {
+                for (series, v) in values {
+                    match series.strip_prefix("service=") {
+                        Some(service) if !service.contains(',') => per_service
+                            .entry(service.to_owned())
+                            .or_default()
+                            .push(format!("{} {}", f.spec.name, f.spec.show(*v))),
+                        _ if series.is_empty() => {
+                            single.push(format!("{} {}", f.spec.name, f.spec.show(*v)));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let mut lines: Vec<Line<'a>> = per_service
+        .into_iter()
+        .map(|(service, figures)| {
+            Line::from(vec![
+                Span::styled(format!("    {service:<14}"), st.text),
+                Span::styled(figures.join(" · "), st.muted),
+            ])
+        })
+        .collect();
+    if !single.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("    {}", single.join(" · ")),
+            st.muted,
+        )));
+    }
+    lines
 }
 
 /// The longest configured name of anything the overview lists.
