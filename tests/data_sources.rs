@@ -729,3 +729,269 @@ async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
     let _ = prometheus.kill();
     let _ = prometheus.wait();
 }
+
+/// A child process, killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn need(binary: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {binary}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{binary} is missing: install it with `apt-get install -y {package}` (tests/run.sh does this)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_exporters_are_scraped_for_postgres_and_redis() {
+    need(
+        "prometheus-postgres-exporter",
+        "prometheus-postgres-exporter",
+    );
+    need("prometheus-redis-exporter", "prometheus-redis-exporter");
+    let pair = Pair::start();
+    let dir = tempfile::tempdir().expect("temp");
+    let queries = Path::new("/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml");
+    let pg_exporter = |db_port: u16, port: u16| {
+        let mut c = Command::new("prometheus-postgres-exporter");
+        c.env(
+            "DATA_SOURCE_NAME",
+            format!("postgresql://postgres@127.0.0.1:{db_port}/postgres?sslmode=disable"),
+        )
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        if queries.exists() {
+            c.arg(format!("--extend.query-path={}", queries.display()));
+        }
+        Child(
+            c.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start postgres_exporter"),
+        )
+    };
+    let (pe, re) = (free_port(), free_port());
+    let _pe = pg_exporter(pair.primary, pe);
+    let _re = pg_exporter(pair.replica, re);
+    let rp = free_port();
+    let _redis = redis_server(dir.path(), rp, None);
+    let xp = free_port();
+    let _rx = Child(
+        Command::new("prometheus-redis-exporter")
+            .arg(format!("-redis.addr=redis://127.0.0.1:{rp}"))
+            .arg(format!("-web.listen-address=127.0.0.1:{xp}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis_exporter"),
+    );
+    let (mut app, mut rx) = app_with(&format!(
+        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n\n\
+         [[databases]]\nname = \"primary\"\nregion = \"tokyo\"\nkind = \"postgres\"\nexporter = \"http://127.0.0.1:{pe}/metrics\"\n\n\
+         [[databases]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"postgres\"\nexporter = \"http://127.0.0.1:{re}/metrics\"\n\n\
+         [[caches]]\nname = \"cache\"\nregion = \"tokyo\"\nkind = \"redis\"\nexporter = \"http://127.0.0.1:{xp}/metrics\"\n"
+    ));
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "both databases through their exporters",
+        |a| {
+            ["tokyo", "korea"]
+                .iter()
+                .zip(["primary", "replica"])
+                .all(|(r, n)| {
+                    db(a, r, n).is_some_and(|d| {
+                        d.up && d.via == "exporter"
+                            && d.connections
+                                .is_some_and(|(used, max)| used >= 1.0 && max >= 100.0)
+                            && d.cache_hit.is_some()
+                    })
+                })
+        },
+    )
+    .await;
+    // Commands through Redis: the exporter's counters become rates.
+    for _ in 0..20 {
+        redis_cli(rp, &["SET", "k", "v"]);
+        redis_cli(rp, &["GET", "k"]);
+        redis_cli(rp, &["GET", "nope"]);
+    }
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "the cache's figures and rates",
+        |a| {
+            cache(a, "tokyo", "cache").is_some_and(|c| {
+                c.up && c.role.as_deref() == Some("master")
+                    && c.memory.is_some_and(|(u, m)| u > 0.0 && m > 0.0)
+                    && c.clients.is_some()
+                    && c.ops.is_some()
+            })
+        },
+    )
+    .await;
+    let c = cache(&app, "tokyo", "cache").expect("cache");
+    assert_eq!(c.via, "exporter");
+}
+
+/// A free port whose cluster bus port (+10000) is free too.
+fn cluster_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
+            return p;
+        }
+    }
+}
+
+fn redis_config(kind: &str, port: u16, extra: &str) -> String {
+    format!(
+        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n\
+         [[caches]]\nname = \"cache\"\nregion = \"tokyo\"\nkind = \"{kind}\"\ndirect = {{ url = \"redis://127.0.0.1:{port}\" }}\n{extra}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (p, r, s) = (free_port(), free_port(), free_port());
+    let _primary = redis_server(dir.path(), p, None);
+    let rdir = dir.path().join("replica");
+    std::fs::create_dir_all(&rdir).expect("dir");
+    let _replica = redis_server(&rdir, r, Some(p));
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {s}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {p} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n",
+            dir.path().display()
+        ),
+    )
+    .expect("sentinel.conf");
+    let _sentinel = Child(
+        Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start sentinel"),
+    );
+    let (mut app, mut rx) = app_with(&redis_config(
+        "redis-sentinel",
+        s,
+        "master_name = \"mymaster\"\n",
+    ));
+    let named = |a: &App| cache(a, "tokyo", "cache").and_then(|c| c.sentinel.clone());
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "Sentinel naming the primary and its replica",
+        |a| {
+            named(a) == Some((format!("127.0.0.1:{p}"), 1))
+                && cache(a, "tokyo", "cache").is_some_and(|c| c.role.as_deref() == Some("master"))
+        },
+    )
+    .await;
+    // Sentinel refuses (NOGOODSLAVE) until it has heard from the replica.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = redis_cli(s, &["SENTINEL", "FAILOVER", "mymaster"]);
+        if answer == "OK" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Sentinel refused the failover: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "the replica named primary after the failover",
+        |a| {
+            named(a).is_some_and(|(primary, _)| primary == format!("127.0.0.1:{r}"))
+                && cache(a, "tokyo", "cache").is_some_and(|c| c.role.as_deref() == Some("master"))
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_reports_its_state_and_slots() {
+    let dir = tempfile::tempdir().expect("temp");
+    let ports: Vec<u16> = (0..3).map(|_| cluster_port()).collect();
+    let _nodes: Vec<Child> = ports
+        .iter()
+        .map(|port| {
+            let d = dir.path().join(port.to_string());
+            std::fs::create_dir_all(&d).expect("dir");
+            Child(
+                Command::new("redis-server")
+                    .args([
+                        "--port",
+                        &port.to_string(),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                    ])
+                    .args(["--cluster-enabled", "yes", "--appendonly", "no"])
+                    .arg("--dir")
+                    .arg(&d)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("start a cluster node"),
+            )
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ports.iter().any(|p| redis_cli(*p, &["PING"]) != "PONG") {
+        assert!(Instant::now() < deadline, "the cluster nodes did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (mut app, mut rx) = app_with(&redis_config("redis-cluster", ports[0], ""));
+    let state = |a: &App| cache(a, "tokyo", "cache").and_then(|c| c.cluster.clone());
+    until(&mut app, &mut rx, 30, "an unassigned cluster", |a| {
+        state(a).is_some()
+    })
+    .await;
+    let t = app.platform().thresholds.clone();
+    let c = cache(&app, "tokyo", "cache").expect("cache");
+    assert_eq!(data::cache_health(c, &t).0, Health::Crit, "{:?}", c.cluster);
+    let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out = Command::new("redis-cli")
+        .arg("--cluster")
+        .arg("create")
+        .args(&nodes)
+        .arg("--cluster-yes")
+        .output()
+        .expect("redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    until(
+        &mut app,
+        &mut rx,
+        30,
+        "the cluster ok with every slot",
+        |a| state(a) == Some(("ok".to_owned(), 16_384, 3)),
+    )
+    .await;
+    let c = cache(&app, "tokyo", "cache").expect("cache");
+    assert_eq!(data::cache_health(c, &t).0, Health::Ok);
+}

@@ -17,7 +17,9 @@ declare -A packages=(
     [curl]=curl              # reads the sandbox's Alertmanager API
     [prometheus]=prometheus  # scrapes the sandbox's metrics endpoints, evaluates the seed's rules
         [prometheus-alertmanager]=prometheus-alertmanager  # receives them, for the alert sources
-    [redis-server]=redis-server  # a primary and a replica for the cache source
+        [redis-server]=redis-server  # a primary and a replica for the cache source
+    [prometheus-postgres-exporter]=prometheus-postgres-exporter  # scraped by the database source
+    [prometheus-redis-exporter]=prometheus-redis-exporter        # scraped by the cache source
 )
 missing=()
 for cmd in "${!packages[@]}"; do

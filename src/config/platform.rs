@@ -277,6 +277,10 @@ pub struct Cache {
     /// CloudWatch metrics.
     #[serde(default)]
     pub cloudwatch: Option<CloudWatchRef>,
+    /// `redis-sentinel`: the monitored primary's name (`direct.url` is a
+    /// Sentinel's address).
+    #[serde(default)]
+    pub master_name: Option<String>,
 }
 
 /// An AI service's endpoints.

@@ -104,6 +104,11 @@ pub struct CacheStatus {
     pub evictions: Option<f64>,
     /// Memory used, as a share, over time.
     pub memory_history: History,
+    /// Behind Sentinel: the primary's address Sentinel names, and how many
+    /// replicas it knows.
+    pub sentinel: Option<(String, usize)>,
+    /// Redis Cluster: `cluster_state`, slots ok, known nodes.
+    pub cluster: Option<(String, u32, u32)>,
 }
 
 /// A probe's answer.
@@ -323,6 +328,13 @@ pub fn cache_health(c: &CacheStatus, t: &Thresholds) -> (Health, String) {
     let mut found = Vec::new();
     if c.link_up == Some(false) {
         found.push((Health::Crit, "replication link down".into()));
+    }
+    if let Some((state, slots, _)) = &c.cluster {
+        if state != "ok" {
+            found.push((Health::Crit, format!("cluster state {state}")));
+        } else if *slots < 16_384 {
+            found.push((Health::Warn, format!("{slots} of 16384 slots ok")));
+        }
     }
     if let Some((used, max)) = c.memory
         && max > 0.0

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::Platform;
-use crate::config::platform::{Direct, SecretRef};
+use crate::config::platform::{CacheKind, Direct, SecretRef};
 use crate::model::data::{AiStatus, CacheStatus, DataStatus, DbStatus, Probe, ReplicaLink};
 use crate::model::{SourceId, SourceKind, SourceState, Update};
 
@@ -36,6 +36,8 @@ enum Target {
     Cache {
         direct: Option<Direct>,
         exporter: Option<String>,
+        kind: CacheKind,
+        master_name: Option<String>,
     },
     Ai {
         health: String,
@@ -66,6 +68,8 @@ pub fn spawn<E: From<Update> + Send + 'static>(
             Target::Cache {
                 direct: c.direct.clone(),
                 exporter: c.exporter.as_ref().map(|e| e.get_ref().clone()),
+                kind: c.kind,
+                master_name: c.master_name.clone(),
             },
         ));
     }
@@ -204,9 +208,15 @@ impl Poller {
 
             Target::Cache {
                 direct: Some(direct),
+                kind,
+                master_name,
                 ..
             } => {
-                let fresh = self.redis(direct).await;
+                let fresh = match kind {
+                    CacheKind::RedisSentinel => self.sentinel(direct, master_name.as_deref()).await,
+                    CacheKind::RedisCluster => self.redis_cluster(direct).await,
+                    CacheKind::Redis => self.redis(direct).await,
+                };
                 if fresh.is_err() {
                     self.redis = None;
                 }
@@ -398,6 +408,8 @@ impl Poller {
             ops: rate("redis_commands_processed_total"),
             evictions: rate("redis_evicted_keys_total"),
             memory_history: crate::model::data::History::default(),
+            sentinel: None,
+            cluster: None,
         }
     }
 
@@ -443,6 +455,84 @@ impl Poller {
         if let Some(acc) = a.accuracy {
             a.accuracy_history.push(acc);
         }
+    }
+
+    /// Behind Sentinel: asks the Sentinel at `direct.url` which primary it
+    /// names and how many replicas it knows, then reads that primary.
+    async fn sentinel(
+        &mut self,
+        direct: &Direct,
+        name: Option<&str>,
+    ) -> Result<CacheStatus, String> {
+        let name = name.ok_or_else(|| {
+            "kind = \"redis-sentinel\" needs master_name = \"NAME\" (the monitored primary)"
+                .to_owned()
+        })?;
+        let url = direct.url.get_ref();
+        let client =
+            redis::Client::open(url.as_str()).map_err(|e| format!("Sentinel {url}: {e}"))?;
+        let mut conn = tokio::time::timeout(TIMEOUT, client.get_multiplexed_async_connection())
+            .await
+            .map_err(|_| format!("cannot connect to Sentinel {url}: timed out"))?
+            .map_err(|e| format!("cannot connect to Sentinel {url}: {e}"))?;
+        let addr: Vec<String> = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(name)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("Sentinel {url}: {e}"))?;
+        let [host, port] = addr.as_slice() else {
+            return Err(format!("Sentinel {url} does not monitor `{name}`"));
+        };
+        let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg(name)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("Sentinel {url}: {e}"))?;
+        let primary = format!("{host}:{port}");
+        let primary_url = format!("redis://{primary}");
+        // A new primary named: drop the connection to the old one.
+        if self
+            .cache
+            .sentinel
+            .as_ref()
+            .is_some_and(|(p, _)| *p != primary)
+        {
+            self.redis = None;
+        }
+        let target = Direct {
+            url: toml::Spanned::new(0..0, primary_url),
+            password: direct.password.clone(),
+        };
+        let mut c = self.redis(&target).await?;
+        c.sentinel = Some((primary, replicas.len()));
+        Ok(c)
+    }
+
+    /// Redis Cluster: `CLUSTER INFO` from the node at `direct.url`, with
+    /// that node's own `INFO`.
+    async fn redis_cluster(&mut self, direct: &Direct) -> Result<CacheStatus, String> {
+        let mut c = self.redis(direct).await?;
+        let Some(conn) = self.redis.as_mut() else {
+            return Err("no connection".into());
+        };
+        let text: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(conn)
+            .await
+            .map_err(|e| format!("Redis {}: CLUSTER INFO: {e}", direct.url.get_ref()))?;
+        let info: HashMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.trim_end().split_once(':'))
+            .collect();
+        let n = |k: &str| info.get(k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+        c.cluster = Some((
+            (*info.get("cluster_state").unwrap_or(&"unknown")).to_owned(),
+            n("cluster_slots_ok"),
+            n("cluster_known_nodes"),
+        ));
+        Ok(c)
     }
 
     /// Redis through `INFO`: role, replicas or the link to the primary,
@@ -534,6 +624,8 @@ impl Poller {
             ops,
             evictions,
             memory_history: crate::model::data::History::default(),
+            sentinel: None,
+            cluster: None,
         })
     }
 

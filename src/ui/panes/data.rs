@@ -297,6 +297,26 @@ fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>
     }
     what.push(Span::styled(format!(" · via {}", c.via), st.muted));
     lines.push(field(st, "role", what));
+    if let Some((primary, replicas)) = &c.sentinel {
+        lines.push(field(
+            st,
+            "sentinel",
+            vec![Span::styled(
+                format!("primary {primary} · {replicas} replica(s) known"),
+                st.text,
+            )],
+        ));
+    }
+    if let Some((state, slots, nodes)) = &c.cluster {
+        lines.push(field(
+            st,
+            "cluster",
+            vec![Span::styled(
+                format!("state {state} · {slots}/16384 slots ok · {nodes} nodes"),
+                if state == "ok" { st.ok } else { st.crit },
+            )],
+        ));
+    }
     if let Some((used, max)) = c.memory {
         let mut spans = if max > 0.0 {
             bar(st, used / max, t.cache_memory_warn, 10)
