@@ -25,7 +25,7 @@ pub mod scenario;
 pub mod select;
 pub mod sim;
 pub mod store;
-mod tls;
+pub mod tls;
 mod watch;
 pub mod world;
 

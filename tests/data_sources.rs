@@ -995,3 +995,115 @@ async fn a_redis_cluster_reports_its_state_and_slots() {
     let c = cache(&app, "tokyo", "cache").expect("cache");
     assert_eq!(data::cache_health(c, &t).0, Health::Ok);
 }
+
+/// One PostgreSQL server with TLS on (a certificate for 127.0.0.1 from a
+/// fresh CA), stopped when dropped.
+struct TlsServer {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    ca: PathBuf,
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        let bin = pg_bin();
+        let dir = tempfile::tempdir().expect("temp");
+        let root = dir.path().to_path_buf();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&root)
+            .status();
+        let port = free_port();
+        let data = root.join("data");
+        as_postgres(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
+        );
+        let tls = touban::sandbox::tls::Tls::generate().expect("certificates");
+        std::fs::write(data.join("server.crt"), &tls.cert_pem).expect("cert");
+        std::fs::write(data.join("server.key"), &tls.key_pem).expect("key");
+        let ca = root.join("ca.pem");
+        std::fs::write(&ca, &tls.ca_pem).expect("ca");
+        std::fs::write(
+            data.join("postgresql.auto.conf"),
+            format!(
+                "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nssl = on\nfsync = off\n",
+                root.display()
+            ),
+        )
+        .expect("conf");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&root)
+            .status();
+        let _ = Command::new("chmod")
+            .arg("600")
+            .arg(data.join("server.key"))
+            .status();
+        let log = root.join("server.log");
+        as_postgres(
+            &bin,
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "start",
+            ],
+        );
+        TlsServer { bin, dir, port, ca }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server_and_says_so() {
+    let server = TlsServer::start();
+    let config = |extra: &str| {
+        format!(
+            "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n\
+             [[databases]]\nname = \"db\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres?sslmode=require\"{extra} }}\n",
+            server.port
+        )
+    };
+    // With the CA: encrypted, and the cell says so.
+    let (mut app, mut rx) = app_with(&config(&format!(", ca_file = \"{}\"", server.ca.display())));
+    until(&mut app, &mut rx, 30, "a TLS connection", |a| {
+        db(a, "tokyo", "db").is_some_and(|d| d.tls == Some(true))
+    })
+    .await;
+    app.run(touban::model::Command::Focus(touban::model::Pane::Data));
+    let screen = common::text(&common::render(&app, 160, 30));
+    assert!(screen.contains("· TLS"), "{screen}");
+    // Without it, the certificate is not trusted: an error, never a
+    // silent fallback to plain text.
+    let (mut app, mut rx) = app_with(&config(""));
+    until(&mut app, &mut rx, 30, "a refused certificate", |a| {
+        matches!(a.source("tokyo", SourceKind::Database, "db"),
+            SourceState::Error { message, .. } if message.contains("cannot connect"))
+    })
+    .await;
+    assert!(db(&app, "tokyo", "db").is_none());
+}

@@ -198,6 +198,12 @@ pub struct Direct {
     /// Where the password is.
     #[serde(default)]
     pub password: Option<Spanned<SecretRef>>,
+    /// PostgreSQL: CA certificates (PEM) to trust beside the system's, such
+    /// as the RDS bundle. TLS is used as the URL's `sslmode` says
+    /// (`prefer` by default, `require` to insist); certificates are always
+    /// verified.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How CloudWatch names a database or cache.

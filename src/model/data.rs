@@ -55,6 +55,8 @@ pub struct DbStatus {
     pub role: Option<String>,
     /// Server version.
     pub version: Option<String>,
+    /// Whether touban's own connection is encrypted (direct access).
+    pub tls: Option<bool>,
     /// Since the postmaster started.
     pub uptime: Option<Duration>,
     /// Connections, and `max_connections`.

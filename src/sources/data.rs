@@ -504,6 +504,7 @@ impl Poller {
         let target = Direct {
             url: toml::Spanned::new(0..0, primary_url),
             password: direct.password.clone(),
+            ca_file: None,
         };
         let mut c = self.redis(&target).await?;
         c.sentinel = Some((primary, replicas.len()));
@@ -654,8 +655,9 @@ impl Poller {
                  (SELECT count(*) FROM pg_stat_activity)::float8, \
                  current_setting('max_connections')::float8, \
                  (SELECT sum(blks_hit)::float8 / nullif(sum(blks_hit) + sum(blks_read), 0) FROM pg_stat_database), \
-                 (SELECT extract(epoch FROM max(now() - xact_start))::float8 FROM pg_stat_activity \
-                  WHERE xact_start IS NOT NULL AND state <> 'idle' AND pid <> pg_backend_pid())",
+                                  (SELECT extract(epoch FROM max(now() - xact_start))::float8 FROM pg_stat_activity \
+                  WHERE xact_start IS NOT NULL AND state <> 'idle' AND pid <> pg_backend_pid()), \
+                 (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
                 &[],
             )
             .await
@@ -671,6 +673,7 @@ impl Poller {
             connections: Some((row.get(3), row.get(4))),
             cache_hit: row.get(5),
             longest_transaction: secs(row.get(6)),
+            tls: row.get(7),
             ..DbStatus::default()
         };
         if replica {
@@ -733,7 +736,8 @@ async fn connect(direct: &Direct) -> Result<tokio_postgres::Client, String> {
         config.password(read_secret(secret.get_ref())?);
     }
     config.connect_timeout(TIMEOUT);
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| {
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(direct.ca_file.as_deref())?);
+    let (client, connection) = config.connect(tls).await.map_err(|e| {
         format!(
             "cannot connect to {url}: {}",
             e.as_db_error()
@@ -746,6 +750,30 @@ async fn connect(direct: &Direct) -> Result<tokio_postgres::Client, String> {
         }
     });
     Ok(client)
+}
+
+/// TLS for PostgreSQL: the system's CA certificates and those of
+/// `ca_file`; the server's certificate is always verified.
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("CA file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A secret from its environment variable or file (trailing newline cut).

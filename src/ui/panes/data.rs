@@ -202,6 +202,11 @@ fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
     if let Some(u) = d.uptime {
         what.push(Span::styled(format!(" · up {}", age_label(u)), st.muted));
     }
+    match d.tls {
+        Some(true) => what.push(Span::styled(" · TLS", st.ok)),
+        Some(false) => what.push(Span::styled(" · unencrypted", st.warn)),
+        None => {}
+    }
     what.push(Span::styled(format!(" · via {}", d.via), st.muted));
     lines.push(field(st, "role", what));
     if let Some((used, max)) = d.connections {
