@@ -274,7 +274,7 @@ impl Sandbox {
     pub fn console_config(&self, kubeconfig: &Path) -> String {
         let mut t = String::from(
             "# Written by touban for its sandbox: the console on the simulated platform.\n\
-             environment = \"sandbox\"\n\n\
+             environment = \"sandbox\"\nfrontend = \"web-frontend\"\n\n\
              [[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\nlocation = \"sandbox eks-tokyo\"\n\n\
              [[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\nlocation = \"sandbox aks-korea\"\n",
         );

@@ -461,6 +461,12 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
         has_clock(&screen, "Tokyo", "JST") && has_clock(&screen, "Seoul", "KST"),
         "{screen}"
     );
+    // Every cell of both regions fills: clusters, databases, cache, AI
+    // services, alert sources, and each region's frontend.
+    t.wait("every source live", |s| s.contains("sources 10/10 live"));
+    t.wait("a frontend cell per region", |s| {
+        s.matches("web-frontend blue 3.2.0").count() == 2
+    });
     // The cluster source lists the sandbox: the Cluster pane shows its pods.
     t.keys(&["2"]);
     t.wait_for("backend-api-blue-");

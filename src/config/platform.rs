@@ -43,6 +43,10 @@ pub struct Platform {
     /// PromQL figures (defaults: the seed's dashboard panels).
     #[serde(default)]
     pub figures: Vec<crate::model::data::FigureSpec>,
+    /// The `app` label of the user-facing release (`web-frontend`), shown
+    /// as each region's frontend cell.
+    #[serde(default)]
+    pub frontend: Option<String>,
 }
 
 /// The operator's settings.

@@ -104,12 +104,79 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             "no alert source configured",
             &mut lines,
         );
-        lines.extend(alert_line(app, st, r));
-        if region.prometheus.is_some() {
-            lines.extend(services(app, st, r, name_w));
-        }
+        lines.extend(tail(app, st, region, name_w));
         note(lines, inner, buf);
     }
+}
+
+/// Below the sources: the frontend cell, the alert counts and the PromQL
+/// figures, where configured.
+fn tail<'a>(
+    app: &App,
+    st: &Styles,
+    region: &crate::config::platform::Region,
+    name_w: usize,
+) -> Vec<Line<'a>> {
+    let r = region.name.get_ref();
+    let mut lines: Vec<Line<'a>> = alert_line(app, st, r).into_iter().collect();
+    if let Some(app_label) = &app.platform().frontend {
+        lines.push(heading(st, "frontend"));
+        lines.extend(frontend(app, st, r, app_label));
+    }
+    if region.prometheus.is_some() {
+        lines.extend(services(app, st, r, name_w));
+    }
+    lines
+}
+
+/// The frontend release in each of the region's clusters: its live
+/// colour, ready / desired, and the ready pods behind its Services.
+fn frontend<'a>(app: &App, st: &Styles, region: &str, label: &str) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    for c in app
+        .platform()
+        .clusters
+        .iter()
+        .filter(|c| c.region.get_ref() == region)
+    {
+        let Some(state) = app.cluster(c.name.get_ref()) else {
+            out.push(Line::from(Span::styled(
+                format!("  {label} in {}: not listed yet", c.name.get_ref()),
+                st.unknown,
+            )));
+            continue;
+        };
+        let releases = crate::model::rollout::releases(state);
+        let release = releases.iter().find(|r| r.app == label);
+        let (health, text) = match release.and_then(|r| r.live_deployment().map(|d| (r, d))) {
+            None => (
+                Health::Crit,
+                format!("{label}: no live colour in {}", c.name.get_ref()),
+            ),
+            Some((r, d)) => {
+                let serving: usize = r.routes.iter().map(|x| x.ready_pods).max().unwrap_or(0);
+                let health = if serving == 0 || d.ready == 0 {
+                    Health::Crit
+                } else if d.ready < d.desired {
+                    Health::Warn
+                } else {
+                    Health::Ok
+                };
+                (
+                    health,
+                    format!(
+                        "{label} {} {} {}/{} ready · {serving} pods serving",
+                        d.color.as_deref().unwrap_or(""),
+                        crate::model::rollout::image_tag(&d.image),
+                        d.ready,
+                        d.desired
+                    ),
+                )
+            }
+        };
+        out.push(super::data::verdict(st, (health, text)));
+    }
+    out
 }
 
 /// The region's Prometheus and its PromQL figures.
