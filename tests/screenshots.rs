@@ -1,6 +1,6 @@
 //! The README's screenshots, from the real renderer: the demo's world (the
-//! sandbox, scenario `incidents`, hurried tenfold) watched by the real
-//! cluster source until Tokyo's backend-api pod crash-loops, each pane
+//! sandbox, scenario `incidents`, hurried tenfold) watched by every real
+//! source until Tokyo's backend-api pod crash-loops, each pane
 //! drawn at 160x48 into ratatui's test backend, and every cell rasterised
 //! (DejaVu Sans Mono, IPAGothic for Japanese) into `screenshots/*.png`.
 //!
@@ -236,12 +236,16 @@ fn png(buffer: &Buffer, path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes screenshots/*.png: run screenshots/make.sh"]
 async fn screenshots_of_the_demo() {
-    let (_sandbox, _dir, mut app, mut rx) = common::watched_in(Scenario::Incidents, 1).await;
-    // Until the incident has begun: a backend-api pod crash-looping in Tokyo.
+    let (_sandbox, _dir, mut app, mut rx) = common::console_in(Scenario::Incidents, 1).await;
+    // Until the incident has begun: a backend-api pod crash-looping in
+    // Tokyo, and an alert firing.
     let deadline = Instant::now() + Duration::from_secs(60);
     let begun = |a: &touban::app::App| {
         a.cluster("eks-tokyo")
             .is_some_and(|c| c.summary().crash_looping > 0)
+            && a.alert_rows()
+                .iter()
+                .any(|r| r.state() == touban::model::alert::AlertState::Firing)
     };
     while !begun(&app) {
         assert!(Instant::now() < deadline, "the incident did not begin");
@@ -257,8 +261,11 @@ async fn screenshots_of_the_demo() {
     }
     app.handle(Event::Tick(SystemTime::now()));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
-    let shots: [(&str, &[Command]); 4] = [
+    let shots: [(&str, &[Command]); 7] = [
         ("overview", &[]),
+        ("data", &[Command::Focus(Pane::Data)]),
+        ("ai", &[Command::Focus(Pane::Ai)]),
+        ("alerts", &[Command::Focus(Pane::Alerts)]),
         ("cluster", &[Command::Focus(Pane::Cluster), Command::Sort]),
         ("rollouts", &[Command::Focus(Pane::Rollouts)]),
         ("scaling", &[Command::Focus(Pane::Scaling)]),

@@ -114,6 +114,39 @@ pub async fn watched_in(
     (sandbox, dir, app, rx)
 }
 
+/// As [`watched_in`], with every source the console starts (clusters,
+/// alerts, databases, caches, AI services, CloudWatch), polled each second.
+pub async fn console_in(
+    scenario: Scenario,
+    seed: u64,
+) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
+    let (sandbox, dir, app, rx) = watched_in(scenario, seed).await;
+    let (tx, mut more) = mpsc::channel(1024);
+    touban::sources::alerts::spawn(app.platform(), &tx);
+    touban::sources::data::spawn(app.platform(), &tx, Duration::from_secs(1));
+    touban::sources::cloudwatch::spawn(app.platform(), &tx, Duration::from_secs(1));
+    // One receiver for the test: forward the second channel into the first's.
+    let (merged_tx, merged) = mpsc::channel(1024);
+    let mut rx = rx;
+    tokio::spawn(async move {
+        loop {
+            let e = tokio::select! {
+                e = rx.recv() => e,
+                e = more.recv() => e,
+            };
+            match e {
+                Some(e) => {
+                    if merged_tx.send(e).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            }
+        }
+    });
+    (sandbox, dir, app, merged)
+}
+
 /// Feeds events to the app until `done` holds (30 s at most).
 pub async fn until(
     app: &mut App,

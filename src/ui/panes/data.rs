@@ -158,18 +158,31 @@ pub(super) fn bar<'a>(st: &Styles, share: f64, warn: f64, width: usize) -> Vec<S
     ]
 }
 
-/// The last `width` points as a sparkline scaled to `max` (or their max).
+/// The last `width` points as a sparkline: from 0 to `max` when given (a
+/// percentage, a share), else from their lowest to their highest, so a
+/// figure that moves a little still shows its shape (a flat one sits in
+/// the middle).
 pub(super) fn spark(points: &History, width: usize, max: Option<f64>) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let shown: Vec<f64> = points.0.iter().rev().take(width).rev().copied().collect();
-    let top = max
-        .unwrap_or_else(|| shown.iter().copied().fold(0.0, f64::max))
-        .max(f64::EPSILON);
+    let (low, high) = match max {
+        Some(m) => (0.0, m),
+        None => (
+            shown.iter().copied().fold(f64::INFINITY, f64::min),
+            shown.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ),
+    };
+    let span = high - low;
     shown
         .iter()
         .map(|v| {
+            let share = if span > f64::EPSILON {
+                ((v - low) / span).clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let i = ((v / top).clamp(0.0, 1.0) * 7.0).round() as usize;
+            let i = (share * 7.0).round() as usize;
             BARS[i.min(7)]
         })
         .collect()
