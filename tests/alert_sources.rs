@@ -129,6 +129,28 @@ fn silence(am_port: u16, alertname: &str, comment: &str) {
     );
 }
 
+/// ServiceDown while pending: when it fires, its labels, its graph.
+fn check_pending(app: &App) {
+    let pending = app
+        .alert_rows()
+        .into_iter()
+        .find(|a| a.name == "ServiceDown")
+        .cloned()
+        .expect("pending");
+    assert!(pending.fires_at.is_some(), "{pending:?}");
+    assert_eq!(
+        (pending.severity.as_str(), pending.team.as_str()),
+        ("critical", "platform")
+    );
+    assert!(
+        pending
+            .generator_url
+            .as_deref()
+            .is_some_and(|u| u.contains("/graph?g0.expr=up")),
+        "{pending:?}"
+    );
+}
+
 /// A scrape target that answers until dropped.
 async fn target() -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -209,24 +231,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
         state_of(a, "ServiceDown") == Some(AlertState::Pending)
     })
     .await;
-    let pending = app
-        .alert_rows()
-        .into_iter()
-        .find(|a| a.name == "ServiceDown")
-        .cloned()
-        .expect("pending");
-    assert!(pending.fires_at.is_some(), "{pending:?}");
-    assert_eq!(
-        (pending.severity.as_str(), pending.team.as_str()),
-        ("critical", "platform")
-    );
-    assert!(
-        pending
-            .generator_url
-            .as_deref()
-            .is_some_and(|u| u.contains("/graph?g0.expr=up")),
-        "{pending:?}"
-    );
+    check_pending(&app);
     // ...then fires, seen through Prometheus and the Alertmanager and shown once.
     until(&mut app, &mut rx, 120, "ServiceDown firing", |a| {
         state_of(a, "ServiceDown") == Some(AlertState::Firing)
@@ -245,6 +250,17 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
         "one alert, though two sources report it"
     );
     assert_eq!(app.alert_counts("tokyo"), Some((1, 0, 0)));
+    // Seen first through the Alertmanager (listed first): with its group.
+    let grouped = app
+        .alert_rows()
+        .into_iter()
+        .find(|r| r.name == "ServiceDown")
+        .and_then(|r| r.group.clone());
+    assert_eq!(
+        grouped,
+        Some(("on-call: alertname=ServiceDown".to_owned(), 1)),
+        "the Alertmanager's group, by the route's group_by"
+    );
     app.run(Cmd::Focus(Pane::Alerts));
     let screen = common::text(&common::render(&app, 120, 30));
     assert!(

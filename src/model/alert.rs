@@ -97,6 +97,9 @@ pub struct AlertRow {
     pub silenced_by: Vec<String>,
     /// The alerts that inhibit it, by fingerprint.
     pub inhibited_by: Vec<String>,
+    /// Its Alertmanager group: the receiver and the group's labels
+    /// (`on-call: alertname=ServiceDown`), with how many alerts it holds.
+    pub group: Option<(String, usize)>,
 }
 
 impl AlertRow {

@@ -1,6 +1,6 @@
 //! Alert sources: per configured `[[alert_sources]]`, a task that polls
 //! (every 5 s unless `interval_seconds` says otherwise) an Alertmanager's
-//! API v2 (alerts with their state, active silences), a Prometheus's
+//! API v2 (alerts with their state and group, active silences), a Prometheus's
 //! `/api/v1/rules` (its alerting rules' pending and firing alerts, and the
 //! `for` of each rule), or CloudWatch's DescribeAlarms; and sends what it
 //! read whole. A failed poll keeps what was shown: the source turns stale
@@ -210,8 +210,27 @@ impl Poller {
             .get("/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true")
             .await?;
         let silences: Vec<AmSilence> = self.get("/api/v2/silences").await?;
+        let groups: Vec<AmGroup> = self.get("/api/v2/alerts/groups").await?;
+        // Each alert's group, by fingerprint: the receiver and group labels.
+        let mut group_of: std::collections::HashMap<String, (String, usize)> =
+            std::collections::HashMap::new();
+        for g in groups {
+            let labels: Vec<String> = g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let name = format!("{}: {}", g.receiver.name, labels.join(","));
+            for a in &g.alerts {
+                group_of.insert(a.fingerprint.clone(), (name.clone(), g.alerts.len()));
+            }
+        }
         Ok(AlertSnapshot {
-            alerts: alerts.into_iter().map(|a| a.row(base)).collect(),
+            alerts: alerts
+                .into_iter()
+                .map(|a| {
+                    let group = group_of.remove(&a.fingerprint);
+                    let mut row = a.row(base);
+                    row.group = group;
+                    row
+                })
+                .collect(),
             silences: silences
                 .into_iter()
                 .filter(|s| s.status.state == "active")
@@ -351,6 +370,25 @@ impl AmAlert {
         let _ = self.status.state;
         r
     }
+}
+
+#[derive(Deserialize)]
+struct AmGroup {
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+    receiver: AmReceiver,
+    #[serde(default)]
+    alerts: Vec<AmGroupAlert>,
+}
+
+#[derive(Deserialize)]
+struct AmReceiver {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct AmGroupAlert {
+    fingerprint: String,
 }
 
 #[derive(Deserialize)]

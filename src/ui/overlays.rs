@@ -200,6 +200,9 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
     if let Some(u) = &a.generator_url {
         lines.push(field("source", u.clone(), st.accent));
     }
+    if let Some((group, n)) = &a.group {
+        lines.push(field("group", format!("{group} ({n} alert(s))"), st.text));
+    }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled("labels", st.accent)));
     for (k, v) in &a.labels {
