@@ -73,8 +73,7 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
         .map_or(DEFAULT_INTERVAL, Duration::from_secs);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ok: Option<SystemTime> = None;
-    let mut failing: Option<String> = None;
+    let mut health = super::PollHealth::default();
     let mut last_sent: Option<AlertSnapshot> = None;
     loop {
         ticks.tick().await;
@@ -89,10 +88,7 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
             });
         let going_on = match result {
             Ok(snapshot) => {
-                let now = SystemTime::now();
-                last_ok = Some(now);
-                failing = None;
-                let mut ok = send(state(SourceState::Live { at: now })).await;
+                let mut ok = send(state(health.ok())).await;
                 if last_sent.as_ref() != Some(&snapshot) {
                     last_sent = Some(snapshot.clone());
                     ok &= send(Update::Alerts {
@@ -103,19 +99,10 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
                 }
                 ok
             }
-            Err(message) if failing.as_ref() == Some(&message) => true,
-            Err(message) => {
-                tracing::warn!(source = %id, "{message}");
-                failing = Some(message.clone());
-                send(state(match last_ok {
-                    Some(since) => SourceState::Stale { since },
-                    None => SourceState::Error {
-                        message,
-                        since: SystemTime::now(),
-                    },
-                }))
-                .await
-            }
+            Err(message) => match health.failed(&id, message) {
+                Some(s) => send(state(s)).await,
+                None => true,
+            },
         };
         if !going_on {
             return;

@@ -113,8 +113,7 @@ async fn run<E: From<Update> + Send + 'static>(
     let mut poller = Poller::new();
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ok: Option<SystemTime> = None;
-    let mut failing: Option<String> = None;
+    let mut health = super::PollHealth::default();
     loop {
         ticks.tick().await;
         let result = tokio::time::timeout(TIMEOUT, poller.poll(&target))
@@ -122,29 +121,17 @@ async fn run<E: From<Update> + Send + 'static>(
             .unwrap_or_else(|_| Err(format!("no answer within {} s", TIMEOUT.as_secs())));
         let going_on = match result {
             Ok(status) => {
-                let now = SystemTime::now();
-                last_ok = Some(now);
-                failing = None;
-                send(state(SourceState::Live { at: now })).await
+                send(state(health.ok())).await
                     && send(Update::Data {
                         id: id.clone(),
                         status: Box::new(status),
                     })
                     .await
             }
-            Err(message) if failing.as_ref() == Some(&message) => true,
-            Err(message) => {
-                tracing::warn!(source = %id, "{message}");
-                failing = Some(message.clone());
-                send(state(match last_ok {
-                    Some(since) => SourceState::Stale { since },
-                    None => SourceState::Error {
-                        message,
-                        since: SystemTime::now(),
-                    },
-                }))
-                .await
-            }
+            Err(message) => match health.failed(&id, message) {
+                Some(s) => send(state(s)).await,
+                None => true,
+            },
         };
         if !going_on {
             return;

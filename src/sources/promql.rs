@@ -3,7 +3,7 @@
 //! each answer kept as `(series, value)` pairs. The region's Prometheus is
 //! a source of its own: connecting, live, error, stale.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Platform;
 use crate::model::data::{Figure, FigureSpec};
-use crate::model::{SourceId, SourceKind, SourceState, Update};
+use crate::model::{SourceId, SourceKind, Update};
 
 /// How often the figures are queried.
 pub const INTERVAL: Duration = Duration::from_secs(15);
@@ -62,8 +62,7 @@ async fn run<E: From<Update> + Send + 'static>(
     };
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ok: Option<SystemTime> = None;
-    let mut failing = false;
+    let mut health = super::PollHealth::default();
     loop {
         ticks.tick().await;
         let mut figures = Vec::new();
@@ -81,23 +80,9 @@ async fn run<E: From<Update> + Send + 'static>(
             });
         }
         let state = if reached {
-            failing = false;
-            let now = SystemTime::now();
-            last_ok = Some(now);
-            Some(SourceState::Live { at: now })
-        } else if failing {
-            None
+            Some(health.ok())
         } else {
-            failing = true;
-            let message = error.unwrap_or_else(|| format!("{url}: no answer"));
-            tracing::warn!(source = %id, "{message}");
-            Some(match last_ok {
-                Some(since) => SourceState::Stale { since },
-                None => SourceState::Error {
-                    message,
-                    since: SystemTime::now(),
-                },
-            })
+            health.failed(&id, error.unwrap_or_else(|| format!("{url}: no answer")))
         };
         if let Some(state) = state
             && !send(Update::SourceState {
