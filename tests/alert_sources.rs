@@ -4,7 +4,7 @@
 //! while `incidents` plays, its CloudWatch alarms in `outage-tokyo`).
 //! Everything reaches the app through the channel, as in the console.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -16,42 +16,15 @@ use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
-fn need(binary: &str, package: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {binary}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{binary} is missing: install it with `apt-get install -y {package}` (tests/run.sh does this)"
-    );
-}
+use common::Process;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn alertmanager(dir: &std::path::Path, port: u16) -> Server {
+fn alertmanager(dir: &std::path::Path, port: u16) -> Process {
     std::fs::write(
         dir.join("alertmanager.yml"),
         "route:\n  receiver: on-call\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: on-call\n",
     )
     .expect("write alertmanager.yml");
-    Server(
+    Process(
         Command::new("prometheus-alertmanager")
             .arg(format!(
                 "--config.file={}",
@@ -69,7 +42,7 @@ fn alertmanager(dir: &std::path::Path, port: u16) -> Server {
 
 /// A Prometheus with the seed's rules, scraping `target_port` each second
 /// and sending alerts to the Alertmanager on `am_port`.
-fn prometheus(dir: &std::path::Path, am_port: u16, target_port: u16) -> (Server, u16) {
+fn prometheus(dir: &std::path::Path, am_port: u16, target_port: u16) -> (Process, u16) {
     let rules =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/iworkz.rules.yml");
     std::fs::write(
@@ -80,8 +53,8 @@ fn prometheus(dir: &std::path::Path, am_port: u16, target_port: u16) -> (Server,
         ),
     )
     .expect("write prometheus.yml");
-    let prom_port = free_port();
-    let server = Server(
+    let prom_port = common::free_port();
+    let server = Process(
         Command::new("prometheus")
             .arg(format!(
                 "--config.file={}",
@@ -208,10 +181,10 @@ fn state_of(app: &App, name: &str) -> Option<AlertState> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_alertmanager_restart()
 {
-    need("prometheus", "prometheus");
-    need("prometheus-alertmanager", "prometheus-alertmanager");
+    common::need("prometheus", "prometheus");
+    common::need("prometheus-alertmanager", "prometheus-alertmanager");
     let dir = tempfile::tempdir().expect("temp");
-    let am_port = free_port();
+    let am_port = common::free_port();
     let mut am = alertmanager(dir.path(), am_port);
     let (target_port, target_task) = target().await;
     let (_prometheus, prom_port) = prometheus(dir.path(), am_port, target_port);

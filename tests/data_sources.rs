@@ -18,6 +18,8 @@ use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
+use common::Process;
+
 /// The PostgreSQL binaries, or a failure naming the package.
 fn pg_bin() -> PathBuf {
     let found = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
@@ -28,13 +30,6 @@ fn pg_bin() -> PathBuf {
     found.unwrap_or_else(|| {
         panic!("PostgreSQL is missing: install it with `apt-get install -y postgresql` (tests/run.sh does this)")
     })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Runs a PostgreSQL tool as the `postgres` user (root cannot run them).
@@ -95,7 +90,7 @@ impl Pair {
             .args(["-R", "postgres:postgres"])
             .arg(root)
             .status();
-        let (primary, replica) = (free_port(), free_port());
+        let (primary, replica) = (common::free_port(), common::free_port());
         let p = root.join("primary");
         as_postgres(
             &bin,
@@ -419,17 +414,7 @@ async fn the_sandbox_exporters_and_ai_services_fill_every_cell() {
     .await;
 }
 
-/// A redis-server on `port`, killed when dropped.
-struct Redis(std::process::Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Redis {
+fn redis_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Process {
     let found = Command::new("sh")
         .args(["-c", "command -v redis-server"])
         .output()
@@ -455,7 +440,7 @@ fn redis_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Redis {
     if let Some(primary) = replica_of {
         c.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
     }
-    Redis(
+    Process(
         c.stdout(std::process::Stdio::null())
             .spawn()
             .expect("start redis-server"),
@@ -485,7 +470,7 @@ fn cache<'a>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_primaries() {
     let dir = tempfile::tempdir().expect("temp");
-    let (p, r) = (free_port(), free_port());
+    let (p, r) = (common::free_port(), common::free_port());
     let primary = redis_server(dir.path(), p, None);
     let rdir = dir.path().join("replica");
     std::fs::create_dir_all(&rdir).expect("dir");
@@ -671,7 +656,7 @@ async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
         ),
     )
     .expect("config");
-    let port = free_port();
+    let port = common::free_port();
     let mut prometheus = Command::new("prometheus")
         .arg(format!(
             "--config.file={}",
@@ -730,34 +715,13 @@ async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
     let _ = prometheus.wait();
 }
 
-/// A child process, killed when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn need(binary: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {binary}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{binary} is missing: install it with `apt-get install -y {package}` (tests/run.sh does this)"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_exporters_are_scraped_for_postgres_and_redis() {
-    need(
+    common::need(
         "prometheus-postgres-exporter",
         "prometheus-postgres-exporter",
     );
-    need("prometheus-redis-exporter", "prometheus-redis-exporter");
+    common::need("prometheus-redis-exporter", "prometheus-redis-exporter");
     let pair = Pair::start();
     let dir = tempfile::tempdir().expect("temp");
     let queries = Path::new("/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml");
@@ -771,20 +735,20 @@ async fn the_real_exporters_are_scraped_for_postgres_and_redis() {
         if queries.exists() {
             c.arg(format!("--extend.query-path={}", queries.display()));
         }
-        Child(
+        Process(
             c.stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("start postgres_exporter"),
         )
     };
-    let (pe, re) = (free_port(), free_port());
+    let (pe, re) = (common::free_port(), common::free_port());
     let _pe = pg_exporter(pair.primary, pe);
     let _re = pg_exporter(pair.replica, re);
-    let rp = free_port();
+    let rp = common::free_port();
     let _redis = redis_server(dir.path(), rp, None);
-    let xp = free_port();
-    let _rx = Child(
+    let xp = common::free_port();
+    let _rx = Process(
         Command::new("prometheus-redis-exporter")
             .arg(format!("-redis.addr=redis://127.0.0.1:{rp}"))
             .arg(format!("-web.listen-address=127.0.0.1:{xp}"))
@@ -847,7 +811,7 @@ async fn the_real_exporters_are_scraped_for_postgres_and_redis() {
 /// A free port whose cluster bus port (+10000) is free too.
 fn cluster_port() -> u16 {
     loop {
-        let p = free_port();
+        let p = common::free_port();
         if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
             return p;
         }
@@ -864,7 +828,11 @@ fn redis_config(kind: &str, port: u16, extra: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
     let dir = tempfile::tempdir().expect("temp");
-    let (p, r, s) = (free_port(), free_port(), free_port());
+    let (p, r, s) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
     let _primary = redis_server(dir.path(), p, None);
     let rdir = dir.path().join("replica");
     std::fs::create_dir_all(&rdir).expect("dir");
@@ -878,7 +846,7 @@ async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
         ),
     )
     .expect("sentinel.conf");
-    let _sentinel = Child(
+    let _sentinel = Process(
         Command::new("redis-server")
             .arg(&conf)
             .arg("--sentinel")
@@ -933,12 +901,12 @@ async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
 async fn a_redis_cluster_reports_its_state_and_slots() {
     let dir = tempfile::tempdir().expect("temp");
     let ports: Vec<u16> = (0..3).map(|_| cluster_port()).collect();
-    let _nodes: Vec<Child> = ports
+    let _nodes: Vec<Process> = ports
         .iter()
         .map(|port| {
             let d = dir.path().join(port.to_string());
             std::fs::create_dir_all(&d).expect("dir");
-            Child(
+            Process(
                 Command::new("redis-server")
                     .args([
                         "--port",
@@ -1014,7 +982,7 @@ impl TlsServer {
             .args(["-R", "postgres:postgres"])
             .arg(&root)
             .status();
-        let port = free_port();
+        let port = common::free_port();
         let data = root.join("data");
         as_postgres(
             &bin,

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Process;
+
 const BIN: &str = env!("CARGO_BIN_EXE_touban");
 
 /// A tmux server of this test's own, killed when the test ends.
@@ -490,21 +494,11 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
     assert_terminal_restored(&t);
 }
 
-/// A `touban sandbox` process, killed when the test ends.
-struct SandboxProcess(std::process::Child);
-
-impl Drop for SandboxProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
     let t = Tmux::new("scale");
     let dir = t.path("sandbox");
-    let _sandbox = SandboxProcess(
+    let _sandbox = Process(
         Command::new(BIN)
             .args(["--log-file"])
             .arg(t.path("sandbox.log"))

@@ -5,23 +5,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use touban::sandbox::{Options, Sandbox, Scenario};
 
-fn need(binary: &str, package: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {binary}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{binary} is missing: install it with `apt-get install -y {package}` (tests/run.sh does this)"
-    );
-}
+mod common;
+
+use common::Process;
 
 fn curl(args: &[&str]) -> String {
     let out = Command::new("curl")
@@ -54,26 +46,10 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_every_endpoint_with_the_seed_rules() {
-    need("prometheus", "prometheus");
-    need("curl", "curl");
+    common::need("prometheus", "prometheus");
+    common::need("curl", "curl");
     let sandbox = Sandbox::start(Options {
         seed: 11,
         pods: 0,
@@ -102,9 +78,9 @@ async fn a_real_prometheus_scrapes_every_endpoint_with_the_seed_rules() {
         );
     }
     std::fs::write(dir.path().join("prometheus.yml"), config).expect("write config");
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _prometheus = Prometheus(
+    let _prometheus = Process(
         Command::new("prometheus")
             .arg(format!(
                 "--config.file={}",
@@ -161,7 +137,7 @@ async fn a_real_prometheus_scrapes_every_endpoint_with_the_seed_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_incidents_scenario_fires_in_order_and_silences_work() {
-    need("curl", "curl");
+    common::need("curl", "curl");
     let sandbox = Sandbox::start(Options {
         seed: 12,
         pods: 0,

@@ -16,7 +16,7 @@
 //! sandbox (a scale through kube-rs) to the app's state holding it, p50 /
 //! p99; and building + drawing a frame at 200x50 per pane, p50 / p99.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -36,16 +36,6 @@ use touban::ui::{self, Styles};
 mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_touban");
-
-/// The sandbox process, killed at the end.
-struct Sandbox(Child);
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A /proc/self/status figure, in KiB.
 fn status_kib(field: &str) -> u64 {
@@ -90,7 +80,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let _sandbox = Sandbox(
+    let _sandbox = common::Process(
         Command::new(BIN)
             .arg("--log-file")
             .arg(dir.path().join("sandbox.log"))

@@ -163,3 +163,35 @@ pub async fn until(
         }
     }
 }
+
+/// Fails with the install command when `binary` is not on PATH: a fixture
+/// never skips silently.
+pub fn need(binary: &str, package: &str) {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {binary}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{binary} is missing: install it with `apt-get install -y {package}` (tests/run.sh does this)"
+    );
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A server process, killed and reaped when dropped.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
