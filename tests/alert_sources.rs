@@ -142,33 +142,13 @@ async fn target() -> (u16, tokio::task::JoinHandle<()>) {
 
 /// An app whose alert sources are those of `config`'s `[[alert_sources]]`.
 fn app_with(sources: &str) -> (App, mpsc::Receiver<Event>) {
-    let config = format!(
-        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n{sources}"
-    );
+    let config = format!("{}{sources}", common::TWO_REGIONS);
     let mut loaded = common::loaded("default", "default");
     loaded.platform = Platform::parse("test config", &config).expect("valid config");
     let app = App::new(loaded, std::time::SystemTime::now());
     let (tx, rx) = mpsc::channel(1024);
     touban::sources::alerts::spawn(app.platform(), &tx);
     (app, rx)
-}
-
-/// Feeds the app until `done` holds (`secs` at most), keeping its clock.
-async fn until(
-    app: &mut App,
-    rx: &mut mpsc::Receiver<Event>,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&App) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(app) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
-            app.handle(e);
-        }
-        app.handle(Event::Tick(std::time::SystemTime::now()));
-    }
 }
 
 fn state_of(app: &App, name: &str) -> Option<AlertState> {
@@ -192,7 +172,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
         "\n[[alert_sources]]\nname = \"alertmanager\"\nregion = \"tokyo\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{am_port}\"\ninterval_seconds = 1\n\n[[alert_sources]]\nname = \"prometheus\"\nregion = \"tokyo\"\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:{prom_port}\"\ninterval_seconds = 1\n"
     ));
     let live = |a: &App, name: &str| a.source("tokyo", SourceKind::Alerts, name).is_live();
-    until(&mut app, &mut rx, 30, "both sources live", |a| {
+    common::until_for(&mut app, &mut rx, 30, "both sources live", |a| {
         live(a, "alertmanager") && live(a, "prometheus")
     })
     .await;
@@ -200,13 +180,13 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
 
     // The target goes down: ServiceDown is pending (its `for` is 1 min)...
     target_task.abort();
-    until(&mut app, &mut rx, 30, "ServiceDown pending", |a| {
+    common::until_for(&mut app, &mut rx, 30, "ServiceDown pending", |a| {
         state_of(a, "ServiceDown") == Some(AlertState::Pending)
     })
     .await;
     check_pending(&app);
     // ...then fires, seen through Prometheus and the Alertmanager and shown once.
-    until(&mut app, &mut rx, 120, "ServiceDown firing", |a| {
+    common::until_for(&mut app, &mut rx, 120, "ServiceDown firing", |a| {
         state_of(a, "ServiceDown") == Some(AlertState::Firing)
             && a.alert_rows().iter().any(|r| {
                 r.name == "ServiceDown"
@@ -245,7 +225,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
 
     // A silence made through the Alertmanager API shows the alert silenced.
     silence(am_port, "ServiceDown", "target retired");
-    until(&mut app, &mut rx, 30, "ServiceDown silenced", |a| {
+    common::until_for(&mut app, &mut rx, 30, "ServiceDown silenced", |a| {
         a.alert_rows().iter().any(|r| {
             r.name == "ServiceDown"
                 && r.origin == Some(touban::model::alert::Origin::Alertmanager)
@@ -261,7 +241,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
 
     // The Alertmanager stops: stale, its last alerts kept; back: live.
     drop(am);
-    until(&mut app, &mut rx, 30, "alertmanager stale", |a| {
+    common::until_for(&mut app, &mut rx, 30, "alertmanager stale", |a| {
         matches!(
             a.source("tokyo", SourceKind::Alerts, "alertmanager"),
             SourceState::Stale { .. }
@@ -273,7 +253,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
         "a stale source keeps its alerts"
     );
     am = alertmanager(dir.path(), am_port);
-    until(&mut app, &mut rx, 30, "alertmanager live again", |a| {
+    common::until_for(&mut app, &mut rx, 30, "alertmanager live again", |a| {
         live(a, "alertmanager")
     })
     .await;
@@ -382,7 +362,7 @@ async fn cloudwatch_alarms_of_the_outage_show() {
     let mut app = App::new(loaded, std::time::SystemTime::now());
     let (tx, mut rx) = mpsc::channel(1024);
     touban::sources::alerts::spawn(app.platform(), &tx);
-    until(&mut app, &mut rx, 60, "the RDS alarm", |a| {
+    common::until_for(&mut app, &mut rx, 60, "the RDS alarm", |a| {
         a.alert_rows().iter().any(|r| {
             r.origin == Some(touban::model::alert::Origin::CloudWatch)
                 && r.name.ends_with("-connections-low")

@@ -72,6 +72,31 @@ fn psql(bin: &Path, port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A fresh data directory `root/name` (owned by `postgres`, trust
+/// authentication) listening on 127.0.0.1:`port`, with `extra` settings.
+fn init_server(bin: &Path, root: &Path, name: &str, port: u16, extra: &str) -> PathBuf {
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(root)
+        .status();
+    let data = root.join(name);
+    let d = data.to_string_lossy();
+    as_postgres(
+        bin,
+        "initdb",
+        &["-D", &d, "-U", "postgres", "-A", "trust", "--no-sync"],
+    );
+    std::fs::write(
+        data.join("postgresql.auto.conf"),
+        format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n{extra}",
+            root.display()
+        ),
+    )
+    .expect("conf");
+    data
+}
+
 /// A primary and a streaming replica, stopped when dropped.
 struct Pair {
     bin: PathBuf,
@@ -86,33 +111,14 @@ impl Pair {
         let dir = tempfile::tempdir().expect("temp");
         let root = dir.path().to_path_buf();
         let root = root.as_path();
-        let _ = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(root)
-            .status();
         let (primary, replica) = (common::free_port(), common::free_port());
-        let p = root.join("primary");
-        as_postgres(
+        let p = init_server(
             &bin,
-            "initdb",
-            &[
-                "-D",
-                &p.to_string_lossy(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-            ],
+            root,
+            "primary",
+            primary,
+            "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\n",
         );
-        std::fs::write(
-            p.join("postgresql.auto.conf"),
-            format!(
-                "port = {primary}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nwal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n",
-                root.display()
-            ),
-        )
-        .expect("conf");
         std::fs::OpenOptions::new()
             .append(true)
             .open(p.join("pg_hba.conf"))
@@ -168,6 +174,19 @@ impl Pair {
         pair
     }
 
+    /// Waits until table `t` created on the primary exists on the replica.
+    fn wait_replicated(&self, t: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sql = format!("SELECT count(*) FROM pg_class WHERE relname = '{t}'");
+        while psql(&self.bin, self.replica, &sql) != "1" {
+            assert!(
+                Instant::now() < deadline,
+                "table {t} never reached the replica"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn ctl(&self, which: &str, action: &str) {
         let data = self.dir.path().join(which);
         let log = self.dir.path().join(format!("{which}.log"));
@@ -211,22 +230,6 @@ fn app_with(config: &str) -> (App, mpsc::Receiver<Event>) {
     (app, rx)
 }
 
-async fn until(
-    app: &mut App,
-    rx: &mut mpsc::Receiver<Event>,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&App) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(app) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
-            app.handle(e);
-        }
-    }
-}
-
 fn db<'a>(app: &'a App, region: &str, name: &str) -> Option<&'a DbStatus> {
     match app.data(region, SourceKind::Database, name) {
         Some(DataStatus::Database(d)) => Some(d),
@@ -238,12 +241,14 @@ fn db<'a>(app: &'a App, region: &str, name: &str) -> Option<&'a DbStatus> {
 async fn a_primary_and_replica_read_directly_through_pause_promote_and_restart() {
     let pair = Pair::start();
     let (mut app, mut rx) = app_with(&format!(
-        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n\n\
+        "{}\n\
          [[databases]]\nname = \"primary\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres\" }}\n\n\
          [[databases]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres\" }}\n",
-        pair.primary, pair.replica
+        common::TWO_REGIONS,
+        pair.primary,
+        pair.replica
     ));
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -275,19 +280,7 @@ async fn a_primary_and_replica_read_directly_through_pause_promote_and_restart()
     // Replay paused, writes on the primary: the replica falls behind.
     // (A transaction replayed first: lag counts from the last one replayed.)
     psql(&pair.bin, pair.primary, "CREATE TABLE t (v int)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while psql(
-        &pair.bin,
-        pair.replica,
-        "SELECT count(*) FROM pg_class WHERE relname = 't'",
-    ) != "1"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the table never reached the replica"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    pair.wait_replicated("t");
     psql(&pair.bin, pair.replica, "SELECT pg_wal_replay_pause()");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !db(&app, "korea", "replica")
@@ -314,21 +307,21 @@ async fn a_primary_and_replica_read_directly_through_pause_promote_and_restart()
     );
     // Resumed: the lag clears.
     psql(&pair.bin, pair.replica, "SELECT pg_wal_replay_resume()");
-    until(&mut app, &mut rx, 30, "the lag cleared", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the lag cleared", |a| {
         db(a, "korea", "replica").is_some_and(|d| !d.replay_paused && d.replay_lag == Some(0.0))
     })
     .await;
 
     // Promoted: the replica reports itself a primary.
     psql(&pair.bin, pair.replica, "SELECT pg_promote()");
-    until(&mut app, &mut rx, 30, "the replica promoted", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the replica promoted", |a| {
         db(a, "korea", "replica").is_some_and(|d| d.role.as_deref() == Some("primary"))
     })
     .await;
 
     // The old primary stopped: stale, its figures kept; started: live again.
     pair.ctl("primary", "stop");
-    until(&mut app, &mut rx, 30, "the stopped primary stale", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the stopped primary stale", |a| {
         matches!(
             a.source("tokyo", SourceKind::Database, "primary"),
             SourceState::Stale { .. }
@@ -340,7 +333,7 @@ async fn a_primary_and_replica_read_directly_through_pause_promote_and_restart()
         "a stale source keeps its figures"
     );
     pair.ctl("primary", "start");
-    until(&mut app, &mut rx, 30, "the primary live again", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the primary live again", |a| {
         a.source("tokyo", SourceKind::Database, "primary").is_live()
     })
     .await;
@@ -361,7 +354,7 @@ async fn the_sandbox_exporters_and_ai_services_fill_every_cell() {
     let (mut app, mut rx) = app_with(&std::fs::read_to_string(&config).expect("read"));
     let t = app.platform().thresholds.clone();
     // Every database, cache and AI service of both regions reports.
-    until(&mut app, &mut rx, 30, "every data source live", |a| {
+    common::until_for(&mut app, &mut rx, 30, "every data source live", |a| {
         let p = a.platform();
         p.databases
             .iter()
@@ -395,12 +388,12 @@ async fn the_sandbox_exporters_and_ai_services_fill_every_cell() {
         other => panic!("no cache: {other:?}"),
     }
     // The scenario: inference slows (warn), then Korea's replica falls behind.
-    until(&mut app, &mut rx, 40, "the inference-latency rule", |a| {
+    common::until_for(&mut app, &mut rx, 40, "the inference-latency rule", |a| {
         matches!(a.data("tokyo", SourceKind::AiService, "ai-services"),
             Some(DataStatus::Ai(s)) if s.p95_inference.is_some_and(|p| p > t.inference_p95_warn_seconds))
     })
     .await;
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         60,
@@ -476,12 +469,13 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
     std::fs::create_dir_all(&rdir).expect("dir");
     let _replica = redis_server(&rdir, r, Some(p));
     let (mut app, mut rx) = app_with(&format!(
-        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n\n\
+        "{}\n\
          [[caches]]\nname = \"primary\"\nregion = \"tokyo\"\nkind = \"redis\"\ndirect = {{ url = \"redis://127.0.0.1:{p}\" }}\n\n\
-         [[caches]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"redis\"\ndirect = {{ url = \"redis://127.0.0.1:{r}\" }}\n"
+         [[caches]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"redis\"\ndirect = {{ url = \"redis://127.0.0.1:{r}\" }}\n",
+        common::TWO_REGIONS
     ));
     let t = app.platform().thresholds.clone();
-    until(&mut app, &mut rx, 30, "roles and the link", |a| {
+    common::until_for(&mut app, &mut rx, 30, "roles and the link", |a| {
         cache(a, "tokyo", "primary").is_some_and(|c| {
             c.role.as_deref() == Some("master")
                 && c.replicas.len() == 1
@@ -493,7 +487,7 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
     redis_cli(p, &["SET", "k", "v"]);
     redis_cli(p, &["GET", "k"]);
     redis_cli(p, &["GET", "missing"]);
-    until(&mut app, &mut rx, 30, "memory, clients and rates", |a| {
+    common::until_for(&mut app, &mut rx, 30, "memory, clients and rates", |a| {
         cache(a, "tokyo", "primary").is_some_and(|c| {
             c.memory
                 .is_some_and(|(u, m)| u > 0.0 && (m - 64.0 * 1_048_576.0).abs() < 1.0)
@@ -508,7 +502,7 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
 
     // The primary stops: the replica's link is down, and that is critical.
     drop(primary);
-    until(&mut app, &mut rx, 30, "the link down", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the link down", |a| {
         cache(a, "korea", "replica").is_some_and(|c| c.link_up == Some(false))
     })
     .await;
@@ -517,7 +511,7 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
         data::cache_health(down, &t),
         (Health::Crit, "replication link down".into())
     );
-    until(&mut app, &mut rx, 30, "the stopped primary stale", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the stopped primary stale", |a| {
         matches!(
             a.source("tokyo", SourceKind::Cache, "primary"),
             SourceState::Stale { .. }
@@ -527,12 +521,12 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
 
     // Back, then the replica told REPLICAOF NO ONE: two primaries.
     let _primary = redis_server(dir.path(), p, None);
-    until(&mut app, &mut rx, 30, "the link up again", |a| {
+    common::until_for(&mut app, &mut rx, 30, "the link up again", |a| {
         cache(a, "korea", "replica").is_some_and(|c| c.link_up == Some(true))
     })
     .await;
     redis_cli(r, &["REPLICAOF", "NO", "ONE"]);
-    until(&mut app, &mut rx, 30, "two primaries", |a| {
+    common::until_for(&mut app, &mut rx, 30, "two primaries", |a| {
         cache(a, "korea", "replica").is_some_and(|c| c.role.as_deref() == Some("master"))
             && cache(a, "tokyo", "primary").is_some_and(|c| c.role.as_deref() == Some("master"))
     })
@@ -579,7 +573,7 @@ async fn cloudwatch_series_of_the_database_and_cache_come_through_the_sdk() {
             Err(_) => None,
         }
     };
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -693,7 +687,7 @@ async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
             .find(|(s, _)| s == series)
             .map(|(_, v)| *v)
     };
-    until(&mut app, &mut rx, 60, "request rates by service", |a| {
+    common::until_for(&mut app, &mut rx, 60, "request rates by service", |a| {
         figure(a, "request rate", "service=backend-api").is_some_and(|v| v > 0.0)
             && figure(a, "p95 latency", "service=backend-api").is_some()
             && figure(a, "DB connections", "").is_some()
@@ -758,12 +752,13 @@ async fn the_real_exporters_are_scraped_for_postgres_and_redis() {
             .expect("start redis_exporter"),
     );
     let (mut app, mut rx) = app_with(&format!(
-        "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n\n\
+        "{}\n\
          [[databases]]\nname = \"primary\"\nregion = \"tokyo\"\nkind = \"postgres\"\nexporter = \"http://127.0.0.1:{pe}/metrics\"\n\n\
          [[databases]]\nname = \"replica\"\nregion = \"korea\"\nkind = \"postgres\"\nexporter = \"http://127.0.0.1:{re}/metrics\"\n\n\
-         [[caches]]\nname = \"cache\"\nregion = \"tokyo\"\nkind = \"redis\"\nexporter = \"http://127.0.0.1:{xp}/metrics\"\n"
+         [[caches]]\nname = \"cache\"\nregion = \"tokyo\"\nkind = \"redis\"\nexporter = \"http://127.0.0.1:{xp}/metrics\"\n",
+        common::TWO_REGIONS
     ));
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -789,7 +784,7 @@ async fn the_real_exporters_are_scraped_for_postgres_and_redis() {
         redis_cli(rp, &["GET", "k"]);
         redis_cli(rp, &["GET", "nope"]);
     }
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -860,7 +855,7 @@ async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
         "master_name = \"mymaster\"\n",
     ));
     let named = |a: &App| cache(a, "tokyo", "cache").and_then(|c| c.sentinel.clone());
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -884,7 +879,7 @@ async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -932,7 +927,7 @@ async fn a_redis_cluster_reports_its_state_and_slots() {
     }
     let (mut app, mut rx) = app_with(&redis_config("redis-cluster", ports[0], ""));
     let state = |a: &App| cache(a, "tokyo", "cache").and_then(|c| c.cluster.clone());
-    until(&mut app, &mut rx, 30, "an unassigned cluster", |a| {
+    common::until_for(&mut app, &mut rx, 30, "an unassigned cluster", |a| {
         state(a).is_some()
     })
     .await;
@@ -952,7 +947,7 @@ async fn a_redis_cluster_reports_its_state_and_slots() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    until(
+    common::until_for(
         &mut app,
         &mut rx,
         30,
@@ -978,38 +973,13 @@ impl TlsServer {
         let bin = pg_bin();
         let dir = tempfile::tempdir().expect("temp");
         let root = dir.path().to_path_buf();
-        let _ = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&root)
-            .status();
         let port = common::free_port();
-        let data = root.join("data");
-        as_postgres(
-            &bin,
-            "initdb",
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-            ],
-        );
+        let data = init_server(&bin, &root, "data", port, "ssl = on\n");
         let tls = touban::sandbox::tls::Tls::generate().expect("certificates");
         std::fs::write(data.join("server.crt"), &tls.cert_pem).expect("cert");
         std::fs::write(data.join("server.key"), &tls.key_pem).expect("key");
         let ca = root.join("ca.pem");
         std::fs::write(&ca, &tls.ca_pem).expect("ca");
-        std::fs::write(
-            data.join("postgresql.auto.conf"),
-            format!(
-                "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nssl = on\nfsync = off\n",
-                root.display()
-            ),
-        )
-        .expect("conf");
         let _ = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(&root)
@@ -1058,7 +1028,7 @@ async fn postgres_over_tls_verifies_the_server_and_says_so() {
     };
     // With the CA: encrypted, and the cell says so.
     let (mut app, mut rx) = app_with(&config(&format!(", ca_file = \"{}\"", server.ca.display())));
-    until(&mut app, &mut rx, 30, "a TLS connection", |a| {
+    common::until_for(&mut app, &mut rx, 30, "a TLS connection", |a| {
         db(a, "tokyo", "db").is_some_and(|d| d.tls == Some(true))
     })
     .await;
@@ -1068,7 +1038,7 @@ async fn postgres_over_tls_verifies_the_server_and_says_so() {
     // Without it, the certificate is not trusted: an error, never a
     // silent fallback to plain text.
     let (mut app, mut rx) = app_with(&config(""));
-    until(&mut app, &mut rx, 30, "a refused certificate", |a| {
+    common::until_for(&mut app, &mut rx, 30, "a refused certificate", |a| {
         matches!(a.source("tokyo", SourceKind::Database, "db"),
             SourceState::Error { message, .. } if message.contains("cannot connect"))
     })

@@ -154,15 +154,30 @@ pub async fn until(
     what: &str,
     done: impl Fn(&App) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    until_for(app, rx, 30, what, done).await;
+}
+
+/// Feeds events to the app until `done` holds (`secs` at most), moving
+/// its clock along (ages, pending alerts' time left).
+pub async fn until_for(
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Event>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&App) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     while !done(app) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "timed out waiting for {what}");
-        if let Ok(Some(event)) = tokio::time::timeout(left, rx.recv()).await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
             app.handle(event);
         }
+        app.handle(Event::Tick(SystemTime::now()));
     }
 }
+
+/// The start of a test config: Tokyo (primary) and Seoul (DR).
+pub const TWO_REGIONS: &str = "environment = \"test\"\n\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[regions]]\nname = \"korea\"\ndisplay = \"Seoul\"\nrole = \"dr\"\ntime_zone = \"Asia/Seoul\"\n";
 
 /// Fails with the install command when `binary` is not on PATH: a fixture
 /// never skips silently.
