@@ -11,40 +11,74 @@ pub mod promql;
 
 use std::time::SystemTime;
 
-use crate::model::{SourceId, SourceState};
+use tokio::sync::mpsc;
 
-/// What a polling source says about itself after each poll: live at
-/// each success; after a failure, stale since the last success (an error,
-/// before any), reported and logged once per distinct failure.
-#[derive(Debug, Default)]
-pub(crate) struct PollHealth {
+use crate::model::{SourceId, SourceState, Update};
+
+/// A polling source's way to the app: what it read, and what it says about
+/// itself: connecting at first, live at each success; after a failure,
+/// stale since the last success (an error, before any), reported and
+/// logged once per distinct failure. Each method returns whether the app
+/// is still listening.
+pub(crate) struct Reporter<E> {
+    /// The source.
+    pub(crate) id: SourceId,
+    tx: mpsc::Sender<E>,
     last_ok: Option<SystemTime>,
     failing: Option<String>,
 }
 
-impl PollHealth {
+impl<E: From<Update>> Reporter<E> {
+    /// A reporter for `id`; says it is connecting.
+    pub(crate) async fn start(id: SourceId, tx: mpsc::Sender<E>) -> Option<Reporter<E>> {
+        let r = Reporter {
+            id,
+            tx,
+            last_ok: None,
+            failing: None,
+        };
+        r.state(SourceState::Connecting {
+            since: SystemTime::now(),
+        })
+        .await
+        .then_some(r)
+    }
+
+    /// Sends what the source read.
+    pub(crate) async fn send(&self, update: Update) -> bool {
+        self.tx.send(E::from(update)).await.is_ok()
+    }
+
+    async fn state(&self, state: SourceState) -> bool {
+        self.send(Update::SourceState {
+            id: self.id.clone(),
+            state,
+        })
+        .await
+    }
+
     /// A poll succeeded: live now.
-    pub(crate) fn ok(&mut self) -> SourceState {
+    pub(crate) async fn ok(&mut self) -> bool {
         let now = SystemTime::now();
         self.last_ok = Some(now);
         self.failing = None;
-        SourceState::Live { at: now }
+        self.state(SourceState::Live { at: now }).await
     }
 
-    /// A poll failed: the state to report, unless this failure was
-    /// already reported.
-    pub(crate) fn failed(&mut self, id: &SourceId, message: String) -> Option<SourceState> {
+    /// A poll (or the set-up) failed.
+    pub(crate) async fn failed(&mut self, message: String) -> bool {
         if self.failing.as_ref() == Some(&message) {
-            return None;
+            return true;
         }
-        tracing::warn!(source = %id, "{message}");
+        tracing::warn!(source = %self.id, "{message}");
         self.failing = Some(message.clone());
-        Some(match self.last_ok {
+        let state = match self.last_ok {
             Some(since) => SourceState::Stale { since },
             None => SourceState::Error {
                 message,
                 since: SystemTime::now(),
             },
-        })
+        };
+        self.state(state).await
     }
 }

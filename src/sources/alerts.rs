@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::config::Platform;
 use crate::config::platform::{AlertSource, AlertSourceKind};
 use crate::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin, SilenceRow, fingerprint};
-use crate::model::{SourceId, SourceKind, SourceState, Update};
+use crate::model::{SourceId, SourceKind, Update};
 
 /// How often a source is polled unless its config says otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -41,30 +41,13 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
         SourceKind::Alerts,
         source.name.get_ref(),
     );
-    let send = |u: Update| {
-        let tx = tx.clone();
-        async move { tx.send(E::from(u)).await.is_ok() }
-    };
-    let state = |state: SourceState| Update::SourceState {
-        id: id.clone(),
-        state,
-    };
-    if !send(state(SourceState::Connecting {
-        since: SystemTime::now(),
-    }))
-    .await
-    {
+    let Some(mut report) = super::Reporter::start(id, tx).await else {
         return;
-    }
+    };
     let poller = match Poller::new(&source).await {
         Ok(p) => p,
         Err(message) => {
-            tracing::warn!(source = %id, "{message}");
-            let _ = send(state(SourceState::Error {
-                message,
-                since: SystemTime::now(),
-            }))
-            .await;
+            report.failed(message).await;
             return;
         }
     };
@@ -73,7 +56,6 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
         .map_or(DEFAULT_INTERVAL, Duration::from_secs);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut health = super::PollHealth::default();
     let mut last_sent: Option<AlertSnapshot> = None;
     loop {
         ticks.tick().await;
@@ -88,21 +70,19 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
             });
         let going_on = match result {
             Ok(snapshot) => {
-                let mut ok = send(state(health.ok())).await;
+                let mut ok = report.ok().await;
                 if last_sent.as_ref() != Some(&snapshot) {
                     last_sent = Some(snapshot.clone());
-                    ok &= send(Update::Alerts {
-                        id: id.clone(),
-                        snapshot,
-                    })
-                    .await;
+                    ok &= report
+                        .send(Update::Alerts {
+                            id: report.id.clone(),
+                            snapshot,
+                        })
+                        .await;
                 }
                 ok
             }
-            Err(message) => match health.failed(&id, message) {
-                Some(s) => send(state(s)).await,
-                None => true,
-            },
+            Err(message) => report.failed(message).await,
         };
         if !going_on {
             return;

@@ -10,7 +10,7 @@
 //! `direct` access is read through `INFO` (the redis crate).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use prometheus_parse::{Sample, Scrape, Value};
 use tokio::sync::mpsc;
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::config::Platform;
 use crate::config::platform::{CacheKind, Direct, SecretRef};
 use crate::model::data::{AiStatus, CacheStatus, DataStatus, DbStatus, Probe, ReplicaLink};
-use crate::model::{SourceId, SourceKind, SourceState, Update};
+use crate::model::{SourceId, SourceKind, Update};
 
 /// How often each is polled.
 pub const INTERVAL: Duration = Duration::from_secs(5);
@@ -95,25 +95,12 @@ async fn run<E: From<Update> + Send + 'static>(
     tx: mpsc::Sender<E>,
     every: Duration,
 ) {
-    let send = |u: Update| {
-        let tx = tx.clone();
-        async move { tx.send(E::from(u)).await.is_ok() }
-    };
-    let state = |state: SourceState| Update::SourceState {
-        id: id.clone(),
-        state,
-    };
-    if !send(state(SourceState::Connecting {
-        since: SystemTime::now(),
-    }))
-    .await
-    {
+    let Some(mut report) = super::Reporter::start(id, tx).await else {
         return;
-    }
+    };
     let mut poller = Poller::new();
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut health = super::PollHealth::default();
     loop {
         ticks.tick().await;
         let result = tokio::time::timeout(TIMEOUT, poller.poll(&target))
@@ -121,17 +108,15 @@ async fn run<E: From<Update> + Send + 'static>(
             .unwrap_or_else(|_| Err(format!("no answer within {} s", TIMEOUT.as_secs())));
         let going_on = match result {
             Ok(status) => {
-                send(state(health.ok())).await
-                    && send(Update::Data {
-                        id: id.clone(),
-                        status: Box::new(status),
-                    })
-                    .await
+                report.ok().await
+                    && report
+                        .send(Update::Data {
+                            id: report.id.clone(),
+                            status: Box::new(status),
+                        })
+                        .await
             }
-            Err(message) => match health.failed(&id, message) {
-                Some(s) => send(state(s)).await,
-                None => true,
-            },
+            Err(message) => report.failed(message).await,
         };
         if !going_on {
             return;
@@ -177,20 +162,14 @@ impl Poller {
                 if fresh.is_err() {
                     self.client = None;
                 }
-                let mut d = fresh?;
-                keep_histories(&self.db, &mut d);
-                self.db = d.clone();
-                Ok(DataStatus::Database(d))
+                Ok(self.remember_db(fresh?))
             }
             Target::Database {
                 exporter: Some(url),
                 ..
             } => {
                 let scrape = self.scrape(url).await?;
-                let mut d = postgres_from(&scrape);
-                keep_histories(&self.db, &mut d);
-                self.db = d.clone();
-                Ok(DataStatus::Database(d))
+                Ok(self.remember_db(postgres_from(&scrape)))
             }
 
             Target::Cache {
@@ -207,30 +186,15 @@ impl Poller {
                 if fresh.is_err() {
                     self.redis = None;
                 }
-                let mut c = fresh?;
-                c.memory_history = self.cache.memory_history.clone();
-                if let Some((used, max)) = c.memory
-                    && max > 0.0
-                {
-                    c.memory_history.push(used / max);
-                }
-                self.cache = c.clone();
-                Ok(DataStatus::Cache(c))
+                Ok(self.remember_cache(fresh?))
             }
             Target::Cache {
                 exporter: Some(url),
                 ..
             } => {
                 let scrape = self.scrape(url).await?;
-                let mut c = self.redis_from(&scrape);
-                c.memory_history = self.cache.memory_history.clone();
-                if let Some((used, max)) = c.memory
-                    && max > 0.0
-                {
-                    c.memory_history.push(used / max);
-                }
-                self.cache = c.clone();
-                Ok(DataStatus::Cache(c))
+                let c = self.redis_from(&scrape);
+                Ok(self.remember_cache(c))
             }
             Target::Database { .. } | Target::Cache { .. } => {
                 Err("no `direct` or `exporter` configured: nothing to read".into())
@@ -258,6 +222,25 @@ impl Poller {
                 Ok(DataStatus::Ai(a))
             }
         }
+    }
+
+    /// A database's reading, with the histories carried on; kept for next time.
+    fn remember_db(&mut self, mut d: DbStatus) -> DataStatus {
+        keep_histories(&self.db, &mut d);
+        self.db = d.clone();
+        DataStatus::Database(d)
+    }
+
+    /// A cache's reading, with its memory history carried on; kept for next time.
+    fn remember_cache(&mut self, mut c: CacheStatus) -> DataStatus {
+        c.memory_history = self.cache.memory_history.clone();
+        if let Some((used, max)) = c.memory
+            && max > 0.0
+        {
+            c.memory_history.push(used / max);
+        }
+        self.cache = c.clone();
+        DataStatus::Cache(c)
     }
 
     async fn scrape(&mut self, url: &str) -> Result<Scrape, String> {

@@ -49,20 +49,24 @@ async fn run<E: From<Update> + Send + 'static>(
     tx: mpsc::Sender<E>,
     every: Duration,
 ) {
-    let send = |u: Update| {
-        let tx = tx.clone();
-        async move { tx.send(E::from(u)).await.is_ok() }
+    let Some(mut report) = super::Reporter::start(id, tx).await else {
+        return;
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Ok(http) = reqwest::Client::builder()
+    let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-    else {
-        return;
+    {
+        Ok(h) => h,
+        Err(e) => {
+            report
+                .failed(format!("cannot make an HTTP client: {e}"))
+                .await;
+            return;
+        }
     };
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut health = super::PollHealth::default();
     loop {
         ticks.tick().await;
         let mut figures = Vec::new();
@@ -79,27 +83,20 @@ async fn run<E: From<Update> + Send + 'static>(
                 values: values.map_err(|(_, e)| e),
             });
         }
-        let state = if reached {
-            Some(health.ok())
+        let going_on = if reached {
+            report.ok().await
+                && report
+                    .send(Update::Figures {
+                        region: report.id.region.clone(),
+                        figures,
+                    })
+                    .await
         } else {
-            health.failed(&id, error.unwrap_or_else(|| format!("{url}: no answer")))
+            report
+                .failed(error.unwrap_or_else(|| format!("{url}: no answer")))
+                .await
         };
-        if let Some(state) = state
-            && !send(Update::SourceState {
-                id: id.clone(),
-                state,
-            })
-            .await
-        {
-            return;
-        }
-        if reached
-            && !send(Update::Figures {
-                region: id.region.clone(),
-                figures,
-            })
-            .await
-        {
+        if !going_on {
             return;
         }
     }
