@@ -372,7 +372,7 @@ fn console(
     let crash_test = matches!(mode, Mode::CrashTest);
     let result = runtime.block_on(async {
         let (tx, rx) = mpsc::channel(tui::CHANNEL);
-        let mut app = App::new(loaded, SystemTime::now());
+        let app = App::new(loaded, SystemTime::now());
         let _guard = TerminalGuard::enter()
             .wrap_err("cannot put the terminal in raw mode: is stdout a terminal?")?;
         let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
@@ -380,16 +380,8 @@ fn console(
         tui::spawn_input(tx.clone());
         tui::spawn_clock(tx.clone());
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
-        crate::sources::cluster::spawn(app.platform(), &tx);
-        crate::sources::alerts::spawn(app.platform(), &tx);
-        crate::sources::data::spawn(app.platform(), &tx, crate::sources::data::INTERVAL);
-        crate::sources::cloudwatch::spawn(
-            app.platform(),
-            &tx,
-            crate::sources::cloudwatch::INTERVAL,
-        );
-        crate::sources::promql::spawn(app.platform(), &tx, crate::sources::promql::INTERVAL);
-        app.connect_details(crate::sources::cluster::spawn_details(app.platform(), &tx));
+        let details =
+            crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
         drop(tx);
         if crash_test {
             tokio::spawn(async {
@@ -397,7 +389,7 @@ fn console(
                 panic!("crash test: a panic in a background task");
             });
         }
-        let result = tui::run(&mut terminal, app, rx, started).await;
+        let result = tui::run(&mut terminal, app, rx, route(details), started).await;
         // ratatui's Terminal shows the cursor when dropped and, if the
         // terminal is gone (SIGHUP), eprintln!s the failure: a panic on a
         // dead pty. Show it here; if that fails, let the terminal go
@@ -420,6 +412,23 @@ fn console(
     }
     flush_log();
     result.map(|_| ExitCode::SUCCESS)
+}
+
+/// Where the console's effects go: detail fetches to the fetcher. A
+/// request that cannot be taken is answered at once.
+fn route(
+    details: mpsc::UnboundedSender<crate::model::cluster::ObjectRef>,
+) -> impl FnMut(crate::app::Effect) -> Option<crate::app::Event> {
+    move |effect| match effect {
+        crate::app::Effect::FetchDetail(object) => details.send(object).err().map(|failed| {
+            crate::app::Event::Update(crate::model::Update::Detail {
+                object: failed.0,
+                yaml: Err(
+                    "the detail fetcher has stopped; restart touban to fetch objects".to_owned(),
+                ),
+            })
+        }),
+    }
 }
 
 /// Logs to a file, never to the terminal, through a background writer so

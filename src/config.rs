@@ -39,8 +39,9 @@ pub struct Loaded {
     pub theme: String,
     /// The keymap, with the user's merged in.
     pub keymap: Keymap,
-    /// Whether mutating actions are refused globally.
-    pub read_only: bool,
+    /// `--read-only` was given: kept apart from the file's settings, which
+    /// a cluster's own `read_only` may override and the flag may not.
+    pub read_only_flag: bool,
     /// Problems that did not stop the start (keymap warnings).
     pub warnings: Vec<String>,
 }
@@ -132,15 +133,67 @@ pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError>
             )),
         }
     }
-    let read_only = overrides.read_only || platform.settings.read_only;
     Ok(Loaded {
         platform,
         themes,
         theme,
         keymap,
-        read_only,
+        read_only_flag: overrides.read_only,
         warnings,
     })
+}
+
+/// What made a target read-only, for the refusal to name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOnlyBy {
+    /// `--read-only` on the command line.
+    Flag,
+    /// The cluster's own `read_only = true`.
+    Cluster(String),
+    /// `settings.read_only = true` in the platform file.
+    Settings,
+}
+
+impl std::fmt::Display for ReadOnlyBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadOnlyBy::Flag => f.write_str("--read-only"),
+            ReadOnlyBy::Cluster(c) => write!(f, "read_only = true of cluster `{c}`"),
+            ReadOnlyBy::Settings => f.write_str("settings.read_only = true"),
+        }
+    }
+}
+
+impl Loaded {
+    /// Whether mutating actions are refused everywhere (the header's badge).
+    pub fn read_only(&self) -> bool {
+        self.read_only_flag || self.platform.settings.read_only
+    }
+
+    /// Why actions on `cluster` (or on no cluster) are refused, if they are:
+    /// `--read-only` over the cluster's `read_only` over the settings.
+    pub fn read_only_for(&self, cluster: Option<&str>) -> Option<ReadOnlyBy> {
+        if self.read_only_flag {
+            return Some(ReadOnlyBy::Flag);
+        }
+        let own = cluster.and_then(|name| {
+            self.platform
+                .clusters
+                .iter()
+                .find(|c| c.name.get_ref() == name)
+                .and_then(|c| c.read_only)
+                .map(|ro| (name, ro))
+        });
+        match own {
+            Some((name, true)) => Some(ReadOnlyBy::Cluster(name.to_owned())),
+            Some((_, false)) => None,
+            None => self
+                .platform
+                .settings
+                .read_only
+                .then_some(ReadOnlyBy::Settings),
+        }
+    }
 }
 
 /// An error at a setting of the platform file.

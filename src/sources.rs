@@ -9,11 +9,58 @@ pub mod cluster;
 pub mod data;
 pub mod promql;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
+use crate::config::Platform;
+use crate::model::cluster::ObjectRef;
 use crate::model::{SourceId, SourceState, Update};
+
+/// How often the polling sources poll.
+#[derive(Debug, Clone, Copy)]
+pub struct Intervals {
+    /// Databases, caches and AI services.
+    pub data: Duration,
+    /// CloudWatch series.
+    pub cloudwatch: Duration,
+    /// PromQL figures.
+    pub promql: Duration,
+}
+
+impl Intervals {
+    /// The console's.
+    pub const CONSOLE: Intervals = Intervals {
+        data: data::INTERVAL,
+        cloudwatch: cloudwatch::INTERVAL,
+        promql: promql::INTERVAL,
+    };
+
+    /// Every poll each `every` (tests hurry).
+    pub const fn every(every: Duration) -> Intervals {
+        Intervals {
+            data: every,
+            cloudwatch: every,
+            promql: every,
+        }
+    }
+}
+
+/// Starts every source the platform configures, and the detail fetcher;
+/// returns where detail requests go. The one list of sources, for the
+/// console and the tests alike.
+pub fn spawn_all<E: From<Update> + Send + 'static>(
+    platform: &Platform,
+    tx: &mpsc::Sender<E>,
+    every: Intervals,
+) -> mpsc::UnboundedSender<ObjectRef> {
+    cluster::spawn(platform, tx);
+    alerts::spawn(platform, tx);
+    data::spawn(platform, tx, every.data);
+    cloudwatch::spawn(platform, tx, every.cloudwatch);
+    promql::spawn(platform, tx, every.promql);
+    cluster::spawn_details(platform, tx)
+}
 
 /// A polling source's way to the app: what it read, and what it says about
 /// itself: connecting at first, live at each success; after a failure,

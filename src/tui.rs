@@ -17,7 +17,7 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, Event};
+use crate::app::{App, Effect, Event};
 use crate::model::{Key, KeyCode, Modifiers};
 use crate::ui::{self, Styles};
 
@@ -38,12 +38,15 @@ pub struct LoopStats {
     pub first_frame: Option<Duration>,
 }
 
-/// Runs the console until it quits or every sender is gone. Returns the app
-/// (for tests to inspect) and what the loop measured.
+/// Runs the console until it quits or every sender is gone. Each effect
+/// the app asks for goes to `effects`, which may answer at once with an
+/// event (a request it cannot take). Returns the app (for tests to
+/// inspect) and what the loop measured.
 pub async fn run<B: Backend>(
     terminal: &mut Terminal<B>,
     mut app: App,
     mut events: mpsc::Receiver<Event>,
+    mut effects: impl FnMut(Effect) -> Option<Event>,
     started: Instant,
 ) -> Result<(App, LoopStats), B::Error> {
     let mut styles = Styles::resolve(app.theme());
@@ -78,12 +81,12 @@ pub async fn run<B: Backend>(
             } else {
                 tokio::select! {
                     event = events.recv() => match event {
-                        Some(event) => { app.handle(event); stats.events += 1; }
+                        Some(event) => feed(&mut app, event, &mut effects, &mut stats),
                         None => break,
                     },
                     () = tokio::time::sleep_until(due) => {}
                 }
-                drain(&mut app, &mut events, &mut stats);
+                drain(&mut app, &mut events, &mut effects, &mut stats);
                 need_draw |= app.take_dirty();
                 continue;
             }
@@ -91,9 +94,8 @@ pub async fn run<B: Backend>(
         let Some(event) = events.recv().await else {
             break;
         };
-        app.handle(event);
-        stats.events += 1;
-        drain(&mut app, &mut events, &mut stats);
+        feed(&mut app, event, &mut effects, &mut stats);
+        drain(&mut app, &mut events, &mut effects, &mut stats);
         need_draw |= app.take_dirty();
     }
     tracing::info!(
@@ -104,10 +106,29 @@ pub async fn run<B: Backend>(
     Ok((app, stats))
 }
 
-fn drain(app: &mut App, events: &mut mpsc::Receiver<Event>, stats: &mut LoopStats) {
-    while let Ok(event) = events.try_recv() {
-        app.handle(event);
+/// Hands one event to the app and its effects to `effects`, folding any
+/// immediate answer back in.
+fn feed(
+    app: &mut App,
+    event: Event,
+    effects: &mut impl FnMut(Effect) -> Option<Event>,
+    stats: &mut LoopStats,
+) {
+    let mut pending = vec![event];
+    while let Some(event) = pending.pop() {
         stats.events += 1;
+        pending.extend(app.handle(event).into_iter().filter_map(&mut *effects));
+    }
+}
+
+fn drain(
+    app: &mut App,
+    events: &mut mpsc::Receiver<Event>,
+    effects: &mut impl FnMut(Effect) -> Option<Event>,
+    stats: &mut LoopStats,
+) {
+    while let Ok(event) = events.try_recv() {
+        feed(app, event, effects, stats);
         if app.should_quit() {
             break;
         }

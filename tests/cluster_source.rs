@@ -10,8 +10,8 @@ use kube::api::{Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use serde_json::json;
-use touban::app::App;
 use touban::app::overlay::Overlay;
+use touban::app::{App, Effect};
 use touban::model::cluster::Health;
 use touban::model::{Command, Pane, rollout};
 use touban::sandbox::Sandbox;
@@ -158,9 +158,17 @@ async fn every_kind_is_watched_and_what_the_panes_derive_holds() {
         "both regions run the same images: {drift:?}"
     );
 
-    // Enter on a pod fetches it whole, as YAML.
+    // Enter on a pod asks for it whole; the detail fetcher answers with
+    // its YAML.
     app.run(Command::Focus(Pane::Cluster));
-    app.run(Command::Select);
+    let effects = app.run(Command::Select);
+    let [Effect::FetchDetail(asked)] = effects.as_slice() else {
+        panic!("Enter on a pod fetches it: {effects:?}")
+    };
+    let (tx, more) = tokio::sync::mpsc::channel(16);
+    let details = touban::sources::cluster::spawn_details(app.platform(), &tx);
+    details.send(asked.clone()).expect("fetcher alive");
+    let mut rx = more;
     common::until(&mut app, &mut rx, "the pod's YAML", |a| {
         matches!(
             a.overlays().last(),

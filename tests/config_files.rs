@@ -41,7 +41,43 @@ fn valid_platform_files_load() {
     assert_eq!(three.platform.regions.len(), 3);
     assert_eq!(three.theme, "light");
     assert_eq!(three.keymap.name, "vim");
-    assert!(three.read_only);
+    assert!(three.read_only());
+}
+
+#[test]
+fn read_only_is_the_flag_over_the_cluster_over_the_settings() {
+    use touban::config::ReadOnlyBy;
+    let src = format!(
+        "{}[settings]\nread_only = true\n\n[[clusters]]\nname = \"eks-tokyo\"\nregion = \"tokyo\"\ncontext = \"t\"\nread_only = false\n\n[[clusters]]\nname = \"aks-korea\"\nregion = \"korea\"\ncontext = \"k\"\n\n[[clusters]]\nname = \"eks-dr\"\nregion = \"korea\"\ncontext = \"d\"\nread_only = true\n",
+        common::TWO_REGIONS
+    );
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = Platform::parse("test.toml", &src).expect("valid");
+    assert!(
+        loaded.read_only(),
+        "the settings make the console read-only"
+    );
+    assert_eq!(
+        loaded.read_only_for(Some("eks-tokyo")),
+        None,
+        "the cluster's own false wins over the settings"
+    );
+    assert_eq!(
+        loaded.read_only_for(Some("aks-korea")),
+        Some(ReadOnlyBy::Settings)
+    );
+    assert_eq!(loaded.read_only_for(None), Some(ReadOnlyBy::Settings));
+    assert_eq!(
+        loaded.read_only_for(Some("eks-dr")),
+        Some(ReadOnlyBy::Cluster("eks-dr".into()))
+    );
+    loaded.read_only_flag = true;
+    assert_eq!(
+        loaded.read_only_for(Some("eks-tokyo")),
+        Some(ReadOnlyBy::Flag),
+        "nothing overrides --read-only"
+    );
+    assert_eq!(ReadOnlyBy::Flag.to_string(), "--read-only");
 }
 
 #[test]

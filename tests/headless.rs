@@ -22,7 +22,7 @@ fn start(app: App) -> (mpsc::Sender<Event>, tokio::task::JoinHandle<Run>) {
     let (tx, rx) = mpsc::channel(tui::CHANNEL);
     let task = tokio::spawn(async move {
         let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        let (app, stats) = tui::run(&mut terminal, app, rx, Instant::now())
+        let (app, stats) = tui::run(&mut terminal, app, rx, |_| None, Instant::now())
             .await
             .expect("loop");
         (app, stats, terminal)
@@ -120,7 +120,7 @@ async fn a_burst_of_events_is_drawn_once() {
     }
     tx.send(Event::Key(Key::char('q'))).await.expect("queued");
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-    let (_, stats) = tui::run(&mut terminal, app(), rx, Instant::now())
+    let (_, stats) = tui::run(&mut terminal, app(), rx, |_| None, Instant::now())
         .await
         .expect("loop");
     assert_eq!(stats.events, 501);

@@ -38,7 +38,7 @@ fn shell_in_each_theme() {
 
 #[test]
 fn every_pane_at_both_sizes() {
-    for pane in Pane::ALL {
+    for &pane in Pane::ALL {
         for (w, h) in SIZES {
             let mut app = app();
             app.run(touban::model::Command::Focus(pane));
@@ -195,7 +195,7 @@ fn japanese_titles_fit_a_narrow_pane_bar() {
 #[test]
 fn read_only_shows_its_badge() {
     let mut loaded = loaded("default", "default");
-    loaded.read_only = true;
+    loaded.read_only_flag = true;
     let app = App::new(loaded, fixed_now());
     let screen = text(&render(&app, 80, 24));
     assert!(

@@ -255,7 +255,7 @@ mod tests {
                 keymap.chord_for(Pane::Overview, &Command::Quit).is_some(),
                 "{name} binds quit"
             );
-            for pane in Pane::ALL {
+            for &pane in Pane::ALL {
                 assert!(
                     keymap.chord_for(pane, &Command::Focus(pane)).is_some(),
                     "{name} reaches {pane}"

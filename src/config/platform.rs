@@ -348,6 +348,10 @@ pub struct AlertSource {
     pub anonymous: bool,
 }
 
+/// The name of a region's PromQL source (one per region, so it needs no
+/// name of its own in the file).
+pub const PROMETHEUS: &str = "prometheus";
+
 /// The built-in example: the platform of `seed/infrastructure.ja.md`.
 pub const EXAMPLE: &str = include_str!("example.toml");
 
@@ -369,6 +373,49 @@ impl Platform {
         } else {
             self.figures.clone()
         }
+    }
+
+    /// Every source touban runs for this platform, in the order the
+    /// sections list them: a cluster, database, cache, AI service and alert
+    /// source each, and a region's Prometheus for its PromQL figures.
+    pub fn source_ids(&self) -> Vec<crate::model::SourceId> {
+        use crate::model::{SourceId, SourceKind};
+        let named = |kind, region: &Spanned<String>, name: &Spanned<String>| {
+            SourceId::new(region.get_ref(), kind, name.get_ref())
+        };
+        let mut ids: Vec<SourceId> = Vec::new();
+        ids.extend(
+            self.clusters
+                .iter()
+                .map(|c| named(SourceKind::Cluster, &c.region, &c.name)),
+        );
+        ids.extend(
+            self.databases
+                .iter()
+                .map(|d| named(SourceKind::Database, &d.region, &d.name)),
+        );
+        ids.extend(
+            self.caches
+                .iter()
+                .map(|c| named(SourceKind::Cache, &c.region, &c.name)),
+        );
+        ids.extend(
+            self.ai_services
+                .iter()
+                .map(|a| named(SourceKind::AiService, &a.region, &a.name)),
+        );
+        ids.extend(
+            self.alert_sources
+                .iter()
+                .map(|a| named(SourceKind::Alerts, &a.region, &a.name)),
+        );
+        ids.extend(
+            self.regions
+                .iter()
+                .filter(|r| r.prometheus.is_some())
+                .map(|r| SourceId::new(r.name.get_ref(), SourceKind::Metrics, PROMETHEUS)),
+        );
+        ids
     }
 
     /// The region with this name.

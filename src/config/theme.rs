@@ -227,6 +227,8 @@ const BUILT_IN: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct ThemeSet {
     themes: BTreeMap<String, Theme>,
+    /// The built-in default, for a console whose chosen theme is gone.
+    fallback: Theme,
 }
 
 impl ThemeSet {
@@ -234,9 +236,13 @@ impl ThemeSet {
     pub fn load(user_dir: Option<&Path>) -> Result<ThemeSet, ConfigError> {
         let mut set = ThemeSet {
             themes: BTreeMap::new(),
+            fallback: Theme::blank(),
         };
         for (name, src) in BUILT_IN {
             set.add(name, &format!("themes/{name}.toml (built in)"), src)?;
+        }
+        if let Some(default) = set.themes.get("default") {
+            set.fallback = default.clone();
         }
         if let Some(dir) = user_dir
             && dir.is_dir()
@@ -311,6 +317,11 @@ impl ThemeSet {
     /// The theme with this name.
     pub fn get(&self, name: &str) -> Option<&Theme> {
         self.themes.get(name)
+    }
+
+    /// The built-in default theme.
+    pub fn default_theme(&self) -> &Theme {
+        &self.fallback
     }
 
     /// Every theme's name, sorted.

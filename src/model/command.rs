@@ -1,65 +1,115 @@
 //! The typed commands between keys and behaviour. Keymaps bind keys to
 //! commands by name, the command line (`:`) parses the same names, and help
-//! is generated from [`COMMANDS`].
+//! is generated from [`COMMANDS`]. Names, hints, arguments and help text are
+//! derived once from the enum (strum): a new command is one variant with its
+//! doc comment and attributes, nothing else to keep in step.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumMessage as _, EnumProperty as _, IntoEnumIterator as _};
 
 use super::pane::Pane;
 
-/// Something the operator asks the console to do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Something the operator asks the console to do. The doc comment of each
+/// variant is its line in help; `message` is its footer hint; `arg` names
+/// its argument and `needs` says what to type when it is missing.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+    strum::EnumProperty,
+)]
 #[serde(try_from = "String", into = "String")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Command {
-    /// Quit touban (asks first while jobs are running).
+    /// Quit touban (asks first while jobs are running)
+    #[strum(message = "quit")]
     Quit,
-    /// Show keys and commands.
+    /// Show keys and commands
+    #[strum(message = "help")]
     Help,
-    /// Open the command line.
+    /// Open the command line
+    #[strum(message = "command")]
     CommandLine,
-    /// Filter the rows of the focused table.
+    /// Filter the rows of the focused table
+    #[strum(message = "filter")]
     Filter,
     /// Focus a pane.
     Focus(Pane),
-    /// Focus the next pane.
+    /// Focus the next pane
+    #[strum(message = "next")]
     NextPane,
-    /// Focus the previous pane.
+    /// Focus the previous pane
+    #[strum(message = "prev")]
     PrevPane,
-    /// Show the pane's next view (pods, deployments, nodes).
+    /// Show the pane's next view (pods, deployments, nodes)
+    #[strum(message = "view")]
     NextView,
-    /// Show the pane's previous view.
+    /// Show the pane's previous view
+    #[strum(message = "view")]
     PrevView,
-    /// Move the selection up.
+    /// Move the selection up
+    #[strum(message = "up")]
     Up,
-    /// Move the selection down.
+    /// Move the selection down
+    #[strum(message = "down")]
     Down,
-    /// Move the selection a page up.
+    /// Move the selection a page up
+    #[strum(message = "page up")]
     PageUp,
-    /// Move the selection a page down.
+    /// Move the selection a page down
+    #[strum(message = "page down")]
     PageDown,
-    /// Select the first row.
+    /// Select the first row
+    #[strum(message = "top")]
     Top,
-    /// Select the last row.
+    /// Select the last row
+    #[strum(message = "bottom")]
     Bottom,
-    /// Open the selected row.
+    /// Open the selected row
+    #[strum(message = "open")]
     Select,
-    /// Close the top overlay, or clear the filter.
+    /// Close the top overlay, or clear the filter
+    #[strum(message = "back")]
     Back,
-    /// Switch to another colour theme.
+    /// Switch to another colour theme
+    #[strum(
+        message = "theme",
+        props(arg = "NAME", needs = "`theme` needs a theme name, e.g. `theme light`")
+    )]
     Theme(String),
-    /// Show one namespace (`all` for every one).
+    /// Show one namespace of the cluster (`all` for every one)
+    #[strum(
+        message = "namespace",
+        props(
+            arg = "NAME",
+            needs = "`namespace` needs a namespace, e.g. `namespace iworkz-production`, or `all`"
+        )
+    )]
     Namespace(String),
-    /// Show the next namespace of the cluster (after the last: all).
+    /// Show the next namespace of the cluster (after the last: all)
+    #[strum(message = "namespace")]
     NextNamespace,
-    /// Sort the table by its next order.
+    /// Sort the table by its next order
+    #[strum(message = "sort")]
     Sort,
-    /// Open the pane that shows what the selected alert is about.
+    /// Open the pane that shows what the selected alert is about
+    #[strum(message = "workload")]
     Jump,
-    /// Show warnings and messages.
+    /// Show warnings and messages
+    #[strum(message = "messages")]
     Messages,
-    /// Unbind a key (in a user keymap).
+    /// Unbind a key (in a user keymap)
+    #[strum(message = "")]
     Nothing,
 }
 
@@ -77,123 +127,33 @@ pub struct CommandInfo {
 }
 
 /// Every command except the pane names (`overview`, `cluster`, ...), which
-/// focus their pane.
-pub const COMMANDS: &[CommandInfo] = &[
-    info(
-        "quit",
-        None,
-        "quit",
-        "Quit touban (asks first while jobs are running)",
-    ),
-    info("help", None, "help", "Show keys and commands"),
-    info("command-line", None, "command", "Open the command line"),
-    info(
-        "filter",
-        None,
-        "filter",
-        "Filter the rows of the focused table",
-    ),
-    info("next-pane", None, "next", "Focus the next pane"),
-    info("prev-pane", None, "prev", "Focus the previous pane"),
-    info(
-        "next-view",
-        None,
-        "view",
-        "Show the pane's next view (pods, deployments, nodes)",
-    ),
-    info("prev-view", None, "view", "Show the pane's previous view"),
-    info("up", None, "up", "Move the selection up"),
-    info("down", None, "down", "Move the selection down"),
-    info("page-up", None, "page up", "Move the selection a page up"),
-    info(
-        "page-down",
-        None,
-        "page down",
-        "Move the selection a page down",
-    ),
-    info("top", None, "top", "Select the first row"),
-    info("bottom", None, "bottom", "Select the last row"),
-    info("select", None, "open", "Open the selected row"),
-    info(
-        "back",
-        None,
-        "back",
-        "Close the top overlay, or clear the filter",
-    ),
-    info(
-        "theme",
-        Some("NAME"),
-        "theme",
-        "Switch to another colour theme",
-    ),
-    info(
-        "namespace",
-        Some("NAME"),
-        "namespace",
-        "Show one namespace of the cluster (`all` for every one)",
-    ),
-    info(
-        "next-namespace",
-        None,
-        "namespace",
-        "Show the next namespace of the cluster (after the last: all)",
-    ),
-    info("sort", None, "sort", "Sort the table by its next order"),
-    info(
-        "jump",
-        None,
-        "workload",
-        "Open the pane that shows what the selected alert is about",
-    ),
-    info("messages", None, "messages", "Show warnings and messages"),
-    info("nothing", None, "", "Unbind a key (in a user keymap)"),
-];
-
-const fn info(
-    name: &'static str,
-    arg: Option<&'static str>,
-    hint: &'static str,
-    doc: &'static str,
-) -> CommandInfo {
-    CommandInfo {
-        name,
-        arg,
-        hint,
-        doc,
-    }
-}
+/// focus their pane; in declaration order.
+pub static COMMANDS: LazyLock<Vec<CommandInfo>> = LazyLock::new(|| {
+    Command::iter()
+        .filter(|c| !matches!(c, Command::Focus(_)))
+        .map(|c| CommandInfo {
+            name: c.name(),
+            arg: c.get_str("arg"),
+            hint: c.get_message().unwrap_or(""),
+            doc: c.get_documentation().unwrap_or(""),
+        })
+        .collect()
+});
 
 /// Short names accepted on the command line only.
-const ALIASES: &[(&str, &str)] = &[("q", "quit"), ("q!", "quit"), ("h", "help")];
+const ALIASES: &[(&str, &str)] = &[
+    ("q", "quit"),
+    ("q!", "quit"),
+    ("h", "help"),
+    ("ns", "namespace"),
+];
 
 impl Command {
     /// The command's name, as keymaps and the command line spell it.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Quit => "quit",
-            Command::Help => "help",
-            Command::CommandLine => "command-line",
-            Command::Filter => "filter",
             Command::Focus(pane) => pane.name(),
-            Command::NextPane => "next-pane",
-            Command::PrevPane => "prev-pane",
-            Command::NextView => "next-view",
-            Command::PrevView => "prev-view",
-            Command::Up => "up",
-            Command::Down => "down",
-            Command::PageUp => "page-up",
-            Command::PageDown => "page-down",
-            Command::Top => "top",
-            Command::Bottom => "bottom",
-            Command::Select => "select",
-            Command::Back => "back",
-            Command::Theme(_) => "theme",
-            Command::Namespace(_) => "namespace",
-            Command::NextNamespace => "next-namespace",
-            Command::Sort => "sort",
-            Command::Jump => "jump",
-            Command::Messages => "messages",
-            Command::Nothing => "nothing",
+            other => other.into(),
         }
     }
 
@@ -201,10 +161,24 @@ impl Command {
     pub fn hint(&self) -> &'static str {
         match self {
             Command::Focus(pane) => pane.name(),
-            other => COMMANDS
-                .iter()
-                .find(|c| c.name == other.name())
-                .map_or("", |c| c.hint),
+            other => other.get_message().unwrap_or(""),
+        }
+    }
+
+    /// The argument this command carries, if it takes one.
+    fn argument(&self) -> Option<&str> {
+        match self {
+            Command::Theme(a) | Command::Namespace(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// This command with its argument set to `arg`.
+    fn with_argument(self, arg: &str) -> Command {
+        match self {
+            Command::Theme(_) => Command::Theme(arg.to_owned()),
+            Command::Namespace(_) => Command::Namespace(arg.to_owned()),
+            other => other,
         }
     }
 
@@ -249,62 +223,35 @@ impl FromStr for Command {
                 "`{s}`: unexpected `{extra}` (a command takes at most one argument)"
             )));
         }
-        let no_arg = |cmd: Command| match arg {
-            None => Ok(cmd),
-            Some(a) => Err(CommandParseError(format!(
-                "`{name}` takes no argument, got `{a}`"
-            ))),
-        };
-        if let Some(pane) = Pane::from_name(name) {
-            return no_arg(Command::Focus(pane));
-        }
-        match name {
-            "quit" => no_arg(Command::Quit),
-            "help" => no_arg(Command::Help),
-            "command-line" => no_arg(Command::CommandLine),
-            "filter" => no_arg(Command::Filter),
-            "next-pane" => no_arg(Command::NextPane),
-            "prev-pane" => no_arg(Command::PrevPane),
-            "next-view" => no_arg(Command::NextView),
-            "prev-view" => no_arg(Command::PrevView),
-            "up" => no_arg(Command::Up),
-            "down" => no_arg(Command::Down),
-            "page-up" => no_arg(Command::PageUp),
-            "page-down" => no_arg(Command::PageDown),
-            "top" => no_arg(Command::Top),
-            "bottom" => no_arg(Command::Bottom),
-            "select" => no_arg(Command::Select),
-            "back" => no_arg(Command::Back),
-            "messages" => no_arg(Command::Messages),
-            "next-namespace" => no_arg(Command::NextNamespace),
-            "sort" => no_arg(Command::Sort),
-            "jump" => no_arg(Command::Jump),
-            "namespace" | "ns" => arg
-                .map(|a| Command::Namespace(a.to_owned()))
-                .ok_or_else(|| {
-                    CommandParseError(
-                    "`namespace` needs a namespace, e.g. `namespace iworkz-production`, or `all`"
-                        .into(),
-                )
-                }),
-            "nothing" => no_arg(Command::Nothing),
-            "theme" => arg.map(|a| Command::Theme(a.to_owned())).ok_or_else(|| {
-                CommandParseError("`theme` needs a theme name, e.g. `theme light`".into())
-            }),
-            _ => Err(CommandParseError(format!(
+        let command = Pane::from_name(name).map(Command::Focus).or_else(|| {
+            Command::iter().find(|c| !matches!(c, Command::Focus(_)) && c.name() == name)
+        });
+        let Some(command) = command else {
+            return Err(CommandParseError(format!(
                 "unknown command `{first}`: expected one of {}",
                 Command::completions().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        match (command.get_str("arg"), arg) {
+            (None, None) => Ok(command),
+            (None, Some(a)) => Err(CommandParseError(format!(
+                "`{name}` takes no argument, got `{a}`"
             ))),
+            (Some(_), Some(a)) => Ok(command.with_argument(a)),
+            (Some(what), None) => Err(CommandParseError(
+                command
+                    .get_str("needs")
+                    .map_or_else(|| format!("`{name}` needs {what}"), str::to_owned),
+            )),
         }
     }
 }
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Command::Theme(name) => write!(f, "theme {name}"),
-            Command::Namespace(name) => write!(f, "namespace {name}"),
-            other => f.write_str(other.name()),
+        match self.argument() {
+            Some(arg) => write!(f, "{} {arg}", self.name()),
+            None => f.write_str(self.name()),
         }
     }
 }
@@ -329,7 +276,7 @@ mod tests {
 
     #[test]
     fn every_documented_command_parses_and_prints_back() {
-        for c in COMMANDS {
+        for c in COMMANDS.iter() {
             let text = match c.arg {
                 Some(_) => format!("{} x", c.name),
                 None => c.name.to_owned(),
@@ -337,8 +284,9 @@ mod tests {
             let cmd: Command = text.parse().expect(&text);
             assert_eq!(cmd.to_string(), text);
             assert_eq!(cmd.name(), c.name);
+            assert!(!c.doc.is_empty(), "{} has a doc comment for help", c.name);
         }
-        for p in Pane::ALL {
+        for &p in Pane::ALL {
             assert_eq!(p.name().parse::<Command>(), Ok(Command::Focus(p)));
         }
     }
@@ -350,9 +298,14 @@ mod tests {
             "theme light".parse::<Command>(),
             Ok(Command::Theme("light".into()))
         );
+        assert_eq!(
+            "ns all".parse::<Command>(),
+            Ok(Command::Namespace("all".into()))
+        );
         let err = "deploy".parse::<Command>().expect_err("unknown");
         assert!(err.0.starts_with("unknown command `deploy`"), "{err}");
-        assert!("theme".parse::<Command>().is_err());
+        let err = "theme".parse::<Command>().expect_err("needs a name");
+        assert!(err.0.contains("e.g. `theme light`"), "{err}");
         assert!("quit now".parse::<Command>().is_err());
     }
 }

@@ -1,12 +1,31 @@
-//! The nine panes of the console and their stable names.
+//! The nine panes of the console and their stable names, derived once
+//! (strum) from the enum: the pane bar's order is the declaration order.
 
 use serde::{Deserialize, Serialize};
+use strum::VariantArray as _;
 
 /// A pane of the console, reachable from the pane bar.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Pane {
     /// Regions side by side: a cell per cluster, database, cache and service.
+    #[default]
     Overview,
     /// One cluster's nodes, deployments, pods and events.
     Cluster,
@@ -28,36 +47,16 @@ pub enum Pane {
 
 impl Pane {
     /// Every pane, in pane-bar order.
-    pub const ALL: [Pane; 9] = [
-        Pane::Overview,
-        Pane::Cluster,
-        Pane::Data,
-        Pane::Ai,
-        Pane::Rollouts,
-        Pane::Failover,
-        Pane::Scaling,
-        Pane::Alerts,
-        Pane::Jobs,
-    ];
+    pub const ALL: &'static [Pane] = Pane::VARIANTS;
 
     /// The name used in keymaps and on the command line (`:overview`).
     pub fn name(self) -> &'static str {
-        match self {
-            Pane::Overview => "overview",
-            Pane::Cluster => "cluster",
-            Pane::Data => "data",
-            Pane::Ai => "ai",
-            Pane::Rollouts => "rollouts",
-            Pane::Failover => "failover",
-            Pane::Scaling => "scaling",
-            Pane::Alerts => "alerts",
-            Pane::Jobs => "jobs",
-        }
+        self.into()
     }
 
     /// Looks a pane up by its keymap / command-line name.
     pub fn from_name(name: &str) -> Option<Pane> {
-        Pane::ALL.into_iter().find(|p| p.name() == name)
+        name.parse().ok()
     }
 
     /// Whether the pane shows a table that `/` can filter.
@@ -95,7 +94,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_wrap() {
-        for p in Pane::ALL {
+        for &p in Pane::ALL {
             assert_eq!(Pane::from_name(p.name()), Some(p));
         }
         assert_eq!(Pane::Jobs.next(), Pane::Overview);

@@ -17,7 +17,7 @@ use crate::model::{SourceId, SourceKind, Update};
 pub const INTERVAL: Duration = Duration::from_secs(15);
 
 /// The source's name in each region.
-pub const NAME: &str = "prometheus";
+pub const NAME: &str = crate::config::platform::PROMETHEUS;
 
 /// Starts a task per region that names a Prometheus.
 pub fn spawn<E: From<Update> + Send + 'static>(

@@ -205,7 +205,9 @@ async fn main() {
                 break;
             }
             match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                Ok(Some(e)) => app.handle(e),
+                Ok(Some(e)) => {
+                    app.handle(e);
+                }
                 _ => panic!("the scale never reached the app"),
             }
         }

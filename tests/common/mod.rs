@@ -80,8 +80,7 @@ pub fn text(buffer: &Buffer) -> String {
 }
 
 /// A sandbox (calm, hurried tenfold), and an app whose cluster sources
-/// (and detail fetcher) watch it through the
-/// config and kubeconfig it wrote.
+/// watch it through the config and kubeconfig it wrote.
 pub async fn watched(seed: u64) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
     watched_in(Scenario::Calm, seed).await
 }
@@ -91,6 +90,15 @@ pub async fn watched_in(
     scenario: Scenario,
     seed: u64,
 ) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
+    let (sandbox, dir, app) = world(scenario, seed).await;
+    let (tx, rx) = mpsc::channel(1024);
+    touban::sources::cluster::spawn(app.platform(), &tx);
+    (sandbox, dir, app, rx)
+}
+
+/// A sandbox (hurried tenfold) and an app on the config it wrote, no
+/// source started yet.
+pub async fn world(scenario: Scenario, seed: u64) -> (Sandbox, tempfile::TempDir, App) {
     let sandbox = Sandbox::start(Options {
         seed,
         pods: 0,
@@ -107,44 +115,24 @@ pub async fn watched_in(
         &std::fs::read_to_string(&config).expect("read"),
     )
     .expect("the sandbox's config is valid");
-    let mut app = App::new(loaded, fixed_now());
-    let (tx, rx) = mpsc::channel(1024);
-    touban::sources::cluster::spawn(app.platform(), &tx);
-    app.connect_details(touban::sources::cluster::spawn_details(app.platform(), &tx));
-    (sandbox, dir, app, rx)
+    (sandbox, dir, App::new(loaded, fixed_now()))
 }
 
-/// As [`watched_in`], with every source the console starts (clusters,
-/// alerts, databases, caches, AI services, CloudWatch), polled each second.
+/// A sandbox and an app with every source the console starts (clusters,
+/// alerts, databases, caches, AI services, CloudWatch, PromQL), polled
+/// each second; detail requests go to the returned sender.
 pub async fn console_in(
     scenario: Scenario,
     seed: u64,
 ) -> (Sandbox, tempfile::TempDir, App, mpsc::Receiver<Event>) {
-    let (sandbox, dir, app, rx) = watched_in(scenario, seed).await;
-    let (tx, mut more) = mpsc::channel(1024);
-    touban::sources::alerts::spawn(app.platform(), &tx);
-    touban::sources::data::spawn(app.platform(), &tx, Duration::from_secs(1));
-    touban::sources::cloudwatch::spawn(app.platform(), &tx, Duration::from_secs(1));
-    // One receiver for the test: forward the second channel into the first's.
-    let (merged_tx, merged) = mpsc::channel(1024);
-    let mut rx = rx;
-    tokio::spawn(async move {
-        loop {
-            let e = tokio::select! {
-                e = rx.recv() => e,
-                e = more.recv() => e,
-            };
-            match e {
-                Some(e) => {
-                    if merged_tx.send(e).await.is_err() {
-                        return;
-                    }
-                }
-                None => return,
-            }
-        }
-    });
-    (sandbox, dir, app, merged)
+    let (sandbox, dir, app) = world(scenario, seed).await;
+    let (tx, rx) = mpsc::channel(1024);
+    touban::sources::spawn_all(
+        app.platform(),
+        &tx,
+        touban::sources::Intervals::every(Duration::from_secs(1)),
+    );
+    (sandbox, dir, app, rx)
 }
 
 /// Feeds events to the app until `done` holds (30 s at most).

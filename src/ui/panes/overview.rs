@@ -188,7 +188,7 @@ fn services<'a>(app: &App, st: &Styles, r: &str, name_w: usize) -> Vec<Line<'a>>
         st,
         r,
         SourceKind::Metrics,
-        crate::sources::promql::NAME,
+        crate::config::platform::PROMETHEUS,
         name_w,
         false,
     ));

@@ -1,0 +1,15 @@
+//! Effects: what the app asks the world to do. [`super::App::handle`]
+//! returns them instead of performing I/O or holding senders, so the
+//! reducer stays pure and tests can assert on what it asked for; the event
+//! loop hands each to whoever `cli` wired in (the detail fetcher, later the
+//! executor), and answers come back as events.
+
+use crate::model::cluster::ObjectRef;
+
+/// Something the app needs done outside itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Fetch an object whole for the detail view; the answer comes back
+    /// as an `Update::Detail`.
+    FetchDetail(ObjectRef),
+}

@@ -1,0 +1,151 @@
+//! The store: what the sources reported, folded in by [`Store::apply`],
+//! and the questions views ask of it (primaries, merged alerts, counts).
+//! Pure: no I/O, no UI state.
+
+use std::collections::BTreeMap;
+
+use crate::config::Platform;
+use crate::model::alert::{self, AlertRow, AlertSnapshot, SilenceRow};
+use crate::model::cluster::{ClusterState, ObjectRef};
+use crate::model::data::{DataStatus, Figure, Series};
+use crate::model::{SourceId, SourceKind, SourceState, Update};
+
+/// What every source reported last, and each source's health.
+#[derive(Debug, Default)]
+pub struct Store {
+    sources: BTreeMap<SourceId, SourceState>,
+    clusters: BTreeMap<String, ClusterState>,
+    /// What each database, cache and AI service reported last.
+    data: BTreeMap<SourceId, DataStatus>,
+    /// PromQL figures per region.
+    figures: BTreeMap<String, Vec<Figure>>,
+    /// CloudWatch series of databases and caches.
+    cloudwatch: BTreeMap<SourceId, Series>,
+    /// Each alert source's last snapshot.
+    alerts: BTreeMap<SourceId, AlertSnapshot>,
+    /// Alert sources in configured order, for a stable merge.
+    alert_order: Vec<SourceId>,
+}
+
+/// What an update changed that the rest of the app cares about.
+pub enum Applied {
+    /// Only the store.
+    Stored,
+    /// Alerts changed: seen marks may need updating.
+    Alerts,
+    /// An object fetched for the detail view.
+    Detail(ObjectRef, Result<String, String>),
+}
+
+impl Store {
+    /// An empty store with every configured source not connected.
+    pub fn new(platform: &Platform) -> Store {
+        Store {
+            sources: platform
+                .source_ids()
+                .into_iter()
+                .map(|id| (id, SourceState::NotConnected))
+                .collect(),
+            alert_order: platform
+                .source_ids()
+                .into_iter()
+                .filter(|id| id.kind == SourceKind::Alerts)
+                .collect(),
+            ..Store::default()
+        }
+    }
+
+    /// Folds one update in.
+    pub fn apply(&mut self, update: Update) -> Applied {
+        match update {
+            Update::Cluster { id, change } => {
+                self.clusters.entry(id.name).or_default().apply(*change);
+            }
+            Update::Data { id, status } => {
+                self.data.insert(id, *status);
+            }
+            Update::Figures { region, figures } => {
+                self.figures.insert(region, figures);
+            }
+            Update::CloudWatch { id, series } => {
+                self.cloudwatch.insert(id, series);
+            }
+            Update::Alerts { id, snapshot } => {
+                self.alerts.insert(id, snapshot);
+                return Applied::Alerts;
+            }
+            Update::Detail { object, yaml } => return Applied::Detail(object, yaml),
+            Update::SourceState { id, state } => {
+                self.sources.insert(id, state);
+            }
+        }
+        Applied::Stored
+    }
+
+    /// Every source and its health.
+    pub fn sources(&self) -> &BTreeMap<SourceId, SourceState> {
+        &self.sources
+    }
+
+    /// A source's health.
+    pub fn source(&self, region: &str, kind: SourceKind, name: &str) -> &SourceState {
+        self.sources
+            .get(&SourceId::new(region, kind, name))
+            .unwrap_or(&SourceState::NotConnected)
+    }
+
+    /// What is known of a cluster, once its source has listed it.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterState> {
+        self.clusters.get(name)
+    }
+
+    /// What a database, cache or AI service reported last.
+    pub fn data(&self, region: &str, kind: SourceKind, name: &str) -> Option<&DataStatus> {
+        self.data.get(&SourceId::new(region, kind, name))
+    }
+
+    /// A region's PromQL figures, once queried.
+    pub fn figures(&self, region: &str) -> Option<&[Figure]> {
+        self.figures.get(region).map(Vec::as_slice)
+    }
+
+    /// A database's or cache's CloudWatch series, once fetched.
+    pub fn cloudwatch(&self, region: &str, kind: SourceKind, name: &str) -> Option<&Series> {
+        self.cloudwatch.get(&SourceId::new(region, kind, name))
+    }
+
+    /// The databases (or caches) that report themselves primary, as
+    /// `name (region)`. More than one where a region is a standby's is a
+    /// split brain: two sides taking writes.
+    pub fn primaries(&self, kind: SourceKind) -> Vec<String> {
+        self.data
+            .iter()
+            .filter(|(id, _)| id.kind == kind)
+            .filter(|(_, s)| match s {
+                DataStatus::Database(d) => d.up && d.role.as_deref() == Some("primary"),
+                DataStatus::Cache(c) => c.up && c.role.as_deref() == Some("master"),
+                DataStatus::Ai(_) => false,
+            })
+            .map(|(id, _)| format!("{} ({})", id.name, id.region))
+            .collect()
+    }
+
+    /// Every alert of every source, each once, active first, by severity
+    /// then team (sources in configured order).
+    pub fn alert_rows(&self) -> Vec<&AlertRow> {
+        alert::merged(self.alert_order.iter().filter_map(|id| self.alerts.get(id)))
+    }
+
+    /// The active silences of every source.
+    pub fn silences(&self) -> impl Iterator<Item = &SilenceRow> {
+        self.alerts.values().flat_map(|s| s.silences.iter())
+    }
+
+    /// Firing alerts of a region by severity (critical, warning, other),
+    /// once one of its alert sources has reported; `None` before.
+    pub fn alert_counts(&self, region: &str) -> Option<(usize, usize, usize)> {
+        let reported = self.alerts.keys().any(|id| id.region == region);
+        reported
+            .then(|| alert::counts(self.alert_rows().into_iter().filter(|a| a.region == region)))
+    }
+}
