@@ -128,7 +128,7 @@ impl App {
                 .unwrap_or_else(|| ":messages".into());
             app.notices.show(
                 Level::Warn,
-                format!("{warnings} keymap warning(s): {key} shows them"),
+                format!("{warnings} warning(s) at start: {key} shows them"),
             );
         }
         app
@@ -298,6 +298,13 @@ impl App {
                 if self.themes.get(&name).is_some() {
                     self.theme = name;
                     self.theme_generation += 1;
+                } else if let Some(why) = self.themes.broken().get(&name) {
+                    let text = format!(
+                        "theme `{name}` could not be loaded: {}: {}",
+                        why.position(),
+                        why.message
+                    );
+                    self.say(Level::Error, text);
                 } else {
                     let known = self.themes.names_list();
                     self.say(

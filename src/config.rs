@@ -5,6 +5,7 @@ pub mod error;
 pub mod keymap;
 pub mod paths;
 pub mod platform;
+pub mod secret;
 pub mod theme;
 
 use std::path::Path;
@@ -63,6 +64,9 @@ pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError>
     let themes = ThemeSet::load(Some(&paths.themes_dir))?;
     let config_file = paths.config.describe();
     let theme = if let Some(name) = &overrides.theme {
+        if let Some(broken) = themes.broken().get(name) {
+            return Err(broken.clone().into());
+        }
         if themes.get(name).is_none() {
             return Err(Located {
                 file: "--theme".into(),
@@ -81,6 +85,9 @@ pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError>
         "mono".to_owned()
     } else {
         let name = &platform.settings.theme;
+        if let Some(broken) = themes.broken().get(name.get_ref()) {
+            return Err(broken.clone().into());
+        }
         if themes.get(name.get_ref()).is_none() {
             return Err(at_setting(
                 paths,
@@ -122,15 +129,30 @@ pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError>
             &message,
         ));
     };
-    if paths.keymap_file.is_file() {
-        match std::fs::read_to_string(&paths.keymap_file) {
+    for (name, why) in themes.broken() {
+        if *name != theme {
+            warnings.push(format!("theme `{name}` not loaded (not in use): {why}"));
+        }
+    }
+    if paths.keymap_file.exists() {
+        match read(&paths.keymap_file) {
             Ok(src) => {
-                warnings.extend(keymap.merge(&paths.keymap_file.display().to_string(), &src));
+                let before = keymap.clone();
+                let file = paths.keymap_file.display().to_string();
+                warnings.extend(keymap.merge(&file, &src));
+                // A keymap with no way out is refused whole: on call, at
+                // night, a console that cannot be quit is worse than the
+                // built-in keys.
+                if let Some(pane) = keymap.trapped_in() {
+                    warnings.push(format!(
+                        "{file}: refused, it leaves no way to quit in the {pane} pane (bind `quit` \
+                         or `command-line`); the built-in `{}` keymap is in force",
+                        before.name
+                    ));
+                    keymap = before;
+                }
             }
-            Err(e) => warnings.push(format!(
-                "{}: cannot read ({e}); keymap file ignored",
-                paths.keymap_file.display()
-            )),
+            Err(e) => warnings.push(format!("{e}; keymap file ignored")),
         }
     }
     Ok(Loaded {
@@ -215,9 +237,28 @@ fn at_setting(
     Located::at(&file, &src, Some(value.span()), message).into()
 }
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+/// The largest configuration, theme or keymap file touban reads: far
+/// beyond any real one, and a bound on what a wrong path (`/dev/zero`, a
+/// log file) can make it read.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a configuration file of at most [`MAX_FILE_BYTES`].
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let failed = |source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(failed)?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(failed)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(failed(std::io::Error::other(format!(
+            "larger than {} KiB: not a configuration file (is the path right?)",
+            MAX_FILE_BYTES >> 10
+        ))));
+    }
+    Ok(text)
 }

@@ -105,7 +105,7 @@ fn invalid_platform_files_name_file_line_column_and_what_is_expected() {
         ),
         (
             "inline_password",
-            "config/invalid/inline_password.toml:13:18: the URL carries a password: remove it and write password = { env = \"VAR\" } or password = { file = \"/path\" }",
+            "config/invalid/inline_password.toml:13:18: the URL carries a password in its user part (user:password@): touban keeps credentials out of URLs, which it shows and logs; remove it (a database's or cache's password goes in password = { env = \"VAR\" } or password = { file = \"/path\" })",
         ),
         (
             "unknown_theme",
@@ -178,20 +178,98 @@ fn the_built_in_example_is_the_seed_platform() {
 
 #[test]
 fn theme_errors_name_file_line_column() {
-    let err = ThemeSet::load(Some(&fixture("themes/unknown_role")))
-        .expect_err("unknown role")
-        .to_string();
+    let set = ThemeSet::load(Some(&fixture("themes/unknown_role"))).expect("built-ins load");
+    let err = set.broken()["default"].to_string();
     let first = first_line(&err);
     assert!(
         first.starts_with("themes/unknown_role/default.toml:2:1: unknown field `succes`, expected one of `extends`, `text`, `muted`"),
         "{err}"
     );
-    let err = ThemeSet::load(Some(&fixture("themes/unknown_colour")))
-        .expect_err("unknown colour")
-        .to_string();
+    let set = ThemeSet::load(Some(&fixture("themes/unknown_colour"))).expect("built-ins load");
+    let err = set.broken()["incident"].to_string();
     assert!(
         first_line(&err).starts_with("themes/unknown_colour/incident.toml:2:29: unknown colour `blood-red`: expected reset, black, red,"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_broken_theme_stops_the_start_only_when_it_is_in_use() {
+    let dir = tempfile::tempdir().expect("temp");
+    std::fs::create_dir_all(dir.path().join("themes")).expect("themes dir");
+    std::fs::write(
+        dir.path().join("themes/spare.toml"),
+        "ok = \"chartreuse\"\n",
+    )
+    .expect("write");
+    let mut paths = isolated_paths(ConfigOrigin::BuiltIn);
+    paths.themes_dir = dir.path().join("themes");
+    let loaded = config::load(&paths, &Overrides::default())
+        .expect("an unused broken theme is no reason to stop");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("theme `spare` not loaded") && w.contains("spare.toml:1:6")),
+        "{:?}",
+        loaded.warnings
+    );
+    let in_use = Overrides {
+        theme: Some("spare".into()),
+        ..Overrides::default()
+    };
+    let err = config::load(&paths, &in_use)
+        .expect_err("the theme in use is broken")
+        .to_string();
+    assert!(
+        err.contains("spare.toml:1:6: unknown colour `chartreuse`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn files_of_any_size_are_refused_before_they_are_read_whole() {
+    let paths = isolated_paths(ConfigOrigin::Flag(PathBuf::from("/dev/zero")));
+    let err = config::load(&paths, &Overrides::default())
+        .expect_err("/dev/zero")
+        .to_string();
+    assert!(
+        err.contains("/dev/zero") && err.contains("larger than 1024 KiB"),
+        "{err}"
+    );
+    let mut paths = isolated_paths(ConfigOrigin::BuiltIn);
+    paths.keymap_file = PathBuf::from("/dev/zero");
+    let loaded = config::load(&paths, &Overrides::default()).expect("a keymap file is never fatal");
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("larger than")),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn a_keymap_that_leaves_no_way_to_quit_is_refused() {
+    let dir = tempfile::tempdir().expect("temp");
+    let file = dir.path().join("keymap.toml");
+    std::fs::write(
+        &file,
+        "[[global]]\non = \"q\"\nrun = \"nothing\"\n\n[[global]]\non = \":\"\nrun = \"nothing\"\n\n[[global]]\non = \"ctrl-c\"\nrun = \"nothing\"\n",
+    )
+    .expect("write");
+    let mut paths = isolated_paths(ConfigOrigin::BuiltIn);
+    paths.keymap_file = file;
+    let loaded = config::load(&paths, &Overrides::default()).expect("loads");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("refused, it leaves no way to quit")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(
+        loaded.keymap.trapped_in().is_none(),
+        "the built-in keys are in force"
     );
 }
 

@@ -33,7 +33,7 @@ impl Located {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = src[line_start..offset].chars().count() + 1;
-        let line_text = mask_url_passwords(src[line_start..].lines().next().unwrap_or(""));
+        let line_text = super::secret::mask_line(src[line_start..].lines().next().unwrap_or(""));
         Located {
             file: file.to_owned(),
             line,
@@ -57,35 +57,6 @@ impl fmt::Display for Located {
         writeln!(f, "{} | {}", self.line, self.line_text)?;
         write!(f, "{:gutter$} | {:>col$}", "", "^", col = self.col)
     }
-}
-
-/// The line with the password of every `scheme://user:password@host` in it
-/// replaced by `****`, so that quoting a line never shows a secret.
-pub fn mask_url_passwords(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(['/', '?', '#', '"', '\'', ' ', '\t'])
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority
-            .rfind('@')
-            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
-        {
-            Some((colon, at)) => {
-                out.push_str(&authority[..=colon]);
-                out.push_str("****");
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Why configuration could not be loaded.
@@ -118,21 +89,6 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_in_quoted_lines_are_masked() {
-        assert_eq!(
-            mask_url_passwords(
-                r#"direct = { url = "postgres://u:hunter2@db:5432/x", b = "redis://h:1" }"#
-            ),
-            r#"direct = { url = "postgres://u:****@db:5432/x", b = "redis://h:1" }"#
-        );
-        assert_eq!(
-            mask_url_passwords("url = \"redis://:tok@h\""),
-            "url = \"redis://:****@h\""
-        );
-        assert_eq!(mask_url_passwords("no url here"), "no url here");
-    }
 
     #[test]
     fn locates_line_and_column_in_characters() {

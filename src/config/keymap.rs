@@ -162,6 +162,15 @@ impl Keymap {
         warnings
     }
 
+    /// A pane from which the operator could not quit: neither `quit` nor
+    /// the command line (`:quit`) is bound there.
+    pub fn trapped_in(&self) -> Option<Pane> {
+        Pane::ALL.iter().copied().find(|&pane| {
+            self.chord_for(pane, &Command::Quit).is_none()
+                && self.chord_for(pane, &Command::CommandLine).is_none()
+        })
+    }
+
     /// Bindings that can never fire because they are a prefix of a longer
     /// chord in the same section.
     fn shadowed_prefixes(&self) -> Vec<String> {

@@ -171,16 +171,70 @@ pub struct NodeGroup {
     pub desired: u32,
 }
 
-/// A reference to a secret: never the secret itself.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A reference to a secret: never the secret itself. A secret written in
+/// its place (`password = "plain"`) is refused without being quoted.
+#[derive(Clone)]
 pub struct SecretRef {
     /// Read from this environment variable.
-    #[serde(default)]
     pub env: Option<String>,
     /// Read from this file.
-    #[serde(default)]
     pub file: Option<PathBuf>,
+}
+
+/// The shape of a reference, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretRefFields {
+    #[serde(default)]
+    env: Option<String>,
+    #[serde(default)]
+    file: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SecretRef, D::Error> {
+        struct Visit;
+        const WHERE: &str = "a secret is named, never written: expected \
+            { env = \"VAR\" } or { file = \"/path\" }";
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(WHERE)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SecretRef, A::Error> {
+                let fields = SecretRefFields::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(SecretRef {
+                    env: fields.env,
+                    file: fields.file,
+                })
+            }
+            // Anything else: refused without its value in the message.
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                Err(E::custom(WHERE))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                Err(E::custom(WHERE))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                Err(E::custom(WHERE))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretRef, E> {
+                Err(E::custom(WHERE))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SecretRef, E> {
+                Err(E::custom(WHERE))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<SecretRef, A::Error> {
+                Err(serde::de::Error::custom(WHERE))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl std::fmt::Debug for SecretRef {
@@ -338,9 +392,9 @@ pub struct AlertSource {
     /// The AWS region (CloudWatch).
     #[serde(default)]
     pub aws_region: Option<String>,
-    /// Seconds between polls (5 when unset).
+    /// Seconds between polls (5 when unset; 1 to 3600).
     #[serde(default)]
-    pub interval_seconds: Option<u64>,
+    pub interval_seconds: Option<Spanned<u64>>,
     /// CloudWatch: sign with placeholder keys, for a local endpoint that
     /// does not check them (the sandbox, moto); otherwise credentials come
     /// from the standard AWS chain.
@@ -447,6 +501,9 @@ impl Platform {
                         r.time_zone.get_ref()
                     ),
                 ));
+            }
+            if let Some(url) = &r.prometheus {
+                check_url(url, &["http", "https"])?;
             }
             primaries += usize::from(r.role == Role::Primary);
         }
@@ -566,8 +623,22 @@ impl Platform {
     }
 }
 
+/// The longest poll interval touban accepts: an hour.
+pub const MAX_INTERVAL_SECONDS: u64 = 3600;
+
 fn check_alert_source(s: &AlertSource) -> Result<(), (std::ops::Range<usize>, String)> {
     let name = s.name.get_ref();
+    if let Some(every) = &s.interval_seconds
+        && !(1..=MAX_INTERVAL_SECONDS).contains(every.get_ref())
+    {
+        return Err((
+            every.span(),
+            format!(
+                "alert source `{name}`: interval_seconds must be 1 to {MAX_INTERVAL_SECONDS} \
+                 (an alert source polled never, or once in days, shows what it cannot know)"
+            ),
+        ));
+    }
     match (s.kind, &s.url, &s.aws_region) {
         (AlertSourceKind::Cloudwatch, _, None) => Err((
             s.name.span(),
@@ -599,14 +670,6 @@ fn check_reach(
     }
     if let Some(d) = direct {
         check_url(&d.url, schemes)?;
-        if has_inline_password(d.url.get_ref()) {
-            return Err((
-                d.url.span(),
-                "the URL carries a password: remove it and write password = { env = \"VAR\" } \
-                 or password = { file = \"/path\" }"
-                    .into(),
-            ));
-        }
         if let Some(secret) = &d.password {
             let s = secret.get_ref();
             if s.env.is_some() == s.file.is_some() {
@@ -626,41 +689,54 @@ fn check_reach(
     Ok(())
 }
 
+/// Checks a URL of the config: it parses (with the `url` crate), has a
+/// scheme of `schemes` and a host, and carries no credential. Messages
+/// never quote the URL: it may hold the very secret being refused.
 fn check_url(
     url: &Spanned<String>,
     schemes: &[&str],
 ) -> Result<(), (std::ops::Range<usize>, String)> {
-    let ok = url
-        .get_ref()
-        .split_once("://")
-        .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty());
-    if ok {
-        Ok(())
-    } else {
-        Err((
+    let expected = || {
+        schemes
+            .iter()
+            .map(|s| format!("{s}://"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let parsed = url::Url::parse(url.get_ref()).map_err(|e| {
+        (
             url.span(),
             format!(
-                "`{}` is not a URL touban can use here: expected one starting with {}",
-                url.get_ref(),
-                schemes
-                    .iter()
-                    .map(|s| format!("{s}://"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
+                "not a URL touban can read ({e}): expected one starting with {}; \
+                 a password in it goes in password = {{ env = \"VAR\" }} instead",
+                expected()
             ),
-        ))
+        )
+    })?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err((
+            url.span(),
+            format!(
+                "a URL starting with `{}://` cannot be used here: expected one starting with {}",
+                parsed.scheme(),
+                expected()
+            ),
+        ));
     }
-}
-
-/// Whether `scheme://user:password@host` carries a password.
-fn has_inline_password(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err((url.span(), "the URL has no host".into()));
+    }
+    if let Some(what) = super::secret::credential_in(&parsed) {
+        return Err((
+            url.span(),
+            format!(
+                "the URL carries {what}: touban keeps credentials out of URLs, which it shows \
+                 and logs; remove it (a database's or cache's password goes in \
+                 password = {{ env = \"VAR\" }} or password = {{ file = \"/path\" }})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -676,9 +752,55 @@ mod tests {
     }
 
     #[test]
-    fn passwords_inline_are_found() {
-        assert!(has_inline_password("postgres://u:secret@h:5432/db"));
-        assert!(!has_inline_password("postgres://u@h:5432/db"));
-        assert!(!has_inline_password("redis://h:6379"));
+    fn credentials_in_any_url_are_refused_without_being_quoted() {
+        let base = "environment = \"t\"\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n";
+        for (extra, secret) in [
+            ("prometheus = \"http://u:s3cr3t@p:9090\"\n", "s3cr3t"),
+            (
+                "[[databases]]\nname = \"d\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = { url = \"postgres://u:pa/ss@h:5432/db\" }\n",
+                "pa/ss",
+            ),
+            (
+                "[[databases]]\nname = \"d\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = { url = \"postgres://u@h/db?password=hunter2\" }\n",
+                "hunter2",
+            ),
+            (
+                "[[databases]]\nname = \"d\"\nregion = \"tokyo\"\nkind = \"postgres\"\nexporter = \"http://x:topsecret@h:9187/metrics\"\n",
+                "topsecret",
+            ),
+            (
+                "[[databases]]\nname = \"d\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = { url = \"mysql://u:wrongscheme@h/db\" }\n",
+                "wrongscheme",
+            ),
+            (
+                "[[databases]]\nname = \"d\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = { url = \"postgres://u@h/db\", password = \"plain\" }\n",
+                "plain",
+            ),
+            (
+                "[[alert_sources]]\nname = \"am\"\nregion = \"tokyo\"\nkind = \"alertmanager\"\nurl = \"http://h:9093/?token=tok123\"\n",
+                "tok123",
+            ),
+        ] {
+            let src = if extra.starts_with("prometheus") {
+                format!("{base}{extra}")
+            } else {
+                format!("{base}\n{extra}")
+            };
+            let err = Platform::parse("f.toml", &src)
+                .expect_err(extra)
+                .to_string();
+            assert!(
+                !err.contains(secret),
+                "{extra}: the error quotes the secret:\n{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn intervals_are_bounded() {
+        let src = "environment = \"t\"\n[[regions]]\nname = \"tokyo\"\ndisplay = \"Tokyo\"\nrole = \"primary\"\ntime_zone = \"Asia/Tokyo\"\n\n[[alert_sources]]\nname = \"am\"\nregion = \"tokyo\"\nkind = \"alertmanager\"\nurl = \"http://h:9093\"\ninterval_seconds = 0\n";
+        let err = Platform::parse("f.toml", src).expect_err("zero");
+        assert_eq!((err.line, err.col), (13, 20), "{err}");
+        assert!(err.message.contains("1 to 3600"), "{err}");
     }
 }

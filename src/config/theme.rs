@@ -141,7 +141,7 @@ fn style_spec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StyleSpec>, D::E
 macro_rules! roles {
     ($($role:ident: $doc:literal),* $(,)?) => {
         /// A theme file as written: any subset of the roles.
-        #[derive(Debug, Default, Deserialize)]
+        #[derive(Debug, Default, Clone, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct ThemeFile {
             /// The theme this one starts from.
@@ -212,6 +212,95 @@ roles! {
     overlay: "Background of overlays (help, dialogs, command line).",
 }
 
+/// The theme `name` of the user's files, over what it extends: the theme
+/// named by `extends` (a user theme first, else a built-in), else the
+/// built-in of its own name, else `default`. `stack` catches circles.
+fn resolve(
+    name: &str,
+    user: &BTreeMap<String, UserTheme>,
+    builtin: &BTreeMap<String, Theme>,
+    stack: &mut Vec<String>,
+) -> Result<Theme, Located> {
+    let Some(entry) = user.get(name) else {
+        return builtin.get(name).cloned().ok_or_else(|| Located {
+            file: name.to_owned(),
+            line: 1,
+            col: 1,
+            message: format!("no theme `{name}`"),
+            line_text: String::new(),
+        });
+    };
+    let (file, src, parsed) = entry.as_ref().map_err(Clone::clone)?;
+    stack.push(name.to_owned());
+    let base = match &parsed.extends {
+        Some(ext) if stack.iter().any(|s| s == ext.get_ref()) => {
+            // Extending one's own name reaches for the built-in of that name.
+            if ext.get_ref() == name && builtin.contains_key(name) {
+                builtin
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| unreachable_theme(file, src))
+            } else {
+                Err(Located::at(
+                    file,
+                    src,
+                    Some(ext.span()),
+                    format!(
+                        "themes extend each other in a circle: {} -> {}",
+                        stack.join(" -> "),
+                        ext.get_ref()
+                    ),
+                ))
+            }
+        }
+        Some(ext) if user.contains_key(ext.get_ref()) || builtin.contains_key(ext.get_ref()) => {
+            resolve(ext.get_ref(), user, builtin, stack).map_err(|e| {
+                Located::at(
+                    file,
+                    src,
+                    Some(ext.span()),
+                    format!("the theme it extends, `{}`, is broken: {e}", ext.get_ref()),
+                )
+            })
+        }
+        Some(ext) => {
+            let mut known: Vec<&str> = builtin
+                .keys()
+                .chain(user.keys())
+                .map(String::as_str)
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            Err(Located::at(
+                file,
+                src,
+                Some(ext.span()),
+                format!(
+                    "unknown theme `{}` to extend: expected one of {}",
+                    ext.get_ref(),
+                    known
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+        None => match builtin.get(name) {
+            Some(same) => Ok(same.clone()),
+            None if name == "default" => Err(unreachable_theme(file, src)),
+            None => resolve("default", user, builtin, stack),
+        },
+    };
+    stack.pop();
+    Ok(parsed.clone().over(&base?, name))
+}
+
+/// The built-in default is always there; should it not be, say so.
+fn unreachable_theme(file: &str, src: &str) -> Located {
+    Located::at(file, src, Some(0..0), "no built-in theme to start from")
+}
+
 /// A built-in theme: its name and file text.
 const BUILT_IN: &[(&str, &str)] = &[
     ("default", include_str!("../../themes/default.toml")),
@@ -223,95 +312,98 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("mono", include_str!("../../themes/mono.toml")),
 ];
 
-/// Every theme available: the built-ins, then the user's.
+/// Every theme available: the built-ins, then the user's. A user theme
+/// that cannot be read or resolved is set aside with why: fatal only if it
+/// is the theme in use, a warning otherwise.
 #[derive(Debug, Clone)]
 pub struct ThemeSet {
     themes: BTreeMap<String, Theme>,
     /// The built-in default, for a console whose chosen theme is gone.
     fallback: Theme,
+    /// User themes that failed, by name.
+    broken: BTreeMap<String, Located>,
 }
 
+/// A user theme file, read and parsed (or why not).
+type UserTheme = Result<(String, String, ThemeFile), Located>;
+
 impl ThemeSet {
-    /// Loads the built-in themes and every `*.toml` in `user_dir` (if it exists).
+    /// Loads the built-in themes and every `*.toml` in `user_dir` (if it
+    /// exists). `extends` is resolved by name, whatever the files' order.
     pub fn load(user_dir: Option<&Path>) -> Result<ThemeSet, ConfigError> {
-        let mut set = ThemeSet {
-            themes: BTreeMap::new(),
-            fallback: Theme::blank(),
-        };
+        let mut builtin = BTreeMap::new();
         for (name, src) in BUILT_IN {
-            set.add(name, &format!("themes/{name}.toml (built in)"), src)?;
+            let file = format!("themes/{name}.toml (built in)");
+            let parsed: ThemeFile = parse_toml(&file, src)?;
+            let missing = parsed.missing_roles();
+            if !missing.is_empty() {
+                return Err(Located::at(
+                    &file,
+                    src,
+                    Some(0..0),
+                    format!(
+                        "a built-in theme gives every role; missing: {}",
+                        missing.join(", ")
+                    ),
+                )
+                .into());
+            }
+            let theme = parsed.over(&Theme::blank(), name);
+            builtin.insert((*name).to_owned(), theme);
         }
-        if let Some(default) = set.themes.get("default") {
-            set.fallback = default.clone();
-        }
-        if let Some(dir) = user_dir
-            && dir.is_dir()
+        let fallback = builtin.get("default").cloned().unwrap_or_else(Theme::blank);
+        let mut set = ThemeSet {
+            themes: builtin.clone(),
+            fallback,
+            broken: BTreeMap::new(),
+        };
+        let Some(dir) = user_dir.filter(|d| d.is_dir()) else {
+            return Ok(set);
+        };
+        let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut user: BTreeMap<String, UserTheme> = BTreeMap::new();
+        for path in entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         {
-            let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
-                path: dir.to_owned(),
-                source,
-            })?;
-            let mut files: Vec<_> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            files.sort();
-            for path in files {
-                let src = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                set.add(&name, &path.display().to_string(), &src)?;
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let file = path.display().to_string();
+            let read = match super::read(&path) {
+                Ok(src) => parse_toml::<ThemeFile>(&file, &src).map(|t| (file, src, t)),
+                Err(e) => Err(Located {
+                    file,
+                    line: 1,
+                    col: 1,
+                    message: e.to_string(),
+                    line_text: String::new(),
+                }),
+            };
+            user.insert(name, read);
+        }
+        let names: Vec<String> = user.keys().cloned().collect();
+        for name in names {
+            match resolve(&name, &user, &builtin, &mut Vec::new()) {
+                Ok(theme) => {
+                    set.themes.insert(name, theme);
+                }
+                Err(e) => {
+                    set.broken.insert(name, e);
+                }
             }
         }
         Ok(set)
     }
 
-    /// Adds a theme named `name` from `src`: over the theme of the same name
-    /// if there is one, else over the theme it extends.
-    pub fn add(&mut self, name: &str, file: &str, src: &str) -> Result<(), Located> {
-        let parsed: ThemeFile = parse_toml(file, src)?;
-        let base = match (&parsed.extends, self.themes.get(name)) {
-            (Some(ext), _) => Some(self.themes.get(ext.get_ref()).ok_or_else(|| {
-                Located::at(
-                    file,
-                    src,
-                    Some(ext.span()),
-                    format!(
-                        "unknown theme `{}` to extend: expected one of {}",
-                        ext.get_ref(),
-                        self.names_list()
-                    ),
-                )
-            })?),
-            (None, Some(same)) => Some(same),
-            (None, None) => self.themes.get("default"),
-        };
-        let theme = if let Some(base) = base {
-            let base = base.clone();
-            parsed.over(&base, name)
-        } else {
-            let missing = parsed.missing_roles();
-            if !missing.is_empty() {
-                return Err(Located::at(
-                    file,
-                    src,
-                    Some(0..0),
-                    format!(
-                        "a theme with nothing to extend must give every role; missing: {}",
-                        missing.join(", ")
-                    ),
-                ));
-            }
-            parsed.over(&Theme::blank(), name)
-        };
-        self.themes.insert(name.to_owned(), theme);
-        Ok(())
+    /// User themes that could not be loaded, by name, with why.
+    pub fn broken(&self) -> &BTreeMap<String, Located> {
+        &self.broken
     }
 
     /// The theme with this name.
@@ -363,14 +455,45 @@ mod tests {
         assert!("chartreuse".parse::<Color>().is_err());
     }
 
+    fn user_themes(files: &[(&str, &str)]) -> (tempfile::TempDir, ThemeSet) {
+        let dir = tempfile::tempdir().expect("temp");
+        for (name, src) in files {
+            std::fs::write(dir.path().join(format!("{name}.toml")), src).expect("write");
+        }
+        let set = ThemeSet::load(Some(dir.path())).expect("themes");
+        (dir, set)
+    }
+
     #[test]
     fn a_user_theme_overrides_only_what_it_names() {
-        let mut set = ThemeSet::load(None).expect("built-in themes");
-        let before = set.get("default").cloned().expect("default");
-        set.add("default", "user.toml", "ok = \"#00ff00\"\n")
-            .expect("override");
+        let before = ThemeSet::load(None).expect("built-in themes");
+        let (_dir, set) = user_themes(&[("default", "ok = \"#00ff00\"\n")]);
         let after = set.get("default").expect("default");
         assert_eq!(after.ok.fg, Some(Color::Rgb(0, 255, 0)));
-        assert_eq!(after.crit, before.crit);
+        assert_eq!(Some(&after.crit), before.get("default").map(|t| &t.crit));
+    }
+
+    #[test]
+    fn extends_is_resolved_by_name_and_broken_themes_are_set_aside() {
+        // `aa` sorts before `zz`, which it extends; `zz` extends `light`.
+        let (_dir, set) = user_themes(&[
+            ("aa", "extends = \"zz\"\nok = \"#010203\"\n"),
+            ("zz", "extends = \"light\"\ncrit = \"#0a0b0c\"\n"),
+            ("bad", "ok = \"chartreuse\"\n"),
+            ("loop1", "extends = \"loop2\"\n"),
+            ("loop2", "extends = \"loop1\"\n"),
+        ]);
+        let aa = set.get("aa").expect("aa resolved though zz sorts after it");
+        assert_eq!(aa.ok.fg, Some(Color::Rgb(1, 2, 3)));
+        assert_eq!(aa.crit.fg, Some(Color::Rgb(10, 11, 12)));
+        assert_eq!(aa.text, set.get("light").expect("light").text);
+        assert!(set.get("bad").is_none());
+        assert!(set.broken()["bad"].message.contains("chartreuse"));
+        assert!(
+            set.broken()["loop1"].message.contains("circle"),
+            "{:?}",
+            set.broken()
+        );
+        assert!(set.get("default").is_some(), "the others load");
     }
 }

@@ -53,7 +53,8 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
     };
     let every = source
         .interval_seconds
-        .map_or(DEFAULT_INTERVAL, Duration::from_secs);
+        .as_ref()
+        .map_or(DEFAULT_INTERVAL, |s| Duration::from_secs(*s.get_ref()));
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sent: Option<AlertSnapshot> = None;
