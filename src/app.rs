@@ -58,6 +58,20 @@ pub enum Event {
     Tick(SystemTime),
     /// The process was told to stop (SIGTERM, SIGHUP).
     Shutdown(&'static str),
+    /// The process was asked to suspend (SIGTSTP).
+    Suspend,
+    /// The process was continued (SIGCONT, after `fg`): the terminal may
+    /// have been changed meanwhile.
+    Continued,
+}
+
+/// What the app asks of the terminal it runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalRequest {
+    /// Give the terminal back and stop until continued (job control).
+    Suspend,
+    /// Take the terminal again and redraw it whole.
+    Reclaim,
 }
 
 impl From<Update> for Event {
@@ -88,6 +102,7 @@ pub struct App {
     clocks: Vec<RegionClock>,
     dirty: bool,
     quit: bool,
+    terminal: Option<TerminalRequest>,
 }
 
 impl App {
@@ -116,6 +131,7 @@ impl App {
             clocks,
             dirty: true,
             quit: false,
+            terminal: None,
             platform: loaded.platform,
         };
         let warnings = loaded.warnings.len();
@@ -149,6 +165,11 @@ impl App {
                 tracing::info!(why, "shutting down");
                 self.quit = true;
             }
+            Event::Suspend => self.terminal = Some(TerminalRequest::Suspend),
+            Event::Continued => {
+                self.terminal.get_or_insert(TerminalRequest::Reclaim);
+                self.dirty = true;
+            }
         }
         std::mem::take(&mut self.effects)
     }
@@ -161,6 +182,11 @@ impl App {
     /// Whether the app should exit.
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// What the app asks of the terminal, once; clears it.
+    pub fn take_terminal_request(&mut self) -> Option<TerminalRequest> {
+        self.terminal.take()
     }
 
     fn tick(&mut self, now: SystemTime) {
@@ -255,6 +281,7 @@ impl App {
                     ));
                 }
             }
+            Command::Suspend => self.terminal = Some(TerminalRequest::Suspend),
             Command::Help => self.input.open(Overlay::Help { scroll: 0 }),
             Command::Messages => self.input.open(Overlay::Messages { scroll: 0 }),
             Command::CommandLine => {

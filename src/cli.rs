@@ -79,6 +79,10 @@ pub enum Sub {
     /// frame: proves the terminal is restored and the report printed.
     #[command(hide = true)]
     CrashTest,
+    /// Start the console and, told to stop, hang in its shutdown: proves a
+    /// second signal ends it at once.
+    #[command(hide = true)]
+    HangTest,
 }
 
 /// How `demo` and `sandbox` build the simulated world.
@@ -124,6 +128,30 @@ pub enum ConfigAction {
 /// Exit status for a configuration error.
 pub const EXIT_CONFIG: u8 = 2;
 
+/// Prints to stdout; when the reader has gone (`touban info | head -1`),
+/// ends quietly with success, as a filter in a pipeline should.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
+/// See [`out!`].
+pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        report(&format!("touban: cannot write to stdout: {e}"));
+        std::process::exit(1);
+    }
+}
+
 /// Runs touban with the process's arguments.
 pub fn main() -> ExitCode {
     let started = Instant::now();
@@ -155,7 +183,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         Some(Sub::Config {
             action: ConfigAction::Example,
         }) => {
-            print!("{}", config::platform::EXAMPLE);
+            out!("{}", config::platform::EXAMPLE.trim_end());
             Ok(ExitCode::SUCCESS)
         }
         Some(Sub::Config {
@@ -166,7 +194,9 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Sub::Completions { shell }) => {
-            clap_complete::generate(shell, &mut Cli::command(), "touban", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "touban", &mut script);
+            out!("{}", String::from_utf8_lossy(&script).trim_end());
             Ok(ExitCode::SUCCESS)
         }
         Some(Sub::Sandbox {
@@ -178,6 +208,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         }
         Some(Sub::Demo { world }) => console(&paths, &overrides, started, Mode::Demo(world.into())),
         Some(Sub::CrashTest) => console(&paths, &overrides, started, Mode::CrashTest),
+        Some(Sub::HangTest) => console(&paths, &overrides, started, Mode::HangTest),
         None => console(&paths, &overrides, started, Mode::Console),
     }
 }
@@ -195,7 +226,7 @@ fn check(paths: &Paths, file: Option<&Path>, overrides: &Overrides) -> ExitCode 
     match config::load(&paths, overrides) {
         Ok(loaded) => {
             let p = &loaded.platform;
-            println!(
+            out!(
                 "ok: {}: environment {}, {} regions, {} clusters, {} databases, {} caches, {} AI services, {} alert sources; theme {}, keymap {}",
                 paths.config.describe(),
                 p.environment,
@@ -209,7 +240,7 @@ fn check(paths: &Paths, file: Option<&Path>, overrides: &Overrides) -> ExitCode 
                 loaded.keymap.name,
             );
             for w in &loaded.warnings {
-                println!("warning: {w}");
+                out!("warning: {w}");
             }
             ExitCode::SUCCESS
         }
@@ -219,32 +250,32 @@ fn check(paths: &Paths, file: Option<&Path>, overrides: &Overrides) -> ExitCode 
 
 fn info(paths: &Paths) {
     let exists = |p: &Path| if p.exists() { "" } else { " (not present)" };
-    println!("config       {}", paths.config.describe());
-    println!(
+    out!("config       {}", paths.config.describe());
+    out!(
         "config dir   {}{}",
         paths.config_dir.display(),
         exists(&paths.config_dir)
     );
-    println!(
+    out!(
         "themes dir   {}{}",
         paths.themes_dir.display(),
         exists(&paths.themes_dir)
     );
-    println!(
+    out!(
         "keymap file  {}{}",
         paths.keymap_file.display(),
         exists(&paths.keymap_file)
     );
-    println!("log file     {}", paths.log_file.display());
-    println!("audit log    {}", paths.audit_log.display());
+    out!("log file     {}", paths.log_file.display());
+    out!("audit log    {}", paths.audit_log.display());
     match ThemeSet::load(Some(&paths.themes_dir)) {
-        Ok(set) => println!(
+        Ok(set) => out!(
             "themes       {}",
             set.names().collect::<Vec<_>>().join(", ")
         ),
-        Err(e) => println!("themes       error: {e}"),
+        Err(e) => out!("themes       error: {e}"),
     }
-    println!(
+    out!(
         "keymaps      {}",
         Keymap::built_in_names().collect::<Vec<_>>().join(", ")
     );
@@ -264,8 +295,8 @@ fn sandbox(dir: &Path, options: crate::sandbox::Options) -> eyre::Result<ExitCod
         let (kubeconfig, config) = sandbox
             .write_config(dir)
             .wrap_err_with(|| format!("cannot write the sandbox's config to {} (pass --write-config DIR)", dir.display()))?;
-        println!("touban sandbox: up in {} ms (scenario {}, speed {}x)\n{}", started.elapsed().as_millis(), options.scenario, options.speed, summary(&sandbox));
-        println!(
+        out!("touban sandbox: up in {} ms (scenario {}, speed {}x)\n{}", started.elapsed().as_millis(), options.scenario, options.speed, summary(&sandbox));
+        out!(
             "kubeconfig  {}\nconfig      {}\n\n  export KUBECONFIG={}\n  kubectl get pods -A          # operator contexts: eks-tokyo, aks-korea\n  kubectl --context eks-tokyo-readonly get pods   # the read-only user\n  touban --config {}\n\nCtrl-C stops it.",
             kubeconfig.display(),
             config.display(),
@@ -332,6 +363,38 @@ enum Mode {
     Demo(crate::sandbox::Options),
     /// On the configured platform, panicking after the first frame.
     CrashTest,
+    /// On the configured platform, hanging once told to stop.
+    HangTest,
+}
+
+/// A demo's own directory for the config and kubeconfig of its world,
+/// removed when the demo ends: two demos never share files.
+struct DemoDir(PathBuf);
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The demo's world: a sandbox started in-process, and the config and
+/// kubeconfig it wrote in a directory of this demo's own. The console
+/// reaches the sandbox only through them, exactly as it reaches a real
+/// platform.
+fn demo_world(
+    runtime: &tokio::runtime::Runtime,
+    paths: &mut Paths,
+    options: crate::sandbox::Options,
+) -> eyre::Result<(crate::sandbox::Sandbox, DemoDir)> {
+    let sandbox = runtime
+        .block_on(crate::sandbox::Sandbox::start(options))
+        .wrap_err("cannot start the sandbox's servers on 127.0.0.1")?;
+    let dir = DemoDir(paths.state_dir.join(format!("demo-{}", std::process::id())));
+    let (_, config) = sandbox
+        .write_config(&dir.0)
+        .wrap_err_with(|| format!("cannot write the demo's config to {}", dir.0.display()))?;
+    paths.config = ConfigOrigin::Sandbox(config);
+    Ok((sandbox, dir))
 }
 
 fn console(
@@ -346,72 +409,119 @@ fn console(
         .build()
         .wrap_err("cannot start the async runtime")?;
     let mut paths = paths.clone();
-    // The demo's console reaches the sandbox only through the config and
-    // kubeconfig it writes, exactly as it reaches a real platform.
-    let sandbox = match mode {
+    let (sandbox, demo_dir) = match mode {
         Mode::Demo(options) => {
-            let sandbox = runtime
-                .block_on(crate::sandbox::Sandbox::start(options))
-                .wrap_err("cannot start the sandbox's servers on 127.0.0.1")?;
-            let dir = paths.state_dir.join("demo");
-            let (_, config) = sandbox
-                .write_config(&dir)
-                .wrap_err_with(|| format!("cannot write the demo's config to {}", dir.display()))?;
-            paths.config = ConfigOrigin::Sandbox(config);
-            Some(sandbox)
+            let (sandbox, dir) = demo_world(&runtime, &mut paths, options)?;
+            (Some(sandbox), Some(dir))
         }
-        Mode::Console | Mode::CrashTest => None,
+        Mode::Console | Mode::CrashTest | Mode::HangTest => (None, None),
     };
     let loaded = match config::load(&paths, overrides) {
         Ok(l) => l,
         Err(e) => return Ok(config_failed(&e)),
     };
-    init_log(&paths.log_file)?;
+    if !has_terminal() {
+        return Ok(ExitCode::FAILURE);
+    }
+    crate::logging::init(&paths.log_file).wrap_err_with(|| {
+        format!(
+            "cannot open the log file {} (pass --log-file)",
+            paths.log_file.display()
+        )
+    })?;
     install_hooks()?;
     tracing::info!(config = %paths.config.describe(), theme = %loaded.theme, keymap = %loaded.keymap.name, "touban starting");
-    let crash_test = matches!(mode, Mode::CrashTest);
     let result = runtime.block_on(async {
         let (tx, rx) = mpsc::channel(tui::CHANNEL);
+        // Signals first: a session killed while starting ends cleanly.
+        tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
         let app = App::new(loaded, SystemTime::now());
         let _guard = TerminalGuard::enter()
             .wrap_err("cannot put the terminal in raw mode: is stdout a terminal?")?;
-        let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
+        let mut terminal = Terminal::new(CrosstermBackend::new(tui::guard::TtyWriter::default()))
             .wrap_err("cannot open the terminal")?;
         tui::spawn_input(tx.clone());
         tui::spawn_clock(tx.clone());
-        tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
         let details =
             crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
-        drop(tx);
-        if crash_test {
+        if matches!(mode, Mode::CrashTest) {
+            // Frames drawn without pause, so the panic lands while one may
+            // be being written.
+            let redraw = tx.clone();
+            tokio::spawn(async move {
+                while redraw.send(crate::app::Event::Resize).await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+            });
             tokio::spawn(async {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 panic!("crash test: a panic in a background task");
             });
         }
-        let result = tui::run(&mut terminal, app, rx, route(details), started).await;
-        // ratatui's Terminal shows the cursor when dropped and, if the
-        // terminal is gone (SIGHUP), eprintln!s the failure: a panic on a
-        // dead pty. Show it here; if that fails, let the terminal go
-        // without its drop (the guard restores the rest).
-        if terminal.show_cursor().is_err() {
-            std::mem::forget(terminal);
-        }
+        drop(tx);
+        let result = tui::run(
+            &mut terminal,
+            app,
+            rx,
+            tui::RealTerminal(route(details)),
+            started,
+        )
+        .await;
+        // Give the terminal back before ratatui's Terminal is dropped: its
+        // drop shows the cursor, which on a dead terminal (SIGHUP) would
+        // fail into an eprintln!, a panic. Released, it writes nothing.
+        tui::guard::release();
+        drop(terminal);
         let (_, stats) = result.wrap_err("drawing the terminal failed")?;
+        if matches!(mode, Mode::HangTest) {
+            tracing::info!("hang test: hanging in the shutdown");
+            std::thread::sleep(std::time::Duration::from_secs(600));
+        }
         eyre::Ok(stats)
     });
     drop(sandbox);
+    drop(demo_dir);
     // The input reader may be parked in a blocking read: do not wait for it.
     runtime.shutdown_background();
     let _ = std::io::stdout().flush();
-    match &result {
-        Ok(stats) => tracing::info!(frames = stats.frames, "touban stopped"),
-        // A terminal that went away (SSH dropped) fails the next draw: say so
-        // in the log, where the operator will look for why it ended.
-        Err(e) => tracing::error!("touban stopped: {e:#}"),
+    let code = match &result {
+        Ok(stats) => {
+            tracing::info!(frames = stats.frames, "touban stopped");
+            ExitCode::SUCCESS
+        }
+        // A terminal that went away (SSH dropped) fails the next write:
+        // a hang-up, said as such, not an error.
+        Err(e)
+            if e.chain()
+                .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                .any(tui::guard::terminal_gone) =>
+        {
+            tracing::info!("touban stopped: the terminal went away ({e:#})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("touban stopped: {e:#}");
+            ExitCode::FAILURE
+        }
+    };
+    crate::logging::flush();
+    match result {
+        Err(e) if code == ExitCode::FAILURE => Err(e),
+        _ => Ok(code),
     }
-    flush_log();
-    result.map(|_| ExitCode::SUCCESS)
+}
+
+/// Whether stdin and stdout are a terminal; if not, says so in one line.
+fn has_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    let yes = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !yes {
+        report(
+            "touban: the console needs a terminal (stdin and stdout must be one); \
+             `touban --help` lists the commands that print instead",
+        );
+    }
+    yes
 }
 
 /// Where the console's effects go: detail fetches to the fetcher. A
@@ -431,42 +541,8 @@ fn route(
     }
 }
 
-/// Logs to a file, never to the terminal, through a background writer so
-/// that logging never blocks the event loop. [`flush_log`] flushes it.
-fn init_log(path: &Path) -> eyre::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).wrap_err_with(|| {
-            format!(
-                "cannot create the log directory {} (pass --log-file)",
-                dir.display()
-            )
-        })?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .wrap_err_with(|| {
-            format!(
-                "cannot open the log file {} (pass --log-file)",
-                path.display()
-            )
-        })?;
-    let (writer, guard) = tracing_appender::non_blocking(file);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TOUBAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
-    if let Ok(mut slot) = LOG_GUARD.lock() {
-        *slot = Some(guard);
-    }
-    Ok(())
-}
-
-/// color-eyre's hooks, with the terminal restored before a panic report.
+/// color-eyre's hooks, with the terminal released before a panic report
+/// (after any frame being written, and with no frame drawn after it).
 /// A panic anywhere (the loop, or any task) ends the process: a console
 /// whose terminal has been restored must not go on drawing into the shell.
 fn install_hooks() -> eyre::Result<()> {
@@ -475,14 +551,14 @@ fn install_hooks() -> eyre::Result<()> {
         .into_hooks();
     eyre_hook.install()?;
     std::panic::set_hook(Box::new(move |info| {
-        tui::guard::restore();
+        tui::guard::release_for_exit();
         // The log keeps where it happened, whatever the terminal's state.
         tracing::error!(
             "panic: {info}\n{}",
             std::backtrace::Backtrace::force_capture()
         );
         report(&panic_hook.panic_report(info).to_string());
-        flush_log();
+        crate::logging::flush();
         std::process::exit(EXIT_PANIC);
     }));
     Ok(())
@@ -492,15 +568,4 @@ fn install_hooks() -> eyre::Result<()> {
 /// and `eprintln!` would panic (inside the panic hook: an abort).
 fn report(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
-}
-
-/// The log writer's guard: dropping it flushes the log. Held here so that
-/// the panic hook can flush before `process::exit`, which runs no drops.
-static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
-    std::sync::Mutex::new(None);
-
-fn flush_log() {
-    if let Ok(mut guard) = LOG_GUARD.lock() {
-        guard.take();
-    }
 }

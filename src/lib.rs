@@ -2,12 +2,15 @@
 //! on-call engineers of a multi-region platform.
 //!
 //! Layers, imports going downward only: [`model`] (domain types), [`config`]
-//! (files), [`app`] (the state and its reducer), [`ui`] (drawing), [`tui`]
-//! (terminal and event loop), [`cli`] (wiring).
+//! (files), [`sources`] (one per backend), [`app`] (the state and its
+//! reducer), [`ui`] (drawing), [`tui`] (terminal and event loop), [`cli`]
+//! (wiring); [`sandbox`] (the simulated platform) knows nothing of the
+//! others, and [`logging`] (the debug log) is below them all.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod logging;
 pub mod model;
 pub mod sandbox;
 pub mod sources;

@@ -128,7 +128,7 @@ async fn serve_http(
 impl Sandbox {
     /// Builds the world and starts serving it on free loopback ports.
     pub async fn start(options: Options) -> std::io::Result<Sandbox> {
-        let (operator_token, viewer_token, tokens) = tokens(options.seed);
+        let (operator_token, viewer_token, tokens) = tokens();
         // ring, the provider kube-rs uses: one process-wide choice, made once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = tls::Tls::generate().map_err(std::io::Error::other)?;
@@ -357,13 +357,30 @@ impl Sandbox {
         t
     }
 
-    /// Writes `kubeconfig` and `config.toml` into `dir`; returns their paths.
+    /// Writes `kubeconfig` and `config.toml` into `dir`; returns their
+    /// paths. The kubeconfig holds bearer tokens: both files are written
+    /// 0600, in a directory made 0700.
     pub fn write_config(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let private = |path: &Path, text: &str| -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            file.write_all(text.as_bytes())
+        };
         let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, self.kubeconfig())?;
+        private(&kubeconfig, &self.kubeconfig())?;
         let config = dir.join("config.toml");
-        std::fs::write(&config, self.console_config(&kubeconfig))?;
+        private(&config, &self.console_config(&kubeconfig))?;
         Ok((kubeconfig, config))
     }
 }
@@ -377,11 +394,27 @@ impl Drop for Sandbox {
     }
 }
 
-/// The operator's and the viewer's bearer tokens, from the seed, and the
-/// users they stand for.
-fn tokens(seed: u64) -> (String, String, HashMap<String, User>) {
-    let operator = format!("operator-{:016x}", seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let viewer = format!("viewer-{:016x}", seed.wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+/// The operator's and the viewer's bearer tokens, random at each start
+/// (the seed makes the world, not its secrets), and the users they stand
+/// for.
+fn tokens() -> (String, String, HashMap<String, User>) {
+    let random = |salt: u128| {
+        let mut bytes = [0u8; 16];
+        // The OS's generator; should it fail, the clock still differs per start.
+        if getrandom::fill(&mut bytes).is_err() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            bytes = (now ^ u128::from(std::process::id()) ^ salt).to_le_bytes();
+        }
+        bytes.iter().fold(String::new(), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+    };
+    let operator = format!("operator-{}", random(1));
+    let viewer = format!("viewer-{}", random(2 << 64));
     let users = [
         (operator.clone(), false, OPERATOR),
         (viewer.clone(), true, VIEWER),

@@ -17,7 +17,7 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, Effect, Event};
+use crate::app::{App, Effect, Event, TerminalRequest};
 use crate::model::{Key, KeyCode, Modifiers};
 use crate::ui::{self, Styles};
 
@@ -38,15 +38,63 @@ pub struct LoopStats {
     pub first_frame: Option<Duration>,
 }
 
+/// What the loop hands to the world outside it: the app's effects, and
+/// the terminal for job control.
+pub trait Outside {
+    /// Carries out an effect; may answer at once with an event (a request
+    /// that cannot be taken).
+    fn effect(&mut self, effect: Effect) -> Option<Event>;
+
+    /// Gives the terminal back and stops the process; returns once it has
+    /// been continued (`fg`).
+    fn suspend(&mut self) {}
+
+    /// Takes the terminal again (raw mode, alternate screen).
+    fn reclaim(&mut self) {}
+}
+
+/// A closure that takes effects: for tests and headless runs, with no
+/// terminal to give back.
+impl<F: FnMut(Effect) -> Option<Event>> Outside for F {
+    fn effect(&mut self, effect: Effect) -> Option<Event> {
+        self(effect)
+    }
+}
+
+/// The real terminal: job control through the terminal guard.
+pub struct RealTerminal<F>(pub F);
+
+impl<F: FnMut(Effect) -> Option<Event>> Outside for RealTerminal<F> {
+    fn effect(&mut self, effect: Effect) -> Option<Event> {
+        (self.0)(effect)
+    }
+
+    fn suspend(&mut self) {
+        guard::release();
+        tracing::info!("suspended");
+        // Stop the whole job (a wrapper script too), as a shell expects;
+        // this returns once the job is continued.
+        if let Err(e) = rustix::process::kill_current_process_group(rustix::process::Signal::STOP) {
+            tracing::warn!("cannot stop for job control: {e}");
+        }
+    }
+
+    fn reclaim(&mut self) {
+        if let Err(e) = guard::claim() {
+            tracing::warn!("cannot take the terminal back: {e}");
+        }
+    }
+}
+
 /// Runs the console until it quits or every sender is gone. Each effect
-/// the app asks for goes to `effects`, which may answer at once with an
-/// event (a request it cannot take). Returns the app (for tests to
-/// inspect) and what the loop measured.
+/// the app asks for goes to `outside`, with the terminal when the app is
+/// suspended. Returns the app (for tests to inspect) and what the loop
+/// measured.
 pub async fn run<B: Backend>(
     terminal: &mut Terminal<B>,
     mut app: App,
     mut events: mpsc::Receiver<Event>,
-    mut effects: impl FnMut(Effect) -> Option<Event>,
+    mut effects: impl Outside,
     started: Instant,
 ) -> Result<(App, LoopStats), B::Error> {
     let mut styles = Styles::resolve(app.theme());
@@ -58,6 +106,17 @@ pub async fn run<B: Backend>(
     loop {
         if app.should_quit() {
             break;
+        }
+        if let Some(request) = app.take_terminal_request() {
+            if request == TerminalRequest::Suspend {
+                effects.suspend();
+            }
+            effects.reclaim();
+            // Whatever the screen shows now is not ours: redraw it whole.
+            let size = terminal.size()?;
+            terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))?;
+            need_draw = true;
+            last_frame = None;
         }
         if need_draw {
             let due = last_frame.map_or_else(FrameClock::now, |t| t + FRAME);
@@ -108,23 +167,22 @@ pub async fn run<B: Backend>(
 
 /// Hands one event to the app and its effects to `effects`, folding any
 /// immediate answer back in.
-fn feed(
-    app: &mut App,
-    event: Event,
-    effects: &mut impl FnMut(Effect) -> Option<Event>,
-    stats: &mut LoopStats,
-) {
+fn feed(app: &mut App, event: Event, outside: &mut impl Outside, stats: &mut LoopStats) {
     let mut pending = vec![event];
     while let Some(event) = pending.pop() {
         stats.events += 1;
-        pending.extend(app.handle(event).into_iter().filter_map(&mut *effects));
+        pending.extend(
+            app.handle(event)
+                .into_iter()
+                .filter_map(|e| outside.effect(e)),
+        );
     }
 }
 
 fn drain(
     app: &mut App,
     events: &mut mpsc::Receiver<Event>,
-    effects: &mut impl FnMut(Effect) -> Option<Event>,
+    effects: &mut impl Outside,
     stats: &mut LoopStats,
 ) {
     while let Ok(event) = events.try_recv() {
@@ -139,6 +197,13 @@ fn drain(
 /// an error reading it), asks the app to shut down.
 pub fn spawn_input(tx: mpsc::Sender<Event>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        // crossterm's reader panics when it cannot open the terminal (a
+        // session killed while starting): ask it first, without waiting.
+        if let Err(e) = crossterm::event::poll(Duration::ZERO) {
+            tracing::info!("the terminal went away before it could be read: {e}");
+            let _ = tx.send(Event::Shutdown("terminal input closed")).await;
+            return;
+        }
         let mut stream = EventStream::new();
         while let Some(event) = stream.next().await {
             let event = match event {
@@ -150,6 +215,10 @@ pub fn spawn_input(tx: mpsc::Sender<Event>) -> JoinHandle<()> {
                 }
                 Ok(TermEvent::Resize(..)) => Event::Resize,
                 Ok(_) => continue,
+                Err(e) if guard::terminal_gone(&e) => {
+                    tracing::info!("the terminal went away: {e}");
+                    break;
+                }
                 Err(e) => {
                     tracing::error!("reading the terminal failed: {e}");
                     break;
@@ -179,19 +248,46 @@ pub fn spawn_clock(tx: mpsc::Sender<Event>) -> JoinHandle<()> {
 }
 
 /// Turns SIGTERM, SIGHUP (the SSH session dropped) and SIGINT into a
-/// shutdown, so the terminal is restored and no process is left spinning.
+/// shutdown, so the terminal is restored and no process is left spinning;
+/// a second one while shutting down ends the process at once (the
+/// terminal restored first). SIGTSTP suspends to the shell as a terminal
+/// program should, and SIGCONT (after `fg`, or after an uncatchable
+/// SIGSTOP) takes the terminal back and redraws it.
 pub fn spawn_signals(tx: mpsc::Sender<Event>) -> std::io::Result<JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut tstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
+    let mut cont = signal(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))?;
     Ok(tokio::spawn(async move {
-        let why = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => "SIGHUP",
-            _ = int.recv() => "SIGINT",
-        };
-        let _ = tx.send(Event::Shutdown(why)).await;
+        let mut stopping = false;
+        loop {
+            let (event, code) = tokio::select! {
+                _ = term.recv() => (Event::Shutdown("SIGTERM"), 143),
+                _ = hup.recv() => (Event::Shutdown("SIGHUP"), 129),
+                _ = int.recv() => (Event::Shutdown("SIGINT"), 130),
+                _ = tstp.recv() => (Event::Suspend, 0),
+                _ = cont.recv() => (Event::Continued, 0),
+            };
+            if let Event::Shutdown(why) = event {
+                if stopping {
+                    guard::release_for_exit();
+                    tracing::warn!(
+                        signal = why,
+                        "a second signal while shutting down: exiting now"
+                    );
+                    crate::logging::flush();
+                    std::process::exit(code);
+                }
+                stopping = true;
+            }
+            // Never wait here on a full channel: the next signal must be heard.
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(event).await;
+            });
+        }
     }))
 }
 

@@ -34,6 +34,9 @@ pub enum Command {
     /// Quit touban (asks first while jobs are running)
     #[strum(message = "quit")]
     Quit,
+    /// Suspend touban to the shell (`fg` brings it back)
+    #[strum(message = "suspend")]
+    Suspend,
     /// Show keys and commands
     #[strum(message = "help")]
     Help,
