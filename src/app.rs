@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::{Keymap, Loaded, Platform, Theme, ThemeSet};
 use crate::model::alert::{AlertRow, SilenceRow};
 use crate::model::cluster::ClusterState;
-use crate::model::data::{DataStatus, Figure, Series};
+use crate::model::data::{CloudWatchSeries, DataStatus, Figure};
 use crate::model::source::age_label;
 use crate::model::{Command, JobEvent, Key, Pane, SourceId, SourceKind, SourceState, Update};
 
@@ -481,7 +481,12 @@ impl App {
     }
 
     /// A database's or cache's CloudWatch series, once fetched.
-    pub fn cloudwatch(&self, region: &str, kind: SourceKind, name: &str) -> Option<&Series> {
+    pub fn cloudwatch(
+        &self,
+        region: &str,
+        kind: SourceKind,
+        name: &str,
+    ) -> Option<&CloudWatchSeries> {
         self.store.cloudwatch(region, kind, name)
     }
 

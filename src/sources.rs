@@ -4,9 +4,11 @@
 
 pub mod alerts;
 pub mod aws;
+mod budget;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod data;
+mod http;
 pub mod promql;
 
 use std::time::{Duration, SystemTime};

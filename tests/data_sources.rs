@@ -565,13 +565,11 @@ async fn cloudwatch_series_of_the_database_and_cache_come_through_the_sdk() {
     let (tx, mut rx) = mpsc::channel(1024);
     touban::sources::cloudwatch::spawn(app.platform(), &tx, Duration::from_secs(1));
     let series = |a: &App, kind, name: &str, metric: &str| -> Option<Vec<f64>> {
-        match a.cloudwatch("tokyo", kind, name)? {
-            Ok(all) => all
-                .iter()
-                .find(|(m, _)| m == metric)
-                .map(|(_, v)| v.clone()),
-            Err(_) => None,
-        }
+        a.cloudwatch("tokyo", kind, name)?
+            .metrics
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map(|(_, v)| v.clone())
     };
     common::until_for(
         &mut app,

@@ -378,6 +378,7 @@ fn alerts_pane_groups_by_severity_and_team_and_sets_silenced_apart() {
             ),
         ],
         silences: vec![],
+        malformed: 0,
     };
     app.handle(Event::Update(Update::Alerts {
         id: SourceId::new("tokyo", SourceKind::Alerts, "alertmanager"),
@@ -493,6 +494,7 @@ fn data_and_ai_panes_show_figures_against_thresholds() {
             error_rate: Some(0.012),
             p95_history: history(&[0.9, 1.0, 2.6, 3.1]),
             accuracy_history: history(&[0.92, 0.9, 0.86, 0.83]),
+            metrics_error: None,
         }),
     );
     update(

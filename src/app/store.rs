@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::config::Platform;
 use crate::model::alert::{self, AlertRow, AlertSnapshot, SilenceRow};
 use crate::model::cluster::{ClusterState, ObjectRef};
-use crate::model::data::{DataStatus, Figure, Series};
+use crate::model::data::{CloudWatchSeries, DataStatus, Figure};
 use crate::model::{SourceId, SourceKind, SourceState, Update};
 
 /// What every source reported last, and each source's health.
@@ -20,7 +20,7 @@ pub struct Store {
     /// PromQL figures per region.
     figures: BTreeMap<String, Vec<Figure>>,
     /// CloudWatch series of databases and caches.
-    cloudwatch: BTreeMap<SourceId, Series>,
+    cloudwatch: BTreeMap<SourceId, CloudWatchSeries>,
     /// Each alert source's last snapshot.
     alerts: BTreeMap<SourceId, AlertSnapshot>,
     /// Alert sources in configured order, for a stable merge.
@@ -67,8 +67,8 @@ impl Store {
             Update::Figures { region, figures } => {
                 self.figures.insert(region, figures);
             }
-            Update::CloudWatch { id, series } => {
-                self.cloudwatch.insert(id, series);
+            Update::CloudWatch { id, series, at } => {
+                self.cloudwatch.entry(id).or_default().fold(series, at);
             }
             Update::Alerts { id, snapshot } => {
                 self.alerts.insert(id, snapshot);
@@ -110,7 +110,12 @@ impl Store {
     }
 
     /// A database's or cache's CloudWatch series, once fetched.
-    pub fn cloudwatch(&self, region: &str, kind: SourceKind, name: &str) -> Option<&Series> {
+    pub fn cloudwatch(
+        &self,
+        region: &str,
+        kind: SourceKind,
+        name: &str,
+    ) -> Option<&CloudWatchSeries> {
         self.cloudwatch.get(&SourceId::new(region, kind, name))
     }
 

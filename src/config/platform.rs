@@ -65,6 +65,10 @@ pub struct Settings {
     /// Refuse every mutating action.
     #[serde(default)]
     pub read_only: bool,
+    /// The most any one answer of a source may be, in MiB (an HTTP body,
+    /// a PostgreSQL or Redis reply): beyond it the answer is refused.
+    #[serde(default = "default_max_reply_mib")]
+    pub max_reply_mib: Spanned<u64>,
 }
 
 impl Default for Settings {
@@ -74,8 +78,13 @@ impl Default for Settings {
             keymap: default_name(),
             language: Language::default(),
             read_only: false,
+            max_reply_mib: default_max_reply_mib(),
         }
     }
+}
+
+fn default_max_reply_mib() -> Spanned<u64> {
+    Spanned::new(0..0, 8)
 }
 
 fn default_name() -> Spanned<String> {
@@ -472,12 +481,24 @@ impl Platform {
         ids
     }
 
+    /// The most bytes any one answer of a source may be.
+    pub fn max_reply_bytes(&self) -> u64 {
+        self.settings.max_reply_mib.get_ref() << 20
+    }
+
     /// The region with this name.
     pub fn region(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.name.get_ref() == name)
     }
 
     fn validate(&self) -> Result<(), (std::ops::Range<usize>, String)> {
+        let cap = &self.settings.max_reply_mib;
+        if !(1..=1024).contains(cap.get_ref()) {
+            return Err((
+                cap.span(),
+                "max_reply_mib must be 1 to 1024 (MiB an answer of a source may be)".into(),
+            ));
+        }
         let regions = self.validate_regions()?;
         self.validate_resources(&regions)
     }

@@ -149,6 +149,9 @@ pub struct AlertSnapshot {
     pub alerts: Vec<AlertRow>,
     /// Silences (Alertmanager only), active ones.
     pub silences: Vec<SilenceRow>,
+    /// Alerts the source sent that could not be read (a missing
+    /// fingerprint, a wrong type), skipped rather than failing the poll.
+    pub malformed: usize,
 }
 
 /// A filter typed in the Alerts pane: `label=value` terms (all must hold,
@@ -365,6 +368,7 @@ mod tests {
                 ),
             ],
             silences: vec![],
+            malformed: 0,
         };
         let mut b = a.clone();
         b.alerts.truncate(2);

@@ -14,6 +14,36 @@ use super::cluster::Health;
 /// first, or why they could not be read.
 pub type Series = Result<Vec<(String, Vec<f64>)>, String>;
 
+/// A database's or cache's CloudWatch series as the console keeps them:
+/// the last good series with when they were read, and the failure since,
+/// if the last fetch failed (a failure never throws the good series away).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CloudWatchSeries {
+    /// `(metric, values)`, oldest first, as last read.
+    pub metrics: Vec<(String, Vec<f64>)>,
+    /// When they were read.
+    pub read_at: Option<std::time::SystemTime>,
+    /// What failed since, and since when.
+    pub failing: Option<(String, std::time::SystemTime)>,
+}
+
+impl CloudWatchSeries {
+    /// Folds in one fetch made at `at`.
+    pub fn fold(&mut self, fetched: Series, at: std::time::SystemTime) {
+        match fetched {
+            Ok(metrics) => {
+                self.metrics = metrics;
+                self.read_at = Some(at);
+                self.failing = None;
+            }
+            Err(e) => {
+                let since = self.failing.as_ref().map_or(at, |(_, since)| *since);
+                self.failing = Some((e, since));
+            }
+        }
+    }
+}
+
 /// Points kept for a sparkline.
 pub const HISTORY: usize = 60;
 
@@ -142,6 +172,8 @@ pub struct AiStatus {
     pub accuracy: Option<f64>,
     /// Share of requests answered 5xx, over the last poll.
     pub error_rate: Option<f64>,
+    /// Why the metrics could not be read, when they could not.
+    pub metrics_error: Option<String>,
     /// p95 inference latency over time.
     pub p95_history: History,
     /// Accuracy over time.
@@ -398,6 +430,9 @@ pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
                 t.inference_p95_warn_seconds
             ),
         ));
+    }
+    if let Some(e) = &a.metrics_error {
+        found.push((Health::Warn, format!("metrics unreadable: {e}")));
     }
     if a.health.is_none() && a.ready.is_none() {
         return (Health::Unknown, "not probed yet".into());

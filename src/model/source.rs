@@ -174,8 +174,10 @@ pub enum Update {
     CloudWatch {
         /// The database's or cache's source.
         id: SourceId,
-        /// `(metric, values)` per metric.
+        /// `(metric, values)` per metric, or why they could not be read.
         series: crate::model::data::Series,
+        /// When they were fetched.
+        at: SystemTime,
     },
     /// A region's PromQL figures.
     Figures {

@@ -28,14 +28,15 @@ pub fn spawn<E: From<Update> + Send + 'static>(
     tx: &mpsc::Sender<E>,
 ) -> Vec<JoinHandle<()>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let cap = platform.max_reply_bytes();
     platform
         .alert_sources
         .iter()
-        .map(|s| tokio::spawn(run(s.clone(), tx.clone())))
+        .map(|s| tokio::spawn(run(s.clone(), tx.clone(), cap)))
         .collect()
 }
 
-async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Sender<E>) {
+async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Sender<E>, cap: u64) {
     let id = SourceId::new(
         source.region.get_ref(),
         SourceKind::Alerts,
@@ -44,7 +45,7 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
     let Some(mut report) = super::Reporter::start(id, tx).await else {
         return;
     };
-    let poller = match Poller::new(&source).await {
+    let poller = match Poller::new(&source, cap).await {
         Ok(p) => p,
         Err(message) => {
             report.failed(message).await;
@@ -94,27 +95,27 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
 /// What a source polls with.
 struct Poller {
     http: reqwest::Client,
+    /// The most an answer may be.
+    cap: u64,
     /// The base URL, for messages.
     endpoint: String,
     cloudwatch: Option<aws_sdk_cloudwatch::Client>,
 }
 
 impl Poller {
-    async fn new(source: &AlertSource) -> Result<Poller, String> {
+    async fn new(source: &AlertSource, cap: u64) -> Result<Poller, String> {
         let url = source
             .url
             .as_ref()
             .map(|u| u.get_ref().trim_end_matches('/').to_owned());
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+        let http = super::http::client(TIMEOUT)?;
         let cloudwatch = match source.kind {
             AlertSourceKind::Cloudwatch => Some(
                 crate::sources::aws::cloudwatch(
                     source.aws_region.as_deref(),
                     url.as_deref(),
                     source.anonymous,
+                    cap,
                 )
                 .await,
             ),
@@ -135,6 +136,7 @@ impl Poller {
         };
         Ok(Poller {
             http,
+            cap,
             endpoint,
             cloudwatch,
         })
@@ -157,28 +159,21 @@ impl Poller {
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
         let url = format!("{}{path}", self.endpoint);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {}", short(&e)))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("{url}: HTTP {status}"));
-        }
-        response
-            .json()
-            .await
-            .map_err(|e| format!("{url}: unexpected answer: {e}"))
+        super::http::get_json(&self.http, &url, self.cap).await
     }
 
     async fn alertmanager(&self, base: &Base) -> Result<AlertSnapshot, String> {
-        let alerts: Vec<AmAlert> = self
-            .get("/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true")
-            .await?;
-        let silences: Vec<AmSilence> = self.get("/api/v2/silences").await?;
-        let groups: Vec<AmGroup> = self.get("/api/v2/alerts/groups").await?;
+        let (alerts, silences, groups) = tokio::join!(
+            self.get::<Vec<serde_json::Value>>(
+                "/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true"
+            ),
+            self.get::<Vec<serde_json::Value>>("/api/v2/silences"),
+            self.get::<Vec<serde_json::Value>>("/api/v2/alerts/groups"),
+        );
+        let mut malformed = 0;
+        let alerts: Vec<AmAlert> = readable(alerts?, &mut malformed);
+        let silences: Vec<AmSilence> = readable(silences?, &mut 0);
+        let groups: Vec<AmGroup> = readable(groups?, &mut 0);
         // Each alert's group, by fingerprint: the receiver and group labels.
         let mut group_of: std::collections::HashMap<String, (String, usize)> =
             std::collections::HashMap::new();
@@ -190,6 +185,7 @@ impl Poller {
             }
         }
         Ok(AlertSnapshot {
+            malformed,
             alerts: alerts
                 .into_iter()
                 .map(|a| {
@@ -210,25 +206,28 @@ impl Poller {
     async fn prometheus(&self, base: &Base) -> Result<AlertSnapshot, String> {
         let rules: PromResponse = self.get("/api/v1/rules?type=alert").await?;
         let mut alerts = Vec::new();
+        let mut malformed = 0;
         for group in rules.data.groups {
-            for rule in group.rules.into_iter().filter(|r| r.kind == "alerting") {
+            let rules: Vec<PromRule> = readable(group.rules, &mut malformed);
+            for rule in rules.into_iter().filter(|r| r.kind == "alerting") {
                 let graph = format!(
                     "{}/graph?g0.expr={}&g0.tab=1",
                     self.endpoint,
                     form_urlencoded::byte_serialize(rule.query.as_bytes()).collect::<String>()
                 );
-                for a in rule.alerts {
+                let hold = Duration::try_from_secs_f64(rule.duration).ok();
+                for a in readable::<PromAlert>(rule.alerts, &mut malformed) {
                     let state = match a.state.as_str() {
                         "pending" => AlertState::Pending,
                         _ => AlertState::Firing,
                     };
                     let since = a.active_at.as_deref().and_then(parse_time);
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    let fires_at = (state == AlertState::Pending)
-                        .then(|| {
-                            since.map(|s| s + Duration::from_secs(rule.duration.max(0.0) as u64))
-                        })
-                        .flatten();
+                    // A `for` from the network may be anything: a time
+                    // that does not exist is no time.
+                    let fires_at = since
+                        .filter(|_| state == AlertState::Pending)
+                        .zip(hold)
+                        .and_then(|(s, d)| s.checked_add(d));
                     let mut row = row(base, Origin::Prometheus, a.labels, a.annotations);
                     row.state = Some(state);
                     row.since = since;
@@ -241,19 +240,27 @@ impl Poller {
         Ok(AlertSnapshot {
             alerts,
             silences: Vec::new(),
+            malformed,
         })
     }
 }
 
-/// The error without reqwest's long chain of causes repeated.
-fn short(e: &reqwest::Error) -> String {
-    if e.is_connect() {
-        "cannot connect (is it running, and is the url right?)".into()
-    } else if e.is_timeout() {
-        "timed out".into()
-    } else {
-        e.to_string()
+/// The values that read as `T`; the others counted in `skipped`.
+fn readable<T: serde::de::DeserializeOwned>(
+    values: Vec<serde_json::Value>,
+    skipped: &mut usize,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        match serde_json::from_value(v) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                *skipped += 1;
+                tracing::debug!("an alert source sent an entry that does not read: {e}");
+            }
+        }
     }
+    out
 }
 
 /// Where rows come from.
@@ -429,7 +436,7 @@ struct PromData {
 
 #[derive(Deserialize)]
 struct PromGroup {
-    rules: Vec<PromRule>,
+    rules: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -442,7 +449,7 @@ struct PromRule {
     #[serde(default)]
     duration: f64,
     #[serde(default)]
-    alerts: Vec<PromAlert>,
+    alerts: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]

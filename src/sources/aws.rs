@@ -10,15 +10,67 @@ use aws_sdk_cloudwatch::types::StateValue;
 
 use crate::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin};
 
+/// Refuses answers over `0` bytes: by their Content-Length at once, else
+/// as their body streams in (the SDK would read any body whole).
+#[derive(Debug)]
+struct CapBody(u64);
+
+impl aws_sdk_cloudwatch::config::Intercept for CapBody {
+    fn name(&self) -> &'static str {
+        "touban::CapBody"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_cloudwatch::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _: &aws_sdk_cloudwatch::config::RuntimeComponents,
+        _: &mut aws_sdk_cloudwatch::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let cap = self.0;
+        let announced = context
+            .response()
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > cap) {
+            return Err(format!(
+                "CloudWatch answered more than {} MiB: refused (settings.max_reply_mib)",
+                cap >> 20
+            )
+            .into());
+        }
+        let limit = usize::try_from(cap).unwrap_or(usize::MAX);
+        let body = std::mem::replace(
+            context.response_mut().body_mut(),
+            aws_smithy_types::body::SdkBody::taken(),
+        );
+        *context.response_mut().body_mut() = body.map(move |b| {
+            aws_smithy_types::body::SdkBody::from_body_1_x(http_body_util::Limited::new(b, limit))
+        });
+        Ok(())
+    }
+}
+
 /// A CloudWatch client for `region` (else the chain's), at `endpoint`
 /// (else AWS's); `anonymous` signs with placeholder keys, for a local
-/// endpoint that does not check them.
+/// endpoint that does not check them. Every call ends within its
+/// timeouts, and no answer may be larger than `cap` bytes.
 pub async fn cloudwatch(
     region: Option<&str>,
     endpoint: Option<&str>,
     anonymous: bool,
+    cap: u64,
 ) -> aws_sdk_cloudwatch::Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // The SDK sets only a connect timeout by default: a request that hangs
+    // after connecting would hang forever.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .read_timeout(std::time::Duration::from_secs(8))
+        .operation_attempt_timeout(std::time::Duration::from_secs(8))
+        .operation_timeout(std::time::Duration::from_secs(15))
+        .build();
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_owned()));
     }
@@ -36,7 +88,10 @@ pub async fn cloudwatch(
             "touban anonymous",
         ));
     }
-    aws_sdk_cloudwatch::Client::new(&loader.load().await)
+    let config = aws_sdk_cloudwatch::config::Builder::from(&loader.load().await)
+        .interceptor(CapBody(cap))
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(config)
 }
 
 /// Alarms in ALARM (critical) or INSUFFICIENT_DATA (info), every page.
@@ -118,6 +173,6 @@ pub(crate) async fn alarms(
     }
     Ok(AlertSnapshot {
         alerts,
-        silences: Vec::new(),
+        ..AlertSnapshot::default()
     })
 }

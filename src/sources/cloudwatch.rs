@@ -42,6 +42,12 @@ struct Target {
     metrics: &'static [(&'static str, &'static str)],
 }
 
+/// How long one fetch (every page of it) may take.
+const DEADLINE: Duration = Duration::from_secs(20);
+/// The most pages one fetch reads: an hour of one-minute points for a few
+/// metrics is one or two.
+const MAX_PAGES: usize = 20;
+
 /// Starts a task per AWS region and endpoint named by a database or cache.
 pub fn spawn<E: From<Update> + Send + 'static>(
     platform: &Platform,
@@ -86,19 +92,32 @@ pub fn spawn<E: From<Update> + Send + 'static>(
             );
         }
     }
+    let cap = platform.max_reply_bytes();
     groups
         .into_iter()
         .map(|((region, endpoint, anonymous), targets)| {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let client =
-                    crate::sources::aws::cloudwatch(Some(&region), endpoint.as_deref(), anonymous)
-                        .await;
+                let client = crate::sources::aws::cloudwatch(
+                    Some(&region),
+                    endpoint.as_deref(),
+                    anonymous,
+                    cap,
+                )
+                .await;
                 let mut ticks = tokio::time::interval(every);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
-                    let result = fetch(&client, &targets).await;
+                    let at = SystemTime::now();
+                    let result = tokio::time::timeout(DEADLINE, fetch(&client, &targets))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "CloudWatch GetMetricData: no answer within {} s",
+                                DEADLINE.as_secs()
+                            ))
+                        });
                     if let Err(e) = &result {
                         tracing::warn!(aws_region = %region, "{e}");
                     }
@@ -110,6 +129,7 @@ pub fn spawn<E: From<Update> + Send + 'static>(
                         let update = Update::CloudWatch {
                             id: t.id.clone(),
                             series,
+                            at,
                         };
                         if tx.send(E::from(update)).await.is_err() {
                             return;
@@ -160,7 +180,14 @@ async fn fetch(
     }
     let mut out: BTreeMap<usize, Vec<(String, Vec<f64>)>> = BTreeMap::new();
     let mut pages = request.into_paginator().send();
+    let mut read = 0;
     while let Some(page) = pages.next().await {
+        read += 1;
+        if read > MAX_PAGES {
+            return Err(format!(
+                "CloudWatch GetMetricData: more than {MAX_PAGES} pages for an hour of series"
+            ));
+        }
         let page =
             page.map_err(|e| format!("CloudWatch GetMetricData: {}", DisplayErrorContext(&e)))?;
         for r in page.metric_data_results() {

@@ -16,6 +16,9 @@ use crate::model::{SourceId, SourceKind, Update};
 /// How often the figures are queried.
 pub const INTERVAL: Duration = Duration::from_secs(15);
 
+/// How long one round of queries may take.
+const DEADLINE: Duration = Duration::from_secs(5);
+
 /// The source's name in each region.
 pub const NAME: &str = crate::config::platform::PROMETHEUS;
 
@@ -37,7 +40,15 @@ pub fn spawn<E: From<Update> + Send + 'static>(
                 .trim_end_matches('/')
                 .to_owned();
             let id = SourceId::new(r.name.get_ref(), SourceKind::Metrics, NAME);
-            Some(tokio::spawn(run(id, url, specs.clone(), tx.clone(), every)))
+            let cap = platform.max_reply_bytes();
+            Some(tokio::spawn(run(
+                id,
+                url,
+                specs.clone(),
+                tx.clone(),
+                every,
+                cap,
+            )))
         })
         .collect()
 }
@@ -48,20 +59,16 @@ async fn run<E: From<Update> + Send + 'static>(
     specs: Vec<FigureSpec>,
     tx: mpsc::Sender<E>,
     every: Duration,
+    cap: u64,
 ) {
     let Some(mut report) = super::Reporter::start(id, tx).await else {
         return;
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-    {
+    let http = match super::http::client(DEADLINE) {
         Ok(h) => h,
         Err(e) => {
-            report
-                .failed(format!("cannot make an HTTP client: {e}"))
-                .await;
+            report.failed(e).await;
             return;
         }
     };
@@ -69,11 +76,22 @@ async fn run<E: From<Update> + Send + 'static>(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        // Every figure at once, under one deadline: a Prometheus that
+        // hangs is noticed in one timeout, not one per figure.
+        let (http, url) = (&http, &url);
+        let asked = specs.iter().map(|spec| async move {
+            let values = query(http, url, &spec.query, cap).await;
+            (spec, values)
+        });
+        let answers = tokio::time::timeout(DEADLINE, futures_util::future::join_all(asked)).await;
         let mut figures = Vec::new();
         let mut reached = false;
-        let mut error = None;
-        for spec in &specs {
-            let values = query(&http, &url, &spec.query).await;
+        let mut error = Some(format!(
+            "{}: no answer within {} s",
+            crate::config::secret::mask_url(url),
+            DEADLINE.as_secs()
+        ));
+        for (spec, values) in answers.unwrap_or_default() {
             match &values {
                 Ok(_) | Err((false, _)) => reached = true,
                 Err((true, e)) => error = Some(e.clone()),
@@ -124,29 +142,21 @@ async fn query(
     http: &reqwest::Client,
     base: &str,
     promql: &str,
+    cap: u64,
 ) -> Result<Vec<(String, f64)>, (bool, String)> {
     let q: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+    let shown = crate::config::secret::mask_url(base);
     let response = http
         .get(format!("{base}/api/v1/query?query={q}"))
         .send()
         .await
-        .map_err(|e| {
-            (
-                true,
-                format!(
-                    "{base}: {}",
-                    if e.is_connect() {
-                        "cannot connect".to_owned()
-                    } else {
-                        e.to_string()
-                    }
-                ),
-            )
-        })?;
-    let answer: Answer = response
-        .json()
+        .map_err(|e| (true, format!("{shown}: {}", super::http::short(&e))))?;
+    // A refused query answers 400 with a JSON error: read it either way.
+    let body = super::http::body(response, cap)
         .await
-        .map_err(|e| (true, format!("{base}: unexpected answer: {e}")))?;
+        .map_err(|e| (true, format!("{shown}: {e}")))?;
+    let answer: Answer = serde_json::from_slice(&body)
+        .map_err(|e| (true, format!("{shown}: not a Prometheus answer: {e}")))?;
     if answer.status != "success" {
         return Err((false, answer.error.unwrap_or_else(|| "query failed".into())));
     }

@@ -57,6 +57,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 Some(DataStatus::Database(status)) => {
                     lines.extend(db_lines(st, status, &p.thresholds));
                     lines.extend(cloudwatch_lines(
+                        app,
                         st,
                         app.cloudwatch(r, SourceKind::Database, d.name.get_ref()),
                     ));
@@ -93,6 +94,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 Some(DataStatus::Cache(status)) => {
                     lines.extend(cache_lines(st, status, &p.thresholds));
                     lines.extend(cloudwatch_lines(
+                        app,
                         st,
                         app.cloudwatch(r, SourceKind::Cache, c.name.get_ref()),
                     ));
@@ -385,16 +387,43 @@ fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>
     lines
 }
 
-/// CloudWatch's series: the last value and an hour's sparkline each.
-fn cloudwatch_lines<'a>(st: &Styles, series: Option<&crate::model::data::Series>) -> Vec<Line<'a>> {
-    match series {
-        None => Vec::new(),
-        Some(Err(e)) => vec![field(
+/// CloudWatch's series: the last value and an hour's sparkline each; when
+/// the last fetch failed, what failed and the age of the series kept,
+/// drawn as stale.
+fn cloudwatch_lines<'a>(
+    app: &App,
+    st: &Styles,
+    series: Option<&crate::model::data::CloudWatchSeries>,
+) -> Vec<Line<'a>> {
+    let Some(series) = series else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if let Some((e, since)) = &series.failing {
+        let kept = series.read_at.map_or_else(
+            || "nothing read yet".to_owned(),
+            |t| format!("last good {} ago", app.age(t).trim()),
+        );
+        lines.push(field(
             st,
             "cloudwatch",
-            vec![Span::styled(e.clone(), st.crit)],
-        )],
-        Some(Ok(all)) => all
+            vec![
+                Span::styled(
+                    format!("failing {} · {kept}: ", app.age(*since).trim()),
+                    st.stale,
+                ),
+                Span::styled(e.clone(), st.crit),
+            ],
+        ));
+    }
+    let value_style = if series.failing.is_some() {
+        st.stale
+    } else {
+        st.text
+    };
+    lines.extend(
+        series
+            .metrics
             .iter()
             .filter(|(_, v)| !v.is_empty())
             .map(|(metric, values)| {
@@ -411,13 +440,13 @@ fn cloudwatch_lines<'a>(st: &Styles, series: Option<&crate::model::data::Series>
                     st,
                     &short_metric(metric),
                     vec![
-                        Span::styled(format!("{shown:>8} "), st.text),
+                        Span::styled(format!("{shown:>8} "), value_style),
                         Span::styled(spark(&history, 30, percent.then_some(100.0)), st.accent),
                     ],
                 )
-            })
-            .collect(),
-    }
+            }),
+    );
+    lines
 }
 
 fn short_metric(m: &str) -> String {
