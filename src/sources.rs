@@ -122,7 +122,10 @@ impl<E: From<Update>> Reporter<E> {
         tracing::warn!(source = %self.id, "{message}");
         self.failing = Some(message.clone());
         let state = match self.last_ok {
-            Some(since) => SourceState::Stale { since },
+            Some(since) => SourceState::Stale {
+                since,
+                why: message,
+            },
             None => SourceState::Error {
                 message,
                 since: SystemTime::now(),

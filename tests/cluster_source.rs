@@ -249,3 +249,106 @@ async fn a_silent_api_turns_stale_keeps_its_rows_and_recovers() {
     })
     .await;
 }
+
+/// The sandbox's kubeconfig with the operator's token replaced by an
+/// `exec` credential plugin: `script` (a shell script written beside it).
+fn kubeconfig_with_plugin(
+    sandbox: &Sandbox,
+    dir: &std::path::Path,
+    script: &str,
+    env: &str,
+) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let plugin = dir.join("credential-plugin.sh");
+    std::fs::write(&plugin, format!("#!/bin/sh\n{script}\n")).expect("plugin");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let original = sandbox.kubeconfig();
+    let token_line = format!("    token: {}\n", sandbox.operator_token);
+    let exec = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [\"--token=argument-secret\"]\n      env:{env}\n      interactiveMode: IfAvailable\n",
+        plugin.display()
+    );
+    assert!(original.contains(&token_line));
+    let path = dir.join("kubeconfig-exec");
+    std::fs::write(&path, original.replacen(&token_line, &exec, 1)).expect("kubeconfig");
+    path
+}
+
+/// An app whose one cluster (Tokyo) authenticates through `kubeconfig`.
+fn app_on(kubeconfig: &std::path::Path) -> (App, tokio::sync::mpsc::Receiver<touban::app::Event>) {
+    let src = format!(
+        "{}\n[[clusters]]\nname = \"eks-tokyo\"\nregion = \"tokyo\"\ncontext = \"eks-tokyo\"\nkubeconfig = \"{}\"\n",
+        common::TWO_REGIONS,
+        kubeconfig.display()
+    );
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = touban::config::Platform::parse("test.toml", &src).expect("valid");
+    let app = App::new(loaded, std::time::SystemTime::now());
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    touban::sources::cluster::spawn(app.platform(), &tx);
+    (app, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_plugin_s_token_is_handed_to_kube_and_its_failures_name_only_the_plugin() {
+    let sandbox = Sandbox::start(touban::sandbox::Options {
+        seed: 5,
+        pods: 0,
+        speed: 10.0,
+        scenario: touban::sandbox::Scenario::Calm,
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp");
+    // A plugin that answers the ExecCredential protocol with the token.
+    let good = kubeconfig_with_plugin(
+        &sandbox,
+        dir.path(),
+        &format!(
+            "test \"$(cat)\" = \"\" || exit 9\ncase \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 8;; esac\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'",
+            sandbox.operator_token
+        ),
+        "\n      - name: AWS_PROFILE\n        value: iworkz",
+    );
+    let (mut app, mut rx) = app_on(&good);
+    common::until(
+        &mut app,
+        &mut rx,
+        "Tokyo live through the plugin's token",
+        |a| {
+            a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
+                .is_live()
+                && a.cluster("eks-tokyo").is_some_and(|c| c.pods.len() == 9)
+        },
+    )
+    .await;
+
+    // A plugin that fails, with a secret in its environment and arguments.
+    let bad = kubeconfig_with_plugin(
+        &sandbox,
+        dir.path(),
+        "echo 'error: the session token is expired' >&2\nexit 3",
+        "\n      - name: AWS_SECRET_ACCESS_KEY\n        value: environment-secret",
+    );
+    let (mut app, mut rx) = app_on(&bad);
+    common::until(&mut app, &mut rx, "Tokyo failing on the plugin", |a| {
+        a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
+            .failure()
+            .is_some_and(|m| m.contains("credential-plugin.sh"))
+    })
+    .await;
+    let state = app.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo");
+    let message = state.failure().unwrap_or_default();
+    assert!(
+        message.contains("kube exec plugin `credential-plugin.sh` failed (exit status: 3)"),
+        "{message}"
+    );
+    for secret in [
+        "environment-secret",
+        "argument-secret",
+        "KUBERNETES_EXEC_INFO",
+        "--token",
+    ] {
+        assert!(!message.contains(secret), "{secret} in: {message}");
+    }
+}

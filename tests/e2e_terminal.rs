@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::tmux::{Tmux, assert_terminal_restored, demo_dirs};
 
+/// The built binary.
 const BIN: &str = env!("CARGO_BIN_EXE_touban");
 
 fn mode(path: &Path) -> u32 {
@@ -257,4 +258,94 @@ fn the_log_and_the_demo_files_are_private_and_two_demos_keep_their_own_worlds() 
         demo_dirs(&state.join("touban")).is_empty(),
         "removed on exit"
     );
+}
+
+#[test]
+fn a_hanging_credential_plugin_freezes_nothing_and_never_gets_the_terminal() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = Tmux::new("plugin");
+    let plugin = t.path("hang.sh");
+    // It writes to stderr, tries to read the operator's keys, then hangs.
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho PLUGIN-STDERR-TEXT >&2\nread line && echo \"GOT $line\" >&2\nexec sleep 1017\n",
+    )
+    .expect("plugin");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let kubeconfig = t.path("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: one\n  context:\n    cluster: c\n    user: u\n- name: two\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: IfAvailable\ncurrent-context: one\n",
+            plugin.display()
+        ),
+    )
+    .expect("kubeconfig");
+    let config = t.path("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[[clusters]]\nname = \"eks-tokyo\"\nregion = \"tokyo\"\ncontext = \"one\"\nkubeconfig = \"{k}\"\n\n[[clusters]]\nname = \"aks-korea\"\nregion = \"korea\"\ncontext = \"two\"\nkubeconfig = \"{k}\"\n",
+            common::TWO_REGIONS,
+            k = kubeconfig.display()
+        ),
+    )
+    .expect("config");
+    let pid = start_under_shell(&t, &format!("--config {}", config.display()));
+    // Keys typed while both plugins run reach touban, not the plugins.
+    t.keys(&["-l", "3"]);
+    let data = t.wait_for(" Data ─");
+    let clock = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
+    let before = clock(&data);
+    t.keys(&["1"]);
+    let later = t.wait("the clock moving on", |s| {
+        clock(s) != before && s.contains(" Overview ─")
+    });
+    assert!(
+        !later.contains("PLUGIN-STDERR-TEXT") && !later.contains("GOT"),
+        "{later}"
+    );
+    // At its deadline each plugin is killed, and the cells say so.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let s = t.screen();
+        let log = std::fs::read_to_string(t.path("touban.log")).unwrap_or_default();
+        if s.matches("error").count() >= 2
+            && s.matches("kube exec plugin `hang.sh`").count() >= 2
+            && log
+                .matches("gave no credential within 20 s: killed")
+                .count()
+                >= 2
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no plugin timeout shown:\n{s}\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let left = Command::new("pgrep")
+        .args(["-f", "sleep 1017"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        left.stdout.is_empty(),
+        "a killed plugin left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    assert!(!t.screen().contains("PLUGIN-STDERR-TEXT"));
+    let log = std::fs::read_to_string(t.path("touban.log")).unwrap_or_default();
+    assert!(
+        log.contains("exec plugin said: PLUGIN-STDERR-TEXT"),
+        "its stderr goes to the log:\n{log}"
+    );
+    let sent = Instant::now();
+    t.keys(&["q"]);
+    wait_gone(&pid);
+    println!(
+        "figure: q to exit with two plugins killed: {} ms",
+        sent.elapsed().as_millis()
+    );
+    assert_terminal_restored(&t);
 }

@@ -68,7 +68,10 @@ fn source_health_shows_state_and_age() {
         ),
         (
             SourceId::new("tokyo", SourceKind::Database, "iworkz-production-postgres"),
-            SourceState::Stale { since: at(600) },
+            SourceState::Stale {
+                since: at(600),
+                why: "the API server stopped answering".into(),
+            },
         ),
         (
             SourceId::new("korea", SourceKind::AiService, "ai-services"),

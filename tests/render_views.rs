@@ -29,7 +29,7 @@ fn shift(update: &mut Update, f: &dyn Fn(SystemTime) -> SystemTime) {
         Update::SourceState { state, .. } => match state {
             SourceState::Connecting { since }
             | SourceState::Error { since, .. }
-            | SourceState::Stale { since } => *since = f(*since),
+            | SourceState::Stale { since, .. } => *since = f(*since),
             SourceState::Live { at } => *at = f(*at),
             SourceState::NotConnected => {}
         },

@@ -90,6 +90,8 @@ pub enum SourceState {
     Stale {
         /// When the last good data arrived.
         since: SystemTime,
+        /// What is failing now (no secrets).
+        why: String,
     },
 }
 
@@ -110,6 +112,15 @@ impl SourceState {
         matches!(self, SourceState::Live { .. })
     }
 
+    /// What is failing, when something is.
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            SourceState::Error { message, .. } => Some(message),
+            SourceState::Stale { why, .. } => Some(why),
+            _ => None,
+        }
+    }
+
     /// Whether this source is failing.
     pub fn is_failing(&self) -> bool {
         matches!(self, SourceState::Error { .. } | SourceState::Stale { .. })
@@ -121,7 +132,7 @@ impl SourceState {
             SourceState::NotConnected => None,
             SourceState::Connecting { since }
             | SourceState::Error { since, .. }
-            | SourceState::Stale { since } => Some(*since),
+            | SourceState::Stale { since, .. } => Some(*since),
             SourceState::Live { at } => Some(*at),
         }
     }

@@ -1,45 +1,53 @@
-//! The Kubernetes source: per configured cluster, kube-rs watchers (list,
-//! then watch, with the default backoff) for nodes, deployments, pods,
-//! ReplicaSets, Services, HPAs, events and ConfigMaps,
-//! projected into compact rows. A fresh list replaces a table only once it
-//! is complete, so tables never empty during a re-list. The source reports
-//! connecting, live (with the time of the last event) and errors, keeping
-//! what it showed.
+//! The Kubernetes source: per configured cluster, a watch per kind and
+//! scope (nodes, deployments, pods, ReplicaSets, Services, HPAs, events,
+//! ConfigMaps) projected into compact rows, and a probe of the API server
+//! on a connection of its own. A fresh list replaces a table only once it
+//! is complete, so tables never empty during a re-list.
+//!
+//! Its health is the worst of what it knows: live only while the probe
+//! answers and every watch is heard from (events, bookmarks, rounds that
+//! end on time); stale, saying what fails, as soon as either does, however
+//! much an old watch still delivers; error while it has never been live.
+//! What it shows is kept throughout.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+mod auth;
+mod detail;
+mod project;
+mod watch;
 
-use futures_util::stream::{self, BoxStream};
-use futures_util::{StreamExt, future};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Node, Pod, Service};
-use kube::api::{ApiResource, DynamicObject};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Resource, ResourceExt};
+use std::time::{Duration, Instant, SystemTime};
+
+use k8s_openapi::api::core::v1::Node;
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::Platform;
 use crate::config::platform::Cluster;
-use crate::model::cluster::{
-    ClusterChange, ConfigMapRow, DeploymentRow, EventRow, HpaRow, NodeRow, ObjectRef, PodRow,
-    ReplicaSetRow, RowChange, ServiceRow, Utilisation,
-};
+use crate::model::cluster::{ClusterChange, RowChange};
 use crate::model::{SourceId, SourceKind, SourceState, Update};
 
-/// How often a live source refreshes the time of its last event.
+pub use detail::spawn_details;
+use project::{
+    config_map_row, deployment_row, event_row, hpa_row, node_row, pod_row, replica_set_row,
+    service_row,
+};
+use watch::Heard;
+
+/// How often a live source refreshes the time of its last contact.
 const LIVE_EVERY: Duration = Duration::from_secs(1);
-/// How long to wait before trying a cluster whose client cannot be built.
-const RETRY: Duration = Duration::from_secs(10);
-/// How often the API server is asked for its version: a watch stream
-/// cannot tell a quiet cluster from one that stopped answering.
+/// How often the API server is asked for its version, on a connection of
+/// the probe's own: a watch cannot tell a quiet cluster from one whose new
+/// requests hang.
 const PROBE_EVERY: Duration = Duration::from_secs(3);
 /// How long the probe waits for an answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A watch not heard from for this long is silent (each round ends within
+/// its server timeout; a few seconds more for the next one to open).
+const SILENT: Duration = Duration::from_secs(watch::WATCH_SECONDS as u64 + 15);
+/// A credential that expires is renewed this long before.
+const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
 /// Starts a source per configured cluster.
 pub fn spawn<E: From<Update> + Send + 'static>(
@@ -55,268 +63,240 @@ pub fn spawn<E: From<Update> + Send + 'static>(
         .collect()
 }
 
-async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sender<E>) {
-    let mut follow = Follow {
-        id: SourceId::new(
-            cluster.region.get_ref(),
-            SourceKind::Cluster,
-            cluster.name.get_ref(),
-        ),
-        tx,
-        last_live: None,
-        last_contact: SystemTime::now(),
-        failing: false,
-        stale: false,
-    };
-    if !follow
-        .report(SourceState::Connecting {
-            since: SystemTime::now(),
-        })
-        .await
-    {
-        return;
-    }
-    // Retried until it works; reported once per distinct failure, so the
-    // age shown counts from when it started failing.
-    let mut reported: Option<String> = None;
-    let client = loop {
-        match client(&cluster).await {
-            Ok(c) => break c,
-            Err(message) => {
-                if reported.as_ref() != Some(&message) {
-                    tracing::warn!(cluster = %cluster.name.get_ref(), "{message}");
-                    reported = Some(message.clone());
-                    if !follow
-                        .report(SourceState::Error {
-                            message,
-                            since: SystemTime::now(),
-                        })
-                        .await
-                    {
-                        return;
-                    }
-                }
-                tokio::time::sleep(RETRY).await;
-            }
-        }
-    };
-    let mut changes = watch_all(&client, &cluster.namespaces);
-    let mut probe = tokio::time::interval(PROBE_EVERY);
-    loop {
-        let going_on = tokio::select! {
-            item = changes.next() => match item {
-                Some(Ok(change)) => follow.change(change).await,
-                Some(Err(message)) => follow.error(message).await,
-                None => false,
-            },
-            _ = probe.tick() => {
-                let answered = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
-                follow.probed(answered).await
-            }
-        };
-        if !going_on {
-            return;
-        }
-    }
+/// What one watch has said about itself.
+#[derive(Debug, Clone)]
+struct WatchHealth {
+    what: String,
+    heard: Option<Instant>,
+    failing: Option<String>,
 }
 
-/// How long a detail fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A cluster source's view of its own health, from the probe and every
+/// watch, and what it last reported.
+struct ClusterHealth {
+    watches: Vec<WatchHealth>,
+    /// Since when, and why, the probe has been failing.
+    probe_failing: Option<(Instant, String)>,
+    probe_answered: bool,
+    /// When it was last live.
+    last_live: Option<SystemTime>,
+    /// When it started failing, before it was ever live.
+    failing_since: Option<SystemTime>,
+    reported: Option<SourceState>,
+    reported_at: Option<Instant>,
+}
 
-/// Fetches whole objects for the detail view, on demand, and sends each
-/// back as YAML (without managedFields, as kubectl shows it) or as the
-/// reason it failed. Returns where to send requests.
-pub fn spawn_details<E: From<Update> + Send + 'static>(
-    platform: &Platform,
-    tx: &mpsc::Sender<E>,
-) -> mpsc::UnboundedSender<ObjectRef> {
-    let (requests, mut rx) = mpsc::unbounded_channel::<ObjectRef>();
-    let clusters: HashMap<String, Cluster> = platform
-        .clusters
-        .iter()
-        .map(|c| (c.name.get_ref().clone(), c.clone()))
-        .collect();
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        let mut clients: HashMap<String, Client> = HashMap::new();
-        while let Some(object) = rx.recv().await {
-            let client = match clients.get(&object.cluster) {
-                Some(c) => Ok(c.clone()),
-                None => match clusters.get(&object.cluster) {
-                    Some(cluster) => client(cluster).await,
-                    None => Err(format!("no cluster `{}` is configured", object.cluster)),
-                },
+impl ClusterHealth {
+    fn new(watches: Vec<String>) -> ClusterHealth {
+        ClusterHealth {
+            watches: watches
+                .into_iter()
+                .map(|what| WatchHealth {
+                    what,
+                    heard: None,
+                    failing: None,
+                })
+                .collect(),
+            probe_failing: None,
+            probe_answered: false,
+            last_live: None,
+            failing_since: None,
+            reported: None,
+            reported_at: None,
+        }
+    }
+
+    /// What is failing now, if anything: the probe first, then the first
+    /// failing or silent watch.
+    fn failure(&self, now: Instant) -> Option<String> {
+        let streaming = self
+            .watches
+            .iter()
+            .any(|w| w.heard.is_some_and(|h| now.duration_since(h) < SILENT));
+        if let Some((since, why)) = &self.probe_failing {
+            let secs = now.duration_since(*since).as_secs();
+            let still = if streaming {
+                "; a watch still streaming"
+            } else {
+                ""
             };
-            let tx = tx.clone();
-            match client {
-                Ok(c) => {
-                    clients.insert(object.cluster.clone(), c.clone());
-                    tokio::spawn(async move {
-                        let yaml = tokio::time::timeout(FETCH_TIMEOUT, fetch_yaml(c, &object))
-                            .await
-                            .unwrap_or_else(|_| {
-                                Err(format!(
-                                    "{object}: no answer within {} s",
-                                    FETCH_TIMEOUT.as_secs()
-                                ))
-                            });
-                        let _ = tx.send(E::from(Update::Detail { object, yaml })).await;
-                    });
-                }
-                Err(message) => {
-                    let _ = tx
-                        .send(E::from(Update::Detail {
-                            object,
-                            yaml: Err(message),
-                        }))
-                        .await;
-                }
+            return Some(format!("API not answering for {secs} s ({why}){still}"));
+        }
+        for w in &self.watches {
+            if let Some(why) = &w.failing {
+                return Some(why.clone());
+            }
+            if let Some(h) = w.heard
+                && now.duration_since(h) >= SILENT
+            {
+                return Some(format!(
+                    "watch {}: silent for {} s",
+                    w.what,
+                    now.duration_since(h).as_secs()
+                ));
             }
         }
-    });
-    requests
-}
-
-async fn fetch_yaml(client: Client, o: &ObjectRef) -> Result<String, String> {
-    let ar = match o.kind {
-        "Pod" => ApiResource::erase::<Pod>(&()),
-        "Deployment" => ApiResource::erase::<Deployment>(&()),
-        "Node" => ApiResource::erase::<Node>(&()),
-        "Event" => ApiResource::erase::<CoreEvent>(&()),
-        "ReplicaSet" => ApiResource::erase::<ReplicaSet>(&()),
-        "Service" => ApiResource::erase::<Service>(&()),
-        "HorizontalPodAutoscaler" => ApiResource::erase::<HorizontalPodAutoscaler>(&()),
-        "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
-        other => return Err(format!("touban cannot show a {other}")),
-    };
-    let api: Api<DynamicObject> = match &o.namespace {
-        Some(ns) => Api::namespaced_with(client, ns, &ar),
-        None => Api::all_with(client, &ar),
-    };
-    let mut object = api.get(&o.name).await.map_err(|e| format!("{o}: {e}"))?;
-    object.metadata.managed_fields = None;
-    serde_yaml_ng::to_string(&object).map_err(|e| format!("{o}: cannot write it as YAML: {e}"))
-}
-
-/// A cluster source's view of its own health, and its way to the app.
-/// Each method returns whether the app is still listening.
-struct Follow<E> {
-    id: SourceId,
-    tx: mpsc::Sender<E>,
-    last_live: Option<tokio::time::Instant>,
-    /// The last time the API server answered anything.
-    last_contact: SystemTime,
-    /// A watcher reported an error not yet followed by an event.
-    failing: bool,
-    /// The probe found the API server silent.
-    stale: bool,
-}
-
-impl<E: From<Update> + Send + 'static> Follow<E> {
-    async fn send(&self, update: Update) -> bool {
-        self.tx.send(E::from(update)).await.is_ok()
+        None
     }
 
-    async fn report(&self, state: SourceState) -> bool {
-        self.send(Update::SourceState {
-            id: self.id.clone(),
-            state,
-        })
-        .await
-    }
-
-    /// A row change: the cluster is live; its time refreshed at most once a second.
-    async fn change(&mut self, change: ClusterChange) -> bool {
-        self.last_contact = SystemTime::now();
-        let due = self.last_live.is_none_or(|t| t.elapsed() >= LIVE_EVERY);
-        if (self.failing || self.stale || due)
-            && !self
-                .report(SourceState::Live {
-                    at: self.last_contact,
-                })
-                .await
-        {
-            return false;
-        }
-        if self.failing || self.stale || due {
-            self.last_live = Some(tokio::time::Instant::now());
-        }
-        self.failing = false;
-        self.stale = false;
-        self.send(Update::Cluster {
-            id: self.id.clone(),
-            change: Box::new(change),
-        })
-        .await
-    }
-
-    /// A watcher error (it retries with backoff): reported once until data flows again.
-    async fn error(&mut self, message: String) -> bool {
-        if self.failing {
-            return true;
-        }
-        tracing::warn!(source = %self.id, "{message}");
-        self.failing = true;
-        self.report(SourceState::Error {
-            message,
-            since: SystemTime::now(),
-        })
-        .await
-    }
-
-    /// The probe's answer: live at the time of contact, or stale since the last one.
-    async fn probed(&mut self, answered: bool) -> bool {
-        if answered {
-            self.last_contact = SystemTime::now();
-            self.stale = false;
-            if self.failing {
-                return true;
+    /// The state to report now.
+    fn state(&mut self, now: Instant) -> SourceState {
+        let wall = SystemTime::now();
+        match self.failure(now) {
+            Some(why) => match self.last_live {
+                Some(since) => SourceState::Stale { since, why },
+                None => SourceState::Error {
+                    since: *self.failing_since.get_or_insert(wall),
+                    message: why,
+                },
+            },
+            None if self.probe_answered && self.watches.iter().all(|w| w.heard.is_some()) => {
+                self.last_live = Some(wall);
+                SourceState::Live { at: wall }
             }
-            self.last_live = Some(tokio::time::Instant::now());
-            return self
-                .report(SourceState::Live {
-                    at: self.last_contact,
-                })
-                .await;
+            // Nothing failing, not everything heard from yet (starting, or
+            // connected afresh): as it was, until it is known.
+            None => match &self.reported {
+                Some(
+                    s @ (SourceState::Live { .. }
+                    | SourceState::Stale { .. }
+                    | SourceState::Error { .. }),
+                ) => s.clone(),
+                _ => SourceState::Connecting { since: wall },
+            },
         }
-        if self.stale {
-            return true;
+    }
+
+    /// Whether `state` must be sent: a different state or reason, or a
+    /// live one whose time is due a refresh.
+    fn due(&self, state: &SourceState, now: Instant) -> bool {
+        match (&self.reported, state) {
+            (Some(SourceState::Live { .. }), SourceState::Live { .. }) => self
+                .reported_at
+                .is_none_or(|t| now.duration_since(t) >= LIVE_EVERY),
+            (Some(SourceState::Connecting { .. }), SourceState::Connecting { .. }) => false,
+            (Some(SourceState::Stale { why: a, .. }), SourceState::Stale { why: b, .. }) => {
+                a != b && !same_reason(a, b)
+            }
+            (
+                Some(SourceState::Error { message: a, .. }),
+                SourceState::Error { message: b, .. },
+            ) => a != b && !same_reason(a, b),
+            _ => true,
         }
-        self.stale = true;
-        tracing::warn!(source = %self.id, "the API server stopped answering");
-        self.report(SourceState::Stale {
-            since: self.last_contact,
-        })
-        .await
     }
 }
 
-/// A client for the cluster's kube context. Messages name the file and
-/// the context, never a credential.
-async fn client(cluster: &Cluster) -> Result<Client, String> {
-    let kubeconfig = match &cluster.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path)
-            .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?,
-        None => Kubeconfig::read().map_err(|e| {
-            format!("cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config): {e}")
-        })?,
+/// Two reasons that differ only in the seconds they count ("for 12 s" and
+/// "for 13 s") are the same reason: not worth a report each second.
+fn same_reason(a: &str, b: &str) -> bool {
+    let strip = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect::<String>()
     };
-    let options = KubeConfigOptions {
-        context: Some(cluster.context.clone()),
-        ..KubeConfigOptions::default()
+    strip(a) == strip(b)
+}
+
+/// The cluster's watches: started as tasks sending into `tx`; returns
+/// their names (in index order) and handles.
+fn start_watches(
+    client: &Client,
+    namespaces: &[String],
+    tx: &mpsc::Sender<(usize, Heard<ClusterChange>)>,
+) -> (Vec<String>, Vec<JoinHandle<()>>) {
+    let mut starters: Vec<(String, Starter)> = vec![(
+        "nodes".into(),
+        watched(
+            Api::<Node>::all(client.clone()),
+            None,
+            node_row,
+            ClusterChange::Nodes,
+            tx.clone(),
+        ),
+    )];
+    let scopes: Vec<Option<&String>> = if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.iter().map(Some).collect()
     };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .map_err(|e| format!("kube context `{}`: {e}", cluster.context))?;
-    Client::try_from(config).map_err(|e| {
-        format!(
-            "cannot make a client for kube context `{}`: {e}",
-            cluster.context
-        )
+    for scope in scopes {
+        let name = |kind: &str| match scope {
+            Some(ns) => format!("{kind} in {ns}"),
+            None => kind.to_owned(),
+        };
+        starters.extend([
+            (
+                name("deployments"),
+                scoped(
+                    client,
+                    scope,
+                    deployment_row,
+                    ClusterChange::Deployments,
+                    tx,
+                ),
+            ),
+            (
+                name("pods"),
+                scoped(client, scope, pod_row, ClusterChange::Pods, tx),
+            ),
+            (
+                name("replica sets"),
+                scoped(
+                    client,
+                    scope,
+                    replica_set_row,
+                    ClusterChange::ReplicaSets,
+                    tx,
+                ),
+            ),
+            (
+                name("services"),
+                scoped(client, scope, service_row, ClusterChange::Services, tx),
+            ),
+            (
+                name("HPAs"),
+                scoped(client, scope, hpa_row, ClusterChange::Hpas, tx),
+            ),
+            (
+                name("events"),
+                scoped(client, scope, event_row, ClusterChange::Events, tx),
+            ),
+            (
+                name("config maps"),
+                scoped(client, scope, config_map_row, ClusterChange::ConfigMaps, tx),
+            ),
+        ]);
+    }
+    starters
+        .into_iter()
+        .enumerate()
+        .map(|(i, (what, start))| {
+            let task = start(i, what.clone());
+            (what, task)
+        })
+        .unzip()
+}
+
+/// A watch, to be started with its index and name.
+type Starter = Box<dyn FnOnce(usize, String) -> JoinHandle<()>>;
+
+/// A watch of `api`, to be started with its index.
+fn watched<K, T>(
+    api: Api<K>,
+    scope: Option<String>,
+    project: fn(&K) -> T,
+    wrap: fn(RowChange<T>) -> ClusterChange,
+    tx: mpsc::Sender<(usize, Heard<ClusterChange>)>,
+) -> Starter
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    Box::new(move |index, what| {
+        tokio::spawn(watch::watch(api, scope, project, wrap, what, index, tx))
     })
 }
-
-type Changes = BoxStream<'static, Result<ClusterChange, String>>;
 
 /// One namespaced kind watched in `scope` (a namespace, or all).
 fn scoped<K, T>(
@@ -324,13 +304,15 @@ fn scoped<K, T>(
     scope: Option<&String>,
     project: fn(&K) -> T,
     wrap: fn(RowChange<T>) -> ClusterChange,
-) -> Changes
+    tx: &mpsc::Sender<(usize, Heard<ClusterChange>)>,
+) -> Starter
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + DeserializeOwned
         + std::fmt::Debug
         + Send
+        + Sync
         + 'static,
     K::DynamicType: Default,
     T: Send + 'static,
@@ -339,370 +321,229 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    rows(api, scope.cloned(), project)
-        .map(move |c| c.map(wrap))
-        .boxed()
+    watched(api, scope.cloned(), project, wrap, tx.clone())
 }
 
-/// Every watcher of the cluster, merged.
-fn watch_all(client: &Client, namespaces: &[String]) -> Changes {
-    let scopes: Vec<Option<&String>> = if namespaces.is_empty() {
-        vec![None]
-    } else {
-        namespaces.iter().map(Some).collect()
-    };
-    let mut streams: Vec<Changes> = vec![
-        rows(Api::<Node>::all(client.clone()), None, node_row)
-            .map(|c| c.map(ClusterChange::Nodes))
-            .boxed(),
-    ];
-    for scope in scopes {
-        streams.extend([
-            scoped(client, scope, deployment_row, ClusterChange::Deployments),
-            scoped(client, scope, pod_row, ClusterChange::Pods),
-            scoped(client, scope, replica_set_row, ClusterChange::ReplicaSets),
-            scoped(client, scope, service_row, ClusterChange::Services),
-            scoped(client, scope, hpa_row, ClusterChange::Hpas),
-            scoped(client, scope, event_row, ClusterChange::Events),
-            scoped(client, scope, config_map_row, ClusterChange::ConfigMaps),
-        ]);
+/// The source's way to the app.
+struct Outbox<E> {
+    id: SourceId,
+    tx: mpsc::Sender<E>,
+}
+
+impl<E: From<Update>> Outbox<E> {
+    async fn send(&self, update: Update) -> bool {
+        self.tx.send(E::from(update)).await.is_ok()
     }
-    stream::select_all(streams).boxed()
-}
 
-/// A watcher's events as row changes: the initial (and any re-) list is
-/// gathered and sent whole once complete.
-fn rows<K, T>(
-    api: Api<K>,
-    scope: Option<String>,
-    project: fn(&K) -> T,
-) -> BoxStream<'static, Result<RowChange<T>, String>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-    T: Send + 'static,
-{
-    let mut listing: Vec<T> = Vec::new();
-    watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .filter_map(move |event| {
-            let out = match event {
-                Ok(Event::Init) => {
-                    listing.clear();
-                    None
-                }
-                Ok(Event::InitApply(o)) => {
-                    listing.push(project(&o));
-                    None
-                }
-                Ok(Event::InitDone) => Some(Ok(RowChange::Listed(
-                    scope.clone(),
-                    std::mem::take(&mut listing),
-                ))),
-                Ok(Event::Apply(o)) => Some(Ok(RowChange::Applied(project(&o)))),
-                Ok(Event::Delete(o)) => Some(Ok(RowChange::Deleted(match o.namespace() {
-                    Some(ns) => format!("{ns}/{}", o.name_any()),
-                    None => o.name_any(),
-                }))),
-                Err(e) => Some(Err(e.to_string())),
-            };
-            future::ready(out)
+    async fn state(&self, state: SourceState) -> bool {
+        self.send(Update::SourceState {
+            id: self.id.clone(),
+            state,
         })
-        .boxed()
-}
-
-fn node_row(n: &Node) -> NodeRow {
-    let label = |k: &str| n.labels().get(k).cloned().unwrap_or_default();
-    let group = [
-        label("eks.amazonaws.com/nodegroup"),
-        label("agentpool"),
-        label("cloud.google.com/gke-nodepool"),
-    ]
-    .into_iter()
-    .find(|g| !g.is_empty())
-    .unwrap_or_default();
-    let spec = n.spec.as_ref();
-    NodeRow {
-        name: n.name_any(),
-        group,
-        zone: label("topology.kubernetes.io/zone"),
-        instance_type: label("node.kubernetes.io/instance-type"),
-        ready: n
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
-        unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
-        taints: spec
-            .and_then(|s| s.taints.as_ref())
-            .map(|t| {
-                t.iter()
-                    .map(|t| {
-                        format!(
-                            "{}={}:{}",
-                            t.key,
-                            t.value.clone().unwrap_or_default(),
-                            t.effect
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        capacity: {
-            let of = |k: &str| {
-                n.status
-                    .as_ref()
-                    .and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()))
-                    .and_then(|m| m.get(k))
-                    .map(|q| q.0.clone())
-                    .unwrap_or_default()
-            };
-            (of("cpu"), of("memory"))
-        },
+        .await
     }
 }
 
-fn deployment_row(d: &Deployment) -> DeploymentRow {
-    let status = d.status.as_ref();
-    let spec = d.spec.as_ref();
-    DeploymentRow {
-        namespace: d.namespace().unwrap_or_default(),
-        name: d.name_any(),
-        desired: spec.and_then(|s| s.replicas).unwrap_or(1),
-        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
-        updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
-        available: status.and_then(|s| s.available_replicas).unwrap_or(0),
-        image: first_image(spec.and_then(|s| s.template.spec.as_ref())),
-        color: d.labels().get("color").cloned(),
-        progressing: status
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "Progressing"))
-            .and_then(|c| c.reason.clone()),
-        replicas: status.and_then(|s| s.replicas).unwrap_or(0),
-        generation: d.metadata.generation.unwrap_or(0),
-        observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
-        app: d.labels().get("app").cloned(),
-        revision: revision(d),
-        created: created(d),
-    }
-}
-
-fn created<K: Resource>(o: &K) -> Option<SystemTime> {
-    o.meta()
-        .creation_timestamp
-        .as_ref()
-        .map(|t| SystemTime::from(t.0))
-}
-
-fn revision<K: Resource>(o: &K) -> Option<u32> {
-    o.meta()
-        .annotations
-        .as_ref()?
-        .get("deployment.kubernetes.io/revision")?
-        .parse()
-        .ok()
-}
-
-fn first_image(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> String {
-    spec.and_then(|p| p.containers.first())
-        .and_then(|c| c.image.clone())
-        .unwrap_or_default()
-}
-
-fn replica_set_row(r: &ReplicaSet) -> ReplicaSetRow {
-    let spec = r.spec.as_ref();
-    ReplicaSetRow {
-        namespace: r.namespace().unwrap_or_default(),
-        name: r.name_any(),
-        owner: r
-            .owner_references()
-            .iter()
-            .find(|o| o.kind == "Deployment")
-            .map(|o| o.name.clone()),
-        revision: revision(r),
-        image: first_image(
-            spec.and_then(|s| s.template.as_ref())
-                .and_then(|t| t.spec.as_ref()),
+async fn run<E: From<Update> + Send + 'static>(cluster: Cluster, tx: mpsc::Sender<E>) {
+    let out = Outbox {
+        id: SourceId::new(
+            cluster.region.get_ref(),
+            SourceKind::Cluster,
+            cluster.name.get_ref(),
         ),
-        desired: spec.and_then(|s| s.replicas).unwrap_or(1),
-        ready: r
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0),
-        created: created(r),
-    }
-}
-
-fn service_row(s: &Service) -> ServiceRow {
-    ServiceRow {
-        namespace: s.namespace().unwrap_or_default(),
-        name: s.name_any(),
-        app: s.labels().get("app").cloned(),
-        selector: s
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.as_ref())
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
-    }
-}
-
-fn hpa_row(h: &HorizontalPodAutoscaler) -> HpaRow {
-    let spec = h.spec.as_ref();
-    let status = h.status.as_ref();
-    let target = |name: &str| {
-        spec.and_then(|s| s.metrics.as_ref())
-            .and_then(|m| {
-                m.iter()
-                    .filter_map(|m| m.resource.as_ref())
-                    .find(|r| r.name == name)
-            })
-            .and_then(|r| r.target.average_utilization)
+        tx,
     };
-    let current = |name: &str| {
-        status
-            .and_then(|s| s.current_metrics.as_ref())
-            .and_then(|m| {
-                m.iter()
-                    .filter_map(|m| m.resource.as_ref())
-                    .find(|r| r.name == name)
-            })
-            .and_then(|r| r.current.average_utilization)
-    };
-    HpaRow {
-        namespace: h.namespace().unwrap_or_default(),
-        name: h.name_any(),
-        target_kind: spec
-            .map(|s| s.scale_target_ref.kind.clone())
-            .unwrap_or_default(),
-        target: spec
-            .map(|s| s.scale_target_ref.name.clone())
-            .unwrap_or_default(),
-        min: spec.and_then(|s| s.min_replicas).unwrap_or(1),
-        max: spec.map_or(0, |s| s.max_replicas),
-        current: status.and_then(|s| s.current_replicas).unwrap_or(0),
-        desired: status.map_or(0, |s| s.desired_replicas),
-        cpu: Utilisation {
-            current: current("cpu"),
-            target: target("cpu"),
-        },
-        memory: Utilisation {
-            current: current("memory"),
-            target: target("memory"),
-        },
-        last_scale: status
-            .and_then(|s| s.last_scale_time.as_ref())
-            .map(|t| SystemTime::from(t.0)),
-        failing: status
-            .and_then(|s| s.conditions.as_ref())
-            .map(|c| {
-                // AbleToScale and ScalingActive are healthy when True;
-                // ScalingLimited when False.
-                c.iter()
-                    .filter(|c| (c.type_ == "ScalingLimited") == (c.status == "True"))
-                    .map(|c| {
-                        format!(
-                            "{} {}: {}",
-                            c.type_,
-                            c.status,
-                            c.reason.as_deref().unwrap_or("")
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
-}
-
-fn event_row(e: &CoreEvent) -> EventRow {
-    EventRow {
-        namespace: e.namespace().unwrap_or_default(),
-        name: e.name_any(),
-        warning: e.type_.as_deref() == Some("Warning"),
-        reason: e.reason.clone().unwrap_or_default(),
-        object: format!(
-            "{}/{}",
-            e.involved_object.kind.as_deref().unwrap_or(""),
-            e.involved_object.name.as_deref().unwrap_or("")
-        ),
-        message: e.message.clone().unwrap_or_default(),
-        count: e.count.unwrap_or(1),
-        last: e
-            .last_timestamp
-            .as_ref()
-            .map(|t| SystemTime::from(t.0))
-            .or_else(|| e.event_time.as_ref().map(|t| SystemTime::from(t.0)))
-            .or_else(|| created(e)),
-    }
-}
-
-fn config_map_row(c: &ConfigMap) -> ConfigMapRow {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    c.data.hash(&mut h);
-    c.binary_data
-        .as_ref()
-        .map(|b| b.iter().map(|(k, v)| (k, &v.0)).collect::<Vec<_>>())
-        .hash(&mut h);
-    ConfigMapRow {
-        namespace: c.namespace().unwrap_or_default(),
-        name: c.name_any(),
-        keys: c.data.as_ref().map_or(0, std::collections::BTreeMap::len)
-            + c.binary_data
-                .as_ref()
-                .map_or(0, std::collections::BTreeMap::len),
-        hash: h.finish(),
-    }
-}
-
-/// The status kubectl's STATUS column shows: a terminating pod, else the
-/// first container waiting or terminated with a reason, else the phase.
-fn pod_row(p: &Pod) -> PodRow {
-    let status = p.status.as_ref();
-    let containers = status
-        .and_then(|s| s.container_statuses.as_deref())
-        .unwrap_or_default();
-    let waiting = containers.iter().find_map(|c| {
-        let state = c.state.as_ref()?;
-        state
-            .waiting
-            .as_ref()
-            .and_then(|w| w.reason.clone())
-            .or_else(|| state.terminated.as_ref().and_then(|t| t.reason.clone()))
-    });
-    let shown = if p.metadata.deletion_timestamp.is_some() {
-        "Terminating".to_owned()
-    } else {
-        waiting.unwrap_or_else(|| {
-            status
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Unknown".to_owned())
+    if !out
+        .state(SourceState::Connecting {
+            since: SystemTime::now(),
         })
-    };
-    let spec_containers = p.spec.as_ref().map_or(0, |s| s.containers.len());
-    PodRow {
-        namespace: p.namespace().unwrap_or_default(),
-        name: p.name_any(),
-        status: shown,
-        ready: u16::try_from(containers.iter().filter(|c| c.ready).count()).unwrap_or(u16::MAX),
-        containers: u16::try_from(spec_containers.max(containers.len())).unwrap_or(u16::MAX),
-        restarts: u32::try_from(
-            containers
-                .iter()
-                .map(|c| i64::from(c.restart_count))
-                .sum::<i64>(),
+        .await
+    {
+        return;
+    }
+    // Rows survive reconnections: a re-list replaces a table only whole.
+    let mut health: Option<ClusterHealth> = None;
+    let mut failing_since: Option<SystemTime> = None;
+    let mut last_live: Option<SystemTime> = None;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let read_timeout = watch::IDLE + Duration::from_secs(10);
+        let connected = tokio::time::timeout(
+            auth::EXEC_TIMEOUT + Duration::from_secs(10),
+            auth::connect(&cluster, read_timeout),
         )
-        .unwrap_or(0),
-        node: p
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .unwrap_or_default(),
-        created: created(p),
-        labels: p
-            .labels()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "kube context `{}`: cannot connect in time",
+                cluster.context
+            ))
+        });
+        let conn = match connected {
+            Ok(c) => c,
+            Err(message) => {
+                let state = match last_live {
+                    Some(since) => SourceState::Stale {
+                        since,
+                        why: message.clone(),
+                    },
+                    None => SourceState::Error {
+                        since: *failing_since.get_or_insert_with(SystemTime::now),
+                        message: message.clone(),
+                    },
+                };
+                let repeat = health
+                    .as_ref()
+                    .and_then(|h| h.reported.as_ref())
+                    .and_then(SourceState::failure)
+                    .is_some_and(|w| w == message);
+                if !repeat {
+                    tracing::warn!(source = %out.id, "{message}");
+                    if !out.state(state.clone()).await {
+                        return;
+                    }
+                }
+                let h = health.get_or_insert_with(|| ClusterHealth::new(Vec::new()));
+                h.reported = Some(state);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(watch::BACKOFF_CAP);
+                continue;
+            }
+        };
+        backoff = Duration::from_secs(1);
+        let renew = conn.expires.map(|at| {
+            let left = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+                .saturating_sub(RENEW_BEFORE);
+            tokio::time::Instant::now() + left.max(Duration::from_secs(5))
+        });
+        let (heard_tx, heard_rx) = mpsc::channel(256);
+        let (names, tasks) = start_watches(&conn.client, &cluster.namespaces, &heard_tx);
+        drop(heard_tx);
+        let mut h = ClusterHealth::new(names);
+        if let Some(previous) = &health {
+            h.reported.clone_from(&previous.reported);
+        }
+        h.last_live = last_live;
+        h.failing_since = failing_since;
+        let outcome = follow(&out, &conn.probe, &mut h, heard_rx, renew).await;
+        for t in tasks {
+            t.abort();
+        }
+        last_live = h.last_live;
+        failing_since = h.failing_since;
+        health = Some(h);
+        match outcome {
+            Followed::AppGone => return,
+            Followed::Reconnect(why) => {
+                tracing::info!(source = %out.id, "connecting afresh: {why}");
+            }
+        }
     }
+}
+
+/// Why following a connection ended.
+enum Followed {
+    /// Nobody listens any more.
+    AppGone,
+    /// The credential expired or was refused: connect again.
+    Reconnect(&'static str),
+}
+
+/// Follows one connection's watches and probe until the app goes away or
+/// the connection must be made afresh.
+async fn follow<E: From<Update> + Send + 'static>(
+    out: &Outbox<E>,
+    probe: &Client,
+    h: &mut ClusterHealth,
+    mut heard: mpsc::Receiver<(usize, Heard<ClusterChange>)>,
+    renew: Option<tokio::time::Instant>,
+) -> Followed {
+    let mut probe_every = tokio::time::interval(PROBE_EVERY);
+    probe_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let renewal = async {
+        match renew {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut renewal = std::pin::pin!(renewal);
+    loop {
+        tokio::select! {
+            got = heard.recv() => {
+                let Some((i, heard)) = got else {
+                    return Followed::Reconnect("every watch ended");
+                };
+                let Some(w) = h.watches.get_mut(i) else { continue };
+                match heard {
+                    Heard::Change(change) => {
+                        w.heard = Some(Instant::now());
+                        w.failing = None;
+                        if !out.send(Update::Cluster { id: out.id.clone(), change: Box::new(change) }).await {
+                            return Followed::AppGone;
+                        }
+                    }
+                    Heard::Alive => {
+                        w.heard = Some(Instant::now());
+                        w.failing = None;
+                    }
+                    Heard::Failed { why, unauthorized } => {
+                        w.failing = Some(why);
+                        if unauthorized {
+                            let _ = report(out, h).await;
+                            return Followed::Reconnect("the API server refused the credential");
+                        }
+                    }
+                }
+            }
+            _ = probe_every.tick() => {
+                let answer = tokio::time::timeout(PROBE_TIMEOUT, probe.apiserver_version()).await;
+                match answer {
+                    Ok(Ok(_)) => {
+                        h.probe_failing = None;
+                        h.probe_answered = true;
+                    }
+                    Ok(Err(e)) => {
+                        let why = match &e {
+                            kube::Error::Api(s) => format!("{} {}", s.code, s.message),
+                            other => crate::config::secret::mask_line(&other.to_string()),
+                        };
+                        let since = h.probe_failing.as_ref().map_or_else(Instant::now, |(t, _)| *t);
+                        h.probe_failing = Some((since, why));
+                    }
+                    Err(_) => {
+                        let since = h.probe_failing.as_ref().map_or_else(Instant::now, |(t, _)| *t);
+                        h.probe_failing = Some((since, format!("no answer within {} s", PROBE_TIMEOUT.as_secs())));
+                    }
+                }
+            }
+            () = &mut renewal => {
+                return Followed::Reconnect("the credential is about to expire");
+            }
+        }
+        if !report(out, h).await {
+            return Followed::AppGone;
+        }
+    }
+}
+
+/// Reports the cluster's state when it is due; whether the app listens.
+async fn report<E: From<Update>>(out: &Outbox<E>, h: &mut ClusterHealth) -> bool {
+    let now = Instant::now();
+    let state = h.state(now);
+    if !h.due(&state, now) {
+        return true;
+    }
+    if let Some(why) = state.failure()
+        && h.reported
+            .as_ref()
+            .and_then(SourceState::failure)
+            .is_none_or(|w| !same_reason(w, why))
+    {
+        tracing::warn!(source = %out.id, "{why}");
+    }
+    h.reported = Some(state.clone());
+    h.reported_at = Some(now);
+    out.state(state).await
 }
