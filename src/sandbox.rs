@@ -157,6 +157,7 @@ impl Sandbox {
                 store: store.clone(),
                 tokens: tokens.clone(),
                 down: AtomicBool::new(false),
+                failing: std::sync::atomic::AtomicU16::new(0),
             });
             let server = axum_server::from_tcp_rustls(listener, tls_config.clone())?;
             let router = api::router(api.clone());
@@ -259,6 +260,14 @@ impl Sandbox {
     pub fn set_api_down(&self, cluster: &str, down: bool) {
         if let Some(c) = self.clusters.iter().find(|c| c.name == cluster) {
             c.api.down.store(down, Ordering::SeqCst);
+        }
+    }
+
+    /// Makes a cluster's API answer every request with `status` (a 500,
+    /// a 401, a 403), or answer normally again with `None`.
+    pub fn set_api_status(&self, cluster: &str, status: Option<u16>) {
+        if let Some(c) = self.clusters.iter().find(|c| c.name == cluster) {
+            c.api.failing.store(status.unwrap_or(0), Ordering::SeqCst);
         }
     }
 

@@ -40,6 +40,8 @@ pub struct ClusterApi {
     /// Set by a scenario: the server stops answering (requests hang, as
     /// behind a network partition).
     pub down: std::sync::atomic::AtomicBool,
+    /// Set by a test: every request is answered with this status (0: none).
+    pub failing: std::sync::atomic::AtomicU16,
 }
 
 /// The router of one cluster's API server.
@@ -130,6 +132,10 @@ async fn handle(
     // A partition: requests get no answer until it heals, as over TCP.
     while api.down.load(std::sync::atomic::Ordering::SeqCst) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let injected = api.failing.load(std::sync::atomic::Ordering::SeqCst);
+    if injected != 0 {
+        return error_response(&ApiError::injected(injected));
     }
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();

@@ -42,6 +42,23 @@ impl ApiError {
         )
     }
 
+    /// Any status, answered to everything while a fault is injected.
+    pub fn injected(code: u16) -> ApiError {
+        let reason = match code {
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            429 => "TooManyRequests",
+            503 => "ServiceUnavailable",
+            _ => "InternalError",
+        };
+        Self::new(
+            code,
+            reason,
+            format!("the sandbox answers {code} to every request (an injected fault)"),
+            None,
+        )
+    }
+
     /// 404 for a path.
     pub fn no_route() -> ApiError {
         Self::new(

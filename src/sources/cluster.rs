@@ -78,6 +78,9 @@ struct ClusterHealth {
     /// Since when, and why, the probe has been failing.
     probe_failing: Option<(Instant, String)>,
     probe_answered: bool,
+    /// The last time the probe failed: a watch opened before it may be a
+    /// dead connection still, so each must be heard from again after it.
+    suspect_before: Option<Instant>,
     /// When it was last live.
     last_live: Option<SystemTime>,
     /// When it started failing, before it was ever live.
@@ -99,6 +102,7 @@ impl ClusterHealth {
                 .collect(),
             probe_failing: None,
             probe_answered: false,
+            suspect_before: None,
             last_live: None,
             failing_since: None,
             reported: None,
@@ -125,6 +129,14 @@ impl ClusterHealth {
         for w in &self.watches {
             if let Some(why) = &w.failing {
                 return Some(why.clone());
+            }
+            if let (Some(suspect), Some(h)) = (self.suspect_before, w.heard)
+                && h <= suspect
+            {
+                return Some(format!(
+                    "the API answers again; watch {} not heard from since it stopped",
+                    w.what
+                ));
             }
             if let Some(h) = w.heard
                 && now.duration_since(h) >= SILENT
@@ -499,10 +511,20 @@ async fn follow<E: From<Update> + Send + 'static>(
             }
             _ = probe_every.tick() => {
                 let answer = tokio::time::timeout(PROBE_TIMEOUT, probe.apiserver_version()).await;
-                match answer {
+                match &answer {
                     Ok(Ok(_)) => {
+                        // Back after a spell of no answers: connections from
+                        // before may be dead; open everything afresh rather
+                        // than wait for each watch to find out.
+                        let spell = h.probe_failing.as_ref().map(|(since, _)| since.elapsed());
                         h.probe_failing = None;
                         h.probe_answered = true;
+                        let silent = h.suspect_before.is_some_and(|suspect| {
+                            h.watches.iter().any(|w| w.heard.is_none_or(|t| t <= suspect))
+                        });
+                        if silent && spell.is_some_and(|d| d >= PROBE_EVERY) {
+                            return Followed::Reconnect("the API answers again after a spell of silence");
+                        }
                     }
                     Ok(Err(e)) => {
                         let why = match &e {
@@ -516,6 +538,16 @@ async fn follow<E: From<Update> + Send + 'static>(
                         let since = h.probe_failing.as_ref().map_or_else(Instant::now, |(t, _)| *t);
                         h.probe_failing = Some((since, format!("no answer within {} s", PROBE_TIMEOUT.as_secs())));
                     }
+                }
+                // No answer at all (not an error status): the network may be
+                // holding dead connections, the watches' among them.
+                let unanswered = match &answer {
+                    Ok(Ok(_)) => false,
+                    Ok(Err(e)) => !matches!(e, kube::Error::Api(_)),
+                    Err(_) => true,
+                };
+                if unanswered {
+                    h.suspect_before = Some(Instant::now());
                 }
             }
             () = &mut renewal => {

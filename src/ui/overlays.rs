@@ -198,7 +198,11 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
         lines.push(field("fires in", left, st.warn));
     }
     if let Some(u) = &a.generator_url {
-        lines.push(field("source", u.clone(), st.accent));
+        lines.push(field(
+            "source",
+            crate::config::secret::mask_url(u),
+            st.accent,
+        ));
     }
     if let Some((group, n)) = &a.group {
         lines.push(field("group", format!("{group} ({n} alert(s))"), st.text));

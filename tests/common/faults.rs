@@ -87,7 +87,11 @@ impl Drop for Proxy {
 }
 
 /// One connection through the proxy.
-async fn serve(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<(Mode, u64)>) {
+async fn serve(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mut mode: watch::Receiver<(Mode, u64)>,
+) {
     let (now, born) = mode.borrow().clone();
     match now {
         Mode::Down => return,

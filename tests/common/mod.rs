@@ -3,6 +3,9 @@
 //! ratatui's `TestBackend`.
 #![allow(dead_code)]
 
+pub mod faults;
+pub mod postgres;
+pub mod redis;
 pub mod tmux;
 
 use std::path::PathBuf;

@@ -480,7 +480,7 @@ fn reach<'a>(
         out.push(field("direct", host_of(d.url.get_ref())));
     }
     if let Some(e) = exporter {
-        out.push(field("exporter", e.to_owned()));
+        out.push(field("exporter", crate::config::secret::mask_url(e)));
     }
     if let Some(c) = cloudwatch {
         out.push(field(
@@ -491,11 +491,17 @@ fn reach<'a>(
     out
 }
 
+/// A URL's scheme, host and port: what a direct connection is, without
+/// its user, path or query.
 fn host_of(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{scheme}://{host}")
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            (None, _) => format!("{}://", u.scheme()),
+        },
+        Err(_) => "(not a URL)".to_owned(),
+    }
 }
 
 #[cfg(test)]

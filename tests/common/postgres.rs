@@ -1,0 +1,213 @@
+//! A real PostgreSQL for the tests: servers initialised and run as the
+//! `postgres` user (root cannot run them) on free loopback ports, with
+//! trust authentication; a primary and its streaming replica.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The PostgreSQL binaries, or a failure naming the package.
+pub fn pg_bin() -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
+        d.filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+    });
+    found.unwrap_or_else(|| {
+        panic!("PostgreSQL is missing: install it with `apt-get install -y postgresql` (tests/run.sh does this)")
+    })
+}
+
+/// Runs a PostgreSQL tool as the `postgres` user (root cannot run them).
+pub fn as_postgres(bin: &Path, tool: &str, args: &[&str]) {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join(tool))
+        .args(args)
+        .output()
+        .expect("runuser");
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn psql(bin: &Path, port: u16, sql: &str) -> String {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join("psql"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-Atc",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A fresh data directory `root/name` (owned by `postgres`, trust
+/// authentication) listening on 127.0.0.1:`port`, with `extra` settings.
+pub fn init_server(bin: &Path, root: &Path, name: &str, port: u16, extra: &str) -> PathBuf {
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(root)
+        .status();
+    let data = root.join(name);
+    let d = data.to_string_lossy();
+    as_postgres(
+        bin,
+        "initdb",
+        &["-D", &d, "-U", "postgres", "-A", "trust", "--no-sync"],
+    );
+    std::fs::write(
+        data.join("postgresql.auto.conf"),
+        format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n{extra}",
+            root.display()
+        ),
+    )
+    .expect("conf");
+    data
+}
+
+/// A primary and a streaming replica, stopped when dropped.
+pub struct Pair {
+    /// The binaries.
+    pub bin: PathBuf,
+    /// Where both data directories are.
+    pub dir: tempfile::TempDir,
+    /// The primary's port.
+    pub primary: u16,
+    /// The replica's port.
+    pub replica: u16,
+}
+
+impl Pair {
+    /// Starts both.
+    pub fn start() -> Pair {
+        let bin = pg_bin();
+        let dir = tempfile::tempdir().expect("temp");
+        let root = dir.path().to_path_buf();
+        let root = root.as_path();
+        let (primary, replica) = (super::free_port(), super::free_port());
+        let p = init_server(
+            &bin,
+            root,
+            "primary",
+            primary,
+            "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\n",
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(p.join("pg_hba.conf"))
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, b"host replication all 127.0.0.1/32 trust\n")
+            })
+            .expect("hba");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status();
+        let pair = Pair {
+            bin,
+            dir,
+            primary,
+            replica,
+        };
+        pair.ctl("primary", "start");
+        let r = root.join("replica");
+        as_postgres(
+            &pair.bin,
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &r.to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+        );
+        let conf = std::fs::read_to_string(r.join("postgresql.auto.conf")).expect("replica conf");
+        std::fs::write(
+            r.join("postgresql.auto.conf"),
+            format!(
+                "{}\nport = {replica}\n",
+                conf.replace(&format!("port = {primary}\n"), "")
+            ),
+        )
+        .expect("replica conf");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status();
+        pair.ctl("replica", "start");
+        pair
+    }
+
+    /// Waits until table `t` created on the primary exists on the replica.
+    pub fn wait_replicated(&self, t: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sql = format!("SELECT count(*) FROM pg_class WHERE relname = '{t}'");
+        while psql(&self.bin, self.replica, &sql) != "1" {
+            assert!(
+                Instant::now() < deadline,
+                "table {t} never reached the replica"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs `pg_ctl ACTION` on `primary` or `replica`.
+    pub fn ctl(&self, which: &str, action: &str) {
+        let data = self.dir.path().join(which);
+        let log = self.dir.path().join(format!("{which}.log"));
+        as_postgres(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-m",
+                "fast",
+                action,
+            ],
+        );
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for which in ["replica", "primary"] {
+            let data = self.dir.path().join(which);
+            let _ = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
+                .output();
+        }
+    }
+}

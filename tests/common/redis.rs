@@ -1,0 +1,51 @@
+//! A real Redis for the tests, on a free loopback port.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::Process;
+
+/// A Redis server in `dir` on `port` (a replica of `replica_of`), stopped
+/// when dropped; fails with the install command when it is missing.
+pub fn redis_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Process {
+    let found = Command::new("sh")
+        .args(["-c", "command -v redis-server"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "redis-server is missing: install it with `apt-get install -y redis-server` (tests/run.sh does this)"
+    );
+    let mut c = Command::new("redis-server");
+    c.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ])
+    .args(["--repl-diskless-sync-delay", "0", "--maxmemory", "64mb"])
+    .arg("--dir")
+    .arg(dir);
+    if let Some(primary) = replica_of {
+        c.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+    }
+    Process(
+        c.stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server"),
+    )
+}
+
+/// Runs `redis-cli` against `port`.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
