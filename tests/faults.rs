@@ -408,6 +408,17 @@ fn data_of<'a>(app: &'a App, id: &SourceId) -> Option<&'a DataStatus> {
     app.data(&id.region, id.kind, &id.name)
 }
 
+/// A database or cache, kept while its last reading is.
+fn data_subject(kind: &'static str, id: SourceId) -> Subject {
+    let kept_id = id.clone();
+    Subject {
+        kind,
+        id,
+        kept: Box::new(move |a| data_of(a, &kept_id).is_some()),
+        verdict: Box::new(|_| None),
+    }
+}
+
 /// The HTTP faults, one after another, on one source behind `proxy`.
 async fn http_matrix(console: &mut Console, s: &Subject, proxy: &Proxy, answered: Answered) {
     let relay = || proxy.set(Mode::Relay);
@@ -463,7 +474,7 @@ async fn http_matrix(console: &mut Console, s: &Subject, proxy: &Proxy, answered
                 403,
                 "application/json",
                 "{\"error\":\"forbidden\"}".into(),
-            ))
+            ));
         },
         relay,
     )
@@ -757,73 +768,33 @@ async fn prometheus_faults() {
     http_matrix(&mut console, &promql, &proxy, FAILS).await;
 }
 
-/// Runs its closure when dropped: a server stopped however a test ends.
-struct Stop<F: Fn()>(F);
-
-impl<F: Fn()> Drop for Stop<F> {
-    fn drop(&mut self) {
-        (self.0)();
+/// The faults of a connection, on one source behind `proxy`: it dies,
+/// hangs, half-opens, answers garbage.
+async fn connection_matrix(console: &mut Console, s: &Subject, proxy: &Proxy) {
+    let relay = || proxy.set(Mode::Relay);
+    for (condition, mode) in [
+        ("dies", Mode::Down),
+        ("hangs", Mode::Hang),
+        ("half-open", Mode::HalfOpen),
+        ("malformed", Mode::Garbage),
+    ] {
+        cell(
+            console,
+            s,
+            condition,
+            Expect::NotLive,
+            || proxy.set(mode),
+            relay,
+        )
+        .await;
     }
-}
-
-/// Signals a PostgreSQL server whole: the postmaster and every process
-/// it forked (each backend is a session of its own).
-fn signal_server(postmaster: u32, signal: &str) {
-    let ok = std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(postmaster.to_string())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill -{signal} {postmaster}");
-    let _ = std::process::Command::new("pkill")
-        .arg(format!("-{signal}"))
-        .args(["-P", &postmaster.to_string()])
-        .status();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_direct_faults() {
-    use common::postgres::{init_server, pg_bin, psql};
-    let bin = pg_bin();
-    let dir = tempfile::tempdir().expect("temp");
-    let port = common::free_port();
-    let data = init_server(&bin, dir.path(), "db", port, "");
-    let ctl = |action: &str| {
-        let out = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(bin.join("pg_ctl"))
-            .args(["-D", &data.to_string_lossy(), "-l"])
-            .arg(dir.path().join("db.log"))
-            .args(["-w", "-m", "immediate", action])
-            .output()
-            .expect("pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl {action}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    ctl("start");
-    // Stopped however the test ends, paused or not.
-    let data_dir = data.clone();
-    let pg_ctl = bin.join("pg_ctl");
-    let _stop = Stop(move || {
-        let _ = std::process::Command::new("pkill")
-            .args(["-CONT", "-u", "postgres"])
-            .status();
-        let _ = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(&pg_ctl)
-            .args(["-D", &data_dir.to_string_lossy(), "-m", "immediate", "stop"])
-            .output();
-    });
-    let postmaster = || -> u32 {
-        std::fs::read_to_string(data.join("postmaster.pid"))
-            .ok()
-            .and_then(|t| t.lines().next()?.trim().parse().ok())
-            .expect("postmaster.pid")
-    };
-    psql(&bin, port, "CREATE ROLE touban LOGIN");
+    let pg = common::postgres::Server::start();
+    let port = pg.port;
+    pg.psql("CREATE ROLE touban LOGIN");
     let proxy = Proxy::start(([127, 0, 0, 1], port).into()).await;
     let config = format!(
         "{}\n[[databases]]\nname = \"db\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://touban@127.0.0.1:{}/postgres?sslmode=disable\" }}\n",
@@ -833,55 +804,15 @@ async fn postgres_direct_faults() {
     proxy.set(Mode::Down);
     let mut console = Console::new(&config);
     touban::sources::data::spawn(console.app.platform(), &console.tx, Duration::from_secs(1));
-    let id = SourceId::new("tokyo", SourceKind::Database, "db");
-    let kept_id = id.clone();
-    let s = Subject {
-        kind: "postgres direct",
-        id,
-        kept: Box::new(move |a| data_of(a, &kept_id).is_some()),
-        verdict: Box::new(|_| None),
-    };
+    let s = data_subject(
+        "postgres direct",
+        SourceId::new("tokyo", SourceKind::Database, "db"),
+    );
     down_at_start(&mut console, &s, || proxy.set(Mode::Relay)).await;
-    let relay = || proxy.set(Mode::Relay);
-    cell(
-        &mut console,
-        &s,
-        "dies",
-        Expect::NotLive,
-        || proxy.set(Mode::Down),
-        relay,
-    )
-    .await;
-    cell(
-        &mut console,
-        &s,
-        "hangs",
-        Expect::NotLive,
-        || proxy.set(Mode::Hang),
-        relay,
-    )
-    .await;
-    cell(
-        &mut console,
-        &s,
-        "half-open",
-        Expect::NotLive,
-        || proxy.set(Mode::HalfOpen),
-        relay,
-    )
-    .await;
-    cell(
-        &mut console,
-        &s,
-        "malformed",
-        Expect::NotLive,
-        || proxy.set(Mode::Garbage),
-        relay,
-    )
-    .await;
+    connection_matrix(&mut console, &s, &proxy).await;
     // Refused: every connection rejected by pg_hba.conf, and the one
     // touban holds ended.
-    let hba = data.join("pg_hba.conf");
+    let hba = pg.data.join("pg_hba.conf");
     let trusting = std::fs::read_to_string(&hba).expect("hba");
     cell(
         &mut console,
@@ -894,16 +825,14 @@ async fn postgres_direct_faults() {
                 format!("host all touban 127.0.0.1/32 reject\n{trusting}"),
             )
             .expect("hba");
-            psql(&bin, port, "SELECT pg_reload_conf()");
-            psql(
-                &bin,
-                port,
+            pg.psql("SELECT pg_reload_conf()");
+            pg.psql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'touban'",
             );
         },
         || {
             std::fs::write(&hba, &trusting).expect("hba");
-            psql(&bin, port, "SELECT pg_reload_conf()");
+            pg.psql("SELECT pg_reload_conf()");
         },
     )
     .await;
@@ -913,8 +842,8 @@ async fn postgres_direct_faults() {
         &s,
         "paused",
         Expect::NotLive,
-        || signal_server(postmaster(), "STOP"),
-        || signal_server(postmaster(), "CONT"),
+        || pg.signal("STOP"),
+        || pg.signal("CONT"),
     )
     .await;
     // Killed, then started again on the same port.
@@ -923,8 +852,8 @@ async fn postgres_direct_faults() {
         &s,
         "killed",
         Expect::NotLive,
-        || ctl("stop"),
-        || ctl("start"),
+        || pg.ctl("stop"),
+        || pg.ctl("start"),
     )
     .await;
 }
@@ -935,11 +864,7 @@ async fn redis_direct_faults() {
     let dir = tempfile::tempdir().expect("temp");
     let port = common::free_port();
     let server = std::sync::Mutex::new(Some(redis_server(dir.path(), port, None)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while redis_cli(port, &["PING"]) != "PONG" {
-        assert!(Instant::now() < deadline, "redis never answered");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::redis::wait_ready(port);
     let pid = || {
         server
             .lock()
@@ -957,52 +882,12 @@ async fn redis_direct_faults() {
     proxy.set(Mode::Down);
     let mut console = Console::new(&config);
     touban::sources::data::spawn(console.app.platform(), &console.tx, Duration::from_secs(1));
-    let id = SourceId::new("tokyo", SourceKind::Cache, "cache");
-    let kept_id = id.clone();
-    let s = Subject {
-        kind: "redis direct",
-        id,
-        kept: Box::new(move |a| data_of(a, &kept_id).is_some()),
-        verdict: Box::new(|_| None),
-    };
+    let s = data_subject(
+        "redis direct",
+        SourceId::new("tokyo", SourceKind::Cache, "cache"),
+    );
     down_at_start(&mut console, &s, || proxy.set(Mode::Relay)).await;
-    let relay = || proxy.set(Mode::Relay);
-    cell(
-        &mut console,
-        &s,
-        "dies",
-        Expect::NotLive,
-        || proxy.set(Mode::Down),
-        relay,
-    )
-    .await;
-    cell(
-        &mut console,
-        &s,
-        "hangs",
-        Expect::NotLive,
-        || proxy.set(Mode::Hang),
-        relay,
-    )
-    .await;
-    cell(
-        &mut console,
-        &s,
-        "half-open",
-        Expect::NotLive,
-        || proxy.set(Mode::HalfOpen),
-        relay,
-    )
-    .await;
-    cell(
-        &mut console,
-        &s,
-        "malformed",
-        Expect::NotLive,
-        || proxy.set(Mode::Garbage),
-        relay,
-    )
-    .await;
+    connection_matrix(&mut console, &s, &proxy).await;
     // Refused: a password required, the connection touban holds ended.
     cell(
         &mut console,

@@ -211,3 +211,98 @@ impl Drop for Pair {
         }
     }
 }
+
+/// One PostgreSQL server (trust authentication), stopped when dropped,
+/// whatever state a test left it in.
+pub struct Server {
+    /// The binaries.
+    pub bin: PathBuf,
+    /// Its data directory's parent.
+    pub dir: tempfile::TempDir,
+    /// Its data directory.
+    pub data: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Server {
+    /// Initialises and starts a server.
+    pub fn start() -> Server {
+        let bin = pg_bin();
+        let dir = tempfile::tempdir().expect("temp");
+        let port = super::free_port();
+        let data = init_server(&bin, dir.path(), "db", port, "");
+        let server = Server {
+            bin,
+            dir,
+            data,
+            port,
+        };
+        server.ctl("start");
+        server
+    }
+
+    /// `pg_ctl ACTION`, waiting, stopping immediately.
+    pub fn ctl(&self, action: &str) {
+        as_postgres(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data.to_string_lossy(),
+                "-l",
+                &self.dir.path().join("db.log").to_string_lossy(),
+                "-w",
+                "-m",
+                "immediate",
+                action,
+            ],
+        );
+    }
+
+    /// The postmaster's pid.
+    pub fn postmaster(&self) -> u32 {
+        std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next()?.trim().parse().ok())
+            .expect("postmaster.pid")
+    }
+
+    /// Sends `signal` to the postmaster and every process it forked (each
+    /// backend is a session of its own).
+    pub fn signal(&self, signal: &str) {
+        let postmaster = self.postmaster().to_string();
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &postmaster])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {postmaster}");
+        let _ = Command::new("pkill")
+            .args([&format!("-{signal}"), "-P", &postmaster])
+            .status();
+    }
+
+    /// Runs `sql` as `postgres`.
+    pub fn psql(&self, sql: &str) -> String {
+        psql(&self.bin, self.port, sql)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.data.join("postmaster.pid").exists() {
+            let _ = std::panic::catch_unwind(|| self.signal("CONT"));
+        }
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args([
+                "-D",
+                &self.data.to_string_lossy(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .output();
+    }
+}

@@ -49,3 +49,15 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
         .expect("redis-cli");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Waits until the server on `port` answers PING (10 s at most).
+pub fn wait_ready(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while redis_cli(port, &["PING"]) != "PONG" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis on {port} never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
