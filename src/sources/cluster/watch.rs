@@ -24,9 +24,9 @@ pub(super) const WATCH_SECONDS: u32 = 20;
 /// is taken for a dead connection.
 pub(super) const IDLE: Duration = Duration::from_secs(WATCH_SECONDS as u64 + 10);
 /// Objects per list page.
-const PAGE: u32 = 500;
+const PAGE: u32 = 100;
 /// Pages of one list at most (a million objects).
-const MAX_PAGES: u32 = 2000;
+const MAX_PAGES: u32 = 10_000;
 /// The first wait after a failure, doubled each time up to [`BACKOFF_CAP`].
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 /// See [`BACKOFF_FIRST`].
