@@ -92,7 +92,13 @@ fn console_in_a_terminal(dir: &std::path::Path, config: &std::path::Path, pods: 
     let text = std::fs::read_to_string(config).expect("config");
     let text: String = text
         .lines()
-        .map(|l| if l.starts_with("namespaces = ") { "namespaces = []" } else { l })
+        .map(|l| {
+            if l.starts_with("namespaces = ") {
+                "namespaces = []"
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(&every_namespace, text).expect("write");
@@ -110,13 +116,26 @@ fn console_in_a_terminal(dir: &std::path::Path, config: &std::path::Path, pods: 
         d = dir.display()
     );
     let started = Instant::now();
-    tmux(&["new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", &run]);
-    let pid = String::from_utf8_lossy(&tmux(&["display-message", "-p", "-t", "bench", "#{pane_pid}"]).stdout)
-        .trim()
-        .to_owned();
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "bench",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &run,
+    ]);
+    let pid = String::from_utf8_lossy(
+        &tmux(&["display-message", "-p", "-t", "bench", "#{pane_pid}"]).stdout,
+    )
+    .trim()
+    .to_owned();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "bench"]).stdout).into_owned();
+        let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "bench"]).stdout)
+            .into_owned();
         let counts: Vec<usize> = screen
             .match_indices(" pods")
             .filter_map(|(i, _)| {
@@ -127,10 +146,18 @@ fn console_in_a_terminal(dir: &std::path::Path, config: &std::path::Path, pods: 
                     .ok()
             })
             .collect();
-        if counts.iter().filter(|n| **n >= pods.saturating_sub(10)).count() >= 2 {
+        if counts
+            .iter()
+            .filter(|n| **n >= pods.saturating_sub(10))
+            .count()
+            >= 2
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the console never showed both clusters:\n{screen}");
+        assert!(
+            Instant::now() < deadline,
+            "the console never showed both clusters:\n{screen}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     let on_screen = started.elapsed();
