@@ -505,6 +505,11 @@ impl App {
         self.store.silences()
     }
 
+    /// Alerts the sources sent that could not be read (skipped, counted).
+    pub fn malformed_alerts(&self) -> usize {
+        self.store.malformed_alerts()
+    }
+
     /// Firing alerts of a region by severity, once known.
     pub fn alert_counts(&self, region: &str) -> Option<(usize, usize, usize)> {
         self.store.alert_counts(region)

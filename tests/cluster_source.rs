@@ -352,3 +352,47 @@ async fn an_exec_plugin_s_token_is_handed_to_kube_and_its_failures_name_only_the
         assert!(!message.contains(secret), "{secret} in: {message}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_fails_is_said_as_it_changes_and_a_never_connected_cluster_is_no_stale_one() {
+    let (sandbox, dir, mut app, mut rx) = common::watched(34).await;
+    let tokyo = |a: &App| {
+        a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
+            .clone()
+    };
+    common::until(&mut app, &mut rx, "Tokyo live", |a| tokyo(a).is_live()).await;
+    sandbox.set_api_status("eks-tokyo", Some(500));
+    common::until(&mut app, &mut rx, "Tokyo stale on a 500", |a| {
+        matches!(tokyo(a), touban::model::SourceState::Stale { ref why, .. } if why.contains("500"))
+    })
+    .await;
+    sandbox.set_api_status("eks-tokyo", Some(403));
+    common::until(&mut app, &mut rx, "the reason now a 403", |a| {
+        matches!(tokyo(a), touban::model::SourceState::Stale { ref why, .. } if why.contains("403"))
+    })
+    .await;
+    sandbox.set_api_status("eks-tokyo", None);
+    common::until(&mut app, &mut rx, "Tokyo live again", |a| {
+        tokyo(a).is_live()
+    })
+    .await;
+
+    // A cluster that has never answered is an error, never stale.
+    let src = format!(
+        "{}\n[[clusters]]\nname = \"nowhere\"\nregion = \"tokyo\"\ncontext = \"eks-tokyo\"\nkubeconfig = \"{}\"\n",
+        common::TWO_REGIONS,
+        dir.path().join("no-such-kubeconfig").display()
+    );
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = touban::config::Platform::parse("test.toml", &src).expect("valid");
+    let mut app = App::new(loaded, std::time::SystemTime::now());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    touban::sources::cluster::spawn(app.platform(), &tx);
+    common::until(&mut app, &mut rx, "the cluster in error", |a| {
+        matches!(
+            a.source("tokyo", touban::model::SourceKind::Cluster, "nowhere"),
+            touban::model::SourceState::Error { .. }
+        )
+    })
+    .await;
+}

@@ -496,7 +496,7 @@ async fn http_matrix(console: &mut Console, s: &Subject, proxy: &Proxy, answered
         s.kind,
         f64::from(u32::try_from(grew >> 10).unwrap_or(u32::MAX)) / 1024.0
     );
-    assert!(grew < 256 << 20, "{}: memory grew {grew} bytes", s.kind);
+    assert!(grow_ok(grew), "{}: memory grew {grew} bytes", s.kind);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -790,6 +790,33 @@ async fn connection_matrix(console: &mut Console, s: &Subject, proxy: &Proxy) {
     }
 }
 
+/// A peer that answers with `head` and then endless bytes; memory stays
+/// bounded.
+async fn flood(console: &mut Console, s: &Subject, proxy: &Proxy, head: &'static [u8]) {
+    let before = rss();
+    console.peak_rss = before;
+    cell(
+        console,
+        s,
+        "oversized",
+        Expect::NotLive,
+        || proxy.set(Mode::Flood(head)),
+        || proxy.set(Mode::Relay),
+    )
+    .await;
+    let grew = console.peak_rss.saturating_sub(before);
+    println!(
+        "figure: fault {:<16} oversized reply: resident memory grew {:.1} MiB at most (cap 8 MiB an answer)",
+        s.kind,
+        f64::from(u32::try_from(grew >> 10).unwrap_or(u32::MAX)) / 1024.0
+    );
+    assert!(grow_ok(grew), "{}: memory grew {grew} bytes", s.kind);
+}
+
+fn grow_ok(grew: u64) -> bool {
+    grew < 256 << 20
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_direct_faults() {
     let pg = common::postgres::Server::start();
@@ -810,6 +837,8 @@ async fn postgres_direct_faults() {
     );
     down_at_start(&mut console, &s, || proxy.set(Mode::Relay)).await;
     connection_matrix(&mut console, &s, &proxy).await;
+    // A reply announcing 2 GiB, then sending it: refused past the cap.
+    flood(&mut console, &s, &proxy, b"R\x7f\xff\xff\xff").await;
     // Refused: every connection rejected by pg_hba.conf, and the one
     // touban holds ended.
     let hba = pg.data.join("pg_hba.conf");
@@ -888,6 +917,8 @@ async fn redis_direct_faults() {
     );
     down_at_start(&mut console, &s, || proxy.set(Mode::Relay)).await;
     connection_matrix(&mut console, &s, &proxy).await;
+    // A bulk string of 2 GiB announced, then sent: refused past the cap.
+    flood(&mut console, &s, &proxy, b"$2147483647\r\n").await;
     // Refused: a password required, the connection touban holds ended.
     cell(
         &mut console,
@@ -956,4 +987,67 @@ async fn redis_direct_faults() {
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_that_parse_never_panic_and_one_bad_alert_hides_no_other() {
+    // A Prometheus answering a rule whose `for` is beyond any time, and an
+    // Alertmanager answering one alert without a fingerprint among good
+    // ones: the console stays up, live, shows the good ones, counts the bad.
+    let huge_for = serde_json::json!({"status": "success", "data": {"groups": [{"name": "g", "rules": [
+        {"type": "alerting", "name": "Forever", "query": "up == 0", "duration": 1e300,
+         "alerts": [{"labels": {"alertname": "Forever", "severity": "critical"}, "annotations": {},
+                     "state": "pending", "activeAt": "2026-12-01T00:00:00Z"}]},
+        {"type": "alerting", "name": "Broken", "query": "x", "duration": "not a number"}
+    ]}]}});
+    let good = |n: &str| {
+        serde_json::json!({"labels": {"alertname": n, "severity": "warning"},
+        "annotations": {}, "startsAt": "2026-12-01T00:00:00Z", "fingerprint": n,
+        "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}})
+    };
+    let mut bad = good("NoFingerprint");
+    bad.as_object_mut().map(|o| o.remove("fingerprint"));
+    let alerts = serde_json::json!([good("First"), bad, good("Second")]);
+    let prom = Proxy::start(([127, 0, 0, 1], 9).into()).await;
+    prom.set(Mode::Http(200, "application/json", huge_for.to_string()));
+    let am = Proxy::start(([127, 0, 0, 1], 9).into()).await;
+    am.set(Mode::Http(200, "application/json", alerts.to_string()));
+    let config = format!(
+        "{}\n[[alert_sources]]\nname = \"prometheus\"\nregion = \"tokyo\"\nkind = \"prometheus\"\nurl = \"{}\"\ninterval_seconds = 1\n\n[[alert_sources]]\nname = \"alertmanager\"\nregion = \"korea\"\nkind = \"alertmanager\"\nurl = \"{}\"\ninterval_seconds = 1\n",
+        common::TWO_REGIONS,
+        prom.url("http"),
+        am.url("http")
+    );
+    let mut console = Console::new(&config);
+    touban::sources::alerts::spawn(console.app.platform(), &console.tx);
+    let live = |a: &App, r: &str, n: &str| a.source(r, SourceKind::Alerts, n).is_live();
+    console
+        .until(MINUTE, "both hostile sources read", &|_| Ok(()), &|a| {
+            live(a, "tokyo", "prometheus")
+                && live(a, "korea", "alertmanager")
+                && a.alert_rows().len() == 3
+        })
+        .await;
+    let names: Vec<&str> = console
+        .app
+        .alert_rows()
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"First") && names.contains(&"Second") && names.contains(&"Forever"),
+        "{names:?}"
+    );
+    let forever = console
+        .app
+        .alert_rows()
+        .into_iter()
+        .find(|a| a.name == "Forever")
+        .expect("listed");
+    assert_eq!(forever.fires_at, None, "a time past any time is no time");
+    assert_eq!(
+        console.app.malformed_alerts(),
+        2,
+        "the alert without a fingerprint and the rule with a bad `for`"
+    );
 }

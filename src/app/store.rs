@@ -141,6 +141,11 @@ impl Store {
         alert::merged(self.alert_order.iter().filter_map(|id| self.alerts.get(id)))
     }
 
+    /// Alerts the sources sent that could not be read, all sources together.
+    pub fn malformed_alerts(&self) -> usize {
+        self.alerts.values().map(|s| s.malformed).sum()
+    }
+
     /// The active silences of every source.
     pub fn silences(&self) -> impl Iterator<Item = &SilenceRow> {
         self.alerts.values().flat_map(|s| s.silences.iter())

@@ -29,6 +29,10 @@ pub enum Mode {
     Garbage,
     /// Answers 200 with a body that never ends.
     Endless,
+    /// Answers, as soon as a client connects, these bytes and then filler
+    /// without end: the head of a reply announcing gigabytes (a RESP bulk
+    /// string, a PostgreSQL message), then the gigabytes.
+    Flood(&'static [u8]),
 }
 
 /// A proxy on 127.0.0.1 in front of `upstream`; its mode can be changed
@@ -123,6 +127,12 @@ async fn serve(
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n")
                 .await;
             let chunk = vec![b'#'; 64 << 10];
+            while client.write_all(&chunk).await.is_ok() {}
+            return;
+        }
+        Mode::Flood(head) => {
+            let _ = client.write_all(head).await;
+            let chunk = vec![b'x'; 64 << 10];
             while client.write_all(&chunk).await.is_ok() {}
             return;
         }

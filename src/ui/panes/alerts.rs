@@ -47,6 +47,13 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         line.spans[1] = Span::styled(format!("{label:<w$} "), st.text);
         lines.push(line);
     }
+    let malformed = app.malformed_alerts();
+    if malformed > 0 {
+        lines.push(Line::from(Span::styled(
+            format!("  {malformed} alert(s) or rule(s) the sources sent could not be read: skipped (the log has why)"),
+            st.warn,
+        )));
+    }
     let reported = p
         .regions
         .iter()
