@@ -100,6 +100,10 @@ pub struct WorldArgs {
     /// What happens: calm, incidents, outage-tokyo.
     #[arg(long, default_value = "incidents", value_name = "NAME")]
     scenario: crate::sandbox::Scenario,
+    /// How the outage's API server fails: black-hole (nothing answers, open
+    /// watches go silent) or dead (refused, open watches cut).
+    #[arg(long, default_value = "black-hole", value_name = "HOW")]
+    outage: crate::sandbox::api::Outage,
 }
 
 impl From<WorldArgs> for crate::sandbox::Options {
@@ -109,6 +113,7 @@ impl From<WorldArgs> for crate::sandbox::Options {
             pods: w.pods,
             speed: w.speed,
             scenario: w.scenario,
+            outage: w.outage,
         }
     }
 }
@@ -341,6 +346,9 @@ fn summary(sandbox: &crate::sandbox::Sandbox) -> String {
     }
     for (region, url) in &sandbox.alertmanagers {
         let _ = writeln!(out, "  alertmanager    {region:<28} {url}/api/v2/alerts");
+    }
+    for (region, url) in &sandbox.prometheus {
+        let _ = writeln!(out, "  prometheus      {region:<28} {url}/api/v1/rules");
     }
     let _ = writeln!(
         out,

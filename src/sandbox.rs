@@ -20,11 +20,13 @@ pub mod error;
 mod hpa;
 pub mod metrics;
 mod patch;
+pub mod prometheus;
 pub mod resource;
 pub mod scenario;
 pub mod select;
 pub mod sim;
 pub mod store;
+pub mod table;
 pub mod tls;
 mod watch;
 pub mod world;
@@ -55,6 +57,8 @@ pub struct Options {
     pub speed: f64,
     /// What happens.
     pub scenario: Scenario,
+    /// How a scenario's API outage fails: a black hole or a dead server.
+    pub outage: api::Outage,
 }
 
 impl Default for Options {
@@ -63,6 +67,7 @@ impl Default for Options {
             seed: 1,
             pods: 0,
             speed: 1.0,
+            outage: api::Outage::BlackHole,
             scenario: Scenario::default(),
         }
     }
@@ -90,6 +95,8 @@ pub struct Sandbox {
     pub endpoints: Vec<Endpoint>,
     /// Alertmanagers: region and URL.
     pub alertmanagers: Vec<(&'static str, String)>,
+    /// Prometheus (rules and alerts API): region and URL.
+    pub prometheus: Vec<(&'static str, String)>,
     /// CloudWatch (ap-northeast-1), `http://127.0.0.1:PORT`.
     pub cloudwatch: String,
     /// Token of the operator user (reads and writes).
@@ -110,6 +117,58 @@ pub struct Sandbox {
 pub const OPERATOR: &str = "touban-operator";
 /// The read-only user's name.
 pub const VIEWER: &str = "touban-viewer";
+
+/// Serves one cluster's API on `listener` until the sandbox stops. A dead
+/// server closes its listener (connections refused) and cuts every open
+/// connection; when it comes back it listens on the same address again.
+async fn serve_api(
+    listener: std::net::TcpListener,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    router: axum::Router,
+    mut outage: tokio::sync::watch::Receiver<api::Outage>,
+) {
+    let Ok(addr) = listener.local_addr() else {
+        return;
+    };
+    let mut listener = Some(listener);
+    loop {
+        let l = match listener.take() {
+            Some(l) => l,
+            None => loop {
+                if let Ok(l) = std::net::TcpListener::bind(addr)
+                    && l.set_nonblocking(true).is_ok()
+                {
+                    break l;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            },
+        };
+        let Ok(server) = axum_server::from_tcp_rustls(l, tls.clone()) else {
+            return;
+        };
+        let handle = axum_server::Handle::new();
+        let serving = server
+            .handle(handle.clone())
+            .serve(router.clone().into_make_service());
+        tokio::select! {
+            result = serving => {
+                if let Err(e) = result {
+                    tracing::error!("sandbox API server stopped: {e}");
+                }
+                return;
+            }
+            dead = outage.wait_for(|o| *o == api::Outage::Dead) => {
+                if dead.is_err() {
+                    return;
+                }
+                handle.shutdown();
+            }
+        }
+        if outage.wait_for(|o| *o != api::Outage::Dead).await.is_err() {
+            return;
+        }
+    }
+}
 
 async fn serve_http(
     router: axum::Router,
@@ -150,23 +209,26 @@ impl Sandbox {
         {
             let store = Arc::new(Store::new(options.seed.wrapping_add(i as u64)));
             world::seed(&store, shape, options.pods);
+            // The world as it stands after a while, before anyone watches:
+            // pods running, their events in the past.
+            let mut controllers = Controllers::new(store.clone(), clock, options.scenario, i == 0);
+            controllers.settle();
+            store.backdate(world::age_of);
             let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
             listener.set_nonblocking(true)?;
             let url = format!("https://{}", listener.local_addr()?);
             let api = Arc::new(ClusterApi {
                 store: store.clone(),
                 tokens: tokens.clone(),
-                down: AtomicBool::new(false),
+                outage: tokio::sync::watch::channel(api::Outage::None).0,
                 failing: std::sync::atomic::AtomicU16::new(0),
             });
-            let server = axum_server::from_tcp_rustls(listener, tls_config.clone())?;
-            let router = api::router(api.clone());
-            servers.push(tokio::spawn(async move {
-                if let Err(e) = server.serve(router.into_make_service()).await {
-                    tracing::error!("sandbox API server stopped: {e}");
-                }
-            }));
-            let controllers = Controllers::new(store.clone(), clock, options.scenario, i == 0);
+            servers.push(tokio::spawn(serve_api(
+                listener,
+                tls_config.clone(),
+                api::router(api.clone()),
+                api.outage.subscribe(),
+            )));
             spawn_loop(
                 &format!("sandbox-{}", shape.name()),
                 stop.clone(),
@@ -187,8 +249,11 @@ impl Sandbox {
         let sim = Arc::new(Mutex::new(sim::Sim::new(options.scenario, nodes)));
         let alerting = Arc::new(Mutex::new(alerts::Alerting::default()));
         let endpoints = start_endpoints(&sim, &mut servers).await?;
-        let (alertmanagers, cloudwatch) =
-            start_alerting(&alerting, clock, options, &mut servers).await?;
+        let AlertEndpoints {
+            alertmanagers,
+            prometheus,
+            cloudwatch,
+        } = start_alerting(&alerting, clock, options, &mut servers).await?;
         let world = World {
             clock,
             sim: sim.clone(),
@@ -196,6 +261,7 @@ impl Sandbox {
             stores: clusters.iter().map(|c| c.store.clone()).collect(),
             restarts: vec![(0, Vec::new()); clusters.len()],
             tokyo_api_down: false,
+            outage: options.outage,
             apis: clusters.iter().map(|c| c.api.clone()).collect(),
         };
         spawn_loop(
@@ -209,6 +275,7 @@ impl Sandbox {
             clusters,
             endpoints,
             alertmanagers,
+            prometheus,
             cloudwatch,
             operator_token,
             viewer_token,
@@ -255,11 +322,22 @@ impl Sandbox {
         y
     }
 
-    /// Makes a cluster's API stop answering (requests hang), or answer
-    /// again, as a network partition would; the scenario does the same.
+    /// Makes a cluster's API stop answering (a black hole: requests hang,
+    /// open watches carry nothing), or answer again.
     pub fn set_api_down(&self, cluster: &str, down: bool) {
+        let outage = if down {
+            api::Outage::BlackHole
+        } else {
+            api::Outage::None
+        };
+        self.set_api_outage(cluster, outage);
+    }
+
+    /// Puts a cluster's API server in `outage` (a black hole, a dead
+    /// server), or back to serving with `Outage::None`.
+    pub fn set_api_outage(&self, cluster: &str, outage: api::Outage) {
         if let Some(c) = self.clusters.iter().find(|c| c.name == cluster) {
-            c.api.down.store(down, Ordering::SeqCst);
+            c.api.outage.send_replace(outage);
         }
     }
 
@@ -355,6 +433,14 @@ impl Sandbox {
             let _ = write!(
                 t,
                 "\n[[alert_sources]]\nname = \"alertmanager\"\nregion = \"{region}\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n"
+            );
+        }
+        // After the Alertmanagers, so their firing and silenced alerts are
+        // the ones shown where both report an alert.
+        for (region, url) in &self.prometheus {
+            let _ = write!(
+                t,
+                "\n[[alert_sources]]\nname = \"prometheus\"\nregion = \"{region}\"\nkind = \"prometheus\"\nurl = \"{url}\"\n"
             );
         }
         let _ = write!(
@@ -520,22 +606,43 @@ async fn start_endpoints(
 }
 
 /// An Alertmanager per region, and CloudWatch.
+/// Where the alerting endpoints are: each region's Alertmanager and
+/// Prometheus, and CloudWatch.
+struct AlertEndpoints {
+    alertmanagers: Vec<(&'static str, String)>,
+    prometheus: Vec<(&'static str, String)>,
+    cloudwatch: String,
+}
+
 async fn start_alerting(
     alerting: &Arc<Mutex<alerts::Alerting>>,
     clock: Clock,
     options: Options,
     servers: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> std::io::Result<(Vec<(&'static str, String)>, String)> {
+) -> std::io::Result<AlertEndpoints> {
     let mut alertmanagers = Vec::new();
+    let mut prometheus = Vec::new();
     for region in ["tokyo", "korea"] {
         alertmanagers.push((
             region,
             serve_http(alertmanager::router(alerting.clone(), region), servers).await?,
         ));
+        prometheus.push((
+            region,
+            serve_http(
+                prometheus::router(alerting.clone(), region, options.speed),
+                servers,
+            )
+            .await?,
+        ));
     }
     let cloudwatch = cloudwatch::CloudWatch::new(clock, options.scenario, options.speed);
     let url = serve_http(cloudwatch::router(Arc::new(cloudwatch)), servers).await?;
-    Ok((alertmanagers, url))
+    Ok(AlertEndpoints {
+        alertmanagers,
+        prometheus,
+        cloudwatch: url,
+    })
 }
 
 /// A pod that has restarted: namespace, name, restarts.
@@ -575,6 +682,8 @@ struct World {
     restarts: Vec<(u64, Vec<Restarted>)>,
     /// The scenario's Tokyo API switch, as last applied.
     tokyo_api_down: bool,
+    /// How the scenario's API outage fails.
+    outage: api::Outage,
 }
 
 impl World {
@@ -604,10 +713,13 @@ impl World {
         // switch is free for others (tests partition an API by hand).
         if conditions.tokyo_api_down != self.tokyo_api_down {
             self.tokyo_api_down = conditions.tokyo_api_down;
+            let outage = if self.tokyo_api_down {
+                self.outage
+            } else {
+                api::Outage::None
+            };
             if let Some(tokyo) = self.apis.first() {
-                tokyo
-                    .down
-                    .store(conditions.tokyo_api_down, Ordering::SeqCst);
+                tokyo.outage.send_replace(outage);
             }
         }
     }

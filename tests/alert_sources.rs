@@ -267,6 +267,7 @@ async fn the_sandbox_incidents_fire_in_order_and_its_cloudwatch_alarms_show() {
         pods: 0,
         speed: 30.0,
         scenario: Scenario::Incidents,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -274,14 +275,19 @@ async fn the_sandbox_incidents_fire_in_order_and_its_cloudwatch_alarms_show() {
     let (_, config) = sandbox.write_config(dir.path()).expect("config");
     let mut loaded = common::loaded("default", "default");
     let mut text = std::fs::read_to_string(&config).expect("read");
-    text = text.replace(
-        "kind = \"alertmanager\"\n",
-        "kind = \"alertmanager\"\ninterval_seconds = 1\n",
-    );
+    for kind in ["alertmanager", "prometheus"] {
+        text = text.replace(
+            &format!("kind = \"{kind}\"\n"),
+            &format!("kind = \"{kind}\"\ninterval_seconds = 1\n"),
+        );
+    }
     loaded.platform = Platform::parse("sandbox config", &text).expect("valid");
     let mut app = App::new(loaded, std::time::SystemTime::now());
     let (tx, mut rx) = mpsc::channel(1024);
     touban::sources::alerts::spawn(app.platform(), &tx);
+    // The sandbox's Prometheus knows an alert while it is pending, before
+    // the Alertmanager hears of it.
+    let mut pending_first = None;
 
     // AIModelInferenceLatency (from 60 s, for 3 min) before PodCrashLooping
     // (from 120 s, for 5 min), as the scenario tells it.
@@ -293,6 +299,9 @@ async fn the_sandbox_incidents_fire_in_order_and_its_cloudwatch_alarms_show() {
             app.handle(e);
         }
         for a in app.alert_rows() {
+            if pending_first.is_none() && a.name == "AIModelInferenceLatency" {
+                pending_first = Some(a.state());
+            }
             if a.state() == AlertState::Firing
                 && ["AIModelInferenceLatency", "PodCrashLooping"].contains(&a.name.as_str())
                 && !order.contains(&a.name)
@@ -302,6 +311,11 @@ async fn the_sandbox_incidents_fire_in_order_and_its_cloudwatch_alarms_show() {
         }
     }
     assert_eq!(order, ["AIModelInferenceLatency", "PodCrashLooping"]);
+    assert_eq!(
+        pending_first,
+        Some(AlertState::Pending),
+        "seen pending first"
+    );
     let crash = app
         .alert_rows()
         .into_iter()
@@ -348,6 +362,7 @@ async fn cloudwatch_alarms_of_the_outage_show() {
         pods: 0,
         speed: 30.0,
         scenario: Scenario::OutageTokyo,
+        ..Default::default()
     })
     .await
     .expect("sandbox");

@@ -45,7 +45,12 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
                 s.nodes > 0 && s.pods == pods && s.pods_not_ready == 0 && s.health.0 == Health::Ok
             })
         };
-        ready("eks-tokyo", 9) && ready("aks-korea", 4)
+        // Live once every watch is heard from and the probe answers.
+        let live = |region: &str, name: &str| {
+            a.source(region, touban::model::SourceKind::Cluster, name)
+                .is_live()
+        };
+        ready("eks-tokyo", 9) && ready("aks-korea", 4) && live("tokyo", "eks-tokyo")
     })
     .await;
     let tokyo = app.cluster("eks-tokyo").expect("tokyo").summary();
@@ -296,6 +301,7 @@ async fn an_exec_plugin_s_token_is_handed_to_kube_and_its_failures_name_only_the
         pods: 0,
         speed: 10.0,
         scenario: touban::sandbox::Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -393,6 +399,43 @@ async fn what_fails_is_said_as_it_changes_and_a_never_connected_cluster_is_no_st
             a.source("tokyo", touban::model::SourceKind::Cluster, "nowhere"),
             touban::model::SourceState::Error { .. }
         )
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_with_watches_open_is_stale_within_a_probe_and_stays_stale() {
+    use touban::sandbox::api::Outage;
+    let (sandbox, _dir, mut app, mut rx) = common::watched(35).await;
+    let tokyo = |a: &App| {
+        a.source("tokyo", touban::model::SourceKind::Cluster, "eks-tokyo")
+            .clone()
+    };
+    for outage in [Outage::BlackHole, Outage::Dead] {
+        common::until(&mut app, &mut rx, "Tokyo live", |a| tokyo(a).is_live()).await;
+        let cut = Instant::now();
+        sandbox.set_api_outage("eks-tokyo", outage);
+        common::until(&mut app, &mut rx, "Tokyo stale", |a| {
+            matches!(tokyo(a), touban::model::SourceState::Stale { .. })
+        })
+        .await;
+        println!(
+            "figure: {outage} outage, open watches: stale after {} ms",
+            cut.elapsed().as_millis()
+        );
+        // However long it lasts, and whatever an old stream delivers, it
+        // never reads live again until the server is back.
+        let hold = Instant::now();
+        while hold.elapsed() < Duration::from_secs(8) {
+            if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+                app.handle(e);
+            }
+            assert!(!tokyo(&app).is_live(), "{outage}: live during the outage");
+        }
+        sandbox.set_api_outage("eks-tokyo", Outage::None);
+    }
+    common::until(&mut app, &mut rx, "Tokyo live after both", |a| {
+        tokyo(a).is_live()
     })
     .await;
 }

@@ -148,6 +148,7 @@ async fn the_sandbox_exporters_and_ai_services_fill_every_cell() {
         pods: 0,
         speed: 30.0,
         scenario: Scenario::Incidents,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -310,6 +311,7 @@ async fn cloudwatch_series_of_the_database_and_cache_come_through_the_sdk() {
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -390,6 +392,7 @@ async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");

@@ -310,10 +310,17 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
     );
     // Every cell of both regions fills: clusters, databases, cache, AI
     // services, alert sources, and each region's frontend.
-    t.wait("every source live", |s| s.contains("sources 10/10 live"));
-    t.wait("a frontend cell per region", |s| {
+    let live = t.wait("every source live", |s| s.contains("sources 12/12 live"));
+    let settled = t.wait("a frontend cell per region", |s| {
         s.matches("web-frontend blue 3.2.0").count() == 2
     });
+    // The world was settled before it was served: its first seconds show
+    // no rollout half done, no pod still starting, nothing degraded.
+    for screen in [&live, &settled] {
+        for word in ["degraded", "failing", "below desired", "starting"] {
+            assert!(!screen.contains(word), "{word} at start:\n{screen}");
+        }
+    }
     // The cluster source lists the sandbox: the Cluster pane shows its pods.
     t.keys(&["2"]);
     t.wait_for("backend-api-blue-");

@@ -108,7 +108,11 @@ fn sigstop_then_sigcont_takes_the_terminal_back() {
     t.keys(&["-l", "fg"]);
     t.keys(&["C-j"]);
     // SIGCONT: raw mode re-applied and the screen redrawn whole.
-    let screen = t.wait_for("1 Overview");
+    // The old frame is still on screen under the shell's words: wait for
+    // a redraw that wiped them.
+    let screen = t.wait("the screen redrawn whole", |s| {
+        s.contains("1 Overview") && !s.contains("Stopped") && !s.contains("fg")
+    });
     assert!(screen.contains("当番 touban"), "{screen}");
     t.keys(&["5"]);
     t.wait_for(" Rollouts ─");

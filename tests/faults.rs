@@ -370,6 +370,7 @@ async fn proxied_world(seed: u64) -> (Sandbox, tempfile::TempDir, String, Vec<(u
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");

@@ -60,6 +60,7 @@ async fn the_sdk_reads_metric_series_and_alarms() {
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -165,6 +166,7 @@ async fn the_primary_failing_trips_its_alarm_and_stops_its_series() {
         pods: 0,
         speed: 60.0,
         scenario: Scenario::OutageTokyo,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -177,8 +179,15 @@ async fn the_primary_failing_trips_its_alarm_and_stops_its_series() {
             .send()
             .await
             .expect("DescribeAlarms");
-        if alarms.metric_alarms().first().and_then(|a| a.state_value()) == Some(&StateValue::Alarm)
+        if let Some(alarm) = alarms.metric_alarms().first()
+            && alarm.state_value() == Some(&StateValue::Alarm)
         {
+            // The alarm agrees with the series: no datapoints, breaching.
+            let reason = alarm.state_reason().unwrap_or_default();
+            assert!(
+                reason.contains("missing datapoints were treated as [Breaching]"),
+                "{reason}"
+            );
             break;
         }
         assert!(
@@ -235,6 +244,7 @@ async fn a_gzip_compressed_cbor_request_is_answered_in_cbor() {
         pods: 0,
         speed: 1.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");

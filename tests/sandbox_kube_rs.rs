@@ -45,6 +45,7 @@ async fn a_watcher_sees_a_scale_after_its_initial_list() {
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -93,6 +94,7 @@ async fn an_expired_resource_version_is_a_410_event_and_the_watcher_lists_again(
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -168,6 +170,7 @@ async fn kube_rs_lists_and_watches_10000_pods_per_cluster() {
         pods: 10_000,
         speed: 20.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");

@@ -75,6 +75,7 @@ async fn start() -> Sandbox {
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox starts")
@@ -379,6 +380,7 @@ async fn in_outage_tokyo_the_tokyo_api_stops_answering() {
         pods: 0,
         speed: 60.0,
         scenario: Scenario::OutageTokyo,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -402,6 +404,106 @@ async fn in_outage_tokyo_the_tokyo_api_stops_answering() {
             "name",
         ]);
         assert_eq!(korea.lines().count(), 4, "Korea answers: {korea}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_prints_the_columns_an_operator_reads() {
+    let sandbox = start().await;
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        let pods = k.ok(&["get", "pods", "-n", "iworkz-production"]);
+        let header: Vec<&str> = pods
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            header,
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+            "{pods}"
+        );
+        let api = pods
+            .lines()
+            .find(|l| l.starts_with("backend-api-blue-"))
+            .unwrap_or_else(|| panic!("a backend-api pod:\n{pods}"));
+        let cells: Vec<&str> = api.split_whitespace().collect();
+        assert_eq!(cells[1..4], ["1/1", "Running", "0"], "{api}");
+        // The world was settled before it was served: pods 25 minutes old.
+        assert!(cells[4].ends_with('m'), "{api}");
+
+        let wide = k.ok(&["get", "pods", "-n", "iworkz-production", "-o", "wide"]);
+        for column in ["IP", "NODE"] {
+            assert!(
+                wide.lines().next().unwrap_or_default().contains(column),
+                "{wide}"
+            );
+        }
+        let deploys = k.ok(&["get", "deployments", "-n", "iworkz-production"]);
+        let header: Vec<&str> = deploys
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            header,
+            ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+            "{deploys}"
+        );
+        let namespaces = k.ok(&["get", "namespaces"]);
+        for line in namespaces.lines().skip(1) {
+            assert!(
+                line.split_whitespace().nth(1) == Some("Active"),
+                "every namespace is Active: {namespaces}"
+            );
+        }
+        let nodes = k.ok(&["get", "nodes"]);
+        let first = nodes.lines().nth(1).unwrap_or_default();
+        assert!(first.contains(" Ready "), "{nodes}");
+        assert!(
+            first
+                .split_whitespace()
+                .nth(3)
+                .is_some_and(|age| age.ends_with('d')),
+            "nodes a month old: {nodes}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hpa_scales_down_to_its_minimum_at_the_rate_its_policy_allows() {
+    let sandbox = start().await;
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        k.ok(&["scale", "deployment/web-frontend-blue", "--replicas=5"]);
+        let manifest = k.dir.path().join("hpa.yaml");
+        std::fs::write(
+            &manifest,
+            "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: drill-hpa\n  namespace: iworkz-production\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web-frontend-blue}\n  minReplicas: 3\n  maxReplicas: 10\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 200}}\n  behavior:\n    scaleDown:\n      stabilizationWindowSeconds: 0\n      policies: [{type: Percent, value: 10, periodSeconds: 60}]\n",
+        )
+        .expect("write manifest");
+        k.ok(&["apply", "-f", manifest.to_str().expect("utf-8 path")]);
+        // Load well under the target wants the minimum at once; 10 % a
+        // minute allows one pod a (simulated) minute: 5, 4, then 3.
+        k.until(&["get", "deployment", "web-frontend-blue", "-o", "jsonpath={.spec.replicas}"], "the first step down to 4", |o| o == "4");
+        let limited = k.ok(&["get", "hpa", "drill-hpa", "-o", "jsonpath={.status.conditions[?(@.type==\"ScalingLimited\")].reason}"]);
+        assert_eq!(limited, "ScaleDownLimit");
+        k.until(&["get", "deployment", "web-frontend-blue", "-o", "jsonpath={.spec.replicas}"], "the minimum of 3", |o| o == "3");
+        let limited = k.until(
+            &["get", "hpa", "drill-hpa", "-o", "jsonpath={.status.conditions[?(@.type==\"ScalingLimited\")].reason}"],
+            "the HPA to say it is held at its minimum",
+            |o| o == "TooFewReplicas",
+        );
+        assert_eq!(limited, "TooFewReplicas");
+        let rescale = k.ok(&["get", "events", "--field-selector", "involvedObject.name=drill-hpa,reason=SuccessfulRescale", "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}"]);
+        assert!(rescale.contains("New size: 4; reason: cpu resource utilization (percentage of request) below target"), "{rescale}");
+        assert!(rescale.contains("New size: 3;"), "{rescale}");
+        std::thread::sleep(Duration::from_secs(8));
+        assert_eq!(k.ok(&["get", "deployment", "web-frontend-blue", "-o", "jsonpath={.spec.replicas}"]), "3", "never below its minimum");
     })
     .await;
 }

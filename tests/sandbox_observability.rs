@@ -55,6 +55,7 @@ async fn a_real_prometheus_scrapes_every_endpoint_with_the_seed_rules() {
         pods: 0,
         speed: 10.0,
         scenario: Scenario::Calm,
+        ..Default::default()
     })
     .await
     .expect("sandbox");
@@ -143,6 +144,7 @@ async fn the_incidents_scenario_fires_in_order_and_silences_work() {
         pods: 0,
         speed: 60.0,
         scenario: Scenario::Incidents,
+        ..Default::default()
     })
     .await
     .expect("sandbox");

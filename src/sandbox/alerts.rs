@@ -24,6 +24,11 @@ pub struct Alert {
     pub annotations: Labels,
     /// Simulated second the condition became true.
     pub active_since: u64,
+    /// Wall-clock time it became true (RFC 3339), as Prometheus's
+    /// `activeAt`.
+    pub active_at: String,
+    /// The expression's value at the last evaluation.
+    pub value: f64,
     /// Wall-clock time it started firing (RFC 3339), once it has.
     pub starts_at: Option<String>,
     /// Where it came from: the rule's expression.
@@ -35,6 +40,18 @@ impl Alert {
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.labels)
     }
+}
+
+/// An alert as Prometheus's API shows it: pending until its `for` has
+/// passed, then firing.
+fn prometheus_alert(a: &Alert) -> Value {
+    let state = if a.starts_at.is_some() {
+        "firing"
+    } else {
+        "pending"
+    };
+    json!({"labels": a.labels, "annotations": a.annotations, "state": state,
+        "activeAt": a.active_at, "value": format!("{:e}", a.value)})
 }
 
 /// FNV-64a over the sorted labels, as Alertmanager computes it.
@@ -265,6 +282,8 @@ impl Alerting {
                 labels: labels.clone(),
                 annotations: Labels::new(),
                 active_since: t,
+                active_at: now(),
+                value: b.value,
                 starts_at: None,
                 generator_url: format!(
                     "http://prometheus.sandbox/graph?g0.expr={}",
@@ -272,6 +291,7 @@ impl Alerting {
                 ),
             });
             alert.annotations = annotations(rule.name, &labels, b.value);
+            alert.value = b.value;
             if alert.starts_at.is_none() && t.saturating_sub(alert.active_since) >= rule.for_secs {
                 alert.starts_at = Some(now());
             }
@@ -281,6 +301,54 @@ impl Alerting {
         let wall = now();
         self.pushed
             .retain(|_, (_, _, _, ends)| ends.as_str() > wall.as_str());
+    }
+
+    /// The seed's rules with a region's pending and firing alerts, as
+    /// Prometheus's `/api/v1/rules` answers them. A rule's `for` is given
+    /// in wall-clock seconds (the world runs `speed` times faster), so that
+    /// `activeAt` + `for` is when the alert fires.
+    pub fn prometheus_rules(&self, region: &str, speed: f64) -> Value {
+        let wall = now();
+        let rules: Vec<Value> = RULES
+            .iter()
+            .map(|rule| {
+                let alerts: Vec<Value> = self
+                    .alerts
+                    .values()
+                    .filter(|a| {
+                        a.labels.get("alertname").is_some_and(|n| n == rule.name)
+                            && a.labels.get("region").is_some_and(|r| r == region)
+                    })
+                    .map(prometheus_alert)
+                    .collect();
+                let state = if alerts.iter().any(|a| a["state"] == "firing") {
+                    "firing"
+                } else if alerts.is_empty() {
+                    "inactive"
+                } else {
+                    "pending"
+                };
+                json!({"type": "alerting", "name": rule.name, "query": rule.expr,
+                    "duration": rule.for_secs as f64 / speed.max(0.01), "keepFiringFor": 0,
+                    "labels": {"severity": rule.severity, "team": rule.team}, "annotations": {},
+                    "state": state, "alerts": alerts, "health": "ok", "lastError": "",
+                    "evaluationTime": 0.0001, "lastEvaluation": wall})
+            })
+            .collect();
+        json!({"status": "success", "data": {"groups": [{"name": "iworkz.rules",
+            "file": "/etc/prometheus/rules/iworkz.rules.yml", "interval": 15, "limit": 0,
+            "evaluationTime": 0.001, "lastEvaluation": wall, "rules": rules}]}})
+    }
+
+    /// A region's pending and firing alerts, as Prometheus's `/api/v1/alerts`.
+    pub fn prometheus_alerts(&self, region: &str) -> Value {
+        let alerts: Vec<Value> = self
+            .alerts
+            .values()
+            .filter(|a| a.labels.get("region").is_some_and(|r| r == region))
+            .map(prometheus_alert)
+            .collect();
+        json!({"status": "success", "data": {"alerts": alerts}})
     }
 
     /// Firing alerts (and pushed ones) of a region, as API v2 objects.

@@ -31,15 +31,51 @@ pub struct User {
     pub read_only: bool,
 }
 
+/// How a cluster's API server is failing, if it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outage {
+    /// Serving.
+    #[default]
+    None,
+    /// Behind a black-holed network: requests get no answer, open watch
+    /// streams carry nothing (neither closed nor answered), until it heals.
+    BlackHole,
+    /// A dead server: connections refused, open ones cut.
+    Dead,
+}
+
+impl std::str::FromStr for Outage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Outage, String> {
+        match s {
+            "black-hole" => Ok(Outage::BlackHole),
+            "dead" => Ok(Outage::Dead),
+            other => Err(format!(
+                "unknown outage `{other}`: expected black-hole or dead"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outage::None => "none",
+            Outage::BlackHole => "black-hole",
+            Outage::Dead => "dead",
+        })
+    }
+}
+
 /// The state behind one cluster's API server.
 pub struct ClusterApi {
     /// The cluster's store.
     pub store: Arc<Store>,
     /// Bearer tokens and their users.
     pub tokens: HashMap<String, User>,
-    /// Set by a scenario: the server stops answering (requests hang, as
-    /// behind a network partition).
-    pub down: std::sync::atomic::AtomicBool,
+    /// Set by a scenario or a test: how the server is failing.
+    pub outage: tokio::sync::watch::Sender<Outage>,
     /// Set by a test: every request is answered with this status (0: none).
     pub failing: std::sync::atomic::AtomicU16,
 }
@@ -129,10 +165,9 @@ async fn handle(
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> Response {
-    // A partition: requests get no answer until it heals, as over TCP.
-    while api.down.load(std::sync::atomic::Ordering::SeqCst) {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    // A black hole: requests get no answer until it heals, as over TCP.
+    let mut outage = api.outage.subscribe();
+    let _ = outage.wait_for(|o| *o != Outage::BlackHole).await;
     let injected = api.failing.load(std::sync::atomic::Ordering::SeqCst);
     if injected != 0 {
         return error_response(&ApiError::injected(injected));
@@ -187,7 +222,13 @@ async fn handle(
         ));
     }
     if verb == "watch" {
-        return watch::stream(&api.store, target.resource, target.namespace, &q);
+        return watch::stream(
+            &api.store,
+            target.resource,
+            target.namespace,
+            &q,
+            api.outage.subscribe(),
+        );
     }
     let result = match (&parts.method, verb) {
         (_, "list") => list(&api.store, &target, &q),
@@ -203,6 +244,23 @@ async fn handle(
         _ => Err(ApiError::method_not_allowed()),
     };
     match result {
+        // kubectl asks for server-side printing; others get the objects.
+        Ok((StatusCode::OK, body)) if matches!(verb, "list" | "get") && target.sub.is_none() => {
+            match super::table::wanted(&accept) {
+                Some(version) => {
+                    let include = q.get("includeObject").map_or("Metadata", String::as_str);
+                    let table = super::table::convert(
+                        target.resource,
+                        &body,
+                        verb == "list",
+                        include,
+                        version,
+                    );
+                    json_response(StatusCode::OK, &table)
+                }
+                None => json_response(StatusCode::OK, &body),
+            }
+        }
         Ok((code, body)) => json_response(code, &body),
         Err(e) => error_response(&e),
     }

@@ -54,9 +54,10 @@ impl CloudWatch {
         }
     }
 
-    /// The simulated second at a wall-clock epoch second (0 before the start).
-    fn sim_second(&self, wall: f64) -> u64 {
-        ((wall - self.started).max(0.0) * self.speed) as u64
+    /// The simulated second at a wall-clock epoch second (negative before
+    /// the start: the world had a past, and its series swing through it).
+    fn sim_second(&self, wall: f64) -> i64 {
+        ((wall - self.started) * self.speed) as i64
     }
 
     /// The value of a metric at a wall-clock epoch second, if it has one.
@@ -68,7 +69,7 @@ impl CloudWatch {
         wall: f64,
     ) -> Option<f64> {
         let t = self.sim_second(wall);
-        let c = self.scenario.at(t);
+        let c = self.scenario.at(u64::try_from(t).unwrap_or(0));
         let swing = (t as f64 / 3600.0 * std::f64::consts::TAU).sin();
         let dim = |name: &str| {
             dims.iter()
@@ -323,6 +324,97 @@ fn get_metric_data(cw: &CloudWatch, input: &Value) -> Response {
     )
 }
 
+/// The periods an alarm looks at.
+const EVALUATION_PERIODS: usize = 5;
+/// Their length, in simulated seconds.
+const PERIOD: f64 = 60.0;
+
+impl CloudWatch {
+    /// An alarm period in wall-clock seconds: a simulated minute.
+    fn period(&self) -> f64 {
+        PERIOD / self.speed.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// An alarm's state at wall time `now` from its last five datapoints, and
+/// the reason CloudWatch would give.
+fn evaluate(
+    cw: &CloudWatch,
+    a: &Alarm,
+    dims: &[(String, String)],
+    now: f64,
+) -> (&'static str, String) {
+    let period = cw.period();
+    let end = (now / period).floor() * period;
+    let points: Vec<(f64, Option<f64>)> = (1..=EVALUATION_PERIODS)
+        .map(|k| {
+            let t = end - period * k as f64;
+            (t, cw.value(a.namespace, a.metric, dims, t))
+        })
+        .collect();
+    let breach = |v: f64| {
+        if a.greater {
+            v > a.threshold
+        } else {
+            v < a.threshold
+        }
+    };
+    let present: Vec<f64> = points.iter().filter_map(|(_, v)| *v).collect();
+    let missing = EVALUATION_PERIODS - present.len();
+    let breaching = present.iter().filter(|v| breach(**v)).count()
+        + if a.missing_breaches { missing } else { 0 };
+    let shown: Vec<String> = present.iter().map(|v| format!("{v:.2}")).collect();
+    let relation = if a.greater {
+        "greater than"
+    } else {
+        "less than"
+    };
+    if breaching >= EVALUATION_PERIODS {
+        let reason = if present.is_empty() {
+            format!(
+                "Threshold Crossed: no datapoints were received for {EVALUATION_PERIODS} periods and {EVALUATION_PERIODS} missing datapoints were treated as [Breaching]."
+            )
+        } else {
+            format!(
+                "Threshold Crossed: {EVALUATION_PERIODS} out of the last {EVALUATION_PERIODS} datapoints [{}] were {relation} the threshold ({}).",
+                shown.join(", "),
+                a.threshold
+            )
+        };
+        ("ALARM", reason)
+    } else if present.is_empty() {
+        (
+            "INSUFFICIENT_DATA",
+            format!("Insufficient Data: {EVALUATION_PERIODS} datapoints were unknown."),
+        )
+    } else {
+        (
+            "OK",
+            format!(
+                "Threshold Crossed: {} datapoint(s) [{}] were not {relation} the threshold ({}).",
+                present.len(),
+                shown.join(", "),
+                a.threshold
+            ),
+        )
+    }
+}
+
+/// When the alarm came into `state`: the first period of the last two
+/// hours since which it has held.
+fn changed_at(cw: &CloudWatch, a: &Alarm, dims: &[(String, String)], now: f64, state: &str) -> f64 {
+    let period = cw.period();
+    let mut at = (now / period).floor() * period;
+    for _ in 0..120 {
+        let before = at - period;
+        if evaluate(cw, a, dims, before).0 != state {
+            return at;
+        }
+        at = before;
+    }
+    at
+}
+
 struct Alarm {
     name: String,
     namespace: &'static str,
@@ -402,14 +494,10 @@ fn describe_alarms(cw: &CloudWatch, input: &Value) -> Response {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), v.clone()))
             .collect();
-        let (state, reason) = match cw.value(a.namespace, a.metric, &dims, now) {
-            Some(v) if (a.greater && v > a.threshold) || (!a.greater && v < a.threshold) => {
-                ("ALARM", format!("Threshold Crossed: 1 datapoint [{v:.2}] was {} the threshold ({}).", if a.greater { "greater than" } else { "less than" }, a.threshold))
-            }
-            Some(v) => ("OK", format!("Threshold Crossed: 1 datapoint [{v:.2}] was not {} the threshold ({}).", if a.greater { "greater than" } else { "less than" }, a.threshold)),
-            None if a.missing_breaches => ("ALARM", "Threshold Crossed: no datapoints were received for 5 periods; missing data is treated as breaching.".to_owned()),
-            None => ("INSUFFICIENT_DATA", "Insufficient Data: 5 datapoints were unknown.".to_owned()),
-        };
+        // Evaluated over the datapoints GetMetricData serves: the last five
+        // complete one-minute periods, as CloudWatch does.
+        let (state, reason) = evaluate(cw, &a, &dims, now);
+        let changed = changed_at(cw, &a, &dims, now, state);
         if state_filter.as_deref().is_some_and(|s| s != state) {
             continue;
         }
@@ -436,7 +524,7 @@ fn describe_alarms(cw: &CloudWatch, input: &Value) -> Response {
             ("ActionsEnabled", Value::Bool(true)),
             ("StateValue", Value::Text(state.to_owned())),
             ("StateReason", Value::Text(reason)),
-            ("StateUpdatedTimestamp", timestamp(cw.started.floor())),
+            ("StateUpdatedTimestamp", timestamp(changed)),
             ("MetricName", Value::Text(a.metric.to_owned())),
             ("Namespace", Value::Text(a.namespace.to_owned())),
             ("Statistic", Value::Text("Average".into())),

@@ -13,15 +13,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use std::time::Instant;
 
+mod deployment;
+mod endpoints;
+mod pod;
+mod replica_set;
+
 use super::resource::Resource;
 use super::scenario::Scenario;
-use super::select::LabelSelector;
-use super::store::{Object, Part, Store, key_of, now_rfc3339};
+use super::store::{Object, Part, Store, key_of};
 
 /// Pods wait this long (simulated) between being scheduled and ready.
 const START: Duration = Duration::from_secs(3);
-/// A crash-looping container restarts this often (simulated).
-const CRASH_EVERY: Duration = Duration::from_secs(10);
 /// Pods created per ReplicaSet per pass, so a large world fills gradually.
 const BATCH: usize = 500;
 
@@ -92,6 +94,10 @@ pub struct Controllers {
     primary: bool,
     /// The pod the scenario makes crash-loop, and since when.
     victim: Option<(String, Duration)>,
+    /// Crash-looping containers, by pod uid.
+    crash: HashMap<String, pod::Crash>,
+    /// Settling the world before it is served: pods start at once.
+    instant: bool,
     /// The store's resourceVersion after the last full pass.
     settled_at: u64,
     /// Whether the last full pass left work that waits on time: pods
@@ -111,6 +117,8 @@ impl Controllers {
             scenario,
             primary,
             victim: None,
+            crash: HashMap::new(),
+            instant: false,
             settled_at: 0,
             waiting: true,
         }
@@ -170,6 +178,15 @@ impl Controllers {
         self.endpoints();
         self.born
             .retain(|_, t| now.saturating_sub(*t) < Duration::from_secs(3600));
+        if !self.crash.is_empty() {
+            let alive: std::collections::HashSet<String> = self
+                .store
+                .all(resource("Pod"))
+                .iter()
+                .map(|p| uid(p).to_owned())
+                .collect();
+            self.crash.retain(|id, _| alive.contains(id));
+        }
         self.settled_at = self.store.rv();
     }
 
@@ -233,510 +250,26 @@ impl Controllers {
             .record_event(object, reason, message, warning, component);
     }
 
-    // The steps of the real deployment controller, in its order: they read
-    // best as one function.
-    #[allow(clippy::too_many_lines)]
-    fn deployment(&mut self, d: &Value, all_rs: &[Object]) {
-        let (_, name) = key_of(d);
-        let template = d.pointer("/spec/template").cloned().unwrap_or_default();
-        let hash = template_hash(&template);
-
-        let revision = |rs: &Value| {
-            s(
-                rs,
-                "/metadata/annotations/deployment.kubernetes.io~1revision",
-            )
-            .parse::<i64>()
-            .unwrap_or(0)
-        };
-        let max_revision = all_rs.iter().map(|rs| revision(rs)).max().unwrap_or(0);
-        let desired = i(d, "/spec/replicas");
-        let (surge, unavailable) = fenceposts(d, desired);
-        let mut new_rs = all_rs
-            .iter()
-            .find(|rs| same_template(rs, &template))
-            .cloned();
-        if new_rs.is_none() {
-            let old_pods: i64 = all_rs.iter().map(|rs| i(rs, "/spec/replicas")).sum();
-            let start = if old_pods == 0 { desired } else { 0 };
-            new_rs = self.new_replica_set(d, &template, &hash, max_revision + 1, start);
-            if new_rs.is_some() {
-                self.event(
-                    d,
-                    "ScalingReplicaSet",
-                    &format!("Scaled up replica set {name}-{hash} from 0 to {start}"),
-                    false,
-                );
-            }
-        } else if let Some(rs) = &new_rs
-            && revision(rs) < max_revision
-        {
-            // A rollback to an older template: that ReplicaSet becomes the newest revision.
-            let old = revision(rs);
-            let (rns, rname) = key_of(rs);
-            new_rs = self
-                .store
-                .modify(
-                    resource("ReplicaSet"),
-                    &rns,
-                    &rname,
-                    Part::Main,
-                    false,
-                    |v| {
-                        v["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
-                            json!((max_revision + 1).to_string());
-                        v["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] =
-                            json!(old.to_string());
-                        Ok(())
-                    },
-                )
-                .ok();
-        }
-        let Some(new_rs) = new_rs else {
-            return;
-        };
-        let olds: Vec<&Object> = all_rs.iter().filter(|rs| uid(rs) != uid(&new_rs)).collect();
-        let new_spec = i(&new_rs, "/spec/replicas");
-        let recreate = s(d, "/spec/strategy/type") == "Recreate";
-        if recreate {
-            let old_running: i64 = olds.iter().map(|rs| i(rs, "/status/replicas")).sum();
-            for rs in olds.iter().filter(|rs| i(rs, "/spec/replicas") > 0) {
-                self.scale_rs_event(d, rs, 0);
-            }
-            if old_running == 0 && new_spec != desired {
-                self.scale_rs_event(d, &new_rs, desired);
-            }
-        } else {
-            let total: i64 = all_rs.iter().map(|rs| i(rs, "/spec/replicas")).sum();
-            if new_spec > desired {
-                self.scale_rs_event(d, &new_rs, desired);
-            } else if new_spec < desired && total < desired + surge {
-                let up = (desired + surge - total).min(desired - new_spec);
-                self.scale_rs_event(d, &new_rs, new_spec + up);
-            }
-            let available: i64 = all_rs
-                .iter()
-                .map(|rs| i(rs, "/status/availableReplicas"))
-                .sum();
-            let mut removable = available - (desired - unavailable);
-            let mut olds_by_age = olds.clone();
-            olds_by_age.sort_by_key(|rs| revision(rs));
-            for rs in olds_by_age {
-                let spec = i(rs, "/spec/replicas");
-                // Pods that are not available can go at once: they serve nothing.
-                let unhealthy = (spec - i(rs, "/status/availableReplicas")).max(0);
-                let cut = (unhealthy + removable.max(0)).min(spec);
-                if cut > 0 {
-                    self.scale_rs_event(d, rs, spec - cut);
-                    removable -= (cut - unhealthy).max(0);
-                }
-            }
-        }
-        self.cleanup_history(d, &olds);
-        self.deployment_status(d, &new_rs, all_rs, desired, unavailable);
+    /// Whether the kubelet's and scheduler's routine events are recorded for
+    /// this pod: not for the filler namespaces (`load-NN`), whose tens of
+    /// thousands of pods are load, not a story.
+    fn told(p: &Value) -> bool {
+        !s(p, "/metadata/namespace").starts_with("load-")
     }
 
-    fn scale_rs_event(&self, d: &Value, rs: &Value, to: i64) {
-        let from = i(rs, "/spec/replicas");
-        if from == to {
-            return;
-        }
-        self.scale("ReplicaSet", rs, to);
-        let (verb, name) = (
-            if to > from { "up" } else { "down" },
-            s(rs, "/metadata/name"),
-        );
-        self.event(
-            d,
-            "ScalingReplicaSet",
-            &format!("Scaled {verb} replica set {name} from {from} to {to}"),
-            false,
-        );
-    }
-
-    fn new_replica_set(
-        &self,
-        d: &Value,
-        template: &Value,
-        hash: &str,
-        revision: i64,
-        replicas: i64,
-    ) -> Option<Object> {
-        let (ns, name) = key_of(d);
-        let mut template = template.clone();
-        template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
-        let mut selector = d
-            .pointer("/spec/selector")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        selector["matchLabels"]["pod-template-hash"] = json!(hash);
-        let mut annotations = d
-            .pointer("/metadata/annotations")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        if let Some(a) = annotations.as_object_mut() {
-            a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            a.remove("deployment.kubernetes.io/revision");
-        }
-        annotations["deployment.kubernetes.io/revision"] = json!(revision.to_string());
-        annotations["deployment.kubernetes.io/desired-replicas"] =
-            json!(i(d, "/spec/replicas").to_string());
-        let (surge, _) = fenceposts(d, i(d, "/spec/replicas"));
-        annotations["deployment.kubernetes.io/max-replicas"] =
-            json!((i(d, "/spec/replicas") + surge).to_string());
-        let rs = json!({"metadata": {"name": format!("{name}-{hash}"), "labels": template["metadata"]["labels"],
-                "annotations": annotations, "ownerReferences": owner_ref("Deployment", d)},
-            "spec": {"replicas": replicas, "selector": selector, "template": template}});
-        self.store
-            .create(resource("ReplicaSet"), &ns, rs, false)
-            .ok()
-    }
-
-    fn cleanup_history(&self, d: &Value, olds: &[&Object]) {
-        let limit = usize::try_from(
-            d.pointer("/spec/revisionHistoryLimit")
-                .and_then(Value::as_i64)
-                .unwrap_or(10),
-        )
-        .unwrap_or(10);
-        let mut idle: Vec<&&Object> = olds
-            .iter()
-            .filter(|rs| i(rs, "/spec/replicas") == 0 && i(rs, "/status/replicas") == 0)
-            .collect();
-        if idle.len() <= limit {
-            return;
-        }
-        idle.sort_by_key(|rs| {
-            s(
-                rs,
-                "/metadata/annotations/deployment.kubernetes.io~1revision",
-            )
-            .parse::<i64>()
-            .unwrap_or(0)
-        });
-        for rs in &idle[..idle.len() - limit] {
-            let (ns, name) = key_of(rs);
-            let _ = self.store.delete(resource("ReplicaSet"), &ns, &name, false);
-        }
-    }
-
-    #[allow(clippy::too_many_lines)]
-    fn deployment_status(
-        &mut self,
-        d: &Value,
-        new_rs: &Value,
-        all_rs: &[Object],
-        desired: i64,
-        unavailable: i64,
-    ) {
-        let sum = |ptr: &str| all_rs.iter().map(|rs| i(rs, ptr)).sum::<i64>();
-        let (replicas, ready, available) = (
-            sum("/status/replicas"),
-            sum("/status/readyReplicas"),
-            sum("/status/availableReplicas"),
-        );
-        let updated = i(new_rs, "/status/replicas");
-        let now = self.clock.now();
-        let key = uid(d).to_owned();
-        let progressed = self
-            .progress
-            .get(&key)
-            .is_none_or(|(p, _)| *p != (updated, available));
-        if progressed {
-            self.progress
-                .insert(key.clone(), ((updated, available), now));
-        }
-        let since_progress = self
-            .progress
-            .get(&key)
-            .map_or(Duration::ZERO, |(_, t)| now.saturating_sub(*t));
-        let deadline = Duration::from_secs(
-            u64::try_from(i(d, "/spec/progressDeadlineSeconds").max(1)).unwrap_or(600),
-        );
-        let rs_name = s(new_rs, "/metadata/name");
-        let complete = updated == desired
-            && replicas == desired
-            && available >= desired
-            && i(new_rs, "/status/observedGeneration") >= i(new_rs, "/metadata/generation");
-        // A rollout short of complete waits on its progress deadline.
-        self.waiting |= !complete;
-        let previous = d
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let stamp = now_rfc3339();
-        let condition = |kind: &str, status: &str, reason: &str, message: String| {
-            let old = previous.iter().find(|c| c["type"] == kind);
-            let transition = old
-                .filter(|c| c["status"] == status)
-                .and_then(|c| c.get("lastTransitionTime").cloned())
-                .unwrap_or_else(|| json!(stamp));
-            let update = old
-                .filter(|c| c["status"] == status && c["reason"] == reason)
-                .and_then(|c| c.get("lastUpdateTime").cloned())
-                .unwrap_or_else(|| json!(stamp));
-            json!({"type": kind, "status": status, "reason": reason, "message": message, "lastUpdateTime": update, "lastTransitionTime": transition})
-        };
-        let available_condition = if available >= desired - unavailable {
-            condition(
-                "Available",
-                "True",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.".into(),
-            )
-        } else {
-            condition(
-                "Available",
-                "False",
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.".into(),
-            )
-        };
-        let progressing = if complete {
-            condition(
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
-            )
-        } else if since_progress > deadline {
-            condition(
-                "Progressing",
-                "False",
-                "ProgressDeadlineExceeded",
-                format!("ReplicaSet \"{rs_name}\" has timed out progressing."),
-            )
-        } else {
-            condition(
-                "Progressing",
-                "True",
-                "ReplicaSetUpdated",
-                format!("ReplicaSet \"{rs_name}\" is progressing."),
-            )
-        };
-        let mut status = json!({"observedGeneration": i(d, "/metadata/generation"), "replicas": replicas, "updatedReplicas": updated,
-            "readyReplicas": ready, "availableReplicas": available, "conditions": [available_condition, progressing]});
-        if unavailable_count(desired, available) > 0 {
-            status["unavailableReplicas"] = json!(unavailable_count(desired, available));
-        }
-        for (field, value) in [
-            ("replicas", replicas),
-            ("readyReplicas", ready),
-            ("availableReplicas", available),
-            ("updatedReplicas", updated),
-        ] {
-            if value == 0
-                && let Some(o) = status.as_object_mut()
-            {
-                o.remove(field);
+    /// Runs passes with pods starting at once until nothing changes: the
+    /// world as it stands after a while, before anyone watches it.
+    pub fn settle(&mut self) {
+        self.instant = true;
+        for _ in 0..64 {
+            let before = self.store.rv();
+            self.settled_at = u64::MAX;
+            self.pass();
+            if self.store.rv() == before {
+                break;
             }
         }
-        let revision = s(
-            new_rs,
-            "/metadata/annotations/deployment.kubernetes.io~1revision",
-        )
-        .to_owned();
-        let mut annotations = d
-            .pointer("/metadata/annotations")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        annotations["deployment.kubernetes.io/revision"] = json!(revision);
-        let same_status = d
-            .get("status")
-            .is_some_and(|old| strip_times(old) == strip_times(&status));
-        if !same_status || d.pointer("/metadata/annotations") != Some(&annotations) {
-            self.status("Deployment", d, status, Some(annotations));
-        }
-    }
-
-    fn replica_set(
-        &mut self,
-        rs: &Value,
-        pods: &[Object],
-        nodes: &[Object],
-        load: &mut HashMap<String, usize>,
-    ) {
-        let want = usize::try_from(i(rs, "/spec/replicas")).unwrap_or(0);
-        let (ns, _) = key_of(rs);
-        if pods.len() < want {
-            for _ in 0..(want - pods.len()).min(BATCH) {
-                self.create_pod(rs, &ns, nodes, load);
-            }
-        } else if pods.len() > want {
-            let mut doomed: Vec<&Object> = pods.iter().collect();
-            // Not ready first, then the youngest.
-            doomed.sort_by_key(|p| {
-                (
-                    ready(p),
-                    std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_owned()),
-                )
-            });
-            for p in doomed.into_iter().take(pods.len() - want) {
-                let (pns, pname) = key_of(p);
-                let _ = self.store.delete(resource("Pod"), &pns, &pname, false);
-            }
-        }
-        let current: Vec<&Object> = pods.iter().collect();
-        let count = i64::try_from(current.len().min(want.max(current.len()))).unwrap_or(0);
-        let ready_n = i64::try_from(current.iter().filter(|p| ready(p)).count()).unwrap_or(0);
-        let mut status = json!({"replicas": count, "fullyLabeledReplicas": count, "readyReplicas": ready_n,
-            "availableReplicas": ready_n, "observedGeneration": i(rs, "/metadata/generation")});
-        for field in ["fullyLabeledReplicas", "readyReplicas", "availableReplicas"] {
-            if status[field] == 0
-                && let Some(o) = status.as_object_mut()
-            {
-                o.remove(field);
-            }
-        }
-        if rs.get("status") != Some(&status) {
-            self.status("ReplicaSet", rs, status, None);
-        }
-    }
-
-    fn create_pod(
-        &mut self,
-        rs: &Value,
-        ns: &str,
-        nodes: &[Object],
-        load: &mut HashMap<String, usize>,
-    ) {
-        let template = rs.pointer("/spec/template").cloned().unwrap_or_default();
-        let mut spec = template.get("spec").cloned().unwrap_or_default();
-        let node = schedule(&spec, nodes, load);
-        let rs_name = s(rs, "/metadata/name");
-        let name = format!("{rs_name}-{}", self.store.suffix(5));
-        let mut status = json!({"phase": "Pending", "qosClass": "Burstable"});
-        if let Some(node) = &node {
-            spec["nodeName"] = json!(node);
-            *load.entry(node.clone()).or_default() += 1;
-            status["conditions"] = json!([{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()}]);
-        } else {
-            status["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                "message": "0/0 nodes are available: no node matches the pod's node selector and tolerations."}]);
-        }
-        let pod = json!({"metadata": {"name": name, "labels": template["metadata"]["labels"], "ownerReferences": owner_ref("ReplicaSet", rs)},
-            "spec": spec, "status": status});
-        if let Ok(created) = self.store.create(resource("Pod"), ns, pod, false) {
-            self.born.insert(uid(&created).to_owned(), self.clock.now());
-            if node.is_none() {
-                self.event(
-                    &created,
-                    "FailedScheduling",
-                    "no node matches the pod's node selector and tolerations",
-                    true,
-                );
-            }
-        }
-    }
-
-    /// Moves a pod through its life: Pending, then Running and Ready, or
-    /// crash-looping (image tag containing `crash`), or stuck pulling (tag
-    /// containing `does-not-exist`).
-    fn pod(&mut self, p: &Value, now: Duration) {
-        if s(p, "/spec/nodeName").is_empty() {
-            return;
-        }
-        // A pod that is up and has nothing to crash or pull stays as it is:
-        // at 10,000 pods, rebuilding every status on every pass dominates.
-        let troubled = p
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .is_some_and(|cs| {
-                cs.iter().any(|c| {
-                    s(c, "/image").contains("crash") || s(c, "/image").contains("does-not-exist")
-                })
-            });
-        let victim = self
-            .victim
-            .as_ref()
-            .filter(|(name, _)| name == s(p, "/metadata/name"))
-            .map(|(_, since)| *since);
-
-        let was_victim = !ready(p) && restarts_of(p) > 0 && !troubled;
-        if !troubled && victim.is_none() && ready(p) {
-            return;
-        }
-        // Pods short of ready keep the controllers stepping: they start on time.
-        self.waiting = true;
-        let born = *self.born.entry(uid(p).to_owned()).or_insert(now);
-        let age = now.saturating_sub(born);
-        if age < START {
-            return;
-        }
-        let containers: Vec<Value> = p
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let started = p
-            .pointer("/status/startTime")
-            .cloned()
-            .unwrap_or_else(|| json!(now_rfc3339()));
-        let mut all_ready = true;
-        let mut pulling = false;
-        let statuses: Vec<Value> = containers
-            .iter()
-            .map(|c| {
-                let image = s(c, "/image");
-                let name = s(c, "/name");
-                let id = format!("docker.io/{image}");
-                if image.contains("does-not-exist") {
-                    all_ready = false;
-                    pulling = true;
-                    return json!({"name": name, "image": image, "imageID": "", "ready": false, "started": false, "restartCount": 0,
-                        "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}});
-                }
-                let previous = p
-                    .pointer("/status/containerStatuses")
-                    .and_then(Value::as_array)
-                    .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-                    .map_or(0, |c| i(c, "/restartCount"));
-                if image.contains("crash") || victim.is_some() {
-                    all_ready = false;
-                    let crashing_for = victim.map_or_else(|| age.saturating_sub(START), |since| now.saturating_sub(since));
-                    let restarts = previous.max(i64::try_from(crashing_for.as_secs() / CRASH_EVERY.as_secs() + 1).unwrap_or(0));
-                    return json!({"name": name, "image": image, "imageID": id, "ready": false, "started": false, "restartCount": restarts,
-                        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
-                        "state": {"waiting": {"reason": "CrashLoopBackOff",
-                            "message": format!("back-off restarting failed container {name} in pod {}", s(p, "/metadata/name"))}}});
-                }
-                // A container that recovers keeps its restart count.
-                let restarts = if was_victim { previous } else { 0 };
-                json!({"name": name, "image": image, "imageID": id, "ready": true, "started": true, "restartCount": restarts,
-                    "state": {"running": {"startedAt": started}}})
-            })
-            .collect();
-        let phase = if pulling { "Pending" } else { "Running" };
-        let ready_word = if all_ready { "True" } else { "False" };
-        let stamp = p
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .and_then(|c| {
-                c.iter()
-                    .find(|c| c["type"] == "Ready" && c["status"] == ready_word)
-            })
-            .and_then(|c| c.get("lastTransitionTime").cloned())
-            .unwrap_or_else(|| json!(now_rfc3339()));
-        let node_index = s(p, "/metadata/uid")
-            .bytes()
-            .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
-        let status = json!({"phase": phase, "qosClass": "Burstable", "startTime": started,
-            "hostIP": format!("10.0.{}.{}", node_index % 3 * 16 + 1, node_index % 200 + 10),
-            "podIP": format!("10.1.{}.{}", (node_index >> 8) % 250, node_index % 250 + 2),
-            "conditions": [
-                {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp},
-                {"type": "Initialized", "status": "True", "lastTransitionTime": stamp},
-                {"type": "ContainersReady", "status": ready_word, "lastTransitionTime": stamp},
-                {"type": "Ready", "status": ready_word, "lastTransitionTime": stamp}],
-            "containerStatuses": statuses});
-        if p.get("status") != Some(&status) {
-            let crashed_again = restarts_of(p) < restarts_of(&json!({"status": status}));
-            self.status("Pod", p, status, None);
-            if crashed_again {
-                self.event(p, "BackOff", "Back-off restarting failed container", true);
-            }
-        }
+        self.instant = false;
     }
 }
 
@@ -889,92 +422,6 @@ fn schedule(spec: &Value, nodes: &[Object], load: &HashMap<String, usize>) -> Op
             )
         })
         .map(|n| s(n, "/metadata/name").to_owned())
-}
-
-impl Controllers {
-    /// Keeps each Service's Endpoints: the ready pods its selector matches,
-    /// with their IPs and nodes, on the Service's ports.
-    fn endpoints(&self) {
-        let endpoints = resource("Endpoints");
-        for svc in self.store.all(resource("Service")) {
-            let (ns, name) = key_of(&svc);
-            let Some(selector) = svc
-                .pointer("/spec/selector")
-                .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
-            else {
-                continue;
-            };
-            let sel = LabelSelector::from_label_selector(&json!({"matchLabels": selector}));
-            let (_, pods, _) =
-                self.store
-                    .list(resource("Pod"), Some(&ns), &|p| sel.matches(p), None, None);
-            let address = |p: &Value| {
-                json!({"ip": s(p, "/status/podIP"), "nodeName": s(p, "/spec/nodeName"),
-                    "targetRef": {"kind": "Pod", "name": s(p, "/metadata/name"), "namespace": ns, "uid": uid(p)}})
-            };
-            let with_ip = |p: &&Object| !s(p, "/status/podIP").is_empty();
-            let ready_pods: Vec<Value> = pods
-                .iter()
-                .filter(with_ip)
-                .filter(|p| ready(p))
-                .map(|p| address(p))
-                .collect();
-            let not_ready: Vec<Value> = pods
-                .iter()
-                .filter(with_ip)
-                .filter(|p| !ready(p))
-                .map(|p| address(p))
-                .collect();
-            let ports: Vec<Value> = svc
-                .pointer("/spec/ports")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let mut port = json!({"port": p.get("targetPort").cloned().unwrap_or_else(|| p["port"].clone()), "protocol": p.get("protocol").cloned().unwrap_or(json!("TCP"))});
-                    if let Some(n) = p.get("name") {
-                        port["name"] = n.clone();
-                    }
-                    port
-                })
-                .collect();
-            let mut subset = json!({"ports": ports});
-            if !ready_pods.is_empty() {
-                subset["addresses"] = json!(ready_pods);
-            }
-            if !not_ready.is_empty() {
-                subset["notReadyAddresses"] = json!(not_ready);
-            }
-            let subsets = if ready_pods.is_empty() && not_ready.is_empty() {
-                json!([])
-            } else {
-                json!([subset])
-            };
-            match self.store.get(endpoints, &ns, &name) {
-                Some(current) if current.get("subsets") == Some(&subsets) => {}
-                Some(_) => {
-                    let _ = self
-                        .store
-                        .modify(endpoints, &ns, &name, Part::Main, false, |v| {
-                            v["subsets"] = subsets;
-                            Ok(())
-                        });
-                }
-                None => {
-                    let labels = svc
-                        .pointer("/metadata/labels")
-                        .cloned()
-                        .unwrap_or_else(|| json!({}));
-                    let _ = self.store.create(
-                        endpoints,
-                        &ns,
-                        json!({"metadata": {"name": name, "labels": labels}, "subsets": subsets}),
-                        false,
-                    );
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,21 @@ pub fn apply(kind: &str, object: &mut Value) {
                 pod_spec(spec);
             }
         }
+        // A namespace is Active from the start (kdash and kubectl read it).
+        "Namespace" => {
+            if let Some(o) = object.as_object_mut() {
+                if let Some(status) = o
+                    .entry("status")
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+                {
+                    set_default(status, "phase", json!("Active"));
+                }
+                if let Some(spec) = o.entry("spec").or_insert_with(|| json!({})).as_object_mut() {
+                    set_default(spec, "finalizers", json!(["kubernetes"]));
+                }
+            }
+        }
         "Service" => {
             if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
                 set_default(spec, "type", json!("ClusterIP"));

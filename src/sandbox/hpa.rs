@@ -1,7 +1,9 @@
 //! The HorizontalPodAutoscaler controller: the standard formula
 //! (`desired = ceil(current × utilisation / target)`, the largest over the
 //! metrics), min / max bounds, the behaviour's stabilisation windows and
-//! rate policies, and the conditions and events the real controller writes.
+//! rate policies (per period, from the count at the period's start, as the
+//! real controller reckons them), a 15 s sync, and the conditions and
+//! events the real controller writes.
 //! An HPA whose target does not exist reports `AbleToScale False,
 //! FailedGetScale` and a warning event, as the seed's Korea manifest does.
 
@@ -36,11 +38,113 @@ pub fn utilisation(workload: &str, metric: &str, replicas: i64, at: Duration) ->
     load.round().clamp(1.0, 400.0) as i64
 }
 
-/// Recommendations kept per HPA, for the stabilisation windows.
+/// Recommendations kept per HPA, for the stabilisation windows; the
+/// scales it made, for the rate policies; when it last synced.
 #[derive(Default)]
 pub struct Autoscaler {
     history: HashMap<String, Vec<(Duration, i64)>>,
-    last_scale: HashMap<String, (Duration, i64)>,
+    scales: HashMap<String, Vec<(Duration, i64)>>,
+    synced: HashMap<String, Duration>,
+}
+
+/// The controller's sync period.
+const SYNC: Duration = Duration::from_secs(15);
+
+/// A scaling rule of an HPA's behaviour: `Pods` or `Percent`, its value,
+/// its period.
+struct Policy {
+    pods: bool,
+    value: i64,
+    period: Duration,
+}
+
+/// The rules of one direction: its policies and how they combine.
+fn policies(hpa: &Value, up: bool) -> (Vec<Policy>, String) {
+    let dir = if up { "scaleUp" } else { "scaleDown" };
+    let rules = hpa.pointer(&format!("/spec/behavior/{dir}"));
+    let select = rules
+        .and_then(|r| r.get("selectPolicy"))
+        .and_then(Value::as_str)
+        .unwrap_or("Max")
+        .to_owned();
+    let given: Vec<Policy> = rules
+        .and_then(|r| r.get("policies"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| Policy {
+            pods: p.get("type").and_then(Value::as_str) == Some("Pods"),
+            value: p.get("value").and_then(Value::as_i64).unwrap_or(100),
+            period: Duration::from_secs(
+                p.get("periodSeconds").and_then(Value::as_u64).unwrap_or(15),
+            ),
+        })
+        .collect();
+    let defaults = if up {
+        vec![
+            Policy {
+                pods: true,
+                value: 4,
+                period: SYNC,
+            },
+            Policy {
+                pods: false,
+                value: 100,
+                period: SYNC,
+            },
+        ]
+    } else {
+        vec![Policy {
+            pods: false,
+            value: 100,
+            period: SYNC,
+        }]
+    };
+    (if given.is_empty() { defaults } else { given }, select)
+}
+
+/// The furthest the rules let `current` move in one direction, as the
+/// real controller reckons it: from the count at the start of each
+/// policy's period (the scales within it undone), Pods adding or taking
+/// its value, Percent multiplying (rounded up going up, truncated going
+/// down); Max takes the largest change, Min the smallest.
+fn rate_limit(
+    current: i64,
+    scales: &[(Duration, i64)],
+    now: Duration,
+    up: bool,
+    rules: &(Vec<Policy>, String),
+) -> i64 {
+    let (policies, select) = rules;
+    if select == "Disabled" {
+        return current;
+    }
+    let largest = select != "Min";
+    let limits = policies.iter().map(|p| {
+        let within = scales
+            .iter()
+            .filter(|(t, _)| now.saturating_sub(*t) < p.period);
+        let (added, removed) = within.fold((0, 0), |(a, r), (_, change)| {
+            if *change > 0 {
+                (a + change, r)
+            } else {
+                (a, r - change)
+            }
+        });
+        let start = current - added + removed;
+        match (p.pods, up) {
+            (true, true) => start + p.value,
+            (true, false) => start - p.value,
+            (false, true) => (start as f64 * (1.0 + p.value as f64 / 100.0)).ceil() as i64,
+            (false, false) => (start as f64 * (1.0 - p.value as f64 / 100.0)) as i64,
+        }
+    });
+    let pick = if largest == up {
+        limits.max()
+    } else {
+        limits.min()
+    };
+    pick.unwrap_or(current)
 }
 
 impl Autoscaler {
@@ -54,6 +158,15 @@ impl Autoscaler {
     #[allow(clippy::too_many_lines)]
     fn reconcile(&mut self, store: &Store, hpa: &Value, now: Duration) {
         let (ns, name) = key_of(hpa);
+        let key = format!("{ns}/{name}");
+        if self
+            .synced
+            .get(&key)
+            .is_some_and(|t| now.saturating_sub(*t) < SYNC)
+        {
+            return;
+        }
+        self.synced.insert(key.clone(), now);
         let target_kind = hpa
             .pointer("/spec/scaleTargetRef/kind")
             .and_then(Value::as_str)
@@ -134,7 +247,6 @@ impl Autoscaler {
             };
             metrics.push(json!({"type": "Resource", "resource": {"name": metric, "current": {"averageUtilization": used}}}));
         }
-        let key = format!("{ns}/{name}");
         let history = self.history.entry(key.clone()).or_default();
         history.push((now, raw));
         let window = |path: &str, default: u64| {
@@ -149,47 +261,80 @@ impl Autoscaler {
                 .filter(move |(t, _)| now.saturating_sub(*t) <= w)
                 .map(|(_, r)| *r)
         };
-        // Scale up to the lowest, down to the highest, recommendation of the window.
+        // Stabilised: raised to the lowest recommendation of the scale-up
+        // window, lowered to the highest of the scale-down window.
         let up_to = in_window(up_window).min().unwrap_or(raw);
         let down_to = in_window(down_window).max().unwrap_or(raw);
-        let mut desired = if raw > current {
-            up_to.max(current)
-        } else {
-            down_to.min(current)
+        let stabilized = current.max(up_to).min(down_to);
+        let scales = self.scales.entry(key.clone()).or_default();
+        scales.retain(|(t, _)| now.saturating_sub(*t) < Duration::from_secs(1800));
+        let (desired, limited) = match stabilized.cmp(&current) {
+            std::cmp::Ordering::Greater => {
+                let limit =
+                    rate_limit(current, scales, now, true, &policies(hpa, true)).max(current);
+                if max > limit {
+                    (stabilized.min(limit), (stabilized > limit).then_some(("ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate")))
+                } else {
+                    (
+                        stabilized.min(max),
+                        (stabilized > max).then_some((
+                            "TooManyReplicas",
+                            "the desired replica count is more than the maximum replica count",
+                        )),
+                    )
+                }
+            }
+            std::cmp::Ordering::Less => {
+                let limit =
+                    rate_limit(current, scales, now, false, &policies(hpa, false)).min(current);
+                if min < limit {
+                    (stabilized.max(limit), (stabilized < limit).then_some(("ScaleDownLimit", "the desired replica count is decreasing faster than the maximum scale rate")))
+                } else {
+                    (
+                        stabilized.max(min),
+                        (stabilized < min).then_some((
+                            "TooFewReplicas",
+                            "the desired replica count is less than the minimum replica count",
+                        )),
+                    )
+                }
+            }
+            std::cmp::Ordering::Equal => {
+                let reason = if current < min {
+                    Some((
+                        "TooFewReplicas",
+                        "the desired replica count is less than the minimum replica count",
+                    ))
+                } else if current > max {
+                    Some((
+                        "TooManyReplicas",
+                        "the desired replica count is more than the maximum replica count",
+                    ))
+                } else {
+                    None
+                };
+                (current.clamp(min, max), reason)
+            }
         };
-        let percent =
-            |path: &str, default: i64| hpa.pointer(path).and_then(Value::as_i64).unwrap_or(default);
-        let max_up = current
-            + (current * percent("/spec/behavior/scaleUp/policies/0/value", 100) + 99) / 100;
-        let max_down =
-            current - current * percent("/spec/behavior/scaleDown/policies/0/value", 100) / 100;
-        desired = desired.clamp(max_down.max(0), max_up.max(1));
-        let limited = if desired < min {
-            Some((
-                "TooFewReplicas",
-                "the desired replica count is less than the minimum replica count".to_owned(),
-            ))
-        } else if desired > max {
-            Some((
-                "TooManyReplicas",
-                "the desired replica count is more than the maximum replica count".to_owned(),
-            ))
-        } else {
-            None
-        };
-        desired = desired.clamp(min, max);
-        let recently = self
-            .last_scale
-            .get(&key)
-            .is_some_and(|(t, _)| now.saturating_sub(*t) < Duration::from_secs(15));
+        let limited = limited.map(|(r, m)| (r, m.to_owned()));
         let mut last_scale_time = hpa.pointer("/status/lastScaleTime").cloned();
-        let able = if desired != current && !recently {
+        let able = if desired == current {
+            condition(
+                "AbleToScale",
+                "True",
+                "ReadyForNewScale",
+                "recommended size matches current size".into(),
+            )
+        } else {
             let target_resource = resource(target_kind);
             let _ = store.modify(target_resource, &ns, target_name, Part::Main, false, |v| {
                 v["spec"]["replicas"] = json!(desired);
                 Ok(())
             });
-            self.last_scale.insert(key, (now, desired));
+            self.scales
+                .entry(key)
+                .or_default()
+                .push((now, desired - current));
             last_scale_time = Some(json!(stamp));
             let direction = if desired > current { "above" } else { "below" };
             normal_event(
@@ -205,13 +350,6 @@ impl Autoscaler {
                 "True",
                 "SucceededRescale",
                 format!("the HPA controller was able to update the target scale to {desired}"),
-            )
-        } else {
-            condition(
-                "AbleToScale",
-                "True",
-                "ReadyForNewScale",
-                "recommended size matches current size".into(),
             )
         };
         let scaling_limited = match limited {
@@ -256,4 +394,37 @@ fn warn_event(store: &Store, hpa: &Value, reason: &str, message: &str) {
 
 fn normal_event(store: &Store, hpa: &Value, reason: &str, message: &str) {
     store.record_event(hpa, reason, message, false, "horizontal-pod-autoscaler");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_percent_a_minute_scales_down_below_ten_replicas() {
+        let hpa = json!({"spec": {"behavior": {"scaleDown": {"policies": [
+            {"type": "Percent", "value": 10, "periodSeconds": 60}]}}}});
+        let rules = policies(&hpa, false);
+        let mut current = 20;
+        let mut scales = Vec::new();
+        let mut seen = vec![current];
+        for minute in 0..20u64 {
+            let now = Duration::from_secs(minute * 60);
+            let limit = rate_limit(current, &scales, now, false, &rules).min(current);
+            let next = 3.max(limit);
+            if next != current {
+                scales.push((now, next - current));
+                current = next;
+                seen.push(current);
+            }
+        }
+        assert_eq!(seen, [20, 18, 16, 14, 12, 10, 9, 8, 7, 6, 5, 4, 3]);
+    }
+
+    #[test]
+    fn the_default_scale_up_is_four_pods_or_double_whichever_is_more() {
+        let rules = policies(&json!({}), true);
+        assert_eq!(rate_limit(1, &[], Duration::ZERO, true, &rules), 5);
+        assert_eq!(rate_limit(10, &[], Duration::ZERO, true, &rules), 20);
+    }
 }

@@ -405,7 +405,67 @@ impl Store {
     }
 }
 
+/// The fields that hold when something happened.
+const STAMPS: &[&str] = &[
+    "creationTimestamp",
+    "startTime",
+    "startedAt",
+    "finishedAt",
+    "lastTransitionTime",
+    "lastUpdateTime",
+    "lastScaleTime",
+    "firstTimestamp",
+    "lastTimestamp",
+];
+
+/// Moves every stamp in `v` back by `secs`.
+fn shift(v: &mut Value, secs: i64) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if STAMPS.contains(&k.as_str())
+                    && let Some(t) = child
+                        .as_str()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    && let Ok(earlier) = t.checked_sub(jiff::SignedDuration::from_secs(secs))
+                {
+                    *child = json!(earlier.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                } else {
+                    shift(child, secs);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                shift(child, secs);
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Store {
+    /// Moves the past of every object back by `age(kind)` seconds, as if
+    /// the world had stood that long; only before anyone watches (the
+    /// history of changes is dropped, as a compaction would).
+    pub fn backdate(&self, age: impl Fn(&str) -> i64) {
+        let mut inner = self.lock();
+        for (plural, objects) in &mut inner.objects {
+            let kind = RESOURCES
+                .iter()
+                .find(|r| r.plural == *plural)
+                .map_or("", |r| r.kind);
+            let secs = age(kind);
+            for object in objects.values_mut() {
+                let mut moved = (**object).clone();
+                shift(&mut moved, secs);
+                *object = Arc::new(moved);
+            }
+        }
+        inner.ring.clear();
+        inner.compacted = inner.rv;
+    }
+
     /// Compacts history, as etcd does and a restarting API server implies:
     /// every open watch ends, and a watch resuming from before now gets 410
     /// Expired, so clients must list again.
@@ -441,6 +501,34 @@ impl Store {
     ) {
         let (ns, name) = key_of(object);
         let now = now_rfc3339();
+        // The same report about the same object is one Event whose count
+        // grows, as the real event recorder aggregates them.
+        let same = |e: &Value| {
+            e.pointer("/involvedObject/uid") == object.pointer("/metadata/uid")
+                && e["reason"] == reason
+                && e["message"] == message
+                && e.pointer("/source/component").and_then(Value::as_str) == Some(component)
+        };
+        if let Some(events) = Resource::of_kind("Event") {
+            let existing = self.lock().objects.get(events.plural).and_then(|m| {
+                m.range((ns.clone(), String::new())..)
+                    .take_while(|((n, _), _)| *n == ns)
+                    .find(|(_, e)| same(e))
+                    .map(|((_, n), _)| n.clone())
+            });
+            if let Some(existing) = existing
+                && self
+                    .modify(events, &ns, &existing, Part::Main, false, |e| {
+                        let count = e["count"].as_i64().unwrap_or(1) + 1;
+                        e["count"] = json!(count);
+                        e["lastTimestamp"] = json!(now);
+                        Ok(())
+                    })
+                    .is_ok()
+            {
+                return;
+            }
+        }
         let event = json!({"metadata": {"name": format!("{name}.{}", self.suffix(10)), "namespace": ns},
             "involvedObject": {"kind": object["kind"], "apiVersion": object["apiVersion"], "name": name, "namespace": ns,
                 "uid": object["metadata"]["uid"], "resourceVersion": object["metadata"]["resourceVersion"]},
@@ -705,4 +793,81 @@ pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_report_about_the_same_object_is_one_event_that_counts() {
+        let store = Store::new(1);
+        let pods = Resource::of_kind("Pod").expect("pods");
+        let pod = store
+            .create(
+                pods,
+                "ns",
+                json!({"metadata": {"name": "p", "namespace": "ns"}}),
+                false,
+            )
+            .expect("pod");
+        let other = store
+            .create(
+                pods,
+                "ns",
+                json!({"metadata": {"name": "q", "namespace": "ns"}}),
+                false,
+            )
+            .expect("pod");
+        for _ in 0..3 {
+            store.record_event(
+                &pod,
+                "BackOff",
+                "Back-off restarting failed container",
+                true,
+                "kubelet",
+            );
+        }
+        store.record_event(&pod, "Pulled", "Container image pulled", false, "kubelet");
+        store.record_event(
+            &other,
+            "BackOff",
+            "Back-off restarting failed container",
+            true,
+            "kubelet",
+        );
+        let events = store.all(Resource::of_kind("Event").expect("events"));
+        let counts: Vec<(String, String, i64)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e["involvedObject"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    e["reason"].as_str().unwrap_or_default().to_owned(),
+                    e["count"].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(counts.len(), 3, "{counts:?}");
+        assert!(
+            counts.contains(&("p".into(), "BackOff".into(), 3)),
+            "{counts:?}"
+        );
+        assert!(
+            counts.contains(&("p".into(), "Pulled".into(), 1)),
+            "{counts:?}"
+        );
+        assert!(
+            counts.contains(&("q".into(), "BackOff".into(), 1)),
+            "{counts:?}"
+        );
+        let backoff = events
+            .iter()
+            .find(|e| e["reason"] == "BackOff" && e["involvedObject"]["name"] == "p")
+            .expect("the aggregated event");
+        assert_eq!(backoff["type"], "Warning");
+        assert!(backoff["firstTimestamp"].as_str() <= backoff["lastTimestamp"].as_str());
+    }
 }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::api::Outage;
 use super::api::selectors;
 use super::error::ApiError;
 use super::resource::Resource;
@@ -29,6 +30,7 @@ pub fn stream(
     r: &'static Resource,
     namespace: Option<String>,
     q: &HashMap<String, String>,
+    outage: tokio::sync::watch::Receiver<Outage>,
 ) -> Response {
     let filter = match selectors(r, q) {
         Ok(f) => f,
@@ -62,6 +64,7 @@ pub fn stream(
             tx,
             matches: Box::new(matches),
             bookmarks,
+            outage,
         };
         watcher.run(&store, rv, initial, timeout).await;
     });
@@ -81,6 +84,9 @@ struct Watcher {
     tx: mpsc::Sender<Bytes>,
     matches: Box<dyn Fn(&Value) -> bool + Send + Sync>,
     bookmarks: bool,
+    /// The server's outage: a black hole stalls the stream, a dead
+    /// server ends it.
+    outage: tokio::sync::watch::Receiver<Outage>,
 }
 
 impl Watcher {
@@ -106,7 +112,7 @@ impl Watcher {
     }
 
     async fn run(
-        self,
+        mut self,
         store: &Store,
         rv: Option<String>,
         initial: bool,
@@ -160,7 +166,24 @@ impl Watcher {
         let mut tick = tokio::time::interval(BOOKMARK_EVERY);
         tick.tick().await;
         loop {
+            let outage = *self.outage.borrow_and_update();
+            match outage {
+                Outage::Dead => return,
+                // Nothing carried, nothing closed: what happens meanwhile
+                // waits in the buffer, as unacknowledged TCP would.
+                Outage::BlackHole => {
+                    tokio::select! {
+                        healed = self.outage.wait_for(|o| *o != Outage::BlackHole) => {
+                            if healed.is_err() { return }
+                        }
+                        () = self.tx.closed() => return,
+                    }
+                    continue;
+                }
+                Outage::None => {}
+            }
             tokio::select! {
+                _ = self.outage.changed() => {}
                 change = live.recv() => match change {
                     Ok(change) => if !self.forward(&change, &mut last).await { return },
                     Err(broadcast::error::RecvError::Lagged(_)) => {

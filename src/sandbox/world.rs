@@ -304,6 +304,16 @@ fn hpa(target: &str) -> Value {
                 "scaleUp": {"stabilizationWindowSeconds": 60, "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}}}})
 }
 
+/// How long ago each kind of the settled world was made, in seconds: the
+/// cluster a month ago, the rest (deployments, pods, their events) 25
+/// minutes ago.
+pub fn age_of(kind: &str) -> i64 {
+    match kind {
+        "Node" | "Namespace" => 30 * 86_400,
+        _ => 25 * 60,
+    }
+}
+
 /// Namespaces `load-NN` of 10-replica `worker-NN` Deployments holding
 /// `pods` pods in all.
 fn filler(store: &Store, pods: usize) {

@@ -154,11 +154,16 @@ pub(crate) async fn alarms(
                 since: a
                     .state_updated_timestamp()
                     .and_then(|t| SystemTime::try_from(*t).ok()),
-                summary: a
-                    .alarm_description()
-                    .or(a.state_reason())
-                    .unwrap_or_default()
-                    .to_owned(),
+                // An alarm in ALARM says what its description says; one
+                // with no data says only that: its description ("CPU above
+                // 80 %") would read as a fact.
+                summary: if severity == "critical" {
+                    a.alarm_description().or(a.state_reason())
+                } else {
+                    a.state_reason()
+                }
+                .unwrap_or_default()
+                .to_owned(),
                 generator_url: (!aws_region.is_empty()).then(|| {
                     format!(
                         "https://{aws_region}.console.aws.amazon.com/cloudwatch/home?region={aws_region}#alarmsV2:alarm/{name}"

@@ -117,14 +117,14 @@ impl ClusterHealth {
             .watches
             .iter()
             .any(|w| w.heard.is_some_and(|h| now.duration_since(h) < SILENT));
-        if let Some((since, why)) = &self.probe_failing {
-            let secs = now.duration_since(*since).as_secs();
+        // No counting seconds here: the state's age says how long.
+        if let Some((_, why)) = &self.probe_failing {
             let still = if streaming {
                 "; a watch still streaming"
             } else {
                 ""
             };
-            return Some(format!("API not answering for {secs} s ({why}){still}"));
+            return Some(format!("API not answering ({why}){still}"));
         }
         for w in &self.watches {
             if let Some(why) = &w.failing {
@@ -141,11 +141,7 @@ impl ClusterHealth {
             if let Some(h) = w.heard
                 && now.duration_since(h) >= SILENT
             {
-                return Some(format!(
-                    "watch {}: silent for {} s",
-                    w.what,
-                    now.duration_since(h).as_secs()
-                ));
+                return Some(format!("watch {}: silent", w.what));
             }
         }
         None
@@ -187,27 +183,14 @@ impl ClusterHealth {
                 .reported_at
                 .is_none_or(|t| now.duration_since(t) >= LIVE_EVERY),
             (Some(SourceState::Connecting { .. }), SourceState::Connecting { .. }) => false,
-            (Some(SourceState::Stale { why: a, .. }), SourceState::Stale { why: b, .. }) => {
-                a != b && !same_reason(a, b)
-            }
-            (
+            (Some(SourceState::Stale { why: a, .. }), SourceState::Stale { why: b, .. })
+            | (
                 Some(SourceState::Error { message: a, .. }),
                 SourceState::Error { message: b, .. },
-            ) => a != b && !same_reason(a, b),
+            ) => a != b,
             _ => true,
         }
     }
-}
-
-/// Two reasons that differ only in the seconds they count ("for 12 s" and
-/// "for 13 s") are the same reason: not worth a report each second.
-fn same_reason(a: &str, b: &str) -> bool {
-    let strip = |s: &str| {
-        s.chars()
-            .filter(|c| !c.is_ascii_digit())
-            .collect::<String>()
-    };
-    strip(a) == strip(b)
 }
 
 /// The cluster's watches: started as tasks sending into `tx`; returns
@@ -568,10 +551,7 @@ async fn report<E: From<Update>>(out: &Outbox<E>, h: &mut ClusterHealth) -> bool
         return true;
     }
     if let Some(why) = state.failure()
-        && h.reported
-            .as_ref()
-            .and_then(SourceState::failure)
-            .is_none_or(|w| !same_reason(w, why))
+        && h.reported.as_ref().and_then(SourceState::failure) != Some(why)
     {
         tracing::warn!(source = %out.id, "{why}");
     }

@@ -109,6 +109,7 @@ pub async fn world(scenario: Scenario, seed: u64) -> (Sandbox, tempfile::TempDir
         pods: 0,
         speed: 10.0,
         scenario,
+        ..Options::default()
     })
     .await
     .expect("sandbox");

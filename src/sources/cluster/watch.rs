@@ -190,7 +190,7 @@ where
                 // carrying anything.
                 Err(_) => (
                     Heard::Failed {
-                        why: format!("watch {what}: silent for {} s", IDLE.as_secs()),
+                        why: format!("watch {what}: silent past its own timeout"),
                         unauthorized: false,
                     },
                     true,
