@@ -9,6 +9,7 @@
 //! chords, history), [`jobs`], [`notices`], and the filters; this file
 //! composes them and dispatches commands.
 
+pub mod changes;
 pub mod clock;
 pub mod editor;
 pub mod effect;
@@ -19,6 +20,7 @@ pub mod notices;
 pub mod overlay;
 pub mod panes;
 pub mod store;
+pub mod verdicts;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -100,6 +102,7 @@ pub struct App {
     effects: Vec<Effect>,
     now: SystemTime,
     clocks: Vec<RegionClock>,
+    changes: changes::Changes,
     dirty: bool,
     quit: bool,
     terminal: Option<TerminalRequest>,
@@ -129,6 +132,7 @@ impl App {
             effects: Vec::new(),
             now,
             clocks,
+            changes: changes::Changes::default(),
             dirty: true,
             quit: false,
             terminal: None,
@@ -196,21 +200,50 @@ impl App {
         for c in &mut self.clocks {
             changed |= c.set(now);
         }
+        // Levels can change with time alone (a starting pod's allowance
+        // running out); the changes log samples them once a tick.
+        let clock = self
+            .clocks
+            .first()
+            .map(|c| format!("{} {}", c.time, c.abbreviation))
+            .unwrap_or_default();
+        let regions: Vec<(String, String)> = self
+            .platform
+            .regions
+            .iter()
+            .map(|r| (r.name.get_ref().clone(), r.display.clone()))
+            .collect();
+        for (name, display) in regions {
+            let cells = self.region_cells(&name);
+            changed |= self.changes.observe(&clock, &display, &cells);
+        }
         if changed || self.time_labels() != before {
             self.dirty = true;
         }
     }
 
-    /// Every label whose text depends on the time (ages of sources and
-    /// jobs), so a tick redraws only when one of them reads differently.
+    /// Every label whose text depends on the time (the coarse ages of
+    /// sources that are not live, jobs' ages), so a tick redraws only when
+    /// one of them reads differently.
     fn time_labels(&self) -> Vec<String> {
+        let coarse = |t: SystemTime| {
+            crate::model::source::age_short(crate::model::source::age_coarse(
+                self.now.duration_since(t).unwrap_or(Duration::ZERO),
+            ))
+        };
         self.store
             .sources()
             .values()
+            .filter(|s| !s.is_live())
             .filter_map(SourceState::since)
-            .chain(self.jobs.rows().iter().map(|j| j.queued))
-            .map(|t| self.age(t))
+            .map(coarse)
+            .chain(self.jobs.rows().iter().map(|j| self.age(j.queued)))
             .collect()
+    }
+
+    /// The last changes of any cell's level, oldest first.
+    pub fn changes(&self) -> &std::collections::VecDeque<changes::Change> {
+        self.changes.log()
     }
 
     /// The age of `t`, as labels show it.
@@ -548,5 +581,16 @@ impl App {
     /// The current time, as of the last tick.
     pub fn now(&self) -> SystemTime {
         self.now
+    }
+
+    /// The health of a database, cache or AI service from its last
+    /// reading, with hysteresis (see [`Store::data_health`]).
+    pub fn data_health(
+        &self,
+        region: &str,
+        kind: SourceKind,
+        name: &str,
+    ) -> Option<(crate::model::cluster::Health, String)> {
+        self.store.data_health(region, kind, name)
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
+use clap::builder::{PossibleValue, PossibleValuesParser, StringValueParser, TypedValueParser};
 use clap::{CommandFactory, Parser, Subcommand};
 use color_eyre::eyre::{self, WrapErr};
 use ratatui::Terminal;
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::config::{self, ConfigError, ConfigOrigin, Keymap, Overrides, Paths, ThemeSet};
+use crate::model::verdict::plural;
 use crate::tui::{self, guard::TerminalGuard};
 
 /// 当番 touban: the on-call console for a multi-region platform.
@@ -26,10 +28,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Colour theme: default, light, high-contrast, mono, or one in the themes directory.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", hide_possible_values = true, value_parser = Offered(&config::theme::BUILT_IN_NAMES))]
     pub theme: Option<String>,
     /// Keymap: default or vim (your keymap.toml merges over it).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", hide_possible_values = true, value_parser = Offered(&config::keymap::BUILT_IN_NAMES))]
     pub keymap: Option<String>,
     /// Refuse every mutating action, whatever the config says.
     #[arg(long, global = true)]
@@ -98,12 +100,47 @@ pub struct WorldArgs {
     #[arg(long, default_value_t = 1, value_name = "S")]
     seed: u64,
     /// What happens: calm, incidents, outage-tokyo.
-    #[arg(long, default_value = "incidents", value_name = "NAME")]
+    #[arg(
+        long,
+        default_value = "incidents",
+        value_name = "NAME",
+        value_parser = PossibleValuesParser::new(crate::sandbox::Scenario::NAMES)
+            .try_map(|s| s.parse::<crate::sandbox::Scenario>())
+    )]
     scenario: crate::sandbox::Scenario,
     /// How the outage's API server fails: black-hole (nothing answers, open
     /// watches go silent) or dead (refused, open watches cut).
-    #[arg(long, default_value = "black-hole", value_name = "HOW")]
+    #[arg(
+        long,
+        default_value = "black-hole",
+        value_name = "HOW",
+        value_parser = PossibleValuesParser::new(["black-hole", "dead"])
+            .try_map(|s| s.parse::<crate::sandbox::api::Outage>())
+    )]
     outage: crate::sandbox::api::Outage,
+}
+
+/// Accepts any name (a theme may be one of the user's) but offers the
+/// built-in ones to the shell's completion, which would otherwise offer
+/// file names.
+#[derive(Clone)]
+struct Offered(&'static [&'static str]);
+
+impl TypedValueParser for Offered {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|n| PossibleValue::new(*n))))
+    }
 }
 
 impl From<WorldArgs> for crate::sandbox::Options {
@@ -226,21 +263,21 @@ fn config_failed(e: &ConfigError) -> ExitCode {
 fn check(paths: &Paths, file: Option<&Path>, overrides: &Overrides) -> ExitCode {
     let mut paths = paths.clone();
     if let Some(f) = file {
-        paths.config = ConfigOrigin::Flag(f.to_owned());
+        paths.config = ConfigOrigin::Argument(f.to_owned());
     }
     match config::load(&paths, overrides) {
         Ok(loaded) => {
             let p = &loaded.platform;
             out!(
-                "ok: {}: environment {}, {} regions, {} clusters, {} databases, {} caches, {} AI services, {} alert sources; theme {}, keymap {}",
+                "ok: {}: environment {}, {}, {}, {}, {}, {}, {}; theme {}, keymap {}",
                 paths.config.describe(),
                 p.environment,
-                p.regions.len(),
-                p.clusters.len(),
-                p.databases.len(),
-                p.caches.len(),
-                p.ai_services.len(),
-                p.alert_sources.len(),
+                plural(p.regions.len(), "region"),
+                plural(p.clusters.len(), "cluster"),
+                plural(p.databases.len(), "database"),
+                plural(p.caches.len(), "cache"),
+                plural(p.ai_services.len(), "AI service"),
+                plural(p.alert_sources.len(), "alert source"),
                 loaded.theme,
                 loaded.keymap.name,
             );

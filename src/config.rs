@@ -68,17 +68,13 @@ pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError>
             return Err(broken.clone().into());
         }
         if themes.get(name).is_none() {
-            return Err(Located {
-                file: "--theme".into(),
-                line: 1,
-                col: 1,
+            return Err(ConfigError::Option {
+                flag: "--theme",
                 message: format!(
                     "unknown theme `{name}`: expected one of {}",
                     themes.names_list()
                 ),
-                line_text: name.clone(),
-            }
-            .into());
+            });
         }
         name.clone()
     } else if overrides.no_color {
@@ -113,14 +109,10 @@ pub fn load(paths: &Paths, overrides: &Overrides) -> Result<Loaded, ConfigError>
             known.join(", ")
         );
         if overrides.keymap.is_some() {
-            return Err(Located {
-                file: "--keymap".into(),
-                line: 1,
-                col: 1,
+            return Err(ConfigError::Option {
+                flag: "--keymap",
                 message,
-                line_text: keymap_name,
-            }
-            .into());
+            });
         }
         return Err(at_setting(
             paths,

@@ -11,6 +11,7 @@ pub mod key;
 pub mod pane;
 pub mod rollout;
 pub mod source;
+pub mod verdict;
 
 pub use command::Command;
 pub use job::{JobEvent, JobId, JobOutcome};

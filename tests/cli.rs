@@ -120,7 +120,18 @@ fn no_color_picks_mono_unless_a_theme_is_asked_for() {
     );
     let unknown = touban(home.path(), &["--theme", "neon", "config", "check"], &[]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--theme:1:1: unknown theme `neon`: expected one of `default`, `high-contrast`, `light`, `mono`"));
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        said.contains(
+            "--theme: unknown theme `neon`: expected one of `default`, `high-contrast`, `light`, `mono`"
+        ),
+        "{said}"
+    );
+    // An option is not a file: no line and column, no snippet.
+    assert!(
+        !said.contains("--theme:1") && !said.contains(" | "),
+        "{said}"
+    );
 }
 
 #[test]
@@ -155,6 +166,19 @@ fn example_and_completions_print() {
         let out = touban(home.path(), &["completions", shell], &[]);
         assert!(out.status.success(), "{shell}");
         assert!(stdout(&out).contains("touban"), "{shell}");
+    }
+    // Values complete as values, not as file names.
+    let bash = stdout(&touban(home.path(), &["completions", "bash"], &[]));
+    for offered in [
+        "calm incidents outage-tokyo",
+        "black-hole dead",
+        "default light high-contrast mono",
+        "default vim",
+    ] {
+        assert!(
+            bash.contains(offered),
+            "`{offered}` offered by bash completion"
+        );
     }
     let help = stdout(&touban(home.path(), &["--help"], &[]));
     for flag in [

@@ -41,7 +41,7 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
     common::until(&mut app, &mut rx, "both clusters listed and ready", |a| {
         let ready = |name: &str, pods: usize| {
             a.cluster(name).is_some_and(|c| {
-                let s = c.summary();
+                let s = c.summary(a.now());
                 s.nodes > 0 && s.pods == pods && s.pods_not_ready == 0 && s.health.0 == Health::Ok
             })
         };
@@ -53,7 +53,7 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
         ready("eks-tokyo", 9) && ready("aks-korea", 4) && live("tokyo", "eks-tokyo")
     })
     .await;
-    let tokyo = app.cluster("eks-tokyo").expect("tokyo").summary();
+    let tokyo = app.cluster("eks-tokyo").expect("tokyo").summary(app.now());
     assert_eq!(
         (tokyo.nodes_ready, tokyo.nodes, tokyo.deployments),
         (9, 9, 6)
@@ -98,10 +98,10 @@ async fn the_cluster_source_fills_the_app_and_follows_changes() {
         .expect("set image");
     common::until(&mut app, &mut rx, "a crash-looping pod counted", |a| {
         a.cluster("eks-tokyo")
-            .is_some_and(|c| c.summary().crash_looping >= 1)
+            .is_some_and(|c| c.summary(a.now()).crash_looping >= 1)
     })
     .await;
-    let s = app.cluster("eks-tokyo").expect("tokyo").summary();
+    let s = app.cluster("eks-tokyo").expect("tokyo").summary(app.now());
     assert_eq!(s.health.0, Health::Crit, "{:?}", s.health);
     assert!(s.health.1.contains("crash-looping"), "{:?}", s.health);
 }
@@ -116,7 +116,7 @@ async fn every_kind_is_watched_and_what_the_panes_derive_holds() {
             a.cluster(n).is_some_and(|c| {
                 c.replica_sets.len() >= 6
                     && c.deployments.len() == 6
-                    && c.summary().health.0 == Health::Ok
+                    && c.summary(a.now()).health.0 == Health::Ok
                     && c.services.len() == 3
                     && c.hpas.len() == 1
                     && c.config_maps.len() == 1

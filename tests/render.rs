@@ -252,6 +252,7 @@ fn overview_cluster_cells_from_watched_state() {
         restarts: if status == "CrashLoopBackOff" { 7 } else { 0 },
         node: "ip-10-0-1-0".into(),
         created: None,
+        startup: std::time::Duration::ZERO,
         labels: vec![],
     };
     let deployment = DeploymentRow {

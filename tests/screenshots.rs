@@ -242,7 +242,7 @@ async fn screenshots_of_the_demo() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let begun = |a: &touban::app::App| {
         a.cluster("eks-tokyo")
-            .is_some_and(|c| c.summary().crash_looping > 0)
+            .is_some_and(|c| c.summary(a.now()).crash_looping > 0)
             && a.alert_rows()
                 .iter()
                 .any(|r| r.state() == touban::model::alert::AlertState::Firing)

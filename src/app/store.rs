@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use crate::config::Platform;
 use crate::model::alert::{self, AlertRow, AlertSnapshot, SilenceRow};
+use crate::model::cluster::Health;
 use crate::model::cluster::{ClusterState, ObjectRef};
-use crate::model::data::{CloudWatchSeries, DataStatus, Figure};
+use crate::model::data::{self, CloudWatchSeries, DataStatus, Figure, Thresholds};
 use crate::model::{SourceId, SourceKind, SourceState, Update};
 
 /// What every source reported last, and each source's health.
@@ -25,6 +26,11 @@ pub struct Store {
     alerts: BTreeMap<SourceId, AlertSnapshot>,
     /// Alert sources in configured order, for a stable merge.
     alert_order: Vec<SourceId>,
+    /// The health rules' thresholds.
+    thresholds: Thresholds,
+    /// Per data source, the threshold rules crossed and for how many polls
+    /// in a row.
+    holds: BTreeMap<SourceId, BTreeMap<&'static str, u32>>,
 }
 
 /// What an update changed that the rest of the app cares about.
@@ -51,6 +57,7 @@ impl Store {
                 .into_iter()
                 .filter(|id| id.kind == SourceKind::Alerts)
                 .collect(),
+            thresholds: platform.thresholds.clone(),
             ..Store::default()
         }
     }
@@ -62,6 +69,18 @@ impl Store {
                 self.clusters.entry(id.name).or_default().apply(*change);
             }
             Update::Data { id, status } => {
+                let crossed: Vec<&'static str> = data::findings(&status, &self.thresholds)
+                    .0
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|f| f.is_threshold())
+                    .map(|f| f.rule)
+                    .collect();
+                let holds = self.holds.entry(id.clone()).or_default();
+                holds.retain(|rule, _| crossed.contains(rule));
+                for rule in crossed {
+                    *holds.entry(rule).or_insert(0) += 1;
+                }
                 self.data.insert(id, *status);
             }
             Update::Figures { region, figures } => {
@@ -102,6 +121,46 @@ impl Store {
     /// What a database, cache or AI service reported last.
     pub fn data(&self, region: &str, kind: SourceKind, name: &str) -> Option<&DataStatus> {
         self.data.get(&SourceId::new(region, kind, name))
+    }
+
+    /// The health of a database, cache or AI service from its last reading,
+    /// with hysteresis: a threshold crossed for fewer polls in a row than
+    /// `hold_polls` is pending (said, in the warning role), not yet its
+    /// colour; a state (down, a link or probe failing) counts at once.
+    pub fn data_health(
+        &self,
+        region: &str,
+        kind: SourceKind,
+        name: &str,
+    ) -> Option<(Health, String)> {
+        let id = SourceId::new(region, kind, name);
+        let status = self.data.get(&id)?;
+        let (found, ok) = data::findings(status, &self.thresholds);
+        let Some(found) = found else {
+            return Some((Health::Unknown, "not probed yet".into()));
+        };
+        let need = *self.thresholds.hold_polls.get_ref();
+        let held = |rule: &str| {
+            self.holds
+                .get(&id)
+                .and_then(|h| h.get(rule))
+                .copied()
+                .unwrap_or(0)
+        };
+        let (confirmed, pending): (Vec<_>, Vec<_>) = found
+            .into_iter()
+            .partition(|f| !f.is_threshold() || held(f.rule) >= need);
+        if !confirmed.is_empty() {
+            return Some(data::worst(&confirmed, ok));
+        }
+        let worst_pending = pending.iter().rev().max_by_key(|f| f.health);
+        Some(match worst_pending {
+            Some(f) => (
+                Health::Pending,
+                format!("{}/{need} · {}", held(f.rule), f.why),
+            ),
+            None => (Health::Ok, ok.to_owned()),
+        })
     }
 
     /// A region's PromQL figures, once queried.

@@ -73,6 +73,14 @@ pub enum ConfigError {
     /// A file was read but is wrong.
     #[error("{0}")]
     Invalid(Box<Located>),
+    /// A command-line option's value is wrong (no file to point into).
+    #[error("{flag}: {message}")]
+    Option {
+        /// The option, e.g. `--theme`.
+        flag: &'static str,
+        /// What is wrong and what would be right.
+        message: String,
+    },
 }
 
 impl From<Located> for ConfigError {

@@ -78,6 +78,9 @@ struct RawBinding {
     desc: Option<String>,
 }
 
+/// The built-in keymaps' names, as offered to shell completion.
+pub const BUILT_IN_NAMES: [&str; 2] = ["default", "vim"];
+
 const BUILT_IN: &[(&str, &str)] = &[
     ("default", include_str!("../../keymaps/default.toml")),
     ("vim", include_str!("../../keymaps/vim.toml")),
@@ -257,6 +260,11 @@ mod tests {
 
     #[test]
     fn built_in_keymaps_load_without_warnings() {
+        assert_eq!(
+            Keymap::built_in_names().collect::<Vec<_>>(),
+            BUILT_IN_NAMES,
+            "completion offers every built-in"
+        );
         for name in Keymap::built_in_names() {
             let (keymap, warnings) = Keymap::built_in(name).expect(name);
             assert!(warnings.is_empty(), "{name}: {warnings:?}");

@@ -11,6 +11,8 @@ use etcetera::BaseStrategy;
 pub enum ConfigOrigin {
     /// `--config FILE`.
     Flag(PathBuf),
+    /// `touban config check FILE`: the file named on the command line.
+    Argument(PathBuf),
     /// `TOUBAN_CONFIG=FILE`.
     Env(PathBuf),
     /// `$XDG_CONFIG_HOME/touban/config.toml`.
@@ -26,6 +28,7 @@ impl ConfigOrigin {
     pub fn path(&self) -> Option<&Path> {
         match self {
             ConfigOrigin::Flag(p)
+            | ConfigOrigin::Argument(p)
             | ConfigOrigin::Env(p)
             | ConfigOrigin::Xdg(p)
             | ConfigOrigin::Sandbox(p) => Some(p),
@@ -38,7 +41,7 @@ impl ConfigOrigin {
         match self {
             ConfigOrigin::Flag(p) => format!("{} (--config)", p.display()),
             ConfigOrigin::Env(p) => format!("{} (TOUBAN_CONFIG)", p.display()),
-            ConfigOrigin::Xdg(p) => p.display().to_string(),
+            ConfigOrigin::Argument(p) | ConfigOrigin::Xdg(p) => p.display().to_string(),
             ConfigOrigin::Sandbox(p) => format!("{} (touban demo)", p.display()),
             ConfigOrigin::BuiltIn => "built-in example (touban config example)".to_owned(),
         }

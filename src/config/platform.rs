@@ -499,6 +499,20 @@ impl Platform {
                 "max_reply_mib must be 1 to 1024 (MiB an answer of a source may be)".into(),
             ));
         }
+        let hold = &self.thresholds.hold_polls;
+        if !(1..=100).contains(hold.get_ref()) {
+            return Err((
+                hold.span(),
+                "hold_polls must be 1 to 100 (polls a threshold must hold before it counts)".into(),
+            ));
+        }
+        let window = &self.thresholds.window_seconds;
+        if !(1..=3600).contains(window.get_ref()) {
+            return Err((
+                window.span(),
+                "window_seconds must be 1 to 3600 (seconds rates are computed over)".into(),
+            ));
+        }
         let regions = self.validate_regions()?;
         self.validate_resources(&regions)
     }

@@ -204,6 +204,7 @@ roles! {
     ok: "Healthy.",
     warn: "Degraded, needs a look.",
     crit: "Failing, needs action.",
+    starting: "Pods within their start-up: not ready yet, not failing.",
     unknown: "Not known yet: no data.",
     stale: "Data that stopped updating.",
     danger: "Irreversible actions and their buttons.",
@@ -300,6 +301,9 @@ fn resolve(
 fn unreachable_theme(file: &str, src: &str) -> Located {
     Located::at(file, src, Some(0..0), "no built-in theme to start from")
 }
+
+/// The built-in themes' names, as offered to shell completion.
+pub const BUILT_IN_NAMES: [&str; 4] = ["default", "light", "high-contrast", "mono"];
 
 /// A built-in theme: its name and file text.
 const BUILT_IN: &[(&str, &str)] = &[
@@ -440,6 +444,8 @@ mod tests {
         for (name, _) in BUILT_IN {
             assert!(set.get(name).is_some(), "{name}");
         }
+        let offered: Vec<_> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+        assert_eq!(offered, BUILT_IN_NAMES, "completion offers every built-in");
         assert_eq!(
             set.get("default").map(|t| t.ok.fg),
             Some(Some(Color::Ansi(2)))

@@ -2,9 +2,9 @@
 //! objects its watchers see (what the views show, not the objects), and the
 //! summary and health the overview derives from them.
 
-use std::cell::OnceCell;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,6 +82,9 @@ pub struct PodRow {
     pub node: String,
     /// When it was created.
     pub created: Option<SystemTime>,
+    /// How long after its creation it may take to become ready (a minute,
+    /// and its probes' delays) before not being ready means something.
+    pub startup: Duration,
     /// Its labels, for matching Service selectors.
     pub labels: Vec<(String, String)>,
 }
@@ -95,6 +98,25 @@ impl PodRow {
     /// Whether a container is in CrashLoopBackOff.
     pub fn is_crash_looping(&self) -> bool {
         self.status == "CrashLoopBackOff"
+    }
+
+    /// Until when it is starting: not ready, never restarted, in a phase
+    /// of a start (not an image pull error, not a crash loop), within its
+    /// start-up allowance. `None` if it is not starting.
+    pub fn starting_until(&self) -> Option<SystemTime> {
+        let in_start = matches!(
+            self.status.as_str(),
+            "Pending" | "ContainerCreating" | "PodInitializing" | "Running"
+        );
+        if self.is_ready() && self.containers > 0 || self.restarts > 0 || !in_start {
+            return None;
+        }
+        self.created.map(|c| c + self.startup)
+    }
+
+    /// Whether it is starting at `now`.
+    pub fn is_starting(&self, now: SystemTime) -> bool {
+        self.starting_until().is_some_and(|until| now < until)
     }
 }
 
@@ -319,8 +341,10 @@ pub struct ClusterState {
     /// ConfigMaps by `namespace/name`.
     pub config_maps: BTreeMap<String, ConfigMapRow>,
     /// The summary, computed once per change (the overview reads it every
-    /// frame; at 10,000 pods walking them each time would cost the budget).
-    summary: OnceCell<ClusterSummary>,
+    /// frame; at 10,000 pods walking them each time would cost the budget),
+    /// and until when it holds (a starting pod's allowance running out
+    /// changes it without any change of the rows).
+    summary: RefCell<Option<(ClusterSummary, Option<SystemTime>)>>,
 }
 
 fn fold<T: Keyed>(table: &mut BTreeMap<String, T>, change: RowChange<T>) {
@@ -348,6 +372,10 @@ pub enum Health {
     Unknown,
     /// Fine.
     Ok,
+    /// Pods within their start-up: not ready yet, not failing either.
+    Starting,
+    /// A threshold crossed, not yet for long enough to count.
+    Pending,
     /// Needs a look.
     Warn,
     /// Needs action.
@@ -360,6 +388,8 @@ impl Health {
         match self {
             Health::Unknown => "unknown",
             Health::Ok => "ok",
+            Health::Starting => "starting",
+            Health::Pending => "pending",
             Health::Warn => "degraded",
             Health::Crit => "failing",
         }
@@ -381,6 +411,8 @@ pub struct ClusterSummary {
     pub pods: usize,
     /// Pods not ready (not counting completed ones).
     pub pods_not_ready: usize,
+    /// Of those, pods within their start-up allowance.
+    pub pods_starting: usize,
     /// Pods crash-looping.
     pub crash_looping: usize,
     /// The worst health, and why.
@@ -390,7 +422,7 @@ pub struct ClusterSummary {
 impl ClusterState {
     /// Folds a change in.
     pub fn apply(&mut self, change: ClusterChange) {
-        self.summary = OnceCell::new();
+        self.summary = RefCell::new(None);
         match change {
             ClusterChange::Nodes(c) => fold(&mut self.nodes, c),
             ClusterChange::Deployments(c) => fold(&mut self.deployments, c),
@@ -433,12 +465,22 @@ impl ClusterState {
         set.into_iter().collect()
     }
 
-    /// The overview's figures, computed once after each change.
-    pub fn summary(&self) -> &ClusterSummary {
-        self.summary.get_or_init(|| self.compute_summary())
+    /// The overview's figures at `now`, computed once after each change
+    /// (and again when a starting pod's allowance runs out).
+    pub fn summary(&self, now: SystemTime) -> ClusterSummary {
+        let mut cached = self.summary.borrow_mut();
+        match &*cached {
+            Some((s, until)) if until.is_none_or(|u| now < u) => s.clone(),
+            _ => {
+                let fresh = self.compute_summary(now);
+                let s = fresh.0.clone();
+                *cached = Some(fresh);
+                s
+            }
+        }
     }
 
-    fn compute_summary(&self) -> ClusterSummary {
+    fn compute_summary(&self, now: SystemTime) -> (ClusterSummary, Option<SystemTime>) {
         let nodes_ready = self.nodes.values().filter(|n| n.ready).count();
         let deployments_available = self
             .deployments
@@ -453,6 +495,16 @@ impl ClusterState {
             .filter(|p| !p.is_ready())
             .count();
         let crash_looping = self.pods.values().filter(|p| p.is_crash_looping()).count();
+        let starting_until: Vec<SystemTime> = self
+            .pods
+            .values()
+            .filter(live)
+            .filter_map(PodRow::starting_until)
+            .filter(|until| now < *until)
+            .collect();
+        let pods_starting = starting_until.len();
+        let valid_until = starting_until.iter().min().copied();
+        let starting = (Health::Starting, format!("{pods_starting} pod(s) starting"));
         let stalled = self
             .deployments
             .values()
@@ -475,7 +527,9 @@ impl ClusterState {
                 Health::Crit,
                 format!("{stalled} rollout(s) past their progress deadline"),
             )
-        } else if deployments_available < self.deployments.len() {
+        } else if deployments_available < self.deployments.len()
+            && (pods_starting == 0 || pods_not_ready > pods_starting)
+        {
             (
                 Health::Warn,
                 format!(
@@ -483,24 +537,31 @@ impl ClusterState {
                     self.deployments.len() - deployments_available
                 ),
             )
-        } else if pods_not_ready > 0 {
-            (Health::Warn, format!("{pods_not_ready} pod(s) not ready"))
+        } else if pods_not_ready > pods_starting {
+            (
+                Health::Warn,
+                format!("{} pod(s) not ready", pods_not_ready - pods_starting),
+            )
+        } else if pods_starting > 0 {
+            starting
         } else {
             (
                 Health::Ok,
                 "all nodes, deployments and pods ready".to_owned(),
             )
         };
-        ClusterSummary {
+        let summary = ClusterSummary {
             nodes_ready,
             nodes: self.nodes.len(),
             deployments_available,
             deployments: self.deployments.len(),
             pods: self.pods.len(),
             pods_not_ready,
+            pods_starting,
             crash_looping,
             health,
-        }
+        };
+        (summary, valid_until)
     }
 }
 
@@ -758,6 +819,7 @@ mod tests {
             restarts: 0,
             node: "n".into(),
             created: None,
+            startup: Duration::ZERO,
             labels: vec![("app".into(), "a".into())],
         }
     }
@@ -769,13 +831,13 @@ mod tests {
             None,
             vec![pod("a", "Running", 1), pod("b", "Running", 1)],
         )));
-        assert_eq!(c.summary().health.0, Health::Ok);
+        assert_eq!(c.summary(SystemTime::UNIX_EPOCH).health.0, Health::Ok);
         c.apply(ClusterChange::Pods(RowChange::Applied(pod(
             "b",
             "CrashLoopBackOff",
             0,
         ))));
-        let s = c.summary().clone();
+        let s = c.summary(SystemTime::UNIX_EPOCH);
         assert_eq!((s.crash_looping, s.pods_not_ready), (1, 1));
         assert_eq!(s.health, (Health::Crit, "1 pod(s) crash-looping".into()));
         c.apply(ClusterChange::Pods(RowChange::Deleted("p/b".into())));
@@ -784,7 +846,48 @@ mod tests {
             vec![pod("c", "Pending", 0)],
         )));
         assert_eq!(c.pods.keys().collect::<Vec<_>>(), ["p/c"]);
-        assert_eq!(c.summary().health.0, Health::Warn);
+        assert_eq!(c.summary(SystemTime::UNIX_EPOCH).health.0, Health::Warn);
+    }
+
+    #[test]
+    fn a_new_pod_is_starting_until_its_allowance_runs_out_and_a_restart_never_is() {
+        let born = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let young = PodRow {
+            created: Some(born),
+            startup: Duration::from_secs(60),
+            ..pod("a", "ContainerCreating", 0)
+        };
+        let mut c = ClusterState::default();
+        c.apply(ClusterChange::Pods(RowChange::Listed(
+            None,
+            vec![young.clone()],
+        )));
+        let at = |s| born + Duration::from_secs(s);
+        let s = c.summary(at(10));
+        assert_eq!(s.health, (Health::Starting, "1 pod(s) starting".into()));
+        assert_eq!((s.pods_not_ready, s.pods_starting), (1, 1));
+        // The cached summary holds only until the allowance runs out.
+        assert_eq!(
+            c.summary(at(61)).health,
+            (Health::Warn, "1 pod(s) not ready".into())
+        );
+        let restarted = PodRow {
+            restarts: 1,
+            status: "Running".into(),
+            ..young.clone()
+        };
+        c.apply(ClusterChange::Pods(RowChange::Applied(restarted)));
+        assert_eq!(
+            c.summary(at(10)).health.0,
+            Health::Warn,
+            "a restart is never starting"
+        );
+        let pulling = PodRow {
+            status: "ImagePullBackOff".into(),
+            ..young
+        };
+        c.apply(ClusterChange::Pods(RowChange::Applied(pulling)));
+        assert_eq!(c.summary(at(10)).health.0, Health::Warn);
     }
 
     #[test]

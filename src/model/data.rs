@@ -283,6 +283,12 @@ pub struct Thresholds {
     pub accuracy_crit: f64,
     /// Error rate above this share: critical.
     pub error_rate_crit: f64,
+    /// Polls a threshold must be crossed in a row before the cell takes
+    /// its colour (until then it reads "pending"), as a rule's `for`.
+    pub hold_polls: toml::Spanned<u32>,
+    /// Seconds rates and ratios (error rate, hit rates, p95) are computed
+    /// over.
+    pub window_seconds: toml::Spanned<u64>,
 }
 
 impl Default for Thresholds {
@@ -295,24 +301,58 @@ impl Default for Thresholds {
             inference_p95_warn_seconds: 2.0,
             accuracy_crit: 0.85,
             error_rate_crit: 0.05,
+            hold_polls: toml::Spanned::new(0..0, 3),
+            window_seconds: toml::Spanned::new(0..0, 60),
         }
     }
 }
 
-/// The worst of the rules that hold (the first listed, among equals),
-/// with the reason; ok if none does.
-fn worst(found: Vec<(Health, String)>, ok: &str) -> (Health, String) {
-    found
-        .into_iter()
-        .rev()
-        .max_by_key(|(h, _)| *h)
-        .unwrap_or((Health::Ok, ok.to_owned()))
+/// One rule that holds for a reading: how bad, why, and which rule (the
+/// key hysteresis counts polls by).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// How bad.
+    pub health: Health,
+    /// Why, for the operator.
+    pub why: String,
+    /// The rule's name (`lag`, `connections`, `down` ...).
+    pub rule: &'static str,
 }
 
-/// A database's health: down, replication lag, connections.
-pub fn db_health(d: &DbStatus, t: &Thresholds) -> (Health, String) {
+impl Finding {
+    fn new(health: Health, rule: &'static str, why: impl Into<String>) -> Finding {
+        Finding {
+            health,
+            why: why.into(),
+            rule,
+        }
+    }
+
+    /// Whether the rule is a threshold on a figure, which must hold for a
+    /// number of polls before it counts (a figure crossing a line once is
+    /// noise); a state (down, a link down, a probe failing) counts at once.
+    pub fn is_threshold(&self) -> bool {
+        matches!(
+            self.rule,
+            "lag" | "connections" | "memory" | "accuracy" | "errors" | "p95"
+        )
+    }
+}
+
+/// The worst of the findings (the first listed, among equals); ok with
+/// `ok` as the reason if none.
+pub fn worst(found: &[Finding], ok: &str) -> (Health, String) {
+    found
+        .iter()
+        .rev()
+        .max_by_key(|f| f.health)
+        .map_or((Health::Ok, ok.to_owned()), |f| (f.health, f.why.clone()))
+}
+
+/// What a database's reading breaks: down, replication lag, connections.
+pub fn db_findings(d: &DbStatus, t: &Thresholds) -> Vec<Finding> {
     if !d.up {
-        return (Health::Crit, "not answering".into());
+        return vec![Finding::new(Health::Crit, "down", "not answering")];
     }
     let mut found = Vec::new();
     let lags = d
@@ -321,29 +361,36 @@ pub fn db_health(d: &DbStatus, t: &Thresholds) -> (Health, String) {
         .chain(d.replicas.iter().filter_map(|r| r.lag_seconds));
     if let Some(lag) = lags.fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l)))) {
         if lag > t.lag_crit_seconds {
-            found.push((
+            found.push(Finding::new(
                 Health::Crit,
+                "lag",
                 format!("replica lag {lag:.0} s > {:.0} s", t.lag_crit_seconds),
             ));
         } else if lag > t.lag_warn_seconds {
-            found.push((
+            found.push(Finding::new(
                 Health::Warn,
+                "lag",
                 format!("replica lag {lag:.0} s > {:.0} s", t.lag_warn_seconds),
             ));
         }
     }
     if d.replay_paused {
-        found.push((Health::Warn, "replay paused".into()));
+        found.push(Finding::new(Health::Warn, "paused", "replay paused"));
     }
     if d.role.as_deref() == Some("replica") && d.wal_receiver.is_none() && d.via == "direct" {
-        found.push((Health::Crit, "no WAL receiver: replication is down".into()));
+        found.push(Finding::new(
+            Health::Crit,
+            "wal-receiver",
+            "no WAL receiver: replication is down",
+        ));
     }
     if let Some((used, max)) = d.connections
         && max > 0.0
         && used / max > t.connections_warn
     {
-        found.push((
+        found.push(Finding::new(
             Health::Warn,
+            "connections",
             format!(
                 "connections {:.0} % > {:.0} %",
                 used / max * 100.0,
@@ -351,31 +398,45 @@ pub fn db_health(d: &DbStatus, t: &Thresholds) -> (Health, String) {
             ),
         ));
     }
-    worst(found, "answering, within thresholds")
+    found
 }
 
-/// A cache's health: down, replication link, memory.
-pub fn cache_health(c: &CacheStatus, t: &Thresholds) -> (Health, String) {
+/// A database's health: the worst of its findings.
+pub fn db_health(d: &DbStatus, t: &Thresholds) -> (Health, String) {
+    worst(&db_findings(d, t), DB_OK)
+}
+
+/// What a cache's reading breaks: down, replication link, memory.
+pub fn cache_findings(c: &CacheStatus, t: &Thresholds) -> Vec<Finding> {
     if !c.up {
-        return (Health::Crit, "not answering".into());
+        return vec![Finding::new(Health::Crit, "down", "not answering")];
     }
     let mut found = Vec::new();
     if c.link_up == Some(false) {
-        found.push((Health::Crit, "replication link down".into()));
+        found.push(Finding::new(Health::Crit, "link", "replication link down"));
     }
     if let Some((state, slots, _)) = &c.cluster {
         if state != "ok" {
-            found.push((Health::Crit, format!("cluster state {state}")));
+            found.push(Finding::new(
+                Health::Crit,
+                "cluster",
+                format!("cluster state {state}"),
+            ));
         } else if *slots < 16_384 {
-            found.push((Health::Warn, format!("{slots} of 16384 slots ok")));
+            found.push(Finding::new(
+                Health::Warn,
+                "slots",
+                format!("{slots} of 16384 slots ok"),
+            ));
         }
     }
     if let Some((used, max)) = c.memory
         && max > 0.0
         && used / max > t.cache_memory_warn
     {
-        found.push((
+        found.push(Finding::new(
             Health::Warn,
+            "memory",
             format!(
                 "memory {:.0} % > {:.0} %",
                 used / max * 100.0,
@@ -383,11 +444,20 @@ pub fn cache_health(c: &CacheStatus, t: &Thresholds) -> (Health, String) {
             ),
         ));
     }
-    worst(found, "answering, within thresholds")
+    found
 }
 
-/// An AI service's health: probes, accuracy, error rate, latency.
-pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
+/// A cache's health: the worst of its findings.
+pub fn cache_health(c: &CacheStatus, t: &Thresholds) -> (Health, String) {
+    worst(&cache_findings(c, t), CACHE_OK)
+}
+
+/// What an AI service's reading breaks: probes, accuracy, error rate,
+/// latency, unreadable metrics. `None` before it was probed at all.
+pub fn ai_findings(a: &AiStatus, t: &Thresholds) -> Option<Vec<Finding>> {
+    if a.health.is_none() && a.ready.is_none() {
+        return None;
+    }
     let mut found = Vec::new();
     for (what, probe) in [("health", &a.health), ("ready", &a.ready)] {
         if let Some(p) = probe
@@ -397,22 +467,28 @@ pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
                 Ok(code) => format!("HTTP {code}"),
                 Err(e) => e.clone(),
             };
-            found.push((Health::Crit, format!("/{what} failing: {why}")));
+            found.push(Finding::new(
+                Health::Crit,
+                "probe",
+                format!("/{what} failing: {why}"),
+            ));
         }
     }
     if let Some(acc) = a.accuracy
         && acc < t.accuracy_crit
     {
-        found.push((
+        found.push(Finding::new(
             Health::Crit,
+            "accuracy",
             format!("accuracy {acc:.2} < {:.2}", t.accuracy_crit),
         ));
     }
     if let Some(e) = a.error_rate
         && e > t.error_rate_crit
     {
-        found.push((
+        found.push(Finding::new(
             Health::Crit,
+            "errors",
             format!(
                 "errors {:.1} % > {:.0} %",
                 e * 100.0,
@@ -423,8 +499,9 @@ pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
     if let Some(p95) = a.p95_inference
         && p95 > t.inference_p95_warn_seconds
     {
-        found.push((
+        found.push(Finding::new(
             Health::Warn,
+            "p95",
             format!(
                 "p95 inference {p95:.1} s > {:.1} s",
                 t.inference_p95_warn_seconds
@@ -432,20 +509,45 @@ pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
         ));
     }
     if let Some(e) = &a.metrics_error {
-        found.push((Health::Warn, format!("metrics unreadable: {e}")));
+        found.push(Finding::new(
+            Health::Warn,
+            "metrics",
+            format!("metrics unreadable: {e}"),
+        ));
     }
-    if a.health.is_none() && a.ready.is_none() {
-        return (Health::Unknown, "not probed yet".into());
-    }
-    worst(found, "healthy, ready, within thresholds")
+    Some(found)
 }
 
-/// The health of whatever it is.
-pub fn health(s: &DataStatus, t: &Thresholds) -> (Health, String) {
+/// An AI service's health: the worst of its findings.
+pub fn ai_health(a: &AiStatus, t: &Thresholds) -> (Health, String) {
+    match ai_findings(a, t) {
+        None => (Health::Unknown, "not probed yet".into()),
+        Some(found) => worst(&found, AI_OK),
+    }
+}
+
+/// The reasons of a database, cache and AI service within every rule.
+pub const DB_OK: &str = "answering, within thresholds";
+/// See [`DB_OK`].
+pub const CACHE_OK: &str = DB_OK;
+/// See [`DB_OK`].
+pub const AI_OK: &str = "healthy, ready, within thresholds";
+
+/// The findings of whatever it is (`None`: nothing read yet) and the
+/// reason it gives when none holds.
+pub fn findings(s: &DataStatus, t: &Thresholds) -> (Option<Vec<Finding>>, &'static str) {
     match s {
-        DataStatus::Database(d) => db_health(d, t),
-        DataStatus::Cache(c) => cache_health(c, t),
-        DataStatus::Ai(a) => ai_health(a, t),
+        DataStatus::Database(d) => (Some(db_findings(d, t)), DB_OK),
+        DataStatus::Cache(c) => (Some(cache_findings(c, t)), CACHE_OK),
+        DataStatus::Ai(a) => (ai_findings(a, t), AI_OK),
+    }
+}
+
+/// The health of whatever it is, from one reading (no hysteresis).
+pub fn health(s: &DataStatus, t: &Thresholds) -> (Health, String) {
+    match findings(s, t) {
+        (None, _) => (Health::Unknown, "not probed yet".into()),
+        (Some(found), ok) => worst(&found, ok),
     }
 }
 

@@ -414,6 +414,7 @@ mod tests {
             restarts: 0,
             node: "n".into(),
             created: None,
+            startup: std::time::Duration::ZERO,
             labels: vec![
                 ("app".into(), "api".into()),
                 ("color".into(), colour.into()),

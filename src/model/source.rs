@@ -149,6 +149,33 @@ pub fn age_label(age: Duration) -> String {
     }
 }
 
+/// An age in a few cells: `4s`, `12m`, `3h`, `2d`.
+pub fn age_short(age: std::time::Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// An age shown where it would otherwise change every second: exact for
+/// ten seconds, then in steps of five, ten, then minutes, so that an idle
+/// screen is rewritten rarely.
+pub fn age_coarse(age: std::time::Duration) -> std::time::Duration {
+    let s = age.as_secs();
+    let step = match s {
+        0..10 => 1,
+        10..30 => 5,
+        30..60 => 10,
+        60..3600 => 60,
+        3600..86_400 => 3600,
+        _ => 86_400,
+    };
+    std::time::Duration::from_secs(s / step * step)
+}
+
 /// An owned piece of data a source sends to the app.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {

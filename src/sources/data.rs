@@ -10,6 +10,7 @@
 mod exporter;
 mod postgres;
 mod redis;
+mod window;
 
 use std::time::{Duration, Instant};
 
@@ -84,10 +85,13 @@ pub fn spawn<E: From<Update> + Send + 'static>(
             },
         ));
     }
-    let cap = platform.max_reply_bytes();
+    let limits = (
+        platform.max_reply_bytes(),
+        Duration::from_secs(*platform.thresholds.window_seconds.get_ref()),
+    );
     targets
         .into_iter()
-        .map(|(id, target)| tokio::spawn(run(id, target, tx.clone(), every, cap)))
+        .map(|(id, target)| tokio::spawn(run(id, target, tx.clone(), every, limits)))
         .collect()
 }
 
@@ -96,12 +100,12 @@ async fn run<E: From<Update> + Send + 'static>(
     target: Polled,
     tx: mpsc::Sender<E>,
     every: Duration,
-    cap: u64,
+    (cap, window): (u64, Duration),
 ) {
     let Some(mut report) = super::Reporter::start(id, tx).await else {
         return;
     };
-    let mut poller = Poller::new(cap);
+    let mut poller = Poller::new(cap, window);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -147,17 +151,17 @@ struct Poller {
 }
 
 impl Poller {
-    fn new(cap: u64) -> Poller {
+    fn new(cap: u64, window: Duration) -> Poller {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Poller {
             http: super::http::client(TIMEOUT),
             cap,
-            counters: exporter::Counters::default(),
+            counters: exporter::Counters::new(window),
             db: DbStatus::default(),
             cache: CacheStatus::default(),
             ai: AiStatus::default(),
             postgres: postgres::Session::default(),
-            redis: redis::Session::default(),
+            redis: redis::Session::new(window),
         }
     }
 

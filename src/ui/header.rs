@@ -53,19 +53,27 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(c.time.clone(), st.text));
         spans.push(Span::styled(format!(" {}", c.abbreviation), st.muted));
     }
-    let summary = summary(app, st, clocks.width);
-    let summary_w = u16::try_from(summary.width()).unwrap_or(0);
+    // Both clocks always: the summary takes what they leave, saying less
+    // as the screen narrows.
+    let clocks_w = u16::try_from(Line::from(spans.clone()).width()).unwrap_or(u16::MAX);
+    let room = clocks.width.saturating_sub(clocks_w + 1);
+    let summary = (0..=2)
+        .map(|terse| summary(app, st, terse))
+        .find(|l| l.width() <= usize::from(room))
+        .unwrap_or_else(|| summary(app, st, 2));
+    let summary_w = u16::try_from(summary.width()).unwrap_or(0).min(room);
     fit(spans, clocks.width.saturating_sub(summary_w)).render(clocks, buf);
     let summary_area = Rect {
         x: clocks.right().saturating_sub(summary_w),
-        width: summary_w.min(clocks.width),
+        width: summary_w,
         ..clocks
     };
-    summary.render(summary_area, buf);
+    fit(summary.spans, summary_w).render(summary_area, buf);
 }
 
-/// Alert counts and the sources' health, shortened on narrow screens.
-fn summary<'a>(app: &App, st: &Styles, width: u16) -> Line<'a> {
+/// Alert counts and the sources' health: `terse` 0 says it in words, 1
+/// shortens region names and words, 2 keeps only figures.
+fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
     let sources = app.sources();
     let count = |f: fn(&SourceState) -> bool| sources.values().filter(|s| f(s)).count();
     let live = count(SourceState::is_live);
@@ -76,51 +84,27 @@ fn summary<'a>(app: &App, st: &Styles, width: u16) -> Line<'a> {
             SourceState::NotConnected | SourceState::Connecting { .. }
         )
     });
-    let wide = width >= 120;
+    let wide = terse == 0;
 
     let mut spans = Vec::new();
-    // Firing alerts per region, once one of its alert sources has
-    // reported; until then "—", never a zero touban does not know.
-    spans.push(Span::styled("alerts ", st.muted));
+    // Firing alerts per region: a count only when every alert source of
+    // the region is live; "≥" before what is known otherwise; `?` when
+    // nothing is; never a zero not known.
+    spans.push(Span::styled(
+        if terse < 2 { "alerts " } else { "⚑ " },
+        st.muted,
+    ));
     for (i, r) in app.platform().regions.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" · ", st.muted));
         }
-        let name = if wide {
-            r.display.clone()
-        } else {
-            r.display.chars().take(3).collect()
+        let name: String = match terse {
+            0 => r.display.clone(),
+            1 => r.display.chars().take(3).collect(),
+            _ => r.display.chars().take(1).collect(),
         };
         spans.push(Span::styled(format!("{name} "), st.muted));
-        match app.alert_counts(r.name.get_ref()) {
-            None => spans.push(Span::styled("—", st.unknown)),
-            Some((0, 0, _)) => spans.push(Span::styled("0", st.ok)),
-            Some((crit, warn, _)) => {
-                if crit > 0 {
-                    spans.push(Span::styled(
-                        if wide {
-                            format!("{crit} crit")
-                        } else {
-                            format!("{crit}c")
-                        },
-                        st.crit,
-                    ));
-                }
-                if warn > 0 {
-                    if crit > 0 {
-                        spans.push(Span::raw(" "));
-                    }
-                    spans.push(Span::styled(
-                        if wide {
-                            format!("{warn} warn")
-                        } else {
-                            format!("{warn}w")
-                        },
-                        st.warn,
-                    ));
-                }
-            }
-        }
+        spans.extend(region_alerts(app, st, r.name.get_ref(), wide));
     }
     let new = app
         .alert_rows()
@@ -128,11 +112,22 @@ fn summary<'a>(app: &App, st: &Styles, width: u16) -> Line<'a> {
         .filter(|a| app.is_new(a) && a.state() == AlertState::Firing)
         .count();
     if new > 0 {
-        spans.push(Span::styled(format!(" ● {new} new"), st.crit));
+        spans.push(Span::styled(
+            if terse < 2 {
+                format!(" ● {new} new")
+            } else {
+                format!(" ●{new}")
+            },
+            st.crit,
+        ));
     }
     spans.push(Span::styled(" │ ", st.muted));
     spans.push(Span::styled(
-        if wide { "sources " } else { "src " },
+        match terse {
+            0 => "sources ",
+            1 => "src ",
+            _ => "",
+        },
         st.muted,
     ));
     let live_style = if live == sources.len() && live > 0 {
@@ -141,12 +136,23 @@ fn summary<'a>(app: &App, st: &Styles, width: u16) -> Line<'a> {
         st.text
     };
     spans.push(Span::styled(
-        format!("{live}/{} live", sources.len()),
+        if terse < 2 {
+            format!("{live}/{} live", sources.len())
+        } else {
+            format!("{live}/{}", sources.len())
+        },
         live_style,
     ));
     if failing > 0 {
         spans.push(Span::styled(" · ", st.muted));
-        spans.push(Span::styled(format!("{failing} failing"), st.crit));
+        spans.push(Span::styled(
+            if terse < 2 {
+                format!("{failing} failing")
+            } else {
+                format!("{failing}✖")
+            },
+            st.crit,
+        ));
     }
     if wide && waiting > 0 {
         spans.push(Span::styled(" · ", st.muted));
@@ -154,6 +160,48 @@ fn summary<'a>(app: &App, st: &Styles, width: u16) -> Line<'a> {
     }
     spans.push(Span::raw(" "));
     Line::from(spans)
+}
+
+/// A region's firing alerts, as far as they are known.
+fn region_alerts<'a>(app: &App, st: &Styles, region: &str, wide: bool) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    let known = app.alert_knowledge(region);
+    let (crit, warn, _) = known.counts;
+    let at_least = if known.complete() { "" } else { "≥" };
+    if known.sources == 0 {
+        spans.push(Span::styled("—", st.unknown));
+    } else if crit + warn == 0 {
+        if known.complete() {
+            spans.push(Span::styled("0", st.ok));
+        } else {
+            spans.push(Span::styled("?", st.unknown));
+        }
+    } else {
+        if crit > 0 {
+            spans.push(Span::styled(
+                if wide {
+                    format!("{at_least}{crit} crit")
+                } else {
+                    format!("{at_least}{crit}c")
+                },
+                st.crit,
+            ));
+        }
+        if warn > 0 {
+            if crit > 0 {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(
+                if wide {
+                    format!("{at_least}{warn} warn")
+                } else {
+                    format!("{at_least}{warn}w")
+                },
+                st.warn,
+            ));
+        }
+    }
+    spans
 }
 
 /// Draws the pane bar: each pane with the key that focuses it.

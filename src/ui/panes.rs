@@ -21,6 +21,8 @@ use unicode_width::UnicodeWidthStr;
 use super::{Styles, text};
 use crate::app::App;
 use crate::config::platform::Region;
+use crate::model::cluster::Health;
+use crate::model::verdict::{Known, Level, RegionVerdict, Verdict};
 use crate::model::{Pane, SourceKind};
 
 /// Draws the focused pane in `area`.
@@ -62,7 +64,9 @@ fn pane_block<'a>(app: &'a App, st: &Styles, pane: Pane) -> Block<'a> {
 }
 
 /// One column per region, side by side, each framed and titled with the
-/// region's name, role and location. Returns the inner areas.
+/// region's name, role and verdict (its worst state and why), the frame in
+/// the verdict's colour: "which region, and why" at a glance. Returns the
+/// inner areas.
 fn region_columns<'a>(
     app: &'a App,
     st: &Styles,
@@ -74,32 +78,104 @@ fn region_columns<'a>(
     let columns = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(area);
     let mut out = Vec::new();
     for (region, col) in regions.iter().zip(columns.iter()) {
-        let block = region_block(region, st);
-        out.push((block.inner(*col), region));
+        let verdict = app.region_verdict(region.name.get_ref());
+        let (block, inside) = region_block(region, st, &verdict, col.width);
+        let mut inner = block.inner(*col);
         block.render(*col, buf);
+        // Reasons too long for the title: the column's first line.
+        if let Some(line) = inside
+            && inner.height > 1
+        {
+            note(vec![line], Rect { height: 1, ..inner }, buf);
+            inner.y += 1;
+            inner.height -= 1;
+        }
+        out.push((inner, region));
     }
     out
 }
 
-fn region_block<'a>(region: &'a Region, st: &Styles) -> Block<'a> {
-    let mut title = vec![
-        Span::styled(format!(" {} ", region.display), st.accent),
-        Span::styled(format!("· {} ", region.role.label()), st.muted),
-    ];
-    if let Some(loc) = &region.location {
-        title.push(Span::styled(format!("· {loc} "), st.muted));
+/// The style of a region's level.
+pub(super) fn level_style(st: &Styles, level: Level) -> ratatui::style::Style {
+    match level {
+        Level::Unknown => st.unknown,
+        Level::Ok => st.ok,
+        Level::Starting => st.starting,
+        Level::Pending | Level::Warn => st.warn,
+        Level::Stale => st.stale,
+        Level::Crit => st.crit,
     }
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(st.border)
-        .padding(Padding::horizontal(1))
-        .title(Line::from(title))
 }
 
-/// A source's name, health word and age. The age has a fixed width, so
-/// that as it grows ("9 s" to "10 s") nothing after it moves: idle, only
-/// the label's own cells are written. The name is padded to `name_w`
-/// (0: as long as it is) and cut with an ellipsis if longer.
+/// A region's frame: the title names it, its role and location, its level
+/// and the top reasons; what the title cannot hold whole (narrow columns)
+/// is returned as a line for the column's top.
+fn region_block<'a>(
+    region: &'a Region,
+    st: &Styles,
+    verdict: &RegionVerdict,
+    width: u16,
+) -> (Block<'a>, Option<Line<'a>>) {
+    let style = level_style(st, verdict.level);
+    let room = usize::from(width.saturating_sub(4));
+    let head = format!(" {} ", region.display);
+    let full_detail = match &region.location {
+        Some(loc) => format!("· {} · {loc} ", region.role.label()),
+        None => format!("· {} ", region.role.label()),
+    };
+    let role = format!("· {} ", region.role.label());
+    let why: Vec<&str> = verdict.reasons.iter().take(2).map(String::as_str).collect();
+    let word = format!("· {} ", verdict.level.word());
+    let with_reasons = |n: usize| {
+        if why.is_empty() {
+            word.clone()
+        } else {
+            format!("· {}: {} ", verdict.level.word(), why[..n].join(" · "))
+        }
+    };
+    // The widest title that fits: everything; without the location; one
+    // reason; then the level alone, the reasons inside.
+    let candidates = [
+        (full_detail.clone(), with_reasons(why.len())),
+        (role.clone(), with_reasons(why.len())),
+        (role.clone(), with_reasons(why.len().min(1))),
+        (String::new(), with_reasons(why.len().min(1))),
+    ];
+    let fitting = candidates
+        .into_iter()
+        .find(|(d, w)| head.width() + d.width() + w.width() <= room);
+    let (detail, said, inside) = if let Some((d, w)) = fitting {
+        (d, w, None)
+    } else {
+        let line = Line::from(Span::styled(why.join(" · "), style));
+        let detail = if head.width() + role.width() + word.width() <= room {
+            role
+        } else {
+            String::new()
+        };
+        (detail, word, (!why.is_empty()).then_some(line))
+    };
+    let title = vec![
+        Span::styled(head, st.accent),
+        Span::styled(detail, st.muted),
+        Span::styled(said, style),
+    ];
+    let border = match style.fg {
+        Some(fg) => ratatui::style::Style::default().fg(fg),
+        None => style,
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .padding(Padding::horizontal(1))
+        .title(cut_at_word(Line::from(title), room));
+    (block, inside)
+}
+
+/// A source's name, health word and, unless it is live, since when (a
+/// live source's age would be rewritten every second for nothing; a stale
+/// one's grows in coarse steps). The name is padded to `name_w` (0: as
+/// long as it is) and elided in the middle if longer.
 fn source_line<'a>(
     app: &App,
     st: &Styles,
@@ -110,10 +186,8 @@ fn source_line<'a>(
     selected: bool,
 ) -> Line<'a> {
     let state = app.source(region, kind, name);
-    let shown = if name_w > 0 && name.width() > name_w {
-        let mut cut: String = name.chars().take(name_w.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
+    let shown = if name_w > 0 {
+        text::elide_middle(name, name_w)
     } else {
         name.to_owned()
     };
@@ -125,16 +199,70 @@ fn source_line<'a>(
         ),
         Span::styled(state.word().to_owned(), st.state(state)),
     ];
-    if let Some(since) = state.since() {
+    if !state.is_live()
+        && let Some(since) = state.since()
+    {
+        // Right-aligned in a fixed width, so that a growing age ("9s" to
+        // "10s") does not shift, and so rewrite, the rest of the line.
+        let age = app.now().duration_since(since).unwrap_or_default();
         spans.push(Span::styled(
-            format!(" {:>6} ago", app.age(since)),
+            format!(" {:>3}", text::age_short(text::age_coarse(age))),
             st.muted,
         ));
     }
-    if let crate::model::SourceState::Error { message, .. } = state {
-        spans.push(Span::styled(format!(" {message}"), st.crit));
+    match state {
+        crate::model::SourceState::Error { message, .. } => {
+            spans.push(Span::styled(format!(" {message}"), st.crit));
+        }
+        crate::model::SourceState::Stale { why, .. } => {
+            spans.push(Span::styled(format!(" {why}"), st.stale));
+        }
+        _ => {}
     }
     Line::from(spans)
+}
+
+/// A verdict as one line: its health word in its colour (the worst of its
+/// data and its alerts), the firing alerts about it, then why. Last known
+/// verdicts of a failing source are said so, in the stale role, never in
+/// the ok colour; nothing known is a dash.
+pub(super) fn verdict_line<'a>(st: &Styles, v: &Verdict, indent: usize) -> Line<'a> {
+    let pad = Span::raw(" ".repeat(indent));
+    let marks = |style| {
+        (!v.alerts.is_empty()).then(|| {
+            let names: Vec<&str> = v.alerts.iter().map(|(n, _)| n.as_str()).collect();
+            Span::styled(format!("⚑ {} ", names.join(", ")), style)
+        })
+    };
+    let alert_style = |h: Option<Health>| match h {
+        Some(Health::Crit) => st.crit,
+        _ => st.warn,
+    };
+    match &v.known {
+        Known::NotYet(why) => Line::from(vec![pad, Span::styled(format!("— {why}"), st.unknown)]),
+        Known::Stale { .. } if v.health == Health::Unknown => {
+            Line::from(vec![pad, Span::styled("— never read", st.stale)])
+        }
+        Known::Stale { .. } => {
+            let mut spans = vec![pad, Span::styled("last known: ", st.stale)];
+            spans.extend(marks(alert_style(v.alert_health())));
+            spans.push(Span::styled(
+                format!("{} {}", v.health.word(), v.why),
+                st.stale,
+            ));
+            Line::from(spans)
+        }
+        Known::Current => {
+            let health = v.health.max(v.alert_health().unwrap_or(Health::Unknown));
+            let mut spans = vec![
+                pad,
+                Span::styled(format!("{} ", health.word()), st.health(health)),
+            ];
+            spans.extend(marks(alert_style(v.alert_health())));
+            spans.push(Span::styled(v.why.clone(), st.muted));
+            Line::from(spans)
+        }
+    }
 }
 
 /// The name column's width in `area`: the longest name, but leaving room
@@ -162,9 +290,71 @@ fn heading<'a>(st: &Styles, text: &str) -> Line<'a> {
 }
 
 /// Lines of a pane, each cut at the pane's edge (rows never wrap, so a
-/// long URL cannot push the rows below it out of line).
+/// long URL cannot push the rows below it out of line), at a word and
+/// marked `…`: a verdict is never cut mid-word.
 fn note(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
+    let width = usize::from(area.width);
+    let lines: Vec<Line> = lines.into_iter().map(|l| cut_at_word(l, width)).collect();
     Paragraph::new(lines).render(area, buf);
+}
+
+/// A line of at most `width` columns: cut after the last whole word that
+/// fits (unless that leaves less than half the line), an ellipsis marking
+/// the cut.
+pub(super) fn cut_at_word(line: Line<'_>, width: usize) -> Line<'_> {
+    use unicode_width::UnicodeWidthChar;
+    if line.width() <= width || width == 0 {
+        return line;
+    }
+    let room = width - 1;
+    // The column to cut at: after the last word that fits.
+    let mut col = 0;
+    let mut last_break = None;
+    'scan: for span in &line.spans {
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if col + w > room {
+                break 'scan;
+            }
+            if c == ' ' && col > 0 {
+                last_break = Some(col);
+            }
+            col += w;
+        }
+    }
+    let cut = match last_break {
+        Some(b) if b * 2 >= room => b,
+        _ => col,
+    };
+    let mut out = Vec::new();
+    let mut used = 0;
+    let mut last_style = line.style;
+    for span in line.spans {
+        if used >= cut {
+            break;
+        }
+        let mut text = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > cut {
+                break;
+            }
+            used += w;
+            text.push(c);
+        }
+        last_style = span.style;
+        out.push(Span::styled(text, span.style));
+    }
+    // No separator left dangling before the ellipsis.
+    if let Some(last) = out.last_mut() {
+        let trimmed = last
+            .content
+            .trim_end_matches([' ', ',', '·', ':', ';'])
+            .to_owned();
+        last.content = trimmed.into();
+    }
+    out.push(Span::styled("…", last_style));
+    Line::from(out).style(line.style)
 }
 
 /// Column widths decided here rather than by the layout solver: a table

@@ -22,6 +22,7 @@ pub struct Styles {
     pub ok: Style,
     pub warn: Style,
     pub crit: Style,
+    pub starting: Style,
     pub unknown: Style,
     pub stale: Style,
     pub danger: Style,
@@ -46,12 +47,26 @@ impl Styles {
             ok: style(&t.ok),
             warn: style(&t.warn),
             crit: style(&t.crit),
+            starting: style(&t.starting),
             unknown: style(&t.unknown),
             stale: style(&t.stale),
             danger: style(&t.danger),
             live_badge: style(&t.live_badge),
             read_only_badge: style(&t.read_only_badge),
             overlay: style(&t.overlay),
+        }
+    }
+
+    /// The style of a health word: pending is the warning role (a value
+    /// crossing its threshold is never ok), starting its own.
+    pub fn health(&self, health: crate::model::cluster::Health) -> Style {
+        use crate::model::cluster::Health;
+        match health {
+            Health::Unknown => self.unknown,
+            Health::Ok => self.ok,
+            Health::Starting => self.starting,
+            Health::Pending | Health::Warn => self.warn,
+            Health::Crit => self.crit,
         }
     }
 

@@ -260,6 +260,27 @@ pub(super) fn config_map_row(c: &ConfigMap) -> ConfigMapRow {
 
 /// The status kubectl's STATUS column shows: a terminating pod, else the
 /// first container waiting or terminated with a reason, else the phase.
+/// What a pod is allowed for its start-up before "not ready" means
+/// something: a minute to be scheduled, pull and start, then the slowest
+/// container's probes (a startup probe's whole budget, a readiness probe's
+/// initial delay and failures).
+fn startup(p: &Pod) -> std::time::Duration {
+    let probe = |pr: Option<&k8s_openapi::api::core::v1::Probe>| {
+        pr.map_or(0, |pr| {
+            let n = |v: Option<i32>, default: i32| i64::from(v.unwrap_or(default).max(0));
+            n(pr.initial_delay_seconds, 0) + n(pr.period_seconds, 10) * n(pr.failure_threshold, 3)
+        })
+    };
+    let slowest = p.spec.as_ref().map_or(0, |s| {
+        s.containers
+            .iter()
+            .map(|c| probe(c.startup_probe.as_ref()) + probe(c.readiness_probe.as_ref()))
+            .max()
+            .unwrap_or(0)
+    });
+    std::time::Duration::from_secs(60 + u64::try_from(slowest.min(3600)).unwrap_or(0))
+}
+
 pub(super) fn pod_row(p: &Pod) -> PodRow {
     let status = p.status.as_ref();
     let containers = status
@@ -302,6 +323,7 @@ pub(super) fn pod_row(p: &Pod) -> PodRow {
             .and_then(|s| s.node_name.clone())
             .unwrap_or_default(),
         created: created(p),
+        startup: startup(p),
         labels: p
             .labels()
             .iter()

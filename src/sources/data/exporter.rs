@@ -1,23 +1,22 @@
 //! Exporter scrapes (prometheus-parse): postgres_exporter and
 //! redis_exporter series made into a database's or cache's status, and an
 //! AI service's metrics (p95 inference latency from histogram bucket
-//! deltas, accuracy, error rate from 5xx deltas). Rates come from counter
-//! deltas between scrapes, resets handled. A scrape without the series an
-//! exporter always has is an error of the source (HTML, garbage, an empty
-//! page, the wrong URL), never a verdict about the database.
+//! increases, accuracy, error rate from 5xx increases). Rates come from
+//! counter increases over a window (a minute by default), resets handled.
+//! A scrape without the series an exporter always has is an error of the
+//! source (HTML, garbage, an empty page, the wrong URL), never a verdict
+//! about the database.
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prometheus_parse::{Sample, Scrape, Value};
 
+use super::window::{Increases, Window};
 use crate::model::data::{AiStatus, CacheStatus, DbStatus, History, ReplicaLink};
 
-/// Counter values of the last scrape, for rates.
-#[derive(Default)]
+/// The counters of one exporter's scrapes over a window, for rates.
 pub(super) struct Counters {
-    values: HashMap<String, f64>,
-    at: Option<Instant>,
+    window: Window,
 }
 
 /// Parses Prometheus text; an answer with no sample at all is no scrape.
@@ -33,30 +32,23 @@ pub(super) fn parse(text: &str, url: &str) -> Result<Scrape, String> {
 }
 
 impl Counters {
-    /// Per-second rates of counters since the last scrape (a counter that
-    /// went down was reset: its value is the increase). Remembers these.
-    fn rates(&mut self, scrape: &Scrape, names: &[&str]) -> HashMap<String, f64> {
-        let now = Instant::now();
-        let dt = self.at.map(|t| now.duration_since(t).as_secs_f64());
-        let mut out = HashMap::new();
-        for s in &scrape.samples {
-            if !names.iter().any(|n| s.metric == *n) {
-                continue;
-            }
-            let Some(v) = number(&s.value) else {
-                continue;
-            };
-            let key = series_key(s);
-            if let (Some(prev), Some(dt)) = (self.values.get(&key), dt)
-                && dt > 0.0
-            {
-                let inc = if v >= *prev { v - prev } else { v };
-                *out.entry(key.clone()).or_insert(0.0) += inc / dt;
-            }
-            self.values.insert(key, v);
+    /// Counters kept for `span`.
+    pub(super) fn new(span: Duration) -> Counters {
+        Counters {
+            window: Window::new(span),
         }
-        self.at = Some(now);
-        out
+    }
+
+    /// The increases over the window of the counters named `names`, this
+    /// scrape folded in (`None` before a second scrape).
+    fn increases(&mut self, scrape: &Scrape, names: &[&str]) -> Option<Increases> {
+        let values: Vec<(String, f64)> = scrape
+            .samples
+            .iter()
+            .filter(|s| names.iter().any(|n| s.metric == *n))
+            .filter_map(|s| Some((series_key(s), number(&s.value)?)))
+            .collect();
+        self.window.observe(Instant::now(), values)
     }
 
     /// A cache from redis_exporter's series.
@@ -67,27 +59,18 @@ impl Counters {
                 "{url}: no redis_up series: not a redis_exporter answer"
             ));
         };
-        let rates = self.rates(
-            scrape,
-            &[
-                "redis_keyspace_hits_total",
-                "redis_keyspace_misses_total",
-                "redis_commands_processed_total",
-                "redis_evicted_keys_total",
-            ],
-        );
-        let rate = |name: &str| {
-            let mut found = false;
-            let sum = rates
-                .iter()
-                .filter(|(k, _)| k.split('{').next() == Some(name))
-                .map(|(_, v)| {
-                    found = true;
-                    *v
-                })
-                .sum::<f64>();
-            found.then_some(sum)
-        };
+        let inc = self
+            .increases(
+                scrape,
+                &[
+                    "redis_keyspace_hits_total",
+                    "redis_keyspace_misses_total",
+                    "redis_commands_processed_total",
+                    "redis_evicted_keys_total",
+                ],
+            )
+            .unwrap_or_default();
+        let of = |name: &'static str| move |k: &str| k.split('{').next() == Some(name);
         let role = scrape
             .samples
             .iter()
@@ -101,8 +84,8 @@ impl Counters {
                 }
             });
         let hit_rate = match (
-            rate("redis_keyspace_hits_total"),
-            rate("redis_keyspace_misses_total"),
+            inc.sum(of("redis_keyspace_hits_total")),
+            inc.sum(of("redis_keyspace_misses_total")),
         ) {
             (Some(h), Some(m)) if h + m > 0.0 => Some(h / (h + m)),
             _ => None,
@@ -131,8 +114,8 @@ impl Counters {
             memory: g("redis_memory_used_bytes")
                 .map(|u| (u, g("redis_memory_max_bytes").unwrap_or(0.0))),
             hit_rate,
-            ops: rate("redis_commands_processed_total"),
-            evictions: rate("redis_evicted_keys_total"),
+            ops: inc.rate(of("redis_commands_processed_total")),
+            evictions: inc.rate(of("redis_evicted_keys_total")),
             memory_history: History::default(),
             sentinel: None,
             cluster: None,
@@ -157,40 +140,41 @@ impl Counters {
             ));
         }
         a.accuracy = gauge(scrape, "ai_model_accuracy");
-        // Bucket counts since the last scrape: the p95 of this interval.
-        let buckets: Vec<(f64, f64)> = scrape
-            .samples
-            .iter()
-            .filter(|s| s.metric == "ai_model_inference_duration_seconds")
-            .filter_map(|s| match &s.value {
-                Value::Histogram(h) => {
-                    Some(h.iter().map(|b| (b.less_than, b.count)).collect::<Vec<_>>())
+        // Bucket counts and requests over the window: the p95 and the
+        // error rate of the last minute, not of one poll.
+        // Series of one bucket bound are summed, as `sum by (le)`.
+        let mut values: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+        for s in &scrape.samples {
+            match &s.value {
+                Value::Histogram(h) if s.metric == "ai_model_inference_duration_seconds" => {
+                    for b in h {
+                        *values.entry(format!("le={}", b.less_than)).or_insert(0.0) += b.count;
+                    }
                 }
-                _ => None,
-            })
-            .flatten()
-            .collect();
-        let mut deltas: Vec<(f64, f64)> = Vec::new();
-        for (le, count) in &buckets {
-            let key = format!("ai_model_inference_duration_seconds_bucket{{le={le}}}");
-            let prev = self.values.insert(key, *count);
-            if let Some(prev) = prev {
-                let inc = if *count >= prev { count - prev } else { *count };
-                if let Some(d) = deltas.iter_mut().find(|(l, _)| l.total_cmp(le).is_eq()) {
-                    d.1 += inc;
-                } else {
-                    deltas.push((*le, inc));
+                _ if s.metric == "http_requests_total" => {
+                    if let Some(v) = number(&s.value) {
+                        *values.entry(series_key(s)).or_insert(0.0) += v;
+                    }
                 }
+                _ => {}
             }
         }
-        deltas.sort_by(|x, y| x.0.total_cmp(&y.0));
-        a.p95_inference = quantile(0.95, &deltas);
-        let rates = self.rates(scrape, &["http_requests_total"]);
-        let (errors, all) = rates.iter().fold((0.0, 0.0), |(e, t), (k, v)| {
-            let five = k.contains("status=\"5");
-            (e + if five { *v } else { 0.0 }, t + v)
-        });
-        a.error_rate = (all > 0.0).then(|| errors / all);
+        let inc = self
+            .window
+            .observe(Instant::now(), values)
+            .unwrap_or_default();
+        let mut buckets: Vec<(f64, f64)> = inc
+            .by_key
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("le=")?.parse::<f64>().ok()?, *v)))
+            .collect();
+        buckets.sort_by(|x, y| x.0.total_cmp(&y.0));
+        a.p95_inference = quantile(0.95, &buckets);
+        let all = inc.sum(|k| k.starts_with("http_requests_total"));
+        let errors = inc
+            .sum(|k| k.starts_with("http_requests_total") && k.contains("status=\"5"))
+            .unwrap_or(0.0);
+        a.error_rate = all.filter(|t| *t > 0.0).map(|t| errors / t);
         Ok(())
     }
 }
@@ -324,8 +308,16 @@ mod tests {
         assert!(parse("", "u").is_err());
         let other = scrape("node_load1 0.5\n");
         assert!(postgres(&other, "u").is_err());
-        assert!(Counters::default().redis(&other, "u").is_err());
+        assert!(
+            Counters::new(Duration::from_secs(60))
+                .redis(&other, "u")
+                .is_err()
+        );
         let mut a = AiStatus::default();
-        assert!(Counters::default().ai(&other, &mut a, "u").is_err());
+        assert!(
+            Counters::new(Duration::from_secs(60))
+                .ai(&other, &mut a, "u")
+                .is_err()
+        );
     }
 }

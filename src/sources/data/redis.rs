@@ -18,6 +18,7 @@ use crate::model::data::{CacheStatus, History, ReplicaLink};
 
 use super::super::budget::Budget;
 use super::read_secret;
+use super::window::Window;
 
 /// A connection and the task that drives it.
 struct Link {
@@ -33,12 +34,21 @@ impl Drop for Link {
 
 /// Connections to one cache (and its Sentinel), kept between polls, with
 /// the counters rates are taken from.
-#[derive(Default)]
 pub(super) struct Session {
     primary: Option<(String, Link)>,
     sentinel: Option<Link>,
-    counters: HashMap<&'static str, f64>,
-    at: Option<Instant>,
+    counters: Window,
+}
+
+impl Session {
+    /// No connection yet; rates over `window`.
+    pub(super) fn new(window: Duration) -> Session {
+        Session {
+            primary: None,
+            sentinel: None,
+            counters: Window::new(window),
+        }
+    }
 }
 
 /// How long a connection and a command may take.
@@ -205,19 +215,22 @@ impl Session {
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|v| v.is_finite())
         };
-        let now = Instant::now();
-        let dt = self.at.map(|t| now.duration_since(t).as_secs_f64());
-        self.at = Some(now);
-        let counters = &mut self.counters;
-        let mut rate = |k: &'static str| {
-            let v = num(k)?;
-            let prev = counters.insert(k, v)?;
-            let dt = dt.filter(|d| *d > 0.0)?;
-            Some(if v >= prev { v - prev } else { v } / dt)
-        };
-        let (hits, misses) = (rate("keyspace_hits"), rate("keyspace_misses"));
-        let ops = rate("total_commands_processed");
-        let evictions = rate("evicted_keys");
+        let counters = [
+            "keyspace_hits",
+            "keyspace_misses",
+            "total_commands_processed",
+            "evicted_keys",
+        ]
+        .into_iter()
+        .filter_map(|k| Some((k.to_owned(), num(k)?)));
+        let inc = self
+            .counters
+            .observe(Instant::now(), counters.collect::<Vec<_>>())
+            .unwrap_or_default();
+        let of = |name: &'static str| move |k: &str| k == name;
+        let (hits, misses) = (inc.sum(of("keyspace_hits")), inc.sum(of("keyspace_misses")));
+        let ops = inc.rate(of("total_commands_processed"));
+        let evictions = inc.rate(of("evicted_keys"));
         let role = info.get("role").map(|r| {
             if *r == "slave" {
                 "replica".to_owned()

@@ -5,10 +5,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::data::{spark, verdict};
+use super::data::spark;
 use super::{empty_line, note, passes, region_columns, source_line};
 use crate::app::App;
-use crate::model::data::{AiStatus, DataStatus, Probe, Thresholds, ai_health};
+use crate::model::data::{AiStatus, DataStatus, Probe, Thresholds};
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
@@ -42,6 +42,11 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 0,
                 false,
             ));
+            lines.push(super::verdict_line(
+                st,
+                &app.cell(r, SourceKind::AiService, a.name.get_ref()),
+                4,
+            ));
             if let Some(DataStatus::Ai(status)) =
                 app.data(r, SourceKind::AiService, a.name.get_ref())
             {
@@ -71,12 +76,11 @@ fn probe_span<'a>(st: &Styles, p: Option<&Probe>) -> Span<'a> {
     }
 }
 
-/// Probes, then p95 latency and accuracy against their thresholds with
+/// Probes (after the verdict), then p95 latency and accuracy against their thresholds with
 /// sparklines, and the error rate.
 fn ai_lines<'a>(st: &Styles, a: &AiStatus, t: &Thresholds) -> Vec<Line<'a>> {
     let label = |k: &str| Span::styled(format!("      {k:<12}"), st.muted);
     let mut lines = vec![
-        verdict(st, ai_health(a, t)),
         Line::from(vec![label("health"), probe_span(st, a.health.as_ref())]),
         Line::from(vec![label("ready"), probe_span(st, a.ready.as_ref())]),
     ];

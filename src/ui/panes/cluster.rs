@@ -35,6 +35,32 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let height = usize::from(table.height.saturating_sub(1)).max(1);
     let window = cluster.window(query, filtered, app.cursor(Pane::Cluster), height);
     let mut spans = vec![Span::styled(format!(" {name} "), st.accent)];
+    // Rows from a source that is not live are what it last said: marked so
+    // before anything else on the line.
+    let region = app
+        .platform()
+        .clusters
+        .iter()
+        .find(|c| c.name.get_ref() == name)
+        .map(|c| c.region.get_ref().clone())
+        .unwrap_or_default();
+    let state = app.source(&region, crate::model::SourceKind::Cluster, name);
+    if !state.is_live() {
+        let age = state
+            .since()
+            .and_then(|t| app.now().duration_since(t).ok())
+            .map(|d| {
+                format!(
+                    " {}",
+                    crate::ui::text::age_short(crate::ui::text::age_coarse(d))
+                )
+            })
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!(" {}{age}: last known rows ", state.word().to_uppercase()),
+            st.stale,
+        ));
+    }
     // Narrow: only the view shown, between the keys' arrows.
     for v in ClusterView::ALL {
         if v == view {

@@ -8,10 +8,7 @@ use ratatui::text::{Line, Span};
 use super::{empty_line, heading, note, passes, region_columns, source_line};
 use crate::app::App;
 use crate::config::platform::{CloudWatchRef, Direct};
-use crate::model::cluster::Health;
-use crate::model::data::{
-    CacheStatus, DataStatus, DbStatus, History, Thresholds, cache_health, db_health,
-};
+use crate::model::data::{CacheStatus, DataStatus, DbStatus, History, Thresholds};
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -39,36 +36,20 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             .databases
             .iter()
             .filter(|d| d.region.get_ref() == r && passes(app, Pane::Data, d.name.get_ref()))
+            .map(|d| {
+                let reach = (
+                    d.direct.as_ref(),
+                    d.exporter.as_ref().map(|e| e.get_ref().as_str()),
+                    d.cloudwatch.as_ref(),
+                );
+                (d.name.get_ref().as_str(), reach)
+            })
             .collect();
         if dbs.is_empty() {
             lines.push(empty_line(app, st, Pane::Data, "database"));
         }
-        for d in dbs {
-            lines.push(source_line(
-                app,
-                st,
-                r,
-                SourceKind::Database,
-                d.name.get_ref(),
-                0,
-                false,
-            ));
-            match app.data(r, SourceKind::Database, d.name.get_ref()) {
-                Some(DataStatus::Database(status)) => {
-                    lines.extend(db_lines(st, status, &p.thresholds));
-                    lines.extend(cloudwatch_lines(
-                        app,
-                        st,
-                        app.cloudwatch(r, SourceKind::Database, d.name.get_ref()),
-                    ));
-                }
-                _ => lines.extend(reach(
-                    st,
-                    d.direct.as_ref(),
-                    d.exporter.as_ref().map(|e| e.get_ref().as_str()),
-                    d.cloudwatch.as_ref(),
-                )),
-            }
+        for (name, reached) in dbs {
+            lines.extend(cell(app, st, r, SourceKind::Database, name, reached));
         }
         lines.push(Line::default());
         lines.push(heading(st, "caches"));
@@ -76,39 +57,57 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             .caches
             .iter()
             .filter(|c| c.region.get_ref() == r && passes(app, Pane::Data, c.name.get_ref()))
+            .map(|c| {
+                let reach = (
+                    c.direct.as_ref(),
+                    c.exporter.as_ref().map(|e| e.get_ref().as_str()),
+                    c.cloudwatch.as_ref(),
+                );
+                (c.name.get_ref().as_str(), reach)
+            })
             .collect();
         if caches.is_empty() {
             lines.push(empty_line(app, st, Pane::Data, "cache"));
         }
-        for c in caches {
-            lines.push(source_line(
-                app,
-                st,
-                r,
-                SourceKind::Cache,
-                c.name.get_ref(),
-                0,
-                false,
-            ));
-            match app.data(r, SourceKind::Cache, c.name.get_ref()) {
-                Some(DataStatus::Cache(status)) => {
-                    lines.extend(cache_lines(st, status, &p.thresholds));
-                    lines.extend(cloudwatch_lines(
-                        app,
-                        st,
-                        app.cloudwatch(r, SourceKind::Cache, c.name.get_ref()),
-                    ));
-                }
-                _ => lines.extend(reach(
-                    st,
-                    c.direct.as_ref(),
-                    c.exporter.as_ref().map(|e| e.get_ref().as_str()),
-                    c.cloudwatch.as_ref(),
-                )),
-            }
+        for (name, reached) in caches {
+            lines.extend(cell(app, st, r, SourceKind::Cache, name, reached));
         }
         note(lines, inner, buf);
     }
+}
+
+/// How a database or cache is reached: direct, exporter, CloudWatch.
+type Reach<'a> = (
+    Option<&'a Direct>,
+    Option<&'a str>,
+    Option<&'a CloudWatchRef>,
+);
+
+/// A database's or cache's cell: its source, verdict, figures and
+/// CloudWatch series, or how it is reached until it is read.
+fn cell<'a>(
+    app: &App,
+    st: &Styles,
+    r: &str,
+    kind: SourceKind,
+    name: &str,
+    (direct, exporter, cloudwatch): Reach<'_>,
+) -> Vec<Line<'a>> {
+    let t = &app.platform().thresholds;
+    let mut lines = vec![
+        source_line(app, st, r, kind, name, 0, false),
+        super::verdict_line(st, &app.cell(r, kind, name), 4),
+    ];
+    match app.data(r, kind, name) {
+        Some(DataStatus::Database(status)) => lines.extend(db_lines(st, status, t)),
+        Some(DataStatus::Cache(status)) => lines.extend(cache_lines(st, status, t)),
+        _ => {
+            lines.extend(reach(st, direct, exporter, cloudwatch));
+            return lines;
+        }
+    }
+    lines.extend(cloudwatch_lines(app, st, app.cloudwatch(r, kind, name)));
+    lines
 }
 
 /// Two primaries across regions: a split brain, shown above everything.
@@ -190,23 +189,8 @@ pub(super) fn spark(points: &History, width: usize, max: Option<f64>) -> String 
         .collect()
 }
 
-/// The health word in its colour and the rule that decided it.
-pub(super) fn verdict<'a>(st: &Styles, (health, why): (Health, String)) -> Line<'a> {
-    let style = match health {
-        Health::Unknown => st.unknown,
-        Health::Ok => st.ok,
-        Health::Warn => st.warn,
-        Health::Crit => st.crit,
-    };
-    Line::from(vec![
-        Span::raw("    "),
-        Span::styled(format!("{} ", health.word()), style),
-        Span::styled(why, st.muted),
-    ])
-}
-
 fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
-    let mut lines = vec![verdict(st, db_health(d, t))];
+    let mut lines = Vec::new();
     let mut what = vec![Span::styled(
         d.role.clone().unwrap_or_else(|| "role unknown".into()),
         st.accent,
@@ -301,7 +285,7 @@ fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
 }
 
 fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>> {
-    let mut lines = vec![verdict(st, cache_health(c, t))];
+    let mut lines = Vec::new();
     let mut what = vec![Span::styled(
         c.role.clone().unwrap_or_else(|| "role unknown".into()),
         st.accent,

@@ -1,55 +1,198 @@
 //! Overview: the regions side by side, a line per cluster, database, cache,
-//! AI service and alert source with its health and the age of its data.
+//! AI service and alert source with its state, then its verdict: the worst
+//! of what is known, last known when its source fails, marked by the
+//! alerts firing about it. When a column is short (80×24) the compact
+//! layout drops the section headings and folds the alert sources into one
+//! line; a column that still does not fit scrolls with the selection. With
+//! room to spare below (200×50), the top firing alerts and the last changes.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{heading, name_width, note, region_columns, source_line};
+use super::{heading, name_width, note, region_columns, source_line, verdict_line};
 use crate::app::App;
-use crate::model::cluster::{ClusterState, Health};
+use crate::app::verdicts::AlertKnowledge;
+use crate::config::platform::Region;
+use crate::model::alert::AlertState;
+use crate::model::cluster::ClusterSummary;
 use crate::model::{Pane, SourceKind};
-use crate::ui::Styles;
+use crate::ui::{Styles, text};
+
+/// How much a column shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Section headings, a line per alert source, the cluster's counts.
+    Full,
+    /// No headings, alert sources on one line, counts on one line.
+    Compact,
+}
+
+/// Rows the bottom panel needs before it is drawn.
+const PANEL_MIN: u16 = 8;
 
 /// Draws the overview.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
-    let p = app.platform();
-    let selected = p
+    let regions = &app.platform().regions;
+    let selected = app
+        .platform()
         .clusters
         .get(app.cursor(Pane::Overview))
         .map(|c| c.name.get_ref().as_str());
-    let name_w = longest_name(p);
-    for (inner, region) in region_columns(app, st, area, buf) {
-        let name_w = name_width(name_w, inner);
-        let r = region.name.get_ref();
-        let mut lines = Vec::new();
-        let section = |title: &str,
-                       kind: SourceKind,
-                       names: Vec<&str>,
-                       empty: &str,
-                       lines: &mut Vec<Line>| {
-            lines.push(heading(st, title));
-            if names.is_empty() {
-                lines.push(Line::from(Span::styled(format!("  {empty}"), st.muted)));
-            }
-            for name in names {
-                let is_selected = kind == SourceKind::Cluster && selected == Some(name);
-                lines.push(source_line(app, st, r, kind, name, name_w, is_selected));
-                if kind == SourceKind::Cluster
-                    && let Some(cluster) = app.cluster(name)
-                {
-                    lines.extend(cluster_cell(st, cluster));
-                }
-                if let Some(status) = app.data(r, kind, name) {
-                    lines.push(super::data::verdict(
-                        st,
-                        crate::model::data::health(status, &p.thresholds),
-                    ));
-                }
-            }
+    // Full columns when every region fits them; the bottom panel below
+    // them when there are rows to spare.
+    // Less the frame, and a line for the region's reasons should the
+    // title not hold them.
+    let inner_h = area.height.saturating_sub(3);
+    let full: Vec<Vec<Line>> = regions
+        .iter()
+        .map(|r| lines(app, st, r, area.width, Layout::Full, selected))
+        .collect();
+    let tallest = full.iter().map(Vec::len).max().unwrap_or(0);
+    let fits_full = tallest <= usize::from(inner_h);
+    let spare = inner_h.saturating_sub(u16::try_from(tallest).unwrap_or(u16::MAX));
+    let (columns_area, panel) = if fits_full && spare >= PANEL_MIN && area.width >= 120 {
+        let h = u16::try_from(tallest).unwrap_or(0) + 2;
+        (
+            Rect { height: h, ..area },
+            Some(Rect {
+                y: area.y + h,
+                height: area.height - h,
+                ..area
+            }),
+        )
+    } else {
+        (area, None)
+    };
+    for (inner, region) in region_columns(app, st, columns_area, buf) {
+        let layout = if fits_full {
+            Layout::Full
+        } else {
+            Layout::Compact
         };
-        let in_region = |region_of: &toml::Spanned<String>| region_of.get_ref() == r;
-        section(
+        let mut lines = lines(app, st, region, area.width, layout, selected);
+        scroll(&mut lines, inner.height, app, st, region, selected);
+        note(lines, inner, buf);
+    }
+    if let Some(panel) = panel {
+        bottom_panel(app, st, panel, buf);
+    }
+}
+
+/// Keeps the selected cluster's line in view when a column is longer
+/// than its area, saying how many lines are hidden above and below.
+fn scroll(
+    lines: &mut Vec<Line<'_>>,
+    height: u16,
+    app: &App,
+    st: &Styles,
+    region: &Region,
+    selected: Option<&str>,
+) {
+    let h = usize::from(height);
+    if lines.len() <= h || h < 3 {
+        return;
+    }
+    // The selection is drawn with a marker; find it.
+    let at = selected
+        .filter(|name| {
+            app.platform()
+                .clusters
+                .iter()
+                .any(|c| c.name.get_ref() == *name && c.region == region.name)
+        })
+        .and_then(|_| {
+            lines
+                .iter()
+                .position(|l| l.spans.first().is_some_and(|s| s.content == "▸ "))
+        })
+        .unwrap_or(0);
+    let top = at.saturating_sub(1).min(lines.len() - (h - 1));
+    let below = lines.len() - top - (h - 1);
+    let mut shown: Vec<Line> = lines.drain(top..top + h - 1).collect();
+    if top > 0 {
+        shown[0] = Line::from(Span::styled(format!("  ↑ {top} more"), st.muted));
+    }
+    if below > 0 {
+        shown.push(Line::from(Span::styled(
+            format!("  ↓ {below} more (the selection scrolls)"),
+            st.muted,
+        )));
+    }
+    *lines = shown;
+}
+
+/// A region's column.
+fn lines<'a>(
+    app: &App,
+    st: &Styles,
+    region: &Region,
+    width: u16,
+    layout: Layout,
+    selected: Option<&str>,
+) -> Vec<Line<'a>> {
+    let p = app.platform();
+    let r = region.name.get_ref();
+    // The column's inner width: half the pane, less frame and padding.
+    let n = u16::try_from(p.regions.len().max(1)).unwrap_or(1);
+    let inner = Rect {
+        width: (width / n).saturating_sub(4),
+        ..Rect::default()
+    };
+    let name_w = name_width(longest_name(p), inner);
+    let mut lines = source_cells(app, st, r, name_w, layout, selected);
+    lines.extend(alert_lines(app, st, r, name_w, layout));
+    if app.platform().frontend.is_some() {
+        if layout == Layout::Full {
+            lines.push(heading(st, "frontend"));
+        }
+        for f in app.frontend_cells(r) {
+            let mut line = verdict_line(st, &f.verdict, 4);
+            // Until its cluster is read, the line names the release.
+            if !matches!(f.verdict.known, crate::model::verdict::Known::Current) {
+                let label = app.platform().frontend.clone().unwrap_or_default();
+                line.spans
+                    .insert(1, Span::styled(format!("{label} "), st.muted));
+            }
+            lines.push(line);
+        }
+    }
+    if region.prometheus.is_some() {
+        if layout == Layout::Full {
+            lines.push(heading(st, "services (promql)"));
+        }
+        lines.push(source_line(
+            app,
+            st,
+            r,
+            SourceKind::Metrics,
+            crate::config::platform::PROMETHEUS,
+            name_w,
+            false,
+        ));
+        let current = app
+            .source(r, SourceKind::Metrics, crate::config::platform::PROMETHEUS)
+            .is_live();
+        lines.extend(figure_lines(app, st, r, current));
+    }
+    lines
+}
+
+/// Clusters, databases, caches and AI services: a line for each source,
+/// a cluster's counts, each verdict.
+fn source_cells<'a>(
+    app: &App,
+    st: &Styles,
+    r: &str,
+    name_w: usize,
+    layout: Layout,
+    selected: Option<&str>,
+) -> Vec<Line<'a>> {
+    let p = app.platform();
+    let mut lines = Vec::new();
+    let in_region = |region_of: &toml::Spanned<String>| region_of.get_ref() == r;
+    let sections: [(&str, SourceKind, Vec<&str>, &str); 4] = [
+        (
             "clusters",
             SourceKind::Cluster,
             p.clusters
@@ -58,9 +201,8 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 .map(|c| c.name.get_ref().as_str())
                 .collect(),
             "no cluster configured",
-            &mut lines,
-        );
-        section(
+        ),
+        (
             "databases",
             SourceKind::Database,
             p.databases
@@ -69,9 +211,8 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 .map(|d| d.name.get_ref().as_str())
                 .collect(),
             "no database configured",
-            &mut lines,
-        );
-        section(
+        ),
+        (
             "caches",
             SourceKind::Cache,
             p.caches
@@ -80,9 +221,8 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 .map(|c| c.name.get_ref().as_str())
                 .collect(),
             "no cache configured",
-            &mut lines,
-        );
-        section(
+        ),
+        (
             "ai services",
             SourceKind::AiService,
             p.ai_services
@@ -91,117 +231,141 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 .map(|a| a.name.get_ref().as_str())
                 .collect(),
             "no AI service configured",
-            &mut lines,
-        );
-        section(
-            "alert sources",
-            SourceKind::Alerts,
-            p.alert_sources
-                .iter()
-                .filter(|a| in_region(&a.region))
-                .map(|a| a.name.get_ref().as_str())
-                .collect(),
-            "no alert source configured",
-            &mut lines,
-        );
-        lines.extend(tail(app, st, region, name_w));
-        note(lines, inner, buf);
-    }
-}
-
-/// Below the sources: the frontend cell, the alert counts and the PromQL
-/// figures, where configured.
-fn tail<'a>(
-    app: &App,
-    st: &Styles,
-    region: &crate::config::platform::Region,
-    name_w: usize,
-) -> Vec<Line<'a>> {
-    let r = region.name.get_ref();
-    let mut lines: Vec<Line<'a>> = alert_line(app, st, r).into_iter().collect();
-    if let Some(app_label) = &app.platform().frontend {
-        lines.push(heading(st, "frontend"));
-        lines.extend(frontend(app, st, r, app_label));
-    }
-    if region.prometheus.is_some() {
-        lines.extend(services(app, st, r, name_w));
+        ),
+    ];
+    for (title, kind, names, empty) in sections {
+        if layout == Layout::Full {
+            lines.push(heading(st, title));
+        }
+        if names.is_empty() {
+            lines.push(Line::from(Span::styled(format!("  {empty}"), st.muted)));
+        }
+        for name in names {
+            let is_selected = kind == SourceKind::Cluster && selected == Some(name);
+            lines.push(source_line(app, st, r, kind, name, name_w, is_selected));
+            if kind == SourceKind::Cluster
+                && let Some(cluster) = app.cluster(name)
+            {
+                let live = app.source(r, kind, name).is_live();
+                lines.extend(cluster_counts(
+                    st,
+                    &cluster.summary(app.now()),
+                    live,
+                    layout,
+                ));
+            }
+            lines.push(verdict_line(st, &app.cell(r, kind, name), 4));
+        }
     }
     lines
 }
 
-/// The frontend release in each of the region's clusters: its live
-/// colour, ready / desired, and the ready pods behind its Services.
-fn frontend<'a>(app: &App, st: &Styles, region: &str, label: &str) -> Vec<Line<'a>> {
-    let mut out = Vec::new();
-    for c in app
+/// The alert sources (a line each, or one line when compact) and what is
+/// known of the region's firing alerts.
+fn alert_lines<'a>(
+    app: &App,
+    st: &Styles,
+    region: &str,
+    name_w: usize,
+    layout: Layout,
+) -> Vec<Line<'a>> {
+    let names: Vec<&str> = app
         .platform()
-        .clusters
+        .alert_sources
         .iter()
-        .filter(|c| c.region.get_ref() == region)
-    {
-        let Some(state) = app.cluster(c.name.get_ref()) else {
-            out.push(Line::from(Span::styled(
-                format!("  {label} in {}: not listed yet", c.name.get_ref()),
-                st.unknown,
-            )));
-            continue;
-        };
-        let releases = crate::model::rollout::releases(state);
-        let release = releases.iter().find(|r| r.app == label);
-        let (health, text) = match release.and_then(|r| r.live_deployment().map(|d| (r, d))) {
-            None => (
-                Health::Crit,
-                format!("{label}: no live colour in {}", c.name.get_ref()),
-            ),
-            Some((r, d)) => {
-                let serving: usize = r.routes.iter().map(|x| x.ready_pods).max().unwrap_or(0);
-                let health = if serving == 0 || d.ready == 0 {
-                    Health::Crit
-                } else if d.ready < d.desired {
-                    Health::Warn
-                } else {
-                    Health::Ok
-                };
-                (
-                    health,
-                    format!(
-                        "{label} {} {} {}/{} ready · {serving} pods serving",
-                        d.color.as_deref().unwrap_or(""),
-                        crate::model::rollout::image_tag(&d.image),
-                        d.ready,
-                        d.desired
-                    ),
-                )
-            }
-        };
-        out.push(super::data::verdict(st, (health, text)));
+        .filter(|a| a.region.get_ref() == region)
+        .map(|a| a.name.get_ref().as_str())
+        .collect();
+    let mut lines = Vec::new();
+    if layout == Layout::Full {
+        lines.push(heading(st, "alert sources"));
     }
-    out
+    if names.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no alert source configured",
+            st.muted,
+        )));
+        return lines;
+    }
+    let known = app.alert_knowledge(region);
+    match layout {
+        Layout::Full => {
+            for name in &names {
+                lines.push(source_line(
+                    app,
+                    st,
+                    region,
+                    SourceKind::Alerts,
+                    name,
+                    name_w,
+                    false,
+                ));
+            }
+        }
+        Layout::Compact => {
+            let live = known.sources - known.not_live.len();
+            let mut spans = vec![Span::styled(
+                format!("  alerts {live}/{} live", known.sources),
+                if known.complete() { st.text } else { st.stale },
+            )];
+            for (name, word) in &known.not_live {
+                spans.push(Span::styled(format!(" · {name} {word}"), st.stale));
+            }
+            lines.push(Line::from(spans));
+        }
+    }
+    lines.push(alert_count_line(st, &known, layout));
+    lines
 }
 
-/// The region's Prometheus and its PromQL figures.
-fn services<'a>(app: &App, st: &Styles, r: &str, name_w: usize) -> Vec<Line<'a>> {
-    let mut out = Vec::new();
-    out.push(heading(st, "services (promql)"));
-    out.push(source_line(
-        app,
-        st,
-        r,
-        SourceKind::Metrics,
-        crate::config::platform::PROMETHEUS,
-        name_w,
-        false,
-    ));
-    out.extend(figure_lines(app, st, r));
-    out
+/// The region's firing alerts, as far as they are known: a count only
+/// when every alert source is live; "at least" when some are not; never a
+/// zero that is not known.
+fn alert_count_line<'a>(st: &Styles, known: &AlertKnowledge, layout: Layout) -> Line<'a> {
+    let (crit, warn, other) = known.counts;
+    let missing: Vec<String> = known
+        .not_live
+        .iter()
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+    let parts: Vec<String> = [(crit, "critical"), (warn, "warning"), (other, "other")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let counts = format!("{} firing", parts.join(" · "));
+    let style = if crit > 0 { st.crit } else { st.warn };
+    let span = if known.complete() {
+        if parts.is_empty() {
+            Span::styled("no alert firing".to_owned(), st.ok)
+        } else {
+            Span::styled(counts, style)
+        }
+    } else if parts.is_empty() {
+        Span::styled(
+            format!("? alerts not known: {}", missing.join(", ")),
+            st.unknown,
+        )
+    } else if layout == Layout::Full {
+        Span::styled(
+            format!("at least {counts} ({} not live)", missing.join(", ")),
+            style,
+        )
+    } else {
+        // The line above names the sources not live.
+        Span::styled(format!("≥ {counts}"), style)
+    };
+    Line::from(vec![Span::raw("    "), span])
 }
 
 /// PromQL figures: a line per service (the figures by `service`), then
-/// the region's single figures on one line.
-fn figure_lines<'a>(app: &App, st: &Styles, region: &str) -> Vec<Line<'a>> {
+/// the region's single figures on one line; in the stale role unless the
+/// source is live.
+fn figure_lines<'a>(app: &App, st: &Styles, region: &str, current: bool) -> Vec<Line<'a>> {
     let Some(figures) = app.figures(region) else {
         return Vec::new();
     };
+    let style = if current { st.muted } else { st.stale };
     let mut per_service: std::collections::BTreeMap<String, Vec<String>> =
         std::collections::BTreeMap::new();
     let mut single = Vec::new();
@@ -229,14 +393,14 @@ fn figure_lines<'a>(app: &App, st: &Styles, region: &str) -> Vec<Line<'a>> {
         .map(|(service, figures)| {
             Line::from(vec![
                 Span::styled(format!("    {service:<14}"), st.text),
-                Span::styled(figures.join(" · "), st.muted),
+                Span::styled(figures.join(" · "), style),
             ])
         })
         .collect();
     if !single.is_empty() {
         lines.push(Line::from(Span::styled(
             format!("    {}", single.join(" · ")),
-            st.muted,
+            style,
         )));
     }
     lines
@@ -257,68 +421,128 @@ fn longest_name(p: &crate::config::Platform) -> usize {
     .unwrap_or(0)
 }
 
-/// The region's firing alerts by severity, once its alert sources report.
-fn alert_line<'a>(app: &App, st: &Styles, region: &str) -> Option<Line<'a>> {
-    let (crit, warn, other) = app.alert_counts(region)?;
-    Some(Line::from(vec![
-        Span::raw("    "),
-        if crit + warn + other == 0 {
-            Span::styled("no alert firing", st.ok)
-        } else {
-            Span::styled(
-                format!("{crit} critical · {warn} warning · {other} other firing"),
-                if crit > 0 { st.crit } else { st.warn },
-            )
-        },
-    ]))
-}
-
-/// A cluster's cell: nodes, deployments and pods, then its health in its
-/// colour with the rule that decided it.
-fn cluster_cell<'a>(st: &Styles, cluster: &ClusterState) -> Vec<Line<'a>> {
-    let s = cluster.summary();
-    let (health, why) = &s.health;
-    let style = match health {
-        Health::Unknown => st.unknown,
-        Health::Ok => st.ok,
-        Health::Warn => st.warn,
-        Health::Crit => st.crit,
-    };
-    let count = |n: usize, word: &str| {
+/// A cluster's counts: nodes, deployments, pods, then not ready and
+/// crash-looping (one line when compact); in the stale role when its
+/// source is not live.
+fn cluster_counts<'a>(
+    st: &Styles,
+    s: &ClusterSummary,
+    live: bool,
+    layout: Layout,
+) -> Vec<Line<'a>> {
+    let text_style = if live { st.text } else { st.stale };
+    let count = |n: usize, word: &str, bad| {
         Span::styled(
             format!("{n} {word}"),
-            if n > 0 { st.warn } else { st.muted },
+            if !live {
+                st.stale
+            } else if n > 0 {
+                bad
+            } else {
+                st.muted
+            },
         )
     };
-    vec![
-        Line::from(vec![
-            Span::raw("    "),
-            Span::styled(format!("{}/{} nodes", s.nodes_ready, s.nodes), st.text),
-            Span::styled(" · ", st.muted),
+    let sep = || Span::styled(" · ", st.muted);
+    let figures = vec![
+        Span::raw("    "),
+        Span::styled(format!("{}/{} nodes", s.nodes_ready, s.nodes), text_style),
+        sep(),
+        Span::styled(
+            format!("{}/{} deploys", s.deployments_available, s.deployments),
+            text_style,
+        ),
+        sep(),
+        Span::styled(format!("{} pods", s.pods), text_style),
+    ];
+    let not_ready = s.pods_not_ready - s.pods_starting.min(s.pods_not_ready);
+    let mut problems = vec![
+        count(not_ready, "not ready", st.warn),
+        sep(),
+        count(s.crash_looping, "crash-looping", st.crit),
+    ];
+    if s.pods_starting > 0 {
+        problems.push(sep());
+        problems.push(count(s.pods_starting, "starting", st.starting));
+    }
+    match layout {
+        Layout::Full => {
+            let mut second = vec![Span::raw("    ")];
+            second.extend(problems);
+            vec![Line::from(figures), Line::from(second)]
+        }
+        // The figures alone: the verdict below says the worst problem.
+        Layout::Compact => vec![Line::from(figures)],
+    }
+}
+
+/// Below the columns, with room to spare: the top firing alerts of every
+/// region, and the last changes of any cell's state.
+fn bottom_panel(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    let half = area.width / 2;
+    let left = Rect {
+        width: half,
+        ..area
+    };
+    let right = Rect {
+        x: area.x + half,
+        width: area.width - half,
+        ..area
+    };
+    let rows = usize::from(area.height.saturating_sub(1));
+    let mut alerts = vec![heading(st, "top firing alerts")];
+    let firing: Vec<_> = app
+        .alert_rows()
+        .into_iter()
+        .filter(|a| a.state() == AlertState::Firing)
+        .take(rows)
+        .collect();
+    if firing.is_empty() {
+        alerts.push(Line::from(Span::styled("  none firing", st.muted)));
+    }
+    for a in firing {
+        let region = app
+            .platform()
+            .region(&a.region)
+            .map_or(a.region.as_str(), |r| r.display.as_str());
+        let style = match a.rank() {
+            0 => st.crit,
+            1 => st.warn,
+            _ => st.text,
+        };
+        let since = a
+            .since
+            .and_then(|t| app.now().duration_since(t).ok())
+            .map(|d| text::age_short(text::age_coarse(d)))
+            .unwrap_or_default();
+        alerts.push(Line::from(vec![
+            Span::styled(format!("  {:<8} ", a.severity), style),
+            Span::styled(format!("{:<24} ", a.name), st.text),
+            Span::styled(format!("{region:<7} {since:>4}  "), st.muted),
+            Span::styled(a.summary.clone(), st.muted),
+        ]));
+    }
+    note(alerts, left, buf);
+    let mut changes = vec![heading(st, "last changes")];
+    let log = app.changes();
+    if log.is_empty() {
+        changes.push(Line::from(Span::styled(
+            "  no change since start",
+            st.muted,
+        )));
+    }
+    for c in log.iter().rev().take(rows) {
+        changes.push(Line::from(vec![
+            Span::styled(format!("  {} ", c.clock), st.muted),
+            Span::styled(format!("{:<7} ", c.region), st.muted),
+            Span::styled(format!("{} ", c.what), st.text),
             Span::styled(
-                format!("{}/{} deploys", s.deployments_available, s.deployments),
-                st.text,
+                format!("{} → ", c.from.word()),
+                super::level_style(st, c.from),
             ),
-            Span::styled(" · ", st.muted),
-            Span::styled(format!("{} pods", s.pods), st.text),
-        ]),
-        Line::from(vec![
-            Span::raw("    "),
-            count(s.pods_not_ready, "not ready"),
-            Span::styled(" · ", st.muted),
-            Span::styled(
-                format!("{} crash-looping", s.crash_looping),
-                if s.crash_looping > 0 {
-                    st.crit
-                } else {
-                    st.muted
-                },
-            ),
-        ]),
-        Line::from(vec![
-            Span::raw("    "),
-            Span::styled(format!("{} ", health.word()), style),
-            Span::styled(why.clone(), st.muted),
-        ]),
-    ]
+            Span::styled(c.to.word().to_owned(), super::level_style(st, c.to)),
+            Span::styled(format!(" {}", c.why), st.muted),
+        ]));
+    }
+    note(changes, right, buf);
 }
