@@ -578,6 +578,12 @@ impl App {
         &self.clocks
     }
 
+    /// The rules holding for a source's last reading and how long each
+    /// has held (see [`Store::rules`]).
+    pub fn rules(&self, id: &SourceId) -> Option<Vec<(crate::model::data::Finding, Option<u32>)>> {
+        self.store.rules(id)
+    }
+
     /// The current time, as of the last tick.
     pub fn now(&self) -> SystemTime {
         self.now

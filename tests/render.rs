@@ -92,6 +92,32 @@ fn help_is_built_from_the_keymap() {
     let mut app = app_with_pane(Pane::Alerts);
     keys(&mut app, "?");
     insta::assert_snapshot!("help_default_80x24", text(&render(&app, 80, 24)));
+    // Its end: the commands in one column however long their names, and
+    // the legend of states, one key away.
+    for _ in 0..20 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    let end = text(&render(&app, 120, 60));
+    insta::assert_snapshot!("help_end_120x60", end);
+    let doc_at = |name: &str| {
+        end.lines().find(|l| l.contains(name)).map(|l| {
+            let at = l.find(name).unwrap_or(0) + name.len();
+            at + l[at..].len() - l[at..].trim_start().len()
+        })
+    };
+    assert!(end.contains(":namespace NAME "), "{end}");
+    assert_eq!(
+        doc_at(":namespace NAME"),
+        doc_at(":next-namespace"),
+        "docs aligned:\n{end}"
+    );
+    for word in ["live", "stale", "error", "pending", "starting", "unknown"] {
+        assert!(
+            end.lines()
+                .any(|l| l.trim_start_matches(['║', ' ']).starts_with(word)),
+            "`{word}` in the legend:\n{end}"
+        );
+    }
 }
 
 fn app_with_pane(pane: Pane) -> App {
@@ -530,4 +556,53 @@ fn data_and_ai_panes_show_figures_against_thresholds() {
             );
         }
     }
+    source_details(&mut app);
+}
+
+/// Enter on a source in the Data, AI, Failover and Scaling panes opens it
+/// whole: state, endpoints, figures, thresholds, and how long each crossed
+/// rule has held.
+fn source_details(app: &mut App) {
+    use touban::model::Command;
+    // The AI pane (focused last): Tokyo's service, first in its list.
+    press(app, KeyCode::Enter);
+    let ai = text(&render(app, 110, 40));
+    insta::assert_snapshot!("ai_source_detail_110x40", ai);
+    for said in [
+        "ai-services · AI service · Tokyo",
+        "Reads from",
+        "degraded above 2 s",
+        "failing below 85 %",
+        "held 1/3 polls",
+    ] {
+        assert!(ai.contains(said), "`{said}` in:\n{ai}");
+    }
+    press(app, KeyCode::Esc);
+    // The Data pane: down once from Tokyo's database is Tokyo's cache.
+    app.run(Command::Focus(Pane::Data));
+    app.run(Command::Down);
+    press(app, KeyCode::Enter);
+    let cache = text(&render(app, 110, 40));
+    for said in [
+        "iworkz-production-redis · cache · Tokyo",
+        "degraded above 85 % of maxmemory",
+        "memory",
+    ] {
+        assert!(cache.contains(said), "`{said}` in:\n{cache}");
+    }
+    press(app, KeyCode::Esc);
+    // Scaling: a cluster, read from its kubeconfig context.
+    app.run(Command::Focus(Pane::Scaling));
+    press(app, KeyCode::Enter);
+    let cluster = text(&render(app, 110, 40));
+    assert!(
+        cluster.contains("· Kubernetes cluster · Tokyo"),
+        "{cluster}"
+    );
+    assert!(cluster.contains("context"), "{cluster}");
+    press(app, KeyCode::Esc);
+    // Jobs: with no job, Enter opens nothing.
+    app.run(Command::Focus(Pane::Jobs));
+    press(app, KeyCode::Enter);
+    assert!(app.overlays().is_empty());
 }

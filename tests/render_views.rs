@@ -131,6 +131,29 @@ async fn every_kubernetes_view_from_the_sandbox() {
     snap("rollouts", &app);
     app.run(Command::Focus(Pane::Scaling));
     snap("scaling", &app);
+    // The filter matches the cluster column too: every table keeps Korea's
+    // rows, none of Tokyo's.
+    app.run(Command::Filter);
+    for c in "aks-korea".chars() {
+        app.handle(Event::Key(touban::model::Key::char(c)));
+    }
+    app.handle(Event::Key(touban::model::Key::plain(
+        touban::model::KeyCode::Enter,
+    )));
+    let screen = common::text(&common::render(&app, 160, 48));
+    assert!(!screen.contains("eks-tokyo "), "{screen}");
+    for table in [
+        "backend-api-hpa",
+        "general",
+        "iworkz-production/backend-api",
+    ] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with("aks-korea") && l.contains(table)),
+            "{table} of aks-korea kept:\n{screen}"
+        );
+    }
 }
 
 fn set(app: &mut App, region: &str, kind: SourceKind, name: &str, state: SourceState) {

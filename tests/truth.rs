@@ -292,3 +292,43 @@ async fn service_down_and_a_service_with_no_pods_make_the_frontend_fail() {
     assert_eq!(v.health, Health::Crit, "{v:?}");
     assert!(v.why.contains("green"), "{v:?}");
 }
+
+/// Only Prometheus knows an alert before it fires: while no Prometheus
+/// source is live, the Alerts pane says pending alerts are not known
+/// instead of "none pending".
+#[test]
+fn without_a_live_prometheus_pending_alerts_are_unknown() {
+    let mut app = common::app();
+    app.run(touban::model::Command::Focus(touban::model::Pane::Alerts));
+    let sources = alert_sources(&app);
+    let kind = |app: &App, region: &str, name: &str| {
+        app.platform()
+            .alert_sources
+            .iter()
+            .find(|a| a.region.get_ref() == region && a.name.get_ref() == name)
+            .map(|a| a.kind)
+    };
+    for (region, name) in &sources {
+        if kind(&app, region, name) != Some(touban::config::platform::AlertSourceKind::Prometheus) {
+            set(&mut app, region, SourceKind::Alerts, name, live());
+            alerts(&mut app, region, name, Vec::new());
+        }
+    }
+    let screen = common::text(&common::render(&app, 160, 40));
+    assert!(screen.contains("pending alerts may be missing"), "{screen}");
+    assert!(
+        screen.contains("no alert firing (whether any is pending is not known)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("no alert firing or pending"), "{screen}");
+    for (region, name) in &sources {
+        set(&mut app, region, SourceKind::Alerts, name, live());
+        alerts(&mut app, region, name, Vec::new());
+    }
+    let screen = common::text(&common::render(&app, 160, 40));
+    assert!(screen.contains("no alert firing or pending"), "{screen}");
+    assert!(
+        !screen.contains("pending alerts may be missing"),
+        "{screen}"
+    );
+}

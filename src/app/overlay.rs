@@ -4,7 +4,7 @@
 
 use crate::model::cluster::ObjectRef;
 use crate::model::command::COMMANDS;
-use crate::model::{Command, Key, KeyCode, Pane};
+use crate::model::{Command, JobId, Key, KeyCode, Pane, SourceId};
 
 use super::editor::LineEditor;
 
@@ -71,6 +71,22 @@ pub enum Overlay {
         /// First line shown.
         scroll: u16,
     },
+    /// A source whole: its state and last error, where it reads from, every
+    /// figure, the thresholds they are judged by and how long each rule has
+    /// held.
+    Source {
+        /// Which source.
+        id: SourceId,
+        /// First line shown.
+        scroll: u16,
+    },
+    /// A job whole: its steps so far and how it ended.
+    Job {
+        /// Which job.
+        id: JobId,
+        /// First line shown.
+        scroll: u16,
+    },
     /// An object, fetched whole, as YAML.
     Detail {
         /// Which object.
@@ -89,6 +105,8 @@ impl Overlay {
             Overlay::Help { scroll }
             | Overlay::Messages { scroll }
             | Overlay::Detail { scroll, .. }
+            | Overlay::Source { scroll, .. }
+            | Overlay::Job { scroll, .. }
             | Overlay::Alert { scroll, .. } => scroll_keys(scroll, key),
             Overlay::CommandLine(line) => line.on_key(key),
             Overlay::Filter {

@@ -7,8 +7,8 @@ pub mod cluster;
 
 use std::collections::BTreeMap;
 
-use crate::model::Pane;
 use crate::model::cluster::{ClusterView, DeploymentRow, ObjectRef};
+use crate::model::{JobId, Pane, SourceId, SourceKind};
 
 use super::App;
 use super::effect::Effect;
@@ -30,15 +30,84 @@ impl App {
     pub(in crate::app) fn rows(&self, pane: Pane) -> usize {
         match pane {
             Pane::Overview => self.platform.clusters.len(),
-            Pane::Jobs => self.jobs.rows().len(),
+            Pane::Jobs => self.visible_jobs().len(),
             Pane::Cluster => self
                 .selected_cluster()
                 .and_then(|c| self.store.cluster(c))
                 .map_or(0, |c| self.cluster_window(c, 0, 0).total),
             Pane::Rollouts => self.rollout_rows().len(),
             Pane::Alerts => self.visible_alerts().len(),
-            Pane::Data | Pane::Ai | Pane::Failover | Pane::Scaling => 0,
+            Pane::Data | Pane::Ai | Pane::Failover | Pane::Scaling => self.pane_sources(pane).len(),
         }
+    }
+
+    /// The sources a pane lists, in the order its selection moves over
+    /// them: region by region, as the pane's columns show them, those
+    /// passing its filter.
+    pub fn pane_sources(&self, pane: Pane) -> Vec<SourceId> {
+        let p = &self.platform;
+        let kinds: &[SourceKind] = match pane {
+            Pane::Data => &[SourceKind::Database, SourceKind::Cache],
+            Pane::Ai => &[SourceKind::AiService],
+            Pane::Failover => &[SourceKind::Database, SourceKind::Cache, SourceKind::Cluster],
+            Pane::Scaling => &[SourceKind::Cluster],
+            Pane::Overview | Pane::Cluster | Pane::Rollouts | Pane::Alerts | Pane::Jobs => &[],
+        };
+        let filtered = matches!(pane, Pane::Data | Pane::Ai);
+        let mut ids = Vec::new();
+        for region in &p.regions {
+            let r = region.name.get_ref();
+            for &kind in kinds {
+                let names: Vec<&String> = match kind {
+                    SourceKind::Database => p
+                        .databases
+                        .iter()
+                        .filter(|d| d.region.get_ref() == r)
+                        .map(|d| d.name.get_ref())
+                        .collect(),
+                    SourceKind::Cache => p
+                        .caches
+                        .iter()
+                        .filter(|c| c.region.get_ref() == r)
+                        .map(|c| c.name.get_ref())
+                        .collect(),
+                    SourceKind::AiService => p
+                        .ai_services
+                        .iter()
+                        .filter(|a| a.region.get_ref() == r)
+                        .map(|a| a.name.get_ref())
+                        .collect(),
+                    SourceKind::Cluster => p
+                        .clusters
+                        .iter()
+                        .filter(|c| c.region.get_ref() == r)
+                        .map(|c| c.name.get_ref())
+                        .collect(),
+                    SourceKind::Alerts | SourceKind::Metrics => Vec::new(),
+                };
+                ids.extend(
+                    names
+                        .into_iter()
+                        .filter(|n| !filtered || self.filter_matches(pane, n))
+                        .map(|n| SourceId::new(r.clone(), kind, n.clone())),
+                );
+            }
+        }
+        ids
+    }
+
+    /// The source the pane's selection is on, if it lists sources.
+    pub fn selected_source(&self, pane: Pane) -> Option<SourceId> {
+        self.pane_sources(pane).into_iter().nth(self.cursor(pane))
+    }
+
+    /// The Jobs pane's jobs: those passing its filter, oldest first.
+    pub fn visible_jobs(&self) -> Vec<&super::jobs::JobRow> {
+        self.jobs
+            .rows()
+            .iter()
+            .filter(|j| self.filter(Pane::Jobs).is_none_or(|f| j.title.contains(f)))
+            .collect()
     }
 
     /// Enter on the focused pane's selected row.
@@ -84,7 +153,22 @@ impl App {
                         name: d.name.clone(),
                     })
             }
-            Pane::Data | Pane::Ai | Pane::Failover | Pane::Scaling | Pane::Jobs => None,
+            Pane::Data | Pane::Ai | Pane::Failover | Pane::Scaling => {
+                if let Some(id) = self.selected_source(self.focus) {
+                    self.input.push(Overlay::Source { id, scroll: 0 });
+                }
+                return;
+            }
+            Pane::Jobs => {
+                let job: Option<JobId> = self
+                    .visible_jobs()
+                    .get(self.cursor(Pane::Jobs))
+                    .map(|j| j.id);
+                if let Some(id) = job {
+                    self.input.push(Overlay::Job { id, scroll: 0 });
+                }
+                return;
+            }
         };
         let Some(object) = object else {
             return;

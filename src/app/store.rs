@@ -163,6 +163,30 @@ impl Store {
         })
     }
 
+    /// Every rule that holds for a source's last reading, with the polls
+    /// in a row it has held (threshold rules) and how many it needs; `None`
+    /// before a reading.
+    pub fn rules(&self, id: &SourceId) -> Option<Vec<(data::Finding, Option<u32>)>> {
+        let status = self.data.get(id)?;
+        let (found, _) = data::findings(status, &self.thresholds);
+        Some(
+            found
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| {
+                    let held = f.is_threshold().then(|| {
+                        self.holds
+                            .get(id)
+                            .and_then(|h| h.get(f.rule))
+                            .copied()
+                            .unwrap_or(0)
+                    });
+                    (f, held)
+                })
+                .collect(),
+        )
+    }
+
     /// A region's PromQL figures, once queried.
     pub fn figures(&self, region: &str) -> Option<&[Figure]> {
         self.figures.get(region).map(Vec::as_slice)

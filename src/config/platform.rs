@@ -491,6 +491,12 @@ impl Platform {
         self.regions.iter().find(|r| r.name.get_ref() == name)
     }
 
+    /// How a region is named to the operator: its `display` ("Seoul"),
+    /// everywhere; the id itself for a region the config does not know.
+    pub fn region_display<'a>(&'a self, name: &'a str) -> &'a str {
+        self.region(name).map_or(name, |r| r.display.as_str())
+    }
+
     fn validate(&self) -> Result<(), (std::ops::Range<usize>, String)> {
         let cap = &self.settings.max_reply_mib;
         if !(1..=1024).contains(cap.get_ref()) {

@@ -74,7 +74,8 @@ impl Level {
         }
     }
 
-    fn of(health: Health) -> Level {
+    /// The level a health reads as.
+    pub fn of(health: Health) -> Level {
         match health {
             Health::Unknown => Level::Unknown,
             Health::Ok => Level::Ok,

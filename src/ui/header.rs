@@ -204,15 +204,23 @@ fn region_alerts<'a>(app: &App, st: &Styles, region: &str, wide: bool) -> Vec<Sp
     spans
 }
 
-/// Draws the pane bar: each pane with the key that focuses it.
+/// Draws the pane bar: each pane with the key that focuses it, and its
+/// title, or its short title where the whole ones do not fit; the focused
+/// pane always has its whole title.
 pub fn draw_pane_bar(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Title {
+        Whole,
+        Short,
+        None,
+    }
     let lang = app.platform().settings.language;
-    let entry = |pane: Pane, with_title: bool| {
+    let entry = |pane: Pane, title: Title| {
         let key = app.key_hint(&Command::Focus(pane)).unwrap_or_default();
-        let title = if with_title {
-            text::pane_title(pane, lang)
-        } else {
-            ""
+        let title = match title {
+            Title::Whole => text::pane_title(pane, lang),
+            Title::Short => text::pane_short(pane, lang),
+            Title::None => "",
         };
         let sep = if key.is_empty() || title.is_empty() {
             ""
@@ -221,15 +229,29 @@ pub fn draw_pane_bar(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         };
         format!(" {key}{sep}{title} ")
     };
-    let full: usize = Pane::ALL.iter().map(|p| entry(*p, true).width()).sum();
-    // Too narrow for every title: only the focused pane keeps its title.
-    let compact = full > usize::from(area.width);
+    let width = |others: Title| -> usize {
+        Pane::ALL
+            .iter()
+            .map(|&p| {
+                let t = if p == app.focus() {
+                    Title::Whole
+                } else {
+                    others
+                };
+                entry(p, t).width()
+            })
+            .sum()
+    };
+    let others = [Title::Whole, Title::Short]
+        .into_iter()
+        .find(|&t| width(t) <= usize::from(area.width))
+        .unwrap_or(Title::None);
     let spans: Vec<Span> = Pane::ALL
         .iter()
         .map(|&p| {
             let focused = p == app.focus();
             let style = if focused { st.selection } else { st.tab };
-            Span::styled(entry(p, focused || !compact), style)
+            Span::styled(entry(p, if focused { Title::Whole } else { others }), style)
         })
         .collect();
     fit(spans, area.width).render(area, buf);

@@ -6,6 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
+mod source;
+
 use super::{Styles, centered, fit, text};
 use crate::app::editor::LineEditor;
 use crate::app::overlay::{CommandLine, ConfirmDialog, ConfirmFocus, Overlay};
@@ -44,6 +46,22 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 frame,
                 &format!(" {object} "),
                 detail_lines(st, text.as_ref()),
+                *scroll,
+            ),
+            Overlay::Source { id, scroll } => scrolled(
+                st,
+                body,
+                frame,
+                &source::title(app, id),
+                source::lines(app, st, id),
+                *scroll,
+            ),
+            Overlay::Job { id, scroll } => scrolled(
+                st,
+                body,
+                frame,
+                &source::job_title(*id),
+                source::job_lines(app, st, *id),
                 *scroll,
             ),
             Overlay::Alert {
@@ -134,20 +152,118 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
         ),
         st.accent,
     )));
-    for c in COMMANDS.iter().filter(|c| c.name != "nothing") {
-        let name = match c.arg {
-            Some(arg) => format!("{} {arg}", c.name),
-            None => c.name.to_owned(),
-        };
+    let commands: Vec<_> = COMMANDS
+        .iter()
+        .filter(|c| c.name != "nothing")
+        .map(|c| {
+            let name = match c.arg {
+                Some(arg) => format!(":{} {arg}", c.name),
+                None => format!(":{}", c.name),
+            };
+            (name, c.doc)
+        })
+        .collect();
+    // One column for every name, however long, and a space after it.
+    let w = commands
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .chain([":PANE".len()])
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for (name, doc) in commands {
         lines.push(Line::from(vec![
-            Span::styled(format!("  :{name:<14}"), st.key),
-            Span::styled(c.doc, st.text),
+            Span::styled(format!("  {name:<w$}"), st.key),
+            Span::styled(doc, st.text),
         ]));
     }
     let panes: Vec<_> = Pane::ALL.iter().map(|p| format!(":{}", p.name())).collect();
     lines.push(Line::from(vec![
-        Span::styled(format!("  {:<15}", ":PANE"), st.key),
+        Span::styled(format!("  {:<w$}", ":PANE"), st.key),
         Span::styled(format!("Focus a pane: {}", panes.join(" ")), st.text),
+    ]));
+    lines.push(Line::default());
+    lines.extend(legend(st));
+    lines
+}
+
+/// What the words for states mean: of a source (how current its data is)
+/// and of a verdict (what the data says).
+fn legend<'a>(st: &Styles) -> Vec<Line<'a>> {
+    use crate::model::SourceState;
+    use crate::model::verdict::Level;
+    let at = std::time::SystemTime::UNIX_EPOCH;
+    let sources = [
+        (
+            SourceState::Live { at },
+            "answering now: what it shows is current",
+        ),
+        (
+            SourceState::Stale {
+                since: at,
+                why: String::new(),
+            },
+            "answered before, not now: figures are the last known, with their age",
+        ),
+        (
+            SourceState::Error {
+                since: at,
+                message: String::new(),
+            },
+            "never answered: nothing is known",
+        ),
+        (
+            SourceState::Connecting { since: at },
+            "first contact under way",
+        ),
+    ];
+    let levels = [
+        (Level::Ok, "within every threshold, nothing firing"),
+        (
+            Level::Starting,
+            "pods within their start-up (readiness delay), never restarted",
+        ),
+        (
+            Level::Pending,
+            "over a threshold, not yet for long enough (hold_polls) to fail",
+        ),
+        (
+            Level::Stale,
+            "last known verdict of a source that is not live",
+        ),
+        (
+            Level::Warn,
+            "a warning threshold or alert: short of capacity, slower",
+        ),
+        (Level::Crit, "a critical threshold or alert: not serving"),
+        (Level::Unknown, "not read yet: no verdict"),
+    ];
+    let mut lines = vec![Line::from(Span::styled(
+        "States of a source (how current)",
+        st.accent,
+    ))];
+    for (state, what) in sources {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<14}", state.word()), st.state(&state)),
+            Span::styled(what, st.text),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "States of a verdict (what it says)",
+        st.accent,
+    )));
+    for (level, what) in levels {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<14}", level.word()),
+                super::panes::level_style(st, level),
+            ),
+            Span::styled(what, st.text),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("  {:<14}", "? or —"), st.unknown),
+        Span::styled("a count or figure its source cannot know now", st.text),
     ]));
     lines
 }
@@ -178,7 +294,7 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
             "where",
             format!(
                 "{} · {} ({})",
-                a.region,
+                app.platform().region_display(&a.region),
                 a.source,
                 a.origin.map_or("", crate::model::alert::Origin::word)
             ),

@@ -2,10 +2,10 @@
 //! columns side by side, and a line per source with its health and age.
 //! Each pane is one file; adding one is that file plus a line in [`draw`].
 
-mod ai;
+pub(super) mod ai;
 mod alerts;
 mod cluster;
-mod data;
+pub(super) mod data;
 mod failover;
 mod jobs;
 mod overview;
@@ -427,6 +427,12 @@ fn table_row<'a>(cells: Vec<Span<'a>>, selected: bool, st: &Styles) -> Row<'a> {
 /// Whether `name` passes the pane's filter.
 fn passes(app: &App, pane: Pane, name: &str) -> bool {
     app.filter_matches(pane, name)
+}
+
+/// Whether a source is the one the pane's selection is on (Enter opens it).
+fn selected(app: &App, pane: Pane, region: &str, kind: SourceKind, name: &str) -> bool {
+    app.selected_source(pane)
+        .is_some_and(|id| id.region == region && id.kind == kind && id.name == name)
 }
 
 #[cfg(test)]

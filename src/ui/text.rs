@@ -31,6 +31,35 @@ pub fn pane_title(pane: Pane, lang: Language) -> &'static str {
     }
 }
 
+/// A pane's short title, for a pane bar too narrow for the whole ones
+/// (80 columns).
+pub fn pane_short(pane: Pane, lang: Language) -> &'static str {
+    match lang {
+        Language::En => match pane {
+            Pane::Overview => "Over",
+            Pane::Cluster => "Clus",
+            Pane::Data => "Data",
+            Pane::Ai => "AI",
+            Pane::Rollouts => "Roll",
+            Pane::Failover => "Fail",
+            Pane::Scaling => "Scal",
+            Pane::Alerts => "Alrt",
+            Pane::Jobs => "Jobs",
+        },
+        Language::Ja => match pane {
+            Pane::Overview => "概要",
+            Pane::Cluster => "クラ",
+            Pane::Data => "デー",
+            Pane::Ai => "AI",
+            Pane::Rollouts => "展開",
+            Pane::Failover => "切替",
+            Pane::Scaling => "伸縮",
+            Pane::Alerts => "警報",
+            Pane::Jobs => "作業",
+        },
+    }
+}
+
 /// The mode badge: mutating actions enabled, or refused.
 pub fn badge(read_only: bool, lang: Language) -> &'static str {
     match (read_only, lang) {

@@ -40,7 +40,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 SourceKind::AiService,
                 a.name.get_ref(),
                 0,
-                false,
+                super::selected(app, Pane::Ai, r, SourceKind::AiService, a.name.get_ref()),
             ));
             lines.push(super::verdict_line(
                 st,
@@ -78,7 +78,7 @@ fn probe_span<'a>(st: &Styles, p: Option<&Probe>) -> Span<'a> {
 
 /// Probes (after the verdict), then p95 latency and accuracy against their thresholds with
 /// sparklines, and the error rate.
-fn ai_lines<'a>(st: &Styles, a: &AiStatus, t: &Thresholds) -> Vec<Line<'a>> {
+pub(in crate::ui) fn ai_lines<'a>(st: &Styles, a: &AiStatus, t: &Thresholds) -> Vec<Line<'a>> {
     let label = |k: &str| Span::styled(format!("      {k:<12}"), st.muted);
     let mut lines = vec![
         Line::from(vec![label("health"), probe_span(st, a.health.as_ref())]),

@@ -29,11 +29,15 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let w = p
         .alert_sources
         .iter()
-        .map(|a| a.name.get_ref().len() + a.region.get_ref().len() + 3)
+        .map(|a| a.name.get_ref().len() + p.region_display(a.region.get_ref()).len() + 3)
         .max()
         .unwrap_or(0);
     for a in &p.alert_sources {
-        let label = format!("{} ({})", a.name.get_ref(), a.region.get_ref());
+        let label = format!(
+            "{} ({})",
+            a.name.get_ref(),
+            p.region_display(a.region.get_ref())
+        );
         let mut line = source_line(
             app,
             st,
@@ -54,6 +58,20 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             st.warn,
         )));
     }
+    // Only Prometheus knows an alert before it fires; Alertmanager and
+    // CloudWatch see it once it does.
+    let knows_pending = p.alert_sources.iter().any(|a| {
+        a.kind == crate::config::platform::AlertSourceKind::Prometheus
+            && app
+                .source(a.region.get_ref(), SourceKind::Alerts, a.name.get_ref())
+                .is_live()
+    });
+    if !knows_pending && !p.alert_sources.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  pending alerts may be missing: no live prometheus source (Alertmanager and CloudWatch see an alert only once it fires)",
+            st.unknown,
+        )));
+    }
     let reported = p
         .regions
         .iter()
@@ -72,7 +90,11 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 st.unknown,
             ),
             (true, Some(f)) => (format!("  no alert matches /{f}"), st.muted),
-            (true, None) => ("  no alert firing or pending".to_owned(), st.ok),
+            (true, None) if knows_pending => ("  no alert firing or pending".to_owned(), st.ok),
+            (true, None) => (
+                "  no alert firing (whether any is pending is not known)".to_owned(),
+                st.ok,
+            ),
         };
         note(
             vec![Line::default(), Line::from(Span::styled(text, style))],
@@ -184,7 +206,10 @@ fn alert_row<'a>(
                 },
                 st.accent,
             ),
-            Span::styled(a.region.clone(), st.muted),
+            Span::styled(
+                app.platform().region_display(&a.region).to_owned(),
+                st.muted,
+            ),
             Span::styled(state, state_style),
             Span::styled(name, if new { st.crit } else { st.text }),
             Span::styled(a.since.map(|t| app.age(t)).unwrap_or_default(), st.muted),

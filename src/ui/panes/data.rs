@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{empty_line, heading, note, passes, region_columns, source_line};
+use super::{empty_line, heading, note, passes, region_columns, selected, source_line};
 use crate::app::App;
 use crate::config::platform::{CloudWatchRef, Direct};
 use crate::model::data::{CacheStatus, DataStatus, DbStatus, History, Thresholds};
@@ -95,7 +95,15 @@ fn cell<'a>(
 ) -> Vec<Line<'a>> {
     let t = &app.platform().thresholds;
     let mut lines = vec![
-        source_line(app, st, r, kind, name, 0, false),
+        source_line(
+            app,
+            st,
+            r,
+            kind,
+            name,
+            0,
+            selected(app, Pane::Data, r, kind, name),
+        ),
         super::verdict_line(st, &app.cell(r, kind, name), 4),
     ];
     match app.data(r, kind, name) {
@@ -189,7 +197,7 @@ pub(super) fn spark(points: &History, width: usize, max: Option<f64>) -> String 
         .collect()
 }
 
-fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
+pub(in crate::ui) fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let mut what = vec![Span::styled(
         d.role.clone().unwrap_or_else(|| "role unknown".into()),
@@ -284,7 +292,11 @@ fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> Vec<Line<'a>> {
     lines
 }
 
-fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>> {
+pub(in crate::ui) fn cache_lines<'a>(
+    st: &Styles,
+    c: &CacheStatus,
+    t: &Thresholds,
+) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let mut what = vec![Span::styled(
         c.role.clone().unwrap_or_else(|| "role unknown".into()),
@@ -374,7 +386,7 @@ fn cache_lines<'a>(st: &Styles, c: &CacheStatus, t: &Thresholds) -> Vec<Line<'a>
 /// CloudWatch's series: the last value and an hour's sparkline each; when
 /// the last fetch failed, what failed and the age of the series kept,
 /// drawn as stale.
-fn cloudwatch_lines<'a>(
+pub(in crate::ui) fn cloudwatch_lines<'a>(
     app: &App,
     st: &Styles,
     series: Option<&crate::model::data::CloudWatchSeries>,
@@ -447,7 +459,7 @@ fn short_metric(m: &str) -> String {
 /// How a database or cache is reached. A direct URL is shown as its host
 /// only: the user name stays out of shared screens, and the config never
 /// holds a password.
-fn reach<'a>(
+pub(in crate::ui) fn reach<'a>(
     st: &Styles,
     direct: Option<&Direct>,
     exporter: Option<&str>,

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::{heading, note, region_columns, source_line};
 use crate::app::App;
-use crate::model::SourceKind;
+use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
 /// Draws the failover pane.
@@ -33,7 +33,13 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 SourceKind::Database,
                 d.name.get_ref(),
                 0,
-                false,
+                super::selected(
+                    app,
+                    Pane::Failover,
+                    r,
+                    SourceKind::Database,
+                    d.name.get_ref(),
+                ),
             ));
             any = true;
         }
@@ -45,7 +51,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 SourceKind::Cache,
                 c.name.get_ref(),
                 0,
-                false,
+                super::selected(app, Pane::Failover, r, SourceKind::Cache, c.name.get_ref()),
             ));
             any = true;
         }
@@ -65,7 +71,13 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 SourceKind::Cluster,
                 c.name.get_ref(),
                 0,
-                false,
+                super::selected(
+                    app,
+                    Pane::Failover,
+                    r,
+                    SourceKind::Cluster,
+                    c.name.get_ref(),
+                ),
             ));
         }
         note(lines, inner, buf);

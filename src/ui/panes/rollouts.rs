@@ -294,7 +294,11 @@ fn region_drift(app: &App) -> Vec<(String, Drift)> {
             else {
                 continue;
             };
-            let pair = format!("{}↔{}", a.region.get_ref(), b.region.get_ref());
+            let pair = format!(
+                "{}↔{}",
+                p.region_display(a.region.get_ref()),
+                p.region_display(b.region.get_ref())
+            );
             out.extend(
                 rollout::drift(left, right, true)
                     .into_iter()

@@ -105,6 +105,19 @@ fn utilisation(u: Utilisation) -> String {
     }
 }
 
+/// A cluster's name in a table: in the selection's colours when the
+/// selection (↑↓, Enter opens its source) is on that cluster.
+fn cluster_style(app: &App, st: &Styles, cluster: &str) -> ratatui::style::Style {
+    if app
+        .selected_source(Pane::Scaling)
+        .is_some_and(|id| id.name == cluster)
+    {
+        st.selection
+    } else {
+        st.muted
+    }
+}
+
 /// Every cluster's HPAs, with faults.
 fn hpas<'a>(app: &App, st: &Styles) -> (Vec<Row<'a>>, usize) {
     let now: SystemTime = app.now();
@@ -115,8 +128,13 @@ fn hpas<'a>(app: &App, st: &Styles) -> (Vec<Row<'a>>, usize) {
             continue;
         };
         let rs = releases(state);
+        // The filter matches any column that names something: the cluster,
+        // the HPA, its target.
+        let whole_cluster = passes(app, Pane::Scaling, name);
         for h in state.hpas.values().filter(|h| {
-            passes(app, Pane::Scaling, &h.name) || passes(app, Pane::Scaling, &h.target)
+            whole_cluster
+                || passes(app, Pane::Scaling, &h.name)
+                || passes(app, Pane::Scaling, &h.target)
         }) {
             let fault = rollout::hpa_fault(state, &rs, h);
             let (text, style) = match (&fault, h.failing.first()) {
@@ -125,7 +143,7 @@ fn hpas<'a>(app: &App, st: &Styles) -> (Vec<Row<'a>>, usize) {
                 (None, None) => ("none".to_owned(), st.ok),
             };
             rows.push(Row::new(vec![
-                Span::styled(name.clone(), st.muted),
+                Span::styled(name.clone(), cluster_style(app, st, name)),
                 Span::styled(h.name.clone(), st.text),
                 Span::styled(
                     h.target.clone(),
@@ -156,10 +174,11 @@ fn node_groups<'a>(app: &App, st: &Styles) -> Vec<Row<'a>> {
     for c in &app.platform().clusters {
         let state = app.source(c.region.get_ref(), SourceKind::Cluster, c.name.get_ref());
         let cluster = app.cluster(c.name.get_ref());
+        let whole_cluster = passes(app, Pane::Scaling, c.name.get_ref());
         for g in c
             .node_groups
             .iter()
-            .filter(|g| passes(app, Pane::Scaling, g.name.get_ref()))
+            .filter(|g| whole_cluster || passes(app, Pane::Scaling, g.name.get_ref()))
         {
             let nodes = cluster.map(|cl| {
                 let of_group = cl.nodes.values().filter(|n| &n.group == g.name.get_ref());
@@ -183,7 +202,10 @@ fn node_groups<'a>(app: &App, st: &Styles) -> Vec<Row<'a>> {
                 }
             };
             rows.push(Row::new(vec![
-                Span::styled(c.name.get_ref().clone(), st.muted),
+                Span::styled(
+                    c.name.get_ref().clone(),
+                    cluster_style(app, st, c.name.get_ref()),
+                ),
                 Span::styled(g.name.get_ref().clone(), st.text),
                 Span::styled(g.min.to_string(), st.muted),
                 Span::styled(g.desired.to_string(), st.text),
@@ -206,11 +228,12 @@ fn deployments(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         let Some(state) = app.cluster(name) else {
             continue;
         };
-        for d in state
-            .deployments
-            .values()
-            .filter(|d| passes(app, Pane::Scaling, &d.name))
-        {
+        let whole_cluster = passes(app, Pane::Scaling, name);
+        for d in state.deployments.values().filter(|d| {
+            whole_cluster
+                || passes(app, Pane::Scaling, &d.name)
+                || passes(app, Pane::Scaling, &format!("{}/{}", d.namespace, d.name))
+        }) {
             total += 1;
             if rows.len() >= height {
                 continue;
@@ -222,7 +245,7 @@ fn deployments(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 .map_or_else(|| "—".to_owned(), |h| h.name.clone());
             let style = if d.ready < d.desired { st.warn } else { st.ok };
             rows.push(Row::new(vec![
-                Span::styled(name.clone(), st.muted),
+                Span::styled(name.clone(), cluster_style(app, st, name)),
                 Span::styled(format!("{}/{}", d.namespace, d.name), st.text),
                 Span::styled(format!("{}/{}", d.ready, d.desired), style),
                 Span::styled(hpa, st.muted),
