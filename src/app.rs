@@ -523,9 +523,20 @@ impl App {
         self.store.cloudwatch(region, kind, name)
     }
 
-    /// The databases (or caches) that report themselves primary.
+    /// The databases (or caches) that report themselves primary, as
+    /// `name (Region)`.
     pub fn primaries(&self, kind: SourceKind) -> Vec<String> {
-        self.store.primaries(kind)
+        self.store
+            .primaries(kind)
+            .into_iter()
+            .map(|id| {
+                format!(
+                    "{} ({})",
+                    id.name,
+                    self.platform.region_display(&id.region)
+                )
+            })
+            .collect()
     }
 
     /// Every alert of every source, each once, active first.

@@ -294,7 +294,7 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
     .await;
     assert_eq!(
         app.primaries(SourceKind::Cache),
-        ["replica (korea)", "primary (tokyo)"]
+        ["replica (Seoul)", "primary (Tokyo)"]
     );
     app.run(touban::model::Command::Focus(touban::model::Pane::Data));
     let screen = common::text(&common::render(&app, 160, 30));

@@ -139,7 +139,7 @@ fn draw_box(
     }
 }
 
-/// Rasterises a buffer: each cell's background, then its glyph.
+/// Rasterises a buffer: every cell's background, then every glyph.
 fn png(buffer: &Buffer, path: &Path) {
     let (mono, bold, japanese) = (font(MONO), font(MONO_BOLD), font(JAPANESE));
     let cols = u32::from(buffer.area.width);
@@ -159,67 +159,74 @@ fn png(buffer: &Buffer, path: &Path) {
         }
     };
     let scale = PxScale::from(16.0);
-    for row in 0..rows {
-        for col in 0..cols {
-            let Some(cell) = buffer.cell((
-                u16::try_from(col).unwrap_or(0),
-                u16::try_from(row).unwrap_or(0),
-            )) else {
-                continue;
-            };
-            let mut fg = rgb(cell.fg, FOREGROUND);
-            let mut bg = rgb(cell.bg, BACKGROUND);
-            if cell.modifier.contains(Modifier::REVERSED) {
-                std::mem::swap(&mut fg, &mut bg);
-            }
-            if cell.modifier.contains(Modifier::DIM) {
-                fg = [
-                    fg[0] / 2 + bg[0] / 2,
-                    fg[1] / 2 + bg[1] / 2,
-                    fg[2] / 2 + bg[2] / 2,
-                ];
-            }
-            let (x0, y0) = (col * CELL_W, row * CELL_H);
-            for y in y0..y0 + CELL_H {
-                for x in x0..x0 + CELL_W {
-                    put(x, y, bg, 1.0);
+    // Every background first, then every glyph: a wide glyph (当番) spans
+    // two cells, and the second cell's background must not cut it in half.
+    for glyphs in [false, true] {
+        for row in 0..rows {
+            for col in 0..cols {
+                let Some(cell) = buffer.cell((
+                    u16::try_from(col).unwrap_or(0),
+                    u16::try_from(row).unwrap_or(0),
+                )) else {
+                    continue;
+                };
+                let mut fg = rgb(cell.fg, FOREGROUND);
+                let mut bg = rgb(cell.bg, BACKGROUND);
+                if cell.modifier.contains(Modifier::REVERSED) {
+                    std::mem::swap(&mut fg, &mut bg);
                 }
-            }
-            let Some(ch) = cell.symbol().chars().next().filter(|c| *c != ' ') else {
-                continue;
-            };
-            if let Some(lines) = box_lines(ch) {
-                draw_box(&mut put, lines, x0, y0, fg);
-                continue;
-            }
-            let face = if cell.modifier.contains(Modifier::BOLD) {
-                &bold
-            } else {
-                &mono
-            };
-            let face = if face.glyph_id(ch).0 == 0 {
-                &japanese
-            } else {
-                face
-            };
-            let scaled = face.as_scaled(scale);
-            #[allow(clippy::cast_precision_loss)]
-            let glyph = face.glyph_id(ch).with_scale_and_position(
-                scale,
-                point(x0 as f32, y0 as f32 + 2.0 + scaled.ascent()),
-            );
-            if let Some(outline) = face.outline_glyph(glyph) {
-                let bounds = outline.px_bounds();
-                outline.draw(|gx, gy, coverage| {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    let (x, y) = (
-                        (bounds.min.x as i64 + i64::from(gx)),
-                        (bounds.min.y as i64 + i64::from(gy)),
-                    );
-                    if let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(y)) {
-                        put(x, y, fg, coverage);
+                if cell.modifier.contains(Modifier::DIM) {
+                    fg = [
+                        fg[0] / 2 + bg[0] / 2,
+                        fg[1] / 2 + bg[1] / 2,
+                        fg[2] / 2 + bg[2] / 2,
+                    ];
+                }
+                let (x0, y0) = (col * CELL_W, row * CELL_H);
+                if !glyphs {
+                    for y in y0..y0 + CELL_H {
+                        for x in x0..x0 + CELL_W {
+                            put(x, y, bg, 1.0);
+                        }
                     }
-                });
+                    continue;
+                }
+                let Some(ch) = cell.symbol().chars().next().filter(|c| *c != ' ') else {
+                    continue;
+                };
+                if let Some(lines) = box_lines(ch) {
+                    draw_box(&mut put, lines, x0, y0, fg);
+                    continue;
+                }
+                let face = if cell.modifier.contains(Modifier::BOLD) {
+                    &bold
+                } else {
+                    &mono
+                };
+                let face = if face.glyph_id(ch).0 == 0 {
+                    &japanese
+                } else {
+                    face
+                };
+                let scaled = face.as_scaled(scale);
+                #[allow(clippy::cast_precision_loss)]
+                let glyph = face.glyph_id(ch).with_scale_and_position(
+                    scale,
+                    point(x0 as f32, y0 as f32 + 2.0 + scaled.ascent()),
+                );
+                if let Some(outline) = face.outline_glyph(glyph) {
+                    let bounds = outline.px_bounds();
+                    outline.draw(|gx, gy, coverage| {
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        let (x, y) = (
+                            (bounds.min.x as i64 + i64::from(gx)),
+                            (bounds.min.y as i64 + i64::from(gy)),
+                        );
+                        if let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(y)) {
+                            put(x, y, fg, coverage);
+                        }
+                    });
+                }
             }
         }
     }

@@ -202,10 +202,10 @@ impl Store {
         self.cloudwatch.get(&SourceId::new(region, kind, name))
     }
 
-    /// The databases (or caches) that report themselves primary, as
-    /// `name (region)`. More than one where a region is a standby's is a
-    /// split brain: two sides taking writes.
-    pub fn primaries(&self, kind: SourceKind) -> Vec<String> {
+    /// The databases (or caches) that report themselves primary. More than
+    /// one where a region is a standby's is a split brain: two sides taking
+    /// writes.
+    pub fn primaries(&self, kind: SourceKind) -> Vec<&SourceId> {
         self.data
             .iter()
             .filter(|(id, _)| id.kind == kind)
@@ -214,7 +214,7 @@ impl Store {
                 DataStatus::Cache(c) => c.up && c.role.as_deref() == Some("master"),
                 DataStatus::Ai(_) => false,
             })
-            .map(|(id, _)| format!("{} ({})", id.name, id.region))
+            .map(|(id, _)| id)
             .collect()
     }
 
