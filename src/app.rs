@@ -529,13 +529,7 @@ impl App {
         self.store
             .primaries(kind)
             .into_iter()
-            .map(|id| {
-                format!(
-                    "{} ({})",
-                    id.name,
-                    self.platform.region_display(&id.region)
-                )
-            })
+            .map(|id| format!("{} ({})", id.name, self.platform.region_display(&id.region)))
             .collect()
     }
 
