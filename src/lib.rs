@@ -10,8 +10,10 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod exec;
 pub mod logging;
 pub mod model;
+pub mod projection;
 pub mod sandbox;
 pub mod sources;
 pub mod tui;

@@ -2,6 +2,7 @@
 //! source, and the owned messages that sources and the executor send to the
 //! app. Nothing here knows about terminals, files or the network.
 
+pub mod action;
 pub mod alert;
 pub mod cluster;
 pub mod command;
@@ -9,6 +10,7 @@ pub mod data;
 pub mod job;
 pub mod key;
 pub mod pane;
+pub mod plan;
 pub mod rollout;
 pub mod source;
 pub mod verdict;

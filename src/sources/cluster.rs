@@ -12,7 +12,6 @@
 
 mod auth;
 mod detail;
-mod project;
 mod watch;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -28,11 +27,11 @@ use crate::config::platform::Cluster;
 use crate::model::cluster::{ClusterChange, RowChange};
 use crate::model::{SourceId, SourceKind, SourceState, Update};
 
-pub use detail::spawn_details;
-use project::{
+use crate::projection::{
     config_map_row, deployment_row, event_row, hpa_row, node_row, pod_row, replica_set_row,
     service_row,
 };
+pub use detail::spawn_details;
 use watch::Heard;
 
 /// How often a live source refreshes the time of its last contact.

@@ -1,5 +1,10 @@
 //! Kubernetes objects projected into the compact rows the console keeps:
 //! only what the panes show and the rules read, never the whole object.
+//!
+//! One projection for the cluster source (what the console shows) and the
+//! executor (what it plans from and verifies against), so both judge a
+//! deployment by the same rows and the same rules. It imports only `model`
+//! and the Kubernetes types: a leaf, like `model`.
 
 use std::time::SystemTime;
 
@@ -13,7 +18,7 @@ use crate::model::cluster::{
     Utilisation,
 };
 
-pub(super) fn node_row(n: &Node) -> NodeRow {
+pub fn node_row(n: &Node) -> NodeRow {
     let label = |k: &str| n.labels().get(k).cloned().unwrap_or_default();
     let group = [
         label("eks.amazonaws.com/nodegroup"),
@@ -64,7 +69,7 @@ pub(super) fn node_row(n: &Node) -> NodeRow {
     }
 }
 
-pub(super) fn deployment_row(d: &Deployment) -> DeploymentRow {
+pub fn deployment_row(d: &Deployment) -> DeploymentRow {
     let status = d.status.as_ref();
     let spec = d.spec.as_ref();
     DeploymentRow {
@@ -111,7 +116,7 @@ fn first_image(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn replica_set_row(r: &ReplicaSet) -> ReplicaSetRow {
+pub fn replica_set_row(r: &ReplicaSet) -> ReplicaSetRow {
     let spec = r.spec.as_ref();
     ReplicaSetRow {
         namespace: r.namespace().unwrap_or_default(),
@@ -136,7 +141,7 @@ pub(super) fn replica_set_row(r: &ReplicaSet) -> ReplicaSetRow {
     }
 }
 
-pub(super) fn service_row(s: &Service) -> ServiceRow {
+pub fn service_row(s: &Service) -> ServiceRow {
     ServiceRow {
         namespace: s.namespace().unwrap_or_default(),
         name: s.name_any(),
@@ -150,7 +155,7 @@ pub(super) fn service_row(s: &Service) -> ServiceRow {
     }
 }
 
-pub(super) fn hpa_row(h: &HorizontalPodAutoscaler) -> HpaRow {
+pub fn hpa_row(h: &HorizontalPodAutoscaler) -> HpaRow {
     let spec = h.spec.as_ref();
     let status = h.status.as_ref();
     let target = |name: &str| {
@@ -217,7 +222,7 @@ pub(super) fn hpa_row(h: &HorizontalPodAutoscaler) -> HpaRow {
     }
 }
 
-pub(super) fn event_row(e: &CoreEvent) -> EventRow {
+pub fn event_row(e: &CoreEvent) -> EventRow {
     EventRow {
         namespace: e.namespace().unwrap_or_default(),
         name: e.name_any(),
@@ -239,7 +244,7 @@ pub(super) fn event_row(e: &CoreEvent) -> EventRow {
     }
 }
 
-pub(super) fn config_map_row(c: &ConfigMap) -> ConfigMapRow {
+pub fn config_map_row(c: &ConfigMap) -> ConfigMapRow {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();
     c.data.hash(&mut h);
@@ -281,7 +286,7 @@ fn startup(p: &Pod) -> std::time::Duration {
     std::time::Duration::from_secs(60 + u64::try_from(slowest.min(3600)).unwrap_or(0))
 }
 
-pub(super) fn pod_row(p: &Pod) -> PodRow {
+pub fn pod_row(p: &Pod) -> PodRow {
     let status = p.status.as_ref();
     let containers = status
         .and_then(|s| s.container_statuses.as_deref())

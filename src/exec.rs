@@ -1,0 +1,29 @@
+//! The action executor: it turns an operator's [`ActionRequest`] into a
+//! [`Plan`] (ordered steps, each with its precondition, the call it makes
+//! and the effect it expects), and writes down everything it plans and does
+//! in the audit log. Nothing here touches UI state.
+//!
+//! The planners of [`actions`] make steps from what they are given to read,
+//! without I/O; [`runner`] reads for them ([`runner::prepare`]) and runs a
+//! confirmed job's operations through a [`backend::Backend`], verifying
+//! each, recording each in the [`audit`] log and reporting each as a
+//! `JobEvent`. Still to come (the executor issue): the task that owns the
+//! job queue, the safety gate, leases, and the console's commands.
+//!
+//! [`ActionRequest`]: crate::model::action::ActionRequest
+//! [`Plan`]: crate::model::plan::Plan
+
+// What acts on production does not panic on what it reads: no indexing, no
+// unwrap or expect, no panic outside tests.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+pub mod actions;
+pub mod audit;
+pub mod backend;
+pub mod runner;
+pub mod step;

@@ -1,0 +1,40 @@
+//! The registry of actions: one exhaustive match from an [`ActionKind`] to
+//! its planner, so adding an action is one file here and one arm the
+//! compiler asks for.
+
+pub mod scale;
+
+use super::step::Job;
+use crate::model::action::{ActionKind, ActionRequest};
+use crate::model::cluster::{DeploymentRow, HpaRow};
+use crate::model::plan::Refusal;
+
+/// What the executor read about a request's target before planning it.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// The target deployment, if it exists.
+    pub deployment: Option<DeploymentRow>,
+    /// The HPAs of the target's namespace.
+    pub hpas: Vec<HpaRow>,
+    /// Whether the target's region is the primary (serves production).
+    pub primary: bool,
+}
+
+/// How a step's expected effect stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// It holds: the step is done.
+    Done,
+    /// Not yet, and what it waits for.
+    Waiting(String),
+    /// It will not: the step failed, and why.
+    Failed(String),
+}
+
+/// The plan for a request and the operations that carry it out, from what
+/// was read about its target.
+pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
+    match &request.kind {
+        ActionKind::Scale { replicas } => scale::plan(request, *replicas, seen),
+    }
+}

@@ -1,0 +1,55 @@
+//! The executor's narrow surface to the world: what it reads to plan and
+//! verify, and the calls it makes. The runner is generic over it, so the
+//! runner's rules are tested against the sandbox through the real client
+//! and nothing else stands in for a cluster.
+
+pub mod kube;
+
+use std::future::Future;
+
+use crate::model::action::Target;
+use crate::model::cluster::{DeploymentRow, HpaRow};
+
+/// A call that was made, for the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Call {
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// The object's resourceVersion before the call, if read.
+    pub before: Option<String>,
+    /// And after it.
+    pub after: Option<String>,
+}
+
+/// Why a read or a call failed, for the operator: what, where, and what to
+/// do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}")]
+pub struct Failure {
+    /// What failed, naming the endpoint or object (no secrets).
+    pub what: String,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+}
+
+/// What the executor reads and does on a cluster.
+pub trait Backend: Sync {
+    /// The target deployment as it is now, with its resourceVersion; `None`
+    /// if it does not exist.
+    fn deployment(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Option<(DeploymentRow, String)>, Failure>> + Send;
+
+    /// The HPAs of the target's namespace.
+    fn hpas(&self, target: &Target) -> impl Future<Output = Result<Vec<HpaRow>, Failure>> + Send;
+
+    /// Sets the target deployment's replicas through its `scale`
+    /// subresource (server-side dry run when `dry_run`).
+    fn scale(
+        &self,
+        target: &Target,
+        replicas: u32,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Call, Failure>> + Send;
+}

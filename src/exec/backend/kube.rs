@@ -1,0 +1,123 @@
+//! The backend on Kubernetes, through kube-rs: one client per configured
+//! cluster, built by the caller (the same way the cluster source builds
+//! its own). Writes carry the field manager `touban`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::{Backend, Call, Failure};
+use crate::config::secret::mask_line;
+use crate::model::action::Target;
+use crate::model::cluster::{DeploymentRow, HpaRow};
+use crate::projection::{deployment_row, hpa_row};
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "touban";
+
+/// Kubernetes clusters by configured name.
+#[derive(Clone, Default)]
+pub struct KubeBackend {
+    clients: BTreeMap<String, Client>,
+}
+
+impl KubeBackend {
+    /// A backend over these clients, by cluster name.
+    pub fn new(clients: BTreeMap<String, Client>) -> KubeBackend {
+        KubeBackend { clients }
+    }
+
+    fn client(&self, t: &Target) -> Result<Client, Failure> {
+        self.clients
+            .get(&t.cluster)
+            .cloned()
+            .ok_or_else(|| Failure {
+                what: format!(
+                    "no client for cluster {}: is it in the config's [[clusters]]?",
+                    t.cluster
+                ),
+                status: None,
+            })
+    }
+
+    fn deployments(&self, t: &Target) -> Result<Api<Deployment>, Failure> {
+        Ok(Api::namespaced(self.client(t)?, &t.namespace))
+    }
+}
+
+/// A kube-rs error as the operator reads it: what was asked of which
+/// cluster, the server's answer, and for 403 what is missing.
+fn failure(t: &Target, doing: &str, e: &kube::Error) -> Failure {
+    match e {
+        kube::Error::Api(status) => {
+            let hint = match status.code {
+                403 => format!(
+                    ": the operator's credentials for {} may not {doing} in namespace {}",
+                    t.cluster, t.namespace
+                ),
+                409 => ": it changed since it was read; plan again".to_owned(),
+                _ => String::new(),
+            };
+            Failure {
+                what: mask_line(&format!(
+                    "{doing} {}/{} on {}: HTTP {} {}{hint}",
+                    t.namespace, t.name, t.cluster, status.code, status.message
+                )),
+                status: Some(status.code),
+            }
+        }
+        other => Failure {
+            what: mask_line(&format!(
+                "{doing} {}/{} on {}: {other} (is its API server reachable?)",
+                t.namespace, t.name, t.cluster
+            )),
+            status: None,
+        },
+    }
+}
+
+impl Backend for KubeBackend {
+    async fn deployment(&self, t: &Target) -> Result<Option<(DeploymentRow, String)>, Failure> {
+        let got = self
+            .deployments(t)?
+            .get_opt(&t.name)
+            .await
+            .map_err(|e| failure(t, "get deployment", &e))?;
+        Ok(got.map(|d| {
+            let rv = d.metadata.resource_version.clone().unwrap_or_default();
+            (deployment_row(&d), rv)
+        }))
+    }
+
+    async fn hpas(&self, t: &Target) -> Result<Vec<HpaRow>, Failure> {
+        let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client(t)?, &t.namespace);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| failure(t, "list horizontalpodautoscalers", &e))?;
+        Ok(list.items.iter().map(hpa_row).collect())
+    }
+
+    async fn scale(&self, t: &Target, replicas: u32, dry_run: bool) -> Result<Call, Failure> {
+        let api = self.deployments(t)?;
+        let params = PatchParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
+        let scale = api
+            .patch_scale(&t.name, &params, &patch)
+            .await
+            .map_err(|e| failure(t, "patch deployments/scale", &e))?;
+        Ok(Call {
+            status: 200,
+            before: None,
+            after: scale.metadata.resource_version,
+        })
+    }
+}

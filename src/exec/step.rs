@@ -1,0 +1,41 @@
+//! The operations a runner performs, one per planned step: what the plan
+//! shows is [`PlannedStep`], what is done is [`Op`].
+//!
+//! [`PlannedStep`]: crate::model::plan::PlannedStep
+
+use std::time::Duration;
+
+use crate::model::plan::Plan;
+
+/// One primitive operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// The deployment still wants `replicas`, as when it was planned: a
+    /// change since then fails the job before anything is written.
+    ExpectReplicas {
+        /// The replicas planned from.
+        replicas: i32,
+    },
+    /// Sets the deployment's `scale` subresource.
+    Scale {
+        /// The replicas wanted.
+        replicas: u32,
+    },
+    /// Waits until the scale is done by kubectl's rollout rules; fails
+    /// when they say stalled, or after `within`.
+    AwaitScaled {
+        /// The replicas wanted.
+        replicas: u32,
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// A plan and the operations that carry it out, step for step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// What the operator is shown and confirms.
+    pub plan: Plan,
+    /// One operation per step of the plan.
+    pub ops: Vec<Op>,
+}

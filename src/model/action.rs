@@ -1,0 +1,70 @@
+//! What the operator asks the executor for: an action on a target, maybe as
+//! a dry run. The app builds these from commands; the executor plans them.
+//! They cross the boundary between the two and go into the audit log, so
+//! they serialise.
+
+use serde::Serialize;
+
+/// The kind of object an action works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr)]
+pub enum ObjectKind {
+    /// An apps/v1 Deployment.
+    Deployment,
+}
+
+/// What an action works on, named as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Target {
+    /// The configured region (`tokyo`).
+    pub region: String,
+    /// The configured cluster (`eks-tokyo`).
+    pub cluster: String,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's kind.
+    pub kind: ObjectKind,
+    /// The object's name.
+    pub name: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind: &'static str = self.kind.into();
+        write!(
+            f,
+            "{kind} {}/{} in {} ({})",
+            self.namespace, self.name, self.cluster, self.region
+        )
+    }
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum ActionKind {
+    /// Set a deployment's replicas through its `scale` subresource.
+    Scale {
+        /// The replicas wanted.
+        replicas: u32,
+    },
+}
+
+impl ActionKind {
+    /// The action's name, as in the audit log and the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Scale { .. } => "scale",
+        }
+    }
+}
+
+/// One request of the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionRequest {
+    /// What to do.
+    pub kind: ActionKind,
+    /// To what.
+    pub target: Target,
+    /// Plan and dry-run every step, change nothing.
+    pub dry_run: bool,
+}

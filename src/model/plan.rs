@@ -1,0 +1,79 @@
+//! A plan: what the executor will do for a request, step by step, as the
+//! operator is shown it before confirming. Planners make plans without I/O
+//! from what they were given to read; a plan that cannot be made safely is
+//! a refusal that says why and what to do instead.
+
+use serde::Serialize;
+
+use super::action::ActionRequest;
+
+/// What a step is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// Reads and checks a precondition; changes nothing.
+    Check,
+    /// Changes the target.
+    Mutate,
+    /// Waits until the change has the effect it should, or fails.
+    Verify,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedStep {
+    /// What it does, in the operator's words.
+    pub title: String,
+    /// What it is for.
+    pub kind: StepKind,
+    /// What must hold before it runs.
+    pub precondition: String,
+    /// The call it makes (`PATCH …/deployments/web-frontend-blue/scale`).
+    pub call: String,
+    /// The effect it expects.
+    pub expect: String,
+}
+
+/// What the executor will do, for the operator to confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The request it answers.
+    pub request: ActionRequest,
+    /// In the operator's words: "scale web-frontend-blue from 4 to 10".
+    pub title: String,
+    /// The steps, in order.
+    pub steps: Vec<PlannedStep>,
+    /// A name the operator must type to confirm (scaling to zero or
+    /// switching traffic in a primary region), if any.
+    pub confirm_text: Option<String>,
+    /// What undoes it, if anything does ("scale back to 4").
+    pub undo: Option<String>,
+}
+
+/// Why a request gets no plan, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{why}")]
+pub struct Refusal {
+    /// What is wrong, naming the object.
+    pub why: String,
+    /// What the operator can do instead, if anything.
+    pub instead: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal with nothing to offer instead.
+    pub fn new(why: impl Into<String>) -> Refusal {
+        Refusal {
+            why: why.into(),
+            instead: None,
+        }
+    }
+
+    /// A refusal that offers something else.
+    pub fn instead(why: impl Into<String>, instead: impl Into<String>) -> Refusal {
+        Refusal {
+            why: why.into(),
+            instead: Some(instead.into()),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The executor's scale against the sandbox through kube-rs: planned from
+//! what the cluster says, refused where an HPA scales the target, run step
+//! by step with kubectl's rollout rules as verification, recorded in the
+//! audit log, reported as job events; a dry run changes nothing; the
+//! read-only user's 403 fails the job at the write, saying what is missing.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use tokio::sync::{mpsc, watch};
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::runner::{self, Context, Who};
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use touban::model::{JobEvent, JobId, JobOutcome};
+use touban::sandbox::{Options, Sandbox, Scenario};
+
+const NS: &str = "iworkz-production";
+
+async fn client(sandbox: &Sandbox, context: &str) -> Client {
+    let kubeconfig =
+        Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("the sandbox's kubeconfig parses");
+    let options = KubeConfigOptions {
+        context: Some(context.to_owned()),
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .expect("config");
+    Client::try_from(config).expect("client")
+}
+
+fn scale(name: &str, replicas: u32, dry_run: bool) -> ActionRequest {
+    ActionRequest {
+        kind: ActionKind::Scale { replicas },
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::Deployment,
+            name: name.into(),
+        },
+        dry_run,
+    }
+}
+
+fn who() -> Who {
+    Who {
+        environment: "sandbox".into(),
+        operator: "test@touban".into(),
+    }
+}
+
+/// Runs one job and collects its events.
+async fn run(
+    backend: &KubeBackend,
+    request: &ActionRequest,
+    id: u64,
+    audit: &mut AuditLog,
+) -> (JobOutcome, Vec<JobEvent>) {
+    let job = runner::prepare(backend, request, true)
+        .await
+        .expect("a plan");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let who = who();
+    let mut cx = Context {
+        audit,
+        who: &who,
+        events: &tx,
+        cancel: &cancel,
+    };
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        runner::run(backend, &job, JobId(id), &mut cx),
+    )
+    .await
+    .expect("the job ends within a minute");
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (outcome, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_plans_runs_verifies_and_records() {
+    let sandbox = Sandbox::start(Options {
+        seed: 5,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let operator = client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
+    let deployments: Api<Deployment> = Api::namespaced(operator, NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit_path = dir.path().join("audit.jsonl");
+    let mut audit = AuditLog::open(&audit_path).expect("audit log");
+
+    // An HPA scales backend-api-blue: sent to the HPA's bounds.
+    let refused = runner::prepare(&backend, &scale("backend-api-blue", 10, false), true)
+        .await
+        .expect_err("refused");
+    assert!(
+        refused.why.contains("scaled by the HPA backend-api-hpa"),
+        "{refused:?}"
+    );
+    assert!(refused.instead.is_some_and(|i| i.contains("bounds")));
+
+    // A dry run: accepted by the server, nothing changes.
+    let before = deployments.get("web-frontend-blue").await.expect("get");
+    let from = before
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .expect("replicas");
+    let (outcome, _) = run(
+        &backend,
+        &scale("web-frontend-blue", 7, true),
+        1,
+        &mut audit,
+    )
+    .await;
+    assert_eq!(outcome, JobOutcome::Succeeded);
+    let after = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(
+        after.spec.and_then(|s| s.replicas),
+        Some(from),
+        "a dry run changes nothing"
+    );
+
+    // The real scale: every replica updated and available when it ends.
+    let (outcome, events) = run(
+        &backend,
+        &scale("web-frontend-blue", 7, false),
+        2,
+        &mut audit,
+    )
+    .await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:?}");
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    let status = d.status.expect("status");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(7));
+    assert_eq!(status.available_replicas, Some(7));
+    assert_eq!(status.updated_replicas, Some(7));
+    let steps: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::Step { index, of, .. } => Some((*index, *of)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, [(1, 3), (2, 3), (3, 3)]);
+    assert!(
+        matches!(events.first(), Some(JobEvent::Queued { title, .. }) if title == &format!("scale web-frontend-blue from {from} to 7"))
+    );
+    assert!(matches!(
+        events.last(),
+        Some(JobEvent::Finished {
+            outcome: JobOutcome::Succeeded,
+            ..
+        })
+    ));
+
+    changed_behind_the_plan(&backend, &deployments, &mut audit).await;
+
+    // The read-only user: the write is refused with 403 and says so.
+    let viewer = KubeBackend::new(BTreeMap::from([(
+        "eks-tokyo".to_owned(),
+        client(&sandbox, "eks-tokyo-readonly").await,
+    )]));
+    let (outcome, _) = run(
+        &viewer,
+        &scale("web-frontend-blue", 4, false),
+        4,
+        &mut audit,
+    )
+    .await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 2 of 3") && why.contains("HTTP 403") && why.contains("may not patch deployments/scale")),
+        "{outcome:?}"
+    );
+
+    audit_says(&audit_path, &sandbox.kubeconfig());
+}
+
+/// Planned from a deployment that then changed behind the plan's back: the
+/// first step fails before anything is written.
+async fn changed_behind_the_plan(
+    backend: &KubeBackend,
+    deployments: &Api<Deployment>,
+    audit: &mut AuditLog,
+) {
+    let job = runner::prepare(backend, &scale("web-frontend-blue", 5, false), true)
+        .await
+        .expect("a plan");
+    let patch = kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": 6}}));
+    deployments
+        .patch_scale(
+            "web-frontend-blue",
+            &kube::api::PatchParams::default(),
+            &patch,
+        )
+        .await
+        .expect("someone else scales it");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (_c, cancel) = watch::channel(false);
+    let who = who();
+    let mut cx = Context {
+        audit,
+        who: &who,
+        events: &tx,
+        cancel: &cancel,
+    };
+    let outcome = runner::run(backend, &job, JobId(3), &mut cx).await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 1 of 3") && why.contains("plan again")),
+        "{outcome:?}"
+    );
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(6), "nothing written");
+}
+
+/// The audit log: a line per event, each parses, each names the target,
+/// and no token of the kubeconfig is in it.
+fn audit_says(audit_path: &std::path::Path, kubeconfig: &str) {
+    // The audit log: a line per event, each parses, each names the target.
+    let text = std::fs::read_to_string(audit_path).expect("audit log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let of_job = |job: u64| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| l["job"] == job).collect()
+    };
+    let events: Vec<&str> = of_job(2)
+        .iter()
+        .map(|l| l["event"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "confirmed",
+            "step-started",
+            "step-ended",
+            "step-started",
+            "step-ended",
+            "step-started",
+            "step-ended",
+            "finished"
+        ]
+    );
+    let write = of_job(2)
+        .into_iter()
+        .find(|l| l["event"] == "step-ended" && l["step"] == 2)
+        .expect("the write's record");
+    assert_eq!(write["status"], 200);
+    assert_ne!(
+        write["resource_version_before"],
+        write["resource_version_after"]
+    );
+    assert_eq!(write["object"], "Deployment/web-frontend-blue");
+    assert_eq!(write["operator"], "test@touban");
+    assert!(of_job(1).iter().all(|l| l["dry_run"] == true));
+    let denied = of_job(4)
+        .into_iter()
+        .find(|l| l["event"] == "step-ended" && l["step"] == 2)
+        .expect("the refused write's record");
+    assert_eq!(denied["status"], 403);
+    // No token of the kubeconfig reaches the log.
+    for token in kubeconfig
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("token: "))
+    {
+        assert!(!text.contains(token), "a token in the audit log");
+    }
+}
