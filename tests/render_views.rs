@@ -142,6 +142,11 @@ async fn every_kubernetes_view_from_the_sandbox() {
     )));
     let screen = common::text(&common::render(&app, 160, 48));
     assert!(!screen.contains("eks-tokyo "), "{screen}");
+    // The selection (Enter opens its source) is on a cluster on screen.
+    assert_eq!(
+        app.selected_source(Pane::Scaling).map(|id| id.name),
+        Some("aks-korea".to_owned())
+    );
     for table in [
         "backend-api-hpa",
         "general",

@@ -294,8 +294,8 @@ async fn service_down_and_a_service_with_no_pods_make_the_frontend_fail() {
 }
 
 /// Only Prometheus knows an alert before it fires: while no Prometheus
-/// source is live, the Alerts pane says pending alerts are not known
-/// instead of "none pending".
+/// source is live, the Alerts pane says pending alerts may be missing, and
+/// an empty list is not "none" while any alert source is not live.
 #[test]
 fn without_a_live_prometheus_pending_alerts_are_unknown() {
     let mut app = common::app();
@@ -316,8 +316,10 @@ fn without_a_live_prometheus_pending_alerts_are_unknown() {
     }
     let screen = common::text(&common::render(&app, 160, 40));
     assert!(screen.contains("pending alerts may be missing"), "{screen}");
+    // The Prometheus source is one of Tokyo's alert sources: while it is
+    // not live, "none" is only of the sources that answer.
     assert!(
-        screen.contains("no alert firing (whether any is pending is not known)"),
+        screen.contains("no alert firing among the sources that answer"),
         "{screen}"
     );
     assert!(!screen.contains("no alert firing or pending"), "{screen}");
@@ -330,5 +332,77 @@ fn without_a_live_prometheus_pending_alerts_are_unknown() {
     assert!(
         !screen.contains("pending alerts may be missing"),
         "{screen}"
+    );
+}
+
+/// An alert marks the database or cache it names exactly (by name or its
+/// CloudWatch identifier), not every cell whose name contains a label's
+/// value; a release's alerts are its own, not a longer name's.
+#[test]
+fn alerts_mark_only_the_cells_they_name() {
+    let mut app = common::app();
+    for (region, name) in alert_sources(&app) {
+        set(&mut app, &region, SourceKind::Alerts, &name, live());
+        alerts(&mut app, &region, &name, Vec::new());
+    }
+    let firing = |labels: &[(&str, &str)]| AlertRow {
+        fingerprint: format!("{labels:?}"),
+        name: "SomethingWrong".into(),
+        severity: "critical".into(),
+        region: "tokyo".into(),
+        source: "alertmanager".into(),
+        origin: Some(Origin::Alertmanager),
+        state: Some(AlertState::Firing),
+        since: Some(SystemTime::now()),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..AlertRow::default()
+    };
+    // `datname` is a database inside a server: it names no cell.
+    alerts(
+        &mut app,
+        "tokyo",
+        "alertmanager",
+        vec![
+            firing(&[("datname", "iworkz")]),
+            firing(&[("deployment", "web-frontend-canary-webhook")]),
+        ],
+    );
+    for (kind, name) in [
+        (SourceKind::Database, "iworkz-production-postgres"),
+        (SourceKind::Cache, "iworkz-production-redis"),
+    ] {
+        assert!(
+            app.cell("tokyo", kind, name).alerts.is_empty(),
+            "{name} is not what `datname=iworkz` names"
+        );
+    }
+    // The database by its CloudWatch identifier, when it has one, else by
+    // its name.
+    let db = app
+        .platform()
+        .databases
+        .iter()
+        .find(|d| d.region.get_ref() == "tokyo")
+        .expect("a Tokyo database")
+        .clone();
+    let by = db
+        .cloudwatch
+        .as_ref()
+        .map_or_else(|| db.name.get_ref().clone(), |c| c.identifier.clone());
+    alerts(
+        &mut app,
+        "tokyo",
+        "alertmanager",
+        vec![firing(&[("DBInstanceIdentifier", &by)])],
+    );
+    let v = app.cell("tokyo", SourceKind::Database, db.name.get_ref());
+    assert_eq!(v.alerts, [("SomethingWrong".to_owned(), Health::Crit)]);
+    assert!(
+        app.cell("tokyo", SourceKind::Cache, "iworkz-production-redis")
+            .alerts
+            .is_empty()
     );
 }

@@ -81,6 +81,7 @@ impl App {
                         .clusters
                         .iter()
                         .filter(|c| c.region.get_ref() == r)
+                        .filter(|c| pane != Pane::Scaling || self.scaling_shows(c))
                         .map(|c| c.name.get_ref())
                         .collect(),
                     SourceKind::Alerts | SourceKind::Metrics => Vec::new(),
@@ -94,6 +95,22 @@ impl App {
             }
         }
         ids
+    }
+
+    /// Whether the Scaling pane, as filtered, shows a row of this cluster:
+    /// the selection moves only over clusters on screen.
+    fn scaling_shows(&self, c: &crate::config::platform::Cluster) -> bool {
+        let m = |s: &str| self.filter_matches(Pane::Scaling, s);
+        if self.filter(Pane::Scaling).is_none() || m(c.name.get_ref()) {
+            return true;
+        }
+        c.node_groups.iter().any(|g| m(g.name.get_ref()))
+            || self.store.cluster(c.name.get_ref()).is_some_and(|s| {
+                s.hpas.values().any(|h| m(&h.name) || m(&h.target))
+                    || s.deployments
+                        .values()
+                        .any(|d| m(&d.name) || m(&format!("{}/{}", d.namespace, d.name)))
+            })
     }
 
     /// The source the pane's selection is on, if it lists sources.

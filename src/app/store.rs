@@ -209,6 +209,9 @@ impl Store {
         self.data
             .iter()
             .filter(|(id, _)| id.kind == kind)
+            // What a source last said before it stopped answering is no
+            // claim to be primary now (the old primary after a failover).
+            .filter(|(id, _)| self.source(&id.region, id.kind, &id.name).is_live())
             .filter(|(_, s)| match s {
                 DataStatus::Database(d) => d.up && d.role.as_deref() == Some("primary"),
                 DataStatus::Cache(c) => c.up && c.role.as_deref() == Some("master"),

@@ -120,15 +120,18 @@ impl App {
                     .filter(|c| c.region.get_ref() == region)
                     .count();
                 self.alerts_about(rows, region, |a, t| {
-                    let ours = a
-                        .label("cluster")
-                        .map_or(in_region == 1, |c| c == name);
+                    let ours = a.label("cluster").map_or(in_region == 1, |c| c == name);
                     ours && matches!(t, Target::Pod(..) | Target::Workload(_) | Target::Node(_))
                 })
             }
-            SourceKind::Database | SourceKind::Cache => self.alerts_about(rows, region, |_, t| {
-                matches!(t, Target::Data(d) if d == name || d.contains(name) || name.contains(d.as_str()))
-            }),
+            SourceKind::Database | SourceKind::Cache => {
+                // By its name or its CloudWatch identifier, exactly: a
+                // database name inside a server (`datname`) names no cell.
+                let identifier = self.cloudwatch_identifier(kind, name);
+                self.alerts_about(rows, region, |_, t| {
+                    matches!(t, Target::Data(d) if d == name || identifier.is_some_and(|i| d == i))
+                })
+            }
             SourceKind::AiService => {
                 self.alerts_about(rows, region, |_, t| matches!(t, Target::Ai(a) if a == name))
             }
@@ -195,9 +198,12 @@ impl App {
             let data = data.or_else(|| Some((Health::Unknown, format!("{label}: not listed yet"))));
             let alerts = self.alerts_about(rows, region, |a, t| {
                 let ours = a.label("cluster").is_none_or(|x| x == name);
+                let of_release = |n: &str| {
+                    n == label || n.strip_prefix(label).is_some_and(|r| r.starts_with('-'))
+                };
                 ours && match t {
-                    Target::Workload(w) => w.starts_with(label),
-                    Target::Pod(_, p) => p.starts_with(label),
+                    Target::Workload(w) => of_release(w),
+                    Target::Pod(_, p) => of_release(p),
                     _ => false,
                 }
             });
@@ -257,8 +263,17 @@ impl App {
             };
             add(id.kind, &id.name, what);
         }
-        for f in self.frontend_among(&rows, region) {
-            let what = self.platform.frontend.clone().unwrap_or_default();
+        let frontends = self.frontend_among(&rows, region);
+        let several = frontends.len() > 1;
+        for f in frontends {
+            let label = self.platform.frontend.clone().unwrap_or_default();
+            // One key per cell in the changes log: two clusters' frontends
+            // are two cells.
+            let what = if several {
+                format!("{label} ({})", f.cluster)
+            } else {
+                label
+            };
             cells.push((what, f.verdict));
         }
         cells
@@ -271,5 +286,27 @@ impl App {
         let known = self.alert_knowledge(region);
         let (crit, warn, _) = known.counts;
         verdict::region(&cells, Some((crit, warn)))
+    }
+}
+
+impl App {
+    /// The CloudWatch identifier configured for a database or cache.
+    fn cloudwatch_identifier(&self, kind: SourceKind, name: &str) -> Option<&str> {
+        let cw = match kind {
+            SourceKind::Database => self
+                .platform
+                .databases
+                .iter()
+                .find(|d| d.name.get_ref() == name)
+                .and_then(|d| d.cloudwatch.as_ref()),
+            SourceKind::Cache => self
+                .platform
+                .caches
+                .iter()
+                .find(|c| c.name.get_ref() == name)
+                .and_then(|c| c.cloudwatch.as_ref()),
+            _ => None,
+        };
+        cw.map(|c| c.identifier.as_str())
     }
 }

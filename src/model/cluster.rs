@@ -504,6 +504,26 @@ impl ClusterState {
             .collect();
         let pods_starting = starting_until.len();
         let valid_until = starting_until.iter().min().copied();
+        // A deployment below desired is excused (starting) only while its
+        // own starting pods make up what it lacks.
+        let starting_of = |d: &DeploymentRow| {
+            let prefix = format!("{}-", d.name);
+            self.pods
+                .values()
+                .filter(live)
+                .filter(|p| p.namespace == d.namespace && p.name.starts_with(&prefix))
+                .filter(|p| p.starting_until().is_some_and(|until| now < until))
+                .count()
+        };
+        let below_unexcused = self
+            .deployments
+            .values()
+            .filter(|d| d.available < d.desired)
+            .filter(|d| {
+                let missing = usize::try_from(d.desired - d.available).unwrap_or(usize::MAX);
+                starting_of(d) < missing
+            })
+            .count();
         let starting = (Health::Starting, format!("{pods_starting} pod(s) starting"));
         let stalled = self
             .deployments
@@ -527,9 +547,7 @@ impl ClusterState {
                 Health::Crit,
                 format!("{stalled} rollout(s) past their progress deadline"),
             )
-        } else if deployments_available < self.deployments.len()
-            && (pods_starting == 0 || pods_not_ready > pods_starting)
-        {
+        } else if below_unexcused > 0 {
             (
                 Health::Warn,
                 format!(
@@ -888,6 +906,41 @@ mod tests {
         };
         c.apply(ClusterChange::Pods(RowChange::Applied(pulling)));
         assert_eq!(c.summary(at(10)).health.0, Health::Warn);
+    }
+
+    #[test]
+    fn a_starting_pod_excuses_only_its_own_deployment() {
+        let born = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let deployment = |name: &str, desired: i32, available: i32| DeploymentRow {
+            namespace: "p".into(),
+            name: name.into(),
+            desired,
+            available,
+            ready: available,
+            ..DeploymentRow::default()
+        };
+        let starting = PodRow {
+            created: Some(born),
+            startup: Duration::from_secs(60),
+            ..pod("b-7d9f-x2k9p", "ContainerCreating", 0)
+        };
+        let mut c = ClusterState::default();
+        c.apply(ClusterChange::Pods(RowChange::Listed(None, vec![starting])));
+        c.apply(ClusterChange::Deployments(RowChange::Listed(
+            None,
+            vec![deployment("b", 2, 1)],
+        )));
+        let at = born + Duration::from_secs(10);
+        assert_eq!(c.summary(at).health.0, Health::Starting);
+        // Another deployment short of pods it has not even created (a
+        // quota, say) is below desired, starting pod or not.
+        c.apply(ClusterChange::Deployments(RowChange::Applied(deployment(
+            "a", 3, 1,
+        ))));
+        assert_eq!(
+            c.summary(at).health,
+            (Health::Warn, "2 deployment(s) below desired".into())
+        );
     }
 
     #[test]

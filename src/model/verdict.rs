@@ -132,7 +132,9 @@ impl Verdict {
     pub fn level(&self) -> Level {
         let data = match self.known {
             Known::Current => Level::of(self.health),
-            Known::Stale { .. } => Level::Stale,
+            // What it last knew still counts: a failing cell whose source
+            // then stops answering does not look better for it.
+            Known::Stale { .. } => Level::Stale.max(Level::of(self.health)),
             Known::NotYet(_) => Level::Unknown,
         };
         data.max(self.alert_health().map_or(Level::Unknown, Level::of))
@@ -238,6 +240,10 @@ mod tests {
         assert_eq!(fresh.level(), Level::Ok);
         let never = Verdict::judge(&SourceState::NotConnected, None);
         assert_eq!(never.level(), Level::Unknown);
+        // A failing cell whose source stops answering does not look better.
+        let was_failing =
+            Verdict::judge(&stale(), Some((Health::Crit, "2 node(s) not ready".into())));
+        assert_eq!(was_failing.level(), Level::Crit);
     }
 
     #[test]

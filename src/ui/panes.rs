@@ -429,6 +429,24 @@ fn passes(app: &App, pane: Pane, name: &str) -> bool {
     app.filter_matches(pane, name)
 }
 
+/// Figures of a source: as they are when it is live, else all in the stale
+/// role (last known), so that no figure of a source that stopped answering
+/// is drawn in the ok colour.
+pub(super) fn last_known<'a>(st: &Styles, live: bool, lines: Vec<Line<'a>>) -> Vec<Line<'a>> {
+    if live {
+        return lines;
+    }
+    lines
+        .into_iter()
+        .map(|mut l| {
+            for s in &mut l.spans {
+                s.style = st.stale;
+            }
+            l
+        })
+        .collect()
+}
+
 /// Whether a source is the one the pane's selection is on (Enter opens it).
 fn selected(app: &App, pane: Pane, region: &str, kind: SourceKind, name: &str) -> bool {
     app.selected_source(pane)

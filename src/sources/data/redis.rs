@@ -37,7 +37,11 @@ impl Drop for Link {
 pub(super) struct Session {
     primary: Option<(String, Link)>,
     sentinel: Option<Link>,
+    /// The counters' window, and the server they were read from: another
+    /// server's counters (a new primary after a failover) start a new one.
     counters: Window,
+    counted: Option<String>,
+    window: Duration,
 }
 
 impl Session {
@@ -47,6 +51,8 @@ impl Session {
             primary: None,
             sentinel: None,
             counters: Window::new(window),
+            counted: None,
+            window,
         }
     }
 }
@@ -223,6 +229,10 @@ impl Session {
         ]
         .into_iter()
         .filter_map(|k| Some((k.to_owned(), num(k)?)));
+        if self.counted.as_deref() != Some(url) {
+            self.counters = Window::new(self.window);
+            self.counted = Some(url.to_owned());
+        }
         let inc = self
             .counters
             .observe(Instant::now(), counters.collect::<Vec<_>>())

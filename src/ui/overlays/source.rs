@@ -54,7 +54,7 @@ pub fn lines<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
         Span::styled(format!("  {:<14}", "source"), st.muted),
         Span::styled(state.word().to_owned(), st.state(state)),
     ];
-    if let Some(since) = state.since() {
+    if let Some(since) = state.since().filter(|_| !state.is_live()) {
         now.push(Span::styled(format!(" for {}", app.age(since)), st.muted));
     }
     out.push(Line::from(now));
@@ -72,7 +72,7 @@ pub fn lines<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
     out.extend(endpoints(app, st, id));
     out.push(Line::default());
     out.push(heading(st, "Figures"));
-    let figures = figures(app, st, id);
+    let figures = crate::ui::panes::last_known(st, state.is_live(), figures(app, st, id));
     if figures.is_empty() {
         out.push(Line::from(Span::styled("  nothing read yet", st.muted)));
     }
@@ -92,8 +92,9 @@ pub fn lines<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
 fn endpoints<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
     let p = app.platform();
     let mut out = Vec::new();
+    // The host only, as in the Data pane: no user name on a shared screen.
     let mut direct = |d: &crate::config::platform::Direct| {
-        out.push(field(st, "direct", mask_url(d.url.get_ref())));
+        out.extend(data::reach(st, Some(d), None, None));
         if d.password.is_some() {
             out.push(field(
                 st,

@@ -50,7 +50,14 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             if let Some(DataStatus::Ai(status)) =
                 app.data(r, SourceKind::AiService, a.name.get_ref())
             {
-                lines.extend(ai_lines(st, status, &p.thresholds));
+                let live = app
+                    .source(r, SourceKind::AiService, a.name.get_ref())
+                    .is_live();
+                lines.extend(super::last_known(
+                    st,
+                    live,
+                    ai_lines(st, status, &p.thresholds),
+                ));
                 continue;
             }
             lines.push(field("health", a.health.get_ref()));

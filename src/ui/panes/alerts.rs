@@ -76,6 +76,11 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .regions
         .iter()
         .any(|r| app.alert_counts(r.name.get_ref()).is_some());
+    // Every region's alert sources live: only then is an empty list "none".
+    let all_known = p
+        .regions
+        .iter()
+        .all(|r| app.alert_knowledge(r.name.get_ref()).complete());
     let alerts = app.visible_alerts();
     let [sources, body] = Layout::vertical([
         Constraint::Length(u16::try_from(lines.len()).unwrap_or(u16::MAX)),
@@ -90,6 +95,11 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 st.unknown,
             ),
             (true, Some(f)) => (format!("  no alert matches /{f}"), st.muted),
+            (true, None) if !all_known => (
+                "  no alert firing among the sources that answer; the others are not live (above)"
+                    .to_owned(),
+                st.unknown,
+            ),
             (true, None) if knows_pending => ("  no alert firing or pending".to_owned(), st.ok),
             (true, None) => (
                 "  no alert firing (whether any is pending is not known)".to_owned(),

@@ -106,9 +106,14 @@ fn cell<'a>(
         ),
         super::verdict_line(st, &app.cell(r, kind, name), 4),
     ];
+    let live = app.source(r, kind, name).is_live();
     match app.data(r, kind, name) {
-        Some(DataStatus::Database(status)) => lines.extend(db_lines(st, status, t)),
-        Some(DataStatus::Cache(status)) => lines.extend(cache_lines(st, status, t)),
+        Some(DataStatus::Database(status)) => {
+            lines.extend(super::last_known(st, live, db_lines(st, status, t)));
+        }
+        Some(DataStatus::Cache(status)) => {
+            lines.extend(super::last_known(st, live, cache_lines(st, status, t)));
+        }
         _ => {
             lines.extend(reach(st, direct, exporter, cloudwatch));
             return lines;
