@@ -11,6 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use tokio::sync::{mpsc, watch};
 use touban::exec::audit::AuditLog;
+use touban::exec::backend::Backend;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Context, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
@@ -60,9 +61,9 @@ async fn run(
     id: u64,
     audit: &mut AuditLog,
 ) -> (JobOutcome, Vec<JobEvent>) {
-    let job = runner::prepare(backend, request, true)
-        .await
-        .expect("a plan");
+    let planned = runner::prepare(backend, request, true).await;
+    runner::record_plan(audit, &who(), JobId(id), request, &planned).expect("recorded");
+    let job = planned.expect("a plan");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (_cancel_tx, cancel) = watch::channel(false);
     let who = who();
@@ -105,14 +106,19 @@ async fn scale_plans_runs_verifies_and_records() {
     let mut audit = AuditLog::open(&audit_path).expect("audit log");
 
     // An HPA scales backend-api-blue: sent to the HPA's bounds.
-    let refused = runner::prepare(&backend, &scale("backend-api-blue", 10, false), true)
-        .await
-        .expect_err("refused");
+    let hpa_target = scale("backend-api-blue", 10, false);
+    let planned = runner::prepare(&backend, &hpa_target, true).await;
+    runner::record_plan(&mut audit, &who(), JobId(9), &hpa_target, &planned).expect("recorded");
+    let refused = planned.expect_err("refused");
     assert!(
         refused.why.contains("scaled by the HPA backend-api-hpa"),
         "{refused:?}"
     );
-    assert!(refused.instead.is_some_and(|i| i.contains("bounds")));
+    assert!(
+        refused
+            .instead
+            .is_some_and(|i| i.contains("backend-api-hpa's minimum to 10"))
+    );
 
     // A dry run: accepted by the server, nothing changes.
     let before = deployments.get("web-frontend-blue").await.expect("get");
@@ -171,6 +177,8 @@ async fn scale_plans_runs_verifies_and_records() {
 
     changed_behind_the_plan(&backend, &deployments, &mut audit).await;
 
+    down_then_a_conflict(&backend, &deployments, &mut audit).await;
+
     // The read-only user: the write is refused with 403 and says so.
     let viewer = KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
@@ -189,6 +197,44 @@ async fn scale_plans_runs_verifies_and_records() {
     );
 
     audit_says(&audit_path, &sandbox.kubeconfig());
+}
+
+/// Down from 6 to 2, done only when the old pods are gone; then a write
+/// with a resourceVersion that is no longer current: a 409, never an
+/// overwrite.
+async fn down_then_a_conflict(
+    backend: &KubeBackend,
+    deployments: &Api<Deployment>,
+    audit: &mut AuditLog,
+) {
+    // Down from 6 to 2: done only when the old pods are gone, not when
+    // kubectl would call it complete.
+    let (outcome, _) = run(backend, &scale("web-frontend-blue", 2, false), 5, audit).await;
+    assert_eq!(outcome, JobOutcome::Succeeded);
+    let status = deployments
+        .get("web-frontend-blue")
+        .await
+        .expect("get")
+        .status
+        .expect("status");
+    assert_eq!(
+        (status.replicas, status.available_replicas),
+        (Some(2), Some(2)),
+        "no old pod left when it ends"
+    );
+
+    // A write with a resourceVersion that is no longer current is a 409,
+    // never an overwrite.
+    let target = scale("web-frontend-blue", 3, false).target;
+    let conflict = backend
+        .scale(&target, 3, false, Some("1"))
+        .await
+        .expect_err("a stale resourceVersion is refused");
+    assert_eq!(conflict.status, Some(409), "{conflict:?}");
+    assert!(
+        conflict.what.contains("changed since it was read"),
+        "{conflict:?}"
+    );
 }
 
 /// Planned from a deployment that then changed behind the plan's back: the
@@ -247,6 +293,7 @@ fn audit_says(audit_path: &std::path::Path, kubeconfig: &str) {
     assert_eq!(
         events,
         [
+            "planned",
             "confirmed",
             "step-started",
             "step-ended",
@@ -262,13 +309,28 @@ fn audit_says(audit_path: &std::path::Path, kubeconfig: &str) {
         .find(|l| l["event"] == "step-ended" && l["step"] == 2)
         .expect("the write's record");
     assert_eq!(write["status"], 200);
+    assert!(write["resource_version_before"].is_string(), "{write}");
+    assert!(write["resource_version_after"].is_string(), "{write}");
     assert_ne!(
         write["resource_version_before"],
         write["resource_version_after"]
     );
     assert_eq!(write["object"], "Deployment/web-frontend-blue");
     assert_eq!(write["operator"], "test@touban");
-    assert!(of_job(1).iter().all(|l| l["dry_run"] == true));
+    let dry = of_job(1);
+    assert_eq!(
+        dry.first().map(|l| &l["event"]),
+        Some(&serde_json::json!("planned"))
+    );
+    assert!(dry.len() > 2 && dry.iter().all(|l| l["dry_run"] == true));
+    let refused = of_job(9);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["event"], "refused");
+    assert!(
+        refused[0]["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("instead: "))
+    );
     let denied = of_job(4)
         .into_iter()
         .find(|l| l["event"] == "step-ended" && l["step"] == 2)

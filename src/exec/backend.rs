@@ -45,11 +45,13 @@ pub trait Backend: Sync {
     fn hpas(&self, target: &Target) -> impl Future<Output = Result<Vec<HpaRow>, Failure>> + Send;
 
     /// Sets the target deployment's replicas through its `scale`
-    /// subresource (server-side dry run when `dry_run`).
+    /// subresource (server-side dry run when `dry_run`), only if it is
+    /// still at `resource_version` when one is given (else 409).
     fn scale(
         &self,
         target: &Target,
         replicas: u32,
         dry_run: bool,
+        resource_version: Option<&str>,
     ) -> impl Future<Output = Result<Call, Failure>> + Send;
 }

@@ -18,6 +18,8 @@ use crate::model::{JobEvent, JobId, JobOutcome};
 
 /// How often a verification reads the target again.
 const POLL: Duration = Duration::from_millis(250);
+/// How long one read may take before it counts as failed.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who acts, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,47 @@ pub async fn prepare<B: Backend>(
     )
 }
 
+/// Records a plan, or the refusal of one, in the audit log.
+pub fn record_plan(
+    audit: &mut AuditLog,
+    who: &Who,
+    id: JobId,
+    request: &ActionRequest,
+    planned: &Result<Job, Refusal>,
+) -> std::io::Result<()> {
+    let record = Record::new(
+        &who.environment,
+        &who.operator,
+        id.0,
+        Event::Planned,
+        request,
+    );
+    let record = match planned {
+        Ok(job) => record.detail(&job.plan.title),
+        Err(refusal) => {
+            let mut r = record.detail(&refusal.why);
+            r.event = Event::Refused;
+            match &refusal.instead {
+                Some(instead) => r.outcome(&format!("instead: {instead}")),
+                None => r,
+            }
+        }
+    };
+    append(audit, &record)
+}
+
+/// Appends a record; the flush to disk runs off the async workers where it
+/// can (a multi-thread runtime), so a slow disk stalls no other task.
+fn append(audit: &mut AuditLog, record: &Record) -> std::io::Result<()> {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(|| audit.append(record))
+    } else {
+        audit.append(record)
+    }
+}
+
 /// Where a running job reports and records.
 pub struct Context<'a> {
     /// The audit log.
@@ -75,8 +118,7 @@ impl Context<'_> {
     }
 
     fn write(&mut self, record: &Record) -> Result<(), String> {
-        self.audit
-            .append(record)
+        append(self.audit, record)
             .map_err(|e| format!("cannot write the audit log: {e}; nothing more is done"))
     }
 
@@ -102,7 +144,7 @@ pub async fn run<B: Backend>(
     let end = cx.record(id, job, Event::Finished).outcome(&said);
     let outcome = match cx.write(&end) {
         Ok(()) => outcome,
-        Err(why) => JobOutcome::Failed(why),
+        Err(why) => JobOutcome::Failed(format!("{said}; and {why}")),
     };
     cx.report(JobEvent::Finished {
         id,
@@ -123,6 +165,14 @@ async fn steps<B: Backend>(backend: &B, job: &Job, id: JobId, cx: &mut Context<'
         return JobOutcome::Failed(why);
     }
     let of = job.ops.len();
+    if of != job.plan.steps.len() {
+        return JobOutcome::Failed(format!(
+            "the plan shows {} steps for {of} operations: a defect of touban, nothing was done",
+            job.plan.steps.len()
+        ));
+    }
+    // The resourceVersion the last read saw: the precondition of a write.
+    let mut seen_rv: Option<String> = None;
     for (i, (op, shown)) in job.ops.iter().zip(&job.plan.steps).enumerate() {
         if *cx.cancel.borrow() {
             return JobOutcome::Cancelled;
@@ -139,7 +189,16 @@ async fn steps<B: Backend>(backend: &B, job: &Job, id: JobId, cx: &mut Context<'
         if let Err(why) = cx.write(&start) {
             return JobOutcome::Failed(why);
         }
-        let result = perform(backend, job, op).await;
+        let result = perform(backend, job, op, seen_rv.as_deref(), cx.cancel).await;
+        if let Ok(Done {
+            call: Some(Call {
+                after: Some(rv), ..
+            }),
+            ..
+        }) = &result
+        {
+            seen_rv = Some(rv.clone());
+        }
         let mut end = cx.record(id, job, Event::StepEnded);
         end.step = Some(index);
         let failed = match &result {
@@ -179,7 +238,13 @@ struct Done {
     call: Option<Call>,
 }
 
-async fn perform<B: Backend>(backend: &B, job: &Job, op: &Op) -> Result<Done, Failure> {
+async fn perform<B: Backend>(
+    backend: &B,
+    job: &Job,
+    op: &Op,
+    seen_rv: Option<&str>,
+    cancel: &watch::Receiver<bool>,
+) -> Result<Done, Failure> {
     let request = &job.plan.request;
     let t = &request.target;
     let missing = || Failure {
@@ -201,8 +266,20 @@ async fn perform<B: Backend>(backend: &B, job: &Job, op: &Op) -> Result<Done, Fa
                     status: None,
                 });
             }
+            // An HPA made since the plan would undo the scale.
+            if let Some(h) = backend.hpas(t).await?.iter().find(|h| {
+                h.target_kind == "Deployment" && h.target == d.name && h.namespace == d.namespace
+            }) {
+                return Err(Failure {
+                    what: format!("the HPA {} scales {} now: plan again", h.name, d.name),
+                    status: None,
+                });
+            }
             Ok(Done {
-                said: format!("{} wants {replicas} replicas, as planned", d.name),
+                said: format!(
+                    "{} wants {replicas} replicas, as planned, and no HPA scales it",
+                    d.name
+                ),
                 call: Some(Call {
                     status: 200,
                     before: Some(rv.clone()),
@@ -210,10 +287,8 @@ async fn perform<B: Backend>(backend: &B, job: &Job, op: &Op) -> Result<Done, Fa
                 }),
             })
         }
-        Op::Scale { replicas } => {
-            let before = backend.deployment(t).await?.map(|(_, rv)| rv);
-            let mut call = backend.scale(t, *replicas, request.dry_run).await?;
-            call.before = before;
+        Op::Scale { replicas, from } => {
+            let call = write_scale(backend, t, *replicas, *from, request.dry_run, seen_rv).await?;
             Ok(Done {
                 said: if request.dry_run {
                     format!("dry run: the server accepts spec.replicas={replicas}")
@@ -230,31 +305,126 @@ async fn perform<B: Backend>(backend: &B, job: &Job, op: &Op) -> Result<Done, Fa
                     call: None,
                 });
             }
-            let deadline = Instant::now() + *within;
-            loop {
-                let (d, _) = backend.deployment(t).await?.ok_or_else(missing)?;
-                match scale::verify(*replicas, &d) {
-                    Progress::Done => {
-                        return Ok(Done {
-                            said: format!("{} of {replicas} updated and available", d.available),
-                            call: None,
-                        });
-                    }
-                    Progress::Failed(why) => {
-                        return Err(Failure {
-                            what: why,
-                            status: None,
-                        });
-                    }
-                    Progress::Waiting(why) if Instant::now() >= deadline => {
-                        return Err(Failure {
-                            what: format!("not done after {} s: {why}", within.as_secs()),
-                            status: None,
-                        });
-                    }
-                    Progress::Waiting(_) => tokio::time::sleep(POLL).await,
+            await_scaled(backend, t, *replicas, *within, cancel).await
+        }
+    }
+}
+
+/// How many times a write refused with 409 is read again and retried while
+/// what it was planned on (the replicas wanted) still holds.
+const CONFLICT_RETRIES: usize = 5;
+
+/// Writes the scale with the resourceVersion last read as precondition. A
+/// 409 is read again: if the deployment still wants `from` (only its status
+/// moved), the same write is retried on the new resourceVersion; if its
+/// replicas changed, the plan no longer holds and the step fails.
+async fn write_scale<B: Backend>(
+    backend: &B,
+    t: &crate::model::action::Target,
+    replicas: u32,
+    from: i32,
+    dry_run: bool,
+    seen_rv: Option<&str>,
+) -> Result<Call, Failure> {
+    let mut rv = seen_rv.map(str::to_owned);
+    for _ in 0..CONFLICT_RETRIES {
+        match backend.scale(t, replicas, dry_run, rv.as_deref()).await {
+            Err(f) if f.status == Some(409) => {
+                let Some((d, now)) = backend.deployment(t).await? else {
+                    return Err(Failure {
+                        what: format!(
+                            "deployment {}/{} on {} is gone",
+                            t.namespace, t.name, t.cluster
+                        ),
+                        status: Some(404),
+                    });
+                };
+                if d.desired != from {
+                    return Err(Failure {
+                        what: format!(
+                            "{} now wants {} replicas, not the {from} planned from: plan again",
+                            d.name, d.desired
+                        ),
+                        status: Some(409),
+                    });
                 }
+                rv = Some(now);
+            }
+            other => return other,
+        }
+    }
+    Err(Failure {
+        what: format!(
+            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(409),
+    })
+}
+
+/// Reads the deployment until the scale is done, it stalls, the deadline
+/// passes or the job is cancelled; a read that fails or hangs is tried
+/// again until the deadline, then named.
+async fn await_scaled<B: Backend>(
+    backend: &B,
+    t: &crate::model::action::Target,
+    replicas: u32,
+    within: Duration,
+    cancel: &watch::Receiver<bool>,
+) -> Result<Done, Failure> {
+    let start = Instant::now();
+    let deadline = start.checked_add(within).unwrap_or(start);
+    let mut last = String::from("not read yet");
+    loop {
+        if *cancel.borrow() {
+            return Err(Failure {
+                what: format!("cancelled while waiting: {last}"),
+                status: None,
+            });
+        }
+        let read = tokio::time::timeout(READ_TIMEOUT, backend.deployment(t)).await;
+        match read {
+            Ok(Ok(Some((d, _)))) => match scale::verify(replicas, &d) {
+                Progress::Done => {
+                    return Ok(Done {
+                        said: format!("{replicas} of {replicas} updated and available, no others"),
+                        call: None,
+                    });
+                }
+                Progress::Failed(why) => {
+                    return Err(Failure {
+                        what: why,
+                        status: None,
+                    });
+                }
+                Progress::Waiting(why) => last = why,
+            },
+            Ok(Ok(None)) => {
+                return Err(Failure {
+                    what: format!(
+                        "deployment {}/{} on {} is gone",
+                        t.namespace, t.name, t.cluster
+                    ),
+                    status: Some(404),
+                });
+            }
+            Ok(Err(f)) => last = f.what,
+            Err(_) => {
+                last = format!(
+                    "reading {}/{} on {} took over {} s",
+                    t.namespace,
+                    t.name,
+                    t.cluster,
+                    READ_TIMEOUT.as_secs()
+                );
             }
         }
+        if Instant::now() >= deadline {
+            return Err(Failure {
+                what: format!("not done after {} s: {last}", within.as_secs()),
+                status: None,
+            });
+        }
+        tokio::time::sleep(POLL).await;
     }
 }

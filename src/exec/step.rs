@@ -16,10 +16,14 @@ pub enum Op {
         /// The replicas planned from.
         replicas: i32,
     },
-    /// Sets the deployment's `scale` subresource.
+    /// Sets the deployment's `scale` subresource, if it still wants
+    /// `from` (the resourceVersion last read is the write's precondition;
+    /// a 409 from a change of status only is read again and retried).
     Scale {
         /// The replicas wanted.
         replicas: u32,
+        /// The replicas it wanted when planned.
+        from: i32,
     },
     /// Waits until the scale is done by kubectl's rollout rules; fails
     /// when they say stalled, or after `within`.

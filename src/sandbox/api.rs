@@ -549,6 +549,15 @@ fn write_scale(
                     ApiError::invalid(t.resource, name, "spec.replicas", "Required value")
                 })?;
             current["spec"]["replicas"] = json!(replicas);
+            // A resourceVersion in the Scale is a precondition on the
+            // object, as the API server enforces it: the store answers 409
+            // when it is not the current one.
+            if let Some(rv) = scale
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+            {
+                current["metadata"]["resourceVersion"] = json!(rv);
+            }
             Ok(())
         },
     )?;

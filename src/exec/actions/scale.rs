@@ -18,8 +18,9 @@ use crate::model::rollout::{RolloutState, rollout_state};
 /// for 10), not a platform limit.
 pub const MAX_REPLICAS: u32 = 500;
 
-/// How long the scale may take when the deployment names no progress
-/// deadline: Kubernetes' default `progressDeadlineSeconds`.
+/// How long the runner waits at most for the scale to be done: the
+/// default `progressDeadlineSeconds`. A deployment past its own progress
+/// deadline fails the wait earlier (stalled).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 
 /// The plan for scaling the request's deployment to `replicas`.
@@ -37,21 +38,8 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
             t.name, t.namespace, t.cluster
         )));
     };
-    if let Some(h) = seen
-        .hpas
-        .iter()
-        .find(|h| h.target_kind == "Deployment" && h.target == d.name)
-    {
-        return Err(Refusal::instead(
-            format!(
-                "{} is scaled by the HPA {} ({} to {} replicas): it would undo a plain scale",
-                d.name, h.name, h.min, h.max
-            ),
-            format!(
-                "change {}'s bounds (minimum {replicas} to hold at least {replicas})",
-                h.name
-            ),
-        ));
+    if let Some(refusal) = hpa_refusal(d, seen, replicas) {
+        return Err(refusal);
     }
     let from = d.desired;
     if i64::from(from) == i64::from(replicas) {
@@ -109,13 +97,44 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
     };
     let ops = vec![
         Op::ExpectReplicas { replicas: from },
-        Op::Scale { replicas },
+        Op::Scale { replicas, from },
         Op::AwaitScaled {
             replicas,
             within: DEFAULT_DEADLINE,
         },
     ];
     Ok(Job { plan, ops })
+}
+
+/// The refusal of a plain scale of a deployment an HPA scales, with what to
+/// change on the HPA instead.
+fn hpa_refusal(d: &DeploymentRow, seen: &Seen, replicas: u32) -> Option<Refusal> {
+    let h = seen.hpas.iter().find(|h| {
+        h.target_kind == "Deployment" && h.target == d.name && h.namespace == d.namespace
+    })?;
+    let instead = if replicas == 0 {
+        format!(
+            "an HPA never scales to 0: remove {} first, then scale to 0",
+            h.name
+        )
+    } else if i64::from(replicas) > i64::from(h.max) {
+        format!(
+            "raise {}'s maximum to {replicas} and its minimum to {replicas}",
+            h.name
+        )
+    } else {
+        format!(
+            "set {}'s minimum to {replicas} to hold at least {replicas}",
+            h.name
+        )
+    };
+    Some(Refusal::instead(
+        format!(
+            "{} is scaled by the HPA {} ({} to {} replicas): it would undo a plain scale",
+            d.name, h.name, h.min, h.max
+        ),
+        instead,
+    ))
 }
 
 /// Whether a deployment, as read now, shows the scale to `replicas` done:
@@ -128,6 +147,11 @@ pub fn verify(replicas: u32, d: &DeploymentRow) -> Progress {
         ));
     }
     match rollout_state(d) {
+        // kubectl calls a scale-down complete while the old pods still run:
+        // the scale is done when only the replicas wanted are left.
+        RolloutState::Complete if i64::from(d.replicas) > i64::from(replicas) => Progress::Waiting(
+            format!("{} replicas still running, {replicas} wanted", d.replicas),
+        ),
         RolloutState::Complete => Progress::Done,
         RolloutState::Progressing(why) => Progress::Waiting(why),
         RolloutState::Stalled(why) => Progress::Failed(format!("{} {why}", d.name)),
@@ -183,7 +207,13 @@ mod tests {
         let s = seen(Some(deployment("web-frontend-blue", 4)), Vec::new());
         let job = plan(&request("web-frontend-blue", 10), 10, &s).expect("a plan");
         assert_eq!(job.ops.len(), job.plan.steps.len(), "an operation per step");
-        assert_eq!(job.ops[1], Op::Scale { replicas: 10 });
+        assert_eq!(
+            job.ops[1],
+            Op::Scale {
+                replicas: 10,
+                from: 4
+            }
+        );
         let plan = job.plan;
         assert_eq!(plan.title, "scale web-frontend-blue from 4 to 10");
         let kinds: Vec<_> = plan.steps.iter().map(|s| s.kind).collect();
@@ -236,8 +266,25 @@ mod tests {
         );
         assert_eq!(
             refused.instead.as_deref(),
-            Some("change backend-api-hpa's bounds (minimum 10 to hold at least 10)")
+            Some("set backend-api-hpa's minimum to 10 to hold at least 10")
         );
+        let more = plan(&request("backend-api-blue", 30), 30, &s).expect_err("refused");
+        assert_eq!(
+            more.instead.as_deref(),
+            Some("raise backend-api-hpa's maximum to 30 and its minimum to 30")
+        );
+        let zero = plan(&request("backend-api-blue", 0), 0, &s).expect_err("refused");
+        assert!(
+            zero.instead
+                .is_some_and(|i| i.starts_with("an HPA never scales to 0"))
+        );
+        // The HPA of a same-named deployment in another namespace is not
+        // this deployment's.
+        let mut elsewhere = s.clone();
+        for h in &mut elsewhere.hpas {
+            h.namespace = "staging".into();
+        }
+        assert!(plan(&request("backend-api-blue", 10), 10, &elsewhere).is_ok());
     }
 
     #[test]
@@ -286,6 +333,15 @@ mod tests {
         assert_eq!(
             verify(10, &deployment("web-frontend-blue", 10)),
             Progress::Done
+        );
+        // Scaled down from 10 to 7: kubectl says complete while ten run.
+        let mut down = deployment("web-frontend-blue", 7);
+        down.replicas = 10;
+        down.updated = 10;
+        down.available = 10;
+        assert_eq!(
+            verify(7, &down),
+            Progress::Waiting("10 replicas still running, 7 wanted".into())
         );
         assert!(matches!(
             verify(10, &deployment("web-frontend-blue", 6)),

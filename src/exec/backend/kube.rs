@@ -102,21 +102,36 @@ impl Backend for KubeBackend {
         Ok(list.items.iter().map(hpa_row).collect())
     }
 
-    async fn scale(&self, t: &Target, replicas: u32, dry_run: bool) -> Result<Call, Failure> {
+    async fn scale(
+        &self,
+        t: &Target,
+        replicas: u32,
+        dry_run: bool,
+        resource_version: Option<&str>,
+    ) -> Result<Call, Failure> {
         let api = self.deployments(t)?;
         let params = PatchParams {
             dry_run,
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()
         };
-        let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
+        // The resourceVersion read is a precondition: a change in between
+        // is a 409, never overwritten.
+        let patch = match resource_version {
+            Some(rv) => Patch::Merge(json!({
+                "metadata": { "resourceVersion": rv },
+                "spec": { "replicas": replicas },
+            })),
+            None => Patch::Merge(json!({ "spec": { "replicas": replicas } })),
+        };
         let scale = api
             .patch_scale(&t.name, &params, &patch)
             .await
             .map_err(|e| failure(t, "patch deployments/scale", &e))?;
+        // kube-rs answers Ok for a 2xx only, and a PATCH's success is 200.
         Ok(Call {
             status: 200,
-            before: None,
+            before: resource_version.map(str::to_owned),
             after: scale.metadata.resource_version,
         })
     }
