@@ -6,9 +6,8 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
 use kube::api::{Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client};
 use serde_json::json;
 use touban::app::overlay::Overlay;
 use touban::app::{App, Effect};
@@ -20,16 +19,8 @@ mod common;
 
 /// Tokyo's deployments, through kube-rs as the operator.
 async fn tokyo_deployments(sandbox: &Sandbox) -> Api<Deployment> {
-    let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
-    let options = KubeConfigOptions {
-        context: Some("eks-tokyo".into()),
-        ..KubeConfigOptions::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
     Api::namespaced(
-        Client::try_from(config).expect("client"),
+        common::kube_client(sandbox, "eks-tokyo").await,
         "iworkz-production",
     )
 }

@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::Api;
 use tokio::sync::{mpsc, watch};
 use touban::exec::audit::AuditLog;
 use touban::exec::backend::Backend;
@@ -18,20 +17,9 @@ use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::{JobEvent, JobId, JobOutcome};
 use touban::sandbox::{Options, Sandbox, Scenario};
 
-const NS: &str = "iworkz-production";
+mod common;
 
-async fn client(sandbox: &Sandbox, context: &str) -> Client {
-    let kubeconfig =
-        Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("the sandbox's kubeconfig parses");
-    let options = KubeConfigOptions {
-        context: Some(context.to_owned()),
-        ..KubeConfigOptions::default()
-    };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
-    Client::try_from(config).expect("client")
-}
+const NS: &str = "iworkz-production";
 
 fn scale(name: &str, replicas: u32, dry_run: bool) -> ActionRequest {
     ActionRequest {
@@ -98,7 +86,7 @@ async fn scale_plans_runs_verifies_and_records() {
     })
     .await
     .expect("sandbox");
-    let operator = client(&sandbox, "eks-tokyo").await;
+    let operator = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
     let deployments: Api<Deployment> = Api::namespaced(operator, NS);
     let dir = tempfile::tempdir().expect("temp");
@@ -182,7 +170,7 @@ async fn scale_plans_runs_verifies_and_records() {
     // The read-only user: the write is refused with 403 and says so.
     let viewer = KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
-        client(&sandbox, "eks-tokyo-readonly").await,
+        common::kube_client(&sandbox, "eks-tokyo-readonly").await,
     )]));
     let (outcome, _) = run(
         &viewer,

@@ -257,6 +257,17 @@ async fn the_overview_at_80x24_in_the_incidents_and_the_outage() {
     every_cell_visible(&app, &screen, "korea", 40..80);
     assert!(!screen.contains("alerts Tok 0"), "{screen}");
     insta::assert_snapshot!("overview_outage_80x24", screen);
+    // Wide, the Tokyo cluster's problem counts are unknown, never zero.
+    let wide = common::text(&common::render(&app, 160, 48));
+    let tokyo_column: String = wide
+        .lines()
+        .map(|l| l.chars().take(80).collect::<String>() + "\n")
+        .collect();
+    assert!(
+        tokyo_column.contains("? not ready · ? crash-looping"),
+        "{wide}"
+    );
+    assert!(!tokyo_column.contains("0 not ready"), "{wide}");
     let tokyo = app.region_verdict("tokyo");
     assert_eq!(
         tokyo.level,

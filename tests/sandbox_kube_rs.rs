@@ -8,27 +8,15 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Config};
 use serde_json::json;
 use touban::sandbox::{Options, Sandbox, Scenario};
 
-const NS: &str = "iworkz-production";
+mod common;
 
-async fn client(sandbox: &Sandbox, context: &str) -> Client {
-    let kubeconfig =
-        Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("the sandbox's kubeconfig parses");
-    let options = KubeConfigOptions {
-        context: Some(context.to_owned()),
-        ..KubeConfigOptions::default()
-    };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
-    Client::try_from(config).expect("client")
-}
+const NS: &str = "iworkz-production";
 
 /// The next watcher event, failing the test after 20 s.
 async fn next<T>(stream: &mut (impl futures_util::Stream<Item = T> + Unpin)) -> T {
@@ -49,7 +37,8 @@ async fn a_watcher_sees_a_scale_after_its_initial_list() {
     })
     .await
     .expect("sandbox");
-    let deployments: Api<Deployment> = Api::namespaced(client(&sandbox, "eks-tokyo").await, NS);
+    let deployments: Api<Deployment> =
+        Api::namespaced(common::kube_client(&sandbox, "eks-tokyo").await, NS);
     let mut stream = watcher::watcher(deployments.clone(), watcher::Config::default()).boxed();
     let mut listed = Vec::new();
     loop {
@@ -98,7 +87,7 @@ async fn an_expired_resource_version_is_a_410_event_and_the_watcher_lists_again(
     })
     .await
     .expect("sandbox");
-    let client = client(&sandbox, "eks-tokyo").await;
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
 
     // A raw watch from far in the past: 200, then one ERROR event, 410 Expired.
@@ -177,7 +166,7 @@ async fn kube_rs_lists_and_watches_10000_pods_per_cluster() {
     let up = started.elapsed();
     let mut figures = vec![format!("sandbox up with its world in {up:?}")];
     for (cluster, context) in [(0, "eks-tokyo"), (1, "aks-korea")] {
-        let pods: Api<Pod> = Api::all(client(&sandbox, context).await);
+        let pods: Api<Pod> = Api::all(common::kube_client(&sandbox, context).await);
         // The controllers create pods in batches: wait until they are all there.
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut count = 0;

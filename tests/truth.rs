@@ -8,9 +8,8 @@
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::Service;
+use kube::Api;
 use kube::api::{Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client};
 use serde_json::json;
 use touban::app::{App, Event};
 use touban::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin};
@@ -206,16 +205,8 @@ fn a_stale_data_source_shows_its_last_verdict_as_last_known() {
 }
 
 async fn tokyo_services(sandbox: &touban::sandbox::Sandbox) -> Api<Service> {
-    let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
-    let options = KubeConfigOptions {
-        context: Some("eks-tokyo".into()),
-        ..KubeConfigOptions::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
     Api::namespaced(
-        Client::try_from(config).expect("client"),
+        common::kube_client(sandbox, "eks-tokyo").await,
         "iworkz-production",
     )
 }

@@ -4,9 +4,8 @@
 //! record so that a console killed mid-job leaves a readable log. Every
 //! free text is masked: no password, token or DSN credential is written.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use serde::Serialize;
@@ -132,20 +131,13 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Opens `path` for appending, creating it (and its directory, 0700)
-    /// if need be; the file is made 0600 whatever it was.
+    /// if need be; the file and directory are made private whatever they
+    /// were.
     pub fn open(path: &Path) -> io::Result<AuditLog> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
+            crate::logging::private_dir(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let file = crate::logging::private_file(path)?;
         Ok(AuditLog { file })
     }
 
@@ -162,6 +154,8 @@ impl AuditLog {
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::expect_used)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
     use crate::model::action::{ObjectKind, Target};
 

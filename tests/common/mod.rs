@@ -204,3 +204,18 @@ impl Drop for Process {
         let _ = self.0.wait();
     }
 }
+
+/// A kube-rs client to the sandbox's cluster through one of the contexts
+/// of its kubeconfig (`eks-tokyo`, `aks-korea`, `eks-tokyo-readonly`, …).
+pub async fn kube_client(sandbox: &touban::sandbox::Sandbox, context: &str) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig())
+        .expect("the sandbox's kubeconfig parses");
+    let options = kube::config::KubeConfigOptions {
+        context: Some(context.to_owned()),
+        ..kube::config::KubeConfigOptions::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}

@@ -198,10 +198,18 @@ fn figures<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
                 field(
                     st,
                     "pods",
-                    format!(
-                        "{} · {} not ready · {} starting · {} crash-looping",
-                        s.pods, s.pods_not_ready, s.pods_starting, s.crash_looping
-                    ),
+                    if app.source(&id.region, id.kind, &id.name).is_live() {
+                        format!(
+                            "{} · {} not ready · {} starting · {} crash-looping",
+                            s.pods, s.pods_not_ready, s.pods_starting, s.crash_looping
+                        )
+                    } else {
+                        // What is wrong now is unknown, never a zero.
+                        format!(
+                            "{} last known · ? not ready · ? starting · ? crash-looping",
+                            s.pods
+                        )
+                    },
                 ),
                 field(st, "services", c.services.len().to_string()),
                 field(st, "autoscalers", c.hpas.len().to_string()),

@@ -431,21 +431,18 @@ fn cluster_counts<'a>(
     layout: Layout,
 ) -> Vec<Line<'a>> {
     let text_style = if live { st.text } else { st.stale };
+    // Not live: what is wrong now is unknown (`?`, never a zero); the
+    // totals are said to be the last known.
     let count = |n: usize, word: &str, bad| {
-        Span::styled(
-            format!("{n} {word}"),
-            if !live {
-                st.stale
-            } else if n > 0 {
-                bad
-            } else {
-                st.muted
-            },
-        )
+        if !live {
+            return Span::styled(format!("? {word}"), st.unknown);
+        }
+        Span::styled(format!("{n} {word}"), if n > 0 { bad } else { st.muted })
     };
     let sep = || Span::styled(" · ", st.muted);
     let figures = vec![
         Span::raw("    "),
+        Span::styled(if live { "" } else { "last known " }, st.stale),
         Span::styled(format!("{}/{} nodes", s.nodes_ready, s.nodes), text_style),
         sep(),
         Span::styled(
