@@ -332,3 +332,107 @@ fn audit_says(audit_path: &std::path::Path, kubeconfig: &str) {
         assert!(!text.contains(token), "a token in the audit log");
     }
 }
+
+/// A job killed midway (after its write, while it waits) and resumed from
+/// its first step ends where an uninterrupted run would, writing nothing
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_midway_resumes_to_the_same_end() {
+    let sandbox = Sandbox::start(Options {
+        seed: 6,
+        pods: 0,
+        speed: 2.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let operator = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
+    let deployments: Api<Deployment> = Api::namespaced(operator, NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit_path = dir.path().join("audit.jsonl");
+    let request = scale("web-frontend-blue", 9, false);
+    let job = runner::prepare(&backend, &request, true)
+        .await
+        .expect("a plan");
+
+    // Run it, and kill it once it waits (step 3: the write is done).
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let task = {
+        let (backend, job, path) = (backend.clone(), job.clone(), audit_path.clone());
+        tokio::spawn(async move {
+            let mut audit = AuditLog::open(&path).expect("audit log");
+            let (_c, cancel) = watch::channel(false);
+            let who = who();
+            let mut cx = Context {
+                audit: &mut audit,
+                who: &who,
+                events: &tx,
+                cancel: &cancel,
+            };
+            runner::run(&backend, &job, JobId(1), &mut cx).await
+        })
+    };
+    while let Some(e) = rx.recv().await {
+        if matches!(e, JobEvent::Step { index: 3, .. }) {
+            task.abort();
+            break;
+        }
+        assert!(
+            !matches!(e, JobEvent::Finished { .. }),
+            "killed before it ends: {e:?}"
+        );
+    }
+    assert!(
+        task.await.is_err_and(|e| e.is_cancelled()),
+        "the job was killed"
+    );
+
+    // Resumed: converges, writes nothing, ends with every replica up.
+    let mut audit = AuditLog::open(&audit_path).expect("audit log");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (_c, cancel) = watch::channel(false);
+    let who = who();
+    let mut cx = Context {
+        audit: &mut audit,
+        who: &who,
+        events: &tx,
+        cancel: &cancel,
+    };
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        runner::resume(&backend, &job, JobId(1), &mut cx),
+    )
+    .await
+    .expect("the resumed job ends within a minute");
+    assert_eq!(outcome, JobOutcome::Succeeded);
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(d.spec.as_ref().and_then(|s| s.replicas), Some(9));
+    let status = d.status.expect("status");
+    assert_eq!(
+        (status.replicas, status.available_replicas),
+        (Some(9), Some(9))
+    );
+
+    let text = std::fs::read_to_string(&audit_path).expect("audit log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let writes: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "step-ended" && l["step"] == 2)
+        .collect();
+    assert_eq!(writes.len(), 2, "the write's step, run and resumed");
+    assert_eq!(writes[0]["outcome"], "spec.replicas=9 accepted");
+    assert_eq!(
+        writes[1]["outcome"],
+        "already wants 9 replicas: nothing written"
+    );
+    assert!(
+        lines.iter().any(|l| l["event"] == "confirmed"
+            && l["detail"] == "resumed: scale web-frontend-blue from 4 to 9"),
+        "{text}"
+    );
+}

@@ -135,7 +135,31 @@ pub async fn run<B: Backend>(
     id: JobId,
     cx: &mut Context<'_>,
 ) -> JobOutcome {
-    let outcome = steps(backend, job, id, cx).await;
+    to_the_end(backend, job, id, cx, false).await
+}
+
+/// Runs again a job that was interrupted (its console killed, its task
+/// aborted) from its first step. Each step converges: one whose effect is
+/// already there (the deployment already wants the replicas asked for) does
+/// nothing, so a resumed job never doubles work and ends where an
+/// uninterrupted run would.
+pub async fn resume<B: Backend>(
+    backend: &B,
+    job: &Job,
+    id: JobId,
+    cx: &mut Context<'_>,
+) -> JobOutcome {
+    to_the_end(backend, job, id, cx, true).await
+}
+
+async fn to_the_end<B: Backend>(
+    backend: &B,
+    job: &Job,
+    id: JobId,
+    cx: &mut Context<'_>,
+    resuming: bool,
+) -> JobOutcome {
+    let outcome = steps(backend, job, id, cx, resuming).await;
     let said = match &outcome {
         JobOutcome::Succeeded => "succeeded".to_owned(),
         JobOutcome::Failed(why) => format!("failed: {why}"),
@@ -154,13 +178,23 @@ pub async fn run<B: Backend>(
     outcome
 }
 
-async fn steps<B: Backend>(backend: &B, job: &Job, id: JobId, cx: &mut Context<'_>) -> JobOutcome {
+async fn steps<B: Backend>(
+    backend: &B,
+    job: &Job,
+    id: JobId,
+    cx: &mut Context<'_>,
+    resuming: bool,
+) -> JobOutcome {
     cx.report(JobEvent::Queued {
         id,
         title: job.plan.title.clone(),
         at: std::time::SystemTime::now(),
     });
-    let confirmed = cx.record(id, job, Event::Confirmed).detail(&job.plan.title);
+    let confirmed = cx.record(id, job, Event::Confirmed).detail(&if resuming {
+        format!("resumed: {}", job.plan.title)
+    } else {
+        job.plan.title.clone()
+    });
     if let Err(why) = cx.write(&confirmed) {
         return JobOutcome::Failed(why);
     }
@@ -189,7 +223,7 @@ async fn steps<B: Backend>(backend: &B, job: &Job, id: JobId, cx: &mut Context<'
         if let Err(why) = cx.write(&start) {
             return JobOutcome::Failed(why);
         }
-        let result = perform(backend, job, op, seen_rv.as_deref(), cx.cancel).await;
+        let result = perform(backend, job, op, seen_rv.as_deref(), cx.cancel, resuming).await;
         if let Ok(Done {
             call: Some(Call {
                 after: Some(rv), ..
@@ -244,8 +278,12 @@ async fn perform<B: Backend>(
     op: &Op,
     seen_rv: Option<&str>,
     cancel: &watch::Receiver<bool>,
+    resuming: bool,
 ) -> Result<Done, Failure> {
     let request = &job.plan.request;
+    let wanted = match request.kind {
+        crate::model::action::ActionKind::Scale { replicas } => i64::from(replicas),
+    };
     let t = &request.target;
     let missing = || Failure {
         what: format!(
@@ -257,7 +295,9 @@ async fn perform<B: Backend>(
     match op {
         Op::ExpectReplicas { replicas } => {
             let (d, rv) = backend.deployment(t).await?.ok_or_else(missing)?;
-            if d.desired != *replicas {
+            // Resumed after the write: already where it was going.
+            let converged = resuming && i64::from(d.desired) == wanted;
+            if d.desired != *replicas && !converged {
                 return Err(Failure {
                     what: format!(
                         "{} wants {} replicas now, not the {replicas} planned from: plan again",
@@ -288,6 +328,19 @@ async fn perform<B: Backend>(
             })
         }
         Op::Scale { replicas, from } => {
+            if resuming
+                && let Some((d, rv)) = backend.deployment(t).await?
+                && i64::from(d.desired) == wanted
+            {
+                return Ok(Done {
+                    said: format!("already wants {replicas} replicas: nothing written"),
+                    call: Some(Call {
+                        status: 200,
+                        before: Some(rv.clone()),
+                        after: Some(rv),
+                    }),
+                });
+            }
             let call = write_scale(backend, t, *replicas, *from, request.dry_run, seen_rv).await?;
             Ok(Done {
                 said: if request.dry_run {
