@@ -9,6 +9,7 @@
 //! chords, history), [`jobs`], [`notices`], and the filters; this file
 //! composes them and dispatches commands.
 
+pub mod act;
 pub mod changes;
 pub mod clock;
 pub mod editor;
@@ -32,6 +33,7 @@ use crate::model::data::{CloudWatchSeries, DataStatus, Figure};
 use crate::model::source::age_label;
 use crate::model::{Command, JobEvent, Key, Pane, SourceId, SourceKind, SourceState, Update};
 
+use act::request_title;
 use clock::RegionClock;
 use editor::LineEditor;
 pub use effect::Effect;
@@ -90,7 +92,8 @@ pub struct App {
     theme: String,
     theme_generation: u64,
     keymap: Keymap,
-    read_only: bool,
+    /// `--read-only` itself, which no setting of the file overrides.
+    read_only_flag: bool,
     focus: Pane,
     store: Store,
     panes: Panes,
@@ -111,7 +114,7 @@ pub struct App {
 impl App {
     /// A new app on loaded configuration, its clocks set to `now`.
     pub fn new(loaded: Loaded, now: SystemTime) -> App {
-        let read_only = loaded.read_only();
+        let read_only_flag = loaded.read_only_flag;
         let mut clocks = RegionClock::for_platform(&loaded.platform);
         for c in &mut clocks {
             c.set(now);
@@ -121,7 +124,7 @@ impl App {
             theme: loaded.theme,
             theme_generation: 0,
             keymap: loaded.keymap,
-            read_only,
+            read_only_flag,
             focus: Pane::Overview,
             store: Store::new(&loaded.platform),
             panes: Panes::default(),
@@ -161,6 +164,9 @@ impl App {
             Event::Resize => self.dirty = true,
             Event::Update(update) => self.apply(update),
             Event::Job(job) => {
+                if let JobEvent::Planned { id, plan } = &job {
+                    self.planned(*id, plan);
+                }
                 self.jobs.apply(job);
                 self.dirty = true;
             }
@@ -264,7 +270,14 @@ impl App {
     fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {}
-            Outcome::Close => self.input.close(),
+            Outcome::Close | Outcome::Declined(Confirmed::Quit | Confirmed::Offer(_)) => {
+                self.input.close();
+            }
+            Outcome::Confirmed(Confirmed::Offer(request)) => {
+                self.input.close();
+                let title = request_title(&request);
+                self.ask(*request, &title);
+            }
             Outcome::Submit(text) => {
                 self.input.close();
                 self.input.remember(&text);
@@ -283,6 +296,14 @@ impl App {
             Outcome::Confirmed(Confirmed::Quit) => {
                 self.input.close();
                 self.quit = true;
+            }
+            Outcome::Confirmed(Confirmed::Job { id, dry_run }) => {
+                self.input.close();
+                self.decided(id, Some(dry_run));
+            }
+            Outcome::Declined(Confirmed::Job { id, .. }) => {
+                self.input.close();
+                self.decided(id, None);
             }
         }
     }
@@ -374,6 +395,10 @@ impl App {
                 }
             }
             Command::Jump => self.jump(),
+            Command::Scale(arg) => self.scale(&arg),
+            Command::HpaMin(arg) => self.hpa_bound(&arg, true),
+            Command::HpaMax(arg) => self.hpa_bound(&arg, false),
+            Command::CancelJob => self.cancel_job(),
             // Handled by the Cluster pane above.
             Command::NextView
             | Command::PrevView
@@ -460,7 +485,7 @@ impl App {
 
     /// Whether mutating actions are refused.
     pub fn read_only(&self) -> bool {
-        self.read_only
+        self.read_only_flag || self.platform.settings.read_only
     }
 
     /// The focused pane.

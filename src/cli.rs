@@ -55,6 +55,18 @@ pub enum Sub {
     },
     /// Print the paths in use: config, themes, keymap, log, audit log.
     Info,
+    /// Print the audit log: what was planned, confirmed, refused and done.
+    Audit {
+        /// Only records of the last DURATION (`1h`, `30m`, `2d`).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// The records as the JSON lines they are, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// The demo's audit log instead (`audit.demo.jsonl`).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -235,6 +247,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             info(&paths);
             Ok(ExitCode::SUCCESS)
         }
+        Some(Sub::Audit { since, json, demo }) => Ok(audit(&paths, since.as_deref(), json, demo)),
         Some(Sub::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut script);
@@ -321,6 +334,55 @@ fn info(paths: &Paths) {
         "keymaps      {}",
         Keymap::built_in_names().collect::<Vec<_>>().join(", ")
     );
+}
+
+/// `touban audit`: the audit log's records, since a while ago if asked.
+fn audit(paths: &Paths, since: Option<&str>, json: bool, demo: bool) -> ExitCode {
+    let since = match since.map(str::parse::<jiff::SignedDuration>) {
+        None => None,
+        Some(Ok(d)) => Some(jiff::Timestamp::now() - d.abs()),
+        Some(Err(e)) => {
+            report(&format!(
+                "touban audit: --since {}: {e} (give a duration such as 1h, 30m or 2d)",
+                since.unwrap_or_default()
+            ));
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let path = if demo {
+        paths.state_dir.join("audit.demo.jsonl")
+    } else {
+        paths.audit_log.clone()
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report(&format!(
+                "touban audit: no audit log at {} yet: nothing has been done from this machine",
+                path.display()
+            ));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            report(&format!(
+                "touban audit: cannot read {}: {e}",
+                path.display()
+            ));
+            return ExitCode::FAILURE;
+        }
+    };
+    let (lines, skipped) = crate::exec::audit::show(&text, since, json);
+    for line in lines {
+        out!("{line}");
+    }
+    if skipped > 0 {
+        report(&format!(
+            "touban audit: {} of {} are not records (cut by a crash mid-write?) and were skipped",
+            plural(skipped, "line"),
+            path.display()
+        ));
+    }
+    ExitCode::SUCCESS
 }
 
 /// Serves the sandbox until SIGINT or SIGTERM.
@@ -435,6 +497,9 @@ fn demo_world(
         .block_on(crate::sandbox::Sandbox::start(options))
         .wrap_err("cannot start the sandbox's servers on 127.0.0.1")?;
     let dir = DemoDir(paths.state_dir.join(format!("demo-{}", std::process::id())));
+    // What is done to the demo's world is written down apart from what is
+    // done to a real platform.
+    paths.audit_log = paths.state_dir.join("audit.demo.jsonl");
     let (_, config) = sandbox
         .write_config(&dir.0)
         .wrap_err_with(|| format!("cannot write the demo's config to {}", dir.0.display()))?;
@@ -489,6 +554,7 @@ fn console(
         tui::spawn_clock(tx.clone());
         let details =
             crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
+        let exec = spawn_executor(app.platform(), &paths, &tx)?;
         if matches!(mode, Mode::CrashTest) {
             // Frames drawn without pause, so the panic lands while one may
             // be being written.
@@ -508,7 +574,7 @@ fn console(
             &mut terminal,
             app,
             rx,
-            tui::RealTerminal(route(details)),
+            tui::RealTerminal(route(details, exec)),
             started,
         )
         .await;
@@ -556,6 +622,92 @@ fn console(
     }
 }
 
+/// The executor on the configured clusters, its job events forwarded to
+/// the app's channel; the audit log is opened first (a console that cannot
+/// write it down does not act).
+fn spawn_executor(
+    platform: &config::Platform,
+    paths: &Paths,
+    tx: &mpsc::Sender<crate::app::Event>,
+) -> eyre::Result<mpsc::UnboundedSender<crate::model::ExecCommand>> {
+    let audit = crate::exec::audit::AuditLog::open(&paths.audit_log).wrap_err_with(|| {
+        format!(
+            "cannot open the audit log {} (its directory must be writable)",
+            paths.audit_log.display()
+        )
+    })?;
+    let executor = crate::exec::task::Executor {
+        backend: std::sync::Arc::new(crate::exec::backend::kube::KubeBackend::for_clusters(
+            &platform.clusters,
+        )),
+        audit: std::sync::Arc::new(audit),
+        who: std::sync::Arc::new(crate::exec::runner::Who::new(
+            &platform.environment,
+            &operator(platform),
+        )),
+        primary: platform
+            .regions
+            .iter()
+            .filter(|r| r.role == config::platform::Role::Primary)
+            .map(|r| r.name.get_ref().clone())
+            .collect(),
+    };
+    let (events, mut rx) = mpsc::unbounded_channel();
+    let forward = tx.clone();
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if forward.send(crate::app::Event::Job(e)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(crate::exec::task::spawn(executor, events))
+}
+
+/// Who acts, for the audit log: the config's `operator`, else
+/// `$USER@host`.
+fn operator(platform: &config::Platform) -> String {
+    if let Some(o) = platform
+        .settings
+        .operator
+        .as_deref()
+        .filter(|o| !o.is_empty())
+    {
+        return o.to_owned();
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_of_uid)
+        .unwrap_or_else(|| "unknown".to_owned());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{user}@{host}")
+}
+
+/// The name of the process's user in /etc/passwd, when $USER is not set
+/// (a service, a bare `su`).
+fn user_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
 /// Whether stdin and stdout are a terminal; if not, says so in one line.
 fn has_terminal() -> bool {
     use std::io::IsTerminal as _;
@@ -569,12 +721,29 @@ fn has_terminal() -> bool {
     yes
 }
 
-/// Where the console's effects go: detail fetches to the fetcher. A
-/// request that cannot be taken is answered at once.
+/// Where the console's effects go: detail fetches to the fetcher, requests
+/// of jobs to the executor. A request that cannot be taken is answered at
+/// once.
 fn route(
     details: mpsc::UnboundedSender<crate::model::cluster::ObjectRef>,
+    exec: mpsc::UnboundedSender<crate::model::ExecCommand>,
 ) -> impl FnMut(crate::app::Effect) -> Option<crate::app::Event> {
     move |effect| match effect {
+        crate::app::Effect::Exec(command) => exec.send(command).err().map(|failed| {
+            let id = match failed.0 {
+                crate::model::ExecCommand::Plan { id, .. }
+                | crate::model::ExecCommand::Confirm { id, .. }
+                | crate::model::ExecCommand::Decline { id }
+                | crate::model::ExecCommand::Cancel { id } => id,
+            };
+            crate::app::Event::Job(crate::model::JobEvent::Finished {
+                id,
+                outcome: crate::model::JobOutcome::Failed(
+                    "the executor has stopped (see the log); restart touban to act".to_owned(),
+                ),
+                at: SystemTime::now(),
+            })
+        }),
         crate::app::Effect::FetchDetail(object) => details.send(object).err().map(|failed| {
             crate::app::Event::Update(crate::model::Update::Detail {
                 object: failed.0,

@@ -187,26 +187,32 @@ impl Loaded {
     /// Why actions on `cluster` (or on no cluster) are refused, if they are:
     /// `--read-only` over the cluster's `read_only` over the settings.
     pub fn read_only_for(&self, cluster: Option<&str>) -> Option<ReadOnlyBy> {
-        if self.read_only_flag {
-            return Some(ReadOnlyBy::Flag);
-        }
-        let own = cluster.and_then(|name| {
-            self.platform
-                .clusters
-                .iter()
-                .find(|c| c.name.get_ref() == name)
-                .and_then(|c| c.read_only)
-                .map(|ro| (name, ro))
-        });
-        match own {
-            Some((name, true)) => Some(ReadOnlyBy::Cluster(name.to_owned())),
-            Some((_, false)) => None,
-            None => self
-                .platform
-                .settings
-                .read_only
-                .then_some(ReadOnlyBy::Settings),
-        }
+        read_only_for(self.read_only_flag, &self.platform, cluster)
+    }
+}
+
+/// Why actions on `cluster` (or on no cluster) are refused, if they are:
+/// `--read-only` (`flag`) over the cluster's `read_only` over the settings.
+pub fn read_only_for(
+    flag: bool,
+    platform: &platform::Platform,
+    cluster: Option<&str>,
+) -> Option<ReadOnlyBy> {
+    if flag {
+        return Some(ReadOnlyBy::Flag);
+    }
+    let own = cluster.and_then(|name| {
+        platform
+            .clusters
+            .iter()
+            .find(|c| c.name.get_ref() == name)
+            .and_then(|c| c.read_only)
+            .map(|ro| (name, ro))
+    });
+    match own {
+        Some((name, true)) => Some(ReadOnlyBy::Cluster(name.to_owned())),
+        Some((_, false)) => None,
+        None => platform.settings.read_only.then_some(ReadOnlyBy::Settings),
     }
 }
 

@@ -7,8 +7,9 @@
 //! without I/O; [`runner`] reads for them ([`runner::prepare`]) and runs a
 //! confirmed job's operations through a [`backend::Backend`], verifying
 //! each, recording each in the [`audit`] log and reporting each as a
-//! `JobEvent`. Still to come (the executor issue): the task that owns the
-//! job queue, the safety gate, leases, and the console's commands.
+//! `JobEvent`; [`task`] owns the queue of jobs: one at a time per target,
+//! targets side by side. Still to come (the executor issue): leases, the
+//! RBAC preflight, and more actions.
 //!
 //! [`ActionRequest`]: crate::model::action::ActionRequest
 //! [`Plan`]: crate::model::plan::Plan
@@ -27,3 +28,4 @@ pub mod audit;
 pub mod backend;
 pub mod runner;
 pub mod step;
+pub mod task;

@@ -16,7 +16,7 @@ pub mod source;
 pub mod verdict;
 
 pub use command::Command;
-pub use job::{JobEvent, JobId, JobOutcome};
+pub use job::{ExecCommand, JobEvent, JobId, JobOutcome};
 pub use key::{Chord, Key, KeyCode, Modifiers};
 pub use pane::Pane;
 pub use source::{SourceId, SourceKind, SourceState, Update};

@@ -192,3 +192,49 @@ fn example_and_completions_print() {
     }
     assert!(!help.contains("crash-test"), "the crash test stays hidden");
 }
+
+/// `touban audit`: nothing yet said as such; the records since a while ago
+/// for humans, or as the JSON lines they are; a bad duration is refused.
+#[test]
+fn audit_prints_the_log_for_humans_or_scripts() {
+    let home = tempfile::tempdir().expect("temp");
+    let none = touban(home.path(), &["audit"], &[]);
+    assert!(none.status.success());
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("no audit log at"),
+        "{none:?}"
+    );
+    let dir = home.path().join("state/touban");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let now = jiff::Timestamp::now();
+    let record = |at: jiff::Timestamp, job: u64, event: &str| {
+        serde_json::json!({
+            "at": at.to_string(), "environment": "prod", "operator": "ops@bastion",
+            "session": "s", "job": job, "event": event, "region": "tokyo",
+            "cluster": "eks-tokyo", "namespace": "iworkz-production",
+            "object": "Deployment/web-frontend-blue",
+            "action": {"action": "scale", "replicas": 10}, "dry_run": false,
+            "detail": "scale web-frontend-blue from 4 to 10"
+        })
+        .to_string()
+    };
+    let old = record(now - jiff::SignedDuration::from_hours(3), 1, "planned");
+    let new = record(now, 2, "confirmed");
+    std::fs::write(dir.join("audit.jsonl"), format!("{old}\n{new}\n")).expect("write");
+    let human = touban(home.path(), &["audit", "--since", "1h"], &[]);
+    assert!(human.status.success(), "{human:?}");
+    let text = stdout(&human);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("ops@bastion #2 confirmed eks-tokyo/iworkz-production Deployment/web-frontend-blue scale replicas=10: scale web-frontend-blue from 4 to 10"),
+        "{text}"
+    );
+    let json = touban(home.path(), &["audit", "--json"], &[]);
+    assert_eq!(stdout(&json), format!("{old}\n{new}\n"));
+    let bad = touban(home.path(), &["audit", "--since", "yesterday"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("give a duration such as 1h"),
+        "{bad:?}"
+    );
+}

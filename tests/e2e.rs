@@ -499,3 +499,168 @@ fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
     t.wait_for("EXIT:0");
     assert_terminal_restored(&t);
 }
+
+/// The executor from the console: in the demo, web-frontend-blue (which no
+/// HPA scales) is scaled to 10 through the plan and the confirm dialog,
+/// the Cluster pane shows 10/10, the Jobs pane the job succeeded with its
+/// steps, and the demo's audit log (kept apart from a real one) has it.
+#[test]
+fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
+    let t = Tmux::new("scale");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --scenario calm --speed 10; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    t.wait_for("sources 12/12 live");
+    t.keys(&["2", "]"]);
+    t.wait_for("iworkz/web-frontend:3.2.0");
+    // Only web-frontend-blue, selected.
+    t.keys(&["/"]);
+    t.keys(&["-l", "web-frontend-blue"]);
+    t.keys(&["Enter"]);
+    t.wait("web-frontend-blue alone", |s| {
+        s.contains("1 rows") && s.contains("4/4")
+    });
+    // `S` asks for the replicas on the command line; a bad number is
+    // refused before anything is planned.
+    t.keys(&["S"]);
+    t.wait_for(":scale");
+    t.keys(&["-l", "ten"]);
+    t.keys(&["Enter"]);
+    t.wait_for("the replicas must be a whole number");
+    t.keys(&["S"]);
+    t.keys(&["-l", "10"]);
+    t.keys(&["Enter"]);
+    let dialog = t.wait_for("Scale web-frontend-blue from 4 to 10");
+    for field in [
+        "Tokyo (primary)",
+        "eks-tokyo",
+        "iworkz-production",
+        "Deployment web-frontend-blue",
+        "PATCH …/deployments/web-frontend-blue/scale",
+        "Undo: scale web-frontend-blue back to 4",
+        "[ Cancel ]",
+        "[ Dry run ]",
+        "[ Confirm ]",
+    ] {
+        assert!(dialog.contains(field), "{field} in:\n{dialog}");
+    }
+    // Enter on the dialog as it opens is Cancel: nothing is done.
+    t.keys(&["Enter"]);
+    t.wait_for("not confirmed: nothing done");
+    t.keys(&["S"]);
+    t.keys(&["-l", "10"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Scale web-frontend-blue from 4 to 10");
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("confirmed: the Jobs pane (9) follows it");
+    t.wait("10 of 10 ready in the Cluster pane", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend-blue") && l.contains("10/10"))
+    });
+    t.keys(&["9"]);
+    let jobs = t.wait("the job succeeded", |s| {
+        s.lines()
+            .any(|l| l.contains("scale web-frontend-blue from 4 to 10") && l.contains("succeeded"))
+    });
+    assert!(
+        jobs.lines().any(|l| l.contains("cancelled")),
+        "the declined plan is listed too:\n{jobs}"
+    );
+    t.keys(&["End", "Enter"]);
+    let detail = t.wait_for("saw     10 of 10 updated and available");
+    assert!(detail.contains("✓ 2. scale web-frontend-blue"), "{detail}");
+    // Esc and q apart: together a terminal reads them as Alt-q.
+    t.keys(&["Escape"]);
+    t.wait("the detail closed", |s| !s.contains("saw     "));
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+    let audit = std::fs::read_to_string(t.path("state/touban/audit.demo.jsonl"))
+        .expect("the demo's own audit log");
+    let events: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            assert_eq!(v["environment"], "sandbox", "{l}");
+            v["event"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "planned",
+            "declined",
+            "planned",
+            "confirmed",
+            "step-started",
+            "step-ended",
+            "step-started",
+            "step-ended",
+            "step-started",
+            "step-ended",
+            "finished"
+        ],
+        "{audit}"
+    );
+    assert!(
+        !t.path("state/touban/audit.jsonl").exists(),
+        "the demo writes nothing to the real audit log"
+    );
+}
+
+/// In Tokyo an HPA scales backend-api-blue: `scale 10` on it is refused,
+/// and the refusal offers backend-api-hpa's minimum of 10 instead, planned
+/// and confirmed from the same dialog chain; the job ends succeeded once
+/// the HPA has moved the deployment.
+#[test]
+fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
+    let t = Tmux::new("hpa");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --scenario calm --speed 10; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    t.wait_for("sources 12/12 live");
+    t.keys(&["5"]);
+    t.wait_for("backend-api-blue");
+    t.keys(&["/"]);
+    t.keys(&["-l", "backend-api-blue"]);
+    t.keys(&["Enter"]);
+    t.keys(&[":"]);
+    t.keys(&["-l", "scale 10"]);
+    t.keys(&["Enter"]);
+    let offer = t.wait_for("Refused: plan this instead?");
+    assert!(
+        offer.contains("scaled by the HPA backend-api-hpa"),
+        "{offer}"
+    );
+    assert!(offer.contains("minimum to 10"), "{offer}");
+    t.keys(&["Tab", "Enter"]);
+    let plan = t.wait_for("Set backend-api-hpa's bounds from");
+    assert!(
+        plan.contains("HorizontalPodAutoscaler backend-api-hpa"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("PATCH …/horizontalpodautoscalers/backend-api-hpa"),
+        "{plan}"
+    );
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.keys(&["9"]);
+    t.wait("the HPA job succeeded", |s| {
+        s.lines()
+            .any(|l| l.contains("set backend-api-hpa's bounds") && l.contains("succeeded"))
+    });
+    t.keys(&["5"]);
+    t.wait("backend-api-blue at 10", |s| {
+        s.lines()
+            .any(|l| l.contains("backend-api-blue") && l.contains("10/10"))
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}

@@ -36,10 +36,7 @@ fn scale(name: &str, replicas: u32, dry_run: bool) -> ActionRequest {
 }
 
 fn who() -> Who {
-    Who {
-        environment: "sandbox".into(),
-        operator: "test@touban".into(),
-    }
+    Who::new("sandbox", "test@touban")
 }
 
 /// Runs one job and collects its events.
@@ -47,7 +44,7 @@ async fn run(
     backend: &KubeBackend,
     request: &ActionRequest,
     id: u64,
-    audit: &mut AuditLog,
+    audit: &AuditLog,
 ) -> (JobOutcome, Vec<JobEvent>) {
     let planned = runner::prepare(backend, request, true).await;
     runner::record_plan(audit, &who(), JobId(id), request, &planned).expect("recorded");
@@ -91,12 +88,12 @@ async fn scale_plans_runs_verifies_and_records() {
     let deployments: Api<Deployment> = Api::namespaced(operator, NS);
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");
-    let mut audit = AuditLog::open(&audit_path).expect("audit log");
+    let audit = AuditLog::open(&audit_path).expect("audit log");
 
     // An HPA scales backend-api-blue: sent to the HPA's bounds.
     let hpa_target = scale("backend-api-blue", 10, false);
     let planned = runner::prepare(&backend, &hpa_target, true).await;
-    runner::record_plan(&mut audit, &who(), JobId(9), &hpa_target, &planned).expect("recorded");
+    runner::record_plan(&audit, &who(), JobId(9), &hpa_target, &planned).expect("recorded");
     let refused = planned.expect_err("refused");
     assert!(
         refused.why.contains("scaled by the HPA backend-api-hpa"),
@@ -115,13 +112,7 @@ async fn scale_plans_runs_verifies_and_records() {
         .as_ref()
         .and_then(|s| s.replicas)
         .expect("replicas");
-    let (outcome, _) = run(
-        &backend,
-        &scale("web-frontend-blue", 7, true),
-        1,
-        &mut audit,
-    )
-    .await;
+    let (outcome, _) = run(&backend, &scale("web-frontend-blue", 7, true), 1, &audit).await;
     assert_eq!(outcome, JobOutcome::Succeeded);
     let after = deployments.get("web-frontend-blue").await.expect("get");
     assert_eq!(
@@ -131,13 +122,7 @@ async fn scale_plans_runs_verifies_and_records() {
     );
 
     // The real scale: every replica updated and available when it ends.
-    let (outcome, events) = run(
-        &backend,
-        &scale("web-frontend-blue", 7, false),
-        2,
-        &mut audit,
-    )
-    .await;
+    let (outcome, events) = run(&backend, &scale("web-frontend-blue", 7, false), 2, &audit).await;
     assert_eq!(outcome, JobOutcome::Succeeded, "{events:?}");
     let d = deployments.get("web-frontend-blue").await.expect("get");
     let status = d.status.expect("status");
@@ -163,22 +148,16 @@ async fn scale_plans_runs_verifies_and_records() {
         })
     ));
 
-    changed_behind_the_plan(&backend, &deployments, &mut audit).await;
+    changed_behind_the_plan(&backend, &deployments, &audit).await;
 
-    down_then_a_conflict(&backend, &deployments, &mut audit).await;
+    down_then_a_conflict(&backend, &deployments, &audit).await;
 
     // The read-only user: the write is refused with 403 and says so.
     let viewer = KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
         common::kube_client(&sandbox, "eks-tokyo-readonly").await,
     )]));
-    let (outcome, _) = run(
-        &viewer,
-        &scale("web-frontend-blue", 4, false),
-        4,
-        &mut audit,
-    )
-    .await;
+    let (outcome, _) = run(&viewer, &scale("web-frontend-blue", 4, false), 4, &audit).await;
     assert!(
         matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 2 of 3") && why.contains("HTTP 403") && why.contains("may not patch deployments/scale")),
         "{outcome:?}"
@@ -193,7 +172,7 @@ async fn scale_plans_runs_verifies_and_records() {
 async fn down_then_a_conflict(
     backend: &KubeBackend,
     deployments: &Api<Deployment>,
-    audit: &mut AuditLog,
+    audit: &AuditLog,
 ) {
     // Down from 6 to 2: done only when the old pods are gone, not when
     // kubectl would call it complete.
@@ -230,7 +209,7 @@ async fn down_then_a_conflict(
 async fn changed_behind_the_plan(
     backend: &KubeBackend,
     deployments: &Api<Deployment>,
-    audit: &mut AuditLog,
+    audit: &AuditLog,
 ) {
     let job = runner::prepare(backend, &scale("web-frontend-blue", 5, false), true)
         .await
@@ -348,30 +327,37 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
     .await
     .expect("sandbox");
     let operator = common::kube_client(&sandbox, "eks-tokyo").await;
-    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
+    let backend = std::sync::Arc::new(KubeBackend::new(BTreeMap::from([(
+        "eks-tokyo".to_owned(),
+        operator.clone(),
+    )])));
     let deployments: Api<Deployment> = Api::namespaced(operator, NS);
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");
     let request = scale("web-frontend-blue", 9, false);
-    let job = runner::prepare(&backend, &request, true)
+    let job = runner::prepare(backend.as_ref(), &request, true)
         .await
         .expect("a plan");
 
     // Run it, and kill it once it waits (step 3: the write is done).
     let (tx, mut rx) = mpsc::unbounded_channel();
     let task = {
-        let (backend, job, path) = (backend.clone(), job.clone(), audit_path.clone());
+        let (backend, job, path) = (
+            std::sync::Arc::clone(&backend),
+            job.clone(),
+            audit_path.clone(),
+        );
         tokio::spawn(async move {
-            let mut audit = AuditLog::open(&path).expect("audit log");
+            let audit = AuditLog::open(&path).expect("audit log");
             let (_c, cancel) = watch::channel(false);
             let who = who();
             let mut cx = Context {
-                audit: &mut audit,
+                audit: &audit,
                 who: &who,
                 events: &tx,
                 cancel: &cancel,
             };
-            runner::run(&backend, &job, JobId(1), &mut cx).await
+            runner::run(backend.as_ref(), &job, JobId(1), &mut cx).await
         })
     };
     while let Some(e) = rx.recv().await {
@@ -390,19 +376,19 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
     );
 
     // Resumed: converges, writes nothing, ends with every replica up.
-    let mut audit = AuditLog::open(&audit_path).expect("audit log");
+    let audit = AuditLog::open(&audit_path).expect("audit log");
     let (tx, _rx) = mpsc::unbounded_channel();
     let (_c, cancel) = watch::channel(false);
     let who = who();
     let mut cx = Context {
-        audit: &mut audit,
+        audit: &audit,
         who: &who,
         events: &tx,
         cancel: &cancel,
     };
     let outcome = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        runner::resume(&backend, &job, JobId(1), &mut cx),
+        runner::resume(backend.as_ref(), &job, JobId(1), &mut cx),
     )
     .await
     .expect("the resumed job ends within a minute");
@@ -434,5 +420,94 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
         lines.iter().any(|l| l["event"] == "confirmed"
             && l["detail"] == "resumed: scale web-frontend-blue from 4 to 9"),
         "{text}"
+    );
+}
+
+/// The HPA's bounds, as a scale of its target is sent to: backend-api-hpa's
+/// minimum raised to 5 in Tokyo (it scales backend-api-blue); the write
+/// carries the bounds read, the HPA controller moves the deployment inside
+/// them, and the job ends when every replica is up. A plan made before
+/// someone else changed the bounds fails its check, writing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hpa_bounds_move_the_target_inside_them() {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    let sandbox = Sandbox::start(Options {
+        seed: 8,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let operator = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(operator.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(operator, NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let bounds = |min: Option<u32>, max: Option<u32>| ActionRequest {
+        kind: ActionKind::HpaBounds { min, max },
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::HorizontalPodAutoscaler,
+            name: "backend-api-hpa".into(),
+        },
+        dry_run: false,
+    };
+
+    // The scale of backend-api-blue offers exactly this request.
+    let refused = runner::prepare(&backend, &scale("backend-api-blue", 5, false), true)
+        .await
+        .expect_err("an HPA scales it");
+    let offer = refused.offer.expect("the HPA's bounds offered");
+    assert_eq!(*offer, bounds(Some(5), None));
+
+    let (outcome, events) = run(&backend, &offer, 1, &audit).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:?}");
+    let h = hpas.get("backend-api-hpa").await.expect("get");
+    assert_eq!(h.spec.as_ref().and_then(|s| s.min_replicas), Some(5));
+    let d = deployments.get("backend-api-blue").await.expect("get");
+    let wants = d.spec.as_ref().and_then(|s| s.replicas).expect("replicas");
+    assert!(wants >= 5, "the HPA moved its target inside: {wants}");
+    assert_eq!(
+        d.status.and_then(|s| s.available_replicas),
+        Some(wants),
+        "every replica up when the job ends"
+    );
+
+    // Planned, then changed by someone else: the check fails, nothing
+    // is written.
+    let job = runner::prepare(&backend, &bounds(Some(6), None), true)
+        .await
+        .expect("a plan");
+    hpas.patch(
+        "backend-api-hpa",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"maxReplicas": 12}})),
+    )
+    .await
+    .expect("patched by someone else");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (_c, cancel) = watch::channel(false);
+    let who = who();
+    let mut cx = Context {
+        audit: &audit,
+        who: &who,
+        events: &tx,
+        cancel: &cancel,
+    };
+    let outcome = runner::run(&backend, &job, JobId(2), &mut cx).await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 1 of 3") && why.contains("between 5 and 12 now, not the 5–") && why.contains("plan again")),
+        "{outcome:?}"
+    );
+    let h = hpas.get("backend-api-hpa").await.expect("get");
+    assert_eq!(
+        h.spec.as_ref().and_then(|s| s.min_replicas),
+        Some(5),
+        "nothing written"
     );
 }

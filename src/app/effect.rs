@@ -4,6 +4,7 @@
 //! loop hands each to whoever `cli` wired in (the detail fetcher, later the
 //! executor), and answers come back as events.
 
+use crate::model::ExecCommand;
 use crate::model::cluster::ObjectRef;
 
 /// Something the app needs done outside itself.
@@ -12,4 +13,7 @@ pub enum Effect {
     /// Fetch an object whole for the detail view; the answer comes back
     /// as an `Update::Detail`.
     FetchDetail(ObjectRef),
+    /// Ask the executor: plan a request, run or drop a plan, cancel a job;
+    /// the answers come back as `Event::Job`.
+    Exec(ExecCommand),
 }

@@ -28,6 +28,8 @@ pub enum Outcome {
     },
     /// Close, the operator having confirmed this.
     Confirmed(Confirmed),
+    /// Close, the operator having declined this (Cancel, or Esc).
+    Declined(Confirmed),
 }
 
 /// What a confirmation dialog confirms.
@@ -35,6 +37,15 @@ pub enum Outcome {
 pub enum Confirmed {
     /// Quit although jobs are running.
     Quit,
+    /// Plan what a refusal offered instead.
+    Offer(Box<crate::model::action::ActionRequest>),
+    /// Run a planned job.
+    Job {
+        /// Which job.
+        id: JobId,
+        /// As a server-side dry run: nothing changed.
+        dry_run: bool,
+    },
 }
 
 /// An overlay.
@@ -173,6 +184,13 @@ impl CommandLine {
         }
     }
 
+    /// The same command line with `text` typed already.
+    #[must_use]
+    pub fn with_text(mut self, text: &str) -> CommandLine {
+        self.editor = LineEditor::with_text(text);
+        self
+    }
+
     fn on_key(&mut self, key: Key) -> Outcome {
         match key.code {
             KeyCode::Esc => return Outcome::Close,
@@ -279,6 +297,9 @@ impl CommandLine {
 pub enum ConfirmFocus {
     /// Cancel: where every dialog starts.
     Cancel,
+    /// Dry run, where offered: every write checked by the server, nothing
+    /// changed.
+    DryRun,
     /// Confirm.
     Confirm,
 }
@@ -291,6 +312,8 @@ pub struct ConfirmDialog {
     pub title: String,
     /// The target, field by field: cluster, region, namespace, object.
     pub target: Vec<(String, String)>,
+    /// What will be done, a line each (a plan's steps).
+    pub details: Vec<String>,
     /// What happens, in a sentence.
     pub consequence: String,
     /// For irreversible actions: the text the operator must type.
@@ -301,6 +324,8 @@ pub struct ConfirmDialog {
     pub focus: ConfirmFocus,
     /// What confirming does.
     pub on_confirm: Confirmed,
+    /// Whether a Dry run button is offered.
+    pub dry_run: bool,
 }
 
 impl ConfirmDialog {
@@ -314,11 +339,40 @@ impl ConfirmDialog {
         ConfirmDialog {
             title: title.to_owned(),
             target,
+            details: Vec::new(),
             consequence: consequence.to_owned(),
             typed: None,
             input: LineEditor::default(),
             focus: ConfirmFocus::Cancel,
             on_confirm,
+            dry_run: false,
+        }
+    }
+
+    /// The same dialog, listing these lines before its consequence.
+    #[must_use]
+    pub fn details(mut self, lines: Vec<String>) -> ConfirmDialog {
+        self.details = lines;
+        self
+    }
+
+    /// The same dialog, offering a dry run of what it confirms.
+    #[must_use]
+    pub fn with_dry_run(mut self) -> ConfirmDialog {
+        self.dry_run = true;
+        self
+    }
+
+    /// The buttons, left to right.
+    pub fn buttons(&self) -> &'static [ConfirmFocus] {
+        if self.dry_run {
+            &[
+                ConfirmFocus::Cancel,
+                ConfirmFocus::DryRun,
+                ConfirmFocus::Confirm,
+            ]
+        } else {
+            &[ConfirmFocus::Cancel, ConfirmFocus::Confirm]
         }
     }
 
@@ -336,16 +390,28 @@ impl ConfirmDialog {
 
     fn on_key(&mut self, key: Key) -> Outcome {
         match key.code {
-            KeyCode::Esc => return Outcome::Close,
+            KeyCode::Esc => return Outcome::Declined(self.on_confirm.clone()),
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
-                self.focus = match self.focus {
-                    ConfirmFocus::Cancel => ConfirmFocus::Confirm,
-                    ConfirmFocus::Confirm => ConfirmFocus::Cancel,
+                let buttons = self.buttons();
+                let at = buttons.iter().position(|b| *b == self.focus).unwrap_or(0);
+                let forward = matches!(key.code, KeyCode::Tab | KeyCode::Right);
+                let next = if forward {
+                    (at + 1) % buttons.len()
+                } else {
+                    (at + buttons.len() - 1) % buttons.len()
                 };
+                self.focus = buttons.get(next).copied().unwrap_or(ConfirmFocus::Cancel);
             }
             KeyCode::Enter => {
                 return match self.focus {
-                    ConfirmFocus::Cancel => Outcome::Close,
+                    ConfirmFocus::Cancel => Outcome::Declined(self.on_confirm.clone()),
+                    ConfirmFocus::DryRun => Outcome::Confirmed(match &self.on_confirm {
+                        Confirmed::Job { id, .. } => Confirmed::Job {
+                            id: *id,
+                            dry_run: true,
+                        },
+                        other @ (Confirmed::Quit | Confirmed::Offer(_)) => other.clone(),
+                    }),
                     ConfirmFocus::Confirm if self.can_confirm() => {
                         Outcome::Confirmed(self.on_confirm.clone())
                     }
@@ -388,7 +454,7 @@ mod tests {
         let mut o = Overlay::Confirm(dialog);
         assert_eq!(
             press(&mut o, &[ENTER]),
-            Outcome::Close,
+            Outcome::Declined(Confirmed::Quit),
             "Enter on the initial focus cancels"
         );
         let Overlay::Confirm(d) = &mut o else {

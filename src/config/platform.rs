@@ -65,6 +65,10 @@ pub struct Settings {
     /// Refuse every mutating action.
     #[serde(default)]
     pub read_only: bool,
+    /// Who acts, in the audit log and on the cluster (`ops@bastion`);
+    /// by default `$USER@host`.
+    #[serde(default)]
+    pub operator: Option<String>,
     /// The most any one answer of a source may be, in MiB (an HTTP body,
     /// a PostgreSQL or Redis reply): beyond it the answer is refused.
     #[serde(default = "default_max_reply_mib")]
@@ -78,6 +82,7 @@ impl Default for Settings {
             keymap: default_name(),
             language: Language::default(),
             read_only: false,
+            operator: None,
             max_reply_mib: default_max_reply_mib(),
         }
     }

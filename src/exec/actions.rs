@@ -2,6 +2,7 @@
 //! its planner, so adding an action is one file here and one arm the
 //! compiler asks for.
 
+pub mod hpa_bounds;
 pub mod scale;
 
 use super::step::Job;
@@ -12,7 +13,8 @@ use crate::model::plan::Refusal;
 /// What the executor read about a request's target before planning it.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
-    /// The target deployment, if it exists.
+    /// The target deployment (for an HPA: the deployment it scales), if
+    /// it exists.
     pub deployment: Option<DeploymentRow>,
     /// The HPAs of the target's namespace.
     pub hpas: Vec<HpaRow>,
@@ -36,5 +38,6 @@ pub enum Progress {
 pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
     match &request.kind {
         ActionKind::Scale { replicas } => scale::plan(request, *replicas, seen),
+        ActionKind::HpaBounds { min, max } => hpa_bounds::plan(request, *min, *max, seen),
     }
 }

@@ -23,12 +23,38 @@ pub enum Event {
     Refused,
     /// The operator confirmed the plan.
     Confirmed,
+    /// The operator cancelled a plan without confirming it, or a
+    /// confirmed job before it started.
+    Declined,
     /// A step started.
     StepStarted,
     /// A step ended (its result is the outcome).
     StepEnded,
     /// The job ended.
     Finished,
+}
+
+/// Who acts, and in which run of the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    /// The platform's `environment`.
+    pub environment: String,
+    /// The operator (`operator` from the config, else `$USER@host`).
+    pub operator: String,
+    /// This run of the console: when it started and its process id.
+    pub session: String,
+}
+
+impl Who {
+    /// `operator` in `environment`, in this run of this process.
+    pub fn new(environment: &str, operator: &str) -> Who {
+        let started = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+        Who {
+            environment: environment.to_owned(),
+            operator: operator.to_owned(),
+            session: format!("{started}-{}", std::process::id()),
+        }
+    }
 }
 
 /// One line of the audit log.
@@ -40,6 +66,9 @@ pub struct Record {
     pub environment: String,
     /// Who: `operator` from the config, else `$USER@host`.
     pub operator: String,
+    /// The console's run the job belongs to (its start and process id):
+    /// with `job`, what names one job across runs.
+    pub session: String,
     /// The job, within the console's run.
     pub job: u64,
     /// What happened.
@@ -78,19 +107,14 @@ pub struct Record {
 
 impl Record {
     /// A record of `event` for `request`, now; the optional fields empty.
-    pub fn new(
-        environment: &str,
-        operator: &str,
-        job: u64,
-        event: Event,
-        request: &ActionRequest,
-    ) -> Record {
+    pub fn new(who: &Who, job: u64, event: Event, request: &ActionRequest) -> Record {
         let t = &request.target;
         let kind: &'static str = t.kind.into();
         Record {
             at: jiff::Timestamp::now().to_string(),
-            environment: environment.to_owned(),
-            operator: operator.to_owned(),
+            environment: who.environment.clone(),
+            operator: who.operator.clone(),
+            session: who.session.clone(),
             job,
             event,
             region: t.region.clone(),
@@ -126,7 +150,8 @@ impl Record {
 /// The open audit log.
 #[derive(Debug)]
 pub struct AuditLog {
-    file: File,
+    /// One writer at a time: jobs of different targets run side by side.
+    file: std::sync::Mutex<File>,
 }
 
 impl AuditLog {
@@ -138,17 +163,103 @@ impl AuditLog {
             crate::logging::private_dir(dir)?;
         }
         let file = crate::logging::private_file(path)?;
-        Ok(AuditLog { file })
+        Ok(AuditLog {
+            file: std::sync::Mutex::new(file),
+        })
     }
 
     /// Appends one record as a line and flushes it to disk before
     /// returning.
-    pub fn append(&mut self, record: &Record) -> io::Result<()> {
+    pub fn append(&self, record: &Record) -> io::Result<()> {
         let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
         line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()
+        // A writer that panicked mid-line leaves the file as it was: the
+        // lock's poison says nothing about the file, so it is taken anyway.
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        file.write_all(line.as_bytes())?;
+        file.sync_data()
     }
+}
+
+/// What `touban audit` prints of an audit log's text: the records at or
+/// after `since` (all when `None`), as the JSON lines they are (`json`) or
+/// a line each for a human; and how many lines were not records (a line
+/// cut by a crash mid-write, say), skipped.
+pub fn show(text: &str, since: Option<jiff::Timestamp>, json: bool) -> (Vec<String>, usize) {
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            skipped += 1;
+            continue;
+        };
+        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        let Ok(at) = field("at").parse::<jiff::Timestamp>() else {
+            skipped += 1;
+            continue;
+        };
+        if since.is_some_and(|s| at < s) {
+            continue;
+        }
+        if json {
+            out.push(line.to_owned());
+            continue;
+        }
+        let action = v.get("action").map_or_else(String::new, |a| {
+            let name = a
+                .get("action")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let args: Vec<String> = a
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| *k != "action")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            [name.to_owned()]
+                .into_iter()
+                .chain(args)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let dry = if v.get("dry_run").and_then(serde_json::Value::as_bool) == Some(true) {
+            " (dry run)"
+        } else {
+            ""
+        };
+        let step = v
+            .get("step")
+            .and_then(serde_json::Value::as_u64)
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default();
+        let status = v
+            .get("status")
+            .and_then(serde_json::Value::as_u64)
+            .map(|n| format!(" HTTP {n}"))
+            .unwrap_or_default();
+        let said = [field("detail"), field("outcome")]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" → ");
+        out.push(format!(
+            "{} {} #{} {}{step} {}/{} {} {action}{dry}{status}: {said}",
+            at.strftime("%Y-%m-%d %H:%M:%SZ"),
+            field("operator"),
+            v.get("job")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+            field("event"),
+            field("cluster"),
+            field("namespace"),
+            field("object"),
+        ));
+    }
+    (out, skipped)
 }
 
 #[cfg(test)]
@@ -177,14 +288,15 @@ mod tests {
     fn records_are_private_lines_that_parse_and_carry_no_secret() {
         let dir = tempfile::tempdir().expect("temp");
         let path = dir.path().join("state/touban/audit.jsonl");
-        let mut log = AuditLog::open(&path).expect("open");
+        let log = AuditLog::open(&path).expect("open");
         let r = request();
+        let who = Who::new("iworkz-production", "ops@bastion");
         log.append(
-            &Record::new("iworkz-production", "ops@bastion", 1, Event::Planned, &r)
+            &Record::new(&who, 1, Event::Planned, &r)
                 .detail("scale web-frontend-blue from 4 to 10"),
         )
         .expect("append");
-        let mut step = Record::new("iworkz-production", "ops@bastion", 1, Event::StepEnded, &r)
+        let mut step = Record::new(&who, 1, Event::StepEnded, &r)
             .outcome("failed: postgres://touban:hunter2@db:5432/postgres refused");
         step.step = Some(2);
         step.status = Some(409);
@@ -192,12 +304,9 @@ mod tests {
         log.append(&step).expect("append");
         drop(log);
         // Reopened, it appends.
-        let mut log = AuditLog::open(&path).expect("reopen");
-        log.append(
-            &Record::new("iworkz-production", "ops@bastion", 1, Event::Finished, &r)
-                .outcome("failed"),
-        )
-        .expect("append");
+        let log = AuditLog::open(&path).expect("reopen");
+        log.append(&Record::new(&who, 1, Event::Finished, &r).outcome("failed"))
+            .expect("append");
 
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(!text.contains("hunter2"), "{text}");
@@ -237,5 +346,35 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(dir_mode, 0o700);
+    }
+
+    #[test]
+    fn show_prints_records_since_for_humans_or_as_they_are() {
+        let who = Who::new("sandbox", "ops@bastion");
+        let r = request();
+        let old = serde_json::to_string(&{
+            let mut rec = Record::new(&who, 1, Event::Planned, &r).detail("scale from 4 to 10");
+            rec.at = "2026-12-01T00:00:00Z".into();
+            rec
+        })
+        .expect("json");
+        let mut step =
+            Record::new(&who, 2, Event::StepEnded, &r).outcome("spec.replicas=10 accepted");
+        step.step = Some(2);
+        step.status = Some(200);
+        let new = serde_json::to_string(&step).expect("json");
+        let text = format!("{old}\n{new}\n{{\"at\": \"cut mid-wr");
+        let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+        let (lines, skipped) = show(&text, Some(since), false);
+        assert_eq!(skipped, 1, "the cut line");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains(
+                "ops@bastion #2 step-ended 2 eks-tokyo/iworkz-production Deployment/web-frontend-blue scale replicas=10 HTTP 200: spec.replicas=10 accepted"
+            ),
+            "{lines:?}"
+        );
+        let (all, _) = show(&text, None, true);
+        assert_eq!(all, [old, new]);
     }
 }

@@ -41,6 +41,25 @@ pub trait Backend: Sync {
         target: &Target,
     ) -> impl Future<Output = Result<Option<(DeploymentRow, String)>, Failure>> + Send;
 
+    /// The target HPA as it is now, with its resourceVersion; `None` if it
+    /// does not exist.
+    fn hpa(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Option<(HpaRow, String)>, Failure>> + Send;
+
+    /// Sets the target HPA's `spec.minReplicas` and `spec.maxReplicas`
+    /// (server-side dry run when `dry_run`), only if it is still at
+    /// `resource_version` when one is given (else 409).
+    fn set_hpa_bounds(
+        &self,
+        target: &Target,
+        min: u32,
+        max: u32,
+        dry_run: bool,
+        resource_version: Option<&str>,
+    ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
     /// The HPAs of the target's namespace.
     fn hpas(&self, target: &Target) -> impl Future<Output = Result<Vec<HpaRow>, Failure>> + Send;
 

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::actions::{self, Progress, Seen, scale};
+use super::actions::{self, Progress, Seen, hpa_bounds, scale};
+pub use super::audit::Who;
 use super::audit::{AuditLog, Event, Record};
 use super::backend::{Backend, Call, Failure};
 use super::step::{Job, Op};
-use crate::model::action::ActionRequest;
+use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::plan::Refusal;
 use crate::model::{JobEvent, JobId, JobOutcome};
 
@@ -20,15 +21,6 @@ use crate::model::{JobEvent, JobId, JobOutcome};
 const POLL: Duration = Duration::from_millis(250);
 /// How long one read may take before it counts as failed.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Who acts, for the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Who {
-    /// The platform's `environment`.
-    pub environment: String,
-    /// The operator (`operator` from the config, else `$USER@host`).
-    pub operator: String,
-}
 
 /// Reads what the request's action needs and plans it; a target that
 /// cannot be read is a refusal that says why.
@@ -38,11 +30,27 @@ pub async fn prepare<B: Backend>(
     primary: bool,
 ) -> Result<Job, Refusal> {
     let t = &request.target;
-    let deployment = backend
-        .deployment(t)
-        .await
-        .map_err(|f| Refusal::new(f.what))?;
     let hpas = backend.hpas(t).await.map_err(|f| Refusal::new(f.what))?;
+    // The deployment acted on: the target, or the one the target HPA
+    // scales.
+    let deployment_target = match t.kind {
+        ObjectKind::Deployment => Some(t.clone()),
+        ObjectKind::HorizontalPodAutoscaler => hpas
+            .iter()
+            .find(|h| h.name == t.name && h.target_kind == "Deployment")
+            .map(|h| Target {
+                kind: ObjectKind::Deployment,
+                name: h.target.clone(),
+                ..t.clone()
+            }),
+    };
+    let deployment = match &deployment_target {
+        Some(d) => backend
+            .deployment(d)
+            .await
+            .map_err(|f| Refusal::new(f.what))?,
+        None => None,
+    };
     actions::plan(
         request,
         &Seen {
@@ -55,19 +63,13 @@ pub async fn prepare<B: Backend>(
 
 /// Records a plan, or the refusal of one, in the audit log.
 pub fn record_plan(
-    audit: &mut AuditLog,
+    audit: &AuditLog,
     who: &Who,
     id: JobId,
     request: &ActionRequest,
     planned: &Result<Job, Refusal>,
 ) -> std::io::Result<()> {
-    let record = Record::new(
-        &who.environment,
-        &who.operator,
-        id.0,
-        Event::Planned,
-        request,
-    );
+    let record = Record::new(who, id.0, Event::Planned, request);
     let record = match planned {
         Ok(job) => record.detail(&job.plan.title),
         Err(refusal) => {
@@ -84,7 +86,7 @@ pub fn record_plan(
 
 /// Appends a record; the flush to disk runs off the async workers where it
 /// can (a multi-thread runtime), so a slow disk stalls no other task.
-fn append(audit: &mut AuditLog, record: &Record) -> std::io::Result<()> {
+fn append(audit: &AuditLog, record: &Record) -> std::io::Result<()> {
     let multi = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi {
@@ -97,7 +99,7 @@ fn append(audit: &mut AuditLog, record: &Record) -> std::io::Result<()> {
 /// Where a running job reports and records.
 pub struct Context<'a> {
     /// The audit log.
-    pub audit: &'a mut AuditLog,
+    pub audit: &'a AuditLog,
     /// Who acts.
     pub who: &'a Who,
     /// The app's channel for job events.
@@ -108,13 +110,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn record(&mut self, id: JobId, job: &Job, event: Event) -> Record {
-        Record::new(
-            &self.who.environment,
-            &self.who.operator,
-            id.0,
-            event,
-            &job.plan.request,
-        )
+        Record::new(self.who, id.0, event, &job.plan.request)
     }
 
     fn write(&mut self, record: &Record) -> Result<(), String> {
@@ -164,6 +160,7 @@ async fn to_the_end<B: Backend>(
         JobOutcome::Succeeded => "succeeded".to_owned(),
         JobOutcome::Failed(why) => format!("failed: {why}"),
         JobOutcome::Cancelled => "cancelled".to_owned(),
+        JobOutcome::Refused(why) => format!("refused: {why}"),
     };
     let end = cx.record(id, job, Event::Finished).outcome(&said);
     let outcome = match cx.write(&end) {
@@ -235,6 +232,15 @@ async fn steps<B: Backend>(
         }
         let mut end = cx.record(id, job, Event::StepEnded);
         end.step = Some(index);
+        cx.report(JobEvent::StepEnded {
+            id,
+            index,
+            ok: result.is_ok(),
+            said: match &result {
+                Ok(done) => done.said.clone(),
+                Err(f) => f.what.clone(),
+            },
+        });
         let failed = match &result {
             Ok(done) => {
                 end = end.outcome(&done.said);
@@ -281,56 +287,20 @@ async fn perform<B: Backend>(
     resuming: bool,
 ) -> Result<Done, Failure> {
     let request = &job.plan.request;
+    // What a scale wants: a resumed step that finds it there converges.
     let wanted = match request.kind {
-        crate::model::action::ActionKind::Scale { replicas } => i64::from(replicas),
+        ActionKind::Scale { replicas } => Some(i64::from(replicas)),
+        ActionKind::HpaBounds { .. } => None,
     };
     let t = &request.target;
-    let missing = || Failure {
-        what: format!(
-            "deployment {}/{} on {} is gone",
-            t.namespace, t.name, t.cluster
-        ),
-        status: Some(404),
-    };
     match op {
         Op::ExpectReplicas { replicas } => {
-            let (d, rv) = backend.deployment(t).await?.ok_or_else(missing)?;
-            // Resumed after the write: already where it was going.
-            let converged = resuming && i64::from(d.desired) == wanted;
-            if d.desired != *replicas && !converged {
-                return Err(Failure {
-                    what: format!(
-                        "{} wants {} replicas now, not the {replicas} planned from: plan again",
-                        d.name, d.desired
-                    ),
-                    status: None,
-                });
-            }
-            // An HPA made since the plan would undo the scale.
-            if let Some(h) = backend.hpas(t).await?.iter().find(|h| {
-                h.target_kind == "Deployment" && h.target == d.name && h.namespace == d.namespace
-            }) {
-                return Err(Failure {
-                    what: format!("the HPA {} scales {} now: plan again", h.name, d.name),
-                    status: None,
-                });
-            }
-            Ok(Done {
-                said: format!(
-                    "{} wants {replicas} replicas, as planned, and no HPA scales it",
-                    d.name
-                ),
-                call: Some(Call {
-                    status: 200,
-                    before: Some(rv.clone()),
-                    after: Some(rv),
-                }),
-            })
+            expect_replicas(backend, t, *replicas, wanted.filter(|_| resuming)).await
         }
         Op::Scale { replicas, from } => {
             if resuming
                 && let Some((d, rv)) = backend.deployment(t).await?
-                && i64::from(d.desired) == wanted
+                && Some(i64::from(d.desired)) == wanted
             {
                 return Ok(Done {
                     said: format!("already wants {replicas} replicas: nothing written"),
@@ -358,9 +328,187 @@ async fn perform<B: Backend>(
                     call: None,
                 });
             }
-            await_scaled(backend, t, *replicas, *within, cancel).await
+            let verify = |d: &crate::model::cluster::DeploymentRow| scale::verify(*replicas, d);
+            let done = format!("{replicas} of {replicas} updated and available, no others");
+            await_deployment(backend, t, &verify, &done, *within, cancel).await
+        }
+        Op::ExpectBounds { min, max } => {
+            expect_bounds(backend, request, *min, *max, resuming).await
+        }
+        Op::SetBounds { min, max, from } => {
+            let call =
+                write_bounds(backend, t, (*min, *max), *from, request.dry_run, seen_rv).await?;
+            Ok(Done {
+                said: if request.dry_run {
+                    format!("dry run: the server accepts minReplicas={min}, maxReplicas={max}")
+                } else {
+                    format!("minReplicas={min}, maxReplicas={max} accepted")
+                },
+                call: Some(call),
+            })
+        }
+        Op::AwaitWithinBounds {
+            deployment,
+            min,
+            max,
+            within,
+        } => {
+            if request.dry_run {
+                return Ok(Done {
+                    said: "dry run: nothing changed, nothing to wait for".into(),
+                    call: None,
+                });
+            }
+            let d = Target {
+                kind: ObjectKind::Deployment,
+                name: deployment.clone(),
+                ..t.clone()
+            };
+            let verify =
+                |row: &crate::model::cluster::DeploymentRow| hpa_bounds::verify(*min, *max, row);
+            let done = format!(
+                "{deployment} runs inside {min}–{max}, every replica updated and available"
+            );
+            await_deployment(backend, &d, &verify, &done, *within, cancel).await
         }
     }
+}
+
+/// The HPA still has the bounds planned from (or, resumed, the bounds
+/// asked for: the write was done).
+async fn expect_bounds<B: Backend>(
+    backend: &B,
+    request: &ActionRequest,
+    min: i32,
+    max: i32,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let t = &request.target;
+    let (h, rv) = backend.hpa(t).await?.ok_or_else(|| Failure {
+        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
+        status: Some(404),
+    })?;
+    let converged = resuming
+        && matches!(request.kind, ActionKind::HpaBounds { min: m, max: x }
+            if m.is_none_or(|m| i64::from(m) == i64::from(h.min))
+                && x.is_none_or(|x| i64::from(x) == i64::from(h.max)));
+    if !hpa_bounds::holds(&h, min, max) && !converged {
+        return Err(Failure {
+            what: format!(
+                "{} scales between {} and {} now, not the {min}–{max} planned from: plan again",
+                h.name, h.min, h.max
+            ),
+            status: None,
+        });
+    }
+    Ok(Done {
+        said: format!(
+            "{} scales {} between {} and {}, as planned",
+            h.name, h.target, h.min, h.max
+        ),
+        call: Some(Call {
+            status: 200,
+            before: Some(rv.clone()),
+            after: Some(rv),
+        }),
+    })
+}
+
+/// Writes an HPA's bounds with the resourceVersion last read as
+/// precondition; a 409 is read again and retried while the HPA still has
+/// the bounds planned from.
+async fn write_bounds<B: Backend>(
+    backend: &B,
+    t: &Target,
+    (min, max): (u32, u32),
+    from: (i32, i32),
+    dry_run: bool,
+    seen_rv: Option<&str>,
+) -> Result<Call, Failure> {
+    let mut rv = seen_rv.map(str::to_owned);
+    for _ in 0..CONFLICT_RETRIES {
+        match backend
+            .set_hpa_bounds(t, min, max, dry_run, rv.as_deref())
+            .await
+        {
+            Err(f) if f.status == Some(409) => {
+                let Some((h, now)) = backend.hpa(t).await? else {
+                    return Err(Failure {
+                        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
+                        status: Some(404),
+                    });
+                };
+                if !hpa_bounds::holds(&h, from.0, from.1) {
+                    return Err(Failure {
+                        what: format!(
+                            "{} now scales between {} and {}, not the {}–{} planned from: plan again",
+                            h.name, h.min, h.max, from.0, from.1
+                        ),
+                        status: Some(409),
+                    });
+                }
+                rv = Some(now);
+            }
+            other => return other,
+        }
+    }
+    Err(Failure {
+        what: format!(
+            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(409),
+    })
+}
+
+/// The deployment still wants the replicas planned from (or, resumed,
+/// `converged_at`: the write was done), and no HPA scales it.
+async fn expect_replicas<B: Backend>(
+    backend: &B,
+    t: &Target,
+    replicas: i32,
+    converged_at: Option<i64>,
+) -> Result<Done, Failure> {
+    let (d, rv) = backend.deployment(t).await?.ok_or_else(|| Failure {
+        what: format!(
+            "deployment {}/{} on {} is gone",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(404),
+    })?;
+    // Resumed after the write: already where it was going.
+    let converged = Some(i64::from(d.desired)) == converged_at;
+    if d.desired != replicas && !converged {
+        return Err(Failure {
+            what: format!(
+                "{} wants {} replicas now, not the {replicas} planned from: plan again",
+                d.name, d.desired
+            ),
+            status: None,
+        });
+    }
+    // An HPA made since the plan would undo the scale.
+    if let Some(h) =
+        backend.hpas(t).await?.iter().find(|h| {
+            h.target_kind == "Deployment" && h.target == d.name && h.namespace == d.namespace
+        })
+    {
+        return Err(Failure {
+            what: format!("the HPA {} scales {} now: plan again", h.name, d.name),
+            status: None,
+        });
+    }
+    Ok(Done {
+        said: format!(
+            "{} wants {replicas} replicas, as planned, and no HPA scales it",
+            d.name
+        ),
+        call: Some(Call {
+            status: 200,
+            before: Some(rv.clone()),
+            after: Some(rv),
+        }),
+    })
 }
 
 /// How many times a write refused with 409 is read again and retried while
@@ -373,7 +521,7 @@ const CONFLICT_RETRIES: usize = 5;
 /// replicas changed, the plan no longer holds and the step fails.
 async fn write_scale<B: Backend>(
     backend: &B,
-    t: &crate::model::action::Target,
+    t: &Target,
     replicas: u32,
     from: i32,
     dry_run: bool,
@@ -415,13 +563,14 @@ async fn write_scale<B: Backend>(
     })
 }
 
-/// Reads the deployment until the scale is done, it stalls, the deadline
+/// Reads the deployment until `verify` says done, it stalls, the deadline
 /// passes or the job is cancelled; a read that fails or hangs is tried
 /// again until the deadline, then named.
-async fn await_scaled<B: Backend>(
+async fn await_deployment<B: Backend>(
     backend: &B,
-    t: &crate::model::action::Target,
-    replicas: u32,
+    t: &Target,
+    verify: &(dyn Fn(&crate::model::cluster::DeploymentRow) -> Progress + Sync),
+    done: &str,
     within: Duration,
     cancel: &watch::Receiver<bool>,
 ) -> Result<Done, Failure> {
@@ -437,10 +586,10 @@ async fn await_scaled<B: Backend>(
         }
         let read = tokio::time::timeout(READ_TIMEOUT, backend.deployment(t)).await;
         match read {
-            Ok(Ok(Some((d, _)))) => match scale::verify(replicas, &d) {
+            Ok(Ok(Some((d, _)))) => match verify(&d) {
                 Progress::Done => {
                     return Ok(Done {
-                        said: format!("{replicas} of {replicas} updated and available, no others"),
+                        said: done.to_owned(),
                         call: None,
                     });
                 }

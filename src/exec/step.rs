@@ -33,6 +33,35 @@ pub enum Op {
         /// How long to wait at most.
         within: Duration,
     },
+    /// The HPA still has the bounds it was planned from (and exists).
+    ExpectBounds {
+        /// `spec.minReplicas` planned from.
+        min: i32,
+        /// `spec.maxReplicas` planned from.
+        max: i32,
+    },
+    /// Sets the HPA's bounds, if it still has `from` (the resourceVersion
+    /// last read is the write's precondition; a 409 is read again).
+    SetBounds {
+        /// The new minimum.
+        min: u32,
+        /// The new maximum.
+        max: u32,
+        /// The bounds planned from.
+        from: (i32, i32),
+    },
+    /// Waits until the HPA's target deployment wants a count inside the
+    /// bounds and is rolled out; fails when stalled, or after `within`.
+    AwaitWithinBounds {
+        /// The deployment the HPA scales.
+        deployment: String,
+        /// The minimum.
+        min: u32,
+        /// The maximum.
+        max: u32,
+        /// How long to wait at most.
+        within: Duration,
+    },
 }
 
 /// A plan and the operations that carry it out, step for step.

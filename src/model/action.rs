@@ -6,14 +6,18 @@
 use serde::Serialize;
 
 /// The kind of object an action works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, strum::IntoStaticStr,
+)]
 pub enum ObjectKind {
     /// An apps/v1 Deployment.
     Deployment,
+    /// An autoscaling/v2 HorizontalPodAutoscaler.
+    HorizontalPodAutoscaler,
 }
 
 /// What an action works on, named as the operator sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Target {
     /// The configured region (`tokyo`).
     pub region: String,
@@ -47,6 +51,15 @@ pub enum ActionKind {
         /// The replicas wanted.
         replicas: u32,
     },
+    /// Set an HPA's minimum and / or maximum replicas (unset: unchanged).
+    HpaBounds {
+        /// The new `spec.minReplicas`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min: Option<u32>,
+        /// The new `spec.maxReplicas`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+    },
 }
 
 impl ActionKind {
@@ -54,6 +67,7 @@ impl ActionKind {
     pub fn name(&self) -> &'static str {
         match self {
             ActionKind::Scale { .. } => "scale",
+            ActionKind::HpaBounds { .. } => "hpa-bounds",
         }
     }
 }

@@ -102,6 +102,18 @@ pub enum Command {
     /// Show the next namespace of the cluster (after the last: all)
     #[strum(message = "namespace")]
     NextNamespace,
+    /// Scale the selected deployment to N replicas (plan, confirm, run)
+    #[strum(message = "scale", props(arg = "N", optional = "yes"))]
+    Scale(String),
+    /// Set the minimum of the HPA scaling the selected deployment
+    #[strum(message = "hpa min", props(arg = "N", optional = "yes"))]
+    HpaMin(String),
+    /// Set the maximum of the HPA scaling the selected deployment
+    #[strum(message = "hpa max", props(arg = "N", optional = "yes"))]
+    HpaMax(String),
+    /// Cancel the selected job: before it starts, or between its steps
+    #[strum(message = "cancel")]
+    CancelJob,
     /// Sort the table by its next order
     #[strum(message = "sort")]
     Sort,
@@ -172,6 +184,7 @@ impl Command {
     fn argument(&self) -> Option<&str> {
         match self {
             Command::Theme(a) | Command::Namespace(a) => Some(a),
+            Command::Scale(a) | Command::HpaMin(a) | Command::HpaMax(a) if !a.is_empty() => Some(a),
             _ => None,
         }
     }
@@ -181,6 +194,9 @@ impl Command {
         match self {
             Command::Theme(_) => Command::Theme(arg.to_owned()),
             Command::Namespace(_) => Command::Namespace(arg.to_owned()),
+            Command::Scale(_) => Command::Scale(arg.to_owned()),
+            Command::HpaMin(_) => Command::HpaMin(arg.to_owned()),
+            Command::HpaMax(_) => Command::HpaMax(arg.to_owned()),
             other => other,
         }
     }
@@ -241,6 +257,7 @@ impl FromStr for Command {
                 "`{name}` takes no argument, got `{a}`"
             ))),
             (Some(_), Some(a)) => Ok(command.with_argument(a)),
+            (Some(_), None) if command.get_str("optional").is_some() => Ok(command),
             (Some(what), None) => Err(CommandParseError(
                 command
                     .get_str("needs")

@@ -3,6 +3,9 @@
 
 use std::time::SystemTime;
 
+use super::action::ActionRequest;
+use super::plan::{Plan, Refusal};
+
 /// A job's id, unique within one run of the console.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobId(pub u64);
@@ -14,14 +17,26 @@ pub enum JobOutcome {
     Succeeded,
     /// A step failed; the message says which and why.
     Failed(String),
-    /// The operator cancelled it between steps.
+    /// The operator cancelled it: before confirming, while it waited for
+    /// its target, or between steps.
     Cancelled,
+    /// No plan was made: the request was refused, and why.
+    Refused(String),
 }
 
 /// Progress of one job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobEvent {
-    /// The job entered the queue.
+    /// The executor read the target and made a plan for the operator to
+    /// confirm, or refused to.
+    Planned {
+        /// Its id.
+        id: JobId,
+        /// The plan, or why there is none.
+        plan: Box<Result<Plan, Refusal>>,
+    },
+    /// The job entered the queue (confirmed; it may wait for another job
+    /// on the same target).
     Queued {
         /// Its id.
         id: JobId,
@@ -41,6 +56,17 @@ pub enum JobEvent {
         /// Number of steps in the plan.
         of: usize,
     },
+    /// A step ended: what it saw and did.
+    StepEnded {
+        /// Its id.
+        id: JobId,
+        /// Step number from 1.
+        index: usize,
+        /// Whether it did what it should.
+        ok: bool,
+        /// What it saw and did, or why it failed.
+        said: String,
+    },
     /// The job ended.
     Finished {
         /// Its id.
@@ -56,9 +82,43 @@ impl JobEvent {
     /// The job this event is about.
     pub fn id(&self) -> JobId {
         match self {
-            JobEvent::Queued { id, .. }
+            JobEvent::Planned { id, .. }
+            | JobEvent::Queued { id, .. }
             | JobEvent::Step { id, .. }
+            | JobEvent::StepEnded { id, .. }
             | JobEvent::Finished { id, .. } => *id,
         }
     }
+}
+
+/// What the app asks of the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecCommand {
+    /// Read the target and plan the request; the answer is a
+    /// `JobEvent::Planned`.
+    Plan {
+        /// The job's id, chosen by the app.
+        id: JobId,
+        /// What is asked.
+        request: ActionRequest,
+    },
+    /// The operator confirmed the plan: run it (after any job already on
+    /// its target).
+    Confirm {
+        /// Which job.
+        id: JobId,
+        /// Run it as a server-side dry run: every write checked, nothing
+        /// changed.
+        dry_run: bool,
+    },
+    /// The operator declined the plan.
+    Decline {
+        /// Which job.
+        id: JobId,
+    },
+    /// Cancel the job: before it starts, or between its steps.
+    Cancel {
+        /// Which job.
+        id: JobId,
+    },
 }

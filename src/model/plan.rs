@@ -58,6 +58,8 @@ pub struct Refusal {
     pub why: String,
     /// What the operator can do instead, if anything.
     pub instead: Option<String>,
+    /// That, as a request the console can plan at once, if it is one.
+    pub offer: Option<Box<ActionRequest>>,
 }
 
 impl Refusal {
@@ -66,6 +68,7 @@ impl Refusal {
         Refusal {
             why: why.into(),
             instead: None,
+            offer: None,
         }
     }
 
@@ -74,6 +77,14 @@ impl Refusal {
         Refusal {
             why: why.into(),
             instead: Some(instead.into()),
+            offer: None,
         }
+    }
+
+    /// The same refusal, offering `request` to plan instead.
+    #[must_use]
+    pub fn offering(mut self, request: ActionRequest) -> Refusal {
+        self.offer = Some(Box::new(request));
+        self
     }
 }

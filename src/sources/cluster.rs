@@ -10,7 +10,7 @@
 //! much an old watch still delivers; error while it has never been live.
 //! What it shows is kept throughout.
 
-mod auth;
+pub(crate) mod auth;
 mod detail;
 mod watch;
 

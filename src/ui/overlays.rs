@@ -417,6 +417,9 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
             Span::styled(v.clone(), st.text),
         ]));
     }
+    for line in &d.details {
+        lines.push(Line::from(Span::styled(line.clone(), st.text)));
+    }
     lines.push(Line::from(Span::styled(d.consequence.clone(), st.warn)));
     if let Some(expected) = &d.typed {
         lines.push(Line::from(vec![
@@ -437,13 +440,20 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
             if focused { style } else { st.muted },
         )
     };
-    lines.push(Line::from(vec![
-        button("Cancel", d.focus == ConfirmFocus::Cancel, st.selection),
-        Span::raw("   "),
-        button("Confirm", d.focus == ConfirmFocus::Confirm, st.danger),
-    ]));
+    let mut buttons = Vec::new();
+    for b in d.buttons() {
+        if !buttons.is_empty() {
+            buttons.push(Span::raw("   "));
+        }
+        buttons.push(match b {
+            ConfirmFocus::Cancel => button("Cancel", d.focus == *b, st.selection),
+            ConfirmFocus::DryRun => button("Dry run", d.focus == *b, st.selection),
+            ConfirmFocus::Confirm => button("Confirm", d.focus == *b, st.danger),
+        });
+    }
+    lines.push(Line::from(buttons));
     // Size the dialog to its wrapped text, so the buttons are always shown.
-    let width = body.width.min(64);
+    let width = body.width.min(if d.details.is_empty() { 64 } else { 78 });
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
     let rows = paragraph.line_count(width.saturating_sub(2));
     let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));

@@ -7,7 +7,7 @@ mod alerts;
 mod cluster;
 pub(super) mod data;
 mod failover;
-mod jobs;
+pub(crate) mod jobs;
 mod overview;
 mod rollouts;
 mod scaling;

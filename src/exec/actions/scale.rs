@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{Progress, Seen};
 use crate::exec::step::{Job, Op};
-use crate::model::action::ActionRequest;
+use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::cluster::DeploymentRow;
 use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
 use crate::model::rollout::{RolloutState, rollout_state};
@@ -38,7 +38,7 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
             t.name, t.namespace, t.cluster
         )));
     };
-    if let Some(refusal) = hpa_refusal(d, seen, replicas) {
+    if let Some(refusal) = hpa_refusal(request, d, seen, replicas) {
         return Err(refusal);
     }
     let from = d.desired;
@@ -108,7 +108,12 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
 
 /// The refusal of a plain scale of a deployment an HPA scales, with what to
 /// change on the HPA instead.
-fn hpa_refusal(d: &DeploymentRow, seen: &Seen, replicas: u32) -> Option<Refusal> {
+fn hpa_refusal(
+    request: &ActionRequest,
+    d: &DeploymentRow,
+    seen: &Seen,
+    replicas: u32,
+) -> Option<Refusal> {
     let h = seen.hpas.iter().find(|h| {
         h.target_kind == "Deployment" && h.target == d.name && h.namespace == d.namespace
     })?;
@@ -128,13 +133,29 @@ fn hpa_refusal(d: &DeploymentRow, seen: &Seen, replicas: u32) -> Option<Refusal>
             h.name
         )
     };
-    Some(Refusal::instead(
+    let refusal = Refusal::instead(
         format!(
             "{} is scaled by the HPA {} ({} to {} replicas): it would undo a plain scale",
             d.name, h.name, h.min, h.max
         ),
         instead,
-    ))
+    );
+    if replicas == 0 {
+        return Some(refusal);
+    }
+    let bounds = ActionKind::HpaBounds {
+        min: Some(replicas),
+        max: (i64::from(replicas) > i64::from(h.max)).then_some(replicas),
+    };
+    Some(refusal.offering(ActionRequest {
+        kind: bounds,
+        target: Target {
+            kind: ObjectKind::HorizontalPodAutoscaler,
+            name: h.name.clone(),
+            ..request.target.clone()
+        },
+        dry_run: request.dry_run,
+    }))
 }
 
 /// Whether a deployment, as read now, shows the scale to `replicas` done:
@@ -162,7 +183,6 @@ pub fn verify(replicas: u32, d: &DeploymentRow) -> Progress {
 #[allow(clippy::indexing_slicing, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::model::action::{ActionKind, ObjectKind, Target};
     use crate::model::cluster::HpaRow;
 
     fn request(name: &str, replicas: u32) -> ActionRequest {
@@ -268,6 +288,17 @@ mod tests {
             refused.instead.as_deref(),
             Some("set backend-api-hpa's minimum to 10 to hold at least 10")
         );
+        // Offered as a request the console can plan at once.
+        let offer = refused.offer.expect("an offer");
+        assert_eq!(
+            offer.kind,
+            ActionKind::HpaBounds {
+                min: Some(10),
+                max: None
+            }
+        );
+        assert_eq!(offer.target.kind, ObjectKind::HorizontalPodAutoscaler);
+        assert_eq!(offer.target.name, "backend-api-hpa");
         let more = plan(&request("backend-api-blue", 30), 30, &s).expect_err("refused");
         assert_eq!(
             more.instead.as_deref(),

@@ -1,8 +1,11 @@
 //! The backend on Kubernetes, through kube-rs: one client per configured
-//! cluster, built by the caller (the same way the cluster source builds
-//! its own). Writes carry the field manager `touban`.
+//! cluster, given by the caller or connected on first use from the
+//! cluster's kube context (the way the cluster source connects, exec
+//! credential plugins included; connected again once the credential
+//! expires). Writes carry the field manager `touban`.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -19,33 +22,77 @@ use crate::projection::{deployment_row, hpa_row};
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "touban";
 
+/// How long one call of the executor may wait for an answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client and when its credential expires, if it does.
+type Connected = (Client, Option<SystemTime>);
+
 /// Kubernetes clusters by configured name.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct KubeBackend {
-    clients: BTreeMap<String, Client>,
+    /// Clusters that are connected on first use.
+    clusters: BTreeMap<String, crate::config::platform::Cluster>,
+    clients: tokio::sync::Mutex<BTreeMap<String, Connected>>,
 }
 
 impl KubeBackend {
     /// A backend over these clients, by cluster name.
     pub fn new(clients: BTreeMap<String, Client>) -> KubeBackend {
-        KubeBackend { clients }
+        KubeBackend {
+            clusters: BTreeMap::new(),
+            clients: tokio::sync::Mutex::new(
+                clients.into_iter().map(|(k, c)| (k, (c, None))).collect(),
+            ),
+        }
     }
 
-    fn client(&self, t: &Target) -> Result<Client, Failure> {
-        self.clients
-            .get(&t.cluster)
-            .cloned()
-            .ok_or_else(|| Failure {
+    /// A backend over the configured clusters, each connected when first
+    /// acted on.
+    pub fn for_clusters(clusters: &[crate::config::platform::Cluster]) -> KubeBackend {
+        KubeBackend {
+            clusters: clusters
+                .iter()
+                .map(|c| (c.name.get_ref().clone(), c.clone()))
+                .collect(),
+            clients: tokio::sync::Mutex::default(),
+        }
+    }
+
+    async fn client(&self, t: &Target) -> Result<Client, Failure> {
+        let mut clients = self.clients.lock().await;
+        let fresh = |expires: &Option<SystemTime>| {
+            expires.is_none_or(|e| e > SystemTime::now() + Duration::from_secs(30))
+        };
+        if let Some((client, expires)) = clients.get(&t.cluster)
+            && fresh(expires)
+        {
+            return Ok(client.clone());
+        }
+        let Some(cluster) = self.clusters.get(&t.cluster) else {
+            return Err(Failure {
                 what: format!(
                     "no client for cluster {}: is it in the config's [[clusters]]?",
                     t.cluster
                 ),
                 status: None,
-            })
+            });
+        };
+        let connection = crate::sources::cluster::auth::connect(cluster, READ_TIMEOUT)
+            .await
+            .map_err(|why| Failure {
+                what: mask_line(&format!("cannot connect to cluster {}: {why}", t.cluster)),
+                status: None,
+            })?;
+        clients.insert(
+            t.cluster.clone(),
+            (connection.client.clone(), connection.expires),
+        );
+        Ok(connection.client)
     }
 
-    fn deployments(&self, t: &Target) -> Result<Api<Deployment>, Failure> {
-        Ok(Api::namespaced(self.client(t)?, &t.namespace))
+    async fn deployments(&self, t: &Target) -> Result<Api<Deployment>, Failure> {
+        Ok(Api::namespaced(self.client(t).await?, &t.namespace))
     }
 }
 
@@ -83,7 +130,8 @@ fn failure(t: &Target, doing: &str, e: &kube::Error) -> Failure {
 impl Backend for KubeBackend {
     async fn deployment(&self, t: &Target) -> Result<Option<(DeploymentRow, String)>, Failure> {
         let got = self
-            .deployments(t)?
+            .deployments(t)
+            .await?
             .get_opt(&t.name)
             .await
             .map_err(|e| failure(t, "get deployment", &e))?;
@@ -93,8 +141,55 @@ impl Backend for KubeBackend {
         }))
     }
 
+    async fn hpa(&self, t: &Target) -> Result<Option<(HpaRow, String)>, Failure> {
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client(t).await?, &t.namespace);
+        let got = api
+            .get_opt(&t.name)
+            .await
+            .map_err(|e| failure(t, "get horizontalpodautoscaler", &e))?;
+        Ok(got.map(|h| {
+            let rv = h.metadata.resource_version.clone().unwrap_or_default();
+            (hpa_row(&h), rv)
+        }))
+    }
+
+    async fn set_hpa_bounds(
+        &self,
+        t: &Target,
+        min: u32,
+        max: u32,
+        dry_run: bool,
+        resource_version: Option<&str>,
+    ) -> Result<Call, Failure> {
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client(t).await?, &t.namespace);
+        let params = PatchParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let patch = match resource_version {
+            Some(rv) => json!({
+                "metadata": { "resourceVersion": rv },
+                "spec": { "minReplicas": min, "maxReplicas": max },
+            }),
+            None => json!({ "spec": { "minReplicas": min, "maxReplicas": max } }),
+        };
+        let h = api
+            .patch(&t.name, &params, &Patch::Merge(patch))
+            .await
+            .map_err(|e| failure(t, "patch horizontalpodautoscaler", &e))?;
+        Ok(Call {
+            status: 200,
+            before: resource_version.map(str::to_owned),
+            after: h.metadata.resource_version,
+        })
+    }
+
     async fn hpas(&self, t: &Target) -> Result<Vec<HpaRow>, Failure> {
-        let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client(t)?, &t.namespace);
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client(t).await?, &t.namespace);
         let list = api
             .list(&ListParams::default())
             .await
@@ -109,7 +204,7 @@ impl Backend for KubeBackend {
         dry_run: bool,
         resource_version: Option<&str>,
     ) -> Result<Call, Failure> {
-        let api = self.deployments(t)?;
+        let api = self.deployments(t).await?;
         let params = PatchParams {
             dry_run,
             field_manager: Some(FIELD_MANAGER.to_owned()),

@@ -29,15 +29,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A cluster connected: a client for watches and reads, another (its own
 /// connection pool) for the liveness probe, and when the credential
 /// expires, if it does.
-pub(super) struct Connection {
-    pub(super) client: Client,
-    pub(super) probe: Client,
-    pub(super) expires: Option<SystemTime>,
+pub(crate) struct Connection {
+    pub(crate) client: Client,
+    pub(crate) probe: Client,
+    pub(crate) expires: Option<SystemTime>,
 }
 
 /// Connects to the cluster's kube context. Messages name the file, the
 /// context and the plugin, never a credential.
-pub(super) async fn connect(
+pub(crate) async fn connect(
     cluster: &Cluster,
     read_timeout: Duration,
 ) -> Result<Connection, String> {

@@ -6,11 +6,11 @@
 use ratatui::text::{Line, Span};
 
 use crate::app::App;
-use crate::app::jobs::JobRow;
+use crate::app::jobs::{JobRow, StepState};
 use crate::config::secret::mask_url;
 use crate::model::data::{DataStatus, Thresholds};
 use crate::model::verdict::Level;
-use crate::model::{JobId, JobOutcome, SourceId, SourceKind};
+use crate::model::{JobId, SourceId, SourceKind};
 use crate::ui::Styles;
 use crate::ui::panes::{ai, data, level_style, verdict_line};
 
@@ -326,20 +326,75 @@ pub fn job_lines<'a>(app: &App, st: &Styles, id: JobId) -> Vec<Line<'a>> {
     };
     let mut out = vec![
         field(st, "what", job.title.clone()),
-        field(st, "queued", format!("{} ago", app.age(job.queued))),
+        field(st, "asked", format!("{} ago", app.age(job.queued))),
     ];
-    if let Some((i, n, step)) = &job.step {
-        out.push(field(st, "step", format!("{i} of {n}: {step}")));
+    if let Some(plan) = &job.plan {
+        let t = &plan.request.target;
+        out.push(field(
+            st,
+            "region",
+            app.platform().region_display(&t.region).to_owned(),
+        ));
+        out.push(field(st, "cluster", t.cluster.clone()));
+        out.push(field(st, "namespace", t.namespace.clone()));
+        let kind: &'static str = t.kind.into();
+        out.push(field(st, "object", format!("{kind} {}", t.name)));
+        if plan.request.dry_run {
+            out.push(field(
+                st,
+                "dry run",
+                "yes: every write checked by the server, nothing changed".to_owned(),
+            ));
+        }
+        if let Some(undo) = &plan.undo {
+            out.push(field(st, "undo", undo.clone()));
+        }
     }
-    let (state, style) = match &job.outcome {
-        None => ("running".to_owned(), st.text),
-        Some(JobOutcome::Succeeded) => ("succeeded".to_owned(), st.ok),
-        Some(JobOutcome::Failed(why)) => (format!("failed: {why}"), st.crit),
-        Some(JobOutcome::Cancelled) => ("cancelled between steps".to_owned(), st.warn),
-    };
+    let (state, style) = crate::ui::panes::jobs::state(job, st);
     out.push(Line::from(vec![
-        Span::styled(format!("  {:<14}", "outcome"), st.muted),
+        Span::styled(format!("  {:<14}", "state"), st.muted),
         Span::styled(state, style),
     ]));
+    if !job.steps.is_empty() {
+        out.push(Line::default());
+        out.push(Line::from(Span::styled("  steps", st.title)));
+    }
+    let planned = job
+        .plan
+        .as_ref()
+        .map(|p| p.steps.as_slice())
+        .unwrap_or_default();
+    for (i, step) in job.steps.iter().enumerate() {
+        let (mark, style, said) = match &step.state {
+            StepState::Pending => ("·", st.muted, None),
+            StepState::Running => ("▶", st.text, None),
+            StepState::Done(said) => ("✓", st.ok, Some(said)),
+            StepState::Failed(why) => ("✗", st.crit, Some(why)),
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("  {mark} {}. ", i + 1), style),
+            Span::styled(step.title.clone(), st.text),
+        ]));
+        if let Some(p) = planned.get(i) {
+            out.push(Line::from(Span::styled(
+                format!("       needs   {}", p.precondition),
+                st.muted,
+            )));
+            out.push(Line::from(Span::styled(
+                format!("       call    {}", p.call),
+                st.muted,
+            )));
+            out.push(Line::from(Span::styled(
+                format!("       expects {}", p.expect),
+                st.muted,
+            )));
+        }
+        if let Some(said) = said {
+            out.push(Line::from(Span::styled(
+                format!("       saw     {said}"),
+                style,
+            )));
+        }
+    }
     out
 }

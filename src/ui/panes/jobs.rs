@@ -7,9 +7,26 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
 use super::{empty_line, note, table_row};
-use crate::app::App;
+use crate::app::{App, JobRow};
 use crate::model::{JobOutcome, Pane};
 use crate::ui::Styles;
+
+/// How a job stands, in a few words, and its style.
+pub fn state(j: &JobRow, st: &Styles) -> (String, ratatui::style::Style) {
+    let dry = j.plan.as_ref().is_some_and(|p| p.request.dry_run)
+        || j.request.as_ref().is_some_and(|r| r.dry_run);
+    let dry = if dry { "dry run " } else { "" };
+    match (&j.outcome, &j.step) {
+        (Some(JobOutcome::Succeeded), _) => (format!("{dry}succeeded"), st.ok),
+        (Some(JobOutcome::Failed(why)), _) => (format!("{dry}failed: {why}"), st.crit),
+        (Some(JobOutcome::Cancelled), _) => ("cancelled".to_owned(), st.warn),
+        (Some(JobOutcome::Refused(why)), _) => (format!("refused: {why}"), st.crit),
+        (None, Some((i, n, step))) => (format!("{dry}step {i}/{n}: {step}"), st.text),
+        (None, None) if j.confirmed => ("queued".to_owned(), st.muted),
+        (None, None) if j.plan.is_some() => ("awaiting confirmation".to_owned(), st.warn),
+        (None, None) => ("planning".to_owned(), st.muted),
+    }
+}
 
 /// Draws the jobs pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -29,13 +46,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     }
     let cursor = app.cursor(Pane::Jobs);
     let rows = jobs.iter().enumerate().map(|(i, j)| {
-        let (state, style) = match (&j.outcome, &j.step) {
-            (Some(JobOutcome::Succeeded), _) => ("succeeded".to_owned(), st.ok),
-            (Some(JobOutcome::Failed(why)), _) => (format!("failed: {why}"), st.crit),
-            (Some(JobOutcome::Cancelled), _) => ("cancelled".to_owned(), st.warn),
-            (None, Some((i, n, step))) => (format!("step {i}/{n}: {step}"), st.text),
-            (None, None) => ("queued".to_owned(), st.muted),
-        };
+        let (state, style) = state(j, st);
         table_row(
             vec![
                 Span::styled(format!("#{}", j.id.0), st.muted),

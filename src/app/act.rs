@@ -1,0 +1,356 @@
+//! Acting: an operational command becomes an [`ActionRequest`] on the
+//! selected object, passes the safety gate (read-only, by the setting that
+//! made it so), goes to the executor as an effect, and the plan that comes
+//! back is shown in a confirmation dialog. Nothing here performs I/O.
+
+use super::overlay::{CommandLine, ConfirmDialog, Confirmed, Overlay};
+use super::{App, Effect, Level};
+use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use crate::model::cluster::ClusterView;
+use crate::model::plan::{Plan, Refusal};
+use crate::model::{ExecCommand, JobId, Pane};
+
+/// The most replicas a scale may ask for (the planner refuses more).
+const MAX_REPLICAS: u32 = 500;
+
+impl App {
+    /// `:scale N` on the selected deployment; with no N, the command line
+    /// asks for it.
+    pub(in crate::app) fn scale(&mut self, arg: &str) {
+        let Some(replicas) = self.replicas_argument("scale", arg) else {
+            return;
+        };
+        let target = match self.selected_deployment() {
+            Ok(t) => t,
+            Err(why) => {
+                self.say(Level::Error, format!("`scale {arg}`: {why}"));
+                return;
+            }
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Scale { replicas },
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The replicas a command was given; with none, the command line asks
+    /// for them (`scale ` typed), and a malformed number is refused before
+    /// anything is planned.
+    fn replicas_argument(&mut self, command: &str, arg: &str) -> Option<u32> {
+        if arg.is_empty() {
+            let target = self.selected_deployment();
+            let themes = self.themes.names().map(str::to_owned).collect();
+            let history = self.input.history().to_vec();
+            self.input.open(Overlay::CommandLine(
+                CommandLine::new(themes, history).with_text(&format!("{command} ")),
+            ));
+            if let Err(why) = target {
+                self.say(Level::Warn, why);
+            }
+            return None;
+        }
+        match arg.parse::<u32>() {
+            Ok(n) if n <= MAX_REPLICAS => Some(n),
+            _ => {
+                self.say(
+                    Level::Error,
+                    format!(
+                        "`{command} {arg}`: the replicas must be a whole number from 0 to {MAX_REPLICAS}, e.g. `{command} 10`"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `:hpa-min N` / `:hpa-max N` on the HPA that scales the selected
+    /// deployment.
+    pub(in crate::app) fn hpa_bound(&mut self, arg: &str, min: bool) {
+        let command = if min { "hpa-min" } else { "hpa-max" };
+        let Some(n) = self.replicas_argument(command, arg) else {
+            return;
+        };
+        let deployment = match self.selected_deployment() {
+            Ok(t) => t,
+            Err(why) => {
+                self.say(Level::Error, format!("`{command} {arg}`: {why}"));
+                return;
+            }
+        };
+        let hpa = self.store.cluster(&deployment.cluster).and_then(|c| {
+            c.hpas.values().find(|h| {
+                h.namespace == deployment.namespace
+                    && h.target_kind == "Deployment"
+                    && h.target == deployment.name
+            })
+        });
+        let Some(hpa) = hpa else {
+            self.say(
+                Level::Error,
+                format!(
+                    "`{command} {arg}`: no HPA scales {} in {}: `scale {arg}` sets its replicas",
+                    deployment.name, deployment.cluster
+                ),
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: if min {
+                ActionKind::HpaBounds {
+                    min: Some(n),
+                    max: None,
+                }
+            } else {
+                ActionKind::HpaBounds {
+                    min: None,
+                    max: Some(n),
+                }
+            },
+            target: Target {
+                kind: ObjectKind::HorizontalPodAutoscaler,
+                name: hpa.name.clone(),
+                ..deployment
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The deployment the focused pane has selected, as a target.
+    fn selected_deployment(&self) -> Result<Target, String> {
+        let (cluster, namespace, name) = match self.focus {
+            Pane::Cluster => {
+                let Some(cluster) = self.selected_cluster() else {
+                    return Err("no cluster is configured".into());
+                };
+                if self.cluster_view() != ClusterView::Deployments {
+                    return Err(
+                        "select a deployment first: the Cluster pane's Deployments view, or the Rollouts pane"
+                            .into(),
+                    );
+                }
+                let Some(state) = self.store.cluster(cluster) else {
+                    return Err(format!("{cluster} has not been listed yet"));
+                };
+                let window = self.cluster_window(state, self.cursor(Pane::Cluster), 1);
+                let Some((namespace, name)) = window.keys.first().and_then(|k| k.split_once('/'))
+                else {
+                    return Err(format!("no deployment is selected in {cluster}"));
+                };
+                (cluster.to_owned(), namespace.to_owned(), name.to_owned())
+            }
+            Pane::Rollouts => {
+                let rows = self.rollout_rows();
+                let Some((cluster, d)) = rows.get(self.cursor(Pane::Rollouts)) else {
+                    return Err("no deployment is selected in the Rollouts pane".into());
+                };
+                ((*cluster).to_owned(), d.namespace.clone(), d.name.clone())
+            }
+            other => {
+                return Err(format!(
+                    "the {other} pane has no deployment to act on: select one in the Cluster pane's Deployments view or the Rollouts pane"
+                ));
+            }
+        };
+        let region = self
+            .platform
+            .clusters
+            .iter()
+            .find(|c| c.name.get_ref() == &cluster)
+            .map(|c| c.region.get_ref().clone())
+            .unwrap_or_default();
+        Ok(Target {
+            region,
+            cluster,
+            namespace,
+            kind: ObjectKind::Deployment,
+            name,
+        })
+    }
+
+    /// The safety gate, then the request to the executor.
+    pub(in crate::app) fn ask(&mut self, request: ActionRequest, title: &str) {
+        if let Some(by) = crate::config::read_only_for(
+            self.read_only_flag,
+            &self.platform,
+            Some(&request.target.cluster),
+        ) {
+            self.say(
+                Level::Error,
+                format!(
+                    "refused: {title}: touban is read-only for {} ({by} says so); nothing was planned",
+                    request.target.cluster
+                ),
+            );
+            return;
+        }
+        let id = self.jobs.ask(request.clone(), title, self.now);
+        self.effects
+            .push(Effect::Exec(ExecCommand::Plan { id, request }));
+        self.say(
+            Level::Info,
+            format!("job #{}: {title}: reading the target to plan it", id.0),
+        );
+    }
+
+    /// A plan (or a refusal) came back for a job this console asked for.
+    pub(in crate::app) fn planned(&mut self, id: JobId, plan: &Result<Plan, Refusal>) {
+        if self.jobs.get(id).is_none_or(|j| j.request.is_none()) {
+            return;
+        }
+        match plan {
+            Ok(plan) => {
+                let dialog = self.plan_dialog(id, plan);
+                self.confirm(dialog);
+            }
+            Err(refusal) if refusal.offer.is_some() => {
+                let Some(offer) = refusal.offer.clone() else {
+                    return;
+                };
+                let instead = refusal
+                    .instead
+                    .clone()
+                    .unwrap_or_else(|| request_title(&offer));
+                let dialog = ConfirmDialog::new(
+                    "Refused: plan this instead?",
+                    vec![
+                        ("cluster".into(), offer.target.cluster.clone()),
+                        ("namespace".into(), offer.target.namespace.clone()),
+                    ],
+                    &format!("Instead: {instead}. Confirm plans it; nothing runs before its own confirmation."),
+                    Confirmed::Offer(offer),
+                )
+                .details(vec![refusal.why.clone()]);
+                self.say(Level::Warn, format!("refused: {}", refusal.why));
+                self.confirm(dialog);
+            }
+            Err(refusal) => {
+                let text = match &refusal.instead {
+                    Some(instead) => format!("refused: {}; instead: {instead}", refusal.why),
+                    None => format!("refused: {}", refusal.why),
+                };
+                self.say(Level::Error, text);
+            }
+        }
+    }
+
+    fn plan_dialog(&self, id: JobId, plan: &Plan) -> ConfirmDialog {
+        let t = &plan.request.target;
+        let region = self.platform.region(&t.region).map_or_else(
+            || t.region.clone(),
+            |r| format!("{} ({})", r.display, r.role.label()),
+        );
+        let kind: &'static str = t.kind.into();
+        let mut details = vec![String::new(), "Plan:".to_owned()];
+        // The namespace is named above: calls are shown from it on.
+        let within = format!("/namespaces/{}/", t.namespace);
+        for (i, step) in plan.steps.iter().enumerate() {
+            let call = match step.call.split_once(&within) {
+                Some((verb_and_api, rest)) => {
+                    let verb = verb_and_api.split_whitespace().next().unwrap_or_default();
+                    format!("{verb} …/{rest}")
+                }
+                None => step.call.clone(),
+            };
+            details.push(format!("{}. {}", i + 1, step.title));
+            details.push(format!("   {call}"));
+        }
+        let consequence = match &plan.undo {
+            Some(undo) => format!("Undo: {undo}. Dry run checks every write, changing nothing."),
+            None => "Nothing undoes it. Dry run checks every write, changing nothing.".to_owned(),
+        };
+        let mut dialog = ConfirmDialog::new(
+            &capitalised(&plan.title),
+            vec![
+                ("region".into(), region),
+                ("cluster".into(), t.cluster.clone()),
+                ("namespace".into(), t.namespace.clone()),
+                ("object".into(), format!("{kind} {}", t.name)),
+            ],
+            &consequence,
+            Confirmed::Job { id, dry_run: false },
+        )
+        .details(details)
+        .with_dry_run();
+        if let Some(text) = &plan.confirm_text {
+            dialog = dialog.typed(text);
+        }
+        dialog
+    }
+
+    /// The operator confirmed or declined a job's plan.
+    pub(in crate::app) fn decided(&mut self, id: JobId, confirmed: Option<bool>) {
+        let Some(dry_run) = confirmed else {
+            self.say(
+                Level::Info,
+                format!("job #{} not confirmed: nothing done", id.0),
+            );
+            self.effects.push(Effect::Exec(ExecCommand::Decline { id }));
+            return;
+        };
+        let what = if dry_run { "dry run" } else { "job" };
+        let key = self
+            .keymap
+            .chord_for(Pane::Jobs, &crate::model::Command::Focus(Pane::Jobs))
+            .map(|k| format!(" ({k})"))
+            .unwrap_or_default();
+        self.say(
+            Level::Info,
+            format!("{what} #{} confirmed: the Jobs pane{key} follows it", id.0),
+        );
+        self.effects
+            .push(Effect::Exec(ExecCommand::Confirm { id, dry_run }));
+    }
+
+    /// Cancels the Jobs pane's selected job, if it has not ended.
+    pub(in crate::app) fn cancel_job(&mut self) {
+        if self.focus != Pane::Jobs {
+            self.say(
+                Level::Info,
+                "select a job in the Jobs pane to cancel it".into(),
+            );
+            return;
+        }
+        let selected = self
+            .visible_jobs()
+            .get(self.cursor(Pane::Jobs))
+            .map(|j| (j.id, j.outcome.is_some()));
+        match selected {
+            Some((id, false)) => {
+                self.effects.push(Effect::Exec(ExecCommand::Cancel { id }));
+                self.say(
+                    Level::Info,
+                    format!("job #{}: cancelling (it stops before its next step)", id.0),
+                );
+            }
+            Some((id, true)) => self.say(Level::Info, format!("job #{} has ended already", id.0)),
+            None => self.say(Level::Info, "no job is selected".into()),
+        }
+    }
+}
+
+/// A request in the operator's words, before it is planned.
+pub fn request_title(request: &ActionRequest) -> String {
+    let name = &request.target.name;
+    match request.kind {
+        ActionKind::Scale { replicas } => format!("scale {name} to {replicas}"),
+        ActionKind::HpaBounds {
+            min: Some(min),
+            max: Some(max),
+        } => format!("set {name}'s bounds to {min}–{max}"),
+        ActionKind::HpaBounds { min: Some(min), .. } => format!("set {name}'s minimum to {min}"),
+        ActionKind::HpaBounds { max: Some(max), .. } => format!("set {name}'s maximum to {max}"),
+        ActionKind::HpaBounds { .. } => format!("set {name}'s bounds"),
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}

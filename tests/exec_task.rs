@@ -1,0 +1,276 @@
+//! The executor's task against the sandbox through kube-rs: a plan comes
+//! back for the app to show, only a confirmed plan runs, one job at a time
+//! per target (a second one waits its turn, and is then checked against
+//! what the first left), jobs of different targets side by side, a waiting
+//! job cancelled never starts, a declined plan is written down and nothing
+//! is done, and the task ends when the console drops its sender.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use tokio::sync::mpsc;
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::runner::Who;
+use touban::exec::task::{self, Executor};
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use touban::model::plan::Plan;
+use touban::model::{ExecCommand, JobEvent, JobId, JobOutcome};
+use touban::sandbox::{Options, Sandbox, Scenario};
+
+mod common;
+
+const NS: &str = "iworkz-production";
+
+fn scale(name: &str, replicas: u32) -> ActionRequest {
+    ActionRequest {
+        kind: ActionKind::Scale { replicas },
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::Deployment,
+            name: name.into(),
+        },
+        dry_run: false,
+    }
+}
+
+/// Events as they come, with a deadline.
+struct Events {
+    rx: mpsc::UnboundedReceiver<JobEvent>,
+    seen: Vec<JobEvent>,
+}
+
+impl Events {
+    async fn until(&mut self, what: &str, f: impl Fn(&JobEvent) -> bool) -> JobEvent {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let e = tokio::time::timeout_at(deadline, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} within a minute: {:#?}", self.seen))
+                .unwrap_or_else(|| panic!("the executor ended before {what}: {:#?}", self.seen));
+            self.seen.push(e.clone());
+            if f(&e) {
+                return e;
+            }
+        }
+    }
+
+    async fn planned(&mut self, id: u64) -> Plan {
+        let e = self
+            .until(
+                "a plan",
+                |e| matches!(e, JobEvent::Planned { id: i, .. } if i.0 == id),
+            )
+            .await;
+        let JobEvent::Planned { plan, .. } = e else {
+            unreachable!()
+        };
+        plan.expect("a plan, not a refusal")
+    }
+
+    async fn finished(&mut self, id: u64) -> JobOutcome {
+        let e = self
+            .until(
+                "the end",
+                |e| matches!(e, JobEvent::Finished { id: i, .. } if i.0 == id),
+            )
+            .await;
+        let JobEvent::Finished { outcome, .. } = e else {
+            unreachable!()
+        };
+        outcome
+    }
+
+    /// Where in the events seen so far the first event matching `f` is.
+    fn position(&self, f: impl Fn(&JobEvent) -> bool) -> Option<usize> {
+        self.seen.iter().position(f)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: the queue from plan to shutdown
+async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
+    let sandbox = Sandbox::start(Options {
+        seed: 12,
+        pods: 0,
+        speed: 4.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit_path = dir.path().join("audit.jsonl");
+    let (events_tx, rx) = mpsc::unbounded_channel();
+    let exec = task::spawn(
+        Executor {
+            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
+                "eks-tokyo".to_owned(),
+                client,
+            )]))),
+            audit: Arc::new(AuditLog::open(&audit_path).expect("audit log")),
+            who: Arc::new(Who::new("sandbox", "test@touban")),
+            primary: ["tokyo".to_owned()].into(),
+        },
+        events_tx,
+    );
+    let mut events = Events {
+        rx,
+        seen: Vec::new(),
+    };
+    let send = |c: ExecCommand| exec.send(c).expect("the executor listens");
+
+    // Planned: nothing runs until confirmed.
+    send(ExecCommand::Plan {
+        id: JobId(1),
+        request: scale("web-frontend-blue", 6),
+    });
+    let plan = events.planned(1).await;
+    assert_eq!(plan.title, "scale web-frontend-blue from 4 to 6");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(
+        d.spec.and_then(|s| s.replicas),
+        Some(4),
+        "nothing before confirmation"
+    );
+
+    // Three more plans: the same target twice, another target once.
+    for (id, name, n) in [
+        (2, "web-frontend-blue", 5),
+        (3, "web-frontend-green", 2),
+        (4, "web-frontend-blue", 7),
+    ] {
+        send(ExecCommand::Plan {
+            id: JobId(id),
+            request: scale(name, n),
+        });
+        events.planned(id).await;
+    }
+    // Confirmed in order: #2 and #4 wait for #1; #3 runs beside it.
+    for id in [1, 2, 3, 4] {
+        send(ExecCommand::Confirm {
+            id: JobId(id),
+            dry_run: false,
+        });
+    }
+    let queued = events
+        .until(
+            "#2 queued",
+            |e| matches!(e, JobEvent::Queued { id, .. } if id.0 == 2),
+        )
+        .await;
+    assert!(
+        matches!(&queued, JobEvent::Queued { title, .. } if title.contains("after #1 on the same target")),
+        "{queued:?}"
+    );
+    // #4 is cancelled while it waits: it never starts.
+    send(ExecCommand::Cancel { id: JobId(4) });
+    assert_eq!(events.finished(4).await, JobOutcome::Cancelled);
+
+    let mut ended = BTreeMap::new();
+    for _ in 0..3 {
+        let e = events
+            .until("a job's end", |e| matches!(e, JobEvent::Finished { .. }))
+            .await;
+        if let JobEvent::Finished { id, outcome, .. } = e {
+            ended.insert(id.0, outcome);
+        }
+    }
+    assert_eq!(ended.get(&1), Some(&JobOutcome::Succeeded), "{ended:?}");
+    assert_eq!(ended.get(&3), Some(&JobOutcome::Succeeded), "{ended:?}");
+    // #2 was planned from 4 replicas; #1 left 6: its check says so and it
+    // writes nothing.
+    assert!(
+        matches!(ended.get(&2), Some(JobOutcome::Failed(why)) if why.contains("step 1 of 3") && why.contains("wants 6 replicas now, not the 4 planned from")),
+        "{ended:?}"
+    );
+    let step = |id: u64| move |e: &JobEvent| matches!(e, JobEvent::Step { id: i, .. } if i.0 == id);
+    let finished =
+        |id: u64| move |e: &JobEvent| matches!(e, JobEvent::Finished { id: i, .. } if i.0 == id);
+    let (first_of_2, end_of_1) = (
+        events.position(step(2)).expect("#2 ran"),
+        events.position(finished(1)).expect("#1 ended"),
+    );
+    assert!(
+        first_of_2 > end_of_1,
+        "#2 started only after #1 ended: {:#?}",
+        events.seen
+    );
+    let (first_of_3, end_of_1) = (events.position(step(3)).expect("#3 ran"), end_of_1);
+    assert!(
+        first_of_3 < end_of_1,
+        "#3 ran beside #1: {:#?}",
+        events.seen
+    );
+    assert!(events.position(step(4)).is_none(), "#4 never started");
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(6));
+    let d = deployments.get("web-frontend-green").await.expect("get");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(2));
+
+    // Declined: written down, nothing done.
+    send(ExecCommand::Plan {
+        id: JobId(5),
+        request: scale("web-frontend-blue", 9),
+    });
+    events.planned(5).await;
+    send(ExecCommand::Decline { id: JobId(5) });
+    assert_eq!(events.finished(5).await, JobOutcome::Cancelled);
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(6));
+
+    // A refusal comes back as the plan's answer.
+    send(ExecCommand::Plan {
+        id: JobId(6),
+        request: scale("no-such-deployment", 3),
+    });
+    let e = events
+        .until(
+            "#6's answer",
+            |e| matches!(e, JobEvent::Planned { id, .. } if id.0 == 6),
+        )
+        .await;
+    assert!(
+        matches!(&e, JobEvent::Planned { plan, .. } if plan.as_ref().as_ref().is_err_and(|r| r.why.contains("no-such-deployment"))),
+        "{e:?}"
+    );
+
+    // The console drops its sender: the task ends.
+    drop(exec);
+    let end = tokio::time::timeout(Duration::from_secs(10), events.rx.recv()).await;
+    assert!(
+        matches!(end, Ok(None)),
+        "the executor ends with its sender: {end:?}"
+    );
+
+    let text = std::fs::read_to_string(&audit_path).expect("audit log");
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let of = |job: u64| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| r["job"] == job)
+            .map(|r| r["event"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(of(4), ["planned", "declined"]);
+    assert_eq!(of(5), ["planned", "declined"]);
+    assert_eq!(of(6), ["refused"]);
+    assert_eq!(of(1).last().map(String::as_str), Some("finished"));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["session"] == records[0]["session"] && r["operator"] == "test@touban"),
+        "{text}"
+    );
+}
