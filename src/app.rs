@@ -270,7 +270,10 @@ impl App {
     fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {}
-            Outcome::Close | Outcome::Declined(Confirmed::Quit | Confirmed::Offer(_)) => {
+            Outcome::Close
+            | Outcome::Declined(
+                Confirmed::Quit | Confirmed::Offer(_) | Confirmed::Reasoned { .. },
+            ) => {
                 self.input.close();
             }
             Outcome::Confirmed(Confirmed::Offer(request)) => {
@@ -299,7 +302,19 @@ impl App {
             }
             Outcome::Confirmed(Confirmed::Job { id, dry_run }) => {
                 self.input.close();
-                self.decided(id, Some(dry_run));
+                self.input.push(Overlay::Reason {
+                    id,
+                    dry_run,
+                    editor: LineEditor::default(),
+                });
+            }
+            Outcome::Confirmed(Confirmed::Reasoned {
+                id,
+                dry_run,
+                reason,
+            }) => {
+                self.input.close();
+                self.decided(id, Some((dry_run, reason)));
             }
             Outcome::Declined(Confirmed::Job { id, .. }) => {
                 self.input.close();
@@ -396,6 +411,7 @@ impl App {
             }
             Command::Jump => self.jump(),
             Command::Scale(arg) => self.scale(&arg),
+            Command::Restart => self.restart(),
             Command::HpaMin(arg) => self.hpa_bound(&arg, true),
             Command::HpaMax(arg) => self.hpa_bound(&arg, false),
             Command::CancelJob => self.cancel_job(),

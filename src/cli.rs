@@ -530,6 +530,7 @@ fn console(
         Ok(l) => l,
         Err(e) => return Ok(config_failed(&e)),
     };
+    let read_only_flag = loaded.read_only_flag;
     if !has_terminal() {
         return Ok(ExitCode::FAILURE);
     }
@@ -554,7 +555,7 @@ fn console(
         tui::spawn_clock(tx.clone());
         let details =
             crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
-        let exec = spawn_executor(app.platform(), &paths, &tx)?;
+        let (exec, executor) = spawn_executor(app.platform(), read_only_flag, &paths, &tx)?;
         if matches!(mode, Mode::CrashTest) {
             // Frames drawn without pause, so the panic lands while one may
             // be being written.
@@ -583,6 +584,8 @@ fn console(
         // fail into an eprintln!, a panic. Released, it writes nothing.
         tui::guard::release();
         drop(terminal);
+        await_executor(executor).await;
+
         let (_, stats) = result.wrap_err("drawing the terminal failed")?;
         if matches!(mode, Mode::HangTest) {
             tracing::info!("hang test: hanging in the shutdown");
@@ -622,14 +625,32 @@ fn console(
     }
 }
 
+/// The console has gone, and its sender with it: the executor cancels
+/// what runs between steps and writes down what it declines, in a bounded
+/// while, the terminal already given back.
+async fn await_executor(executor: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(std::time::Duration::from_secs(15), executor)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the executor did not end within 15 s of the console; its audit log says how far each job got"
+        );
+    }
+}
+
 /// The executor on the configured clusters, its job events forwarded to
 /// the app's channel; the audit log is opened first (a console that cannot
 /// write it down does not act).
 fn spawn_executor(
     platform: &config::Platform,
+    read_only_flag: bool,
     paths: &Paths,
     tx: &mpsc::Sender<crate::app::Event>,
-) -> eyre::Result<mpsc::UnboundedSender<crate::model::ExecCommand>> {
+) -> eyre::Result<(
+    mpsc::UnboundedSender<crate::model::ExecCommand>,
+    tokio::task::JoinHandle<()>,
+)> {
     let audit = crate::exec::audit::AuditLog::open(&paths.audit_log).wrap_err_with(|| {
         format!(
             "cannot open the audit log {} (its directory must be writable)",
@@ -651,6 +672,17 @@ fn spawn_executor(
             .filter(|r| r.role == config::platform::Role::Primary)
             .map(|r| r.name.get_ref().clone())
             .collect(),
+        read_only: platform
+            .clusters
+            .iter()
+            .map(|c| {
+                let name = c.name.get_ref();
+                let by = config::read_only_for(read_only_flag, platform, Some(name));
+                (name.clone(), by.map(|b| b.to_string()))
+            })
+            .collect(),
+        read_only_elsewhere: config::read_only_for(read_only_flag, platform, None)
+            .map(|b| b.to_string()),
     };
     let (events, mut rx) = mpsc::unbounded_channel();
     let forward = tx.clone();

@@ -91,8 +91,16 @@ pub fn deployment_row(d: &Deployment) -> DeploymentRow {
         app: d.labels().get("app").cloned(),
         revision: revision(d),
         created: created(d),
+        restarted_at: spec
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(RESTARTED_AT))
+            .cloned(),
     }
 }
+
+/// The pod template annotation of `kubectl rollout restart`.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 fn created<K: Resource>(o: &K) -> Option<SystemTime> {
     o.meta()

@@ -505,6 +505,7 @@ fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
 /// the Cluster pane shows 10/10, the Jobs pane the job succeeded with its
 /// steps, and the demo's audit log (kept apart from a real one) has it.
 #[test]
+#[allow(clippy::too_many_lines)] // one story: from the selection to the audit log
 fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
     let t = Tmux::new("scale");
     t.start(160, 48, "sh");
@@ -555,6 +556,12 @@ fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
     t.keys(&["Enter"]);
     t.wait_for("Scale web-frontend-blue from 4 to 10");
     t.keys(&["Tab", "Tab", "Enter"]);
+    // The reason is required: Enter on an empty one does nothing.
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "e2e: load test"]);
+    t.keys(&["Enter"]);
     t.wait_for("confirmed: the Jobs pane (9) follows it");
     t.wait("10 of 10 ready in the Cluster pane", |s| {
         s.lines()
@@ -585,6 +592,9 @@ fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
             assert_eq!(v["environment"], "sandbox", "{l}");
+            if v["event"] != "planned" && v["event"] != "declined" {
+                assert_eq!(v["reason"], "e2e: load test", "{l}");
+            }
             v["event"].as_str().unwrap_or_default().to_owned()
         })
         .collect();
@@ -650,6 +660,9 @@ fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
         "{plan}"
     );
     t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "hold 10 for the campaign"]);
+    t.keys(&["Enter"]);
     t.keys(&["9"]);
     t.wait("the HPA job succeeded", |s| {
         s.lines()

@@ -465,13 +465,24 @@ async fn hpa_bounds_move_the_target_inside_them() {
     let offer = refused.offer.expect("the HPA's bounds offered");
     assert_eq!(*offer, bounds(Some(5), None));
 
+    let before = deployments.get("backend-api-blue").await.expect("get");
+    let from = before
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .expect("replicas");
+    assert!(from < 5, "below the new minimum before: {from}");
     let (outcome, events) = run(&backend, &offer, 1, &audit).await;
     assert_eq!(outcome, JobOutcome::Succeeded, "{events:?}");
     let h = hpas.get("backend-api-hpa").await.expect("get");
+    let max = h.spec.as_ref().map(|s| s.max_replicas).expect("max");
     assert_eq!(h.spec.as_ref().and_then(|s| s.min_replicas), Some(5));
     let d = deployments.get("backend-api-blue").await.expect("get");
     let wants = d.spec.as_ref().and_then(|s| s.replicas).expect("replicas");
-    assert!(wants >= 5, "the HPA moved its target inside: {wants}");
+    assert!(
+        (5..=max).contains(&wants),
+        "the HPA moved its target inside 5–{max}: {wants}"
+    );
     assert_eq!(
         d.status.and_then(|s| s.available_replicas),
         Some(wants),
@@ -509,5 +520,139 @@ async fn hpa_bounds_move_the_target_inside_them() {
         h.spec.as_ref().and_then(|s| s.min_replicas),
         Some(5),
         "nothing written"
+    );
+}
+
+/// A rollout restart as kubectl does it: the template's restartedAt set to
+/// the time of planning, a new revision rolled out by the deployment's
+/// strategy, the job done when every pod is new and no old one runs. Run
+/// again as a resume, it finds the annotation there and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: the restart, its Events, its resume
+async fn restart_rolls_new_pods_and_a_resume_writes_nothing() {
+    let sandbox = Sandbox::start(Options {
+        seed: 9,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let operator = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
+    let deployments: Api<Deployment> = Api::namespaced(operator, NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let revision = |d: &Deployment| {
+        d.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+            .and_then(|r| r.parse::<u32>().ok())
+            .expect("a revision")
+    };
+    let before = deployments.get("web-frontend-blue").await.expect("get");
+    let request = ActionRequest {
+        kind: ActionKind::Restart,
+        ..scale("web-frontend-blue", 0, false)
+    };
+    let job = runner::prepare(&backend, &request, true)
+        .await
+        .expect("a plan");
+    assert_eq!(job.plan.title, "restart web-frontend-blue (4 pods)");
+    let (outcome, events) = run(&backend, &request, 1, &audit).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:?}");
+    let after = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(revision(&after), revision(&before) + 1, "a new revision");
+    let at = after
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get("kubectl.kubernetes.io/restartedAt"))
+        .cloned()
+        .expect("restartedAt set");
+    assert!(at.parse::<jiff::Timestamp>().is_ok(), "{at}");
+    let status = after.status.clone().expect("status");
+    assert_eq!(
+        (
+            status.replicas,
+            status.updated_replicas,
+            status.available_replicas
+        ),
+        (Some(4), Some(4), Some(4)),
+        "every pod new and available, no old one"
+    );
+
+    // Its start and end are Events on the deployment, as kubectl shows them.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(common::kube_client(&sandbox, "eks-tokyo").await, NS);
+    let ours: Vec<(String, String)> = events
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("web-frontend-blue"))
+        .filter_map(|e| Some((e.reason?, e.message?)))
+        .filter(|(r, _)| r.starts_with("Touban"))
+        .collect();
+    let mut reasons: Vec<&str> = ours.iter().map(|(r, _)| r.as_str()).collect();
+    reasons.sort_unstable();
+    assert_eq!(
+        reasons,
+        ["ToubanJobStarted", "ToubanJobSucceeded"],
+        "{ours:?}"
+    );
+    assert!(
+        ours.iter()
+            .all(|(_, m)| m
+                .starts_with("test@touban: restart web-frontend-blue (4 pods) (touban job ")),
+        "{ours:?}"
+    );
+
+    // The same job resumed: converged, nothing written.
+    let job = {
+        // The job that ran: planned with the annotation it wrote.
+        let mut j = runner::prepare(&backend, &request, true)
+            .await
+            .expect("a plan");
+        for op in &mut j.ops {
+            if let touban::exec::step::Op::Restart { at: a }
+            | touban::exec::step::Op::AwaitRestarted { at: a, .. } = op
+            {
+                a.clone_from(&at);
+            }
+        }
+        if let Some(touban::exec::step::Op::ExpectGeneration { generation }) = j.ops.first_mut() {
+            *generation = before.metadata.generation.expect("generation");
+        }
+        j
+    };
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (_c, cancel) = watch::channel(false);
+    let who = who();
+    let mut cx = Context {
+        audit: &audit,
+        who: &who,
+        events: &tx,
+        cancel: &cancel,
+    };
+    let outcome = runner::resume(&backend, &job, JobId(1), &mut cx).await;
+    assert_eq!(outcome, JobOutcome::Succeeded);
+    let again = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(revision(&again), revision(&after), "no second restart");
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    let resumed_write = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|r| r["event"] == "step-ended" && r["step"] == 2)
+        .expect("the resumed write step");
+    assert!(
+        resumed_write["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("already restarted") && o.contains("nothing written")),
+        "{resumed_write}"
     );
 }

@@ -109,7 +109,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");
     let (events_tx, rx) = mpsc::unbounded_channel();
-    let exec = task::spawn(
+    let (exec, _handle) = task::spawn(
         Executor {
             backend: Arc::new(KubeBackend::new(BTreeMap::from([(
                 "eks-tokyo".to_owned(),
@@ -118,6 +118,8 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
             audit: Arc::new(AuditLog::open(&audit_path).expect("audit log")),
             who: Arc::new(Who::new("sandbox", "test@touban")),
             primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
         },
         events_tx,
     );
@@ -159,6 +161,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
         send(ExecCommand::Confirm {
             id: JobId(id),
             dry_run: false,
+            reason: format!("queue test #{id}"),
         });
     }
     let queued = events
@@ -270,7 +273,108 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
     assert!(
         records
             .iter()
+            .filter(|r| r["job"] == 1 && r["event"] != "planned")
+            .all(|r| r["reason"] == "queue test #1"),
+        "every record of a confirmed job carries its reason: {text}"
+    );
+    assert!(
+        records
+            .iter()
             .all(|r| r["session"] == records[0]["session"] && r["operator"] == "test@touban"),
         "{text}"
     );
+}
+
+/// A running job cancelled stops before its next step (here: while it
+/// waits) and says cancelled; when the console goes, a plan not confirmed
+/// is declined and recorded, a running job is cancelled, and the task ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
+    let sandbox = Sandbox::start(Options {
+        seed: 13,
+        pods: 0,
+        speed: 0.2,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let dir = tempfile::tempdir().expect("temp");
+    let audit_path = dir.path().join("audit.jsonl");
+    let (events_tx, rx) = mpsc::unbounded_channel();
+    let (exec, handle) = task::spawn(
+        Executor {
+            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
+                "eks-tokyo".to_owned(),
+                client,
+            )]))),
+            audit: Arc::new(AuditLog::open(&audit_path).expect("audit log")),
+            who: Arc::new(Who::new("sandbox", "test@touban")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+        },
+        events_tx,
+    );
+    let mut events = Events {
+        rx,
+        seen: Vec::new(),
+    };
+    let send = |c: ExecCommand| exec.send(c).expect("the executor listens");
+    // At a fifth of real time the new pods take long: the job waits.
+    for (id, name) in [
+        (1, "web-frontend-blue"),
+        (2, "web-frontend-green"),
+        (3, "ai-services-blue"),
+    ] {
+        send(ExecCommand::Plan {
+            id: JobId(id),
+            request: scale(name, 9),
+        });
+        events.planned(id).await;
+    }
+    for id in [1, 2] {
+        send(ExecCommand::Confirm {
+            id: JobId(id),
+            dry_run: false,
+            reason: "cancel test".into(),
+        });
+        events
+            .until(
+                "the wait",
+                |e| matches!(e, JobEvent::Step { id: i, index: 3, .. } if i.0 == id),
+            )
+            .await;
+    }
+    send(ExecCommand::Cancel { id: JobId(1) });
+    assert_eq!(events.finished(1).await, JobOutcome::Cancelled);
+
+    // The console goes: #3 (planned) is declined, #2 (running) cancelled.
+    drop(exec);
+    tokio::time::timeout(Duration::from_secs(15), handle)
+        .await
+        .expect("the executor ends soon after the console")
+        .expect("and does not panic");
+    let mut ended = BTreeMap::new();
+    while let Ok(e) = events.rx.try_recv() {
+        if let JobEvent::Finished { id, outcome, .. } = e {
+            ended.insert(id.0, outcome);
+        }
+    }
+    assert_eq!(ended.get(&2), Some(&JobOutcome::Cancelled), "{ended:?}");
+    assert_eq!(ended.get(&3), Some(&JobOutcome::Cancelled), "{ended:?}");
+    let text = std::fs::read_to_string(&audit_path).expect("audit log");
+    let outcome_of = |job: u64, event: &str| {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|r| r["job"] == job && r["event"] == event)
+            .and_then(|r| r["outcome"].as_str().map(str::to_owned))
+    };
+    assert_eq!(
+        outcome_of(3, "declined").as_deref(),
+        Some("the console stopped before it was confirmed")
+    );
+    assert_eq!(outcome_of(1, "finished").as_deref(), Some("cancelled"));
+    assert_eq!(outcome_of(2, "finished").as_deref(), Some("cancelled"));
 }

@@ -297,6 +297,7 @@ fn overview_cluster_cells_from_watched_state() {
         app: Some("backend-api".into()),
         revision: Some(2),
         created: None,
+        restarted_at: None,
     };
     for change in [
         ClusterChange::Nodes(RowChange::Listed(None, (0..9).map(node).collect())),

@@ -36,6 +36,24 @@ impl App {
         self.ask(request, &title);
     }
 
+    /// `:restart` on the selected deployment.
+    pub(in crate::app) fn restart(&mut self) {
+        let target = match self.selected_deployment() {
+            Ok(t) => t,
+            Err(why) => {
+                self.say(Level::Error, format!("`restart`: {why}"));
+                return;
+            }
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Restart,
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
     /// The replicas a command was given; with none, the command line asks
     /// for them (`scale ` typed), and a malformed number is refused before
     /// anything is planned.
@@ -205,7 +223,7 @@ impl App {
         match plan {
             Ok(plan) => {
                 let dialog = self.plan_dialog(id, plan);
-                self.confirm(dialog);
+                self.confirm_when_idle(dialog);
             }
             Err(refusal) if refusal.offer.is_some() => {
                 let Some(offer) = refusal.offer.clone() else {
@@ -226,7 +244,7 @@ impl App {
                 )
                 .details(vec![refusal.why.clone()]);
                 self.say(Level::Warn, format!("refused: {}", refusal.why));
-                self.confirm(dialog);
+                self.confirm_when_idle(dialog);
             }
             Err(refusal) => {
                 let text = match &refusal.instead {
@@ -235,6 +253,22 @@ impl App {
                 };
                 self.say(Level::Error, text);
             }
+        }
+    }
+
+    /// Opens a dialog that arrived on its own (a plan read off the
+    /// cluster): over the panes, but under a line being typed, so keys
+    /// meant for the command line never confirm it.
+    fn confirm_when_idle(&mut self, dialog: ConfirmDialog) {
+        let typing = matches!(
+            self.input.overlays().last(),
+            Some(Overlay::CommandLine(_) | Overlay::Filter { .. } | Overlay::Reason { .. })
+        );
+        if typing {
+            self.input.insert_below_top(Overlay::Confirm(dialog));
+            self.dirty = true;
+        } else {
+            self.confirm(dialog);
         }
     }
 
@@ -283,8 +317,8 @@ impl App {
     }
 
     /// The operator confirmed or declined a job's plan.
-    pub(in crate::app) fn decided(&mut self, id: JobId, confirmed: Option<bool>) {
-        let Some(dry_run) = confirmed else {
+    pub(in crate::app) fn decided(&mut self, id: JobId, confirmed: Option<(bool, String)>) {
+        let Some((dry_run, reason)) = confirmed else {
             self.say(
                 Level::Info,
                 format!("job #{} not confirmed: nothing done", id.0),
@@ -292,6 +326,7 @@ impl App {
             self.effects.push(Effect::Exec(ExecCommand::Decline { id }));
             return;
         };
+        self.jobs.confirmed(id);
         let what = if dry_run { "dry run" } else { "job" };
         let key = self
             .keymap
@@ -302,8 +337,11 @@ impl App {
             Level::Info,
             format!("{what} #{} confirmed: the Jobs pane{key} follows it", id.0),
         );
-        self.effects
-            .push(Effect::Exec(ExecCommand::Confirm { id, dry_run }));
+        self.effects.push(Effect::Exec(ExecCommand::Confirm {
+            id,
+            dry_run,
+            reason,
+        }));
     }
 
     /// Cancels the Jobs pane's selected job, if it has not ended.
@@ -338,6 +376,7 @@ pub fn request_title(request: &ActionRequest) -> String {
     let name = &request.target.name;
     match request.kind {
         ActionKind::Scale { replicas } => format!("scale {name} to {replicas}"),
+        ActionKind::Restart => format!("restart {name}"),
         ActionKind::HpaBounds {
             min: Some(min),
             max: Some(max),

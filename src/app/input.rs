@@ -69,6 +69,13 @@ impl Input {
         self.overlays.push(overlay);
     }
 
+    /// Puts an overlay just under the top one: shown when the top one
+    /// closes.
+    pub fn insert_below_top(&mut self, overlay: Overlay) {
+        let at = self.overlays.len().saturating_sub(1);
+        self.overlays.insert(at, overlay);
+    }
+
     /// Closes the top overlay.
     pub fn close(&mut self) {
         self.overlays.pop();

@@ -174,6 +174,14 @@ impl JobTable {
         self.rows.iter_mut().find(|j| j.id == id)
     }
 
+    /// The operator confirmed the job: it counts as running (the quit
+    /// prompt asks) before the executor has queued it.
+    pub fn confirmed(&mut self, id: JobId) {
+        if let Some(job) = self.row_mut(id) {
+            job.confirmed = true;
+        }
+    }
+
     /// One job.
     pub fn get(&self, id: JobId) -> Option<&JobRow> {
         self.rows.iter().find(|j| j.id == id)

@@ -46,6 +46,15 @@ pub enum Confirmed {
         /// As a server-side dry run: nothing changed.
         dry_run: bool,
     },
+    /// Run a planned job, for this reason (typed by the operator).
+    Reasoned {
+        /// Which job.
+        id: JobId,
+        /// As a server-side dry run.
+        dry_run: bool,
+        /// Why, for the audit log and the target's Events.
+        reason: String,
+    },
 }
 
 /// An overlay.
@@ -69,6 +78,15 @@ pub enum Overlay {
     },
     /// A confirmation dialog.
     Confirm(ConfirmDialog),
+    /// The reason for a confirmed job, asked before it runs.
+    Reason {
+        /// Which job.
+        id: JobId,
+        /// As a server-side dry run.
+        dry_run: bool,
+        /// The reason being typed.
+        editor: LineEditor,
+    },
     /// Warnings and messages.
     Messages {
         /// First line shown.
@@ -120,6 +138,26 @@ impl Overlay {
             | Overlay::Job { scroll, .. }
             | Overlay::Alert { scroll, .. } => scroll_keys(scroll, key),
             Overlay::CommandLine(line) => line.on_key(key),
+            Overlay::Reason {
+                id,
+                dry_run,
+                editor,
+            } => match key.code {
+                KeyCode::Esc => Outcome::Declined(Confirmed::Job {
+                    id: *id,
+                    dry_run: *dry_run,
+                }),
+                KeyCode::Enter if editor.text().trim().is_empty() => Outcome::Keep,
+                KeyCode::Enter => Outcome::Confirmed(Confirmed::Reasoned {
+                    id: *id,
+                    dry_run: *dry_run,
+                    reason: editor.text().trim().to_owned(),
+                }),
+                _ => {
+                    editor.edit(key);
+                    Outcome::Keep
+                }
+            },
             Overlay::Filter {
                 pane,
                 editor,
@@ -410,7 +448,9 @@ impl ConfirmDialog {
                             id: *id,
                             dry_run: true,
                         },
-                        other @ (Confirmed::Quit | Confirmed::Offer(_)) => other.clone(),
+                        other @ (Confirmed::Quit
+                        | Confirmed::Offer(_)
+                        | Confirmed::Reasoned { .. }) => other.clone(),
                     }),
                     ConfirmFocus::Confirm if self.can_confirm() => {
                         Outcome::Confirmed(self.on_confirm.clone())

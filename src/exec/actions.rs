@@ -3,6 +3,7 @@
 //! compiler asks for.
 
 pub mod hpa_bounds;
+pub mod restart;
 pub mod scale;
 
 use super::step::Job;
@@ -20,6 +21,8 @@ pub struct Seen {
     pub hpas: Vec<HpaRow>,
     /// Whether the target's region is the primary (serves production).
     pub primary: bool,
+    /// The time of planning, RFC 3339 (what a restart writes).
+    pub now: String,
 }
 
 /// How a step's expected effect stands.
@@ -39,5 +42,6 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
     match &request.kind {
         ActionKind::Scale { replicas } => scale::plan(request, *replicas, seen),
         ActionKind::HpaBounds { min, max } => hpa_bounds::plan(request, *min, *max, seen),
+        ActionKind::Restart => restart::plan(request, seen),
     }
 }

@@ -85,6 +85,9 @@ pub struct Record {
     pub action: ActionKind,
     /// A dry run changes nothing.
     pub dry_run: bool,
+    /// Why, as the operator gave it when confirming (masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The step, from 1, for step events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
@@ -123,6 +126,7 @@ impl Record {
             object: format!("{kind}/{}", t.name),
             action: request.kind.clone(),
             dry_run: request.dry_run,
+            reason: None,
             step: None,
             detail: None,
             outcome: None,
@@ -130,6 +134,13 @@ impl Record {
             resource_version_before: None,
             resource_version_after: None,
         }
+    }
+
+    /// The record with the operator's reason (masked), if one was given.
+    #[must_use]
+    pub fn reason(mut self, reason: Option<&str>) -> Record {
+        self.reason = reason.map(mask_line);
+        self
     }
 
     /// The record with a detail (masked).

@@ -41,6 +41,18 @@ pub trait Backend: Sync {
         target: &Target,
     ) -> impl Future<Output = Result<Option<(DeploymentRow, String)>, Failure>> + Send;
 
+    /// Sets the target deployment's pod template annotation
+    /// `kubectl.kubernetes.io/restartedAt` to `at` (server-side dry run when
+    /// `dry_run`), only if it is still at `resource_version` when one is
+    /// given (else 409).
+    fn restart(
+        &self,
+        target: &Target,
+        at: &str,
+        dry_run: bool,
+        resource_version: Option<&str>,
+    ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
     /// The target HPA as it is now, with its resourceVersion; `None` if it
     /// does not exist.
     fn hpa(
@@ -59,6 +71,16 @@ pub trait Backend: Sync {
         dry_run: bool,
         resource_version: Option<&str>,
     ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
+    /// Writes a Kubernetes Event about the target (reason `Touban…`), so
+    /// other consoles and `kubectl get events` see who did what.
+    fn record_event(
+        &self,
+        target: &Target,
+        reason: &str,
+        message: &str,
+        warning: bool,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 
     /// The HPAs of the target's namespace.
     fn hpas(&self, target: &Target) -> impl Future<Output = Result<Vec<HpaRow>, Failure>> + Send;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::actions::{self, Progress, Seen, hpa_bounds, scale};
+use super::actions::{self, Progress, Seen, hpa_bounds, restart, scale};
 pub use super::audit::Who;
 use super::audit::{AuditLog, Event, Record};
 use super::backend::{Backend, Call, Failure};
@@ -57,6 +57,9 @@ pub async fn prepare<B: Backend>(
             deployment: deployment.map(|(d, _)| d),
             hpas,
             primary,
+            now: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
         },
     )
 }
@@ -110,7 +113,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn record(&mut self, id: JobId, job: &Job, event: Event) -> Record {
-        Record::new(self.who, id.0, event, &job.plan.request)
+        Record::new(self.who, id.0, event, &job.plan.request).reason(job.plan.reason.as_deref())
     }
 
     fn write(&mut self, record: &Record) -> Result<(), String> {
@@ -156,6 +159,12 @@ async fn to_the_end<B: Backend>(
     resuming: bool,
 ) -> JobOutcome {
     let outcome = steps(backend, job, id, cx, resuming).await;
+    let (reason, warning) = match &outcome {
+        JobOutcome::Succeeded => ("ToubanJobSucceeded", false),
+        JobOutcome::Failed(_) | JobOutcome::Refused(_) => ("ToubanJobFailed", true),
+        JobOutcome::Cancelled => ("ToubanJobCancelled", true),
+    };
+    announce(backend, job, id, cx.who, reason, warning).await;
     let said = match &outcome {
         JobOutcome::Succeeded => "succeeded".to_owned(),
         JobOutcome::Failed(why) => format!("failed: {why}"),
@@ -195,6 +204,12 @@ async fn steps<B: Backend>(
     if let Err(why) = cx.write(&confirmed) {
         return JobOutcome::Failed(why);
     }
+    let started = if resuming {
+        "ToubanJobResumed"
+    } else {
+        "ToubanJobStarted"
+    };
+    announce(backend, job, id, cx.who, started, false).await;
     let of = job.ops.len();
     if of != job.plan.steps.len() {
         return JobOutcome::Failed(format!(
@@ -232,14 +247,14 @@ async fn steps<B: Backend>(
         }
         let mut end = cx.record(id, job, Event::StepEnded);
         end.step = Some(index);
+        let said = result
+            .as_ref()
+            .map_or_else(|f| f.what.clone(), |d| d.said.clone());
         cx.report(JobEvent::StepEnded {
             id,
             index,
             ok: result.is_ok(),
-            said: match &result {
-                Ok(done) => done.said.clone(),
-                Err(f) => f.what.clone(),
-            },
+            said,
         });
         let failed = match &result {
             Ok(done) => {
@@ -258,6 +273,9 @@ async fn steps<B: Backend>(
         if let Err(why) = cx.write(&end) {
             return JobOutcome::Failed(why);
         }
+        if failed.is_some() && *cx.cancel.borrow() {
+            return JobOutcome::Cancelled;
+        }
         if let Some(why) = failed {
             let undo = match (&job.plan.undo, index > 1) {
                 (Some(undo), true) => format!("; to undo what was done: {undo}"),
@@ -270,6 +288,46 @@ async fn steps<B: Backend>(
         }
     }
     JobOutcome::Succeeded
+}
+
+/// Writes a Kubernetes Event on the job's target (not for a dry run,
+/// which changes nothing): other consoles and `kubectl get events` see
+/// who did what. An Event that cannot be written (no permission to create
+/// events, say) fails nothing: the audit log has the job whole.
+async fn announce<B: Backend>(
+    backend: &B,
+    job: &Job,
+    id: JobId,
+    who: &Who,
+    reason: &str,
+    warning: bool,
+) {
+    if job.plan.request.dry_run {
+        return;
+    }
+    let because = job
+        .plan
+        .reason
+        .as_deref()
+        .map(|r| format!(", because: {r}"))
+        .unwrap_or_default();
+    let message = format!(
+        "{}: {}{because} (touban job {}/{})",
+        who.operator, job.plan.title, who.session, id.0
+    );
+    let written = tokio::time::timeout(
+        READ_TIMEOUT,
+        backend.record_event(&job.plan.request.target, reason, &message, warning),
+    )
+    .await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(f)) => tracing::warn!("the job's {reason} Event was not written: {}", f.what),
+        Err(_) => tracing::warn!(
+            "the job's {reason} Event was not written within {} s",
+            READ_TIMEOUT.as_secs()
+        ),
+    }
 }
 
 /// What a step did.
@@ -290,7 +348,7 @@ async fn perform<B: Backend>(
     // What a scale wants: a resumed step that finds it there converges.
     let wanted = match request.kind {
         ActionKind::Scale { replicas } => Some(i64::from(replicas)),
-        ActionKind::HpaBounds { .. } => None,
+        ActionKind::HpaBounds { .. } | ActionKind::Restart => None,
     };
     let t = &request.target;
     match op {
@@ -332,10 +390,282 @@ async fn perform<B: Backend>(
             let done = format!("{replicas} of {replicas} updated and available, no others");
             await_deployment(backend, t, &verify, &done, *within, cancel).await
         }
-        Op::ExpectBounds { min, max } => {
-            expect_bounds(backend, request, *min, *max, resuming).await
+        Op::ExpectGeneration { .. } | Op::Restart { .. } | Op::AwaitRestarted { .. } => {
+            perform_restart(backend, job, op, seen_rv, cancel, resuming).await
         }
+        Op::ExpectBounds {
+            min,
+            max,
+            deployment,
+        } => expect_bounds(backend, request, (*min, *max), deployment, resuming).await,
+        Op::SetBounds { .. } | Op::AwaitWithinBounds { .. } => {
+            perform_bounds(backend, job, op, seen_rv, cancel, resuming).await
+        }
+    }
+}
+
+/// The HPA still has the bounds planned from (or, resumed, the bounds
+/// asked for: the write was done).
+async fn expect_bounds<B: Backend>(
+    backend: &B,
+    request: &ActionRequest,
+    (min, max): (i32, i32),
+    deployment: &str,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let t = &request.target;
+    let (h, rv) = backend.hpa(t).await?.ok_or_else(|| Failure {
+        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
+        status: Some(404),
+    })?;
+    let converged = resuming
+        && matches!(request.kind, ActionKind::HpaBounds { min: m, max: x }
+            if m.is_none_or(|m| i64::from(m) == i64::from(h.min))
+                && x.is_none_or(|x| i64::from(x) == i64::from(h.max)));
+    if !hpa_bounds::holds(&h, min, max) && !converged {
+        return Err(Failure {
+            what: format!(
+                "{} scales between {} and {} now, not the {min}–{max} planned from: plan again",
+                h.name, h.min, h.max
+            ),
+            status: None,
+        });
+    }
+    if h.target_kind != "Deployment" || h.target != deployment {
+        return Err(Failure {
+            what: format!(
+                "{} scales {} {} now, not deployment {deployment} as planned: plan again",
+                h.name, h.target_kind, h.target
+            ),
+            status: None,
+        });
+    }
+    Ok(Done {
+        said: format!(
+            "{} scales {} between {} and {}, as planned",
+            h.name, h.target, h.min, h.max
+        ),
+        call: Some(Call {
+            status: 200,
+            before: Some(rv.clone()),
+            after: Some(rv),
+        }),
+    })
+}
+
+/// Writes the restart with the resourceVersion last read as
+/// precondition; a 409 is read again and retried while the deployment is
+/// still at the generation planned from (only its status moved).
+async fn write_restart<B: Backend>(
+    backend: &B,
+    t: &Target,
+    at: &str,
+    planned: Option<i64>,
+    dry_run: bool,
+    seen_rv: Option<&str>,
+) -> Result<Call, Failure> {
+    let mut rv = seen_rv.map(str::to_owned);
+    for _ in 0..CONFLICT_RETRIES {
+        match backend.restart(t, at, dry_run, rv.as_deref()).await {
+            Err(f) if f.status == Some(409) => {
+                let (d, now) = backend.deployment(t).await?.ok_or_else(|| gone(t))?;
+                if planned.is_some_and(|g| g != d.generation) {
+                    return Err(Failure {
+                        what: format!(
+                            "{}'s spec changed since the plan (generation {}): plan again",
+                            d.name, d.generation
+                        ),
+                        status: Some(409),
+                    });
+                }
+                rv = Some(now);
+            }
+            other => return other,
+        }
+    }
+    Err(Failure {
+        what: format!(
+            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(409),
+    })
+}
+
+/// Writes an HPA's bounds with the resourceVersion last read as
+/// precondition; a 409 is read again and retried while the HPA still has
+/// the bounds planned from.
+async fn write_bounds<B: Backend>(
+    backend: &B,
+    t: &Target,
+    (min, max): (u32, u32),
+    from: (i32, i32),
+    dry_run: bool,
+    seen_rv: Option<&str>,
+) -> Result<Call, Failure> {
+    let mut rv = seen_rv.map(str::to_owned);
+    for _ in 0..CONFLICT_RETRIES {
+        match backend
+            .set_hpa_bounds(t, min, max, dry_run, rv.as_deref())
+            .await
+        {
+            Err(f) if f.status == Some(409) => {
+                let Some((h, now)) = backend.hpa(t).await? else {
+                    return Err(Failure {
+                        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
+                        status: Some(404),
+                    });
+                };
+                if i64::from(h.min) == i64::from(min) && i64::from(h.max) == i64::from(max) {
+                    // Already what was asked (a write of ours that was
+                    // answered late): nothing more to write.
+                    return Ok(Call {
+                        status: 200,
+                        before: rv,
+                        after: Some(now),
+                    });
+                }
+                if !hpa_bounds::holds(&h, from.0, from.1) {
+                    return Err(Failure {
+                        what: format!(
+                            "{} now scales between {} and {}, not the {}–{} planned from: plan again",
+                            h.name, h.min, h.max, from.0, from.1
+                        ),
+                        status: Some(409),
+                    });
+                }
+                rv = Some(now);
+            }
+            other => return other,
+        }
+    }
+    Err(Failure {
+        what: format!(
+            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(409),
+    })
+}
+
+/// The operations of a restart.
+async fn perform_restart<B: Backend>(
+    backend: &B,
+    job: &Job,
+    op: &Op,
+    seen_rv: Option<&str>,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let request = &job.plan.request;
+    let t = &request.target;
+    match op {
+        Op::ExpectGeneration { generation } => {
+            let (d, rv) = backend.deployment(t).await?.ok_or_else(|| gone(t))?;
+            let restarted = match &job.ops.get(1) {
+                Some(Op::Restart { at }) => d.restarted_at.as_deref() == Some(at.as_str()),
+                _ => false,
+            };
+            if d.generation != *generation && !(resuming && restarted) {
+                return Err(Failure {
+                    what: format!(
+                        "{} is at generation {} now, not the {generation} planned from (its spec changed): plan again",
+                        d.name, d.generation
+                    ),
+                    status: None,
+                });
+            }
+            Ok(Done {
+                said: format!("{} at generation {}, as planned", d.name, d.generation),
+                call: Some(Call {
+                    status: 200,
+                    before: Some(rv.clone()),
+                    after: Some(rv),
+                }),
+            })
+        }
+        Op::Restart { at } => {
+            if resuming
+                && let Some((d, rv)) = backend.deployment(t).await?
+                && d.restarted_at.as_deref() == Some(at.as_str())
+            {
+                return Ok(Done {
+                    said: format!("already restarted at {at}: nothing written"),
+                    call: Some(Call {
+                        status: 200,
+                        before: Some(rv.clone()),
+                        after: Some(rv),
+                    }),
+                });
+            }
+            let planned = match job.ops.first() {
+                Some(Op::ExpectGeneration { generation }) => Some(*generation),
+                _ => None,
+            };
+            let call = write_restart(backend, t, at, planned, request.dry_run, seen_rv).await?;
+            Ok(Done {
+                said: if request.dry_run {
+                    format!("dry run: the server accepts restartedAt={at}")
+                } else {
+                    format!("restartedAt={at} accepted: new pods rolling")
+                },
+                call: Some(call),
+            })
+        }
+        Op::AwaitRestarted { at, within } => {
+            if request.dry_run {
+                return Ok(Done {
+                    said: "dry run: nothing changed, nothing to wait for".into(),
+                    call: None,
+                });
+            }
+            let verify = |d: &crate::model::cluster::DeploymentRow| restart::verify(at, d);
+            await_deployment(
+                backend,
+                t,
+                &verify,
+                "every pod new, updated and available, no old one",
+                *within,
+                cancel,
+            )
+            .await
+        }
+        other => Err(Failure {
+            what: format!(
+                "{other:?} is not a restart's operation: a defect of touban, nothing was done"
+            ),
+            status: None,
+        }),
+    }
+}
+
+/// The operations of an HPA's bounds.
+async fn perform_bounds<B: Backend>(
+    backend: &B,
+    job: &Job,
+    op: &Op,
+    seen_rv: Option<&str>,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let request = &job.plan.request;
+    let t = &request.target;
+    match op {
         Op::SetBounds { min, max, from } => {
+            if resuming
+                && let Some((h, rv)) = backend.hpa(t).await?
+                && i64::from(h.min) == i64::from(*min)
+                && i64::from(h.max) == i64::from(*max)
+            {
+                return Ok(Done {
+                    said: format!("already scales between {min} and {max}: nothing written"),
+                    call: Some(Call {
+                        status: 200,
+                        before: Some(rv.clone()),
+                        after: Some(rv),
+                    }),
+                });
+            }
             let call =
                 write_bounds(backend, t, (*min, *max), *from, request.dry_run, seen_rv).await?;
             Ok(Done {
@@ -371,94 +701,13 @@ async fn perform<B: Backend>(
             );
             await_deployment(backend, &d, &verify, &done, *within, cancel).await
         }
-    }
-}
-
-/// The HPA still has the bounds planned from (or, resumed, the bounds
-/// asked for: the write was done).
-async fn expect_bounds<B: Backend>(
-    backend: &B,
-    request: &ActionRequest,
-    min: i32,
-    max: i32,
-    resuming: bool,
-) -> Result<Done, Failure> {
-    let t = &request.target;
-    let (h, rv) = backend.hpa(t).await?.ok_or_else(|| Failure {
-        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
-        status: Some(404),
-    })?;
-    let converged = resuming
-        && matches!(request.kind, ActionKind::HpaBounds { min: m, max: x }
-            if m.is_none_or(|m| i64::from(m) == i64::from(h.min))
-                && x.is_none_or(|x| i64::from(x) == i64::from(h.max)));
-    if !hpa_bounds::holds(&h, min, max) && !converged {
-        return Err(Failure {
+        other => Err(Failure {
             what: format!(
-                "{} scales between {} and {} now, not the {min}–{max} planned from: plan again",
-                h.name, h.min, h.max
+                "{other:?} is not an HPA bounds operation: a defect of touban, nothing was done"
             ),
             status: None,
-        });
-    }
-    Ok(Done {
-        said: format!(
-            "{} scales {} between {} and {}, as planned",
-            h.name, h.target, h.min, h.max
-        ),
-        call: Some(Call {
-            status: 200,
-            before: Some(rv.clone()),
-            after: Some(rv),
         }),
-    })
-}
-
-/// Writes an HPA's bounds with the resourceVersion last read as
-/// precondition; a 409 is read again and retried while the HPA still has
-/// the bounds planned from.
-async fn write_bounds<B: Backend>(
-    backend: &B,
-    t: &Target,
-    (min, max): (u32, u32),
-    from: (i32, i32),
-    dry_run: bool,
-    seen_rv: Option<&str>,
-) -> Result<Call, Failure> {
-    let mut rv = seen_rv.map(str::to_owned);
-    for _ in 0..CONFLICT_RETRIES {
-        match backend
-            .set_hpa_bounds(t, min, max, dry_run, rv.as_deref())
-            .await
-        {
-            Err(f) if f.status == Some(409) => {
-                let Some((h, now)) = backend.hpa(t).await? else {
-                    return Err(Failure {
-                        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
-                        status: Some(404),
-                    });
-                };
-                if !hpa_bounds::holds(&h, from.0, from.1) {
-                    return Err(Failure {
-                        what: format!(
-                            "{} now scales between {} and {}, not the {}–{} planned from: plan again",
-                            h.name, h.min, h.max, from.0, from.1
-                        ),
-                        status: Some(409),
-                    });
-                }
-                rv = Some(now);
-            }
-            other => return other,
-        }
     }
-    Err(Failure {
-        what: format!(
-            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
-            t.namespace, t.name, t.cluster
-        ),
-        status: Some(409),
-    })
 }
 
 /// The deployment still wants the replicas planned from (or, resumed,
@@ -509,6 +758,17 @@ async fn expect_replicas<B: Backend>(
             after: Some(rv),
         }),
     })
+}
+
+/// The target deployment is not there any more.
+fn gone(t: &Target) -> Failure {
+    Failure {
+        what: format!(
+            "deployment {}/{} on {} is gone",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(404),
+    }
 }
 
 /// How many times a write refused with 409 is read again and retried while
@@ -627,6 +887,10 @@ async fn await_deployment<B: Backend>(
                 status: None,
             });
         }
-        tokio::time::sleep(POLL).await;
+        let mut cancelled = cancel.clone();
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = cancelled.changed() => {}
+        }
     }
 }

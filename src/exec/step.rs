@@ -33,12 +33,35 @@ pub enum Op {
         /// How long to wait at most.
         within: Duration,
     },
+    /// The deployment is still at the generation it was planned from (no
+    /// one changed its spec since).
+    ExpectGeneration {
+        /// `metadata.generation` planned from.
+        generation: i64,
+    },
+    /// Sets the pod template's `restartedAt` annotation to `at` (the
+    /// resourceVersion last read is the write's precondition).
+    Restart {
+        /// The annotation's value: the time of planning.
+        at: String,
+    },
+    /// Waits until the pods of the template restarted at `at` are every
+    /// replica, updated and available, and no old one runs; fails when
+    /// stalled, or after `within`.
+    AwaitRestarted {
+        /// The annotation's value.
+        at: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
     /// The HPA still has the bounds it was planned from (and exists).
     ExpectBounds {
         /// `spec.minReplicas` planned from.
         min: i32,
         /// `spec.maxReplicas` planned from.
         max: i32,
+        /// The deployment it scaled when planned.
+        deployment: String,
     },
     /// Sets the HPA's bounds, if it still has `from` (the resourceVersion
     /// last read is the write's precondition; a 409 is read again).

@@ -6,7 +6,7 @@
 //! different targets side by side, a job confirmed for a busy target waits
 //! its turn.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -33,6 +33,12 @@ pub struct Executor<B> {
     pub who: Arc<Who>,
     /// Names of the regions serving production.
     pub primary: BTreeSet<String>,
+    /// Each configured cluster, and the setting that makes touban
+    /// read-only on it if one does (`--read-only`, the cluster's
+    /// `read_only`, `settings.read_only`).
+    pub read_only: BTreeMap<String, Option<String>>,
+    /// The setting that makes any other target read-only, if one does.
+    pub read_only_elsewhere: Option<String>,
 }
 
 /// What a task of the executor ended with.
@@ -57,17 +63,30 @@ struct Queue {
     waiting: BTreeMap<Target, VecDeque<Queued>>,
     /// The task running each target's job.
     tasks: HashMap<tokio::task::Id, Target>,
+    /// Jobs being planned, by the task reading for them.
+    planning: HashMap<tokio::task::Id, JobId>,
+    /// Jobs cancelled while being planned: their plan is declined when it
+    /// comes.
+    cancelled: HashSet<JobId>,
+    /// Whether the console still listens: plans that come after it left
+    /// are declined.
+    open: bool,
 }
 
 /// Starts the executor's task; it ends when every sender of commands is
-/// dropped and its jobs have ended.
+/// dropped and its jobs have ended (running ones cancelled between steps,
+/// planned and waiting ones declined and recorded): await the handle to
+/// let it write that down before the process exits.
 pub fn spawn<B: Backend + Send + 'static>(
     executor: Executor<B>,
     events: mpsc::UnboundedSender<JobEvent>,
-) -> mpsc::UnboundedSender<ExecCommand> {
+) -> (
+    mpsc::UnboundedSender<ExecCommand>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(serve(executor, rx, events));
-    tx
+    let handle = tokio::spawn(serve(executor, rx, events));
+    (tx, handle)
 }
 
 async fn serve<B: Backend + Send + 'static>(
@@ -80,72 +99,138 @@ async fn serve<B: Backend + Send + 'static>(
         running: HashMap::new(),
         waiting: BTreeMap::new(),
         tasks: HashMap::new(),
+        planning: HashMap::new(),
+        cancelled: HashSet::new(),
+        open: true,
     };
     let mut tasks: JoinSet<Ended> = JoinSet::new();
-    let mut open = true;
-    while open || !tasks.is_empty() {
+    while queue.open || !tasks.is_empty() {
         tokio::select! {
-            command = commands.recv(), if open => {
+            command = commands.recv(), if queue.open => {
                 if let Some(c) = command {
                     on_command(&executor, &mut queue, &mut tasks, &events, c);
                 } else {
-                    open = false;
-                    // Nobody can confirm or cancel any more: what waits
-                    // is cancelled, what runs is stopped between steps.
-                    for (id, job) in queue.planned.drain() {
-                        declined(&executor, &events, id, &job, "the console stopped before it was confirmed");
-                    }
-                    for (_, waiting) in std::mem::take(&mut queue.waiting) {
-                        for q in waiting {
-                            declined(&executor, &events, q.id, &q.job, "the console stopped while it waited");
-                        }
-                    }
-                    for (_, cancel) in queue.running.values() {
-                        let _ = cancel.send(true);
-                    }
+                    close(&executor, &mut queue, &events);
                 }
             }
-            Some(ended) = tasks.join_next() => match ended {
-                Ok(Ended::Planned(id, planned)) => {
-                    let event = JobEvent::Planned {
-                        id,
-                        plan: Box::new(planned.as_ref().map(|j| j.plan.clone()).map_err(Clone::clone)),
-                    };
-                    if let Ok(job) = planned {
-                        queue.planned.insert(id, job);
-                    }
-                    let _ = events.send(event);
+            Some(ended) = tasks.join_next_with_id() => match ended {
+                Ok((task, Ended::Planned(id, planned))) => {
+                    queue.planning.remove(&task);
+                    planned_one(&executor, &mut queue, &events, id, planned);
                 }
-                Ok(Ended::Ran(target)) => {
-                    queue.running.remove(&target);
-                    queue.tasks.retain(|_, t| *t != target);
-                    let next = queue.waiting.get_mut(&target).and_then(VecDeque::pop_front);
-                    if queue.waiting.get(&target).is_some_and(VecDeque::is_empty) {
-                        queue.waiting.remove(&target);
-                    }
-                    if let Some(q) = next {
-                        start(&executor, &mut queue, &mut tasks, &events, q);
-                    }
+                Ok((task, Ended::Ran(target))) => {
+                    queue.tasks.remove(&task);
+                    free(&executor, &mut queue, &mut tasks, &events, &target);
                 }
-                // A job's task panicked or was aborted: its target is
-                // freed and the job said failed (the audit log has how far
-                // it got).
+                // A task panicked or was aborted: a plan's answer is a
+                // refusal; a job is said failed (the audit log has how far
+                // it got) and its target freed for the next.
                 Err(e) => {
                     tracing::error!("an executor task ended abnormally: {e}");
-                    if let Some(target) = queue.tasks.remove(&e.id())
-                        && let Some((id, _)) = queue.running.remove(&target)
-                    {
-                        let _ = events.send(JobEvent::Finished {
-                            id,
-                            outcome: JobOutcome::Failed(format!(
-                                "touban's job task ended abnormally ({e}): read the target again before acting; the audit log says how far it got"
-                            )),
-                            at: SystemTime::now(),
-                        });
+                    if let Some(id) = queue.planning.remove(&e.id()) {
+                        let refusal = Refusal::new(format!(
+                            "touban's planning task ended abnormally ({e}): nothing is planned; see the log"
+                        ));
+                        planned_one(&executor, &mut queue, &events, id, Err(refusal));
+                    }
+                    if let Some(target) = queue.tasks.remove(&e.id()) {
+                        if let Some((id, _)) = queue.running.get(&target) {
+                            let _ = events.send(JobEvent::Finished {
+                                id: *id,
+                                outcome: JobOutcome::Failed(format!(
+                                    "touban's job task ended abnormally ({e}): read the target again before acting; the audit log says how far it got"
+                                )),
+                                at: SystemTime::now(),
+                            });
+                        }
+                        free(&executor, &mut queue, &mut tasks, &events, &target);
                     }
                 }
             },
         }
+    }
+}
+
+/// The console left: nobody can confirm or cancel any more. What waits is
+/// declined and recorded, what runs is cancelled before its next step.
+fn close<B>(executor: &Executor<B>, queue: &mut Queue, events: &mpsc::UnboundedSender<JobEvent>) {
+    queue.open = false;
+    for (id, job) in queue.planned.drain() {
+        declined(
+            executor,
+            events,
+            id,
+            &job,
+            "the console stopped before it was confirmed",
+        );
+    }
+    for (_, waiting) in std::mem::take(&mut queue.waiting) {
+        for q in waiting {
+            declined(
+                executor,
+                events,
+                q.id,
+                &q.job,
+                "the console stopped while it waited",
+            );
+        }
+    }
+    for (_, cancel) in queue.running.values() {
+        let _ = cancel.send(true);
+    }
+}
+
+/// A plan (or refusal) came: shown, unless its job was cancelled while
+/// being planned or the console has left, then declined.
+fn planned_one<B>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    id: JobId,
+    planned: Result<Job, Refusal>,
+) {
+    let cancelled = queue.cancelled.remove(&id);
+    match planned {
+        Ok(job) if cancelled || !queue.open => {
+            let why = if cancelled {
+                "cancelled while it was being planned"
+            } else {
+                "the console stopped before it was confirmed"
+            };
+            declined(executor, events, id, &job, why);
+        }
+        Ok(job) => {
+            let _ = events.send(JobEvent::Planned {
+                id,
+                plan: Box::new(Ok(job.plan.clone())),
+            });
+            queue.planned.insert(id, job);
+        }
+        Err(refusal) => {
+            let _ = events.send(JobEvent::Planned {
+                id,
+                plan: Box::new(Err(refusal)),
+            });
+        }
+    }
+}
+
+/// A target's job ended: the next one waiting for it starts, if any (and
+/// the console still listens).
+fn free<B: Backend + Send + 'static>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    tasks: &mut JoinSet<Ended>,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    target: &Target,
+) {
+    queue.running.remove(target);
+    let next = queue.waiting.get_mut(target).and_then(VecDeque::pop_front);
+    if queue.waiting.get(target).is_some_and(VecDeque::is_empty) {
+        queue.waiting.remove(target);
+    }
+    if let Some(q) = next {
+        start(executor, queue, tasks, events, q);
     }
 }
 
@@ -162,7 +247,26 @@ fn on_command<B: Backend + Send + 'static>(
             let audit = Arc::clone(&executor.audit);
             let who = Arc::clone(&executor.who);
             let primary = executor.primary.contains(&request.target.region);
-            tasks.spawn(async move {
+            let read_only = match executor.read_only.get(&request.target.cluster) {
+                Some(by) => by.as_ref(),
+                None => executor.read_only_elsewhere.as_ref(),
+            };
+            if let Some(why) = read_only {
+                // The app refuses first; this holds whatever sends.
+                let refusal = Refusal::new(format!(
+                    "touban is read-only for {} ({why} says so); nothing was planned",
+                    request.target.cluster
+                ));
+                let planned = Err(refusal);
+                if let Err(e) =
+                    runner::record_plan(&executor.audit, &executor.who, id, &request, &planned)
+                {
+                    tracing::error!("cannot write the audit log: {e}");
+                }
+                planned_one(executor, queue, events, id, planned);
+                return;
+            }
+            let handle = tasks.spawn(async move {
                 let planned = runner::prepare(backend.as_ref(), &request, primary).await;
                 if let Err(e) = runner::record_plan(&audit, &who, id, &request, &planned) {
                     // A plan that cannot be written down is not shown.
@@ -175,13 +279,19 @@ fn on_command<B: Backend + Send + 'static>(
                 }
                 Ended::Planned(id, planned)
             });
+            queue.planning.insert(handle.id(), id);
         }
-        ExecCommand::Confirm { id, dry_run } => {
+        ExecCommand::Confirm {
+            id,
+            dry_run,
+            reason,
+        } => {
             let Some(mut job) = queue.planned.remove(&id) else {
                 tracing::warn!(job = id.0, "confirmed a job that is not planned");
                 return;
             };
             job.plan.request.dry_run |= dry_run;
+            job.plan.reason = Some(reason);
             let target = job.plan.request.target.clone();
             if let Some((busy, _)) = queue.running.get(&target) {
                 let _ = events.send(JobEvent::Queued {
@@ -204,6 +314,10 @@ fn on_command<B: Backend + Send + 'static>(
             }
         }
         ExecCommand::Cancel { id } => {
+            if queue.planning.values().any(|p| *p == id) {
+                queue.cancelled.insert(id);
+                return;
+            }
             if let Some(job) = queue.planned.remove(&id) {
                 declined(executor, events, id, &job, "the operator declined the plan");
                 return;

@@ -51,6 +51,9 @@ pub enum ActionKind {
         /// The replicas wanted.
         replicas: u32,
     },
+    /// Restart a deployment's pods as `kubectl rollout restart` does (the
+    /// pod template's `restartedAt` annotation), then follow the rollout.
+    Restart,
     /// Set an HPA's minimum and / or maximum replicas (unset: unchanged).
     HpaBounds {
         /// The new `spec.minReplicas`.
@@ -68,6 +71,7 @@ impl ActionKind {
         match self {
             ActionKind::Scale { .. } => "scale",
             ActionKind::HpaBounds { .. } => "hpa-bounds",
+            ActionKind::Restart => "restart",
         }
     }
 }

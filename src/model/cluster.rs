@@ -60,6 +60,9 @@ pub struct DeploymentRow {
     pub revision: Option<u32>,
     /// When it was created.
     pub created: Option<SystemTime>,
+    /// The pod template's `kubectl.kubernetes.io/restartedAt` annotation:
+    /// when a rollout restart last asked for new pods.
+    pub restarted_at: Option<String>,
 }
 
 /// A pod.

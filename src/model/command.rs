@@ -105,6 +105,9 @@ pub enum Command {
     /// Scale the selected deployment to N replicas (plan, confirm, run)
     #[strum(message = "scale", props(arg = "N", optional = "yes"))]
     Scale(String),
+    /// Restart the selected deployment's pods (rollout restart, followed to complete)
+    #[strum(message = "restart")]
+    Restart,
     /// Set the minimum of the HPA scaling the selected deployment
     #[strum(message = "hpa min", props(arg = "N", optional = "yes"))]
     HpaMin(String),

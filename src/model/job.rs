@@ -110,6 +110,9 @@ pub enum ExecCommand {
         /// Run it as a server-side dry run: every write checked, nothing
         /// changed.
         dry_run: bool,
+        /// Why, in the operator's words: in every audit record of the job
+        /// and in its Events.
+        reason: String,
     },
     /// The operator declined the plan.
     Decline {

@@ -48,6 +48,8 @@ pub struct Plan {
     pub confirm_text: Option<String>,
     /// What undoes it, if anything does ("scale back to 4").
     pub undo: Option<String>,
+    /// Why, as the operator gave it when confirming.
+    pub reason: Option<String>,
 }
 
 /// Why a request gets no plan, and what to do instead.

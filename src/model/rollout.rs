@@ -389,6 +389,7 @@ mod tests {
             app: Some("api".into()),
             revision: Some(1),
             created: None,
+            restarted_at: None,
         }
     }
 

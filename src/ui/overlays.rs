@@ -80,6 +80,11 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
             Overlay::Filter { editor, pane, .. } => {
                 input_line(st, foot, frame, &format!("/{} ", pane.name()), editor);
             }
+            Overlay::Reason {
+                id,
+                dry_run,
+                editor,
+            } => reason(app, st, body, frame, *id, *dry_run, editor),
         }
     }
 }
@@ -459,6 +464,46 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
     let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     frame.render_widget(Clear, area);
     let block = popup(st, " Confirm ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    paragraph.render(inner, frame.buffer_mut());
+}
+
+fn reason(
+    app: &App,
+    st: &Styles,
+    body: Rect,
+    frame: &mut Frame,
+    id: crate::model::JobId,
+    dry_run: bool,
+    editor: &crate::app::editor::LineEditor,
+) {
+    let title = app
+        .jobs()
+        .iter()
+        .find(|j| j.id == id)
+        .map_or_else(String::new, |j| j.title.clone());
+    let what = if dry_run { "Dry run of job" } else { "Job" };
+    let lines = vec![
+        Line::from(Span::styled(format!("{what} #{}: {title}", id.0), st.title)),
+        Line::default(),
+        Line::from(Span::styled(
+            "Why? It goes to the audit log and to the target's Events.",
+            st.text,
+        )),
+        Line::from(vec![
+            Span::styled("> ", st.key),
+            Span::styled(editor.text().to_owned(), st.text),
+        ]),
+        Line::default(),
+        Line::from(Span::styled("Enter runs it · Esc drops it", st.muted)),
+    ];
+    let width = body.width.min(72);
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = paragraph.line_count(width.saturating_sub(2));
+    let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
+    frame.render_widget(Clear, area);
+    let block = popup(st, " Reason ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     paragraph.render(inner, frame.buffer_mut());

@@ -43,18 +43,7 @@ pub fn plan(
     };
     let (from_min, from_max) = (h.min, h.max);
     let (to_min, to_max) = new_bounds(h, min, max)?;
-    if h.target_kind != "Deployment" {
-        return Err(Refusal::new(format!(
-            "{} scales a {} ({}): touban follows Deployments only",
-            h.name, h.target_kind, h.target
-        )));
-    }
-    let Some(d) = seen.deployment.as_ref().filter(|d| d.name == h.target) else {
-        return Err(Refusal::new(format!(
-            "{} scales deployment {}, which does not exist: retarget the HPA first",
-            h.name, h.target
-        )));
-    };
+    let d = scaled(h, seen)?;
     let path = format!(
         "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{}",
         t.namespace, h.name
@@ -110,11 +99,13 @@ pub fn plan(
             "set {}'s bounds back to {from_min}–{from_max}",
             h.name
         )),
+        reason: None,
     };
     let ops = vec![
         Op::ExpectBounds {
             min: from_min,
             max: from_max,
+            deployment: d.name.clone(),
         },
         Op::SetBounds {
             min: to_min,
@@ -129,6 +120,33 @@ pub fn plan(
         },
     ];
     Ok(Job { plan, ops })
+}
+
+/// The deployment the HPA scales, if it can be moved: it exists and runs
+/// (an HPA does nothing while its target wants 0).
+fn scaled<'a>(h: &HpaRow, seen: &'a Seen) -> Result<&'a DeploymentRow, Refusal> {
+    if h.target_kind != "Deployment" {
+        return Err(Refusal::new(format!(
+            "{} scales a {} ({}): touban follows Deployments only",
+            h.name, h.target_kind, h.target
+        )));
+    }
+    let Some(d) = seen.deployment.as_ref().filter(|d| d.name == h.target) else {
+        return Err(Refusal::new(format!(
+            "{} scales deployment {}, which does not exist: retarget the HPA first",
+            h.name, h.target
+        )));
+    };
+    if d.desired == 0 {
+        return Err(Refusal::instead(
+            format!(
+                "{} wants 0 replicas: its HPA does nothing while it does",
+                d.name
+            ),
+            format!("scale {} up first", d.name),
+        ));
+    }
+    Ok(d)
 }
 
 /// The bounds asked for, from the HPA's as read: refused when nothing
@@ -243,6 +261,7 @@ mod tests {
                 ..HpaRow::default()
             }],
             primary: true,
+            now: "2026-12-02T10:00:00Z".into(),
         }
     }
 

@@ -94,6 +94,7 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
         steps,
         confirm_text: to_zero_in_primary.then(|| d.name.clone()),
         undo: Some(format!("scale {} back to {from}", d.name)),
+        reason: None,
     };
     let ops = vec![
         Op::ExpectReplicas { replicas: from },
@@ -127,6 +128,11 @@ fn hpa_refusal(
             "raise {}'s maximum to {replicas} and its minimum to {replicas}",
             h.name
         )
+    } else if i64::from(replicas) <= i64::from(h.min) {
+        format!(
+            "the HPA keeps at least {}: lower its minimum (`hpa-min {replicas}`) to let it scale down to {replicas}",
+            h.min
+        )
     } else {
         format!(
             "set {}'s minimum to {replicas} to hold at least {replicas}",
@@ -140,7 +146,8 @@ fn hpa_refusal(
         ),
         instead,
     );
-    if replicas == 0 {
+    // Offered only where it gets what was asked: at least `replicas`.
+    if replicas == 0 || i64::from(replicas) <= i64::from(h.min) {
         return Some(refusal);
     }
     let bounds = ActionKind::HpaBounds {
@@ -219,6 +226,7 @@ mod tests {
             deployment: d,
             hpas,
             primary: true,
+            now: "2026-12-02T10:00:00Z".into(),
         }
     }
 

@@ -17,7 +17,7 @@ use super::{Backend, Call, Failure};
 use crate::config::secret::mask_line;
 use crate::model::action::Target;
 use crate::model::cluster::{DeploymentRow, HpaRow};
-use crate::projection::{deployment_row, hpa_row};
+use crate::projection::{RESTARTED_AT, deployment_row, hpa_row};
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "touban";
@@ -33,7 +33,9 @@ type Connected = (Client, Option<SystemTime>);
 pub struct KubeBackend {
     /// Clusters that are connected on first use.
     clusters: BTreeMap<String, crate::config::platform::Cluster>,
-    clients: tokio::sync::Mutex<BTreeMap<String, Connected>>,
+    /// Each cluster's client, behind a lock of its own: a cluster slow to
+    /// connect (an exec plugin) stalls no other.
+    clients: BTreeMap<String, tokio::sync::Mutex<Option<Connected>>>,
 }
 
 impl KubeBackend {
@@ -41,9 +43,10 @@ impl KubeBackend {
     pub fn new(clients: BTreeMap<String, Client>) -> KubeBackend {
         KubeBackend {
             clusters: BTreeMap::new(),
-            clients: tokio::sync::Mutex::new(
-                clients.into_iter().map(|(k, c)| (k, (c, None))).collect(),
-            ),
+            clients: clients
+                .into_iter()
+                .map(|(k, c)| (k, tokio::sync::Mutex::new(Some((c, None)))))
+                .collect(),
         }
     }
 
@@ -55,26 +58,35 @@ impl KubeBackend {
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
                 .collect(),
-            clients: tokio::sync::Mutex::default(),
+            clients: clusters
+                .iter()
+                .map(|c| (c.name.get_ref().clone(), tokio::sync::Mutex::new(None)))
+                .collect(),
         }
     }
 
     async fn client(&self, t: &Target) -> Result<Client, Failure> {
-        let mut clients = self.clients.lock().await;
-        let fresh = |expires: &Option<SystemTime>| {
-            expires.is_none_or(|e| e > SystemTime::now() + Duration::from_secs(30))
-        };
-        if let Some((client, expires)) = clients.get(&t.cluster)
-            && fresh(expires)
-        {
-            return Ok(client.clone());
-        }
-        let Some(cluster) = self.clusters.get(&t.cluster) else {
+        let Some(slot) = self.clients.get(&t.cluster) else {
             return Err(Failure {
                 what: format!(
                     "no client for cluster {}: is it in the config's [[clusters]]?",
                     t.cluster
                 ),
+                status: None,
+            });
+        };
+        let mut slot = slot.lock().await;
+        let fresh = |expires: &Option<SystemTime>| {
+            expires.is_none_or(|e| e > SystemTime::now() + Duration::from_secs(30))
+        };
+        if let Some((client, expires)) = slot.as_ref()
+            && (fresh(expires) || !self.clusters.contains_key(&t.cluster))
+        {
+            return Ok(client.clone());
+        }
+        let Some(cluster) = self.clusters.get(&t.cluster) else {
+            return Err(Failure {
+                what: format!("no client for cluster {}", t.cluster),
                 status: None,
             });
         };
@@ -84,10 +96,7 @@ impl KubeBackend {
                 what: mask_line(&format!("cannot connect to cluster {}: {why}", t.cluster)),
                 status: None,
             })?;
-        clients.insert(
-            t.cluster.clone(),
-            (connection.client.clone(), connection.expires),
-        );
+        *slot = Some((connection.client.clone(), connection.expires));
         Ok(connection.client)
     }
 
@@ -141,6 +150,38 @@ impl Backend for KubeBackend {
         }))
     }
 
+    async fn restart(
+        &self,
+        t: &Target,
+        at: &str,
+        dry_run: bool,
+        resource_version: Option<&str>,
+    ) -> Result<Call, Failure> {
+        let api = self.deployments(t).await?;
+        let params = PatchParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let template = json!({ "metadata": { "annotations": { RESTARTED_AT: at } } });
+        let patch = match resource_version {
+            Some(rv) => json!({
+                "metadata": { "resourceVersion": rv },
+                "spec": { "template": template },
+            }),
+            None => json!({ "spec": { "template": template } }),
+        };
+        let d = api
+            .patch(&t.name, &params, &Patch::Merge(patch))
+            .await
+            .map_err(|e| failure(t, "patch deployment", &e))?;
+        Ok(Call {
+            status: 200,
+            before: resource_version.map(str::to_owned),
+            after: d.metadata.resource_version,
+        })
+    }
+
     async fn hpa(&self, t: &Target) -> Result<Option<(HpaRow, String)>, Failure> {
         let api: Api<HorizontalPodAutoscaler> =
             Api::namespaced(self.client(t).await?, &t.namespace);
@@ -185,6 +226,59 @@ impl Backend for KubeBackend {
             before: resource_version.map(str::to_owned),
             after: h.metadata.resource_version,
         })
+    }
+
+    async fn record_event(
+        &self,
+        t: &Target,
+        reason: &str,
+        message: &str,
+        warning: bool,
+    ) -> Result<(), Failure> {
+        use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+        let api: Api<Event> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let (kind, api_version) = match t.kind {
+            crate::model::action::ObjectKind::Deployment => ("Deployment", "apps/v1"),
+            crate::model::action::ObjectKind::HorizontalPodAutoscaler => {
+                ("HorizontalPodAutoscaler", "autoscaling/v2")
+            }
+        };
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let event = Event {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}.touban-", t.name)),
+                namespace: Some(t.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some(api_version.to_owned()),
+                kind: Some(kind.to_owned()),
+                name: Some(t.name.clone()),
+                namespace: Some(t.namespace.clone()),
+                ..ObjectReference::default()
+            },
+            reason: Some(reason.to_owned()),
+            message: Some(mask_line(message)),
+            type_: Some(if warning { "Warning" } else { "Normal" }.to_owned()),
+            source: Some(EventSource {
+                component: Some(FIELD_MANAGER.to_owned()),
+                host: None,
+            }),
+            reporting_component: Some(FIELD_MANAGER.to_owned()),
+            first_timestamp: Some(now.clone()),
+            last_timestamp: Some(now),
+            count: Some(1),
+            ..Event::default()
+        };
+        let params = kube::api::PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..kube::api::PostParams::default()
+        };
+        api.create(&params, &event)
+            .await
+            .map(|_| ())
+            .map_err(|e| failure(t, "create event", &e))
     }
 
     async fn hpas(&self, t: &Target) -> Result<Vec<HpaRow>, Failure> {
