@@ -26,6 +26,7 @@
 pub mod actions;
 pub mod audit;
 pub mod backend;
+pub mod lease;
 pub mod runner;
 pub mod step;
 pub mod task;

@@ -49,27 +49,12 @@ async fn run(
     let planned = runner::prepare(backend, request, true).await;
     runner::record_plan(audit, &who(), JobId(id), request, &planned).expect("recorded");
     let job = planned.expect("a plan");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (_cancel_tx, cancel) = watch::channel(false);
-    let who = who();
-    let mut cx = Context {
-        audit,
-        who: &who,
-        events: &tx,
-        cancel: &cancel,
-    };
-    let outcome = tokio::time::timeout(
+    tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        runner::run(backend, &job, JobId(id), &mut cx),
+        common::exec::run_job(backend, &job, id, audit, &who(), false),
     )
     .await
-    .expect("the job ends within a minute");
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (outcome, events)
+    .expect("the job ends within a minute")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,14 +137,33 @@ async fn scale_plans_runs_verifies_and_records() {
 
     down_then_a_conflict(&backend, &deployments, &audit).await;
 
-    // The read-only user: the write is refused with 403 and says so.
+    // The read-only user: the RBAC preflight (a SelfSubjectAccessReview
+    // per verb) refuses the plan before anything is written.
     let viewer = KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
         common::kube_client(&sandbox, "eks-tokyo-readonly").await,
     )]));
-    let (outcome, _) = run(&viewer, &scale("web-frontend-blue", 4, false), 4, &audit).await;
+    let request = scale("web-frontend-blue", 4, false);
+    let planned = runner::prepare(&viewer, &request, true).await;
+    runner::record_plan(&audit, &who(), JobId(10), &request, &planned).expect("recorded");
+    let denied = planned.expect_err("refused by the preflight");
     assert!(
-        matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 2 of 3") && why.contains("HTTP 403") && why.contains("may not patch deployments/scale")),
+        denied
+            .why
+            .contains("may not patch deployments/scale (apps) in namespace iworkz-production")
+            && denied.why.contains("may only read")
+            && denied.why.contains("nothing was changed"),
+        "{denied:?}"
+    );
+    // Planned with the operator's credentials, run with the viewer's (a
+    // permission taken away in between): the first write, the target's
+    // Lease, is refused with 403 and says what is missing.
+    let job = runner::prepare(&backend, &request, true)
+        .await
+        .expect("a plan");
+    let (outcome, _) = common::exec::run_job(&viewer, &job, 4, &audit, &who(), false).await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed(why) if why.contains("HTTP 403") && why.contains("may not write lease in namespace iworkz-production") && why.contains("nothing was done")),
         "{outcome:?}"
     );
 
@@ -223,16 +227,7 @@ async fn changed_behind_the_plan(
         )
         .await
         .expect("someone else scales it");
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let (_c, cancel) = watch::channel(false);
-    let who = who();
-    let mut cx = Context {
-        audit,
-        who: &who,
-        events: &tx,
-        cancel: &cancel,
-    };
-    let outcome = runner::run(backend, &job, JobId(3), &mut cx).await;
+    let (outcome, _) = common::exec::run_job(backend, &job, 3, audit, &who(), false).await;
     assert!(
         matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 1 of 3") && why.contains("plan again")),
         "{outcome:?}"
@@ -298,11 +293,21 @@ fn audit_says(audit_path: &std::path::Path, kubeconfig: &str) {
             .as_str()
             .is_some_and(|o| o.starts_with("instead: "))
     );
-    let denied = of_job(4)
-        .into_iter()
-        .find(|l| l["event"] == "step-ended" && l["step"] == 2)
-        .expect("the refused write's record");
-    assert_eq!(denied["status"], 403);
+    let preflight = of_job(10);
+    assert_eq!(preflight.len(), 1, "refused, nothing run: {preflight:?}");
+    assert_eq!(preflight[0]["event"], "refused");
+    let denied = of_job(4);
+    assert!(
+        denied.iter().all(|l| l["event"] != "step-ended"),
+        "no step ran: {denied:?}"
+    );
+    assert!(
+        denied.last().is_some_and(|l| l["event"] == "finished"
+            && l["outcome"]
+                .as_str()
+                .is_some_and(|o| o.contains("lease") && o.contains("HTTP 403"))),
+        "{denied:?}"
+    );
     // No token of the kubeconfig reaches the log.
     for token in kubeconfig
         .lines()
@@ -339,18 +344,21 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
         .await
         .expect("a plan");
 
-    // Run it, and kill it once it waits (step 3: the write is done).
+    // Run it, and kill it once it waits (step 3: the write is done). The
+    // resumed job is the same job (session and id): it takes its own Lease
+    // back, which still names it.
+    let who = who();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let task = {
-        let (backend, job, path) = (
+        let (backend, job, path, who) = (
             std::sync::Arc::clone(&backend),
             job.clone(),
             audit_path.clone(),
+            who.clone(),
         );
         tokio::spawn(async move {
             let audit = AuditLog::open(&path).expect("audit log");
             let (_c, cancel) = watch::channel(false);
-            let who = who();
             let mut cx = Context {
                 audit: &audit,
                 who: &who,
@@ -377,18 +385,9 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
 
     // Resumed: converges, writes nothing, ends with every replica up.
     let audit = AuditLog::open(&audit_path).expect("audit log");
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let (_c, cancel) = watch::channel(false);
-    let who = who();
-    let mut cx = Context {
-        audit: &audit,
-        who: &who,
-        events: &tx,
-        cancel: &cancel,
-    };
-    let outcome = tokio::time::timeout(
+    let (outcome, _) = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        runner::resume(backend.as_ref(), &job, JobId(1), &mut cx),
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, true),
     )
     .await
     .expect("the resumed job ends within a minute");
@@ -501,16 +500,7 @@ async fn hpa_bounds_move_the_target_inside_them() {
     )
     .await
     .expect("patched by someone else");
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let (_c, cancel) = watch::channel(false);
-    let who = who();
-    let mut cx = Context {
-        audit: &audit,
-        who: &who,
-        events: &tx,
-        cancel: &cancel,
-    };
-    let outcome = runner::run(&backend, &job, JobId(2), &mut cx).await;
+    let (outcome, _) = common::exec::run_job(&backend, &job, 2, &audit, &who(), false).await;
     assert!(
         matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 1 of 3") && why.contains("between 5 and 12 now, not the 5–") && why.contains("plan again")),
         "{outcome:?}"
@@ -630,16 +620,7 @@ async fn restart_rolls_new_pods_and_a_resume_writes_nothing() {
         }
         j
     };
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let (_c, cancel) = watch::channel(false);
-    let who = who();
-    let mut cx = Context {
-        audit: &audit,
-        who: &who,
-        events: &tx,
-        cancel: &cancel,
-    };
-    let outcome = runner::resume(&backend, &job, JobId(1), &mut cx).await;
+    let (outcome, _) = common::exec::run_job(&backend, &job, 1, &audit, &who(), true).await;
     assert_eq!(outcome, JobOutcome::Succeeded);
     let again = deployments.get("web-frontend-blue").await.expect("get");
     assert_eq!(revision(&again), revision(&after), "no second restart");

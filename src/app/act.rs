@@ -279,7 +279,17 @@ impl App {
             |r| format!("{} ({})", r.display, r.role.label()),
         );
         let kind: &'static str = t.kind.into();
-        let mut details = vec![String::new(), "Plan:".to_owned()];
+        let mut details = Vec::new();
+        if !plan.changes.is_empty() {
+            details.push(String::new());
+            details.push("Changes:".to_owned());
+            details.extend(plan.changes.iter().map(|c| format!("  {c}")));
+            if let Some(dry) = &plan.dry_run {
+                details.push(format!("  ✓ {dry}"));
+            }
+        }
+        details.push(String::new());
+        details.push("Plan:".to_owned());
         // The namespace is named above: calls are shown from it on.
         let within = format!("/namespaces/{}/", t.namespace);
         for (i, step) in plan.steps.iter().enumerate() {
@@ -374,7 +384,7 @@ impl App {
 /// A request in the operator's words, before it is planned.
 pub fn request_title(request: &ActionRequest) -> String {
     let name = &request.target.name;
-    match request.kind {
+    match &request.kind {
         ActionKind::Scale { replicas } => format!("scale {name} to {replicas}"),
         ActionKind::Restart => format!("restart {name}"),
         ActionKind::HpaBounds {
@@ -384,6 +394,10 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::HpaBounds { min: Some(min), .. } => format!("set {name}'s minimum to {min}"),
         ActionKind::HpaBounds { max: Some(max), .. } => format!("set {name}'s maximum to {max}"),
         ActionKind::HpaBounds { .. } => format!("set {name}'s bounds"),
+        ActionKind::BlueGreen {
+            image: Some(image), ..
+        } => format!("deploy {image} to {name} (blue-green)"),
+        ActionKind::BlueGreen { image: None, .. } => format!("revert {name} to its other colour"),
     }
 }
 

@@ -2,13 +2,14 @@
 //! its planner, so adding an action is one file here and one arm the
 //! compiler asks for.
 
+pub mod blue_green;
 pub mod hpa_bounds;
 pub mod restart;
 pub mod scale;
 
 use super::step::Job;
 use crate::model::action::{ActionKind, ActionRequest};
-use crate::model::cluster::{DeploymentRow, HpaRow};
+use crate::model::cluster::{DeploymentRow, HpaRow, ServiceRow};
 use crate::model::plan::Refusal;
 
 /// What the executor read about a request's target before planning it.
@@ -19,6 +20,10 @@ pub struct Seen {
     pub deployment: Option<DeploymentRow>,
     /// The HPAs of the target's namespace.
     pub hpas: Vec<HpaRow>,
+    /// For a release: its deployments (every colour).
+    pub deployments: Vec<DeploymentRow>,
+    /// For a release: the Services of its namespace.
+    pub services: Vec<ServiceRow>,
     /// Whether the target's region is the primary (serves production).
     pub primary: bool,
     /// The time of planning, RFC 3339 (what a restart writes).
@@ -43,5 +48,9 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Scale { replicas } => scale::plan(request, *replicas, seen),
         ActionKind::HpaBounds { min, max } => hpa_bounds::plan(request, *min, *max, seen),
         ActionKind::Restart => restart::plan(request, seen),
+        ActionKind::BlueGreen {
+            image,
+            scale_down_delay,
+        } => blue_green::plan(request, image.as_deref(), *scale_down_delay, seen),
     }
 }

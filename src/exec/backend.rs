@@ -8,7 +8,7 @@ pub mod kube;
 use std::future::Future;
 
 use crate::model::action::Target;
-use crate::model::cluster::{DeploymentRow, HpaRow};
+use crate::model::cluster::{DeploymentRow, HpaRow, PodRow, ServiceRow};
 
 /// A call that was made, for the audit log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,6 +82,39 @@ pub trait Backend: Sync {
         warning: bool,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
 
+    /// Whether the operator's credentials allow `access` in the target's
+    /// namespace (a SelfSubjectAccessReview): `None` when they do, else
+    /// the server's reason.
+    fn may(
+        &self,
+        target: &Target,
+        access: &super::step::Access,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
+    /// The target's Lease (see `exec::lease`) and its resourceVersion, if
+    /// there is one.
+    fn lease(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Option<(super::lease::Holder, String)>, Failure>> + Send;
+
+    /// Writes the target's Lease: created when `resource_version` is
+    /// `None`, else replaced only if still at it (409 otherwise). Returns
+    /// the new resourceVersion.
+    fn put_lease(
+        &self,
+        target: &Target,
+        holder: &super::lease::Holder,
+        resource_version: Option<&str>,
+    ) -> impl Future<Output = Result<String, Failure>> + Send;
+
+    /// Deletes the target's Lease if it is still at `resource_version`.
+    fn drop_lease(
+        &self,
+        target: &Target,
+        resource_version: &str,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
     /// The HPAs of the target's namespace.
     fn hpas(&self, target: &Target) -> impl Future<Output = Result<Vec<HpaRow>, Failure>> + Send;
 
@@ -95,4 +128,36 @@ pub trait Backend: Sync {
         dry_run: bool,
         resource_version: Option<&str>,
     ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
+    /// A release's deployments (labelled `app` = the target's name) and
+    /// the Services of its namespace.
+    fn release(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<(Vec<DeploymentRow>, Vec<ServiceRow>), Failure>> + Send;
+
+    /// Applies a JSON patch (RFC 6902) to `object` (a Deployment, Service
+    /// or HPA; server-side dry run when `dry_run`). Its `test` operations
+    /// make it a compare-and-swap: one that fails is a 422 and nothing is
+    /// written.
+    fn json_patch(
+        &self,
+        object: &Target,
+        patch: &serde_json::Value,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
+    /// The pods a Service's Endpoints hold, by name: ready and not ready.
+    fn endpoints(
+        &self,
+        service: &Target,
+    ) -> impl Future<Output = Result<(Vec<String>, Vec<String>), Failure>> + Send;
+
+    /// The pods of the target's namespace that `selector` (`k=v,k=v`)
+    /// matches.
+    fn pods(
+        &self,
+        target: &Target,
+        selector: &str,
+    ) -> impl Future<Output = Result<Vec<PodRow>, Failure>> + Send;
 }

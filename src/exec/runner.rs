@@ -4,6 +4,8 @@
 //! what was done. Nothing is written that is not first in the audit log:
 //! a log that cannot be written fails the job before its next step.
 
+mod release;
+
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -12,6 +14,7 @@ use super::actions::{self, Progress, Seen, hpa_bounds, restart, scale};
 pub use super::audit::Who;
 use super::audit::{AuditLog, Event, Record};
 use super::backend::{Backend, Call, Failure};
+use super::lease;
 use super::step::{Job, Op};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::plan::Refusal;
@@ -34,6 +37,7 @@ pub async fn prepare<B: Backend>(
     // The deployment acted on: the target, or the one the target HPA
     // scales.
     let deployment_target = match t.kind {
+        ObjectKind::Release | ObjectKind::Service => None,
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas
             .iter()
@@ -51,17 +55,81 @@ pub async fn prepare<B: Backend>(
             .map_err(|f| Refusal::new(f.what))?,
         None => None,
     };
-    actions::plan(
+    let (deployments, services) = match t.kind {
+        ObjectKind::Release => backend.release(t).await.map_err(|f| Refusal::new(f.what))?,
+        _ => (Vec::new(), Vec::new()),
+    };
+    let job = actions::plan(
         request,
         &Seen {
             deployment: deployment.map(|(d, _)| d),
             hpas,
+            deployments,
+            services,
             primary,
             now: jiff::Timestamp::now()
                 .round(jiff::Unit::Second)
                 .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
         },
-    )
+    )?;
+    preflight(backend, request, &job).await?;
+    let mut job = job;
+    job.plan.dry_run = Some(dry_run_check(backend, &job).await?);
+    Ok(job)
+}
+
+/// Every mutating step as a server-side dry run (`dryRun=All`), before the
+/// plan is shown: what the API server would refuse (admission, validation,
+/// quota) is a refusal now, not a failed step later.
+async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Refusal> {
+    let mut dry = job.clone();
+    dry.plan.request.dry_run = true;
+    let (_never, cancel) = watch::channel(false);
+    for (op, step) in dry.ops.iter().zip(&dry.plan.steps) {
+        if step.kind != crate::model::plan::StepKind::Mutate {
+            continue;
+        }
+        if let Err(f) = perform(backend, &dry, op, None, &cancel, false).await {
+            return Err(Refusal::new(format!(
+                "the API server refuses \"{}\" in a dry run: {}; nothing was changed",
+                step.title, f.what
+            )));
+        }
+    }
+    Ok("the API server accepts every change in a dry run (dryRun=All)".to_owned())
+}
+
+/// The RBAC preflight: a SelfSubjectAccessReview for each verb and
+/// resource the job's calls need; a denial refuses the plan before anything
+/// changes, naming what the credentials lack.
+async fn preflight<B: Backend>(
+    backend: &B,
+    request: &ActionRequest,
+    job: &Job,
+) -> Result<(), Refusal> {
+    let t = &request.target;
+    let lease = (!request.dry_run).then(lease::access);
+    for access in job.access.iter().chain(lease.iter().flatten()) {
+        match backend.may(t, access).await {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                return Err(Refusal::instead(
+                    format!(
+                        "the credentials for {} may not {access} in namespace {} ({why}): nothing was changed",
+                        t.cluster, t.namespace
+                    ),
+                    "ask the cluster's admin for the Role in touban's README (Acting: RBAC)",
+                ));
+            }
+            Err(f) => {
+                return Err(Refusal::new(format!(
+                    "cannot check whether the credentials may {access}: {}; nothing was changed",
+                    f.what
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Records a plan, or the refusal of one, in the audit log.
@@ -158,7 +226,25 @@ async fn to_the_end<B: Backend>(
     cx: &mut Context<'_>,
     resuming: bool,
 ) -> JobOutcome {
-    let outcome = steps(backend, job, id, cx, resuming).await;
+    let key = format!("{}/{}", cx.who.session, id.0);
+    let (progress, seen_progress) = watch::channel(format!("0/{}", job.ops.len()));
+    let outcome = match take_lease(backend, job, &key, cx.who).await {
+        Err(why) => JobOutcome::Failed(why),
+        Ok(None) => steps(backend, job, id, cx, resuming, &progress).await,
+        Ok(Some(rv)) => {
+            let rv = std::sync::Mutex::new(rv);
+            let who = cx.who;
+            let outcome = tokio::select! {
+                outcome = steps(backend, job, id, cx, resuming, &progress) => outcome,
+                () = renew_lease(backend, job, &key, who, &rv, seen_progress) => {
+                    JobOutcome::Failed("the lease's renewal ended: a defect of touban".into())
+                }
+            };
+            let last = rv.lock().map(|r| r.clone()).unwrap_or_default();
+            release_lease(backend, &job.plan.request.target, &last).await;
+            outcome
+        }
+    };
     let (reason, warning) = match &outcome {
         JobOutcome::Succeeded => ("ToubanJobSucceeded", false),
         JobOutcome::Failed(_) | JobOutcome::Refused(_) => ("ToubanJobFailed", true),
@@ -184,12 +270,119 @@ async fn to_the_end<B: Backend>(
     outcome
 }
 
+/// Takes the target's Lease for this job (none for a dry run, which
+/// changes nothing): created if there is none, taken over if it ran out or
+/// is this job's own (resumed); held by another job, the job does not run
+/// and says who holds it. Returns the Lease's resourceVersion.
+async fn take_lease<B: Backend>(
+    backend: &B,
+    job: &Job,
+    key: &str,
+    who: &Who,
+) -> Result<Option<String>, String> {
+    if job.plan.request.dry_run {
+        return Ok(None);
+    }
+    let t = &job.plan.request.target;
+    let now = jiff::Timestamp::now();
+    let current = backend.lease(t).await.map_err(|f| {
+        format!(
+            "cannot read the target's lease: {}; nothing was done",
+            f.what
+        )
+    })?;
+    if let Some((h, _)) = &current
+        && let Some(why) = h.blocks(key, t, now)
+    {
+        return Err(why);
+    }
+    let holder = lease::Holder {
+        identity: who.operator.clone(),
+        job: key.to_owned(),
+        action: job.plan.title.clone(),
+        step: format!("0/{}", job.ops.len()),
+        acquired: now,
+        renewed: now,
+        duration: lease::DURATION,
+    };
+    let rv = current.as_ref().map(|(_, rv)| rv.as_str());
+    backend.put_lease(t, &holder, rv).await.map(Some).map_err(|f| {
+        if f.status == Some(409) {
+            format!(
+                "another console took {}'s lease just now: read the Jobs of others and try again; nothing was done",
+                t.name
+            )
+        } else {
+            format!("cannot take the target's lease: {}; nothing was done", f.what)
+        }
+    })
+}
+
+/// Renews the Lease every few seconds with the step reached, until the job
+/// ends (this future never returns; the job's end drops it). A renewal
+/// that fails is tried again at the next tick: the Lease runs out only if
+/// renewals fail for its whole duration.
+async fn renew_lease<B: Backend>(
+    backend: &B,
+    job: &Job,
+    key: &str,
+    who: &Who,
+    rv: &std::sync::Mutex<String>,
+    mut progress: watch::Receiver<String>,
+) {
+    let acquired = jiff::Timestamp::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(lease::RENEW) => {}
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+        let holder = lease::Holder {
+            identity: who.operator.clone(),
+            job: key.to_owned(),
+            action: job.plan.title.clone(),
+            step: progress.borrow().clone(),
+            acquired,
+            renewed: jiff::Timestamp::now(),
+            duration: lease::DURATION,
+        };
+        let current = rv.lock().map(|r| r.clone()).unwrap_or_default();
+        match backend
+            .put_lease(&job.plan.request.target, &holder, Some(&current))
+            .await
+        {
+            Ok(new) => {
+                if let Ok(mut r) = rv.lock() {
+                    *r = new;
+                }
+            }
+            Err(f) => tracing::warn!("renewing the lease of job {key}: {}", f.what),
+        }
+    }
+}
+
+/// Gives the Lease back when the job ends; one that cannot be deleted runs
+/// out by itself.
+async fn release_lease<B: Backend>(backend: &B, t: &Target, rv: &str) {
+    if let Err(f) = backend.drop_lease(t, rv).await {
+        tracing::warn!(
+            "giving back the lease of {}: {} (it runs out by itself)",
+            t.name,
+            f.what
+        );
+    }
+}
+
 async fn steps<B: Backend>(
     backend: &B,
     job: &Job,
     id: JobId,
     cx: &mut Context<'_>,
     resuming: bool,
+    progress: &watch::Sender<String>,
 ) -> JobOutcome {
     cx.report(JobEvent::Queued {
         id,
@@ -224,6 +417,7 @@ async fn steps<B: Backend>(
             return JobOutcome::Cancelled;
         }
         let index = i + 1;
+        let _ = progress.send(format!("{index}/{of}"));
         cx.report(JobEvent::Step {
             id,
             step: shown.title.clone(),
@@ -348,7 +542,7 @@ async fn perform<B: Backend>(
     // What a scale wants: a resumed step that finds it there converges.
     let wanted = match request.kind {
         ActionKind::Scale { replicas } => Some(i64::from(replicas)),
-        ActionKind::HpaBounds { .. } | ActionKind::Restart => None,
+        ActionKind::HpaBounds { .. } | ActionKind::Restart | ActionKind::BlueGreen { .. } => None,
     };
     let t = &request.target;
     match op {
@@ -401,6 +595,7 @@ async fn perform<B: Backend>(
         Op::SetBounds { .. } | Op::AwaitWithinBounds { .. } => {
             perform_bounds(backend, job, op, seen_rv, cancel, resuming).await
         }
+        Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
     }
 }
 

@@ -85,6 +85,142 @@ pub enum Op {
         /// How long to wait at most.
         within: Duration,
     },
+    /// A step of a blue-green job.
+    Release(ReleaseOp),
+}
+
+/// The operations of a blue-green job, on the release's objects by name
+/// (in the target's namespace). Every write is a JSON patch whose `test`
+/// operations are what the job planned from: a change in between fails
+/// the write (compare-and-swap) instead of being overwritten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOp {
+    /// Every Service of the release still routes to `live` (resumed: or
+    /// already to `idle`, the switch was done).
+    ExpectLive {
+        /// The Services.
+        services: Vec<String>,
+        /// The live colour planned from.
+        live: String,
+        /// The other colour.
+        idle: String,
+    },
+    /// The idle colour's deployment gets the image and the replicas.
+    Prepare {
+        /// The idle colour's deployment.
+        deployment: String,
+        /// Its first container's image: planned from, wanted.
+        image: (String, String),
+        /// Its replicas: planned from, wanted.
+        replicas: (i32, i32),
+    },
+    /// Waits until `deployment` runs `replicas` pods of its newest
+    /// template, every one Ready and available, none old (fully
+    /// saturated); fails when stalled, or after `within`.
+    AwaitSaturated {
+        /// The deployment.
+        deployment: String,
+        /// The replicas.
+        replicas: i32,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Each Service's selector `color` from `from` to `to`, only while
+    /// `deployment` (of `to`) has every pod Ready.
+    Switch {
+        /// The Services.
+        services: Vec<String>,
+        /// The colour they route to now.
+        from: String,
+        /// The colour they are to route to.
+        to: String,
+        /// The deployment of `to`.
+        deployment: String,
+    },
+    /// Waits until every Service's Endpoints list ready pods of `colour`
+    /// and none of another.
+    AwaitEndpoints {
+        /// The Services.
+        services: Vec<String>,
+        /// The colour they route to.
+        colour: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// The HPA's `scaleTargetRef.name` from `from` to `to`.
+    Retarget {
+        /// The HPA.
+        hpa: String,
+        /// The deployment it scales now.
+        from: String,
+        /// The deployment it is to scale.
+        to: String,
+    },
+    /// Keeps the old colour scaled for `delay` (a revert meanwhile is a
+    /// switch back to pods that are up).
+    Hold {
+        /// The old colour's deployment.
+        deployment: String,
+        /// How long.
+        delay: Duration,
+    },
+    /// Scales the old colour to 0, only while no Service routes to it.
+    Retire {
+        /// The old colour's deployment.
+        deployment: String,
+        /// Its colour.
+        colour: String,
+        /// The Services.
+        services: Vec<String>,
+        /// How long to wait at most for its pods to go.
+        within: Duration,
+    },
+}
+
+/// What a job's calls need the operator's credentials to allow, checked
+/// by a SelfSubjectAccessReview before the plan is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The verb (`get`, `list`, `patch`).
+    pub verb: &'static str,
+    /// The API group (`apps`, `autoscaling`; `""` for core).
+    pub group: &'static str,
+    /// The resource (`deployments`).
+    pub resource: &'static str,
+    /// The subresource (`scale`), if any.
+    pub subresource: Option<&'static str>,
+}
+
+impl Access {
+    /// `verb` on `group`'s `resource`.
+    pub const fn new(verb: &'static str, group: &'static str, resource: &'static str) -> Access {
+        Access {
+            verb,
+            group,
+            resource,
+            subresource: None,
+        }
+    }
+
+    /// The same, on a subresource.
+    #[must_use]
+    pub const fn sub(mut self, subresource: &'static str) -> Access {
+        self.subresource = Some(subresource);
+        self
+    }
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if let Some(sub) = self.subresource {
+            write!(f, "/{sub}")?;
+        }
+        if !self.group.is_empty() {
+            write!(f, " ({})", self.group)?;
+        }
+        Ok(())
+    }
 }
 
 /// A plan and the operations that carry it out, step for step.
@@ -94,4 +230,6 @@ pub struct Job {
     pub plan: Plan,
     /// One operation per step of the plan.
     pub ops: Vec<Op>,
+    /// What the operations need to be allowed, in the target's namespace.
+    pub access: Vec<Access>,
 }

@@ -43,7 +43,7 @@ pub struct Executor<B> {
 
 /// What a task of the executor ended with.
 enum Ended {
-    Planned(JobId, Result<Job, Refusal>),
+    Planned(JobId, Box<Result<Job, Refusal>>),
     Ran(Target),
 }
 
@@ -116,7 +116,7 @@ async fn serve<B: Backend + Send + 'static>(
             Some(ended) = tasks.join_next_with_id() => match ended {
                 Ok((task, Ended::Planned(id, planned))) => {
                     queue.planning.remove(&task);
-                    planned_one(&executor, &mut queue, &events, id, planned);
+                    planned_one(&executor, &mut queue, &events, id, *planned);
                 }
                 Ok((task, Ended::Ran(target))) => {
                     queue.tasks.remove(&task);
@@ -272,12 +272,12 @@ fn on_command<B: Backend + Send + 'static>(
                     // A plan that cannot be written down is not shown.
                     return Ended::Planned(
                         id,
-                        Err(Refusal::new(format!(
+                        Box::new(Err(Refusal::new(format!(
                             "cannot write the audit log: {e}; nothing is planned"
-                        ))),
+                        )))),
                     );
                 }
-                Ended::Planned(id, planned)
+                Ended::Planned(id, Box::new(planned))
             });
             queue.planning.insert(handle.id(), id);
         }

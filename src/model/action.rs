@@ -14,6 +14,11 @@ pub enum ObjectKind {
     Deployment,
     /// An autoscaling/v2 HorizontalPodAutoscaler.
     HorizontalPodAutoscaler,
+    /// A blue / green release: the Deployments of one `app` told apart by
+    /// `color` and the Services that select it (named by the `app`).
+    Release,
+    /// A v1 Service.
+    Service,
 }
 
 /// What an action works on, named as the operator sees it.
@@ -63,6 +68,30 @@ pub enum ActionKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },
+    /// A blue-green deploy of a release: the idle colour gets `image` (or,
+    /// none given, keeps its own: a switch back, the revert) and the live
+    /// colour's replicas, traffic moves to it once every pod is Ready, and
+    /// the old colour is scaled to 0 after `scale_down_delay`.
+    BlueGreen {
+        /// The new image of the release's first container; `None`: the
+        /// idle colour as it is (a revert while it is still scaled).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image: Option<String>,
+        /// How long the old colour stays scaled after the switch, so that
+        /// a revert is instant.
+        #[serde(with = "seconds")]
+        scale_down_delay: std::time::Duration,
+    },
+}
+
+/// A duration as whole seconds in the audit log.
+mod seconds {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
 }
 
 impl ActionKind {
@@ -72,6 +101,8 @@ impl ActionKind {
             ActionKind::Scale { .. } => "scale",
             ActionKind::HpaBounds { .. } => "hpa-bounds",
             ActionKind::Restart => "restart",
+            ActionKind::BlueGreen { image: Some(_), .. } => "blue-green",
+            ActionKind::BlueGreen { image: None, .. } => "revert",
         }
     }
 }

@@ -50,6 +50,11 @@ pub struct Plan {
     pub undo: Option<String>,
     /// Why, as the operator gave it when confirming.
     pub reason: Option<String>,
+    /// The fields it changes, `path: before → after`.
+    pub changes: Vec<String>,
+    /// What the API server said of every change in a server-side dry run
+    /// (`dryRun=All`) made while planning, once made.
+    pub dry_run: Option<String>,
 }
 
 /// Why a request gets no plan, and what to do instead.

@@ -119,6 +119,18 @@ pub const RESOURCES: &[Resource] = &[
         &["scale", "status"],
         true,
     ),
+    // What touban's executor locks a target with (and records its intent
+    // in), with the store's resourceVersion conflicts as any object.
+    res(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "Lease",
+        true,
+        &[],
+        &[],
+        false,
+    ),
     res(
         "autoscaling",
         "v2",

@@ -72,17 +72,19 @@ async fn run<E: From<Update> + Send + 'static>(source: AlertSource, tx: mpsc::Se
             });
         let going_on = match result {
             Ok(snapshot) => {
-                let mut ok = report.ok().await;
+                // The snapshot goes first: a source is never live with
+                // nothing of it stored.
+                let mut ok = true;
                 if last_sent.as_ref() != Some(&snapshot) {
                     last_sent = Some(snapshot.clone());
-                    ok &= report
+                    ok = report
                         .send(Update::Alerts {
                             id: report.id.clone(),
                             snapshot,
                         })
                         .await;
                 }
-                ok
+                ok && report.ok().await
             }
             Err(message) => report.failed(message).await,
         };

@@ -412,6 +412,23 @@ fn message_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
 }
 
 fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
+    let width = body.width.min(if d.details.is_empty() { 64 } else { 78 });
+    let mut paragraph = Paragraph::new(confirm_lines(st, d, true)).wrap(Wrap { trim: false });
+    // Too tall for the terminal (80×24): the steps give way, never the
+    // target, the consequence or the buttons.
+    if paragraph.line_count(width.saturating_sub(2)) + 2 > usize::from(body.height) {
+        paragraph = Paragraph::new(confirm_lines(st, d, false)).wrap(Wrap { trim: false });
+    }
+    let rows = paragraph.line_count(width.saturating_sub(2));
+    let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
+    frame.render_widget(Clear, area);
+    let block = popup(st, " Confirm ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    paragraph.render(inner, frame.buffer_mut());
+}
+
+fn confirm_lines<'a>(st: &Styles, d: &ConfirmDialog, details: bool) -> Vec<Line<'a>> {
     let mut lines = vec![
         Line::from(Span::styled(d.title.clone(), st.title)),
         Line::default(),
@@ -422,8 +439,15 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
             Span::styled(v.clone(), st.text),
         ]));
     }
-    for line in &d.details {
-        lines.push(Line::from(Span::styled(line.clone(), st.text)));
+    if details {
+        for line in &d.details {
+            lines.push(Line::from(Span::styled(line.clone(), st.text)));
+        }
+    } else if !d.details.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "(the plan's steps need a taller terminal; the Jobs pane shows them: Enter on the job)",
+            st.muted,
+        )));
     }
     lines.push(Line::from(Span::styled(d.consequence.clone(), st.warn)));
     if let Some(expected) = &d.typed {
@@ -457,16 +481,7 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
         });
     }
     lines.push(Line::from(buttons));
-    // Size the dialog to its wrapped text, so the buttons are always shown.
-    let width = body.width.min(if d.details.is_empty() { 64 } else { 78 });
-    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let rows = paragraph.line_count(width.saturating_sub(2));
-    let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
-    frame.render_widget(Clear, area);
-    let block = popup(st, " Confirm ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    paragraph.render(inner, frame.buffer_mut());
+    lines
 }
 
 fn reason(

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::{Progress, Seen};
-use crate::exec::step::{Job, Op};
+use crate::exec::step::{Access, Job, Op};
 use crate::model::action::ActionRequest;
 use crate::model::cluster::{DeploymentRow, HpaRow};
 use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
@@ -44,11 +44,75 @@ pub fn plan(
     let (from_min, from_max) = (h.min, h.max);
     let (to_min, to_max) = new_bounds(h, min, max)?;
     let d = scaled(h, seen)?;
+    let steps = planned_steps(h, d, &t.namespace, (from_min, from_max), (to_min, to_max));
+    let plan = Plan {
+        request: request.clone(),
+        title: format!(
+            "set {}'s bounds from {from_min}–{from_max} to {to_min}–{to_max}",
+            h.name
+        ),
+        steps,
+        confirm_text: None,
+        undo: Some(format!(
+            "set {}'s bounds back to {from_min}–{from_max}",
+            h.name
+        )),
+        reason: None,
+        changes: [
+            ("minReplicas", from_min, to_min),
+            ("maxReplicas", from_max, to_max),
+        ]
+        .into_iter()
+        .filter(|(_, from, to)| i64::from(*from) != i64::from(*to))
+        .map(|(field, from, to)| format!("{}: spec.{field} {from} → {to}", h.name))
+        .collect(),
+        dry_run: None,
+    };
+    let ops = vec![
+        Op::ExpectBounds {
+            min: from_min,
+            max: from_max,
+            deployment: d.name.clone(),
+        },
+        Op::SetBounds {
+            min: to_min,
+            max: to_max,
+            from: (from_min, from_max),
+        },
+        Op::AwaitWithinBounds {
+            deployment: d.name.clone(),
+            min: to_min,
+            max: to_max,
+            within: DEADLINE,
+        },
+    ];
+    Ok(Job {
+        plan,
+        ops,
+        access: vec![
+            Access::new("list", "autoscaling", "horizontalpodautoscalers"),
+            Access::new("get", "autoscaling", "horizontalpodautoscalers"),
+            Access::new("patch", "autoscaling", "horizontalpodautoscalers"),
+            Access::new("get", "apps", "deployments"),
+        ],
+    })
+}
+
+/// The deployment the HPA scales, if it can be moved: it exists and runs
+/// (an HPA does nothing while its target wants 0).
+/// The steps shown for moving `h`'s bounds `from` → `to`.
+fn planned_steps(
+    h: &HpaRow,
+    d: &DeploymentRow,
+    namespace: &str,
+    (from_min, from_max): (i32, i32),
+    (to_min, to_max): (u32, u32),
+) -> Vec<PlannedStep> {
     let path = format!(
-        "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{}",
-        t.namespace, h.name
+        "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{}",
+        h.name
     );
-    let steps = vec![
+    vec![
         PlannedStep {
             title: format!("check {} as read", h.name),
             kind: StepKind::Check,
@@ -78,7 +142,7 @@ pub fn plan(
             precondition: "the bounds were accepted".into(),
             call: format!(
                 "GET /apis/apps/v1/namespaces/{}/deployments/{} until done",
-                t.namespace, d.name
+                namespace, d.name
             ),
             expect: format!(
                 "{} wants {to_min}–{to_max} replicas, all updated and available, within {} s",
@@ -86,44 +150,9 @@ pub fn plan(
                 DEADLINE.as_secs()
             ),
         },
-    ];
-    let plan = Plan {
-        request: request.clone(),
-        title: format!(
-            "set {}'s bounds from {from_min}–{from_max} to {to_min}–{to_max}",
-            h.name
-        ),
-        steps,
-        confirm_text: None,
-        undo: Some(format!(
-            "set {}'s bounds back to {from_min}–{from_max}",
-            h.name
-        )),
-        reason: None,
-    };
-    let ops = vec![
-        Op::ExpectBounds {
-            min: from_min,
-            max: from_max,
-            deployment: d.name.clone(),
-        },
-        Op::SetBounds {
-            min: to_min,
-            max: to_max,
-            from: (from_min, from_max),
-        },
-        Op::AwaitWithinBounds {
-            deployment: d.name.clone(),
-            min: to_min,
-            max: to_max,
-            within: DEADLINE,
-        },
-    ];
-    Ok(Job { plan, ops })
+    ]
 }
 
-/// The deployment the HPA scales, if it can be moved: it exists and runs
-/// (an HPA does nothing while its target wants 0).
 fn scaled<'a>(h: &HpaRow, seen: &'a Seen) -> Result<&'a DeploymentRow, Refusal> {
     if h.target_kind != "Deployment" {
         return Err(Refusal::new(format!(
@@ -262,6 +291,7 @@ mod tests {
             }],
             primary: true,
             now: "2026-12-02T10:00:00Z".into(),
+            ..Seen::default()
         }
     }
 

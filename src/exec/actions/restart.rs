@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use super::{Progress, Seen};
-use crate::exec::step::{Job, Op};
+use crate::exec::step::{Access, Job, Op};
 use crate::model::action::ActionRequest;
 use crate::model::cluster::DeploymentRow;
 use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
@@ -84,6 +84,12 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         confirm_text: None,
         undo: None,
         reason: None,
+        changes: vec![format!(
+            "{}: spec.template.metadata.annotations.{RESTARTED_AT} {} → {at}",
+            d.name,
+            d.restarted_at.as_deref().unwrap_or("unset")
+        )],
+        dry_run: None,
     };
     let ops = vec![
         Op::ExpectGeneration {
@@ -95,7 +101,14 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             within: DEADLINE,
         },
     ];
-    Ok(Job { plan, ops })
+    Ok(Job {
+        plan,
+        ops,
+        access: vec![
+            Access::new("get", "apps", "deployments"),
+            Access::new("patch", "apps", "deployments"),
+        ],
+    })
 }
 
 /// Whether a deployment, as read now, shows the restart at `at` done: its
@@ -161,6 +174,7 @@ mod tests {
             hpas: Vec::new(),
             primary: true,
             now: "2026-12-02T10:00:00Z".into(),
+            ..Seen::default()
         }
     }
 

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::{Progress, Seen};
-use crate::exec::step::{Job, Op};
+use crate::exec::step::{Access, Job, Op};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::cluster::DeploymentRow;
 use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
@@ -95,6 +95,8 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
         confirm_text: to_zero_in_primary.then(|| d.name.clone()),
         undo: Some(format!("scale {} back to {from}", d.name)),
         reason: None,
+        changes: vec![format!("{}: spec.replicas {from} → {replicas}", d.name)],
+        dry_run: None,
     };
     let ops = vec![
         Op::ExpectReplicas { replicas: from },
@@ -104,7 +106,15 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
             within: DEFAULT_DEADLINE,
         },
     ];
-    Ok(Job { plan, ops })
+    Ok(Job {
+        plan,
+        ops,
+        access: vec![
+            Access::new("get", "apps", "deployments"),
+            Access::new("list", "autoscaling", "horizontalpodautoscalers"),
+            Access::new("patch", "apps", "deployments").sub("scale"),
+        ],
+    })
 }
 
 /// The refusal of a plain scale of a deployment an HPA scales, with what to
@@ -227,6 +237,7 @@ mod tests {
             hpas,
             primary: true,
             now: "2026-12-02T10:00:00Z".into(),
+            ..Seen::default()
         }
     }
 

@@ -16,8 +16,8 @@ use serde_json::json;
 use super::{Backend, Call, Failure};
 use crate::config::secret::mask_line;
 use crate::model::action::Target;
-use crate::model::cluster::{DeploymentRow, HpaRow};
-use crate::projection::{RESTARTED_AT, deployment_row, hpa_row};
+use crate::model::cluster::{DeploymentRow, HpaRow, PodRow, ServiceRow};
+use crate::projection::{RESTARTED_AT, deployment_row, hpa_row, pod_row, service_row};
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "touban";
@@ -105,6 +105,48 @@ impl KubeBackend {
     }
 }
 
+/// The parameters of every patch: touban's field manager, and the
+/// server-side dry run when asked.
+fn params(dry_run: bool) -> PatchParams {
+    PatchParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
+/// A Lease as the executor reads it; what is missing reads as an old,
+/// anonymous holder (so it has run out).
+fn holder_of(l: &k8s_openapi::api::coordination::v1::Lease) -> crate::exec::lease::Holder {
+    let spec = l.spec.clone().unwrap_or_default();
+    let annotation = |k: &str| {
+        l.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let time = |t: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime>| {
+        t.and_then(|m| jiff::Timestamp::from_microsecond(m.0.as_microsecond()).ok())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    };
+    crate::exec::lease::Holder {
+        identity: spec
+            .holder_identity
+            .clone()
+            .unwrap_or_else(|| "someone".into()),
+        job: annotation(crate::exec::lease::JOB),
+        action: annotation(crate::exec::lease::ACTION),
+        step: annotation(crate::exec::lease::STEP),
+        acquired: time(spec.acquire_time.clone()),
+        renewed: time(spec.renew_time.clone()),
+        duration: std::time::Duration::from_secs(
+            u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0),
+        ),
+    }
+}
+
 /// A kube-rs error as the operator reads it: what was asked of which
 /// cluster, the server's answer, and for 403 what is missing.
 fn failure(t: &Target, doing: &str, e: &kube::Error) -> Failure {
@@ -158,11 +200,7 @@ impl Backend for KubeBackend {
         resource_version: Option<&str>,
     ) -> Result<Call, Failure> {
         let api = self.deployments(t).await?;
-        let params = PatchParams {
-            dry_run,
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
+        let params = params(dry_run);
         let template = json!({ "metadata": { "annotations": { RESTARTED_AT: at } } });
         let patch = match resource_version {
             Some(rv) => json!({
@@ -205,11 +243,7 @@ impl Backend for KubeBackend {
     ) -> Result<Call, Failure> {
         let api: Api<HorizontalPodAutoscaler> =
             Api::namespaced(self.client(t).await?, &t.namespace);
-        let params = PatchParams {
-            dry_run,
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
+        let params = params(dry_run);
         let patch = match resource_version {
             Some(rv) => json!({
                 "metadata": { "resourceVersion": rv },
@@ -237,12 +271,17 @@ impl Backend for KubeBackend {
     ) -> Result<(), Failure> {
         use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+        use crate::model::action::ObjectKind;
         let api: Api<Event> = Api::namespaced(self.client(t).await?, &t.namespace);
         let (kind, api_version) = match t.kind {
-            crate::model::action::ObjectKind::Deployment => ("Deployment", "apps/v1"),
-            crate::model::action::ObjectKind::HorizontalPodAutoscaler => {
-                ("HorizontalPodAutoscaler", "autoscaling/v2")
-            }
+            ObjectKind::Deployment => ("Deployment", "apps/v1"),
+            ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
+            ObjectKind::Service => ("Service", "v1"),
+            // A release is no API object: its Events name it by its `app`,
+            // as `kubectl get events --field-selector involvedObject.name=APP`
+            // finds them.
+            ObjectKind::Release => ("Release", "touban.io/v1"),
         };
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let event = Event {
@@ -281,6 +320,130 @@ impl Backend for KubeBackend {
             .map_err(|e| failure(t, "create event", &e))
     }
 
+    async fn may(
+        &self,
+        t: &Target,
+        access: &crate::exec::step::Access,
+    ) -> Result<Option<String>, Failure> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client(t).await?);
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(t.namespace.clone()),
+                    verb: Some(access.verb.to_owned()),
+                    group: Some(access.group.to_owned()),
+                    resource: Some(access.resource.to_owned()),
+                    subresource: access.subresource.map(str::to_owned),
+                    // A release is several objects: its review is of the
+                    // resource, not one name.
+                    name: (t.kind != crate::model::action::ObjectKind::Release)
+                        .then(|| t.name.clone()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let answer = api
+            .create(&kube::api::PostParams::default(), &review)
+            .await
+            .map_err(|e| failure(t, "create selfsubjectaccessreview", &e))?;
+        let status = answer.status.unwrap_or_default();
+        Ok((!status.allowed).then(|| {
+            status
+                .reason
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| "not allowed".to_owned())
+        }))
+    }
+
+    async fn lease(
+        &self,
+        t: &Target,
+    ) -> Result<Option<(crate::exec::lease::Holder, String)>, Failure> {
+        use k8s_openapi::api::coordination::v1::Lease;
+        let api: Api<Lease> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let got = api
+            .get_opt(&crate::exec::lease::name(t))
+            .await
+            .map_err(|e| failure(t, "get lease", &e))?;
+        Ok(got.map(|l| {
+            let rv = l.metadata.resource_version.clone().unwrap_or_default();
+            (holder_of(&l), rv)
+        }))
+    }
+
+    async fn put_lease(
+        &self,
+        t: &Target,
+        holder: &crate::exec::lease::Holder,
+        resource_version: Option<&str>,
+    ) -> Result<String, Failure> {
+        use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+        let api: Api<Lease> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let name = crate::exec::lease::name(t);
+        let micro = |ts: jiff::Timestamp| {
+            k8s_openapi::jiff::Timestamp::from_microsecond(ts.as_microsecond())
+                .ok()
+                .map(MicroTime)
+        };
+        let lease = Lease {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(t.namespace.clone()),
+                resource_version: resource_version.map(str::to_owned),
+                annotations: Some(
+                    [
+                        (crate::exec::lease::JOB, holder.job.clone()),
+                        (crate::exec::lease::ACTION, mask_line(&holder.action)),
+                        (crate::exec::lease::STEP, holder.step.clone()),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.identity.clone()),
+                lease_duration_seconds: i32::try_from(holder.duration.as_secs()).ok(),
+                acquire_time: micro(holder.acquired),
+                renew_time: micro(holder.renewed),
+                ..LeaseSpec::default()
+            }),
+        };
+        let params = kube::api::PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..kube::api::PostParams::default()
+        };
+        let written = match resource_version {
+            None => api.create(&params, &lease).await,
+            Some(_) => api.replace(&name, &params, &lease).await,
+        }
+        .map_err(|e| failure(t, "write lease", &e))?;
+        Ok(written.metadata.resource_version.unwrap_or_default())
+    }
+
+    async fn drop_lease(&self, t: &Target, resource_version: &str) -> Result<(), Failure> {
+        use k8s_openapi::api::coordination::v1::Lease;
+        let api: Api<Lease> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let params = kube::api::DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                resource_version: Some(resource_version.to_owned()),
+                uid: None,
+            }),
+            ..kube::api::DeleteParams::default()
+        };
+        api.delete(&crate::exec::lease::name(t), &params)
+            .await
+            .map(|_| ())
+            .map_err(|e| failure(t, "delete lease", &e))
+    }
+
     async fn hpas(&self, t: &Target) -> Result<Vec<HpaRow>, Failure> {
         let api: Api<HorizontalPodAutoscaler> =
             Api::namespaced(self.client(t).await?, &t.namespace);
@@ -299,11 +462,7 @@ impl Backend for KubeBackend {
         resource_version: Option<&str>,
     ) -> Result<Call, Failure> {
         let api = self.deployments(t).await?;
-        let params = PatchParams {
-            dry_run,
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
+        let params = params(dry_run);
         // The resourceVersion read is a precondition: a change in between
         // is a 409, never overwritten.
         let patch = match resource_version {
@@ -323,5 +482,101 @@ impl Backend for KubeBackend {
             before: resource_version.map(str::to_owned),
             after: scale.metadata.resource_version,
         })
+    }
+
+    async fn release(&self, t: &Target) -> Result<(Vec<DeploymentRow>, Vec<ServiceRow>), Failure> {
+        use k8s_openapi::api::core::v1::Service;
+        let client = self.client(t).await?;
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), &t.namespace);
+        let services: Api<Service> = Api::namespaced(client, &t.namespace);
+        let of_app = ListParams::default().labels(&format!("app={}", t.name));
+        let d = deployments
+            .list(&of_app)
+            .await
+            .map_err(|e| failure(t, "list deployments", &e))?;
+        let s = services
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| failure(t, "list services", &e))?;
+        Ok((
+            d.items.iter().map(deployment_row).collect(),
+            s.items.iter().map(service_row).collect(),
+        ))
+    }
+
+    async fn json_patch(
+        &self,
+        object: &Target,
+        patch: &serde_json::Value,
+        dry_run: bool,
+    ) -> Result<Call, Failure> {
+        use crate::model::action::ObjectKind;
+        use k8s_openapi::api::core::v1::Service;
+        let client = self.client(object).await?;
+        let ns = &object.namespace;
+        let ops: json_patch::Patch =
+            serde_json::from_value(patch.clone()).map_err(|e| Failure {
+                what: format!("a JSON patch touban built does not parse ({e}): a defect of touban"),
+                status: None,
+            })?;
+        let patch = Patch::<()>::Json(ops);
+        let params = params(dry_run);
+        let name = &object.name;
+        let after = match object.kind {
+            ObjectKind::Deployment => Api::<Deployment>::namespaced(client, ns)
+                .patch(name, &params, &patch)
+                .await
+                .map(|o| o.metadata.resource_version)
+                .map_err(|e| failure(object, "patch deployment", &e)),
+            ObjectKind::Service => Api::<Service>::namespaced(client, ns)
+                .patch(name, &params, &patch)
+                .await
+                .map(|o| o.metadata.resource_version)
+                .map_err(|e| failure(object, "patch service", &e)),
+            ObjectKind::HorizontalPodAutoscaler => {
+                Api::<HorizontalPodAutoscaler>::namespaced(client, ns)
+                    .patch(name, &params, &patch)
+                    .await
+                    .map(|o| o.metadata.resource_version)
+                    .map_err(|e| failure(object, "patch horizontalpodautoscaler", &e))
+            }
+            ObjectKind::Release => Err(Failure {
+                what: format!("{object} is no API object to patch: a defect of touban"),
+                status: None,
+            }),
+        }?;
+        Ok(Call {
+            status: 200,
+            before: None,
+            after,
+        })
+    }
+
+    async fn endpoints(&self, service: &Target) -> Result<(Vec<String>, Vec<String>), Failure> {
+        use k8s_openapi::api::core::v1::Endpoints;
+        let api: Api<Endpoints> = Api::namespaced(self.client(service).await?, &service.namespace);
+        let got = api
+            .get_opt(&service.name)
+            .await
+            .map_err(|e| failure(service, "get endpoints", &e))?;
+        let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
+        let pod = |a: &k8s_openapi::api::core::v1::EndpointAddress| {
+            a.target_ref.as_ref().and_then(|r| r.name.clone())
+        };
+        for subset in got.and_then(|e| e.subsets).unwrap_or_default() {
+            ready.extend(subset.addresses.iter().flatten().filter_map(pod));
+            not_ready.extend(subset.not_ready_addresses.iter().flatten().filter_map(pod));
+        }
+        Ok((ready, not_ready))
+    }
+
+    async fn pods(&self, t: &Target, selector: &str) -> Result<Vec<PodRow>, Failure> {
+        use k8s_openapi::api::core::v1::Pod;
+        let api: Api<Pod> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let list = api
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(|e| failure(t, "list pods", &e))?;
+        Ok(list.items.iter().map(pod_row).collect())
     }
 }

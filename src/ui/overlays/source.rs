@@ -349,6 +349,15 @@ pub fn job_lines<'a>(app: &App, st: &Styles, id: JobId) -> Vec<Line<'a>> {
         if let Some(undo) = &plan.undo {
             out.push(field(st, "undo", undo.clone()));
         }
+        if let Some(reason) = &plan.reason {
+            out.push(field(st, "reason", reason.clone()));
+        }
+        for change in &plan.changes {
+            out.push(field(st, "changes", change.clone()));
+        }
+        if let Some(dry) = &plan.dry_run {
+            out.push(field(st, "checked", dry.clone()));
+        }
     }
     let (state, style) = crate::ui::panes::jobs::state(job, st);
     out.push(Line::from(vec![

@@ -1,0 +1,623 @@
+//! A blue-green deploy of a release, the seed's production algorithm as
+//! one job, with Argo Rollouts' two safety rules:
+//!
+//! 1. the live colour is read from the release's Services (`color` in
+//!    their selector); a Service without one, or Services that disagree,
+//!    refuse the plan: the live colour is never assumed;
+//! 2. traffic moves only to a fully saturated colour: the idle colour gets
+//!    the new image and the live colour's replicas, and every one of its
+//!    pods is Ready before any selector changes.
+//!
+//! Then each Service's selector is switched with a JSON patch that first
+//! `test`s the old colour, the Endpoints are checked to hold the new pods
+//! only, the HPA that scaled the old colour is retargeted to the new one
+//! (else the switch makes the very fault the Rollouts pane flags), the old
+//! colour stays scaled for the scale-down delay (a revert meanwhile is
+//! instant: the same job with no image, back to pods that are up), then it
+//! is scaled to 0. No selector is ever empty or aimed at a colour without
+//! Ready pods.
+
+use std::time::Duration;
+
+use oci_spec::distribution::Reference;
+
+use super::Seen;
+use crate::exec::step::{Access, Job, Op, ReleaseOp};
+use crate::model::action::{ActionRequest, Target};
+use crate::model::cluster::{DeploymentRow, HpaRow, ServiceRow};
+use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
+
+/// How long the idle colour may take to be saturated: the default
+/// `progressDeadlineSeconds` (a deployment past its own fails earlier).
+pub const SATURATE: Duration = Duration::from_secs(600);
+/// How long the Endpoints may take to follow a selector.
+pub const ENDPOINTS: Duration = Duration::from_secs(60);
+/// How long the old colour's pods may take to go.
+pub const RETIRE: Duration = Duration::from_secs(300);
+/// The seed's scale-down delay: the old colour stays scaled 5 minutes.
+pub const DEFAULT_DELAY: Duration = Duration::from_secs(300);
+
+/// Whether `image` is an image reference a registry would take
+/// (`repository[:tag][@digest]`, with an optional registry host): a
+/// malformed one is refused before anything is planned.
+pub fn check_image(image: &str) -> Result<(), String> {
+    if image.trim() != image || image.is_empty() {
+        return Err(format!("{image:?} is not an image reference"));
+    }
+    image
+        .parse::<Reference>()
+        .map(|_| ())
+        .map_err(|e| format!("{image:?} is not an image reference: {e}"))
+}
+
+/// The release as read: its Services and the live and idle colours'
+/// deployments.
+struct Read<'a> {
+    services: Vec<&'a ServiceRow>,
+    live: &'a str,
+    live_d: &'a DeploymentRow,
+    idle: &'a str,
+    idle_d: &'a DeploymentRow,
+}
+
+fn colour_of(d: &DeploymentRow) -> Option<&str> {
+    d.color.as_deref()
+}
+
+/// Reads the release named by the request from what was seen, refusing
+/// what rule 1 refuses.
+fn read<'a>(request: &ActionRequest, seen: &'a Seen) -> Result<Read<'a>, Refusal> {
+    let t = &request.target;
+    let app = t.name.as_str();
+    let services: Vec<&ServiceRow> = seen
+        .services
+        .iter()
+        .filter(|s| s.namespace == t.namespace && s.selects("app") == Some(app))
+        .collect();
+    if services.is_empty() {
+        return Err(Refusal::new(format!(
+            "no Service in {} of {} selects app={app}: there is no traffic to switch",
+            t.namespace, t.cluster
+        )));
+    }
+    if let Some(s) = services.iter().find(|s| s.selects("color").is_none()) {
+        return Err(Refusal::new(format!(
+            "Service {} selects app={app} with no color: the live colour cannot be read, and touban never assumes one",
+            s.name
+        )));
+    }
+    let colours: Vec<(&str, &str)> = services
+        .iter()
+        .filter_map(|s| Some((s.name.as_str(), s.selects("color")?)))
+        .collect();
+    let live = colours.first().map_or("", |(_, c)| *c);
+    if let Some((other, colour)) = colours.iter().find(|(_, c)| *c != live) {
+        let first = colours.first().map_or("", |(n, _)| *n);
+        return Err(Refusal::instead(
+            format!(
+                "the Services of {app} disagree: {first} routes to {live}, {other} to {colour}; the live colour cannot be read"
+            ),
+            format!(
+                "make {app}'s Services agree on one colour (kubectl edit service), then plan again"
+            ),
+        ));
+    }
+    let of_app: Vec<&DeploymentRow> = seen
+        .deployments
+        .iter()
+        .filter(|d| d.namespace == t.namespace && d.app.as_deref() == Some(app))
+        .collect();
+    let Some(live_d) = of_app.iter().copied().find(|d| colour_of(d) == Some(live)) else {
+        return Err(Refusal::new(format!(
+            "the Services route to {live}, but no deployment of {app} has color={live}"
+        )));
+    };
+    let idle: Vec<&DeploymentRow> = of_app
+        .iter()
+        .copied()
+        .filter(|d| colour_of(d).is_some_and(|c| c != live))
+        .collect();
+    let [idle_d] = idle.as_slice() else {
+        return Err(Refusal::new(format!(
+            "{app} has {} deployments of a colour other than {live}; a blue-green deploy needs exactly one",
+            idle.len()
+        )));
+    };
+    Ok(Read {
+        services,
+        live,
+        live_d,
+        idle: colour_of(idle_d).unwrap_or_default(),
+        idle_d,
+    })
+}
+
+fn step(
+    title: String,
+    kind: StepKind,
+    precondition: String,
+    call: String,
+    expect: String,
+) -> PlannedStep {
+    PlannedStep {
+        title,
+        kind,
+        precondition,
+        call,
+        expect,
+    }
+}
+
+/// The plan for deploying `image` to the request's release (none: switch
+/// back to the idle colour as it is, the revert), the old colour kept
+/// scaled for `delay`.
+pub fn plan(
+    request: &ActionRequest,
+    image: Option<&str>,
+    delay: Duration,
+    seen: &Seen,
+) -> Result<Job, Refusal> {
+    let r = read(request, seen)?;
+    let t = &request.target;
+    let app = t.name.as_str();
+    let (live, idle) = (r.live, r.idle);
+    let (live_d, idle_d) = (r.live_d, r.idle_d);
+    let to_image = match image {
+        Some(image) => {
+            check_image(image).map_err(Refusal::new)?;
+            if image == live_d.image {
+                return Err(Refusal::new(format!(
+                    "{} (live) already runs {image}: nothing to deploy",
+                    live_d.name
+                )));
+            }
+            image.to_owned()
+        }
+        None if idle_d.desired == 0 || idle_d.ready == 0 => {
+            return Err(Refusal::instead(
+                format!(
+                    "{} is scaled to 0: there are no {idle} pods to switch back to",
+                    idle_d.name
+                ),
+                format!(
+                    "a revert is only while the old colour is still scaled: deploy {} again instead",
+                    idle_d.image
+                ),
+            ));
+        }
+        None => idle_d.image.clone(),
+    };
+    let replicas = live_d.desired.max(1);
+    let hpa = seen.hpas.iter().find(|h| {
+        h.namespace == t.namespace && h.target_kind == "Deployment" && h.target == live_d.name
+    });
+    let mut built = switch_steps(&r, t, &to_image, replicas);
+    after_switch(&mut built, &r, &t.namespace, hpa, delay);
+    let Built {
+        steps,
+        ops,
+        changes,
+    } = built;
+    let title = if image.is_some() {
+        format!("deploy {to_image} to {app}: {idle} gets it, traffic {live} → {idle}")
+    } else {
+        format!("revert {app}: traffic {live} → {idle} ({})", idle_d.image)
+    };
+    let plan = Plan {
+        request: request.clone(),
+        title,
+        steps,
+        // Switching traffic in the primary region needs the name typed.
+        confirm_text: seen.primary.then(|| app.to_owned()),
+        undo: Some(format!(
+            "revert: switch {app} back to {live} while {} is still scaled (the next {} s)",
+            live_d.name,
+            delay.as_secs()
+        )),
+        reason: None,
+        changes,
+        dry_run: None,
+    };
+    Ok(Job {
+        plan,
+        ops: ops.into_iter().map(Op::Release).collect(),
+        access: vec![
+            Access::new("list", "", "services"),
+            Access::new("patch", "", "services"),
+            Access::new("list", "apps", "deployments"),
+            Access::new("patch", "apps", "deployments"),
+            Access::new("patch", "apps", "deployments").sub("scale"),
+            Access::new("get", "", "endpoints"),
+            Access::new("list", "", "pods"),
+            Access::new("list", "autoscaling", "horizontalpodautoscalers"),
+            Access::new("patch", "autoscaling", "horizontalpodautoscalers"),
+        ],
+    })
+}
+
+/// What a plan is made of, step for step.
+struct Built {
+    steps: Vec<PlannedStep>,
+    ops: Vec<ReleaseOp>,
+    changes: Vec<String>,
+}
+
+/// The deploy and the switch: the idle colour prepared and saturated,
+/// the selectors switched, the Endpoints followed.
+fn switch_steps(r: &Read<'_>, t: &Target, to_image: &str, replicas: i32) -> Built {
+    let (live, idle) = (r.live, r.idle);
+    let idle_d = r.idle_d;
+    let services: Vec<String> = r.services.iter().map(|s| s.name.clone()).collect();
+    let names = services.join(", ");
+    let ns = &t.namespace;
+    let deployments = format!("/apis/apps/v1/namespaces/{ns}/deployments");
+    let steps = vec![
+        step(
+            format!("check {names} route to {live}"),
+            StepKind::Check,
+            format!("every Service of {} selects color={live}", t.name),
+            format!("GET /api/v1/namespaces/{ns}/services"),
+            format!("{live} live, {idle} idle"),
+        ),
+        step(
+            format!("{} gets {to_image} and {replicas} replicas", idle_d.name),
+            StepKind::Mutate,
+            format!(
+                "{} still runs {} with {} replicas",
+                idle_d.name, idle_d.image, idle_d.desired
+            ),
+            format!(
+                "PATCH {deployments}/{} (JSON patch: test the image and replicas, then replace them)",
+                idle_d.name
+            ),
+            format!("the {idle} template runs {to_image}"),
+        ),
+        step(
+            format!("wait until every {} pod is Ready", idle_d.name),
+            StepKind::Verify,
+            "the change was accepted".into(),
+            format!("GET {deployments}/{} until saturated", idle_d.name),
+            format!(
+                "{replicas} of {replicas} updated, Ready and available, no old pod, within {} s",
+                SATURATE.as_secs()
+            ),
+        ),
+        step(
+            format!("switch {names} from {live} to {idle}"),
+            StepKind::Mutate,
+            format!("every {} pod is Ready", idle_d.name),
+            format!(
+                "PATCH /api/v1/namespaces/{ns}/services/… (JSON patch: test color={live}, replace with {idle})"
+            ),
+            format!("each selector color={idle}"),
+        ),
+        step(
+            format!("wait for the Endpoints to hold {idle} pods only"),
+            StepKind::Verify,
+            "the selectors were switched".into(),
+            format!("GET /api/v1/namespaces/{ns}/endpoints/… until they follow"),
+            format!(
+                "every address a Ready {idle} pod, within {} s",
+                ENDPOINTS.as_secs()
+            ),
+        ),
+    ];
+    let ops = vec![
+        ReleaseOp::ExpectLive {
+            services: services.clone(),
+            live: live.to_owned(),
+            idle: idle.to_owned(),
+        },
+        ReleaseOp::Prepare {
+            deployment: idle_d.name.clone(),
+            image: (idle_d.image.clone(), to_image.to_owned()),
+            replicas: (idle_d.desired, replicas),
+        },
+        ReleaseOp::AwaitSaturated {
+            deployment: idle_d.name.clone(),
+            replicas,
+            within: SATURATE,
+        },
+        ReleaseOp::Switch {
+            services: services.clone(),
+            from: live.to_owned(),
+            to: idle.to_owned(),
+            deployment: idle_d.name.clone(),
+        },
+        ReleaseOp::AwaitEndpoints {
+            services: services.clone(),
+            colour: idle.to_owned(),
+            within: ENDPOINTS,
+        },
+    ];
+    let changes = switch_changes(idle_d, to_image, replicas, &services, (live, idle));
+    Built {
+        steps,
+        ops,
+        changes,
+    }
+}
+
+/// What the deploy and the switch change, field by field.
+fn switch_changes(
+    idle_d: &DeploymentRow,
+    to_image: &str,
+    replicas: i32,
+    services: &[String],
+    (live, idle): (&str, &str),
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    if idle_d.image != to_image {
+        changes.push(format!(
+            "{}: image {} → {to_image}",
+            idle_d.name, idle_d.image
+        ));
+    }
+    if idle_d.desired != replicas {
+        changes.push(format!(
+            "{}: spec.replicas {} → {replicas}",
+            idle_d.name, idle_d.desired
+        ));
+    }
+    changes.extend(
+        services
+            .iter()
+            .map(|s| format!("{s}: spec.selector.color {live} → {idle}")),
+    );
+    changes
+}
+
+/// After the switch: the HPA retargeted, the old colour held, then
+/// retired.
+fn after_switch(b: &mut Built, r: &Read<'_>, ns: &str, hpa: Option<&HpaRow>, delay: Duration) {
+    let (live, idle_d, live_d) = (r.live, r.idle_d, r.live_d);
+    let services: Vec<String> = r.services.iter().map(|s| s.name.clone()).collect();
+    let deployments = format!("/apis/apps/v1/namespaces/{ns}/deployments");
+    let (steps, ops, changes) = (&mut b.steps, &mut b.ops, &mut b.changes);
+    if let Some(h) = hpa {
+        steps.push(step(
+            format!("retarget {} from {} to {}", h.name, live_d.name, idle_d.name),
+            StepKind::Mutate,
+            format!("{} still scales {}", h.name, live_d.name),
+            format!(
+                "PATCH /apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{} (JSON patch: test, replace scaleTargetRef.name)",
+                h.name
+            ),
+            format!("{} scales {}", h.name, idle_d.name),
+        ));
+        ops.push(ReleaseOp::Retarget {
+            hpa: h.name.clone(),
+            from: live_d.name.clone(),
+            to: idle_d.name.clone(),
+        });
+        changes.push(format!(
+            "{}: scaleTargetRef {} → {}",
+            h.name, live_d.name, idle_d.name
+        ));
+    }
+    steps.push(step(
+        format!(
+            "keep {} scaled for {} s (revert: switch back)",
+            live_d.name,
+            delay.as_secs()
+        ),
+        StepKind::Verify,
+        "traffic is on the new colour".into(),
+        "no call: a wait".into(),
+        format!(
+            "{} s pass; cancel to keep {} scaled",
+            delay.as_secs(),
+            live_d.name
+        ),
+    ));
+    ops.push(ReleaseOp::Hold {
+        deployment: live_d.name.clone(),
+        delay,
+    });
+    steps.push(step(
+        format!("scale {} to 0", live_d.name),
+        StepKind::Mutate,
+        format!("no Service routes to {live}"),
+        format!(
+            "PATCH {deployments}/{}/scale, then GET until its pods are gone",
+            live_d.name
+        ),
+        format!("no {live} pod left, within {} s", RETIRE.as_secs()),
+    ));
+    ops.push(ReleaseOp::Retire {
+        deployment: live_d.name.clone(),
+        colour: live.to_owned(),
+        services: services.clone(),
+        within: RETIRE,
+    });
+    changes.push(format!(
+        "{}: spec.replicas {} → 0 after {} s",
+        live_d.name,
+        live_d.desired,
+        delay.as_secs()
+    ));
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::model::action::{ActionKind, ObjectKind, Target};
+    use crate::model::cluster::HpaRow;
+
+    fn request(image: Option<&str>) -> ActionRequest {
+        ActionRequest {
+            kind: ActionKind::BlueGreen {
+                image: image.map(str::to_owned),
+                scale_down_delay: DEFAULT_DELAY,
+            },
+            target: Target {
+                region: "tokyo".into(),
+                cluster: "eks-tokyo".into(),
+                namespace: "prod".into(),
+                kind: ObjectKind::Release,
+                name: "web".into(),
+            },
+            dry_run: false,
+        }
+    }
+
+    fn deployment(colour: &str, replicas: i32, image: &str) -> DeploymentRow {
+        DeploymentRow {
+            namespace: "prod".into(),
+            name: format!("web-{colour}"),
+            desired: replicas,
+            ready: replicas,
+            updated: replicas,
+            available: replicas,
+            replicas,
+            image: image.into(),
+            color: Some(colour.into()),
+            app: Some("web".into()),
+            ..DeploymentRow::default()
+        }
+    }
+
+    fn service(name: &str, colour: Option<&str>) -> ServiceRow {
+        let mut selector = vec![("app".to_owned(), "web".to_owned())];
+        if let Some(c) = colour {
+            selector.push(("color".to_owned(), c.to_owned()));
+        }
+        ServiceRow {
+            namespace: "prod".into(),
+            name: name.into(),
+            app: Some("web".into()),
+            selector,
+        }
+    }
+
+    fn seen(services: Vec<ServiceRow>) -> Seen {
+        Seen {
+            deployments: vec![
+                deployment("blue", 4, "web:1.0"),
+                deployment("green", 0, "web:0.9"),
+            ],
+            services,
+            hpas: vec![HpaRow {
+                namespace: "prod".into(),
+                name: "web-hpa".into(),
+                target_kind: "Deployment".into(),
+                target: "web-blue".into(),
+                min: 2,
+                max: 8,
+                ..HpaRow::default()
+            }],
+            primary: true,
+            ..Seen::default()
+        }
+    }
+
+    #[test]
+    fn the_idle_colour_is_saturated_before_the_switch_and_the_hpa_follows() {
+        let job = plan(
+            &request(Some("web:1.1")),
+            Some("web:1.1"),
+            DEFAULT_DELAY,
+            &seen(vec![service("web-svc", Some("blue"))]),
+        )
+        .expect("a plan");
+        let kinds: Vec<&str> = job
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Release(ReleaseOp::ExpectLive { .. }) => "expect",
+                Op::Release(ReleaseOp::Prepare { .. }) => "prepare",
+                Op::Release(ReleaseOp::AwaitSaturated { .. }) => "saturate",
+                Op::Release(ReleaseOp::Switch { .. }) => "switch",
+                Op::Release(ReleaseOp::AwaitEndpoints { .. }) => "endpoints",
+                Op::Release(ReleaseOp::Retarget { .. }) => "retarget",
+                Op::Release(ReleaseOp::Hold { .. }) => "hold",
+                Op::Release(ReleaseOp::Retire { .. }) => "retire",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "expect",
+                "prepare",
+                "saturate",
+                "switch",
+                "endpoints",
+                "retarget",
+                "hold",
+                "retire"
+            ]
+        );
+        assert_eq!(job.plan.steps.len(), job.ops.len());
+        assert!(matches!(
+            &job.ops[1],
+            Op::Release(ReleaseOp::Prepare { replicas: (0, 4), image, .. }) if image.1 == "web:1.1"
+        ));
+        assert_eq!(job.plan.confirm_text.as_deref(), Some("web"));
+        assert!(
+            job.plan
+                .changes
+                .contains(&"web-svc: spec.selector.color blue → green".to_owned())
+        );
+        assert!(
+            job.plan
+                .changes
+                .contains(&"web-hpa: scaleTargetRef web-blue → web-green".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_live_colour_is_read_never_assumed() {
+        let no_colour = plan(
+            &request(Some("web:1.1")),
+            Some("web:1.1"),
+            DEFAULT_DELAY,
+            &seen(vec![service("web-svc", None)]),
+        )
+        .expect_err("refused");
+        assert!(no_colour.why.contains("never assumes"), "{no_colour:?}");
+        let disagree = plan(
+            &request(Some("web:1.1")),
+            Some("web:1.1"),
+            DEFAULT_DELAY,
+            &seen(vec![
+                service("web-svc", Some("blue")),
+                service("web-internal", Some("green")),
+            ]),
+        )
+        .expect_err("refused");
+        assert!(disagree.why.contains("disagree"), "{disagree:?}");
+        let none = plan(
+            &request(Some("web:1.1")),
+            Some("web:1.1"),
+            DEFAULT_DELAY,
+            &seen(vec![]),
+        )
+        .expect_err("refused");
+        assert!(none.why.contains("no Service"), "{none:?}");
+    }
+
+    #[test]
+    fn bad_images_and_reverts_to_nothing_are_refused() {
+        let services = vec![service("web-svc", Some("blue"))];
+        for bad in ["web:1.1 ", "Web Frontend", "web::1", "", "web@sha256:zz"] {
+            assert!(
+                plan(
+                    &request(Some(bad)),
+                    Some(bad),
+                    DEFAULT_DELAY,
+                    &seen(services.clone())
+                )
+                .is_err(),
+                "{bad:?} is not an image"
+            );
+        }
+        for good in ["web:1.1", "registry.example.com:5000/team/web:1.1", "web"] {
+            assert!(check_image(good).is_ok(), "{good}");
+        }
+        let revert =
+            plan(&request(None), None, DEFAULT_DELAY, &seen(services)).expect_err("green is at 0");
+        assert!(revert.why.contains("scaled to 0"), "{revert:?}");
+    }
+}

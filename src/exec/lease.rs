@@ -1,0 +1,138 @@
+//! Several operators, several consoles: while a job runs it holds a Lease
+//! (`coordination.k8s.io/v1`) in its target's namespace, named after the
+//! target, its holder the operator, renewed while the job runs and
+//! expiring after a crash. Its annotations carry the job's intent (which
+//! job, what it does, the step reached), so another console sees who does
+//! what and refuses a conflicting job; an expired Lease is taken over.
+
+use std::time::Duration;
+
+use crate::exec::step::Access;
+use crate::model::action::{ObjectKind, Target};
+
+/// How long a Lease holds without renewal: a console that died frees its
+/// targets this long after its last renewal.
+pub const DURATION: Duration = Duration::from_secs(30);
+
+/// How often a running job renews its Lease.
+pub const RENEW: Duration = Duration::from_secs(10);
+
+/// Annotation: the job (`session/id`).
+pub const JOB: &str = "touban.io/job";
+/// Annotation: what the job does, in the operator's words.
+pub const ACTION: &str = "touban.io/action";
+/// Annotation: the step reached (`2/3`).
+pub const STEP: &str = "touban.io/step";
+
+/// A Lease as the executor reads and writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// `holderIdentity`: the operator.
+    pub identity: String,
+    /// The job (`session/id`).
+    pub job: String,
+    /// What it does.
+    pub action: String,
+    /// The step reached (`2/3`).
+    pub step: String,
+    /// When the holder took it.
+    pub acquired: jiff::Timestamp,
+    /// When it last renewed it.
+    pub renewed: jiff::Timestamp,
+    /// How long it holds without renewal.
+    pub duration: Duration,
+}
+
+impl Holder {
+    /// Whether the Lease has run out at `now` (its holder stopped
+    /// renewing: a console that died).
+    pub fn expired(&self, now: jiff::Timestamp) -> bool {
+        let until = self
+            .renewed
+            .checked_add(jiff::SignedDuration::try_from(self.duration).unwrap_or_default())
+            .unwrap_or(self.renewed);
+        until <= now
+    }
+
+    /// Why a job of `job` may not run while this one holds the target,
+    /// if it may not.
+    pub fn blocks(&self, job: &str, target: &Target, now: jiff::Timestamp) -> Option<String> {
+        if self.job == job || self.expired(now) {
+            return None;
+        }
+        let since = now.duration_since(self.acquired).as_secs().max(0);
+        Some(format!(
+            "{} is locked by {}: \"{}\" (job {}, step {}) since {since} s ago; try again when it ends{}",
+            target.name,
+            self.identity,
+            self.action,
+            self.job,
+            self.step,
+            format_args!(
+                ", or after {} s if its console has died",
+                self.renewed
+                    .checked_add(jiff::SignedDuration::try_from(self.duration).unwrap_or_default())
+                    .map_or(0, |u| u.duration_since(now).as_secs().max(0))
+            )
+        ))
+    }
+}
+
+/// The Lease's name for a target: the kind and name, as a DNS subdomain.
+pub fn name(target: &Target) -> String {
+    let kind = match target.kind {
+        ObjectKind::Deployment => "deployment",
+        ObjectKind::HorizontalPodAutoscaler => "hpa",
+        ObjectKind::Release => "release",
+        ObjectKind::Service => "service",
+    };
+    format!("touban.{kind}.{}", target.name)
+}
+
+/// What a job that writes needs besides its own calls: its target's Lease
+/// read, taken, renewed and given back.
+pub fn access() -> [Access; 4] {
+    ["get", "create", "update", "delete"]
+        .map(|verb| Access::new(verb, "coordination.k8s.io", "leases"))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn holder(renewed: jiff::Timestamp) -> Holder {
+        Holder {
+            identity: "aiko@bastion-1".into(),
+            job: "s1/3".into(),
+            action: "scale web-frontend-blue from 4 to 10".into(),
+            step: "2/3".into(),
+            acquired: renewed,
+            renewed,
+            duration: DURATION,
+        }
+    }
+
+    #[test]
+    fn another_job_is_blocked_until_the_lease_runs_out() {
+        let t = Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: "iworkz-production".into(),
+            kind: ObjectKind::Deployment,
+            name: "web-frontend-blue".into(),
+        };
+        assert_eq!(name(&t), "touban.deployment.web-frontend-blue");
+        let now = jiff::Timestamp::now();
+        let h = holder(now);
+        let why = h.blocks("s2/1", &t, now).expect("blocked");
+        assert!(
+            why.contains("locked by aiko@bastion-1") && why.contains("scale web-frontend-blue"),
+            "{why}"
+        );
+        assert_eq!(h.blocks("s1/3", &t, now), None, "its own job");
+        let later = now + jiff::SignedDuration::from_secs(31);
+        assert!(h.expired(later));
+        assert_eq!(h.blocks("s2/1", &t, later), None, "expired: taken over");
+    }
+}

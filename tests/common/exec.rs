@@ -1,0 +1,40 @@
+//! Running the executor's jobs in tests: one call runs a job to its end and
+//! hands back its outcome and every event it sent.
+
+use tokio::sync::{mpsc, watch};
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::Backend;
+use touban::exec::runner::{self, Context, Who};
+use touban::exec::step::Job;
+use touban::model::{JobEvent, JobId, JobOutcome};
+
+/// Runs (or, `resume`, resumes) `job` as `who` with nobody cancelling it;
+/// its outcome and the events it sent, in order.
+pub async fn run_job<B: Backend>(
+    backend: &B,
+    job: &Job,
+    id: u64,
+    audit: &AuditLog,
+    who: &Who,
+    resume: bool,
+) -> (JobOutcome, Vec<JobEvent>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let mut cx = Context {
+        audit,
+        who,
+        events: &tx,
+        cancel: &cancel,
+    };
+    let outcome = if resume {
+        runner::resume(backend, job, JobId(id), &mut cx).await
+    } else {
+        runner::run(backend, job, JobId(id), &mut cx).await
+    };
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (outcome, events)
+}

@@ -1,0 +1,308 @@
+//! The blue-green deploy against the sandbox through kube-rs: backend-api
+//! in Tokyo (live blue, its HPA on blue) gets a new image on green, traffic
+//! switches once green is saturated, the HPA follows, and the revert
+//! while blue is still scaled switches it all back. A watcher on the
+//! Services checks every selector it sees: never without a colour, never
+//! aimed at a colour with no Ready pod.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::Api;
+use kube::api::ListParams;
+use kube::runtime::watcher;
+use tokio::sync::{mpsc, watch};
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::runner::{self, Context, Who};
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use touban::model::{JobEvent, JobId, JobOutcome};
+use touban::sandbox::{Options, Sandbox, Scenario};
+
+mod common;
+
+const NS: &str = "iworkz-production";
+const IMAGE: &str = "iworkz/backend-api:2.15.0";
+
+fn blue_green(image: Option<&str>, delay: Duration) -> ActionRequest {
+    ActionRequest {
+        kind: ActionKind::BlueGreen {
+            image: image.map(str::to_owned),
+            scale_down_delay: delay,
+        },
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::Release,
+            name: "backend-api".into(),
+        },
+        dry_run: false,
+    }
+}
+
+/// The colours the Services' selectors were seen with, in order, and what
+/// was wrong with any.
+type Seen = Arc<Mutex<(Vec<String>, Vec<String>)>>;
+
+/// Ready pods of `app` in `colour`.
+async fn ready_pods(pods: &Api<Pod>, app: &str, colour: &str) -> usize {
+    let list = pods
+        .list(&ListParams::default().labels(&format!("app={app},color={colour}")))
+        .await
+        .expect("list pods");
+    list.items
+        .iter()
+        .filter(|p| {
+            p.metadata.deletion_timestamp.is_none()
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .count()
+}
+
+/// Watches the release's Services; each selector seen is checked at once.
+/// Returns the selectors seen and what was wrong with any.
+fn watch_services(client: kube::Client) -> (Seen, tokio::task::JoinHandle<()>) {
+    let seen = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let pods: Api<Pod> = Api::namespaced(client, NS);
+    let record = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        let config = watcher::Config::default().labels("app=backend-api");
+        let mut events = watcher::watcher(services, config).boxed();
+        while let Some(event) = events.next().await {
+            let (watcher::Event::Apply(s) | watcher::Event::InitApply(s)) =
+                event.expect("the watch holds")
+            else {
+                continue;
+            };
+            let selector = s.spec.and_then(|s| s.selector).unwrap_or_default();
+            let colour = selector.get("color").cloned();
+            let wrong = match &colour {
+                None => Some(format!("a selector with no colour: {selector:?}")),
+                Some(c) if ready_pods(&pods, "backend-api", c).await == 0 => {
+                    Some(format!("aimed at {c}, which has no Ready pod"))
+                }
+                Some(_) => None,
+            };
+            let mut seen = record.lock().expect("lock");
+            seen.0.push(colour.unwrap_or_default());
+            seen.1.extend(wrong);
+        }
+    });
+    (seen, task)
+}
+
+/// The Service routes to `live` and the HPA scales it; `old` is still
+/// scaled.
+async fn assert_live(client: &kube::Client, live: &str, old: &str) {
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let svc = services.get("backend-api-service").await.expect("get");
+    let colour = svc
+        .spec
+        .and_then(|s| s.selector)
+        .and_then(|s| s.get("color").cloned());
+    assert_eq!(colour.as_deref(), Some(live));
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), NS);
+    let hpa = hpas.get("backend-api-hpa").await.expect("get");
+    assert_eq!(
+        hpa.spec.map(|s| s.scale_target_ref.name),
+        Some(format!("backend-api-{live}")),
+        "the HPA follows the switch"
+    );
+    if old == "blue" {
+        let blue = Api::<Deployment>::namespaced(client.clone(), NS)
+            .get("backend-api-blue")
+            .await
+            .expect("get");
+        assert!(
+            blue.spec.and_then(|s| s.replicas).unwrap_or(0) > 0,
+            "blue stays scaled while held"
+        );
+    }
+}
+
+/// The deploy's plan, held 60 s after the switch; a bad image refused
+/// before it.
+async fn plan_deploy(backend: &KubeBackend) -> touban::exec::step::Job {
+    // A bad image is refused before a plan is made.
+    let bad = runner::prepare(
+        backend,
+        &blue_green(Some("backend api:2"), Duration::ZERO),
+        true,
+    )
+    .await
+    .expect_err("refused");
+    assert!(bad.why.contains("not an image reference"), "{bad:?}");
+
+    // The deploy, held 60 s after the switch: run until it holds.
+    let job = runner::prepare(
+        backend,
+        &blue_green(Some(IMAGE), Duration::from_secs(60)),
+        true,
+    )
+    .await
+    .expect("a plan");
+    assert_eq!(
+        job.plan.confirm_text.as_deref(),
+        Some("backend-api"),
+        "primary: typed"
+    );
+    assert!(
+        job.plan
+            .dry_run
+            .as_deref()
+            .is_some_and(|d| d.contains("accepts every change")),
+        "{:?}",
+        job.plan.dry_run
+    );
+    assert_eq!(job.ops.len(), 8, "{:#?}", job.plan.steps);
+    job
+}
+
+/// Runs the deploy until it holds the old colour (step 7): its task and
+/// its cancel.
+async fn run_until_held(
+    backend: &Arc<KubeBackend>,
+    audit: &Arc<AuditLog>,
+    who: &Who,
+    job: touban::exec::step::Job,
+) -> (tokio::task::JoinHandle<JobOutcome>, watch::Sender<bool>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (cancel_deploy, cancel) = watch::channel(false);
+    let deploy = {
+        let (backend, audit, who, job) = (backend.clone(), audit.clone(), who.clone(), job);
+        tokio::spawn(async move {
+            let mut cx = Context {
+                audit: &audit,
+                who: &who,
+                events: &tx,
+                cancel: &cancel,
+            };
+            runner::run(backend.as_ref(), &job, JobId(1), &mut cx).await
+        })
+    };
+    let mut endpoints_said = String::new();
+    let held = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(e) = rx.recv().await {
+            match e {
+                JobEvent::StepEnded { index: 5, said, .. } => endpoints_said = said,
+                JobEvent::Step { index: 7, .. } => return true,
+                JobEvent::Finished { outcome, .. } => panic!("ended before the hold: {outcome:?}"),
+                _ => {}
+            }
+        }
+        false
+    })
+    .await
+    .expect("the deploy reaches its hold within two minutes");
+    assert!(held);
+    println!("blue-green switch: {endpoints_said}");
+    assert!(
+        endpoints_said.contains("ms after the switch"),
+        "{endpoints_said}"
+    );
+
+    (deploy, cancel_deploy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blue_green_deploy_switches_when_saturated_moves_the_hpa_and_reverts() {
+    let sandbox = Sandbox::start(Options {
+        seed: 31,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = Arc::new(KubeBackend::new(BTreeMap::from([(
+        "eks-tokyo".to_owned(),
+        client.clone(),
+    )])));
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("log"));
+    let who = Who::new("sandbox", "test@touban");
+    let (seen, watching) = watch_services(client.clone());
+
+    let job = plan_deploy(backend.as_ref()).await;
+    let (deploy, cancel_deploy) = run_until_held(&backend, &audit, &who, job).await;
+
+    assert_live(&client, "green", "blue").await;
+    let green = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("backend-api-green")
+        .await
+        .expect("get");
+    assert_eq!(
+        green
+            .spec
+            .and_then(|s| s.template.spec)
+            .map(|p| p.containers[0].image.clone()),
+        Some(Some(IMAGE.to_owned()))
+    );
+
+    // The revert, while blue is still scaled: the running deploy is
+    // cancelled in its hold (blue stays up), the same switch goes back.
+    cancel_deploy.send(true).expect("cancel");
+    assert_eq!(
+        deploy.await.expect("the deploy's task"),
+        JobOutcome::Cancelled
+    );
+    let revert = runner::prepare(
+        backend.as_ref(),
+        &blue_green(None, Duration::from_secs(1)),
+        true,
+    )
+    .await
+    .expect("a revert plan");
+    assert!(
+        revert
+            .plan
+            .title
+            .starts_with("revert backend-api: traffic green → blue"),
+        "{}",
+        revert.plan.title
+    );
+    let (outcome, events) = tokio::time::timeout(
+        Duration::from_secs(120),
+        common::exec::run_job(backend.as_ref(), &revert, 2, &audit, &who, false),
+    )
+    .await
+    .expect("the revert ends within two minutes");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    assert_live(&client, "blue", "green").await;
+    let green = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("backend-api-green")
+        .await
+        .expect("get");
+    assert_eq!(
+        green.spec.and_then(|s| s.replicas),
+        Some(0),
+        "the reverted colour retired"
+    );
+
+    // What the watcher saw: both switches, no selector ever wrong.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    watching.abort();
+    let (colours, wrong) = seen.lock().expect("lock").clone();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(
+        colours
+            .windows(2)
+            .any(|w| w[0] == "blue" && w[1] == "green")
+            && colours
+                .windows(2)
+                .any(|w| w[0] == "green" && w[1] == "blue"),
+        "{colours:?}"
+    );
+}
