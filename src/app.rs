@@ -414,6 +414,8 @@ impl App {
             Command::Restart => self.restart(),
             Command::HpaMin(arg) => self.hpa_bound(&arg, true),
             Command::HpaMax(arg) => self.hpa_bound(&arg, false),
+            Command::Deploy(arg) => self.deploy(&arg),
+            Command::Revert => self.revert(),
             Command::CancelJob => self.cancel_job(),
             // Handled by the Cluster pane above.
             Command::NextView

@@ -677,3 +677,77 @@ fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
     t.wait_for("EXIT:0");
     assert_terminal_restored(&t);
 }
+
+/// In the demo, a blue-green deploy of web-frontend from the Rollouts
+/// pane: `D` asks for the image starting from the live one, the plan
+/// needs the release's name typed (Tokyo is primary), traffic moves to
+/// green once it is Ready; `V` while blue is still held switches it back.
+#[test]
+fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
+    let t = Tmux::new("bluegreen");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --scenario calm --speed 10; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    t.wait_for("sources 12/12 live");
+    t.keys(&["5"]);
+    t.wait_for("web-frontend-blue");
+    t.keys(&["/"]);
+    t.keys(&["-l", "web-frontend"]);
+    t.keys(&["Enter"]);
+    t.keys(&["D"]);
+    t.wait_for(":deploy iworkz/web-frontend:3.2.0");
+    t.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
+    t.keys(&["-l", "3.3.0"]);
+    t.keys(&["Enter"]);
+    let dialog = t.wait_for("Deploy iworkz/web-frontend:3.3.0 to web-frontend");
+    for field in [
+        "Tokyo (primary)",
+        "web-frontend-service: spec.selector.color blue → green",
+        "type web-frontend to confirm",
+    ] {
+        assert!(dialog.contains(field), "{field} in:\n{dialog}");
+    }
+    t.keys(&["-l", "web-frontend"]);
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "release 3.3.0"]);
+    t.keys(&["Enter"]);
+    t.wait("traffic on green", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend eks-tokyo") && l.contains("live green"))
+    });
+    t.keys(&["9"]);
+    t.wait("the deploy holds blue", |s| {
+        s.lines()
+            .any(|l| l.contains("deploy iworkz/web-frontend:3.3.0") && l.contains("6/7"))
+    });
+    t.keys(&["5"]);
+    t.keys(&["V"]);
+    t.wait_for("Revert web-frontend: traffic green → blue");
+    t.keys(&["-l", "web-frontend"]);
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "3.3.0 errors"]);
+    t.keys(&["Enter"]);
+    t.wait("traffic back on blue", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend eks-tokyo") && l.contains("live blue"))
+    });
+    // The deploy was cancelled in its hold; the revert holds green.
+    t.keys(&["9"]);
+    t.wait("the deploy cancelled, the revert holding", |s| {
+        s.lines()
+            .any(|l| l.contains("deploy iworkz/web-frontend:3.3.0") && l.contains("cancelled"))
+            && s.lines()
+                .any(|l| l.contains("revert web-frontend") && l.contains("6/7"))
+    });
+    // Quitting with a job running asks first.
+    t.keys(&["q"]);
+    t.wait_for("running jobs  1");
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}

@@ -54,6 +54,91 @@ impl App {
         self.ask(request, &title);
     }
 
+    /// `:deploy IMAGE` on the selected release, blue-green; with no image,
+    /// the command line asks for it, starting from the live colour's (edit
+    /// the tag). An image that does not parse is refused here.
+    pub(in crate::app) fn deploy(&mut self, arg: &str) {
+        let release = match self.selected_release() {
+            Ok(r) => r,
+            Err(why) => {
+                self.say(Level::Error, format!("`deploy {arg}`: {why}"));
+                return;
+            }
+        };
+        if arg.is_empty() {
+            let themes = self.themes.names().map(str::to_owned).collect();
+            let history = self.input.history().to_vec();
+            self.input.open(Overlay::CommandLine(
+                CommandLine::new(themes, history).with_text(&format!("deploy {}", release.1)),
+            ));
+            return;
+        }
+        if let Err(why) = crate::exec::actions::blue_green::check_image(arg) {
+            self.say(
+                Level::Error,
+                format!("`deploy {arg}`: {why}; e.g. `deploy iworkz/backend-api:2.15.0`"),
+            );
+            return;
+        }
+        self.ask_blue_green(release.0, Some(arg.to_owned()));
+    }
+
+    /// `:revert` on the selected release: traffic back to its other colour
+    /// while that one is still scaled.
+    pub(in crate::app) fn revert(&mut self) {
+        match self.selected_release() {
+            Ok((target, _)) => self.ask_blue_green(target, None),
+            Err(why) => self.say(Level::Error, format!("`revert`: {why}")),
+        }
+    }
+
+    fn ask_blue_green(&mut self, target: Target, image: Option<String>) {
+        let delay = *self.platform.settings.scale_down_delay_seconds.get_ref();
+        let request = ActionRequest {
+            kind: ActionKind::BlueGreen {
+                image,
+                scale_down_delay: std::time::Duration::from_secs(delay),
+            },
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The release of the selected deployment (its `app`, when it has a
+    /// `color`) and the image its live colour runs.
+    fn selected_release(&self) -> Result<(Target, String), String> {
+        let d = self.selected_deployment()?;
+        let state = self
+            .store
+            .cluster(&d.cluster)
+            .ok_or_else(|| format!("{} has not been listed yet", d.cluster))?;
+        let row = state
+            .deployments
+            .get(&format!("{}/{}", d.namespace, d.name))
+            .ok_or_else(|| format!("{} is not in {} any more", d.name, d.cluster))?;
+        let (Some(app), Some(_)) = (row.app.clone(), row.color.as_ref()) else {
+            return Err(format!(
+                "{} is no colour of a blue / green release (it has no app and color labels)",
+                d.name
+            ));
+        };
+        let live = crate::model::rollout::releases(state)
+            .into_iter()
+            .find(|r| r.namespace == d.namespace && r.app == app)
+            .and_then(|r| r.live_deployment().map(|l| l.image.clone()))
+            .unwrap_or_else(|| row.image.clone());
+        Ok((
+            Target {
+                kind: ObjectKind::Release,
+                name: app,
+                ..d
+            },
+            live,
+        ))
+    }
+
     /// The replicas a command was given; with none, the command line asks
     /// for them (`scale ` typed), and a malformed number is refused before
     /// anything is planned.

@@ -73,6 +73,11 @@ pub struct Settings {
     /// a PostgreSQL or Redis reply): beyond it the answer is refused.
     #[serde(default = "default_max_reply_mib")]
     pub max_reply_mib: Spanned<u64>,
+    /// How long a blue-green deploy keeps the old colour scaled after the
+    /// switch, in seconds (a revert meanwhile is instant); the seed's 5
+    /// minutes by default.
+    #[serde(default = "default_scale_down_delay")]
+    pub scale_down_delay_seconds: Spanned<u64>,
 }
 
 impl Default for Settings {
@@ -84,8 +89,13 @@ impl Default for Settings {
             read_only: false,
             operator: None,
             max_reply_mib: default_max_reply_mib(),
+            scale_down_delay_seconds: default_scale_down_delay(),
         }
     }
+}
+
+fn default_scale_down_delay() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
 }
 
 fn default_max_reply_mib() -> Spanned<u64> {
@@ -508,6 +518,13 @@ impl Platform {
             return Err((
                 cap.span(),
                 "max_reply_mib must be 1 to 1024 (MiB an answer of a source may be)".into(),
+            ));
+        }
+        let delay = &self.settings.scale_down_delay_seconds;
+        if *delay.get_ref() > 86_400 {
+            return Err((
+                delay.span(),
+                "scale_down_delay_seconds must be 0 to 86400 (how long a blue-green deploy keeps the old colour scaled)".into(),
             ));
         }
         let hold = &self.thresholds.hold_polls;

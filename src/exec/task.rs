@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use super::audit::{AuditLog, Event, Record};
 use super::backend::Backend;
 use super::runner::{self, Context, Who};
-use super::step::Job;
-use crate::model::action::Target;
+use super::step::{Job, Op, ReleaseOp};
+use crate::model::action::{ActionKind, Target};
 pub use crate::model::job::ExecCommand;
 use crate::model::plan::Refusal;
 use crate::model::{JobEvent, JobId, JobOutcome};
@@ -71,6 +71,25 @@ struct Queue {
     /// Whether the console still listens: plans that come after it left
     /// are declined.
     open: bool,
+    /// The switch (from, to colour) of each target's running blue-green
+    /// job: what a revert planned meanwhile is checked against.
+    switches: HashMap<Target, (String, String)>,
+}
+
+/// The switch a blue-green job makes, from and to which colour.
+fn switch_of(job: &Job) -> Option<(String, String)> {
+    job.ops.iter().find_map(|op| match op {
+        Op::Release(ReleaseOp::Switch { from, to, .. }) => Some((from.clone(), to.clone())),
+        _ => None,
+    })
+}
+
+/// Whether the job switches a release back to its other colour as it is.
+fn is_revert(job: &Job) -> bool {
+    matches!(
+        job.plan.request.kind,
+        ActionKind::BlueGreen { image: None, .. }
+    )
 }
 
 /// Starts the executor's task; it ends when every sender of commands is
@@ -102,6 +121,7 @@ async fn serve<B: Backend + Send + 'static>(
         planning: HashMap::new(),
         cancelled: HashSet::new(),
         open: true,
+        switches: HashMap::new(),
     };
     let mut tasks: JoinSet<Ended> = JoinSet::new();
     while queue.open || !tasks.is_empty() {
@@ -199,6 +219,28 @@ fn planned_one<B>(
             };
             declined(executor, events, id, &job, why);
         }
+        Ok(job)
+            if is_revert(&job)
+                && queue
+                    .switches
+                    .get(&job.plan.request.target)
+                    .is_some_and(|running| switch_of(&job).as_ref() == Some(running)) =>
+        {
+            // Planned while the deploy it would revert has not switched
+            // yet: it would make the very switch the deploy is about to.
+            let (from, _) = switch_of(&job).unwrap_or_default();
+            let refusal = Refusal::instead(
+                format!(
+                    "the deploy running on {} has not switched its traffic yet: there is nothing to revert",
+                    job.plan.request.target.name
+                ),
+                format!("cancel the deploy (c in the Jobs pane): {from} keeps the traffic"),
+            );
+            let _ = events.send(JobEvent::Planned {
+                id,
+                plan: Box::new(Err(refusal)),
+            });
+        }
         Ok(job) => {
             let _ = events.send(JobEvent::Planned {
                 id,
@@ -225,6 +267,7 @@ fn free<B: Backend + Send + 'static>(
     target: &Target,
 ) {
     queue.running.remove(target);
+    queue.switches.remove(target);
     let next = queue.waiting.get_mut(target).and_then(VecDeque::pop_front);
     if queue.waiting.get(target).is_some_and(VecDeque::is_empty) {
         queue.waiting.remove(target);
@@ -285,29 +328,7 @@ fn on_command<B: Backend + Send + 'static>(
             id,
             dry_run,
             reason,
-        } => {
-            let Some(mut job) = queue.planned.remove(&id) else {
-                tracing::warn!(job = id.0, "confirmed a job that is not planned");
-                return;
-            };
-            job.plan.request.dry_run |= dry_run;
-            job.plan.reason = Some(reason);
-            let target = job.plan.request.target.clone();
-            if let Some((busy, _)) = queue.running.get(&target) {
-                let _ = events.send(JobEvent::Queued {
-                    id,
-                    title: format!("{} (after #{} on the same target)", job.plan.title, busy.0),
-                    at: SystemTime::now(),
-                });
-                queue
-                    .waiting
-                    .entry(target)
-                    .or_default()
-                    .push_back(Queued { id, job });
-            } else {
-                start(executor, queue, tasks, events, Queued { id, job });
-            }
-        }
+        } => confirmed(executor, queue, tasks, events, (id, dry_run, reason)),
         ExecCommand::Decline { id } => {
             if let Some(job) = queue.planned.remove(&id) {
                 declined(executor, events, id, &job, "the operator declined the plan");
@@ -340,6 +361,50 @@ fn on_command<B: Backend + Send + 'static>(
                 let _ = cancel.send(true);
             }
         }
+    }
+}
+
+/// A plan confirmed: it runs if its target is free, else waits (a revert
+/// cancelling the deploy it reverts).
+fn confirmed<B: Backend + Send + 'static>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    tasks: &mut JoinSet<Ended>,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    (id, dry_run, reason): (JobId, bool, String),
+) {
+    let Some(mut job) = queue.planned.remove(&id) else {
+        tracing::warn!(job = id.0, "confirmed a job that is not planned");
+        return;
+    };
+    job.plan.request.dry_run |= dry_run;
+    job.plan.reason = Some(reason);
+    let target = job.plan.request.target.clone();
+    if let Some((busy, cancel)) = queue.running.get(&target) {
+        // A revert takes over from the deploy it reverts: that one is
+        // cancelled (in its hold, the old colour still scaled).
+        let takes_over =
+            is_revert(&job) && !job.plan.request.dry_run && queue.switches.contains_key(&target);
+        if takes_over {
+            let _ = cancel.send(true);
+        }
+        let after = if takes_over {
+            format!("after #{}, which it cancels", busy.0)
+        } else {
+            format!("after #{} on the same target", busy.0)
+        };
+        let _ = events.send(JobEvent::Queued {
+            id,
+            title: format!("{} ({after})", job.plan.title),
+            at: SystemTime::now(),
+        });
+        queue
+            .waiting
+            .entry(target)
+            .or_default()
+            .push_back(Queued { id, job });
+    } else {
+        start(executor, queue, tasks, events, Queued { id, job });
     }
 }
 
@@ -376,6 +441,9 @@ fn start<B: Backend + Send + 'static>(
     let q_target = target.clone();
     let (cancel_tx, cancel) = watch::channel(false);
     queue.running.insert(target.clone(), (q.id, cancel_tx));
+    if let Some(switch) = switch_of(&q.job) {
+        queue.switches.insert(target.clone(), switch);
+    }
     let backend = Arc::clone(&executor.backend);
     let audit = Arc::clone(&executor.audit);
     let who = Arc::clone(&executor.who);

@@ -114,6 +114,12 @@ pub enum Command {
     /// Set the maximum of the HPA scaling the selected deployment
     #[strum(message = "hpa max", props(arg = "N", optional = "yes"))]
     HpaMax(String),
+    /// Deploy IMAGE to the selected release, blue-green (the idle colour gets it, traffic switches when it is Ready)
+    #[strum(message = "deploy", props(arg = "IMAGE", optional = "yes"))]
+    Deploy(String),
+    /// Switch the selected release back to its other colour while that one is still scaled
+    #[strum(message = "revert")]
+    Revert,
     /// Cancel the selected job: before it starts, or between its steps
     #[strum(message = "cancel")]
     CancelJob,
@@ -187,7 +193,11 @@ impl Command {
     fn argument(&self) -> Option<&str> {
         match self {
             Command::Theme(a) | Command::Namespace(a) => Some(a),
-            Command::Scale(a) | Command::HpaMin(a) | Command::HpaMax(a) if !a.is_empty() => Some(a),
+            Command::Scale(a) | Command::HpaMin(a) | Command::HpaMax(a) | Command::Deploy(a)
+                if !a.is_empty() =>
+            {
+                Some(a)
+            }
             _ => None,
         }
     }
@@ -200,6 +210,7 @@ impl Command {
             Command::Scale(_) => Command::Scale(arg.to_owned()),
             Command::HpaMin(_) => Command::HpaMin(arg.to_owned()),
             Command::HpaMax(_) => Command::HpaMax(arg.to_owned()),
+            Command::Deploy(_) => Command::Deploy(arg.to_owned()),
             other => other,
         }
     }
