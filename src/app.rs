@@ -416,6 +416,7 @@ impl App {
             Command::HpaMax(arg) => self.hpa_bound(&arg, false),
             Command::Deploy(arg) => self.deploy(&arg),
             Command::Revert => self.revert(),
+            Command::RetargetHpa => self.retarget_hpa(),
             Command::CancelJob => self.cancel_job(),
             // Handled by the Cluster pane above.
             Command::NextView

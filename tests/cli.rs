@@ -151,7 +151,7 @@ fn a_user_keymap_with_mistakes_is_reported_not_fatal() {
         "{text}"
     );
     assert!(
-        text.contains("keymap.toml:6:23: unknown command `deploy`"),
+        text.contains("keymap.toml:6:23: unknown command `launch`"),
         "{text}"
     );
 }

@@ -306,3 +306,72 @@ async fn a_blue_green_deploy_switches_when_saturated_moves_the_hpa_and_reverts()
         "{colours:?}"
     );
 }
+
+/// The seed's own defect, in Korea: backend-api-hpa targets
+/// `backend-api`, which blue / green does not have. The fix moves it to
+/// the live colour read from the Services, and the HPA controller then
+/// holds that colour inside the HPA's bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_s_hpa_in_korea_is_moved_to_the_live_colour() {
+    let sandbox = Sandbox::start(Options {
+        seed: 32,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let client = common::kube_client(&sandbox, "aks-korea").await;
+    let backend = KubeBackend::new(BTreeMap::from([("aks-korea".to_owned(), client.clone())]));
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("log");
+    let request = ActionRequest {
+        kind: ActionKind::RetargetHpa,
+        target: Target {
+            region: "korea".into(),
+            cluster: "aks-korea".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::HorizontalPodAutoscaler,
+            name: "backend-api-hpa".into(),
+        },
+        dry_run: false,
+    };
+    let job = runner::prepare(&backend, &request, false)
+        .await
+        .expect("a plan");
+    assert_eq!(
+        job.plan.changes,
+        ["backend-api-hpa: spec.scaleTargetRef.name backend-api → backend-api-blue"]
+    );
+    let who = Who::new("sandbox", "test@touban");
+    let (outcome, events) = tokio::time::timeout(
+        Duration::from_secs(120),
+        common::exec::run_job(&backend, &job, 1, &audit, &who, false),
+    )
+    .await
+    .expect("ends within two minutes");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    let hpa = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), NS)
+        .get("backend-api-hpa")
+        .await
+        .expect("get");
+    let (min, target) = hpa
+        .spec
+        .map(|s| (s.min_replicas.unwrap_or(1), s.scale_target_ref.name))
+        .expect("spec");
+    assert_eq!(target, "backend-api-blue");
+    let blue = Api::<Deployment>::namespaced(client, NS)
+        .get("backend-api-blue")
+        .await
+        .expect("get");
+    assert!(
+        blue.spec.and_then(|s| s.replicas).unwrap_or(0) >= min,
+        "the HPA now scales the live colour"
+    );
+    // Fixed, it is nothing to fix.
+    let again = runner::prepare(&backend, &request, false)
+        .await
+        .expect_err("refused");
+    assert!(again.why.contains("nothing to fix"), "{again:?}");
+}

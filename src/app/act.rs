@@ -92,6 +92,55 @@ impl App {
         }
     }
 
+    /// `:retarget-hpa`: the HPA of the selected release that the Rollouts
+    /// pane flags (it scales a Deployment that does not exist, or a colour
+    /// that is not live) moved to the live colour.
+    pub(in crate::app) fn retarget_hpa(&mut self) {
+        let (release, _) = match self.selected_release() {
+            Ok(r) => r,
+            Err(why) => {
+                self.say(Level::Error, format!("`retarget-hpa`: {why}"));
+                return;
+            }
+        };
+        let flagged = self.store.cluster(&release.cluster).and_then(|c| {
+            let releases = crate::model::rollout::releases(c);
+            c.hpas
+                .values()
+                .filter(|h| h.namespace == release.namespace)
+                .filter(|h| {
+                    let of_release = h.target == release.name
+                        || c.deployments
+                            .get(&format!("{}/{}", h.namespace, h.target))
+                            .is_some_and(|d| d.app.as_deref() == Some(release.name.as_str()));
+                    of_release && crate::model::rollout::hpa_fault(c, &releases, h).is_some()
+                })
+                .map(|h| h.name.clone())
+                .next()
+        });
+        let Some(hpa) = flagged else {
+            self.say(
+                Level::Info,
+                format!(
+                    "no HPA of {} in {} is flagged: each scales the live colour",
+                    release.name, release.cluster
+                ),
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::RetargetHpa,
+            target: Target {
+                kind: ObjectKind::HorizontalPodAutoscaler,
+                name: hpa,
+                ..release
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
     fn ask_blue_green(&mut self, target: Target, image: Option<String>) {
         let delay = *self.platform.settings.scale_down_delay_seconds.get_ref();
         let request = ActionRequest {
@@ -483,6 +532,7 @@ pub fn request_title(request: &ActionRequest) -> String {
             image: Some(image), ..
         } => format!("deploy {image} to {name} (blue-green)"),
         ActionKind::BlueGreen { image: None, .. } => format!("revert {name} to its other colour"),
+        ActionKind::RetargetHpa => format!("retarget {name} to the live colour"),
     }
 }
 

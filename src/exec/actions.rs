@@ -4,6 +4,7 @@
 
 pub mod blue_green;
 pub mod hpa_bounds;
+pub mod hpa_retarget;
 pub mod restart;
 pub mod scale;
 
@@ -48,6 +49,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Scale { replicas } => scale::plan(request, *replicas, seen),
         ActionKind::HpaBounds { min, max } => hpa_bounds::plan(request, *min, *max, seen),
         ActionKind::Restart => restart::plan(request, seen),
+        ActionKind::RetargetHpa => hpa_retarget::plan(request, seen),
         ActionKind::BlueGreen {
             image,
             scale_down_delay,

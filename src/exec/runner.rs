@@ -55,9 +55,33 @@ pub async fn prepare<B: Backend>(
             .map_err(|f| Refusal::new(f.what))?,
         None => None,
     };
-    let (deployments, services) = match t.kind {
-        ObjectKind::Release => backend.release(t).await.map_err(|f| Refusal::new(f.what))?,
-        _ => (Vec::new(), Vec::new()),
+    // A release's objects: the target's, or those of the release an HPA
+    // to retarget belongs to.
+    let release = match (&request.kind, t.kind) {
+        (_, ObjectKind::Release) => Some(t.name.clone()),
+        (ActionKind::RetargetHpa, _) => hpas.iter().find(|h| h.name == t.name).map(|h| {
+            let target = deployment.as_ref().map(|(d, _)| d.clone());
+            let seen = Seen {
+                deployments: target.into_iter().collect(),
+                ..Seen::default()
+            };
+            actions::hpa_retarget::app_of(&h.target, &seen)
+        }),
+        _ => None,
+    };
+    let (deployments, services) = match release {
+        Some(app) => {
+            let of_app = Target {
+                kind: ObjectKind::Release,
+                name: app,
+                ..t.clone()
+            };
+            backend
+                .release(&of_app)
+                .await
+                .map_err(|f| Refusal::new(f.what))?
+        }
+        None => (Vec::new(), Vec::new()),
     };
     let job = actions::plan(
         request,
@@ -542,7 +566,10 @@ async fn perform<B: Backend>(
     // What a scale wants: a resumed step that finds it there converges.
     let wanted = match request.kind {
         ActionKind::Scale { replicas } => Some(i64::from(replicas)),
-        ActionKind::HpaBounds { .. } | ActionKind::Restart | ActionKind::BlueGreen { .. } => None,
+        ActionKind::HpaBounds { .. }
+        | ActionKind::Restart
+        | ActionKind::RetargetHpa
+        | ActionKind::BlueGreen { .. } => None,
     };
     let t = &request.target;
     match op {

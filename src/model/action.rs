@@ -68,6 +68,9 @@ pub enum ActionKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },
+    /// Move an HPA that scales a Deployment that does not exist, or a
+    /// colour that is not live, to its release's live colour.
+    RetargetHpa,
     /// A blue-green deploy of a release: the idle colour gets `image` (or,
     /// none given, keeps its own: a switch back, the revert) and the live
     /// colour's replicas, traffic moves to it once every pod is Ready, and
@@ -101,6 +104,7 @@ impl ActionKind {
             ActionKind::Scale { .. } => "scale",
             ActionKind::HpaBounds { .. } => "hpa-bounds",
             ActionKind::Restart => "restart",
+            ActionKind::RetargetHpa => "retarget-hpa",
             ActionKind::BlueGreen { image: Some(_), .. } => "blue-green",
             ActionKind::BlueGreen { image: None, .. } => "revert",
         }

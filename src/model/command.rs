@@ -114,12 +114,15 @@ pub enum Command {
     /// Set the maximum of the HPA scaling the selected deployment
     #[strum(message = "hpa max", props(arg = "N", optional = "yes"))]
     HpaMax(String),
-    /// Deploy IMAGE to the selected release, blue-green (the idle colour gets it, traffic switches when it is Ready)
+    /// Deploy IMAGE to the selected release, blue-green (traffic moves once it is Ready)
     #[strum(message = "deploy", props(arg = "IMAGE", optional = "yes"))]
     Deploy(String),
-    /// Switch the selected release back to its other colour while that one is still scaled
+    /// Switch the selected release back to its other colour (while still scaled)
     #[strum(message = "revert")]
     Revert,
+    /// Move the selected release's flagged HPA to its live colour
+    #[strum(message = "retarget hpa")]
+    RetargetHpa,
     /// Cancel the selected job: before it starts, or between its steps
     #[strum(message = "cancel")]
     CancelJob,
@@ -336,8 +339,8 @@ mod tests {
             "ns all".parse::<Command>(),
             Ok(Command::Namespace("all".into()))
         );
-        let err = "deploy".parse::<Command>().expect_err("unknown");
-        assert!(err.0.starts_with("unknown command `deploy`"), "{err}");
+        let err = "launch".parse::<Command>().expect_err("unknown");
+        assert!(err.0.starts_with("unknown command `launch`"), "{err}");
         let err = "theme".parse::<Command>().expect_err("needs a name");
         assert!(err.0.contains("e.g. `theme light`"), "{err}");
         assert!("quit now".parse::<Command>().is_err());

@@ -14,8 +14,24 @@ use crate::model::{Command, Key};
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let right = right_side(app, st);
     let right_w = u16::try_from(right.width()).unwrap_or(0).min(area.width);
+    let room = usize::from(area.width.saturating_sub(right_w));
+    let mut hints = hints(app);
+    // Too many to fit: the last ones go first, `help` last of all, so the
+    // way to every binding stays on screen.
+    let width = |hs: &[(String, &str, bool)]| {
+        1 + hs
+            .iter()
+            .map(|(k, h, _)| k.chars().count() + h.chars().count() + 3)
+            .sum::<usize>()
+    };
+    while width(&hints) > room {
+        let Some(at) = hints.iter().rposition(|(_, _, help)| !help) else {
+            break;
+        };
+        hints.remove(at);
+    }
     let mut spans = vec![Span::raw(" ")];
-    for (key, hint) in hints(app) {
+    for (key, hint, _) in hints {
         spans.push(Span::styled(key, st.key));
         spans.push(Span::styled(format!(" {hint}  "), st.muted));
     }
@@ -31,8 +47,9 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 }
 
 /// The hints: the focused pane's own bindings first, then the global
-/// essentials, each with the keys the keymap binds to it now.
-fn hints(app: &App) -> Vec<(String, &'static str)> {
+/// essentials, each with the keys the keymap binds to it now (and whether
+/// it is `help`).
+fn hints(app: &App) -> Vec<(String, &'static str, bool)> {
     let pane = app.focus();
     let mut commands: Vec<Command> = Vec::new();
     // A command bound to several keys is hinted once, with its first key.
@@ -63,7 +80,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
     }
     commands
         .into_iter()
-        .filter_map(|c| app.key_hint(&c).map(|k| (k, c.hint())))
+        .filter_map(|c| app.key_hint(&c).map(|k| (k, c.hint(), c == Command::Help)))
         .collect()
 }
 

@@ -52,12 +52,12 @@ pub fn check_image(image: &str) -> Result<(), String> {
 
 /// The release as read: its Services and the live and idle colours'
 /// deployments.
-struct Read<'a> {
-    services: Vec<&'a ServiceRow>,
-    live: &'a str,
-    live_d: &'a DeploymentRow,
-    idle: &'a str,
-    idle_d: &'a DeploymentRow,
+pub(super) struct Read<'a> {
+    pub(super) services: Vec<&'a ServiceRow>,
+    pub(super) live: &'a str,
+    pub(super) live_d: &'a DeploymentRow,
+    pub(super) idle: &'a str,
+    pub(super) idle_d: &'a DeploymentRow,
 }
 
 fn colour_of(d: &DeploymentRow) -> Option<&str> {
@@ -66,9 +66,17 @@ fn colour_of(d: &DeploymentRow) -> Option<&str> {
 
 /// Reads the release named by the request from what was seen, refusing
 /// what rule 1 refuses.
-fn read<'a>(request: &ActionRequest, seen: &'a Seen) -> Result<Read<'a>, Refusal> {
+pub(super) fn read<'a>(request: &ActionRequest, seen: &'a Seen) -> Result<Read<'a>, Refusal> {
+    read_app(request, &request.target.name, seen)
+}
+
+/// Reads the release of `app` in the request's namespace.
+pub(super) fn read_app<'a>(
+    request: &ActionRequest,
+    app: &str,
+    seen: &'a Seen,
+) -> Result<Read<'a>, Refusal> {
     let t = &request.target;
-    let app = t.name.as_str();
     let services: Vec<&ServiceRow> = seen
         .services
         .iter()
