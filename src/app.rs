@@ -417,6 +417,7 @@ impl App {
             Command::Deploy(arg) => self.deploy(&arg),
             Command::Revert => self.revert(),
             Command::RetargetHpa => self.retarget_hpa(),
+            Command::DeletePod => self.delete_pod(),
             Command::CancelJob => self.cancel_job(),
             // Handled by the Cluster pane above.
             Command::NextView

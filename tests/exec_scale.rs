@@ -637,3 +637,78 @@ async fn restart_rolls_new_pods_and_a_resume_writes_nothing() {
         "{resumed_write}"
     );
 }
+
+/// A pod deleted for its Deployment to replace it: deleted by uid, done
+/// when it is gone and the Deployment is whole again; a second run of the
+/// same plan (a resume) finds it gone and deletes nothing; a plan whose pod
+/// was replaced behind it fails its check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_pod_is_replaced_and_a_resume_deletes_nothing() {
+    use k8s_openapi::api::core::v1::Pod;
+    let sandbox = Sandbox::start(Options {
+        seed: 8,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let operator = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
+    let pods: Api<Pod> = Api::namespaced(operator.clone(), NS);
+    let of_blue = kube::api::ListParams::default().labels("app=web-frontend,color=blue");
+    let names = |l: &kube::core::ObjectList<Pod>| -> Vec<String> {
+        l.items
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect()
+    };
+    let before = names(&pods.list(&of_blue).await.expect("list"));
+    let victim = before.first().expect("a pod").clone();
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let request = ActionRequest {
+        kind: ActionKind::DeletePod,
+        target: Target {
+            kind: ObjectKind::Pod,
+            name: victim.clone(),
+            ..scale("web-frontend-blue", 0, false).target
+        },
+        dry_run: false,
+    };
+    let job = runner::prepare(&backend, &request, true)
+        .await
+        .expect("a plan");
+    assert!(
+        job.plan.title.contains("(of web-frontend-blue)"),
+        "{}",
+        job.plan.title
+    );
+    let (outcome, events) = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        common::exec::run_job(&backend, &job, 1, &audit, &who(), false),
+    )
+    .await
+    .expect("ends within a minute");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    let after = names(&pods.list(&of_blue).await.expect("list"));
+    assert!(!after.contains(&victim), "{after:?}");
+    assert_eq!(after.len(), before.len(), "replaced: {after:?}");
+    let d = Api::<Deployment>::namespaced(operator, NS)
+        .get("web-frontend-blue")
+        .await
+        .expect("get");
+    assert_eq!(d.status.and_then(|s| s.available_replicas), Some(4));
+
+    // The same plan resumed: the pod is gone, nothing is deleted.
+    let (outcome, _) = common::exec::run_job(&backend, &job, 1, &audit, &who(), true).await;
+    assert_eq!(outcome, JobOutcome::Succeeded);
+    assert_eq!(names(&pods.list(&of_blue).await.expect("list")), after);
+    // Run fresh, the plan finds its pod gone: it fails its check.
+    let (outcome, _) = common::exec::run_job(&backend, &job, 2, &audit, &who(), false).await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed(why) if why.contains("gone since it was planned")),
+        "{outcome:?}"
+    );
+}

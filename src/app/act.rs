@@ -92,6 +92,59 @@ impl App {
         }
     }
 
+    /// `:delete-pod` on the pod selected in the Cluster pane's Pods view:
+    /// its Deployment replaces it.
+    pub(in crate::app) fn delete_pod(&mut self) {
+        let target = match self.selected_pod() {
+            Ok(t) => t,
+            Err(why) => {
+                self.say(Level::Error, format!("`delete-pod`: {why}"));
+                return;
+            }
+        };
+        let request = ActionRequest {
+            kind: ActionKind::DeletePod,
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The pod selected in the Cluster pane's Pods view.
+    fn selected_pod(&self) -> Result<Target, String> {
+        if self.focus != Pane::Cluster || self.cluster_view() != ClusterView::Pods {
+            return Err("select a pod first: the Cluster pane's Pods view".into());
+        }
+        let Some(cluster) = self.selected_cluster() else {
+            return Err("no cluster is configured".into());
+        };
+        let Some(state) = self.store.cluster(cluster) else {
+            return Err(format!("{cluster} has not been listed yet"));
+        };
+        let window = self.cluster_window(state, self.cursor(Pane::Cluster), 1);
+        let Some((namespace, name)) = window.keys.first().and_then(|k| k.split_once('/')) else {
+            return Err(format!("no pod is selected in {cluster}"));
+        };
+        Ok(Target {
+            region: self.region_of(cluster),
+            cluster: cluster.to_owned(),
+            namespace: namespace.to_owned(),
+            kind: ObjectKind::Pod,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The configured region of a cluster.
+    fn region_of(&self, cluster: &str) -> String {
+        self.platform
+            .clusters
+            .iter()
+            .find(|c| c.name.get_ref() == cluster)
+            .map(|c| c.region.get_ref().clone())
+            .unwrap_or_default()
+    }
+
     /// `:retarget-hpa`: the HPA of the selected release that the Rollouts
     /// pane flags (it scales a Deployment that does not exist, or a colour
     /// that is not live) moved to the live colour.
@@ -308,15 +361,8 @@ impl App {
                 ));
             }
         };
-        let region = self
-            .platform
-            .clusters
-            .iter()
-            .find(|c| c.name.get_ref() == &cluster)
-            .map(|c| c.region.get_ref().clone())
-            .unwrap_or_default();
         Ok(Target {
-            region,
+            region: self.region_of(&cluster),
             cluster,
             namespace,
             kind: ObjectKind::Deployment,
@@ -533,6 +579,7 @@ pub fn request_title(request: &ActionRequest) -> String {
         } => format!("deploy {image} to {name} (blue-green)"),
         ActionKind::BlueGreen { image: None, .. } => format!("revert {name} to its other colour"),
         ActionKind::RetargetHpa => format!("retarget {name} to the live colour"),
+        ActionKind::DeletePod => format!("delete pod {name}"),
     }
 }
 

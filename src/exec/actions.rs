@@ -3,6 +3,7 @@
 //! compiler asks for.
 
 pub mod blue_green;
+pub mod delete_pod;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
 pub mod restart;
@@ -25,6 +26,8 @@ pub struct Seen {
     pub deployments: Vec<DeploymentRow>,
     /// For a release: the Services of its namespace.
     pub services: Vec<ServiceRow>,
+    /// For a pod: the pod and its owner (then `deployment` is the owner).
+    pub pod: Option<crate::exec::backend::OwnedPod>,
     /// Whether the target's region is the primary (serves production).
     pub primary: bool,
     /// The time of planning, RFC 3339 (what a restart writes).
@@ -50,6 +53,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::HpaBounds { min, max } => hpa_bounds::plan(request, *min, *max, seen),
         ActionKind::Restart => restart::plan(request, seen),
         ActionKind::RetargetHpa => hpa_retarget::plan(request, seen),
+        ActionKind::DeletePod => delete_pod::plan(request, seen),
         ActionKind::BlueGreen {
             image,
             scale_down_delay,

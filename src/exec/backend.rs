@@ -32,6 +32,18 @@ pub struct Failure {
     pub status: Option<u16>,
 }
 
+/// A pod as the executor reads it: its row, uid and the Deployment that
+/// owns it (through its ReplicaSet), if one does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedPod {
+    /// The pod.
+    pub row: PodRow,
+    /// `metadata.uid`.
+    pub uid: String,
+    /// The Deployment whose ReplicaSet controls it.
+    pub deployment: Option<String>,
+}
+
 /// What the executor reads and does on a cluster.
 pub trait Backend: Sync {
     /// The target deployment as it is now, with its resourceVersion; `None`
@@ -160,4 +172,20 @@ pub trait Backend: Sync {
         target: &Target,
         selector: &str,
     ) -> impl Future<Output = Result<Vec<PodRow>, Failure>> + Send;
+
+    /// The target pod as it is now, with its owner; `None` if it does not
+    /// exist.
+    fn pod(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Option<OwnedPod>, Failure>> + Send;
+
+    /// Deletes the target pod, only if its uid is still `uid` (else 409;
+    /// server-side dry run when `dry_run`).
+    fn delete_pod(
+        &self,
+        target: &Target,
+        uid: &str,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Call, Failure>> + Send;
 }

@@ -85,6 +85,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::HorizontalPodAutoscaler => "hpa",
         ObjectKind::Release => "release",
         ObjectKind::Service => "service",
+        ObjectKind::Pod => "pod",
     };
     format!("touban.{kind}.{}", target.name)
 }

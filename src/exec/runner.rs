@@ -4,6 +4,7 @@
 //! what was done. Nothing is written that is not first in the audit log:
 //! a log that cannot be written fails the job before its next step.
 
+mod pod;
 mod release;
 
 use std::time::{Duration, Instant};
@@ -36,8 +37,20 @@ pub async fn prepare<B: Backend>(
     let hpas = backend.hpas(t).await.map_err(|f| Refusal::new(f.what))?;
     // The deployment acted on: the target, or the one the target HPA
     // scales.
+    let pod = match t.kind {
+        ObjectKind::Pod => backend.pod(t).await.map_err(|f| Refusal::new(f.what))?,
+        _ => None,
+    };
     let deployment_target = match t.kind {
         ObjectKind::Release | ObjectKind::Service => None,
+        ObjectKind::Pod => pod
+            .as_ref()
+            .and_then(|p| p.deployment.clone())
+            .map(|name| Target {
+                kind: ObjectKind::Deployment,
+                name,
+                ..t.clone()
+            }),
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas
             .iter()
@@ -90,6 +103,7 @@ pub async fn prepare<B: Backend>(
             hpas,
             deployments,
             services,
+            pod,
             primary,
             now: jiff::Timestamp::now()
                 .round(jiff::Unit::Second)
@@ -569,6 +583,7 @@ async fn perform<B: Backend>(
         ActionKind::HpaBounds { .. }
         | ActionKind::Restart
         | ActionKind::RetargetHpa
+        | ActionKind::DeletePod
         | ActionKind::BlueGreen { .. } => None,
     };
     let t = &request.target;
@@ -623,6 +638,9 @@ async fn perform<B: Backend>(
             perform_bounds(backend, job, op, seen_rv, cancel, resuming).await
         }
         Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
+        Op::ExpectPod { .. } | Op::DeletePod { .. } | Op::AwaitReplaced { .. } => {
+            pod::perform(backend, job, op, cancel, resuming).await
+        }
     }
 }
 

@@ -87,6 +87,30 @@ pub enum Op {
     },
     /// A step of a blue-green job.
     Release(ReleaseOp),
+    /// The pod is still the one planned from (its uid).
+    ExpectPod {
+        /// `metadata.uid` planned from.
+        uid: String,
+    },
+    /// Deletes the pod, only if it is still that one (a uid
+    /// precondition).
+    DeletePod {
+        /// `metadata.uid` planned from.
+        uid: String,
+    },
+    /// Waits until the pod is gone and its deployment has every replica
+    /// updated and available again.
+    AwaitReplaced {
+        /// The pod's `metadata.uid`.
+        uid: String,
+        /// Its deployment.
+        deployment: String,
+        /// The labels of its ReplicaSet's pods (`k=v,k=v`): the
+        /// replacement's.
+        selector: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
 }
 
 /// The operations of a blue-green job, on the release's objects by name

@@ -19,6 +19,8 @@ pub enum ObjectKind {
     Release,
     /// A v1 Service.
     Service,
+    /// A v1 Pod.
+    Pod,
 }
 
 /// What an action works on, named as the operator sees it.
@@ -68,6 +70,9 @@ pub enum ActionKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },
+    /// Delete a pod, for its Deployment to replace it, followed until the
+    /// replacement is available.
+    DeletePod,
     /// Move an HPA that scales a Deployment that does not exist, or a
     /// colour that is not live, to its release's live colour.
     RetargetHpa,
@@ -105,6 +110,7 @@ impl ActionKind {
             ActionKind::HpaBounds { .. } => "hpa-bounds",
             ActionKind::Restart => "restart",
             ActionKind::RetargetHpa => "retarget-hpa",
+            ActionKind::DeletePod => "delete-pod",
             ActionKind::BlueGreen { image: Some(_), .. } => "blue-green",
             ActionKind::BlueGreen { image: None, .. } => "revert",
         }

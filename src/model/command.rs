@@ -120,6 +120,9 @@ pub enum Command {
     /// Switch the selected release back to its other colour (while still scaled)
     #[strum(message = "revert")]
     Revert,
+    /// Delete the selected pod (Pods view) for its Deployment to replace it
+    #[strum(message = "delete pod")]
+    DeletePod,
     /// Move the selected release's flagged HPA to its live colour
     #[strum(message = "retarget hpa")]
     RetargetHpa,

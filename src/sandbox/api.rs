@@ -584,6 +584,33 @@ fn delete(
     let orphan = options.get("propagationPolicy").and_then(Value::as_str) == Some("Orphan")
         || q.get("propagationPolicy").is_some_and(|p| p == "Orphan")
         || options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+    // Preconditions, as the API server checks them: a uid or
+    // resourceVersion that is no longer the object's is a 409.
+    if let Some(pre) = options.get("preconditions")
+        && let Some(current) = store.get(t.resource, namespace_of(t), name)
+    {
+        for (field, pointer) in [
+            ("UID", "/metadata/uid"),
+            ("ResourceVersion", "/metadata/resourceVersion"),
+        ] {
+            let key = if field == "UID" {
+                "uid"
+            } else {
+                "resourceVersion"
+            };
+            if let Some(wanted) = pre.get(key).and_then(Value::as_str) {
+                let actual = current
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if wanted != actual {
+                    return Err(ApiError::precondition(
+                        t.resource, name, field, wanted, actual,
+                    ));
+                }
+            }
+        }
+    }
     let gone = store.delete_with(t.resource, namespace_of(t), name, dry, orphan)?;
     Ok((StatusCode::OK, (*gone).clone()))
 }

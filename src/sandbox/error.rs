@@ -79,6 +79,26 @@ impl ApiError {
         )
     }
 
+    /// 409 on a delete whose precondition (`UID` or `ResourceVersion`)
+    /// no longer holds.
+    pub fn precondition(
+        r: &Resource,
+        name: &str,
+        field: &str,
+        wanted: &str,
+        actual: &str,
+    ) -> ApiError {
+        Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {actual}",
+                r.qualified()
+            ),
+            Some(Self::details(r, name)),
+        )
+    }
+
     /// 409 on a stale resourceVersion.
     pub fn conflict(r: &Resource, name: &str) -> ApiError {
         Self::new(

@@ -13,7 +13,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use super::{Backend, Call, Failure};
+use super::{Backend, Call, Failure, OwnedPod};
 use crate::config::secret::mask_line;
 use crate::model::action::Target;
 use crate::model::cluster::{DeploymentRow, HpaRow, PodRow, ServiceRow};
@@ -278,6 +278,7 @@ impl Backend for KubeBackend {
             ObjectKind::Deployment => ("Deployment", "apps/v1"),
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
+            ObjectKind::Pod => ("Pod", "v1"),
             // A release is no API object: its Events name it by its `app`,
             // as `kubectl get events --field-selector involvedObject.name=APP`
             // finds them.
@@ -540,8 +541,8 @@ impl Backend for KubeBackend {
                     .map(|o| o.metadata.resource_version)
                     .map_err(|e| failure(object, "patch horizontalpodautoscaler", &e))
             }
-            ObjectKind::Release => Err(Failure {
-                what: format!("{object} is no API object to patch: a defect of touban"),
+            ObjectKind::Release | ObjectKind::Pod => Err(Failure {
+                what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,
             }),
         }?;
@@ -578,5 +579,61 @@ impl Backend for KubeBackend {
             .await
             .map_err(|e| failure(t, "list pods", &e))?;
         Ok(list.items.iter().map(pod_row).collect())
+    }
+
+    async fn pod(&self, t: &Target) -> Result<Option<OwnedPod>, Failure> {
+        use k8s_openapi::api::apps::v1::ReplicaSet;
+        use k8s_openapi::api::core::v1::Pod;
+        let client = self.client(t).await?;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
+        let Some(p) = pods
+            .get_opt(&t.name)
+            .await
+            .map_err(|e| failure(t, "get pod", &e))?
+        else {
+            return Ok(None);
+        };
+        let controller =
+            |refs: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
+             kind: &str| {
+                refs.into_iter()
+                    .flatten()
+                    .find(|o| o.controller == Some(true) && o.kind == kind)
+                    .map(|o| o.name.clone())
+            };
+        let deployment = match controller(p.metadata.owner_references.as_ref(), "ReplicaSet") {
+            Some(rs) => Api::<ReplicaSet>::namespaced(client, &t.namespace)
+                .get_opt(&rs)
+                .await
+                .map_err(|e| failure(t, "get replicaset", &e))?
+                .and_then(|rs| controller(rs.metadata.owner_references.as_ref(), "Deployment")),
+            None => None,
+        };
+        Ok(Some(OwnedPod {
+            row: pod_row(&p),
+            uid: p.metadata.uid.clone().unwrap_or_default(),
+            deployment,
+        }))
+    }
+
+    async fn delete_pod(&self, t: &Target, uid: &str, dry_run: bool) -> Result<Call, Failure> {
+        use k8s_openapi::api::core::v1::Pod;
+        let api: Api<Pod> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let params = kube::api::DeleteParams {
+            dry_run,
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_owned()),
+                resource_version: None,
+            }),
+            ..kube::api::DeleteParams::default()
+        };
+        api.delete(&t.name, &params)
+            .await
+            .map_err(|e| failure(t, "delete pod", &e))?;
+        Ok(Call {
+            status: 200,
+            before: None,
+            after: None,
+        })
     }
 }
