@@ -167,7 +167,18 @@ impl App {
                 if let JobEvent::Planned { id, plan } = &job {
                     self.planned(*id, plan);
                 }
+                let failed = match &job {
+                    JobEvent::Finished {
+                        id,
+                        outcome: crate::model::JobOutcome::Failed(why),
+                        ..
+                    } => Some((*id, why.clone())),
+                    _ => None,
+                };
                 self.jobs.apply(job);
+                if let Some((id, why)) = failed {
+                    self.failed(id, &why);
+                }
                 self.dirty = true;
             }
             Event::Tick(now) => self.tick(now),
@@ -418,6 +429,8 @@ impl App {
             Command::Revert => self.revert(),
             Command::RetargetHpa => self.retarget_hpa(),
             Command::DeletePod => self.delete_pod(),
+            Command::SetImage(arg) => self.set_image(&arg),
+            Command::Undo(arg) => self.undo(&arg),
             Command::CancelJob => self.cancel_job(),
             // Handled by the Cluster pane above.
             Command::NextView

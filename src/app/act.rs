@@ -66,11 +66,7 @@ impl App {
             }
         };
         if arg.is_empty() {
-            let themes = self.themes.names().map(str::to_owned).collect();
-            let history = self.input.history().to_vec();
-            self.input.open(Overlay::CommandLine(
-                CommandLine::new(themes, history).with_text(&format!("deploy {}", release.1)),
-            ));
+            self.open_command_line(&format!("deploy {}", release.1));
             return;
         }
         if let Err(why) = crate::exec::actions::blue_green::check_image(arg) {
@@ -90,6 +86,135 @@ impl App {
             Ok((target, _)) => self.ask_blue_green(target, None),
             Err(why) => self.say(Level::Error, format!("`revert`: {why}")),
         }
+    }
+
+    /// `:set-image IMAGE` on the selected deployment, a rolling deploy;
+    /// with no image, the command line asks, starting from the current one.
+    pub(in crate::app) fn set_image(&mut self, arg: &str) {
+        let target = match self.selected_deployment() {
+            Ok(t) => t,
+            Err(why) => {
+                self.say(Level::Error, format!("`set-image {arg}`: {why}"));
+                return;
+            }
+        };
+        if arg.is_empty() {
+            let image = self
+                .deployment_row(&target)
+                .map(|d| d.image.clone())
+                .unwrap_or_default();
+            self.open_command_line(&format!("set-image {image}"));
+            return;
+        }
+        if let Err(why) = crate::exec::actions::blue_green::check_image(arg) {
+            self.say(
+                Level::Error,
+                format!("`set-image {arg}`: {why}; e.g. `set-image iworkz/web-frontend:3.2.1`"),
+            );
+            return;
+        }
+        let request = ActionRequest {
+            kind: ActionKind::SetImage {
+                image: arg.to_owned(),
+            },
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// `:undo N` on the selected deployment: back to revision N; with no
+    /// N, the command line asks, starting from the revision before the
+    /// current one.
+    pub(in crate::app) fn undo(&mut self, arg: &str) {
+        let target = match self.selected_deployment() {
+            Ok(t) => t,
+            Err(why) => {
+                self.say(Level::Error, format!("`undo {arg}`: {why}"));
+                return;
+            }
+        };
+        if arg.is_empty() {
+            let previous = self.store.cluster(&target.cluster).and_then(|c| {
+                let d = self.deployment_row(&target)?;
+                crate::model::rollout::revisions(c, d)
+                    .into_iter()
+                    .filter_map(|r| r.revision)
+                    .filter(|r| Some(*r) != d.revision)
+                    .max()
+            });
+            let text = previous.map_or_else(|| "undo ".to_owned(), |r| format!("undo {r}"));
+            self.open_command_line(&text);
+            return;
+        }
+        let Ok(revision) = arg.parse::<u32>() else {
+            self.say(
+                Level::Error,
+                format!("`undo {arg}`: the revision must be a whole number, e.g. `undo 3`"),
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Undo { revision },
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The command line, opened on `text`.
+    fn open_command_line(&mut self, text: &str) {
+        let themes = self.themes.names().map(str::to_owned).collect();
+        let history = self.input.history().to_vec();
+        self.input.open(Overlay::CommandLine(
+            CommandLine::new(themes, history).with_text(text),
+        ));
+    }
+
+    /// The row of a deployment target, as last listed.
+    fn deployment_row(&self, t: &Target) -> Option<&crate::model::cluster::DeploymentRow> {
+        self.store
+            .cluster(&t.cluster)?
+            .deployments
+            .get(&format!("{}/{}", t.namespace, t.name))
+    }
+
+    /// A job failed at its verification and its plan has an undo (a
+    /// rolling deploy that stalled): offered in a dialog, planned only if
+    /// confirmed.
+    pub(in crate::app) fn failed(&mut self, id: JobId, why: &str) {
+        let Some(undo) = self
+            .jobs
+            .get(id)
+            .and_then(|j| j.plan.as_ref())
+            .and_then(|p| p.undo_request.clone())
+        else {
+            return;
+        };
+        if undo.target.kind != ObjectKind::Deployment
+            || self
+                .jobs
+                .get(id)
+                .is_some_and(|j| j.plan.as_ref().is_some_and(|p| p.request.dry_run))
+        {
+            return;
+        }
+        let dialog = ConfirmDialog::new(
+            "Failed: undo it?",
+            vec![
+                ("cluster".into(), undo.target.cluster.clone()),
+                ("namespace".into(), undo.target.namespace.clone()),
+            ],
+            &format!(
+                "Undo: {}. Confirm plans it; nothing runs before its own confirmation.",
+                request_title(&undo)
+            ),
+            Confirmed::Offer(undo),
+        )
+        .details(vec![why.to_owned()]);
+        self.confirm_when_idle(dialog);
     }
 
     /// `:delete-pod` on the pod selected in the Cluster pane's Pods view:
@@ -580,6 +705,8 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::BlueGreen { image: None, .. } => format!("revert {name} to its other colour"),
         ActionKind::RetargetHpa => format!("retarget {name} to the live colour"),
         ActionKind::DeletePod => format!("delete pod {name}"),
+        ActionKind::SetImage { image } => format!("set {name}'s image to {image}"),
+        ActionKind::Undo { revision } => format!("undo {name} to revision {revision}"),
     }
 }
 

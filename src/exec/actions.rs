@@ -7,6 +7,7 @@ pub mod delete_pod;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
 pub mod restart;
+pub mod rollout;
 pub mod scale;
 
 use super::step::Job;
@@ -28,6 +29,11 @@ pub struct Seen {
     pub services: Vec<ServiceRow>,
     /// For a pod: the pod and its owner (then `deployment` is the owner).
     pub pod: Option<crate::exec::backend::OwnedPod>,
+    /// For an undo: the revision asked for, its pod template and image.
+    pub revision: Option<(u32, serde_json::Value, String)>,
+    /// Whether the target deployment is the live colour of a blue / green
+    /// release (a rolling change replaces live pods in place).
+    pub live_colour: bool,
     /// Whether the target's region is the primary (serves production).
     pub primary: bool,
     /// The time of planning, RFC 3339 (what a restart writes).
@@ -54,6 +60,8 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Restart => restart::plan(request, seen),
         ActionKind::RetargetHpa => hpa_retarget::plan(request, seen),
         ActionKind::DeletePod => delete_pod::plan(request, seen),
+        ActionKind::SetImage { image } => rollout::set_image(request, image, seen),
+        ActionKind::Undo { revision } => rollout::undo(request, *revision, seen),
         ActionKind::BlueGreen {
             image,
             scale_down_delay,

@@ -188,4 +188,13 @@ pub trait Backend: Sync {
         uid: &str,
         dry_run: bool,
     ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
+    /// The pod template of revision `revision` of the target deployment
+    /// (its ReplicaSet's, without `pod-template-hash`) and its first
+    /// image; `None` if it has no such revision.
+    fn revision(
+        &self,
+        target: &Target,
+        revision: u32,
+    ) -> impl Future<Output = Result<Option<(serde_json::Value, String)>, Failure>> + Send;
 }

@@ -5,13 +5,15 @@
 //! a log that cannot be written fails the job before its next step.
 
 mod pod;
+mod read;
 mod release;
+mod template;
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::actions::{self, Progress, Seen, hpa_bounds, restart, scale};
+use super::actions::{self, Progress, hpa_bounds, restart, scale};
 pub use super::audit::Who;
 use super::audit::{AuditLog, Event, Record};
 use super::backend::{Backend, Call, Failure};
@@ -33,83 +35,7 @@ pub async fn prepare<B: Backend>(
     request: &ActionRequest,
     primary: bool,
 ) -> Result<Job, Refusal> {
-    let t = &request.target;
-    let hpas = backend.hpas(t).await.map_err(|f| Refusal::new(f.what))?;
-    // The deployment acted on: the target, or the one the target HPA
-    // scales.
-    let pod = match t.kind {
-        ObjectKind::Pod => backend.pod(t).await.map_err(|f| Refusal::new(f.what))?,
-        _ => None,
-    };
-    let deployment_target = match t.kind {
-        ObjectKind::Release | ObjectKind::Service => None,
-        ObjectKind::Pod => pod
-            .as_ref()
-            .and_then(|p| p.deployment.clone())
-            .map(|name| Target {
-                kind: ObjectKind::Deployment,
-                name,
-                ..t.clone()
-            }),
-        ObjectKind::Deployment => Some(t.clone()),
-        ObjectKind::HorizontalPodAutoscaler => hpas
-            .iter()
-            .find(|h| h.name == t.name && h.target_kind == "Deployment")
-            .map(|h| Target {
-                kind: ObjectKind::Deployment,
-                name: h.target.clone(),
-                ..t.clone()
-            }),
-    };
-    let deployment = match &deployment_target {
-        Some(d) => backend
-            .deployment(d)
-            .await
-            .map_err(|f| Refusal::new(f.what))?,
-        None => None,
-    };
-    // A release's objects: the target's, or those of the release an HPA
-    // to retarget belongs to.
-    let release = match (&request.kind, t.kind) {
-        (_, ObjectKind::Release) => Some(t.name.clone()),
-        (ActionKind::RetargetHpa, _) => hpas.iter().find(|h| h.name == t.name).map(|h| {
-            let target = deployment.as_ref().map(|(d, _)| d.clone());
-            let seen = Seen {
-                deployments: target.into_iter().collect(),
-                ..Seen::default()
-            };
-            actions::hpa_retarget::app_of(&h.target, &seen)
-        }),
-        _ => None,
-    };
-    let (deployments, services) = match release {
-        Some(app) => {
-            let of_app = Target {
-                kind: ObjectKind::Release,
-                name: app,
-                ..t.clone()
-            };
-            backend
-                .release(&of_app)
-                .await
-                .map_err(|f| Refusal::new(f.what))?
-        }
-        None => (Vec::new(), Vec::new()),
-    };
-    let job = actions::plan(
-        request,
-        &Seen {
-            deployment: deployment.map(|(d, _)| d),
-            hpas,
-            deployments,
-            services,
-            pod,
-            primary,
-            now: jiff::Timestamp::now()
-                .round(jiff::Unit::Second)
-                .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
-        },
-    )?;
+    let job = actions::plan(request, &read::seen(backend, request, primary).await?)?;
     preflight(backend, request, &job).await?;
     let mut job = job;
     job.plan.dry_run = Some(dry_run_check(backend, &job).await?);
@@ -279,7 +205,7 @@ async fn to_the_end<B: Backend>(
                 }
             };
             let last = rv.lock().map(|r| r.clone()).unwrap_or_default();
-            release_lease(backend, &job.plan.request.target, &last).await;
+            release_lease(backend, &job.plan.request.target, &last, &key).await;
             outcome
         }
     };
@@ -404,8 +330,19 @@ async fn renew_lease<B: Backend>(
 
 /// Gives the Lease back when the job ends; one that cannot be deleted runs
 /// out by itself.
-async fn release_lease<B: Backend>(backend: &B, t: &Target, rv: &str) {
-    if let Err(f) = backend.drop_lease(t, rv).await {
+/// Gives the Lease back. A renewal cut off by the job's end may have
+/// moved it past the resourceVersion last seen (409): read again, it is
+/// given back if it still names this job.
+async fn release_lease<B: Backend>(backend: &B, t: &Target, rv: &str, key: &str) {
+    let mut dropped = backend.drop_lease(t, rv).await;
+    if dropped.as_ref().is_err_and(|f| f.status == Some(409)) {
+        dropped = match backend.lease(t).await {
+            Ok(Some((h, now))) if h.job == key => backend.drop_lease(t, &now).await,
+            Ok(_) => Ok(()),
+            Err(f) => Err(f),
+        };
+    }
+    if let Err(f) = dropped {
         tracing::warn!(
             "giving back the lease of {}: {} (it runs out by itself)",
             t.name,
@@ -584,6 +521,8 @@ async fn perform<B: Backend>(
         | ActionKind::Restart
         | ActionKind::RetargetHpa
         | ActionKind::DeletePod
+        | ActionKind::SetImage { .. }
+        | ActionKind::Undo { .. }
         | ActionKind::BlueGreen { .. } => None,
     };
     let t = &request.target;
@@ -638,6 +577,9 @@ async fn perform<B: Backend>(
             perform_bounds(backend, job, op, seen_rv, cancel, resuming).await
         }
         Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
+        Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
+            template::perform(backend, job, op, cancel, resuming).await
+        }
         Op::ExpectPod { .. } | Op::DeletePod { .. } | Op::AwaitReplaced { .. } => {
             pod::perform(backend, job, op, cancel, resuming).await
         }
@@ -802,8 +744,13 @@ async fn perform_restart<B: Backend>(
     match op {
         Op::ExpectGeneration { generation } => {
             let (d, rv) = backend.deployment(t).await?.ok_or_else(|| gone(t))?;
-            let restarted = match &job.ops.get(1) {
-                Some(Op::Restart { at }) => d.restarted_at.as_deref() == Some(at.as_str()),
+            // Resumed after its write: the write's effect is there.
+            let restarted = match (job.ops.get(1), job.ops.get(2)) {
+                (Some(Op::Restart { at }), _) => d.restarted_at.as_deref() == Some(at.as_str()),
+                (Some(Op::SetImage { to, .. }), _) => d.image == *to,
+                (Some(Op::RestoreTemplate { .. }), Some(Op::AwaitRolledOut { image, .. })) => {
+                    d.image == *image
+                }
                 _ => false,
             };
             if d.generation != *generation && !(resuming && restarted) {

@@ -87,6 +87,33 @@ pub enum Op {
     },
     /// A step of a blue-green job.
     Release(ReleaseOp),
+    /// Sets the deployment's first container image, if it is still `from`
+    /// (a JSON patch that tests it).
+    SetImage {
+        /// The image planned from.
+        from: String,
+        /// The image wanted.
+        to: String,
+    },
+    /// Replaces the deployment's pod template with a revision's, if the
+    /// deployment is still at `generation` (a JSON patch that tests it).
+    RestoreTemplate {
+        /// The revision.
+        revision: u32,
+        /// `metadata.generation` planned from.
+        generation: i64,
+        /// The revision's pod template (without `pod-template-hash`).
+        template: serde_json::Value,
+    },
+    /// Waits until the deployment runs `image` on every replica, rolled
+    /// out by kubectl's rules, no old pod left; fails when stalled (past
+    /// its progress deadline), or after `within`.
+    AwaitRolledOut {
+        /// The image of the new template.
+        image: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
     /// The pod is still the one planned from (its uid).
     ExpectPod {
         /// `metadata.uid` planned from.

@@ -70,6 +70,18 @@ pub enum ActionKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },
+    /// Set the image of a deployment's first container (a rolling
+    /// deploy), followed until rolled out; a stall offers the undo.
+    SetImage {
+        /// The new image reference.
+        image: String,
+    },
+    /// Roll a deployment back to the pod template of one of its
+    /// revisions, as `kubectl rollout undo --to-revision` does.
+    Undo {
+        /// The revision (`deployment.kubernetes.io/revision`).
+        revision: u32,
+    },
     /// Delete a pod, for its Deployment to replace it, followed until the
     /// replacement is available.
     DeletePod,
@@ -111,6 +123,8 @@ impl ActionKind {
             ActionKind::Restart => "restart",
             ActionKind::RetargetHpa => "retarget-hpa",
             ActionKind::DeletePod => "delete-pod",
+            ActionKind::SetImage { .. } => "set-image",
+            ActionKind::Undo { .. } => "undo",
             ActionKind::BlueGreen { image: Some(_), .. } => "blue-green",
             ActionKind::BlueGreen { image: None, .. } => "revert",
         }

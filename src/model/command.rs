@@ -114,6 +114,12 @@ pub enum Command {
     /// Set the maximum of the HPA scaling the selected deployment
     #[strum(message = "hpa max", props(arg = "N", optional = "yes"))]
     HpaMax(String),
+    /// Set the selected deployment's image (a rolling deploy; a stall offers the undo)
+    #[strum(message = "set image", props(arg = "IMAGE", optional = "yes"))]
+    SetImage(String),
+    /// Roll the selected deployment back to revision N (kubectl rollout undo)
+    #[strum(message = "undo", props(arg = "N", optional = "yes"))]
+    Undo(String),
     /// Deploy IMAGE to the selected release, blue-green (traffic moves once it is Ready)
     #[strum(message = "deploy", props(arg = "IMAGE", optional = "yes"))]
     Deploy(String),
@@ -199,7 +205,12 @@ impl Command {
     fn argument(&self) -> Option<&str> {
         match self {
             Command::Theme(a) | Command::Namespace(a) => Some(a),
-            Command::Scale(a) | Command::HpaMin(a) | Command::HpaMax(a) | Command::Deploy(a)
+            Command::Scale(a)
+            | Command::HpaMin(a)
+            | Command::HpaMax(a)
+            | Command::Deploy(a)
+            | Command::SetImage(a)
+            | Command::Undo(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -217,6 +228,8 @@ impl Command {
             Command::HpaMin(_) => Command::HpaMin(arg.to_owned()),
             Command::HpaMax(_) => Command::HpaMax(arg.to_owned()),
             Command::Deploy(_) => Command::Deploy(arg.to_owned()),
+            Command::SetImage(_) => Command::SetImage(arg.to_owned()),
+            Command::Undo(_) => Command::Undo(arg.to_owned()),
             other => other,
         }
     }

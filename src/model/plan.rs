@@ -55,6 +55,10 @@ pub struct Plan {
     /// What the API server said of every change in a server-side dry run
     /// (`dryRun=All`) made while planning, once made.
     pub dry_run: Option<String>,
+    /// The request that undoes it, offered if the job fails at its
+    /// verification (a rollout that stalls: back to the revision before).
+    #[serde(skip)]
+    pub undo_request: Option<Box<ActionRequest>>,
 }
 
 /// Why a request gets no plan, and what to do instead.

@@ -225,6 +225,7 @@ pub fn plan(
         reason: None,
         changes,
         dry_run: None,
+        undo_request: None,
     };
     Ok(Job {
         plan,

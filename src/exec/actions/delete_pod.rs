@@ -75,6 +75,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             t.name, d.available, d.desired
         )],
         dry_run: None,
+        undo_request: None,
     };
     Ok(Job {
         plan,

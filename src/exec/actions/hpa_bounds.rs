@@ -67,6 +67,7 @@ pub fn plan(
         .map(|(field, from, to)| format!("{}: spec.{field} {from} → {to}", h.name))
         .collect(),
         dry_run: None,
+        undo_request: None,
     };
     let ops = vec![
         Op::ExpectBounds {

@@ -84,6 +84,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             h.name, h.target
         )],
         dry_run: None,
+        undo_request: None,
     };
     Ok(Job {
         plan,

@@ -90,6 +90,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             d.restarted_at.as_deref().unwrap_or("unset")
         )],
         dry_run: None,
+        undo_request: None,
     };
     let ops = vec![
         Op::ExpectGeneration {

@@ -97,6 +97,7 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
         reason: None,
         changes: vec![format!("{}: spec.replicas {from} → {replicas}", d.name)],
         dry_run: None,
+        undo_request: None,
     };
     let ops = vec![
         Op::ExpectReplicas { replicas: from },

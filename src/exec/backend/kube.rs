@@ -636,4 +636,49 @@ impl Backend for KubeBackend {
             after: None,
         })
     }
+
+    async fn revision(
+        &self,
+        t: &Target,
+        revision: u32,
+    ) -> Result<Option<(serde_json::Value, String)>, Failure> {
+        use k8s_openapi::api::apps::v1::ReplicaSet;
+        let api: Api<ReplicaSet> = Api::namespaced(self.client(t).await?, &t.namespace);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| failure(t, "list replicasets", &e))?;
+        let wanted = revision.to_string();
+        let Some(rs) = list.items.into_iter().find(|rs| {
+            let owned =
+                rs.metadata.owner_references.iter().flatten().any(|o| {
+                    o.controller == Some(true) && o.kind == "Deployment" && o.name == t.name
+                });
+            let at = rs
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("deployment.kubernetes.io/revision"));
+            owned && at == Some(&wanted)
+        }) else {
+            return Ok(None);
+        };
+        let Some(mut template) = rs.spec.map(|s| s.template.unwrap_or_default()) else {
+            return Ok(None);
+        };
+        if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+            labels.remove("pod-template-hash");
+        }
+        let image = template
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        let value = serde_json::to_value(&template).map_err(|e| Failure {
+            what: format!("revision {revision}'s template does not serialise: {e}"),
+            status: None,
+        })?;
+        Ok(Some((value, image)))
+    }
 }

@@ -1,0 +1,112 @@
+//! What a request's planner is given: its target and what the target's
+//! action depends on, read from the cluster before the plan is made.
+
+use super::super::actions::{Seen, hpa_retarget};
+use crate::exec::backend::{Backend, Failure};
+use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use crate::model::cluster::HpaRow;
+use crate::model::plan::Refusal;
+
+fn refused(f: Failure) -> Refusal {
+    Refusal::new(f.what)
+}
+
+/// The target's release, by its `app`.
+fn release(t: &Target, app: &str) -> Target {
+    Target {
+        kind: ObjectKind::Release,
+        name: app.to_owned(),
+        ..t.clone()
+    }
+}
+
+/// The deployment acted on: the target, the one an HPA scales, the one
+/// that owns a pod.
+fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Option<Target> {
+    let named = |name: &str| Target {
+        kind: ObjectKind::Deployment,
+        name: name.to_owned(),
+        ..t.clone()
+    };
+    match t.kind {
+        ObjectKind::Release | ObjectKind::Service => None,
+        ObjectKind::Pod => pod_owner.map(named),
+        ObjectKind::Deployment => Some(t.clone()),
+        ObjectKind::HorizontalPodAutoscaler => hpas
+            .iter()
+            .find(|h| h.name == t.name && h.target_kind == "Deployment")
+            .map(|h| named(&h.target)),
+    }
+}
+
+/// Reads what the request's action needs.
+pub(super) async fn seen<B: Backend>(
+    backend: &B,
+    request: &ActionRequest,
+    primary: bool,
+) -> Result<Seen, Refusal> {
+    let t = &request.target;
+    let hpas = backend.hpas(t).await.map_err(refused)?;
+    let pod = match t.kind {
+        ObjectKind::Pod => backend.pod(t).await.map_err(refused)?,
+        _ => None,
+    };
+    let owner = pod.as_ref().and_then(|p| p.deployment.as_deref());
+    let deployment_target = deployment_target(t, &hpas, owner);
+    let deployment = match &deployment_target {
+        Some(d) => backend
+            .deployment(d)
+            .await
+            .map_err(refused)?
+            .map(|(d, _)| d),
+        None => None,
+    };
+    // A release's objects: the target's, the one of the HPA to retarget,
+    // or the one whose colour the target deployment is (is it live?).
+    let app = match (&request.kind, t.kind) {
+        (_, ObjectKind::Release) => Some(t.name.clone()),
+        (ActionKind::RetargetHpa, _) => hpas.iter().find(|h| h.name == t.name).map(|h| {
+            let seen = Seen {
+                deployments: deployment.clone().into_iter().collect(),
+                ..Seen::default()
+            };
+            hpa_retarget::app_of(&h.target, &seen)
+        }),
+        (_, ObjectKind::Deployment) => deployment
+            .as_ref()
+            .filter(|d| d.color.is_some())
+            .and_then(|d| d.app.clone()),
+        _ => None,
+    };
+    let (deployments, services) = match &app {
+        Some(app) => backend.release(&release(t, app)).await.map_err(refused)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let live_colour = t.kind == ObjectKind::Deployment
+        && deployment.as_ref().is_some_and(|d| {
+            services.iter().any(|s| {
+                s.selects("app") == d.app.as_deref() && s.selects("color") == d.color.as_deref()
+            })
+        });
+    let revision = match (&request.kind, &deployment_target) {
+        (ActionKind::Undo { revision }, Some(d)) => backend
+            .revision(d, *revision)
+            .await
+            .map_err(refused)?
+            .map(|(template, image)| (*revision, template, image)),
+        _ => None,
+    };
+    Ok(Seen {
+        deployment,
+        hpas,
+        deployments,
+        services,
+        pod,
+        revision,
+        live_colour,
+        primary,
+        now: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
+    })
+}

@@ -1,0 +1,245 @@
+//! Rolling changes against the sandbox through kube-rs: a rolling deploy
+//! (set-image) followed until every replica runs the new image; one whose
+//! image cannot be pulled stalls past its progress deadline, fails, and
+//! offers the undo; the undo writes back the revision before and rolls it
+//! out. A resume after the write writes nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::runner::{self, Who};
+use touban::model::JobOutcome;
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use touban::sandbox::{Options, Sandbox, Scenario};
+
+mod common;
+
+const NS: &str = "iworkz-production";
+
+fn request(kind: ActionKind) -> ActionRequest {
+    ActionRequest {
+        kind,
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::Deployment,
+            name: "web-frontend-blue".into(),
+        },
+        dry_run: false,
+    }
+}
+
+fn image_of(d: &Deployment) -> Option<String> {
+    d.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_deploy_rolls_out_a_stall_offers_the_undo_and_the_undo_rolls_back() {
+    let sandbox = Sandbox::start(Options {
+        seed: 41,
+        pods: 0,
+        speed: 10.0,
+        scenario: Scenario::Calm,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), client.clone())]));
+    let deployments: Api<Deployment> = Api::namespaced(client, NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("log");
+    let who = Who::new("sandbox", "test@touban");
+    let run = |job, id, resume| {
+        let (backend, audit, who) = (&backend, &audit, &who);
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(120),
+                common::exec::run_job(backend, &job, id, audit, who, resume),
+            )
+            .await
+            .expect("ends within two minutes")
+            .0
+        }
+    };
+
+    // The rolling deploy: the live colour, so the plan says it is not
+    // blue-green and asks for the name.
+    let to = "iworkz/web-frontend:3.2.1";
+    let job = runner::prepare(
+        &backend,
+        &request(ActionKind::SetImage { image: to.into() }),
+        true,
+    )
+    .await
+    .expect("a plan");
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("web-frontend-blue"));
+    assert!(
+        job.plan
+            .changes
+            .iter()
+            .any(|c| c.contains("not blue-green")),
+        "{:?}",
+        job.plan.changes
+    );
+    assert_eq!(run(job.clone(), 1, false).await, JobOutcome::Succeeded);
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(image_of(&d).as_deref(), Some(to));
+    let status = d.status.expect("status");
+    assert_eq!(
+        (status.replicas, status.updated_replicas),
+        (Some(4), Some(4))
+    );
+    // Resumed after its write: nothing written again.
+    assert_eq!(run(job, 1, true).await, JobOutcome::Succeeded);
+
+    // An image that cannot be pulled, with a short progress deadline:
+    // stalled, failed, the undo offered.
+    deployments
+        .patch(
+            "web-frontend-blue",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": {"progressDeadlineSeconds": 20}})),
+        )
+        .await
+        .expect("a short deadline");
+    let bad = "iworkz/web-frontend:does-not-exist";
+    let job = runner::prepare(
+        &backend,
+        &request(ActionKind::SetImage { image: bad.into() }),
+        true,
+    )
+    .await
+    .expect("a plan");
+    let undo = job.plan.undo_request.clone().expect("an undo to offer");
+    let outcome = run(job, 2, false).await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed(why) if why.contains("step 3 of 3") && why.contains("exceeded its progress deadline") && why.contains("to undo what was done")),
+        "{outcome:?}"
+    );
+    let ActionKind::Undo { revision } = undo.kind else {
+        panic!("the undo is an undo: {undo:?}");
+    };
+
+    // The undo offered: the revision before, rolled out again.
+    let job = runner::prepare(&backend, &undo, true)
+        .await
+        .expect("an undo plan");
+    assert!(
+        job.plan
+            .title
+            .contains(&format!("revision {revision} ({to})")),
+        "{}",
+        job.plan.title
+    );
+    assert_eq!(run(job, 3, false).await, JobOutcome::Succeeded);
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(image_of(&d).as_deref(), Some(to));
+    let status = d.status.expect("status");
+    assert_eq!(
+        (status.replicas, status.available_replicas),
+        (Some(4), Some(4))
+    );
+
+    // An undo to a revision that is not there is refused.
+    let none = runner::prepare(&backend, &request(ActionKind::Undo { revision: 99 }), true)
+        .await
+        .expect_err("refused");
+    assert!(none.why.contains("no revision 99"), "{none:?}");
+}
+
+/// The console's side: `:set-image` on the Rollouts pane's deployment
+/// goes to the executor; when the job fails, the plan's undo is offered in
+/// a dialog, and confirming it plans the undo (nothing runs before its own
+/// confirmation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
+    use touban::app::{Effect, Event};
+    use touban::model::{ExecCommand, JobEvent, Key, KeyCode};
+    let (sandbox, _dir, mut app, mut rx) = common::watched(42).await;
+    common::until(&mut app, &mut rx, "the deployments listed", |a| {
+        a.rollout_rows()
+            .iter()
+            .any(|(_, d)| d.name == "web-frontend-blue")
+    })
+    .await;
+    let mut effects = Vec::new();
+    let mut typed = |app: &mut touban::app::App, text: &str| {
+        for c in text.chars() {
+            effects.extend(app.handle(Event::Key(Key::char(c))));
+        }
+    };
+    typed(&mut app, "5/web-frontend-blue");
+    app.handle(Event::Key(Key::plain(KeyCode::Enter)));
+    typed(&mut app, ":set-image iworkz/web-frontend:3.2.1");
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    let Some((id, request)) = effects.iter().find_map(|e| match e {
+        Effect::Exec(ExecCommand::Plan { id, request }) => Some((*id, request.clone())),
+        _ => None,
+    }) else {
+        panic!("a plan asked for: {effects:?}");
+    };
+    assert_eq!(request.target.name, "web-frontend-blue");
+    assert_eq!(request.target.cluster, "eks-tokyo", "the first row: Tokyo");
+    // The executor's answer, from the sandbox itself.
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), client)]));
+    let plan = runner::prepare(&backend, &request, true)
+        .await
+        .map(|job| job.plan);
+    app.handle(Event::Job(JobEvent::Planned {
+        id,
+        plan: Box::new(plan),
+    }));
+    // Confirmed as an operator would: the live colour's name typed (a
+    // rolling change of live pods in the primary), then the reason.
+    let mut effects = Vec::new();
+    for c in "web-frontend-blue".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    for code in [KeyCode::Tab, KeyCode::Tab, KeyCode::Enter] {
+        effects.extend(app.handle(Event::Key(Key::plain(code))));
+    }
+    for c in "3.2.1 fixes the login".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Exec(ExecCommand::Confirm { id: c, .. }) if *c == id)),
+        "{effects:?}"
+    );
+    app.handle(Event::Job(JobEvent::Finished {
+        id,
+        outcome: JobOutcome::Failed("step 3 of 3: stalled".into()),
+        at: std::time::SystemTime::now(),
+    }));
+    let screen = common::text(&common::render(&app, 160, 48));
+    assert!(screen.contains("Failed: undo it?"), "{screen}");
+    assert!(
+        screen.contains("Undo: undo web-frontend-blue to revision 1"),
+        "{screen}"
+    );
+    let mut effects = app.handle(Event::Key(Key::plain(KeyCode::Tab)));
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    assert!(
+        effects.iter().any(|e| matches!(e,
+            Effect::Exec(ExecCommand::Plan { request, .. })
+                if request.kind == ActionKind::Undo { revision: 1 })),
+        "{effects:?}"
+    );
+}
