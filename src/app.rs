@@ -431,6 +431,8 @@ impl App {
             Command::DeletePod => self.delete_pod(),
             Command::SetImage(arg) => self.set_image(&arg),
             Command::Undo(arg) => self.undo(&arg),
+            Command::Silence(arg) => self.silence(&arg),
+            Command::Expire => self.expire(),
             Command::CancelJob => self.cancel_job(),
             // Handled by the Cluster pane above.
             Command::NextView

@@ -658,9 +658,19 @@ fn spawn_executor(
         )
     })?;
     let executor = crate::exec::task::Executor {
-        backend: std::sync::Arc::new(crate::exec::backend::kube::KubeBackend::for_clusters(
-            &platform.clusters,
-        )),
+        backend: std::sync::Arc::new(
+            crate::exec::backend::kube::KubeBackend::for_clusters(&platform.clusters)
+                .with_alertmanagers(
+                    platform
+                        .alert_sources
+                        .iter()
+                        .filter(|s| s.kind == config::platform::AlertSourceKind::Alertmanager)
+                        .filter_map(|s| {
+                            Some((s.name.get_ref().clone(), s.url.as_ref()?.get_ref().clone()))
+                        })
+                        .collect(),
+                ),
+        ),
         audit: std::sync::Arc::new(audit),
         who: std::sync::Arc::new(crate::exec::runner::Who::new(
             &platform.environment,

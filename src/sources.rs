@@ -8,7 +8,7 @@ mod budget;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod data;
-mod http;
+pub(crate) mod http;
 pub mod promql;
 
 use std::time::{Duration, SystemTime};

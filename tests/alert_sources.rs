@@ -18,28 +18,6 @@ mod common;
 
 use common::Process;
 
-fn alertmanager(dir: &std::path::Path, port: u16) -> Process {
-    std::fs::write(
-        dir.join("alertmanager.yml"),
-        "route:\n  receiver: on-call\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: on-call\n",
-    )
-    .expect("write alertmanager.yml");
-    Process(
-        Command::new("prometheus-alertmanager")
-            .arg(format!(
-                "--config.file={}",
-                dir.join("alertmanager.yml").display()
-            ))
-            .arg(format!("--storage.path={}", dir.join("am").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start alertmanager"),
-    )
-}
-
 /// A Prometheus with the seed's rules, scraping `target_port` each second
 /// and sending alerts to the Alertmanager on `am_port`.
 fn prometheus(dir: &std::path::Path, am_port: u16, target_port: u16) -> (Process, u16) {
@@ -165,7 +143,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
     common::need("prometheus-alertmanager", "prometheus-alertmanager");
     let dir = tempfile::tempdir().expect("temp");
     let am_port = common::free_port();
-    let mut am = alertmanager(dir.path(), am_port);
+    let mut am = common::alertmanager::alertmanager(dir.path(), am_port);
     let (target_port, target_task) = target().await;
     let (_prometheus, prom_port) = prometheus(dir.path(), am_port, target_port);
     let (mut app, mut rx) = app_with(&format!(
@@ -252,7 +230,7 @@ async fn a_target_down_is_pending_then_fires_then_is_silenced_and_survives_an_al
         app.alert_rows().iter().any(|r| r.name == "ServiceDown"),
         "a stale source keeps its alerts"
     );
-    am = alertmanager(dir.path(), am_port);
+    am = common::alertmanager::alertmanager(dir.path(), am_port);
     common::until_for(&mut app, &mut rx, 30, "alertmanager live again", |a| {
         live(a, "alertmanager")
     })

@@ -751,3 +751,57 @@ fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
     t.wait_for("EXIT:0");
     assert_terminal_restored(&t);
 }
+
+/// In the demo, an alert that fires is silenced from the Alerts pane: `z`
+/// opens the command line on `silence 1h` and the alert's labels, the plan
+/// goes to the Alertmanager of its region, the reason becomes the
+/// silence's comment, and the pane shows it silenced at the next poll;
+/// `Z` expires it.
+#[test]
+fn in_the_demo_an_alert_is_silenced_and_the_silence_expired() {
+    let t = Tmux::new("silence");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --speed 30; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["8"]);
+    t.keys(&["/"]);
+    t.keys(&["-l", "PodCrashLooping"]);
+    t.keys(&["Enter"]);
+    t.wait_for_secs(60, "the alert firing", |s| {
+        s.lines()
+            .any(|l| l.contains("PodCrashLooping") && l.contains("firing"))
+    });
+    t.keys(&["z"]);
+    t.wait_for(":silence 1h alertname=\"PodCrashLooping\"");
+    t.keys(&["Enter"]);
+    let dialog = t.wait_for("Silence PodCrashLooping in tokyo for 1.0 h");
+    assert!(dialog.contains("POST /api/v2/silences"), "{dialog}");
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "known crash, fix deploying"]);
+    t.keys(&["Enter"]);
+    t.wait_for_secs(30, "the alert silenced", |s| {
+        s.lines()
+            .any(|l| l.contains("PodCrashLooping") && l.contains("silenced"))
+    });
+    t.keys(&["Z"]);
+    t.wait_for("Expire the silences of PodCrashLooping in tokyo");
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "fixed"]);
+    t.keys(&["Enter"]);
+    t.wait_for_secs(30, "the alert firing again", |s| {
+        s.lines()
+            .any(|l| l.contains("PodCrashLooping") && l.contains("firing"))
+            && !s
+                .lines()
+                .any(|l| l.contains("PodCrashLooping") && l.contains("silenced"))
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}

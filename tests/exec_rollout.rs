@@ -184,6 +184,16 @@ async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
     };
     typed(&mut app, "5/web-frontend-blue");
     app.handle(Event::Key(Key::plain(KeyCode::Enter)));
+    // Tokyo's row, wherever the clusters' listings put it.
+    let tokyo = app
+        .rollout_rows()
+        .iter()
+        .filter(|(_, d)| d.name == "web-frontend-blue")
+        .position(|(c, _)| *c == "eks-tokyo")
+        .expect("Tokyo's row");
+    for _ in 0..tokyo {
+        app.handle(Event::Key(Key::plain(KeyCode::Down)));
+    }
     typed(&mut app, ":set-image iworkz/web-frontend:3.2.1");
     effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
     let Some((id, request)) = effects.iter().find_map(|e| match e {
@@ -193,7 +203,7 @@ async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
         panic!("a plan asked for: {effects:?}");
     };
     assert_eq!(request.target.name, "web-frontend-blue");
-    assert_eq!(request.target.cluster, "eks-tokyo", "the first row: Tokyo");
+    assert_eq!(request.target.cluster, "eks-tokyo", "Tokyo's row selected");
     // The executor's answer, from the sandbox itself.
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), client)]));

@@ -164,6 +164,140 @@ impl App {
         self.ask(request, &title);
     }
 
+    /// `:silence DURATION MATCHER…` on the selected alert, sent to the
+    /// Alertmanager of its region; with nothing given, the command line
+    /// opens on `silence 1h` and the alert's labels, to edit.
+    pub(in crate::app) fn silence(&mut self, arg: &str) {
+        let alert = match self.selected_alert() {
+            Ok(a) => a,
+            Err(why) => {
+                self.say(Level::Error, format!("`silence`: {why}"));
+                return;
+            }
+        };
+        if arg.is_empty() {
+            let mut labels = alert.labels.clone();
+            labels.sort_by_key(|(k, _)| k != "alertname");
+            let matchers: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| crate::model::action::Matcher::equal(k, v).to_string())
+                .collect();
+            self.open_command_line(&format!("silence 1h {}", matchers.join(" ")));
+            return;
+        }
+        let mut words = arg.split_whitespace();
+        let duration = words.next().unwrap_or_default();
+        let Ok(span) = duration.parse::<jiff::SignedDuration>() else {
+            self.say(
+                Level::Error,
+                format!(
+                    "`silence {arg}`: `{duration}` is no duration: write 1h, 30m or 2h30m first"
+                ),
+            );
+            return;
+        };
+        let longest = *self.platform.settings.max_silence_hours.get_ref();
+        let seconds = u64::try_from(span.as_secs()).unwrap_or(0);
+        if seconds < 60 || seconds > longest * 3600 {
+            self.say(
+                Level::Error,
+                format!(
+                    "`silence {arg}`: a silence lasts from 1 minute to {longest} h (settings.max_silence_hours)"
+                ),
+            );
+            return;
+        }
+        let matchers: Result<Vec<_>, String> =
+            words.map(crate::model::action::Matcher::parse).collect();
+        let matchers = match matchers {
+            Ok(m) => m,
+            Err(why) => {
+                self.say(Level::Error, format!("`silence`: {why}"));
+                return;
+            }
+        };
+        let Some(target) = self.alertmanager_of(&alert) else {
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Silence {
+                matchers,
+                duration: std::time::Duration::from_secs(seconds),
+                created_by: String::new(),
+            },
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// `:expire`: the silences of the selected alert expired.
+    pub(in crate::app) fn expire(&mut self) {
+        let alert = match self.selected_alert() {
+            Ok(a) => a,
+            Err(why) => {
+                self.say(Level::Error, format!("`expire`: {why}"));
+                return;
+            }
+        };
+        if alert.silenced_by.is_empty() {
+            self.say(
+                Level::Info,
+                format!("{} is not silenced: nothing to expire", alert.name),
+            );
+            return;
+        }
+        let Some(target) = self.alertmanager_of(&alert) else {
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Expire {
+                ids: alert.silenced_by.clone(),
+            },
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The alert selected in the Alerts pane.
+    fn selected_alert(&self) -> Result<crate::model::alert::AlertRow, String> {
+        if self.focus != Pane::Alerts {
+            return Err("select an alert first: the Alerts pane".into());
+        }
+        self.visible_alerts()
+            .get(self.cursor(Pane::Alerts))
+            .map(|a| (*a).clone())
+            .ok_or_else(|| "no alert is selected".into())
+    }
+
+    /// The Alertmanager that silences an alert: its region's.
+    fn alertmanager_of(&mut self, alert: &crate::model::alert::AlertRow) -> Option<Target> {
+        let source = self.platform.alert_sources.iter().find(|s| {
+            s.kind == crate::config::platform::AlertSourceKind::Alertmanager
+                && s.region.get_ref() == &alert.region
+        });
+        let Some(source) = source else {
+            self.say(
+                Level::Error,
+                format!(
+                    "no Alertmanager is configured in {}: add an [[alert_sources]] of kind \"alertmanager\" to silence there",
+                    alert.region
+                ),
+            );
+            return None;
+        };
+        Some(Target {
+            region: alert.region.clone(),
+            cluster: source.name.get_ref().clone(),
+            namespace: String::new(),
+            kind: ObjectKind::Silence,
+            name: alert.name.clone(),
+        })
+    }
+
     /// The command line, opened on `text`.
     fn open_command_line(&mut self, text: &str) {
         let themes = self.themes.names().map(str::to_owned).collect();
@@ -706,6 +840,10 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::RetargetHpa => format!("retarget {name} to the live colour"),
         ActionKind::DeletePod => format!("delete pod {name}"),
         ActionKind::SetImage { image } => format!("set {name}'s image to {image}"),
+        ActionKind::Silence { duration, .. } => {
+            format!("silence {name} for {} min", duration.as_secs() / 60)
+        }
+        ActionKind::Expire { ids } => format!("expire {} silence(s) of {name}", ids.len()),
         ActionKind::Undo { revision } => format!("undo {name} to revision {revision}"),
     }
 }

@@ -78,6 +78,9 @@ pub struct Settings {
     /// minutes by default.
     #[serde(default = "default_scale_down_delay")]
     pub scale_down_delay_seconds: Spanned<u64>,
+    /// The longest silence the console sends, in hours (24 by default).
+    #[serde(default = "default_max_silence_hours")]
+    pub max_silence_hours: Spanned<u64>,
 }
 
 impl Default for Settings {
@@ -90,8 +93,13 @@ impl Default for Settings {
             operator: None,
             max_reply_mib: default_max_reply_mib(),
             scale_down_delay_seconds: default_scale_down_delay(),
+            max_silence_hours: default_max_silence_hours(),
         }
     }
+}
+
+fn default_max_silence_hours() -> Spanned<u64> {
+    Spanned::new(0..0, 24)
 }
 
 fn default_scale_down_delay() -> Spanned<u64> {
@@ -525,6 +533,13 @@ impl Platform {
             return Err((
                 delay.span(),
                 "scale_down_delay_seconds must be 0 to 86400 (how long a blue-green deploy keeps the old colour scaled)".into(),
+            ));
+        }
+        let silence = &self.settings.max_silence_hours;
+        if !(1..=168).contains(silence.get_ref()) {
+            return Err((
+                silence.span(),
+                "max_silence_hours must be 1 to 168 (the longest silence the console sends)".into(),
             ));
         }
         let hold = &self.thresholds.hold_polls;

@@ -9,6 +9,7 @@ pub mod hpa_retarget;
 pub mod restart;
 pub mod rollout;
 pub mod scale;
+pub mod silence;
 
 use super::step::Job;
 use crate::model::action::{ActionKind, ActionRequest};
@@ -61,6 +62,10 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::RetargetHpa => hpa_retarget::plan(request, seen),
         ActionKind::DeletePod => delete_pod::plan(request, seen),
         ActionKind::SetImage { image } => rollout::set_image(request, image, seen),
+        ActionKind::Silence {
+            matchers, duration, ..
+        } => silence::silence(request, matchers, *duration, seen),
+        ActionKind::Expire { ids } => silence::expire(request, ids, seen),
         ActionKind::Undo { revision } => rollout::undo(request, *revision, seen),
         ActionKind::BlueGreen {
             image,

@@ -3,6 +3,7 @@
 //! runner's rules are tested against the sandbox through the real client
 //! and nothing else stands in for a cluster.
 
+pub mod alertmanager;
 pub mod kube;
 
 use std::future::Future;
@@ -197,4 +198,35 @@ pub trait Backend: Sync {
         target: &Target,
         revision: u32,
     ) -> impl Future<Output = Result<Option<(serde_json::Value, String)>, Failure>> + Send;
+
+    /// The target's Alertmanager answers.
+    fn silences_reachable(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Creates a silence on the target's Alertmanager; its id.
+    fn create_silence(
+        &self,
+        target: &Target,
+        matchers: &[crate::model::action::Matcher],
+        duration: std::time::Duration,
+        created_by: &str,
+        comment: &str,
+    ) -> impl Future<Output = Result<String, Failure>> + Send;
+
+    /// A silence's state on the target's Alertmanager (`active`,
+    /// `pending`, `expired`); `None` if unknown.
+    fn silence_state(
+        &self,
+        target: &Target,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
+    /// Expires a silence on the target's Alertmanager.
+    fn expire_silence(
+        &self,
+        target: &Target,
+        id: &str,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 }

@@ -78,6 +78,13 @@ impl Holder {
     }
 }
 
+/// Whether a job on the target holds a Lease: every target in a cluster
+/// (a silence's Alertmanager has none; the coordination cluster that
+/// would hold its Lease is still to come).
+pub fn applies(target: &Target) -> bool {
+    target.kind != ObjectKind::Silence
+}
+
 /// The Lease's name for a target: the kind and name, as a DNS subdomain.
 pub fn name(target: &Target) -> String {
     let kind = match target.kind {
@@ -86,6 +93,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Release => "release",
         ObjectKind::Service => "service",
         ObjectKind::Pod => "pod",
+        ObjectKind::Silence => "silence",
     };
     format!("touban.{kind}.{}", target.name)
 }

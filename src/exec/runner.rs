@@ -7,6 +7,7 @@
 mod pod;
 mod read;
 mod release;
+mod silence;
 mod template;
 
 use std::time::{Duration, Instant};
@@ -72,7 +73,7 @@ async fn preflight<B: Backend>(
     job: &Job,
 ) -> Result<(), Refusal> {
     let t = &request.target;
-    let lease = (!request.dry_run).then(lease::access);
+    let lease = (!request.dry_run && lease::applies(t)).then(lease::access);
     for access in job.access.iter().chain(lease.iter().flatten()) {
         match backend.may(t, access).await {
             Ok(None) => {}
@@ -244,10 +245,10 @@ async fn take_lease<B: Backend>(
     key: &str,
     who: &Who,
 ) -> Result<Option<String>, String> {
-    if job.plan.request.dry_run {
+    let t = &job.plan.request.target;
+    if job.plan.request.dry_run || !lease::applies(t) {
         return Ok(None);
     }
-    let t = &job.plan.request.target;
     let now = jiff::Timestamp::now();
     let current = backend.lease(t).await.map_err(|f| {
         format!(
@@ -471,7 +472,7 @@ async fn announce<B: Backend>(
     reason: &str,
     warning: bool,
 ) {
-    if job.plan.request.dry_run {
+    if job.plan.request.dry_run || !lease::applies(&job.plan.request.target) {
         return;
     }
     let because = job
@@ -523,6 +524,8 @@ async fn perform<B: Backend>(
         | ActionKind::DeletePod
         | ActionKind::SetImage { .. }
         | ActionKind::Undo { .. }
+        | ActionKind::Silence { .. }
+        | ActionKind::Expire { .. }
         | ActionKind::BlueGreen { .. } => None,
     };
     let t = &request.target;
@@ -577,6 +580,7 @@ async fn perform<B: Backend>(
             perform_bounds(backend, job, op, seen_rv, cancel, resuming).await
         }
         Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
+        Op::Silence(op) => silence::perform(backend, job, op, seen_rv, cancel).await,
         Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
             template::perform(backend, job, op, cancel, resuming).await
         }

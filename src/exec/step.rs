@@ -114,6 +114,8 @@ pub enum Op {
         /// How long to wait at most.
         within: Duration,
     },
+    /// A step of a silence or its expiry.
+    Silence(SilenceOp),
     /// The pod is still the one planned from (its uid).
     ExpectPod {
         /// `metadata.uid` planned from.
@@ -225,6 +227,24 @@ pub enum ReleaseOp {
         services: Vec<String>,
         /// How long to wait at most for its pods to go.
         within: Duration,
+    },
+}
+
+/// The operations on an Alertmanager's silences (API v2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SilenceOp {
+    /// The Alertmanager answers (`GET /api/v2/status`).
+    Reachable,
+    /// Creates the silence (`POST /api/v2/silences`); its id is the
+    /// step's result (the call's `after`).
+    Create,
+    /// Waits until the silence just created is active.
+    AwaitActive,
+    /// Expires a silence (`DELETE /api/v2/silence/{id}`); one already
+    /// expired is left as it is.
+    Expire {
+        /// Its id.
+        id: String,
     },
 }
 

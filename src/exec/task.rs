@@ -285,7 +285,12 @@ fn on_command<B: Backend + Send + 'static>(
     command: ExecCommand,
 ) {
     match command {
-        ExecCommand::Plan { id, request } => {
+        ExecCommand::Plan { id, mut request } => {
+            // A silence is created by the operator this console runs as,
+            // whatever the request says.
+            if let ActionKind::Silence { created_by, .. } = &mut request.kind {
+                created_by.clone_from(&executor.who.operator);
+            }
             let backend = Arc::clone(&executor.backend);
             let audit = Arc::clone(&executor.audit);
             let who = Arc::clone(&executor.who);

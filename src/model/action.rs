@@ -21,6 +21,77 @@ pub enum ObjectKind {
     Service,
     /// A v1 Pod.
     Pod,
+    /// Silences of an Alertmanager (the target's `cluster` is the alert
+    /// source's name, its `name` the alert's).
+    Silence,
+}
+
+/// One matcher of a silence, as Alertmanager API v2 takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Matcher {
+    /// The label.
+    pub name: String,
+    /// The value, or the regular expression.
+    pub value: String,
+    /// `=~` / `!~` rather than `=` / `!=`.
+    pub is_regex: bool,
+    /// `=` / `=~` rather than `!=` / `!~`.
+    pub is_equal: bool,
+}
+
+impl Matcher {
+    /// `name=value`.
+    pub fn equal(name: &str, value: &str) -> Matcher {
+        Matcher {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            is_regex: false,
+            is_equal: true,
+        }
+    }
+
+    /// Parses `name=value`, `name!=value`, `name=~regex` or `name!~regex`
+    /// (the value may be quoted).
+    pub fn parse(text: &str) -> Result<Matcher, String> {
+        let at = text
+            .find(['=', '!'])
+            .ok_or_else(|| format!("`{text}` is no matcher: write label=value, label!=value, label=~regex or label!~regex"))?;
+        let (name, rest) = text.split_at(at);
+        let (op, value) = ["=~", "!~", "!=", "="]
+            .iter()
+            .find_map(|op| rest.strip_prefix(op).map(|v| (*op, v)))
+            .ok_or_else(|| format!("`{text}`: expected =, !=, =~ or !~ after `{name}`"))?;
+        let valid_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(format!("`{text}`: `{name}` is not a label name"));
+        }
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        Ok(Matcher {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            is_regex: op.ends_with('~'),
+            is_equal: !op.starts_with('!'),
+        })
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = match (self.is_equal, self.is_regex) {
+            (true, false) => "=",
+            (false, false) => "!=",
+            (true, true) => "=~",
+            (false, true) => "!~",
+        };
+        write!(f, "{}{op}\"{}\"", self.name, self.value)
+    }
 }
 
 /// What an action works on, named as the operator sees it.
@@ -82,6 +153,23 @@ pub enum ActionKind {
         /// The revision (`deployment.kubernetes.io/revision`).
         revision: u32,
     },
+    /// Silence alerts on an Alertmanager (API v2): the matchers, for
+    /// `duration` from now, created by the operator, the job's reason as
+    /// its comment.
+    Silence {
+        /// What it silences.
+        matchers: Vec<Matcher>,
+        /// For how long.
+        #[serde(with = "seconds")]
+        duration: std::time::Duration,
+        /// The operator, set by the executor (never typed).
+        created_by: String,
+    },
+    /// Expire silences of an Alertmanager, by id.
+    Expire {
+        /// The silences.
+        ids: Vec<String>,
+    },
     /// Delete a pod, for its Deployment to replace it, followed until the
     /// replacement is available.
     DeletePod,
@@ -124,6 +212,8 @@ impl ActionKind {
             ActionKind::RetargetHpa => "retarget-hpa",
             ActionKind::DeletePod => "delete-pod",
             ActionKind::SetImage { .. } => "set-image",
+            ActionKind::Silence { .. } => "silence",
+            ActionKind::Expire { .. } => "expire",
             ActionKind::Undo { .. } => "undo",
             ActionKind::BlueGreen { image: Some(_), .. } => "blue-green",
             ActionKind::BlueGreen { image: None, .. } => "revert",

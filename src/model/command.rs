@@ -132,6 +132,15 @@ pub enum Command {
     /// Move the selected release's flagged HPA to its live colour
     #[strum(message = "retarget hpa")]
     RetargetHpa,
+    /// Silence the selected alert: DURATION then matchers, from its labels when none are given
+    #[strum(
+        message = "silence",
+        props(arg = "DURATION MATCHER…", optional = "yes", rest = "yes")
+    )]
+    Silence(String),
+    /// Expire the silences of the selected alert
+    #[strum(message = "expire")]
+    Expire,
     /// Cancel the selected job: before it starts, or between its steps
     #[strum(message = "cancel")]
     CancelJob,
@@ -211,6 +220,7 @@ impl Command {
             | Command::Deploy(a)
             | Command::SetImage(a)
             | Command::Undo(a)
+            | Command::Silence(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -230,6 +240,7 @@ impl Command {
             Command::Deploy(_) => Command::Deploy(arg.to_owned()),
             Command::SetImage(_) => Command::SetImage(arg.to_owned()),
             Command::Undo(_) => Command::Undo(arg.to_owned()),
+            Command::Silence(_) => Command::Silence(arg.to_owned()),
             other => other,
         }
     }
@@ -269,12 +280,6 @@ impl FromStr for Command {
             .iter()
             .find(|(alias, _)| *alias == first)
             .map_or(first, |(_, name)| *name);
-        let arg = words.next();
-        if let Some(extra) = words.next() {
-            return Err(CommandParseError(format!(
-                "`{s}`: unexpected `{extra}` (a command takes at most one argument)"
-            )));
-        }
         let command = Pane::from_name(name).map(Command::Focus).or_else(|| {
             Command::iter().find(|c| !matches!(c, Command::Focus(_)) && c.name() == name)
         });
@@ -283,6 +288,20 @@ impl FromStr for Command {
                 "unknown command `{first}`: expected one of {}",
                 Command::completions().collect::<Vec<_>>().join(", ")
             )));
+        };
+        // A command whose argument is the rest of the line (`silence 1h
+        // a=b c=d`) takes every word; the others take one.
+        let rest = s.trim_start().get(first.len()..).unwrap_or_default().trim();
+        let arg = if command.get_str("rest").is_some() {
+            Some(rest).filter(|r| !r.is_empty())
+        } else {
+            let arg = words.next();
+            if let Some(extra) = words.next() {
+                return Err(CommandParseError(format!(
+                    "`{s}`: unexpected `{extra}` (a command takes at most one argument)"
+                )));
+            }
+            arg
         };
         match (command.get_str("arg"), arg) {
             (None, None) => Ok(command),
@@ -355,6 +374,12 @@ mod tests {
             "ns all".parse::<Command>(),
             Ok(Command::Namespace("all".into()))
         );
+        assert_eq!(
+            "silence 1h alertname=\"X\" team=ai".parse::<Command>(),
+            Ok(Command::Silence("1h alertname=\"X\" team=ai".into())),
+            "the rest of the line"
+        );
+        assert!("scale 1 2".parse::<Command>().is_err(), "one argument");
         let err = "launch".parse::<Command>().expect_err("unknown");
         assert!(err.0.starts_with("unknown command `launch`"), "{err}");
         let err = "theme".parse::<Command>().expect_err("needs a name");

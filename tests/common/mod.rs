@@ -3,6 +3,7 @@
 //! ratatui's `TestBackend`.
 #![allow(dead_code)]
 
+pub mod alertmanager;
 pub mod exec;
 pub mod faults;
 pub mod postgres;

@@ -89,7 +89,13 @@ impl Tmux {
 
     /// Waits until the screen satisfies `f` (10 s at most, then fails with the screen).
     pub fn wait(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_secs(10, what, f)
+    }
+
+    /// Waits until the screen satisfies `f` (`secs` at most, then fails
+    /// with the screen).
+    pub fn wait_for_secs(&self, secs: u64, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let screen = self.screen();
             if f(&screen) {

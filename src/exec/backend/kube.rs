@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::{Backend, Call, Failure, OwnedPod};
 use crate::config::secret::mask_line;
+use crate::model::action::Matcher;
 use crate::model::action::Target;
 use crate::model::cluster::{DeploymentRow, HpaRow, PodRow, ServiceRow};
 use crate::projection::{RESTARTED_AT, deployment_row, hpa_row, pod_row, service_row};
@@ -36,12 +37,15 @@ pub struct KubeBackend {
     /// Each cluster's client, behind a lock of its own: a cluster slow to
     /// connect (an exec plugin) stalls no other.
     clients: BTreeMap<String, tokio::sync::Mutex<Option<Connected>>>,
+    /// The Alertmanagers silences go to.
+    alertmanagers: super::alertmanager::Alertmanagers,
 }
 
 impl KubeBackend {
     /// A backend over these clients, by cluster name.
     pub fn new(clients: BTreeMap<String, Client>) -> KubeBackend {
         KubeBackend {
+            alertmanagers: super::alertmanager::Alertmanagers::default(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -54,6 +58,7 @@ impl KubeBackend {
     /// acted on.
     pub fn for_clusters(clusters: &[crate::config::platform::Cluster]) -> KubeBackend {
         KubeBackend {
+            alertmanagers: super::alertmanager::Alertmanagers::default(),
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -63,6 +68,14 @@ impl KubeBackend {
                 .map(|c| (c.name.get_ref().clone(), tokio::sync::Mutex::new(None)))
                 .collect(),
         }
+    }
+
+    /// The same backend, silencing on these Alertmanagers (by alert source
+    /// name → base URL).
+    #[must_use]
+    pub fn with_alertmanagers(mut self, urls: BTreeMap<String, String>) -> KubeBackend {
+        self.alertmanagers = super::alertmanager::Alertmanagers::new(urls);
+        self
     }
 
     async fn client(&self, t: &Target) -> Result<Client, Failure> {
@@ -279,6 +292,12 @@ impl Backend for KubeBackend {
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
             ObjectKind::Pod => ("Pod", "v1"),
+            ObjectKind::Silence => {
+                return Err(Failure {
+                    what: "a silence has no cluster to write Events to".into(),
+                    status: None,
+                });
+            }
             // A release is no API object: its Events name it by its `app`,
             // as `kubectl get events --field-selector involvedObject.name=APP`
             // finds them.
@@ -541,7 +560,7 @@ impl Backend for KubeBackend {
                     .map(|o| o.metadata.resource_version)
                     .map_err(|e| failure(object, "patch horizontalpodautoscaler", &e))
             }
-            ObjectKind::Release | ObjectKind::Pod => Err(Failure {
+            ObjectKind::Release | ObjectKind::Pod | ObjectKind::Silence => Err(Failure {
                 what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,
             }),
@@ -680,5 +699,30 @@ impl Backend for KubeBackend {
             status: None,
         })?;
         Ok(Some((value, image)))
+    }
+
+    async fn silences_reachable(&self, t: &Target) -> Result<(), Failure> {
+        self.alertmanagers.reachable(t).await
+    }
+
+    async fn create_silence(
+        &self,
+        t: &Target,
+        matchers: &[Matcher],
+        duration: Duration,
+        created_by: &str,
+        comment: &str,
+    ) -> Result<String, Failure> {
+        self.alertmanagers
+            .create(t, matchers, duration, created_by, comment)
+            .await
+    }
+
+    async fn silence_state(&self, t: &Target, id: &str) -> Result<Option<String>, Failure> {
+        self.alertmanagers.state(t, id).await
+    }
+
+    async fn expire_silence(&self, t: &Target, id: &str) -> Result<(), Failure> {
+        self.alertmanagers.expire(t, id).await
     }
 }

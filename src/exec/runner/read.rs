@@ -29,7 +29,7 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         ..t.clone()
     };
     match t.kind {
-        ObjectKind::Release | ObjectKind::Service => None,
+        ObjectKind::Release | ObjectKind::Service | ObjectKind::Silence => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas
@@ -46,6 +46,14 @@ pub(super) async fn seen<B: Backend>(
     primary: bool,
 ) -> Result<Seen, Refusal> {
     let t = &request.target;
+    // A silence is planned from the request alone: its Alertmanager is
+    // asked at the first step.
+    if t.kind == ObjectKind::Silence {
+        return Ok(Seen {
+            primary,
+            ..Seen::default()
+        });
+    }
     let hpas = backend.hpas(t).await.map_err(refused)?;
     let pod = match t.kind {
         ObjectKind::Pod => backend.pod(t).await.map_err(refused)?,
