@@ -243,7 +243,7 @@ fn png(buffer: &Buffer, path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes screenshots/*.png: run screenshots/make.sh"]
 async fn screenshots_of_the_demo() {
-    let (_sandbox, _dir, mut app, mut rx) = common::console_in(Scenario::Incidents, 1).await;
+    let (sandbox, _dir, mut app, mut rx) = common::console_in(Scenario::Incidents, 1).await;
     // Until the incident has begun: a backend-api pod crash-looping in
     // Tokyo, and an alert firing.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -285,4 +285,89 @@ async fn screenshots_of_the_demo() {
         png(&common::render(&app, 160, 48), &path);
         println!("wrote {}", path.display());
     }
+    acting(&sandbox, &mut app, &mut rx, &dir).await;
+}
+
+/// The confirm dialog of a scale planned by the real executor against the
+/// sandbox, then the Jobs pane once it ran.
+async fn acting(
+    sandbox: &touban::sandbox::Sandbox,
+    app: &mut touban::app::App,
+    rx: &mut tokio::sync::mpsc::Receiver<Event>,
+    dir: &Path,
+) {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use touban::app::Effect;
+    use touban::exec::task::{self, Executor};
+    use touban::model::{Key, KeyCode};
+    let backend = touban::exec::backend::kube::KubeBackend::new(BTreeMap::from([(
+        "eks-tokyo".to_owned(),
+        common::kube_client(sandbox, "eks-tokyo").await,
+    )]));
+    let state = tempfile::tempdir().expect("temp");
+    let (jobs_tx, mut jobs) = tokio::sync::mpsc::unbounded_channel();
+    let (exec, _task) = task::spawn(
+        Executor {
+            backend: Arc::new(backend),
+            audit: Arc::new(
+                touban::exec::audit::AuditLog::open(&state.path().join("audit.jsonl"))
+                    .expect("audit log"),
+            ),
+            who: Arc::new(touban::exec::runner::Who::new("sandbox", "aiko@bastion-1")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+        },
+        jobs_tx,
+    );
+    let mut effects = app.run(Command::Focus(Pane::Rollouts));
+    for c in "/web-frontend-blue".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    effects.extend(app.run(Command::Scale("10".into())));
+    // Pumps the console's and the executor's events until `done`.
+    let mut pump = async |app: &mut touban::app::App,
+                          effects: Vec<Effect>,
+                          done: &dyn Fn(&touban::app::App) -> bool| {
+        for e in effects {
+            if let Effect::Exec(c) = e {
+                exec.send(c).expect("the executor listens");
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(app) {
+            assert!(Instant::now() < deadline, "the job did not get there");
+            tokio::select! {
+                Some(j) = jobs.recv() => { app.handle(Event::Job(j)); }
+                Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()) => { app.handle(e); }
+                else => {}
+            }
+        }
+    };
+    pump(app, effects, &|a| a.jobs().iter().any(|j| j.plan.is_some())).await;
+    app.handle(Event::Tick(SystemTime::now()));
+    let path = dir.join("confirm.png");
+    png(&common::render(app, 160, 48), &path);
+    println!("wrote {}", path.display());
+    let mut effects = Vec::new();
+    for code in [KeyCode::Tab, KeyCode::Tab, KeyCode::Enter] {
+        effects.extend(app.handle(Event::Key(Key::plain(code))));
+    }
+    for c in "campaign traffic at 10:00".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    pump(app, effects, &|a| {
+        a.jobs().iter().any(|j| j.outcome.is_some())
+    })
+    .await;
+    let mut effects = app.run(Command::Focus(Pane::Jobs));
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    drop(effects);
+    app.handle(Event::Tick(SystemTime::now()));
+    let path = dir.join("jobs.png");
+    png(&common::render(app, 160, 48), &path);
+    println!("wrote {}", path.display());
 }
