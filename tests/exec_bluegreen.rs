@@ -375,3 +375,140 @@ async fn the_seed_s_hpa_in_korea_is_moved_to_the_live_colour() {
         .expect_err("refused");
     assert!(again.why.contains("nothing to fix"), "{again:?}");
 }
+
+/// `touban sandbox` in its own process, its config written to `dir`; the
+/// process and a client of its Tokyo cluster.
+async fn separate_sandbox(dir: &std::path::Path) -> (common::Process, kube::Client) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = common::Process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_touban"))
+            .arg("--log-file")
+            .arg(dir.join("sandbox.log"))
+            .args([
+                "sandbox",
+                "--scenario",
+                "calm",
+                "--speed",
+                "10",
+                "--write-config",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start touban sandbox"),
+    );
+    let kubeconfig = dir.join("kubeconfig");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(kubeconfig.exists() && dir.join("config.toml").exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox wrote no config"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+    let options = kube::config::KubeConfigOptions {
+        context: Some("eks-tokyo".into()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .expect("config");
+    let client = kube::Client::try_from(config).expect("client");
+    (sandbox, client)
+}
+
+/// A console killed in the middle of a blue-green job (its task aborted
+/// once traffic has moved), against a sandbox in its own process that
+/// outlives it: the job resumed from its first step converges (the
+/// prepared colour and the switched Service are found done, nothing is
+/// written twice) and ends where an uninterrupted run would: green live,
+/// the HPA on green, blue at 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_blue_green_job_resumes_against_a_separate_sandbox_to_the_same_end() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (_sandbox, client) = separate_sandbox(dir.path()).await;
+    let backend = Arc::new(KubeBackend::new(BTreeMap::from([(
+        "eks-tokyo".to_owned(),
+        client.clone(),
+    )])));
+    let audit_path = dir.path().join("audit.jsonl");
+    let who = Who::new("sandbox", "test@touban");
+    let job = runner::prepare(
+        backend.as_ref(),
+        &blue_green(Some(IMAGE), Duration::from_secs(1)),
+        true,
+    )
+    .await
+    .expect("a plan");
+
+    // Killed once the Services are switched (step 5 begins).
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let task = {
+        let (backend, job, who, path) = (
+            backend.clone(),
+            job.clone(),
+            who.clone(),
+            audit_path.clone(),
+        );
+        tokio::spawn(async move {
+            let audit = AuditLog::open(&path).expect("audit log");
+            let (_c, cancel) = watch::channel(false);
+            let mut cx = Context {
+                audit: &audit,
+                who: &who,
+                events: &tx,
+                cancel: &cancel,
+            };
+            runner::run(backend.as_ref(), &job, JobId(1), &mut cx).await
+        })
+    };
+    let killed = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(e) = rx.recv().await {
+            if matches!(e, JobEvent::Step { index: 5, .. }) {
+                task.abort();
+                return true;
+            }
+            assert!(
+                !matches!(e, JobEvent::Finished { .. }),
+                "ended before the kill: {e:?}"
+            );
+        }
+        false
+    })
+    .await
+    .expect("the switch within two minutes");
+    assert!(killed);
+    assert!(task.await.is_err_and(|e| e.is_cancelled()), "killed");
+
+    // Resumed (the same job: its Lease still names it).
+    let audit = AuditLog::open(&audit_path).expect("audit log");
+    let (outcome, events) = tokio::time::timeout(
+        Duration::from_secs(120),
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, true),
+    )
+    .await
+    .expect("the resumed job ends within two minutes");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    let said: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::StepEnded { said, .. } => Some(said.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        said[1].contains("nothing written"),
+        "the prepared colour found done: {said:?}"
+    );
+    assert!(
+        said[3].contains("nothing written"),
+        "the switch found done: {said:?}"
+    );
+    assert_live(&client, "green", "green").await;
+    let blue = Api::<Deployment>::namespaced(client, NS)
+        .get("backend-api-blue")
+        .await
+        .expect("get");
+    assert_eq!(blue.spec.and_then(|s| s.replicas), Some(0), "blue retired");
+}

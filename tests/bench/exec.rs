@@ -112,7 +112,8 @@ fn switch_watch(client: kube::Client) -> Arc<Mutex<Vec<Duration>>> {
                         .spec
                         .and_then(|s| s.selector)
                         .and_then(|s| s.get("color").cloned());
-                    if last.is_some() && colour != last
+                    if last.is_some()
+                        && colour != last
                         && let Some(c) = &colour
                     {
                         *changed.lock().expect("lock") = Some((c.clone(), Instant::now()));
@@ -170,7 +171,8 @@ async fn bench() {
     })
     .await
     .expect("sandbox");
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
+    let kubeconfig =
+        kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
     let options = kube::config::KubeConfigOptions {
         context: Some("eks-tokyo".into()),
         ..Default::default()
