@@ -650,32 +650,25 @@ async fn write_restart<B: Backend>(
     dry_run: bool,
     seen_rv: Option<&str>,
 ) -> Result<Call, Failure> {
-    let mut rv = seen_rv.map(str::to_owned);
-    for _ in 0..CONFLICT_RETRIES {
-        match backend.restart(t, at, dry_run, rv.as_deref()).await {
-            Err(f) if f.status == Some(409) => {
-                let (d, now) = backend.deployment(t).await?.ok_or_else(|| gone(t))?;
-                if planned.is_some_and(|g| g != d.generation) {
-                    return Err(Failure {
-                        what: format!(
-                            "{}'s spec changed since the plan (generation {}): plan again",
-                            d.name, d.generation
-                        ),
-                        status: Some(409),
-                    });
-                }
-                rv = Some(now);
+    with_conflicts(
+        t,
+        seen_rv,
+        |rv: Option<String>| async move { backend.restart(t, at, dry_run, rv.as_deref()).await },
+        |_: Option<String>| async move {
+            let (d, now) = backend.deployment(t).await?.ok_or_else(|| gone(t))?;
+            if planned.is_some_and(|g| g != d.generation) {
+                return Err(Failure {
+                    what: format!(
+                        "{}'s spec changed since the plan (generation {}): plan again",
+                        d.name, d.generation
+                    ),
+                    status: Some(409),
+                });
             }
-            other => return other,
-        }
-    }
-    Err(Failure {
-        what: format!(
-            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
-            t.namespace, t.name, t.cluster
-        ),
-        status: Some(409),
-    })
+            Ok(Reread::Retry(now))
+        },
+    )
+    .await
 }
 
 /// Writes an HPA's bounds with the resourceVersion last read as
@@ -689,49 +682,43 @@ async fn write_bounds<B: Backend>(
     dry_run: bool,
     seen_rv: Option<&str>,
 ) -> Result<Call, Failure> {
-    let mut rv = seen_rv.map(str::to_owned);
-    for _ in 0..CONFLICT_RETRIES {
-        match backend
-            .set_hpa_bounds(t, min, max, dry_run, rv.as_deref())
-            .await
-        {
-            Err(f) if f.status == Some(409) => {
-                let Some((h, now)) = backend.hpa(t).await? else {
-                    return Err(Failure {
-                        what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
-                        status: Some(404),
-                    });
-                };
-                if i64::from(h.min) == i64::from(min) && i64::from(h.max) == i64::from(max) {
-                    // Already what was asked (a write of ours that was
-                    // answered late): nothing more to write.
-                    return Ok(Call {
-                        status: 200,
-                        before: rv,
-                        after: Some(now),
-                    });
-                }
-                if !hpa_bounds::holds(&h, from.0, from.1) {
-                    return Err(Failure {
-                        what: format!(
-                            "{} now scales between {} and {}, not the {}–{} planned from: plan again",
-                            h.name, h.min, h.max, from.0, from.1
-                        ),
-                        status: Some(409),
-                    });
-                }
-                rv = Some(now);
+    with_conflicts(
+        t,
+        seen_rv,
+        |rv: Option<String>| async move {
+            backend
+                .set_hpa_bounds(t, min, max, dry_run, rv.as_deref())
+                .await
+        },
+        |rv: Option<String>| async move {
+            let Some((h, now)) = backend.hpa(t).await? else {
+                return Err(Failure {
+                    what: format!("HPA {}/{} on {} is gone", t.namespace, t.name, t.cluster),
+                    status: Some(404),
+                });
+            };
+            if i64::from(h.min) == i64::from(min) && i64::from(h.max) == i64::from(max) {
+                // Already what was asked (a write of ours that was
+                // answered late): nothing more to write.
+                return Ok(Reread::Done(Call {
+                    status: 200,
+                    before: rv,
+                    after: Some(now),
+                }));
             }
-            other => return other,
-        }
-    }
-    Err(Failure {
-        what: format!(
-            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
-            t.namespace, t.name, t.cluster
-        ),
-        status: Some(409),
-    })
+            if !hpa_bounds::holds(&h, from.0, from.1) {
+                return Err(Failure {
+                    what: format!(
+                        "{} now scales between {} and {}, not the {}–{} planned from: plan again",
+                        h.name, h.min, h.max, from.0, from.1
+                    ),
+                    status: Some(409),
+                });
+            }
+            Ok(Reread::Retry(now))
+        },
+    )
+    .await
 }
 
 /// The operations of a restart.
@@ -962,6 +949,46 @@ fn gone(t: &Target) -> Failure {
     }
 }
 
+/// What a write refused with 409 finds when it reads the object again.
+enum Reread {
+    /// The plan still holds: write again on this resourceVersion.
+    Retry(String),
+    /// The write's effect is there already (ours, answered late).
+    Done(Call),
+}
+
+/// Writes with the resourceVersion last read as precondition; a 409 reads
+/// the object again (`reread`, which fails the step when the plan no longer
+/// holds) and retries, at most [`CONFLICT_RETRIES`] times.
+async fn with_conflicts<W, R>(
+    t: &Target,
+    seen_rv: Option<&str>,
+    mut write: impl FnMut(Option<String>) -> W,
+    mut reread: impl FnMut(Option<String>) -> R,
+) -> Result<Call, Failure>
+where
+    W: Future<Output = Result<Call, Failure>>,
+    R: Future<Output = Result<Reread, Failure>>,
+{
+    let mut rv = seen_rv.map(str::to_owned);
+    for _ in 0..CONFLICT_RETRIES {
+        match write(rv.clone()).await {
+            Err(f) if f.status == Some(409) => match reread(rv.clone()).await? {
+                Reread::Retry(now) => rv = Some(now),
+                Reread::Done(call) => return Ok(call),
+            },
+            other => return other,
+        }
+    }
+    Err(Failure {
+        what: format!(
+            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
+            t.namespace, t.name, t.cluster
+        ),
+        status: Some(409),
+    })
+}
+
 /// How many times a write refused with 409 is read again and retried while
 /// what it was planned on (the replicas wanted) still holds.
 const CONFLICT_RETRIES: usize = 5;
@@ -978,40 +1005,25 @@ async fn write_scale<B: Backend>(
     dry_run: bool,
     seen_rv: Option<&str>,
 ) -> Result<Call, Failure> {
-    let mut rv = seen_rv.map(str::to_owned);
-    for _ in 0..CONFLICT_RETRIES {
-        match backend.scale(t, replicas, dry_run, rv.as_deref()).await {
-            Err(f) if f.status == Some(409) => {
-                let Some((d, now)) = backend.deployment(t).await? else {
-                    return Err(Failure {
-                        what: format!(
-                            "deployment {}/{} on {} is gone",
-                            t.namespace, t.name, t.cluster
-                        ),
-                        status: Some(404),
-                    });
-                };
-                if d.desired != from {
-                    return Err(Failure {
-                        what: format!(
-                            "{} now wants {} replicas, not the {from} planned from: plan again",
-                            d.name, d.desired
-                        ),
-                        status: Some(409),
-                    });
-                }
-                rv = Some(now);
+    with_conflicts(
+        t,
+        seen_rv,
+        |rv: Option<String>| async move { backend.scale(t, replicas, dry_run, rv.as_deref()).await },
+        |_: Option<String>| async move {
+            let (d, now) = backend.deployment(t).await?.ok_or_else(|| gone(t))?;
+            if d.desired != from {
+                return Err(Failure {
+                    what: format!(
+                        "{} now wants {} replicas, not the {from} planned from: plan again",
+                        d.name, d.desired
+                    ),
+                    status: Some(409),
+                });
             }
-            other => return other,
-        }
-    }
-    Err(Failure {
-        what: format!(
-            "{}/{} on {} changed under every one of {CONFLICT_RETRIES} writes: try again",
-            t.namespace, t.name, t.cluster
-        ),
-        status: Some(409),
-    })
+            Ok(Reread::Retry(now))
+        },
+    )
+    .await
 }
 
 /// Reads the deployment until `verify` says done, it stalls, the deadline
