@@ -523,6 +523,20 @@ impl App {
         self.read_only_flag || self.platform.settings.read_only
     }
 
+    /// The clusters read-only by their own `read_only` while the console
+    /// is not: actions on them are refused, on the others allowed.
+    pub fn read_only_clusters(&self) -> Vec<&str> {
+        if self.read_only() {
+            return Vec::new();
+        }
+        self.platform
+            .clusters
+            .iter()
+            .filter(|c| c.read_only == Some(true))
+            .map(|c| c.name.get_ref().as_str())
+            .collect()
+    }
+
     /// The focused pane.
     pub fn focus(&self) -> Pane {
         self.focus

@@ -237,6 +237,28 @@ fn read_only_shows_its_badge() {
 }
 
 #[test]
+fn a_read_only_cluster_is_named_in_the_badge() {
+    let mut loaded = loaded("default", "default");
+    if let Some(korea) = loaded
+        .platform
+        .clusters
+        .iter_mut()
+        .find(|c| c.name.get_ref() == "aks-korea")
+    {
+        korea.read_only = Some(true);
+    }
+    let app = App::new(loaded, fixed_now());
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.ends_with(" READ-ONLY: aks-korea ")),
+        "{screen}"
+    );
+}
+
+#[test]
 fn keymap_warnings_reach_the_footer_and_the_messages_overlay() {
     let mut loaded = loaded("default", "default");
     let src = std::fs::read_to_string(concat!(

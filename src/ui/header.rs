@@ -24,8 +24,18 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         },
     ];
 
-    let badge_text = text::badge(app.read_only(), lang);
-    let badge_style = if app.read_only() {
+    // Some clusters read-only, the console not: the badge names them.
+    let some = app.read_only_clusters();
+    let badge_text = if some.is_empty() {
+        text::badge(app.read_only(), lang).to_owned()
+    } else {
+        format!(
+            "{}: {} ",
+            text::badge(true, lang).trim_end(),
+            some.join(", ")
+        )
+    };
+    let badge_style = if app.read_only() || !some.is_empty() {
         st.read_only_badge
     } else {
         st.live_badge
