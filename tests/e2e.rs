@@ -26,6 +26,17 @@ fn first_frame_micros(log: &Path) -> Option<u64> {
         .ok()
 }
 
+/// Starts `touban demo ARGS` in a 160×48 shell pane of `t`, its log in the
+/// pane's directory; the shell prints `EXIT:<code>` when it ends.
+fn demo(t: &Tmux, args: &str) {
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo {args}; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+}
+
 #[test]
 fn starts_shows_clocks_help_and_panes_then_quits_to_the_shell() {
     let t = Tmux::new("tour");
@@ -313,12 +324,7 @@ fn panic_once(t: &Tmux) {
 #[test]
 fn demo_starts_the_sandbox_and_the_console_on_it() {
     let t = Tmux::new("demo");
-    t.start(160, 48, "sh");
-    t.wait_for("shell>");
-    t.line(&format!(
-        "{BIN} --log-file {} demo --speed 10; echo EXIT:$?",
-        t.path("demo.log").display()
-    ));
+    demo(&t, "--speed 10");
     let screen = t.wait_for("当番 touban │ sandbox");
     assert!(
         screen.contains("eks-tokyo") && screen.contains("aks-korea"),
@@ -449,12 +455,7 @@ fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
 #[test]
 fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
     let t = Tmux::new("jump");
-    t.start(160, 48, "sh");
-    t.wait_for("shell>");
-    t.line(&format!(
-        "{BIN} --log-file {} demo --speed 30; echo EXIT:$?",
-        t.path("demo.log").display()
-    ));
+    demo(&t, "--speed 30");
     t.wait_for("当番 touban │ sandbox");
     t.keys(&["8"]);
     // At 30x, PodCrashLooping fires about 14 s in (120 s + its 5 min `for`).
@@ -508,12 +509,7 @@ fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
 #[allow(clippy::too_many_lines)] // one story: from the selection to the audit log
 fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
     let t = Tmux::new("scale");
-    t.start(160, 48, "sh");
-    t.wait_for("shell>");
-    t.line(&format!(
-        "{BIN} --log-file {} demo --scenario calm --speed 10; echo EXIT:$?",
-        t.path("demo.log").display()
-    ));
+    demo(&t, "--scenario calm --speed 10");
     t.wait_for("sources 12/12 live");
     t.keys(&["2", "]"]);
     t.wait_for("iworkz/web-frontend:3.2.0");
@@ -628,12 +624,7 @@ fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
 #[test]
 fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
     let t = Tmux::new("hpa");
-    t.start(160, 48, "sh");
-    t.wait_for("shell>");
-    t.line(&format!(
-        "{BIN} --log-file {} demo --scenario calm --speed 10; echo EXIT:$?",
-        t.path("demo.log").display()
-    ));
+    demo(&t, "--scenario calm --speed 10");
     t.wait_for("sources 12/12 live");
     t.keys(&["5"]);
     t.wait_for("backend-api-blue");
@@ -685,12 +676,7 @@ fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
 #[test]
 fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
     let t = Tmux::new("bluegreen");
-    t.start(160, 48, "sh");
-    t.wait_for("shell>");
-    t.line(&format!(
-        "{BIN} --log-file {} demo --scenario calm --speed 10; echo EXIT:$?",
-        t.path("demo.log").display()
-    ));
+    demo(&t, "--scenario calm --speed 10");
     t.wait_for("sources 12/12 live");
     t.keys(&["5"]);
     t.wait_for("web-frontend-blue");
@@ -760,12 +746,7 @@ fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
 #[test]
 fn in_the_demo_an_alert_is_silenced_and_the_silence_expired() {
     let t = Tmux::new("silence");
-    t.start(160, 48, "sh");
-    t.wait_for("shell>");
-    t.line(&format!(
-        "{BIN} --log-file {} demo --speed 30; echo EXIT:$?",
-        t.path("demo.log").display()
-    ));
+    demo(&t, "--speed 30");
     t.wait_for("当番 touban │ sandbox");
     t.keys(&["8"]);
     t.keys(&["/"]);

@@ -16,12 +16,12 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Api;
 use kube::api::ListParams;
 use kube::runtime::watcher;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use touban::exec::audit::AuditLog;
 use touban::exec::backend::kube::KubeBackend;
-use touban::exec::runner::{self, Context, Who};
+use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::model::{JobEvent, JobId, JobOutcome};
+use touban::model::{JobEvent, JobOutcome};
 use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
@@ -176,20 +176,11 @@ async fn run_until_held(
     who: &Who,
     job: touban::exec::step::Job,
 ) -> (tokio::task::JoinHandle<JobOutcome>, watch::Sender<bool>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (cancel_deploy, cancel) = watch::channel(false);
-    let deploy = {
-        let (backend, audit, who, job) = (backend.clone(), audit.clone(), who.clone(), job);
-        tokio::spawn(async move {
-            let mut cx = Context {
-                audit: &audit,
-                who: &who,
-                events: &tx,
-                cancel: &cancel,
-            };
-            runner::run(backend.as_ref(), &job, JobId(1), &mut cx).await
-        })
-    };
+    let common::exec::Running {
+        task: deploy,
+        events: mut rx,
+        cancel: cancel_deploy,
+    } = common::exec::spawn_job(backend.clone(), job, 1, audit.clone(), who.clone());
     let mut endpoints_said = String::new();
     let held = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(e) = rx.recv().await {
@@ -443,26 +434,17 @@ async fn a_killed_blue_green_job_resumes_against_a_separate_sandbox_to_the_same_
     .expect("a plan");
 
     // Killed once the Services are switched (step 5 begins).
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let task = {
-        let (backend, job, who, path) = (
-            backend.clone(),
-            job.clone(),
-            who.clone(),
-            audit_path.clone(),
-        );
-        tokio::spawn(async move {
-            let audit = AuditLog::open(&path).expect("audit log");
-            let (_c, cancel) = watch::channel(false);
-            let mut cx = Context {
-                audit: &audit,
-                who: &who,
-                events: &tx,
-                cancel: &cancel,
-            };
-            runner::run(backend.as_ref(), &job, JobId(1), &mut cx).await
-        })
-    };
+    let common::exec::Running {
+        task,
+        events: mut rx,
+        ..
+    } = common::exec::spawn_job(
+        backend.clone(),
+        job.clone(),
+        1,
+        Arc::new(AuditLog::open(&audit_path).expect("audit log")),
+        who.clone(),
+    );
     let killed = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(e) = rx.recv().await {
             if matches!(e, JobEvent::Step { index: 5, .. }) {

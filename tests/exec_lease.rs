@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use tokio::sync::{mpsc, watch};
 use touban::exec::audit::AuditLog;
 use touban::exec::backend::kube::KubeBackend;
-use touban::exec::runner::{self, Context, Who};
+use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::model::{JobEvent, JobId, JobOutcome};
+use touban::model::{JobEvent, JobOutcome};
 use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
@@ -61,21 +60,17 @@ async fn a_second_console_is_refused_with_the_holder_and_a_dead_one_s_lease_is_t
     let job_a = runner::prepare(backend.as_ref(), &scale(9), true)
         .await
         .expect("a plan");
-    let (tx_a, mut rx_a) = mpsc::unbounded_channel();
-    let (cancel_a, cancel) = watch::channel(false);
-    let task_a = {
-        let (backend, audit) = (backend.clone(), audit.clone());
-        tokio::spawn(async move {
-            let who = Who::new("sandbox", "aiko@bastion-1");
-            let mut cx = Context {
-                audit: &audit,
-                who: &who,
-                events: &tx_a,
-                cancel: &cancel,
-            };
-            runner::run(backend.as_ref(), &job_a, JobId(1), &mut cx).await
-        })
-    };
+    let common::exec::Running {
+        task: task_a,
+        events: mut rx_a,
+        cancel: cancel_a,
+    } = common::exec::spawn_job(
+        backend.clone(),
+        job_a,
+        1,
+        audit.clone(),
+        Who::new("sandbox", "aiko@bastion-1"),
+    );
     while let Some(e) = rx_a.recv().await {
         if matches!(e, JobEvent::Step { index: 3, .. }) {
             break;

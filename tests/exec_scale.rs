@@ -8,11 +8,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use tokio::sync::{mpsc, watch};
 use touban::exec::audit::AuditLog;
 use touban::exec::backend::Backend;
 use touban::exec::backend::kube::KubeBackend;
-use touban::exec::runner::{self, Context, Who};
+use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::{JobEvent, JobId, JobOutcome};
 use touban::sandbox::{Options, Sandbox, Scenario};
@@ -348,26 +347,17 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
     // resumed job is the same job (session and id): it takes its own Lease
     // back, which still names it.
     let who = who();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let task = {
-        let (backend, job, path, who) = (
-            std::sync::Arc::clone(&backend),
-            job.clone(),
-            audit_path.clone(),
-            who.clone(),
-        );
-        tokio::spawn(async move {
-            let audit = AuditLog::open(&path).expect("audit log");
-            let (_c, cancel) = watch::channel(false);
-            let mut cx = Context {
-                audit: &audit,
-                who: &who,
-                events: &tx,
-                cancel: &cancel,
-            };
-            runner::run(backend.as_ref(), &job, JobId(1), &mut cx).await
-        })
-    };
+    let common::exec::Running {
+        task,
+        events: mut rx,
+        ..
+    } = common::exec::spawn_job(
+        std::sync::Arc::clone(&backend),
+        job.clone(),
+        1,
+        std::sync::Arc::new(AuditLog::open(&audit_path).expect("audit log")),
+        who.clone(),
+    );
     while let Some(e) = rx.recv().await {
         if matches!(e, JobEvent::Step { index: 3, .. }) {
             task.abort();

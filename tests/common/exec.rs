@@ -38,3 +38,39 @@ pub async fn run_job<B: Backend>(
     }
     (outcome, events)
 }
+
+/// A job run in a task of its own, for a test to watch, cancel or kill.
+pub struct Running {
+    /// The task: abort it to kill the job as a dying console would.
+    pub task: tokio::task::JoinHandle<JobOutcome>,
+    /// The job's events as they come.
+    pub events: mpsc::UnboundedReceiver<JobEvent>,
+    /// Send `true` to cancel the job between its steps.
+    pub cancel: watch::Sender<bool>,
+}
+
+/// Starts `job` as `who` in its own task, its records appended to `audit`.
+pub fn spawn_job<B: Backend + Send + 'static>(
+    backend: std::sync::Arc<B>,
+    job: Job,
+    id: u64,
+    audit: std::sync::Arc<AuditLog>,
+    who: Who,
+) -> Running {
+    let (tx, events) = mpsc::unbounded_channel();
+    let (cancel, cancelled) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut cx = Context {
+            audit: &audit,
+            who: &who,
+            events: &tx,
+            cancel: &cancelled,
+        };
+        runner::run(backend.as_ref(), &job, JobId(id), &mut cx).await
+    });
+    Running {
+        task,
+        events,
+        cancel,
+    }
+}
