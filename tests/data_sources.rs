@@ -306,15 +306,7 @@ async fn a_redis_primary_and_replica_read_directly_through_a_lost_link_and_two_p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudwatch_series_of_the_database_and_cache_come_through_the_sdk() {
-    let sandbox = Sandbox::start(Options {
-        seed: 9,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(9, 10.0).await;
     let dir = tempfile::tempdir().expect("temp");
     let (_, config) = sandbox.write_config(dir.path()).expect("config");
     let mut loaded = common::loaded("default", "default");
@@ -387,15 +379,7 @@ async fn promql_figures_from_a_real_prometheus_scraping_the_sandbox() {
         found,
         "prometheus is missing: install it with `apt-get install -y prometheus` (tests/run.sh does this)"
     );
-    let sandbox = Sandbox::start(Options {
-        seed: 10,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(10, 10.0).await;
     let dir = tempfile::tempdir().expect("temp");
     let targets: Vec<String> = sandbox
         .endpoints

@@ -22,7 +22,6 @@ use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::{JobEvent, JobOutcome};
-use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
@@ -207,15 +206,7 @@ async fn run_until_held(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blue_green_deploy_switches_when_saturated_moves_the_hpa_and_reverts() {
-    let sandbox = Sandbox::start(Options {
-        seed: 31,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(31, 10.0).await;
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = Arc::new(KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
@@ -304,15 +295,7 @@ async fn a_blue_green_deploy_switches_when_saturated_moves_the_hpa_and_reverts()
 /// holds that colour inside the HPA's bounds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_s_hpa_in_korea_is_moved_to_the_live_colour() {
-    let sandbox = Sandbox::start(Options {
-        seed: 32,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(32, 10.0).await;
     let client = common::kube_client(&sandbox, "aks-korea").await;
     let backend = KubeBackend::new(BTreeMap::from([("aks-korea".to_owned(), client.clone())]));
     let dir = tempfile::tempdir().expect("temp");

@@ -15,7 +15,6 @@ use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::{JobEvent, JobOutcome};
-use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
@@ -38,15 +37,7 @@ fn scale(replicas: u32) -> ActionRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_console_is_refused_with_the_holder_and_a_dead_one_s_lease_is_taken_over() {
-    let sandbox = Sandbox::start(Options {
-        seed: 21,
-        pods: 0,
-        speed: 0.2,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(21, 0.2).await;
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), NS);
     let backend = std::sync::Arc::new(KubeBackend::new(BTreeMap::from([(

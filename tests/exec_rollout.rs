@@ -14,7 +14,6 @@ use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::JobOutcome;
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
@@ -48,15 +47,7 @@ fn image_of(d: &Deployment) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_deploy_rolls_out_a_stall_offers_the_undo_and_the_undo_rolls_back() {
-    let sandbox = Sandbox::start(Options {
-        seed: 41,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(41, 10.0).await;
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), client.clone())]));
     let deployments: Api<Deployment> = Api::namespaced(client, NS);

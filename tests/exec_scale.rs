@@ -14,7 +14,6 @@ use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::{JobEvent, JobId, JobOutcome};
-use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
@@ -58,15 +57,7 @@ async fn run(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_plans_runs_verifies_and_records() {
-    let sandbox = Sandbox::start(Options {
-        seed: 5,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(5, 10.0).await;
     let operator = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
     let deployments: Api<Deployment> = Api::namespaced(operator, NS);
@@ -321,15 +312,7 @@ fn audit_says(audit_path: &std::path::Path, kubeconfig: &str) {
 /// twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_killed_midway_resumes_to_the_same_end() {
-    let sandbox = Sandbox::start(Options {
-        seed: 6,
-        pods: 0,
-        speed: 2.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(6, 2.0).await;
     let operator = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = std::sync::Arc::new(KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
@@ -420,15 +403,7 @@ async fn a_job_killed_midway_resumes_to_the_same_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hpa_bounds_move_the_target_inside_them() {
     use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-    let sandbox = Sandbox::start(Options {
-        seed: 8,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(8, 10.0).await;
     let operator = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(operator.clone(), NS);
@@ -510,15 +485,7 @@ async fn hpa_bounds_move_the_target_inside_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one story: the restart, its Events, its resume
 async fn restart_rolls_new_pods_and_a_resume_writes_nothing() {
-    let sandbox = Sandbox::start(Options {
-        seed: 9,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(9, 10.0).await;
     let operator = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
     let deployments: Api<Deployment> = Api::namespaced(operator, NS);
@@ -635,15 +602,7 @@ async fn restart_rolls_new_pods_and_a_resume_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_pod_is_replaced_and_a_resume_deletes_nothing() {
     use k8s_openapi::api::core::v1::Pod;
-    let sandbox = Sandbox::start(Options {
-        seed: 8,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(8, 10.0).await;
     let operator = common::kube_client(&sandbox, "eks-tokyo").await;
     let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), operator.clone())]));
     let pods: Api<Pod> = Api::namespaced(operator.clone(), NS);

@@ -19,7 +19,6 @@ use touban::exec::task::{self, Executor};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::plan::Plan;
 use touban::model::{ExecCommand, JobEvent, JobId, JobOutcome};
-use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
 
@@ -95,15 +94,7 @@ impl Events {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one story: the queue from plan to shutdown
 async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
-    let sandbox = Sandbox::start(Options {
-        seed: 12,
-        pods: 0,
-        speed: 4.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(12, 4.0).await;
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let dir = tempfile::tempdir().expect("temp");
@@ -290,15 +281,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
 /// is declined and recorded, a running job is cancelled, and the task ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
-    let sandbox = Sandbox::start(Options {
-        seed: 13,
-        pods: 0,
-        speed: 0.2,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(13, 0.2).await;
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");

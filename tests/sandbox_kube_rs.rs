@@ -28,15 +28,7 @@ async fn next<T>(stream: &mut (impl futures_util::Stream<Item = T> + Unpin)) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_sees_a_scale_after_its_initial_list() {
-    let sandbox = Sandbox::start(Options {
-        seed: 3,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(3, 10.0).await;
     let deployments: Api<Deployment> =
         Api::namespaced(common::kube_client(&sandbox, "eks-tokyo").await, NS);
     let mut stream = watcher::watcher(deployments.clone(), watcher::Config::default()).boxed();
@@ -78,15 +70,7 @@ async fn a_watcher_sees_a_scale_after_its_initial_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_resource_version_is_a_410_event_and_the_watcher_lists_again() {
-    let sandbox = Sandbox::start(Options {
-        seed: 4,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(4, 10.0).await;
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
 

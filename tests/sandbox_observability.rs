@@ -50,15 +50,7 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 async fn a_real_prometheus_scrapes_every_endpoint_with_the_seed_rules() {
     common::need("prometheus", "prometheus");
     common::need("curl", "curl");
-    let sandbox = Sandbox::start(Options {
-        seed: 11,
-        pods: 0,
-        speed: 10.0,
-        scenario: Scenario::Calm,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = common::calm(11, 10.0).await;
     let dir = tempfile::tempdir().expect("temp");
     let mut jobs: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for e in &sandbox.endpoints {

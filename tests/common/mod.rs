@@ -103,6 +103,19 @@ pub async fn watched_in(
     (sandbox, dir, app, rx)
 }
 
+/// A calm sandbox of `seed`, no filler pods, at `pace` times real time.
+pub async fn calm(seed: u64, pace: f64) -> Sandbox {
+    Sandbox::start(Options {
+        seed,
+        pods: 0,
+        speed: pace,
+        scenario: Scenario::Calm,
+        ..Options::default()
+    })
+    .await
+    .expect("sandbox")
+}
+
 /// A sandbox (hurried tenfold) and an app on the config it wrote, no
 /// source started yet.
 pub async fn world(scenario: Scenario, seed: u64) -> (Sandbox, tempfile::TempDir, App) {
