@@ -347,6 +347,11 @@ impl App {
             self.mark_seen();
             return;
         }
+        if command.is_action() {
+            self.act(command);
+            self.mark_seen();
+            return;
+        }
         match command {
             Command::Quit => {
                 let running = self.jobs.running();
@@ -395,11 +400,9 @@ impl App {
             Command::Top => self.move_cursor(isize::MIN),
             Command::Bottom => self.move_cursor(isize::MAX),
             Command::Select => self.select(),
-            Command::Back => {
-                if self.filter(self.focus).is_some() {
-                    self.filters.set(self.focus, String::new());
-                    self.panes.cursors.remove(&self.focus);
-                }
+            Command::Back if self.filter(self.focus).is_some() => {
+                self.filters.set(self.focus, String::new());
+                self.panes.cursors.remove(&self.focus);
             }
             Command::Theme(name) => {
                 if self.themes.get(&name).is_some() {
@@ -421,26 +424,10 @@ impl App {
                 }
             }
             Command::Jump => self.jump(),
-            Command::Scale(arg) => self.scale(&arg),
-            Command::Restart => self.restart(),
-            Command::HpaMin(arg) => self.hpa_bound(&arg, true),
-            Command::HpaMax(arg) => self.hpa_bound(&arg, false),
-            Command::Deploy(arg) => self.deploy(&arg),
-            Command::Revert => self.revert(),
-            Command::RetargetHpa => self.retarget_hpa(),
-            Command::DeletePod => self.delete_pod(),
-            Command::SetImage(arg) => self.set_image(&arg),
-            Command::Undo(arg) => self.undo(&arg),
-            Command::Silence(arg) => self.silence(&arg),
-            Command::Expire => self.expire(),
-            Command::CancelJob => self.cancel_job(),
-            // Handled by the Cluster pane above.
-            Command::NextView
-            | Command::PrevView
-            | Command::Sort
-            | Command::Namespace(_)
-            | Command::NextNamespace
-            | Command::Nothing => {}
+            // Handled above: by the Cluster pane (views, sort, namespaces)
+            // or as an action; `nothing` unbinds a key; `back` with no
+            // filter does nothing.
+            _ => {}
         }
         self.mark_seen();
     }

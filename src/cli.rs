@@ -776,7 +776,8 @@ fn route(
                 crate::model::ExecCommand::Plan { id, .. }
                 | crate::model::ExecCommand::Confirm { id, .. }
                 | crate::model::ExecCommand::Decline { id }
-                | crate::model::ExecCommand::Cancel { id } => id,
+                | crate::model::ExecCommand::Cancel { id }
+                | crate::model::ExecCommand::Resume { id } => id,
             };
             crate::app::Event::Job(crate::model::JobEvent::Finished {
                 id,

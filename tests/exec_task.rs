@@ -332,6 +332,21 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
     }
     send(ExecCommand::Cancel { id: JobId(1) });
     assert_eq!(events.finished(1).await, JobOutcome::Cancelled);
+    // Resumed from its first step: the write is found done, not redone.
+    send(ExecCommand::Resume { id: JobId(1) });
+    let redone = events
+        .until(
+            "the resumed write",
+            |e| matches!(e, JobEvent::StepEnded { id: i, index: 2, .. } if i.0 == 1),
+        )
+        .await;
+    assert!(
+        matches!(&redone, JobEvent::StepEnded { said, .. } if said.contains("nothing written")),
+        "{redone:?}"
+    );
+    // Only a job that failed or was cancelled is resumed.
+    send(ExecCommand::Resume { id: JobId(3) });
+    assert!(matches!(events.finished(3).await, JobOutcome::Refused(_)));
 
     // The console goes: #3 (planned) is declined, #2 (running) cancelled.
     drop(exec);
@@ -345,6 +360,7 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
             ended.insert(id.0, outcome);
         }
     }
+    assert_eq!(ended.get(&1), Some(&JobOutcome::Cancelled), "{ended:?}");
     assert_eq!(ended.get(&2), Some(&JobOutcome::Cancelled), "{ended:?}");
     assert_eq!(ended.get(&3), Some(&JobOutcome::Cancelled), "{ended:?}");
     let text = std::fs::read_to_string(&audit_path).expect("audit log");

@@ -8,12 +8,34 @@ use super::{App, Effect, Level};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::cluster::ClusterView;
 use crate::model::plan::{Plan, Refusal};
-use crate::model::{ExecCommand, JobId, Pane};
+use crate::model::{ExecCommand, JobId, JobOutcome, Pane};
 
 /// The most replicas a scale may ask for (the planner refuses more).
 const MAX_REPLICAS: u32 = 500;
 
 impl App {
+    /// An operational command: the request it makes of the executor.
+    pub(in crate::app) fn act(&mut self, command: crate::model::Command) {
+        use crate::model::Command;
+        match command {
+            Command::Scale(arg) => self.scale(&arg),
+            Command::Restart => self.restart(),
+            Command::HpaMin(arg) => self.hpa_bound(&arg, true),
+            Command::HpaMax(arg) => self.hpa_bound(&arg, false),
+            Command::Deploy(arg) => self.deploy(&arg),
+            Command::Revert => self.revert(),
+            Command::RetargetHpa => self.retarget_hpa(),
+            Command::DeletePod => self.delete_pod(),
+            Command::SetImage(arg) => self.set_image(&arg),
+            Command::Undo(arg) => self.undo(&arg),
+            Command::Silence(arg) => self.silence(&arg),
+            Command::Expire => self.expire(),
+            Command::CancelJob => self.cancel_job(),
+            Command::ResumeJob => self.resume_job(),
+            _ => {}
+        }
+    }
+
     /// `:scale N` on the selected deployment; with no N, the command line
     /// asks for it.
     pub(in crate::app) fn scale(&mut self, arg: &str) {
@@ -815,6 +837,43 @@ impl App {
                 );
             }
             Some((id, true)) => self.say(Level::Info, format!("job #{} has ended already", id.0)),
+            None => self.say(Level::Info, "no job is selected".into()),
+        }
+    }
+
+    /// `:resume-job`: the selected job, failed or cancelled, run again from
+    /// its first step (each step converges).
+    pub(in crate::app) fn resume_job(&mut self) {
+        if self.focus != Pane::Jobs {
+            self.say(
+                Level::Info,
+                "select a job in the Jobs pane to resume it".into(),
+            );
+            return;
+        }
+        let selected = self
+            .visible_jobs()
+            .get(self.cursor(Pane::Jobs))
+            .map(|j| (j.id, j.outcome.clone()));
+        match selected {
+            Some((id, Some(JobOutcome::Failed(_) | JobOutcome::Cancelled))) => {
+                self.jobs.resumed(id);
+                self.effects.push(Effect::Exec(ExecCommand::Resume { id }));
+                self.say(
+                    Level::Info,
+                    format!(
+                        "job #{}: resumed from its first step (what is done is not done again)",
+                        id.0
+                    ),
+                );
+            }
+            Some((id, _)) => self.say(
+                Level::Info,
+                format!(
+                    "job #{} did not fail and was not cancelled: nothing to resume",
+                    id.0
+                ),
+            ),
             None => self.say(Level::Info, "no job is selected".into()),
         }
     }

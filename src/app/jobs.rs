@@ -182,6 +182,17 @@ impl JobTable {
         }
     }
 
+    /// The job is run again: it counts as running until it ends anew.
+    pub fn resumed(&mut self, id: JobId) {
+        if let Some(job) = self.row_mut(id) {
+            job.outcome = None;
+            job.step = None;
+            for s in &mut job.steps {
+                s.state = StepState::Pending;
+            }
+        }
+    }
+
     /// One job.
     pub fn get(&self, id: JobId) -> Option<&JobRow> {
         self.rows.iter().find(|j| j.id == id)

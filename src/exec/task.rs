@@ -44,13 +44,15 @@ pub struct Executor<B> {
 /// What a task of the executor ended with.
 enum Ended {
     Planned(JobId, Box<Result<Job, Refusal>>),
-    Ran(Target),
+    Ran(Target, Box<Queued>, JobOutcome),
 }
 
 /// A job that runs or waits for its target.
 struct Queued {
     id: JobId,
     job: Job,
+    /// Run again (converging) rather than for the first time.
+    resume: bool,
 }
 
 /// The queue's state.
@@ -74,6 +76,10 @@ struct Queue {
     /// The switch (from, to colour) of each target's running blue-green
     /// job: what a revert planned meanwhile is checked against.
     switches: HashMap<Target, (String, String)>,
+    /// Jobs that failed or were cancelled, for a resume.
+    ended: HashMap<JobId, Job>,
+    /// Jobs asked to resume while their task was still ending.
+    resume_pending: HashSet<JobId>,
 }
 
 /// The switch a blue-green job makes, from and to which colour.
@@ -122,6 +128,8 @@ async fn serve<B: Backend + Send + 'static>(
         cancelled: HashSet::new(),
         open: true,
         switches: HashMap::new(),
+        ended: HashMap::new(),
+        resume_pending: HashSet::new(),
     };
     let mut tasks: JoinSet<Ended> = JoinSet::new();
     while queue.open || !tasks.is_empty() {
@@ -138,9 +146,17 @@ async fn serve<B: Backend + Send + 'static>(
                     queue.planning.remove(&task);
                     planned_one(&executor, &mut queue, &events, id, *planned);
                 }
-                Ok((task, Ended::Ran(target))) => {
+                Ok((task, Ended::Ran(target, q, outcome))) => {
                     queue.tasks.remove(&task);
+                    // A job that failed or was cancelled can be resumed.
+                    if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled) && !q.job.plan.request.dry_run {
+                        queue.ended.insert(q.id, q.job);
+                    }
+                    let id = q.id;
                     free(&executor, &mut queue, &mut tasks, &events, &target);
+                    if queue.resume_pending.remove(&id) {
+                        resume(&executor, &mut queue, &mut tasks, &events, id);
+                    }
                 }
                 // A task panicked or was aborted: a plan's answer is a
                 // refusal; a job is said failed (the audit log has how far
@@ -334,6 +350,7 @@ fn on_command<B: Backend + Send + 'static>(
             dry_run,
             reason,
         } => confirmed(executor, queue, tasks, events, (id, dry_run, reason)),
+        ExecCommand::Resume { id } => resume(executor, queue, tasks, events, id),
         ExecCommand::Decline { id } => {
             if let Some(job) = queue.planned.remove(&id) {
                 declined(executor, events, id, &job, "the operator declined the plan");
@@ -403,13 +420,61 @@ fn confirmed<B: Backend + Send + 'static>(
             title: format!("{} ({after})", job.plan.title),
             at: SystemTime::now(),
         });
-        queue
-            .waiting
-            .entry(target)
-            .or_default()
-            .push_back(Queued { id, job });
+        queue.waiting.entry(target).or_default().push_back(Queued {
+            id,
+            job,
+            resume: false,
+        });
     } else {
-        start(executor, queue, tasks, events, Queued { id, job });
+        start(
+            executor,
+            queue,
+            tasks,
+            events,
+            Queued {
+                id,
+                job,
+                resume: false,
+            },
+        );
+    }
+}
+
+/// Runs again a job that failed or was cancelled, after any job on its
+/// target.
+fn resume<B: Backend + Send + 'static>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    tasks: &mut JoinSet<Ended>,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    id: JobId,
+) {
+    // Asked between its end and its task's: resumed once the task is
+    // done.
+    if queue.running.values().any(|(running, _)| *running == id) {
+        queue.resume_pending.insert(id);
+        return;
+    }
+    let Some(job) = queue.ended.remove(&id) else {
+        let _ = events.send(JobEvent::Finished {
+            id,
+            outcome: JobOutcome::Refused(
+                "only a job of this console that failed or was cancelled can be resumed".into(),
+            ),
+            at: SystemTime::now(),
+        });
+        return;
+    };
+    let q = Queued {
+        id,
+        job,
+        resume: true,
+    };
+    let target = q.job.plan.request.target.clone();
+    if queue.running.contains_key(&target) {
+        queue.waiting.entry(target).or_default().push_back(q);
+    } else {
+        start(executor, queue, tasks, events, q);
     }
 }
 
@@ -460,8 +525,12 @@ fn start<B: Backend + Send + 'static>(
             events: &events,
             cancel: &cancel,
         };
-        runner::run(backend.as_ref(), &q.job, q.id, &mut cx).await;
-        Ended::Ran(target)
+        let outcome = if q.resume {
+            runner::resume(backend.as_ref(), &q.job, q.id, &mut cx).await
+        } else {
+            runner::run(backend.as_ref(), &q.job, q.id, &mut cx).await
+        };
+        Ended::Ran(target, Box::new(q), outcome)
     });
     queue.tasks.insert(handle.id(), q_target);
 }

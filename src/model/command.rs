@@ -144,6 +144,9 @@ pub enum Command {
     /// Cancel the selected job: before it starts, or between its steps
     #[strum(message = "cancel")]
     CancelJob,
+    /// Run the selected failed or cancelled job again from its first step
+    #[strum(message = "resume")]
+    ResumeJob,
     /// Sort the table by its next order
     #[strum(message = "sort")]
     Sort,
@@ -200,6 +203,27 @@ impl Command {
             Command::Focus(pane) => pane.name(),
             other => other.into(),
         }
+    }
+
+    /// Whether it asks the executor to act (or to cancel or resume a job).
+    pub fn is_action(&self) -> bool {
+        matches!(
+            self,
+            Command::Scale(_)
+                | Command::Restart
+                | Command::HpaMin(_)
+                | Command::HpaMax(_)
+                | Command::Deploy(_)
+                | Command::Revert
+                | Command::RetargetHpa
+                | Command::DeletePod
+                | Command::SetImage(_)
+                | Command::Undo(_)
+                | Command::Silence(_)
+                | Command::Expire
+                | Command::CancelJob
+                | Command::ResumeJob
+        )
     }
 
     /// The footer hint for this command.

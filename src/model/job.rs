@@ -124,4 +124,11 @@ pub enum ExecCommand {
         /// Which job.
         id: JobId,
     },
+    /// Run again a job of this console that failed or was cancelled, from
+    /// its first step: each step converges (what is done already is not
+    /// done again).
+    Resume {
+        /// Which job.
+        id: JobId,
+    },
 }
