@@ -161,12 +161,6 @@ async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
     use touban::app::{Effect, Event};
     use touban::model::{ExecCommand, JobEvent, Key, KeyCode};
     let (sandbox, _dir, mut app, mut rx) = common::watched(42).await;
-    common::until(&mut app, &mut rx, "the deployments listed", |a| {
-        a.rollout_rows()
-            .iter()
-            .any(|(_, d)| d.name == "web-frontend-blue")
-    })
-    .await;
     let mut effects = Vec::new();
     let mut typed = |app: &mut touban::app::App, text: &str| {
         for c in text.chars() {
@@ -175,7 +169,16 @@ async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
     };
     typed(&mut app, "5/web-frontend-blue");
     app.handle(Event::Key(Key::plain(KeyCode::Enter)));
-    // Tokyo's row, wherever the clusters' listings put it.
+    // Both clusters' rows under the filter, wherever their listings put
+    // Tokyo's.
+    common::until(&mut app, &mut rx, "both clusters listed", |a| {
+        a.rollout_rows()
+            .iter()
+            .filter(|(_, d)| d.name == "web-frontend-blue")
+            .count()
+            == 2
+    })
+    .await;
     let tokyo = app
         .rollout_rows()
         .iter()
