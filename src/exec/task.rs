@@ -17,7 +17,7 @@ use super::audit::{AuditLog, Event, Record};
 use super::backend::Backend;
 use super::runner::{self, Context, Who};
 use super::step::{Job, Op, ReleaseOp};
-use crate::model::action::{ActionKind, Target};
+use crate::model::action::{ActionKind, ObjectKind, Target};
 pub use crate::model::job::ExecCommand;
 use crate::model::plan::Refusal;
 use crate::model::{JobEvent, JobId, JobOutcome};
@@ -148,8 +148,14 @@ async fn serve<B: Backend + Send + 'static>(
                 }
                 Ok((task, Ended::Ran(target, q, outcome))) => {
                     queue.tasks.remove(&task);
-                    // A job that failed or was cancelled can be resumed.
-                    if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled) && !q.job.plan.request.dry_run {
+                    // A job that failed or was cancelled can be resumed; not
+                    // a silence: the Alertmanager takes no precondition, so
+                    // running its create again would make a second one.
+                    let converges = q.job.plan.request.target.kind != ObjectKind::Silence;
+                    if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled)
+                        && !q.job.plan.request.dry_run
+                        && converges
+                    {
                         queue.ended.insert(q.id, q.job);
                     }
                     let id = q.id;
