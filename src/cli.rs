@@ -323,6 +323,7 @@ fn info(paths: &Paths) {
     );
     out!("log file     {}", paths.log_file.display());
     out!("audit log    {}", paths.audit_log.display());
+    out!("checkpoints  {}", paths.jobs_dir.display());
     match ThemeSet::load(Some(&paths.themes_dir)) {
         Ok(set) => out!(
             "themes       {}",
@@ -500,6 +501,7 @@ fn demo_world(
     // What is done to the demo's world is written down apart from what is
     // done to a real platform.
     paths.audit_log = paths.state_dir.join("audit.demo.jsonl");
+    paths.jobs_dir = paths.state_dir.join("jobs.demo");
     let (_, config) = sandbox
         .write_config(&dir.0)
         .wrap_err_with(|| format!("cannot write the demo's config to {}", dir.0.display()))?;
@@ -693,6 +695,9 @@ fn spawn_executor(
             .collect(),
         read_only_elsewhere: config::read_only_for(read_only_flag, platform, None)
             .map(|b| b.to_string()),
+        checkpoints: Some(std::sync::Arc::new(
+            crate::exec::checkpoint::Checkpoints::new(&paths.jobs_dir),
+        )),
     };
     let (events, mut rx) = mpsc::unbounded_channel();
     let forward = tx.clone();

@@ -8,8 +8,8 @@
 //! confirmed job's operations through a [`backend::Backend`], verifying
 //! each, recording each in the [`audit`] log and reporting each as a
 //! `JobEvent`; [`task`] owns the queue of jobs: one at a time per target,
-//! targets side by side. Still to come (the executor issue): leases, the
-//! RBAC preflight, and more actions.
+//! targets side by side, each job that changes a cluster holding its
+//! target's [`lease`] and leaving a [`checkpoint`] while it runs.
 //!
 //! [`ActionRequest`]: crate::model::action::ActionRequest
 //! [`Plan`]: crate::model::plan::Plan
@@ -26,6 +26,7 @@
 pub mod actions;
 pub mod audit;
 pub mod backend;
+pub mod checkpoint;
 pub mod lease;
 pub mod runner;
 pub mod step;

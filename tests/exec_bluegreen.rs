@@ -350,48 +350,6 @@ async fn the_seed_s_hpa_in_korea_is_moved_to_the_live_colour() {
     assert!(again.why.contains("nothing to fix"), "{again:?}");
 }
 
-/// `touban sandbox` in its own process, its config written to `dir`; the
-/// process and a client of its Tokyo cluster.
-async fn separate_sandbox(dir: &std::path::Path) -> (common::Process, kube::Client) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = common::Process(
-        std::process::Command::new(env!("CARGO_BIN_EXE_touban"))
-            .arg("--log-file")
-            .arg(dir.join("sandbox.log"))
-            .args([
-                "sandbox",
-                "--scenario",
-                "calm",
-                "--speed",
-                "10",
-                "--write-config",
-            ])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start touban sandbox"),
-    );
-    let kubeconfig = dir.join("kubeconfig");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !(kubeconfig.exists() && dir.join("config.toml").exists()) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the sandbox wrote no config"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
-    let options = kube::config::KubeConfigOptions {
-        context: Some("eks-tokyo".into()),
-        ..Default::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kc, &options)
-        .await
-        .expect("config");
-    let client = kube::Client::try_from(config).expect("client");
-    (sandbox, client)
-}
-
 /// A console killed in the middle of a blue-green job (its task aborted
 /// once traffic has moved), against a sandbox in its own process that
 /// outlives it: the job resumed from its first step converges (the
@@ -401,7 +359,7 @@ async fn separate_sandbox(dir: &std::path::Path) -> (common::Process, kube::Clie
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_blue_green_job_resumes_against_a_separate_sandbox_to_the_same_end() {
     let dir = tempfile::tempdir().expect("temp");
-    let (_sandbox, client) = separate_sandbox(dir.path()).await;
+    let (_sandbox, client) = common::exec::separate_sandbox(dir.path()).await;
     let backend = Arc::new(KubeBackend::new(BTreeMap::from([(
         "eks-tokyo".to_owned(),
         client.clone(),

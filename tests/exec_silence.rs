@@ -168,6 +168,7 @@ async fn an_alert_is_silenced_by_the_operator_and_the_silence_expired() {
             primary: ["tokyo".to_owned()].into(),
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
+            checkpoints: None,
         },
         events,
     );

@@ -111,6 +111,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
             primary: ["tokyo".to_owned()].into(),
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
+            checkpoints: None,
         },
         events_tx,
     );
@@ -297,6 +298,7 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
             primary: ["tokyo".to_owned()].into(),
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
+            checkpoints: None,
         },
         events_tx,
     );

@@ -318,6 +318,7 @@ async fn acting(
             primary: ["tokyo".to_owned()].into(),
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
+            checkpoints: None,
         },
         jobs_tx,
     );

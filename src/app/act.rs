@@ -815,7 +815,8 @@ impl App {
         }));
     }
 
-    /// Cancels the Jobs pane's selected job, if it has not ended.
+    /// Cancels the Jobs pane's selected job, if it has not ended; one that
+    /// ended unfinished is forgotten.
     pub(in crate::app) fn cancel_job(&mut self) {
         if self.focus != Pane::Jobs {
             self.say(
@@ -827,16 +828,30 @@ impl App {
         let selected = self
             .visible_jobs()
             .get(self.cursor(Pane::Jobs))
-            .map(|j| (j.id, j.outcome.is_some()));
+            .map(|j| (j.id, j.outcome.clone()));
         match selected {
-            Some((id, false)) => {
+            Some((id, None)) => {
                 self.effects.push(Effect::Exec(ExecCommand::Cancel { id }));
                 self.say(
                     Level::Info,
                     format!("job #{}: cancelling (it stops before its next step)", id.0),
                 );
             }
-            Some((id, true)) => self.say(Level::Info, format!("job #{} has ended already", id.0)),
+            // Ended unfinished: forgotten, no longer offered for resume
+            // (its checkpoint goes).
+            Some((id, Some(JobOutcome::Failed(_) | JobOutcome::Cancelled))) => {
+                self.effects.push(Effect::Exec(ExecCommand::Cancel { id }));
+                self.say(
+                    Level::Info,
+                    format!(
+                        "job #{}: forgotten (it is not offered for resume any more)",
+                        id.0
+                    ),
+                );
+            }
+            Some((id, Some(_))) => {
+                self.say(Level::Info, format!("job #{} has ended already", id.0));
+            }
             None => self.say(Level::Info, "no job is selected".into()),
         }
     }

@@ -65,6 +65,8 @@ pub struct Paths {
     pub log_file: PathBuf,
     /// The audit log (append-only JSON lines).
     pub audit_log: PathBuf,
+    /// The checkpoints of jobs that run or were left unfinished.
+    pub jobs_dir: PathBuf,
 }
 
 impl Paths {
@@ -92,6 +94,7 @@ impl Paths {
             config_dir,
             log_file: log_flag.map_or_else(|| state_dir.join("touban.log"), Path::to_owned),
             audit_log: state_dir.join("audit.jsonl"),
+            jobs_dir: state_dir.join("jobs"),
             state_dir,
         })
     }

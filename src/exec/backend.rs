@@ -128,6 +128,14 @@ pub trait Backend: Sync {
         resource_version: &str,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
 
+    /// Which cluster the target's is: its API server's URL and the
+    /// `kube-system` namespace's uid (what a checkpoint is checked
+    /// against before a resume).
+    fn world(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<super::checkpoint::World, Failure>> + Send;
+
     /// The HPAs of the target's namespace.
     fn hpas(&self, target: &Target) -> impl Future<Output = Result<Vec<HpaRow>, Failure>> + Send;
 

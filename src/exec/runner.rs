@@ -142,6 +142,10 @@ pub struct Context<'a> {
     pub events: &'a mpsc::UnboundedSender<JobEvent>,
     /// Set to `true` to cancel the job before its next step.
     pub cancel: &'a watch::Receiver<bool>,
+    /// The job's key, its Lease's (`session/id`); `None`: this session's.
+    /// A job found in a checkpoint keeps the key it ran under, so that it
+    /// takes back its own Lease at once.
+    pub key: Option<String>,
 }
 
 impl Context<'_> {
@@ -191,7 +195,10 @@ async fn to_the_end<B: Backend>(
     cx: &mut Context<'_>,
     resuming: bool,
 ) -> JobOutcome {
-    let key = format!("{}/{}", cx.who.session, id.0);
+    let key = cx
+        .key
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", cx.who.session, id.0));
     let (progress, seen_progress) = watch::channel(format!("0/{}", job.ops.len()));
     let outcome = match take_lease(backend, job, &key, cx.who).await {
         Err(why) => JobOutcome::Failed(why),

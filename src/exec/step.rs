@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::plan::Plan;
 
 /// One primitive operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// The deployment still wants `replicas`, as when it was planned: a
     /// change since then fails the job before anything is written.
@@ -146,7 +148,7 @@ pub enum Op {
 /// (in the target's namespace). Every write is a JSON patch whose `test`
 /// operations are what the job planned from: a change in between fails
 /// the write (compare-and-swap) instead of being overwritten.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReleaseOp {
     /// Every Service of the release still routes to `live` (resumed: or
     /// already to `idle`, the switch was done).
@@ -231,7 +233,7 @@ pub enum ReleaseOp {
 }
 
 /// The operations on an Alertmanager's silences (API v2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SilenceOp {
     /// The Alertmanager answers (`GET /api/v2/status`).
     Reachable,
@@ -295,12 +297,14 @@ impl std::fmt::Display for Access {
 }
 
 /// A plan and the operations that carry it out, step for step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// What the operator is shown and confirms.
     pub plan: Plan,
     /// One operation per step of the plan.
     pub ops: Vec<Op>,
-    /// What the operations need to be allowed, in the target's namespace.
+    /// What the operations need to be allowed, in the target's namespace
+    /// (checked before the plan is shown; not kept in a checkpoint).
+    #[serde(skip)]
     pub access: Vec<Access>,
 }

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::audit::{AuditLog, Event, Record};
 use super::backend::Backend;
+use super::checkpoint::{Checkpoint, Checkpoints, World};
 use super::runner::{self, Context, Who};
 use super::step::{Job, Op, ReleaseOp};
 use crate::model::action::{ActionKind, ObjectKind, Target};
@@ -39,6 +40,9 @@ pub struct Executor<B> {
     pub read_only: BTreeMap<String, Option<String>>,
     /// The setting that makes any other target read-only, if one does.
     pub read_only_elsewhere: Option<String>,
+    /// Where jobs leave their checkpoints while they run (none: jobs
+    /// leave none, and none are found at the start).
+    pub checkpoints: Option<Arc<Checkpoints>>,
 }
 
 /// What a task of the executor ended with.
@@ -53,6 +57,36 @@ struct Queued {
     job: Job,
     /// Run again (converging) rather than for the first time.
     resume: bool,
+    /// Found in the checkpoint a console left: its key (`session/id`, its
+    /// Lease's) and the world it ran in.
+    found: Option<(String, World)>,
+}
+
+impl Queued {
+    fn new(id: JobId, job: Job) -> Queued {
+        Queued {
+            id,
+            job,
+            resume: false,
+            found: None,
+        }
+    }
+
+    /// Its key (`session/id`): its Lease's and its checkpoint's; a job
+    /// found again keeps the one it had.
+    fn key(&self, session: &str) -> String {
+        self.found
+            .as_ref()
+            .map_or_else(|| format!("{session}/{}", self.id.0), |(k, _)| k.clone())
+    }
+
+    /// Whether a failure or a cancel leaves it to resume: a job that
+    /// changes a cluster. Not a dry run, and not a silence: the
+    /// Alertmanager takes no precondition, so running its create again
+    /// would make a second one.
+    fn resumable(&self) -> bool {
+        !self.job.plan.request.dry_run && self.job.plan.request.target.kind != ObjectKind::Silence
+    }
 }
 
 /// The queue's state.
@@ -76,8 +110,9 @@ struct Queue {
     /// The switch (from, to colour) of each target's running blue-green
     /// job: what a revert planned meanwhile is checked against.
     switches: HashMap<Target, (String, String)>,
-    /// Jobs that failed or were cancelled, for a resume.
-    ended: HashMap<JobId, Job>,
+    /// Jobs that failed or were cancelled, or that a console left
+    /// unfinished, for a resume.
+    ended: HashMap<JobId, Queued>,
     /// Jobs asked to resume while their task was still ending.
     resume_pending: HashSet<JobId>,
 }
@@ -110,14 +145,65 @@ pub fn spawn<B: Backend + Send + 'static>(
     tokio::task::JoinHandle<()>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = tokio::spawn(serve(executor, rx, events));
+    // Told before the console's first request, so that its ids come after.
+    let found = found(&executor, &events);
+    let handle = tokio::spawn(serve(executor, rx, events, found));
     (tx, handle)
+}
+
+/// The jobs consoles left unfinished, from their checkpoints: each is
+/// reported as interrupted (ids from 1, before any the console asks), for
+/// the operator to resume or forget.
+fn found<B>(executor: &Executor<B>, events: &mpsc::UnboundedSender<JobEvent>) -> Vec<Queued> {
+    let Some(store) = &executor.checkpoints else {
+        return Vec::new();
+    };
+    let (found, unreadable) = store.load();
+    for u in unreadable {
+        tracing::warn!(
+            "{} is not a checkpoint touban can read ({}): it is left as it is",
+            u.path.display(),
+            u.why
+        );
+    }
+    let mut queued = Vec::new();
+    for (n, c) in (1..).zip(found) {
+        let id = JobId(n);
+        let Checkpoint {
+            key,
+            operator,
+            started,
+            world,
+            job,
+        } = c;
+        let at = SystemTime::now();
+        let _ = events.send(JobEvent::Queued {
+            id,
+            title: job.plan.title.clone(),
+            at,
+        });
+        let _ = events.send(JobEvent::Finished {
+            id,
+            outcome: JobOutcome::Failed(format!(
+                "interrupted: the console of {operator} that started it at {started} (job {key}) stopped before it ended; r resumes it where it is (steps done are not done again), c forgets it"
+            )),
+            at,
+        });
+        queued.push(Queued {
+            id,
+            job,
+            resume: true,
+            found: Some((key, world)),
+        });
+    }
+    queued
 }
 
 async fn serve<B: Backend + Send + 'static>(
     executor: Executor<B>,
     mut commands: mpsc::UnboundedReceiver<ExecCommand>,
     events: mpsc::UnboundedSender<JobEvent>,
+    found: Vec<Queued>,
 ) {
     let mut queue = Queue {
         planned: HashMap::new(),
@@ -128,7 +214,7 @@ async fn serve<B: Backend + Send + 'static>(
         cancelled: HashSet::new(),
         open: true,
         switches: HashMap::new(),
-        ended: HashMap::new(),
+        ended: found.into_iter().map(|q| (q.id, q)).collect(),
         resume_pending: HashSet::new(),
     };
     let mut tasks: JoinSet<Ended> = JoinSet::new();
@@ -148,17 +234,17 @@ async fn serve<B: Backend + Send + 'static>(
                 }
                 Ok((task, Ended::Ran(target, q, outcome))) => {
                     queue.tasks.remove(&task);
-                    // A job that failed or was cancelled can be resumed; not
-                    // a silence: the Alertmanager takes no precondition, so
-                    // running its create again would make a second one.
-                    let converges = q.job.plan.request.target.kind != ObjectKind::Silence;
-                    if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled)
-                        && !q.job.plan.request.dry_run
-                        && converges
-                    {
-                        queue.ended.insert(q.id, q.job);
-                    }
                     let id = q.id;
+                    // A job that failed or was cancelled can be resumed (its
+                    // checkpoint kept for the next console); one that
+                    // succeeded leaves nothing to find.
+                    if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled)
+                        && q.resumable()
+                    {
+                        queue.ended.insert(q.id, *q);
+                    } else {
+                        forget_checkpoint(&executor, &q);
+                    }
                     free(&executor, &mut queue, &mut tasks, &events, &target);
                     if queue.resume_pending.remove(&id) {
                         resume(&executor, &mut queue, &mut tasks, &events, id);
@@ -387,6 +473,19 @@ fn on_command<B: Backend + Send + 'static>(
             }
             if let Some((_, cancel)) = queue.running.values().find(|(running, _)| *running == id) {
                 let _ = cancel.send(true);
+                return;
+            }
+            // Cancelling a job that ended unfinished forgets it: it is no
+            // longer offered for resume, here or at the next start.
+            if let Some(q) = queue.ended.remove(&id) {
+                forget_checkpoint(executor, &q);
+                declined(
+                    executor,
+                    events,
+                    id,
+                    &q.job,
+                    "the operator forgot it unfinished: it is not offered for resume any more",
+                );
             }
         }
     }
@@ -426,23 +525,13 @@ fn confirmed<B: Backend + Send + 'static>(
             title: format!("{} ({after})", job.plan.title),
             at: SystemTime::now(),
         });
-        queue.waiting.entry(target).or_default().push_back(Queued {
-            id,
-            job,
-            resume: false,
-        });
+        queue
+            .waiting
+            .entry(target)
+            .or_default()
+            .push_back(Queued::new(id, job));
     } else {
-        start(
-            executor,
-            queue,
-            tasks,
-            events,
-            Queued {
-                id,
-                job,
-                resume: false,
-            },
-        );
+        start(executor, queue, tasks, events, Queued::new(id, job));
     }
 }
 
@@ -461,21 +550,17 @@ fn resume<B: Backend + Send + 'static>(
         queue.resume_pending.insert(id);
         return;
     }
-    let Some(job) = queue.ended.remove(&id) else {
+    let Some(mut q) = queue.ended.remove(&id) else {
         let _ = events.send(JobEvent::Finished {
             id,
             outcome: JobOutcome::Refused(
-                "only a job of this console that failed or was cancelled can be resumed".into(),
+                "only a job that failed, was cancelled or was interrupted can be resumed".into(),
             ),
             at: SystemTime::now(),
         });
         return;
     };
-    let q = Queued {
-        id,
-        job,
-        resume: true,
-    };
+    q.resume = true;
     let target = q.job.plan.request.target.clone();
     if queue.running.contains_key(&target) {
         queue.waiting.entry(target).or_default().push_back(q);
@@ -523,13 +608,22 @@ fn start<B: Backend + Send + 'static>(
     let backend = Arc::clone(&executor.backend);
     let audit = Arc::clone(&executor.audit);
     let who = Arc::clone(&executor.who);
+    let store = executor.checkpoints.clone().filter(|_| q.resumable());
     let events = events.clone();
     let handle = tasks.spawn(async move {
+        let key = q.key(&who.session);
+        if let Some(store) = &store
+            && let Err(why) = checkpoint(backend.as_ref(), store, &q, &key, &who).await
+        {
+            let outcome = refuse_start(&audit, &who, &events, &q, &why);
+            return Ended::Ran(target, Box::new(q), outcome);
+        }
         let mut cx = Context {
             audit: &audit,
             who: &who,
             events: &events,
             cancel: &cancel,
+            key: Some(key),
         };
         let outcome = if q.resume {
             runner::resume(backend.as_ref(), &q.job, q.id, &mut cx).await
@@ -539,4 +633,80 @@ fn start<B: Backend + Send + 'static>(
         Ended::Ran(target, Box::new(q), outcome)
     });
     queue.tasks.insert(handle.id(), q_target);
+}
+
+/// Before a job that changes a cluster runs: its target's world read, the
+/// world of a job found in a checkpoint checked against it (never resumed
+/// against another), and its checkpoint written. Why not, if not.
+async fn checkpoint<B: Backend>(
+    backend: &B,
+    store: &Checkpoints,
+    q: &Queued,
+    key: &str,
+    who: &Who,
+) -> Result<(), String> {
+    let t = &q.job.plan.request.target;
+    let world = backend.world(t).await.map_err(|f| {
+        format!(
+            "cannot read which cluster {} is: {}; nothing was done",
+            t.cluster, f.what
+        )
+    })?;
+    if let Some((_, was)) = &q.found
+        && *was != world
+    {
+        return Err(format!(
+            "this job was interrupted on {was}, but {} is now {world}: a checkpoint of another world is never resumed here; nothing was done (c forgets it)",
+            t.cluster
+        ));
+    }
+    let started = jiff::Timestamp::now().to_string();
+    let checkpoint = Checkpoint {
+        key: key.to_owned(),
+        operator: who.operator.clone(),
+        started,
+        world,
+        job: q.job.clone(),
+    };
+    store.save(&checkpoint).map_err(|e| {
+        format!(
+            "cannot write the job's checkpoint in {}: {e}; nothing was done",
+            store.dir().display()
+        )
+    })
+}
+
+/// A job that may not start: recorded and reported as failed (it stays to
+/// resume or forget).
+fn refuse_start(
+    audit: &AuditLog,
+    who: &Who,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    q: &Queued,
+    why: &str,
+) -> JobOutcome {
+    let record = Record::new(who, q.id.0, Event::Finished, &q.job.plan.request)
+        .detail(&q.job.plan.title)
+        .outcome(&format!("failed: {why}"));
+    if let Err(e) = audit.append(&record) {
+        tracing::error!("cannot write the audit log: {e}");
+    }
+    let outcome = JobOutcome::Failed(why.to_owned());
+    let _ = events.send(JobEvent::Finished {
+        id: q.id,
+        outcome: outcome.clone(),
+        at: SystemTime::now(),
+    });
+    outcome
+}
+
+/// Removes the checkpoint of a job that ended for good (or was forgotten).
+fn forget_checkpoint<B>(executor: &Executor<B>, q: &Queued) {
+    let Some(store) = &executor.checkpoints else {
+        return;
+    };
+    let key = q.key(&executor.who.session);
+    if let Err(e) = store.remove(&key) {
+        tracing::warn!("cannot remove the checkpoint of job {key}: {e}");
+    }
 }

@@ -3,11 +3,21 @@
 //! They cross the boundary between the two and go into the audit log, so
 //! they serialise.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kind of object an action works on.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
 )]
 pub enum ObjectKind {
     /// An apps/v1 Deployment.
@@ -27,7 +37,7 @@ pub enum ObjectKind {
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Matcher {
     /// The label.
     pub name: String,
@@ -95,7 +105,7 @@ impl std::fmt::Display for Matcher {
 }
 
 /// What an action works on, named as the operator sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Target {
     /// The configured region (`tokyo`).
     pub region: String,
@@ -121,7 +131,7 @@ impl std::fmt::Display for Target {
 }
 
 /// What to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum ActionKind {
     /// Set a deployment's replicas through its `scale` subresource.
@@ -192,13 +202,19 @@ pub enum ActionKind {
     },
 }
 
-/// A duration as whole seconds in the audit log.
+/// A duration as whole seconds in the audit log and a checkpoint.
 mod seconds {
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<std::time::Duration, D::Error> {
+        <u64 as serde::Deserialize>::deserialize(d).map(std::time::Duration::from_secs)
     }
 }
 
@@ -222,7 +238,7 @@ impl ActionKind {
 }
 
 /// One request of the operator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRequest {
     /// What to do.
     pub kind: ActionKind,

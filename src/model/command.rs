@@ -141,10 +141,12 @@ pub enum Command {
     /// Expire the silences of the selected alert
     #[strum(message = "expire")]
     Expire,
-    /// Cancel the selected job: before it starts, or between its steps
+    /// Cancel the selected job: before it starts, or between its steps;
+    /// forget one that ended unfinished
     #[strum(message = "cancel")]
     CancelJob,
-    /// Run the selected failed or cancelled job again from its first step
+    /// Run the selected failed, cancelled or interrupted job again from
+    /// its first step
     #[strum(message = "resume")]
     ResumeJob,
     /// Sort the table by its next order

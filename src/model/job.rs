@@ -119,14 +119,16 @@ pub enum ExecCommand {
         /// Which job.
         id: JobId,
     },
-    /// Cancel the job: before it starts, or between its steps.
+    /// Cancel the job: before it starts, or between its steps. A job that
+    /// ended unfinished (failed, cancelled, interrupted) is forgotten: it is
+    /// no longer offered for resume, and its checkpoint goes.
     Cancel {
         /// Which job.
         id: JobId,
     },
-    /// Run again a job of this console that failed or was cancelled, from
-    /// its first step: each step converges (what is done already is not
-    /// done again).
+    /// Run again a job that failed, was cancelled, or was found in the
+    /// checkpoint of a console that stopped, from its first step: each
+    /// step converges (what is done already is not done again).
     Resume {
         /// Which job.
         id: JobId,

@@ -3,12 +3,12 @@
 //! from what they were given to read; a plan that cannot be made safely is
 //! a refusal that says why and what to do instead.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::action::ActionRequest;
 
 /// What a step is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepKind {
     /// Reads and checks a precondition; changes nothing.
@@ -20,7 +20,7 @@ pub enum StepKind {
 }
 
 /// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedStep {
     /// What it does, in the operator's words.
     pub title: String,
@@ -35,7 +35,7 @@ pub struct PlannedStep {
 }
 
 /// What the executor will do, for the operator to confirm.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// The request it answers.
     pub request: ActionRequest,

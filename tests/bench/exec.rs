@@ -194,6 +194,7 @@ async fn bench() {
             primary: std::collections::BTreeSet::new(),
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
+            checkpoints: None,
         },
         events,
     );

@@ -1,6 +1,8 @@
 //! Running the executor's jobs in tests: one call runs a job to its end and
 //! hands back its outcome and every event it sent.
 
+use std::time::Duration;
+
 use tokio::sync::{mpsc, watch};
 use touban::exec::audit::AuditLog;
 use touban::exec::backend::Backend;
@@ -25,6 +27,7 @@ pub async fn run_job<B: Backend>(
         who,
         events: &tx,
         cancel: &cancel,
+        key: None,
     };
     let outcome = if resume {
         runner::resume(backend, job, JobId(id), &mut cx).await
@@ -65,6 +68,7 @@ pub fn spawn_job<B: Backend + Send + 'static>(
             who: &who,
             events: &tx,
             cancel: &cancelled,
+            key: None,
         };
         runner::run(backend.as_ref(), &job, JobId(id), &mut cx).await
     });
@@ -73,4 +77,46 @@ pub fn spawn_job<B: Backend + Send + 'static>(
         events,
         cancel,
     }
+}
+
+/// `touban sandbox` in its own process, its config written to `dir`; the
+/// process and a client of its Tokyo cluster.
+pub async fn separate_sandbox(dir: &std::path::Path) -> (super::Process, kube::Client) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = super::Process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_touban"))
+            .arg("--log-file")
+            .arg(dir.join("sandbox.log"))
+            .args([
+                "sandbox",
+                "--scenario",
+                "calm",
+                "--speed",
+                "10",
+                "--write-config",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start touban sandbox"),
+    );
+    let kubeconfig = dir.join("kubeconfig");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(kubeconfig.exists() && dir.join("config.toml").exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox wrote no config"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+    let options = kube::config::KubeConfigOptions {
+        context: Some("eks-tokyo".into()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .expect("config");
+    let client = kube::Client::try_from(config).expect("client");
+    (sandbox, client)
 }

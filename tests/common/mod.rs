@@ -40,6 +40,7 @@ pub fn isolated_paths(origin: ConfigOrigin) -> Paths {
         state_dir: none.clone(),
         log_file: none.join("touban.log"),
         audit_log: none.join("audit.jsonl"),
+        jobs_dir: none.join("jobs"),
     }
 }
 

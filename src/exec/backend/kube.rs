@@ -29,6 +29,14 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client and when its credential expires, if it does.
 type Connected = (Client, Option<SystemTime>);
 
+/// A client's cluster.
+#[derive(Default)]
+struct Slot {
+    connected: Option<Connected>,
+    /// Its API server's URL, once known.
+    server: Option<String>,
+}
+
 /// Kubernetes clusters by configured name.
 #[derive(Default)]
 pub struct KubeBackend {
@@ -36,22 +44,40 @@ pub struct KubeBackend {
     clusters: BTreeMap<String, crate::config::platform::Cluster>,
     /// Each cluster's client, behind a lock of its own: a cluster slow to
     /// connect (an exec plugin) stalls no other.
-    clients: BTreeMap<String, tokio::sync::Mutex<Option<Connected>>>,
+    clients: BTreeMap<String, tokio::sync::Mutex<Slot>>,
     /// The Alertmanagers silences go to.
     alertmanagers: super::alertmanager::Alertmanagers,
 }
 
 impl KubeBackend {
-    /// A backend over these clients, by cluster name.
+    /// A backend over these clients, by cluster name (their API
+    /// servers' URLs unknown: a world is then its cluster uid).
     pub fn new(clients: BTreeMap<String, Client>) -> KubeBackend {
         KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
-                .map(|(k, c)| (k, tokio::sync::Mutex::new(Some((c, None)))))
+                .map(|(k, c)| {
+                    let slot = Slot {
+                        connected: Some((c, None)),
+                        server: None,
+                    };
+                    (k, tokio::sync::Mutex::new(slot))
+                })
                 .collect(),
         }
+    }
+
+    /// The same backend, the API server of `cluster` known as `server`.
+    #[must_use]
+    pub fn with_server(self, cluster: &str, server: &str) -> KubeBackend {
+        if let Some(slot) = self.clients.get(cluster) {
+            slot.try_lock()
+                .map(|mut s| s.server = Some(server.to_owned()))
+                .unwrap_or_default();
+        }
+        self
     }
 
     /// A backend over the configured clusters, each connected when first
@@ -65,7 +91,10 @@ impl KubeBackend {
                 .collect(),
             clients: clusters
                 .iter()
-                .map(|c| (c.name.get_ref().clone(), tokio::sync::Mutex::new(None)))
+                .map(|c| {
+                    let slot = tokio::sync::Mutex::new(Slot::default());
+                    (c.name.get_ref().clone(), slot)
+                })
                 .collect(),
         }
     }
@@ -79,6 +108,11 @@ impl KubeBackend {
     }
 
     async fn client(&self, t: &Target) -> Result<Client, Failure> {
+        self.connected(t).await.map(|(c, _)| c)
+    }
+
+    /// The target cluster's client and its API server's URL, if known.
+    async fn connected(&self, t: &Target) -> Result<(Client, Option<String>), Failure> {
         let Some(slot) = self.clients.get(&t.cluster) else {
             return Err(Failure {
                 what: format!(
@@ -92,10 +126,10 @@ impl KubeBackend {
         let fresh = |expires: &Option<SystemTime>| {
             expires.is_none_or(|e| e > SystemTime::now() + Duration::from_secs(30))
         };
-        if let Some((client, expires)) = slot.as_ref()
+        if let Some((client, expires)) = slot.connected.as_ref()
             && (fresh(expires) || !self.clusters.contains_key(&t.cluster))
         {
-            return Ok(client.clone());
+            return Ok((client.clone(), slot.server.clone()));
         }
         let Some(cluster) = self.clusters.get(&t.cluster) else {
             return Err(Failure {
@@ -109,8 +143,9 @@ impl KubeBackend {
                 what: mask_line(&format!("cannot connect to cluster {}: {why}", t.cluster)),
                 status: None,
             })?;
-        *slot = Some((connection.client.clone(), connection.expires));
-        Ok(connection.client)
+        slot.connected = Some((connection.client.clone(), connection.expires));
+        slot.server = Some(connection.server.clone());
+        Ok((connection.client, Some(connection.server)))
     }
 
     async fn deployments(&self, t: &Target) -> Result<Api<Deployment>, Failure> {
@@ -378,6 +413,20 @@ impl Backend for KubeBackend {
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "not allowed".to_owned())
         }))
+    }
+
+    async fn world(&self, t: &Target) -> Result<crate::exec::checkpoint::World, Failure> {
+        use k8s_openapi::api::core::v1::Namespace;
+        let (client, server) = self.connected(t).await?;
+        let api: Api<Namespace> = Api::all(client);
+        let uid = match api.get("kube-system").await {
+            Ok(ns) => ns.metadata.uid,
+            // Credentials that may not read namespaces: the world is its
+            // server alone.
+            Err(kube::Error::Api(e)) if e.code == 403 => None,
+            Err(e) => return Err(failure(t, "get namespace kube-system", &e)),
+        };
+        Ok(crate::exec::checkpoint::World { server, uid })
     }
 
     async fn lease(

@@ -33,6 +33,8 @@ pub(crate) struct Connection {
     pub(crate) client: Client,
     pub(crate) probe: Client,
     pub(crate) expires: Option<SystemTime>,
+    /// The API server's URL.
+    pub(crate) server: String,
 }
 
 /// Connects to the cluster's kube context. Messages name the file, the
@@ -95,6 +97,7 @@ pub(crate) async fn connect(
         })
     };
     Ok(Connection {
+        server: config.cluster_url.to_string(),
         client: made(config.clone())?,
         probe: made(config)?,
         expires,
