@@ -435,3 +435,175 @@ async fn a_killed_blue_green_job_resumes_against_a_separate_sandbox_to_the_same_
         .expect("get");
     assert_eq!(blue.spec.and_then(|s| s.replicas), Some(0), "blue retired");
 }
+
+/// Leaves backend-api (with a second Service, backend-api-internal) as a
+/// console that died between its two Service patches would: the
+/// internal Service on green, the main one on blue, the job's Lease run
+/// out with its intent.
+async fn leave_half_switched(
+    client: &kube::Client,
+    backend: &Arc<KubeBackend>,
+    audit: &Arc<AuditLog>,
+) {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Patch, PatchParams, PostParams};
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let mut internal: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "backend-api-internal", "labels": {"app": "backend-api"}},
+        "spec": {"selector": {"app": "backend-api", "color": "blue"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 3000}]}
+    }))
+    .expect("a Service");
+    internal = services
+        .create(&PostParams::default(), &internal)
+        .await
+        .expect("create");
+    assert!(internal.metadata.uid.is_some());
+    // The first console: killed once its switch is made (step 5 begins).
+    let job = runner::prepare(
+        backend.as_ref(),
+        &blue_green(Some(IMAGE), Duration::from_secs(1)),
+        true,
+    )
+    .await
+    .expect("a plan");
+    let common::exec::Running {
+        task,
+        events: mut rx,
+        ..
+    } = common::exec::spawn_job(
+        backend.clone(),
+        job,
+        1,
+        audit.clone(),
+        Who::new("sandbox", "aiko@bastion-1"),
+    );
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(e) = rx.recv().await {
+            if matches!(e, JobEvent::Step { index: 5, .. }) {
+                task.abort();
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the switch within two minutes");
+    // As if it had died between its two patches, long enough ago for its
+    // Lease to run out.
+    let back = serde_json::json!({"spec": {"selector": {"color": "blue"}}});
+    services
+        .patch(
+            "backend-api-service",
+            &PatchParams::default(),
+            &Patch::Merge(&back),
+        )
+        .await
+        .expect("patch");
+    let leases: Api<Lease> = Api::namespaced(client.clone(), NS);
+    let lease = leases
+        .get("touban.release.backend-api")
+        .await
+        .expect("its Lease");
+    let annotations = lease.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations.get("touban.io/switch").map(String::as_str),
+        Some("blue->green"),
+        "the intent is on the cluster: {annotations:?}"
+    );
+    let old = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(120))
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let ran_out = serde_json::json!({"spec": {"renewTime": old}});
+    leases
+        .patch(
+            "touban.release.backend-api",
+            &PatchParams::default(),
+            &Patch::Merge(&ran_out),
+        )
+        .await
+        .expect("patch the lease");
+}
+
+/// A console that died between the two Service patches of its switch
+/// (backend-api has a second Service here; the switch is stopped after
+/// it, and the second Service set back, as the dead console left it; its
+/// Lease run out): "Services disagree" from another console is not a bare
+/// refusal but the repair its Lease's intent allows. The revert switches
+/// the Service that moved back to blue, never through an empty selector,
+/// and retires green.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_left_half_switched_by_a_dead_console_is_repaired_from_another() {
+    let sandbox = common::calm(33, 10.0).await;
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let backend = Arc::new(KubeBackend::new(BTreeMap::from([(
+        "eks-tokyo".to_owned(),
+        client.clone(),
+    )])));
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("log"));
+    let (seen, watching) = watch_services(client.clone());
+    leave_half_switched(&client, &backend, &audit).await;
+
+    // Another console: a deploy of a new image is refused with the way
+    // out, the revert is the repair.
+    let other = Who::new("sandbox", "bo@bastion-2");
+    let new_image = runner::prepare(
+        backend.as_ref(),
+        &blue_green(Some("iworkz/backend-api:2.16.0"), Duration::from_secs(1)),
+        true,
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        new_image.why.contains("half-switched")
+            && new_image
+                .instead
+                .as_deref()
+                .is_some_and(|i| i.contains("revert")),
+        "{new_image:?}"
+    );
+    let repair = runner::prepare(
+        backend.as_ref(),
+        &blue_green(None, Duration::from_secs(1)),
+        true,
+    )
+    .await
+    .expect("the repair");
+    assert!(
+        repair
+            .plan
+            .title
+            .starts_with("repair backend-api: switch back to blue")
+            && repair.plan.title.contains("aiko@bastion-1"),
+        "{}",
+        repair.plan.title
+    );
+    let (outcome, events) = tokio::time::timeout(
+        Duration::from_secs(120),
+        common::exec::run_job(backend.as_ref(), &repair, 1, &audit, &other, false),
+    )
+    .await
+    .expect("the repair ends within two minutes");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    for name in ["backend-api-service", "backend-api-internal"] {
+        let s = services.get(name).await.expect("get");
+        let colour = s
+            .spec
+            .and_then(|s| s.selector)
+            .and_then(|s| s.get("color").cloned());
+        assert_eq!(colour.as_deref(), Some("blue"), "{name}");
+    }
+    let green = Api::<Deployment>::namespaced(client, NS)
+        .get("backend-api-green")
+        .await
+        .expect("get");
+    assert_eq!(
+        green.spec.and_then(|s| s.replicas),
+        Some(0),
+        "green retired"
+    );
+    watching.abort();
+    let (colours, wrong) = seen.lock().expect("lock").clone();
+    assert!(wrong.is_empty(), "{wrong:?} in {colours:?}");
+}

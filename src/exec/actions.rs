@@ -35,6 +35,9 @@ pub struct Seen {
     /// Whether the target deployment is the live colour of a blue / green
     /// release (a rolling change replaces live pods in place).
     pub live_colour: bool,
+    /// For a release: its Lease, if one is there (a job on it, running or
+    /// left by a console that died: its intent in the annotations).
+    pub lease: Option<crate::exec::lease::Holder>,
     /// Whether the target's region is the primary (serves production).
     pub primary: bool,
     /// The time of planning, RFC 3339 (what a restart writes).

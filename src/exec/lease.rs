@@ -23,6 +23,9 @@ pub const JOB: &str = "touban.io/job";
 pub const ACTION: &str = "touban.io/action";
 /// Annotation: the step reached (`2/3`).
 pub const STEP: &str = "touban.io/step";
+/// Annotation: the switch a blue-green job makes (`blue->green`): what
+/// another console reads to repair a release this job left half-switched.
+pub const SWITCH: &str = "touban.io/switch";
 
 /// A Lease as the executor reads and writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +38,8 @@ pub struct Holder {
     pub action: String,
     /// The step reached (`2/3`).
     pub step: String,
+    /// The switch it makes, from and to which colour (a blue-green job).
+    pub switch: Option<(String, String)>,
     /// When the holder took it.
     pub acquired: jiff::Timestamp,
     /// When it last renewed it.
@@ -78,6 +83,17 @@ impl Holder {
     }
 }
 
+/// `blue->green` as an annotation's value.
+pub fn switch_value((from, to): &(String, String)) -> String {
+    format!("{from}->{to}")
+}
+
+/// The switch an annotation's value names, if it names one.
+pub fn parse_switch(value: &str) -> Option<(String, String)> {
+    let (from, to) = value.split_once("->")?;
+    (!from.is_empty() && !to.is_empty()).then(|| (from.to_owned(), to.to_owned()))
+}
+
 /// Whether a job on the target holds a Lease: every target in a cluster
 /// (a silence's Alertmanager has none; the coordination cluster that
 /// would hold its Lease is still to come).
@@ -116,6 +132,7 @@ mod tests {
             job: "s1/3".into(),
             action: "scale web-frontend-blue from 4 to 10".into(),
             step: "2/3".into(),
+            switch: None,
             acquired: renewed,
             renewed,
             duration: DURATION,

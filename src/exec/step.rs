@@ -150,8 +150,9 @@ pub enum Op {
 /// the write (compare-and-swap) instead of being overwritten.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReleaseOp {
-    /// Every Service of the release still routes to `live` (resumed: or
-    /// already to `idle`, the switch was done).
+    /// Every Service of the release still routes to `live` (resumed, or
+    /// `mixed`: or already to `idle`, the switch was done wholly or in
+    /// part).
     ExpectLive {
         /// The Services.
         services: Vec<String>,
@@ -159,6 +160,10 @@ pub enum ReleaseOp {
         live: String,
         /// The other colour.
         idle: String,
+        /// Planned from a half-switched release (the repair of a job
+        /// interrupted mid-switch): each Service routes to either.
+        #[serde(default)]
+        mixed: bool,
     },
     /// The idle colour's deployment gets the image and the replicas.
     Prepare {
@@ -307,4 +312,15 @@ pub struct Job {
     /// (checked before the plan is shown; not kept in a checkpoint).
     #[serde(skip)]
     pub access: Vec<Access>,
+}
+
+impl Job {
+    /// The switch of traffic a blue-green job makes, from and to which
+    /// colour.
+    pub fn switch(&self) -> Option<(String, String)> {
+        self.ops.iter().find_map(|op| match op {
+            Op::Release(ReleaseOp::Switch { from, to, .. }) => Some((from.clone(), to.clone())),
+            _ => None,
+        })
+    }
 }

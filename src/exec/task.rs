@@ -17,7 +17,7 @@ use super::audit::{AuditLog, Event, Record};
 use super::backend::Backend;
 use super::checkpoint::{Checkpoint, Checkpoints, World};
 use super::runner::{self, Context, Who};
-use super::step::{Job, Op, ReleaseOp};
+use super::step::Job;
 use crate::model::action::{ActionKind, ObjectKind, Target};
 pub use crate::model::job::ExecCommand;
 use crate::model::plan::Refusal;
@@ -115,14 +115,6 @@ struct Queue {
     ended: HashMap<JobId, Queued>,
     /// Jobs asked to resume while their task was still ending.
     resume_pending: HashSet<JobId>,
-}
-
-/// The switch a blue-green job makes, from and to which colour.
-fn switch_of(job: &Job) -> Option<(String, String)> {
-    job.ops.iter().find_map(|op| match op {
-        Op::Release(ReleaseOp::Switch { from, to, .. }) => Some((from.clone(), to.clone())),
-        _ => None,
-    })
 }
 
 /// Whether the job switches a release back to its other colour as it is.
@@ -332,11 +324,11 @@ fn planned_one<B>(
                 && queue
                     .switches
                     .get(&job.plan.request.target)
-                    .is_some_and(|running| switch_of(&job).as_ref() == Some(running)) =>
+                    .is_some_and(|running| job.switch().as_ref() == Some(running)) =>
         {
             // Planned while the deploy it would revert has not switched
             // yet: it would make the very switch the deploy is about to.
-            let (from, _) = switch_of(&job).unwrap_or_default();
+            let (from, _) = job.switch().unwrap_or_default();
             let refusal = Refusal::instead(
                 format!(
                     "the deploy running on {} has not switched its traffic yet: there is nothing to revert",
@@ -602,7 +594,7 @@ fn start<B: Backend + Send + 'static>(
     let q_target = target.clone();
     let (cancel_tx, cancel) = watch::channel(false);
     queue.running.insert(target.clone(), (q.id, cancel_tx));
-    if let Some(switch) = switch_of(&q.job) {
+    if let Some(switch) = q.job.switch() {
         queue.switches.insert(target.clone(), switch);
     }
     let backend = Arc::clone(&executor.backend);

@@ -23,7 +23,7 @@ use oci_spec::distribution::Reference;
 
 use super::Seen;
 use crate::exec::step::{Access, Job, Op, ReleaseOp};
-use crate::model::action::{ActionRequest, Target};
+use crate::model::action::{ActionKind, ActionRequest, Target};
 use crate::model::cluster::{DeploymentRow, HpaRow, ServiceRow};
 use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
 
@@ -58,6 +58,72 @@ pub(super) struct Read<'a> {
     pub(super) live_d: &'a DeploymentRow,
     pub(super) idle: &'a str,
     pub(super) idle_d: &'a DeploymentRow,
+    /// Half-switched by a touban job that was interrupted (its Lease says
+    /// so): which job, by whom, its switch. The plan repairs it.
+    pub(super) repair: Option<Repair>,
+}
+
+/// A touban job that stopped in the middle of its switch, as its Lease
+/// tells.
+pub(super) struct Repair {
+    /// The job and who ran it, in the operator's words.
+    pub(super) who: String,
+    /// The switch it was making, from and to which colour.
+    pub(super) from: String,
+    pub(super) to: String,
+    /// Whether the repair takes `from` as live (a deploy finishes the
+    /// switch) or `to` (a revert goes back).
+    pub(super) live_is_from: bool,
+}
+
+/// Services that disagree on the colour: when a touban job's Lease shows
+/// it stopped in the middle of switching them (every Service on its from
+/// or its to colour), the repair's live and idle colours: a deploy
+/// finishes the switch (live = from), a revert goes back (live = to).
+/// Anything else (and any other action) is refused: the live colour
+/// cannot be read.
+fn half_switched(
+    request: &ActionRequest,
+    app: &str,
+    colours: &[(&str, &str)],
+    seen: &Seen,
+) -> Result<Repair, Refusal> {
+    let live = colours.first().map_or("", |(_, c)| *c);
+    let first = colours.first().map_or("", |(n, _)| *n);
+    let (other, colour) = colours
+        .iter()
+        .find(|(_, c)| *c != live)
+        .copied()
+        .unwrap_or_default();
+    let disagree =
+        format!("the Services of {app} disagree: {first} routes to {live}, {other} to {colour}");
+    let repairable = matches!(request.kind, ActionKind::BlueGreen { .. });
+    let interrupted = seen.lease.as_ref().filter(|_| repairable).and_then(|h| {
+        let (from, to) = h.switch.clone()?;
+        colours
+            .iter()
+            .all(|(_, c)| *c == from || *c == to)
+            .then_some((h, from, to))
+    });
+    let Some((h, from, to)) = interrupted else {
+        return Err(Refusal::instead(
+            format!("{disagree}; the live colour cannot be read"),
+            format!(
+                "make {app}'s Services agree on one colour (kubectl edit service), then plan again"
+            ),
+        ));
+    };
+    if let Some(why) = h.blocks("", &request.target, jiff::Timestamp::now()) {
+        return Err(Refusal::new(format!(
+            "{disagree}: a job is switching them; {why}"
+        )));
+    }
+    Ok(Repair {
+        who: format!("touban job {} of {} (step {})", h.job, h.identity, h.step),
+        from,
+        to,
+        live_is_from: !matches!(request.kind, ActionKind::BlueGreen { image: None, .. }),
+    })
 }
 
 fn colour_of(d: &DeploymentRow) -> Option<&str> {
@@ -98,17 +164,18 @@ pub(super) fn read_app<'a>(
         .iter()
         .filter_map(|s| Some((s.name.as_str(), s.selects("color")?)))
         .collect();
-    let live = colours.first().map_or("", |(_, c)| *c);
-    if let Some((other, colour)) = colours.iter().find(|(_, c)| *c != live) {
-        let first = colours.first().map_or("", |(n, _)| *n);
-        return Err(Refusal::instead(
-            format!(
-                "the Services of {app} disagree: {first} routes to {live}, {other} to {colour}; the live colour cannot be read"
-            ),
-            format!(
-                "make {app}'s Services agree on one colour (kubectl edit service), then plan again"
-            ),
-        ));
+    let mut live = colours.first().map_or("", |(_, c)| *c);
+    let mut repair = None;
+    if colours.iter().any(|(_, c)| *c != live) {
+        let r = half_switched(request, app, &colours, seen)?;
+        let want = if r.live_is_from { &r.from } else { &r.to };
+        // Both colours are some Service's: the disagreement.
+        live = colours
+            .iter()
+            .map(|(_, c)| *c)
+            .find(|c| c == want)
+            .unwrap_or(live);
+        repair = Some(r);
     }
     let of_app: Vec<&DeploymentRow> = seen
         .deployments
@@ -137,6 +204,7 @@ pub(super) fn read_app<'a>(
         live_d,
         idle: colour_of(idle_d).unwrap_or_default(),
         idle_d,
+        repair,
     })
 }
 
@@ -171,6 +239,23 @@ pub fn plan(
     let (live, idle) = (r.live, r.idle);
     let (live_d, idle_d) = (r.live_d, r.idle_d);
     let to_image = match image {
+        // Finishing an interrupted switch: the colour half-live keeps the
+        // image it runs (a new one would roll pods that take traffic).
+        Some(image) if r.repair.is_some() && image != idle_d.image => {
+            return Err(Refusal::instead(
+                format!(
+                    "{app} is half-switched from {live} to {idle}, whose pods take traffic: a new image would replace them under it",
+                    live = r.live,
+                    idle = r.idle
+                ),
+                format!(
+                    "finish the switch with {idle_image} (the image {idle} runs), or revert (V) to {live}; then deploy {image}",
+                    idle_image = idle_d.image,
+                    live = r.live,
+                    idle = r.idle
+                ),
+            ));
+        }
         Some(image) => {
             check_image(image).map_err(Refusal::new)?;
             if image == live_d.image {
@@ -206,10 +291,19 @@ pub fn plan(
         ops,
         changes,
     } = built;
-    let title = if image.is_some() {
-        format!("deploy {to_image} to {app}: {idle} gets it, traffic {live} → {idle}")
-    } else {
-        format!("revert {app}: traffic {live} → {idle} ({})", idle_d.image)
+    let title = match (&r.repair, image) {
+        (Some(repair), Some(_)) => format!(
+            "repair {app}: finish the switch {live} → {idle} that {} left half-done ({to_image})",
+            repair.who
+        ),
+        (Some(repair), None) => format!(
+            "repair {app}: switch back to {idle}, undoing the switch {} left half-done ({})",
+            repair.who, idle_d.image
+        ),
+        (None, Some(_)) => {
+            format!("deploy {to_image} to {app}: {idle} gets it, traffic {live} → {idle}")
+        }
+        (None, None) => format!("revert {app}: traffic {live} → {idle} ({})", idle_d.image),
     };
     let plan = Plan {
         request: request.clone(),
@@ -251,6 +345,32 @@ struct Built {
     changes: Vec<String>,
 }
 
+/// The first step: the Services route to the live colour (or, repairing
+/// an interrupted switch, to either colour).
+fn check_step(r: &Read<'_>, t: &Target, names: &str) -> PlannedStep {
+    let (live, idle) = (r.live, r.idle);
+    let ns = &t.namespace;
+    match &r.repair {
+        None => step(
+            format!("check {names} route to {live}"),
+            StepKind::Check,
+            format!("every Service of {} selects color={live}", t.name),
+            format!("GET /api/v1/namespaces/{ns}/services"),
+            format!("{live} live, {idle} idle"),
+        ),
+        Some(repair) => step(
+            format!("check {names} route to {live} or {idle}"),
+            StepKind::Check,
+            format!(
+                "every Service of {} selects color={live} or color={idle}, as {} left them",
+                t.name, repair.who
+            ),
+            format!("GET /api/v1/namespaces/{ns}/services"),
+            format!("half-switched: each Service on {idle} stays, the rest move"),
+        ),
+    }
+}
+
 /// The deploy and the switch: the idle colour prepared and saturated,
 /// the selectors switched, the Endpoints followed.
 fn switch_steps(r: &Read<'_>, t: &Target, to_image: &str, replicas: i32) -> Built {
@@ -260,14 +380,9 @@ fn switch_steps(r: &Read<'_>, t: &Target, to_image: &str, replicas: i32) -> Buil
     let names = services.join(", ");
     let ns = &t.namespace;
     let deployments = format!("/apis/apps/v1/namespaces/{ns}/deployments");
+    let check = check_step(r, t, &names);
     let steps = vec![
-        step(
-            format!("check {names} route to {live}"),
-            StepKind::Check,
-            format!("every Service of {} selects color={live}", t.name),
-            format!("GET /api/v1/namespaces/{ns}/services"),
-            format!("{live} live, {idle} idle"),
-        ),
+        check,
         step(
             format!("{} gets {to_image} and {replicas} replicas", idle_d.name),
             StepKind::Mutate,
@@ -316,6 +431,7 @@ fn switch_steps(r: &Read<'_>, t: &Target, to_image: &str, replicas: i32) -> Buil
             services: services.clone(),
             live: live.to_owned(),
             idle: idle.to_owned(),
+            mixed: r.repair.is_some(),
         },
         ReleaseOp::Prepare {
             deployment: idle_d.name.clone(),
@@ -628,5 +744,92 @@ mod tests {
         let revert =
             plan(&request(None), None, DEFAULT_DELAY, &seen(services)).expect_err("green is at 0");
         assert!(revert.why.contains("scaled to 0"), "{revert:?}");
+    }
+
+    /// A release a touban job left half-switched (its Lease, run out,
+    /// names the switch blue → green): a revert goes back to blue, a
+    /// deploy of green's own image finishes the switch, a new image is
+    /// refused; anything else that disagrees stays refused.
+    #[test]
+    fn services_left_half_switched_by_an_interrupted_job_lead_to_its_repair() {
+        let half = || {
+            let mut s = seen(vec![
+                service("web-svc", Some("green")),
+                service("web-internal", Some("blue")),
+            ]);
+            s.deployments = vec![
+                deployment("blue", 4, "web:1.0"),
+                deployment("green", 4, "web:1.1"),
+            ];
+            let long_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(120);
+            s.lease = Some(crate::exec::lease::Holder {
+                identity: "aiko@bastion-1".into(),
+                job: "20261202T100000Z-41/3".into(),
+                action: "deploy web:1.1 to web".into(),
+                step: "4/8".into(),
+                switch: Some(("blue".into(), "green".into())),
+                acquired: long_ago,
+                renewed: long_ago,
+                duration: crate::exec::lease::DURATION,
+            });
+            s
+        };
+        let back = plan(&request(None), None, DEFAULT_DELAY, &half()).expect("a repair");
+        assert!(
+            back.plan
+                .title
+                .starts_with("repair web: switch back to blue")
+                && back.plan.title.contains("aiko@bastion-1"),
+            "{}",
+            back.plan.title
+        );
+        assert!(matches!(
+            &back.ops[0],
+            Op::Release(ReleaseOp::ExpectLive { live, idle, mixed: true, .. })
+                if live == "green" && idle == "blue"
+        ));
+        assert!(back.ops.iter().any(|op| matches!(
+            op,
+            Op::Release(ReleaseOp::Switch { from, to, .. }) if from == "green" && to == "blue"
+        )));
+        let forward = plan(
+            &request(Some("web:1.1")),
+            Some("web:1.1"),
+            DEFAULT_DELAY,
+            &half(),
+        )
+        .expect("a repair");
+        assert!(
+            forward
+                .plan
+                .title
+                .contains("finish the switch blue → green"),
+            "{}",
+            forward.plan.title
+        );
+        let new_image = plan(
+            &request(Some("web:1.2")),
+            Some("web:1.2"),
+            DEFAULT_DELAY,
+            &half(),
+        )
+        .expect_err("refused");
+        assert!(new_image.why.contains("half-switched"), "{new_image:?}");
+
+        // The job still holds its Lease: it is switching, not interrupted.
+        let mut running = half();
+        if let Some(h) = running.lease.as_mut() {
+            h.renewed = jiff::Timestamp::now();
+        }
+        let busy = plan(&request(None), None, DEFAULT_DELAY, &running).expect_err("refused");
+        assert!(busy.why.contains("locked by aiko@bastion-1"), "{busy:?}");
+
+        // A Lease of another switch: nothing says these Services were ours.
+        let mut other = half();
+        if let Some(h) = other.lease.as_mut() {
+            h.switch = Some(("green".into(), "red".into()));
+        }
+        let refused = plan(&request(None), None, DEFAULT_DELAY, &other).expect_err("refused");
+        assert!(refused.why.contains("cannot be read"), "{refused:?}");
     }
 }

@@ -56,6 +56,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
     let steps = planned_steps(h, &app, r.live, &live, &t.namespace);
     let ops = vec![
         Op::Release(ReleaseOp::ExpectLive {
+            mixed: false,
             services,
             live: r.live.to_owned(),
             idle: r.idle.to_owned(),

@@ -187,6 +187,7 @@ fn holder_of(l: &k8s_openapi::api::coordination::v1::Lease) -> crate::exec::leas
         job: annotation(crate::exec::lease::JOB),
         action: annotation(crate::exec::lease::ACTION),
         step: annotation(crate::exec::lease::STEP),
+        switch: crate::exec::lease::parse_switch(&annotation(crate::exec::lease::SWITCH)),
         acquired: time(spec.acquire_time.clone()),
         renewed: time(spec.renew_time.clone()),
         duration: std::time::Duration::from_secs(
@@ -472,6 +473,12 @@ impl Backend for KubeBackend {
                         (crate::exec::lease::STEP, holder.step.clone()),
                     ]
                     .into_iter()
+                    .chain(holder.switch.as_ref().map(|s| {
+                        (
+                            crate::exec::lease::SWITCH,
+                            crate::exec::lease::switch_value(s),
+                        )
+                    }))
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect(),
                 ),

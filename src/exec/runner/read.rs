@@ -96,6 +96,18 @@ pub(super) async fn seen<B: Backend>(
                 s.selects("app") == d.app.as_deref() && s.selects("color") == d.color.as_deref()
             })
         });
+    // A release's Lease: the intent of a job on it, perhaps interrupted
+    // (unreadable: planned without it; the run reads it again).
+    let lease = match t.kind {
+        ObjectKind::Release => backend
+            .lease(t)
+            .await
+            .inspect_err(|f| tracing::warn!("reading the lease of {}: {}", t.name, f.what))
+            .ok()
+            .flatten()
+            .map(|(h, _)| h),
+        _ => None,
+    };
     let revision = match (&request.kind, &deployment_target) {
         (ActionKind::Undo { revision }, Some(d)) => backend
             .revision(d, *revision)
@@ -112,6 +124,7 @@ pub(super) async fn seen<B: Backend>(
         pod,
         revision,
         live_colour,
+        lease,
         primary,
         now: jiff::Timestamp::now()
             .round(jiff::Unit::Second)

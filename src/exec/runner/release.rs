@@ -75,6 +75,7 @@ pub(super) async fn perform<B: Backend>(
             services: names,
             live,
             idle,
+            mixed,
         } => {
             let now = services(backend, t, names).await?;
             let colour = |s: &ServiceRow| s.selects("color").unwrap_or("no colour").to_owned();
@@ -83,7 +84,8 @@ pub(super) async fn perform<B: Backend>(
             }
             // Resumed after touban's own switch (whole or half): the switch
             // step completes it.
-            if resuming && now.iter().all(|s| colour(s) == *live || colour(s) == *idle) {
+            if (resuming || *mixed) && now.iter().all(|s| colour(s) == *live || colour(s) == *idle)
+            {
                 return Ok(done(
                     format!("already switched (wholly or in part) to {idle} by this job: going on"),
                     None,
