@@ -586,6 +586,16 @@ async fn a_release_left_half_switched_by_a_dead_console_is_repaired_from_another
     .await
     .expect("the repair ends within two minutes");
     assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    // Its own job, linked to the one it reverts.
+    let reverts = repair.plan.reverts.clone().expect("linked");
+    assert!(reverts.ends_with("/1"), "{reverts}");
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit log");
+    let linked = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["operator"] == "bo@bastion-2")
+        .all(|r| r["reverts"] == reverts.as_str());
+    assert!(linked, "every record of the repair names {reverts}: {log}");
     for name in ["backend-api-service", "backend-api-internal"] {
         let s = services.get(name).await.expect("get");
         let colour = s

@@ -206,6 +206,25 @@ async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_sa
         checkpoint_files(dir.path()).is_empty(),
         "a job that succeeded leaves no checkpoint"
     );
+    // Its records name the job it resumes: the key it ran under.
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit log");
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let first_key = records
+        .iter()
+        .find(|r| r["operator"] == "aiko@bastion-1")
+        .map(|r| format!("{}/{}", r["session"].as_str().unwrap_or(""), r["job"]))
+        .expect("the first console's records");
+    let resumed: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["operator"] == "aiko@bastion-2")
+        .collect();
+    assert!(
+        !resumed.is_empty() && resumed.iter().all(|r| r["resumes"] == first_key.as_str()),
+        "{first_key}: {resumed:#?}"
+    );
     drop(second.exec);
     second.handle.await.expect("ends");
 

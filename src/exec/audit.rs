@@ -88,6 +88,13 @@ pub struct Record {
     /// Why, as the operator gave it when confirming (masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The job this one reverts (`session/id`), if it is a revert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
+    /// The job this one resumes (`session/id`), when a console resumed
+    /// a job another run of touban left unfinished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
     /// The step, from 1, for step events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
@@ -127,6 +134,8 @@ impl Record {
             action: request.kind.clone(),
             dry_run: request.dry_run,
             reason: None,
+            reverts: None,
+            resumes: None,
             step: None,
             detail: None,
             outcome: None,
@@ -140,6 +149,13 @@ impl Record {
     #[must_use]
     pub fn reason(mut self, reason: Option<&str>) -> Record {
         self.reason = reason.map(mask_line);
+        self
+    }
+
+    /// The record naming the job it reverts, if any.
+    #[must_use]
+    pub fn reverts(mut self, job: Option<&str>) -> Record {
+        self.reverts = job.map(str::to_owned);
         self
     }
 

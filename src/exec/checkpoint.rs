@@ -188,6 +188,7 @@ mod tests {
                     changes: vec!["web-frontend-blue: spec.replicas 4 → 10".into()],
                     dry_run: None,
                     undo_request: None,
+                    reverts: None,
                 },
                 ops: vec![
                     Op::ExpectReplicas { replicas: 4 },

@@ -107,7 +107,9 @@ pub fn record_plan(
 ) -> std::io::Result<()> {
     let record = Record::new(who, id.0, Event::Planned, request);
     let record = match planned {
-        Ok(job) => record.detail(&job.plan.title),
+        Ok(job) => record
+            .detail(&job.plan.title)
+            .reverts(job.plan.reverts.as_deref()),
         Err(refusal) => {
             let mut r = record.detail(&refusal.why);
             r.event = Event::Refused;
@@ -150,7 +152,13 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn record(&mut self, id: JobId, job: &Job, event: Event) -> Record {
-        Record::new(self.who, id.0, event, &job.plan.request).reason(job.plan.reason.as_deref())
+        let mut record = Record::new(self.who, id.0, event, &job.plan.request)
+            .reason(job.plan.reason.as_deref())
+            .reverts(job.plan.reverts.as_deref());
+        // A job another run of touban left: named by the key it ran under.
+        let own = format!("{}/{}", self.who.session, id.0);
+        record.resumes = self.key.clone().filter(|k| *k != own);
+        record
     }
 
     fn write(&mut self, record: &Record) -> Result<(), String> {

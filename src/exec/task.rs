@@ -110,12 +110,19 @@ struct Queue {
     /// The switch (from, to colour) of each target's running blue-green
     /// job: what a revert planned meanwhile is checked against.
     switches: HashMap<Target, (String, String)>,
+    /// The last switch started on each target (not a dry run): the job's
+    /// key, its id here, and from and to which colour. A revert planned
+    /// after it that switches back reverts it.
+    last_switch: HashMap<Target, Switched>,
     /// Jobs that failed or were cancelled, or that a console left
     /// unfinished, for a resume.
     ended: HashMap<JobId, Queued>,
     /// Jobs asked to resume while their task was still ending.
     resume_pending: HashSet<JobId>,
 }
+
+/// A switch a job started: its key, its id, from and to which colour.
+type Switched = (String, JobId, (String, String));
 
 /// Whether the job switches a release back to its other colour as it is.
 fn is_revert(job: &Job) -> bool {
@@ -206,6 +213,7 @@ async fn serve<B: Backend + Send + 'static>(
         cancelled: HashSet::new(),
         open: true,
         switches: HashMap::new(),
+        last_switch: HashMap::new(),
         ended: found.into_iter().map(|q| (q.id, q)).collect(),
         resume_pending: HashSet::new(),
     };
@@ -395,6 +403,7 @@ fn on_command<B: Backend + Send + 'static>(
             let audit = Arc::clone(&executor.audit);
             let who = Arc::clone(&executor.who);
             let primary = executor.primary.contains(&request.target.region);
+            let last = queue.last_switch.get(&request.target).cloned();
             let read_only = match executor.read_only.get(&request.target.cluster) {
                 Some(by) => by.as_ref(),
                 None => executor.read_only_elsewhere.as_ref(),
@@ -415,7 +424,10 @@ fn on_command<B: Backend + Send + 'static>(
                 return;
             }
             let handle = tasks.spawn(async move {
-                let planned = runner::prepare(backend.as_ref(), &request, primary).await;
+                let mut planned = runner::prepare(backend.as_ref(), &request, primary).await;
+                if let Ok(job) = &mut planned {
+                    link_revert(job, last);
+                }
                 if let Err(e) = runner::record_plan(&audit, &who, id, &request, &planned) {
                     // A plan that cannot be written down is not shown.
                     return Ended::Planned(
@@ -571,6 +583,7 @@ fn declined<B>(
 ) {
     let record = Record::new(&executor.who, id.0, Event::Declined, &job.plan.request)
         .detail(&job.plan.title)
+        .reverts(job.plan.reverts.as_deref())
         .outcome(why);
     if let Err(e) = executor.audit.append(&record) {
         tracing::error!("cannot write the audit log: {e}");
@@ -595,6 +608,12 @@ fn start<B: Backend + Send + 'static>(
     let (cancel_tx, cancel) = watch::channel(false);
     queue.running.insert(target.clone(), (q.id, cancel_tx));
     if let Some(switch) = q.job.switch() {
+        if !q.job.plan.request.dry_run {
+            let key = q.key(&executor.who.session);
+            queue
+                .last_switch
+                .insert(target.clone(), (key, q.id, switch.clone()));
+        }
         queue.switches.insert(target.clone(), switch);
     }
     let backend = Arc::clone(&executor.backend);
@@ -700,5 +719,91 @@ fn forget_checkpoint<B>(executor: &Executor<B>, q: &Queued) {
     let key = q.key(&executor.who.session);
     if let Err(e) = store.remove(&key) {
         tracing::warn!("cannot remove the checkpoint of job {key}: {e}");
+    }
+}
+
+/// A revert that switches back the last switch this console started on
+/// its target reverts that job: its plan names it (the audit records too).
+fn link_revert(job: &mut Job, last: Option<Switched>) {
+    let Some((key, id, (from, to))) = last else {
+        return;
+    };
+    if !is_revert(job) || job.plan.reverts.is_some() {
+        return;
+    }
+    if job.switch() == Some((to, from)) {
+        job.plan.title = format!("{} (reverts job #{})", job.plan.title, id.0);
+        job.plan.reverts = Some(key);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::exec::step::{Op, ReleaseOp};
+    use crate::model::action::ActionRequest;
+    use crate::model::plan::Plan;
+
+    fn switch_job(image: Option<&str>, from: &str, to: &str) -> Job {
+        let request = ActionRequest {
+            kind: ActionKind::BlueGreen {
+                image: image.map(str::to_owned),
+                scale_down_delay: std::time::Duration::from_secs(300),
+            },
+            target: Target {
+                region: "tokyo".into(),
+                cluster: "eks-tokyo".into(),
+                namespace: "prod".into(),
+                kind: ObjectKind::Release,
+                name: "web".into(),
+            },
+            dry_run: false,
+        };
+        Job {
+            plan: Plan {
+                request,
+                title: format!("revert web: traffic {from} → {to}"),
+                steps: Vec::new(),
+                confirm_text: None,
+                undo: None,
+                reason: None,
+                changes: Vec::new(),
+                dry_run: None,
+                undo_request: None,
+                reverts: None,
+            },
+            ops: vec![Op::Release(ReleaseOp::Switch {
+                services: vec!["web-svc".into()],
+                from: from.into(),
+                to: to.into(),
+                deployment: format!("web-{to}"),
+            })],
+            access: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_revert_names_the_switch_it_reverts() {
+        let deployed: Switched = ("s1/3".into(), JobId(3), ("blue".into(), "green".into()));
+        let mut revert = switch_job(None, "green", "blue");
+        link_revert(&mut revert, Some(deployed.clone()));
+        assert_eq!(revert.plan.reverts.as_deref(), Some("s1/3"));
+        assert!(
+            revert.plan.title.ends_with("(reverts job #3)"),
+            "{}",
+            revert.plan.title
+        );
+
+        // Not the way back, or not a revert: no link.
+        let mut again = switch_job(None, "blue", "green");
+        link_revert(&mut again, Some(deployed.clone()));
+        assert_eq!(again.plan.reverts, None);
+        let mut deploy = switch_job(Some("web:2"), "green", "blue");
+        link_revert(&mut deploy, Some(deployed));
+        assert_eq!(deploy.plan.reverts, None);
+        let mut alone = switch_job(None, "green", "blue");
+        link_revert(&mut alone, None);
+        assert_eq!(alone.plan.reverts, None);
     }
 }

@@ -59,6 +59,10 @@ pub struct Plan {
     /// verification (a rollout that stalls: back to the revision before).
     #[serde(skip)]
     pub undo_request: Option<Box<ActionRequest>>,
+    /// The job it reverts (`session/id`), if it is a revert: its audit
+    /// records name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
 }
 
 /// Why a request gets no plan, and what to do instead.

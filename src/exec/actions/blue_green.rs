@@ -68,6 +68,8 @@ pub(super) struct Read<'a> {
 pub(super) struct Repair {
     /// The job and who ran it, in the operator's words.
     pub(super) who: String,
+    /// The job (`session/id`).
+    pub(super) job: String,
     /// The switch it was making, from and to which colour.
     pub(super) from: String,
     pub(super) to: String,
@@ -120,6 +122,7 @@ fn half_switched(
     }
     Ok(Repair {
         who: format!("touban job {} of {} (step {})", h.job, h.identity, h.step),
+        job: h.job.clone(),
         from,
         to,
         live_is_from: !matches!(request.kind, ActionKind::BlueGreen { image: None, .. }),
@@ -320,6 +323,12 @@ pub fn plan(
         changes,
         dry_run: None,
         undo_request: None,
+        // A revert of an interrupted switch reverts the job that made it.
+        reverts: r
+            .repair
+            .as_ref()
+            .filter(|_| image.is_none())
+            .map(|repair| repair.job.clone()),
     };
     Ok(Job {
         plan,

@@ -76,6 +76,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         )],
         dry_run: None,
         undo_request: None,
+        reverts: None,
     };
     Ok(Job {
         plan,

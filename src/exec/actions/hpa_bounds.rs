@@ -68,6 +68,7 @@ pub fn plan(
         .collect(),
         dry_run: None,
         undo_request: None,
+        reverts: None,
     };
     let ops = vec![
         Op::ExpectBounds {

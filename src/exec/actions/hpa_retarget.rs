@@ -86,6 +86,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         )],
         dry_run: None,
         undo_request: None,
+        reverts: None,
     };
     Ok(Job {
         plan,

@@ -91,6 +91,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         )],
         dry_run: None,
         undo_request: None,
+        reverts: None,
     };
     let ops = vec![
         Op::ExpectGeneration {

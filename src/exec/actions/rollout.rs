@@ -101,6 +101,7 @@ fn plan_of(request: &ActionRequest, d: &DeploymentRow, seen: &Seen, title: Strin
                 dry_run: false,
             })
         }),
+        reverts: None,
     }
 }
 

@@ -98,6 +98,7 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
         changes: vec![format!("{}: spec.replicas {from} → {replicas}", d.name)],
         dry_run: None,
         undo_request: None,
+        reverts: None,
     };
     let ops = vec![
         Op::ExpectReplicas { replicas: from },

@@ -42,6 +42,7 @@ fn plan_of(
         changes,
         dry_run: None,
         undo_request: None,
+        reverts: None,
     }
 }
 
