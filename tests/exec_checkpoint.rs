@@ -228,8 +228,14 @@ async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_sa
     drop(second.exec);
     second.handle.await.expect("ends");
 
+    another_world_is_never_resumed(&client, dir.path()).await;
+}
+
+/// A checkpoint of another world (its cluster uid is not this one's):
+/// offered, never resumed, and forgotten on request.
+async fn another_world_is_never_resumed(client: &kube::Client, dir: &std::path::Path) {
     // A checkpoint of another world: its cluster uid is not this one's.
-    let store = Checkpoints::new(dir.path().join("jobs"));
+    let store = Checkpoints::new(dir.join("jobs"));
     let (none, _) = store.load();
     assert!(none.is_empty());
     let stale = touban::exec::checkpoint::Checkpoint {
@@ -249,15 +255,15 @@ async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_sa
         .expect("a plan"),
     };
     store.save(&stale).expect("save");
-    let mut third = console(&client, dir.path(), "aiko@bastion-3");
+    let mut third = console(client, dir, "aiko@bastion-3");
     assert!(matches!(third.outcome(1).await, JobOutcome::Failed(_)));
     third.send(ExecCommand::Resume { id: JobId(1) });
     let JobOutcome::Failed(why) = third.outcome(1).await else {
         panic!("refused");
     };
     assert!(why.contains("another world"), "{why}");
-    assert_eq!(checkpoint_files(dir.path()).len(), 1, "kept to forget");
+    assert_eq!(checkpoint_files(dir).len(), 1, "kept to forget");
     third.send(ExecCommand::Cancel { id: JobId(1) });
     assert_eq!(third.outcome(1).await, JobOutcome::Cancelled);
-    assert!(checkpoint_files(dir.path()).is_empty(), "forgotten");
+    assert!(checkpoint_files(dir).is_empty(), "forgotten");
 }

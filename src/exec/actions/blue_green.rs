@@ -227,6 +227,50 @@ fn step(
     }
 }
 
+/// The image the idle colour is to run: the one asked for (not the live
+/// colour's), or for a revert the one it runs; refused when it cannot be.
+fn image_to_deploy(r: &Read<'_>, app: &str, image: Option<&str>) -> Result<String, Refusal> {
+    let (live_d, idle_d, idle) = (r.live_d, r.idle_d, r.idle);
+    match image {
+        // Finishing an interrupted switch: the colour half-live keeps the
+        // image it runs (a new one would roll pods that take traffic).
+        Some(image) if r.repair.is_some() && image != idle_d.image => Err(Refusal::instead(
+            format!(
+                "{app} is half-switched from {live} to {idle}, whose pods take traffic: a new image would replace them under it",
+                live = r.live,
+                idle = r.idle
+            ),
+            format!(
+                "finish the switch with {idle_image} (the image {idle} runs), or revert (V) to {live}; then deploy {image}",
+                idle_image = idle_d.image,
+                live = r.live,
+                idle = r.idle
+            ),
+        )),
+        Some(image) => {
+            check_image(image).map_err(Refusal::new)?;
+            if image == live_d.image {
+                return Err(Refusal::new(format!(
+                    "{} (live) already runs {image}: nothing to deploy",
+                    live_d.name
+                )));
+            }
+            Ok(image.to_owned())
+        }
+        None if idle_d.desired == 0 || idle_d.ready == 0 => Err(Refusal::instead(
+            format!(
+                "{} is scaled to 0: there are no {idle} pods to switch back to",
+                idle_d.name
+            ),
+            format!(
+                "a revert is only while the old colour is still scaled: deploy {} again instead",
+                idle_d.image
+            ),
+        )),
+        None => Ok(idle_d.image.clone()),
+    }
+}
+
 /// The plan for deploying `image` to the request's release (none: switch
 /// back to the idle colour as it is, the revert), the old colour kept
 /// scaled for `delay`.
@@ -241,48 +285,7 @@ pub fn plan(
     let app = t.name.as_str();
     let (live, idle) = (r.live, r.idle);
     let (live_d, idle_d) = (r.live_d, r.idle_d);
-    let to_image = match image {
-        // Finishing an interrupted switch: the colour half-live keeps the
-        // image it runs (a new one would roll pods that take traffic).
-        Some(image) if r.repair.is_some() && image != idle_d.image => {
-            return Err(Refusal::instead(
-                format!(
-                    "{app} is half-switched from {live} to {idle}, whose pods take traffic: a new image would replace them under it",
-                    live = r.live,
-                    idle = r.idle
-                ),
-                format!(
-                    "finish the switch with {idle_image} (the image {idle} runs), or revert (V) to {live}; then deploy {image}",
-                    idle_image = idle_d.image,
-                    live = r.live,
-                    idle = r.idle
-                ),
-            ));
-        }
-        Some(image) => {
-            check_image(image).map_err(Refusal::new)?;
-            if image == live_d.image {
-                return Err(Refusal::new(format!(
-                    "{} (live) already runs {image}: nothing to deploy",
-                    live_d.name
-                )));
-            }
-            image.to_owned()
-        }
-        None if idle_d.desired == 0 || idle_d.ready == 0 => {
-            return Err(Refusal::instead(
-                format!(
-                    "{} is scaled to 0: there are no {idle} pods to switch back to",
-                    idle_d.name
-                ),
-                format!(
-                    "a revert is only while the old colour is still scaled: deploy {} again instead",
-                    idle_d.image
-                ),
-            ));
-        }
-        None => idle_d.image.clone(),
-    };
+    let to_image = image_to_deploy(&r, app, image)?;
     let replicas = live_d.desired.max(1);
     let hpa = seen.hpas.iter().find(|h| {
         h.namespace == t.namespace && h.target_kind == "Deployment" && h.target == live_d.name
