@@ -1,7 +1,7 @@
 //! The executor's task against the sandbox through kube-rs: a plan comes
 //! back for the app to show, only a confirmed plan runs, one job at a time
-//! per target (a second one waits its turn, and is then checked against
-//! what the first left), jobs of different targets side by side, a waiting
+//! per target (a second one waits its turn, is then checked against what
+//! the first left, and is planned again to confirm again), jobs of different targets side by side, a waiting
 //! job cancelled never starts, a declined plan is written down and nothing
 //! is done, and the task ends when the console drops its sender.
 
@@ -187,6 +187,15 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
         matches!(ended.get(&2), Some(JobOutcome::Failed(why)) if why.contains("step 1 of 3") && why.contains("wants 6 replicas now, not the 4 planned from")),
         "{ended:?}"
     );
+    // It is planned again from what #1 left, to confirm again; declined.
+    let again = events.planned(2).await;
+    assert!(
+        again.title.contains("from 6 to") && again.title.contains("confirm again"),
+        "{}",
+        again.title
+    );
+    send(ExecCommand::Decline { id: JobId(2) });
+    assert_eq!(events.finished(2).await, JobOutcome::Cancelled);
     let step = |id: u64| move |e: &JobEvent| matches!(e, JobEvent::Step { id: i, .. } if i.0 == id);
     let finished =
         |id: u64| move |e: &JobEvent| matches!(e, JobEvent::Finished { id: i, .. } if i.0 == id);
@@ -378,4 +387,90 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
     );
     assert_eq!(outcome_of(1, "finished").as_deref(), Some("cancelled"));
     assert_eq!(outcome_of(2, "finished").as_deref(), Some("cancelled"));
+}
+
+/// A plan whose ground moved between confirmation and run (someone
+/// scaled the deployment meanwhile): the job fails its precondition
+/// before writing anything, is read and planned again, and the new plan
+/// (from the new count) is shown to confirm again, never run silently;
+/// confirmed, it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_plans_again_and_asks_again() {
+    use kube::api::{Patch, PatchParams};
+    let sandbox = common::calm(14, 4.0).await;
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let dir = tempfile::tempdir().expect("temp");
+    let (events_tx, rx) = mpsc::unbounded_channel();
+    let (exec, _handle) = task::spawn(
+        Executor {
+            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
+                "eks-tokyo".to_owned(),
+                client,
+            )]))),
+            audit: Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log")),
+            who: Arc::new(Who::new("sandbox", "test@touban")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+            checkpoints: None,
+        },
+        events_tx,
+    );
+    let mut events = Events {
+        rx,
+        seen: Vec::new(),
+    };
+    let send = |c: ExecCommand| exec.send(c).expect("the executor listens");
+    send(ExecCommand::Plan {
+        id: JobId(1),
+        request: scale("web-frontend-blue", 6),
+    });
+    assert_eq!(
+        events.planned(1).await.title,
+        "scale web-frontend-blue from 4 to 6"
+    );
+    // Someone else scales it before the operator confirms.
+    let five = serde_json::json!({"spec": {"replicas": 5}});
+    deployments
+        .patch_scale(
+            "web-frontend-blue",
+            &PatchParams::default(),
+            &Patch::Merge(&five),
+        )
+        .await
+        .expect("scale");
+    send(ExecCommand::Confirm {
+        id: JobId(1),
+        dry_run: false,
+        reason: "INC-9".into(),
+    });
+    let JobOutcome::Failed(why) = events.finished(1).await else {
+        panic!("its precondition fails");
+    };
+    assert!(why.contains("step 1"), "{why}");
+    let again = events.planned(1).await;
+    assert!(
+        again
+            .title
+            .starts_with("scale web-frontend-blue from 5 to 6")
+            && again.title.contains("confirm again"),
+        "{}",
+        again.title
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(
+        d.spec.and_then(|s| s.replicas),
+        Some(5),
+        "nothing runs before it is confirmed again"
+    );
+    send(ExecCommand::Confirm {
+        id: JobId(1),
+        dry_run: false,
+        reason: "INC-9".into(),
+    });
+    assert_eq!(events.finished(1).await, JobOutcome::Succeeded);
+    let d = deployments.get("web-frontend-blue").await.expect("get");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(6));
 }

@@ -104,6 +104,10 @@ impl JobTable {
         match event {
             JobEvent::Planned { plan, .. } => match *plan {
                 Ok(plan) => {
+                    // Planned again (after a conflict): to confirm again.
+                    job.outcome = None;
+                    job.confirmed = false;
+                    job.step = None;
                     job.title.clone_from(&plan.title);
                     job.steps = plan
                         .steps

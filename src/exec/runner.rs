@@ -148,6 +148,11 @@ pub struct Context<'a> {
     /// A job found in a checkpoint keeps the key it ran under, so that it
     /// takes back its own Lease at once.
     pub key: Option<String>,
+    /// Set when the job failed on a conflict before it changed anything:
+    /// what it was planned from changed (a precondition, a 409, a JSON
+    /// patch's `test`). The executor plans it again and, if the plan
+    /// differs, asks again.
+    pub conflicted: bool,
 }
 
 impl Context<'_> {
@@ -369,14 +374,16 @@ async fn release_lease<B: Backend>(backend: &B, t: &Target, rv: &str, key: &str)
     }
 }
 
-async fn steps<B: Backend>(
+/// A job's start: reported queued, its confirmation recorded, its start
+/// announced on the target; a job whose plan and operations do not match
+/// does not start.
+async fn begin<B: Backend>(
     backend: &B,
     job: &Job,
     id: JobId,
     cx: &mut Context<'_>,
     resuming: bool,
-    progress: &watch::Sender<String>,
-) -> JobOutcome {
+) -> Result<(), JobOutcome> {
     cx.report(JobEvent::Queued {
         id,
         title: job.plan.title.clone(),
@@ -388,7 +395,7 @@ async fn steps<B: Backend>(
         job.plan.title.clone()
     });
     if let Err(why) = cx.write(&confirmed) {
-        return JobOutcome::Failed(why);
+        return Err(JobOutcome::Failed(why));
     }
     let started = if resuming {
         "ToubanJobResumed"
@@ -398,13 +405,30 @@ async fn steps<B: Backend>(
     announce(backend, job, id, cx.who, started, false).await;
     let of = job.ops.len();
     if of != job.plan.steps.len() {
-        return JobOutcome::Failed(format!(
+        return Err(JobOutcome::Failed(format!(
             "the plan shows {} steps for {of} operations: a defect of touban, nothing was done",
             job.plan.steps.len()
-        ));
+        )));
     }
+    Ok(())
+}
+
+async fn steps<B: Backend>(
+    backend: &B,
+    job: &Job,
+    id: JobId,
+    cx: &mut Context<'_>,
+    resuming: bool,
+    progress: &watch::Sender<String>,
+) -> JobOutcome {
+    if let Err(outcome) = begin(backend, job, id, cx, resuming).await {
+        return outcome;
+    }
+    let of = job.ops.len();
     // The resourceVersion the last read saw: the precondition of a write.
     let mut seen_rv: Option<String> = None;
+    // Whether a step has changed something yet.
+    let mut written = false;
     for (i, (op, shown)) in job.ops.iter().zip(&job.plan.steps).enumerate() {
         if *cx.cancel.borrow() {
             return JobOutcome::Cancelled;
@@ -454,9 +478,14 @@ async fn steps<B: Backend>(
             Err(f) => {
                 end = end.outcome(&format!("failed: {}", f.what));
                 end.status = f.status;
+                let stale = lease::applies(&job.plan.request.target)
+                    && (shown.kind == crate::model::plan::StepKind::Check
+                        || matches!(f.status, Some(409 | 422)));
+                cx.conflicted = stale && !written && !resuming && !job.plan.request.dry_run;
                 Some(f.what.clone())
             }
         };
+        written |= result.is_ok() && shown.kind == crate::model::plan::StepKind::Mutate;
         if let Err(why) = cx.write(&end) {
             return JobOutcome::Failed(why);
         }

@@ -48,7 +48,12 @@ pub struct Executor<B> {
 /// What a task of the executor ended with.
 enum Ended {
     Planned(JobId, Box<Result<Job, Refusal>>),
-    Ran(Target, Box<Queued>, JobOutcome),
+    /// A job ran: how it ended, and whether it failed on a conflict
+    /// before it changed anything.
+    Ran(Target, Box<Queued>, JobOutcome, bool),
+    /// A job that failed on a conflict, planned again from what is there
+    /// now.
+    Replanned(Box<Queued>, Box<Result<Job, Refusal>>),
 }
 
 /// A job that runs or waits for its target.
@@ -60,6 +65,8 @@ struct Queued {
     /// Found in the checkpoint a console left: its key (`session/id`, its
     /// Lease's) and the world it ran in.
     found: Option<(String, World)>,
+    /// Planned again after a conflict already (once only).
+    replanned: bool,
 }
 
 impl Queued {
@@ -69,6 +76,7 @@ impl Queued {
             job,
             resume: false,
             found: None,
+            replanned: false,
         }
     }
 
@@ -193,6 +201,7 @@ fn found<B>(executor: &Executor<B>, events: &mpsc::UnboundedSender<JobEvent>) ->
             job,
             resume: true,
             found: Some((key, world)),
+            replanned: false,
         });
     }
     queued
@@ -232,9 +241,21 @@ async fn serve<B: Backend + Send + 'static>(
                     queue.planning.remove(&task);
                     planned_one(&executor, &mut queue, &events, id, *planned);
                 }
-                Ok((task, Ended::Ran(target, q, outcome))) => {
+                Ok((task, Ended::Replanned(q, planned))) => {
+                    queue.planning.remove(&task);
+                    replanned(&executor, &mut queue, &mut tasks, &events, *q, *planned);
+                }
+                Ok((task, Ended::Ran(target, q, outcome, conflicted))) => {
                     queue.tasks.remove(&task);
                     let id = q.id;
+                    if conflicted && !q.replanned && queue.open {
+                        // Planned from what changed since: re-read and planned
+                        // again; asked again if the plan differs.
+                        forget_checkpoint(&executor, &q);
+                        replan(&executor, &mut queue, &mut tasks, *q);
+                        free(&executor, &mut queue, &mut tasks, &events, &target);
+                        continue;
+                    }
                     // A job that failed or was cancelled can be resumed (its
                     // checkpoint kept for the next console); one that
                     // succeeded leaves nothing to find.
@@ -627,7 +648,7 @@ fn start<B: Backend + Send + 'static>(
             && let Err(why) = checkpoint(backend.as_ref(), store, &q, &key, &who).await
         {
             let outcome = refuse_start(&audit, &who, &events, &q, &why);
-            return Ended::Ran(target, Box::new(q), outcome);
+            return Ended::Ran(target, Box::new(q), outcome, false);
         }
         let mut cx = Context {
             audit: &audit,
@@ -635,15 +656,82 @@ fn start<B: Backend + Send + 'static>(
             events: &events,
             cancel: &cancel,
             key: Some(key),
+            conflicted: false,
         };
         let outcome = if q.resume {
             runner::resume(backend.as_ref(), &q.job, q.id, &mut cx).await
         } else {
             runner::run(backend.as_ref(), &q.job, q.id, &mut cx).await
         };
-        Ended::Ran(target, Box::new(q), outcome)
+        let conflicted = cx.conflicted;
+        Ended::Ran(target, Box::new(q), outcome, conflicted)
     });
     queue.tasks.insert(handle.id(), q_target);
+}
+
+/// Plans again a job that failed on a conflict before it changed
+/// anything: from what is there now.
+fn replan<B: Backend + Send + 'static>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    tasks: &mut JoinSet<Ended>,
+    mut q: Queued,
+) {
+    q.replanned = true;
+    let backend = Arc::clone(&executor.backend);
+    let audit = Arc::clone(&executor.audit);
+    let who = Arc::clone(&executor.who);
+    let primary = executor.primary.contains(&q.job.plan.request.target.region);
+    let id = q.id;
+    let handle = tasks.spawn(async move {
+        let mut request = q.job.plan.request.clone();
+        request.dry_run = false;
+        let planned = runner::prepare(backend.as_ref(), &request, primary).await;
+        let planned = match runner::record_plan(&audit, &who, q.id, &request, &planned) {
+            Ok(()) => planned,
+            Err(e) => Err(Refusal::new(format!(
+                "cannot write the audit log: {e}; nothing is planned"
+            ))),
+        };
+        Ended::Replanned(Box::new(q), Box::new(planned))
+    });
+    queue.planning.insert(handle.id(), id);
+}
+
+/// The plan made again after a conflict: the same steps on the same
+/// values run again at once (what conflicted was not what the plan
+/// rests on); a plan that differs is shown to confirm again (never run
+/// silently); a refusal is shown as one.
+fn replanned<B: Backend + Send + 'static>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    tasks: &mut JoinSet<Ended>,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    q: Queued,
+    planned: Result<Job, Refusal>,
+) {
+    let id = q.id;
+    match planned {
+        Ok(mut job) if job.ops == q.job.ops && job.plan.steps == q.job.plan.steps => {
+            job.plan.reason.clone_from(&q.job.plan.reason);
+            job.plan.reverts.clone_from(&q.job.plan.reverts);
+            let again = Queued { job, ..q };
+            let target = again.job.plan.request.target.clone();
+            if queue.running.contains_key(&target) {
+                queue.waiting.entry(target).or_default().push_back(again);
+            } else {
+                start(executor, queue, tasks, events, again);
+            }
+        }
+        Ok(mut job) => {
+            job.plan.title = format!(
+                "{} (planned again: what it was planned from changed; confirm again)",
+                job.plan.title
+            );
+            planned_one(executor, queue, events, id, Ok(job));
+        }
+        Err(refusal) => planned_one(executor, queue, events, id, Err(refusal)),
+    }
 }
 
 /// Before a job that changes a cluster runs: its target's world read, the

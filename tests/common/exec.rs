@@ -28,6 +28,7 @@ pub async fn run_job<B: Backend>(
         events: &tx,
         cancel: &cancel,
         key: None,
+        conflicted: false,
     };
     let outcome = if resume {
         runner::resume(backend, job, JobId(id), &mut cx).await
@@ -69,6 +70,7 @@ pub fn spawn_job<B: Backend + Send + 'static>(
             events: &tx,
             cancel: &cancelled,
             key: None,
+            conflicted: false,
         };
         runner::run(backend.as_ref(), &job, JobId(id), &mut cx).await
     });
