@@ -698,6 +698,15 @@ fn spawn_executor(
         checkpoints: Some(std::sync::Arc::new(
             crate::exec::checkpoint::Checkpoints::new(&paths.jobs_dir),
         )),
+        coordination: platform.coordination().map(|(cluster, region, namespace)| {
+            crate::model::action::Target {
+                region,
+                cluster,
+                namespace,
+                kind: crate::model::action::ObjectKind::Silence,
+                name: String::new(),
+            }
+        }),
     };
     let (events, mut rx) = mpsc::unbounded_channel();
     let forward = tx.clone();

@@ -77,6 +77,7 @@ fn console(client: &kube::Client, dir: &std::path::Path, operator: &str) -> Cons
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: Some(Arc::new(Checkpoints::new(dir.join("jobs")))),
+            coordination: None,
         },
         tx,
     );

@@ -169,6 +169,7 @@ async fn an_alert_is_silenced_by_the_operator_and_the_silence_expired() {
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: None,
+            coordination: None,
         },
         events,
     );
@@ -266,5 +267,154 @@ fn audit_says(audit_path: &std::path::Path) {
     assert!(
         !text.contains("someone-else"),
         "the request's createdBy is never used"
+    );
+}
+
+/// An executor silencing on `base`, its Leases in `coordination` (a
+/// cluster of `client`'s sandbox, or one that does not answer).
+fn executor(
+    client: &kube::Client,
+    base: &str,
+    audit: &std::path::Path,
+    coordination: &str,
+) -> (
+    mpsc::UnboundedSender<ExecCommand>,
+    mpsc::UnboundedReceiver<JobEvent>,
+) {
+    let backend = KubeBackend::new(BTreeMap::from([("eks-tokyo".to_owned(), client.clone())]))
+        .with_alertmanagers(BTreeMap::from([(
+            "alertmanager".to_owned(),
+            base.to_owned(),
+        )]));
+    let (events, rx) = mpsc::unbounded_channel();
+    let (exec, _task) = task::spawn(
+        Executor {
+            backend: Arc::new(backend),
+            audit: Arc::new(AuditLog::open(audit).expect("audit log")),
+            who: Arc::new(Who::new("iworkz-production", "aiko@bastion-1")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+            checkpoints: None,
+            coordination: Some(Target {
+                region: "seoul".into(),
+                cluster: coordination.into(),
+                namespace: "default".into(),
+                kind: ObjectKind::Silence,
+                name: String::new(),
+            }),
+        },
+        events,
+    );
+    (exec, rx)
+}
+
+/// A silence has no cluster of its own: its job holds its Lease in the
+/// coordination cluster (a second console's Lease there refuses it, as
+/// for any target); with no coordination cluster answering, the plan
+/// says so, asks for `override` typed, and every record of the job that
+/// ran without a Lease says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_holds_its_lease_in_the_coordination_cluster_or_runs_on_override() {
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+    use kube::Api;
+    common::need("prometheus-alertmanager", "prometheus-alertmanager");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_am, base) = alertmanager_with_an_alert(dir.path()).await;
+    let sandbox = common::calm(41, 4.0).await;
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let silence = || {
+        request(ActionKind::Silence {
+            matchers: vec![Matcher::equal("alertname", "ServiceDown")],
+            duration: Duration::from_secs(600),
+            created_by: String::new(),
+        })
+    };
+
+    // Another console holds the silence's Lease: refused, its holder named.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let held = Lease {
+        metadata: ObjectMeta {
+            name: Some("touban.silence.alertmanager.servicedown".into()),
+            annotations: Some(BTreeMap::from([
+                ("touban.io/job".to_owned(), "other/1".to_owned()),
+                (
+                    "touban.io/action".to_owned(),
+                    "silence ServiceDown".to_owned(),
+                ),
+                ("touban.io/step".to_owned(), "1/3".to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("bo@bastion-2".into()),
+            lease_duration_seconds: Some(30),
+            acquire_time: Some(MicroTime(now)),
+            renew_time: Some(MicroTime(now)),
+            ..LeaseSpec::default()
+        }),
+    };
+    leases
+        .create(&kube::api::PostParams::default(), &held)
+        .await
+        .expect("the other console's lease");
+    let audit = dir.path().join("audit.jsonl");
+    let (exec, mut rx) = executor(&client, &base, &audit, "eks-tokyo");
+    let (plan, outcome) = run(&exec, &mut rx, 1, silence(), "maintenance").await;
+    let plan = plan.expect("a plan");
+    assert_eq!(
+        plan.lease.as_ref().map(|l| l.cluster.as_str()),
+        Some("eks-tokyo")
+    );
+    assert_eq!(plan.lease_override, None);
+    assert!(
+        matches!(&outcome, Some(JobOutcome::Failed(why)) if why.contains("locked by bo@bastion-2")),
+        "{outcome:?}"
+    );
+
+    // It is given back: the silence runs, and gives its own back.
+    leases
+        .delete(
+            "touban.silence.alertmanager.servicedown",
+            &kube::api::DeleteParams::default(),
+        )
+        .await
+        .expect("delete");
+    let (_, outcome) = run(&exec, &mut rx, 2, silence(), "maintenance").await;
+    assert_eq!(outcome, Some(JobOutcome::Succeeded));
+    let left = leases
+        .get_opt("touban.silence.alertmanager.servicedown")
+        .await
+        .expect("get");
+    assert!(left.is_none(), "given back: {left:?}");
+
+    // No coordination cluster answers: the plan says so and needs the
+    // override typed; what runs says so in every record.
+    let lone = dir.path().join("lone.jsonl");
+    let (exec, mut rx) = executor(&client, &base, &lone, "aks-nowhere");
+    let (plan, outcome) = run(&exec, &mut rx, 1, silence(), "on override").await;
+    let plan = plan.expect("a plan");
+    assert_eq!(plan.confirm_text.as_deref(), Some("override"));
+    assert!(
+        plan.lease_override
+            .as_deref()
+            .is_some_and(|w| w.contains("aks-nowhere") && w.contains("no Lease")),
+        "{:?}",
+        plan.lease_override
+    );
+    assert_eq!(outcome, Some(JobOutcome::Succeeded));
+    let text = std::fs::read_to_string(&lone).expect("audit");
+    let records: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(records.len() >= 4, "{text}");
+    assert!(
+        records.iter().all(|r| r["lease_override"]
+            .as_str()
+            .is_some_and(|w| w.contains("aks-nowhere"))),
+        "{text}"
     );
 }

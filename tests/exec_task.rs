@@ -112,6 +112,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: None,
+            coordination: None,
         },
         events_tx,
     );
@@ -308,6 +309,7 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: None,
+            coordination: None,
         },
         events_tx,
     );
@@ -414,6 +416,7 @@ async fn a_conflict_plans_again_and_asks_again() {
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: None,
+            coordination: None,
         },
         events_tx,
     );

@@ -319,6 +319,7 @@ async fn acting(
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: None,
+            coordination: None,
         },
         jobs_tx,
     );

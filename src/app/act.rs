@@ -741,6 +741,16 @@ impl App {
         );
         let kind: &'static str = t.kind.into();
         let mut details = Vec::new();
+        if let Some(why) = &plan.lease_override {
+            details.push(format!(
+                "⚠ No Lease: {why}. Type override to run it anyway."
+            ));
+        } else if let Some(at) = &plan.lease {
+            details.push(format!(
+                "Lease held in the coordination cluster {} ({})",
+                at.cluster, at.namespace
+            ));
+        }
         if !plan.changes.is_empty() {
             details.push(String::new());
             details.push("Changes:".to_owned());

@@ -47,6 +47,24 @@ pub struct Platform {
     /// as each region's frontend cell.
     #[serde(default)]
     pub frontend: Option<String>,
+    /// Where jobs on targets without a cluster of their own (a silence of
+    /// an Alertmanager) hold their Lease.
+    #[serde(default)]
+    pub coordination: Coordination,
+}
+
+/// `[coordination]`: the cluster (and namespace) holding the Leases of
+/// jobs whose target has no cluster of its own. By default the DR
+/// region's first cluster: the one up when the primary is down.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coordination {
+    /// The cluster, by its name in touban.
+    #[serde(default)]
+    pub cluster: Option<Spanned<String>>,
+    /// The namespace of its Leases (default `default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// The operator's settings.
@@ -557,7 +575,53 @@ impl Platform {
             ));
         }
         let regions = self.validate_regions()?;
-        self.validate_resources(&regions)
+        self.validate_resources(&regions)?;
+        if let Some(c) = &self.coordination.cluster
+            && !self
+                .clusters
+                .iter()
+                .any(|k| k.name.get_ref() == c.get_ref())
+        {
+            return Err((
+                c.span(),
+                format!(
+                    "[coordination] cluster `{}` is not one of the [[clusters]]",
+                    c.get_ref()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The coordination cluster (see [`Coordination`]): its name, region
+    /// and the namespace of its Leases; none when no cluster is
+    /// configured.
+    pub fn coordination(&self) -> Option<(String, String, String)> {
+        let named = self.coordination.cluster.as_ref().map(Spanned::get_ref);
+        let dr = || {
+            self.regions
+                .iter()
+                .filter(|r| r.role == Role::Dr)
+                .find_map(|r| {
+                    self.clusters
+                        .iter()
+                        .find(|c| c.region.get_ref() == r.name.get_ref())
+                })
+        };
+        let cluster = match named {
+            Some(name) => self.clusters.iter().find(|c| c.name.get_ref() == name),
+            None => dr().or_else(|| self.clusters.first()),
+        }?;
+        let namespace = self
+            .coordination
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
+        Some((
+            cluster.name.get_ref().clone(),
+            cluster.region.get_ref().clone(),
+            namespace,
+        ))
     }
 
     /// Checks the regions; returns their names.
@@ -827,6 +891,30 @@ mod tests {
         assert_eq!(p.environment, "iworkz-production");
         assert_eq!(p.regions.len(), 2);
         assert!(p.clusters.iter().any(|c| c.name.get_ref() == "eks-tokyo"));
+    }
+
+    #[test]
+    fn the_coordination_cluster_is_the_dr_region_s_unless_named() {
+        let p = Platform::parse("example.toml", EXAMPLE).expect("example parses");
+        let (cluster, region, namespace) = p.coordination().expect("one");
+        let dr = p
+            .regions
+            .iter()
+            .find(|r| r.role == Role::Dr)
+            .expect("a DR region");
+        assert_eq!(&region, dr.name.get_ref());
+        assert!(cluster.starts_with("aks"), "{cluster}");
+        assert_eq!(namespace, "default");
+        let named =
+            format!("{EXAMPLE}\n[coordination]\ncluster = \"eks-tokyo\"\nnamespace = \"touban\"\n");
+        let p = Platform::parse("f.toml", &named).expect("parses");
+        assert_eq!(
+            p.coordination(),
+            Some(("eks-tokyo".into(), "tokyo".into(), "touban".into()))
+        );
+        let unknown = format!("{EXAMPLE}\n[coordination]\ncluster = \"gke-nowhere\"\n");
+        let err = Platform::parse("f.toml", &unknown).expect_err("unknown");
+        assert!(err.message.contains("not one of the [[clusters]]"), "{err}");
     }
 
     #[test]

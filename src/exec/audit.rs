@@ -95,6 +95,10 @@ pub struct Record {
     /// a job another run of touban left unfinished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumes: Option<String>,
+    /// Why the job runs without a Lease, on the operator's typed
+    /// override (no coordination cluster answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_override: Option<String>,
     /// The step, from 1, for step events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
@@ -136,6 +140,7 @@ impl Record {
             reason: None,
             reverts: None,
             resumes: None,
+            lease_override: None,
             step: None,
             detail: None,
             outcome: None,

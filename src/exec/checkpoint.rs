@@ -189,6 +189,8 @@ mod tests {
                     dry_run: None,
                     undo_request: None,
                     reverts: None,
+                    lease: None,
+                    lease_override: None,
                 },
                 ops: vec![
                     Op::ExpectReplicas { replicas: 4 },

@@ -94,14 +94,15 @@ pub fn parse_switch(value: &str) -> Option<(String, String)> {
     (!from.is_empty() && !to.is_empty()).then(|| (from.to_owned(), to.to_owned()))
 }
 
-/// Whether a job on the target holds a Lease: every target in a cluster
-/// (a silence's Alertmanager has none; the coordination cluster that
-/// would hold its Lease is still to come).
+/// Whether a job on the target holds its Lease beside it: every target in
+/// a cluster (a silence's Alertmanager has none: its Lease is in the
+/// coordination cluster).
 pub fn applies(target: &Target) -> bool {
     target.kind != ObjectKind::Silence
 }
 
-/// The Lease's name for a target: the kind and name, as a DNS subdomain.
+/// The Lease's name for a target: the kind and name, as a DNS subdomain
+/// (lower case; what else an alert's name holds becomes `-`).
 pub fn name(target: &Target) -> String {
     let kind = match target.kind {
         ObjectKind::Deployment => "deployment",
@@ -111,7 +112,31 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Pod => "pod",
         ObjectKind::Silence => "silence",
     };
-    format!("touban.{kind}.{}", target.name)
+    let name: String = target
+        .name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '.' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    let mut full = format!("touban.{kind}.{name}");
+    full.truncate(253);
+    full
+}
+
+/// Where a job's Lease is held: beside its target, or where its plan
+/// says (a target without a cluster: in the coordination cluster); none
+/// for a dry run, which changes nothing, or a job without one.
+pub fn of(job: &crate::exec::step::Job) -> Option<Target> {
+    let request = &job.plan.request;
+    if request.dry_run {
+        return None;
+    }
+    job.plan
+        .lease
+        .clone()
+        .or_else(|| applies(&request.target).then(|| request.target.clone()))
 }
 
 /// What a job that writes needs besides its own calls: its target's Lease

@@ -107,9 +107,13 @@ pub fn record_plan(
 ) -> std::io::Result<()> {
     let record = Record::new(who, id.0, Event::Planned, request);
     let record = match planned {
-        Ok(job) => record
-            .detail(&job.plan.title)
-            .reverts(job.plan.reverts.as_deref()),
+        Ok(job) => {
+            let mut r = record
+                .detail(&job.plan.title)
+                .reverts(job.plan.reverts.as_deref());
+            r.lease_override.clone_from(&job.plan.lease_override);
+            r
+        }
         Err(refusal) => {
             let mut r = record.detail(&refusal.why);
             r.event = Event::Refused;
@@ -160,6 +164,7 @@ impl Context<'_> {
         let mut record = Record::new(self.who, id.0, event, &job.plan.request)
             .reason(job.plan.reason.as_deref())
             .reverts(job.plan.reverts.as_deref());
+        record.lease_override.clone_from(&job.plan.lease_override);
         // A job another run of touban left: named by the key it ran under.
         let own = format!("{}/{}", self.who.session, id.0);
         record.resumes = self.key.clone().filter(|k| *k != own);
@@ -214,6 +219,10 @@ async fn to_the_end<B: Backend>(
         .unwrap_or_else(|| format!("{}/{}", cx.who.session, id.0));
     let (progress, seen_progress) = watch::channel(format!("0/{}", job.ops.len()));
     let outcome = match take_lease(backend, job, &key, cx.who).await {
+        Ok(None) if job.plan.lease_override.is_some() && !job.plan.request.dry_run => {
+            tracing::warn!("job {key} runs without a lease, on the operator's typed override");
+            steps(backend, job, id, cx, resuming, &progress).await
+        }
         Err(why) => JobOutcome::Failed(why),
         Ok(None) => steps(backend, job, id, cx, resuming, &progress).await,
         Ok(Some(rv)) => {
@@ -226,7 +235,9 @@ async fn to_the_end<B: Backend>(
                 }
             };
             let last = rv.lock().map(|r| r.clone()).unwrap_or_default();
-            release_lease(backend, &job.plan.request.target, &last, &key).await;
+            if let Some(at) = lease::of(job) {
+                release_lease(backend, &at, &last, &key).await;
+            }
             outcome
         }
     };
@@ -265,17 +276,23 @@ async fn take_lease<B: Backend>(
     key: &str,
     who: &Who,
 ) -> Result<Option<String>, String> {
-    let t = &job.plan.request.target;
-    if job.plan.request.dry_run || !lease::applies(t) {
+    let Some(at) = lease::of(job) else {
         return Ok(None);
-    }
+    };
+    let t = &at;
     let now = jiff::Timestamp::now();
-    let current = backend.lease(t).await.map_err(|f| {
-        format!(
-            "cannot read the target's lease: {}; nothing was done",
-            f.what
-        )
-    })?;
+    let current = match backend.lease(t).await {
+        Ok(current) => current,
+        // Planned without an answer from the coordination cluster, and
+        // overridden: it runs without a Lease.
+        Err(_) if job.plan.lease_override.is_some() => return Ok(None),
+        Err(f) => {
+            return Err(format!(
+                "cannot read the target's lease: {}; nothing was done",
+                f.what
+            ));
+        }
+    };
     if let Some((h, _)) = &current
         && let Some(why) = h.blocks(key, t, now)
     {
@@ -317,6 +334,9 @@ async fn renew_lease<B: Backend>(
     mut progress: watch::Receiver<String>,
 ) {
     let acquired = jiff::Timestamp::now();
+    let Some(at) = lease::of(job) else {
+        return std::future::pending().await;
+    };
     loop {
         tokio::select! {
             () = tokio::time::sleep(lease::RENEW) => {}
@@ -337,10 +357,7 @@ async fn renew_lease<B: Backend>(
             duration: lease::DURATION,
         };
         let current = rv.lock().map(|r| r.clone()).unwrap_or_default();
-        match backend
-            .put_lease(&job.plan.request.target, &holder, Some(&current))
-            .await
-        {
+        match backend.put_lease(&at, &holder, Some(&current)).await {
             Ok(new) => {
                 if let Ok(mut r) = rv.lock() {
                     *r = new;

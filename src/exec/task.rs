@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use super::audit::{AuditLog, Event, Record};
 use super::backend::Backend;
 use super::checkpoint::{Checkpoint, Checkpoints, World};
+use super::lease;
 use super::runner::{self, Context, Who};
 use super::step::Job;
 use crate::model::action::{ActionKind, ObjectKind, Target};
@@ -43,6 +44,10 @@ pub struct Executor<B> {
     /// Where jobs leave their checkpoints while they run (none: jobs
     /// leave none, and none are found at the start).
     pub checkpoints: Option<Arc<Checkpoints>>,
+    /// The coordination cluster: where jobs on targets without a cluster
+    /// (silences) hold their Lease, as a target's region, cluster and
+    /// namespace; none configured: such jobs run only on a typed override.
+    pub coordination: Option<Target>,
 }
 
 /// What a task of the executor ended with.
@@ -425,6 +430,7 @@ fn on_command<B: Backend + Send + 'static>(
             let who = Arc::clone(&executor.who);
             let primary = executor.primary.contains(&request.target.region);
             let last = queue.last_switch.get(&request.target).cloned();
+            let coordination = executor.coordination.clone();
             let read_only = match executor.read_only.get(&request.target.cluster) {
                 Some(by) => by.as_ref(),
                 None => executor.read_only_elsewhere.as_ref(),
@@ -448,6 +454,7 @@ fn on_command<B: Backend + Send + 'static>(
                 let mut planned = runner::prepare(backend.as_ref(), &request, primary).await;
                 if let Ok(job) = &mut planned {
                     link_revert(job, last);
+                    coordinate(backend.as_ref(), job, coordination.as_ref()).await;
                 }
                 if let Err(e) = runner::record_plan(&audit, &who, id, &request, &planned) {
                     // A plan that cannot be written down is not shown.
@@ -669,6 +676,52 @@ fn start<B: Backend + Send + 'static>(
     queue.tasks.insert(handle.id(), q_target);
 }
 
+/// A job on a target without a cluster of its own (a silence) holds its
+/// Lease in the coordination cluster: planned there if that cluster
+/// answers and the credentials may take Leases in it; else the plan says
+/// why and asks for `override` typed (the job then runs without a Lease,
+/// and every record of it says so).
+async fn coordinate<B: Backend>(backend: &B, job: &mut Job, coordination: Option<&Target>) {
+    let t = &job.plan.request.target;
+    if job.plan.request.dry_run || lease::applies(t) {
+        return;
+    }
+    let Some(c) = coordination else {
+        job.plan.lease_override = Some(
+            "no coordination cluster is configured ([coordination] cluster, or a cluster in the DR region): this job would hold no Lease, so another console could act on the same target at once".to_owned(),
+        );
+        job.plan.confirm_text = Some("override".to_owned());
+        return;
+    };
+    let at = Target {
+        kind: t.kind,
+        name: format!("{}.{}", t.cluster, t.name),
+        ..c.clone()
+    };
+    let mut refused = match backend.lease(&at).await {
+        Ok(_) => None,
+        Err(f) => Some(f.what),
+    };
+    for access in lease::access() {
+        if refused.is_some() {
+            break;
+        }
+        refused = match backend.may(&at, &access).await {
+            Ok(None) => None,
+            Ok(Some(why)) => Some(format!("the credentials may not {access} ({why})")),
+            Err(f) => Some(f.what),
+        };
+    }
+    if let Some(why) = refused {
+        job.plan.lease_override = Some(format!(
+            "the coordination cluster {} does not answer for its Leases in {} ({why}): this job would hold no Lease, so another console could act on the same target at once",
+            c.cluster, c.namespace
+        ));
+        job.plan.confirm_text = Some("override".to_owned());
+    }
+    job.plan.lease = Some(at);
+}
+
 /// Plans again a job that failed on a conflict before it changed
 /// anything: from what is there now.
 fn replan<B: Backend + Send + 'static>(
@@ -860,6 +913,8 @@ mod tests {
                 dry_run: None,
                 undo_request: None,
                 reverts: None,
+                lease: None,
+                lease_override: None,
             },
             ops: vec![Op::Release(ReleaseOp::Switch {
                 services: vec!["web-svc".into()],

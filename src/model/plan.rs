@@ -63,6 +63,16 @@ pub struct Plan {
     /// records name it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverts: Option<String>,
+    /// Where its Lease is held when not beside its target: a target
+    /// without a cluster of its own (a silence) in the coordination
+    /// cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<super::action::Target>,
+    /// Why it would run without a Lease (no coordination cluster
+    /// answers): then it runs only on the operator's typed override, and
+    /// every record of it says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_override: Option<String>,
 }
 
 /// Why a request gets no plan, and what to do instead.

@@ -195,6 +195,7 @@ async fn bench() {
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
             checkpoints: None,
+            coordination: None,
         },
         events,
     );

@@ -332,6 +332,8 @@ pub fn plan(
             .as_ref()
             .filter(|_| image.is_none())
             .map(|repair| repair.job.clone()),
+        lease: None,
+        lease_override: None,
     };
     Ok(Job {
         plan,

@@ -69,6 +69,8 @@ pub fn plan(
         dry_run: None,
         undo_request: None,
         reverts: None,
+        lease: None,
+        lease_override: None,
     };
     let ops = vec![
         Op::ExpectBounds {

@@ -92,6 +92,8 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         dry_run: None,
         undo_request: None,
         reverts: None,
+        lease: None,
+        lease_override: None,
     };
     let ops = vec![
         Op::ExpectGeneration {

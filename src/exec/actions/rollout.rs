@@ -102,6 +102,8 @@ fn plan_of(request: &ActionRequest, d: &DeploymentRow, seen: &Seen, title: Strin
             })
         }),
         reverts: None,
+        lease: None,
+        lease_override: None,
     }
 }
 

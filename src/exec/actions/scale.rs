@@ -99,6 +99,8 @@ pub fn plan(request: &ActionRequest, replicas: u32, seen: &Seen) -> Result<Job, 
         dry_run: None,
         undo_request: None,
         reverts: None,
+        lease: None,
+        lease_override: None,
     };
     let ops = vec![
         Op::ExpectReplicas { replicas: from },

@@ -43,6 +43,8 @@ fn plan_of(
         dry_run: None,
         undo_request: None,
         reverts: None,
+        lease: None,
+        lease_override: None,
     }
 }
 
