@@ -418,3 +418,74 @@ async fn a_silence_holds_its_lease_in_the_coordination_cluster_or_runs_on_overri
         "{text}"
     );
 }
+
+/// A silence job resumed (its console died after the create) finds the
+/// silence it made and makes no second one; a different reason is a
+/// different silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_silence_finds_the_one_it_made() {
+    common::need("prometheus-alertmanager", "prometheus-alertmanager");
+    let dir = tempfile::tempdir().expect("temp");
+    let (_am, base) = alertmanager_with_an_alert(dir.path()).await;
+    let backend = KubeBackend::new(BTreeMap::new())
+        .with_alertmanagers(BTreeMap::from([("alertmanager".to_owned(), base.clone())]));
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("iworkz-production", "aiko@bastion-1");
+    let mut job = touban::exec::runner::prepare(
+        &backend,
+        &request(ActionKind::Silence {
+            matchers: vec![
+                Matcher::equal("alertname", "ServiceDown"),
+                Matcher::parse("instance!~\"10\\.9\\..*\"").expect("a matcher"),
+            ],
+            duration: Duration::from_secs(1800),
+            created_by: "aiko@bastion-1".into(),
+        }),
+        false,
+    )
+    .await
+    .expect("a plan");
+    job.plan.reason = Some("INC-11 noisy during the fix".into());
+    let (first, _) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    assert_eq!(first, JobOutcome::Succeeded);
+    let (again, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    assert_eq!(again, JobOutcome::Succeeded, "{events:#?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, JobEvent::StepEnded { said, .. } if said.contains("there already"))
+        ),
+        "{events:#?}"
+    );
+    let count = |silences: &[Value], comment: &str| {
+        silences
+            .iter()
+            .filter(|s| {
+                s["comment"] == comment && s.pointer("/status/state") == Some(&json!("active"))
+            })
+            .count()
+    };
+    let http = reqwest::Client::new();
+    let list = || async {
+        http.get(format!("{base}/api/v2/silences"))
+            .send()
+            .await
+            .expect("silences")
+            .json::<Vec<Value>>()
+            .await
+            .expect("json")
+    };
+    assert_eq!(
+        count(&list().await, "INC-11 noisy during the fix"),
+        1,
+        "no second silence"
+    );
+
+    job.plan.reason = Some("INC-12".into());
+    let (other, _) = common::exec::run_job(&backend, &job, 2, &audit, &who, true).await;
+    assert_eq!(other, JobOutcome::Succeeded);
+    assert_eq!(
+        count(&list().await, "INC-12"),
+        1,
+        "another reason: its own silence"
+    );
+}

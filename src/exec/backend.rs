@@ -231,6 +231,16 @@ pub trait Backend: Sync {
         id: &str,
     ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
 
+    /// The id of a silence on the target's Alertmanager, active or
+    /// pending, with these matchers, creator and comment, if there is one.
+    fn find_silence(
+        &self,
+        target: &Target,
+        matchers: &[crate::model::action::Matcher],
+        created_by: &str,
+        comment: &str,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
     /// Expires a silence on the target's Alertmanager.
     fn expire_silence(
         &self,

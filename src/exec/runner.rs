@@ -643,7 +643,7 @@ async fn perform<B: Backend>(
             perform_bounds(backend, job, op, seen_rv, cancel, resuming).await
         }
         Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
-        Op::Silence(op) => silence::perform(backend, job, op, seen_rv, cancel).await,
+        Op::Silence(op) => silence::perform(backend, job, op, seen_rv, cancel, resuming).await,
         Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
             template::perform(backend, job, op, cancel, resuming).await
         }

@@ -19,7 +19,7 @@ use super::checkpoint::{Checkpoint, Checkpoints, World};
 use super::lease;
 use super::runner::{self, Context, Who};
 use super::step::Job;
-use crate::model::action::{ActionKind, ObjectKind, Target};
+use crate::model::action::{ActionKind, Target};
 pub use crate::model::job::ExecCommand;
 use crate::model::plan::Refusal;
 use crate::model::{JobEvent, JobId, JobOutcome};
@@ -94,11 +94,10 @@ impl Queued {
     }
 
     /// Whether a failure or a cancel leaves it to resume: a job that
-    /// changes a cluster. Not a dry run, and not a silence: the
-    /// Alertmanager takes no precondition, so running its create again
-    /// would make a second one.
+    /// changes something, not a dry run (a resumed silence looks for the
+    /// one it made before making one).
     fn resumable(&self) -> bool {
-        !self.job.plan.request.dry_run && self.job.plan.request.target.kind != ObjectKind::Silence
+        !self.job.plan.request.dry_run
     }
 }
 
@@ -798,12 +797,21 @@ async fn checkpoint<B: Backend>(
     who: &Who,
 ) -> Result<(), String> {
     let t = &q.job.plan.request.target;
-    let world = backend.world(t).await.map_err(|f| {
-        format!(
-            "cannot read which cluster {} is: {}; nothing was done",
-            t.cluster, f.what
-        )
-    })?;
+    let world = if lease::applies(t) {
+        backend.world(t).await.map_err(|f| {
+            format!(
+                "cannot read which cluster {} is: {}; nothing was done",
+                t.cluster, f.what
+            )
+        })?
+    } else {
+        // A target without a cluster (a silence): its world is the
+        // source it is acted on through, by name.
+        World {
+            server: Some(format!("alert source {}", t.cluster)),
+            uid: None,
+        }
+    };
     if let Some((_, was)) = &q.found
         && *was != world
     {
@@ -884,6 +892,7 @@ mod tests {
     use super::*;
     use crate::exec::step::{Op, ReleaseOp};
     use crate::model::action::ActionRequest;
+    use crate::model::action::ObjectKind;
     use crate::model::plan::Plan;
 
     fn switch_job(image: Option<&str>, from: &str, to: &str) -> Job {

@@ -153,6 +153,72 @@ impl Alertmanagers {
         }
     }
 
+    /// The id of a silence not yet expired (active or pending) that is the
+    /// one these arguments would create: the same matchers, creator and
+    /// comment. What a resumed create finds instead of making a second.
+    pub async fn find(
+        &self,
+        t: &Target,
+        matchers: &[Matcher],
+        created_by: &str,
+        comment: &str,
+    ) -> Result<Option<String>, Failure> {
+        let (http, base) = self.base(t)?;
+        let request = http.get(format!("{base}/api/v2/silences"));
+        let (_, all) = self.call(t, request, "list the silences").await?;
+        let comment = mask_line(comment);
+        let mut wanted: Vec<(String, String, bool, bool)> = matchers
+            .iter()
+            .map(|m| (m.name.clone(), m.value.clone(), m.is_regex, m.is_equal))
+            .collect();
+        wanted.sort();
+        let same = |s: &serde_json::Value| {
+            let text = |k: &str| s.get(k).and_then(serde_json::Value::as_str);
+            let state = s
+                .pointer("/status/state")
+                .and_then(serde_json::Value::as_str);
+            let mut have: Vec<(String, String, bool, bool)> = s
+                .get("matchers")
+                .and_then(serde_json::Value::as_array)
+                .map(|ms| {
+                    ms.iter()
+                        .map(|m| {
+                            let flag = |k: &str, default: bool| {
+                                m.get(k)
+                                    .and_then(serde_json::Value::as_bool)
+                                    .unwrap_or(default)
+                            };
+                            (
+                                m.get("name")
+                                    .and_then(serde_json::Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                                m.get("value")
+                                    .and_then(serde_json::Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                                flag("isRegex", false),
+                                flag("isEqual", true),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            have.sort();
+            matches!(state, Some("active" | "pending"))
+                && text("createdBy") == Some(created_by)
+                && text("comment") == Some(comment.as_str())
+                && have == wanted
+        };
+        Ok(all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| same(s))
+            .and_then(|s| s.get("id").and_then(serde_json::Value::as_str))
+            .map(str::to_owned))
+    }
+
     /// Expires a silence.
     pub async fn expire(&self, t: &Target, id: &str) -> Result<(), Failure> {
         let (http, base) = self.base(t)?;

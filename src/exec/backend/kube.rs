@@ -778,6 +778,18 @@ impl Backend for KubeBackend {
         self.alertmanagers.state(t, id).await
     }
 
+    async fn find_silence(
+        &self,
+        t: &Target,
+        matchers: &[Matcher],
+        created_by: &str,
+        comment: &str,
+    ) -> Result<Option<String>, Failure> {
+        self.alertmanagers
+            .find(t, matchers, created_by, comment)
+            .await
+    }
+
     async fn expire_silence(&self, t: &Target, id: &str) -> Result<(), Failure> {
         self.alertmanagers.expire(t, id).await
     }

@@ -1,7 +1,9 @@
 //! The steps of a silence and of its expiry, on the Alertmanager named by
-//! the target. A resumed create that finds its silence already there is
-//! not recreated only if its id is known; the Alertmanager has no dry run,
-//! so a dry run checks it answers and sends nothing.
+//! the target. The Alertmanager takes no precondition, so a resumed create
+//! first looks for the silence it would make (active or pending, the same
+//! matchers, creator and comment) and makes none if it is there; an
+//! expiry of a silence expired already sends nothing. The Alertmanager has
+//! no dry run, so a dry run checks it answers and sends nothing.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ pub(super) async fn perform<B: Backend>(
     op: &SilenceOp,
     created: Option<&str>,
     cancel: &watch::Receiver<bool>,
+    resuming: bool,
 ) -> Result<Done, Failure> {
     let t = &job.plan.request.target;
     let dry_run = job.plan.request.dry_run;
@@ -53,6 +56,22 @@ pub(super) async fn perform<B: Backend>(
                 });
             }
             let comment = job.plan.reason.as_deref().unwrap_or("(no reason given)");
+            if resuming
+                && let Some(id) = backend
+                    .find_silence(t, matchers, created_by, comment)
+                    .await?
+            {
+                return Ok(Done {
+                    said: format!(
+                        "silence {id} is there already (made before this job was interrupted): nothing sent"
+                    ),
+                    call: Some(Call {
+                        status: 200,
+                        before: None,
+                        after: Some(id),
+                    }),
+                });
+            }
             let id = backend
                 .create_silence(t, matchers, *duration, created_by, comment)
                 .await?;
