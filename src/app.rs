@@ -343,7 +343,7 @@ impl App {
 
     fn command(&mut self, command: Command) {
         self.dirty = true;
-        if self.cluster_command(&command) {
+        if self.cluster_command(&command) || self.rollouts_command(&command) {
             self.mark_seen();
             return;
         }

@@ -247,3 +247,85 @@ async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
         "{effects:?}"
     );
 }
+
+/// The Rollouts pane's revision list is where an undo is chosen: `[` and
+/// `]` move the choice over the revisions shown (marked `›`), `u` plans
+/// the undo to it at once; another row forgets the choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_is_chosen_from_the_revision_list() {
+    use touban::app::{Effect, Event};
+    use touban::model::{ExecCommand, Key, KeyCode};
+    let (sandbox, _dir, mut app, mut rx) = common::watched(43).await;
+    // Two rolling deploys, one after the other: revisions 2 and 3 of
+    // Tokyo's web-frontend-blue.
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let deployments: Api<Deployment> = Api::namespaced(client, NS);
+    let typed = |app: &mut touban::app::App, text: &str| {
+        for c in text.chars() {
+            app.handle(Event::Key(Key::char(c)));
+        }
+    };
+    typed(&mut app, "5/web-frontend-blue");
+    app.handle(Event::Key(Key::plain(KeyCode::Enter)));
+    let tokyo_revision = |a: &touban::app::App| {
+        a.rollout_rows()
+            .iter()
+            .find(|(c, d)| *c == "eks-tokyo" && d.name == "web-frontend-blue")
+            .and_then(|(_, d)| d.revision)
+    };
+    for (tag, revision) in [("3.2.1", 2), ("3.2.2", 3)] {
+        let mut d = deployments.get("web-frontend-blue").await.expect("get");
+        if let Some(c) = d
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.spec.as_mut())
+            .and_then(|p| p.containers.first_mut())
+        {
+            c.image = Some(format!("iworkz/web-frontend:{tag}"));
+        }
+        deployments
+            .replace("web-frontend-blue", &kube::api::PostParams::default(), &d)
+            .await
+            .expect("replace");
+        common::until(&mut app, &mut rx, "the next revision in Tokyo", |a| {
+            tokyo_revision(a) == Some(revision)
+        })
+        .await;
+    }
+    let tokyo = app
+        .rollout_rows()
+        .iter()
+        .position(|(c, d)| *c == "eks-tokyo" && d.name == "web-frontend-blue")
+        .expect("Tokyo's row");
+    for _ in 0..tokyo {
+        app.handle(Event::Key(Key::plain(KeyCode::Down)));
+    }
+    assert_eq!(app.picked_revision(), None);
+    for key in ['[', '[', ']'] {
+        app.handle(Event::Key(Key::char(key)));
+    }
+    assert_eq!(app.picked_revision(), Some(2), "older, older, newer");
+    let screen = common::text(&common::render(&app, 160, 48));
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("›") && l.contains("web-frontend:3.2.1")),
+        "{screen}"
+    );
+    let effects = app.handle(Event::Key(Key::char('u')));
+    assert!(
+        effects.iter().any(|e| matches!(e,
+            Effect::Exec(ExecCommand::Plan { request, .. })
+                if request.kind == ActionKind::Undo { revision: 2 }
+                    && request.target.cluster == "eks-tokyo")),
+        "{effects:?}"
+    );
+    // Another row: the choice is forgotten.
+    let other = if tokyo == 0 {
+        KeyCode::Down
+    } else {
+        KeyCode::Up
+    };
+    app.handle(Event::Key(Key::plain(other)));
+    assert_eq!(app.picked_revision(), None);
+}

@@ -157,6 +157,22 @@ impl App {
                 return;
             }
         };
+        // The revision chosen in the Rollouts pane's list: planned at once.
+        let picked = (self.focus == Pane::Rollouts)
+            .then(|| self.picked_revision())
+            .flatten();
+        if arg.is_empty()
+            && let Some(revision) = picked
+        {
+            let request = ActionRequest {
+                kind: ActionKind::Undo { revision },
+                target,
+                dry_run: false,
+            };
+            let title = request_title(&request);
+            self.ask(request, &title);
+            return;
+        }
         if arg.is_empty() {
             let previous = self.store.cluster(&target.cluster).and_then(|c| {
                 let d = self.deployment_row(&target)?;

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod cluster;
+pub mod rollouts;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,8 @@ pub struct Panes {
     pub cluster: cluster::ClusterPane,
     /// The Alerts pane.
     pub alerts: alerts::AlertsPane,
+    /// The Rollouts pane.
+    pub rollouts: rollouts::RolloutsPane,
 }
 
 impl App {

@@ -120,6 +120,12 @@ pub enum Command {
     /// Roll the selected deployment back to revision N (kubectl rollout undo)
     #[strum(message = "undo", props(arg = "N", optional = "yes"))]
     Undo(String),
+    /// Choose the next older revision of the selected deployment (what undo rolls back to)
+    #[strum(message = "older")]
+    OlderRevision,
+    /// Choose the next newer revision of the selected deployment
+    #[strum(message = "newer")]
+    NewerRevision,
     /// Deploy IMAGE to the selected release, blue-green (traffic moves once it is Ready)
     #[strum(message = "deploy", props(arg = "IMAGE", optional = "yes"))]
     Deploy(String),

@@ -72,6 +72,10 @@ pub fn rollout_state(d: &DeploymentRow) -> RolloutState {
     RolloutState::Complete
 }
 
+/// How many of a deployment's revisions the Rollouts pane lists (and its
+/// revision choice moves over), newest first.
+pub const SHOWN_REVISIONS: usize = 5;
+
 /// A deployment's ReplicaSets, newest revision first.
 pub fn revisions<'a>(c: &'a ClusterState, d: &DeploymentRow) -> Vec<&'a ReplicaSetRow> {
     let prefix = format!("{}/", d.namespace);

@@ -24,7 +24,7 @@ use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
 
 /// Revisions listed under the table, at most.
-const REVISIONS: usize = 5;
+const REVISIONS: usize = rollout::SHOWN_REVISIONS;
 /// Flag lines, at most (the rest are counted).
 const FLAGS: usize = 6;
 
@@ -400,6 +400,7 @@ fn revision_lines<'a>(app: &App, st: &Styles, cluster: &str, d: &DeploymentRow) 
         return Vec::new();
     };
     let revs = rollout::revisions(state, d);
+    let picked = app.picked_revision();
     let mut lines = vec![heading(
         st,
         &format!("revisions of {} in {cluster}", d.name),
@@ -413,15 +414,17 @@ fn revision_lines<'a>(app: &App, st: &Styles, cluster: &str, d: &DeploymentRow) 
     let now: SystemTime = app.now();
     for r in revs.iter().take(REVISIONS) {
         let current = r.revision == d.revision;
+        let chosen = picked.is_some() && r.revision == picked;
         let age = r
             .created
             .and_then(|c| now.duration_since(c).ok())
             .map(age_label)
             .unwrap_or_default();
-        lines.push(Line::from(vec![
+        let line = Line::from(vec![
             Span::styled(
                 format!(
-                    "  {} {:>3} ",
+                    "{} {} {:>3} ",
+                    if chosen { "›" } else { " " },
                     if current { "▸" } else { " " },
                     r.revision.map(|r| r.to_string()).unwrap_or_default()
                 ),
@@ -430,7 +433,12 @@ fn revision_lines<'a>(app: &App, st: &Styles, cluster: &str, d: &DeploymentRow) 
             Span::styled(format!("{:<36} ", r.image), st.text),
             Span::styled(format!("{}/{} ready ", r.ready, r.desired), st.muted),
             Span::styled(format!("{age:>6}"), st.muted),
-        ]));
+        ]);
+        lines.push(if chosen {
+            line.style(st.selection)
+        } else {
+            line
+        });
     }
     if revs.len() > REVISIONS {
         lines.push(Line::from(Span::styled(
