@@ -374,11 +374,12 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
     assert!(!demo.exists(), "the demo's directory goes with it");
 }
 
-#[test]
-fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
-    let t = Tmux::new("scale");
+/// `touban sandbox` in a process of its own (it outlives the consoles
+/// pointed at it), its config and kubeconfig written in `t`'s `sandbox/`:
+/// the process, the config and the kubeconfig.
+fn sandbox_process(t: &Tmux) -> (Process, PathBuf, PathBuf) {
     let dir = t.path("sandbox");
-    let _sandbox = Process(
+    let sandbox = Process(
         Command::new(BIN)
             .args(["--log-file"])
             .arg(t.path("sandbox.log"))
@@ -402,6 +403,13 @@ fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
         assert!(Instant::now() < deadline, "the sandbox wrote no config");
         std::thread::sleep(Duration::from_millis(50));
     }
+    (sandbox, config, kubeconfig)
+}
+
+#[test]
+fn kubectl_scale_against_the_sandbox_shows_on_a_console_pointed_at_it() {
+    let t = Tmux::new("scale");
+    let (_sandbox, config, kubeconfig) = sandbox_process(&t);
     t.start(160, 48, "sh");
     t.wait_for("shell>");
     t.line(&format!(
@@ -785,4 +793,85 @@ fn in_the_demo_an_alert_is_silenced_and_the_silence_expired() {
     t.keys(&["q"]);
     t.wait_for("EXIT:0");
     assert_terminal_restored(&t);
+}
+
+/// A console killed (SIGKILL) in the middle of a blue-green deploy, with
+/// the sandbox in a process of its own: the next console started finds
+/// the job in the Jobs pane as interrupted, `r` resumes it, and it ends
+/// as an uninterrupted run would; its checkpoint is gone after.
+#[test]
+fn a_console_killed_mid_deploy_leaves_its_job_to_the_next_one_to_resume() {
+    let t = Tmux::new("killed");
+    let (_sandbox, config, _) = sandbox_process(&t);
+    // The old colour held 20 s after the switch: time to kill it there.
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[settings]\nscale_down_delay_seconds = 20\n");
+    std::fs::write(&config, text).expect("config");
+    let console = |log: &str| {
+        format!(
+            "{BIN} --log-file {} --config {}",
+            t.path(log).display(),
+            config.display()
+        )
+    };
+    t.start(160, 48, &console("first.log"));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["5"]);
+    t.wait_for("web-frontend-blue");
+    t.keys(&["/"]);
+    t.keys(&["-l", "web-frontend"]);
+    t.keys(&["Enter"]);
+    t.keys(&["D"]);
+    t.wait_for(":deploy iworkz/web-frontend:3.2.0");
+    t.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
+    t.keys(&["-l", "3.3.0"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Deploy iworkz/web-frontend:3.3.0 to web-frontend");
+    t.keys(&["-l", "web-frontend"]);
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "release 3.3.0"]);
+    t.keys(&["Enter"]);
+    t.keys(&["9"]);
+    t.wait_for_secs(60, "the deploy in its hold", |s| {
+        s.lines()
+            .any(|l| l.contains("deploy iworkz/web-frontend:3.3.0") && l.contains("6/7"))
+    });
+    let jobs = t.path("state").join("touban/jobs");
+    let left = || std::fs::read_dir(&jobs).map_or(0, Iterator::count);
+    assert_eq!(left(), 1, "its checkpoint while it runs");
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f"])
+        .arg(t.path("first.log"))
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "the console was running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.cmd(&["has-session", "-t", "main"]).status.success() {
+        assert!(Instant::now() < deadline, "the killed console's pane stays");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(left(), 1, "the checkpoint outlives the console");
+
+    // The next console: the job is there, interrupted; r resumes it.
+    t.start(160, 48, &console("second.log"));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["9"]);
+    t.wait_for_secs(20, "the interrupted job", |s| {
+        s.lines()
+            .any(|l| l.contains("deploy iworkz/web-frontend:3.3.0") && l.contains("failed"))
+            && s.contains("interrupted")
+    });
+    t.keys(&["r"]);
+    t.wait_for_secs(120, "the resumed deploy to succeed", |s| {
+        s.lines()
+            .any(|l| l.contains("deploy iworkz/web-frontend:3.3.0") && l.contains("succeeded"))
+    });
+    t.keys(&["5"]);
+    t.wait_for_secs(20, "green live, blue retired", |s| {
+        s.lines()
+            .any(|l| l.contains("web-frontend eks-tokyo") && l.contains("live green"))
+    });
+    assert_eq!(left(), 0, "a job that succeeded leaves no checkpoint");
+    t.keys(&["q"]);
 }
