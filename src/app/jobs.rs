@@ -133,6 +133,8 @@ impl JobTable {
             JobEvent::Queued { title, at, .. } => {
                 job.title = title;
                 job.confirmed = true;
+                // Run again (planned again after a conflict, resumed).
+                job.outcome = None;
                 if job.request.is_none() {
                     job.queued = at;
                 }

@@ -6,6 +6,11 @@
 //! (each step checks whether its effect is already there), so a job found
 //! again never doubles work.
 //!
+//! While its job runs, the console holds an exclusive lock on the file
+//! (`flock`, released by the system when the process dies): a second
+//! console started meanwhile on the same state directory leaves a running
+//! job alone instead of offering it as interrupted.
+//!
 //! A checkpoint names the world it belongs to: the API server's URL and
 //! the cluster's uid (the `kube-system` namespace's, the usual cluster
 //! id). One from another world (a demo's, a rebuilt cluster's) is never
@@ -60,6 +65,11 @@ pub struct Checkpoints {
     dir: PathBuf,
 }
 
+/// A checkpoint being written by a running job: its file, locked until
+/// this is dropped.
+#[derive(Debug)]
+pub struct Held(#[allow(dead_code)] std::fs::File);
+
 /// A checkpoint that could not be read, and why.
 #[derive(Debug)]
 pub struct Unreadable {
@@ -88,19 +98,38 @@ impl Checkpoints {
         self.dir.join(format!("{file}.json"))
     }
 
-    /// Writes (or replaces) the checkpoint of its job, flushed to disk: a
-    /// console killed right after finds it.
-    pub fn save(&self, checkpoint: &Checkpoint) -> io::Result<()> {
+    /// Writes (or replaces) the checkpoint of its job, flushed to disk (a
+    /// console killed right after finds it), and locks it for as long as
+    /// the job holds what is returned. A checkpoint another console holds
+    /// locked is not replaced: that console runs the job now.
+    pub fn save(&self, checkpoint: &Checkpoint) -> io::Result<Held> {
         crate::logging::private_dir(&self.dir)?;
         let text = serde_json::to_vec_pretty(checkpoint).map_err(io::Error::other)?;
         let path = self.path(&checkpoint.key);
+        if let Ok(existing) = std::fs::File::open(&path)
+            && let Err(std::fs::TryLockError::WouldBlock) = existing.try_lock()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another console on this machine runs this job now",
+            ));
+        }
         let partial = path.with_extension("json.partial");
         let mut file = crate::logging::private_file(&partial)?;
         file.set_len(0)?;
         file.write_all(&text)?;
         file.sync_data()?;
         // A rename replaces it whole: a crash mid-write leaves the old one.
-        std::fs::rename(&partial, &path)
+        std::fs::rename(&partial, &path)?;
+        let held = std::fs::File::open(&path)?;
+        held.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another console on this machine took this job just now",
+            ),
+            std::fs::TryLockError::Error(e) => e,
+        })?;
+        Ok(Held(held))
     }
 
     /// Removes the checkpoint of the job `key`, if there is one.
@@ -131,7 +160,18 @@ impl Checkpoints {
         let mut unreadable = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
+            if path.extension().is_some_and(|e| e == "partial") {
+                // Cut by a crash before its rename: the whole one stands.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
             if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            // Locked: a console running now holds it.
+            let busy = std::fs::File::open(&path)
+                .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+            if busy {
                 continue;
             }
             let read = std::fs::read(&path)
@@ -209,12 +249,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Checkpoints::new(dir.path().join("jobs"));
         let c = checkpoint("20261202T100000Z-41/3");
-        store.save(&c).expect("save");
-        store.save(&c).expect("saved again: replaced");
+        let held = store.save(&c).expect("save");
+        assert!(
+            store.save(&c).is_err(),
+            "held by a running job: not replaced"
+        );
+        assert!(store.load().0.is_empty(), "a running job is not found");
+        drop(held);
+        drop(store.save(&c).expect("saved again once given back"));
         std::fs::write(dir.path().join("jobs/cut.json"), b"{\"key\": ").expect("write");
+        std::fs::write(dir.path().join("jobs/x.json.partial"), b"{").expect("write");
         let (found, unreadable) = store.load();
         assert_eq!(found, vec![c.clone()]);
         assert_eq!(unreadable.len(), 1, "{unreadable:?}");
+        assert!(!dir.path().join("jobs/x.json.partial").exists(), "cleared");
         let path = store.path(&c.key);
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{path:?}");

@@ -122,7 +122,12 @@ pub fn name(target: &Target) -> String {
         .collect();
     let mut full = format!("touban.{kind}.{name}");
     full.truncate(253);
-    full
+    // A DNS subdomain: labels of letters, digits and inner `-`, none empty.
+    full.split('.')
+        .map(|l| l.trim_matches('-'))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Where a job's Lease is held: beside its target, or where its plan
@@ -174,6 +179,12 @@ mod tests {
             name: "web-frontend-blue".into(),
         };
         assert_eq!(name(&t), "touban.deployment.web-frontend-blue");
+        let odd = Target {
+            kind: ObjectKind::Silence,
+            name: "am (tokyo)..Foo_".into(),
+            ..t.clone()
+        };
+        assert_eq!(name(&odd), "touban.silence.am--tokyo.foo");
         let now = jiff::Timestamp::now();
         let h = holder(now);
         let why = h.blocks("s2/1", &t, now).expect("blocked");

@@ -252,9 +252,14 @@ async fn serve<B: Backend + Send + 'static>(
                 Ok((task, Ended::Ran(target, q, outcome, conflicted))) => {
                     queue.tasks.remove(&task);
                     let id = q.id;
-                    if conflicted && !q.replanned && queue.open {
+                    if conflicted
+                        && matches!(outcome, JobOutcome::Failed(_))
+                        && !q.replanned
+                        && queue.open
+                    {
                         // Planned from what changed since: re-read and planned
                         // again; asked again if the plan differs.
+                        queue.resume_pending.remove(&id);
                         forget_checkpoint(&executor, &q);
                         replan(&executor, &mut queue, &mut tasks, *q);
                         free(&executor, &mut queue, &mut tasks, &events, &target);
@@ -263,6 +268,9 @@ async fn serve<B: Backend + Send + 'static>(
                     // A job that failed or was cancelled can be resumed (its
                     // checkpoint kept for the next console); one that
                     // succeeded leaves nothing to find.
+                    if outcome == JobOutcome::Succeeded {
+                        forget_reverted(&executor, &mut queue, &events, &q);
+                    }
                     if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled)
                         && q.resumable()
                     {
@@ -418,6 +426,18 @@ fn on_command<B: Backend + Send + 'static>(
     command: ExecCommand,
 ) {
     match command {
+        ExecCommand::Plan { id, .. } if queue.ended.contains_key(&id) => {
+            // The id of a job found at the start, asked before the console
+            // heard of it.
+            let refusal = Refusal::new(format!(
+                "job #{} is an unfinished job found at the start: ask again",
+                id.0
+            ));
+            let _ = events.send(JobEvent::Planned {
+                id,
+                plan: Box::new(Err(refusal)),
+            });
+        }
         ExecCommand::Plan { id, mut request } => {
             // A silence is created by the operator this console runs as,
             // whatever the request says.
@@ -479,46 +499,61 @@ fn on_command<B: Backend + Send + 'static>(
                 declined(executor, events, id, &job, "the operator declined the plan");
             }
         }
-        ExecCommand::Cancel { id } => {
-            if queue.planning.values().any(|p| *p == id) {
-                queue.cancelled.insert(id);
-                return;
+        ExecCommand::Cancel { id } => cancel(executor, queue, events, id),
+    }
+}
+
+/// Cancels a job: one being planned is declined when its plan comes, a
+/// planned or waiting one is declined, a running one stops before its
+/// next step; one that ended unfinished is forgotten.
+fn cancel<B>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    id: JobId,
+) {
+    if queue.planning.values().any(|p| *p == id) {
+        queue.cancelled.insert(id);
+        return;
+    }
+    if let Some(job) = queue.planned.remove(&id) {
+        declined(executor, events, id, &job, "the operator declined the plan");
+        return;
+    }
+    for waiting in queue.waiting.values_mut() {
+        if let Some(at) = waiting.iter().position(|q| q.id == id)
+            && let Some(q) = waiting.remove(at)
+        {
+            declined(
+                executor,
+                events,
+                id,
+                &q.job,
+                "cancelled while it waited for its target",
+            );
+            // A resumed one is still unfinished: it stays to resume
+            // (or to forget with a second cancel).
+            if q.resume {
+                queue.ended.insert(id, q);
             }
-            if let Some(job) = queue.planned.remove(&id) {
-                declined(executor, events, id, &job, "the operator declined the plan");
-                return;
-            }
-            for waiting in queue.waiting.values_mut() {
-                if let Some(at) = waiting.iter().position(|q| q.id == id)
-                    && let Some(q) = waiting.remove(at)
-                {
-                    declined(
-                        executor,
-                        events,
-                        id,
-                        &q.job,
-                        "cancelled while it waited for its target",
-                    );
-                    return;
-                }
-            }
-            if let Some((_, cancel)) = queue.running.values().find(|(running, _)| *running == id) {
-                let _ = cancel.send(true);
-                return;
-            }
-            // Cancelling a job that ended unfinished forgets it: it is no
-            // longer offered for resume, here or at the next start.
-            if let Some(q) = queue.ended.remove(&id) {
-                forget_checkpoint(executor, &q);
-                declined(
-                    executor,
-                    events,
-                    id,
-                    &q.job,
-                    "the operator forgot it unfinished: it is not offered for resume any more",
-                );
-            }
+            return;
         }
+    }
+    if let Some((_, cancel)) = queue.running.values().find(|(running, _)| *running == id) {
+        let _ = cancel.send(true);
+        return;
+    }
+    // Cancelling a job that ended unfinished forgets it: it is no
+    // longer offered for resume, here or at the next start.
+    if let Some(q) = queue.ended.remove(&id) {
+        forget_checkpoint(executor, &q);
+        declined(
+            executor,
+            events,
+            id,
+            &q.job,
+            "the operator forgot it unfinished: it is not offered for resume any more",
+        );
     }
 }
 
@@ -650,11 +685,16 @@ fn start<B: Backend + Send + 'static>(
     let events = events.clone();
     let handle = tasks.spawn(async move {
         let key = q.key(&who.session);
-        if let Some(store) = &store
-            && let Err(why) = checkpoint(backend.as_ref(), store, &q, &key, &who).await
-        {
-            let outcome = refuse_start(&audit, &who, &events, &q, &why);
-            return Ended::Ran(target, Box::new(q), outcome, false);
+        // The checkpoint, locked while the job runs.
+        let mut _held = None;
+        if let Some(store) = &store {
+            match checkpoint(backend.as_ref(), store, &q, &key, &who).await {
+                Ok(held) => _held = Some(held),
+                Err(why) => {
+                    let outcome = refuse_start(&audit, &who, &events, &q, &why);
+                    return Ended::Ran(target, Box::new(q), outcome, false);
+                }
+            }
         }
         let mut cx = Context {
             audit: &audit,
@@ -763,6 +803,16 @@ fn replanned<B: Backend + Send + 'static>(
     planned: Result<Job, Refusal>,
 ) {
     let id = q.id;
+    let cancelled = queue.cancelled.remove(&id);
+    if cancelled || !queue.open {
+        let why = if cancelled {
+            "cancelled while it was planned again"
+        } else {
+            "the console stopped before it was planned again"
+        };
+        declined(executor, events, id, &q.job, why);
+        return;
+    }
     match planned {
         Ok(mut job) if job.ops == q.job.ops && job.plan.steps == q.job.plan.steps => {
             job.plan.reason.clone_from(&q.job.plan.reason);
@@ -776,6 +826,9 @@ fn replanned<B: Backend + Send + 'static>(
             }
         }
         Ok(mut job) => {
+            if is_revert(&job) {
+                job.plan.reverts.clone_from(&q.job.plan.reverts);
+            }
             job.plan.title = format!(
                 "{} (planned again: what it was planned from changed; confirm again)",
                 job.plan.title
@@ -795,7 +848,7 @@ async fn checkpoint<B: Backend>(
     q: &Queued,
     key: &str,
     who: &Who,
-) -> Result<(), String> {
+) -> Result<super::checkpoint::Held, String> {
     let t = &q.job.plan.request.target;
     let world = if lease::applies(t) {
         backend.world(t).await.map_err(|f| {
@@ -821,12 +874,19 @@ async fn checkpoint<B: Backend>(
         ));
     }
     let started = jiff::Timestamp::now().to_string();
+    // The reason as the audit log has it: masked (a resumed silence's
+    // comment is the masked reason either way).
+    let mut job = q.job.clone();
+    let mask = crate::config::secret::mask_line;
+    job.plan.reason = job.plan.reason.as_deref().map(mask);
+    job.plan.title = mask(&job.plan.title);
+    job.plan.changes = job.plan.changes.iter().map(|c| mask(c)).collect();
     let checkpoint = Checkpoint {
         key: key.to_owned(),
         operator: who.operator.clone(),
         started,
         world,
-        job: q.job.clone(),
+        job,
     };
     store.save(&checkpoint).map_err(|e| {
         format!(
@@ -858,6 +918,42 @@ fn refuse_start(
         at: SystemTime::now(),
     });
     outcome
+}
+
+/// A revert that succeeded ends what it reverted: the job it names, if it
+/// is one left to resume (interrupted, failed, cancelled), is forgotten,
+/// so that no resume later deploys again what was just reverted.
+fn forget_reverted<B>(
+    executor: &Executor<B>,
+    queue: &mut Queue,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    q: &Queued,
+) {
+    let Some(reverted) = &q.job.plan.reverts else {
+        return;
+    };
+    let session = &executor.who.session;
+    let ids: Vec<JobId> = queue
+        .ended
+        .iter()
+        .filter(|(_, e)| e.key(session) == *reverted)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in ids {
+        if let Some(e) = queue.ended.remove(&id) {
+            forget_checkpoint(executor, &e);
+            declined(
+                executor,
+                events,
+                id,
+                &e.job,
+                &format!(
+                    "reverted by job #{}: not offered for resume any more",
+                    q.id.0
+                ),
+            );
+        }
+    }
 }
 
 /// Removes the checkpoint of a job that ended for good (or was forgotten).
