@@ -681,11 +681,10 @@ fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
 /// pane: `D` asks for the image starting from the live one, the plan
 /// needs the release's name typed (Tokyo is primary), traffic moves to
 /// green once it is Ready; `V` while blue is still held switches it back.
-#[test]
-fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
-    let t = Tmux::new("bluegreen");
-    demo(&t, "--scenario calm --speed 10");
-    t.wait_for("sources 12/12 live");
+/// From the Rollouts pane: web-frontend deployed blue-green with
+/// iworkz/web-frontend:3.3.0, confirmed with its name typed and a reason;
+/// the confirm dialog as it was shown.
+fn deploy_3_3_0(t: &Tmux) -> String {
     t.keys(&["5"]);
     t.wait_for("web-frontend-blue");
     t.keys(&["/"]);
@@ -697,6 +696,20 @@ fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
     t.keys(&["-l", "3.3.0"]);
     t.keys(&["Enter"]);
     let dialog = t.wait_for("Deploy iworkz/web-frontend:3.3.0 to web-frontend");
+    t.keys(&["-l", "web-frontend"]);
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "release 3.3.0"]);
+    t.keys(&["Enter"]);
+    dialog
+}
+
+#[test]
+fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
+    let t = Tmux::new("bluegreen");
+    demo(&t, "--scenario calm --speed 10");
+    t.wait_for("sources 12/12 live");
+    let dialog = deploy_3_3_0(&t);
     for field in [
         "Tokyo (primary)",
         "web-frontend-service: spec.selector.color blue → green",
@@ -704,11 +717,6 @@ fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
     ] {
         assert!(dialog.contains(field), "{field} in:\n{dialog}");
     }
-    t.keys(&["-l", "web-frontend"]);
-    t.keys(&["Tab", "Tab", "Enter"]);
-    t.wait_for("Why? It goes to the audit log");
-    t.keys(&["-l", "release 3.3.0"]);
-    t.keys(&["Enter"]);
     t.wait("traffic on green", |s| {
         s.lines()
             .any(|l| l.contains("web-frontend eks-tokyo") && l.contains("live green"))
@@ -816,22 +824,7 @@ fn a_console_killed_mid_deploy_leaves_its_job_to_the_next_one_to_resume() {
     };
     t.start(160, 48, &console("first.log"));
     t.wait_for("当番 touban │ sandbox");
-    t.keys(&["5"]);
-    t.wait_for("web-frontend-blue");
-    t.keys(&["/"]);
-    t.keys(&["-l", "web-frontend"]);
-    t.keys(&["Enter"]);
-    t.keys(&["D"]);
-    t.wait_for(":deploy iworkz/web-frontend:3.2.0");
-    t.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
-    t.keys(&["-l", "3.3.0"]);
-    t.keys(&["Enter"]);
-    t.wait_for("Deploy iworkz/web-frontend:3.3.0 to web-frontend");
-    t.keys(&["-l", "web-frontend"]);
-    t.keys(&["Tab", "Tab", "Enter"]);
-    t.wait_for("Why? It goes to the audit log");
-    t.keys(&["-l", "release 3.3.0"]);
-    t.keys(&["Enter"]);
+    deploy_3_3_0(&t);
     t.keys(&["9"]);
     t.wait_for_secs(60, "the deploy in its hold", |s| {
         s.lines()

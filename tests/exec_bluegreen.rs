@@ -375,34 +375,14 @@ async fn a_killed_blue_green_job_resumes_against_a_separate_sandbox_to_the_same_
     .expect("a plan");
 
     // Killed once the Services are switched (step 5 begins).
-    let common::exec::Running {
-        task,
-        events: mut rx,
-        ..
-    } = common::exec::spawn_job(
+    let running = common::exec::spawn_job(
         backend.clone(),
         job.clone(),
         1,
         Arc::new(AuditLog::open(&audit_path).expect("audit log")),
         who.clone(),
     );
-    let killed = tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(e) = rx.recv().await {
-            if matches!(e, JobEvent::Step { index: 5, .. }) {
-                task.abort();
-                return true;
-            }
-            assert!(
-                !matches!(e, JobEvent::Finished { .. }),
-                "ended before the kill: {e:?}"
-            );
-        }
-        false
-    })
-    .await
-    .expect("the switch within two minutes");
-    assert!(killed);
-    assert!(task.await.is_err_and(|e| e.is_cancelled()), "killed");
+    common::exec::kill_at_step(running, 5).await;
 
     // Resumed (the same job: its Lease still names it).
     let audit = AuditLog::open(&audit_path).expect("audit log");
@@ -467,27 +447,14 @@ async fn leave_half_switched(
     )
     .await
     .expect("a plan");
-    let common::exec::Running {
-        task,
-        events: mut rx,
-        ..
-    } = common::exec::spawn_job(
+    let running = common::exec::spawn_job(
         backend.clone(),
         job,
         1,
         audit.clone(),
         Who::new("sandbox", "aiko@bastion-1"),
     );
-    tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(e) = rx.recv().await {
-            if matches!(e, JobEvent::Step { index: 5, .. }) {
-                task.abort();
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the switch within two minutes");
+    common::exec::kill_at_step(running, 5).await;
     // As if it had died between its two patches, long enough ago for its
     // Lease to run out.
     let back = serde_json::json!({"spec": {"selector": {"color": "blue"}}});

@@ -38,6 +38,40 @@ fn scale(name: &str, replicas: u32) -> ActionRequest {
     }
 }
 
+/// The executor on Tokyo's cluster, writing to `audit`: its sender, its
+/// task, and its events.
+fn executor(
+    client: kube::Client,
+    audit: &std::path::Path,
+) -> (
+    mpsc::UnboundedSender<ExecCommand>,
+    tokio::task::JoinHandle<()>,
+    Events,
+) {
+    let (events_tx, rx) = mpsc::unbounded_channel();
+    let (exec, handle) = task::spawn(
+        Executor {
+            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
+                "eks-tokyo".to_owned(),
+                client,
+            )]))),
+            audit: Arc::new(AuditLog::open(audit).expect("audit log")),
+            who: Arc::new(Who::new("sandbox", "test@touban")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+            checkpoints: None,
+            coordination: None,
+        },
+        events_tx,
+    );
+    let events = Events {
+        rx,
+        seen: Vec::new(),
+    };
+    (exec, handle, events)
+}
+
 /// Events as they come, with a deadline.
 struct Events {
     rx: mpsc::UnboundedReceiver<JobEvent>,
@@ -99,27 +133,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");
-    let (events_tx, rx) = mpsc::unbounded_channel();
-    let (exec, _handle) = task::spawn(
-        Executor {
-            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
-                "eks-tokyo".to_owned(),
-                client,
-            )]))),
-            audit: Arc::new(AuditLog::open(&audit_path).expect("audit log")),
-            who: Arc::new(Who::new("sandbox", "test@touban")),
-            primary: ["tokyo".to_owned()].into(),
-            read_only: BTreeMap::new(),
-            read_only_elsewhere: None,
-            checkpoints: None,
-            coordination: None,
-        },
-        events_tx,
-    );
-    let mut events = Events {
-        rx,
-        seen: Vec::new(),
-    };
+    let (exec, _handle, mut events) = executor(client, &audit_path);
     let send = |c: ExecCommand| exec.send(c).expect("the executor listens");
 
     // Planned: nothing runs until confirmed.
@@ -296,27 +310,7 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");
-    let (events_tx, rx) = mpsc::unbounded_channel();
-    let (exec, handle) = task::spawn(
-        Executor {
-            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
-                "eks-tokyo".to_owned(),
-                client,
-            )]))),
-            audit: Arc::new(AuditLog::open(&audit_path).expect("audit log")),
-            who: Arc::new(Who::new("sandbox", "test@touban")),
-            primary: ["tokyo".to_owned()].into(),
-            read_only: BTreeMap::new(),
-            read_only_elsewhere: None,
-            checkpoints: None,
-            coordination: None,
-        },
-        events_tx,
-    );
-    let mut events = Events {
-        rx,
-        seen: Vec::new(),
-    };
+    let (exec, handle, mut events) = executor(client, &audit_path);
     let send = |c: ExecCommand| exec.send(c).expect("the executor listens");
     // At a fifth of real time the new pods take long: the job waits.
     for (id, name) in [
@@ -403,27 +397,7 @@ async fn a_conflict_plans_again_and_asks_again() {
     let client = common::kube_client(&sandbox, "eks-tokyo").await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let dir = tempfile::tempdir().expect("temp");
-    let (events_tx, rx) = mpsc::unbounded_channel();
-    let (exec, _handle) = task::spawn(
-        Executor {
-            backend: Arc::new(KubeBackend::new(BTreeMap::from([(
-                "eks-tokyo".to_owned(),
-                client,
-            )]))),
-            audit: Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log")),
-            who: Arc::new(Who::new("sandbox", "test@touban")),
-            primary: ["tokyo".to_owned()].into(),
-            read_only: BTreeMap::new(),
-            read_only_elsewhere: None,
-            checkpoints: None,
-            coordination: None,
-        },
-        events_tx,
-    );
-    let mut events = Events {
-        rx,
-        seen: Vec::new(),
-    };
+    let (exec, _handle, mut events) = executor(client, &dir.path().join("audit.jsonl"));
     let send = |c: ExecCommand| exec.send(c).expect("the executor listens");
     send(ExecCommand::Plan {
         id: JobId(1),

@@ -158,40 +158,34 @@ impl App {
             }
         };
         // The revision chosen in the Rollouts pane's list: planned at once.
-        let picked = (self.focus == Pane::Rollouts)
+        let picked = (self.focus == Pane::Rollouts && arg.is_empty())
             .then(|| self.picked_revision())
             .flatten();
-        if arg.is_empty()
-            && let Some(revision) = picked
-        {
-            let request = ActionRequest {
-                kind: ActionKind::Undo { revision },
-                target,
-                dry_run: false,
-            };
-            let title = request_title(&request);
-            self.ask(request, &title);
-            return;
-        }
-        if arg.is_empty() {
-            let previous = self.store.cluster(&target.cluster).and_then(|c| {
-                let d = self.deployment_row(&target)?;
-                crate::model::rollout::revisions(c, d)
-                    .into_iter()
-                    .filter_map(|r| r.revision)
-                    .filter(|r| Some(*r) != d.revision)
-                    .max()
-            });
-            let text = previous.map_or_else(|| "undo ".to_owned(), |r| format!("undo {r}"));
-            self.open_command_line(&text);
-            return;
-        }
-        let Ok(revision) = arg.parse::<u32>() else {
-            self.say(
-                Level::Error,
-                format!("`undo {arg}`: the revision must be a whole number, e.g. `undo 3`"),
-            );
-            return;
+        let revision = match picked {
+            Some(revision) => revision,
+            None if arg.is_empty() => {
+                let previous = self.store.cluster(&target.cluster).and_then(|c| {
+                    let d = self.deployment_row(&target)?;
+                    crate::model::rollout::revisions(c, d)
+                        .into_iter()
+                        .filter_map(|r| r.revision)
+                        .filter(|r| Some(*r) != d.revision)
+                        .max()
+                });
+                let text = previous.map_or_else(|| "undo ".to_owned(), |r| format!("undo {r}"));
+                self.open_command_line(&text);
+                return;
+            }
+            None => {
+                let Ok(revision) = arg.parse::<u32>() else {
+                    self.say(
+                        Level::Error,
+                        format!("`undo {arg}`: the revision must be a whole number, e.g. `undo 3`"),
+                    );
+                    return;
+                };
+                revision
+            }
         };
         let request = ActionRequest {
             kind: ActionKind::Undo { revision },

@@ -81,6 +81,31 @@ pub fn spawn_job<B: Backend + Send + 'static>(
     }
 }
 
+/// Kills the job (its task aborted, as a dying console would) when step
+/// `step` begins; fails if it ends first or takes two minutes.
+pub async fn kill_at_step(running: Running, step: usize) {
+    let Running {
+        task, mut events, ..
+    } = running;
+    let killed = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(e) = events.recv().await {
+            if matches!(e, JobEvent::Step { index, .. } if index == step) {
+                task.abort();
+                return true;
+            }
+            assert!(
+                !matches!(e, JobEvent::Finished { .. }),
+                "ended before the kill: {e:?}"
+            );
+        }
+        false
+    })
+    .await
+    .expect("the step within two minutes");
+    assert!(killed);
+    assert!(task.await.is_err_and(|e| e.is_cancelled()), "killed");
+}
+
 /// `touban sandbox` in its own process, its config written to `dir`; the
 /// process and a client of its Tokyo cluster.
 pub async fn separate_sandbox(dir: &std::path::Path) -> (super::Process, kube::Client) {
