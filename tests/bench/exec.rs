@@ -194,7 +194,11 @@ async fn bench() {
             primary: std::collections::BTreeSet::new(),
             read_only: BTreeMap::new(),
             read_only_elsewhere: None,
-            checkpoints: None,
+            // As a console runs: each job's checkpoint written (and its
+            // world read) before its first step.
+            checkpoints: Some(Arc::new(touban::exec::checkpoint::Checkpoints::new(
+                dir.path().join("jobs"),
+            ))),
             coordination: None,
         },
         events,
