@@ -246,7 +246,13 @@ async fn held(
         if noticed_now(a) {
             Ok(())
         } else {
-            Err(format!("{}: {condition} is no longer shown", s.kind))
+            // What it showed instead, for the next time this happens.
+            Err(format!(
+                "{}: {condition} is no longer shown (state {:?}, verdict {:?})",
+                s.kind,
+                s.state(a),
+                (s.verdict)(a)
+            ))
         }
     };
     let hold_until = Instant::now() + hold;
