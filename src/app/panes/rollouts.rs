@@ -66,9 +66,19 @@ impl App {
 
     /// The revision chosen for the selected deployment, if one is.
     pub fn picked_revision(&self) -> Option<u32> {
-        let (key, revision) = self.panes.rollouts.revision.as_ref()?;
         let rows = self.rollout_rows();
         let (cluster, d) = rows.get(self.cursor(Pane::Rollouts))?;
+        self.picked_revision_of(cluster, d)
+    }
+
+    /// The revision chosen for `d` of `cluster`, if it is the one chosen
+    /// for (what the pane draws, without listing its rows again).
+    pub fn picked_revision_of(
+        &self,
+        cluster: &str,
+        d: &crate::model::cluster::DeploymentRow,
+    ) -> Option<u32> {
+        let (key, revision) = self.panes.rollouts.revision.as_ref()?;
         (*key == format!("{cluster}/{}/{}", d.namespace, d.name)).then_some(*revision)
     }
 }

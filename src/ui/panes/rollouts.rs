@@ -400,7 +400,7 @@ fn revision_lines<'a>(app: &App, st: &Styles, cluster: &str, d: &DeploymentRow) 
         return Vec::new();
     };
     let revs = rollout::revisions(state, d);
-    let picked = app.picked_revision();
+    let picked = app.picked_revision_of(cluster, d);
     let mut lines = vec![heading(
         st,
         &format!("revisions of {} in {cluster}", d.name),
