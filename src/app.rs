@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod notices;
 pub mod overlay;
 pub mod panes;
+pub mod readiness;
 pub mod store;
 pub mod verdicts;
 

@@ -11,6 +11,7 @@ pub mod job;
 pub mod key;
 pub mod pane;
 pub mod plan;
+pub mod readiness;
 pub mod rollout;
 pub mod source;
 pub mod verdict;

@@ -11,7 +11,9 @@ use std::time::SystemTime;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Node, Pod, Service};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::{Resource, ResourceExt};
+use kube_quantity::ParsedQuantity;
 
 use crate::model::cluster::{
     ConfigMapRow, DeploymentRow, EventRow, HpaRow, NodeRow, PodRow, ReplicaSetRow, ServiceRow,
@@ -66,7 +68,53 @@ pub fn node_row(n: &Node) -> NodeRow {
             };
             (of("cpu"), of("memory"))
         },
+        allocatable: n
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()))
+            .map_or((0, 0), |m| {
+                (millicores(m.get("cpu")), bytes(m.get("memory")))
+            }),
     }
+}
+
+/// A CPU quantity in millicores (`250m` → 250, `2` → 2000); 0 when absent
+/// or unreadable.
+fn millicores(q: Option<&Quantity>) -> u64 {
+    // In f64: the crate's integer forms refuse a milli scale.
+    whole(
+        q.and_then(|q| ParsedQuantity::try_from(q).ok())
+            .and_then(|p| p.to_bytes_f64())
+            .map(|cores| cores * 1000.0),
+    )
+}
+
+/// A memory quantity in bytes (`512Mi`, `2G`); 0 when absent or
+/// unreadable.
+fn bytes(q: Option<&Quantity>) -> u64 {
+    whole(
+        q.and_then(|q| ParsedQuantity::try_from(q).ok())
+            .and_then(|p| p.to_bytes_f64()),
+    )
+}
+
+/// A non-negative finite amount, rounded; 0 otherwise.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(v: Option<f64>) -> u64 {
+    v.filter(|v| v.is_finite() && *v >= 0.0)
+        .map_or(0, |v| v.round() as u64)
+}
+
+/// What one pod of a template requests, over its containers.
+fn requests(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> (u64, u64) {
+    spec.map_or((0, 0), |p| {
+        p.containers
+            .iter()
+            .filter_map(|c| c.resources.as_ref()?.requests.as_ref())
+            .fold((0, 0), |(cpu, mem), r| {
+                (cpu + millicores(r.get("cpu")), mem + bytes(r.get("memory")))
+            })
+    })
 }
 
 pub fn deployment_row(d: &Deployment) -> DeploymentRow {
@@ -96,6 +144,7 @@ pub fn deployment_row(d: &Deployment) -> DeploymentRow {
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(RESTARTED_AT))
             .cloned(),
+        requests: requests(spec.and_then(|s| s.template.spec.as_ref())),
     }
 }
 
@@ -342,5 +391,23 @@ pub fn pod_row(p: &Pod) -> PodRow {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_read_as_millicores_and_bytes() {
+        let q = |s: &str| Quantity(s.to_owned());
+        assert_eq!(millicores(Some(&q("250m"))), 250);
+        assert_eq!(millicores(Some(&q("2"))), 2000);
+        assert_eq!(millicores(Some(&q("1.5"))), 1500);
+        assert_eq!(bytes(Some(&q("512Mi"))), 512 << 20);
+        assert_eq!(bytes(Some(&q("2G"))), 2_000_000_000);
+        assert_eq!(bytes(Some(&q("16Gi"))), 16 << 30);
+        assert_eq!(millicores(Some(&q("lots"))), 0);
+        assert_eq!(bytes(None), 0);
     }
 }

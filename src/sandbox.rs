@@ -429,6 +429,11 @@ impl Sandbox {
                 _ => {}
             }
         }
+        // The sandbox has no SQL endpoint: its Korea database is the kind
+        // it can serve, a read replica read through its exporter.
+        t.push_str(
+            "\n[[replication]]\nprimary = \"iworkz-production-postgres\"\nreplica = \"iworkz-dr-postgres\"\nkind = \"azure-replica\"\nrpo_seconds = 30\n",
+        );
         for (region, url) in &self.alertmanagers {
             let _ = write!(
                 t,

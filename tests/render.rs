@@ -290,6 +290,7 @@ fn overview_cluster_cells_from_watched_state() {
         unschedulable: false,
         taints: vec![],
         capacity: ("2".into(), "8Gi".into()),
+        allocatable: (2000, 8 << 30),
     };
     let pod = |name: &str, status: &str, ready: u16| PodRow {
         namespace: "iworkz-production".into(),
@@ -320,6 +321,7 @@ fn overview_cluster_cells_from_watched_state() {
         revision: Some(2),
         created: None,
         restarted_at: None,
+        requests: (250, 512 << 20),
     };
     for change in [
         ClusterChange::Nodes(RowChange::Listed(None, (0..9).map(node).collect())),
@@ -628,4 +630,119 @@ fn source_details(app: &mut App) {
     app.run(Command::Focus(Pane::Jobs));
     press(app, KeyCode::Enter);
     assert!(app.overlays().is_empty());
+}
+
+/// The Failover pane's readiness block from hand-fed readings: a logical
+/// pair read on the primary, Korea too small now but able to grow, its
+/// ConfigMap drifted, every source live.
+#[test]
+fn failover_readiness_from_fed_state() {
+    use touban::model::cluster::{ClusterChange, ConfigMapRow, DeploymentRow, NodeRow, RowChange};
+    let mut app = app();
+    let at = fixed_now() - Duration::from_secs(3);
+    for id in app.platform().source_ids() {
+        app.handle(Event::Update(Update::SourceState {
+            id,
+            state: SourceState::Live { at },
+        }));
+    }
+    let node = |i: usize| NodeRow {
+        name: format!("aks-general-{i}"),
+        group: "general".into(),
+        ready: true,
+        capacity: ("2".into(), "8Gi".into()),
+        allocatable: (2000, 8 << 30),
+        ..NodeRow::default()
+    };
+    let deployment = |replicas: i32| DeploymentRow {
+        namespace: "iworkz-production".into(),
+        name: "backend-api".into(),
+        desired: replicas,
+        ready: replicas,
+        available: replicas,
+        image: "iworkz/backend-api:2.14.0".into(),
+        requests: (1000, 2 << 30),
+        ..DeploymentRow::default()
+    };
+    let config = |hash: u64| ConfigMapRow {
+        namespace: "iworkz-production".into(),
+        name: "backend-api-config".into(),
+        keys: 5,
+        hash,
+    };
+    let fed = [
+        ("eks-tokyo", "tokyo", vec![], 12, 0xd7e5_5347_0000_0000),
+        (
+            "aks-korea",
+            "korea",
+            (0..2).map(node).collect(),
+            1,
+            0xb2a5_c54e_0000_0000,
+        ),
+    ];
+    for (name, region, nodes, replicas, hash) in fed {
+        let id = SourceId::new(region, SourceKind::Cluster, name);
+        for change in [
+            ClusterChange::Nodes(RowChange::Listed(None, nodes)),
+            ClusterChange::Deployments(RowChange::Listed(None, vec![deployment(replicas)])),
+            ClusterChange::ConfigMaps(RowChange::Listed(None, vec![config(hash)])),
+        ] {
+            app.handle(Event::Update(Update::Cluster {
+                id: id.clone(),
+                change: Box::new(change),
+            }));
+        }
+    }
+    feed_pair(&mut app);
+    app.run(touban::model::Command::Focus(Pane::Failover));
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(
+            format!("failover_readiness_{w}x{h}"),
+            text(&render(&app, w, h))
+        );
+    }
+    app.run(touban::model::Command::Focus(Pane::Overview));
+    let overview = text(&render(&app, 160, 48));
+    assert!(
+        overview.contains("DR ready (RPO 12 s / 30 s) · 2 warnings"),
+        "{overview}"
+    );
+}
+
+/// The example's replication pair as read: Tokyo's primary directly, its
+/// subscription 12 s behind; Korea's subscriber, writable, by its exporter.
+fn feed_pair(app: &mut App) {
+    use touban::model::data::{DataStatus, DbStatus, ReplicaLink};
+    let db = |region: &str, name: &str, status: DbStatus| {
+        Event::Update(Update::Data {
+            id: SourceId::new(region, SourceKind::Database, name),
+            status: Box::new(DataStatus::Database(status)),
+        })
+    };
+    app.handle(db(
+        "tokyo",
+        "iworkz-production-postgres",
+        DbStatus {
+            via: "direct",
+            up: true,
+            role: Some("primary".into()),
+            replicas: vec![ReplicaLink {
+                name: "iworkz_dr".into(),
+                state: "streaming".into(),
+                lag_bytes: Some(4096.0),
+                lag_seconds: Some(12.0),
+            }],
+            ..DbStatus::default()
+        },
+    ));
+    app.handle(db(
+        "korea",
+        "iworkz-dr-postgres",
+        DbStatus {
+            via: "exporter",
+            up: true,
+            role: Some("primary".into()),
+            ..DbStatus::default()
+        },
+    ));
 }

@@ -51,6 +51,59 @@ pub struct Platform {
     /// an Alertmanager) hold their Lease.
     #[serde(default)]
     pub coordination: Coordination,
+    /// Database replication pairs: what the DR readiness checks (and the
+    /// failover actions) read.
+    #[serde(default)]
+    pub replication: Vec<Replication>,
+}
+
+/// `[[replication]]`: a database and the replica that would take over
+/// from it, each named `name` or, where a name is used in more than one
+/// region, `region/name`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replication {
+    /// The database that serves now.
+    pub primary: Spanned<String>,
+    /// The one fed from it.
+    pub replica: Spanned<String>,
+    /// How it is fed.
+    pub kind: ReplicationKind,
+    /// The most data, in seconds of writes, the platform may lose: the
+    /// replica's lag is held against it (1 to 86400).
+    pub rpo_seconds: Spanned<u64>,
+    /// Logical replication: the subscription's name, as the primary's
+    /// `pg_stat_replication.application_name` shows it (the primary's
+    /// only link when unset).
+    #[serde(default)]
+    pub subscription: Option<String>,
+}
+
+/// How a replica is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationKind {
+    /// PostgreSQL streaming replication: the replica is in recovery.
+    Physical,
+    /// A logical subscription: the replica is a writable server of its
+    /// own, and sequences are not replicated.
+    Logical,
+    /// An Azure Database for PostgreSQL flexible server read replica.
+    AzureReplica,
+    /// An Amazon RDS read replica.
+    RdsReplica,
+}
+
+impl ReplicationKind {
+    /// The word the config and the screen use.
+    pub fn word(self) -> &'static str {
+        match self {
+            ReplicationKind::Physical => "physical",
+            ReplicationKind::Logical => "logical",
+            ReplicationKind::AzureReplica => "azure-replica",
+            ReplicationKind::RdsReplica => "rds-replica",
+        }
+    }
 }
 
 /// `[coordination]`: the cluster (and namespace) holding the Leases of
@@ -576,6 +629,7 @@ impl Platform {
         }
         let regions = self.validate_regions()?;
         self.validate_resources(&regions)?;
+        self.validate_replication()?;
         if let Some(c) = &self.coordination.cluster
             && !self
                 .clusters
@@ -591,6 +645,81 @@ impl Platform {
             ));
         }
         Ok(())
+    }
+
+    /// Checks every `[[replication]]` pair: both ends name one database,
+    /// not the same one, each replica fed once, a sane RPO.
+    fn validate_replication(&self) -> Result<(), (std::ops::Range<usize>, String)> {
+        let mut fed = HashSet::new();
+        for r in &self.replication {
+            let primary = self.replication_end(&r.primary)?;
+            let replica = self.replication_end(&r.replica)?;
+            if std::ptr::eq(primary, replica) {
+                return Err((
+                    r.replica.span(),
+                    "a database cannot replicate to itself: replica names the primary".into(),
+                ));
+            }
+            if !fed.insert(std::ptr::from_ref(replica)) {
+                return Err((
+                    r.replica.span(),
+                    format!(
+                        "`{}` is the replica of more than one [[replication]] pair",
+                        r.replica.get_ref()
+                    ),
+                ));
+            }
+            if !(1..=86_400).contains(r.rpo_seconds.get_ref()) {
+                return Err((
+                    r.rpo_seconds.span(),
+                    "rpo_seconds must be 1 to 86400 (the seconds of writes a failover may lose)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database a `[[replication]]` end names: `name`, or
+    /// `region/name`.
+    fn replication_end(
+        &self,
+        end: &Spanned<String>,
+    ) -> Result<&Database, (std::ops::Range<usize>, String)> {
+        let found: Vec<&Database> = self
+            .databases
+            .iter()
+            .filter(|d| match end.get_ref().split_once('/') {
+                Some((region, name)) => d.region.get_ref() == region && d.name.get_ref() == name,
+                None => d.name.get_ref() == end.get_ref(),
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one),
+            [] => Err((
+                end.span(),
+                format!(
+                    "`{}` is not one of the [[databases]] (write its name, or region/name)",
+                    end.get_ref()
+                ),
+            )),
+            _ => Err((
+                end.span(),
+                format!(
+                    "`{}` names a database in more than one region: write region/name",
+                    end.get_ref()
+                ),
+            )),
+        }
+    }
+
+    /// The databases of a `[[replication]]` pair: primary and replica.
+    /// Both exist once the platform has been validated.
+    pub fn replication_pair(&self, r: &Replication) -> Option<(&Database, &Database)> {
+        Some((
+            self.replication_end(&r.primary).ok()?,
+            self.replication_end(&r.replica).ok()?,
+        ))
     }
 
     /// The coordination cluster (see [`Coordination`]): its name, region
@@ -915,6 +1044,51 @@ mod tests {
         let unknown = format!("{EXAMPLE}\n[coordination]\ncluster = \"gke-nowhere\"\n");
         let err = Platform::parse("f.toml", &unknown).expect_err("unknown");
         assert!(err.message.contains("not one of the [[clusters]]"), "{err}");
+    }
+
+    #[test]
+    fn replication_pairs_name_one_database_each_located_when_wrong() {
+        let p = Platform::parse("example.toml", EXAMPLE).expect("example parses");
+        let (primary, replica) = p.replication_pair(&p.replication[0]).expect("pair");
+        assert_eq!(primary.region.get_ref(), "tokyo");
+        assert_eq!(replica.region.get_ref(), "korea");
+        let pair = |primary: &str, replica: &str, rpo: u64| {
+            format!(
+                "{EXAMPLE}\n[[replication]]\nprimary = \"{primary}\"\nreplica = \"{replica}\"\nkind = \"physical\"\nrpo_seconds = {rpo}\n"
+            )
+        };
+        let lines = EXAMPLE.lines().count();
+        for (src, says, line) in [
+            (
+                pair("tokyo/iworkz-production-postgres", "nowhere-db", 30),
+                "`nowhere-db` is not one of the [[databases]]",
+                lines + 4,
+            ),
+            (
+                pair("iworkz-dr-postgres", "korea/iworkz-dr-postgres", 30),
+                "cannot replicate to itself",
+                lines + 4,
+            ),
+            (
+                pair("iworkz-production-postgres", "iworkz-dr-postgres", 30),
+                "the replica of more than one",
+                lines + 4,
+            ),
+            (
+                pair("iworkz-dr-postgres", "iworkz-production-postgres", 0),
+                "rpo_seconds must be 1 to 86400",
+                lines + 6,
+            ),
+        ] {
+            let err = Platform::parse("f.toml", &src).expect_err(says);
+            assert!(err.message.contains(says), "{err}");
+            assert_eq!(err.line, line, "{err}");
+        }
+        let kind = format!(
+            "{EXAMPLE}\n[[replication]]\nprimary = \"a\"\nreplica = \"b\"\nkind = \"snapshot\"\nrpo_seconds = 30\n"
+        );
+        let err = Platform::parse("f.toml", &kind).expect_err("unknown kind");
+        assert!(err.message.contains("physical"), "{err}");
     }
 
     #[test]

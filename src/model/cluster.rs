@@ -25,6 +25,8 @@ pub struct NodeRow {
     pub taints: Vec<String>,
     /// Allocatable CPU and memory, as the API writes them (`4`, `16Gi`).
     pub capacity: (String, String),
+    /// The same, in millicores and bytes (0 where unreadable).
+    pub allocatable: (u64, u64),
 }
 
 /// A deployment.
@@ -63,6 +65,9 @@ pub struct DeploymentRow {
     /// The pod template's `kubectl.kubernetes.io/restartedAt` annotation:
     /// when a rollout restart last asked for new pods.
     pub restarted_at: Option<String>,
+    /// What one pod requests, summed over its containers: millicores of
+    /// CPU and bytes of memory.
+    pub requests: (u64, u64),
 }
 
 /// A pod.

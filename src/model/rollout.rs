@@ -295,7 +295,7 @@ pub struct Drift {
 
 /// A workload's identity across regions: a release by its app (whichever
 /// colour is live), any other deployment by its name.
-fn workloads(c: &ClusterState) -> BTreeMap<String, &DeploymentRow> {
+pub fn workloads(c: &ClusterState) -> BTreeMap<String, &DeploymentRow> {
     let mut out = BTreeMap::new();
     for r in releases(c) {
         if let Some(d) = r.live_deployment() {
@@ -394,6 +394,7 @@ mod tests {
             revision: Some(1),
             created: None,
             restarted_at: None,
+            requests: (250, 512 << 20),
         }
     }
 

@@ -207,6 +207,9 @@ pub struct Sim {
     pub regions: Vec<Region>,
     /// Histories of the last [`WINDOW`] seconds, oldest first, for rates.
     history: VecDeque<Vec<Region>>,
+    /// Korea's replica lag in seconds, whatever the scenario says: how a
+    /// test drives the DR readiness checks.
+    pub korea_lag: Option<f64>,
 }
 
 fn service(name: &'static str, ai: bool) -> Service {
@@ -285,6 +288,7 @@ impl Sim {
             scenario,
             regions,
             history: VecDeque::new(),
+            korea_lag: None,
         };
         sim.step();
         sim
@@ -317,7 +321,10 @@ impl Sim {
         }
         self.second += 1;
         let t = self.second as f64;
-        let c = self.scenario.at(self.second);
+        let mut c = self.scenario.at(self.second);
+        if let Some(lag) = self.korea_lag {
+            c.korea_lag = lag;
+        }
         // A day's swing, compressed to an hour so the demo shows it.
         let daily = 1.0 + 0.25 * (t / 3600.0 * std::f64::consts::TAU).sin();
         for (ri, region) in self.regions.iter_mut().enumerate() {

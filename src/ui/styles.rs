@@ -59,6 +59,18 @@ impl Styles {
 
     /// The style of a health word: pending is the warning role (a value
     /// crossing its threshold is never ok), starting its own.
+    /// The style of a readiness check's mark.
+    pub fn mark(&self, mark: crate::model::readiness::Mark) -> Style {
+        use crate::model::readiness::Mark;
+        match mark {
+            Mark::Skip => self.muted,
+            Mark::Ok => self.ok,
+            Mark::Warn => self.warn,
+            Mark::Unknown => self.unknown,
+            Mark::Fail => self.crit,
+        }
+    }
+
     pub fn health(&self, health: crate::model::cluster::Health) -> Style {
         use crate::model::cluster::Health;
         match health {

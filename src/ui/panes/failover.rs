@@ -1,17 +1,91 @@
-//! Failover: which region serves and which stands by, and the health of
-//! the data tier each would fail over to or from.
+//! Failover: whether each DR region could take over now (the readiness
+//! checks, across the top), then which region serves and which stands by,
+//! and the health of the data tier each would fail over to or from.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthStr;
 
 use super::{heading, note, region_columns, source_line};
 use crate::app::App;
+use crate::model::readiness::Readiness;
 use crate::model::{Pane, SourceKind};
-use crate::ui::Styles;
+use crate::ui::{Styles, text};
 
 /// Draws the failover pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
+    let readiness = app.readiness();
+    let mut lines = Vec::new();
+    for r in &readiness {
+        lines.extend(readiness_lines(app, st, r, area.width));
+    }
+    // The readiness block first; the region columns below get at least
+    // eight rows, the block what is left.
+    let top = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(8));
+    if top > 0 {
+        note(
+            lines,
+            Rect {
+                height: top,
+                ..area
+            },
+            buf,
+        );
+    }
+    let below = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    regions(app, st, below, buf);
+}
+
+/// A DR region's readiness: its verdict, then a row per check (mark, what,
+/// of what, why, and the age of what it read).
+fn readiness_lines<'a>(app: &App, st: &Styles, r: &Readiness, width: u16) -> Vec<Line<'a>> {
+    let (mark, verdict) = r.verdict();
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("DR READINESS {} → {} ", r.from, r.to), st.muted),
+        Span::styled(verdict, st.mark(mark)),
+    ])];
+    let subject_w = r
+        .checks
+        .iter()
+        .map(|c| UnicodeWidthStr::width(c.subject.as_str()))
+        .max()
+        .unwrap_or(0)
+        .min(if width < 100 { 14 } else { 28 });
+    for c in &r.checks {
+        let age = c.as_of.map_or_else(
+            || "  —".to_owned(),
+            |at| {
+                let age = app.now().duration_since(at).unwrap_or_default();
+                format!("{:>3}", text::age_short(text::age_coarse(age)))
+            },
+        );
+        out.push(Line::from(vec![
+            Span::styled(format!("  {:<7}", c.mark.word()), st.mark(c.mark)),
+            Span::styled(age, st.muted),
+            Span::styled(format!(" {:<12}", c.area), st.muted),
+            Span::styled(subject(&c.subject, subject_w), st.text),
+            Span::styled(c.why.clone(), st.muted),
+        ]));
+    }
+    out
+}
+
+/// A check's subject, elided to `width` cells and padded to them.
+fn subject(s: &str, width: usize) -> String {
+    let shown = text::elide_middle(s, width);
+    let pad = width.saturating_sub(UnicodeWidthStr::width(shown.as_str()));
+    format!("{shown}{} ", " ".repeat(pad))
+}
+
+/// Each region's role, data tier and clusters, side by side.
+fn regions(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let p = app.platform();
     for (inner, region) in region_columns(app, st, area, buf) {
         let r = region.name.get_ref();

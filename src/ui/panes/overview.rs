@@ -140,7 +140,19 @@ fn lines<'a>(
         ..Rect::default()
     };
     let name_w = name_width(longest_name(p), inner);
-    let mut lines = source_cells(app, st, r, name_w, layout, selected);
+    let mut lines: Vec<Line> = app
+        .readiness()
+        .into_iter()
+        .filter(|x| &x.region == r)
+        .map(|x| {
+            let (mark, verdict) = x.verdict();
+            Line::from(vec![
+                Span::styled("  DR ", st.muted),
+                Span::styled(verdict, st.mark(mark)),
+            ])
+        })
+        .collect();
+    lines.extend(source_cells(app, st, r, name_w, layout, selected));
     lines.extend(alert_lines(app, st, r, name_w, layout));
     if app.platform().frontend.is_some() {
         if layout == Layout::Full {

@@ -1,0 +1,733 @@
+//! DR readiness: whether a DR region could take over from the primary
+//! now, as a list of checks (replication against the RPO, capacity, drift,
+//! reachability, the hazards of two primaries), each ok / warn / fail /
+//! unknown with why and the age of what it read. A check reads only
+//! current data: from a source that is not live it is unknown, saying the
+//! last known value, never ok.
+
+use std::time::SystemTime;
+
+use super::SourceState;
+use super::cluster::{DeploymentRow, NodeRow};
+use super::data::{CacheStatus, DbStatus};
+
+/// What a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mark {
+    /// Does not apply here (said, not counted).
+    Skip,
+    /// Holds.
+    Ok,
+    /// Holds, with something to know.
+    Warn,
+    /// Cannot be told: a source is not live, a figure not reported.
+    Unknown,
+    /// Would stop or break a failover.
+    Fail,
+}
+
+impl Mark {
+    /// The word shown.
+    pub fn word(self) -> &'static str {
+        match self {
+            Mark::Skip => "n/a",
+            Mark::Ok => "ok",
+            Mark::Warn => "warn",
+            Mark::Unknown => "unknown",
+            Mark::Fail => "fail",
+        }
+    }
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What is checked: `replication`, `cache`, `capacity`, `drift`,
+    /// `reachable`, `primaries`.
+    pub area: &'static str,
+    /// Of what (`iworkz-dr-postgres`, `eks-tokyo→aks-korea`).
+    pub subject: String,
+    /// What it found.
+    pub mark: Mark,
+    /// Why, for the operator.
+    pub why: String,
+    /// When the oldest reading it rests on was made; none before any.
+    pub as_of: Option<SystemTime>,
+}
+
+/// A DR region's readiness to take over from the primary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readiness {
+    /// The DR region's name in the config (`korea`).
+    pub region: String,
+    /// The primary region, as shown (`Tokyo`).
+    pub from: String,
+    /// The DR region, as shown (`Seoul`).
+    pub to: String,
+    /// Every check, in the order shown.
+    pub checks: Vec<Check>,
+    /// The worst replication lag and its RPO, for the one-line verdict.
+    pub rpo: Option<(f64, u64)>,
+}
+
+impl Readiness {
+    /// The one-line verdict, the DR region left to the reader:
+    /// `ready (RPO 0.4 s / 30 s)`, with how many warnings, or what blocks
+    /// it (a failing check first, then what cannot be told).
+    pub fn verdict(&self) -> (Mark, String) {
+        let of = |mark: Mark| self.checks.iter().filter(move |c| c.mark == mark);
+        let first = |mark: Mark| {
+            let mut all = of(mark);
+            let one = all.next()?;
+            let more = match all.count() {
+                0 => String::new(),
+                n => format!(" (+{n} more)"),
+            };
+            Some(format!("{}: {}{more}", one.subject, one.why))
+        };
+        if let Some(why) = first(Mark::Fail) {
+            return (Mark::Fail, format!("not ready · {why}"));
+        }
+        if let Some(why) = first(Mark::Unknown) {
+            return (Mark::Unknown, format!("readiness unknown · {why}"));
+        }
+        let rpo = self.rpo.map_or_else(String::new, |(lag, rpo)| {
+            format!(" (RPO {} / {rpo} s)", seconds(lag))
+        });
+        match of(Mark::Warn).count() {
+            0 => (Mark::Ok, format!("ready{rpo}")),
+            1 => (Mark::Warn, format!("ready{rpo} · 1 warning")),
+            n => (Mark::Warn, format!("ready{rpo} · {n} warnings")),
+        }
+    }
+
+    /// The verdict with the region named: `Seoul ready (RPO 12 s / 30 s)`.
+    pub fn summary(&self) -> (Mark, String) {
+        let (mark, text) = self.verdict();
+        (mark, format!("{} {text}", self.to))
+    }
+}
+
+/// Seconds as the screen shows them: one decimal under 10.
+pub fn seconds(s: f64) -> String {
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{s:.0} s")
+    }
+}
+
+/// When a source's data was read, if it is current; else why it is not.
+pub fn current(state: &SourceState) -> Result<SystemTime, String> {
+    match state {
+        SourceState::Live { at } => Ok(*at),
+        SourceState::NotConnected => Err("not connected yet".into()),
+        SourceState::Connecting { .. } => Err("connecting".into()),
+        SourceState::Error { message, .. } => Err(format!("failing: {message}")),
+        SourceState::Stale { why, .. } => Err(format!("stale: {why}")),
+    }
+}
+
+/// A replication pair as its two ends report it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair<'a> {
+    /// The replica's name.
+    pub replica: &'a str,
+    /// How it is fed (`physical`, `logical` ...).
+    pub kind: &'a str,
+    /// Whether the replica is a writable server of its own (logical).
+    pub logical: bool,
+    /// The RPO, seconds.
+    pub rpo: u64,
+    /// A logical pair's link name on the primary.
+    pub subscription: Option<&'a str>,
+    /// The primary's state and last reading.
+    pub primary: (&'a SourceState, Option<&'a DbStatus>),
+    /// The replica's state and last reading.
+    pub replica_read: (&'a SourceState, Option<&'a DbStatus>),
+}
+
+/// The replication check of a pair, and its lag when known.
+pub fn replication(p: &Pair<'_>) -> (Check, Option<f64>) {
+    let check = |mark, why: String, as_of| Check {
+        area: "replication",
+        subject: p.replica.to_owned(),
+        mark,
+        why,
+        as_of,
+    };
+    let (lag, link, as_of) = if p.logical {
+        match logical_lag(p) {
+            Ok(found) => found,
+            Err((mark, why, as_of)) => return (check(mark, why, as_of), None),
+        }
+    } else {
+        match physical_lag(p) {
+            Ok(found) => found,
+            Err((mark, why, as_of)) => return (check(mark, why, as_of), None),
+        }
+    };
+    let Some(lag) = lag else {
+        return (
+            check(
+                Mark::Ok,
+                format!("caught up (no lag measured) · {} · {link}", p.kind),
+                Some(as_of),
+            ),
+            Some(0.0),
+        );
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let rpo = p.rpo as f64;
+    let (mark, relation) = if lag > rpo {
+        (Mark::Fail, "over")
+    } else if lag > rpo / 2.0 {
+        (Mark::Warn, "over half of")
+    } else {
+        (Mark::Ok, "within")
+    };
+    let why = format!(
+        "lag {} {relation} RPO {} s · {} · {link}",
+        seconds(lag),
+        p.rpo,
+        p.kind
+    );
+    (check(mark, why, Some(as_of)), Some(lag))
+}
+
+type Found = (Option<f64>, String, SystemTime);
+type Failed = (Mark, String, Option<SystemTime>);
+
+/// A physical replica's lag, from its own reading.
+fn physical_lag(p: &Pair<'_>) -> Result<Found, Failed> {
+    let (state, read) = p.replica_read;
+    let last = read
+        .and_then(|d| d.replay_lag)
+        .map_or_else(String::new, |l| format!(" (last known lag {})", seconds(l)));
+    let at = current(state).map_err(|why| (Mark::Unknown, format!("{why}{last}"), None))?;
+    let Some(d) = read else {
+        return Err((Mark::Unknown, "nothing read yet".into(), Some(at)));
+    };
+    if !d.up {
+        return Err((Mark::Fail, "down: nothing to fail over to".into(), Some(at)));
+    }
+    if d.role.as_deref() == Some("primary") {
+        return Err((
+            Mark::Fail,
+            "not in recovery: a primary of its own, fed by nothing".into(),
+            Some(at),
+        ));
+    }
+    let link = match (d.via, d.wal_receiver.as_deref()) {
+        (_, Some("streaming")) if d.replay_paused => {
+            return Err((
+                Mark::Warn,
+                "streaming, but replay is paused: the lag grows until it is resumed".into(),
+                Some(at),
+            ));
+        }
+        (_, Some("streaming")) => "streaming".to_owned(),
+        ("direct", Some(other)) => {
+            return Err((
+                Mark::Fail,
+                format!("WAL receiver {other}, not streaming: replication stopped"),
+                Some(at),
+            ));
+        }
+        ("direct", None) => {
+            return Err((
+                Mark::Fail,
+                "no WAL receiver: replication stopped".into(),
+                Some(at),
+            ));
+        }
+        _ => "link not exported (lag only)".to_owned(),
+    };
+    match d.replay_lag {
+        Some(lag) => Ok((Some(lag), link, at)),
+        None => Err((
+            Mark::Unknown,
+            format!("{link}, but no replay lag reported"),
+            Some(at),
+        )),
+    }
+}
+
+/// A logical pair's lag, from the primary's `pg_stat_replication`.
+fn logical_lag(p: &Pair<'_>) -> Result<Found, Failed> {
+    let (state, read) = p.primary;
+    let at = current(state).map_err(|why| (Mark::Unknown, format!("primary {why}"), None))?;
+    let Some(d) = read else {
+        return Err((Mark::Unknown, "primary: nothing read yet".into(), Some(at)));
+    };
+    if d.via != "direct" {
+        return Err((
+            Mark::Unknown,
+            "a logical pair's lag is read from the primary's pg_stat_replication: give the primary direct access".into(),
+            Some(at),
+        ));
+    }
+    let link = match p.subscription {
+        Some(name) => d.replicas.iter().find(|r| r.name == name),
+        None if d.replicas.len() == 1 => d.replicas.first(),
+        None => None,
+    };
+    let Some(link) = link else {
+        let why = match p.subscription {
+            Some(name) => {
+                format!("no link `{name}` on the primary: the subscription is not connected")
+            }
+            None if d.replicas.is_empty() => {
+                "no link on the primary: the subscription is not connected".into()
+            }
+            None => "the primary has several links: set `subscription` to name this pair's".into(),
+        };
+        return Err((Mark::Fail, why, Some(at)));
+    };
+    if link.state != "streaming" {
+        return Err((
+            Mark::Fail,
+            format!("subscription link {}, not streaming", link.state),
+            Some(at),
+        ));
+    }
+    Ok((link.lag_seconds, "subscription streaming".to_owned(), at))
+}
+
+/// Two primaries: both ends of a physical pair accept writes (a promoted
+/// replica whose old primary came back). `None` when it does not hold or
+/// cannot be told.
+pub fn two_primaries(p: &Pair<'_>, primary_name: &str) -> Option<Check> {
+    if p.logical {
+        return None;
+    }
+    let writable = |(state, read): (&SourceState, Option<&DbStatus>)| {
+        let at = current(state).ok()?;
+        let d = read?;
+        (d.up && d.role.as_deref() == Some("primary")).then_some(at)
+    };
+    let a = writable(p.primary)?;
+    let b = writable(p.replica_read)?;
+    Some(Check {
+        area: "primaries",
+        subject: format!("{primary_name}+{}", p.replica),
+        mark: Mark::Fail,
+        why: "both accept writes: split brain; fence one before traffic moves".into(),
+        as_of: Some(a.min(b)),
+    })
+}
+
+/// The DR caches' links, or why there is nothing to check.
+pub fn caches(
+    primary_caches: usize,
+    dr: &[(&str, &SourceState, Option<&CacheStatus>)],
+    to: &str,
+) -> Vec<Check> {
+    let check = |subject: &str, mark, why: String, as_of| Check {
+        area: "cache",
+        subject: subject.to_owned(),
+        mark,
+        why,
+        as_of,
+    };
+    if dr.is_empty() {
+        return if primary_caches == 0 {
+            Vec::new()
+        } else {
+            vec![check(
+                "cache",
+                Mark::Skip,
+                format!(
+                    "no cache in {to}: the runbook's cache step skips; the applications start on an empty cache"
+                ),
+                None,
+            )]
+        };
+    }
+    dr.iter()
+        .map(|(name, state, read)| match (current(state), read) {
+            (Err(why), _) => check(name, Mark::Unknown, why, None),
+            (Ok(at), None) => check(name, Mark::Unknown, "nothing read yet".into(), Some(at)),
+            (Ok(at), Some(c)) if !c.up => check(name, Mark::Fail, "down".into(), Some(at)),
+            (Ok(at), Some(c)) => match (c.role.as_deref(), c.link_up) {
+                (Some("replica"), Some(true)) => check(
+                    name,
+                    Mark::Ok,
+                    "replica, link to its primary up".into(),
+                    Some(at),
+                ),
+                (Some("replica"), Some(false)) => check(
+                    name,
+                    Mark::Fail,
+                    "replica, link to its primary down: it is not being fed".into(),
+                    Some(at),
+                ),
+                (Some("replica"), None) => check(
+                    name,
+                    Mark::Unknown,
+                    "replica, link state not reported".into(),
+                    Some(at),
+                ),
+                _ => check(
+                    name,
+                    Mark::Warn,
+                    "a primary of its own: not fed from the primary region (starts cold)".into(),
+                    Some(at),
+                ),
+            },
+        })
+        .collect()
+}
+
+/// What a set of deployments requests and a set of nodes offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Millicores.
+    pub cpu: u64,
+    /// Bytes.
+    pub memory: u64,
+    /// Pods (deployments' replicas) or nodes.
+    pub count: u64,
+}
+
+impl Resources {
+    /// Both together.
+    #[must_use]
+    pub fn plus(self, other: Resources) -> Resources {
+        Resources {
+            cpu: self.cpu + other.cpu,
+            memory: self.memory + other.memory,
+            count: self.count + other.count,
+        }
+    }
+
+    /// What the deployments ask for: replicas × each pod's requests.
+    pub fn requested<'a>(deployments: impl IntoIterator<Item = &'a DeploymentRow>) -> Resources {
+        deployments
+            .into_iter()
+            .fold(Resources::default(), |acc, d| {
+                let n = u64::try_from(d.desired.max(0)).unwrap_or(0);
+                Resources {
+                    cpu: acc.cpu + n * d.requests.0,
+                    memory: acc.memory + n * d.requests.1,
+                    count: acc.count + n,
+                }
+            })
+    }
+
+    /// What the nodes that take pods offer: Ready and not cordoned.
+    pub fn offered<'a>(nodes: impl IntoIterator<Item = &'a NodeRow>) -> Resources {
+        nodes
+            .into_iter()
+            .filter(|n| n.ready && !n.unschedulable)
+            .fold(Resources::default(), |acc, n| Resources {
+                cpu: acc.cpu + n.allocatable.0,
+                memory: acc.memory + n.allocatable.1,
+                count: acc.count + 1,
+            })
+    }
+
+    /// The share of `need` this covers: the smaller of CPU's and memory's,
+    /// of what `need` asks at all; `None` when it asks nothing.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn covers(self, need: Resources) -> Option<f64> {
+        let share = |have: u64, want: u64| (want > 0).then(|| have as f64 / want as f64);
+        match (share(self.cpu, need.cpu), share(self.memory, need.memory)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The capacity check: what the DR region's nodes offer now, and at its
+/// node groups' maxima, against what the primary's live deployments
+/// request.
+pub fn capacity(
+    from: &str,
+    to: &str,
+    need: Resources,
+    now: Resources,
+    at_max: Option<Resources>,
+    as_of: SystemTime,
+) -> Check {
+    let check = |mark, why| Check {
+        area: "capacity",
+        subject: to.to_owned(),
+        mark,
+        why,
+        as_of: Some(as_of),
+    };
+    let Some(share) = now.covers(need) else {
+        return check(
+            Mark::Unknown,
+            format!("{from}'s deployments request no CPU or memory: nothing to size {to} by"),
+        );
+    };
+    let pct = |s: f64| format!("{:.0} %", s * 100.0);
+    let max = at_max.and_then(|m| m.covers(need));
+    let base = format!(
+        "{to} can host {} of {from}'s load ({} nodes for {} pods)",
+        pct(share),
+        now.count,
+        need.count
+    );
+    match max {
+        _ if share >= 1.0 => check(Mark::Ok, base),
+        Some(m) if m >= 1.0 => check(
+            Mark::Warn,
+            format!(
+                "{base}; node group max allows {}: the runbook scales up first",
+                pct(m)
+            ),
+        ),
+        Some(m) => check(
+            Mark::Fail,
+            format!("{base}; node group max allows only {}", pct(m)),
+        ),
+        None => check(
+            Mark::Fail,
+            format!("{base}; no node group maxima configured to grow into"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::data::ReplicaLink;
+
+    fn live() -> SourceState {
+        SourceState::Live {
+            at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn replica(lag: f64) -> DbStatus {
+        DbStatus {
+            via: "exporter",
+            up: true,
+            role: Some("replica".into()),
+            replay_lag: Some(lag),
+            ..DbStatus::default()
+        }
+    }
+
+    fn pair<'a>(
+        primary: (&'a SourceState, Option<&'a DbStatus>),
+        replica: (&'a SourceState, Option<&'a DbStatus>),
+    ) -> Pair<'a> {
+        Pair {
+            replica: "dr",
+            kind: "physical",
+            logical: false,
+            rpo: 30,
+            subscription: None,
+            primary,
+            replica_read: replica,
+        }
+    }
+
+    #[test]
+    fn the_lag_is_held_against_the_rpo() {
+        let state = live();
+        for (lag, mark) in [(0.4, Mark::Ok), (20.0, Mark::Warn), (31.0, Mark::Fail)] {
+            let r = replica(lag);
+            let (c, l) = replication(&pair((&state, None), (&state, Some(&r))));
+            assert_eq!((c.mark, l), (mark, Some(lag)), "{}", c.why);
+        }
+        let r = replica(400.0);
+        let (c, _) = replication(&pair((&state, None), (&state, Some(&r))));
+        assert_eq!(
+            c.why,
+            "lag 400 s over RPO 30 s · physical · link not exported (lag only)"
+        );
+    }
+
+    #[test]
+    fn a_stale_replica_is_unknown_with_its_last_lag_never_ok() {
+        let stale = SourceState::Stale {
+            since: SystemTime::UNIX_EPOCH,
+            why: "no answer within 5 s".into(),
+        };
+        let r = replica(0.4);
+        let (c, lag) = replication(&pair((&live(), None), (&stale, Some(&r))));
+        assert_eq!(c.mark, Mark::Unknown);
+        assert_eq!(lag, None);
+        assert_eq!(c.why, "stale: no answer within 5 s (last known lag 0.4 s)");
+    }
+
+    #[test]
+    fn a_direct_replica_without_a_wal_receiver_has_stopped() {
+        let mut r = replica(0.0);
+        r.via = "direct";
+        let state = live();
+        let (c, _) = replication(&pair((&state, None), (&state, Some(&r))));
+        assert_eq!(
+            (c.mark, c.why.as_str()),
+            (Mark::Fail, "no WAL receiver: replication stopped")
+        );
+        r.wal_receiver = Some("streaming".into());
+        r.replay_paused = true;
+        assert_eq!(
+            replication(&pair((&state, None), (&state, Some(&r))))
+                .0
+                .mark,
+            Mark::Warn
+        );
+    }
+
+    #[test]
+    fn a_logical_pair_reads_its_link_on_the_primary() {
+        let state = live();
+        let primary = DbStatus {
+            via: "direct",
+            up: true,
+            role: Some("primary".into()),
+            replicas: vec![ReplicaLink {
+                name: "iworkz_dr".into(),
+                state: "streaming".into(),
+                lag_bytes: Some(0.0),
+                lag_seconds: Some(3.0),
+            }],
+            ..DbStatus::default()
+        };
+        let writable = DbStatus {
+            role: Some("primary".into()),
+            ..replica(0.0)
+        };
+        let mut stopped = primary.clone();
+        stopped.replicas[0].state = "catchup".into();
+        let logical = |primary| Pair {
+            logical: true,
+            kind: "logical",
+            subscription: Some("iworkz_dr"),
+            ..pair((&state, Some(primary)), (&state, Some(&writable)))
+        };
+        let (c, lag) = replication(&logical(&primary));
+        assert_eq!((c.mark, lag), (Mark::Ok, Some(3.0)), "{}", c.why);
+        // A writable subscriber is not a second primary.
+        assert!(two_primaries(&logical(&primary), "main").is_none());
+        assert_eq!(replication(&logical(&stopped)).0.mark, Mark::Fail);
+    }
+
+    #[test]
+    fn two_writable_ends_of_a_physical_pair_are_split_brain() {
+        let state = live();
+        let a = DbStatus {
+            role: Some("primary".into()),
+            ..replica(0.0)
+        };
+        let c = two_primaries(&pair((&state, Some(&a)), (&state, Some(&a))), "main")
+            .expect("two primaries");
+        assert_eq!(c.mark, Mark::Fail);
+        let r = replica(0.0);
+        assert!(two_primaries(&pair((&state, Some(&a)), (&state, Some(&r))), "main").is_none());
+    }
+
+    #[test]
+    fn a_dr_cache_must_be_a_fed_replica() {
+        let state = live();
+        let replica = |link| CacheStatus {
+            up: true,
+            role: Some("replica".into()),
+            link_up: Some(link),
+            ..CacheStatus::default()
+        };
+        let (fed, cut) = (replica(true), replica(false));
+        let marks: Vec<Mark> = caches(
+            1,
+            &[("a", &state, Some(&fed)), ("b", &state, Some(&cut))],
+            "Seoul",
+        )
+        .iter()
+        .map(|c| c.mark)
+        .collect();
+        assert_eq!(marks, [Mark::Ok, Mark::Fail]);
+        let none = caches(1, &[], "Seoul");
+        assert_eq!(none[0].mark, Mark::Skip);
+        assert!(caches(0, &[], "Seoul").is_empty());
+    }
+
+    #[test]
+    fn capacity_counts_ready_nodes_against_the_requests() {
+        let need = Resources {
+            cpu: 10_000,
+            memory: 20 << 30,
+            count: 20,
+        };
+        let now = Resources {
+            cpu: 4_000,
+            memory: 16 << 30,
+            count: 2,
+        };
+        let max = Resources {
+            cpu: 12_000,
+            memory: 48 << 30,
+            count: 6,
+        };
+        let at = SystemTime::UNIX_EPOCH;
+        let c = capacity("Tokyo", "Seoul", need, now, Some(max), at);
+        assert_eq!(c.mark, Mark::Warn);
+        assert_eq!(
+            c.why,
+            "Seoul can host 40 % of Tokyo's load (2 nodes for 20 pods); node group max allows 120 %: the runbook scales up first"
+        );
+        assert_eq!(
+            capacity("Tokyo", "Seoul", need, max, None, at).mark,
+            Mark::Ok
+        );
+        assert_eq!(
+            capacity("Tokyo", "Seoul", need, now, Some(now), at).mark,
+            Mark::Fail
+        );
+        assert_eq!(
+            capacity("Tokyo", "Seoul", Resources::default(), now, None, at).mark,
+            Mark::Unknown
+        );
+    }
+
+    #[test]
+    fn the_verdict_names_the_first_blocker_or_the_rpo() {
+        let mut r = Readiness {
+            region: "korea".into(),
+            from: "Tokyo".into(),
+            to: "Seoul".into(),
+            checks: vec![Check {
+                area: "replication",
+                subject: "dr".into(),
+                mark: Mark::Ok,
+                why: "lag".into(),
+                as_of: None,
+            }],
+            rpo: Some((12.0, 30)),
+        };
+        assert_eq!(
+            r.summary(),
+            (Mark::Ok, "Seoul ready (RPO 12 s / 30 s)".into())
+        );
+        r.checks[0].mark = Mark::Warn;
+        assert_eq!(
+            r.verdict(),
+            (Mark::Warn, "ready (RPO 12 s / 30 s) · 1 warning".into())
+        );
+        r.checks.push(Check {
+            area: "reachable",
+            subject: "aks-korea".into(),
+            mark: Mark::Unknown,
+            why: "connecting".into(),
+            as_of: None,
+        });
+        assert_eq!(r.verdict().0, Mark::Unknown);
+        r.checks.push(Check {
+            area: "capacity",
+            subject: "Seoul".into(),
+            mark: Mark::Fail,
+            why: "too small".into(),
+            as_of: None,
+        });
+        assert_eq!(
+            r.verdict(),
+            (Mark::Fail, "not ready · Seoul: too small".into())
+        );
+    }
+}
