@@ -671,6 +671,14 @@ fn spawn_executor(
                             Some((s.name.get_ref().clone(), s.url.as_ref()?.get_ref().clone()))
                         })
                         .collect(),
+                )
+                .with_databases(
+                    platform
+                        .databases
+                        .iter()
+                        .filter(|d| d.kind == config::platform::DatabaseKind::Postgres)
+                        .filter_map(|d| Some((d.name.get_ref().clone(), d.direct.clone()?)))
+                        .collect(),
                 ),
         ),
         audit: std::sync::Arc::new(audit),

@@ -163,6 +163,21 @@ async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_sa
     first.handle.abort();
     assert!(first.handle.await.is_err_and(|e| e.is_cancelled()));
     assert_eq!(checkpoint_files(dir.path()).len(), 1, "left behind");
+    // The job's own task lets go of the checkpoint's lock once the
+    // runtime drops it, a moment after the abort (a console's process
+    // that dies lets go at its exit): the next console starts after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while Checkpoints::new(dir.path().join("jobs"))
+        .load()
+        .0
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead console's checkpoint stays locked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
     let colour = |s: Service| {
         s.spec

@@ -30,6 +30,10 @@ impl App {
             Command::Undo(arg) => self.undo(&arg),
             Command::Silence(arg) => self.silence(&arg),
             Command::Expire => self.expire(),
+            Command::Switchover(arg) => self.failover(&arg, true),
+            Command::Promote(arg) => self.failover(&arg, false),
+            Command::Fence(arg) => self.fence(&arg, true),
+            Command::Unfence(arg) => self.fence(&arg, false),
             Command::CancelJob => self.cancel_job(),
             Command::ResumeJob => self.resume_job(),
             _ => {}
@@ -288,6 +292,91 @@ impl App {
                 ids: alert.silenced_by.clone(),
             },
             target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// `:switchover [DB]` (`planned`) or `:promote [DB]`: the replica of a
+    /// `[[replication]]` pair promoted, its primary fenced first when
+    /// planned; with no DB, the only pair's.
+    pub(in crate::app) fn failover(&mut self, arg: &str, planned: bool) {
+        let command = if planned { "switchover" } else { "promote" };
+        let pairs: Vec<_> = self
+            .platform
+            .replication
+            .iter()
+            .filter_map(|r| {
+                let (p, replica) = self.platform.replication_pair(r)?;
+                let logical = r.kind == crate::config::platform::ReplicationKind::Logical;
+                let sub = r.subscription.clone().filter(|_| logical);
+                Some((p.name.get_ref().clone(), replica.clone(), sub))
+            })
+            .filter(|(_, replica, _)| arg.is_empty() || replica.name.get_ref() == arg)
+            .collect();
+        let (primary, replica, subscription) = match pairs.as_slice() {
+            [one] => one.clone(),
+            [] if arg.is_empty() => {
+                self.say(
+                    Level::Error,
+                    format!(
+                        "`{command}`: no [[replication]] pair is configured: nothing to promote"
+                    ),
+                );
+                return;
+            }
+            [] => {
+                self.say(
+                    Level::Error,
+                    format!("`{command} {arg}`: {arg} is the replica of no [[replication]] pair"),
+                );
+                return;
+            }
+            _ => {
+                self.say(
+                    Level::Error,
+                    format!("`{command}`: name the replica, one of the [[replication]] pairs'"),
+                );
+                return;
+            }
+        };
+        let target = database_target(&replica);
+        let kind = if planned {
+            ActionKind::Switchover {
+                primary,
+                subscription,
+            }
+        } else {
+            ActionKind::Promote { primary }
+        };
+        let request = ActionRequest {
+            kind,
+            target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// `:fence DB` / `:unfence DB`.
+    pub(in crate::app) fn fence(&mut self, arg: &str, read_only: bool) {
+        let command = if read_only { "fence" } else { "unfence" };
+        let Some(db) = self
+            .platform
+            .databases
+            .iter()
+            .find(|d| d.name.get_ref() == arg.trim())
+        else {
+            self.say(
+                Level::Error,
+                format!("`{command} {arg}`: name a configured database ([[databases]] name)"),
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Fence { read_only },
+            target: database_target(db),
             dry_run: false,
         };
         let title = request_title(&request);
@@ -706,10 +795,14 @@ impl App {
                     .unwrap_or_else(|| request_title(&offer));
                 let dialog = ConfirmDialog::new(
                     "Refused: plan this instead?",
-                    vec![
-                        ("cluster".into(), offer.target.cluster.clone()),
-                        ("namespace".into(), offer.target.namespace.clone()),
-                    ],
+                    if offer.target.kind == ObjectKind::Database {
+                        vec![("database".into(), offer.target.name.clone())]
+                    } else {
+                        vec![
+                            ("cluster".into(), offer.target.cluster.clone()),
+                            ("namespace".into(), offer.target.namespace.clone()),
+                        ]
+                    },
                     &format!("Instead: {instead}. Confirm plans it; nothing runs before its own confirmation."),
                     Confirmed::Offer(offer),
                 )
@@ -790,12 +883,19 @@ impl App {
         };
         let mut dialog = ConfirmDialog::new(
             &capitalised(&plan.title),
-            vec![
-                ("region".into(), region),
-                ("cluster".into(), t.cluster.clone()),
-                ("namespace".into(), t.namespace.clone()),
-                ("object".into(), format!("{kind} {}", t.name)),
-            ],
+            if t.kind == ObjectKind::Database {
+                vec![
+                    ("region".into(), region),
+                    ("database".into(), t.name.clone()),
+                ]
+            } else {
+                vec![
+                    ("region".into(), region),
+                    ("cluster".into(), t.cluster.clone()),
+                    ("namespace".into(), t.namespace.clone()),
+                    ("object".into(), format!("{kind} {}", t.name)),
+                ]
+            },
             &consequence,
             Confirmed::Job { id, dry_run: false },
         )
@@ -939,6 +1039,21 @@ pub fn request_title(request: &ActionRequest) -> String {
         }
         ActionKind::Expire { ids } => format!("expire {} silence(s) of {name}", ids.len()),
         ActionKind::Undo { revision } => format!("undo {name} to revision {revision}"),
+        ActionKind::Switchover { primary, .. } => format!("switch over {primary} to {name}"),
+        ActionKind::Promote { primary } => format!("promote {name} without {primary}"),
+        ActionKind::Fence { read_only: true } => format!("fence {name} (read-only)"),
+        ActionKind::Fence { read_only: false } => format!("lift {name}'s fence"),
+    }
+}
+
+/// A configured database as an action's target.
+fn database_target(db: &crate::config::platform::Database) -> Target {
+    Target {
+        region: db.region.get_ref().clone(),
+        cluster: db.name.get_ref().clone(),
+        namespace: String::new(),
+        kind: ObjectKind::Database,
+        name: db.name.get_ref().clone(),
     }
 }
 

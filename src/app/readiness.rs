@@ -171,7 +171,9 @@ impl App {
         let mut as_of: Option<SystemTime> = None;
         let mut need = Resources::default();
         let mut now = Resources::default();
-        let mut at_max = None::<Resources>;
+        let mut at_max = Resources::default();
+        let mut grows = false;
+        let mut cannot_size = Vec::new();
         let mut last_known = Vec::new();
         for c in self
             .clusters_of(from)
@@ -200,10 +202,22 @@ impl App {
                 need = need.plus(Resources::requested(workloads.values().copied()));
                 continue;
             }
-            now = now.plus(Resources::offered(cluster.nodes.values()));
-            at_max = group_maxima(c, cluster, at_max);
+            let offered = Resources::offered(cluster.nodes.values());
+            now = now.plus(offered);
+            let (headroom, no_size) = group_headroom(c, cluster);
+            grows |= !c.node_groups.is_empty();
+            at_max = at_max.plus(offered).plus(headroom);
+            cannot_size.extend(no_size);
         }
+        let at_max = grows.then_some(at_max);
         let mut check = readiness::capacity(&from.display, &to.display, need, now, at_max, as_of?);
+        if !cannot_size.is_empty() {
+            let _ = write!(
+                check.why,
+                " · no node to size {} by",
+                cannot_size.join(", ")
+            );
+        }
         if !last_known.is_empty() {
             let _ = write!(
                 check.why,
@@ -211,6 +225,10 @@ impl App {
                 from.display,
                 last_known.join(", ")
             );
+            // Never ok on what is not live.
+            if check.mark == Mark::Ok {
+                check.mark = Mark::Warn;
+            }
         }
         Some(check)
     }
@@ -260,6 +278,10 @@ impl App {
                 );
                 if !live {
                     let _ = write!(check.why, " · against {} as last known", a.name.get_ref());
+                    // Never ok on what is not live.
+                    if check.mark == Mark::Ok {
+                        check.mark = Mark::Warn;
+                    }
                 }
                 out.push(check);
             }
@@ -314,7 +336,14 @@ impl App {
                 format!("nothing configured in {}", to.display),
             )
         } else {
-            (Mark::Ok, format!("all {answering} sources answer"))
+            (
+                Mark::Ok,
+                if answering == 1 {
+                    "its one source answers".to_owned()
+                } else {
+                    format!("all {answering} sources answer")
+                },
+            )
         };
         Check {
             area: "reachable",
@@ -326,31 +355,33 @@ impl App {
     }
 }
 
-/// Adds what a node group can grow to: its maximum of nodes the size of
-/// its largest one (a group without a node has no size to go by).
-fn group_maxima(
-    c: &Cluster,
-    cluster: &ClusterState,
-    at_max: Option<Resources>,
-) -> Option<Resources> {
-    let mut at_max = at_max;
+/// What a cluster's node groups can add to the nodes it has now: each
+/// group's nodes up to its maximum, the size of its largest node; and the
+/// groups without a node to size by (counted as adding nothing).
+fn group_headroom(c: &Cluster, cluster: &ClusterState) -> (Resources, Vec<String>) {
+    let mut headroom = Resources::default();
+    let mut no_size = Vec::new();
     for g in &c.node_groups {
-        let size = cluster
+        let members: Vec<_> = cluster
             .nodes
             .values()
             .filter(|n| &n.group == g.name.get_ref())
-            .map(|n| n.allocatable)
-            .max();
-        if let Some((cpu, memory)) = size {
-            let max = u64::from(g.max);
-            at_max = Some(at_max.unwrap_or_default().plus(Resources {
-                cpu: cpu * max,
-                memory: memory * max,
-                count: max,
-            }));
-        }
+            .collect();
+        let Some((cpu, memory)) = members.iter().map(|n| n.allocatable).max() else {
+            if g.max > 0 {
+                no_size.push(g.name.get_ref().clone());
+            }
+            continue;
+        };
+        let more =
+            u64::from(g.max).saturating_sub(u64::try_from(members.len()).unwrap_or(u64::MAX));
+        headroom = headroom.plus(Resources {
+            cpu: cpu.saturating_mul(more),
+            memory: memory.saturating_mul(more),
+            count: more,
+        });
     }
-    at_max
+    (headroom, no_size)
 }
 
 /// A check that is ok when nothing was found, and warns with the first

@@ -4,6 +4,7 @@
 
 pub mod blue_green;
 pub mod delete_pod;
+pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
 pub mod restart;
@@ -42,6 +43,18 @@ pub struct Seen {
     pub primary: bool,
     /// The time of planning, RFC 3339 (what a restart writes).
     pub now: String,
+    /// For a database: what was read of it and of its primary.
+    pub db: Option<DbSeen>,
+}
+
+/// A database target as read before planning: itself, and the primary a
+/// switchover or promotion names; each, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbSeen {
+    /// The target.
+    pub target: Result<crate::exec::backend::DbReading, String>,
+    /// The primary named, and what was read of it.
+    pub primary: Option<(String, Result<crate::exec::backend::DbReading, String>)>,
 }
 
 /// How a step's expected effect stands.
@@ -74,5 +87,11 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             image,
             scale_down_delay,
         } => blue_green::plan(request, image.as_deref(), *scale_down_delay, seen),
+        ActionKind::Switchover {
+            primary,
+            subscription,
+        } => failover::switchover(request, primary, subscription.as_deref(), seen),
+        ActionKind::Promote { primary } => failover::promote(request, primary, seen),
+        ActionKind::Fence { read_only } => failover::fence(request, *read_only, seen),
     }
 }

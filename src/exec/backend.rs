@@ -5,6 +5,7 @@
 
 pub mod alertmanager;
 pub mod kube;
+pub mod postgres;
 
 use std::future::Future;
 
@@ -43,6 +44,52 @@ pub struct OwnedPod {
     pub uid: String,
     /// The Deployment whose ReplicaSet controls it.
     pub deployment: Option<String>,
+}
+
+/// A PostgreSQL database as the executor reads it before and after a
+/// failover step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbReading {
+    /// `pg_is_in_recovery()`: a replica (or a primary still promoting).
+    pub in_recovery: bool,
+    /// A replica: the WAL replayed (`pg_last_wal_replay_lsn()`); a
+    /// primary: the WAL written (`pg_current_wal_lsn()`).
+    pub lsn: Option<u64>,
+    /// A replica: the WAL received (`pg_last_wal_receive_lsn()`).
+    pub received: Option<u64>,
+    /// A replica: when the last transaction it replayed committed on the
+    /// primary.
+    pub replayed_at: Option<jiff::Timestamp>,
+    /// `default_transaction_read_only` is on: fenced.
+    pub read_only: bool,
+    /// A replica's WAL receiver status (`streaming`), if one runs.
+    pub receiver: Option<String>,
+    /// `server_version_num`.
+    pub version: i32,
+    /// Client sessions other than this one.
+    pub sessions: i64,
+    /// A replica's replay is paused.
+    pub paused: bool,
+    /// `pg_control_system()`'s system identifier (a physical replica
+    /// shares its primary's), when the role may read it.
+    pub system: Option<String>,
+    /// Its logical subscriptions in this database: name, enabled.
+    pub subscriptions: Vec<(String, bool)>,
+    /// What it sends to (`pg_stat_replication`): replicas and logical
+    /// subscribers.
+    pub senders: Vec<Sender>,
+}
+
+/// A WAL sender of a database: to whom, in what state, replayed (applied,
+/// for a subscriber) how far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sender {
+    /// `application_name` (a subscription's name, for a subscriber).
+    pub name: String,
+    /// `streaming`, `catchup` …
+    pub state: String,
+    /// `replay_lsn`.
+    pub replayed: Option<u64>,
 }
 
 /// What the executor reads and does on a cluster.
@@ -247,4 +294,53 @@ pub trait Backend: Sync {
         target: &Target,
         id: &str,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// A configured database's role, WAL position and fence, read in a
+    /// session of its own.
+    fn db_read(&self, db: &str) -> impl Future<Output = Result<DbReading, Failure>> + Send;
+
+    /// Fences a database (`read_only`: read-only by default for every
+    /// session, the other sessions ended) or lifts its fence; the sessions
+    /// ended. A dry run checks the role may, and changes nothing.
+    fn db_fence(
+        &self,
+        db: &str,
+        read_only: bool,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<i64, Failure>> + Send;
+
+    /// Promotes a replica, waiting until it is a primary. A dry run checks
+    /// the role may, and changes nothing.
+    fn db_promote(
+        &self,
+        db: &str,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Disables a logical subscription of a database (a dry run checks
+    /// the role may).
+    fn db_disable_subscription(
+        &self,
+        db: &str,
+        name: &str,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// A database's sequences and their last values.
+    fn db_sequences(
+        &self,
+        db: &str,
+    ) -> impl Future<Output = Result<Vec<(String, Option<i64>)>, Failure>> + Send;
+
+    /// Sets sequences' last values (a dry run checks the role may).
+    fn db_set_sequences(
+        &self,
+        db: &str,
+        values: &[(String, i64)],
+        dry_run: bool,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Proves a database takes writes (a committed transaction with a
+    /// transaction id, in a session begun now).
+    fn db_write_check(&self, db: &str) -> impl Future<Output = Result<(), Failure>> + Send;
 }

@@ -95,10 +95,10 @@ pub fn parse_switch(value: &str) -> Option<(String, String)> {
 }
 
 /// Whether a job on the target holds its Lease beside it: every target in
-/// a cluster (a silence's Alertmanager has none: its Lease is in the
-/// coordination cluster).
+/// a cluster (a silence's Alertmanager and a database have none: their
+/// Lease is in the coordination cluster).
 pub fn applies(target: &Target) -> bool {
-    target.kind != ObjectKind::Silence
+    !matches!(target.kind, ObjectKind::Silence | ObjectKind::Database)
 }
 
 /// The Lease's name for a target: the kind and name, as a DNS subdomain
@@ -111,6 +111,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Service => "service",
         ObjectKind::Pod => "pod",
         ObjectKind::Silence => "silence",
+        ObjectKind::Database => "database",
     };
     let name: String = target
         .name

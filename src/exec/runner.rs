@@ -4,6 +4,7 @@
 //! what was done. Nothing is written that is not first in the audit log:
 //! a log that cannot be written fails the job before its next step.
 
+mod db;
 mod pod;
 mod read;
 mod release;
@@ -49,6 +50,7 @@ pub async fn prepare<B: Backend>(
 async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Refusal> {
     let mut dry = job.clone();
     dry.plan.request.dry_run = true;
+    let database = job.plan.request.target.kind == ObjectKind::Database;
     let (_never, cancel) = watch::channel(false);
     for (op, step) in dry.ops.iter().zip(&dry.plan.steps) {
         if step.kind != crate::model::plan::StepKind::Mutate {
@@ -56,12 +58,22 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         }
         if let Err(f) = perform(backend, &dry, op, None, &cancel, false).await {
             return Err(Refusal::new(format!(
-                "the API server refuses \"{}\" in a dry run: {}; nothing was changed",
-                step.title, f.what
+                "{} \"{}\" in a dry run: {}; nothing was changed",
+                if database {
+                    "the database refuses"
+                } else {
+                    "the API server refuses"
+                },
+                step.title,
+                f.what
             )));
         }
     }
-    Ok("the API server accepts every change in a dry run (dryRun=All)".to_owned())
+    Ok(if database {
+        "the databases answer and the role may make every change (PostgreSQL has no dry run: privileges checked, nothing sent)".to_owned()
+    } else {
+        "the API server accepts every change in a dry run (dryRun=All)".to_owned()
+    })
 }
 
 /// The RBAC preflight: a SelfSubjectAccessReview for each verb and
@@ -598,7 +610,10 @@ async fn perform<B: Backend>(
         | ActionKind::Undo { .. }
         | ActionKind::Silence { .. }
         | ActionKind::Expire { .. }
-        | ActionKind::BlueGreen { .. } => None,
+        | ActionKind::BlueGreen { .. }
+        | ActionKind::Switchover { .. }
+        | ActionKind::Promote { .. }
+        | ActionKind::Fence { .. } => None,
     };
     let t = &request.target;
     match op {
@@ -653,6 +668,7 @@ async fn perform<B: Backend>(
         }
         Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
         Op::Silence(op) => silence::perform(backend, job, op, seen_rv, cancel, resuming).await,
+        Op::Db(op) => db::perform(backend, job, op, cancel, resuming).await,
         Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
             template::perform(backend, job, op, cancel, resuming).await
         }

@@ -118,6 +118,8 @@ pub enum Op {
     },
     /// A step of a silence or its expiry.
     Silence(SilenceOp),
+    /// A step of a database failover or fence.
+    Db(DbOp),
     /// The pod is still the one planned from (its uid).
     ExpectPod {
         /// `metadata.uid` planned from.
@@ -252,6 +254,90 @@ pub enum SilenceOp {
     Expire {
         /// Its id.
         id: String,
+    },
+}
+
+/// The operations of a PostgreSQL failover or fence, on the target
+/// database and the databases they name (by configured name). Each
+/// converges: a resumed job finds what an earlier run did (a fence in
+/// place, a replica promoted) and does not do it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DbOp {
+    /// The target is a replica of `primary`. Planned: `primary` answers as
+    /// a primary, the target streams from it (the same system
+    /// identifier), its replay not paused. Unplanned: `primary` does not
+    /// answer. Resumed, a target promoted already passes.
+    Replica {
+        /// The primary.
+        primary: String,
+        /// A planned switchover, not a promotion after a loss.
+        planned: bool,
+    },
+    /// The target answers as a primary (what a fence needs).
+    Primary,
+    /// Fences `db` (`read_only`) or lifts its fence: `ALTER SYSTEM`
+    /// `default_transaction_read_only`, the configuration reloaded, and
+    /// (fencing) once a new session reads it on, every other client
+    /// session ended; verified from a new session.
+    Fence {
+        /// The database.
+        db: String,
+        /// Fence, or lift the fence.
+        read_only: bool,
+    },
+    /// Waits until the target has replayed the WAL `primary` has written
+    /// (read after its fence: every acknowledged commit is in it).
+    AwaitReplayed {
+        /// The primary.
+        primary: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Promotes the target (`pg_promote`, waiting for it).
+    Promote,
+    /// Waits until the target is a primary, not fenced, and commits a
+    /// transaction.
+    AwaitWritable {
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Fences `db` (the old primary) if it answers as a primary; one that
+    /// does not answer is left, with what to do when it returns.
+    FenceIfBack {
+        /// The old primary.
+        db: String,
+    },
+    /// The target subscribes to `primary` through `subscription`: it is
+    /// enabled and its link on `primary` streams. Resumed, a subscription
+    /// disabled already passes.
+    Subscriber {
+        /// The source.
+        primary: String,
+        /// The target's subscription.
+        subscription: String,
+    },
+    /// Waits until the subscription has applied everything `primary`
+    /// wrote (its sender's `replay_lsn` against the source's WAL, read
+    /// after its fence).
+    AwaitApplied {
+        /// The source.
+        primary: String,
+        /// The subscription.
+        subscription: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Disables the target's subscription: nothing is applied from the
+    /// source any more.
+    DisableSubscription {
+        /// The subscription.
+        subscription: String,
+    },
+    /// Sets every sequence of the target that is behind the source's past
+    /// its last value there (sequences are not replicated logically).
+    AdvanceSequences {
+        /// The source.
+        primary: String,
     },
 }
 

@@ -34,6 +34,9 @@ pub enum ObjectKind {
     /// Silences of an Alertmanager (the target's `cluster` is the alert
     /// source's name, its `name` the alert's).
     Silence,
+    /// A configured database (the target's `cluster` and `name` are both
+    /// its name in the config, its `region` the config's region).
+    Database,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -200,6 +203,32 @@ pub enum ActionKind {
         #[serde(with = "seconds")]
         scale_down_delay: std::time::Duration,
     },
+    /// A planned switchover of PostgreSQL: `primary` fenced (read-only,
+    /// its sessions ended), the target (its streaming replica, or its
+    /// logical subscriber) waited for until it has replayed (applied) the
+    /// primary's last WAL, then promoted (its subscription disabled and
+    /// its sequences advanced past the primary's).
+    Switchover {
+        /// The database that is primary now (its name in the config).
+        primary: String,
+        /// A logical pair's subscription on the target (then it is
+        /// disabled and the sequences advanced instead of a promotion).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription: Option<String>,
+    },
+    /// An unplanned promotion: `primary` does not answer, the target (its
+    /// replica) is promoted with what it has; what the primary committed
+    /// after the replica's last replayed transaction is lost.
+    Promote {
+        /// The database that was primary (its name in the config).
+        primary: String,
+    },
+    /// Fence a PostgreSQL database (`read_only`: `default_transaction_read_only`
+    /// on, every other session ended) or lift its fence.
+    Fence {
+        /// On (fence) or off (lift it).
+        read_only: bool,
+    },
 }
 
 /// A duration as whole seconds in the audit log and a checkpoint.
@@ -233,6 +262,10 @@ impl ActionKind {
             ActionKind::Undo { .. } => "undo",
             ActionKind::BlueGreen { image: Some(_), .. } => "blue-green",
             ActionKind::BlueGreen { image: None, .. } => "revert",
+            ActionKind::Switchover { .. } => "switchover",
+            ActionKind::Promote { .. } => "promote",
+            ActionKind::Fence { read_only: true } => "fence",
+            ActionKind::Fence { read_only: false } => "unfence",
         }
     }
 }

@@ -147,6 +147,18 @@ pub enum Command {
     /// Expire the silences of the selected alert
     #[strum(message = "expire")]
     Expire,
+    /// Switch PostgreSQL over to DB, a [[replication]] replica (the only one if none is named): fence its primary, wait for the replay, promote
+    #[strum(message = "switchover", props(arg = "DB", optional = "yes"))]
+    Switchover(String),
+    /// Promote DB, a [[replication]] replica, without its primary (which does not answer); the data-loss bound is shown first
+    #[strum(message = "promote", props(arg = "DB", optional = "yes"))]
+    Promote(String),
+    /// Fence PostgreSQL database DB: read-only, its sessions ended (an old primary that returned)
+    #[strum(message = "fence", props(arg = "DB"))]
+    Fence(String),
+    /// Lift the fence of PostgreSQL database DB: it takes writes again
+    #[strum(message = "unfence", props(arg = "DB"))]
+    Unfence(String),
     /// Cancel the selected job: before it starts, or between its steps;
     /// forget one that ended unfinished
     #[strum(message = "cancel")]
@@ -229,6 +241,10 @@ impl Command {
                 | Command::Undo(_)
                 | Command::Silence(_)
                 | Command::Expire
+                | Command::Switchover(_)
+                | Command::Promote(_)
+                | Command::Fence(_)
+                | Command::Unfence(_)
                 | Command::CancelJob
                 | Command::ResumeJob
         )
@@ -253,6 +269,10 @@ impl Command {
             | Command::SetImage(a)
             | Command::Undo(a)
             | Command::Silence(a)
+            | Command::Switchover(a)
+            | Command::Promote(a)
+            | Command::Fence(a)
+            | Command::Unfence(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -273,6 +293,10 @@ impl Command {
             Command::SetImage(_) => Command::SetImage(arg.to_owned()),
             Command::Undo(_) => Command::Undo(arg.to_owned()),
             Command::Silence(_) => Command::Silence(arg.to_owned()),
+            Command::Switchover(_) => Command::Switchover(arg.to_owned()),
+            Command::Promote(_) => Command::Promote(arg.to_owned()),
+            Command::Fence(_) => Command::Fence(arg.to_owned()),
+            Command::Unfence(_) => Command::Unfence(arg.to_owned()),
             other => other,
         }
     }

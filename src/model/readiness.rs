@@ -72,7 +72,7 @@ pub struct Readiness {
 
 impl Readiness {
     /// The one-line verdict, the DR region left to the reader:
-    /// `ready (RPO 0.4 s / 30 s)`, with how many warnings, or what blocks
+    /// `ready (lag 0.4 s / RPO 30 s)`, with how many warnings, or what blocks
     /// it (a failing check first, then what cannot be told).
     pub fn verdict(&self) -> (Mark, String) {
         let of = |mark: Mark| self.checks.iter().filter(move |c| c.mark == mark);
@@ -92,7 +92,7 @@ impl Readiness {
             return (Mark::Unknown, format!("readiness unknown · {why}"));
         }
         let rpo = self.rpo.map_or_else(String::new, |(lag, rpo)| {
-            format!(" (RPO {} / {rpo} s)", seconds(lag))
+            format!(" (lag {} / RPO {rpo} s)", seconds(lag))
         });
         match of(Mark::Warn).count() {
             0 => (Mark::Ok, format!("ready{rpo}")),
@@ -101,7 +101,7 @@ impl Readiness {
         }
     }
 
-    /// The verdict with the region named: `Seoul ready (RPO 12 s / 30 s)`.
+    /// The verdict with the region named: `Seoul ready (lag 12 s / RPO 30 s)`.
     pub fn summary(&self) -> (Mark, String) {
         let (mark, text) = self.verdict();
         (mark, format!("{} {text}", self.to))
@@ -156,7 +156,7 @@ pub fn replication(p: &Pair<'_>) -> (Check, Option<f64>) {
         why,
         as_of,
     };
-    let (lag, link, as_of) = if p.logical {
+    let (lag, link, as_of, link_seen) = if p.logical {
         match logical_lag(p) {
             Ok(found) => found,
             Err((mark, why, as_of)) => return (check(mark, why, as_of), None),
@@ -170,11 +170,11 @@ pub fn replication(p: &Pair<'_>) -> (Check, Option<f64>) {
     let Some(lag) = lag else {
         return (
             check(
-                Mark::Ok,
-                format!("caught up (no lag measured) · {} · {link}", p.kind),
+                Mark::Unknown,
+                format!("no lag reported · {} · {link}", p.kind),
                 Some(as_of),
             ),
-            Some(0.0),
+            None,
         );
     };
     #[allow(clippy::cast_precision_loss)]
@@ -183,8 +183,12 @@ pub fn replication(p: &Pair<'_>) -> (Check, Option<f64>) {
         (Mark::Fail, "over")
     } else if lag > rpo / 2.0 {
         (Mark::Warn, "over half of")
-    } else {
+    } else if link_seen {
         (Mark::Ok, "within")
+    } else {
+        // The lag alone cannot tell a link that stopped (nothing
+        // received, nothing to replay: lag 0) from one that streams.
+        (Mark::Warn, "within")
     };
     let why = format!(
         "lag {} {relation} RPO {} s · {} · {link}",
@@ -195,7 +199,9 @@ pub fn replication(p: &Pair<'_>) -> (Check, Option<f64>) {
     (check(mark, why, Some(as_of)), Some(lag))
 }
 
-type Found = (Option<f64>, String, SystemTime);
+/// The lag, the link in words, when read, and whether the link itself was
+/// seen streaming (with replay going on).
+type Found = (Option<f64>, String, SystemTime, bool);
 type Failed = (Mark, String, Option<SystemTime>);
 
 /// A physical replica's lag, from its own reading.
@@ -218,16 +224,13 @@ fn physical_lag(p: &Pair<'_>) -> Result<Found, Failed> {
             Some(at),
         ));
     }
-    let link = match (d.via, d.wal_receiver.as_deref()) {
-        (_, Some("streaming")) if d.replay_paused => {
-            return Err((
-                Mark::Warn,
-                "streaming, but replay is paused: the lag grows until it is resumed".into(),
-                Some(at),
-            ));
-        }
-        (_, Some("streaming")) => "streaming".to_owned(),
-        ("direct", Some(other)) => {
+    let (link, seen) = match (d.via, d.wal_receiver.as_deref()) {
+        (_, Some("streaming")) if d.replay_paused => (
+            "streaming, but replay is paused: the lag grows until it is resumed".to_owned(),
+            false,
+        ),
+        (_, Some("streaming")) => ("streaming".to_owned(), true),
+        (_, Some(other)) => {
             return Err((
                 Mark::Fail,
                 format!("WAL receiver {other}, not streaming: replication stopped"),
@@ -241,10 +244,14 @@ fn physical_lag(p: &Pair<'_>) -> Result<Found, Failed> {
                 Some(at),
             ));
         }
-        _ => "link not exported (lag only)".to_owned(),
+        _ => (
+            "link not observed (the exporter reports lag only: enable its stat_wal_receiver collector, or give direct access)"
+                .to_owned(),
+            false,
+        ),
     };
     match d.replay_lag {
-        Some(lag) => Ok((Some(lag), link, at)),
+        Some(lag) => Ok((Some(lag), link, at, seen)),
         None => Err((
             Mark::Unknown,
             format!("{link}, but no replay lag reported"),
@@ -267,8 +274,15 @@ fn logical_lag(p: &Pair<'_>) -> Result<Found, Failed> {
             Some(at),
         ));
     }
+    // A link is named `application_name (address)` when it has both.
+    let named = |r: &&crate::model::data::ReplicaLink, name: &str| {
+        r.name == name
+            || r.name
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(" ("))
+    };
     let link = match p.subscription {
-        Some(name) => d.replicas.iter().find(|r| r.name == name),
+        Some(name) => d.replicas.iter().find(|r| named(r, name)),
         None if d.replicas.len() == 1 => d.replicas.first(),
         None => None,
     };
@@ -291,7 +305,18 @@ fn logical_lag(p: &Pair<'_>) -> Result<Found, Failed> {
             Some(at),
         ));
     }
-    Ok((link.lag_seconds, "subscription streaming".to_owned(), at))
+    let (replica_state, replica_read) = p.replica_read;
+    let replica_up = current(replica_state).is_ok() && replica_read.is_some_and(|r| r.up);
+    // Caught up with no lag in seconds reported: nothing to wait for.
+    let lag = link
+        .lag_seconds
+        .or_else(|| (link.lag_bytes == Some(0.0)).then_some(0.0));
+    let words = if replica_up {
+        "subscription streaming".to_owned()
+    } else {
+        "subscription streaming; the subscriber itself is not read live".to_owned()
+    };
+    Ok((lag, words, at, replica_up))
 }
 
 /// Two primaries: both ends of a physical pair accept writes (a promoted
@@ -368,6 +393,7 @@ pub fn caches(
                     "replica, link state not reported".into(),
                     Some(at),
                 ),
+                (None, _) => check(name, Mark::Unknown, "role not reported".into(), Some(at)),
                 _ => check(
                     name,
                     Mark::Warn,
@@ -395,9 +421,9 @@ impl Resources {
     #[must_use]
     pub fn plus(self, other: Resources) -> Resources {
         Resources {
-            cpu: self.cpu + other.cpu,
-            memory: self.memory + other.memory,
-            count: self.count + other.count,
+            cpu: self.cpu.saturating_add(other.cpu),
+            memory: self.memory.saturating_add(other.memory),
+            count: self.count.saturating_add(other.count),
         }
     }
 
@@ -407,11 +433,11 @@ impl Resources {
             .into_iter()
             .fold(Resources::default(), |acc, d| {
                 let n = u64::try_from(d.desired.max(0)).unwrap_or(0);
-                Resources {
-                    cpu: acc.cpu + n * d.requests.0,
-                    memory: acc.memory + n * d.requests.1,
-                    count: acc.count + n,
-                }
+                acc.plus(Resources {
+                    cpu: n.saturating_mul(d.requests.0),
+                    memory: n.saturating_mul(d.requests.1),
+                    count: n,
+                })
             })
     }
 
@@ -420,10 +446,12 @@ impl Resources {
         nodes
             .into_iter()
             .filter(|n| n.ready && !n.unschedulable)
-            .fold(Resources::default(), |acc, n| Resources {
-                cpu: acc.cpu + n.allocatable.0,
-                memory: acc.memory + n.allocatable.1,
-                count: acc.count + 1,
+            .fold(Resources::default(), |acc, n| {
+                acc.plus(Resources {
+                    cpu: n.allocatable.0,
+                    memory: n.allocatable.1,
+                    count: 1,
+                })
             })
     }
 
@@ -463,13 +491,21 @@ pub fn capacity(
             format!("{from}'s deployments request no CPU or memory: nothing to size {to} by"),
         );
     };
-    let pct = |s: f64| format!("{:.0} %", s * 100.0);
+    // Rounded down: 99.6 % is not 100 %.
+    let pct = |s: f64| format!("{:.0} %", (s * 100.0).floor());
     let max = at_max.and_then(|m| m.covers(need));
+    let plural = |n: u64, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
     let base = format!(
-        "{to} can host {} of {from}'s load ({} nodes for {} pods)",
+        "can host {} of {from}'s load ({} for {})",
         pct(share),
-        now.count,
-        need.count
+        plural(now.count, "node"),
+        plural(need.count, "pod")
     );
     match max {
         _ if share >= 1.0 => check(Mark::Ok, base),
@@ -530,17 +566,24 @@ mod tests {
     #[test]
     fn the_lag_is_held_against_the_rpo() {
         let state = live();
+        let streaming = |lag| DbStatus {
+            wal_receiver: Some("streaming".into()),
+            ..replica(lag)
+        };
         for (lag, mark) in [(0.4, Mark::Ok), (20.0, Mark::Warn), (31.0, Mark::Fail)] {
-            let r = replica(lag);
+            let r = streaming(lag);
             let (c, l) = replication(&pair((&state, None), (&state, Some(&r))));
             assert_eq!((c.mark, l), (mark, Some(lag)), "{}", c.why);
         }
-        let r = replica(400.0);
+        let r = streaming(400.0);
         let (c, _) = replication(&pair((&state, None), (&state, Some(&r))));
-        assert_eq!(
-            c.why,
-            "lag 400 s over RPO 30 s · physical · link not exported (lag only)"
-        );
+        assert_eq!(c.why, "lag 400 s over RPO 30 s · physical · streaming");
+        // The lag alone (an exporter's) is 0 on a link that stopped too:
+        // never ok without the link seen.
+        let r = replica(0.0);
+        let (c, _) = replication(&pair((&state, None), (&state, Some(&r))));
+        assert_eq!(c.mark, Mark::Warn, "{}", c.why);
+        assert!(c.why.contains("link not observed"), "{}", c.why);
     }
 
     #[test]
@@ -554,6 +597,23 @@ mod tests {
         assert_eq!(c.mark, Mark::Unknown);
         assert_eq!(lag, None);
         assert_eq!(c.why, "stale: no answer within 5 s (last known lag 0.4 s)");
+    }
+
+    #[test]
+    fn an_exporter_replica_whose_receiver_waits_has_stopped() {
+        let state = live();
+        let r = DbStatus {
+            wal_receiver: Some("waiting".into()),
+            ..replica(0.0)
+        };
+        let (c, _) = replication(&pair((&state, None), (&state, Some(&r))));
+        assert_eq!(
+            (c.mark, c.why.as_str()),
+            (
+                Mark::Fail,
+                "WAL receiver waiting, not streaming: replication stopped"
+            )
+        );
     }
 
     #[test]
@@ -574,6 +634,14 @@ mod tests {
                 .mark,
             Mark::Warn
         );
+        // Paused an hour behind: over the RPO, not a warning.
+        r.replay_lag = Some(3600.0);
+        assert_eq!(
+            replication(&pair((&state, None), (&state, Some(&r))))
+                .0
+                .mark,
+            Mark::Fail
+        );
     }
 
     #[test]
@@ -584,7 +652,7 @@ mod tests {
             up: true,
             role: Some("primary".into()),
             replicas: vec![ReplicaLink {
-                name: "iworkz_dr".into(),
+                name: "iworkz_dr (10.0.0.5)".into(),
                 state: "streaming".into(),
                 lag_bytes: Some(0.0),
                 lag_seconds: Some(3.0),
@@ -670,7 +738,7 @@ mod tests {
         assert_eq!(c.mark, Mark::Warn);
         assert_eq!(
             c.why,
-            "Seoul can host 40 % of Tokyo's load (2 nodes for 20 pods); node group max allows 120 %: the runbook scales up first"
+            "can host 40 % of Tokyo's load (2 nodes for 20 pods); node group max allows 120 %: the runbook scales up first"
         );
         assert_eq!(
             capacity("Tokyo", "Seoul", need, max, None, at).mark,
@@ -703,12 +771,12 @@ mod tests {
         };
         assert_eq!(
             r.summary(),
-            (Mark::Ok, "Seoul ready (RPO 12 s / 30 s)".into())
+            (Mark::Ok, "Seoul ready (lag 12 s / RPO 30 s)".into())
         );
         r.checks[0].mark = Mark::Warn;
         assert_eq!(
             r.verdict(),
-            (Mark::Warn, "ready (RPO 12 s / 30 s) · 1 warning".into())
+            (Mark::Warn, "ready (lag 12 s / RPO 30 s) · 1 warning".into())
         );
         r.checks.push(Check {
             area: "reachable",

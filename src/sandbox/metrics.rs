@@ -269,6 +269,30 @@ fn postgres(d: &super::sim::Database) -> String {
         );
         let _ = writeln!(o, "pg_replication_lag {:.1}", d.lag_seconds);
     }
+    // postgres_exporter's stat_wal_receiver collector: the status as a
+    // number (stopped 0, starting 1, streaming 2, waiting 3, restarting 4,
+    // stopping -1).
+    if let Some(status) = d.receiver.filter(|_| d.role == "replica") {
+        family(
+            &mut o,
+            "pg_stat_wal_receiver_status",
+            "gauge",
+            "Activity status of the WAL receiver process",
+        );
+        let code = match status {
+            "stopped" => 0,
+            "starting" => 1,
+            "streaming" => 2,
+            "waiting" => 3,
+            "restarting" => 4,
+            "stopping" => -1,
+            _ => -2,
+        };
+        let _ = writeln!(
+            o,
+            "pg_stat_wal_receiver_status{{upstream_host=\"primary.iworkz.internal\",slot_name=\"iworkz_dr\"}} {code}"
+        );
+    }
     o
 }
 

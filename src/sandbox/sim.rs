@@ -134,6 +134,9 @@ pub struct Database {
     pub max_connections: f64,
     /// Replay lag in seconds (replicas).
     pub lag_seconds: f64,
+    /// A replica's WAL receiver status (`streaming`, `waiting` while its
+    /// primary is down); none on a primary.
+    pub receiver: Option<&'static str>,
     /// Blocks read from cache.
     pub blks_hit: f64,
     /// Blocks read from disk.
@@ -255,6 +258,7 @@ impl Sim {
             backends: 0.0,
             max_connections: 200.0,
             lag_seconds: 0.0,
+            receiver: None,
             blks_hit: 0.0,
             blks_read: 0.0,
         };
@@ -372,6 +376,12 @@ impl Sim {
                 }
                 d.backends = (40.0 * share * daily + 8.0).round();
                 d.lag_seconds = if tokyo { 0.0 } else { c.korea_lag };
+                // The replica's receiver retries while its primary is down.
+                d.receiver = (d.role == "replica").then_some(if c.tokyo_db_down {
+                    "waiting"
+                } else {
+                    "streaming"
+                });
                 d.blks_hit += 9_800.0 * share;
                 d.blks_read += 200.0 * share;
             }

@@ -8,7 +8,7 @@
 //! drops its connections, so the next one starts afresh.
 
 mod exporter;
-mod postgres;
+pub(crate) mod postgres;
 mod redis;
 mod window;
 

@@ -228,10 +228,15 @@ pub struct Server {
 impl Server {
     /// Initialises and starts a server.
     pub fn start() -> Server {
+        Server::start_with("")
+    }
+
+    /// Initialises and starts a server with `extra` settings.
+    pub fn start_with(extra: &str) -> Server {
         let bin = pg_bin();
         let dir = tempfile::tempdir().expect("temp");
         let port = super::free_port();
-        let data = init_server(&bin, dir.path(), "db", port, "");
+        let data = init_server(&bin, dir.path(), "db", port, extra);
         let server = Server {
             bin,
             dir,

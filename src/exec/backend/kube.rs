@@ -47,6 +47,8 @@ pub struct KubeBackend {
     clients: BTreeMap<String, tokio::sync::Mutex<Slot>>,
     /// The Alertmanagers silences go to.
     alertmanagers: super::alertmanager::Alertmanagers,
+    /// The databases failovers act on.
+    databases: super::postgres::Databases,
 }
 
 impl KubeBackend {
@@ -55,6 +57,7 @@ impl KubeBackend {
     pub fn new(clients: BTreeMap<String, Client>) -> KubeBackend {
         KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
+            databases: super::postgres::Databases::default(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -85,6 +88,7 @@ impl KubeBackend {
     pub fn for_clusters(clusters: &[crate::config::platform::Cluster]) -> KubeBackend {
         KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
+            databases: super::postgres::Databases::default(),
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -104,6 +108,17 @@ impl KubeBackend {
     #[must_use]
     pub fn with_alertmanagers(mut self, urls: BTreeMap<String, String>) -> KubeBackend {
         self.alertmanagers = super::alertmanager::Alertmanagers::new(urls);
+        self
+    }
+
+    /// The same backend, failing over these PostgreSQL databases (by
+    /// configured name → direct access).
+    #[must_use]
+    pub fn with_databases(
+        mut self,
+        direct: BTreeMap<String, crate::config::platform::Direct>,
+    ) -> KubeBackend {
+        self.databases = super::postgres::Databases::new(direct);
         self
     }
 
@@ -328,9 +343,9 @@ impl Backend for KubeBackend {
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
             ObjectKind::Pod => ("Pod", "v1"),
-            ObjectKind::Silence => {
+            ObjectKind::Silence | ObjectKind::Database => {
                 return Err(Failure {
-                    what: "a silence has no cluster to write Events to".into(),
+                    what: format!("{t} has no cluster to write Events to"),
                     status: None,
                 });
             }
@@ -616,10 +631,12 @@ impl Backend for KubeBackend {
                     .map(|o| o.metadata.resource_version)
                     .map_err(|e| failure(object, "patch horizontalpodautoscaler", &e))
             }
-            ObjectKind::Release | ObjectKind::Pod | ObjectKind::Silence => Err(Failure {
-                what: format!("{object} is not patched by touban: a defect of touban"),
-                status: None,
-            }),
+            ObjectKind::Release | ObjectKind::Pod | ObjectKind::Silence | ObjectKind::Database => {
+                Err(Failure {
+                    what: format!("{object} is not patched by touban: a defect of touban"),
+                    status: None,
+                })
+            }
         }?;
         Ok(Call {
             status: 200,
@@ -792,5 +809,43 @@ impl Backend for KubeBackend {
 
     async fn expire_silence(&self, t: &Target, id: &str) -> Result<(), Failure> {
         self.alertmanagers.expire(t, id).await
+    }
+
+    async fn db_read(&self, db: &str) -> Result<super::DbReading, Failure> {
+        self.databases.read(db).await
+    }
+
+    async fn db_fence(&self, db: &str, read_only: bool, dry_run: bool) -> Result<i64, Failure> {
+        self.databases.fence(db, read_only, dry_run).await
+    }
+
+    async fn db_promote(&self, db: &str, dry_run: bool) -> Result<(), Failure> {
+        self.databases.promote(db, dry_run).await
+    }
+
+    async fn db_disable_subscription(
+        &self,
+        db: &str,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<(), Failure> {
+        self.databases.disable_subscription(db, name, dry_run).await
+    }
+
+    async fn db_sequences(&self, db: &str) -> Result<Vec<(String, Option<i64>)>, Failure> {
+        self.databases.sequences(db).await
+    }
+
+    async fn db_set_sequences(
+        &self,
+        db: &str,
+        values: &[(String, i64)],
+        dry_run: bool,
+    ) -> Result<(), Failure> {
+        self.databases.set_sequences(db, values, dry_run).await
+    }
+
+    async fn db_write_check(&self, db: &str) -> Result<(), Failure> {
+        self.databases.write_check(db).await
     }
 }

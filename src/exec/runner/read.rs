@@ -29,13 +29,42 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         ..t.clone()
     };
     match t.kind {
-        ObjectKind::Release | ObjectKind::Service | ObjectKind::Silence => None,
+        ObjectKind::Release | ObjectKind::Service | ObjectKind::Silence | ObjectKind::Database => {
+            None
+        }
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas
             .iter()
             .find(|h| h.name == t.name && h.target_kind == "Deployment")
             .map(|h| named(&h.target)),
+    }
+}
+
+/// A database target and the primary its action names, each read (or
+/// why it could not be).
+async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: bool) -> Seen {
+    let t = &request.target;
+    let named = match &request.kind {
+        ActionKind::Switchover { primary, .. } | ActionKind::Promote { primary } => {
+            Some(primary.clone())
+        }
+        _ => None,
+    };
+    let (target, named) = match named {
+        Some(p) => {
+            let (a, b) = tokio::join!(backend.db_read(&t.name), backend.db_read(&p));
+            (a, Some((p, b.map_err(|f| f.what))))
+        }
+        None => (backend.db_read(&t.name).await, None),
+    };
+    Seen {
+        primary,
+        db: Some(super::super::actions::DbSeen {
+            target: target.map_err(|f| f.what),
+            primary: named,
+        }),
+        ..Seen::default()
     }
 }
 
@@ -46,6 +75,10 @@ pub(super) async fn seen<B: Backend>(
     primary: bool,
 ) -> Result<Seen, Refusal> {
     let t = &request.target;
+    // A database is read directly, with the primary its action names.
+    if t.kind == ObjectKind::Database {
+        return Ok(database(backend, request, primary).await);
+    }
     // A silence is planned from the request alone: its Alertmanager is
     // asked at the first step.
     if t.kind == ObjectKind::Silence {
@@ -129,5 +162,6 @@ pub(super) async fn seen<B: Backend>(
         now: jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
+        db: None,
     })
 }

@@ -205,6 +205,28 @@ fn gauge(scrape: &Scrape, name: &str) -> Option<f64> {
     Some(values.fold(first, |a, b| a + b))
 }
 
+/// The WAL receiver's status from postgres_exporter's `stat_wal_receiver`
+/// collector (off by default: `--collector.stat_wal_receiver`), which
+/// gives it as a number; none without the collector.
+fn wal_receiver(scrape: &Scrape) -> Option<String> {
+    let code = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "pg_stat_wal_receiver_status")
+        .and_then(|s| number(&s.value))?;
+    #[allow(clippy::cast_possible_truncation)]
+    let word = match code.round() as i64 {
+        0 => "stopped",
+        1 => "starting",
+        2 => "streaming",
+        3 => "waiting",
+        4 => "restarting",
+        -1 => "stopping",
+        _ => "unknown",
+    };
+    Some(word.to_owned())
+}
+
 /// A PostgreSQL database from postgres_exporter's series.
 pub(super) fn postgres(scrape: &Scrape, url: &str) -> Result<DbStatus, String> {
     let g = |name: &str| gauge(scrape, name);
@@ -233,6 +255,7 @@ pub(super) fn postgres(scrape: &Scrape, url: &str) -> Result<DbStatus, String> {
         } else {
             None
         },
+        wal_receiver: wal_receiver(scrape).filter(|_| replica),
         ..DbStatus::default()
     })
 }
@@ -300,6 +323,16 @@ mod tests {
         assert_eq!(d.connections, Some((40.0, 100.0)));
         assert_eq!(d.replay_lag, Some(42.5));
         assert_eq!(d.cache_hit, Some(0.99));
+        assert_eq!(
+            d.wal_receiver, None,
+            "no stat_wal_receiver collector: not observed"
+        );
+        let s = scrape(
+            "pg_up 1\npg_replication_is_replica 1\npg_replication_lag 0\n\
+             pg_stat_wal_receiver_status{upstream_host=\"10.0.0.5\",slot_name=\"dr\"} 3\n",
+        );
+        let d = postgres(&s, "u").expect("a postgres_exporter answer");
+        assert_eq!(d.wal_receiver.as_deref(), Some("waiting"));
     }
 
     #[test]

@@ -162,8 +162,8 @@ async fn status(client: &tokio_postgres::Client) -> Result<DbStatus, String> {
 
 /// Connects with the DSN and the password from its reference: TCP within
 /// `timeout`, every answer under `cap` bytes. Errors name the host, never
-/// the password.
-async fn connect(
+/// the password. The executor connects the same way.
+pub(crate) async fn connect(
     direct: &Direct,
     timeout: Duration,
     cap: u64,

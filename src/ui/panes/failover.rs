@@ -16,12 +16,13 @@ use crate::ui::{Styles, text};
 /// Draws the failover pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let readiness = app.readiness();
-    let mut lines = Vec::new();
-    for r in &readiness {
-        lines.extend(readiness_lines(app, st, r, area.width));
-    }
+    let blocks: Vec<_> = readiness
+        .iter()
+        .map(|r| readiness_lines(app, st, r, area.width))
+        .collect();
     // The readiness block first; the region columns below get at least
     // eight rows, the block what is left.
+    let lines = fit(blocks, usize::from(area.height.saturating_sub(8)), st);
     let top = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
         .min(area.height.saturating_sub(8));
@@ -41,6 +42,38 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         ..area
     };
     regions(app, st, below, buf);
+}
+
+/// The regions' readiness lines in `rows`: every region's verdict first,
+/// then its checks while they fit, the rest counted on a line of its own.
+fn fit<'a>(blocks: Vec<Vec<Line<'a>>>, rows: usize, st: &Styles) -> Vec<Line<'a>> {
+    let total: usize = blocks.iter().map(Vec::len).sum();
+    if total <= rows {
+        return blocks.into_iter().flatten().collect();
+    }
+    let mut spare = rows.saturating_sub(blocks.len());
+    let mut out = Vec::new();
+    for block in blocks {
+        let mut lines = block.into_iter();
+        out.extend(lines.next());
+        let checks: Vec<_> = lines.collect();
+        if checks.len() <= spare {
+            spare -= checks.len();
+            out.extend(checks);
+            continue;
+        }
+        let shown = spare.saturating_sub(1);
+        let hidden = checks.len() - shown;
+        out.extend(checks.into_iter().take(shown));
+        if spare > 0 {
+            out.push(Line::from(Span::styled(
+                format!("  +{hidden} more checks (a taller terminal shows them)"),
+                st.muted,
+            )));
+        }
+        spare = 0;
+    }
+    out
 }
 
 /// A DR region's readiness: its verdict, then a row per check (mark, what,

@@ -1,0 +1,162 @@
+//! A switchover to a logical subscriber (the seed's RDS → Azure path):
+//! the subscriber takes writes already, so it is "promoted" by stopping
+//! what feeds it and making its sequences safe. The source is fenced, the
+//! subscription waited for until it has applied the source's last WAL,
+//! disabled, and every sequence set past the source's last value
+//! (sequences are not replicated logically: without this, the first insert
+//! on the new primary would reuse an id).
+
+use super::{CATCH_UP, WRITABLE, plan_of, step};
+use crate::exec::backend::DbReading;
+use crate::exec::backend::postgres::lsn_text;
+use crate::exec::step::{DbOp, Job, Op};
+use crate::model::action::ActionRequest;
+use crate::model::plan::{PlannedStep, Refusal, StepKind};
+
+/// The steps of a logical switchover of `primary` to `name` through
+/// `sub`.
+fn steps(name: &str, primary: &str, sub: &str, p: &DbReading) -> Vec<PlannedStep> {
+    let wal = p.lsn.map_or_else(|| "?".to_owned(), lsn_text);
+    vec![
+        step(
+            format!(
+                "check {primary} is the primary and {name}'s subscription {sub} streams from it"
+            ),
+            StepKind::Check,
+            &format!("{primary} at WAL {wal}"),
+            &format!("pg_subscription on {name}; pg_stat_replication on {primary}"),
+            "the subscription enabled, its link streaming",
+        ),
+        step(
+            format!("fence {primary}: read-only, its sessions ended"),
+            StepKind::Mutate,
+            &format!("{primary} answers as the primary"),
+            "ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf(); pg_terminate_backend() of every other client session",
+            "a new session reads default_transaction_read_only = on; applications reconnect read-only",
+        ),
+        step(
+            format!("wait until {sub} has applied {primary}'s last WAL"),
+            StepKind::Verify,
+            &format!("{primary} is fenced"),
+            &format!(
+                "pg_current_wal_lsn() on {primary}, then its pg_stat_replication.replay_lsn for {sub}"
+            ),
+            &format!(
+                "applied to at least that LSN, within {} s: every acknowledged commit is on {name}",
+                CATCH_UP.as_secs()
+            ),
+        ),
+        step(
+            format!("disable subscription {sub} on {name}"),
+            StepKind::Mutate,
+            "everything is applied",
+            &format!("ALTER SUBSCRIPTION {sub} DISABLE"),
+            "pg_subscription.subenabled = false: nothing more is applied from the source",
+        ),
+        step(
+            format!("advance {name}'s sequences past {primary}'s"),
+            StepKind::Mutate,
+            &format!("{primary} is fenced (its sequences move no more)"),
+            &format!(
+                "pg_sequences.last_value on {primary}; SELECT setval(seq, value, true) on {name} for each that is behind"
+            ),
+            "every sequence on the new primary at or past the source's",
+        ),
+        step(
+            format!("verify {name} takes writes"),
+            StepKind::Verify,
+            "the subscription is disabled",
+            "BEGIN; CREATE TEMPORARY TABLE …; SELECT txid_current(); COMMIT",
+            &format!(
+                "not read-only, a transaction committed, within {} s",
+                WRITABLE.as_secs()
+            ),
+        ),
+    ]
+}
+
+/// The plan for a switchover of `primary` to its subscriber `t` (the
+/// target) through subscription `sub`, both read as `t` and `p`.
+pub(super) fn switchover(
+    request: &ActionRequest,
+    primary: &str,
+    sub: &str,
+    t: &DbReading,
+    p: &DbReading,
+) -> Result<Job, Refusal> {
+    let name = &request.target.name;
+    match t.subscriptions.iter().find(|(n, _)| n == sub) {
+        None => {
+            return Err(Refusal::new(format!(
+                "{name} has no subscription {sub} (it has {}); nothing was changed",
+                if t.subscriptions.is_empty() {
+                    "none".to_owned()
+                } else {
+                    t.subscriptions
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )));
+        }
+        Some((_, false)) => {
+            return Err(Refusal::new(format!(
+                "{name}'s subscription {sub} is disabled: it is not fed, there is nothing to catch up and switch over from; nothing was changed"
+            )));
+        }
+        Some((_, true)) => {}
+    }
+    let Some(link) = p.senders.iter().find(|s| s.name == sub) else {
+        return Err(Refusal::new(format!(
+            "{primary} has no link for {sub} in pg_stat_replication: the subscription is not connected, {name} could not catch up; nothing was changed"
+        )));
+    };
+    if link.state != "streaming" {
+        return Err(Refusal::new(format!(
+            "{sub}'s link on {primary} is {}, not streaming; nothing was changed",
+            link.state
+        )));
+    }
+    let mut plan = plan_of(
+        request,
+        format!("switch over {primary} → {name} (logical)"),
+        steps(name, primary, sub, p),
+    );
+    plan.changes = vec![
+        format!("{primary}: default_transaction_read_only off → on, its client sessions ended"),
+        format!(
+            "{name}: subscription {sub} enabled → disabled (it and its slot on {primary} stay, for a failback; the slot keeps WAL on {primary} until dropped)"
+        ),
+        format!("{name}: each sequence behind {primary}'s set to {primary}'s last value"),
+        format!(
+            "applications still pointed at {primary} get read-only errors until re-pointed at {name}"
+        ),
+    ];
+    plan.undo = Some(format!(
+        "before the subscription is disabled, lift the fence (unfence {primary}); after it, re-enable {sub} only once {primary} has nothing {name} does not (writes on {name} are not sent back)"
+    ));
+    let (primary, subscription) = (primary.to_owned(), sub.to_owned());
+    Ok(Job {
+        plan,
+        ops: vec![
+            Op::Db(DbOp::Subscriber {
+                primary: primary.clone(),
+                subscription: subscription.clone(),
+            }),
+            Op::Db(DbOp::Fence {
+                db: primary.clone(),
+                read_only: true,
+            }),
+            Op::Db(DbOp::AwaitApplied {
+                primary: primary.clone(),
+                subscription: subscription.clone(),
+                within: CATCH_UP,
+            }),
+            Op::Db(DbOp::DisableSubscription { subscription }),
+            Op::Db(DbOp::AdvanceSequences { primary }),
+            Op::Db(DbOp::AwaitWritable { within: WRITABLE }),
+        ],
+        access: Vec::new(),
+    })
+}

@@ -1,0 +1,509 @@
+//! The steps of a PostgreSQL failover or fence. Each reads the databases
+//! again before it acts and converges: a fence in place is not written
+//! again, a replica promoted already is not promoted again, so a resumed
+//! job ends where an uninterrupted one would. A dry run checks the role
+//! may do each change and changes nothing.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::{Done, POLL};
+use crate::exec::backend::postgres::lsn_text;
+use crate::exec::backend::{Backend, DbReading, Failure};
+use crate::exec::step::{DbOp, Job};
+
+fn failure(what: String) -> Failure {
+    Failure { what, status: None }
+}
+
+// Every step answers a Result: a step that is done reads as one.
+#[allow(clippy::unnecessary_wraps)]
+fn done(said: String) -> Result<Done, Failure> {
+    Ok(Done { said, call: None })
+}
+
+/// Performs one step of a database job.
+pub(super) async fn perform<B: Backend>(
+    backend: &B,
+    job: &Job,
+    op: &DbOp,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let name = &job.plan.request.target.name;
+    let dry_run = job.plan.request.dry_run;
+    match op {
+        DbOp::Replica { primary, planned } => {
+            replica(backend, name, primary, *planned, resuming).await
+        }
+        DbOp::Primary => {
+            let t = backend.db_read(name).await?;
+            if t.in_recovery {
+                return Err(failure(format!(
+                    "{name} is in recovery now (a replica): nothing to fence"
+                )));
+            }
+            done(format!("{name} answers as a primary"))
+        }
+        DbOp::Fence { db, read_only } => fence(backend, db, *read_only, dry_run).await,
+        DbOp::AwaitReplayed { primary, within } => {
+            if dry_run {
+                let p = backend.db_read(primary).await?;
+                let t = backend.db_read(name).await?;
+                return done(format!(
+                    "dry run: {name} {}",
+                    super::super::actions::failover::behind_words(&t, p.lsn)
+                ));
+            }
+            await_replayed(backend, name, primary, *within, cancel, resuming).await
+        }
+        DbOp::Promote => {
+            let t = backend.db_read(name).await?;
+            if !t.in_recovery {
+                return done(format!(
+                    "{name} is a primary already (promoted before): nothing done"
+                ));
+            }
+            backend.db_promote(name, dry_run).await?;
+            if dry_run {
+                return done(format!(
+                    "dry run: the role may promote {name}; not promoted"
+                ));
+            }
+            done(format!("{name} promoted"))
+        }
+        DbOp::AwaitWritable { within } => {
+            if dry_run {
+                return done("dry run: nothing promoted, nothing to verify".into());
+            }
+            await_writable(backend, name, *within, cancel).await
+        }
+        DbOp::FenceIfBack { db } => match backend.db_read(db).await {
+            Err(f) => done(format!(
+                "{db} does not answer ({}): fence it when it returns (fence {db}), before anything writes to it",
+                f.what
+            )),
+            Ok(old) if old.in_recovery => done(format!(
+                "{db} answers in recovery (a replica): it takes no writes, nothing to fence"
+            )),
+            Ok(old) if old.read_only => done(format!("{db} answers, fenced already")),
+            Ok(_) => fence(backend, db, true, dry_run).await.map(|d| Done {
+                said: format!("{db} answered as a second primary: {}", d.said),
+                call: None,
+            }),
+        },
+        DbOp::Subscriber {
+            primary,
+            subscription,
+        } => subscriber(backend, name, primary, subscription, resuming).await,
+        DbOp::AwaitApplied {
+            primary,
+            subscription,
+            within,
+        } => {
+            let t = backend.db_read(name).await?;
+            if dry_run || !enabled(&t, subscription) {
+                return done(format!(
+                    "{}subscription {subscription} {}",
+                    if dry_run { "dry run: " } else { "" },
+                    if enabled(&t, subscription) {
+                        "streams; nothing fenced, nothing to wait for"
+                    } else {
+                        "is disabled already: applied before"
+                    }
+                ));
+            }
+            await_applied(backend, primary, subscription, *within, cancel).await
+        }
+        DbOp::DisableSubscription { subscription } => {
+            disable(backend, name, subscription, dry_run).await
+        }
+        DbOp::AdvanceSequences { primary } => {
+            advance_sequences(backend, name, primary, dry_run).await
+        }
+    }
+}
+
+/// Disables the target's subscription, unless it is already; verified.
+async fn disable<B: Backend>(
+    backend: &B,
+    name: &str,
+    subscription: &str,
+    dry_run: bool,
+) -> Result<Done, Failure> {
+    let t = backend.db_read(name).await?;
+    if !enabled(&t, subscription) {
+        return done(format!(
+            "subscription {subscription} is disabled already: nothing done"
+        ));
+    }
+    backend
+        .db_disable_subscription(name, subscription, dry_run)
+        .await?;
+    if dry_run {
+        return done(format!(
+            "dry run: the role may disable {subscription}; not disabled"
+        ));
+    }
+    let after = backend.db_read(name).await?;
+    if enabled(&after, subscription) {
+        return Err(failure(format!(
+            "subscription {subscription} is still enabled after ALTER SUBSCRIPTION … DISABLE"
+        )));
+    }
+    done(format!(
+        "subscription {subscription} disabled: nothing more is applied"
+    ))
+}
+
+/// Whether the database's subscription `name` is enabled.
+fn enabled(t: &DbReading, name: &str) -> bool {
+    t.subscriptions.iter().any(|(n, on)| n == name && *on)
+}
+
+/// The target subscribes to `primary` through `subscription`, which
+/// streams (resumed: or is disabled already, after the catch-up).
+async fn subscriber<B: Backend>(
+    backend: &B,
+    name: &str,
+    primary: &str,
+    subscription: &str,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let (t, p) = tokio::join!(backend.db_read(name), backend.db_read(primary));
+    let (t, p) = (t?, p?);
+    if p.in_recovery {
+        return Err(failure(format!(
+            "{primary} is in recovery: it is not the primary"
+        )));
+    }
+    match t.subscriptions.iter().find(|(n, _)| n == subscription) {
+        None => Err(failure(format!(
+            "{name} has no subscription {subscription}"
+        ))),
+        Some((_, false)) if resuming => done(format!(
+            "subscription {subscription} is disabled already: switched over before this job was interrupted"
+        )),
+        Some((_, false)) => Err(failure(format!(
+            "{name}'s subscription {subscription} is disabled: not fed"
+        ))),
+        Some((_, true)) => match p.senders.iter().find(|s| s.name == subscription) {
+            Some(link) if link.state == "streaming" => done(format!(
+                "{primary} is the primary{}; {subscription} streams, applied to {}",
+                if p.read_only { " (fenced)" } else { "" },
+                link.replayed.map_or_else(|| "?".into(), lsn_text)
+            )),
+            Some(link) => Err(failure(format!(
+                "{subscription}'s link on {primary} is {}, not streaming",
+                link.state
+            ))),
+            None => Err(failure(format!(
+                "{primary} has no link for {subscription}: the subscription is not connected"
+            ))),
+        },
+    }
+}
+
+/// Waits until the source's sender for `subscription` reports applied
+/// what the source has written (read once, after its fence).
+async fn await_applied<B: Backend>(
+    backend: &B,
+    primary: &str,
+    subscription: &str,
+    within: Duration,
+    cancel: &watch::Receiver<bool>,
+) -> Result<Done, Failure> {
+    let p = backend.db_read(primary).await?;
+    if p.in_recovery || !p.read_only {
+        return Err(failure(format!(
+            "{primary} is not fenced: its last WAL is not final"
+        )));
+    }
+    let Some(wanted) = p.lsn else {
+        return Err(failure(format!("{primary} reports no WAL position")));
+    };
+    let start = Instant::now();
+    loop {
+        let p = backend.db_read(primary).await?;
+        let applied = p
+            .senders
+            .iter()
+            .find(|s| s.name == subscription)
+            .and_then(|s| s.replayed);
+        if applied.is_some_and(|a| a >= wanted) {
+            return done(format!(
+                "{subscription} applied to {} ≥ {primary}'s {} after {:.1} s: every acknowledged commit is there",
+                applied.map_or_else(String::new, lsn_text),
+                lsn_text(wanted),
+                start.elapsed().as_secs_f64()
+            ));
+        }
+        if start.elapsed() >= within || *cancel.borrow() {
+            return Err(failure(format!(
+                "{subscription} has applied {primary}'s WAL only to {} of {} after {} s; {primary} stays fenced: lift the fence (unfence {primary}) to give up",
+                applied.map_or_else(|| "?".into(), lsn_text),
+                lsn_text(wanted),
+                start.elapsed().as_secs()
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Sets each of the target's sequences that is behind `primary`'s to its
+/// last value there; converges (one at or past it is left).
+async fn advance_sequences<B: Backend>(
+    backend: &B,
+    name: &str,
+    primary: &str,
+    dry_run: bool,
+) -> Result<Done, Failure> {
+    let (source, target) = tokio::join!(backend.db_sequences(primary), backend.db_sequences(name));
+    let (source, target) = (source?, target?);
+    let mut behind = Vec::new();
+    let mut missing = Vec::new();
+    for (seq, value) in &source {
+        let Some(value) = value else { continue };
+        match target.iter().find(|(s, _)| s == seq) {
+            None => missing.push(seq.clone()),
+            Some((_, mine)) if mine.is_some_and(|m| m >= *value) => {}
+            Some(_) => behind.push((seq.clone(), *value)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(failure(format!(
+            "{name} lacks sequences {primary} has: {} (create them first)",
+            missing.join(", ")
+        )));
+    }
+    backend.db_set_sequences(name, &behind, dry_run).await?;
+    let of = source.len();
+    let set = behind.len();
+    if dry_run {
+        return done(format!(
+            "dry run: {set} of {of} sequences behind {primary}'s; the role may set them; none set"
+        ));
+    }
+    if set == 0 {
+        return done(format!(
+            "every sequence of {name} is at or past {primary}'s ({of} read): nothing set"
+        ));
+    }
+    let after = backend.db_sequences(name).await?;
+    let still: Vec<&str> = behind
+        .iter()
+        .filter(|(seq, value)| {
+            !after
+                .iter()
+                .any(|(s, v)| s == seq && v.is_some_and(|v| v >= *value))
+        })
+        .map(|(seq, _)| seq.as_str())
+        .collect();
+    if !still.is_empty() {
+        return Err(failure(format!(
+            "sequences still behind {primary}'s after setval: {}",
+            still.join(", ")
+        )));
+    }
+    done(format!(
+        "{set} of {of} sequences set past {primary}'s last values ({})",
+        behind
+            .iter()
+            .take(3)
+            .map(|(s, v)| format!("{s} → {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// The target is a replica of `primary` (planned: which answers as the
+/// primary; unplanned: which does not answer).
+async fn replica<B: Backend>(
+    backend: &B,
+    name: &str,
+    primary: &str,
+    planned: bool,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let (t, p) = tokio::join!(backend.db_read(name), backend.db_read(primary));
+    let t = t?;
+    if !t.in_recovery {
+        if resuming {
+            return done(format!(
+                "{name} is a primary already: promoted before this job was interrupted"
+            ));
+        }
+        return Err(failure(format!(
+            "{name} is not in recovery: it is not a replica (any more)"
+        )));
+    }
+    match (planned, p) {
+        (true, Err(f)) => Err(failure(format!(
+            "the primary {primary} does not answer: {}",
+            f.what
+        ))),
+        (true, Ok(p)) if p.in_recovery => Err(failure(format!(
+            "{primary} is in recovery: it is not the primary"
+        ))),
+        (true, Ok(p)) => {
+            if let (Some(a), Some(b)) = (&p.system, &t.system)
+                && a != b
+            {
+                return Err(failure(format!(
+                    "{name} is not a physical replica of {primary} (system identifiers differ)"
+                )));
+            }
+            if t.receiver.as_deref() != Some("streaming") && !p.read_only {
+                return Err(failure(format!(
+                    "{name} is not streaming from {primary} (WAL receiver: {})",
+                    t.receiver.as_deref().unwrap_or("none")
+                )));
+            }
+            done(format!(
+                "{primary} is the primary{}; {name} streams from it, {}",
+                if p.read_only { " (fenced)" } else { "" },
+                super::super::actions::failover::behind_words(&t, p.lsn)
+            ))
+        }
+        (false, Ok(p)) if !p.in_recovery && !p.read_only => Err(failure(format!(
+            "{primary} answers again as a primary: promoting {name} now would make two primaries; plan a switchover instead"
+        ))),
+        (false, _) => done(format!(
+            "{primary} does not answer as a primary; {name} is a replica, WAL received to {}, replayed to {}",
+            t.received.map_or_else(|| "?".into(), lsn_text),
+            t.lsn.map_or_else(|| "?".into(), lsn_text)
+        )),
+    }
+}
+
+/// Fences `db` or lifts its fence, unless it is so already; verified
+/// from a new session.
+async fn fence<B: Backend>(
+    backend: &B,
+    db: &str,
+    read_only: bool,
+    dry_run: bool,
+) -> Result<Done, Failure> {
+    let before = backend.db_read(db).await?;
+    let word = if read_only { "fenced" } else { "not fenced" };
+    if before.read_only == read_only {
+        return done(format!("{db} is {word} already: nothing written"));
+    }
+    let ended = backend.db_fence(db, read_only, dry_run).await?;
+    if dry_run {
+        return done(format!(
+            "dry run: the role may {} {db}; nothing written",
+            if read_only {
+                "fence"
+            } else {
+                "lift the fence of"
+            }
+        ));
+    }
+    let after = backend.db_read(db).await?;
+    if after.read_only != read_only {
+        return Err(failure(format!(
+            "{db}: a new session reads default_transaction_read_only = {} after the change",
+            if after.read_only { "on" } else { "off" }
+        )));
+    }
+    if read_only {
+        let ended = match ended {
+            1 => "1 client session ended".to_owned(),
+            n => format!("{n} client sessions ended"),
+        };
+        done(format!(
+            "{db} fenced: a new session reads default_transaction_read_only = on; {ended}"
+        ))
+    } else {
+        done(format!(
+            "{db}'s fence lifted: a new session reads default_transaction_read_only = off"
+        ))
+    }
+}
+
+/// Waits until the target has replayed what `primary` wrote, read once
+/// now (after its fence).
+async fn await_replayed<B: Backend>(
+    backend: &B,
+    name: &str,
+    primary: &str,
+    within: Duration,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let first = backend.db_read(name).await?;
+    if !first.in_recovery && resuming {
+        return done(format!("{name} is a primary already: promoted before"));
+    }
+    let p = backend.db_read(primary).await?;
+    if p.in_recovery || !p.read_only {
+        return Err(failure(format!(
+            "{primary} is {}: its last WAL is not final",
+            if p.in_recovery {
+                "in recovery"
+            } else {
+                "not fenced"
+            }
+        )));
+    }
+    let Some(wanted) = p.lsn else {
+        return Err(failure(format!("{primary} reports no WAL position")));
+    };
+    let start = Instant::now();
+    loop {
+        let t: DbReading = backend.db_read(name).await?;
+        if t.lsn.is_some_and(|r| r >= wanted) {
+            return done(format!(
+                "{name} replayed to {} ≥ {primary}'s {} after {:.1} s: every acknowledged commit is there",
+                t.lsn.map_or_else(String::new, lsn_text),
+                lsn_text(wanted),
+                start.elapsed().as_secs_f64()
+            ));
+        }
+        if start.elapsed() >= within || *cancel.borrow() {
+            return Err(failure(format!(
+                "{name} has not replayed {primary}'s WAL to {} after {} s ({}); {primary} stays fenced: lift the fence (unfence {primary}) to give up",
+                lsn_text(wanted),
+                start.elapsed().as_secs(),
+                super::super::actions::failover::behind_words(&t, Some(wanted))
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until the target is a primary that takes writes.
+async fn await_writable<B: Backend>(
+    backend: &B,
+    name: &str,
+    within: Duration,
+    cancel: &watch::Receiver<bool>,
+) -> Result<Done, Failure> {
+    let start = Instant::now();
+    loop {
+        let t = backend.db_read(name).await;
+        let why = match &t {
+            Ok(t) if t.in_recovery => "still in recovery".to_owned(),
+            Ok(t) if t.read_only => "read-only (default_transaction_read_only = on)".to_owned(),
+            Ok(_) => match backend.db_write_check(name).await {
+                Ok(()) => {
+                    return done(format!(
+                        "{name} is a primary: a transaction committed after {:.1} s",
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+                Err(f) => f.what,
+            },
+            Err(f) => f.what.clone(),
+        };
+        if start.elapsed() >= within || *cancel.borrow() {
+            return Err(failure(format!(
+                "{name} takes no writes after {} s: {why}",
+                start.elapsed().as_secs()
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,587 @@
+//! PostgreSQL failover through the executor against a real primary and its
+//! streaming replica. A planned switchover with a writer inserting rows
+//! throughout: every row the primary acknowledged is on the new primary,
+//! the old one refuses writes, and the job run again converges without
+//! doing anything twice. An unplanned promotion with the primary killed:
+//! the switchover is refused (offering the promotion), the promotion's
+//! plan states the data-loss bound, the replica takes writes; the old
+//! primary, back as a second primary, is fenced and its fence lifted.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use touban::config::Platform;
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::runner::{self, Who};
+use touban::model::JobOutcome;
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+
+mod common;
+
+use common::postgres::{Pair, Server, as_postgres, psql};
+
+/// The config: `tokyo-postgres` (the pair's primary) and `korea-postgres`
+/// (its replica) with direct URLs, a `[[replication]]` pair of them.
+fn platform(pair: &Pair) -> Platform {
+    Platform::parse(
+        "test config",
+        &format!(
+            "{}\n\
+             [[databases]]\nname = \"tokyo-postgres\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres\" }}\n\n\
+             [[databases]]\nname = \"korea-postgres\"\nregion = \"korea\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{}/postgres\" }}\n\n\
+             [[replication]]\nprimary = \"tokyo-postgres\"\nreplica = \"korea-postgres\"\nkind = \"physical\"\nrpo_seconds = 30\n",
+            common::TWO_REGIONS,
+            pair.primary,
+            pair.replica
+        ),
+    )
+    .expect("valid config")
+}
+
+/// A backend failing over the config's databases, through their direct
+/// URLs.
+fn backend(pair: &Pair) -> KubeBackend {
+    backend_for(&platform(pair))
+}
+
+/// A backend failing over `tokyo-postgres` and `korea-postgres` on these
+/// ports.
+fn backend_on(tokyo: u16, korea: u16) -> KubeBackend {
+    backend_for(&Platform::parse(
+        "test config",
+        &format!(
+            "{}\n\
+             [[databases]]\nname = \"tokyo-postgres\"\nregion = \"tokyo\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{tokyo}/postgres\" }}\n\n\
+             [[databases]]\nname = \"korea-postgres\"\nregion = \"korea\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://postgres@127.0.0.1:{korea}/postgres\" }}\n",
+            common::TWO_REGIONS,
+        ),
+    )
+    .expect("valid config"))
+}
+
+fn backend_for(platform: &Platform) -> KubeBackend {
+    let direct: BTreeMap<_, _> = platform
+        .databases
+        .iter()
+        .filter_map(|d| Some((d.name.get_ref().clone(), d.direct.clone()?)))
+        .collect();
+    KubeBackend::new(BTreeMap::new()).with_databases(direct)
+}
+
+fn request(kind: ActionKind, db: &str, region: &str) -> ActionRequest {
+    ActionRequest {
+        kind,
+        target: Target {
+            region: region.into(),
+            cluster: db.into(),
+            namespace: String::new(),
+            kind: ObjectKind::Database,
+            name: db.into(),
+        },
+        dry_run: false,
+    }
+}
+
+async fn client(port: u16) -> Option<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=2"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .ok()?;
+    tokio::spawn(connection);
+    Some(client)
+}
+
+/// Inserts rows into `acked` on `port` as fast as it can, reconnecting
+/// after every error, until `stop`; the ids the server acknowledged.
+async fn writer(port: u16, stop: Arc<AtomicBool>) -> Vec<i64> {
+    let mut acked = Vec::new();
+    let mut next = 0_i64;
+    let mut session = None;
+    while !stop.load(Ordering::Relaxed) {
+        if session.is_none() {
+            session = client(port).await;
+        }
+        let Some(c) = &session else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        next += 1;
+        if c.execute("INSERT INTO acked (id) VALUES ($1)", &[&next])
+            .await
+            .is_ok()
+        {
+            acked.push(next);
+        } else {
+            session = None;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    acked
+}
+
+fn said(events: &[touban::model::JobEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            touban::model::JobEvent::StepEnded { said, .. } => Some(said.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switchover_loses_no_acknowledged_row_and_converges_when_run_again() {
+    let pair = Pair::start();
+    psql(
+        &pair.bin,
+        pair.primary,
+        "CREATE TABLE acked (id bigint PRIMARY KEY)",
+    );
+    pair.wait_replicated("acked");
+    let backend = backend(&pair);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+
+    // A session that made itself read-write: only ending it fences it.
+    let sneaky = client(pair.primary).await.expect("a session");
+    sneaky
+        .batch_execute("SET default_transaction_read_only = off")
+        .await
+        .expect("set");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writing = tokio::spawn(writer(pair.primary, Arc::clone(&stop)));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let r = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let job = runner::prepare(&backend, &r, false).await.expect("a plan");
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("korea-postgres"));
+    assert!(
+        job.plan
+            .dry_run
+            .as_deref()
+            .is_some_and(|d| d.contains("the role may make every change")),
+        "{:?}",
+        job.plan.dry_run
+    );
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    let steps = said(&events);
+    eprintln!("switchover: {steps:#?}");
+    assert!(
+        steps[1].contains("fenced") && !steps[1].contains(" 0 client sessions"),
+        "{steps:?}"
+    );
+    assert!(
+        sneaky
+            .execute("INSERT INTO acked (id) VALUES (-2)", &[])
+            .await
+            .is_err(),
+        "a read-write session outlived the fence"
+    );
+    assert!(steps[2].contains("every acknowledged commit"), "{steps:?}");
+
+    // The writer goes on against the fenced primary a little: none of it
+    // is acknowledged.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = writing.await.expect("writer");
+    assert!(
+        acked.len() > 10,
+        "the writer wrote only {} rows",
+        acked.len()
+    );
+    eprintln!(
+        "{} rows acknowledged, the last {:?}",
+        acked.len(),
+        acked.last()
+    );
+    let ids: Vec<String> = acked.iter().map(ToString::to_string).collect();
+    let found = psql(
+        &pair.bin,
+        pair.replica,
+        &format!("SELECT count(*) FROM acked WHERE id IN ({})", ids.join(",")),
+    );
+    assert_eq!(found, acked.len().to_string(), "acknowledged rows lost");
+    assert_eq!(
+        psql(&pair.bin, pair.replica, "SELECT pg_is_in_recovery()"),
+        "f"
+    );
+    let old = client(pair.primary).await.expect("the old primary answers");
+    let refused = old
+        .execute("INSERT INTO acked (id) VALUES (-1)", &[])
+        .await
+        .expect_err("the old primary is fenced");
+    assert!(
+        refused.to_string().contains("read-only") || format!("{refused:?}").contains("read-only"),
+        "{refused:?}"
+    );
+
+    // Run again (a console that died after the promotion resumes it):
+    // nothing is done twice.
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    let steps = said(&events);
+    assert!(
+        steps[0].contains("promoted before") && steps[3].contains("nothing done"),
+        "{steps:?}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(log.contains("switch over tokyo-postgres"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_without_the_primary_states_its_loss_and_the_old_primary_is_fenced() {
+    let pair = Pair::start();
+    psql(
+        &pair.bin,
+        pair.primary,
+        "CREATE TABLE acked (id bigint PRIMARY KEY)",
+    );
+    psql(
+        &pair.bin,
+        pair.primary,
+        "INSERT INTO acked SELECT generate_series(1, 100)",
+    );
+    pair.wait_replicated("acked");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while psql(&pair.bin, pair.replica, "SELECT count(*) FROM acked") != "100" {
+        assert!(std::time::Instant::now() < deadline, "rows never replayed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The primary dies.
+    let data = pair.dir.path().join("primary");
+    as_postgres(
+        &pair.bin,
+        "pg_ctl",
+        &["-D", &data.to_string_lossy(), "-m", "immediate", "stop"],
+    );
+    let backend = backend(&pair);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+
+    let switchover = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let refused = runner::prepare(&backend, &switchover, false)
+        .await
+        .expect_err("no switchover without the primary");
+    let promote = ActionKind::Promote {
+        primary: "tokyo-postgres".into(),
+    };
+    assert_eq!(refused.offer.map(|o| o.kind), Some(promote.clone()));
+
+    let r = request(promote, "korea-postgres", "korea");
+    let job = runner::prepare(&backend, &r, false).await.expect("a plan");
+    let bound = job
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.contains("data-loss bound"))
+        .expect("the loss bound is stated");
+    assert!(
+        bound.contains("the last transaction replayed here"),
+        "{bound}"
+    );
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    let steps = said(&events);
+    eprintln!("promotion: {:#?}\n{steps:#?}", job.plan.changes);
+    assert!(steps[3].contains("does not answer"), "{steps:?}");
+    assert_eq!(
+        psql(&pair.bin, pair.replica, "SELECT count(*) FROM acked"),
+        "100"
+    );
+    psql(&pair.bin, pair.replica, "INSERT INTO acked VALUES (101)");
+
+    // The old primary returns: a second primary, until fenced.
+    pair.ctl("primary", "start");
+    assert_eq!(
+        psql(&pair.bin, pair.primary, "SELECT pg_is_in_recovery()"),
+        "f"
+    );
+    let promote_again = runner::prepare(&backend, &r, false).await;
+    assert!(
+        promote_again.is_err(),
+        "korea-postgres is a primary already"
+    );
+    fence_and_lift(&backend, &pair, &audit, &who).await;
+}
+
+/// The old primary, back as a second primary: fenced, then its fence
+/// lifted; a second fence is refused as nothing to do.
+async fn fence_and_lift(backend: &KubeBackend, pair: &Pair, audit: &AuditLog, who: &Who) {
+    let fence = request(
+        ActionKind::Fence { read_only: true },
+        "tokyo-postgres",
+        "tokyo",
+    );
+    let job = runner::prepare(backend, &fence, true)
+        .await
+        .expect("a fence");
+    let (outcome, events) = common::exec::run_job(backend, &job, 2, audit, who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    assert_eq!(
+        psql(
+            &pair.bin,
+            pair.primary,
+            "SHOW default_transaction_read_only"
+        ),
+        "on"
+    );
+    let refused = runner::prepare(backend, &fence, true)
+        .await
+        .expect_err("fenced already");
+    assert!(refused.why.contains("fenced already"), "{}", refused.why);
+    let unfence = request(
+        ActionKind::Fence { read_only: false },
+        "tokyo-postgres",
+        "tokyo",
+    );
+    let job = runner::prepare(backend, &unfence, true)
+        .await
+        .expect("a lift");
+    let (outcome, events) = common::exec::run_job(backend, &job, 3, audit, who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    assert_eq!(
+        psql(
+            &pair.bin,
+            pair.primary,
+            "SHOW default_transaction_read_only"
+        ),
+        "off"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_asks_for_a_switchover_and_shows_its_plan_to_type_the_name() {
+    use touban::app::{App, Effect, Event};
+    use touban::model::{ExecCommand, JobEvent, Key, KeyCode};
+    let pair = Pair::start();
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = platform(&pair);
+    let mut app = App::new(loaded, std::time::SystemTime::now());
+    let mut effects = Vec::new();
+    for c in ":switchover".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    let Some((id, request)) = effects.iter().find_map(|e| match e {
+        Effect::Exec(ExecCommand::Plan { id, request }) => Some((*id, request.clone())),
+        _ => None,
+    }) else {
+        panic!("a plan asked for: {effects:?}");
+    };
+    assert_eq!(
+        request.kind,
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        }
+    );
+    assert_eq!(
+        (request.target.kind, request.target.name.as_str()),
+        (ObjectKind::Database, "korea-postgres")
+    );
+    let plan = runner::prepare(&backend(&pair), &request, false)
+        .await
+        .map(|job| job.plan);
+    app.handle(Event::Job(JobEvent::Planned {
+        id,
+        plan: Box::new(plan),
+    }));
+    let screen = common::text(&common::render(&app, 160, 48));
+    for shown in [
+        "Switch over tokyo-postgres → korea-postgres",
+        "database      korea-postgres",
+        "fence tokyo-postgres",
+        "promote korea-postgres",
+        "korea-postgres",
+    ] {
+        assert!(screen.contains(shown), "{shown} not shown:\n{screen}");
+    }
+    let mut effects = Vec::new();
+    for c in "korea-postgres".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    for code in [KeyCode::Tab, KeyCode::Tab, KeyCode::Enter] {
+        effects.extend(app.handle(Event::Key(Key::plain(code))));
+    }
+    for c in "drill 2026-12".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Exec(ExecCommand::Confirm { id: c, .. }) if *c == id)),
+        "confirmed with the name typed: {effects:?}"
+    );
+}
+
+/// Inserts orders on `port` until `stop`, reconnecting after errors; the
+/// ids the server acknowledged.
+async fn order_writer(port: u16, stop: Arc<AtomicBool>) -> Vec<i64> {
+    let mut acked = Vec::new();
+    let mut session = None;
+    while !stop.load(Ordering::Relaxed) {
+        if session.is_none() {
+            session = client(port).await;
+        }
+        let Some(c) = &session else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        if let Ok(row) = c
+            .query_one("INSERT INTO orders (item) VALUES ('o') RETURNING id", &[])
+            .await
+        {
+            acked.push(row.get::<_, i64>(0));
+        } else {
+            session = None;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    acked
+}
+
+/// A source (`wal_level = logical`) and its subscriber: table `orders`
+/// (a `bigserial` id) on both, published as `iworkz` and subscribed as
+/// `iworkz_dr`, 50 rows applied.
+fn logical_pair() -> (Server, Server) {
+    let source = Server::start_with("wal_level = logical\n");
+    let subscriber = Server::start();
+    let bin = &source.bin;
+    for port in [source.port, subscriber.port] {
+        psql(
+            bin,
+            port,
+            "CREATE TABLE orders (id bigserial PRIMARY KEY, item text)",
+        );
+    }
+    psql(bin, source.port, "CREATE PUBLICATION iworkz FOR ALL TABLES");
+    psql(
+        bin,
+        subscriber.port,
+        &format!(
+            "CREATE SUBSCRIPTION iworkz_dr CONNECTION 'host=127.0.0.1 port={} user=postgres dbname=postgres' PUBLICATION iworkz",
+            source.port
+        ),
+    );
+    psql(
+        bin,
+        source.port,
+        "INSERT INTO orders (item) SELECT 'x' FROM generate_series(1, 50)",
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while psql(bin, subscriber.port, "SELECT count(*) FROM orders") != "50" {
+        assert!(std::time::Instant::now() < deadline, "rows never applied");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The subscriber's own sequence never moved: an insert there now would
+    // reuse id 1.
+    assert_eq!(
+        psql(
+            bin,
+            subscriber.port,
+            "SELECT coalesce(last_value, 0) FROM pg_sequences"
+        ),
+        "0"
+    );
+    (source, subscriber)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logical_switchover_disables_the_subscription_and_advances_the_sequences() {
+    let (source, subscriber) = logical_pair();
+    let bin = &source.bin;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writing = tokio::spawn(order_writer(source.port, Arc::clone(&stop)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let backend = backend_on(source.port, subscriber.port);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    // The subscription is found without being named: the only one.
+    let r = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let job = runner::prepare(&backend, &r, false).await.expect("a plan");
+    assert!(job.plan.title.ends_with("(logical)"), "{}", job.plan.title);
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = said(&events);
+    eprintln!("logical switchover: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    stop.store(true, Ordering::Relaxed);
+    let acked = writing.await.expect("writer");
+    assert!(
+        acked.len() > 10,
+        "the writer wrote only {} rows",
+        acked.len()
+    );
+    let ids: Vec<String> = acked.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        psql(
+            bin,
+            subscriber.port,
+            &format!(
+                "SELECT count(*) FROM orders WHERE id IN ({})",
+                ids.join(",")
+            )
+        ),
+        acked.len().to_string(),
+        "acknowledged rows lost"
+    );
+    assert_eq!(
+        psql(
+            bin,
+            subscriber.port,
+            "SELECT subenabled FROM pg_subscription"
+        ),
+        "f"
+    );
+    // The next id on the new primary is past every id the source gave.
+    let top = psql(bin, source.port, "SELECT max(id) FROM orders");
+    let next = psql(
+        bin,
+        subscriber.port,
+        "INSERT INTO orders (item) VALUES ('after') RETURNING id",
+    );
+    let next = next.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        next.parse::<i64>().expect("id") > top.parse::<i64>().expect("id"),
+        "next id {next} not past the source's {top}"
+    );
+    // Run again: nothing is done twice.
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(
+        steps[3].contains("disabled already") && steps[4].contains("nothing set"),
+        "{steps:?}"
+    );
+}
