@@ -679,6 +679,20 @@ fn spawn_executor(
                         .filter(|d| d.kind == config::platform::DatabaseKind::Postgres)
                         .filter_map(|d| Some((d.name.get_ref().clone(), d.direct.clone()?)))
                         .collect(),
+                )
+                .with_caches(
+                    platform
+                        .caches
+                        .iter()
+                        .filter_map(|c| {
+                            let reach = crate::exec::backend::redis::Reach {
+                                kind: c.kind,
+                                direct: c.direct.clone()?,
+                                master_name: c.master_name.clone(),
+                            };
+                            Some((c.name.get_ref().clone(), reach))
+                        })
+                        .collect(),
                 ),
         ),
         audit: std::sync::Arc::new(audit),

@@ -34,6 +34,7 @@ impl App {
             Command::Promote(arg) => self.failover(&arg, false),
             Command::Fence(arg) => self.fence(&arg, true),
             Command::Unfence(arg) => self.fence(&arg, false),
+            Command::CacheFailover(arg) => self.cache_failover(&arg),
             Command::CancelJob => self.cancel_job(),
             Command::ResumeJob => self.resume_job(),
             _ => {}
@@ -353,6 +354,36 @@ impl App {
         let request = ActionRequest {
             kind,
             target,
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// `:cache-failover CACHE`: the cache failed over to its most
+    /// caught-up replica.
+    pub(in crate::app) fn cache_failover(&mut self, arg: &str) {
+        let Some(cache) = self
+            .platform
+            .caches
+            .iter()
+            .find(|c| c.name.get_ref() == arg.trim())
+        else {
+            self.say(
+                Level::Error,
+                format!("`cache-failover {arg}`: name a configured cache ([[caches]] name)"),
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::CacheFailover,
+            target: Target {
+                region: cache.region.get_ref().clone(),
+                cluster: cache.name.get_ref().clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Cache,
+                name: cache.name.get_ref().clone(),
+            },
             dry_run: false,
         };
         let title = request_title(&request);
@@ -1043,6 +1074,7 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::Promote { primary } => format!("promote {name} without {primary}"),
         ActionKind::Fence { read_only: true } => format!("fence {name} (read-only)"),
         ActionKind::Fence { read_only: false } => format!("lift {name}'s fence"),
+        ActionKind::CacheFailover => format!("fail {name} over to a replica"),
     }
 }
 

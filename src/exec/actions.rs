@@ -3,6 +3,7 @@
 //! compiler asks for.
 
 pub mod blue_green;
+pub mod cache_failover;
 pub mod delete_pod;
 pub mod failover;
 pub mod hpa_bounds;
@@ -45,6 +46,8 @@ pub struct Seen {
     pub now: String,
     /// For a database: what was read of it and of its primary.
     pub db: Option<DbSeen>,
+    /// For a cache: its primary as read, or why it could not be.
+    pub cache: Option<Result<crate::exec::backend::CacheReading, String>>,
 }
 
 /// A database target as read before planning: itself, and the primary a
@@ -93,5 +96,6 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         } => failover::switchover(request, primary, subscription.as_deref(), seen),
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
         ActionKind::Fence { read_only } => failover::fence(request, *read_only, seen),
+        ActionKind::CacheFailover => cache_failover::plan(request, seen),
     }
 }

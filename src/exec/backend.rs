@@ -6,6 +6,7 @@
 pub mod alertmanager;
 pub mod kube;
 pub mod postgres;
+pub mod redis;
 
 use std::future::Future;
 
@@ -78,6 +79,40 @@ pub struct DbReading {
     /// What it sends to (`pg_stat_replication`): replicas and logical
     /// subscribers.
     pub senders: Vec<Sender>,
+}
+
+/// A cache's primary as the executor reads it, with its replicas.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheReading {
+    /// The server read, `host:port`: the primary (behind Sentinel, the
+    /// one the Sentinel names).
+    pub primary: String,
+    /// Its `role` (`master`; `slave` if it is not the primary after all).
+    pub role: String,
+    /// Its replicas.
+    pub replicas: Vec<CacheReplica>,
+    /// `master_repl_offset`.
+    pub offset: i64,
+    /// `redis_version`.
+    pub version: String,
+    /// `master_failover_state` (`no-failover`, `waiting-for-sync`,
+    /// `failover-in-progress`), Redis 6.2 and later.
+    pub failover_state: Option<String>,
+    /// A replica's primary (`master_host:master_port`).
+    pub upstream: Option<String>,
+    /// Read through a Sentinel.
+    pub sentinel: bool,
+}
+
+/// A replica as its primary lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheReplica {
+    /// `ip:port`.
+    pub addr: String,
+    /// `online`, `wait_bgsave` …
+    pub state: String,
+    /// Its replication offset.
+    pub offset: i64,
 }
 
 /// A WAL sender of a database: to whom, in what state, replayed (applied,
@@ -343,4 +378,18 @@ pub trait Backend: Sync {
     /// Proves a database takes writes (a committed transaction with a
     /// transaction id, in a session begun now).
     fn db_write_check(&self, db: &str) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// A cache's primary and its replicas, as they are now.
+    fn cache_read(&self, cache: &str)
+    -> impl Future<Output = Result<CacheReading, Failure>> + Send;
+
+    /// Fails a cache over from `primary` to the replica `to` (behind
+    /// Sentinel, the Sentinel chooses). A dry run checks it could start.
+    fn cache_failover(
+        &self,
+        cache: &str,
+        primary: &str,
+        to: &str,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 }

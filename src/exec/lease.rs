@@ -98,7 +98,10 @@ pub fn parse_switch(value: &str) -> Option<(String, String)> {
 /// a cluster (a silence's Alertmanager and a database have none: their
 /// Lease is in the coordination cluster).
 pub fn applies(target: &Target) -> bool {
-    !matches!(target.kind, ObjectKind::Silence | ObjectKind::Database)
+    !matches!(
+        target.kind,
+        ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache
+    )
 }
 
 /// The Lease's name for a target: the kind and name, as a DNS subdomain
@@ -112,6 +115,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Pod => "pod",
         ObjectKind::Silence => "silence",
         ObjectKind::Database => "database",
+        ObjectKind::Cache => "cache",
     };
     let name: String = target
         .name

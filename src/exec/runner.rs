@@ -4,6 +4,7 @@
 //! what was done. Nothing is written that is not first in the audit log:
 //! a log that cannot be written fails the job before its next step.
 
+mod cache;
 mod db;
 mod pod;
 mod read;
@@ -50,7 +51,10 @@ pub async fn prepare<B: Backend>(
 async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Refusal> {
     let mut dry = job.clone();
     dry.plan.request.dry_run = true;
-    let database = job.plan.request.target.kind == ObjectKind::Database;
+    let database = matches!(
+        job.plan.request.target.kind,
+        ObjectKind::Database | ObjectKind::Cache
+    );
     let (_never, cancel) = watch::channel(false);
     for (op, step) in dry.ops.iter().zip(&dry.plan.steps) {
         if step.kind != crate::model::plan::StepKind::Mutate {
@@ -70,7 +74,7 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         }
     }
     Ok(if database {
-        "the databases answer and the role may make every change (PostgreSQL has no dry run: privileges checked, nothing sent)".to_owned()
+        "the servers answer and the role may make every change (PostgreSQL and Redis have no dry run: privileges and versions checked, nothing sent)".to_owned()
     } else {
         "the API server accepts every change in a dry run (dryRun=All)".to_owned()
     })
@@ -613,7 +617,8 @@ async fn perform<B: Backend>(
         | ActionKind::BlueGreen { .. }
         | ActionKind::Switchover { .. }
         | ActionKind::Promote { .. }
-        | ActionKind::Fence { .. } => None,
+        | ActionKind::Fence { .. }
+        | ActionKind::CacheFailover => None,
     };
     let t = &request.target;
     match op {
@@ -669,6 +674,7 @@ async fn perform<B: Backend>(
         Op::Release(op) => release::perform(backend, job, op, cancel, resuming).await,
         Op::Silence(op) => silence::perform(backend, job, op, seen_rv, cancel, resuming).await,
         Op::Db(op) => db::perform(backend, job, op, cancel, resuming).await,
+        Op::Cache(op) => cache::perform(backend, job, op, cancel, resuming).await,
         Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
             template::perform(backend, job, op, cancel, resuming).await
         }

@@ -120,6 +120,8 @@ pub enum Op {
     Silence(SilenceOp),
     /// A step of a database failover or fence.
     Db(DbOp),
+    /// A step of a cache failover.
+    Cache(CacheOp),
     /// The pod is still the one planned from (its uid).
     ExpectPod {
         /// `metadata.uid` planned from.
@@ -338,6 +340,36 @@ pub enum DbOp {
     AdvanceSequences {
         /// The source.
         primary: String,
+    },
+}
+
+/// The operations of a cache failover, on the target cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CacheOp {
+    /// `primary` (`host:port`) is still the primary, with the replica `to`
+    /// online. Resumed, a cache whose primary is `to` already passes.
+    Expect {
+        /// The primary planned from.
+        primary: String,
+        /// The replica to promote (behind Sentinel, the one it would
+        /// likely choose: the Sentinel decides).
+        to: String,
+    },
+    /// Starts the failover (converges: a cache failed over already is
+    /// left).
+    Failover {
+        /// The primary planned from.
+        primary: String,
+        /// The replica to promote.
+        to: String,
+    },
+    /// Waits until a server other than `from` is the primary and answers
+    /// as one (and, without Sentinel, `from` replicates from it).
+    AwaitPrimary {
+        /// The old primary.
+        from: String,
+        /// How long to wait at most.
+        within: Duration,
     },
 }
 

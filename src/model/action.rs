@@ -37,6 +37,8 @@ pub enum ObjectKind {
     /// A configured database (the target's `cluster` and `name` are both
     /// its name in the config, its `region` the config's region).
     Database,
+    /// A configured cache (named as a database is).
+    Cache,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -223,6 +225,10 @@ pub enum ActionKind {
         /// The database that was primary (its name in the config).
         primary: String,
     },
+    /// Fail a Redis cache over to its most caught-up replica: Redis's own
+    /// coordinated `FAILOVER` on its primary, or `SENTINEL FAILOVER`
+    /// behind Sentinel; followed until the new primary answers as one.
+    CacheFailover,
     /// Fence a PostgreSQL database (`read_only`: `default_transaction_read_only`
     /// on, every other session ended) or lift its fence.
     Fence {
@@ -266,6 +272,7 @@ impl ActionKind {
             ActionKind::Promote { .. } => "promote",
             ActionKind::Fence { read_only: true } => "fence",
             ActionKind::Fence { read_only: false } => "unfence",
+            ActionKind::CacheFailover => "cache-failover",
         }
     }
 }

@@ -159,6 +159,9 @@ pub enum Command {
     /// Lift the fence of PostgreSQL database DB: it takes writes again
     #[strum(message = "unfence", props(arg = "DB"))]
     Unfence(String),
+    /// Fail Redis cache CACHE over to its most caught-up replica (FAILOVER, or SENTINEL FAILOVER behind Sentinel)
+    #[strum(message = "cache failover", props(arg = "CACHE"))]
+    CacheFailover(String),
     /// Cancel the selected job: before it starts, or between its steps;
     /// forget one that ended unfinished
     #[strum(message = "cancel")]
@@ -245,6 +248,7 @@ impl Command {
                 | Command::Promote(_)
                 | Command::Fence(_)
                 | Command::Unfence(_)
+                | Command::CacheFailover(_)
                 | Command::CancelJob
                 | Command::ResumeJob
         )
@@ -273,6 +277,7 @@ impl Command {
             | Command::Promote(a)
             | Command::Fence(a)
             | Command::Unfence(a)
+            | Command::CacheFailover(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -297,6 +302,7 @@ impl Command {
             Command::Promote(_) => Command::Promote(arg.to_owned()),
             Command::Fence(_) => Command::Fence(arg.to_owned()),
             Command::Unfence(_) => Command::Unfence(arg.to_owned()),
+            Command::CacheFailover(_) => Command::CacheFailover(arg.to_owned()),
             other => other,
         }
     }

@@ -9,7 +9,7 @@
 
 mod exporter;
 pub(crate) mod postgres;
-mod redis;
+pub(crate) mod redis;
 mod window;
 
 use std::time::{Duration, Instant};

@@ -49,6 +49,8 @@ pub struct KubeBackend {
     alertmanagers: super::alertmanager::Alertmanagers,
     /// The databases failovers act on.
     databases: super::postgres::Databases,
+    /// The caches failovers act on.
+    caches: super::redis::Caches,
 }
 
 impl KubeBackend {
@@ -58,6 +60,7 @@ impl KubeBackend {
         KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
             databases: super::postgres::Databases::default(),
+            caches: super::redis::Caches::default(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -89,6 +92,7 @@ impl KubeBackend {
         KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
             databases: super::postgres::Databases::default(),
+            caches: super::redis::Caches::default(),
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -119,6 +123,13 @@ impl KubeBackend {
         direct: BTreeMap<String, crate::config::platform::Direct>,
     ) -> KubeBackend {
         self.databases = super::postgres::Databases::new(direct);
+        self
+    }
+
+    /// The same backend, failing over these caches (by configured name).
+    #[must_use]
+    pub fn with_caches(mut self, reach: BTreeMap<String, super::redis::Reach>) -> KubeBackend {
+        self.caches = super::redis::Caches::new(reach);
         self
     }
 
@@ -343,7 +354,7 @@ impl Backend for KubeBackend {
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
             ObjectKind::Pod => ("Pod", "v1"),
-            ObjectKind::Silence | ObjectKind::Database => {
+            ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache => {
                 return Err(Failure {
                     what: format!("{t} has no cluster to write Events to"),
                     status: None,
@@ -631,12 +642,14 @@ impl Backend for KubeBackend {
                     .map(|o| o.metadata.resource_version)
                     .map_err(|e| failure(object, "patch horizontalpodautoscaler", &e))
             }
-            ObjectKind::Release | ObjectKind::Pod | ObjectKind::Silence | ObjectKind::Database => {
-                Err(Failure {
-                    what: format!("{object} is not patched by touban: a defect of touban"),
-                    status: None,
-                })
-            }
+            ObjectKind::Release
+            | ObjectKind::Pod
+            | ObjectKind::Silence
+            | ObjectKind::Database
+            | ObjectKind::Cache => Err(Failure {
+                what: format!("{object} is not patched by touban: a defect of touban"),
+                status: None,
+            }),
         }?;
         Ok(Call {
             status: 200,
@@ -847,5 +860,19 @@ impl Backend for KubeBackend {
 
     async fn db_write_check(&self, db: &str) -> Result<(), Failure> {
         self.databases.write_check(db).await
+    }
+
+    async fn cache_read(&self, cache: &str) -> Result<super::CacheReading, Failure> {
+        self.caches.read(cache).await
+    }
+
+    async fn cache_failover(
+        &self,
+        cache: &str,
+        primary: &str,
+        to: &str,
+        dry_run: bool,
+    ) -> Result<(), Failure> {
+        self.caches.failover(cache, primary, to, dry_run).await
     }
 }

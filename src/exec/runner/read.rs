@@ -29,9 +29,11 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         ..t.clone()
     };
     match t.kind {
-        ObjectKind::Release | ObjectKind::Service | ObjectKind::Silence | ObjectKind::Database => {
-            None
-        }
+        ObjectKind::Release
+        | ObjectKind::Service
+        | ObjectKind::Silence
+        | ObjectKind::Database
+        | ObjectKind::Cache => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas
@@ -75,6 +77,14 @@ pub(super) async fn seen<B: Backend>(
     primary: bool,
 ) -> Result<Seen, Refusal> {
     let t = &request.target;
+    // A cache's primary is read directly.
+    if t.kind == ObjectKind::Cache {
+        return Ok(Seen {
+            primary,
+            cache: Some(backend.cache_read(&t.name).await.map_err(|f| f.what)),
+            ..Seen::default()
+        });
+    }
     // A database is read directly, with the primary its action names.
     if t.kind == ObjectKind::Database {
         return Ok(database(backend, request, primary).await);
@@ -163,5 +173,6 @@ pub(super) async fn seen<B: Backend>(
             .round(jiff::Unit::Second)
             .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
         db: None,
+        cache: None,
     })
 }

@@ -20,9 +20,10 @@ use super::super::budget::Budget;
 use super::read_secret;
 use super::window::Window;
 
-/// A connection and the task that drives it.
-struct Link {
-    conn: MultiplexedConnection,
+/// A connection and the task that drives it (the executor's calls open
+/// one the same way).
+pub(crate) struct Link {
+    pub(crate) conn: MultiplexedConnection,
     driver: AbortHandle,
 }
 
@@ -58,12 +59,15 @@ impl Session {
 }
 
 /// How long a connection and a command may take.
-pub(super) struct Limits {
-    pub(super) timeout: Duration,
-    pub(super) cap: u64,
+pub(crate) struct Limits {
+    pub(crate) timeout: Duration,
+    pub(crate) cap: u64,
 }
 
-async fn open(url: &str, direct: &Direct, limits: &Limits) -> Result<Link, String> {
+/// Connects to the Redis at `url` with `direct`'s password: TCP within the
+/// timeout, every answer under the cap. Errors name the host, never the
+/// password.
+pub(crate) async fn open(url: &str, direct: &Direct, limits: &Limits) -> Result<Link, String> {
     let shown = mask_url(url);
     let mut info = redis::IntoConnectionInfo::into_connection_info(url)
         .map_err(|e| format!("Redis URL {shown}: {e}"))?;
@@ -292,7 +296,7 @@ impl Session {
 }
 
 /// `key:value` lines.
-fn fields(text: &str) -> HashMap<&str, &str> {
+pub(crate) fn fields(text: &str) -> HashMap<&str, &str> {
     text.lines()
         .filter_map(|l| l.trim_end().split_once(':'))
         .collect()

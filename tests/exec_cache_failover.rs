@@ -1,0 +1,190 @@
+//! Redis failover through the executor against real servers: a primary
+//! and its replica failed over by Redis's own coordinated FAILOVER (the
+//! keys on the new primary, the old one its replica), and the same behind
+//! a real Sentinel (`SENTINEL FAILOVER`, followed to the primary it names);
+//! each run again converging without failing over twice.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use touban::config::Platform;
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::backend::redis::Reach;
+use touban::exec::runner::{self, Who};
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use touban::model::{JobEvent, JobOutcome};
+
+mod common;
+
+use common::Process;
+use common::redis::{redis_cli, redis_server, wait_ready};
+
+fn backend(kind: &str, port: u16, extra: &str) -> KubeBackend {
+    let platform = Platform::parse(
+        "test config",
+        &format!(
+            "{}\n[[caches]]\nname = \"cache\"\nregion = \"tokyo\"\nkind = \"{kind}\"\ndirect = {{ url = \"redis://127.0.0.1:{port}\" }}\n{extra}",
+            common::TWO_REGIONS
+        ),
+    )
+    .expect("valid config");
+    let reach = platform
+        .caches
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.name.get_ref().clone(),
+                Reach {
+                    kind: c.kind,
+                    direct: c.direct.clone()?,
+                    master_name: c.master_name.clone(),
+                },
+            ))
+        })
+        .collect();
+    KubeBackend::new(BTreeMap::new()).with_caches(reach)
+}
+
+fn request() -> ActionRequest {
+    ActionRequest {
+        kind: ActionKind::CacheFailover,
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "cache".into(),
+            namespace: String::new(),
+            kind: ObjectKind::Cache,
+            name: "cache".into(),
+        },
+        dry_run: false,
+    }
+}
+
+fn said(events: &[JobEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::StepEnded { said, .. } => Some(said.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A primary on `p` and its replica on `r`, the replica linked.
+fn pair(dir: &std::path::Path, p: u16, r: u16) -> (Process, Process) {
+    let primary = redis_server(dir, p, None);
+    let rdir = dir.join("replica");
+    std::fs::create_dir_all(&rdir).expect("dir");
+    let replica = redis_server(&rdir, r, Some(p));
+    wait_ready(p);
+    wait_ready(r);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !redis_cli(p, &["INFO", "replication"]).contains("state=online") {
+        assert!(Instant::now() < deadline, "the replica never came online");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (primary, replica)
+}
+
+fn role(port: u16) -> String {
+    redis_cli(port, &["ROLE"])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinated_failover_swaps_the_roles_and_keeps_the_keys() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (p, r) = (common::free_port(), common::free_port());
+    let _servers = pair(dir.path(), p, r);
+    for i in 0..100 {
+        redis_cli(p, &["SET", &format!("session:{i}"), "alive"]);
+    }
+    let backend = backend("redis", p, "");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let job = runner::prepare(&backend, &request(), true)
+        .await
+        .expect("a plan");
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("cache"));
+    assert!(
+        job.plan.steps[1]
+            .call
+            .starts_with(&format!("FAILOVER TO 127.0.0.1 {r}")),
+        "{:?}",
+        job.plan.steps[1]
+    );
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = said(&events);
+    eprintln!("cache failover: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert_eq!(role(r), "master");
+    assert_eq!(role(p), "slave", "the old primary replicates from the new");
+    assert_eq!(redis_cli(r, &["DBSIZE"]), "100");
+    assert_eq!(redis_cli(r, &["GET", "session:99"]), "alive");
+    // Run again (resumed): nothing is failed over twice.
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[1].contains("nothing sent"), "{steps:?}");
+    assert_eq!(role(r), "master");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_sentinel_the_failover_is_the_sentinel_s_and_is_followed() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (p, r, s) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let _servers = pair(dir.path(), p, r);
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {s}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {p} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n",
+            dir.path().display()
+        ),
+    )
+    .expect("sentinel.conf");
+    let _sentinel = Process(
+        Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start sentinel"),
+    );
+    wait_ready(s);
+    let backend = backend("redis-sentinel", s, "master_name = \"mymaster\"\n");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    // The plan is refused until the Sentinel has heard from the replica
+    // (it would answer NOGOODSLAVE): the refusal says so.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        match runner::prepare(&backend, &request(), true).await {
+            Ok(job) => break job,
+            Err(refusal) => {
+                assert!(Instant::now() < deadline, "still refused: {}", refusal.why);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    assert!(
+        job.plan.title.contains("behind Sentinel"),
+        "{}",
+        job.plan.title
+    );
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = said(&events);
+    eprintln!("sentinel failover: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    let named = redis_cli(s, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+    assert!(named.ends_with(&r.to_string()), "{named}");
+    assert_eq!(role(r), "master");
+}
