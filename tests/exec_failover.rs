@@ -330,7 +330,10 @@ async fn a_promotion_without_the_primary_states_its_loss_and_the_old_primary_is_
 /// lifted; a second fence is refused as nothing to do.
 async fn fence_and_lift(backend: &KubeBackend, pair: &Pair, audit: &AuditLog, who: &Who) {
     let fence = request(
-        ActionKind::Fence { read_only: true },
+        ActionKind::Fence {
+            read_only: true,
+            partner: None,
+        },
         "tokyo-postgres",
         "tokyo",
     );
@@ -351,8 +354,24 @@ async fn fence_and_lift(backend: &KubeBackend, pair: &Pair, audit: &AuditLog, wh
         .await
         .expect_err("fenced already");
     assert!(refused.why.contains("fenced already"), "{}", refused.why);
+    // Lifting it while the promoted partner takes writes: two primaries.
+    let beside = request(
+        ActionKind::Fence {
+            read_only: false,
+            partner: Some("korea-postgres".into()),
+        },
+        "tokyo-postgres",
+        "tokyo",
+    );
+    let refused = runner::prepare(backend, &beside, true)
+        .await
+        .expect_err("two primaries");
+    assert!(refused.why.contains("two primaries"), "{}", refused.why);
     let unfence = request(
-        ActionKind::Fence { read_only: false },
+        ActionKind::Fence {
+            read_only: false,
+            partner: None,
+        },
         "tokyo-postgres",
         "tokyo",
     );
@@ -583,5 +602,53 @@ async fn a_logical_switchover_disables_the_subscription_and_advances_the_sequenc
     assert!(
         steps[3].contains("disabled already") && steps[4].contains("nothing set"),
         "{steps:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fence_a_dead_console_left_half_done_ends_the_sessions_it_missed() {
+    let pair = Pair::start();
+    psql(
+        &pair.bin,
+        pair.primary,
+        "CREATE TABLE acked (id bigint PRIMARY KEY)",
+    );
+    pair.wait_replicated("acked");
+    // A session that made itself read-write, then a console that died
+    // after the fence's reload and before it ended the sessions.
+    let sneaky = client(pair.primary).await.expect("a session");
+    sneaky
+        .batch_execute("SET default_transaction_read_only = off")
+        .await
+        .expect("set");
+    psql(
+        &pair.bin,
+        pair.primary,
+        "ALTER SYSTEM SET default_transaction_read_only = on",
+    );
+    psql(&pair.bin, pair.primary, "SELECT pg_reload_conf()");
+    let backend = backend(&pair);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let r = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let job = runner::prepare(&backend, &r, false).await.expect("a plan");
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[1].contains("fenced already"), "{steps:?}");
+    assert!(
+        sneaky
+            .execute("INSERT INTO acked (id) VALUES (1)", &[])
+            .await
+            .is_err(),
+        "the read-write session outlived the resumed fence"
     );
 }

@@ -405,8 +405,18 @@ impl App {
             );
             return;
         };
+        let partner = self.platform.replication.iter().find_map(|r| {
+            let (p, replica) = self.platform.replication_pair(r)?;
+            if p.name.get_ref() == db.name.get_ref() {
+                Some(replica.name.get_ref().clone())
+            } else if replica.name.get_ref() == db.name.get_ref() {
+                Some(p.name.get_ref().clone())
+            } else {
+                None
+            }
+        });
         let request = ActionRequest {
-            kind: ActionKind::Fence { read_only },
+            kind: ActionKind::Fence { read_only, partner },
             target: database_target(db),
             dry_run: false,
         };
@@ -1072,8 +1082,12 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::Undo { revision } => format!("undo {name} to revision {revision}"),
         ActionKind::Switchover { primary, .. } => format!("switch over {primary} to {name}"),
         ActionKind::Promote { primary } => format!("promote {name} without {primary}"),
-        ActionKind::Fence { read_only: true } => format!("fence {name} (read-only)"),
-        ActionKind::Fence { read_only: false } => format!("lift {name}'s fence"),
+        ActionKind::Fence {
+            read_only: true, ..
+        } => format!("fence {name} (read-only)"),
+        ActionKind::Fence {
+            read_only: false, ..
+        } => format!("lift {name}'s fence"),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
     }
 }

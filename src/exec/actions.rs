@@ -58,6 +58,9 @@ pub struct DbSeen {
     pub target: Result<crate::exec::backend::DbReading, String>,
     /// The primary named, and what was read of it.
     pub primary: Option<(String, Result<crate::exec::backend::DbReading, String>)>,
+    /// The primary could not be read and its host takes no TCP connection
+    /// either: down (or cut off), not merely unreadable.
+    pub primary_down: bool,
 }
 
 /// How a step's expected effect stands.
@@ -95,7 +98,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             subscription,
         } => failover::switchover(request, primary, subscription.as_deref(), seen),
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
-        ActionKind::Fence { read_only } => failover::fence(request, *read_only, seen),
+        ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
     }
 }

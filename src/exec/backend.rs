@@ -71,14 +71,48 @@ pub struct DbReading {
     pub sessions: i64,
     /// A replica's replay is paused.
     pub paused: bool,
+    /// Client sessions other than this one in a transaction that writes
+    /// (`backend_xid` set).
+    pub writing: i64,
     /// `pg_control_system()`'s system identifier (a physical replica
     /// shares its primary's), when the role may read it.
     pub system: Option<String>,
-    /// Its logical subscriptions in this database: name, enabled.
-    pub subscriptions: Vec<(String, bool)>,
+    /// Its logical subscriptions in this database.
+    pub subscriptions: Vec<Subscription>,
     /// What it sends to (`pg_stat_replication`): replicas and logical
     /// subscribers.
     pub senders: Vec<Sender>,
+    /// Its logical replication slots: name, `confirmed_flush_lsn` (what
+    /// the subscriber has flushed).
+    pub slots: Vec<(String, Option<u64>)>,
+    /// Roles or databases with `default_transaction_read_only` set of
+    /// their own (`role in database`): a fence by `ALTER SYSTEM` does not
+    /// hold for them.
+    pub overrides: Vec<String>,
+}
+
+/// A logical subscription of a database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscription {
+    /// `subname`.
+    pub name: String,
+    /// `subenabled`.
+    pub enabled: bool,
+    /// `subslotname`: its slot on the source.
+    pub slot: Option<String>,
+}
+
+/// A sequence of a database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sequence {
+    /// `schema.name`, quoted as an identifier.
+    pub name: String,
+    /// `last_value` (`None`: never used, or not readable).
+    pub last: Option<i64>,
+    /// `increment_by` (negative: a descending sequence).
+    pub increment: i64,
+    /// The role may read it.
+    pub readable: bool,
 }
 
 /// A cache's primary as the executor reads it, with its replicas.
@@ -362,10 +396,11 @@ pub trait Backend: Sync {
     ) -> impl Future<Output = Result<(), Failure>> + Send;
 
     /// A database's sequences and their last values.
-    fn db_sequences(
-        &self,
-        db: &str,
-    ) -> impl Future<Output = Result<Vec<(String, Option<i64>)>, Failure>> + Send;
+    fn db_sequences(&self, db: &str)
+    -> impl Future<Output = Result<Vec<Sequence>, Failure>> + Send;
+
+    /// Whether a database's host takes a TCP connection at all.
+    fn db_reachable(&self, db: &str) -> impl Future<Output = Result<bool, Failure>> + Send;
 
     /// Sets sequences' last values (a dry run checks the role may).
     fn db_set_sequences(

@@ -234,6 +234,10 @@ pub enum ActionKind {
     Fence {
         /// On (fence) or off (lift it).
         read_only: bool,
+        /// The other end of its `[[replication]]` pair: a fence is not
+        /// lifted while that one takes writes (two primaries).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partner: Option<String>,
     },
 }
 
@@ -270,8 +274,12 @@ impl ActionKind {
             ActionKind::BlueGreen { image: None, .. } => "revert",
             ActionKind::Switchover { .. } => "switchover",
             ActionKind::Promote { .. } => "promote",
-            ActionKind::Fence { read_only: true } => "fence",
-            ActionKind::Fence { read_only: false } => "unfence",
+            ActionKind::Fence {
+                read_only: true, ..
+            } => "fence",
+            ActionKind::Fence {
+                read_only: false, ..
+            } => "unfence",
             ActionKind::CacheFailover => "cache-failover",
         }
     }

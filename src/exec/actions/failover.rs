@@ -86,7 +86,7 @@ fn other(request: &ActionRequest, kind: ActionKind) -> ActionRequest {
 fn not_promotable(name: &str, t: &DbReading) -> Option<Refusal> {
     if !t.in_recovery {
         return Some(Refusal::new(format!(
-            "{name} is not a replica (not in recovery): it takes writes already. A logical subscriber is promoted by disabling its subscription and advancing its sequences, which touban does not do yet; nothing was changed"
+            "{name} is not a replica (not in recovery) and has not exactly one subscription to switch over through: it takes writes already (with several subscriptions, name the pair's in [[replication]] subscription); nothing was changed"
         )));
     }
     if t.paused {
@@ -126,7 +126,7 @@ fn switchover_steps(name: &str, primary: &str, t: &DbReading, p: &DbReading) -> 
             format!("check {primary} is the primary and {name} streams from it"),
             StepKind::Check,
             &fenced,
-            "pg_is_in_recovery(), pg_stat_wal_receiver, pg_control_system() on both",
+            "pg_is_in_recovery(), pg_stat_wal_receiver, and pg_control_system() where the role may read it",
             &format!("{name}: {}", behind_words(t, p.lsn)),
         ),
         step(
@@ -180,6 +180,11 @@ pub fn switchover(
     let t = target(request, db)?;
     let p = match &db.primary {
         Some((_, Ok(p))) => p,
+        Some((_, Err(why))) if !db.primary_down => {
+            return Err(Refusal::new(format!(
+                "the primary {primary} cannot be read ({why}), but it takes TCP connections: it is not down; fix touban's access to it and plan again; nothing was changed"
+            )));
+        }
         Some((_, Err(why))) => {
             return Err(Refusal::instead(
                 format!("the primary {primary} does not answer ({why}): a planned switchover fences it first; nothing was changed"),
@@ -194,9 +199,18 @@ pub fn switchover(
             "{primary} is not a primary (it is in recovery): name the database that takes writes; nothing was changed"
         )));
     }
+    if !p.overrides.is_empty() {
+        return Err(Refusal::instead(
+            format!(
+                "{primary}: default_transaction_read_only is set for {} of their own: the fence (ALTER SYSTEM) would not hold for their sessions; nothing was changed",
+                p.overrides.join(", ")
+            ),
+            "reset those settings (ALTER ROLE … RESET default_transaction_read_only / ALTER DATABASE … RESET) and plan again",
+        ));
+    }
     if !t.in_recovery {
         let only = match t.subscriptions.as_slice() {
-            [(one, _)] => Some(one.as_str()),
+            [one] => Some(one.name.as_str()),
             _ => None,
         };
         if let Some(sub) = subscription.or(only) {
@@ -270,26 +284,37 @@ fn loss_bound(primary: &str, t: &DbReading, now: jiff::Timestamp) -> String {
     }
 }
 
-/// The plan for promoting the target without its primary, which does not
-/// answer.
-pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Job, Refusal> {
-    let db = read(seen)?;
+/// Why the target may not be promoted without `primary`, if it may not:
+/// the primary answers (or is merely unreadable), or the target is no
+/// physical replica.
+fn not_without(
+    request: &ActionRequest,
+    primary: &str,
+    db: &DbSeen,
+    t: &DbReading,
+) -> Option<Refusal> {
     let name = &request.target.name;
-    let t = target(request, db)?;
     if let Some((_, Ok(p))) = &db.primary {
         if p.in_recovery {
-            return Err(Refusal::new(format!(
+            return Some(Refusal::new(format!(
                 "{primary} answers and is in recovery (a replica): name the database that was primary; nothing was changed"
             )));
         }
-        return Err(Refusal::instead(
+        return Some(Refusal::instead(
             format!("{primary} answers as a primary: a promotion without it would make two primaries; nothing was changed"),
             format!("a planned switchover, which fences {primary} first and loses nothing"),
         )
         .offering(other(request, ActionKind::Switchover { primary: primary.to_owned(), subscription: None })));
     }
+    if let Some((_, Err(why))) = &db.primary
+        && !db.primary_down
+    {
+        return Some(Refusal::new(format!(
+            "{primary} cannot be read ({why}), but it takes TCP connections: it is not down, and promoting {name} beside it could make two primaries; nothing was changed"
+        )));
+    }
     if !t.in_recovery && !t.subscriptions.is_empty() {
-        return Err(Refusal::instead(
+        return Some(Refusal::instead(
             format!(
                 "{name} is a logical subscriber: without its source, touban cannot know how far the source's sequences went, so it does not promote it (not built yet); nothing was changed"
             ),
@@ -298,7 +323,16 @@ pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Jo
             ),
         ));
     }
-    if let Some(refusal) = not_promotable(name, t) {
+    not_promotable(name, t)
+}
+
+/// The plan for promoting the target without its primary, which does not
+/// answer.
+pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Job, Refusal> {
+    let db = read(seen)?;
+    let name = &request.target.name;
+    let t = target(request, db)?;
+    if let Some(refusal) = not_without(request, primary, db, t) {
         return Err(refusal);
     }
     let loss = loss_bound(primary, t, jiff::Timestamp::now());
@@ -382,6 +416,19 @@ pub fn fence(request: &ActionRequest, read_only: bool, seen: &Seen) -> Result<Jo
             "{name} is a replica (in recovery): it takes no writes, there is nothing to {}; nothing was changed",
             if read_only { "fence" } else { "lift" }
         )));
+    }
+    if !read_only
+        && let Some((partner, Ok(other))) = &db.primary
+        && !other.in_recovery
+        && !other.read_only
+        && other.subscriptions.iter().all(|x| !x.enabled)
+    {
+        return Err(Refusal::instead(
+            format!(
+                "{partner}, the other end of {name}'s [[replication]] pair, takes writes: lifting {name}'s fence would make two primaries; nothing was changed"
+            ),
+            format!("rebuild {name} as {partner}'s replica first, or fence {partner}"),
+        ));
     }
     if t.read_only == read_only {
         return Err(Refusal::new(format!(
@@ -489,6 +536,7 @@ mod tests {
         Seen {
             db: Some(DbSeen {
                 target,
+                primary_down: p.is_err(),
                 primary: Some(("tokyo-postgres".into(), p)),
             }),
             ..Seen::default()
@@ -545,6 +593,19 @@ mod tests {
                 .iter()
                 .any(|c| c.contains("data-loss bound"))
         );
+        // Unreadable (a password refused) but taking connections: not down.
+        let mut unreadable = seen(Ok(replica()), Err("password authentication failed".into()));
+        if let Some(db) = unreadable.db.as_mut() {
+            db.primary_down = false;
+        }
+        assert!(promote(&request(p.clone()), "tokyo-postgres", &unreadable).is_err());
+        let refused = switchover(&request(s.clone()), "tokyo-postgres", None, &unreadable)
+            .expect_err("refused");
+        assert!(
+            refused.offer.is_none(),
+            "no promotion offered: {}",
+            refused.why
+        );
         let up = seen(Ok(replica()), Ok(primary()));
         let refused = promote(&request(p), "tokyo-postgres", &up).expect_err("refused");
         assert_eq!(refused.offer.map(|o| o.kind), Some(s.clone()));
@@ -576,7 +637,10 @@ mod tests {
 
     #[test]
     fn a_fence_is_planned_only_where_it_changes_something() {
-        let f = request(ActionKind::Fence { read_only: true });
+        let f = request(ActionKind::Fence {
+            read_only: true,
+            partner: None,
+        });
         let fenced = Seen {
             db: Some(DbSeen {
                 target: Ok(DbReading {
@@ -584,6 +648,7 @@ mod tests {
                     ..primary()
                 }),
                 primary: None,
+                primary_down: false,
             }),
             ..Seen::default()
         };
@@ -593,6 +658,7 @@ mod tests {
             db: Some(DbSeen {
                 target: Ok(replica()),
                 primary: None,
+                primary_down: false,
             }),
             ..Seen::default()
         };

@@ -845,8 +845,12 @@ impl Backend for KubeBackend {
         self.databases.disable_subscription(db, name, dry_run).await
     }
 
-    async fn db_sequences(&self, db: &str) -> Result<Vec<(String, Option<i64>)>, Failure> {
+    async fn db_sequences(&self, db: &str) -> Result<Vec<super::Sequence>, Failure> {
         self.databases.sequences(db).await
+    }
+
+    async fn db_reachable(&self, db: &str) -> Result<bool, Failure> {
+        self.databases.reachable(db).await
     }
 
     async fn db_set_sequences(

@@ -63,15 +63,34 @@ impl Session {
     }
 
     async fn rows(&self, sql: &str) -> Result<Vec<tokio_postgres::Row>, Failure> {
-        match tokio::time::timeout(TIMEOUT, self.client.query(sql, &[])).await {
+        self.rows_within(sql, TIMEOUT).await
+    }
+
+    async fn rows_within(
+        &self,
+        sql: &str,
+        within: Duration,
+    ) -> Result<Vec<tokio_postgres::Row>, Failure> {
+        match tokio::time::timeout(within, self.client.query(sql, &[])).await {
             Ok(Ok(rows)) => Ok(rows),
             Ok(Err(e)) => Err(self.failed(&e)),
-            Err(_) => Err(self.late()),
+            Err(_) => Err(Failure {
+                what: format!("{}: no answer within {} s", self.shown, within.as_secs()),
+                status: None,
+            }),
         }
     }
 
     async fn one(&self, sql: &str) -> Result<tokio_postgres::Row, Failure> {
-        self.rows(sql)
+        self.one_within(sql, TIMEOUT).await
+    }
+
+    async fn one_within(
+        &self,
+        sql: &str,
+        within: Duration,
+    ) -> Result<tokio_postgres::Row, Failure> {
+        self.rows_within(sql, within)
             .await?
             .into_iter()
             .next()
@@ -96,6 +115,153 @@ impl Session {
     ) -> Result<T, Failure> {
         row.try_get(i).map_err(|e| self.failed(&e))
     }
+}
+
+/// Whether the role may fence: a superuser, or (PostgreSQL 15+) ALTER
+/// SYSTEM on the parameter, pg_signal_backend and pg_reload_conf().
+async fn may_fence(s: &Session) -> Result<(), Failure> {
+    let row = s
+        .one(
+            "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
+               current_setting('server_version_num')::int",
+        )
+        .await?;
+    let superuser: Option<bool> = s.get(&row, 0)?;
+    let version: i32 = s.get(&row, 1)?;
+    let may = if superuser == Some(true) {
+        true
+    } else if version >= 150_000 {
+        let row = s
+            .one("SELECT has_parameter_privilege('default_transaction_read_only', 'ALTER SYSTEM') AND pg_has_role('pg_signal_backend', 'MEMBER') AND has_function_privilege('pg_reload_conf()', 'EXECUTE')")
+            .await?;
+        s.get::<bool>(&row, 0)?
+    } else {
+        false
+    };
+    if !may {
+        return Err(Failure {
+            what: format!(
+                "{}: the role may not ALTER SYSTEM default_transaction_read_only and end sessions (grant it ALTER SYSTEM on that parameter, pg_signal_backend and EXECUTE on pg_reload_conf(), or use a superuser)",
+                s.shown
+            ),
+            status: None,
+        });
+    }
+    Ok(())
+}
+
+/// Ends every other client session (each waited for, 1 s at most, from
+/// PostgreSQL 14) and checks none begun before this call is left; the
+/// sessions ended.
+async fn end_sessions(s: &Session) -> Result<i64, Failure> {
+    let version: i32 = s.get(
+        &s.one("SELECT current_setting('server_version_num')::int")
+            .await?,
+        0,
+    )?;
+    // From PostgreSQL 14 the call waits (1 s at most each) until the
+    // session has ended.
+    let terminate = if version >= 140_000 {
+        "pg_terminate_backend(pid, 1000)"
+    } else {
+        "pg_terminate_backend(pid)"
+    };
+    let since = s
+        .one("SELECT now()::text")
+        .await
+        .and_then(|r| s.get::<String>(&r, 0))?;
+    let row = s
+        .one_within(
+            &format!(
+                "SELECT count(*) FILTER (WHERE ended) FROM ( \
+                   SELECT {terminate} AS ended FROM pg_stat_activity \
+                    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) t"
+            ),
+            Duration::from_secs(120),
+        )
+        .await?;
+    let ended: i64 = s.get(&row, 0)?;
+    // Every session begun before the fence must be gone: one left could
+    // still write (a superuser's, which pg_signal_backend cannot end).
+    let left = s
+        .one(&format!(
+            "SELECT count(*) FROM pg_stat_activity \
+              WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() \
+                AND backend_start < '{}'::timestamptz",
+            since.replace('\'', "")
+        ))
+        .await
+        .and_then(|r| s.get::<i64>(&r, 0))?;
+    if left > 0 {
+        return Err(Failure {
+            what: format!(
+                "{}: {left} session(s) begun before the fence could not be ended (a superuser's needs a superuser to end it); they could still write",
+                s.shown
+            ),
+            status: None,
+        });
+    }
+    Ok(ended)
+}
+
+/// A database's subscriptions, logical slots and the roles or databases
+/// that set the fence's parameter of their own.
+#[allow(clippy::type_complexity)]
+async fn extras(
+    s: &Session,
+) -> Result<
+    (
+        Vec<super::Subscription>,
+        Vec<(String, Option<u64>)>,
+        Vec<String>,
+    ),
+    Failure,
+> {
+    let subscriptions = s
+        .rows(
+            "SELECT subname::text, subenabled, subslotname::text FROM pg_subscription \
+              WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+              ORDER BY subname",
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(super::Subscription {
+                name: s.get(r, 0)?,
+                enabled: s.get(r, 1)?,
+                slot: s.get(r, 2)?,
+            })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let slots = s
+        .rows(
+            "SELECT slot_name::text, confirmed_flush_lsn::text FROM pg_replication_slots \
+              WHERE slot_type = 'logical' ORDER BY slot_name",
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let lsn: Option<String> = s.get(r, 1)?;
+            Ok((s.get::<String>(r, 0)?, lsn.as_deref().and_then(parse_lsn)))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    // Per-role or per-database settings of the fence's parameter beat
+    // ALTER SYSTEM: a session of that role would not be fenced.
+    let overrides = s
+        .rows(
+            "SELECT coalesce(r.rolname::text, 'every role') || ' in ' || coalesce(d.datname::text, 'every database') \
+               FROM pg_db_role_setting st \
+               LEFT JOIN pg_roles r ON r.oid = st.setrole \
+               LEFT JOIN pg_database d ON d.oid = st.setdatabase, \
+               unnest(st.setconfig) c \
+              WHERE c LIKE 'default_transaction_read_only=%' \
+                 OR c LIKE 'transaction_read_only=%'",
+        )
+        .await?
+        .iter()
+        .map(|r| s.get::<String>(r, 0))
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok((subscriptions, slots, overrides))
 }
 
 /// An LSN (`16/B374D848`) as a number, to compare.
@@ -143,7 +309,7 @@ impl Databases {
             .one(
                 "SELECT pg_is_in_recovery(), \
                    CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text \
-                        ELSE pg_current_wal_lsn()::text END, \
+                        ELSE pg_current_wal_insert_lsn()::text END, \
                    pg_last_wal_receive_lsn()::text, \
                    extract(epoch FROM pg_last_xact_replay_timestamp())::float8, \
                    current_setting('default_transaction_read_only') = 'on', \
@@ -151,7 +317,10 @@ impl Databases {
                    current_setting('server_version_num')::int, \
                    (SELECT count(*) FROM pg_stat_activity \
                      WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()), \
-                   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END",
+                   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END, \
+                   (SELECT count(*) FROM pg_stat_activity \
+                     WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() \
+                       AND backend_xid IS NOT NULL)",
             )
             .await?;
         let lsn: Option<String> = s.get(&row, 1)?;
@@ -162,16 +331,7 @@ impl Databases {
             .await
             .ok()
             .and_then(|r| r.try_get::<_, String>(0).ok());
-        let subscriptions = s
-            .rows(
-                "SELECT subname::text, subenabled FROM pg_subscription \
-                  WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                  ORDER BY subname",
-            )
-            .await?
-            .iter()
-            .map(|r| Ok((s.get::<String>(r, 0)?, s.get::<bool>(r, 1)?)))
-            .collect::<Result<Vec<_>, Failure>>()?;
+        let (subscriptions, slots, overrides) = extras(&s).await?;
         let senders = s
             .rows(
                 "SELECT application_name, state, replay_lsn::text FROM pg_stat_replication \
@@ -200,9 +360,12 @@ impl Databases {
             version: s.get(&row, 6)?,
             sessions: s.get(&row, 7)?,
             paused: s.get(&row, 8)?,
+            writing: s.get(&row, 9)?,
             system,
             subscriptions,
             senders,
+            slots,
+            overrides,
         })
     }
 
@@ -213,34 +376,7 @@ impl Databases {
     pub async fn fence(&self, db: &str, read_only: bool, dry_run: bool) -> Result<i64, Failure> {
         let s = self.open(db).await?;
         if dry_run {
-            let row = s
-                .one(
-                    "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
-                       current_setting('server_version_num')::int",
-                )
-                .await?;
-            let superuser: Option<bool> = s.get(&row, 0)?;
-            let version: i32 = s.get(&row, 1)?;
-            let may = if superuser == Some(true) {
-                true
-            } else if version >= 150_000 {
-                let row = s
-                    .one("SELECT has_parameter_privilege('default_transaction_read_only', 'ALTER SYSTEM') AND pg_has_role('pg_signal_backend', 'MEMBER')")
-                    .await?;
-                s.get::<bool>(&row, 0)?
-            } else {
-                false
-            };
-            if !may {
-                return Err(Failure {
-                    what: format!(
-                        "{}: the role may not ALTER SYSTEM default_transaction_read_only and end sessions (grant it ALTER SYSTEM on that parameter and pg_signal_backend, or use a superuser)",
-                        s.shown
-                    ),
-                    status: None,
-                });
-            }
-            return Ok(0);
+            return may_fence(&s).await.map(|()| 0);
         }
         if read_only {
             s.batch("ALTER SYSTEM SET default_transaction_read_only = on")
@@ -249,7 +385,20 @@ impl Databases {
             s.batch("ALTER SYSTEM RESET default_transaction_read_only")
                 .await?;
         }
-        s.one("SELECT pg_reload_conf()").await?;
+        if let Err(f) = s.one("SELECT pg_reload_conf()").await {
+            // Not left in postgresql.auto.conf to take effect at some later
+            // reload.
+            let undo = if read_only {
+                "ALTER SYSTEM RESET default_transaction_read_only"
+            } else {
+                "ALTER SYSTEM SET default_transaction_read_only = on"
+            };
+            let _ = s.batch(undo).await;
+            return Err(Failure {
+                what: format!("{} (the setting was put back)", f.what),
+                status: None,
+            });
+        }
         if !read_only {
             return Ok(0);
         }
@@ -277,25 +426,32 @@ impl Databases {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let version: i32 = s.get(
-            &s.one("SELECT current_setting('server_version_num')::int")
-                .await?,
-            0,
-        )?;
-        // From PostgreSQL 14 the call waits until the session has ended.
-        let terminate = if version >= 140_000 {
-            "pg_terminate_backend(pid, 5000)"
-        } else {
-            "pg_terminate_backend(pid)"
+        end_sessions(&s).await
+    }
+
+    /// Whether the database's host takes a TCP connection at all: a
+    /// database that does not is down (or cut off); one that does but
+    /// cannot be read (authentication, TLS, too many clients) is not.
+    pub async fn reachable(&self, db: &str) -> Result<bool, Failure> {
+        let direct = self.direct.get(db).ok_or_else(|| Failure {
+            what: format!("database {db} has no direct access"),
+            status: None,
+        })?;
+        let config: tokio_postgres::Config = direct.url.get_ref().parse().map_err(|e| Failure {
+            what: format!("PostgreSQL URL {}: {e}", mask_url(direct.url.get_ref())),
+            status: None,
+        })?;
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => "localhost".to_owned(),
         };
-        let row = s
-            .one(&format!(
-                "SELECT count(*) FILTER (WHERE ended) FROM ( \
-                   SELECT {terminate} AS ended FROM pg_stat_activity \
-                    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) t"
-            ))
-            .await?;
-        s.get(&row, 0)
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let connected = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await;
+        Ok(matches!(connected, Ok(Ok(_))))
     }
 
     /// Promotes a replica and waits for the promotion to finish. A dry
@@ -318,7 +474,10 @@ impl Databases {
             return Ok(());
         }
         let row = s
-            .one(&format!("SELECT pg_promote(true, {PROMOTE_SECONDS})"))
+            .one_within(
+                &format!("SELECT pg_promote(true, {PROMOTE_SECONDS})"),
+                Duration::from_secs(u64::from(PROMOTE_SECONDS.unsigned_abs()) + 10),
+            )
             .await?;
         if s.get::<bool>(&row, 0)? {
             Ok(())
@@ -378,18 +537,28 @@ impl Databases {
             .await
     }
 
-    /// Every sequence's last value (`schema.name` quoted, `None` when never
-    /// used or not readable by the role).
-    pub async fn sequences(&self, db: &str) -> Result<Vec<(String, Option<i64>)>, Failure> {
+    /// Every sequence: its name (`schema.name` quoted), last value (`None`
+    /// when never used), increment, and whether the role may read it (one
+    /// it may not read shows no last value either).
+    pub async fn sequences(&self, db: &str) -> Result<Vec<super::Sequence>, Failure> {
         let s = self.open(db).await?;
         let rows = s
             .rows(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value \
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value, \
+                        increment_by, \
+                        has_sequence_privilege(quote_ident(schemaname) || '.' || quote_ident(sequencename), 'SELECT') \
                    FROM pg_sequences ORDER BY 1",
             )
             .await?;
         rows.iter()
-            .map(|r| Ok((s.get::<String>(r, 0)?, s.get::<Option<i64>>(r, 1)?)))
+            .map(|r| {
+                Ok(super::Sequence {
+                    name: s.get(r, 0)?,
+                    last: s.get(r, 1)?,
+                    increment: s.get(r, 2)?,
+                    readable: s.get(r, 3)?,
+                })
+            })
             .collect()
     }
 

@@ -102,19 +102,12 @@ pub(super) async fn perform<B: Backend>(
             subscription,
             within,
         } => {
-            let t = backend.db_read(name).await?;
-            if dry_run || !enabled(&t, subscription) {
+            if dry_run {
                 return done(format!(
-                    "{}subscription {subscription} {}",
-                    if dry_run { "dry run: " } else { "" },
-                    if enabled(&t, subscription) {
-                        "streams; nothing fenced, nothing to wait for"
-                    } else {
-                        "is disabled already: applied before"
-                    }
+                    "dry run: nothing fenced, nothing for {subscription} to catch up"
                 ));
             }
-            await_applied(backend, primary, subscription, *within, cancel).await
+            await_applied(backend, name, primary, subscription, *within, cancel).await
         }
         DbOp::DisableSubscription { subscription } => {
             disable(backend, name, subscription, dry_run).await
@@ -159,7 +152,7 @@ async fn disable<B: Backend>(
 
 /// Whether the database's subscription `name` is enabled.
 fn enabled(t: &DbReading, name: &str) -> bool {
-    t.subscriptions.iter().any(|(n, on)| n == name && *on)
+    t.subscriptions.iter().any(|x| x.name == name && x.enabled)
 }
 
 /// The target subscribes to `primary` through `subscription`, which
@@ -178,17 +171,22 @@ async fn subscriber<B: Backend>(
             "{primary} is in recovery: it is not the primary"
         )));
     }
-    match t.subscriptions.iter().find(|(n, _)| n == subscription) {
+    match t
+        .subscriptions
+        .iter()
+        .find(|x| x.name == subscription)
+        .map(|x| x.enabled)
+    {
         None => Err(failure(format!(
             "{name} has no subscription {subscription}"
         ))),
-        Some((_, false)) if resuming => done(format!(
+        Some(false) if resuming => done(format!(
             "subscription {subscription} is disabled already: switched over before this job was interrupted"
         )),
-        Some((_, false)) => Err(failure(format!(
+        Some(false) => Err(failure(format!(
             "{name}'s subscription {subscription} is disabled: not fed"
         ))),
-        Some((_, true)) => match p.senders.iter().find(|s| s.name == subscription) {
+        Some(true) => match p.senders.iter().find(|s| s.name == subscription) {
             Some(link) if link.state == "streaming" => done(format!(
                 "{primary} is the primary{}; {subscription} streams, applied to {}",
                 if p.read_only { " (fenced)" } else { "" },
@@ -205,54 +203,79 @@ async fn subscriber<B: Backend>(
     }
 }
 
-/// Waits until the source's sender for `subscription` reports applied
-/// what the source has written (read once, after its fence).
+/// Waits until the subscription's slot on the source has been flushed by
+/// the subscriber up to the source's WAL (its insert position, read after
+/// the fence); read again and waited for until it no longer moves.
 async fn await_applied<B: Backend>(
     backend: &B,
+    name: &str,
     primary: &str,
     subscription: &str,
     within: Duration,
     cancel: &watch::Receiver<bool>,
 ) -> Result<Done, Failure> {
-    let p = backend.db_read(primary).await?;
-    if p.in_recovery || !p.read_only {
+    let t = backend.db_read(name).await?;
+    let Some(slot) = t
+        .subscriptions
+        .iter()
+        .find(|x| x.name == subscription)
+        .and_then(|x| x.slot.clone())
+    else {
         return Err(failure(format!(
-            "{primary} is not fenced: its last WAL is not final"
+            "{name}'s subscription {subscription} has no slot: nothing shows what it has applied"
         )));
-    }
-    let Some(wanted) = p.lsn else {
-        return Err(failure(format!("{primary} reports no WAL position")));
     };
     let start = Instant::now();
+    let mut wanted: Option<u64> = None;
     loop {
         let p = backend.db_read(primary).await?;
-        let applied = p
-            .senders
+        if p.in_recovery || !p.read_only {
+            return Err(failure(format!(
+                "{primary} is not fenced: its last WAL is not final"
+            )));
+        }
+        let flushed = p
+            .slots
             .iter()
-            .find(|s| s.name == subscription)
-            .and_then(|s| s.replayed);
-        if applied.is_some_and(|a| a >= wanted) {
+            .find(|(n, _)| *n == slot)
+            .and_then(|(_, l)| *l);
+        let end = p.lsn;
+        // Done when the subscriber has flushed the WAL end, and that end is
+        // the one seen the round before (nothing more was written).
+        if let (Some(f), Some(e)) = (flushed, end)
+            && f >= e
+            && p.writing == 0
+            && wanted == Some(e)
+        {
             return done(format!(
-                "{subscription} applied to {} ≥ {primary}'s {} after {:.1} s: every acknowledged commit is there",
-                applied.map_or_else(String::new, lsn_text),
-                lsn_text(wanted),
+                "{subscription} flushed to {} ≥ {primary}'s {} after {:.1} s: every acknowledged commit is there",
+                lsn_text(f),
+                lsn_text(e),
                 start.elapsed().as_secs_f64()
             ));
         }
+        wanted = end;
         if start.elapsed() >= within || *cancel.borrow() {
             return Err(failure(format!(
-                "{subscription} has applied {primary}'s WAL only to {} of {} after {} s; {primary} stays fenced: lift the fence (unfence {primary}) to give up",
-                applied.map_or_else(|| "?".into(), lsn_text),
-                lsn_text(wanted),
-                start.elapsed().as_secs()
+                "{subscription} (slot {slot}) has flushed {primary}'s WAL only to {} of {} after {} s{}; {primary} stays fenced: lift the fence (unfence {primary}) to give up",
+                flushed.map_or_else(|| "?".into(), lsn_text),
+                end.map_or_else(|| "?".into(), lsn_text),
+                start.elapsed().as_secs(),
+                if enabled(&t, subscription) {
+                    ""
+                } else {
+                    " (the subscription is disabled)"
+                }
             )));
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Sets each of the target's sequences that is behind `primary`'s to its
-/// last value there; converges (one at or past it is left).
+/// Sets each of the target's sequences that is behind `primary`'s (by
+/// its direction: a descending one is behind when higher) to its last
+/// value there; converges (one at or past it is left). A sequence the role
+/// may not read on either side fails the step: its value is not known.
 async fn advance_sequences<B: Backend>(
     backend: &B,
     name: &str,
@@ -261,14 +284,36 @@ async fn advance_sequences<B: Backend>(
 ) -> Result<Done, Failure> {
     let (source, target) = tokio::join!(backend.db_sequences(primary), backend.db_sequences(name));
     let (source, target) = (source?, target?);
+    let unreadable: Vec<&str> = source
+        .iter()
+        .chain(&target)
+        .filter(|q| !q.readable)
+        .map(|q| q.name.as_str())
+        .collect();
+    if !unreadable.is_empty() {
+        return Err(failure(format!(
+            "the role may not read sequences {}: their values are not known (GRANT SELECT on them)",
+            unreadable.join(", ")
+        )));
+    }
+    let past = |mine: Option<i64>, theirs: i64, increment: i64| {
+        mine.is_some_and(|m| {
+            if increment < 0 {
+                m <= theirs
+            } else {
+                m >= theirs
+            }
+        })
+    };
     let mut behind = Vec::new();
     let mut missing = Vec::new();
-    for (seq, value) in &source {
-        let Some(value) = value else { continue };
-        match target.iter().find(|(s, _)| s == seq) {
-            None => missing.push(seq.clone()),
-            Some((_, mine)) if mine.is_some_and(|m| m >= *value) => {}
-            Some(_) => behind.push((seq.clone(), *value)),
+    for q in &source {
+        // Never used on the source: nothing to be past.
+        let Some(value) = q.last else { continue };
+        match target.iter().find(|t| t.name == q.name) {
+            None => missing.push(q.name.clone()),
+            Some(t) if past(t.last, value, q.increment) => {}
+            Some(_) => behind.push((q.name.clone(), value)),
         }
     }
     if !missing.is_empty() {
@@ -294,9 +339,17 @@ async fn advance_sequences<B: Backend>(
     let still: Vec<&str> = behind
         .iter()
         .filter(|(seq, value)| {
-            !after
-                .iter()
-                .any(|(s, v)| s == seq && v.is_some_and(|v| v >= *value))
+            !after.iter().any(|a| {
+                a.name == *seq
+                    && past(
+                        a.last,
+                        *value,
+                        source
+                            .iter()
+                            .find(|q| q.name == *seq)
+                            .map_or(1, |q| q.increment),
+                    )
+            })
         })
         .map(|(seq, _)| seq.as_str())
         .collect();
@@ -366,6 +419,12 @@ async fn replica<B: Backend>(
                 super::super::actions::failover::behind_words(&t, p.lsn)
             ))
         }
+        (false, Err(f)) if backend.db_reachable(primary).await.unwrap_or(true) => {
+            Err(failure(format!(
+                "{primary} takes TCP connections but cannot be read ({}): it is not down; promoting {name} could make two primaries",
+                f.what
+            )))
+        }
         (false, Ok(p)) if !p.in_recovery && !p.read_only => Err(failure(format!(
             "{primary} answers again as a primary: promoting {name} now would make two primaries; plan a switchover instead"
         ))),
@@ -386,10 +445,18 @@ async fn fence<B: Backend>(
     dry_run: bool,
 ) -> Result<Done, Failure> {
     let before = backend.db_read(db).await?;
-    let word = if read_only { "fenced" } else { "not fenced" };
-    if before.read_only == read_only {
-        return done(format!("{db} is {word} already: nothing written"));
+    if !read_only && !before.read_only {
+        return done(format!("{db} is not fenced already: nothing written"));
     }
+    if read_only && !before.overrides.is_empty() {
+        return Err(failure(format!(
+            "{db}: default_transaction_read_only is set for {} of their own (ALTER ROLE / ALTER DATABASE … SET): their sessions would not be fenced; reset those first",
+            before.overrides.join(", ")
+        )));
+    }
+    // Fenced already (a job resumed after the reload): the sessions begun
+    // before it are ended again all the same, so none is left writing.
+    let again = read_only && before.read_only;
     let ended = backend.db_fence(db, read_only, dry_run).await?;
     if dry_run {
         return done(format!(
@@ -407,6 +474,11 @@ async fn fence<B: Backend>(
             "{db}: a new session reads default_transaction_read_only = {} after the change",
             if after.read_only { "on" } else { "off" }
         )));
+    }
+    if again {
+        return done(format!(
+            "{db} was fenced already; the sessions begun before it ended again ({ended}), none left"
+        ));
     }
     if read_only {
         let ended = match ended {
@@ -448,26 +520,43 @@ async fn await_replayed<B: Backend>(
             }
         )));
     }
-    let Some(wanted) = p.lsn else {
-        return Err(failure(format!("{primary} reports no WAL position")));
-    };
     let start = Instant::now();
+    let mut last: Option<u64> = None;
     loop {
+        // The primary's WAL end read again each round: done when the
+        // replica has replayed it, no session is in a writing
+        // transaction, and the end did not move since the round before.
+        let p = backend.db_read(primary).await?;
+        if !p.read_only {
+            return Err(failure(format!(
+                "{primary} is not fenced any more: its last WAL is not final"
+            )));
+        }
         let t: DbReading = backend.db_read(name).await?;
-        if t.lsn.is_some_and(|r| r >= wanted) {
+        if let (Some(end), Some(r)) = (p.lsn, t.lsn)
+            && r >= end
+            && p.writing == 0
+            && last == Some(end)
+        {
             return done(format!(
-                "{name} replayed to {} ≥ {primary}'s {} after {:.1} s: every acknowledged commit is there",
-                t.lsn.map_or_else(String::new, lsn_text),
-                lsn_text(wanted),
+                "{name} replayed to {} ≥ {primary}'s {} (no writing session, the end stable) after {:.1} s: every acknowledged commit is there",
+                lsn_text(r),
+                lsn_text(end),
                 start.elapsed().as_secs_f64()
             ));
         }
+        last = p.lsn;
         if start.elapsed() >= within || *cancel.borrow() {
             return Err(failure(format!(
-                "{name} has not replayed {primary}'s WAL to {} after {} s ({}); {primary} stays fenced: lift the fence (unfence {primary}) to give up",
-                lsn_text(wanted),
+                "{name} has not replayed {primary}'s WAL to {} after {} s ({}{}); {primary} stays fenced: lift the fence (unfence {primary}) to give up",
+                p.lsn.map_or_else(|| "?".into(), lsn_text),
                 start.elapsed().as_secs(),
-                super::super::actions::failover::behind_words(&t, Some(wanted))
+                super::super::actions::failover::behind_words(&t, p.lsn),
+                if p.writing > 0 {
+                    format!("; {} sessions still in a writing transaction", p.writing)
+                } else {
+                    String::new()
+                }
             )));
         }
         tokio::time::sleep(POLL).await;

@@ -51,6 +51,7 @@ async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: boo
         ActionKind::Switchover { primary, .. } | ActionKind::Promote { primary } => {
             Some(primary.clone())
         }
+        ActionKind::Fence { partner, .. } => partner.clone(),
         _ => None,
     };
     let (target, named) = match named {
@@ -64,6 +65,10 @@ async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: boo
         primary,
         db: Some(super::super::actions::DbSeen {
             target: target.map_err(|f| f.what),
+            primary_down: match &named {
+                Some((p, Err(_))) => !backend.db_reachable(p).await.unwrap_or(true),
+                _ => false,
+            },
             primary: named,
         }),
         ..Seen::default()

@@ -85,7 +85,12 @@ pub(super) fn switchover(
     p: &DbReading,
 ) -> Result<Job, Refusal> {
     let name = &request.target.name;
-    match t.subscriptions.iter().find(|(n, _)| n == sub) {
+    match t
+        .subscriptions
+        .iter()
+        .find(|x| x.name == sub)
+        .map(|x| x.enabled)
+    {
         None => {
             return Err(Refusal::new(format!(
                 "{name} has no subscription {sub} (it has {}); nothing was changed",
@@ -94,18 +99,18 @@ pub(super) fn switchover(
                 } else {
                     t.subscriptions
                         .iter()
-                        .map(|(n, _)| n.as_str())
+                        .map(|x| x.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
             )));
         }
-        Some((_, false)) => {
+        Some(false) => {
             return Err(Refusal::new(format!(
                 "{name}'s subscription {sub} is disabled: it is not fed, there is nothing to catch up and switch over from; nothing was changed"
             )));
         }
-        Some((_, true)) => {}
+        Some(true) => {}
     }
     let Some(link) = p.senders.iter().find(|s| s.name == sub) else {
         return Err(Refusal::new(format!(
