@@ -577,23 +577,7 @@ async fn behind_sentinel_the_named_primary_is_read_and_follows_a_failover() {
     let rdir = dir.path().join("replica");
     std::fs::create_dir_all(&rdir).expect("dir");
     let _replica = redis_server(&rdir, r, Some(p));
-    let conf = dir.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {s}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {p} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n",
-            dir.path().display()
-        ),
-    )
-    .expect("sentinel.conf");
-    let _sentinel = Process(
-        Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start sentinel"),
-    );
+    let _sentinel = common::redis::sentinel(dir.path(), s, p);
     let (mut app, mut rx) = app_with(&redis_config(
         "redis-sentinel",
         s,

@@ -5,7 +5,6 @@
 //! each run again converging without failing over twice.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use touban::config::Platform;
@@ -142,23 +141,7 @@ async fn behind_sentinel_the_failover_is_the_sentinel_s_and_is_followed() {
         common::free_port(),
     );
     let _servers = pair(dir.path(), p, r);
-    let conf = dir.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {s}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {p} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n",
-            dir.path().display()
-        ),
-    )
-    .expect("sentinel.conf");
-    let _sentinel = Process(
-        Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start sentinel"),
-    );
+    let _sentinel = common::redis::sentinel(dir.path(), s, p);
     wait_ready(s);
     let backend = backend("redis-sentinel", s, "master_name = \"mymaster\"\n");
     let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");

@@ -131,6 +131,34 @@ fn checkpoint_files(dir: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits until the dead console's checkpoint can be found: its job's own
+/// task lets go of the lock once the runtime drops it, a moment after the
+/// abort (a console's process that dies lets go at its exit).
+async fn until_unlocked(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while Checkpoints::new(dir.join("jobs")).load().0.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead console's checkpoint stays locked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the executor has forgotten every checkpoint: it does once
+/// the job's task has ended, a moment after the job reported its end.
+async fn until_forgotten(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !checkpoint_files(dir).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a job that succeeded leaves no checkpoint: {:?}",
+            checkpoint_files(dir)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_same_end() {
     let dir = tempfile::tempdir().expect("temp");
@@ -163,21 +191,7 @@ async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_sa
     first.handle.abort();
     assert!(first.handle.await.is_err_and(|e| e.is_cancelled()));
     assert_eq!(checkpoint_files(dir.path()).len(), 1, "left behind");
-    // The job's own task lets go of the checkpoint's lock once the
-    // runtime drops it, a moment after the abort (a console's process
-    // that dies lets go at its exit): the next console starts after.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while Checkpoints::new(dir.path().join("jobs"))
-        .load()
-        .0
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the dead console's checkpoint stays locked"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_unlocked(dir.path()).await;
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
     let colour = |s: Service| {
         s.spec
@@ -218,10 +232,7 @@ async fn a_job_its_console_left_is_found_at_the_next_start_and_resumed_to_the_sa
         .await
         .expect("get");
     assert_eq!(blue.spec.and_then(|s| s.replicas), Some(0), "blue retired");
-    assert!(
-        checkpoint_files(dir.path()).is_empty(),
-        "a job that succeeded leaves no checkpoint"
-    );
+    until_forgotten(dir.path()).await;
     // Its records name the job it resumes: the key it ran under.
     let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit log");
     let records: Vec<serde_json::Value> = log

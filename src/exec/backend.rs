@@ -54,7 +54,7 @@ pub struct DbReading {
     /// `pg_is_in_recovery()`: a replica (or a primary still promoting).
     pub in_recovery: bool,
     /// A replica: the WAL replayed (`pg_last_wal_replay_lsn()`); a
-    /// primary: the WAL written (`pg_current_wal_lsn()`).
+    /// primary: the WAL inserted (`pg_current_wal_insert_lsn()`).
     pub lsn: Option<u64>,
     /// A replica: the WAL received (`pg_last_wal_receive_lsn()`).
     pub received: Option<u64>,

@@ -131,6 +131,10 @@ struct Queue {
     ended: HashMap<JobId, Queued>,
     /// Jobs asked to resume while their task was still ending.
     resume_pending: HashSet<JobId>,
+    /// Jobs cancelled while their task was running or ending: one that
+    /// ended otherwise than cancelled (it had reported its end before the
+    /// cancel came) is forgotten, as a cancel of an ended job is.
+    cancel_pending: HashSet<JobId>,
 }
 
 /// A switch a job started: its key, its id, from and to which colour.
@@ -229,6 +233,7 @@ async fn serve<B: Backend + Send + 'static>(
         last_switch: HashMap::new(),
         ended: found.into_iter().map(|q| (q.id, q)).collect(),
         resume_pending: HashSet::new(),
+        cancel_pending: HashSet::new(),
     };
     let mut tasks: JoinSet<Ended> = JoinSet::new();
     while queue.open || !tasks.is_empty() {
@@ -271,7 +276,18 @@ async fn serve<B: Backend + Send + 'static>(
                     if outcome == JobOutcome::Succeeded {
                         forget_reverted(&executor, &mut queue, &events, &q);
                     }
-                    if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled)
+                    let forget = queue.cancel_pending.remove(&id)
+                        && !matches!(outcome, JobOutcome::Cancelled);
+                    if matches!(outcome, JobOutcome::Failed(_)) && forget {
+                        forget_checkpoint(&executor, &q);
+                        declined(
+                            &executor,
+                            &events,
+                            id,
+                            &q.job,
+                            "the operator forgot it unfinished: it is not offered for resume any more",
+                        );
+                    } else if matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled)
                         && q.resumable()
                     {
                         queue.ended.insert(q.id, *q);
@@ -541,6 +557,8 @@ fn cancel<B>(
     }
     if let Some((_, cancel)) = queue.running.values().find(|(running, _)| *running == id) {
         let _ = cancel.send(true);
+        // It may have ended already, its end not yet taken in.
+        queue.cancel_pending.insert(id);
         return;
     }
     // Cancelling a job that ended unfinished forgets it: it is no

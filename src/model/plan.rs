@@ -34,6 +34,26 @@ pub struct PlannedStep {
     pub expect: String,
 }
 
+impl PlannedStep {
+    /// A step: what it does, what for, what must hold, the call, the
+    /// effect expected.
+    pub fn new(
+        title: String,
+        kind: StepKind,
+        precondition: &str,
+        call: &str,
+        expect: &str,
+    ) -> PlannedStep {
+        PlannedStep {
+            title,
+            kind,
+            precondition: precondition.to_owned(),
+            call: call.to_owned(),
+            expect: expect.to_owned(),
+        }
+    }
+}
+
 /// What the executor will do, for the operator to confirm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {

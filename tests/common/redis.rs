@@ -61,3 +61,25 @@ pub fn wait_ready(port: u16) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A Sentinel on `port` (in `dir`) monitoring the primary on `primary` as
+/// `mymaster`, quorum 1, down after 1 s; stopped when dropped.
+pub fn sentinel(dir: &Path, port: u16, primary: u16) -> Process {
+    let conf = dir.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n",
+            dir.display()
+        ),
+    )
+    .expect("sentinel.conf");
+    Process(
+        Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start sentinel"),
+    )
+}

@@ -18,22 +18,6 @@ use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
 /// How long the new primary may take to answer as one.
 pub const PROMOTED: Duration = Duration::from_secs(60);
 
-fn step(
-    title: String,
-    kind: StepKind,
-    precondition: &str,
-    call: &str,
-    expect: &str,
-) -> PlannedStep {
-    PlannedStep {
-        title,
-        kind,
-        precondition: precondition.to_owned(),
-        call: call.to_owned(),
-        expect: expect.to_owned(),
-    }
-}
-
 /// The steps of a failover from `c`'s primary to `to`.
 fn steps(name: &str, c: &CacheReading, to: &CacheReplica) -> Vec<PlannedStep> {
     let behind = c.offset.saturating_sub(to.offset);
@@ -58,7 +42,7 @@ fn steps(name: &str, c: &CacheReading, to: &CacheReplica) -> Vec<PlannedStep> {
         )
     };
     vec![
-        step(
+        PlannedStep::new(
             format!(
                 "check {} is {name}'s primary and {} is online",
                 c.primary, to.addr
@@ -68,14 +52,14 @@ fn steps(name: &str, c: &CacheReading, to: &CacheReplica) -> Vec<PlannedStep> {
             "INFO replication",
             &format!("{} at offset {}, {behind} bytes behind", to.addr, to.offset),
         ),
-        step(
+        PlannedStep::new(
             format!("fail {name} over from {} to {}", c.primary, to.addr),
             StepKind::Mutate,
             &format!("{} is the primary", c.primary),
             &call,
             &expect,
         ),
-        step(
+        PlannedStep::new(
             format!("wait until {name}'s new primary answers as one"),
             StepKind::Verify,
             "the failover started",

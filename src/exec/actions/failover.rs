@@ -24,22 +24,6 @@ pub const CATCH_UP: Duration = Duration::from_secs(60);
 /// How long a promoted database may take to take writes.
 pub const WRITABLE: Duration = Duration::from_secs(60);
 
-fn step(
-    title: String,
-    kind: StepKind,
-    precondition: &str,
-    call: &str,
-    expect: &str,
-) -> PlannedStep {
-    PlannedStep {
-        title,
-        kind,
-        precondition: precondition.to_owned(),
-        call: call.to_owned(),
-        expect: expect.to_owned(),
-    }
-}
-
 fn plan_of(request: &ActionRequest, title: String, steps: Vec<PlannedStep>) -> Plan {
     Plan {
         request: request.clone(),
@@ -114,6 +98,17 @@ pub fn behind_words(t: &DbReading, primary_lsn: Option<u64>) -> String {
     }
 }
 
+/// The fence of `primary`, as a step of a switchover.
+fn fence_step(primary: &str) -> PlannedStep {
+    PlannedStep::new(
+        format!("fence {primary}: read-only, its sessions ended"),
+        StepKind::Mutate,
+        &format!("{primary} answers as the primary"),
+        "ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf(); pg_terminate_backend() of every other client session",
+        "a new session reads default_transaction_read_only = on, no session begun before it left; applications reconnect read-only",
+    )
+}
+
 /// The steps of a switchover of `primary` (read as `p`) to `name` (`t`).
 fn switchover_steps(name: &str, primary: &str, t: &DbReading, p: &DbReading) -> Vec<PlannedStep> {
     let fenced = if p.read_only {
@@ -122,38 +117,34 @@ fn switchover_steps(name: &str, primary: &str, t: &DbReading, p: &DbReading) -> 
         format!("{primary} takes writes ({} other sessions)", p.sessions)
     };
     vec![
-        step(
+        PlannedStep::new(
             format!("check {primary} is the primary and {name} streams from it"),
             StepKind::Check,
             &fenced,
             "pg_is_in_recovery(), pg_stat_wal_receiver, and pg_control_system() where the role may read it",
             &format!("{name}: {}", behind_words(t, p.lsn)),
         ),
-        step(
-            format!("fence {primary}: read-only, its sessions ended"),
-            StepKind::Mutate,
-            &format!("{primary} answers as the primary"),
-            "ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf(); pg_terminate_backend() of every other client session",
-            "a new session reads default_transaction_read_only = on; applications reconnect read-only",
-        ),
-        step(
+        fence_step(primary),
+        PlannedStep::new(
             format!("wait until {name} has replayed {primary}'s last WAL"),
             StepKind::Verify,
             &format!("{primary} is fenced"),
-            &format!("pg_current_wal_lsn() on {primary}, then pg_last_wal_replay_lsn() on {name}"),
+            &format!(
+                "pg_current_wal_insert_lsn() on {primary}, then pg_last_wal_replay_lsn() on {name}, until both are still"
+            ),
             &format!(
                 "replayed to at least that LSN, within {} s: every acknowledged commit is on {name}",
                 CATCH_UP.as_secs()
             ),
         ),
-        step(
+        PlannedStep::new(
             format!("promote {name}"),
             StepKind::Mutate,
             &format!("{name} has replayed everything {primary} wrote"),
             &format!("SELECT pg_promote(true, {PROMOTE_SECONDS})"),
             "pg_is_in_recovery() = false",
         ),
-        step(
+        PlannedStep::new(
             format!("verify {name} takes writes"),
             StepKind::Verify,
             &format!("{name} is promoted"),
@@ -341,21 +332,21 @@ pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Jo
         _ => "not read".to_owned(),
     };
     let steps = vec![
-        step(
+        PlannedStep::new(
             format!("check {primary} still does not answer and {name} is a replica"),
             StepKind::Check,
             &format!("{primary}: {down}"),
             "connect to both; pg_is_in_recovery() on the replica",
             &loss,
         ),
-        step(
+        PlannedStep::new(
             format!("promote {name} without {primary}"),
             StepKind::Mutate,
             &format!("{primary} does not answer"),
             &format!("SELECT pg_promote(true, {PROMOTE_SECONDS})"),
             "pg_is_in_recovery() = false",
         ),
-        step(
+        PlannedStep::new(
             format!("verify {name} takes writes"),
             StepKind::Verify,
             &format!("{name} is promoted"),
@@ -365,7 +356,7 @@ pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Jo
                 WRITABLE.as_secs()
             ),
         ),
-        step(
+        PlannedStep::new(
             format!("fence {primary} if it answers again"),
             StepKind::Mutate,
             &format!("{name} is the primary"),
@@ -456,14 +447,14 @@ pub fn fence(request: &ActionRequest, read_only: bool, seen: &Seen) -> Result<Jo
         )
     };
     let steps = vec![
-        step(
+        PlannedStep::new(
             format!("check {name} answers as a primary"),
             StepKind::Check,
             "it answers",
             "pg_is_in_recovery()",
             "false",
         ),
-        step(
+        PlannedStep::new(
             title.clone(),
             StepKind::Mutate,
             "it is a primary",

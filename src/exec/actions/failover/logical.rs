@@ -6,7 +6,7 @@
 //! (sequences are not replicated logically: without this, the first insert
 //! on the new primary would reuse an id).
 
-use super::{CATCH_UP, WRITABLE, plan_of, step};
+use super::{CATCH_UP, WRITABLE, fence_step, plan_of};
 use crate::exec::backend::DbReading;
 use crate::exec::backend::postgres::lsn_text;
 use crate::exec::step::{DbOp, Job, Op};
@@ -18,7 +18,7 @@ use crate::model::plan::{PlannedStep, Refusal, StepKind};
 fn steps(name: &str, primary: &str, sub: &str, p: &DbReading) -> Vec<PlannedStep> {
     let wal = p.lsn.map_or_else(|| "?".to_owned(), lsn_text);
     vec![
-        step(
+        PlannedStep::new(
             format!(
                 "check {primary} is the primary and {name}'s subscription {sub} streams from it"
             ),
@@ -27,33 +27,27 @@ fn steps(name: &str, primary: &str, sub: &str, p: &DbReading) -> Vec<PlannedStep
             &format!("pg_subscription on {name}; pg_stat_replication on {primary}"),
             "the subscription enabled, its link streaming",
         ),
-        step(
-            format!("fence {primary}: read-only, its sessions ended"),
-            StepKind::Mutate,
-            &format!("{primary} answers as the primary"),
-            "ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf(); pg_terminate_backend() of every other client session",
-            "a new session reads default_transaction_read_only = on; applications reconnect read-only",
-        ),
-        step(
+        fence_step(primary),
+        PlannedStep::new(
             format!("wait until {sub} has applied {primary}'s last WAL"),
             StepKind::Verify,
             &format!("{primary} is fenced"),
             &format!(
-                "pg_current_wal_lsn() on {primary}, then its pg_stat_replication.replay_lsn for {sub}"
+                "pg_current_wal_insert_lsn() on {primary}, then the confirmed_flush_lsn of {sub}'s slot there"
             ),
             &format!(
                 "applied to at least that LSN, within {} s: every acknowledged commit is on {name}",
                 CATCH_UP.as_secs()
             ),
         ),
-        step(
+        PlannedStep::new(
             format!("disable subscription {sub} on {name}"),
             StepKind::Mutate,
             "everything is applied",
             &format!("ALTER SUBSCRIPTION {sub} DISABLE"),
             "pg_subscription.subenabled = false: nothing more is applied from the source",
         ),
-        step(
+        PlannedStep::new(
             format!("advance {name}'s sequences past {primary}'s"),
             StepKind::Mutate,
             &format!("{primary} is fenced (its sequences move no more)"),
@@ -62,7 +56,7 @@ fn steps(name: &str, primary: &str, sub: &str, p: &DbReading) -> Vec<PlannedStep
             ),
             "every sequence on the new primary at or past the source's",
         ),
-        step(
+        PlannedStep::new(
             format!("verify {name} takes writes"),
             StepKind::Verify,
             "the subscription is disabled",
