@@ -652,3 +652,71 @@ async fn a_fence_a_dead_console_left_half_done_ends_the_sessions_it_missed() {
         "the read-write session outlived the resumed fence"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switchover_killed_at_its_promotion_resumes_to_the_same_end() {
+    let pair = Pair::start();
+    psql(
+        &pair.bin,
+        pair.primary,
+        "CREATE TABLE acked (id bigint PRIMARY KEY)",
+    );
+    pair.wait_replicated("acked");
+    psql(
+        &pair.bin,
+        pair.primary,
+        "INSERT INTO acked SELECT generate_series(1, 500)",
+    );
+    let backend = Arc::new(backend(&pair));
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log"));
+    let who = Who::new("test", "aiko@bastion");
+    let r = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let job = runner::prepare(backend.as_ref(), &r, false)
+        .await
+        .expect("a plan");
+    // The console dies as step 4 (the promotion) begins: fenced, caught
+    // up, not promoted.
+    let running = common::exec::spawn_job(
+        Arc::clone(&backend),
+        job.clone(),
+        1,
+        Arc::clone(&audit),
+        who.clone(),
+    );
+    common::exec::kill_at_step(running, 4).await;
+    assert_eq!(
+        psql(&pair.bin, pair.replica, "SELECT pg_is_in_recovery()"),
+        "t"
+    );
+    assert_eq!(
+        psql(
+            &pair.bin,
+            pair.primary,
+            "SHOW default_transaction_read_only"
+        ),
+        "on",
+        "fenced before the kill"
+    );
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[1].contains("fenced already"), "{steps:?}");
+    assert!(steps[3].contains("promoted"), "{steps:?}");
+    assert_eq!(
+        psql(&pair.bin, pair.replica, "SELECT pg_is_in_recovery()"),
+        "f"
+    );
+    assert_eq!(
+        psql(&pair.bin, pair.replica, "SELECT count(*) FROM acked"),
+        "500"
+    );
+}

@@ -98,6 +98,20 @@ pub fn behind_words(t: &DbReading, primary_lsn: Option<u64>) -> String {
     }
 }
 
+/// The check that the new primary `name` takes writes, as a step.
+fn writes_step(name: &str) -> PlannedStep {
+    PlannedStep::new(
+        format!("verify {name} takes writes"),
+        StepKind::Verify,
+        &format!("{name} is promoted"),
+        "pg_is_in_recovery(); BEGIN; CREATE TEMPORARY TABLE …; SELECT txid_current(); COMMIT",
+        &format!(
+            "a primary, not read-only, a transaction committed, within {} s",
+            WRITABLE.as_secs()
+        ),
+    )
+}
+
 /// The fence of `primary`, as a step of a switchover.
 fn fence_step(primary: &str) -> PlannedStep {
     PlannedStep::new(
@@ -144,16 +158,7 @@ fn switchover_steps(name: &str, primary: &str, t: &DbReading, p: &DbReading) -> 
             &format!("SELECT pg_promote(true, {PROMOTE_SECONDS})"),
             "pg_is_in_recovery() = false",
         ),
-        PlannedStep::new(
-            format!("verify {name} takes writes"),
-            StepKind::Verify,
-            &format!("{name} is promoted"),
-            "pg_is_in_recovery(); BEGIN; CREATE TEMPORARY TABLE …; SELECT txid_current(); COMMIT",
-            &format!(
-                "a primary, not read-only, a transaction committed, within {} s",
-                WRITABLE.as_secs()
-            ),
-        ),
+        writes_step(name),
     ]
 }
 
@@ -346,16 +351,7 @@ pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Jo
             &format!("SELECT pg_promote(true, {PROMOTE_SECONDS})"),
             "pg_is_in_recovery() = false",
         ),
-        PlannedStep::new(
-            format!("verify {name} takes writes"),
-            StepKind::Verify,
-            &format!("{name} is promoted"),
-            "pg_is_in_recovery(); BEGIN; CREATE TEMPORARY TABLE …; SELECT txid_current(); COMMIT",
-            &format!(
-                "a primary, not read-only, a transaction committed, within {} s",
-                WRITABLE.as_secs()
-            ),
-        ),
+        writes_step(name),
         PlannedStep::new(
             format!("fence {primary} if it answers again"),
             StepKind::Mutate,
