@@ -248,10 +248,11 @@ async fn held(
         } else {
             // What it showed instead, for the next time this happens.
             Err(format!(
-                "{}: {condition} is no longer shown (state {:?}, verdict {:?})",
+                "{}: {condition} is no longer shown (state {:?}, verdict {:?}, reading {:?})",
                 s.kind,
                 s.state(a),
-                (s.verdict)(a)
+                (s.verdict)(a),
+                data_of(a, &s.id)
             ))
         }
     };

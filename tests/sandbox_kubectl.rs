@@ -127,10 +127,11 @@ async fn scale_and_rollouts_behave_like_a_cluster() {
     let sandbox = start().await;
     let k = Kubectl::new(&sandbox);
     blocking(move || {
-        k.ok(&["scale", "deployment/backend-api-blue", "--replicas=5"]);
-        let status = k.ok(&["rollout", "status", "deployment/backend-api-blue", "--timeout=60s"]);
+        // Green: no HPA aims at it to scale it back (the blue one's would).
+        k.ok(&["scale", "deployment/backend-api-green", "--replicas=5"]);
+        let status = k.ok(&["rollout", "status", "deployment/backend-api-green", "--timeout=60s"]);
         assert!(status.contains("successfully rolled out"), "{status}");
-        let ready = k.ok(&["get", "deployment", "backend-api-blue", "-o", "jsonpath={.status.readyReplicas}/{.status.replicas} gen {.metadata.generation} observed {.status.observedGeneration}"]);
+        let ready = k.ok(&["get", "deployment", "backend-api-green", "-o", "jsonpath={.status.readyReplicas}/{.status.replicas} gen {.metadata.generation} observed {.status.observedGeneration}"]);
         assert_eq!(ready, "5/5 gen 2 observed 2");
 
         k.ok(&["rollout", "restart", "deployment/web-frontend-blue"]);

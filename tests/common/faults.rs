@@ -146,15 +146,10 @@ async fn serve(
     let mut up = [0u8; 16 << 10];
     let mut down = [0u8; 16 << 10];
     loop {
+        // The mode is looked at first: bytes read after a switch are not
+        // relayed, whatever order the reads and the switch were woken in.
         tokio::select! {
-            n = cr.read(&mut up) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if sw.write_all(&up[..n]).await.is_err() { return },
-            },
-            n = sr.read(&mut down) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if cw.write_all(&down[..n]).await.is_err() { return },
-            },
+            biased;
             changed = mode.changed() => {
                 if changed.is_err() {
                     return;
@@ -171,8 +166,28 @@ async fn serve(
                     _ => return,
                 }
             }
+            n = cr.read(&mut up) => match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => if sw.write_all(&up[..n]).await.is_err() { return },
+            },
+            n = sr.read(&mut down) => match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if !relaying(&mode, born) {
+                        return;
+                    }
+                    if cw.write_all(&down[..n]).await.is_err() { return }
+                }
+            },
         }
     }
+}
+
+/// Whether a connection born at generation `born` still relays: the
+/// proxy has not been switched since, or has been switched back to relay.
+fn relaying(mode: &watch::Receiver<(Mode, u64)>, born: u64) -> bool {
+    let now = mode.borrow();
+    now.1 == born || matches!(now.0, Mode::Relay)
 }
 
 /// Reads what looks like an HTTP request head (or whatever comes first).
