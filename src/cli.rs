@@ -67,6 +67,9 @@ pub enum Sub {
         #[arg(long)]
         demo: bool,
     },
+    /// Check, from the shell, whether each DR region could take over now:
+    /// every readiness check with its value; exits 1 when one is not ready.
+    Drill(drill::DrillArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -179,6 +182,9 @@ pub enum ConfigAction {
     },
 }
 
+/// How often the console reads the audit log for drills run elsewhere.
+const DRILLS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Exit status for a configuration error.
 pub const EXIT_CONFIG: u8 = 2;
 
@@ -189,6 +195,8 @@ macro_rules! out {
         $crate::cli::write_out(format_args!($($arg)*))
     };
 }
+
+mod drill;
 
 /// See [`out!`].
 pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
@@ -248,6 +256,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Sub::Audit { since, json, demo }) => Ok(audit(&paths, since.as_deref(), json, demo)),
+        Some(Sub::Drill(args)) => drill::drill(&paths, &overrides, &args),
         Some(Sub::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut script);
@@ -555,8 +564,7 @@ fn console(
             .wrap_err("cannot open the terminal")?;
         tui::spawn_input(tx.clone());
         tui::spawn_clock(tx.clone());
-        let details =
-            crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
+        let details = spawn_sources(app.platform(), &paths, &tx);
         let (exec, executor) = spawn_executor(app.platform(), read_only_flag, &paths, &tx)?;
         if matches!(mode, Mode::CrashTest) {
             // Frames drawn without pause, so the panic lands while one may
@@ -625,6 +633,17 @@ fn console(
         Err(e) if code == ExitCode::FAILURE => Err(e),
         _ => Ok(code),
     }
+}
+
+/// Every source the console reads, the audit log's drills among them;
+/// returns where detail requests go.
+fn spawn_sources(
+    platform: &config::Platform,
+    paths: &Paths,
+    tx: &mpsc::Sender<crate::app::Event>,
+) -> mpsc::UnboundedSender<crate::model::cluster::ObjectRef> {
+    crate::sources::drills::spawn(paths.audit_log.clone(), tx, DRILLS_EVERY);
+    crate::sources::spawn_all(platform, tx, crate::sources::Intervals::CONSOLE)
 }
 
 /// The console has gone, and its sender with it: the executor cancels

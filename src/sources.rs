@@ -8,6 +8,7 @@ mod budget;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod data;
+pub mod drills;
 pub(crate) mod http;
 pub mod promql;
 

@@ -538,7 +538,9 @@ fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
     t.keys(&["S"]);
     t.keys(&["-l", "10"]);
     t.keys(&["Enter"]);
-    let dialog = t.wait_for("Scale web-frontend-blue from 4 to 10");
+    t.wait_for("Scale web-frontend-blue from 4 to 10");
+    // Its buttons are its last line: the whole dialog is drawn.
+    let dialog = t.wait_for("[ Confirm ]");
     for field in [
         "Tokyo (primary)",
         "eks-tokyo",
@@ -695,7 +697,9 @@ fn deploy_3_3_0(t: &Tmux) -> String {
     t.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
     t.keys(&["-l", "3.3.0"]);
     t.keys(&["Enter"]);
-    let dialog = t.wait_for("Deploy iworkz/web-frontend:3.3.0 to web-frontend");
+    // The dialog's last line: a frame caught mid-draw holds only its top.
+    t.wait_for("Deploy iworkz/web-frontend:3.3.0 to web-frontend");
+    let dialog = t.wait_for("type web-frontend to confirm");
     t.keys(&["-l", "web-frontend"]);
     t.keys(&["Tab", "Tab", "Enter"]);
     t.wait_for("Why? It goes to the audit log");

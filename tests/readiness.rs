@@ -8,9 +8,11 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 use touban::app::App;
+use touban::app::Event;
 use touban::model::Command;
 use touban::model::Pane;
-use touban::model::readiness::{Mark, Readiness};
+use touban::model::Update;
+use touban::model::readiness::{Drill, Drills, Mark, Readiness};
 use touban::sandbox::Scenario;
 
 mod common;
@@ -107,8 +109,13 @@ async fn the_calm_sandbox_is_ready_but_for_its_drift_which_fixed_and_broken_agai
             ("drift", Mark::Warn),
             ("hpa", Mark::Warn),
             ("reachable", Mark::Ok),
+            ("drill", Mark::Warn),
         ],
         "{r:#?}"
+    );
+    assert_eq!(
+        why(&c.app, "drill"),
+        "warn runbook: no drill on record · `touban drill` runs one"
     );
     // The sandbox seeds Korea's ConfigMap drift and its HPA fault.
     assert!(
@@ -121,13 +128,13 @@ async fn the_calm_sandbox_is_ready_but_for_its_drift_which_fixed_and_broken_agai
         r.summary(),
         (
             Mark::Warn,
-            "Seoul ready (lag 0.4 s / RPO 30 s) · 2 warnings".into()
+            "Seoul ready (lag 0.4 s / RPO 30 s) · 3 warnings".into()
         )
     );
     c.app.run(Command::Focus(Pane::Failover));
     let screen = common::text(&common::render(&c.app, 120, 30));
     assert!(
-        screen.contains("DR READINESS Tokyo → Seoul ready (lag 0.4 s / RPO 30 s) · 2 warnings"),
+        screen.contains("DR READINESS Tokyo → Seoul ready (lag 0.4 s / RPO 30 s) · 3 warnings"),
         "{screen}"
     );
     assert!(
@@ -158,6 +165,21 @@ async fn the_calm_sandbox_is_ready_but_for_its_drift_which_fixed_and_broken_agai
     )
     .await;
     c.until("hpa", Mark::Ok).await;
+    // A drill that passed an hour ago, as the audit log would say.
+    let mut drills = Drills::default();
+    drills.fold([Drill {
+        from: "tokyo".into(),
+        to: "korea".into(),
+        at: c.app.now() - std::time::Duration::from_secs(3600),
+        dry_run: true,
+        passed: true,
+        outcome: "succeeded: Seoul ready".into(),
+    }]);
+    c.app.handle(Event::Update(Update::Drills(drills)));
+    assert_eq!(
+        why(&c.app, "drill"),
+        "ok runbook: last drill 1 h ago passed"
+    );
     assert_eq!(
         seoul(&c.app).summary(),
         (Mark::Ok, "Seoul ready (lag 0.4 s / RPO 30 s)".into())

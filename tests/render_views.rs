@@ -53,6 +53,12 @@ fn shift(update: &mut Update, f: &dyn Fn(SystemTime) -> SystemTime) {
         | Update::Data { .. }
         | Update::CloudWatch { .. }
         | Update::Figures { .. } => {}
+        Update::Drills(d) => {
+            d.read = d.read.map(&f);
+            for run in &mut d.last {
+                run.at = f(run.at);
+            }
+        }
     }
 }
 

@@ -1089,6 +1089,7 @@ pub fn request_title(request: &ActionRequest) -> String {
             read_only: false, ..
         } => format!("lift {name}'s fence"),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
+        ActionKind::RegionFailover { from, to } => format!("fail {from} over to {to}"),
     }
 }
 

@@ -36,6 +36,12 @@ impl App {
         checks.extend(self.capacity_check(from, to));
         checks.extend(self.drift_checks(from, to));
         checks.push(self.reachable_check(to));
+        checks.push(readiness::drill(
+            self.store.drills(),
+            from.name.get_ref(),
+            to.name.get_ref(),
+            self.now,
+        ));
         Readiness {
             region: to.name.get_ref().clone(),
             from: from.display.clone(),

@@ -31,6 +31,8 @@ pub struct Store {
     /// Per data source, the threshold rules crossed and for how many polls
     /// in a row.
     holds: BTreeMap<SourceId, BTreeMap<&'static str, u32>>,
+    /// The runbook's last runs, from the audit log.
+    drills: crate::model::readiness::Drills,
 }
 
 /// What an update changed that the rest of the app cares about.
@@ -97,8 +99,14 @@ impl Store {
             Update::SourceState { id, state } => {
                 self.sources.insert(id, state);
             }
+            Update::Drills(drills) => self.drills = drills,
         }
         Applied::Stored
+    }
+
+    /// The runbook's last runs, as the audit log was last read.
+    pub fn drills(&self) -> &crate::model::readiness::Drills {
+        &self.drills
     }
 
     /// Every source and its health.

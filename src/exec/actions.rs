@@ -100,5 +100,9 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
+        ActionKind::RegionFailover { from, to } => Err(Refusal::instead(
+            format!("the region runbook {from} → {to} is not in the executor yet"),
+            "`touban drill` checks the DR region's readiness from the shell",
+        )),
     }
 }

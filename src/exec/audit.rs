@@ -179,6 +179,33 @@ impl Record {
     }
 }
 
+/// The runs of the region runbook (drills and failovers) among the
+/// records of `text`, in order: each `finished` record of a
+/// `region-failover`. Lines that are not such records are passed over.
+pub fn drills(text: &str) -> Vec<crate::model::readiness::Drill> {
+    text.lines()
+        .filter(|l| l.contains("region-failover") && l.contains("finished"))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let text = |path: &str| v.pointer(path).and_then(serde_json::Value::as_str);
+            if text("/event")? != "finished" || text("/action/action")? != "region-failover" {
+                return None;
+            }
+            let at: jiff::Timestamp = text("/at")?.parse().ok()?;
+            let outcome = text("/outcome").unwrap_or("").to_owned();
+            Some(crate::model::readiness::Drill {
+                from: text("/action/from")?.to_owned(),
+                to: text("/action/to")?.to_owned(),
+                at: std::time::SystemTime::UNIX_EPOCH
+                    + std::time::Duration::from_secs(u64::try_from(at.as_second()).ok()?),
+                dry_run: v.pointer("/dry_run").and_then(serde_json::Value::as_bool) == Some(true),
+                passed: outcome.starts_with("succeeded"),
+                outcome,
+            })
+        })
+        .collect()
+}
+
 /// The open audit log.
 #[derive(Debug)]
 pub struct AuditLog {

@@ -100,7 +100,7 @@ pub fn parse_switch(value: &str) -> Option<(String, String)> {
 pub fn applies(target: &Target) -> bool {
     !matches!(
         target.kind,
-        ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache
+        ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region
     )
 }
 
@@ -116,6 +116,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Silence => "silence",
         ObjectKind::Database => "database",
         ObjectKind::Cache => "cache",
+        ObjectKind::Region => "region",
     };
     let name: String = target
         .name

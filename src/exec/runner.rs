@@ -53,7 +53,7 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
     dry.plan.request.dry_run = true;
     let database = matches!(
         job.plan.request.target.kind,
-        ObjectKind::Database | ObjectKind::Cache
+        ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region
     );
     let (_never, cancel) = watch::channel(false);
     for (op, step) in dry.ops.iter().zip(&dry.plan.steps) {
@@ -618,7 +618,8 @@ async fn perform<B: Backend>(
         | ActionKind::Switchover { .. }
         | ActionKind::Promote { .. }
         | ActionKind::Fence { .. }
-        | ActionKind::CacheFailover => None,
+        | ActionKind::CacheFailover
+        | ActionKind::RegionFailover { .. } => None,
     };
     let t = &request.target;
     match op {

@@ -39,6 +39,10 @@ pub enum ObjectKind {
     Database,
     /// A configured cache (named as a database is).
     Cache,
+    /// A DR region taking over from the primary (the target's `region`
+    /// and `name` are the DR region's name in the config, its `cluster`
+    /// the primary's).
+    Region,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -239,6 +243,15 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         partner: Option<String>,
     },
+    /// The region runbook: the DR region `to` takes over from the primary
+    /// region `from`. Only its drill is written down so far (`touban
+    /// drill`: every readiness check, nothing changed).
+    RegionFailover {
+        /// The primary region's name in the config.
+        from: String,
+        /// The DR region's.
+        to: String,
+    },
 }
 
 /// A duration as whole seconds in the audit log and a checkpoint.
@@ -281,6 +294,7 @@ impl ActionKind {
                 read_only: false, ..
             } => "unfence",
             ActionKind::CacheFailover => "cache-failover",
+            ActionKind::RegionFailover { .. } => "region-failover",
         }
     }
 }

@@ -108,6 +108,100 @@ impl Readiness {
     }
 }
 
+/// A run of the region runbook, in drill or for real, as the audit log
+/// has it (its `finished` record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drill {
+    /// The primary region's name in the config.
+    pub from: String,
+    /// The DR region's.
+    pub to: String,
+    /// When it ended.
+    pub at: SystemTime,
+    /// A drill (nothing changed) rather than a failover.
+    pub dry_run: bool,
+    /// Whether it passed (a drill: every check held).
+    pub passed: bool,
+    /// Its outcome, as written down.
+    pub outcome: String,
+}
+
+/// What the audit log said of the runbook when it was last read: the
+/// latest run per pair of regions, or why it could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drills {
+    /// When it was read; `None`: not yet.
+    pub read: Option<SystemTime>,
+    /// The latest run of each pair of regions.
+    pub last: Vec<Drill>,
+    /// Why the audit log could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+impl Drills {
+    /// Folds in `found` (read in order), keeping each pair's latest.
+    pub fn fold(&mut self, found: impl IntoIterator<Item = Drill>) {
+        for d in found {
+            match self
+                .last
+                .iter_mut()
+                .find(|l| l.from == d.from && l.to == d.to)
+            {
+                Some(l) if l.at <= d.at => *l = d,
+                Some(_) => {}
+                None => self.last.push(d),
+            }
+        }
+    }
+}
+
+/// How old a passed drill may be and still count: a week.
+pub const DRILL_FRESH: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// When the runbook from `from` to `to` (their names in the config) last
+/// ran, and how it went: a passed drill within [`DRILL_FRESH`] is ok; none,
+/// an older one or a failed one is a warning (it never blocks a failover).
+pub fn drill(drills: &Drills, from: &str, to: &str, now: SystemTime) -> Check {
+    let check = |mark, why: String, as_of| Check {
+        area: "drill",
+        subject: "runbook".into(),
+        mark,
+        why,
+        as_of,
+    };
+    if let Some(e) = &drills.error {
+        return check(
+            Mark::Warn,
+            format!("the audit log cannot be read: {e}"),
+            None,
+        );
+    }
+    let Some(last) = drills.last.iter().find(|d| d.from == from && d.to == to) else {
+        return check(
+            Mark::Warn,
+            "no drill on record · `touban drill` runs one".into(),
+            drills.read,
+        );
+    };
+    let age = now.duration_since(last.at).unwrap_or_default();
+    let what = if last.dry_run { "drill" } else { "failover" };
+    let when = format!("last {what} {} ago", super::source::age_label(age));
+    let (mark, why) = if !last.passed {
+        (Mark::Warn, format!("{when} did not pass: {}", last.outcome))
+    } else if age > DRILL_FRESH {
+        (
+            Mark::Warn,
+            format!(
+                "{when}, over {} d: drill again",
+                DRILL_FRESH.as_secs() / 86_400
+            ),
+        )
+    } else {
+        (Mark::Ok, format!("{when} passed"))
+    };
+    check(mark, why, drills.read)
+}
+
 /// Seconds as the screen shows them: one decimal under 10.
 pub fn seconds(s: f64) -> String {
     if s < 10.0 {
@@ -752,6 +846,59 @@ mod tests {
             capacity("Tokyo", "Seoul", Resources::default(), now, None, at).mark,
             Mark::Unknown
         );
+    }
+
+    #[test]
+    fn a_drill_counts_when_it_passed_within_a_week() {
+        let now = SystemTime::now();
+        let hours = |h: u64| now - std::time::Duration::from_secs(h * 3600);
+        let run = |at, passed| Drill {
+            from: "tokyo".into(),
+            to: "korea".into(),
+            at,
+            dry_run: true,
+            passed,
+            outcome: if passed {
+                "succeeded: ready"
+            } else {
+                "failed: not ready · db: stale"
+            }
+            .into(),
+        };
+        let mut drills = Drills::default();
+        let c = drill(&drills, "tokyo", "korea", now);
+        assert_eq!(
+            (c.mark, c.why.as_str()),
+            (Mark::Warn, "no drill on record · `touban drill` runs one")
+        );
+        drills.fold([run(hours(30), true), run(hours(2), false)]);
+        let c = drill(&drills, "tokyo", "korea", now);
+        assert_eq!(
+            (c.mark, c.why.as_str()),
+            (
+                Mark::Warn,
+                "last drill 2 h ago did not pass: failed: not ready · db: stale"
+            )
+        );
+        drills.fold([run(hours(1), true), run(hours(40), false)]);
+        let c = drill(&drills, "tokyo", "korea", now);
+        assert_eq!(
+            (c.mark, c.why.as_str()),
+            (Mark::Ok, "last drill 1 h ago passed"),
+            "an older run read later changes nothing"
+        );
+        let c = drill(&drills, "tokyo", "korea", now + DRILL_FRESH);
+        assert_eq!(
+            (c.mark, c.why.as_str()),
+            (Mark::Warn, "last drill 7 d ago, over 7 d: drill again")
+        );
+        assert_eq!(
+            drill(&drills, "tokyo", "osaka", now).mark,
+            Mark::Warn,
+            "another pair has its own"
+        );
+        drills.error = Some("audit.jsonl: permission denied".into());
+        assert_eq!(drill(&drills, "tokyo", "korea", now).mark, Mark::Warn);
     }
 
     #[test]

@@ -231,6 +231,8 @@ pub enum Update {
         /// The YAML, or what failed.
         yaml: Result<String, String>,
     },
+    /// The runbook's drills and failovers, as the audit log has them.
+    Drills(super::readiness::Drills),
 }
 
 #[cfg(test)]

@@ -354,7 +354,7 @@ impl Backend for KubeBackend {
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
             ObjectKind::Pod => ("Pod", "v1"),
-            ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache => {
+            ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region => {
                 return Err(Failure {
                     what: format!("{t} has no cluster to write Events to"),
                     status: None,
@@ -646,7 +646,8 @@ impl Backend for KubeBackend {
             | ObjectKind::Pod
             | ObjectKind::Silence
             | ObjectKind::Database
-            | ObjectKind::Cache => Err(Failure {
+            | ObjectKind::Cache
+            | ObjectKind::Region => Err(Failure {
                 what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,
             }),

@@ -33,7 +33,8 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         | ObjectKind::Service
         | ObjectKind::Silence
         | ObjectKind::Database
-        | ObjectKind::Cache => None,
+        | ObjectKind::Cache
+        | ObjectKind::Region => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas

@@ -1,0 +1,320 @@
+//! `touban drill`: the DR readiness of every DR region, from the shell.
+//! The sources are started as the console starts them; once each has
+//! answered or failed (or `--wait` has passed), every readiness check is
+//! printed with its value and age, the drill is written to the audit log
+//! (a dry run of the region runbook: nothing is changed), and the exit
+//! status says whether every DR region could take over: 0 ready, 1 not
+//! ready or not known, 2 a configuration error. A pipeline that drills
+//! every day keeps the Failover pane's "last drill" row honest.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use color_eyre::eyre::{self, WrapErr};
+use tokio::sync::mpsc;
+
+use crate::app::{App, Event};
+use crate::config::{self, Overrides, Paths};
+use crate::exec::audit::{AuditLog, Event as Logged, Record};
+use crate::model::SourceState;
+use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use crate::model::readiness::{Mark, Readiness};
+use crate::model::source::age_label;
+
+use super::{EXIT_CONFIG, report};
+
+/// What `touban drill` was asked.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrillArgs {
+    /// Print one JSON document (regions, checks, verdicts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Wait at most this many seconds for every source to answer once.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub wait: u64,
+    /// Drill the demo's simulated platform (started in-process) instead.
+    #[arg(long)]
+    pub demo: bool,
+    /// The demo's world, with `--demo`.
+    #[command(flatten)]
+    pub world: super::WorldArgs,
+}
+
+/// Runs the drill; see the module.
+pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    let mut paths = paths.clone();
+    let demo = if args.demo {
+        Some(super::demo_world(
+            &runtime,
+            &mut paths,
+            args.world.clone().into(),
+        )?)
+    } else {
+        None
+    };
+    let loaded = match config::load(&paths, overrides) {
+        Ok(l) => l,
+        Err(e) => return Ok(super::config_failed(&e)),
+    };
+    let audit = AuditLog::open(&paths.audit_log).wrap_err_with(|| {
+        format!(
+            "cannot open the audit log {} (its directory must be writable)",
+            paths.audit_log.display()
+        )
+    })?;
+    let who = crate::exec::runner::Who::new(
+        &loaded.platform.environment,
+        &super::operator(&loaded.platform),
+    );
+    let drills = crate::sources::drills::read_once(&paths.audit_log);
+    let wait = Duration::from_secs(args.wait);
+    let (app, silent) = runtime.block_on(async move {
+        let (tx, mut rx) = mpsc::channel::<Event>(crate::tui::CHANNEL);
+        let mut app = App::new(loaded, SystemTime::now());
+        app.handle(Event::Update(crate::model::Update::Drills(drills)));
+        let _details =
+            crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
+        drop(tx);
+        let silent = settle(&mut app, &mut rx, wait).await;
+        (app, silent)
+    });
+    let regions = app.readiness();
+    if regions.is_empty() {
+        report(
+            "touban drill: the config has no region with role = \"primary\" and one with role = \"dr\": nothing to drill",
+        );
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let now = SystemTime::now();
+    if args.json {
+        out!("{}", json(&regions, &silent, now));
+    } else {
+        for line in text(&regions, &silent, now) {
+            out!("{line}");
+        }
+    }
+    let mut ready = true;
+    for (job, r) in (1..).zip(&regions) {
+        let (mark, verdict) = r.summary();
+        let passed = matches!(mark, Mark::Ok | Mark::Warn);
+        ready &= passed;
+        let record = Record::new(&who, job, Logged::Finished, &request(&app, r))
+            .detail(&counts(r))
+            .outcome(&if passed {
+                format!("succeeded: {verdict}")
+            } else {
+                format!("failed: {verdict}")
+            });
+        audit.append(&record).wrap_err_with(|| {
+            format!(
+                "cannot write the drill to the audit log {}",
+                paths.audit_log.display()
+            )
+        })?;
+    }
+    drop(demo);
+    runtime.shutdown_background();
+    Ok(if ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// How long a drill waits, once every source has answered, for the
+/// readings that follow their answers.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// Feeds `app` until every configured source has answered or failed once,
+/// or `wait` has passed; returns the sources that did neither.
+async fn settle(app: &mut App, rx: &mut mpsc::Receiver<Event>, wait: Duration) -> Vec<String> {
+    let expected: BTreeSet<_> = app.platform().source_ids().into_iter().collect();
+    let mut answered = BTreeSet::new();
+    let deadline = Instant::now() + wait;
+    while answered.len() < expected.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(event)) => {
+                app.handle(event);
+            }
+            Ok(None) | Err(_) => break,
+        }
+        for (id, state) in app.sources() {
+            if expected.contains(id)
+                && !matches!(
+                    state,
+                    SourceState::NotConnected | SourceState::Connecting { .. }
+                )
+            {
+                answered.insert(id.clone());
+            }
+        }
+    }
+    // What follows the last answers (a database's reading after its
+    // state) is taken in too, for a moment, while a check cannot be told.
+    let grace = (Instant::now() + GRACE).min(deadline.max(Instant::now()));
+    loop {
+        while let Ok(event) = rx.try_recv() {
+            app.handle(event);
+        }
+        let unknown = app
+            .readiness()
+            .iter()
+            .any(|r| r.checks.iter().any(|c| c.mark == Mark::Unknown));
+        let left = grace.saturating_duration_since(Instant::now());
+        if !unknown || left.is_zero() {
+            break;
+        }
+        if let Ok(Some(event)) = tokio::time::timeout(left, rx.recv()).await {
+            app.handle(event);
+        }
+    }
+    app.handle(Event::Tick(SystemTime::now()));
+    expected
+        .difference(&answered)
+        .map(|id| format!("{} {} in {}", id.kind.label(), id.name, id.region))
+        .collect()
+}
+
+/// The drill as the audit log records it: a dry run of the region runbook.
+fn request(app: &App, r: &Readiness) -> ActionRequest {
+    let from = app
+        .platform()
+        .regions
+        .iter()
+        .find(|x| x.display == r.from)
+        .map_or_else(|| r.from.clone(), |x| x.name.get_ref().clone());
+    ActionRequest {
+        kind: ActionKind::RegionFailover {
+            from: from.clone(),
+            to: r.region.clone(),
+        },
+        target: Target {
+            region: r.region.clone(),
+            cluster: from,
+            namespace: String::new(),
+            kind: ObjectKind::Region,
+            name: r.region.clone(),
+        },
+        dry_run: true,
+    }
+}
+
+/// `6 checks: 4 ok, 2 warn`.
+fn counts(r: &Readiness) -> String {
+    let mut by: Vec<(Mark, usize)> = Vec::new();
+    for c in &r.checks {
+        match by.iter_mut().find(|(m, _)| *m == c.mark) {
+            Some((_, n)) => *n += 1,
+            None => by.push((c.mark, 1)),
+        }
+    }
+    by.sort();
+    let parts: Vec<String> = by
+        .iter()
+        .map(|(m, n)| format!("{n} {}", m.word()))
+        .collect();
+    format!(
+        "drill: {}: {}",
+        crate::model::verdict::plural(r.checks.len(), "check"),
+        parts.join(", ")
+    )
+}
+
+fn age(as_of: Option<SystemTime>, now: SystemTime) -> String {
+    as_of.map_or_else(
+        || "never read".to_owned(),
+        |t| {
+            format!(
+                "read {} ago",
+                age_label(now.duration_since(t).unwrap_or_default())
+            )
+        },
+    )
+}
+
+/// The drill for a reader: per DR region its checks, then its verdict.
+fn text(regions: &[Readiness], silent: &[String], now: SystemTime) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in regions {
+        out.push(format!("DR readiness {} → {}", r.from, r.to));
+        let subject = r
+            .checks
+            .iter()
+            .map(|c| c.subject.chars().count())
+            .max()
+            .unwrap_or(0);
+        for c in &r.checks {
+            out.push(format!(
+                "  {:<7} {:<11} {:<subject$}  {} ({})",
+                c.mark.word(),
+                c.area,
+                c.subject,
+                c.why,
+                age(c.as_of, now)
+            ));
+        }
+        let (_, verdict) = r.summary();
+        out.push(verdict);
+    }
+    if !silent.is_empty() {
+        out.push(format!(
+            "did not answer within the wait: {}",
+            silent.join(", ")
+        ));
+    }
+    out
+}
+
+/// The drill for a script: one JSON document.
+fn json(regions: &[Readiness], silent: &[String], now: SystemTime) -> String {
+    let regions: Vec<serde_json::Value> = regions
+        .iter()
+        .map(|r| {
+            let (mark, verdict) = r.verdict();
+            let checks: Vec<serde_json::Value> = r
+                .checks
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "area": c.area,
+                        "subject": c.subject,
+                        "mark": c.mark.word(),
+                        "why": c.why,
+                        "age_seconds": c.as_of.map(|t| now.duration_since(t).unwrap_or_default().as_secs()),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "region": r.region,
+                "from": r.from,
+                "to": r.to,
+                "ready": matches!(mark, Mark::Ok | Mark::Warn),
+                "mark": mark.word(),
+                "verdict": verdict,
+                "lag_seconds": r.rpo.map(|(lag, _)| lag),
+                "rpo_seconds": r.rpo.map(|(_, rpo)| rpo),
+                "checks": checks,
+            })
+        })
+        .collect();
+    let ready = regions
+        .iter()
+        .all(|r| r.get("ready").and_then(serde_json::Value::as_bool) == Some(true));
+    serde_json::json!({
+        "ready": ready,
+        "at": jiff::Timestamp::now().to_string(),
+        "regions": regions,
+        "did_not_answer": silent,
+    })
+    .to_string()
+}
