@@ -518,17 +518,23 @@ fn demo_world(
     Ok((sandbox, dir))
 }
 
+/// The runtime of the console and the drill: two workers, as the
+/// machines it runs on have few cores to spare.
+fn runtime() -> eyre::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")
+}
+
 fn console(
     paths: &Paths,
     overrides: &Overrides,
     started: Instant,
     mode: Mode,
 ) -> eyre::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .wrap_err("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let mut paths = paths.clone();
     let (sandbox, demo_dir) = match mode {
         Mode::Demo(options) => {

@@ -43,11 +43,7 @@ pub struct DrillArgs {
 
 /// Runs the drill; see the module.
 pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .wrap_err("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let mut paths = paths.clone();
     let demo = if args.demo {
         Some(super::demo_world(
