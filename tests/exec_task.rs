@@ -68,18 +68,25 @@ fn executor(
     let events = Events {
         rx,
         seen: Vec::new(),
+        unclaimed: Vec::new(),
     };
     (exec, handle, events)
 }
 
-/// Events as they come, with a deadline.
+/// Events as they come, with a deadline. Jobs side by side end in any
+/// order: an event passed over while waiting for another is kept for the
+/// next wait, not lost.
 struct Events {
     rx: mpsc::UnboundedReceiver<JobEvent>,
     seen: Vec<JobEvent>,
+    unclaimed: Vec<JobEvent>,
 }
 
 impl Events {
     async fn until(&mut self, what: &str, f: impl Fn(&JobEvent) -> bool) -> JobEvent {
+        if let Some(i) = self.unclaimed.iter().position(&f) {
+            return self.unclaimed.remove(i);
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let e = tokio::time::timeout_at(deadline, self.rx.recv())
@@ -90,6 +97,7 @@ impl Events {
             if f(&e) {
                 return e;
             }
+            self.unclaimed.push(e);
         }
     }
 

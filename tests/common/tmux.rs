@@ -103,10 +103,42 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
+                "timed out waiting for {what}; the screen:\n{screen}\n{}",
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The last lines of the test's logs (`*.log` beside the session, and
+    /// the audit log under the state directory): what a screen cut at its
+    /// width leaves out of a failure.
+    fn logs(&self) -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        files.sort();
+        files.push(self.path("state").join("touban/audit.jsonl"));
+        let mut out = String::new();
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            out.push_str("--- the last lines of ");
+            out.push_str(&file.display().to_string());
+            out.push_str(":\n");
+            for line in tail {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
     }
 
     pub fn wait_for(&self, text: &str) -> String {

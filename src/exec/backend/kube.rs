@@ -26,6 +26,37 @@ pub const FIELD_MANAGER: &str = "touban";
 /// How long one call of the executor may wait for an answer.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A read that failed on its way (a connection cut, a timeout; never an
+/// answer of the API server, which [`failure`] reports) is asked again
+/// this many times, after 0.25 s, then 0.5 s, then 1 s: a deploy is not
+/// failed at its last step because one GET was cut. Writes are not asked
+/// again here: their steps read what happened and decide.
+const READ_RETRIES: usize = 3;
+
+/// Asks `call` (a GET or a LIST) again after a failure on the way.
+async fn read<T, F, Fut>(call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    use backon::Retryable;
+    let backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(1))
+        .with_max_times(READ_RETRIES);
+    call.retry(backoff)
+        .when(|e| matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_)))
+        .notify(|e, after| {
+            tracing::warn!(
+                "{}",
+                mask_line(&format!(
+                    "a read of the executor failed on its way ({e}); asking again in {after:?}"
+                ))
+            );
+        })
+        .await
+}
+
 /// A client and when its credential expires, if it does.
 type Connected = (Client, Option<SystemTime>);
 
@@ -255,10 +286,8 @@ fn failure(t: &Target, doing: &str, e: &kube::Error) -> Failure {
 
 impl Backend for KubeBackend {
     async fn deployment(&self, t: &Target) -> Result<Option<(DeploymentRow, String)>, Failure> {
-        let got = self
-            .deployments(t)
-            .await?
-            .get_opt(&t.name)
+        let api = self.deployments(t).await?;
+        let got = read(|| api.get_opt(&t.name))
             .await
             .map_err(|e| failure(t, "get deployment", &e))?;
         Ok(got.map(|d| {
@@ -298,8 +327,7 @@ impl Backend for KubeBackend {
     async fn hpa(&self, t: &Target) -> Result<Option<(HpaRow, String)>, Failure> {
         let api: Api<HorizontalPodAutoscaler> =
             Api::namespaced(self.client(t).await?, &t.namespace);
-        let got = api
-            .get_opt(&t.name)
+        let got = read(|| api.get_opt(&t.name))
             .await
             .map_err(|e| failure(t, "get horizontalpodautoscaler", &e))?;
         Ok(got.map(|h| {
@@ -446,7 +474,7 @@ impl Backend for KubeBackend {
         use k8s_openapi::api::core::v1::Namespace;
         let (client, server) = self.connected(t).await?;
         let api: Api<Namespace> = Api::all(client);
-        let uid = match api.get("kube-system").await {
+        let uid = match read(|| api.get("kube-system")).await {
             Ok(ns) => ns.metadata.uid,
             // Credentials that may not read namespaces: the world is its
             // server alone.
@@ -462,8 +490,8 @@ impl Backend for KubeBackend {
     ) -> Result<Option<(crate::exec::lease::Holder, String)>, Failure> {
         use k8s_openapi::api::coordination::v1::Lease;
         let api: Api<Lease> = Api::namespaced(self.client(t).await?, &t.namespace);
-        let got = api
-            .get_opt(&crate::exec::lease::name(t))
+        let name = crate::exec::lease::name(t);
+        let got = read(|| api.get_opt(&name))
             .await
             .map_err(|e| failure(t, "get lease", &e))?;
         Ok(got.map(|l| {
@@ -549,8 +577,8 @@ impl Backend for KubeBackend {
     async fn hpas(&self, t: &Target) -> Result<Vec<HpaRow>, Failure> {
         let api: Api<HorizontalPodAutoscaler> =
             Api::namespaced(self.client(t).await?, &t.namespace);
-        let list = api
-            .list(&ListParams::default())
+        let selected = ListParams::default();
+        let list = read(|| api.list(&selected))
             .await
             .map_err(|e| failure(t, "list horizontalpodautoscalers", &e))?;
         Ok(list.items.iter().map(hpa_row).collect())
@@ -592,12 +620,11 @@ impl Backend for KubeBackend {
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), &t.namespace);
         let services: Api<Service> = Api::namespaced(client, &t.namespace);
         let of_app = ListParams::default().labels(&format!("app={}", t.name));
-        let d = deployments
-            .list(&of_app)
+        let d = read(|| deployments.list(&of_app))
             .await
             .map_err(|e| failure(t, "list deployments", &e))?;
-        let s = services
-            .list(&ListParams::default())
+        let selected = ListParams::default();
+        let s = read(|| services.list(&selected))
             .await
             .map_err(|e| failure(t, "list services", &e))?;
         Ok((
@@ -662,8 +689,7 @@ impl Backend for KubeBackend {
     async fn endpoints(&self, service: &Target) -> Result<(Vec<String>, Vec<String>), Failure> {
         use k8s_openapi::api::core::v1::Endpoints;
         let api: Api<Endpoints> = Api::namespaced(self.client(service).await?, &service.namespace);
-        let got = api
-            .get_opt(&service.name)
+        let got = read(|| api.get_opt(&service.name))
             .await
             .map_err(|e| failure(service, "get endpoints", &e))?;
         let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
@@ -680,8 +706,8 @@ impl Backend for KubeBackend {
     async fn pods(&self, t: &Target, selector: &str) -> Result<Vec<PodRow>, Failure> {
         use k8s_openapi::api::core::v1::Pod;
         let api: Api<Pod> = Api::namespaced(self.client(t).await?, &t.namespace);
-        let list = api
-            .list(&ListParams::default().labels(selector))
+        let selected = ListParams::default().labels(selector);
+        let list = read(|| api.list(&selected))
             .await
             .map_err(|e| failure(t, "list pods", &e))?;
         Ok(list.items.iter().map(pod_row).collect())
@@ -692,8 +718,7 @@ impl Backend for KubeBackend {
         use k8s_openapi::api::core::v1::Pod;
         let client = self.client(t).await?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
-        let Some(p) = pods
-            .get_opt(&t.name)
+        let Some(p) = read(|| pods.get_opt(&t.name))
             .await
             .map_err(|e| failure(t, "get pod", &e))?
         else {
@@ -707,9 +732,9 @@ impl Backend for KubeBackend {
                     .find(|o| o.controller == Some(true) && o.kind == kind)
                     .map(|o| o.name.clone())
             };
+        let replicasets = Api::<ReplicaSet>::namespaced(client, &t.namespace);
         let deployment = match controller(p.metadata.owner_references.as_ref(), "ReplicaSet") {
-            Some(rs) => Api::<ReplicaSet>::namespaced(client, &t.namespace)
-                .get_opt(&rs)
+            Some(rs) => read(|| replicasets.get_opt(&rs))
                 .await
                 .map_err(|e| failure(t, "get replicaset", &e))?
                 .and_then(|rs| controller(rs.metadata.owner_references.as_ref(), "Deployment")),
@@ -750,8 +775,8 @@ impl Backend for KubeBackend {
     ) -> Result<Option<(serde_json::Value, String)>, Failure> {
         use k8s_openapi::api::apps::v1::ReplicaSet;
         let api: Api<ReplicaSet> = Api::namespaced(self.client(t).await?, &t.namespace);
-        let list = api
-            .list(&ListParams::default())
+        let selected = ListParams::default();
+        let list = read(|| api.list(&selected))
             .await
             .map_err(|e| failure(t, "list replicasets", &e))?;
         let wanted = revision.to_string();
@@ -879,5 +904,42 @@ impl Backend for KubeBackend {
         dry_run: bool,
     ) -> Result<(), Failure> {
         self.caches.failover(cache, primary, to, dry_run).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::read;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_cut_on_its_way_is_asked_again_an_answer_is_not() {
+        let calls = AtomicUsize::new(0);
+        let cut_twice = || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(kube::Error::Service("connection cut".into())),
+                n => Ok(n),
+            }
+        };
+        assert_eq!(read(cut_twice).await.ok(), Some(2));
+
+        calls.store(0, Ordering::SeqCst);
+        let always_cut = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(kube::Error::Service("connection cut".into()))
+        };
+        assert!(read(always_cut).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + super::READ_RETRIES);
+
+        calls.store(0, Ordering::SeqCst);
+        let answered = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let mut status = kube::core::Status::failure("not found", "NotFound");
+            status.code = 404;
+            Err::<(), _>(kube::Error::Api(status.boxed()))
+        };
+        assert!(read(answered).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "an answer is final");
     }
 }
