@@ -684,9 +684,13 @@ fn spawn_executor(
             paths.audit_log.display()
         )
     })?;
+    let mut backend = crate::exec::backend::kube::KubeBackend::for_clusters(&platform.clusters);
+    if let Some(t) = &platform.traffic {
+        backend = backend.with_traffic(crate::sources::traffic::Cloudflare::new(t));
+    }
     let executor = crate::exec::task::Executor {
         backend: std::sync::Arc::new(
-            crate::exec::backend::kube::KubeBackend::for_clusters(&platform.clusters)
+            backend
                 .with_alertmanagers(
                     platform
                         .alert_sources

@@ -12,6 +12,7 @@
 pub mod alertmanager;
 pub mod alerts;
 pub mod api;
+pub mod cloudflare;
 pub mod cloudwatch;
 pub mod controller;
 mod defaults;
@@ -99,6 +100,12 @@ pub struct Sandbox {
     pub prometheus: Vec<(&'static str, String)>,
     /// CloudWatch (ap-northeast-1), `http://127.0.0.1:PORT`.
     pub cloudwatch: String,
+    /// Cloudflare's API v4 (load-balancer pools), `http://127.0.0.1:PORT/client/v4`.
+    pub cloudflare: String,
+    /// The API token Cloudflare accepts (random at each start).
+    pub cloudflare_token: String,
+    /// Cloudflare's state, for tests that slow it down.
+    pub cloudflare_api: Arc<cloudflare::Cloudflare>,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
@@ -112,6 +119,9 @@ pub struct Sandbox {
     stop: Arc<AtomicBool>,
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// The file, beside the kubeconfig, holding the Cloudflare API token.
+pub const CLOUDFLARE_TOKEN_FILE: &str = "cloudflare-token";
 
 /// The operator user's name.
 pub const OPERATOR: &str = "touban-operator";
@@ -249,6 +259,7 @@ impl Sandbox {
         let sim = Arc::new(Mutex::new(sim::Sim::new(options.scenario, nodes)));
         let alerting = Arc::new(Mutex::new(alerts::Alerting::default()));
         let endpoints = start_endpoints(&sim, &mut servers).await?;
+        let cf = start_cloudflare(&sim, &mut servers).await?;
         let AlertEndpoints {
             alertmanagers,
             prometheus,
@@ -277,6 +288,9 @@ impl Sandbox {
             alertmanagers,
             prometheus,
             cloudwatch,
+            cloudflare: cf.0,
+            cloudflare_token: cf.1,
+            cloudflare_api: cf.2,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
@@ -448,12 +462,30 @@ impl Sandbox {
                 "\n[[alert_sources]]\nname = \"prometheus\"\nregion = \"{region}\"\nkind = \"prometheus\"\nurl = \"{url}\"\n"
             );
         }
+        t.push_str(&self.traffic_config(kubeconfig));
         let _ = write!(
             t,
             "\n[[alert_sources]]\nname = \"cloudwatch-alarms\"\nregion = \"tokyo\"\nkind = \"cloudwatch\"\naws_region = \"{}\"\nurl = \"{}\"\nanonymous = true\n",
             cloudwatch::AWS_REGION,
             self.cloudwatch
         );
+        t
+    }
+
+    /// The config's `[traffic]`: the sandbox's Cloudflare, a pool per
+    /// region, its token a file beside the kubeconfig (written 0600 by
+    /// `write_config`).
+    fn traffic_config(&self, kubeconfig: &Path) -> String {
+        let mut t = format!(
+            "\n[traffic]\nkind = \"cloudflare\"\napi = \"{}\"\naccount = \"{}\"\ntoken = {{ file = \"{}\" }}\npools = [\n",
+            self.cloudflare,
+            cloudflare::ACCOUNT,
+            kubeconfig.with_file_name(CLOUDFLARE_TOKEN_FILE).display()
+        );
+        for (region, id, _) in cloudflare::POOLS {
+            let _ = writeln!(t, "    {{ region = \"{region}\", id = \"{id}\" }},");
+        }
+        t.push_str("]\n");
         t
     }
 
@@ -480,6 +512,10 @@ impl Sandbox {
         let kubeconfig = dir.join("kubeconfig");
         private(&kubeconfig, &self.kubeconfig())?;
         let config = dir.join("config.toml");
+        private(
+            &dir.join(CLOUDFLARE_TOKEN_FILE),
+            &format!("{}\n", self.cloudflare_token),
+        )?;
         private(&config, &self.console_config(&kubeconfig))?;
         Ok((kubeconfig, config))
     }
@@ -494,25 +530,28 @@ impl Drop for Sandbox {
     }
 }
 
+/// 16 random bytes in hex: from the OS's generator, or should it fail,
+/// from the clock (which still differs per start).
+fn random_hex(salt: u128) -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (now ^ u128::from(std::process::id()) ^ salt).to_le_bytes();
+    }
+    bytes.iter().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}
+
 /// The operator's and the viewer's bearer tokens, random at each start
 /// (the seed makes the world, not its secrets), and the users they stand
 /// for.
 fn tokens() -> (String, String, HashMap<String, User>) {
-    let random = |salt: u128| {
-        let mut bytes = [0u8; 16];
-        // The OS's generator; should it fail, the clock still differs per start.
-        if getrandom::fill(&mut bytes).is_err() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            bytes = (now ^ u128::from(std::process::id()) ^ salt).to_le_bytes();
-        }
-        bytes.iter().fold(String::new(), |mut hex, b| {
-            use std::fmt::Write as _;
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
-    };
+    let random = random_hex;
     let operator = format!("operator-{}", random(1));
     let viewer = format!("viewer-{}", random(2 << 64));
     let users = [
@@ -608,6 +647,18 @@ async fn start_endpoints(
         });
     }
     Ok(endpoints)
+}
+
+/// Cloudflare's load-balancer API over the simulation, with a token of
+/// its own: its base URL (`…/client/v4`), the token, and its state.
+async fn start_cloudflare(
+    sim: &Arc<Mutex<sim::Sim>>,
+    servers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> std::io::Result<(String, String, Arc<cloudflare::Cloudflare>)> {
+    let token = format!("cloudflare-{}", random_hex(3 << 64));
+    let api = Arc::new(cloudflare::Cloudflare::new(sim.clone(), token.clone()));
+    let url = serve_http(cloudflare::router(api.clone()), servers).await?;
+    Ok((format!("{url}/client/v4"), token, api))
 }
 
 /// An Alertmanager per region, and CloudWatch.

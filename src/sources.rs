@@ -11,6 +11,7 @@ pub mod data;
 pub mod drills;
 pub(crate) mod http;
 pub mod promql;
+pub mod traffic;
 
 use std::time::{Duration, SystemTime};
 
@@ -29,6 +30,8 @@ pub struct Intervals {
     pub cloudwatch: Duration,
     /// PromQL figures.
     pub promql: Duration,
+    /// The global load balancer's pools.
+    pub traffic: Duration,
 }
 
 impl Intervals {
@@ -37,6 +40,7 @@ impl Intervals {
         data: data::INTERVAL,
         cloudwatch: cloudwatch::INTERVAL,
         promql: promql::INTERVAL,
+        traffic: traffic::INTERVAL,
     };
 
     /// Every poll each `every` (tests hurry).
@@ -45,6 +49,7 @@ impl Intervals {
             data: every,
             cloudwatch: every,
             promql: every,
+            traffic: every,
         }
     }
 }
@@ -62,6 +67,7 @@ pub fn spawn_all<E: From<Update> + Send + 'static>(
     data::spawn(platform, tx, every.data);
     cloudwatch::spawn(platform, tx, every.cloudwatch);
     promql::spawn(platform, tx, every.promql);
+    traffic::spawn(platform, tx, every.traffic);
     cluster::spawn_details(platform, tx)
 }
 

@@ -336,7 +336,7 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
     );
     // Every cell of both regions fills: clusters, databases, cache, AI
     // services, alert sources, and each region's frontend.
-    let live = t.wait("every source live", |s| s.contains("sources 12/12 live"));
+    let live = t.wait("every source live", |s| s.contains("sources 14/14 live"));
     let settled = t.wait("a frontend cell per region", |s| {
         s.matches("web-frontend blue 3.2.0").count() == 2
     });
@@ -518,7 +518,7 @@ fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
 fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
     let t = Tmux::new("scale");
     demo(&t, "--scenario calm --speed 10");
-    t.wait_for("sources 12/12 live");
+    t.wait_for("sources 14/14 live");
     t.keys(&["2", "]"]);
     t.wait_for("iworkz/web-frontend:3.2.0");
     // Only web-frontend-blue, selected.
@@ -635,7 +635,7 @@ fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
 fn in_the_demo_a_scale_of_an_hpa_s_target_raises_the_hpa_s_minimum() {
     let t = Tmux::new("hpa");
     demo(&t, "--scenario calm --speed 10");
-    t.wait_for("sources 12/12 live");
+    t.wait_for("sources 14/14 live");
     t.keys(&["5"]);
     t.wait_for("backend-api-blue");
     t.keys(&["/"]);
@@ -712,7 +712,7 @@ fn deploy_3_3_0(t: &Tmux) -> String {
 fn in_the_demo_a_blue_green_deploy_switches_and_its_revert_switches_back() {
     let t = Tmux::new("bluegreen");
     demo(&t, "--scenario calm --speed 10");
-    t.wait_for("sources 12/12 live");
+    t.wait_for("sources 14/14 live");
     let dialog = deploy_3_3_0(&t);
     for field in [
         "Tokyo (primary)",

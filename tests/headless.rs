@@ -86,7 +86,7 @@ async fn commands_updates_and_jobs_flow_through_the_channel() {
     assert!(stats.frames >= 2, "{stats:?}");
 
     let screen = text(terminal.backend().buffer());
-    assert!(screen.contains("sources 1/11 live"), "{screen}");
+    assert!(screen.contains("sources 1/13 live"), "{screen}");
     assert!(
         screen.contains("Quit touban"),
         "the confirm dialog is up:\n{screen}"

@@ -109,6 +109,8 @@ async fn the_calm_sandbox_is_ready_but_for_its_drift_which_fixed_and_broken_agai
             ("drift", Mark::Warn),
             ("hpa", Mark::Warn),
             ("reachable", Mark::Ok),
+            ("traffic", Mark::Ok),
+            ("failback", Mark::Ok),
             ("drill", Mark::Warn),
         ],
         "{r:#?}"
@@ -304,4 +306,70 @@ async fn capacity_follows_cordoned_nodes_and_requests_and_an_api_outage_is_never
     );
     assert!(why(&c.app, "drift").ends_with("· against eks-tokyo as last known"));
     assert_eq!(mark(&c.app, "reachable"), Some(Mark::Ok));
+}
+
+/// The sandbox's Cloudflare pools, through touban's own client, as an
+/// operator on Cloudflare's dashboard would change them.
+fn cloudflare(c: &Console) -> touban::sources::traffic::Cloudflare {
+    let t = c
+        .app
+        .platform()
+        .traffic
+        .as_ref()
+        .expect("[traffic] in the sandbox's config");
+    touban::sources::traffic::Cloudflare::new(t).expect("a client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_balancer_s_pools_and_the_failback_hazard_follow_the_pools_and_the_roles() {
+    use touban::sandbox::cloudflare::POOLS;
+    let mut c = live_console(Scenario::Calm, 6).await;
+    c.until("traffic", Mark::Ok).await;
+    assert_eq!(
+        why(&c.app, "traffic"),
+        "ok iworkz-korea: enabled, healthy (1/1 origins): the balancer can send users to Seoul"
+    );
+    assert_eq!(
+        why(&c.app, "failback"),
+        "ok Tokyo pool: iworkz-tokyo enabled and Tokyo's database the primary: no failback hazard"
+    );
+    let cf = cloudflare(&c);
+    let (tokyo, korea) = (POOLS[0].1, POOLS[1].1);
+
+    // Korea's pool disabled: the balancer would send it no one.
+    assert!(!cf.set_enabled(korea, false).await.expect("disable"));
+    c.until("traffic", Mark::Fail).await;
+    assert!(
+        why(&c.app, "traffic")
+            .contains("disabled, not health-checked: the balancer sends Seoul no users"),
+        "{}",
+        why(&c.app, "traffic")
+    );
+    assert!(cf.set_enabled(korea, true).await.expect("enable"));
+    c.until("traffic", Mark::Ok).await;
+
+    // Korea promoted while Tokyo's pool is enabled: failback would split
+    // the brain.
+    c.sandbox.sim.lock().expect("sim").regions[1].databases[0].role = "primary";
+    c.until("failback", Mark::Fail).await;
+    assert!(
+        why(&c.app, "failback")
+            .contains("iworkz-tokyo is enabled while Seoul's database is the primary"),
+        "{}",
+        why(&c.app, "failback")
+    );
+    // Tokyo's pool disabled, as the runbook does: no hazard.
+    assert!(!cf.set_enabled(tokyo, false).await.expect("disable"));
+    c.until("failback", Mark::Ok).await;
+    // Korea back to a replica with Tokyo's pool still disabled: users go
+    // to a read-only database.
+    c.sandbox.sim.lock().expect("sim").regions[1].databases[0].role = "replica";
+    c.until("failback", Mark::Fail).await;
+    assert!(
+        why(&c.app, "failback").contains("disabled while Tokyo's database is still the primary"),
+        "{}",
+        why(&c.app, "failback")
+    );
+    assert!(cf.set_enabled(tokyo, true).await.expect("enable"));
+    c.until("failback", Mark::Ok).await;
 }

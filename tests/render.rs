@@ -105,10 +105,14 @@ fn help_is_built_from_the_keymap() {
             at + l[at..].len() - l[at..].trim_start().len()
         })
     };
-    assert!(end.contains(":namespace NAME "), "{end}");
+    assert!(end.contains(":silence DURATION MATCHER… "), "{end}");
+    assert!(
+        end.contains("between its steps; forget one"),
+        "a doc comment's lines joined by a space:\n{end}"
+    );
     assert_eq!(
-        doc_at(":namespace NAME"),
-        doc_at(":next-namespace"),
+        doc_at(":cache-failover CACHE"),
+        doc_at(":sort"),
         "docs aligned:\n{end}"
     );
     for word in ["live", "stale", "error", "pending", "starting", "unknown"] {
@@ -745,4 +749,23 @@ fn feed_pair(app: &mut App) {
             ..DbStatus::default()
         },
     ));
+    // The load balancer's pools, both enabled and healthy.
+    for (region, name) in [("tokyo", "iworkz-tokyo"), ("korea", "iworkz-korea")] {
+        app.handle(Event::Update(Update::Data {
+            id: SourceId::new(
+                region,
+                SourceKind::Traffic,
+                touban::config::platform::TRAFFIC,
+            ),
+            status: Box::new(DataStatus::Pool(touban::model::traffic::PoolStatus {
+                id: format!("{name}-pool-id"),
+                name: name.into(),
+                enabled: true,
+                disabled_at: None,
+                healthy: Some(true),
+                origins: (1, 1),
+                failure: None,
+            })),
+        }));
+    }
 }

@@ -35,6 +35,8 @@ impl App {
             Command::Fence(arg) => self.fence(&arg, true),
             Command::Unfence(arg) => self.fence(&arg, false),
             Command::CacheFailover(arg) => self.cache_failover(&arg),
+            Command::DisablePool(arg) => self.traffic_pool(&arg, false),
+            Command::EnablePool(arg) => self.traffic_pool(&arg, true),
             Command::CancelJob => self.cancel_job(),
             Command::ResumeJob => self.resume_job(),
             _ => {}
@@ -383,6 +385,58 @@ impl App {
                 namespace: String::new(),
                 kind: ObjectKind::Cache,
                 name: cache.name.get_ref().clone(),
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// `:disable-pool [REGION]` / `:enable-pool [REGION]`: the region's
+    /// pool in the global load balancer; with no REGION, the pool
+    /// selected in the Failover pane.
+    pub(in crate::app) fn traffic_pool(&mut self, arg: &str, enabled: bool) {
+        let command = if enabled {
+            "enable-pool"
+        } else {
+            "disable-pool"
+        };
+        let Some(t) = &self.platform.traffic else {
+            self.say(
+                Level::Error,
+                format!("`{command}`: no [traffic] load balancer is configured"),
+            );
+            return;
+        };
+        let region = match arg.trim() {
+            "" => self
+                .selected_source(crate::model::pane::Pane::Failover)
+                .filter(|id| id.kind == crate::model::SourceKind::Traffic)
+                .map(|id| id.region),
+            named => Some(named.to_owned()),
+        };
+        let Some(region) = region else {
+            self.say(
+                Level::Error,
+                format!("`{command}`: name the region (or select its pool in the Failover pane)"),
+            );
+            return;
+        };
+        let Some(pool) = t.pools.iter().find(|p| p.region.get_ref() == &region) else {
+            self.say(
+                Level::Error,
+                format!("`{command} {region}`: [traffic] has no pool for region {region}"),
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::TrafficPool { enabled },
+            target: Target {
+                region,
+                cluster: crate::config::platform::TRAFFIC.to_owned(),
+                namespace: t.account.get_ref().clone(),
+                kind: ObjectKind::Pool,
+                name: pool.id.get_ref().clone(),
             },
             dry_run: false,
         };
@@ -1089,6 +1143,11 @@ pub fn request_title(request: &ActionRequest) -> String {
             read_only: false, ..
         } => format!("lift {name}'s fence"),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
+        ActionKind::TrafficPool { enabled } => format!(
+            "{} {}'s pool in the load balancer",
+            if *enabled { "enable" } else { "disable" },
+            request.target.region
+        ),
         ActionKind::RegionFailover { from, to } => format!("fail {from} over to {to}"),
     }
 }

@@ -52,12 +52,18 @@ impl App {
         let kinds: &[SourceKind] = match pane {
             Pane::Data => &[SourceKind::Database, SourceKind::Cache],
             Pane::Ai => &[SourceKind::AiService],
-            Pane::Failover => &[SourceKind::Database, SourceKind::Cache, SourceKind::Cluster],
+            Pane::Failover => &[
+                SourceKind::Database,
+                SourceKind::Cache,
+                SourceKind::Cluster,
+                SourceKind::Traffic,
+            ],
             Pane::Scaling => &[SourceKind::Cluster],
             Pane::Overview | Pane::Cluster | Pane::Rollouts | Pane::Alerts | Pane::Jobs => &[],
         };
         let filtered = matches!(pane, Pane::Data | Pane::Ai);
         let mut ids = Vec::new();
+        let traffic_name = crate::config::platform::TRAFFIC.to_owned();
         for region in &p.regions {
             let r = region.name.get_ref();
             for &kind in kinds {
@@ -86,6 +92,13 @@ impl App {
                         .filter(|c| c.region.get_ref() == r)
                         .filter(|c| pane != Pane::Scaling || self.scaling_shows(c))
                         .map(|c| c.name.get_ref())
+                        .collect(),
+                    SourceKind::Traffic => p
+                        .traffic
+                        .iter()
+                        .flat_map(|t| &t.pools)
+                        .filter(|x| x.region.get_ref() == r)
+                        .map(|_| &traffic_name)
                         .collect(),
                     SourceKind::Alerts | SourceKind::Metrics => Vec::new(),
                 };

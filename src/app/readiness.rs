@@ -36,6 +36,7 @@ impl App {
         checks.extend(self.capacity_check(from, to));
         checks.extend(self.drift_checks(from, to));
         checks.push(self.reachable_check(to));
+        checks.extend(self.traffic_checks(from, to));
         checks.push(readiness::drill(
             self.store.drills(),
             from.name.get_ref(),
@@ -137,6 +138,69 @@ impl App {
             })
             .collect();
         readiness::caches(primary, &dr, &to.display)
+    }
+
+    /// The global load balancer's pools of both regions and the failback
+    /// hazard; nothing without `[traffic]`.
+    fn traffic_checks(&self, from: &Region, to: &Region) -> Vec<Check> {
+        use crate::config::platform::TRAFFIC;
+        let Some(t) = &self.platform.traffic else {
+            return Vec::new();
+        };
+        let pool = |r: &Region| {
+            let name = r.name.get_ref();
+            t.pools.iter().any(|p| p.region.get_ref() == name).then(|| {
+                let read = match self.store.data(name, SourceKind::Traffic, TRAFFIC) {
+                    Some(DataStatus::Pool(s)) => Some(s),
+                    _ => None,
+                };
+                (self.store.source(name, SourceKind::Traffic, TRAFFIC), read)
+            })
+        };
+        // Whether the DR side's databases were promoted, as read live.
+        let mut dr_promoted = Some(false);
+        let mut any = false;
+        for r in &self.platform.replication {
+            let Some((primary, replica)) = self.platform.replication_pair(r) else {
+                continue;
+            };
+            if primary.region.get_ref() != from.name.get_ref()
+                || replica.region.get_ref() != to.name.get_ref()
+            {
+                continue;
+            }
+            any = true;
+            let role = |db: &crate::config::platform::Database| {
+                let (region, name) = (db.region.get_ref(), db.name.get_ref());
+                let state = self.store.source(region, SourceKind::Database, name);
+                let role = match self.store.data(region, SourceKind::Database, name) {
+                    Some(DataStatus::Database(d)) if d.up => d.role.as_deref(),
+                    _ => None,
+                };
+                readiness::current(state).ok().and(role)
+            };
+            // A logical subscriber is writable by design: its role says
+            // nothing; the primary still answering as one does.
+            let promoted = if r.kind == ReplicationKind::Logical {
+                (role(primary) == Some("primary")).then_some(false)
+            } else {
+                role(replica).map(|r| r == "primary")
+            };
+            dr_promoted = match (promoted, dr_promoted) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            };
+        }
+        readiness::traffic(
+            &readiness::Pools {
+                from: pool(from),
+                to: pool(to),
+                dr_promoted: dr_promoted.filter(|_| any),
+            },
+            &from.display,
+            &to.display,
+        )
     }
 
     /// A cluster's rows and when they were read, if its source is live;
@@ -319,7 +383,8 @@ impl App {
         let mut answering = 0;
         let mut as_of: Option<SystemTime> = None;
         for id in self.platform.source_ids() {
-            if &id.region != to.name.get_ref() {
+            // The global load balancer answers for no region.
+            if &id.region != to.name.get_ref() || id.kind == SourceKind::Traffic {
                 continue;
             }
             let state = self.store.source(&id.region, id.kind, &id.name);

@@ -223,7 +223,7 @@ impl Store {
             .filter(|(_, s)| match s {
                 DataStatus::Database(d) => d.up && d.role.as_deref() == Some("primary"),
                 DataStatus::Cache(c) => c.up && c.role.as_deref() == Some("master"),
-                DataStatus::Ai(_) => false,
+                DataStatus::Ai(_) | DataStatus::Pool(_) => false,
             })
             .map(|(id, _)| id)
             .collect()

@@ -105,9 +105,10 @@ impl App {
         let state = self.store.source(region, kind, name);
         let data = match kind {
             SourceKind::Cluster => self.store.cluster(name).map(|c| c.summary(self.now).health),
-            SourceKind::Database | SourceKind::Cache | SourceKind::AiService => {
-                self.store.data_health(region, kind, name)
-            }
+            SourceKind::Database
+            | SourceKind::Cache
+            | SourceKind::AiService
+            | SourceKind::Traffic => self.store.data_health(region, kind, name),
             SourceKind::Alerts | SourceKind::Metrics => Some((Health::Ok, "answering".to_owned())),
         };
         let v = Verdict::judge(state, data);
@@ -135,7 +136,7 @@ impl App {
             SourceKind::AiService => {
                 self.alerts_about(rows, region, |_, t| matches!(t, Target::Ai(a) if a == name))
             }
-            SourceKind::Alerts | SourceKind::Metrics => Vec::new(),
+            SourceKind::Alerts | SourceKind::Metrics | SourceKind::Traffic => Vec::new(),
         };
         v.with_alerts(alerts)
     }
@@ -245,7 +246,9 @@ impl App {
     }
 
     /// Every cell of a region with what it is: clusters, databases, caches,
-    /// AI services, alert and metrics sources, frontends.
+    /// AI services, alert and metrics sources, frontends. Not its pool in
+    /// the global load balancer: the balancer serves every region, and
+    /// its pools are the Failover pane's and the readiness checks'.
     pub fn region_cells(&self, region: &str) -> Vec<(String, Verdict)> {
         let rows = self.store.alert_rows();
         let mut cells = Vec::new();
@@ -253,7 +256,7 @@ impl App {
             cells.push((what, self.cell_among(&rows, region, kind, name)));
         };
         for id in self.platform.source_ids() {
-            if id.region != region {
+            if id.region != region || id.kind == SourceKind::Traffic {
                 continue;
             }
             let what = match id.kind {

@@ -250,7 +250,7 @@ fn default_desc(command: &Command) -> String {
         other => crate::model::command::COMMANDS
             .iter()
             .find(|c| c.name == other.name())
-            .map_or_else(String::new, |c| c.doc.to_owned()),
+            .map_or_else(String::new, |c| c.doc.clone()),
     }
 }
 

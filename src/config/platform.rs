@@ -55,6 +55,56 @@ pub struct Platform {
     /// failover actions) read.
     #[serde(default)]
     pub replication: Vec<Replication>,
+    /// The global load balancer that sends users to a region.
+    #[serde(default)]
+    pub traffic: Option<Traffic>,
+}
+
+/// `[traffic]`: the global load balancer in front of the regions, a pool
+/// per region: Cloudflare Load Balancing (API v4). Its readings feed the
+/// failback-hazard check; the region runbook disables the old primary's
+/// pool (disabled, not merely unhealthy: Cloudflare sends traffic back
+/// to a pool on its own once it looks healthy again).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// The balancer (`cloudflare`).
+    pub kind: TrafficKind,
+    /// The API's base URL (default `https://api.cloudflare.com/client/v4`).
+    #[serde(default = "default_cloudflare_api")]
+    pub api: Spanned<String>,
+    /// The Cloudflare account id the pools belong to.
+    pub account: Spanned<String>,
+    /// The API token (Load Balancing: Monitors and Pools Read; Write to
+    /// act), by reference.
+    pub token: Spanned<SecretRef>,
+    /// A pool per region.
+    pub pools: Vec<TrafficPool>,
+}
+
+/// The kinds of global load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrafficKind {
+    /// Cloudflare Load Balancing.
+    Cloudflare,
+}
+
+/// A region's pool in the global load balancer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficPool {
+    /// The region whose frontend the pool's origins are.
+    pub region: Spanned<String>,
+    /// The pool's id (32 hex digits).
+    pub id: Spanned<String>,
+}
+
+/// The source name of the global load balancer, in each region with a pool.
+pub const TRAFFIC: &str = "traffic";
+
+fn default_cloudflare_api() -> Spanned<String> {
+    Spanned::new(0..0, "https://api.cloudflare.com/client/v4".to_owned())
 }
 
 /// `[[replication]]`: a database and the replica that would take over
@@ -340,6 +390,27 @@ impl<'de> Deserialize<'de> for SecretRef {
     }
 }
 
+impl SecretRef {
+    /// The secret, from its environment variable or file (at most 64 KiB,
+    /// the trailing newline cut); `what` names it in a failure (`password`,
+    /// `API token`), which never holds the secret.
+    pub fn read(&self, what: &str) -> Result<String, String> {
+        if let Some(var) = &self.env {
+            return std::env::var(var)
+                .map_err(|_| format!("the {what}'s environment variable {var} is not set"));
+        }
+        if let Some(path) = &self.file {
+            use std::io::Read as _;
+            let mut text = String::new();
+            return std::fs::File::open(path)
+                .and_then(|f| f.take(64 << 10).read_to_string(&mut text))
+                .map(|_| text.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()));
+        }
+        Err(format!("the {what} reference names neither env nor file"))
+    }
+}
+
 impl std::fmt::Debug for SecretRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.env, &self.file) {
@@ -572,6 +643,11 @@ impl Platform {
                 .filter(|r| r.prometheus.is_some())
                 .map(|r| SourceId::new(r.name.get_ref(), SourceKind::Metrics, PROMETHEUS)),
         );
+        ids.extend(self.traffic.iter().flat_map(|t| {
+            t.pools
+                .iter()
+                .map(|p| SourceId::new(p.region.get_ref(), SourceKind::Traffic, TRAFFIC))
+        }));
         ids
     }
 
@@ -630,6 +706,9 @@ impl Platform {
         let regions = self.validate_regions()?;
         self.validate_resources(&regions)?;
         self.validate_replication()?;
+        if let Some(t) = &self.traffic {
+            validate_traffic(t, &regions)?;
+        }
         if let Some(c) = &self.coordination.cluster
             && !self
                 .clusters
@@ -921,6 +1000,62 @@ fn check_alert_source(s: &AlertSource) -> Result<(), (std::ops::Range<usize>, St
         (_, Some(url), _) => check_url(url, &["http", "https"]),
         _ => Ok(()),
     }
+}
+
+/// Checks `[traffic]`: a readable API URL, an account id, one token
+/// reference, and one pool per known region at most.
+fn validate_traffic(
+    t: &Traffic,
+    regions: &HashSet<&str>,
+) -> Result<(), (std::ops::Range<usize>, String)> {
+    if !t.api.span().is_empty() {
+        check_url(&t.api, &["https", "http"])?;
+    }
+    let hex32 = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex32(t.account.get_ref()) {
+        return Err((
+            t.account.span(),
+            "account must be a Cloudflare account id: 32 hex digits (the dashboard's Account ID)"
+                .into(),
+        ));
+    }
+    let token = t.token.get_ref();
+    if token.env.is_some() == token.file.is_some() {
+        return Err((
+            t.token.span(),
+            "token: expected exactly one of env = \"VAR\" or file = \"/path\"".into(),
+        ));
+    }
+    if t.pools.is_empty() {
+        return Err((
+            t.account.span(),
+            "[traffic] has no pools: add pools = [{ region = \"…\", id = \"…\" }], one per region"
+                .into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for p in &t.pools {
+        let region = p.region.get_ref();
+        if !regions.contains(region.as_str()) {
+            return Err((
+                p.region.span(),
+                format!("pool region `{region}` is not one of the [[regions]]"),
+            ));
+        }
+        if !seen.insert(region.as_str()) {
+            return Err((
+                p.region.span(),
+                format!("region `{region}` has a second pool: one pool per region"),
+            ));
+        }
+        if !hex32(p.id.get_ref()) {
+            return Err((
+                p.id.span(),
+                "a pool id is 32 hex digits (Load Balancing → Pools → the pool's ID)".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_reach(

@@ -12,6 +12,7 @@ pub mod restart;
 pub mod rollout;
 pub mod scale;
 pub mod silence;
+pub mod traffic;
 
 use super::step::Job;
 use crate::model::action::{ActionKind, ActionRequest};
@@ -48,6 +49,9 @@ pub struct Seen {
     pub db: Option<DbSeen>,
     /// For a cache: its primary as read, or why it could not be.
     pub cache: Option<Result<crate::exec::backend::CacheReading, String>>,
+    /// For a load-balancer pool: as the balancer reports it, or why it
+    /// could not be read.
+    pub pool: Option<Result<crate::model::traffic::PoolStatus, String>>,
 }
 
 /// A database target as read before planning: itself, and the primary a
@@ -100,6 +104,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
+        ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
         ActionKind::RegionFailover { from, to } => Err(Refusal::instead(
             format!("the region runbook {from} → {to} is not in the executor yet"),
             "`touban drill` checks the DR region's readiness from the shell",

@@ -418,6 +418,22 @@ pub trait Backend: Sync {
     fn cache_read(&self, cache: &str)
     -> impl Future<Output = Result<CacheReading, Failure>> + Send;
 
+    /// A load-balancer pool (the target's `name` is its id), as the
+    /// balancer reports it now.
+    fn pool_read(
+        &self,
+        pool: &Target,
+    ) -> impl Future<Output = Result<crate::model::traffic::PoolStatus, Failure>> + Send;
+
+    /// Enables or disables a load-balancer pool. A dry run reads it with
+    /// the same token and writes nothing (the balancer has no dry run).
+    fn pool_set(
+        &self,
+        pool: &Target,
+        enabled: bool,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
     /// Fails a cache over from `primary` to the replica `to` (behind
     /// Sentinel, the Sentinel chooses). A dry run checks it could start.
     fn cache_failover(

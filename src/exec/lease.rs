@@ -100,7 +100,11 @@ pub fn parse_switch(value: &str) -> Option<(String, String)> {
 pub fn applies(target: &Target) -> bool {
     !matches!(
         target.kind,
-        ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region
+        ObjectKind::Silence
+            | ObjectKind::Database
+            | ObjectKind::Cache
+            | ObjectKind::Pool
+            | ObjectKind::Region
     )
 }
 
@@ -116,6 +120,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Silence => "silence",
         ObjectKind::Database => "database",
         ObjectKind::Cache => "cache",
+        ObjectKind::Pool => "pool",
         ObjectKind::Region => "region",
     };
     let name: String = target

@@ -11,6 +11,7 @@ mod read;
 mod release;
 mod silence;
 mod template;
+mod traffic;
 
 use std::time::{Duration, Instant};
 
@@ -51,10 +52,20 @@ pub async fn prepare<B: Backend>(
 async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Refusal> {
     let mut dry = job.clone();
     dry.plan.request.dry_run = true;
-    let database = matches!(
-        job.plan.request.target.kind,
-        ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region
-    );
+    let (refuses, accepted) = match job.plan.request.target.kind {
+        ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region => (
+            "the database refuses",
+            "the servers answer and the role may make every change (PostgreSQL and Redis have no dry run: privileges and versions checked, nothing sent)",
+        ),
+        ObjectKind::Pool => (
+            "the balancer refuses",
+            "the balancer answers for the pool with this token (Cloudflare has no dry run: whether the token may write is known at the write; nothing sent)",
+        ),
+        _ => (
+            "the API server refuses",
+            "the API server accepts every change in a dry run (dryRun=All)",
+        ),
+    };
     let (_never, cancel) = watch::channel(false);
     for (op, step) in dry.ops.iter().zip(&dry.plan.steps) {
         if step.kind != crate::model::plan::StepKind::Mutate {
@@ -62,22 +73,12 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         }
         if let Err(f) = perform(backend, &dry, op, None, &cancel, false).await {
             return Err(Refusal::new(format!(
-                "{} \"{}\" in a dry run: {}; nothing was changed",
-                if database {
-                    "the database refuses"
-                } else {
-                    "the API server refuses"
-                },
-                step.title,
-                f.what
+                "{refuses} \"{}\" in a dry run: {}; nothing was changed",
+                step.title, f.what
             )));
         }
     }
-    Ok(if database {
-        "the servers answer and the role may make every change (PostgreSQL and Redis have no dry run: privileges and versions checked, nothing sent)".to_owned()
-    } else {
-        "the API server accepts every change in a dry run (dryRun=All)".to_owned()
-    })
+    Ok(accepted.to_owned())
 }
 
 /// The RBAC preflight: a SelfSubjectAccessReview for each verb and
@@ -619,6 +620,7 @@ async fn perform<B: Backend>(
         | ActionKind::Promote { .. }
         | ActionKind::Fence { .. }
         | ActionKind::CacheFailover
+        | ActionKind::TrafficPool { .. }
         | ActionKind::RegionFailover { .. } => None,
     };
     let t = &request.target;
@@ -676,6 +678,7 @@ async fn perform<B: Backend>(
         Op::Silence(op) => silence::perform(backend, job, op, seen_rv, cancel, resuming).await,
         Op::Db(op) => db::perform(backend, job, op, cancel, resuming).await,
         Op::Cache(op) => cache::perform(backend, job, op, cancel, resuming).await,
+        Op::Traffic(op) => traffic::perform(backend, job, op, cancel, resuming).await,
         Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
             template::perform(backend, job, op, cancel, resuming).await
         }

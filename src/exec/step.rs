@@ -122,6 +122,8 @@ pub enum Op {
     Db(DbOp),
     /// A step of a cache failover.
     Cache(CacheOp),
+    /// A step on a load-balancer pool.
+    Traffic(TrafficOp),
     /// The pod is still the one planned from (its uid).
     ExpectPod {
         /// `metadata.uid` planned from.
@@ -368,6 +370,31 @@ pub enum CacheOp {
     AwaitPrimary {
         /// The old primary.
         from: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// The operations on a region's pool in the global load balancer (the
+/// target's `name` is the pool's id). Each converges: a pool found as
+/// wanted already is not written again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrafficOp {
+    /// The pool is still `enabled` as planned from (resumed: or as
+    /// wanted already).
+    Expect {
+        /// As planned from.
+        enabled: bool,
+    },
+    /// Sets the pool's `enabled`.
+    Set {
+        /// As wanted.
+        enabled: bool,
+    },
+    /// Reads the pool back until the balancer reports it as wanted.
+    Await {
+        /// As wanted.
+        enabled: bool,
         /// How long to wait at most.
         within: Duration,
     },

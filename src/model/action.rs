@@ -39,6 +39,10 @@ pub enum ObjectKind {
     Database,
     /// A configured cache (named as a database is).
     Cache,
+    /// A region's pool in the global load balancer (the target's `region`
+    /// is the pool's region, `cluster` is `traffic`, `namespace` the
+    /// balancer's account, `name` the pool's id).
+    Pool,
     /// A DR region taking over from the primary (the target's `region`
     /// and `name` are the DR region's name in the config, its `cluster`
     /// the primary's).
@@ -243,6 +247,14 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         partner: Option<String>,
     },
+    /// Enable or disable a region's pool in the global load balancer
+    /// (Cloudflare: `PATCH` the pool's `enabled`). Disabled, the balancer
+    /// sends it no users whatever its health: what keeps traffic from
+    /// failing back to a region that looks healthy again.
+    TrafficPool {
+        /// Enabled (users may be sent there) or disabled.
+        enabled: bool,
+    },
     /// The region runbook: the DR region `to` takes over from the primary
     /// region `from`. Only its drill is written down so far (`touban
     /// drill`: every readiness check, nothing changed).
@@ -294,6 +306,8 @@ impl ActionKind {
                 read_only: false, ..
             } => "unfence",
             ActionKind::CacheFailover => "cache-failover",
+            ActionKind::TrafficPool { enabled: true } => "enable-pool",
+            ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::RegionFailover { .. } => "region-failover",
         }
     }

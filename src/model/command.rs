@@ -162,6 +162,12 @@ pub enum Command {
     /// Fail Redis cache CACHE over to its most caught-up replica (FAILOVER, or SENTINEL FAILOVER behind Sentinel)
     #[strum(message = "cache failover", props(arg = "CACHE"))]
     CacheFailover(String),
+    /// Disable REGION's pool in the global load balancer (the selected pool if none is named): it gets no users, healthy or not
+    #[strum(message = "disable pool", props(arg = "REGION", optional = "yes"))]
+    DisablePool(String),
+    /// Enable REGION's pool in the global load balancer again (the selected pool if none is named)
+    #[strum(message = "enable pool", props(arg = "REGION", optional = "yes"))]
+    EnablePool(String),
     /// Cancel the selected job: before it starts, or between its steps;
     /// forget one that ended unfinished
     #[strum(message = "cancel")]
@@ -185,7 +191,7 @@ pub enum Command {
 }
 
 /// A command's name, argument and help text, for help, hints and completion.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CommandInfo {
     /// The name bound in keymaps and typed on the command line.
     pub name: &'static str,
@@ -193,8 +199,8 @@ pub struct CommandInfo {
     pub arg: Option<&'static str>,
     /// A word or two for the footer hints.
     pub hint: &'static str,
-    /// One line for help.
-    pub doc: &'static str,
+    /// One line for help (a doc comment's lines joined by spaces).
+    pub doc: String,
 }
 
 /// Every command except the pane names (`overview`, `cluster`, ...), which
@@ -206,7 +212,12 @@ pub static COMMANDS: LazyLock<Vec<CommandInfo>> = LazyLock::new(|| {
             name: c.name(),
             arg: c.get_str("arg"),
             hint: c.get_message().unwrap_or(""),
-            doc: c.get_documentation().unwrap_or(""),
+            doc: c
+                .get_documentation()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         })
         .collect()
 });
@@ -249,6 +260,8 @@ impl Command {
                 | Command::Fence(_)
                 | Command::Unfence(_)
                 | Command::CacheFailover(_)
+                | Command::DisablePool(_)
+                | Command::EnablePool(_)
                 | Command::CancelJob
                 | Command::ResumeJob
         )
@@ -278,6 +291,8 @@ impl Command {
             | Command::Fence(a)
             | Command::Unfence(a)
             | Command::CacheFailover(a)
+            | Command::DisablePool(a)
+            | Command::EnablePool(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -303,6 +318,8 @@ impl Command {
             Command::Fence(_) => Command::Fence(arg.to_owned()),
             Command::Unfence(_) => Command::Unfence(arg.to_owned()),
             Command::CacheFailover(_) => Command::CacheFailover(arg.to_owned()),
+            Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
+            Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             other => other,
         }
     }

@@ -189,6 +189,8 @@ pub enum DataStatus {
     Cache(CacheStatus),
     /// An AI service.
     Ai(AiStatus),
+    /// A region's pool in the global load balancer.
+    Pool(super::traffic::PoolStatus),
 }
 
 /// A PromQL figure to show: `[[figures]]` in the config.
@@ -540,7 +542,35 @@ pub fn findings(s: &DataStatus, t: &Thresholds) -> (Option<Vec<Finding>>, &'stat
         DataStatus::Database(d) => (Some(db_findings(d, t)), DB_OK),
         DataStatus::Cache(c) => (Some(cache_findings(c, t)), CACHE_OK),
         DataStatus::Ai(a) => (ai_findings(a, t), AI_OK),
+        DataStatus::Pool(p) => (pool_findings(p), POOL_OK),
     }
+}
+
+/// See [`DB_OK`].
+pub const POOL_OK: &str = "enabled, healthy";
+
+/// A load-balancer pool: unhealthy in the balancer's eyes is a failure;
+/// disabled (no users sent) is worth a look; none read, not yet known.
+pub fn pool_findings(p: &super::traffic::PoolStatus) -> Option<Vec<Finding>> {
+    let mut found = Vec::new();
+    if p.enabled {
+        match p.healthy {
+            Some(false) => found.push(Finding::new(
+                Health::Crit,
+                "unhealthy",
+                format!("the balancer sees it unhealthy: {}", p.summary()),
+            )),
+            None => return None,
+            Some(true) => {}
+        }
+    } else {
+        found.push(Finding::new(
+            Health::Warn,
+            "disabled",
+            "disabled: the balancer sends it no users",
+        ));
+    }
+    Some(found)
 }
 
 /// The health of whatever it is, from one reading (no hysteresis).

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use super::SourceState;
 use super::cluster::{DeploymentRow, NodeRow};
 use super::data::{CacheStatus, DbStatus};
+use super::traffic::PoolStatus;
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -434,6 +435,141 @@ pub fn two_primaries(p: &Pair<'_>, primary_name: &str) -> Option<Check> {
         why: "both accept writes: split brain; fence one before traffic moves".into(),
         as_of: Some(a.min(b)),
     })
+}
+
+/// A pool's reading if current, else the mark, why and age it gets.
+type PoolRead = Result<(SystemTime, PoolStatus), (Mark, String, Option<SystemTime>)>;
+
+fn read_pool(pool: Option<(&SourceState, Option<&PoolStatus>)>) -> PoolRead {
+    match pool {
+        None => Err((Mark::Warn, "no pool in [traffic]".to_owned(), None)),
+        Some((state, status)) => match (current(state), status) {
+            (Ok(at), Some(s)) => Ok((at, s.clone())),
+            (Ok(at), None) => Err((Mark::Unknown, "not read yet".into(), Some(at))),
+            (Err(why), Some(s)) => Err((
+                Mark::Unknown,
+                format!("{why}; last known: {}", s.summary()),
+                state.since(),
+            )),
+            (Err(why), None) => Err((Mark::Unknown, why, None)),
+        },
+    }
+}
+
+/// Whether the balancer could send users to the DR region `to`.
+fn dr_pool(read: PoolRead, to: &str) -> Check {
+    match read {
+        Err((mark, why, as_of)) => Check {
+            area: "traffic",
+            subject: format!("{to} pool"),
+            mark,
+            why: if mark == Mark::Warn {
+                format!("{why} for {to}: the runbook cannot send users there")
+            } else {
+                why
+            },
+            as_of,
+        },
+        Ok((at, s)) => {
+            let (mark, then) = match (s.enabled, s.healthy) {
+                (true, Some(true)) => (Mark::Ok, format!("the balancer can send users to {to}")),
+                (true, Some(false)) => (
+                    Mark::Fail,
+                    format!("the balancer would not send users to {to}"),
+                ),
+                (true, None) => (Mark::Unknown, "no monitor checks it".to_owned()),
+                (false, _) => (
+                    Mark::Fail,
+                    format!("the balancer sends {to} no users: enable it"),
+                ),
+            };
+            Check {
+                area: "traffic",
+                subject: s.name.clone(),
+                mark,
+                why: format!("{}: {then}", s.summary()),
+                as_of: Some(at),
+            }
+        }
+    }
+}
+
+/// The global load balancer's pools of the two regions, each as its
+/// source reports it (none configured: `None`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pools<'a> {
+    /// The primary region's pool.
+    pub from: Option<(&'a SourceState, Option<&'a PoolStatus>)>,
+    /// The DR region's pool.
+    pub to: Option<(&'a SourceState, Option<&'a PoolStatus>)>,
+    /// Whether the DR region's databases answer as primaries (promoted),
+    /// as their sources read now; none when no pair says or they are not
+    /// read live.
+    pub dr_promoted: Option<bool>,
+}
+
+/// Whether the balancer could send users to the DR region (its pool
+/// enabled and seen healthy), and the failback hazard: the primary's pool
+/// enabled while the DR database is the primary (Cloudflare sends users
+/// back once the old region looks healthy: two regions writing), or
+/// disabled while the primary's database still is (users sent to a
+/// region whose database is a replica).
+pub fn traffic(p: &Pools<'_>, from: &str, to: &str) -> Vec<Check> {
+    let mut checks = vec![dr_pool(read_pool(p.to), to)];
+    let failback = |mark, why: String, as_of| Check {
+        area: "failback",
+        subject: format!("{from} pool"),
+        mark,
+        why,
+        as_of,
+    };
+    checks.push(match (read_pool(p.from), p.dr_promoted) {
+        (Err((mark, why, as_of)), _) => failback(
+            if mark == Mark::Warn { Mark::Unknown } else { mark },
+            if mark == Mark::Warn {
+                format!("{why} for {from}: the hazard cannot be told")
+            } else {
+                why
+            },
+            as_of,
+        ),
+        (Ok((at, s)), None) => failback(
+            Mark::Unknown,
+            format!(
+                "{} {}; whether {to}'s database is the primary is not read live",
+                s.name,
+                s.summary()
+            ),
+            Some(at),
+        ),
+        (Ok((at, s)), Some(true)) if s.enabled => failback(
+            Mark::Fail,
+            format!(
+                "{} is enabled while {to}'s database is the primary: the balancer sends users back to {from} once it looks healthy (two regions writing); disable it",
+                s.name
+            ),
+            Some(at),
+        ),
+        (Ok((at, s)), Some(false)) if !s.enabled => failback(
+            Mark::Fail,
+            format!(
+                "{} is disabled while {from}'s database is still the primary: users go to {to}, whose database is a replica",
+                s.name
+            ),
+            Some(at),
+        ),
+        (Ok((at, s)), Some(promoted)) => failback(
+            Mark::Ok,
+            format!(
+                "{} {} and {}'s database the primary: no failback hazard",
+                s.name,
+                if s.enabled { "enabled" } else { "disabled" },
+                if promoted { to } else { from }
+            ),
+            Some(at),
+        ),
+    });
+    checks
 }
 
 /// The DR caches' links, or why there is nothing to check.

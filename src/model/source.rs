@@ -19,6 +19,8 @@ pub enum SourceKind {
     Alerts,
     /// A region's Prometheus, queried for PromQL figures.
     Metrics,
+    /// A region's pool in the global load balancer.
+    Traffic,
 }
 
 impl SourceKind {
@@ -31,6 +33,7 @@ impl SourceKind {
             SourceKind::AiService => "ai service",
             SourceKind::Alerts => "alerts",
             SourceKind::Metrics => "metrics",
+            SourceKind::Traffic => "traffic",
         }
     }
 }

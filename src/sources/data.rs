@@ -314,21 +314,9 @@ impl Poller {
     }
 }
 
-/// A secret from its environment variable or file (trailing newline cut).
+/// A password from its environment variable or file.
 fn read_secret(s: &SecretRef) -> Result<String, String> {
-    if let Some(var) = &s.env {
-        return std::env::var(var)
-            .map_err(|_| format!("the password's environment variable {var} is not set"));
-    }
-    if let Some(path) = &s.file {
-        use std::io::Read as _;
-        let mut text = String::new();
-        return std::fs::File::open(path)
-            .and_then(|f| f.take(64 << 10).read_to_string(&mut text))
-            .map(|_| text.trim_end_matches(['\n', '\r']).to_owned())
-            .map_err(|e| format!("cannot read the password file {}: {e}", path.display()));
-    }
-    Err("the password reference names neither env nor file".into())
+    s.read("password")
 }
 
 /// Replay lag and connection use over time, carried from the last poll.

@@ -165,7 +165,7 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
                 Some(arg) => format!(":{} {arg}", c.name),
                 None => format!(":{}", c.name),
             };
-            (name, c.doc)
+            (name, c.doc.clone())
         })
         .collect();
     // One column for every name, however long, and a space after it.

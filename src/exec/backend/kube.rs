@@ -82,6 +82,9 @@ pub struct KubeBackend {
     databases: super::postgres::Databases,
     /// The caches failovers act on.
     caches: super::redis::Caches,
+    /// The global load balancer, if configured (or why its client could
+    /// not be made: a token that cannot be read).
+    traffic: Option<Result<crate::sources::traffic::Cloudflare, String>>,
 }
 
 impl KubeBackend {
@@ -92,6 +95,7 @@ impl KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
             databases: super::postgres::Databases::default(),
             caches: super::redis::Caches::default(),
+            traffic: None,
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -103,6 +107,31 @@ impl KubeBackend {
                     (k, tokio::sync::Mutex::new(slot))
                 })
                 .collect(),
+        }
+    }
+
+    /// The same backend, acting on the global load balancer's pools
+    /// through `client`.
+    #[must_use]
+    pub fn with_traffic(
+        mut self,
+        client: Result<crate::sources::traffic::Cloudflare, String>,
+    ) -> KubeBackend {
+        self.traffic = Some(client);
+        self
+    }
+
+    fn traffic(&self) -> Result<&crate::sources::traffic::Cloudflare, Failure> {
+        match &self.traffic {
+            Some(Ok(client)) => Ok(client),
+            Some(Err(why)) => Err(Failure {
+                what: why.clone(),
+                status: None,
+            }),
+            None => Err(Failure {
+                what: "no [traffic] load balancer is configured".into(),
+                status: None,
+            }),
         }
     }
 
@@ -124,6 +153,7 @@ impl KubeBackend {
             alertmanagers: super::alertmanager::Alertmanagers::default(),
             databases: super::postgres::Databases::default(),
             caches: super::redis::Caches::default(),
+            traffic: None,
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -382,7 +412,11 @@ impl Backend for KubeBackend {
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
             ObjectKind::Pod => ("Pod", "v1"),
-            ObjectKind::Silence | ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region => {
+            ObjectKind::Silence
+            | ObjectKind::Database
+            | ObjectKind::Cache
+            | ObjectKind::Pool
+            | ObjectKind::Region => {
                 return Err(Failure {
                     what: format!("{t} has no cluster to write Events to"),
                     status: None,
@@ -674,6 +708,7 @@ impl Backend for KubeBackend {
             | ObjectKind::Silence
             | ObjectKind::Database
             | ObjectKind::Cache
+            | ObjectKind::Pool
             | ObjectKind::Region => Err(Failure {
                 what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,
@@ -904,6 +939,33 @@ impl Backend for KubeBackend {
         dry_run: bool,
     ) -> Result<(), Failure> {
         self.caches.failover(cache, primary, to, dry_run).await
+    }
+
+    async fn pool_read(&self, pool: &Target) -> Result<crate::model::traffic::PoolStatus, Failure> {
+        self.traffic()?
+            .status(&pool.name)
+            .await
+            .map_err(|what| Failure { what, status: None })
+    }
+
+    async fn pool_set(&self, pool: &Target, enabled: bool, dry_run: bool) -> Result<(), Failure> {
+        let client = self.traffic()?;
+        let failed = |what| Failure { what, status: None };
+        if dry_run {
+            return client.status(&pool.name).await.map(|_| ()).map_err(failed);
+        }
+        let now = client
+            .set_enabled(&pool.name, enabled)
+            .await
+            .map_err(failed)?;
+        if now == enabled {
+            Ok(())
+        } else {
+            Err(failed(format!(
+                "the balancer answered the write with the pool {}",
+                if now { "enabled" } else { "disabled" }
+            )))
+        }
     }
 }
 

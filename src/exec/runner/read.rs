@@ -34,6 +34,7 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         | ObjectKind::Silence
         | ObjectKind::Database
         | ObjectKind::Cache
+        | ObjectKind::Pool
         | ObjectKind::Region => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
@@ -41,6 +42,24 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
             .iter()
             .find(|h| h.name == t.name && h.target_kind == "Deployment")
             .map(|h| named(&h.target)),
+    }
+}
+
+/// A cache's primary, read directly, or a pool, read from the balancer;
+/// `None` for any other target.
+async fn outside_kubernetes<B: Backend>(backend: &B, t: &Target, primary: bool) -> Option<Seen> {
+    match t.kind {
+        ObjectKind::Cache => Some(Seen {
+            primary,
+            cache: Some(backend.cache_read(&t.name).await.map_err(|f| f.what)),
+            ..Seen::default()
+        }),
+        ObjectKind::Pool => Some(Seen {
+            primary,
+            pool: Some(backend.pool_read(t).await.map_err(|f| f.what)),
+            ..Seen::default()
+        }),
+        _ => None,
     }
 }
 
@@ -83,13 +102,8 @@ pub(super) async fn seen<B: Backend>(
     primary: bool,
 ) -> Result<Seen, Refusal> {
     let t = &request.target;
-    // A cache's primary is read directly.
-    if t.kind == ObjectKind::Cache {
-        return Ok(Seen {
-            primary,
-            cache: Some(backend.cache_read(&t.name).await.map_err(|f| f.what)),
-            ..Seen::default()
-        });
+    if let Some(seen) = outside_kubernetes(backend, t, primary).await {
+        return Ok(seen);
     }
     // A database is read directly, with the primary its action names.
     if t.kind == ObjectKind::Database {
@@ -180,5 +194,6 @@ pub(super) async fn seen<B: Backend>(
             .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
         db: None,
         cache: None,
+        pool: None,
     })
 }

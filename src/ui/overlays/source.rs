@@ -32,6 +32,7 @@ fn kind_word(kind: SourceKind) -> &'static str {
         SourceKind::AiService => "AI service",
         SourceKind::Alerts => "alert source",
         SourceKind::Metrics => "Prometheus for figures",
+        SourceKind::Traffic => "global load balancer pool",
     }
 }
 
@@ -165,6 +166,15 @@ fn endpoints<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
             }
         }
         SourceKind::Metrics => {}
+        SourceKind::Traffic => {
+            if let Some(t) = &p.traffic {
+                out.push(field(st, "api", mask_url(t.api.get_ref())));
+                out.push(field(st, "account", t.account.get_ref().clone()));
+                if let Some(pool) = t.pools.iter().find(|x| x.region.get_ref() == &id.region) {
+                    out.push(field(st, "pool", pool.id.get_ref().clone()));
+                }
+            }
+        }
         SourceKind::Alerts => {
             if let Some(u) = p
                 .alert_sources
@@ -221,6 +231,15 @@ fn figures<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
         Some(DataStatus::Database(d)) => data::db_lines(st, d, t),
         Some(DataStatus::Cache(c)) => data::cache_lines(st, c, t),
         Some(DataStatus::Ai(a)) => ai::ai_lines(st, a, t),
+        Some(DataStatus::Pool(pool)) => vec![
+            field(st, "name", pool.name.clone()),
+            field(st, "state", pool.summary()),
+            field(
+                st,
+                "disabled at",
+                pool.disabled_at.clone().unwrap_or_else(|| "-".into()),
+            ),
+        ],
         None => Vec::new(),
     };
     lines.extend(data::cloudwatch_lines(
@@ -307,7 +326,9 @@ fn thresholds(t: &Thresholds, kind: SourceKind) -> Vec<(&'static str, String)> {
                 format!("failing above {}", pct(t.error_rate_crit)),
             ),
         ],
-        SourceKind::Cluster | SourceKind::Alerts | SourceKind::Metrics => Vec::new(),
+        SourceKind::Cluster | SourceKind::Alerts | SourceKind::Metrics | SourceKind::Traffic => {
+            Vec::new()
+        }
     }
 }
 

@@ -9,23 +9,43 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{heading, note, region_columns, source_line};
 use crate::app::App;
-use crate::model::readiness::Readiness;
+use crate::model::readiness::{Mark, Readiness};
 use crate::model::{Pane, SourceKind};
 use crate::ui::{Styles, text};
 
 /// Draws the failover pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let readiness = app.readiness();
-    let blocks: Vec<_> = readiness
+    let blocks = |fold: bool| -> Vec<_> {
+        readiness
+            .iter()
+            .map(|r| readiness_lines(app, st, r, area.width, fold))
+            .collect()
+    };
+    // The readiness block first; the region columns below get what they
+    // show (their frame and longest column) as far as the readiness with
+    // the checks that hold folded into one line leaves room, and at least
+    // eight rows; the block what is left: every check if they fit, else
+    // folded, else what fits.
+    let columns = app
+        .platform()
+        .regions
         .iter()
-        .map(|r| readiness_lines(app, st, r, area.width))
-        .collect();
-    // The readiness block first; the region columns below get at least
-    // eight rows, the block what is left.
-    let lines = fit(blocks, usize::from(area.height.saturating_sub(8)), st);
-    let top = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .min(area.height.saturating_sub(8));
+        .map(|r| region_lines(app, st, r).len())
+        .max()
+        .unwrap_or(0)
+        + 3; // the frame's two rows and the verdict's line a narrow title leaves
+    let (full, folded) = (blocks(false), blocks(true));
+    let folded_rows: usize = folded.iter().map(Vec::len).sum();
+    let height = usize::from(area.height);
+    let below_at_least = columns.min(height.saturating_sub(folded_rows)).max(8);
+    let rows = height.saturating_sub(below_at_least);
+    let lines = if full.iter().map(Vec::len).sum::<usize>() <= rows {
+        full.into_iter().flatten().collect()
+    } else {
+        fit(folded, rows, st)
+    };
+    let top = u16::try_from(lines.len().min(rows)).unwrap_or(u16::MAX);
     if top > 0 {
         note(
             lines,
@@ -77,8 +97,15 @@ fn fit<'a>(blocks: Vec<Vec<Line<'a>>>, rows: usize, st: &Styles) -> Vec<Line<'a>
 }
 
 /// A DR region's readiness: its verdict, then a row per check (mark, what,
-/// of what, why, and the age of what it read).
-fn readiness_lines<'a>(app: &App, st: &Styles, r: &Readiness, width: u16) -> Vec<Line<'a>> {
+/// of what, why, and the age of what it read); `fold`ed, the checks that
+/// hold (and those that do not apply) on one line after the others.
+fn readiness_lines<'a>(
+    app: &App,
+    st: &Styles,
+    r: &Readiness,
+    width: u16,
+    fold: bool,
+) -> Vec<Line<'a>> {
     let (mark, verdict) = r.verdict();
     let mut out = vec![Line::from(vec![
         Span::styled(format!("DR READINESS {} → {} ", r.from, r.to), st.muted),
@@ -91,7 +118,13 @@ fn readiness_lines<'a>(app: &App, st: &Styles, r: &Readiness, width: u16) -> Vec
         .max()
         .unwrap_or(0)
         .min(if width < 100 { 14 } else { 28 });
-    for c in &r.checks {
+    // Folded: what holds, what does not apply, and what nothing was read
+    // for yet (no value to show); a last known value keeps its row.
+    let folded = |c: &&crate::model::readiness::Check| {
+        fold && (matches!(c.mark, Mark::Ok | Mark::Skip)
+            || (c.mark == Mark::Unknown && c.as_of.is_none()))
+    };
+    for c in r.checks.iter().filter(|c| !folded(c)) {
         let age = c.as_of.map_or_else(
             || "  —".to_owned(),
             |at| {
@@ -107,6 +140,43 @@ fn readiness_lines<'a>(app: &App, st: &Styles, r: &Readiness, width: u16) -> Vec
             Span::styled(c.why.clone(), st.muted),
         ]));
     }
+    let of = |mark: Mark| {
+        r.checks
+            .iter()
+            .filter(|c| folded(c) && c.mark == mark)
+            .map(|c| c.area)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (ok, skip, unknown) = (of(Mark::Ok), of(Mark::Skip), of(Mark::Unknown));
+    if !ok.is_empty() || !skip.is_empty() {
+        let mut spans = Vec::new();
+        if !ok.is_empty() {
+            spans.push(Span::styled(
+                format!("  {:<7}", Mark::Ok.word()),
+                st.mark(Mark::Ok),
+            ));
+            spans.push(Span::styled(format!("    {ok}"), st.muted));
+        }
+        if !skip.is_empty() {
+            let n_a = Mark::Skip.word();
+            spans.push(if ok.is_empty() {
+                Span::styled(format!("  {n_a:<7}    {skip}"), st.muted)
+            } else {
+                Span::styled(format!(" · {n_a} {skip}"), st.muted)
+            });
+        }
+        out.push(Line::from(spans));
+    }
+    if !unknown.is_empty() {
+        out.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<7}", Mark::Unknown.word()),
+                st.mark(Mark::Unknown),
+            ),
+            Span::styled(format!("    {unknown}: nothing read yet"), st.muted),
+        ]));
+    }
     out
 }
 
@@ -119,74 +189,101 @@ fn subject(s: &str, width: usize) -> String {
 
 /// Each region's role, data tier and clusters, side by side.
 fn regions(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
-    let p = app.platform();
     for (inner, region) in region_columns(app, st, area, buf) {
-        let r = region.name.get_ref();
-        let role = match region.role {
-            crate::config::platform::Role::Primary => "serves production",
-            crate::config::platform::Role::Dr => "stands by for disaster recovery",
-        };
-        let mut lines = vec![
-            Line::from(Span::styled(format!("{} {role}", region.display), st.text)),
-            Line::default(),
-        ];
-        lines.push(heading(st, "data tier"));
-        let mut any = false;
-        for d in p.databases.iter().filter(|d| d.region.get_ref() == r) {
-            lines.push(source_line(
+        note(region_lines(app, st, region), inner, buf);
+    }
+}
+
+/// A region's column: its role, data tier, clusters and load-balancer pool.
+fn region_lines<'a>(
+    app: &App,
+    st: &Styles,
+    region: &crate::config::platform::Region,
+) -> Vec<Line<'a>> {
+    let p = app.platform();
+    let r = region.name.get_ref();
+    let role = match region.role {
+        crate::config::platform::Role::Primary => "serves production",
+        crate::config::platform::Role::Dr => "stands by for disaster recovery",
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(format!("{} {role}", region.display), st.text)),
+        Line::default(),
+    ];
+    lines.push(heading(st, "data tier"));
+    let mut any = false;
+    for d in p.databases.iter().filter(|d| d.region.get_ref() == r) {
+        lines.push(source_line(
+            app,
+            st,
+            r,
+            SourceKind::Database,
+            d.name.get_ref(),
+            0,
+            super::selected(
                 app,
-                st,
+                Pane::Failover,
                 r,
                 SourceKind::Database,
                 d.name.get_ref(),
-                0,
-                super::selected(
-                    app,
-                    Pane::Failover,
-                    r,
-                    SourceKind::Database,
-                    d.name.get_ref(),
-                ),
-            ));
-            any = true;
-        }
-        for c in p.caches.iter().filter(|c| c.region.get_ref() == r) {
-            lines.push(source_line(
+            ),
+        ));
+        any = true;
+    }
+    for c in p.caches.iter().filter(|c| c.region.get_ref() == r) {
+        lines.push(source_line(
+            app,
+            st,
+            r,
+            SourceKind::Cache,
+            c.name.get_ref(),
+            0,
+            super::selected(app, Pane::Failover, r, SourceKind::Cache, c.name.get_ref()),
+        ));
+        any = true;
+    }
+    if !any {
+        lines.push(Line::from(Span::styled(
+            "  no database or cache configured",
+            st.muted,
+        )));
+    }
+    lines.push(Line::default());
+    lines.push(heading(st, "clusters"));
+    for c in p.clusters.iter().filter(|c| c.region.get_ref() == r) {
+        lines.push(source_line(
+            app,
+            st,
+            r,
+            SourceKind::Cluster,
+            c.name.get_ref(),
+            0,
+            super::selected(
                 app,
-                st,
-                r,
-                SourceKind::Cache,
-                c.name.get_ref(),
-                0,
-                super::selected(app, Pane::Failover, r, SourceKind::Cache, c.name.get_ref()),
-            ));
-            any = true;
-        }
-        if !any {
-            lines.push(Line::from(Span::styled(
-                "  no database or cache configured",
-                st.muted,
-            )));
-        }
-        lines.push(Line::default());
-        lines.push(heading(st, "clusters"));
-        for c in p.clusters.iter().filter(|c| c.region.get_ref() == r) {
-            lines.push(source_line(
-                app,
-                st,
+                Pane::Failover,
                 r,
                 SourceKind::Cluster,
                 c.name.get_ref(),
-                0,
-                super::selected(
-                    app,
-                    Pane::Failover,
-                    r,
-                    SourceKind::Cluster,
-                    c.name.get_ref(),
-                ),
-            ));
-        }
-        note(lines, inner, buf);
+            ),
+        ));
     }
+    if p.traffic
+        .iter()
+        .flat_map(|t| &t.pools)
+        .any(|x| x.region.get_ref() == r)
+    {
+        use crate::config::platform::TRAFFIC;
+        lines.push(Line::default());
+        lines.push(heading(st, "global load balancer"));
+        lines.push(source_line(
+            app,
+            st,
+            r,
+            SourceKind::Traffic,
+            TRAFFIC,
+            0,
+            super::selected(app, Pane::Failover, r, SourceKind::Traffic, TRAFFIC),
+        ));
+    }
+    lines
 }
