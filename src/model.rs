@@ -13,6 +13,7 @@ pub mod pane;
 pub mod plan;
 pub mod readiness;
 pub mod rollout;
+pub mod runbook;
 pub mod source;
 pub mod traffic;
 pub mod verdict;

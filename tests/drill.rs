@@ -47,6 +47,7 @@ fn check<'a>(doc: &'a serde_json::Value, area: &str) -> &'a serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: ready, recorded, read back, not ready
 async fn a_drill_prints_every_check_records_itself_and_fails_when_korea_could_not_take_over() {
     let sandbox = Sandbox::start(Options {
         seed: 61,
@@ -89,6 +90,30 @@ async fn a_drill_prints_every_check_records_itself_and_fails_when_korea_could_no
         check(&doc, "drill")["why"],
         "no drill on record · `touban drill` runs one"
     );
+    assert_eq!(check(&doc, "traffic")["mark"], "ok");
+    assert_eq!(check(&doc, "failback")["mark"], "ok");
+
+    // Then the runbook's plan, in live values: eight steps, each saying
+    // how it is done today.
+    let runbook = region["runbook"].as_array().expect("the runbook");
+    assert_eq!(runbook.len(), 8, "{runbook:#?}");
+    let step = |n: usize| &runbook[n - 1];
+    assert!(
+        step(2)["does"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|l| l.as_str().is_some_and(|l| l
+                .starts_with("iworkz-production/backend-api: backend-api-")
+                && l.contains(" → ")))),
+        "{:#}",
+        step(2)
+    );
+    assert_eq!(step(5)["how"][0]["by"], "by hand", "{:#}", step(5));
+    assert_eq!(
+        step(6)["how"][0],
+        serde_json::json!({"by": "executor", "text": ":disable-pool tokyo"}),
+        "{:#}",
+        step(6)
+    );
 
     // Written down as a dry run of the region runbook.
     let log =
@@ -117,6 +142,13 @@ async fn a_drill_prints_every_check_records_itself_and_fails_when_korea_could_no
     assert!(text.contains("ok      drill"), "{text}");
     assert!(text.contains("passed (read"), "{text}");
     assert!(text.contains("lag 0.4 s within RPO 30 s"), "{text}");
+    assert!(
+        text.contains(
+            "The runbook Tokyo → Seoul: what a failover would do now (nothing is changed)"
+        ) && text.contains("  6. switch traffic: disable Tokyo's pool in the global load balancer")
+            && text.contains("       executor: :disable-pool tokyo"),
+        "{text}"
+    );
     assert!(
         text.lines().any(|l| l.starts_with("Seoul ready (lag")),
         "{text}"

@@ -68,18 +68,33 @@ fn executor(
     let events = Events {
         rx,
         seen: Vec::new(),
+        unclaimed: Vec::new(),
     };
     (exec, handle, events)
 }
 
-/// Events as they come, with a deadline.
+/// Events as they come, with a deadline. Jobs side by side end in any
+/// order: an event passed over while waiting for another is kept for the
+/// next wait ([`Events::until`]), unless a wait wants a new one
+/// ([`Events::next`]).
 struct Events {
     rx: mpsc::UnboundedReceiver<JobEvent>,
     seen: Vec<JobEvent>,
+    unclaimed: Vec<JobEvent>,
 }
 
 impl Events {
+    /// The first event passed over or to come that matches `f`.
     async fn until(&mut self, what: &str, f: impl Fn(&JobEvent) -> bool) -> JobEvent {
+        if let Some(i) = self.unclaimed.iter().position(&f) {
+            return self.unclaimed.remove(i);
+        }
+        self.next(what, f).await
+    }
+
+    /// The first event to come that matches `f` (those passed over before
+    /// are not looked at).
+    async fn next(&mut self, what: &str, f: impl Fn(&JobEvent) -> bool) -> JobEvent {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let e = tokio::time::timeout_at(deadline, self.rx.recv())
@@ -90,6 +105,7 @@ impl Events {
             if f(&e) {
                 return e;
             }
+            self.unclaimed.push(e);
         }
     }
 
@@ -104,25 +120,6 @@ impl Events {
             unreachable!()
         };
         plan.expect("a plan, not a refusal")
-    }
-
-    /// The plan of `id` sent after the first `after` events: one passed
-    /// over already while waiting for another (jobs side by side end in
-    /// any order), else the next.
-    async fn planned_after(&mut self, id: u64, after: usize) -> Plan {
-        let found = self
-            .seen
-            .get(after..)
-            .unwrap_or_default()
-            .iter()
-            .find_map(|e| match e {
-                JobEvent::Planned { id: i, plan } if i.0 == id => Some(plan.clone()),
-                _ => None,
-            });
-        match found {
-            Some(plan) => plan.expect("a plan, not a refusal"),
-            None => self.planned(id).await,
-        }
     }
 
     async fn finished(&mut self, id: u64) -> JobOutcome {
@@ -204,7 +201,6 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
     send(ExecCommand::Cancel { id: JobId(4) });
     assert_eq!(events.finished(4).await, JobOutcome::Cancelled);
 
-    let before_ends = events.seen.len();
     let mut ended = BTreeMap::new();
     for _ in 0..3 {
         let e = events
@@ -223,7 +219,7 @@ async fn one_job_per_target_targets_side_by_side_cancel_and_decline() {
         "{ended:?}"
     );
     // It is planned again from what #1 left, to confirm again; declined.
-    let again = events.planned_after(2, before_ends).await;
+    let again = events.planned(2).await;
     assert!(
         again.title.contains("from 6 to") && again.title.contains("confirm again"),
         "{}",
@@ -362,7 +358,7 @@ async fn a_running_job_cancels_and_the_console_leaving_ends_everything() {
     // Resumed from its first step: the write is found done, not redone.
     send(ExecCommand::Resume { id: JobId(1) });
     let redone = events
-        .until(
+        .next(
             "the resumed write",
             |e| matches!(e, JobEvent::StepEnded { id: i, index: 2, .. } if i.0 == 1),
         )

@@ -134,7 +134,7 @@ async fn a_pool_is_disabled_read_back_and_a_killed_job_resumes_without_writing_a
     assert!(
         words
             .iter()
-            .any(|w| w.contains("disabled already: written before this job was interrupted")),
+            .any(|w| w.contains("disabled already: found as wanted")),
         "{words:#?}"
     );
     assert!(

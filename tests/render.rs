@@ -708,7 +708,7 @@ fn failover_readiness_from_fed_state() {
     app.run(touban::model::Command::Focus(Pane::Overview));
     let overview = text(&render(&app, 160, 48));
     assert!(
-        overview.contains("DR ready (lag 12 s / RPO 30 s) · 3 warnings"),
+        overview.contains("DR ready (lag 12 s / RPO 30 s) · 4 warnings"),
         "{overview}"
     );
 }

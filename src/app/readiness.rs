@@ -158,8 +158,7 @@ impl App {
             })
         };
         // Whether the DR side's databases were promoted, as read live.
-        let mut dr_promoted = Some(false);
-        let mut any = false;
+        let (mut promoted, mut standing, mut untold) = (Vec::new(), Vec::new(), Vec::new());
         for r in &self.platform.replication {
             let Some((primary, replica)) = self.platform.replication_pair(r) else {
                 continue;
@@ -169,34 +168,62 @@ impl App {
             {
                 continue;
             }
-            any = true;
-            let role = |db: &crate::config::platform::Database| {
-                let (region, name) = (db.region.get_ref(), db.name.get_ref());
-                let state = self.store.source(region, SourceKind::Database, name);
-                let role = match self.store.data(region, SourceKind::Database, name) {
-                    Some(DataStatus::Database(d)) if d.up => d.role.as_deref(),
-                    _ => None,
-                };
-                readiness::current(state).ok().and(role)
-            };
-            // A logical subscriber is writable by design: its role says
-            // nothing; the primary still answering as one does.
-            let promoted = if r.kind == ReplicationKind::Logical {
-                (role(primary) == Some("primary")).then_some(false)
-            } else {
-                role(replica).map(|r| r == "primary")
-            };
-            dr_promoted = match (promoted, dr_promoted) {
-                (Some(true), _) | (_, Some(true)) => Some(true),
-                (Some(false), Some(false)) => Some(false),
+            let name = replica.name.get_ref().as_str();
+            // A logical subscriber is writable by design and its
+            // publisher stays so after a failover: the roles say nothing.
+            if r.kind == ReplicationKind::Logical {
+                untold.push(format!(
+                    "{name} is fed logically: both ends accept writes, so their roles do not say which one serves; keep {}'s pool disabled once {} takes over",
+                    from.display, to.display
+                ));
+                continue;
+            }
+            let (region, db) = (replica.region.get_ref(), replica.name.get_ref());
+            let state = self.store.source(region, SourceKind::Database, db);
+            let role = match self.store.data(region, SourceKind::Database, db) {
+                Some(DataStatus::Database(d)) if d.up => d.role.as_deref(),
                 _ => None,
             };
+            match (readiness::current(state), role) {
+                (Ok(_), Some("primary")) => promoted.push(name),
+                (Ok(_), Some(_)) => standing.push(name),
+                (Ok(_), None) => untold.push(format!("{name} reports no role")),
+                (Err(why), _) => untold.push(format!("{name} {why}")),
+            }
         }
+        let dr_promoted = if !promoted.is_empty() && !standing.is_empty() {
+            Err((
+                Mark::Fail,
+                format!(
+                    "half a failover: {} promoted, {} not",
+                    promoted.join(", "),
+                    standing.join(", ")
+                ),
+            ))
+        } else if let Some(why) = untold.first() {
+            let logical = untold.iter().all(|u| u.contains("fed logically"));
+            Err((
+                if logical { Mark::Warn } else { Mark::Unknown },
+                why.clone(),
+            ))
+        } else if !promoted.is_empty() {
+            Ok(true)
+        } else if !standing.is_empty() {
+            Ok(false)
+        } else {
+            Err((
+                Mark::Unknown,
+                format!(
+                    "no [[replication]] pair from {} to {}",
+                    from.display, to.display
+                ),
+            ))
+        };
         readiness::traffic(
             &readiness::Pools {
                 from: pool(from),
                 to: pool(to),
-                dr_promoted: dr_promoted.filter(|_| any),
+                dr_promoted,
             },
             &from.display,
             &to.display,

@@ -20,6 +20,7 @@ use crate::exec::audit::{AuditLog, Event as Logged, Record};
 use crate::model::SourceState;
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::readiness::{Mark, Readiness};
+use crate::model::runbook::Step;
 use crate::model::source::age_label;
 
 use super::{EXIT_CONFIG, report};
@@ -88,10 +89,11 @@ pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Re
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let now = SystemTime::now();
+    let runbooks: Vec<Vec<Step>> = regions.iter().map(|r| app.runbook(&r.region, r)).collect();
     if args.json {
-        out!("{}", json(&regions, &silent, now));
+        out!("{}", json(&regions, &runbooks, &silent, now));
     } else {
-        for line in text(&regions, &silent, now) {
+        for line in text(&regions, &runbooks, &silent, now) {
             out!("{line}");
         }
     }
@@ -239,9 +241,14 @@ fn age(as_of: Option<SystemTime>, now: SystemTime) -> String {
 }
 
 /// The drill for a reader: per DR region its checks, then its verdict.
-fn text(regions: &[Readiness], silent: &[String], now: SystemTime) -> Vec<String> {
+fn text(
+    regions: &[Readiness],
+    runbooks: &[Vec<Step>],
+    silent: &[String],
+    now: SystemTime,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for r in regions {
+    for (r, steps) in regions.iter().zip(runbooks) {
         out.push(format!("DR readiness {} → {}", r.from, r.to));
         let subject = r
             .checks
@@ -261,6 +268,20 @@ fn text(regions: &[Readiness], silent: &[String], now: SystemTime) -> Vec<String
         }
         let (_, verdict) = r.summary();
         out.push(verdict);
+        out.push(String::new());
+        out.push(format!(
+            "The runbook {} → {}: what a failover would do now (nothing is changed)",
+            r.from, r.to
+        ));
+        for s in steps {
+            out.push(format!("  {}. {}", s.n, s.title));
+            for d in &s.does {
+                out.push(format!("       {d}"));
+            }
+            for h in &s.how {
+                out.push(format!("       {}: {}", h.word(), h.text()));
+            }
+        }
     }
     if !silent.is_empty() {
         out.push(format!(
@@ -272,10 +293,16 @@ fn text(regions: &[Readiness], silent: &[String], now: SystemTime) -> Vec<String
 }
 
 /// The drill for a script: one JSON document.
-fn json(regions: &[Readiness], silent: &[String], now: SystemTime) -> String {
+fn json(
+    regions: &[Readiness],
+    runbooks: &[Vec<Step>],
+    silent: &[String],
+    now: SystemTime,
+) -> String {
     let regions: Vec<serde_json::Value> = regions
         .iter()
-        .map(|r| {
+        .zip(runbooks)
+        .map(|(r, steps)| {
             let (mark, verdict) = r.verdict();
             let checks: Vec<serde_json::Value> = r
                 .checks
@@ -300,6 +327,15 @@ fn json(regions: &[Readiness], silent: &[String], now: SystemTime) -> String {
                 "lag_seconds": r.rpo.map(|(lag, _)| lag),
                 "rpo_seconds": r.rpo.map(|(_, rpo)| rpo),
                 "checks": checks,
+                "runbook": steps.iter().map(|s| serde_json::json!({
+                    "step": s.n,
+                    "title": s.title,
+                    "does": s.does,
+                    "how": s.how.iter().map(|h| serde_json::json!({
+                        "by": h.word(),
+                        "text": h.text(),
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

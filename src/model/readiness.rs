@@ -212,12 +212,27 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
+/// Why a check of a source that has not answered yet cannot be told.
+pub const NOT_CONNECTED: &str = "not connected yet";
+/// See [`NOT_CONNECTED`].
+pub const CONNECTING: &str = "connecting";
+
+impl Check {
+    /// Unknown only because its sources have not answered yet (no value,
+    /// no failure to say): what a short screen may fold into one line.
+    pub fn pending(&self) -> bool {
+        self.mark == Mark::Unknown
+            && self.as_of.is_none()
+            && (self.why.ends_with(NOT_CONNECTED) || self.why.ends_with(CONNECTING))
+    }
+}
+
 /// When a source's data was read, if it is current; else why it is not.
 pub fn current(state: &SourceState) -> Result<SystemTime, String> {
     match state {
         SourceState::Live { at } => Ok(*at),
-        SourceState::NotConnected => Err("not connected yet".into()),
-        SourceState::Connecting { .. } => Err("connecting".into()),
+        SourceState::NotConnected => Err(NOT_CONNECTED.into()),
+        SourceState::Connecting { .. } => Err(CONNECTING.into()),
         SourceState::Error { message, .. } => Err(format!("failing: {message}")),
         SourceState::Stale { why, .. } => Err(format!("stale: {why}")),
     }
@@ -477,7 +492,10 @@ fn dr_pool(read: PoolRead, to: &str) -> Check {
                     Mark::Fail,
                     format!("the balancer would not send users to {to}"),
                 ),
-                (true, None) => (Mark::Unknown, "no monitor checks it".to_owned()),
+                (true, None) => (
+                    Mark::Unknown,
+                    "the balancer's health of it is not known".to_owned(),
+                ),
                 (false, _) => (
                     Mark::Fail,
                     format!("the balancer sends {to} no users: enable it"),
@@ -496,16 +514,17 @@ fn dr_pool(read: PoolRead, to: &str) -> Check {
 
 /// The global load balancer's pools of the two regions, each as its
 /// source reports it (none configured: `None`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Pools<'a> {
     /// The primary region's pool.
     pub from: Option<(&'a SourceState, Option<&'a PoolStatus>)>,
     /// The DR region's pool.
     pub to: Option<(&'a SourceState, Option<&'a PoolStatus>)>,
-    /// Whether the DR region's databases answer as primaries (promoted),
-    /// as their sources read now; none when no pair says or they are not
-    /// read live.
-    pub dr_promoted: Option<bool>,
+    /// Whether the DR region's databases were promoted, as their sources
+    /// read now; else the mark the hazard gets and why it cannot be told
+    /// (not read live, a logical pair whose roles say nothing, half the
+    /// pairs promoted).
+    pub dr_promoted: Result<bool, (Mark, String)>,
 }
 
 /// Whether the balancer could send users to the DR region (its pool
@@ -523,7 +542,7 @@ pub fn traffic(p: &Pools<'_>, from: &str, to: &str) -> Vec<Check> {
         why,
         as_of,
     };
-    checks.push(match (read_pool(p.from), p.dr_promoted) {
+    checks.push(match (read_pool(p.from), p.dr_promoted.clone()) {
         (Err((mark, why, as_of)), _) => failback(
             if mark == Mark::Warn { Mark::Unknown } else { mark },
             if mark == Mark::Warn {
@@ -533,16 +552,16 @@ pub fn traffic(p: &Pools<'_>, from: &str, to: &str) -> Vec<Check> {
             },
             as_of,
         ),
-        (Ok((at, s)), None) => failback(
-            Mark::Unknown,
+        (Ok((at, s)), Err((mark, why))) => failback(
+            mark,
             format!(
-                "{} {}; whether {to}'s database is the primary is not read live",
+                "{} {}; which side takes writes cannot be told: {why}",
                 s.name,
-                s.summary()
+                if s.enabled { "enabled" } else { "disabled" },
             ),
             Some(at),
         ),
-        (Ok((at, s)), Some(true)) if s.enabled => failback(
+        (Ok((at, s)), Ok(true)) if s.enabled => failback(
             Mark::Fail,
             format!(
                 "{} is enabled while {to}'s database is the primary: the balancer sends users back to {from} once it looks healthy (two regions writing); disable it",
@@ -550,7 +569,7 @@ pub fn traffic(p: &Pools<'_>, from: &str, to: &str) -> Vec<Check> {
             ),
             Some(at),
         ),
-        (Ok((at, s)), Some(false)) if !s.enabled => failback(
+        (Ok((at, s)), Ok(false)) if !s.enabled => failback(
             Mark::Fail,
             format!(
                 "{} is disabled while {from}'s database is still the primary: users go to {to}, whose database is a replica",
@@ -558,7 +577,7 @@ pub fn traffic(p: &Pools<'_>, from: &str, to: &str) -> Vec<Check> {
             ),
             Some(at),
         ),
-        (Ok((at, s)), Some(promoted)) => failback(
+        (Ok((at, s)), Ok(promoted)) => failback(
             Mark::Ok,
             format!(
                 "{} {} and {}'s database the primary: no failback hazard",

@@ -37,7 +37,10 @@ impl PoolStatus {
                     .map(|f| format!(": {f}"))
                     .unwrap_or_default()
             ),
-            None => "not health-checked".to_owned(),
+            None => match &self.failure {
+                Some(why) => why.clone(),
+                None => "not health-checked".to_owned(),
+            },
         };
         let state = if self.enabled { "enabled" } else { "disabled" };
         format!("{state}, {health}")

@@ -57,6 +57,25 @@ struct ApiMessage {
     code: u64,
     #[serde(default)]
     message: String,
+    /// The causes Cloudflare chains under an error (6111 "Invalid format
+    /// for Authorization header" under 6003).
+    #[serde(default)]
+    error_chain: Vec<ApiMessage>,
+}
+
+impl ApiMessage {
+    fn codes(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::once(self.code).chain(self.error_chain.iter().map(|c| c.code))
+    }
+
+    fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut t = format!("{} (code {})", self.message, self.code);
+        for c in &self.error_chain {
+            let _ = write!(t, ": {} (code {})", c.message, c.code);
+        }
+        t
+    }
 }
 
 /// A pool as the API returns it (the fields touban reads).
@@ -76,7 +95,7 @@ fn yes() -> bool {
 }
 
 /// A pool's health: per data centre, healthy or not, and its origins.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Health {
     #[serde(default)]
     pop_health: std::collections::BTreeMap<String, PopHealth>,
@@ -86,9 +105,10 @@ struct Health {
 struct PopHealth {
     #[serde(default)]
     healthy: bool,
-    /// One map per origin: address → its health.
+    /// One map per origin: address → its health (`null` where the pool
+    /// has no monitor).
     #[serde(default)]
-    origins: Vec<std::collections::BTreeMap<String, OriginHealth>>,
+    origins: Option<Vec<std::collections::BTreeMap<String, OriginHealth>>>,
 }
 
 #[derive(Deserialize)]
@@ -131,32 +151,27 @@ impl Cloudflare {
             .await
             .map_err(|e| format!("Cloudflare: {what}: {e}"))?;
         let envelope: Envelope<T> = serde_json::from_slice(&body).map_err(|e| {
-            format!("Cloudflare: {what}: HTTP {status}, an answer touban cannot read ({e})")
+            self.masked(&format!(
+                "Cloudflare: {what}: HTTP {status}, an answer touban cannot read ({e})"
+            ))
         })?;
-        let errors = || {
-            envelope
-                .errors
-                .iter()
-                .map(|m| format!("{} (code {})", m.message, m.code))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         if !status.is_success() || !envelope.success {
-            let hint = match status.as_u16() {
-                401 | 403 => {
-                    ": check the API token and that it may use Load Balancing: Monitors and Pools"
-                }
-                404 => ": check the account and pool ids in [traffic]",
-                _ => "",
-            };
-            return Err(crate::config::secret::mask_line(&format!(
-                "Cloudflare: {what}: HTTP {status}: {}{hint}",
-                errors()
-            )));
+            return Err(self.masked(&refused(what, status, &envelope.errors)));
         }
         envelope
             .result
             .ok_or_else(|| format!("Cloudflare: {what}: the answer has no result"))
+    }
+
+    /// A message with the token taken out, should an answer echo it, and
+    /// any URL credential masked.
+    fn masked(&self, text: &str) -> String {
+        let text = if self.token.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(&self.token, "[token]")
+        };
+        crate::config::secret::mask_line(&text)
     }
 
     /// The pool: its name, whether enabled, and when disabled.
@@ -173,10 +188,19 @@ impl Cloudflare {
             .await
     }
 
-    /// The pool and its health, as one reading.
+    /// The pool and its health, as one reading. A health that cannot be
+    /// read leaves the pool read, its health unknown and why: whether the
+    /// pool is enabled is what acting on it needs.
     pub async fn status(&self, id: &str) -> Result<PoolStatus, String> {
-        let (pool, health) = tokio::try_join!(self.pool(id), self.health(id))?;
-        Ok(reading(pool, &health))
+        let (pool, health) = tokio::join!(self.pool(id), self.health(id));
+        let pool = pool?;
+        Ok(match health {
+            Ok(h) => reading(pool, &h),
+            Err(e) => PoolStatus {
+                failure: Some(format!("health not read: {e}")),
+                ..reading(pool, &Health::default())
+            },
+        })
     }
 
     /// Enables or disables the pool (`PATCH {"enabled": …}`); returns
@@ -196,19 +220,46 @@ impl Cloudflare {
     }
 }
 
+/// What Cloudflare's refusal says, with what to check: the token where
+/// an error (or a cause it chains) is authentication (10000),
+/// authorization (9109) or a token not of a token's form (6003, 6111).
+fn refused(what: &str, status: reqwest::StatusCode, errors: &[ApiMessage]) -> String {
+    let token = errors
+        .iter()
+        .flat_map(ApiMessage::codes)
+        .any(|c| matches!(c, 6003 | 6111 | 9109 | 10000));
+    let hint = if token || matches!(status.as_u16(), 401 | 403) {
+        ": check the API token and that it may use Load Balancing: Monitors and Pools"
+    } else if status.as_u16() == 404 {
+        ": check the account and pool ids in [traffic]"
+    } else {
+        ""
+    };
+    let errors: Vec<String> = errors.iter().map(ApiMessage::text).collect();
+    format!(
+        "Cloudflare: {what}: HTTP {status}: {}{hint}",
+        errors.join("; ")
+    )
+}
+
 /// One reading from a pool and its health: healthy where every data
-/// centre that checks it says so; unknown where none does.
+/// centre that checks it says so; unknown where none does. An origin
+/// counts once, healthy only if every data centre sees it so.
 fn reading(pool: Pool, health: &Health) -> PoolStatus {
     let pops: Vec<&PopHealth> = health.pop_health.values().collect();
     let healthy = (!pops.is_empty()).then(|| pops.iter().all(|p| p.healthy));
-    let origins: Vec<&OriginHealth> = pops
+    let mut origins: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
+    let mut failure = None;
+    for (address, o) in pops
         .iter()
-        .flat_map(|p| p.origins.iter().flat_map(|o| o.values()))
-        .collect();
-    let failure = origins
-        .iter()
-        .filter(|o| !o.healthy)
-        .find_map(|o| o.failure_reason.clone());
+        .flat_map(|p| p.origins.iter().flatten().flat_map(|o| o.iter()))
+    {
+        let all = origins.entry(address.as_str()).or_insert(true);
+        *all &= o.healthy;
+        if !o.healthy && failure.is_none() {
+            failure.clone_from(&o.failure_reason);
+        }
+    }
     PoolStatus {
         name: if pool.name.is_empty() {
             pool.id.clone()
@@ -219,7 +270,7 @@ fn reading(pool: Pool, health: &Health) -> PoolStatus {
         enabled: pool.enabled,
         disabled_at: pool.disabled_at,
         healthy,
-        origins: (origins.iter().filter(|o| o.healthy).count(), origins.len()),
+        origins: (origins.values().filter(|h| **h).count(), origins.len()),
         failure,
     }
 }
@@ -327,6 +378,41 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_token_s_chained_error_says_to_check_the_token() {
+        let text = r#"{"success": false, "result": null, "messages": [], "errors": [
+            {"code": 6003, "message": "Invalid request headers",
+             "error_chain": [{"code": 6111, "message": "Invalid format for Authorization header"}]}
+        ]}"#;
+        let e: Envelope<Pool> = serde_json::from_str(text).expect("parses");
+        let why = refused("get pool x", reqwest::StatusCode::BAD_REQUEST, &e.errors);
+        assert_eq!(
+            why,
+            "Cloudflare: get pool x: HTTP 400 Bad Request: Invalid request headers (code 6003): Invalid format for Authorization header (code 6111): check the API token and that it may use Load Balancing: Monitors and Pools"
+        );
+    }
+
+    #[test]
+    fn an_answer_that_echoes_the_token_is_shown_without_it() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = Cloudflare {
+            http: reqwest::Client::new(),
+            pools: "http://127.0.0.1:1/client/v4/accounts/a/load_balancers/pools".into(),
+            token: "s3cret-token-value".into(),
+        };
+        let shown = client.masked("Cloudflare: HTTP 400: bad header `Bearer s3cret-token-value`");
+        assert!(!shown.contains("s3cret-token-value"), "{shown}");
+        assert!(shown.contains("[token]"), "{shown}");
+    }
+
+    #[test]
+    fn a_pool_without_a_monitor_reads_with_null_origins() {
+        let text = r#"{"pop_health": {"Tokyo, JP": {"healthy": true, "origins": null}}}"#;
+        let health: Health = serde_json::from_str(text).expect("parses");
+        let s = reading(pool(true), &health);
+        assert_eq!((s.healthy, s.origins), (Some(true), (0, 0)));
+    }
+
+    #[test]
     fn a_pool_no_monitor_checks_is_not_called_healthy() {
         let health = Health {
             pop_health: std::collections::BTreeMap::new(),
@@ -346,6 +432,6 @@ mod tests {
         let s = reading(pool(true), &health);
         assert_eq!(s.healthy, Some(false));
         assert_eq!(s.failure.as_deref(), Some("TCP connection failed"));
-        assert_eq!(s.origins, (1, 2));
+        assert_eq!(s.origins, (0, 1), "one origin, not healthy everywhere");
     }
 }

@@ -45,7 +45,7 @@ pub fn plan(request: &ActionRequest, enabled: bool, seen: &Seen) -> Result<Job, 
         )
     } else {
         format!(
-            "the balancer sends {} no users, healthy or not; users go to the next pool of each load balancer",
+            "the balancer sends {} no users, healthy or not; they go to each load balancer's other pools (or its fallback pool): check those are enabled and healthy",
             t.region
         )
     };

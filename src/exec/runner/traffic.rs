@@ -37,7 +37,7 @@ pub(super) async fn perform<B: Backend>(
             }
             if resuming {
                 return said(format!(
-                    "{} is {} already: written before this job was interrupted",
+                    "{} is {} already: found as wanted (written before the interruption, or by someone else)",
                     p.name,
                     word(p.enabled)
                 ));

@@ -118,11 +118,11 @@ fn readiness_lines<'a>(
         .max()
         .unwrap_or(0)
         .min(if width < 100 { 14 } else { 28 });
-    // Folded: what holds, what does not apply, and what nothing was read
-    // for yet (no value to show); a last known value keeps its row.
+    // Folded: what holds, what does not apply, and what waits for its
+    // sources' first answer (nothing to show yet); a failure to read and a
+    // last known value keep their rows.
     let folded = |c: &&crate::model::readiness::Check| {
-        fold && (matches!(c.mark, Mark::Ok | Mark::Skip)
-            || (c.mark == Mark::Unknown && c.as_of.is_none()))
+        fold && (matches!(c.mark, Mark::Ok | Mark::Skip) || c.pending())
     };
     for c in r.checks.iter().filter(|c| !folded(c)) {
         let age = c.as_of.map_or_else(
@@ -174,7 +174,7 @@ fn readiness_lines<'a>(
                 format!("  {:<7}", Mark::Unknown.word()),
                 st.mark(Mark::Unknown),
             ),
-            Span::styled(format!("    {unknown}: nothing read yet"), st.muted),
+            Span::styled(format!("    {unknown}: no answer yet"), st.muted),
         ]));
     }
     out
