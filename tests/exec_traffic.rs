@@ -95,6 +95,29 @@ async fn a_pool_is_disabled_read_back_and_a_killed_job_resumes_without_writing_a
         "a dry run writes nothing"
     );
 
+    // With Korea's pool disabled, disabling Tokyo's would leave users to
+    // the fallback pool: refused, offering to enable Korea's first.
+    assert!(!client.set_enabled(korea, false).await.expect("disable"));
+    let refused = runner::prepare(
+        backend.as_ref(),
+        &pool_request("tokyo", tokyo, false, false),
+        true,
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        refused.why.contains("leaves no enabled, healthy pool"),
+        "{}",
+        refused.why
+    );
+    assert!(
+        refused.offer.as_ref().is_some_and(
+            |o| o.kind == ActionKind::TrafficPool { enabled: true } && o.target.name == korea
+        ),
+        "{refused:?}"
+    );
+    assert!(client.set_enabled(korea, true).await.expect("enable"));
+
     // For real, killed in its read-back (the write is done): Cloudflare
     // slowed to half a second an answer, so the kill lands in a call.
     let job = runner::prepare(

@@ -70,15 +70,7 @@ impl App {
         };
         let mut worst: Option<(f64, u64)> = None;
         let mut any = false;
-        for r in &p.replication {
-            let Some((primary, replica)) = p.replication_pair(r) else {
-                continue;
-            };
-            if primary.region.get_ref() != from.name.get_ref()
-                || replica.region.get_ref() != to.name.get_ref()
-            {
-                continue;
-            }
+        for (r, primary, replica) in p.pairs_between(from.name.get_ref(), to.name.get_ref()) {
             any = true;
             let pair = Pair {
                 replica: replica.name.get_ref(),
@@ -159,15 +151,10 @@ impl App {
         };
         // Whether the DR side's databases were promoted, as read live.
         let (mut promoted, mut standing, mut untold) = (Vec::new(), Vec::new(), Vec::new());
-        for r in &self.platform.replication {
-            let Some((primary, replica)) = self.platform.replication_pair(r) else {
-                continue;
-            };
-            if primary.region.get_ref() != from.name.get_ref()
-                || replica.region.get_ref() != to.name.get_ref()
-            {
-                continue;
-            }
+        for (r, _, replica) in self
+            .platform
+            .pairs_between(from.name.get_ref(), to.name.get_ref())
+        {
             let name = replica.name.get_ref().as_str();
             // A logical subscriber is writable by design and its
             // publisher stays so after a failover: the roles say nothing.

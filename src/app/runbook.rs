@@ -169,15 +169,10 @@ impl App {
             does: Vec::new(),
             how: Vec::new(),
         };
-        for r in &self.platform.replication {
-            let Some((primary, replica)) = self.platform.replication_pair(r) else {
-                continue;
-            };
-            if primary.region.get_ref() != from.name.get_ref()
-                || replica.region.get_ref() != to.name.get_ref()
-            {
-                continue;
-            }
+        for (r, primary, replica) in self
+            .platform
+            .pairs_between(from.name.get_ref(), to.name.get_ref())
+        {
             let (f, w, c, how) = self.pair_lines(r, primary, replica, readiness);
             fence.does.push(f);
             wait.does.push(w);

@@ -801,6 +801,20 @@ impl Platform {
         ))
     }
 
+    /// The `[[replication]]` pairs whose primary is in region `from` and
+    /// replica in region `to`, each with its two ends.
+    pub fn pairs_between<'a>(
+        &'a self,
+        from: &'a str,
+        to: &'a str,
+    ) -> impl Iterator<Item = (&'a Replication, &'a Database, &'a Database)> + 'a {
+        self.replication.iter().filter_map(move |r| {
+            let (primary, replica) = self.replication_pair(r)?;
+            (primary.region.get_ref() == from && replica.region.get_ref() == to)
+                .then_some((r, primary, replica))
+        })
+    }
+
     /// The coordination cluster (see [`Coordination`]): its name, region
     /// and the namespace of its Leases; none when no cluster is
     /// configured.

@@ -52,6 +52,8 @@ pub struct Seen {
     /// For a load-balancer pool: as the balancer reports it, or why it
     /// could not be read.
     pub pool: Option<Result<crate::model::traffic::PoolStatus, String>>,
+    /// For a pool: the balancer's other pools, by region, as read.
+    pub other_pools: Vec<(String, Result<crate::model::traffic::PoolStatus, String>)>,
 }
 
 /// A database target as read before planning: itself, and the primary a

@@ -425,6 +425,13 @@ pub trait Backend: Sync {
         pool: &Target,
     ) -> impl Future<Output = Result<crate::model::traffic::PoolStatus, Failure>> + Send;
 
+    /// The other configured pools of the target's balancer, by region,
+    /// each as read now or why it could not be.
+    fn pools_beside(
+        &self,
+        pool: &Target,
+    ) -> impl Future<Output = Vec<(String, Result<crate::model::traffic::PoolStatus, String>)>> + Send;
+
     /// Enables or disables a load-balancer pool. A dry run reads it with
     /// the same token and writes nothing (the balancer has no dry run).
     fn pool_set(

@@ -33,6 +33,8 @@ pub struct Cloudflare {
     /// `…/client/v4/accounts/{account}/load_balancers/pools`.
     pools: String,
     token: String,
+    /// The configured pools: region and id.
+    configured: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Cloudflare {
@@ -132,7 +134,17 @@ impl Cloudflare {
                 t.account.get_ref()
             ),
             token,
+            configured: t
+                .pools
+                .iter()
+                .map(|p| (p.region.get_ref().clone(), p.id.get_ref().clone()))
+                .collect(),
         })
+    }
+
+    /// The configured pools: region and id.
+    pub fn configured(&self) -> &[(String, String)] {
+        &self.configured
     }
 
     async fn call<T: serde::de::DeserializeOwned>(
@@ -398,6 +410,7 @@ mod tests {
             http: reqwest::Client::new(),
             pools: "http://127.0.0.1:1/client/v4/accounts/a/load_balancers/pools".into(),
             token: "s3cret-token-value".into(),
+            configured: Vec::new(),
         };
         let shown = client.masked("Cloudflare: HTTP 400: bad header `Bearer s3cret-token-value`");
         assert!(!shown.contains("s3cret-token-value"), "{shown}");

@@ -37,6 +37,10 @@ pub fn plan(request: &ActionRequest, enabled: bool, seen: &Seen) -> Result<Job, 
             word(enabled)
         )));
     }
+    let mut others = Vec::new();
+    if !enabled {
+        others = beside(request, pool, seen)?;
+    }
     let effect = if enabled {
         format!(
             "the balancer may send users to {} again (now: {})",
@@ -45,7 +49,7 @@ pub fn plan(request: &ActionRequest, enabled: bool, seen: &Seen) -> Result<Job, 
         )
     } else {
         format!(
-            "the balancer sends {} no users, healthy or not; they go to each load balancer's other pools (or its fallback pool): check those are enabled and healthy",
+            "the balancer sends {} no users, healthy or not; they go to each load balancer's other pools",
             t.region
         )
     };
@@ -86,10 +90,13 @@ pub fn plan(request: &ActionRequest, enabled: bool, seen: &Seen) -> Result<Job, 
             if enabled { "disable" } else { "enable" }
         )),
         reason: None,
-        changes: vec![
+        changes: [
             format!("{}: enabled {} → {}", pool.name, pool.enabled, enabled),
             effect,
-        ],
+        ]
+        .into_iter()
+        .chain(others)
+        .collect(),
         dry_run: None,
         // A read-back that fails leaves the pool as the balancer has it:
         // nothing to undo automatically.
@@ -114,6 +121,81 @@ pub fn plan(request: &ActionRequest, enabled: bool, seen: &Seen) -> Result<Job, 
     })
 }
 
+/// Before a pool is disabled: the balancer's other pools, one line each,
+/// or a refusal when none of those read is enabled and healthy (users
+/// would go to each load balancer's fallback pool), offering to enable a
+/// disabled one first. A pool that cannot be read is said, not refused on.
+fn beside(
+    request: &ActionRequest,
+    pool: &crate::model::traffic::PoolStatus,
+    seen: &Seen,
+) -> Result<Vec<String>, Refusal> {
+    use crate::model::action::ActionKind;
+    let serving = |p: &crate::model::traffic::PoolStatus| p.enabled && p.healthy == Some(true);
+    let mut lines = Vec::new();
+    let mut unread = false;
+    for (region, read) in &seen.other_pools {
+        match read {
+            Ok(p) if serving(p) => lines.push(format!(
+                "{} ({region}): {}: takes the users",
+                p.name,
+                p.summary()
+            )),
+            Ok(p) => lines.push(format!(
+                "{} ({region}): {}: would take no users",
+                p.name,
+                p.summary()
+            )),
+            Err(why) => {
+                unread = true;
+                lines.push(format!(
+                    "the {region} pool could not be read ({why}): check it serves before confirming"
+                ));
+            }
+        }
+    }
+    if unread
+        || seen
+            .other_pools
+            .iter()
+            .any(|(_, r)| r.as_ref().is_ok_and(serving))
+    {
+        return Ok(lines);
+    }
+    let why = if seen.other_pools.is_empty() {
+        format!(
+            "{} is the only pool in [traffic]: disabled, every user goes to each load balancer's fallback pool; nothing was changed",
+            pool.name
+        )
+    } else {
+        format!(
+            "disabling {} leaves no enabled, healthy pool ({}): users would go to each load balancer's fallback pool; nothing was changed",
+            pool.name,
+            lines.join("; ")
+        )
+    };
+    let disabled = seen.other_pools.iter().find_map(|(region, r)| match r {
+        Ok(p) if !p.enabled => Some((region, p)),
+        _ => None,
+    });
+    Err(match disabled {
+        Some((region, p)) => Refusal::instead(
+            why,
+            format!("enable {} first (`:enable-pool {region}`)", p.name),
+        )
+        .offering(ActionRequest {
+            kind: ActionKind::TrafficPool { enabled: true },
+            target: crate::model::action::Target {
+                region: region.clone(),
+                name: p.id.clone(),
+                ..request.target.clone()
+            },
+            dry_run: false,
+        }),
+        None => Refusal::new(why),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
@@ -135,19 +217,66 @@ mod tests {
         }
     }
 
+    fn status(name: &str, enabled: bool) -> PoolStatus {
+        PoolStatus {
+            id: format!("{name}-id"),
+            name: name.into(),
+            enabled,
+            disabled_at: None,
+            healthy: enabled.then_some(true),
+            origins: (1, 1),
+            failure: None,
+        }
+    }
+
     fn seen(enabled: bool) -> Seen {
         Seen {
-            pool: Some(Ok(PoolStatus {
-                id: "17b5962d775c646f3f9725cbc7a53df4".into(),
-                name: "iworkz-tokyo".into(),
-                enabled,
-                disabled_at: None,
-                healthy: Some(true),
-                origins: (1, 1),
-                failure: None,
-            })),
+            pool: Some(Ok(status("iworkz-tokyo", enabled))),
+            other_pools: vec![("korea".into(), Ok(status("iworkz-korea", true)))],
             ..Seen::default()
         }
+    }
+
+    #[test]
+    fn disabling_the_last_pool_that_serves_is_refused_offering_to_enable_another() {
+        let korea_off = Seen {
+            other_pools: vec![("korea".into(), Ok(status("iworkz-korea", false)))],
+            ..seen(true)
+        };
+        let r = plan(&request(false), false, &korea_off).expect_err("refused");
+        assert!(
+            r.why.contains("leaves no enabled, healthy pool"),
+            "{}",
+            r.why
+        );
+        assert_eq!(
+            r.instead.as_deref(),
+            Some("enable iworkz-korea first (`:enable-pool korea`)")
+        );
+        let offer = r.offer.expect("an offer");
+        assert_eq!(offer.kind, ActionKind::TrafficPool { enabled: true });
+        assert_eq!(
+            (offer.target.region.as_str(), offer.target.name.as_str()),
+            ("korea", "iworkz-korea-id")
+        );
+        let alone = Seen {
+            other_pools: Vec::new(),
+            ..seen(true)
+        };
+        let r = plan(&request(false), false, &alone).expect_err("refused");
+        assert!(r.why.contains("the only pool"), "{}", r.why);
+        // One that cannot be read is said in the plan, not refused on.
+        let unread = Seen {
+            other_pools: vec![("korea".into(), Err("Cloudflare: HTTP 500".into()))],
+            ..seen(true)
+        };
+        let job = plan(&request(false), false, &unread).expect("a plan");
+        assert!(
+            job.plan
+                .changes
+                .iter()
+                .any(|c| c.contains("could not be read"))
+        );
     }
 
     #[test]
@@ -163,6 +292,12 @@ mod tests {
             Op::Traffic(TrafficOp::Expect { enabled: true })
         ));
         assert!(job.plan.changes[1].contains("no users, healthy or not"));
+        assert!(
+            job.plan.changes[2]
+                .contains("iworkz-korea (korea): enabled, healthy (1/1 origins): takes the users"),
+            "{:?}",
+            job.plan.changes
+        );
         assert!(job.plan.steps[1].call.ends_with("{\"enabled\": false}"));
     }
 

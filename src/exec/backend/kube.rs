@@ -948,6 +948,21 @@ impl Backend for KubeBackend {
             .map_err(|what| Failure { what, status: None })
     }
 
+    async fn pools_beside(
+        &self,
+        pool: &Target,
+    ) -> Vec<(String, Result<crate::model::traffic::PoolStatus, String>)> {
+        let Ok(client) = self.traffic() else {
+            return Vec::new();
+        };
+        let others = client
+            .configured()
+            .iter()
+            .filter(|(_, id)| *id != pool.name)
+            .map(|(region, id)| async move { (region.clone(), client.status(id).await) });
+        futures_util::future::join_all(others).await
+    }
+
     async fn pool_set(&self, pool: &Target, enabled: bool, dry_run: bool) -> Result<(), Failure> {
         let client = self.traffic()?;
         let failed = |what| Failure { what, status: None };

@@ -57,6 +57,7 @@ async fn outside_kubernetes<B: Backend>(backend: &B, t: &Target, primary: bool) 
         ObjectKind::Pool => Some(Seen {
             primary,
             pool: Some(backend.pool_read(t).await.map_err(|f| f.what)),
+            other_pools: backend.pools_beside(t).await,
             ..Seen::default()
         }),
         _ => None,
@@ -195,5 +196,6 @@ pub(super) async fn seen<B: Backend>(
         db: None,
         cache: None,
         pool: None,
+        other_pools: Vec::new(),
     })
 }
