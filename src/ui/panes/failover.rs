@@ -27,18 +27,17 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     // the checks that hold folded into one line leaves room, and at least
     // eight rows; the block what is left: every check if they fit, else
     // folded, else what fits.
-    let columns = app
+    let columns: Vec<_> = app
         .platform()
         .regions
         .iter()
-        .map(|r| region_lines(app, st, r).len())
-        .max()
-        .unwrap_or(0)
-        + 3; // the frame's two rows and the verdict's line a narrow title leaves
+        .map(|r| region_lines(app, st, r))
+        .collect();
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) + 3; // the frame's two rows and the verdict's line a narrow title leaves
     let (full, folded) = (blocks(false), blocks(true));
     let folded_rows: usize = folded.iter().map(Vec::len).sum();
     let height = usize::from(area.height);
-    let below_at_least = columns.min(height.saturating_sub(folded_rows)).max(8);
+    let below_at_least = tallest.min(height.saturating_sub(folded_rows)).max(8);
     let rows = height.saturating_sub(below_at_least);
     let lines = if full.iter().map(Vec::len).sum::<usize>() <= rows {
         full.into_iter().flatten().collect()
@@ -61,7 +60,10 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         height: area.height - top,
         ..area
     };
-    regions(app, st, below, buf);
+    // The columns in the platform's order of regions, as drawn.
+    for ((inner, _), lines) in region_columns(app, st, below, buf).into_iter().zip(columns) {
+        note(lines, inner, buf);
+    }
 }
 
 /// The regions' readiness lines in `rows`: every region's verdict first,
@@ -185,13 +187,6 @@ fn subject(s: &str, width: usize) -> String {
     let shown = text::elide_middle(s, width);
     let pad = width.saturating_sub(UnicodeWidthStr::width(shown.as_str()));
     format!("{shown}{} ", " ".repeat(pad))
-}
-
-/// Each region's role, data tier and clusters, side by side.
-fn regions(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
-    for (inner, region) in region_columns(app, st, area, buf) {
-        note(region_lines(app, st, region), inner, buf);
-    }
 }
 
 /// A region's column: its role, data tier, clusters and load-balancer pool.
