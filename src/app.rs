@@ -21,6 +21,7 @@ pub mod notices;
 pub mod overlay;
 pub mod panes;
 pub mod readiness;
+pub mod region;
 pub mod runbook;
 pub mod store;
 pub mod verdicts;

@@ -666,6 +666,38 @@ async fn await_executor(executor: tokio::task::JoinHandle<()>) {
     }
 }
 
+/// Each region runbook that may run: (primary region, DR region).
+fn runbooks(platform: &config::Platform) -> Vec<(String, String)> {
+    use config::platform::Role;
+    let names = |role| {
+        platform
+            .regions
+            .iter()
+            .filter(move |r| r.role == role)
+            .map(|r| r.name.get_ref().clone())
+    };
+    names(Role::Primary)
+        .flat_map(|p| names(Role::Dr).map(move |d| (p.clone(), d)))
+        .collect()
+}
+
+/// The Azure flexible servers the executor may promote, by database name.
+fn azure_servers(
+    platform: &config::Platform,
+) -> std::collections::BTreeMap<String, Result<crate::exec::backend::azure::Arm, String>> {
+    platform
+        .databases
+        .iter()
+        .filter_map(|d| {
+            let arm = crate::exec::backend::azure::Arm::new(
+                d.azure.as_ref()?,
+                d.exporter.as_ref().map(|e| e.get_ref().clone()),
+            );
+            Some((d.name.get_ref().clone(), arm))
+        })
+        .collect()
+}
+
 /// The executor on the configured clusters, its job events forwarded to
 /// the app's channel; the audit log is opened first (a console that cannot
 /// write it down does not act).
@@ -688,6 +720,7 @@ fn spawn_executor(
     if let Some(t) = &platform.traffic {
         backend = backend.with_traffic(crate::sources::traffic::Cloudflare::new(t));
     }
+    backend = backend.with_azure(azure_servers(platform));
     let executor = crate::exec::task::Executor {
         backend: std::sync::Arc::new(
             backend
@@ -758,6 +791,7 @@ fn spawn_executor(
                 name: String::new(),
             }
         }),
+        runbooks: runbooks(platform),
     };
     let (events, mut rx) = mpsc::unbounded_channel();
     let forward = tx.clone();

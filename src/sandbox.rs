@@ -12,6 +12,7 @@
 pub mod alertmanager;
 pub mod alerts;
 pub mod api;
+pub mod azure;
 pub mod cloudflare;
 pub mod cloudwatch;
 pub mod controller;
@@ -106,6 +107,14 @@ pub struct Sandbox {
     pub cloudflare_token: String,
     /// Cloudflare's state, for tests that slow it down.
     pub cloudflare_api: Arc<cloudflare::Cloudflare>,
+    /// Azure Resource Manager's base URL (its flexible server is Korea's
+    /// database).
+    pub azure: String,
+    /// The bearer token it takes (random at each start).
+    pub azure_token: String,
+    /// Its state, for tests (how many promotions were sent; slowed
+    /// answers).
+    pub azure_api: Arc<azure::Azure>,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
@@ -122,6 +131,8 @@ pub struct Sandbox {
 
 /// The file, beside the kubeconfig, holding the Cloudflare API token.
 pub const CLOUDFLARE_TOKEN_FILE: &str = "cloudflare-token";
+/// The file beside the kubeconfig holding the sandbox's Azure token.
+pub const AZURE_TOKEN_FILE: &str = "azure-token";
 
 /// The operator user's name.
 pub const OPERATOR: &str = "touban-operator";
@@ -196,6 +207,7 @@ async fn serve_http(
 
 impl Sandbox {
     /// Builds the world and starts serving it on free loopback ports.
+    #[allow(clippy::too_many_lines)] // one story: every server of the world, started in turn
     pub async fn start(options: Options) -> std::io::Result<Sandbox> {
         let (operator_token, viewer_token, tokens) = tokens();
         // ring, the provider kube-rs uses: one process-wide choice, made once.
@@ -260,6 +272,7 @@ impl Sandbox {
         let alerting = Arc::new(Mutex::new(alerts::Alerting::default()));
         let endpoints = start_endpoints(&sim, &mut servers).await?;
         let cf = start_cloudflare(&sim, &mut servers).await?;
+        let arm = start_azure(&sim, &mut servers).await?;
         let AlertEndpoints {
             alertmanagers,
             prometheus,
@@ -291,6 +304,9 @@ impl Sandbox {
             cloudflare: cf.0,
             cloudflare_token: cf.1,
             cloudflare_api: cf.2,
+            azure: arm.0,
+            azure_token: arm.1,
+            azure_api: arm.2,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
@@ -405,6 +421,9 @@ impl Sandbox {
                         "\n[[databases]]\nname = \"{}\"\nregion = \"{}\"\nkind = \"postgres\"\nexporter = \"{}/metrics\"\n",
                         e.name, e.region, e.url
                     );
+                    if e.name == azure::SERVER {
+                        t.push_str(&self.azure_config(kubeconfig));
+                    }
                     if e.name == cloudwatch::DB {
                         let _ = writeln!(
                             t,
@@ -472,6 +491,17 @@ impl Sandbox {
         t
     }
 
+    /// Korea's database's `azure`: the sandbox's Resource Manager, its
+    /// token a file beside the kubeconfig (written 0600 by `write_config`).
+    fn azure_config(&self, kubeconfig: &Path) -> String {
+        format!(
+            "azure = {{ server = \"{}\", api = \"{}\", token = {{ file = \"{}\" }} }}\n",
+            azure::server_id(),
+            self.azure,
+            kubeconfig.with_file_name(AZURE_TOKEN_FILE).display()
+        )
+    }
+
     /// The config's `[traffic]`: the sandbox's Cloudflare, a pool per
     /// region, its token a file beside the kubeconfig (written 0600 by
     /// `write_config`).
@@ -515,6 +545,10 @@ impl Sandbox {
         private(
             &dir.join(CLOUDFLARE_TOKEN_FILE),
             &format!("{}\n", self.cloudflare_token),
+        )?;
+        private(
+            &dir.join(AZURE_TOKEN_FILE),
+            &format!("{}\n", self.azure_token),
         )?;
         private(&config, &self.console_config(&kubeconfig))?;
         Ok((kubeconfig, config))
@@ -659,6 +693,18 @@ async fn start_cloudflare(
     let api = Arc::new(cloudflare::Cloudflare::new(sim.clone(), token.clone()));
     let url = serve_http(cloudflare::router(api.clone()), servers).await?;
     Ok((format!("{url}/client/v4"), token, api))
+}
+
+/// Azure Resource Manager over the simulation, with a token of its own:
+/// its base URL, the token, and its state.
+async fn start_azure(
+    sim: &Arc<Mutex<sim::Sim>>,
+    servers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> std::io::Result<(String, String, Arc<azure::Azure>)> {
+    let token = format!("azure-{}", random_hex(5 << 64));
+    let api = Arc::new(azure::Azure::new(sim.clone(), token.clone()));
+    let url = serve_http(azure::router(api.clone()), servers).await?;
+    Ok((url, token, api))
 }
 
 /// An Alertmanager per region, and CloudWatch.

@@ -107,7 +107,14 @@ async fn a_drill_prints_every_check_records_itself_and_fails_when_korea_could_no
         "{:#}",
         step(2)
     );
-    assert_eq!(step(5)["how"][0]["by"], "by hand", "{:#}", step(5));
+    // Korea's database is an Azure replica with its ARM reference:
+    // promoted by the executor.
+    assert_eq!(
+        step(5)["how"][0],
+        serde_json::json!({"by": "executor", "text": ":switchover iworkz-dr-postgres (step 5: a Planned promotion through Azure; step 3's fence is not in it)"}),
+        "{:#}",
+        step(5)
+    );
     assert_eq!(
         step(6)["how"][0],
         serde_json::json!({"by": "executor", "text": ":disable-pool tokyo"}),

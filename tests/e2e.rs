@@ -378,6 +378,11 @@ fn demo_starts_the_sandbox_and_the_console_on_it() {
 /// pointed at it), its config and kubeconfig written in `t`'s `sandbox/`:
 /// the process, the config and the kubeconfig.
 fn sandbox_process(t: &Tmux) -> (Process, PathBuf, PathBuf) {
+    sandbox_process_in(t, "calm")
+}
+
+/// [`sandbox_process`] in `scenario`.
+fn sandbox_process_in(t: &Tmux, scenario: &str) -> (Process, PathBuf, PathBuf) {
     let dir = t.path("sandbox");
     let sandbox = Process(
         Command::new(BIN)
@@ -386,7 +391,7 @@ fn sandbox_process(t: &Tmux) -> (Process, PathBuf, PathBuf) {
             .args([
                 "sandbox",
                 "--scenario",
-                "calm",
+                scenario,
                 "--speed",
                 "10",
                 "--write-config",
@@ -808,6 +813,66 @@ fn in_the_demo_an_alert_is_silenced_and_the_silence_expired() {
     assert_terminal_restored(&t);
 }
 
+/// In the demo's Tokyo outage, Korea's database (an Azure flexible server
+/// read replica in the sandbox) is promoted from the command line:
+/// `:promote` plans a Forced promotion through Resource Manager (Tokyo's
+/// database does not answer), with the loss it risks; Confirm needs the
+/// database's name typed and a reason; Korea's exporter then reads it as
+/// a primary, and the audit log has the promotion.
+#[test]
+fn in_the_demo_s_tokyo_outage_korea_s_azure_replica_is_promoted_through_the_confirm_dialog() {
+    let t = Tmux::new("azure");
+    demo(&t, "--scenario outage-tokyo --speed 10");
+    t.wait_for("sources 14/14 live");
+    t.keys(&["3"]);
+    // Tokyo's database fails at simulated second 60: Korea's replica
+    // then waits for it.
+    t.wait_for_secs(60, "Korea's replica waiting for Tokyo", |s| {
+        s.contains("receiver waiting")
+    });
+    t.keys(&[":"]);
+    t.keys(&["-l", "promote"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Promote iworkz-dr-postgres (Forced), replacing iworkz-production-postgres");
+    let dialog = t.wait_for("[ Confirm ]");
+    for field in [
+        "PATCH …/flexibleServers/iworkz-dr-postgres",
+        "then GET its Azure-AsyncOperation until it ends",
+        "replayed is lost (lag ",
+        "type iworkz-dr-postgres to confirm",
+    ] {
+        assert!(dialog.contains(field), "{field} in:\n{dialog}");
+    }
+    t.keys(&["Tab", "Tab"]);
+    t.keys(&["-l", "iworkz-dr-postgres"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "e2e: Tokyo's database is gone"]);
+    t.keys(&["Enter"]);
+    t.wait_for("confirmed: the Jobs pane (9) follows it");
+    t.keys(&["3"]);
+    t.wait_for_secs(60, "Korea's database read as a primary", |s| {
+        s.contains("primary · via exporter")
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+    let audit = std::fs::read_to_string(t.path("state/touban/audit.demo.jsonl"))
+        .expect("the demo's own audit log");
+    let finished = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|v| v["event"] == "finished" && v["action"]["action"] == "promote-replica")
+        .unwrap_or_else(|| panic!("the promotion's end in:\n{audit}"));
+    assert!(
+        finished["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("succeeded")),
+        "{finished:#}"
+    );
+    assert_eq!(finished["action"]["forced"], true, "{finished:#}");
+}
+
 /// A console killed (SIGKILL) in the middle of a blue-green deploy, with
 /// the sandbox in a process of its own: the next console started finds
 /// the job in the Jobs pane as interrupted, `r` resumes it, and it ends
@@ -872,4 +937,117 @@ fn a_console_killed_mid_deploy_leaves_its_job_to_the_next_one_to_resume() {
     });
     assert_eq!(left(), 0, "a job that succeeded leaves no checkpoint");
     t.keys(&["q"]);
+}
+
+/// The region runbook end to end on the sandbox's Tokyo outage (the
+/// sandbox a process of its own): `:failover-region` plans every part
+/// (Korea scaled, its Azure replica promoted Forced since Tokyo's database
+/// is gone, Tokyo's pool disabled, Korea's to serve) with the region's
+/// name typed; the console is killed during the promotion (the runbook's
+/// step 5); the next console resumes it with `r` and it ends with Korea
+/// serving, promoted once, its RTO in the audit log, and no moment with
+/// two primaries on screen.
+#[test]
+#[allow(clippy::too_many_lines)] // one story: plan, kill at step 5, resume, serve
+fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and_korea_serves() {
+    let t = Tmux::new("runbook");
+    let (_sandbox, config, _) = sandbox_process_in(&t, "outage-tokyo");
+    let console = |log: &str| {
+        format!(
+            "{BIN} --log-file {} --config {}",
+            t.path(log).display(),
+            config.display()
+        )
+    };
+    let two_primaries = |s: &str| s.contains("report themselves primary");
+    t.start(160, 48, &console("first.log"));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["3"]);
+    t.wait_for_secs(60, "Korea's replica waiting for Tokyo", |s| {
+        s.contains("receiver waiting")
+    });
+    t.keys(&[":"]);
+    t.keys(&["-l", "failover-region"]);
+    t.keys(&["Enter"]);
+    let dialog = t.wait_for_secs(60, "the runbook's plan", |s| {
+        s.contains("Fail tokyo over to korea: 5 parts, 16 steps") && s.contains("[ Confirm ]")
+    });
+    assert!(dialog.contains("type korea to confirm"), "{dialog}");
+    t.keys(&["Tab", "Tab"]);
+    t.keys(&["-l", "korea"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "e2e: Tokyo is down"]);
+    t.keys(&["Enter"]);
+    t.keys(&["9"]);
+    // Killed while Azure promotes Korea's database (step 11 of 16).
+    let screen = t.wait_for_secs(120, "the runbook at its promotion", |s| {
+        s.lines()
+            .any(|l| l.contains("fail tokyo over to korea") && l.contains("11/16"))
+    });
+    assert!(!two_primaries(&screen), "{screen}");
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f"])
+        .arg(t.path("first.log"))
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "the console was running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.cmd(&["has-session", "-t", "main"]).status.success() {
+        assert!(Instant::now() < deadline, "the killed console's pane stays");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The next console finds it interrupted; r resumes it to the end.
+    t.start(160, 48, &console("second.log"));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["9"]);
+    t.wait_for_secs(20, "the interrupted runbook", |s| {
+        s.lines()
+            .any(|l| l.contains("fail tokyo over to korea") && l.contains("failed"))
+            && s.contains("interrupted")
+    });
+    t.keys(&["r"]);
+    t.wait_for_secs(180, "the resumed runbook to succeed", |s| {
+        s.lines()
+            .any(|l| l.contains("fail tokyo over to korea") && l.contains("succeeded"))
+    });
+    t.keys(&["3"]);
+    let data = t.wait_for_secs(30, "Korea's database a primary", |s| {
+        s.contains("primary · via exporter")
+    });
+    assert!(!two_primaries(&data), "{data}");
+    t.keys(&["q"]);
+    let audit = std::fs::read_to_string(t.path("state/touban/audit.jsonl")).expect("the audit log");
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let end = records
+        .iter()
+        .rfind(|v| v["event"] == "finished" && v["action"]["action"] == "region-failover")
+        .unwrap_or_else(|| panic!("the runbook's end in:\n{audit}"));
+    assert!(
+        end["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("succeeded: korea serves, ")),
+        "{end:#}"
+    );
+    // Promoted once: one step of the promotion wrote, the resumed one
+    // found it done.
+    let promoted: Vec<&str> = records
+        .iter()
+        .filter(|v| v["event"] == "step-ended")
+        .filter_map(|v| v["outcome"].as_str())
+        .filter(|o| {
+            o.contains("promotion of iworkz-dr-postgres Succeeded")
+                || o.contains(
+                    "iworkz-dr-postgres is Ready, None, koreacentral already: nothing sent",
+                )
+        })
+        .collect();
+    assert!(
+        promoted.iter().any(|o| o.contains("nothing sent")),
+        "the resumed promotion sent nothing: {promoted:#?}\n{audit}"
+    );
 }

@@ -78,6 +78,7 @@ fn console(client: &kube::Client, dir: &std::path::Path, operator: &str) -> Cons
             read_only_elsewhere: None,
             checkpoints: Some(Arc::new(Checkpoints::new(dir.join("jobs")))),
             coordination: None,
+            runbooks: Vec::new(),
         },
         tx,
     );

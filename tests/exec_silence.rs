@@ -170,6 +170,7 @@ async fn an_alert_is_silenced_by_the_operator_and_the_silence_expired() {
             read_only_elsewhere: None,
             checkpoints: None,
             coordination: None,
+            runbooks: Vec::new(),
         },
         events,
     );
@@ -303,6 +304,7 @@ fn executor(
                 kind: ObjectKind::Silence,
                 name: String::new(),
             }),
+            runbooks: Vec::new(),
         },
         events,
     );

@@ -62,6 +62,7 @@ fn executor(
             read_only_elsewhere: None,
             checkpoints: None,
             coordination: None,
+            runbooks: Vec::new(),
         },
         events_tx,
     );

@@ -320,6 +320,7 @@ async fn acting(
             read_only_elsewhere: None,
             checkpoints: None,
             coordination: None,
+            runbooks: Vec::new(),
         },
         jobs_tx,
     );

@@ -37,6 +37,7 @@ impl App {
             Command::CacheFailover(arg) => self.cache_failover(&arg),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
+            Command::FailoverRegion(arg) => self.failover_region(&arg),
             Command::CancelJob => self.cancel_job(),
             Command::ResumeJob => self.resume_job(),
             _ => {}
@@ -314,11 +315,11 @@ impl App {
                 let (p, replica) = self.platform.replication_pair(r)?;
                 let logical = r.kind == crate::config::platform::ReplicationKind::Logical;
                 let sub = r.subscription.clone().filter(|_| logical);
-                Some((p.name.get_ref().clone(), replica.clone(), sub))
+                Some((p.name.get_ref().clone(), replica.clone(), sub, r.kind))
             })
-            .filter(|(_, replica, _)| arg.is_empty() || replica.name.get_ref() == arg)
+            .filter(|(_, replica, _, _)| arg.is_empty() || replica.name.get_ref() == arg)
             .collect();
-        let (primary, replica, subscription) = match pairs.as_slice() {
+        let (primary, replica, subscription, kind) = match pairs.as_slice() {
             [one] => one.clone(),
             [] if arg.is_empty() => {
                 self.say(
@@ -345,7 +346,14 @@ impl App {
             }
         };
         let target = database_target(&replica);
-        let kind = if planned {
+        let kind = if kind == crate::config::platform::ReplicationKind::AzureReplica {
+            // Promoted through Azure Resource Manager: planned waits for
+            // the replica to catch up, forced does not.
+            ActionKind::PromoteReplica {
+                primary,
+                forced: !planned,
+            }
+        } else if planned {
             ActionKind::Switchover {
                 primary,
                 subscription,
@@ -360,6 +368,18 @@ impl App {
         };
         let title = request_title(&request);
         self.ask(request, &title);
+    }
+
+    /// `:failover-region [REGION]`: the region runbook as one job, its
+    /// parts from what the sources read last.
+    pub(in crate::app) fn failover_region(&mut self, arg: &str) {
+        match self.region_request(arg.trim()) {
+            Ok(request) => {
+                let title = request_title(&request);
+                self.ask(request, &title);
+            }
+            Err(why) => self.say(Level::Error, format!("`failover-region`: {why}")),
+        }
     }
 
     /// `:cache-failover CACHE`: the cache failed over to its most
@@ -1148,7 +1168,11 @@ pub fn request_title(request: &ActionRequest) -> String {
             if *enabled { "enable" } else { "disable" },
             request.target.region
         ),
-        ActionKind::RegionFailover { from, to } => format!("fail {from} over to {to}"),
+        ActionKind::PromoteReplica { primary, forced } => format!(
+            "promote {name} ({}) in place of {primary}",
+            if *forced { "forced" } else { "planned" }
+        ),
+        ActionKind::RegionFailover { from, to, .. } => format!("fail {from} over to {to}"),
     }
 }
 

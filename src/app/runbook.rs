@@ -215,14 +215,7 @@ impl App {
         readiness: &Readiness,
     ) -> (String, String, String, How) {
         let (pname, rname) = (primary.name.get_ref(), replica.name.get_ref());
-        let answers = self
-            .store
-            .source(primary.region.get_ref(), SourceKind::Database, pname)
-            .is_live()
-            && matches!(
-                self.store.data(primary.region.get_ref(), SourceKind::Database, pname),
-                Some(DataStatus::Database(d)) if d.up && d.role.as_deref() == Some("primary")
-            );
+        let answers = self.answers_as_primary(primary);
         let direct = primary.direct.is_some() && replica.direct.is_some();
         let lag = readiness
             .checks
@@ -259,12 +252,23 @@ impl App {
                 // The executor promotes a subscriber only planned so far.
                 direct && answers,
             ),
-            ReplicationKind::AzureReplica => (
-                format!(
-                    "promote read replica {rname} through Azure Resource Manager (Planned; Forced if {pname} is gone)"
-                ),
-                false,
-            ),
+            ReplicationKind::AzureReplica => {
+                let call = format!(
+                    "promote read replica {rname} to a standalone server through Azure Resource Manager ({}), then its exporter read as a primary",
+                    if answers { "Planned" } else { "Forced" }
+                );
+                if replica.azure.is_some() {
+                    let how = How::Executor(if answers {
+                        format!(
+                            ":switchover {rname} (step 5: a Planned promotion through Azure; step 3's fence is not in it)"
+                        )
+                    } else {
+                        format!(":promote {rname} (step 5: a Forced promotion through Azure)")
+                    });
+                    return (fence, wait, call, how);
+                }
+                (call, false)
+            }
             ReplicationKind::RdsReplica => {
                 (format!("PromoteReadReplica {rname} (Amazon RDS)"), false)
             }
@@ -283,14 +287,29 @@ impl App {
             How::ByHand(format!(
                 "the {} pair is promoted in its cloud's console or CLI: not in the executor yet{}",
                 r.kind.word(),
-                if direct {
-                    ""
-                } else {
-                    "; touban needs `direct` on both ends to act on PostgreSQL"
+                match r.kind {
+                    ReplicationKind::AzureReplica => format!(
+                        "; give {rname} azure = {{ server, token }} in [[databases]] for touban to promote it"
+                    ),
+                    _ if direct => String::new(),
+                    _ => "; touban needs `direct` on both ends to act on PostgreSQL".to_owned(),
                 }
             ))
         };
         (fence, wait, call, how)
+    }
+
+    /// Whether `db` answers, live, as a primary: a planned switchover
+    /// can fence it; else the promotion is unplanned.
+    pub(super) fn answers_as_primary(&self, db: &crate::config::platform::Database) -> bool {
+        let (region, name) = (db.region.get_ref(), db.name.get_ref());
+        self.store
+            .source(region, SourceKind::Database, name)
+            .is_live()
+            && matches!(
+                self.store.data(region, SourceKind::Database, name),
+                Some(DataStatus::Database(d)) if d.up && d.role.as_deref() == Some("primary")
+            )
     }
 
     fn traffic_step(&self, from: &Region, to: &Region) -> Step {

@@ -195,6 +195,9 @@ fn request(app: &App, r: &Readiness) -> ActionRequest {
         kind: ActionKind::RegionFailover {
             from: from.clone(),
             to: r.region.clone(),
+            parts: Vec::new(),
+            serving: None,
+            by_hand: Vec::new(),
         },
         target: Target {
             region: r.region.clone(),

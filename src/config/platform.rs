@@ -494,6 +494,31 @@ pub struct Database {
     /// CloudWatch metrics.
     #[serde(default)]
     pub cloudwatch: Option<CloudWatchRef>,
+    /// An Azure Database for PostgreSQL flexible server: what promotes it
+    /// when it is the replica of an `azure-replica` pair.
+    #[serde(default)]
+    pub azure: Option<AzureServer>,
+}
+
+/// An Azure Database for PostgreSQL flexible server, acted on through
+/// Azure Resource Manager.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureServer {
+    /// Its resource id: `/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}`.
+    pub server: Spanned<String>,
+    /// Azure Resource Manager's endpoint (the public cloud's by default).
+    #[serde(default = "default_arm")]
+    pub api: Spanned<String>,
+    /// Where an ARM bearer token is (what `az account get-access-token
+    /// --resource https://management.azure.com` prints), read at every
+    /// call: a file kept fresh by a timer keeps touban's too. An action
+    /// credential: touban's monitoring never uses it.
+    pub token: Spanned<SecretRef>,
+}
+
+fn default_arm() -> Spanned<String> {
+    Spanned::new(0..0, "https://management.azure.com".to_owned())
 }
 
 /// A cache.
@@ -959,6 +984,9 @@ impl Platform {
                 d.cloudwatch.as_ref(),
                 &["postgres", "postgresql"],
             )?;
+            if let Some(a) = &d.azure {
+                check_azure(a)?;
+            }
         }
         for c in &self.caches {
             check_name("cache", &c.region, &c.name)?;
@@ -1070,6 +1098,66 @@ fn validate_traffic(
         }
     }
     Ok(())
+}
+
+/// Checks an `azure` reference: a flexible server's resource id, an ARM
+/// URL, one token reference.
+fn check_azure(a: &AzureServer) -> Result<(), (std::ops::Range<usize>, String)> {
+    if azure_server_name(a.server.get_ref()).is_none() {
+        return Err((
+            a.server.span(),
+            "server must be the flexible server's resource id: /subscriptions/{subscription id}/resourceGroups/{group}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name} (the portal's JSON View, or `az postgres flexible-server show --query id`)".into(),
+        ));
+    }
+    if !a.api.span().is_empty() {
+        check_url(&a.api, &["https", "http"])?;
+    }
+    let token = a.token.get_ref();
+    if token.env.is_some() == token.file.is_some() {
+        return Err((
+            a.token.span(),
+            "token: expected exactly one of env = \"VAR\" or file = \"/path\"".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The server's name in a flexible server's resource id, if `id` is one
+/// (segment names are matched as ARM does, whatever their case).
+pub fn azure_server_name(id: &str) -> Option<&str> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let [
+        "",
+        subscriptions,
+        subscription,
+        groups,
+        group,
+        providers,
+        namespace,
+        servers,
+        name,
+    ] = parts.as_slice()
+    else {
+        return None;
+    };
+    let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let guid = subscription.len() == 36
+        && subscription.bytes().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
+    (is(subscriptions, "subscriptions")
+        && guid
+        && is(groups, "resourceGroups")
+        && !group.is_empty()
+        && is(providers, "providers")
+        && is(namespace, "Microsoft.DBforPostgreSQL")
+        && is(servers, "flexibleServers")
+        && !name.is_empty())
+    .then_some(*name)
 }
 
 fn check_reach(
@@ -1238,6 +1326,60 @@ mod tests {
         );
         let err = Platform::parse("f.toml", &kind).expect_err("unknown kind");
         assert!(err.message.contains("physical"), "{err}");
+    }
+
+    #[test]
+    fn an_azure_server_is_its_resource_id_and_one_token_located_when_wrong() {
+        let id = "/subscriptions/8f3c2a41-6b7d-4e59-a0c1-3d5e7f9b2a64/resourceGroups/iworkz-dr/providers/Microsoft.DBforPostgreSQL/flexibleServers/iworkz-dr-postgres";
+        assert_eq!(azure_server_name(id), Some("iworkz-dr-postgres"));
+        assert_eq!(
+            azure_server_name(&id.replace("flexibleServers", "FLEXIBLESERVERS")),
+            Some("iworkz-dr-postgres"),
+            "ARM matches segment names whatever their case"
+        );
+        for bad in [
+            "iworkz-dr-postgres",
+            &id.replace("8f3c2a41-", "8f3c2a41"),
+            &id.replace("Microsoft.DBforPostgreSQL", "Microsoft.Sql"),
+            &format!("{id}/databases/x"),
+        ] {
+            assert_eq!(azure_server_name(bad), None, "{bad}");
+        }
+        let db = |azure: &str| {
+            format!(
+                "{EXAMPLE}\n[[databases]]\nname = \"az\"\nregion = \"korea\"\nkind = \"postgres\"\nexporter = \"http://e:9187/metrics\"\nazure = {azure}\n"
+            )
+        };
+        let line = EXAMPLE.lines().count() + 7;
+        let ok = db(&format!(
+            "{{ server = \"{id}\", token = {{ env = \"ARM_TOKEN\" }} }}"
+        ));
+        let p = Platform::parse("f.toml", &ok).expect("valid");
+        let a = p
+            .databases
+            .last()
+            .and_then(|d| d.azure.as_ref())
+            .expect("azure");
+        assert_eq!(a.api.get_ref(), "https://management.azure.com");
+        for (azure, says) in [
+            (
+                "{ server = \"iworkz-dr-postgres\", token = { env = \"T\" } }".to_owned(),
+                "server must be the flexible server's resource id",
+            ),
+            (
+                format!("{{ server = \"{id}\", token = {{ env = \"T\", file = \"/t\" }} }}"),
+                "exactly one of env",
+            ),
+            (
+                format!("{{ server = \"{id}\", token = \"eyJ0eXAi\" }}"),
+                "a secret is named, never written",
+            ),
+        ] {
+            let err = Platform::parse("f.toml", &db(&azure)).expect_err(&azure);
+            assert!(err.message.contains(says), "{azure}: {err}");
+            assert_eq!(err.line, line, "{azure}: {err}");
+            assert!(!err.to_string().contains("eyJ0eXAi"), "{err}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! its planner, so adding an action is one file here and one arm the
 //! compiler asks for.
 
+pub mod azure;
 pub mod blue_green;
 pub mod cache_failover;
 pub mod delete_pod;
@@ -54,6 +55,12 @@ pub struct Seen {
     pub pool: Option<Result<crate::model::traffic::PoolStatus, String>>,
     /// For a pool: the balancer's other pools, by region, as read.
     pub other_pools: Vec<(String, Result<crate::model::traffic::PoolStatus, String>)>,
+    /// For a cloud replica: the server as its provider reports it, or
+    /// why it could not be read.
+    pub azure: Option<Result<crate::exec::backend::azure::FlexServer, String>>,
+    /// For a cloud replica: what its postgres_exporter says now (its
+    /// lag), if it has one.
+    pub exported: Option<Result<crate::model::data::DbStatus, String>>,
 }
 
 /// A database target as read before planning: itself, and the primary a
@@ -107,9 +114,14 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
-        ActionKind::RegionFailover { from, to } => Err(Refusal::instead(
-            format!("the region runbook {from} → {to} is not in the executor yet"),
-            "`touban drill` checks the DR region's readiness from the shell",
+        ActionKind::PromoteReplica { primary, forced } => {
+            azure::plan(request, primary, *forced, seen)
+        }
+        // With parts, the runner plans each; with none it is the drill's
+        // record, never run.
+        ActionKind::RegionFailover { from, to, .. } => Err(Refusal::instead(
+            format!("the region runbook {from} → {to} names no part to run"),
+            "`:failover-region` plans it from what the sources read; `touban drill` checks the readiness from the shell",
         )),
     }
 }

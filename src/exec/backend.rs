@@ -4,6 +4,7 @@
 //! and nothing else stands in for a cluster.
 
 pub mod alertmanager;
+pub mod azure;
 pub mod kube;
 pub mod postgres;
 pub mod redis;
@@ -440,6 +441,39 @@ pub trait Backend: Sync {
         enabled: bool,
         dry_run: bool,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// An Azure flexible server (the configured database `db`), as
+    /// Resource Manager reports it now.
+    fn azure_read(
+        &self,
+        db: &str,
+    ) -> impl Future<Output = Result<azure::FlexServer, Failure>> + Send;
+
+    /// Promotes the Azure read replica `db` to a standalone server
+    /// (`forced`: now, with what it has; else once it has what its
+    /// source wrote); the operation to follow, if Azure gave one. A dry
+    /// run reads the server with the same token and sends nothing (ARM
+    /// has no dry run of an update).
+    fn azure_promote(
+        &self,
+        db: &str,
+        forced: bool,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
+    /// Where the Azure operation at `url` on `db` stands.
+    fn azure_operation(
+        &self,
+        db: &str,
+        url: &str,
+    ) -> impl Future<Output = Result<azure::Operation, Failure>> + Send;
+
+    /// The database `db` as its postgres_exporter says it is now; none
+    /// where it has no exporter.
+    fn db_exported(
+        &self,
+        db: &str,
+    ) -> impl Future<Output = Option<Result<crate::model::data::DbStatus, Failure>>> + Send;
 
     /// Fails a cache over from `primary` to the replica `to` (behind
     /// Sentinel, the Sentinel chooses). A dry run checks it could start.

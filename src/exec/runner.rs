@@ -4,10 +4,12 @@
 //! what was done. Nothing is written that is not first in the audit log:
 //! a log that cannot be written fails the job before its next step.
 
+mod azure;
 mod cache;
 mod db;
 mod pod;
 mod read;
+mod region;
 mod release;
 mod silence;
 mod template;
@@ -39,9 +41,29 @@ pub async fn prepare<B: Backend>(
     request: &ActionRequest,
     primary: bool,
 ) -> Result<Job, Refusal> {
-    let job = actions::plan(request, &read::seen(backend, request, primary).await?)?;
-    preflight(backend, request, &job).await?;
-    let mut job = job;
+    let mut job = match &request.kind {
+        ActionKind::RegionFailover {
+            from,
+            to,
+            parts,
+            serving,
+            by_hand,
+        } if !parts.is_empty() || serving.is_some() => {
+            let runbook = region::Runbook {
+                from,
+                to,
+                parts,
+                serving: serving.as_deref(),
+                by_hand,
+            };
+            region::plan(backend, request, &runbook).await?
+        }
+        _ => {
+            let job = actions::plan(request, &read::seen(backend, request, primary).await?)?;
+            preflight(backend, request, &job).await?;
+            job
+        }
+    };
     job.plan.dry_run = Some(dry_run_check(backend, &job).await?);
     Ok(job)
 }
@@ -52,8 +74,17 @@ pub async fn prepare<B: Backend>(
 async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Refusal> {
     let mut dry = job.clone();
     dry.plan.request.dry_run = true;
+    let azure = matches!(job.plan.request.kind, ActionKind::PromoteReplica { .. });
     let (refuses, accepted) = match job.plan.request.target.kind {
-        ObjectKind::Database | ObjectKind::Cache | ObjectKind::Region => (
+        ObjectKind::Database if azure => (
+            "Azure refuses",
+            "Resource Manager answers for the server with this token (it has no dry run of an update: whether the token may promote is known at the write; nothing sent)",
+        ),
+        ObjectKind::Region => (
+            "a part's server refuses",
+            "every part's dry run passes: the API servers accept each change (dryRun=All); Azure, Cloudflare and PostgreSQL have none: each answers with touban's credentials, nothing sent",
+        ),
+        ObjectKind::Database | ObjectKind::Cache => (
             "the database refuses",
             "the servers answer and the role may make every change (PostgreSQL and Redis have no dry run: privileges and versions checked, nothing sent)",
         ),
@@ -234,6 +265,7 @@ async fn to_the_end<B: Backend>(
         .key
         .clone()
         .unwrap_or_else(|| format!("{}/{}", cx.who.session, id.0));
+    let began = std::time::Instant::now();
     let (progress, seen_progress) = watch::channel(format!("0/{}", job.ops.len()));
     let outcome = match take_lease(backend, job, &key, cx.who).await {
         Ok(None) if job.plan.lease_override.is_some() && !job.plan.request.dry_run => {
@@ -265,7 +297,17 @@ async fn to_the_end<B: Backend>(
     };
     announce(backend, job, id, cx.who, reason, warning).await;
     let said = match &outcome {
-        JobOutcome::Succeeded => "succeeded".to_owned(),
+        JobOutcome::Succeeded => match &job.plan.request.kind {
+            ActionKind::RegionFailover { to, serving, .. }
+                if serving.is_some() && !job.plan.request.dry_run =>
+            {
+                format!(
+                    "succeeded: {to} serves, {} s after this run began (the RTO of this run)",
+                    began.elapsed().as_secs()
+                )
+            }
+            _ => "succeeded".to_owned(),
+        },
         JobOutcome::Failed(why) => format!("failed: {why}"),
         JobOutcome::Cancelled => "cancelled".to_owned(),
         JobOutcome::Refused(why) => format!("refused: {why}"),
@@ -472,9 +514,18 @@ async fn steps<B: Backend>(
     let mut seen_rv: Option<String> = None;
     // Whether a step has changed something yet.
     let mut written = false;
+    // The part a step of a runbook is of: another part's resourceVersion
+    // is no precondition of this one's.
+    let mut part: Option<&crate::model::action::ActionRequest> = None;
     for (i, (op, shown)) in job.ops.iter().zip(&job.plan.steps).enumerate() {
         if *cx.cancel.borrow() {
             return JobOutcome::Cancelled;
+        }
+        if let Op::Part { request, .. } = op
+            && part != Some(request.as_ref())
+        {
+            part = Some(request.as_ref());
+            seen_rv = None;
         }
         let index = i + 1;
         let _ = progress.send(format!("{index}/{of}"));
@@ -621,6 +672,7 @@ async fn perform<B: Backend>(
         | ActionKind::Fence { .. }
         | ActionKind::CacheFailover
         | ActionKind::TrafficPool { .. }
+        | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,
     };
     let t = &request.target;
@@ -679,6 +731,11 @@ async fn perform<B: Backend>(
         Op::Db(op) => db::perform(backend, job, op, cancel, resuming).await,
         Op::Cache(op) => cache::perform(backend, job, op, cancel, resuming).await,
         Op::Traffic(op) => traffic::perform(backend, job, op, cancel, resuming).await,
+        Op::Azure(op) => azure::perform(backend, job, op, cancel, resuming).await,
+        Op::Part { request, op } => {
+            let part = region::part_job(job, request);
+            Box::pin(perform(backend, &part, op, seen_rv, cancel, resuming)).await
+        }
         Op::SetImage { .. } | Op::RestoreTemplate { .. } | Op::AwaitRolledOut { .. } => {
             template::perform(backend, job, op, cancel, resuming).await
         }

@@ -124,6 +124,16 @@ pub enum Op {
     Cache(CacheOp),
     /// A step on a load-balancer pool.
     Traffic(TrafficOp),
+    /// A step of an Azure read replica's promotion.
+    Azure(AzureOp),
+    /// A step of one part of a job of parts (the region runbook): `op`
+    /// performed as a step of `request`'s own job.
+    Part {
+        /// The part's action and target.
+        request: Box<crate::model::action::ActionRequest>,
+        /// Its step.
+        op: Box<Op>,
+    },
     /// The pod is still the one planned from (its uid).
     ExpectPod {
         /// `metadata.uid` planned from.
@@ -395,6 +405,36 @@ pub enum TrafficOp {
     Await {
         /// As wanted.
         enabled: bool,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Reads the pool until it is enabled and every monitor sees it
+    /// healthy: its region serves.
+    Serving {
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// The steps of an Azure flexible server's promotion (the target is the
+/// database). Each reads the server first and converges: a server found
+/// promoted is not promoted again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AzureOp {
+    /// The server is a ready read replica, as planned from (resumed: or
+    /// promoted already).
+    Expect,
+    /// Promotes it to a standalone server (`forced`: Forced, else
+    /// Planned), following Azure's operation until it ends.
+    Promote {
+        /// Forced: now, with what it has.
+        forced: bool,
+        /// How long the operation may take.
+        within: Duration,
+    },
+    /// Reads the server until Resource Manager reports it standalone and
+    /// ready, then its postgres_exporter until it answers as a primary.
+    Await {
         /// How long to wait at most.
         within: Duration,
     },

@@ -48,6 +48,9 @@ pub struct Executor<B> {
     /// (silences) hold their Lease, as a target's region, cluster and
     /// namespace; none configured: such jobs run only on a typed override.
     pub coordination: Option<Target>,
+    /// Each region runbook that may run (primary region, DR region): while
+    /// one holds its region's Lease, deploys to either region are frozen.
+    pub runbooks: Vec<(String, String)>,
 }
 
 /// What a task of the executor ended with.
@@ -466,6 +469,7 @@ fn on_command<B: Backend + Send + 'static>(
             let primary = executor.primary.contains(&request.target.region);
             let last = queue.last_switch.get(&request.target).cloned();
             let coordination = executor.coordination.clone();
+            let runbooks = executor.runbooks.clone();
             let read_only = match executor.read_only.get(&request.target.cluster) {
                 Some(by) => by.as_ref(),
                 None => executor.read_only_elsewhere.as_ref(),
@@ -486,7 +490,12 @@ fn on_command<B: Backend + Send + 'static>(
                 return;
             }
             let handle = tasks.spawn(async move {
-                let mut planned = runner::prepare(backend.as_ref(), &request, primary).await;
+                let frozen =
+                    frozen(backend.as_ref(), &request, &runbooks, coordination.as_ref()).await;
+                let mut planned = match frozen {
+                    Some(why) => Err(Refusal::new(why)),
+                    None => runner::prepare(backend.as_ref(), &request, primary).await,
+                };
                 if let Ok(job) = &mut planned {
                     link_revert(job, last);
                     coordinate(backend.as_ref(), job, coordination.as_ref()).await;
@@ -731,6 +740,43 @@ fn start<B: Backend + Send + 'static>(
         Ended::Ran(target, Box::new(q), outcome, conflicted)
     });
     queue.tasks.insert(handle.id(), q_target);
+}
+
+/// Why a change in a cluster is refused while a region runbook runs on
+/// its region, if it is: the runbook's Lease, read in the coordination
+/// cluster, held by a job whose console still renews it. Silences are not
+/// frozen: an incident needs them.
+async fn frozen<B: Backend>(
+    backend: &B,
+    request: &crate::model::action::ActionRequest,
+    runbooks: &[(String, String)],
+    coordination: Option<&Target>,
+) -> Option<String> {
+    let t = &request.target;
+    if request.dry_run || !lease::applies(t) {
+        return None;
+    }
+    let c = coordination?;
+    let now = jiff::Timestamp::now();
+    for (from, to) in runbooks
+        .iter()
+        .filter(|(from, to)| *from == t.region || *to == t.region)
+    {
+        let at = Target {
+            kind: crate::model::action::ObjectKind::Region,
+            name: format!("{from}.{to}"),
+            ..c.clone()
+        };
+        if let Ok(Some((h, _))) = backend.lease(&at).await
+            && !h.expired(now)
+        {
+            return Some(format!(
+                "changes to {} are frozen while the region runbook runs: {} runs \"{}\" (job {}, step {}); nothing was planned; plan again when it ends",
+                t.region, h.identity, h.action, h.job, h.step
+            ));
+        }
+    }
+    None
 }
 
 /// A job on a target without a cluster of its own (a silence) holds its

@@ -255,14 +255,39 @@ pub enum ActionKind {
         /// Enabled (users may be sent there) or disabled.
         enabled: bool,
     },
+    /// A cloud read replica promoted to a standalone server through its
+    /// provider (Azure Resource Manager for an `azure-replica` pair):
+    /// planned (once it has what `primary` wrote) or forced (now, with
+    /// what it has). Replication from `primary` ends.
+    PromoteReplica {
+        /// The database that was primary (its name in the config).
+        primary: String,
+        /// Now, not waiting for the replica to catch up.
+        forced: bool,
+    },
     /// The region runbook: the DR region `to` takes over from the primary
-    /// region `from`. Only its drill is written down so far (`touban
-    /// drill`: every readiness check, nothing changed).
+    /// region `from`, as one job of `parts` (each an action of its own,
+    /// planned from what is read when the runbook is planned: Korea
+    /// scaled, the database promoted, Tokyo's pool disabled), verified by
+    /// `serving` (the DR region's pool, enabled and healthy). With no
+    /// parts, the drill (`touban drill`: every readiness check, nothing
+    /// changed).
     RegionFailover {
         /// The primary region's name in the config.
         from: String,
         /// The DR region's.
         to: String,
+        /// The actions it runs, in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<ActionRequest>,
+        /// The pool whose health says the DR region serves.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serving: Option<Box<Target>>,
+        /// What the runbook leaves to the operator, said in its plan
+        /// (node groups grown in the cloud's console, a fence touban
+        /// cannot set).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        by_hand: Vec<String>,
     },
 }
 
@@ -308,6 +333,7 @@ impl ActionKind {
             ActionKind::CacheFailover => "cache-failover",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
+            ActionKind::PromoteReplica { .. } => "promote-replica",
             ActionKind::RegionFailover { .. } => "region-failover",
         }
     }

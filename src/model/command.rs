@@ -168,6 +168,9 @@ pub enum Command {
     /// Enable REGION's pool in the global load balancer again (the selected pool if none is named)
     #[strum(message = "enable pool", props(arg = "REGION", optional = "yes"))]
     EnablePool(String),
+    /// Fail the primary region over to REGION (the only DR region if none is named): the region runbook as one job, scaled, promoted, traffic moved, verified
+    #[strum(message = "failover region", props(arg = "REGION", optional = "yes"))]
+    FailoverRegion(String),
     /// Cancel the selected job: before it starts, or between its steps;
     /// forget one that ended unfinished
     #[strum(message = "cancel")]
@@ -262,6 +265,7 @@ impl Command {
                 | Command::CacheFailover(_)
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
+                | Command::FailoverRegion(_)
                 | Command::CancelJob
                 | Command::ResumeJob
         )
@@ -293,6 +297,7 @@ impl Command {
             | Command::CacheFailover(a)
             | Command::DisablePool(a)
             | Command::EnablePool(a)
+            | Command::FailoverRegion(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -320,6 +325,7 @@ impl Command {
             Command::CacheFailover(_) => Command::CacheFailover(arg.to_owned()),
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
+            Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),
             other => other,
         }
     }

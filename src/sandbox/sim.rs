@@ -298,6 +298,18 @@ impl Sim {
         sim
     }
 
+    /// The database `name` made a primary (a replica promoted): its
+    /// exporter says so from the next reading on, its WAL receiver gone.
+    pub fn promote(&mut self, name: &str) {
+        for d in self.regions.iter_mut().flat_map(|r| &mut r.databases) {
+            if d.name == name {
+                d.role = "primary";
+                d.receiver = None;
+                d.lag_seconds = 0.0;
+            }
+        }
+    }
+
     /// Advances to simulated second `to`.
     pub fn advance_to(&mut self, to: u64) {
         while self.second < to {

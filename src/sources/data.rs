@@ -315,6 +315,18 @@ impl Poller {
 }
 
 /// A password from its environment variable or file.
+/// A PostgreSQL database as its postgres_exporter says it is now, read
+/// once (what the executor verifies a promotion by).
+pub(crate) async fn exported(
+    http: &reqwest::Client,
+    url: &str,
+    cap: u64,
+) -> Result<DbStatus, String> {
+    let body = super::http::get(http, url, cap).await?;
+    let scrape = exporter::parse(&String::from_utf8_lossy(&body), &mask_url(url))?;
+    exporter::postgres(&scrape, &mask_url(url))
+}
+
 fn read_secret(s: &SecretRef) -> Result<String, String> {
     s.read("password")
 }

@@ -200,6 +200,7 @@ async fn bench() {
                 dir.path().join("jobs"),
             ))),
             coordination: None,
+            runbooks: Vec::new(),
         },
         events,
     );

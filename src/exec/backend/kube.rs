@@ -85,6 +85,9 @@ pub struct KubeBackend {
     /// The global load balancer, if configured (or why its client could
     /// not be made: a token that cannot be read).
     traffic: Option<Result<crate::sources::traffic::Cloudflare, String>>,
+    /// Azure flexible servers, by configured database name (or why the
+    /// client could not be made).
+    azure: BTreeMap<String, Result<super::azure::Arm, String>>,
 }
 
 impl KubeBackend {
@@ -96,6 +99,7 @@ impl KubeBackend {
             databases: super::postgres::Databases::default(),
             caches: super::redis::Caches::default(),
             traffic: None,
+            azure: BTreeMap::new(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -119,6 +123,33 @@ impl KubeBackend {
     ) -> KubeBackend {
         self.traffic = Some(client);
         self
+    }
+
+    /// The same backend, promoting these Azure flexible servers (by
+    /// configured database name).
+    #[must_use]
+    pub fn with_azure(
+        mut self,
+        servers: BTreeMap<String, Result<super::azure::Arm, String>>,
+    ) -> KubeBackend {
+        self.azure = servers;
+        self
+    }
+
+    fn azure(&self, db: &str) -> Result<&super::azure::Arm, Failure> {
+        match self.azure.get(db) {
+            Some(Ok(client)) => Ok(client),
+            Some(Err(why)) => Err(Failure {
+                what: why.clone(),
+                status: None,
+            }),
+            None => Err(Failure {
+                what: format!(
+                    "{db} has no azure = {{ server = \"/subscriptions/…\", token = … }} in its [[databases]]: touban cannot reach it through Azure Resource Manager"
+                ),
+                status: None,
+            }),
+        }
     }
 
     fn traffic(&self) -> Result<&crate::sources::traffic::Cloudflare, Failure> {
@@ -154,6 +185,7 @@ impl KubeBackend {
             databases: super::postgres::Databases::default(),
             caches: super::redis::Caches::default(),
             traffic: None,
+            azure: BTreeMap::new(),
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -939,6 +971,48 @@ impl Backend for KubeBackend {
         dry_run: bool,
     ) -> Result<(), Failure> {
         self.caches.failover(cache, primary, to, dry_run).await
+    }
+
+    async fn azure_read(&self, db: &str) -> Result<super::azure::FlexServer, Failure> {
+        self.azure(db)?
+            .server()
+            .await
+            .map_err(|what| Failure { what, status: None })
+    }
+
+    async fn azure_promote(
+        &self,
+        db: &str,
+        forced: bool,
+        dry_run: bool,
+    ) -> Result<Option<String>, Failure> {
+        let client = self.azure(db)?;
+        let failed = |what| Failure { what, status: None };
+        if dry_run {
+            return client.server().await.map(|_| None).map_err(failed);
+        }
+        client.promote(forced).await.map_err(failed)
+    }
+
+    async fn azure_operation(
+        &self,
+        db: &str,
+        url: &str,
+    ) -> Result<super::azure::Operation, Failure> {
+        self.azure(db)?
+            .operation(url)
+            .await
+            .map_err(|what| Failure { what, status: None })
+    }
+
+    async fn db_exported(&self, db: &str) -> Option<Result<crate::model::data::DbStatus, Failure>> {
+        let client = self.azure(db).ok()?;
+        Some(
+            client
+                .exported()
+                .await?
+                .map_err(|what| Failure { what, status: None }),
+        )
     }
 
     async fn pool_read(&self, pool: &Target) -> Result<crate::model::traffic::PoolStatus, Failure> {

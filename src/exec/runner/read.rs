@@ -68,6 +68,16 @@ async fn outside_kubernetes<B: Backend>(backend: &B, t: &Target, primary: bool) 
 /// why it could not be).
 async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: bool) -> Seen {
     let t = &request.target;
+    if matches!(request.kind, ActionKind::PromoteReplica { .. }) {
+        let (server, exported) =
+            tokio::join!(backend.azure_read(&t.name), backend.db_exported(&t.name));
+        return Seen {
+            primary,
+            azure: Some(server.map_err(|f| f.what)),
+            exported: exported.map(|r| r.map_err(|f| f.what)),
+            ..Seen::default()
+        };
+    }
     let named = match &request.kind {
         ActionKind::Switchover { primary, .. } | ActionKind::Promote { primary } => {
             Some(primary.clone())
@@ -197,5 +207,7 @@ pub(super) async fn seen<B: Backend>(
         cache: None,
         pool: None,
         other_pools: Vec::new(),
+        azure: None,
+        exported: None,
     })
 }

@@ -76,6 +76,47 @@ pub(super) async fn perform<B: Backend>(
             }
             await_state(backend, job, *enabled, *within, cancel).await
         }
+        TrafficOp::Serving { within } => {
+            let p = backend.pool_read(t).await?;
+            if dry_run {
+                return said(format!("dry run: {} reads {}", p.name, p.summary()));
+            }
+            serving(backend, job, *within, cancel).await
+        }
+    }
+}
+
+/// Reads the pool until it is enabled and every monitor sees it healthy.
+async fn serving<B: Backend>(
+    backend: &B,
+    job: &Job,
+    within: Duration,
+    cancel: &watch::Receiver<bool>,
+) -> Result<Done, Failure> {
+    let t = &job.plan.request.target;
+    let start = Instant::now();
+    loop {
+        let why = match backend.pool_read(t).await {
+            Ok(p) if p.enabled && p.healthy == Some(true) => {
+                return Ok(Done {
+                    said: format!("{} serves: {}", t.region, p.summary()),
+                    call: None,
+                });
+            }
+            Ok(p) => p.summary(),
+            Err(f) => f.what,
+        };
+        if start.elapsed() >= within || *cancel.borrow() {
+            return Err(Failure {
+                what: format!(
+                    "{} does not serve after {} s: its pool is {why}",
+                    t.region,
+                    start.elapsed().as_secs()
+                ),
+                status: None,
+            });
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 

@@ -1,0 +1,230 @@
+//! The region runbook as one job's request: its parts (actions the
+//! executor plans and verifies one by one) from the config and what the
+//! sources read last, and what it leaves to the operator, said.
+
+use crate::config::platform::{Region, ReplicationKind, Role, TRAFFIC};
+use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+use crate::model::rollout;
+
+use super::App;
+
+/// A part of the runbook.
+fn part(kind: ActionKind, target: Target) -> ActionRequest {
+    ActionRequest {
+        kind,
+        target,
+        dry_run: false,
+    }
+}
+
+impl App {
+    /// The request for the DR region `dr` (by its name in the config; the
+    /// only DR region when empty) to take over from the primary: Korea's
+    /// workloads scaled to Tokyo's replicas (an HPA's minimum raised where
+    /// one scales them), each replication pair's replica promoted as its
+    /// kind allows, Tokyo's pool disabled, Korea's pool to serve; or why
+    /// there is no such request.
+    pub fn region_request(&self, dr: &str) -> Result<ActionRequest, String> {
+        let p = &self.platform;
+        let from = p
+            .regions
+            .iter()
+            .find(|r| r.role == Role::Primary)
+            .ok_or("no primary region is configured: nothing to fail over from")?;
+        let drs: Vec<&Region> = p
+            .regions
+            .iter()
+            .filter(|r| r.role == Role::Dr && (dr.is_empty() || r.name.get_ref() == dr))
+            .collect();
+        let to = match drs.as_slice() {
+            [one] => *one,
+            [] if dr.is_empty() => return Err("no DR region is configured".into()),
+            [] => return Err(format!("{dr} is not a DR region of the config")),
+            _ => return Err("name the DR region to fail over to".into()),
+        };
+        let (mut parts, mut by_hand) = self.scale_parts(from, to);
+        let (data, hand) = self.data_parts(from, to);
+        parts.extend(data);
+        by_hand.extend(hand);
+        let mut serving = None;
+        match &p.traffic {
+            Some(t) => {
+                let pool = |r: &Region| {
+                    t.pools
+                        .iter()
+                        .find(|x| x.region.get_ref() == r.name.get_ref())
+                        .map(|x| Target {
+                            region: r.name.get_ref().clone(),
+                            cluster: TRAFFIC.to_owned(),
+                            namespace: t.account.get_ref().clone(),
+                            kind: ObjectKind::Pool,
+                            name: x.id.get_ref().clone(),
+                        })
+                };
+                match pool(from) {
+                    Some(old) => parts.push(part(ActionKind::TrafficPool { enabled: false }, old)),
+                    None => by_hand.push(format!(
+                        "{} has no pool in [traffic]: move its users by hand",
+                        from.display
+                    )),
+                }
+                serving = pool(to).map(Box::new);
+            }
+            None => by_hand.push(
+                "no [traffic] load balancer: move DNS or the balancer by hand, disabling the old region"
+                    .into(),
+            ),
+        }
+        let (from, to) = (from.name.get_ref().clone(), to.name.get_ref().clone());
+        Ok(ActionRequest {
+            target: Target {
+                region: to.clone(),
+                cluster: from.clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Region,
+                name: to.clone(),
+            },
+            kind: ActionKind::RegionFailover {
+                from,
+                to,
+                parts,
+                serving,
+                by_hand,
+            },
+            dry_run: false,
+        })
+    }
+
+    /// Step 2: each workload of `to` below `from`'s replicas, scaled (or
+    /// its HPA's minimum raised); what cannot be, said.
+    fn scale_parts(&self, from: &Region, to: &Region) -> (Vec<ActionRequest>, Vec<String>) {
+        let clusters = |r: &Region| -> Vec<_> {
+            self.platform
+                .clusters
+                .iter()
+                .filter(|c| c.region.get_ref() == r.name.get_ref())
+                .collect()
+        };
+        let mut parts = Vec::new();
+        let mut by_hand = vec![format!(
+            "node groups: grow {}'s in the cloud's console where the capacity check says so (touban does not resize node groups)",
+            to.display
+        )];
+        for a in clusters(from) {
+            let Some(left) = self.store.cluster(a.name.get_ref()) else {
+                by_hand.push(format!(
+                    "{}: not listed yet: scale by hand",
+                    a.name.get_ref()
+                ));
+                continue;
+            };
+            for b in clusters(to) {
+                let Some(right) = self.store.cluster(b.name.get_ref()) else {
+                    by_hand.push(format!(
+                        "{}: not listed yet: scale by hand",
+                        b.name.get_ref()
+                    ));
+                    continue;
+                };
+                let theirs = rollout::workloads(right);
+                for (key, d) in rollout::workloads(left) {
+                    let Some(k) = theirs.get(&key) else {
+                        by_hand.push(format!(
+                            "{key}: not in {}: deploy it there",
+                            b.name.get_ref()
+                        ));
+                        continue;
+                    };
+                    if k.desired >= d.desired {
+                        continue;
+                    }
+                    let want = u32::try_from(d.desired).unwrap_or(0);
+                    let target = |kind, name: &str| Target {
+                        region: to.name.get_ref().clone(),
+                        cluster: b.name.get_ref().clone(),
+                        namespace: k.namespace.clone(),
+                        kind,
+                        name: name.to_owned(),
+                    };
+                    let hpa = right.hpas.values().find(|h| {
+                        h.namespace == k.namespace
+                            && h.target_kind == "Deployment"
+                            && h.target == k.name
+                    });
+                    parts.push(match hpa {
+                        Some(h) => part(
+                            ActionKind::HpaBounds {
+                                min: Some(want),
+                                max: (h.max < d.desired).then_some(want),
+                            },
+                            target(ObjectKind::HorizontalPodAutoscaler, &h.name),
+                        ),
+                        None => part(
+                            ActionKind::Scale { replicas: want },
+                            target(ObjectKind::Deployment, &k.name),
+                        ),
+                    });
+                }
+            }
+        }
+        (parts, by_hand)
+    }
+
+    /// Steps 3 to 5: each pair's replica promoted as its kind and reach
+    /// allow (planned where the primary answers); what cannot be, said.
+    fn data_parts(&self, from: &Region, to: &Region) -> (Vec<ActionRequest>, Vec<String>) {
+        let mut parts = Vec::new();
+        let mut by_hand = Vec::new();
+        for (r, primary, replica) in self
+            .platform
+            .pairs_between(from.name.get_ref(), to.name.get_ref())
+        {
+            let (pname, rname) = (primary.name.get_ref(), replica.name.get_ref());
+            let answers = self.answers_as_primary(primary);
+            let direct = primary.direct.is_some() && replica.direct.is_some();
+            let target = Target {
+                region: replica.region.get_ref().clone(),
+                cluster: rname.clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Database,
+                name: rname.clone(),
+            };
+            let kind = match r.kind {
+                ReplicationKind::AzureReplica if replica.azure.is_some() => {
+                    if answers {
+                        by_hand.push(format!(
+                            "fence {pname} before the promotion (stop its writers, or `:fence {pname}` where touban reaches it directly): Azure's promotion does not"
+                        ));
+                    }
+                    Some(ActionKind::PromoteReplica {
+                        primary: pname.clone(),
+                        forced: !answers,
+                    })
+                }
+                ReplicationKind::Physical if direct => Some(if answers {
+                    ActionKind::Switchover {
+                        primary: pname.clone(),
+                        subscription: None,
+                    }
+                } else {
+                    ActionKind::Promote {
+                        primary: pname.clone(),
+                    }
+                }),
+                ReplicationKind::Logical if direct && answers => Some(ActionKind::Switchover {
+                    primary: pname.clone(),
+                    subscription: r.subscription.clone(),
+                }),
+                _ => None,
+            };
+            match kind {
+                Some(kind) => parts.push(part(kind, target)),
+                None => by_hand.push(format!(
+                    "promote {rname} ({} pair) in its cloud's console or CLI: touban cannot act on it as configured (`touban drill` says what it needs)",
+                    r.kind.word()
+                )),
+            }
+        }
+        (parts, by_hand)
+    }
+}

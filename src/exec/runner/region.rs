@@ -1,0 +1,166 @@
+//! The region runbook as one job of parts. Each part (Korea's deployments
+//! scaled to Tokyo's replicas, the database promoted, Tokyo's pool
+//! disabled) is read and planned as the action it is, with its own
+//! precondition, dry run and verification; the runbook's job runs their
+//! steps in order under the region's Lease, then waits until the DR
+//! region's pool is enabled and healthy: users reach it. Resumed, every
+//! part's steps converge as they do alone, so a runbook killed at any
+//! step ends where an uninterrupted one would.
+
+use std::time::Duration;
+
+use super::super::actions;
+use crate::exec::backend::Backend;
+use crate::exec::step::{Job, Op, TrafficOp};
+use crate::model::action::{ActionKind, ActionRequest, Target};
+use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
+
+/// How long the DR region's pool may take to be seen healthy.
+pub const SERVING: Duration = Duration::from_secs(5 * 60);
+
+/// The runbook's step a part is, by its action.
+fn runbook_step(kind: &ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Scale { .. } | ActionKind::HpaBounds { .. } => "2",
+        ActionKind::Switchover { .. } => "3-5",
+        ActionKind::Fence { .. } => "3",
+        ActionKind::Promote { .. }
+        | ActionKind::PromoteReplica { .. }
+        | ActionKind::CacheFailover => "5",
+        ActionKind::TrafficPool { .. } => "6",
+        _ => "·",
+    }
+}
+
+/// A part's refusal as the runbook's: which part, and why.
+fn within(title: &str, r: Refusal) -> Refusal {
+    Refusal {
+        why: format!("the runbook's part \"{title}\" is refused: {}", r.why),
+        instead: r.instead,
+        offer: None,
+    }
+}
+
+/// What the runbook asks, taken apart.
+pub(super) struct Runbook<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub parts: &'a [ActionRequest],
+    pub serving: Option<&'a Target>,
+    pub by_hand: &'a [String],
+}
+
+/// Plans every part from what is read now and makes them one job; a part
+/// that is refused refuses the runbook, saying which.
+pub(super) async fn plan<B: Backend>(
+    backend: &B,
+    request: &ActionRequest,
+    r: &Runbook<'_>,
+) -> Result<Job, Refusal> {
+    let mut steps = Vec::new();
+    let mut ops = Vec::new();
+    let mut changes = Vec::new();
+    let mut access = Vec::new();
+    for part in r.parts {
+        let label = part.kind.name();
+        let seen = super::read::seen(backend, part, part.target.region == r.from)
+            .await
+            .map_err(|e| within(label, e))?;
+        let job = actions::plan(part, &seen).map_err(|e| within(label, e))?;
+        super::preflight(backend, part, &job)
+            .await
+            .map_err(|e| within(&job.plan.title, e))?;
+        let n = runbook_step(&part.kind);
+        changes.push(format!("{n} · {}", job.plan.title));
+        changes.extend(job.plan.changes.iter().map(|c| format!("    {c}")));
+        for (s, op) in job.plan.steps.into_iter().zip(job.ops) {
+            steps.push(PlannedStep {
+                title: format!("{n} · {}", s.title),
+                ..s
+            });
+            ops.push(Op::Part {
+                request: Box::new(part.clone()),
+                op: Box::new(op),
+            });
+        }
+        access.extend(job.access);
+    }
+    if let Some(pool) = r.serving {
+        steps.push(PlannedStep::new(
+            format!("7 · verify {} serves: its pool enabled and healthy", r.to),
+            StepKind::Verify,
+            "the parts before it are done",
+            &format!("GET …/load_balancers/pools/{} and its health", pool.name),
+            &format!(
+                "enabled, every monitor sees it healthy, within {} min",
+                SERVING.as_secs() / 60
+            ),
+        ));
+        ops.push(Op::Part {
+            request: Box::new(ActionRequest {
+                kind: ActionKind::TrafficPool { enabled: true },
+                target: pool.clone(),
+                dry_run: request.dry_run,
+            }),
+            op: Box::new(Op::Traffic(TrafficOp::Serving { within: SERVING })),
+        });
+    }
+    if steps.is_empty() {
+        return Err(Refusal::instead(
+            format!(
+                "the runbook {} → {} has nothing touban can do: every part is by hand",
+                r.from, r.to
+            ),
+            "`touban drill` says what each step needs",
+        ));
+    }
+    changes.extend(
+        r.by_hand
+            .iter()
+            .map(|h| format!("by hand, not in this job: {h}")),
+    );
+    changes.push(format!(
+        "8 · the job's end in the audit log says how long {} took to serve (the RTO of this run); the data-loss bound is the promotion's line above",
+        r.to
+    ));
+    let plan = Plan {
+        request: request.clone(),
+        title: format!(
+            "fail {} over to {}: {} parts, {} steps",
+            r.from,
+            r.to,
+            r.parts.len(),
+            steps.len()
+        ),
+        steps,
+        // Moving a region is what a typed name is for.
+        confirm_text: Some(r.to.to_owned()),
+        undo: Some(
+            "each part's own, newest first: enable the old pool, scale back; a promotion is not undone (failing back rebuilds the old primary)"
+                .into(),
+        ),
+        reason: None,
+        changes,
+        dry_run: None,
+        undo_request: None,
+        reverts: None,
+        lease: None,
+        lease_override: None,
+    };
+    Ok(Job { plan, ops, access })
+}
+
+/// A part's step as a step of the part's own job.
+pub(super) fn part_job(job: &Job, request: &ActionRequest) -> Job {
+    Job {
+        plan: Plan {
+            request: ActionRequest {
+                dry_run: job.plan.request.dry_run,
+                ..request.clone()
+            },
+            ..job.plan.clone()
+        },
+        ops: Vec::new(),
+        access: Vec::new(),
+    }
+}

@@ -1,0 +1,341 @@
+//! The region runbook as one executor job, against the sandbox: the
+//! console makes its parts from what its sources read (Seoul's workloads
+//! below Tokyo's replicas, the Azure replica, Tokyo's pool), the executor
+//! plans each as the action it is and runs them in order, then waits
+//! until Seoul's pool serves. Killed after the promotion was sent and
+//! resumed, it promotes once, scales once, and ends as an uninterrupted
+//! run would, with the run's RTO in the audit log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use touban::app::App;
+use touban::exec::audit::AuditLog;
+use touban::exec::backend::Backend;
+use touban::exec::backend::azure::Arm;
+use touban::exec::backend::kube::KubeBackend;
+use touban::exec::runner::{self, Who};
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind};
+use touban::model::readiness::Mark;
+use touban::model::{JobEvent, JobOutcome};
+use touban::sandbox::Scenario;
+use touban::sandbox::azure::SERVER;
+use touban::sandbox::cloudflare::POOLS;
+use touban::sources::traffic::Cloudflare;
+
+mod common;
+
+fn every_source_live(app: &App) -> bool {
+    app.platform()
+        .source_ids()
+        .iter()
+        .all(|id| app.source(&id.region, id.kind, &id.name).is_live())
+}
+
+/// The executor's backend as the console makes it for the sandbox's
+/// config: its clusters, its load balancer, its Azure server.
+fn backend(app: &App) -> KubeBackend {
+    let p = app.platform();
+    let db = p
+        .databases
+        .iter()
+        .find(|d| d.name.get_ref() == SERVER)
+        .expect("Korea's database");
+    let arm = Arm::new(
+        db.azure.as_ref().expect("azure"),
+        db.exporter.as_ref().map(|e| e.get_ref().clone()),
+    );
+    KubeBackend::for_clusters(&p.clusters)
+        .with_traffic(Cloudflare::new(p.traffic.as_ref().expect("[traffic]")))
+        .with_azure(BTreeMap::from([(SERVER.to_owned(), arm)]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: parts, plan, kill, resume, serve
+async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resumes_to_the_end() {
+    let (sandbox, _dir, mut app, mut rx) = common::console_in(Scenario::Calm, 41).await;
+    common::until(&mut app, &mut rx, "every source live", every_source_live).await;
+    common::until(&mut app, &mut rx, "the pools and the lag read", |a| {
+        a.readiness().first().is_some_and(|r| {
+            ["traffic", "replication"].iter().all(|area| {
+                r.checks
+                    .iter()
+                    .any(|c| c.area == *area && c.mark == Mark::Ok)
+            })
+        })
+    })
+    .await;
+
+    // The parts, from what the console reads.
+    let request = app.region_request("").expect("a runbook");
+    let ActionKind::RegionFailover {
+        from,
+        to,
+        parts,
+        serving,
+        by_hand,
+    } = &request.kind
+    else {
+        panic!("{request:?}")
+    };
+    assert_eq!((from.as_str(), to.as_str()), ("tokyo", "korea"));
+    let scaled: Vec<&ActionRequest> = parts
+        .iter()
+        .filter(|p| p.target.cluster == "aks-korea")
+        .collect();
+    assert!(!scaled.is_empty(), "Seoul runs fewer replicas: {parts:#?}");
+    assert!(
+        parts.iter().any(|p| p.kind
+            == ActionKind::PromoteReplica {
+                primary: "iworkz-production-postgres".into(),
+                forced: false
+            }),
+        "Tokyo's database answers: a planned promotion: {parts:#?}"
+    );
+    assert_eq!(
+        parts.last().map(|p| (&p.kind, p.target.name.as_str())),
+        Some((&ActionKind::TrafficPool { enabled: false }, POOLS[0].1))
+    );
+    assert_eq!(serving.as_ref().map(|s| s.name.as_str()), Some(POOLS[1].1));
+    assert!(
+        by_hand.iter().any(|h| h.starts_with("node groups"))
+            && by_hand
+                .iter()
+                .any(|h| h.starts_with("fence iworkz-production-postgres")),
+        "{by_hand:#?}"
+    );
+
+    // One plan of every part's steps, the region's name typed.
+    let backend = Arc::new(backend(&app));
+    let job = runner::prepare(backend.as_ref(), &request, false)
+        .await
+        .expect("a plan");
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("korea"));
+    assert!(
+        job.plan
+            .changes
+            .iter()
+            .any(|c| c.starts_with("by hand, not in this job: node groups")),
+        "{:#?}",
+        job.plan.changes
+    );
+    let titles: Vec<&str> = job.plan.steps.iter().map(|s| s.title.as_str()).collect();
+    let promote = titles
+        .iter()
+        .position(|t| t.starts_with("5 · promote iworkz-dr-postgres"))
+        .expect("the promotion's step");
+    assert!(
+        titles
+            .last()
+            .is_some_and(|t| t.starts_with("7 · verify korea serves")),
+        "{titles:#?}"
+    );
+    assert!(
+        job.plan
+            .dry_run
+            .as_deref()
+            .is_some_and(|d| d.contains("every part's dry run passes")),
+        "{:?}",
+        job.plan.dry_run
+    );
+    assert_eq!(sandbox.azure_api.patches(), 0, "planning sends nothing");
+
+    // Run, killed when the step after the promotion begins (the
+    // promotion sent and followed to its end).
+    let dir = tempfile::tempdir().expect("temp");
+    let audit_path = dir.path().join("audit.jsonl");
+    let audit = Arc::new(AuditLog::open(&audit_path).expect("audit log"));
+    let who = Who::new("sandbox", "test@touban");
+    let running = common::exec::spawn_job(
+        Arc::clone(&backend),
+        job.clone(),
+        1,
+        Arc::clone(&audit),
+        who.clone(),
+    );
+    common::exec::kill_at_step(running, promote + 2).await;
+    assert_eq!(sandbox.azure_api.patches(), 1, "promoted before the kill");
+
+    // Resumed: every part converges; the promotion is not sent again.
+    let (outcome, events) = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, true),
+    )
+    .await
+    .expect("the runbook ends within two minutes");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    assert_eq!(sandbox.azure_api.patches(), 1, "not promoted twice");
+    let said: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::StepEnded { said, .. } => Some(said.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        said.last()
+            .is_some_and(|s| s.starts_with("korea serves: enabled, healthy")),
+        "{said:#?}"
+    );
+
+    // Korea serves: its workloads at Tokyo's replicas, its database a
+    // primary, Tokyo's pool disabled.
+    for part in &scaled {
+        let name = match (&part.kind, part.target.kind) {
+            (ActionKind::Scale { replicas }, ObjectKind::Deployment) => {
+                let (d, _) = backend
+                    .deployment(&part.target)
+                    .await
+                    .expect("read")
+                    .expect("there");
+                assert_eq!(u32::try_from(d.desired).ok(), Some(*replicas), "{d:?}");
+                d.name
+            }
+            (ActionKind::HpaBounds { min: Some(min), .. }, ObjectKind::HorizontalPodAutoscaler) => {
+                let (h, _) = backend
+                    .hpa(&part.target)
+                    .await
+                    .expect("read")
+                    .expect("there");
+                assert_eq!(u32::try_from(h.min).ok(), Some(*min), "{h:?}");
+                h.name
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(!name.is_empty());
+    }
+    let pools =
+        Cloudflare::new(app.platform().traffic.as_ref().expect("[traffic]")).expect("a client");
+    assert!(!pools.status(POOLS[0].1).await.expect("read").enabled);
+    let audit_text = std::fs::read_to_string(&audit_path).expect("audit log");
+    let end = audit_text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .rfind(|v| v["event"] == "finished")
+        .expect("the end");
+    // The figure the closing note quotes.
+    eprintln!("figure: the runbook's end: {}", end["outcome"]);
+    assert!(
+        end["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("succeeded: korea serves, ")
+                && o.ends_with(" s after this run began (the RTO of this run)")),
+        "{end:#}"
+    );
+}
+
+/// What the executor answers to a plan of `request`: the plan's title, or
+/// the refusal's why.
+async fn planned(
+    exec: &tokio::sync::mpsc::UnboundedSender<touban::model::ExecCommand>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
+    id: u64,
+    request: ActionRequest,
+) -> Result<String, String> {
+    use touban::model::{ExecCommand, JobId};
+    exec.send(ExecCommand::Plan {
+        id: JobId(id),
+        request,
+    })
+    .expect("sent");
+    loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+            .await
+            .expect("an answer within a minute")
+            .expect("the executor listens");
+        if let JobEvent::Planned { id: i, plan } = e
+            && i.0 == id
+        {
+            return (*plan).map(|p| p.title).map_err(|r| r.why);
+        }
+    }
+}
+
+/// While another console holds the region runbook's Lease (renewed), a
+/// change to either region's clusters is refused as frozen, naming who
+/// runs the runbook; a silence is not; given back, the change is planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s_lease() {
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+    use touban::exec::task::{self, Executor};
+    let sandbox = common::calm(42, 4.0).await;
+    let korea = common::kube_client(&sandbox, "aks-korea").await;
+    let dir = tempfile::tempdir().expect("temp");
+    let backend = KubeBackend::new(BTreeMap::from([("aks-korea".to_owned(), korea.clone())]));
+    let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (exec, _task) = task::spawn(
+        Executor {
+            backend: Arc::new(backend),
+            audit: Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit")),
+            who: Arc::new(Who::new("sandbox", "aiko@bastion-1")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+            checkpoints: None,
+            coordination: Some(touban::model::action::Target {
+                region: "korea".into(),
+                cluster: "aks-korea".into(),
+                namespace: "default".into(),
+                kind: ObjectKind::Silence,
+                name: String::new(),
+            }),
+            runbooks: vec![("tokyo".into(), "korea".into())],
+        },
+        events,
+    );
+    let scale = || ActionRequest {
+        kind: ActionKind::Scale { replicas: 3 },
+        target: touban::model::action::Target {
+            region: "korea".into(),
+            cluster: "aks-korea".into(),
+            namespace: "iworkz-production".into(),
+            kind: ObjectKind::Deployment,
+            name: "web-frontend-blue".into(),
+        },
+        dry_run: false,
+    };
+    let leases: kube::Api<Lease> = kube::Api::namespaced(korea, "default");
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let held = Lease {
+        metadata: ObjectMeta {
+            name: Some("touban.region.tokyo.korea".into()),
+            annotations: Some(BTreeMap::from([
+                ("touban.io/job".to_owned(), "other/7".to_owned()),
+                (
+                    "touban.io/action".to_owned(),
+                    "fail tokyo over to korea: 5 parts, 16 steps".to_owned(),
+                ),
+                ("touban.io/step".to_owned(), "4/16".to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("bo@bastion-2".into()),
+            lease_duration_seconds: Some(30),
+            acquire_time: Some(MicroTime(now)),
+            renew_time: Some(MicroTime(now)),
+            ..LeaseSpec::default()
+        }),
+    };
+    leases
+        .create(&kube::api::PostParams::default(), &held)
+        .await
+        .expect("the other console's lease");
+    let why = planned(&exec, &mut rx, 1, scale())
+        .await
+        .expect_err("frozen");
+    assert!(
+        why.starts_with("changes to korea are frozen while the region runbook runs: bo@bastion-2 runs \"fail tokyo over to korea: 5 parts, 16 steps\" (job other/7, step 4/16)"),
+        "{why}"
+    );
+    leases
+        .delete(
+            "touban.region.tokyo.korea",
+            &kube::api::DeleteParams::default(),
+        )
+        .await
+        .expect("given back");
+    let title = planned(&exec, &mut rx, 2, scale()).await.expect("planned");
+    assert_eq!(title, "scale web-frontend-blue from 2 to 3");
+}
