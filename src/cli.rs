@@ -876,6 +876,7 @@ fn route(
                 | crate::model::ExecCommand::Confirm { id, .. }
                 | crate::model::ExecCommand::Decline { id }
                 | crate::model::ExecCommand::Cancel { id }
+                | crate::model::ExecCommand::Proceed { id }
                 | crate::model::ExecCommand::Resume { id } => id,
             };
             crate::app::Event::Job(crate::model::JobEvent::Finished {

@@ -45,7 +45,11 @@ fn starts_shows_clocks_help_and_panes_then_quits_to_the_shell() {
     let log = t.path("tour.log");
     t.line(&format!("{BIN} --log-file {}; echo EXIT:$?", log.display()));
 
-    let screen = t.wait_for("当番 touban");
+    // The first frame whole (its footer is its last line): a capture can
+    // land while a frame is half written.
+    let screen = t.wait("the first frame whole", |s| {
+        s.contains("当番 touban") && s.contains("? help  : command")
+    });
     assert!(screen.contains("iworkz-production"), "{screen}");
     assert!(
         has_clock(&screen, "Tokyo", "JST"),
@@ -244,8 +248,17 @@ fn idle_writes_little_and_only_what_changed() {
     // The built-in example's sources cannot connect here: they settle as
     // stale within seconds, and their ages are exact for ten seconds, then
     // coarser. Measure from then on.
-    t.wait_for("stale");
-    std::thread::sleep(Duration::from_secs(11).saturating_sub(started.elapsed()));
+    // Every source settled (none connecting or not connected yet), then
+    // past the ten seconds of exact ages: a loaded machine settles later.
+    t.wait_for_secs(60, "every source settled as stale", |s| {
+        s.contains("stale") && !s.contains("connecting") && !s.contains("not connected")
+    });
+    let settled = Instant::now();
+    std::thread::sleep(
+        Duration::from_secs(11)
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(11).saturating_sub(settled.elapsed())),
+    );
     let out = t.path("idle.out");
     let pipe = t.cmd(&[
         "pipe-pane",
@@ -943,8 +956,10 @@ fn a_console_killed_mid_deploy_leaves_its_job_to_the_next_one_to_resume() {
 /// sandbox a process of its own): `:failover-region` plans every part
 /// (Korea scaled, its Azure replica promoted Forced since Tokyo's database
 /// is gone, Tokyo's pool disabled, Korea's to serve) with the region's
-/// name typed; the console is killed during the promotion (the runbook's
-/// step 5); the next console resumes it with `r` and it ends with Korea
+/// name typed; it waits for the operator (`p`) before the promotion and
+/// before moving the users; the console is killed during the promotion
+/// (the runbook's step 5); the next console resumes it with `r` and it
+/// ends with Korea
 /// serving, promoted once, its RTO in the audit log, and no moment with
 /// two primaries on screen.
 #[test]
@@ -970,7 +985,7 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
     t.keys(&["-l", "failover-region"]);
     t.keys(&["Enter"]);
     let dialog = t.wait_for_secs(60, "the runbook's plan", |s| {
-        s.contains("Fail tokyo over to korea: 5 parts, 16 steps") && s.contains("[ Confirm ]")
+        s.contains("Fail tokyo over to korea: 5 parts, 18 steps") && s.contains("[ Confirm ]")
     });
     assert!(dialog.contains("type korea to confirm"), "{dialog}");
     t.keys(&["Tab", "Tab"]);
@@ -980,10 +995,20 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
     t.keys(&["-l", "e2e: Tokyo is down"]);
     t.keys(&["Enter"]);
     t.keys(&["9"]);
-    // Killed while Azure promotes Korea's database (step 11 of 16).
+    // Korea scaled, it waits for the operator before the promotion; p
+    // lets it go on.
+    let at_gate = |t: &Tmux, step: &str| {
+        t.wait_for_secs(120, "the runbook at its gate", |s| {
+            s.lines()
+                .any(|l| l.contains("fail tokyo over to korea") && l.contains(step))
+        });
+        t.keys(&["p"]);
+    };
+    at_gate(&t, "10/18");
+    // Killed while Azure promotes Korea's database (step 12 of 18).
     let screen = t.wait_for_secs(120, "the runbook at its promotion", |s| {
         s.lines()
-            .any(|l| l.contains("fail tokyo over to korea") && l.contains("11/16"))
+            .any(|l| l.contains("fail tokyo over to korea") && l.contains("12/18"))
     });
     assert!(!two_primaries(&screen), "{screen}");
     let killed = Command::new("pkill")
@@ -1008,6 +1033,9 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
             && s.contains("interrupted")
     });
     t.keys(&["r"]);
+    // Resumed from its first step, it asks again at each gate.
+    at_gate(&t, "10/18");
+    at_gate(&t, "14/18");
     t.wait_for_secs(180, "the resumed runbook to succeed", |s| {
         s.lines()
             .any(|l| l.contains("fail tokyo over to korea") && l.contains("succeeded"))

@@ -120,6 +120,14 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         job.plan.changes
     );
     let titles: Vec<&str> = job.plan.steps.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles
+            .iter()
+            .filter(|t| t.contains(" · wait for the operator: "))
+            .count(),
+        2,
+        "a gate before the promotion and one before the users move: {titles:#?}"
+    );
     let promote = titles
         .iter()
         .position(|t| t.starts_with("5 · promote iworkz-dr-postgres"))
@@ -213,6 +221,24 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
         .rfind(|v| v["event"] == "finished")
         .expect("the end");
+    // The console reads the takeover and the Overview says so: Seoul
+    // serves in Tokyo's place, Tokyo's users went there.
+    common::until(&mut app, &mut rx, "the takeover read", |a| {
+        a.takeover().is_some()
+    })
+    .await;
+    let t = app.takeover().expect("a takeover");
+    assert_eq!((t.to.as_str(), t.from.as_str()), ("Seoul", "Tokyo"));
+    assert_eq!(
+        t.evidence,
+        "iworkz-tokyo disabled, iworkz-korea enabled, healthy (1/1 origins), iworkz-dr-postgres primary"
+    );
+    let screen = common::text(&common::render(&app, 160, 48));
+    assert!(
+        screen.contains("DR serves in Tokyo's place · iworkz-tokyo disabled")
+            && screen.contains("failed over to Seoul: its users are served there"),
+        "{screen}"
+    );
     // The figure the closing note quotes.
     eprintln!("figure: the runbook's end: {}", end["outcome"]);
     assert!(
@@ -329,6 +355,20 @@ async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s
         why.starts_with("changes to korea are frozen while the region runbook runs: bo@bastion-2 runs \"fail tokyo over to korea: 5 parts, 16 steps\" (job other/7, step 4/16)"),
         "{why}"
     );
+    // A pool of either region too: the runbook's parts hold no Lease.
+    let pool = ActionRequest {
+        kind: ActionKind::TrafficPool { enabled: true },
+        target: touban::model::action::Target {
+            region: "tokyo".into(),
+            cluster: "traffic".into(),
+            namespace: touban::sandbox::cloudflare::ACCOUNT.into(),
+            kind: ObjectKind::Pool,
+            name: POOLS[0].1.into(),
+        },
+        dry_run: false,
+    };
+    let why = planned(&exec, &mut rx, 3, pool).await.expect_err("frozen");
+    assert!(why.starts_with("changes to tokyo are frozen"), "{why}");
     leases
         .delete(
             "touban.region.tokyo.korea",

@@ -268,7 +268,7 @@ async fn screenshots_of_the_demo() {
     }
     app.handle(Event::Tick(SystemTime::now()));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
-    let shots: [(&str, &[Command]); 7] = [
+    let shots: [(&str, &[Command]); 8] = [
         ("overview", &[]),
         ("data", &[Command::Focus(Pane::Data)]),
         ("ai", &[Command::Focus(Pane::Ai)]),
@@ -276,6 +276,7 @@ async fn screenshots_of_the_demo() {
         ("cluster", &[Command::Focus(Pane::Cluster), Command::Sort]),
         ("rollouts", &[Command::Focus(Pane::Rollouts)]),
         ("scaling", &[Command::Focus(Pane::Scaling)]),
+        ("failover", &[Command::Focus(Pane::Failover)]),
     ];
     for (name, commands) in shots {
         for c in commands {

@@ -39,6 +39,7 @@ impl App {
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
             Command::FailoverRegion(arg) => self.failover_region(&arg),
             Command::CancelJob => self.cancel_job(),
+            Command::ProceedJob => self.proceed_job(),
             Command::ResumeJob => self.resume_job(),
             _ => {}
         }
@@ -1085,6 +1086,35 @@ impl App {
                 );
             }
             Some((id, Some(_))) => {
+                self.say(Level::Info, format!("job #{} has ended already", id.0));
+            }
+            None => self.say(Level::Info, "no job is selected".into()),
+        }
+    }
+
+    /// `:proceed-job`: the selected running job, waiting at a gate, goes
+    /// on.
+    pub(in crate::app) fn proceed_job(&mut self) {
+        if self.focus != Pane::Jobs {
+            self.say(
+                Level::Info,
+                "select a job in the Jobs pane to let it go on".into(),
+            );
+            return;
+        }
+        let selected = self
+            .visible_jobs()
+            .get(self.cursor(Pane::Jobs))
+            .map(|j| (j.id, j.outcome.is_none()));
+        match selected {
+            Some((id, true)) => {
+                self.effects.push(Effect::Exec(ExecCommand::Proceed { id }));
+                self.say(
+                    Level::Info,
+                    format!("job #{}: going on (if it waits at a gate)", id.0),
+                );
+            }
+            Some((id, false)) => {
                 self.say(Level::Info, format!("job #{} has ended already", id.0));
             }
             None => self.say(Level::Info, "no job is selected".into()),

@@ -105,7 +105,8 @@ impl App {
                 .filter(|c| c.region.get_ref() == r.name.get_ref())
                 .collect()
         };
-        let mut parts = Vec::new();
+        let mut parts: Vec<ActionRequest> = Vec::new();
+        let mut wanted = Vec::new();
         let mut by_hand = vec![format!(
             "node groups: grow {}'s in the cloud's console where the capacity check says so (touban does not resize node groups)",
             to.display
@@ -151,7 +152,7 @@ impl App {
                             && h.target_kind == "Deployment"
                             && h.target == k.name
                     });
-                    parts.push(match hpa {
+                    let part = match hpa {
                         Some(h) => part(
                             ActionKind::HpaBounds {
                                 min: Some(want),
@@ -163,8 +164,27 @@ impl App {
                             ActionKind::Scale { replicas: want },
                             target(ObjectKind::Deployment, &k.name),
                         ),
-                    });
+                    };
+                    wanted.push(part);
                 }
+            }
+        }
+        // One part per DR-side object, at the most any primary cluster
+        // runs: two parts on one object would each plan from the same
+        // read, and the second fail once the first wrote.
+        for p in wanted {
+            let want = |r: &ActionRequest| match r.kind {
+                ActionKind::Scale { replicas } => replicas,
+                ActionKind::HpaBounds { min, .. } => min.unwrap_or(0),
+                _ => 0,
+            };
+            match parts
+                .iter_mut()
+                .find(|q: &&mut ActionRequest| q.target == p.target)
+            {
+                Some(q) if want(q) < want(&p) => *q = p,
+                Some(_) => {}
+                None => parts.push(p),
             }
         }
         (parts, by_hand)
@@ -226,5 +246,81 @@ impl App {
             }
         }
         (parts, by_hand)
+    }
+}
+
+/// A region that has taken over, as read live: who serves, from whom,
+/// and what says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Takeover {
+    /// The DR region that serves, as shown (`Seoul`).
+    pub to: String,
+    /// The primary it took over from, as shown (`Tokyo`).
+    pub from: String,
+    /// What was read that says so: the pools, the promoted databases.
+    pub evidence: String,
+}
+
+impl App {
+    /// The DR region that serves in the primary's place, if one does as
+    /// the sources read now: the primary's pool disabled, the DR
+    /// region's enabled and healthy, and every replica it has of the
+    /// primary's databases a primary (a logical subscriber, writable
+    /// either way, does not count). Needs `[traffic]`: without a balancer
+    /// touban cannot tell who gets the users.
+    pub fn takeover(&self) -> Option<Takeover> {
+        use crate::model::SourceKind;
+        use crate::model::data::DataStatus;
+        let p = &self.platform;
+        let t = p.traffic.as_ref()?;
+        let from = p.regions.iter().find(|r| r.role == Role::Primary)?;
+        let pool = |r: &Region| {
+            let name = r.name.get_ref();
+            t.pools.iter().find(|x| x.region.get_ref() == name)?;
+            if !self
+                .store
+                .source(name, SourceKind::Traffic, TRAFFIC)
+                .is_live()
+            {
+                return None;
+            }
+            match self.store.data(name, SourceKind::Traffic, TRAFFIC) {
+                Some(DataStatus::Pool(s)) => Some(s.clone()),
+                _ => None,
+            }
+        };
+        let old = pool(from).filter(|s| !s.enabled)?;
+        p.regions
+            .iter()
+            .filter(|r| r.role == Role::Dr)
+            .find_map(|to| {
+                let new = pool(to).filter(|s| s.enabled && s.healthy == Some(true))?;
+                let mut promoted = Vec::new();
+                for (r, _, replica) in p.pairs_between(from.name.get_ref(), to.name.get_ref()) {
+                    if r.kind == ReplicationKind::Logical {
+                        continue;
+                    }
+                    let (region, name) = (replica.region.get_ref(), replica.name.get_ref());
+                    let primary = self.store.source(region, SourceKind::Database, name).is_live()
+                        && matches!(
+                            self.store.data(region, SourceKind::Database, name),
+                            Some(DataStatus::Database(d)) if d.up && d.role.as_deref() == Some("primary")
+                        );
+                    if !primary {
+                        return None;
+                    }
+                    promoted.push(format!("{name} primary"));
+                }
+                let mut evidence = vec![
+                    format!("{} disabled", old.name),
+                    format!("{} {}", new.name, new.summary()),
+                ];
+                evidence.extend(promoted);
+                Some(Takeover {
+                    to: to.display.clone(),
+                    from: from.display.clone(),
+                    evidence: evidence.join(", "),
+                })
+            })
     }
 }

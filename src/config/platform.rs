@@ -1111,6 +1111,18 @@ fn check_azure(a: &AzureServer) -> Result<(), (std::ops::Range<usize>, String)> 
     }
     if !a.api.span().is_empty() {
         check_url(&a.api, &["https", "http"])?;
+        // The token is a bearer token: in the clear only to this machine
+        // (an emulator, the sandbox).
+        let loopback = url::Url::parse(a.api.get_ref()).is_ok_and(|u| {
+            u.scheme() == "https"
+                || matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        });
+        if !loopback {
+            return Err((
+                a.api.span(),
+                "api must be https:// (http:// only to a loopback address: the token would cross the network in the clear)".into(),
+            ));
+        }
     }
     let token = a.token.get_ref();
     if token.env.is_some() == token.file.is_some() {

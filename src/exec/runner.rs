@@ -196,6 +196,10 @@ pub struct Context<'a> {
     pub events: &'a mpsc::UnboundedSender<JobEvent>,
     /// Set to `true` to cancel the job before its next step.
     pub cancel: &'a watch::Receiver<bool>,
+    /// The operator's go-aheads (a count) for the job's gates; none:
+    /// nobody is there to ask (the runner driven alone), a gate passes
+    /// and says so.
+    pub proceed: Option<&'a watch::Receiver<u64>>,
     /// The job's key, its Lease's (`session/id`); `None`: this session's.
     /// A job found in a checkpoint keeps the key it ran under, so that it
     /// takes back its own Lease at once.
@@ -540,7 +544,10 @@ async fn steps<B: Backend>(
         if let Err(why) = cx.write(&start) {
             return JobOutcome::Failed(why);
         }
-        let result = perform(backend, job, op, seen_rv.as_deref(), cx.cancel, resuming).await;
+        let result = match op {
+            Op::Gate { what } => gate(cx, what, job.plan.request.dry_run).await,
+            _ => perform(backend, job, op, seen_rv.as_deref(), cx.cancel, resuming).await,
+        };
         if let Ok(Done {
             call: Some(Call {
                 after: Some(rv), ..
@@ -598,6 +605,45 @@ async fn steps<B: Backend>(
         }
     }
     JobOutcome::Succeeded
+}
+
+/// Waits at a gate until the operator lets the job go on (a go-ahead
+/// given after the gate was reached) or cancels it.
+async fn gate(cx: &Context<'_>, what: &str, dry_run: bool) -> Result<Done, Failure> {
+    let said = |said: String| Ok(Done { said, call: None });
+    if dry_run {
+        return said(format!(
+            "dry run: the gate would wait for the operator ({what})"
+        ));
+    }
+    let Some(proceed) = cx.proceed else {
+        return said("no operator to ask (the runner alone): passed".into());
+    };
+    let mut proceed = proceed.clone();
+    let mut cancel = cx.cancel.clone();
+    let reached = *proceed.borrow_and_update();
+    loop {
+        if *cancel.borrow_and_update() {
+            return Err(Failure {
+                what: "cancelled at the gate: nothing after it was done".into(),
+                status: None,
+            });
+        }
+        if *proceed.borrow_and_update() > reached {
+            return said("the operator went on".into());
+        }
+        tokio::select! {
+            changed = proceed.changed() => {
+                if changed.is_err() {
+                    return Err(Failure {
+                        what: "the console left while the job waited at its gate".into(),
+                        status: None,
+                    });
+                }
+            }
+            _ = cancel.changed() => {}
+        }
+    }
 }
 
 /// Writes a Kubernetes Event on the job's target (not for a dry run,
@@ -732,6 +778,11 @@ async fn perform<B: Backend>(
         Op::Cache(op) => cache::perform(backend, job, op, cancel, resuming).await,
         Op::Traffic(op) => traffic::perform(backend, job, op, cancel, resuming).await,
         Op::Azure(op) => azure::perform(backend, job, op, cancel, resuming).await,
+        // Passed by the job's steps, which know the operator.
+        Op::Gate { .. } => Err(Failure {
+            what: "a gate outside a job's steps: a defect of touban".into(),
+            status: None,
+        }),
         Op::Part { request, op } => {
             let part = region::part_job(job, request);
             Box::pin(perform(backend, &part, op, seen_rv, cancel, resuming)).await

@@ -126,6 +126,12 @@ pub enum Op {
     Traffic(TrafficOp),
     /// A step of an Azure read replica's promotion.
     Azure(AzureOp),
+    /// Waits for the operator to let the job go on (the region runbook's
+    /// points of no return); cancelling ends the job there.
+    Gate {
+        /// What the operator is to do or know first.
+        what: String,
+    },
     /// A step of one part of a job of parts (the region runbook): `op`
     /// performed as a step of `request`'s own job.
     Part {

@@ -49,7 +49,7 @@ pub struct Executor<B> {
     /// namespace; none configured: such jobs run only on a typed override.
     pub coordination: Option<Target>,
     /// Each region runbook that may run (primary region, DR region): while
-    /// one holds its region's Lease, deploys to either region are frozen.
+    /// one holds its region's Lease, changes to either region are frozen.
     pub runbooks: Vec<(String, String)>,
 }
 
@@ -110,6 +110,8 @@ struct Queue {
     planned: HashMap<JobId, Job>,
     /// Targets with a running job, and how to cancel it.
     running: HashMap<Target, (JobId, watch::Sender<bool>)>,
+    /// Each running job's gates: a go-ahead counted.
+    gates: HashMap<JobId, watch::Sender<u64>>,
     /// Confirmed jobs waiting for their target, oldest first.
     waiting: BTreeMap<Target, VecDeque<Queued>>,
     /// The task running each target's job.
@@ -227,6 +229,7 @@ async fn serve<B: Backend + Send + 'static>(
     let mut queue = Queue {
         planned: HashMap::new(),
         running: HashMap::new(),
+        gates: HashMap::new(),
         waiting: BTreeMap::new(),
         tasks: HashMap::new(),
         planning: HashMap::new(),
@@ -426,7 +429,9 @@ fn free<B: Backend + Send + 'static>(
     events: &mpsc::UnboundedSender<JobEvent>,
     target: &Target,
 ) {
-    queue.running.remove(target);
+    if let Some((id, _)) = queue.running.remove(target) {
+        queue.gates.remove(&id);
+    }
     queue.switches.remove(target);
     let next = queue.waiting.get_mut(target).and_then(VecDeque::pop_front);
     if queue.waiting.get(target).is_some_and(VecDeque::is_empty) {
@@ -525,6 +530,11 @@ fn on_command<B: Backend + Send + 'static>(
             }
         }
         ExecCommand::Cancel { id } => cancel(executor, queue, events, id),
+        ExecCommand::Proceed { id } => {
+            if let Some(gates) = queue.gates.get(&id) {
+                gates.send_modify(|n| *n += 1);
+            }
+        }
     }
 }
 
@@ -696,6 +706,8 @@ fn start<B: Backend + Send + 'static>(
     let q_target = target.clone();
     let (cancel_tx, cancel) = watch::channel(false);
     queue.running.insert(target.clone(), (q.id, cancel_tx));
+    let (gates, proceed) = watch::channel(0_u64);
+    queue.gates.insert(q.id, gates);
     if let Some(switch) = q.job.switch() {
         if !q.job.plan.request.dry_run {
             let key = q.key(&executor.who.session);
@@ -728,6 +740,7 @@ fn start<B: Backend + Send + 'static>(
             who: &who,
             events: &events,
             cancel: &cancel,
+            proceed: Some(&proceed),
             key: Some(key),
             conflicted: false,
         };
@@ -744,16 +757,20 @@ fn start<B: Backend + Send + 'static>(
 
 /// Why a change in a cluster is refused while a region runbook runs on
 /// its region, if it is: the runbook's Lease, read in the coordination
-/// cluster, held by a job whose console still renews it. Silences are not
-/// frozen: an incident needs them.
+/// cluster, held by a job whose console still renews it. Databases,
+/// caches and pools of either region are frozen too (the runbook's parts
+/// hold no Lease of their own); silences are not: an incident needs them.
+/// A Lease that cannot be read freezes nothing: the coordination cluster
+/// down must not stop the other region's console.
 async fn frozen<B: Backend>(
     backend: &B,
     request: &crate::model::action::ActionRequest,
     runbooks: &[(String, String)],
     coordination: Option<&Target>,
 ) -> Option<String> {
+    use crate::model::action::ObjectKind;
     let t = &request.target;
-    if request.dry_run || !lease::applies(t) {
+    if request.dry_run || matches!(t.kind, ObjectKind::Silence | ObjectKind::Region) {
         return None;
     }
     let c = coordination?;
@@ -763,7 +780,7 @@ async fn frozen<B: Backend>(
         .filter(|(from, to)| *from == t.region || *to == t.region)
     {
         let at = Target {
-            kind: crate::model::action::ObjectKind::Region,
+            kind: ObjectKind::Region,
             name: format!("{from}.{to}"),
             ..c.clone()
         };

@@ -179,6 +179,9 @@ pub enum Command {
     /// its first step
     #[strum(message = "resume")]
     ResumeJob,
+    /// Let the selected job, waiting for the operator at a gate, go on
+    #[strum(message = "proceed")]
+    ProceedJob,
     /// Sort the table by its next order
     #[strum(message = "sort")]
     Sort,
@@ -268,6 +271,7 @@ impl Command {
                 | Command::FailoverRegion(_)
                 | Command::CancelJob
                 | Command::ResumeJob
+                | Command::ProceedJob
         )
     }
 

@@ -126,6 +126,11 @@ pub enum ExecCommand {
         /// Which job.
         id: JobId,
     },
+    /// Let a job waiting for the operator at a gate go on.
+    Proceed {
+        /// Which job.
+        id: JobId,
+    },
     /// Run again a job that failed, was cancelled, or was found in the
     /// checkpoint of a console that stopped, from its first step: each
     /// step converges (what is done already is not done again).

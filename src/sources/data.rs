@@ -314,7 +314,6 @@ impl Poller {
     }
 }
 
-/// A password from its environment variable or file.
 /// A PostgreSQL database as its postgres_exporter says it is now, read
 /// once (what the executor verifies a promotion by).
 pub(crate) async fn exported(
@@ -327,6 +326,7 @@ pub(crate) async fn exported(
     exporter::postgres(&scrape, &mask_url(url))
 }
 
+/// A password from its environment variable or file.
 fn read_secret(s: &SecretRef) -> Result<String, String> {
     s.read("password")
 }

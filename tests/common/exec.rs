@@ -27,6 +27,7 @@ pub async fn run_job<B: Backend>(
         who,
         events: &tx,
         cancel: &cancel,
+        proceed: None,
         key: None,
         conflicted: false,
     };
@@ -69,6 +70,7 @@ pub fn spawn_job<B: Backend + Send + 'static>(
             who: &who,
             events: &tx,
             cancel: &cancelled,
+            proceed: None,
             key: None,
             conflicted: false,
         };

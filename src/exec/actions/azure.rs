@@ -4,7 +4,8 @@
 //! reads it. Planned, Azure waits until the replica has what its source
 //! wrote; forced, it promotes with what the replica has. Either way the
 //! replication link ends: the old primary is not made a replica, and it
-//! is not fenced by this action (the region runbook fences it first).
+//! is not fenced by this action (the operator fences it, or stops its
+//! writers, before confirming: the plan and the region runbook say so).
 
 use std::time::Duration;
 
@@ -56,12 +57,17 @@ fn lag_words(seen: &Seen) -> (String, Option<bool>) {
 /// What the promotion changes, in live values.
 fn changes(name: &str, primary: &str, s: &FlexServer, forced: bool, seen: &Seen) -> Vec<String> {
     let (lag, streaming) = lag_words(seen);
-    let mut changes = vec![
-        format!("{name}: {} · {lag}", s.summary()),
+    let mut changes = vec![format!("{name}: {} · {lag}", s.summary())];
+    if let Some(source) = s.source.as_deref().filter(|x| *x != primary) {
+        changes.push(format!(
+            "Azure names {source} as {name}'s source, not {primary} as [[replication]] says: check which server it replicates from before confirming"
+        ));
+    }
+    changes.extend([
         format!(
             "{name} becomes a standalone server that takes writes; replication from {primary} ends and is not set up again (failing back rebuilds {primary} as {name}'s replica)"
         ),
-    ];
+    ]);
     if forced {
         changes.push(format!(
             "forced: promoted now with what {name} has: what {primary} committed that {name} had not replayed is lost ({lag})"
@@ -77,7 +83,7 @@ fn changes(name: &str, primary: &str, s: &FlexServer, forced: bool, seen: &Seen)
         }
     }
     changes.push(format!(
-        "{primary} is not fenced by this action: writes it takes after the promotion are on {primary} alone, and with both taking writes there are two primaries; fence it first or stop its writers (the region runbook's step 3)"
+        "{primary} is not fenced by this action: writes it takes after the promotion are on {primary} alone, and with both taking writes there are two primaries; fence it or stop its writers before confirming"
     ));
     changes
 }
@@ -90,7 +96,7 @@ fn steps(name: &str, primary: &str, s: &FlexServer, option: &str) -> Vec<Planned
             StepKind::Check,
             &s.summary(),
             &format!("GET …/flexibleServers/{name}?api-version={API_VERSION}"),
-            "state Ready, role AsyncReplica, as planned from",
+            "state Ready, a replica (AsyncReplica or GeoAsyncReplica), as planned from",
         ),
         PlannedStep::new(
             format!("promote {name} to a standalone server ({option})"),

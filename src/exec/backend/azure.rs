@@ -213,19 +213,37 @@ impl Arm {
         what: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), String> {
-        let token = self.token.read("Azure Resource Manager token")?;
+        self.answer(what, request).await.map_err(|(_, e)| e)
+    }
+
+    /// [`Arm::call`], a refusal keeping its HTTP status.
+    async fn answer(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<
+        (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>),
+        (Option<reqwest::StatusCode>, String),
+    > {
+        let token = self
+            .token
+            .read("Azure Resource Manager token")
+            .map_err(|e| (None, e))?;
         let response = request.bearer_auth(&token).send().await.map_err(|e| {
-            format!(
-                "Azure ({}): {what}: {}",
-                mask_url(&self.api),
-                crate::sources::http::short(&e)
+            (
+                None,
+                format!(
+                    "Azure ({}): {what}: {}",
+                    mask_url(&self.api),
+                    crate::sources::http::short(&e)
+                ),
             )
         })?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = crate::sources::http::body(response, CAP)
             .await
-            .map_err(|e| format!("Azure: {what}: {e}"))?;
+            .map_err(|e| (None, format!("Azure: {what}: {e}")))?;
         let masked = |t: String| {
             let t = if token.is_empty() {
                 t
@@ -238,7 +256,7 @@ impl Arm {
             let error = serde_json::from_slice::<Envelope>(&body)
                 .ok()
                 .map(|e| e.error);
-            return Err(masked(refused(what, status, error.as_ref())));
+            return Err((Some(status), masked(refused(what, status, error.as_ref()))));
         }
         Ok((status, headers, body))
     }
@@ -295,22 +313,38 @@ impl Arm {
     pub async fn operation(&self, url: &str) -> Result<Operation, String> {
         self.same_origin(url)?;
         let what = format!("follow the promotion of {}", self.name());
-        let (status, _, body) = self.call(&what, self.http.get(url)).await?;
+        let (status, _, body) = match self.answer(&what, self.http.get(url)).await {
+            Ok(answer) => answer,
+            // A refusal of the operation itself (a `Location` poll answers
+            // a failed operation so, and an unknown one 404) is final; one
+            // of the token, the rate or the service may pass.
+            Err((Some(status), why))
+                if status.is_client_error()
+                    && !matches!(status.as_u16(), 401 | 403 | 408 | 429) =>
+            {
+                return Ok(Operation::Failed(why));
+            }
+            Err((_, why)) => return Err(why),
+        };
         // A `Location` answers 202 while the operation runs, and (for an
         // update) the resource once it is done.
         if status == reqwest::StatusCode::ACCEPTED {
             return Ok(Operation::Running("Accepted".into()));
         }
-        let Ok(s) = serde_json::from_slice::<OperationStatus>(&body) else {
-            return Ok(Operation::Succeeded);
-        };
-        Ok(match s.status.as_str() {
+        let unreadable = || format!("Azure: {what}: HTTP {status}, an answer touban cannot read");
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| unreadable())?;
+        if v.get("status").is_none() && v.get("properties").is_some() {
             // A Location poll answering the server itself: done.
-            "Succeeded" | "" => Operation::Succeeded,
+            return Ok(Operation::Succeeded);
+        }
+        let s: OperationStatus = serde_json::from_value(v).map_err(|_| unreadable())?;
+        Ok(match s.status.as_str() {
+            "Succeeded" => Operation::Succeeded,
             "Failed" | "Canceled" => Operation::Failed(match s.error {
                 Some(e) => format!("{}: {} ({})", s.status, e.message, e.code),
                 None => s.status,
             }),
+            "" => return Err(unreadable()),
             other => Operation::Running(other.to_owned()),
         })
     }

@@ -14,6 +14,9 @@ use crate::exec::step::{AzureOp, Job};
 
 /// How often Azure is asked again: its operations take minutes.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a resumed promotion watches a ready replica before sending:
+/// a promotion the interrupted run sent may not show on the server yet.
+const RESUME_WATCH: Duration = Duration::from_secs(15);
 
 fn failed(what: String) -> Failure {
     Failure { what, status: None }
@@ -55,7 +58,11 @@ pub(super) async fn perform<B: Backend>(
         }
         AzureOp::Promote { forced, within } => {
             let start = Instant::now();
-            let s = settled(backend, name, *within, cancel).await?;
+            let mut s = settled(backend, name, *within, cancel).await?;
+            let watched = resuming && s.is_replica() && !dry_run;
+            if watched {
+                s = watch_resumed(backend, name, *within, cancel).await?;
+            }
             if !s.is_replica() {
                 return said(format!("{name} is {} already: nothing sent", s.summary()));
             }
@@ -71,14 +78,22 @@ pub(super) async fn perform<B: Backend>(
                         .into(),
                 );
             };
-            follow(
+            let mut done = follow(
                 backend,
                 name,
                 &url,
                 within.saturating_sub(start.elapsed()),
                 cancel,
             )
-            .await
+            .await?;
+            if watched {
+                done.said = format!(
+                    "resumed, no promotion under way after {} s of reads: sent by this run (one the interrupted run sent and that ended Failed is in the server's activity log); {}",
+                    RESUME_WATCH.as_secs(),
+                    done.said
+                );
+            }
+            Ok(done)
         }
         AzureOp::Await { within } => {
             if dry_run {
@@ -114,6 +129,28 @@ async fn settled<B: Backend>(
     }
 }
 
+/// A resumed promotion's server, read for [`RESUME_WATCH`]: once a
+/// promotion the interrupted run sent shows (the server `Updating`),
+/// waited for; else the ready replica as last read.
+async fn watch_resumed<B: Backend>(
+    backend: &B,
+    name: &str,
+    within: Duration,
+    cancel: &watch::Receiver<bool>,
+) -> Result<FlexServer, Failure> {
+    let start = Instant::now();
+    loop {
+        let s = backend.azure_read(name).await?;
+        if !s.ready() {
+            return settled(backend, name, within, cancel).await;
+        }
+        if !s.is_replica() || start.elapsed() >= RESUME_WATCH || *cancel.borrow() {
+            return Ok(s);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Follows Azure's operation until it ends.
 async fn follow<B: Backend>(
     backend: &B,
@@ -136,7 +173,7 @@ async fn follow<B: Backend>(
             }
             Ok(Operation::Failed(why)) => {
                 return Err(failed(format!(
-                    "Azure: the promotion of {name} ended {why}: read the server's activity log; touban sent it once"
+                    "Azure: the promotion of {name} ended {why}: read the server's activity log; this run sent it once"
                 )));
             }
             Ok(Operation::Running(status)) => status,

@@ -61,8 +61,13 @@ pub(super) async fn plan<B: Backend>(
     let mut ops = Vec::new();
     let mut changes = Vec::new();
     let mut access = Vec::new();
+    let mut passed = (false, false);
     for part in r.parts {
         let label = part.kind.name();
+        if let Some((step, op)) = gate_before(&part.kind, &mut passed) {
+            steps.push(step);
+            ops.push(op);
+        }
         let seen = super::read::seen(backend, part, part.target.region == r.from)
             .await
             .map_err(|e| within(label, e))?;
@@ -148,6 +153,47 @@ pub(super) async fn plan<B: Backend>(
         lease_override: None,
     };
     Ok(Job { plan, ops, access })
+}
+
+/// The gate before a part of `kind`, if one goes there: the points of
+/// no return wait for the operator, before the first promotion (the fence
+/// by hand done?) and before the users move. `passed`: whether each gate
+/// is in the plan already.
+fn gate_before(kind: &ActionKind, passed: &mut (bool, bool)) -> Option<(PlannedStep, Op)> {
+    let promotion = matches!(
+        kind,
+        ActionKind::Switchover { .. }
+            | ActionKind::Promote { .. }
+            | ActionKind::PromoteReplica { .. }
+    );
+    if promotion && !passed.0 {
+        passed.0 = true;
+        return Some(gate(
+            "5",
+            "the promotion is next: is what the plan leaves by hand before it (the fence) done?",
+        ));
+    }
+    if matches!(kind, ActionKind::TrafficPool { .. }) && !passed.1 {
+        passed.1 = true;
+        return Some(gate("6", "the users move next"));
+    }
+    None
+}
+
+/// A gate of the runbook's step `n`: it waits for the operator.
+fn gate(n: &str, what: &str) -> (PlannedStep, Op) {
+    (
+        PlannedStep::new(
+            format!("{n} · wait for the operator: {what} (g goes on, c cancels)"),
+            StepKind::Check,
+            "the steps before it are done",
+            "none: the operator's go-ahead (g in the Jobs pane)",
+            "the operator goes on; cancelled here, nothing after it is done",
+        ),
+        Op::Gate {
+            what: what.to_owned(),
+        },
+    )
 }
 
 /// A part's step as a step of the part's own job.

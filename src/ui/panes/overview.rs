@@ -140,18 +140,36 @@ fn lines<'a>(
         ..Rect::default()
     };
     let name_w = name_width(longest_name(p), inner);
-    let mut lines: Vec<Line> = app
-        .readiness()
-        .into_iter()
-        .filter(|x| &x.region == r)
-        .map(|x| {
-            let (mark, verdict) = x.verdict();
-            Line::from(vec![
-                Span::styled("  DR ", st.muted),
-                Span::styled(verdict, st.mark(mark)),
-            ])
-        })
-        .collect();
+    // A region that took over says so in place of its readiness, and the
+    // region it took over from says where its users went: its failures
+    // are the outage that was failed over.
+    let takeover = app.takeover();
+    let mut lines: Vec<Line> = match &takeover {
+        Some(t) if t.to == region.display => vec![Line::from(vec![
+            Span::styled("  DR ", st.muted),
+            Span::styled(format!("serves in {}'s place", t.from), st.ok),
+            Span::styled(format!(" · {}", t.evidence), st.muted),
+        ])],
+        Some(t) if t.from == region.display => vec![Line::from(vec![
+            Span::styled(format!("  failed over to {}", t.to), st.warn),
+            Span::styled(
+                format!(": its users are served there ({})", t.evidence),
+                st.muted,
+            ),
+        ])],
+        _ => app
+            .readiness()
+            .into_iter()
+            .filter(|x| &x.region == r)
+            .map(|x| {
+                let (mark, verdict) = x.verdict();
+                Line::from(vec![
+                    Span::styled("  DR ", st.muted),
+                    Span::styled(verdict, st.mark(mark)),
+                ])
+            })
+            .collect(),
+    };
     lines.extend(source_cells(app, st, r, name_w, layout, selected));
     lines.extend(alert_lines(app, st, r, name_w, layout));
     if app.platform().frontend.is_some() {
