@@ -57,17 +57,6 @@ pub fn node_row(n: &Node) -> NodeRow {
                     .collect()
             })
             .unwrap_or_default(),
-        capacity: {
-            let of = |k: &str| {
-                n.status
-                    .as_ref()
-                    .and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()))
-                    .and_then(|m| m.get(k))
-                    .map(|q| q.0.clone())
-                    .unwrap_or_default()
-            };
-            (of("cpu"), of("memory"))
-        },
         allocatable: n
             .status
             .as_ref()
@@ -80,7 +69,7 @@ pub fn node_row(n: &Node) -> NodeRow {
 
 /// A CPU quantity in millicores (`250m` → 250, `2` → 2000); 0 when absent
 /// or unreadable.
-fn millicores(q: Option<&Quantity>) -> u64 {
+pub(crate) fn millicores(q: Option<&Quantity>) -> u64 {
     // In f64: the crate's integer forms refuse a milli scale.
     whole(
         q.and_then(|q| ParsedQuantity::try_from(q).ok())
@@ -91,7 +80,7 @@ fn millicores(q: Option<&Quantity>) -> u64 {
 
 /// A memory quantity in bytes (`512Mi`, `2G`); 0 when absent or
 /// unreadable.
-fn bytes(q: Option<&Quantity>) -> u64 {
+pub(crate) fn bytes(q: Option<&Quantity>) -> u64 {
     whole(
         q.and_then(|q| ParsedQuantity::try_from(q).ok())
             .and_then(|p| p.to_bytes_f64()),

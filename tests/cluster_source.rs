@@ -112,6 +112,9 @@ async fn every_kind_is_watched_and_what_the_panes_derive_holds() {
                     && c.hpas.len() == 1
                     && c.config_maps.len() == 1
                     && !c.events.is_empty()
+                    // The pod watch can trail the deployments' statuses.
+                    && c.pods.values().filter(|p| p.ready == p.containers).count()
+                        >= c.deployments.values().map(|d| usize::try_from(d.desired).unwrap_or(0)).sum()
             })
         })
     })

@@ -293,7 +293,6 @@ fn overview_cluster_cells_from_watched_state() {
         ready: true,
         unschedulable: false,
         taints: vec![],
-        capacity: ("2".into(), "8Gi".into()),
         allocatable: (2000, 8 << 30),
     };
     let pod = |name: &str, status: &str, ready: u16| PodRow {
@@ -654,7 +653,6 @@ fn failover_readiness_from_fed_state() {
         name: format!("aks-general-{i}"),
         group: "general".into(),
         ready: true,
-        capacity: ("2".into(), "8Gi".into()),
         allocatable: (2000, 8 << 30),
         ..NodeRow::default()
     };

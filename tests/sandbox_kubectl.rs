@@ -123,6 +123,49 @@ async fn kubectl_reads_the_world_of_both_clusters() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_are_scheduled_by_their_requests_and_wait_pending_for_room() {
+    let sandbox = start().await;
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        let korea = |args: &[&str]| {
+            let mut all = vec!["--context", "aks-korea"];
+            all.extend_from_slice(args);
+            k.ok(&all)
+        };
+        // Standard_D4s_v5: 4 vCPU less AKS's 140 m reservation.
+        let node = "aks-general-31415926-vmss000000";
+        let alloc = korea(&["get", "node", node, "-o", "jsonpath={.status.capacity.cpu} {.status.allocatable.cpu} {.status.allocatable.pods}"]);
+        assert_eq!(alloc, "4 3860m 110");
+        // Korea's general pool holds 3 pods of 250 m, one per node, and
+        // 3 × 3,860 m: 14 more of 250 m fit on each node, 42 in all.
+        korea(&["scale", "deployment/web-frontend-green", "--replicas=60"]);
+        let phases = |o: &str, phase: &str| o.lines().filter(|l| l.trim() == phase).count();
+        let pods = k.until(
+            &["--context", "aks-korea", "get", "pods", "-l", "app=web-frontend,color=green", "-o", "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}"],
+            "42 running and 18 pending",
+            |o| phases(o, "Running") == 42 && phases(o, "Pending") == 18,
+        );
+        assert_eq!(pods.lines().count(), 60, "{pods}");
+        let events = korea(&["get", "events", "--field-selector", "reason=FailedScheduling", "-o", "jsonpath={.items[0].message}"]);
+        assert_eq!(
+            events,
+            "0/4 nodes are available: 3 Insufficient cpu, 1 node(s) had untolerated taint {compute-optimized: true}."
+        );
+        // kubectl's own sum of the requests bound to the node.
+        let described = korea(&["describe", "node", node]);
+        assert!(described.contains("cpu                3750m (97%)"), "{described}");
+        // Room made, the pending pods go first and the rest run.
+        korea(&["scale", "deployment/web-frontend-green", "--replicas=10"]);
+        k.until(
+            &["--context", "aks-korea", "get", "pods", "-l", "app=web-frontend,color=green", "-o", "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}"],
+            "10 running",
+            |o| phases(o, "Running") == 10 && o.lines().count() == 10,
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_and_rollouts_behave_like_a_cluster() {
     let sandbox = start().await;
     let k = Kubectl::new(&sandbox);

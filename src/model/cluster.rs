@@ -23,10 +23,31 @@ pub struct NodeRow {
     pub unschedulable: bool,
     /// Taints, as `key=value:Effect`.
     pub taints: Vec<String>,
-    /// Allocatable CPU and memory, as the API writes them (`4`, `16Gi`).
-    pub capacity: (String, String),
-    /// The same, in millicores and bytes (0 where unreadable).
+    /// Allocatable CPU and memory (what pods may request), in millicores
+    /// and bytes (0 where unreadable).
     pub allocatable: (u64, u64),
+}
+
+impl NodeRow {
+    /// Allocatable CPU in cores and memory in GiB, to two and one
+    /// decimals, trailing zeros dropped: `1.93/7.1Gi`, `4/16Gi`.
+    pub fn allocatable_text(&self) -> String {
+        fn trimmed(s: String) -> String {
+            if s.contains('.') {
+                s.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                s
+            }
+        }
+        let (millis, bytes) = self.allocatable;
+        // Hundredths of a core, rounded.
+        let hundredths = (millis + 5) / 10;
+        let cores = format!("{}.{:02}", hundredths / 100, hundredths % 100);
+        // Tenths of a GiB, rounded.
+        let tenths = (bytes.saturating_mul(10) + (1 << 29)) >> 30;
+        let gib = format!("{}.{}", tenths / 10, tenths % 10);
+        format!("{}/{}Gi", trimmed(cores), trimmed(gib))
+    }
 }
 
 /// A deployment.
@@ -834,6 +855,21 @@ impl ClusterState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allocatable_reads_in_cores_and_gib() {
+        let text = |cpu, memory| {
+            NodeRow {
+                allocatable: (cpu, memory),
+                ..NodeRow::default()
+            }
+            .allocatable_text()
+        };
+        assert_eq!(text(4000, 16 << 30), "4/16Gi");
+        assert_eq!(text(1930, 7_404_830 * 1024), "1.93/7.1Gi");
+        assert_eq!(text(999, 1 << 29), "1/0.5Gi");
+        assert_eq!(text(250, 0), "0.25/0Gi");
+    }
 
     fn pod(name: &str, status: &str, ready: u16) -> PodRow {
         PodRow {

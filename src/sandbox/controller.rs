@@ -17,6 +17,7 @@ mod deployment;
 mod endpoints;
 mod pod;
 mod replica_set;
+mod scheduler;
 
 use super::resource::Resource;
 use super::scenario::Scenario;
@@ -157,7 +158,6 @@ impl Controllers {
         let pods = self.store.all(resource("Pod"));
         self.choose_victim(&pods);
         let mut by_owner: HashMap<String, Vec<Object>> = HashMap::new();
-        let mut load: HashMap<String, usize> = HashMap::new();
         for p in &pods {
             if let Some(owner) = controller_uid(p) {
                 by_owner
@@ -165,15 +165,19 @@ impl Controllers {
                     .or_default()
                     .push(p.clone());
             }
-            *load.entry(s(p, "/spec/nodeName").to_owned()).or_default() += 1;
         }
+        let mut scheduler = scheduler::Scheduler::new(&nodes, &pods);
         for rs in self.store.all(resource("ReplicaSet")) {
             let owned = by_owner.remove(uid(&rs)).unwrap_or_default();
-            self.replica_set(&rs, &owned, &nodes, &mut load);
+            self.replica_set(&rs, &owned, &mut scheduler);
         }
         let now = self.clock.now();
         for p in pods {
-            self.pod(&p, now);
+            if s(&p, "/spec/nodeName").is_empty() {
+                self.bind(&p, &mut scheduler, now);
+            } else {
+                self.pod(&p, now);
+            }
         }
         self.endpoints();
         self.born
@@ -370,58 +374,6 @@ fn template_hash(template: &Value) -> String {
         .bytes()
         .map(|d| char::from(SAFE[usize::from(d - b'0')]))
         .collect()
-}
-
-/// The least loaded node whose labels match the pod's nodeSelector and
-/// whose NoSchedule taints the pod tolerates.
-fn schedule(spec: &Value, nodes: &[Object], load: &HashMap<String, usize>) -> Option<String> {
-    let selector = spec.get("nodeSelector").and_then(Value::as_object);
-    let tolerations: Vec<&Value> = spec
-        .get("tolerations")
-        .and_then(Value::as_array)
-        .map(|t| t.iter().collect())
-        .unwrap_or_default();
-    nodes
-        .iter()
-        .filter(|n| {
-            let labels_ok = selector.is_none_or(|sel| {
-                sel.iter()
-                    .all(|(k, v)| n.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))
-            });
-            let taints_ok = n
-                .pointer("/spec/taints")
-                .and_then(Value::as_array)
-                .is_none_or(|taints| {
-                    taints.iter().all(|t| {
-                        tolerations.iter().any(|tol| {
-                            tol.get("key") == t.get("key")
-                                && (tol.get("operator").and_then(Value::as_str) == Some("Exists")
-                                    || tol.get("value") == t.get("value"))
-                        })
-                    })
-                });
-            let ready_ok = n
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                });
-            labels_ok
-                && taints_ok
-                && ready_ok
-                && !n
-                    .pointer("/spec/unschedulable")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-        })
-        .min_by_key(|n| {
-            (
-                load.get(s(n, "/metadata/name")).copied().unwrap_or(0),
-                s(n, "/metadata/name").to_owned(),
-            )
-        })
-        .map(|n| s(n, "/metadata/name").to_owned())
 }
 
 #[cfg(test)]

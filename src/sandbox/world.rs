@@ -39,8 +39,6 @@ struct NodeGroup {
     instance_types: &'static [&'static str],
     taint: Option<&'static str>,
     workload: Option<&'static str>,
-    cpu: &'static str,
-    memory: &'static str,
 }
 
 const EKS_GROUPS: &[NodeGroup] = &[
@@ -50,8 +48,6 @@ const EKS_GROUPS: &[NodeGroup] = &[
         instance_types: &["m6i.large", "m6i.xlarge"],
         taint: None,
         workload: None,
-        cpu: "4",
-        memory: "16Gi",
     },
     NodeGroup {
         name: "compute-optimized",
@@ -59,8 +55,6 @@ const EKS_GROUPS: &[NodeGroup] = &[
         instance_types: &["c6i.xlarge", "c6i.2xlarge"],
         taint: Some("compute-optimized"),
         workload: Some("ai-ml"),
-        cpu: "8",
-        memory: "16Gi",
     },
     NodeGroup {
         name: "memory-optimized",
@@ -68,8 +62,6 @@ const EKS_GROUPS: &[NodeGroup] = &[
         instance_types: &["r6i.xlarge"],
         taint: Some("memory-optimized"),
         workload: Some("data-processing"),
-        cpu: "4",
-        memory: "32Gi",
     },
 ];
 
@@ -80,8 +72,6 @@ const AKS_GROUPS: &[NodeGroup] = &[
         instance_types: &["Standard_D4s_v5"],
         taint: None,
         workload: None,
-        cpu: "4",
-        memory: "16Gi",
     },
     NodeGroup {
         name: "compute-optimized",
@@ -89,8 +79,6 @@ const AKS_GROUPS: &[NodeGroup] = &[
         instance_types: &["Standard_F8s_v2"],
         taint: Some("compute-optimized"),
         workload: Some("ai-ml"),
-        cpu: "8",
-        memory: "16Gi",
     },
 ];
 
@@ -134,6 +122,66 @@ const APPS: &[App] = &[
     },
 ];
 
+/// The node group the filler pods run on (`touban sandbox --pods N`): as
+/// many nodes of a large instance type as they need, so a 10,000-pod
+/// cluster is shaped like one; tainted, so the seed's workloads stay on
+/// the seed's node groups.
+const LOAD_GROUP: NodeGroup = NodeGroup {
+    name: "load",
+    count: 0,
+    instance_types: &["m6i.4xlarge"],
+    taint: Some("load"),
+    workload: Some("load"),
+};
+
+/// What an instance type offers: vCPUs, memory in GiB, and the pods its
+/// kubelet admits (on EKS the VPC CNI's per-ENI limit, on AKS kubenet's
+/// default of 110), as the providers publish them.
+fn instance_shape(instance: &str) -> (u64, u64, u64) {
+    match instance {
+        "m6i.xlarge" => (4, 16, 58),
+        "c6i.xlarge" => (4, 8, 58),
+        "c6i.2xlarge" => (8, 16, 58),
+        "r6i.xlarge" => (4, 32, 58),
+        "m6i.4xlarge" => (16, 64, 234),
+        "Standard_D4s_v5" => (4, 16, 110),
+        "Standard_F8s_v2" => (8, 16, 110),
+        "Standard_D16s_v5" => (16, 64, 250),
+        // m6i.large and anything unknown.
+        _ => (2, 8, 29),
+    }
+}
+
+/// A node's capacity and allocatable, as its kubelet reports them: the
+/// memory the kernel leaves (about 96.5 % of the nominal), less what is
+/// reserved for the system and the kubelet. EKS reserves CPU by its
+/// per-core table (6 % of the first core, 1 % of the second, 0.5 % of the
+/// third and fourth, 0.25 % of each above) and 255 MiB + 11 MiB per pod;
+/// AKS 60 m for the first core, 40 m for the second, 20 m for the third
+/// and fourth, 10 m for each above, and 20 MB per pod + 50 MB; both evict
+/// below 100 MiB free.
+fn node_resources(instance: &str, korea: bool) -> (Value, Value) {
+    let (cores, gib, pods) = instance_shape(instance);
+    let memory_ki = gib * 1024 * 1024 * 965 / 1000;
+    let (cpu_reserved_m, memory_reserved_ki) = if korea {
+        let cpu = 60
+            + 40 * u64::from(cores >= 2)
+            + 20 * cores.saturating_sub(2).min(2)
+            + 10 * cores.saturating_sub(4);
+        (cpu, (20 * pods + 50) * 1_000_000 / 1024 + 100 * 1024)
+    } else {
+        let cpu = 60
+            + 10 * u64::from(cores >= 2)
+            + 5 * cores.saturating_sub(2).min(2)
+            + cores.saturating_sub(4) * 5 / 2;
+        (cpu, (255 + 11 * pods + 100) * 1024)
+    };
+    let capacity = json!({"cpu": cores.to_string(), "memory": format!("{memory_ki}Ki"), "pods": pods.to_string()});
+    let allocatable = json!({"cpu": format!("{}m", cores * 1000 - cpu_reserved_m),
+        "memory": format!("{}Ki", memory_ki.saturating_sub(memory_reserved_ki)), "pods": pods.to_string()});
+    (capacity, allocatable)
+}
+
 /// The colour the Services select at start.
 pub const LIVE_COLOUR: &str = "blue";
 
@@ -161,29 +209,7 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
             true,
         ),
     };
-    let mut n = 0;
-    for g in groups {
-        for i in 0..g.count {
-            let zone = zones[n % zones.len()];
-            let instance = g.instance_types[i % g.instance_types.len()];
-            let name = if korea {
-                format!(
-                    "aks-{}-{:08}-vmss{:06}",
-                    g.name.replace('-', ""),
-                    31_415_926,
-                    i
-                )
-            } else {
-                format!(
-                    "ip-10-0-{}-{}.ap-northeast-1.compute.internal",
-                    16 * (n % 3) + 1,
-                    20 + n * 7
-                )
-            };
-            create(store, "Node", "", node(&name, g, zone, instance, korea));
-            n += 1;
-        }
-    }
+    nodes(store, groups, zones, korea, pods);
     for ns in ["default", "kube-system", NAMESPACE] {
         create(
             store,
@@ -239,6 +265,51 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
     );
 }
 
+/// The nodes of the cluster's node groups, and as many load nodes as the
+/// filler's `pods` need.
+fn nodes(store: &Store, groups: &[NodeGroup], zones: [&str; 3], korea: bool, pods: usize) {
+    // The filler's pods, 10 slots short of each load node's limit.
+    let (_, _, slots) = instance_shape(
+        LOAD_GROUP
+            .instance_types
+            .first()
+            .copied()
+            .unwrap_or_default(),
+    );
+    let load_nodes = pods.div_ceil(usize::try_from(slots - 10).unwrap_or(1));
+    let mut n = 0;
+    for g in groups.iter().chain(std::iter::once(&LOAD_GROUP)) {
+        let count = if g.name == LOAD_GROUP.name {
+            load_nodes
+        } else {
+            g.count
+        };
+        for i in 0..count {
+            let zone = zones[n % zones.len()];
+            let instance = match (korea, g.name) {
+                (true, "load") => "Standard_D16s_v5",
+                _ => g.instance_types[i % g.instance_types.len()],
+            };
+            let name = if korea {
+                format!(
+                    "aks-{}-{:08}-vmss{:06}",
+                    g.name.replace('-', ""),
+                    31_415_926,
+                    i
+                )
+            } else {
+                format!(
+                    "ip-10-0-{}-{}.ap-northeast-1.compute.internal",
+                    16 * (n % 3) + 1,
+                    20 + n * 7
+                )
+            };
+            create(store, "Node", "", node(&name, g, zone, instance, korea));
+            n += 1;
+        }
+    }
+}
+
 fn node(name: &str, g: &NodeGroup, zone: &str, instance: &str, korea: bool) -> Value {
     let mut labels = json!({
         "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
@@ -260,11 +331,12 @@ fn node(name: &str, g: &NodeGroup, zone: &str, instance: &str, korea: bool) -> V
         .map(|t| json!({"key": t, "value": "true", "effect": "NoSchedule"}))
         .collect();
     let now = super::store::now_rfc3339();
+    let (capacity, allocatable) = node_resources(instance, korea);
     json!({"metadata": {"name": name, "labels": labels},
         "spec": {"taints": taints, "providerID": if korea { format!("azure:///{name}") } else { format!("aws:///{zone}/i-0{:016x}", name.len() * 7919) }},
         "status": {
-            "capacity": {"cpu": g.cpu, "memory": g.memory, "pods": "110"},
-            "allocatable": {"cpu": g.cpu, "memory": g.memory, "pods": "110"},
+            "capacity": capacity,
+            "allocatable": allocatable,
             "conditions": [
                 {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "lastHeartbeatTime": now, "lastTransitionTime": now},
                 {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "lastHeartbeatTime": now, "lastTransitionTime": now},
@@ -338,7 +410,8 @@ fn filler(store: &Store, pods: usize) {
             json!({"metadata": {"name": format!("worker-{i:03}"), "labels": labels},
                 "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                     "template": {"metadata": {"labels": labels},
-                        "spec": {"containers": [{"name": "worker", "image": "iworkz/worker:1.0.0",
+                        "spec": {"nodeSelector": {"Workload": "load"},
+                            "tolerations": [{"key": "load", "operator": "Exists", "effect": "NoSchedule"}], "containers": [{"name": "worker", "image": "iworkz/worker:1.0.0",
                             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}}}),
         );
         remaining -= replicas;

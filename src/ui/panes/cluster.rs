@@ -240,16 +240,14 @@ fn node_table<'a>(
     st: &Styles,
 ) -> Table3<'a> {
     (
-        vec![
-            "GROUP", "NAME", "STATUS", "ZONE", "TYPE", "CPU/MEM", "TAINTS",
-        ],
+        vec!["GROUP", "NAME", "STATUS", "ZONE", "TYPE", "ALLOC", "TAINTS"],
         vec![
             Constraint::Length(18),
             Constraint::Min(24),
             Constraint::Length(9),
             Constraint::Length(16),
             Constraint::Length(16),
-            Constraint::Length(9),
+            Constraint::Length(12),
             Constraint::Min(10),
         ],
         visible
@@ -270,7 +268,7 @@ fn node_table<'a>(
                         Span::styled(status.0, status.1),
                         Span::styled(n.zone.clone(), st.muted),
                         Span::styled(n.instance_type.clone(), st.muted),
-                        Span::styled(format!("{}/{}", n.capacity.0, n.capacity.1), st.muted),
+                        Span::styled(n.allocatable_text(), st.muted),
                         Span::styled(n.taints.join(","), st.muted),
                     ],
                     i == cursor,
