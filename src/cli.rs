@@ -751,6 +751,7 @@ fn spawn_executor(
                                 kind: c.kind,
                                 direct: c.direct.clone()?,
                                 master_name: c.master_name.clone(),
+                                replicas: c.replicas.clone(),
                             };
                             Some((c.name.get_ref().clone(), reach))
                         })

@@ -39,6 +39,7 @@ fn backend(kind: &str, port: u16, extra: &str) -> KubeBackend {
                     kind: c.kind,
                     direct: c.direct.clone()?,
                     master_name: c.master_name.clone(),
+                    replicas: c.replicas.clone(),
                 },
             ))
         })
@@ -170,4 +171,167 @@ async fn behind_sentinel_the_failover_is_the_sentinel_s_and_is_followed() {
     let named = redis_cli(s, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
     assert!(named.ends_with(&r.to_string()), "{named}");
     assert_eq!(role(r), "master");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: the primary lost, a replica promoted, the old primary back and re-pointed
+async fn with_the_primary_dead_the_most_caught_up_replica_is_promoted_and_the_old_one_re_pointed_on_return()
+ {
+    let dir = tempfile::tempdir().expect("temp");
+    let (p, r1, r2) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let (primary, replica) = pair(dir.path(), p, r1);
+    let r2dir = dir.path().join("replica2");
+    std::fs::create_dir_all(&r2dir).expect("dir");
+    let _second = redis_server(&r2dir, r2, Some(p));
+    wait_ready(r2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while redis_cli(p, &["INFO", "replication"])
+        .matches("state=online")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the replicas never came online");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in 0..100 {
+        redis_cli(p, &["SET", &format!("session:{i}"), "alive"]);
+    }
+    redis_cli(p, &["WAIT", "2", "5000"]);
+    let backend = backend(
+        "redis",
+        p,
+        &format!("replicas = [\"127.0.0.1:{r1}\", \"127.0.0.1:{r2}\"]\n"),
+    );
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let promote = ActionRequest {
+        kind: ActionKind::CachePromote,
+        ..request()
+    };
+    // While the primary answers, a promotion is refused for the failover.
+    let refused = runner::prepare(&backend, &promote, true)
+        .await
+        .expect_err("refused while the primary answers");
+    assert!(refused.why.contains("answers"), "{}", refused.why);
+    assert!(
+        refused
+            .instead
+            .as_deref()
+            .is_some_and(|i| i.contains(":cache-failover")),
+        "{refused:?}"
+    );
+
+    // The primary dies; the coordinated failover cannot be planned and
+    // says what can.
+    drop(primary);
+    let refused = runner::prepare(&backend, &request(), true)
+        .await
+        .expect_err("no failover without the primary");
+    assert!(
+        refused
+            .instead
+            .as_deref()
+            .is_some_and(|i| i.contains(":cache-promote cache")),
+        "{refused:?}"
+    );
+    let job = runner::prepare(&backend, &promote, true)
+        .await
+        .expect("a plan");
+    eprintln!("{:#?}", job.plan.steps);
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("cache"));
+    assert!(
+        job.plan
+            .changes
+            .iter()
+            .any(|c| c.starts_with("data-loss bound: what 127.0.0.1:")),
+        "{:?}",
+        job.plan.changes
+    );
+    // The most caught-up: the primary's last pings may have reached one
+    // replica and not the other.
+    let offset = |port: u16| -> i64 {
+        redis_cli(port, &["INFO", "replication"])
+            .lines()
+            .find_map(|l| l.strip_prefix("slave_repl_offset:"))
+            .and_then(|o| o.trim().parse().ok())
+            .expect("an offset")
+    };
+    let (to, other) = if job
+        .plan
+        .title
+        .starts_with(&format!("promote 127.0.0.1:{r1} "))
+    {
+        (r1, r2)
+    } else {
+        (r2, r1)
+    };
+    assert!(
+        job.plan.title.starts_with(&format!(
+            "promote 127.0.0.1:{to} without cache's primary 127.0.0.1:{p}"
+        )),
+        "{}",
+        job.plan.title
+    );
+    assert!(
+        offset(to) >= offset(other),
+        "the most caught-up is promoted"
+    );
+    // A dry run sends nothing.
+    let mut dry = job.clone();
+    dry.plan.request.dry_run = true;
+    let (outcome, events) = common::exec::run_job(&backend, &dry, 1, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    assert_eq!(role(to), "slave", "a dry run promotes nothing");
+
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = said(&events);
+    eprintln!("cache promotion: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert_eq!(role(to), "master");
+    assert_eq!(role(other), "slave");
+    assert!(
+        redis_cli(other, &["INFO", "replication"]).contains(&format!("master_port:{to}")),
+        "the other replica follows the new primary"
+    );
+    assert_eq!(redis_cli(to, &["DBSIZE"]), "100");
+    assert_eq!(
+        redis_cli(to, &["SET", "after", "promotion"]),
+        "OK",
+        "it takes writes"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains(&format!("127.0.0.1:{p} does not answer"))),
+        "the old primary, gone, is named: {steps:?}"
+    );
+
+    // The old primary returns, empty and a primary again, as a restarted
+    // Redis does: the job run again (resumed) re-points it and sends
+    // nothing twice.
+    let _back = redis_server(dir.path(), p, None);
+    wait_ready(p);
+    assert_eq!(role(p), "master", "two primaries until it is re-pointed");
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    eprintln!("resumed: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[0].contains("promoted before"), "{steps:?}");
+    assert!(steps[1].contains("nothing sent"), "{steps:?}");
+    assert!(steps[2].contains("already"), "{steps:?}");
+    assert_eq!(
+        role(p),
+        "slave",
+        "the old primary is re-pointed, not a second primary"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while redis_cli(p, &["DBSIZE"]) != "101" {
+        assert!(Instant::now() < deadline, "the old primary never resynced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(replica);
 }

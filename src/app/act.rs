@@ -34,7 +34,8 @@ impl App {
             Command::Promote(arg) => self.failover(&arg, false),
             Command::Fence(arg) => self.fence(&arg, true),
             Command::Unfence(arg) => self.fence(&arg, false),
-            Command::CacheFailover(arg) => self.cache_failover(&arg),
+            Command::CacheFailover(arg) => self.cache_action(&arg, ActionKind::CacheFailover),
+            Command::CachePromote(arg) => self.cache_action(&arg, ActionKind::CachePromote),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
             Command::FailoverRegion(arg) => self.failover_region(&arg),
@@ -384,8 +385,9 @@ impl App {
     }
 
     /// `:cache-failover CACHE`: the cache failed over to its most
-    /// caught-up replica.
-    pub(in crate::app) fn cache_failover(&mut self, arg: &str) {
+    /// caught-up replica; `:cache-promote CACHE`: that replica promoted
+    /// without its primary.
+    pub(in crate::app) fn cache_action(&mut self, arg: &str, kind: ActionKind) {
         let Some(cache) = self
             .platform
             .caches
@@ -394,12 +396,15 @@ impl App {
         else {
             self.say(
                 Level::Error,
-                format!("`cache-failover {arg}`: name a configured cache ([[caches]] name)"),
+                format!(
+                    "`{} {arg}`: name a configured cache ([[caches]] name)",
+                    kind.name()
+                ),
             );
             return;
         };
         let request = ActionRequest {
-            kind: ActionKind::CacheFailover,
+            kind,
             target: Target {
                 region: cache.region.get_ref().clone(),
                 cluster: cache.name.get_ref().clone(),
@@ -1193,6 +1198,7 @@ pub fn request_title(request: &ActionRequest) -> String {
             read_only: false, ..
         } => format!("lift {name}'s fence"),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
+        ActionKind::CachePromote => format!("promote a replica of {name} without its primary"),
         ActionKind::TrafficPool { enabled } => format!(
             "{} {}'s pool in the load balancer",
             if *enabled { "enable" } else { "disable" },

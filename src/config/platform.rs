@@ -544,6 +544,11 @@ pub struct Cache {
     /// Sentinel's address).
     #[serde(default)]
     pub master_name: Option<String>,
+    /// `redis`: its replicas' `host:port`, reached with `direct`'s scheme
+    /// and password: the servers a replica is promoted from when the
+    /// primary does not answer (and so cannot list them).
+    #[serde(default)]
+    pub replicas: Vec<String>,
 }
 
 /// An AI service's endpoints.

@@ -5,6 +5,7 @@
 pub mod azure;
 pub mod blue_green;
 pub mod cache_failover;
+pub mod cache_promote;
 pub mod delete_pod;
 pub mod failover;
 pub mod hpa_bounds;
@@ -50,6 +51,9 @@ pub struct Seen {
     pub db: Option<DbSeen>,
     /// For a cache: its primary as read, or why it could not be.
     pub cache: Option<Result<crate::exec::backend::CacheReading, String>>,
+    /// For a cache promotion: each configured replica as it answers for
+    /// itself, or why it does not.
+    pub cache_members: Vec<(String, Result<crate::exec::backend::CacheMember, String>)>,
     /// For a load-balancer pool: as the balancer reports it, or why it
     /// could not be read.
     pub pool: Option<Result<crate::model::traffic::PoolStatus, String>>,
@@ -113,6 +117,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
+        ActionKind::CachePromote => cache_promote::plan(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
         ActionKind::PromoteReplica { primary, forced } => {
             azure::plan(request, primary, *forced, seen)

@@ -139,6 +139,25 @@ pub struct CacheReading {
     pub sentinel: bool,
 }
 
+/// A server of a cache as it answers for itself (`INFO replication`):
+/// what a promotion is planned from when the primary does not answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheMember {
+    /// `host:port`.
+    pub addr: String,
+    /// `master` or `slave`.
+    pub role: String,
+    /// A replica's primary (`master_host:master_port`).
+    pub upstream: Option<String>,
+    /// A replica's `master_link_status` is `up`.
+    pub linked: bool,
+    /// A replica's `master_link_down_since_seconds`, while its link is down.
+    pub down_for: Option<u64>,
+    /// Its replication offset (`slave_repl_offset`, or a primary's
+    /// `master_repl_offset`).
+    pub offset: i64,
+}
+
 /// A replica as its primary lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CacheReplica {
@@ -474,6 +493,36 @@ pub trait Backend: Sync {
         &self,
         db: &str,
     ) -> impl Future<Output = Option<Result<crate::model::data::DbStatus, Failure>>> + Send;
+
+    /// Each configured replica of a cache (`replicas`), as it answers for
+    /// itself, or why it does not.
+    fn cache_members(
+        &self,
+        cache: &str,
+    ) -> impl Future<Output = Vec<(String, Result<CacheMember, Failure>)>> + Send;
+
+    /// One server (`host:port`) of a cache as it answers for itself.
+    fn cache_member(
+        &self,
+        cache: &str,
+        addr: &str,
+    ) -> impl Future<Output = Result<CacheMember, Failure>> + Send;
+
+    /// `REPLICAOF NO ONE` on the server `to` of a cache: it stops
+    /// replicating and takes writes.
+    fn cache_promote(
+        &self,
+        cache: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// `REPLICAOF` the new primary `to` on the server `server` of a cache.
+    fn cache_repoint(
+        &self,
+        cache: &str,
+        server: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 
     /// Fails a cache over from `primary` to the replica `to` (behind
     /// Sentinel, the Sentinel chooses). A dry run checks it could start.

@@ -717,6 +717,7 @@ async fn perform<B: Backend>(
         | ActionKind::Promote { .. }
         | ActionKind::Fence { .. }
         | ActionKind::CacheFailover
+        | ActionKind::CachePromote
         | ActionKind::TrafficPool { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,

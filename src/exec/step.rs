@@ -389,6 +389,38 @@ pub enum CacheOp {
         /// How long to wait at most.
         within: Duration,
     },
+    /// The primary `dead` still does not answer, and `to` answers as its
+    /// replica (resumed: or as the primary already).
+    ExpectDead {
+        /// The primary that does not answer.
+        dead: String,
+        /// The replica to promote.
+        to: String,
+    },
+    /// `REPLICAOF NO ONE` on `to` (converges: a primary already is left).
+    Promote {
+        /// The replica to promote.
+        to: String,
+    },
+    /// `REPLICAOF to` on `server` (converges: one that replicates from
+    /// `to` already is left; one that does not answer is said, not an
+    /// error, and the verification names it).
+    Repoint {
+        /// The server to re-point.
+        server: String,
+        /// The new primary.
+        to: String,
+    },
+    /// Waits until `to` answers as the primary and each of `others`
+    /// replicates from it with its link up.
+    AwaitPromoted {
+        /// The new primary.
+        to: String,
+        /// The servers that should replicate from it.
+        others: Vec<String>,
+        /// How long to wait at most.
+        within: Duration,
+    },
 }
 
 /// The operations on a region's pool in the global load balancer (the

@@ -237,6 +237,12 @@ pub enum ActionKind {
     /// coordinated `FAILOVER` on its primary, or `SENTINEL FAILOVER`
     /// behind Sentinel; followed until the new primary answers as one.
     CacheFailover,
+    /// Promote a Redis cache's most caught-up replica when its primary
+    /// does not answer: `REPLICAOF NO ONE` on it, its other replicas
+    /// re-pointed to it, the old primary re-pointed too should it answer
+    /// again. What the primary acknowledged after the replica's offset is
+    /// lost (Redis replicates asynchronously).
+    CachePromote,
     /// Fence a PostgreSQL database (`read_only`: `default_transaction_read_only`
     /// on, every other session ended) or lift its fence.
     Fence {
@@ -331,6 +337,7 @@ impl ActionKind {
                 read_only: false, ..
             } => "unfence",
             ActionKind::CacheFailover => "cache-failover",
+            ActionKind::CachePromote => "cache-promote",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",

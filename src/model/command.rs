@@ -162,6 +162,9 @@ pub enum Command {
     /// Fail Redis cache CACHE over to its most caught-up replica (FAILOVER, or SENTINEL FAILOVER behind Sentinel)
     #[strum(message = "cache failover", props(arg = "CACHE"))]
     CacheFailover(String),
+    /// Promote Redis cache CACHE's most caught-up replica when its primary does not answer (REPLICAOF NO ONE; the rest re-pointed)
+    #[strum(message = "cache promote", props(arg = "CACHE"))]
+    CachePromote(String),
     /// Disable REGION's pool in the global load balancer (the selected pool if none is named): it gets no users, healthy or not
     #[strum(message = "disable pool", props(arg = "REGION", optional = "yes"))]
     DisablePool(String),
@@ -266,6 +269,7 @@ impl Command {
                 | Command::Fence(_)
                 | Command::Unfence(_)
                 | Command::CacheFailover(_)
+                | Command::CachePromote(_)
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
                 | Command::FailoverRegion(_)
@@ -299,6 +303,7 @@ impl Command {
             | Command::Fence(a)
             | Command::Unfence(a)
             | Command::CacheFailover(a)
+            | Command::CachePromote(a)
             | Command::DisablePool(a)
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
@@ -327,6 +332,7 @@ impl Command {
             Command::Fence(_) => Command::Fence(arg.to_owned()),
             Command::Unfence(_) => Command::Unfence(arg.to_owned()),
             Command::CacheFailover(_) => Command::CacheFailover(arg.to_owned()),
+            Command::CachePromote(_) => Command::CachePromote(arg.to_owned()),
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),

@@ -81,7 +81,9 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         Some(Err(why)) => {
             return Err(Refusal::instead(
                 format!("cannot read {name}'s primary: {why}; nothing was changed"),
-                "if its primary is down, promote a replica by hand (REPLICAOF NO ONE on it, then REPLICAOF it on the others), which touban does not do yet",
+                format!(
+                    "if its primary is down, :cache-promote {name} promotes its most caught-up configured replica (REPLICAOF NO ONE; the others re-pointed)"
+                ),
             ));
         }
         None => return Err(Refusal::new("the cache was not read: a defect of touban")),

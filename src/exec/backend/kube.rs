@@ -963,6 +963,25 @@ impl Backend for KubeBackend {
         self.caches.read(cache).await
     }
 
+    async fn cache_members(
+        &self,
+        cache: &str,
+    ) -> Vec<(String, Result<super::CacheMember, Failure>)> {
+        self.caches.members(cache).await
+    }
+
+    async fn cache_member(&self, cache: &str, addr: &str) -> Result<super::CacheMember, Failure> {
+        self.caches.member(cache, addr).await
+    }
+
+    async fn cache_promote(&self, cache: &str, to: &str) -> Result<(), Failure> {
+        self.caches.replica_of(cache, to, None).await
+    }
+
+    async fn cache_repoint(&self, cache: &str, server: &str, to: &str) -> Result<(), Failure> {
+        self.caches.replica_of(cache, server, Some(to)).await
+    }
+
     async fn cache_failover(
         &self,
         cache: &str,

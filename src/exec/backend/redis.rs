@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{CacheReading, CacheReplica, Failure};
+use super::{CacheMember, CacheReading, CacheReplica, Failure};
 use crate::config::platform::{CacheKind, Direct};
 use crate::config::secret::mask_url;
 use crate::sources::data::redis::{Limits, Link, fields, open};
@@ -30,6 +30,9 @@ pub struct Reach {
     pub direct: Direct,
     /// Behind Sentinel: the monitored primary's name.
     pub master_name: Option<String>,
+    /// Its replicas' `host:port` as configured (read when the primary
+    /// does not answer).
+    pub replicas: Vec<String>,
 }
 
 /// The configured caches with direct access, by name.
@@ -196,6 +199,80 @@ impl Caches {
         match (&c.upstream, c.role.as_str()) {
             (Some(up), "slave") => info(&url_of(url, up), &r.direct).await,
             _ => Ok(c),
+        }
+    }
+
+    /// Each configured replica, as it answers for itself.
+    pub async fn members(&self, cache: &str) -> Vec<(String, Result<CacheMember, Failure>)> {
+        let Ok(r) = self.reach(cache) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for addr in &r.replicas {
+            out.push((addr.clone(), Caches::member_of(r, addr).await));
+        }
+        out
+    }
+
+    /// One server of the cache, `host:port`, as it answers for itself.
+    pub async fn member(&self, cache: &str, addr: &str) -> Result<CacheMember, Failure> {
+        Caches::member_of(self.reach(cache)?, addr).await
+    }
+
+    async fn member_of(r: &Reach, addr: &str) -> Result<CacheMember, Failure> {
+        let url = url_of(r.direct.url.get_ref(), addr);
+        let shown = mask_url(&url);
+        let mut link = open(&url, &r.direct, &limits()).await.map_err(failure)?;
+        let text: String =
+            command(&mut link, redis::cmd("INFO").arg("replication"), &shown).await?;
+        let f = fields(&text);
+        let get = |k: &str| f.get(k).map(|v| (*v).to_owned());
+        let number = |k: &str| get(k).and_then(|v| v.parse::<i64>().ok());
+        let role = get("role").unwrap_or_default();
+        Ok(CacheMember {
+            addr: addr.to_owned(),
+            upstream: get("master_host")
+                .zip(get("master_port"))
+                .map(|(h, p)| format!("{h}:{p}")),
+            linked: get("master_link_status").as_deref() == Some("up"),
+            down_for: number("master_link_down_since_seconds").and_then(|s| u64::try_from(s).ok()),
+            offset: if role == "master" {
+                number("master_repl_offset")
+            } else {
+                number("slave_repl_offset")
+            }
+            .unwrap_or(0),
+            role,
+        })
+    }
+
+    /// `REPLICAOF NO ONE` on `server` (`to` None: it becomes a primary),
+    /// or `REPLICAOF host port` of the primary `to`.
+    pub async fn replica_of(
+        &self,
+        cache: &str,
+        server: &str,
+        to: Option<&str>,
+    ) -> Result<(), Failure> {
+        let r = self.reach(cache)?;
+        let url = url_of(r.direct.url.get_ref(), server);
+        let shown = mask_url(&url);
+        let mut cmd = redis::cmd("REPLICAOF");
+        match to {
+            None => cmd.arg("NO").arg("ONE"),
+            Some(to) => {
+                let (host, port) = to
+                    .rsplit_once(':')
+                    .ok_or_else(|| failure(format!("primary address {to} is not host:port")))?;
+                cmd.arg(host).arg(port)
+            }
+        };
+        let mut link = open(&url, &r.direct, &limits()).await.map_err(failure)?;
+        let ok: String = command(&mut link, &cmd, &shown).await?;
+        if ok.starts_with("OK") {
+            Ok(())
+        } else {
+            Err(failure(format!("{shown}: REPLICAOF answered {ok}")))
         }
     }
 

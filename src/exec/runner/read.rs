@@ -47,13 +47,34 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
 
 /// A cache's primary, read directly, or a pool, read from the balancer;
 /// `None` for any other target.
-async fn outside_kubernetes<B: Backend>(backend: &B, t: &Target, primary: bool) -> Option<Seen> {
+async fn outside_kubernetes<B: Backend>(
+    backend: &B,
+    request: &ActionRequest,
+    primary: bool,
+) -> Option<Seen> {
+    let t = &request.target;
     match t.kind {
-        ObjectKind::Cache => Some(Seen {
-            primary,
-            cache: Some(backend.cache_read(&t.name).await.map_err(|f| f.what)),
-            ..Seen::default()
-        }),
+        ObjectKind::Cache => {
+            let cache = backend.cache_read(&t.name).await.map_err(|f| f.what);
+            // A promotion is planned from the replicas, which a primary
+            // that does not answer cannot list.
+            let cache_members = if request.kind == ActionKind::CachePromote {
+                backend
+                    .cache_members(&t.name)
+                    .await
+                    .into_iter()
+                    .map(|(addr, m)| (addr, m.map_err(|f| f.what)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Some(Seen {
+                primary,
+                cache: Some(cache),
+                cache_members,
+                ..Seen::default()
+            })
+        }
         ObjectKind::Pool => Some(Seen {
             primary,
             pool: Some(backend.pool_read(t).await.map_err(|f| f.what)),
@@ -113,7 +134,7 @@ pub(super) async fn seen<B: Backend>(
     primary: bool,
 ) -> Result<Seen, Refusal> {
     let t = &request.target;
-    if let Some(seen) = outside_kubernetes(backend, t, primary).await {
+    if let Some(seen) = outside_kubernetes(backend, request, primary).await {
         return Ok(seen);
     }
     // A database is read directly, with the primary its action names.
@@ -191,6 +212,7 @@ pub(super) async fn seen<B: Backend>(
         _ => None,
     };
     Ok(Seen {
+        cache_members: Vec::new(),
         deployment,
         hpas,
         deployments,

@@ -26,7 +26,8 @@ fn runbook_step(kind: &ActionKind) -> &'static str {
         ActionKind::Fence { .. } => "3",
         ActionKind::Promote { .. }
         | ActionKind::PromoteReplica { .. }
-        | ActionKind::CacheFailover => "5",
+        | ActionKind::CacheFailover
+        | ActionKind::CachePromote => "5",
         ActionKind::TrafficPool { .. } => "6",
         _ => "·",
     }
