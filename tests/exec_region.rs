@@ -281,6 +281,7 @@ async fn planned(
 /// change to either region's clusters is refused as frozen, naming who
 /// runs the runbook; a silence is not; given back, the change is planned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: frozen at planning, planned once given back, frozen again at the start
 async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s_lease() {
     use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -378,4 +379,43 @@ async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s
         .expect("given back");
     let title = planned(&exec, &mut rx, 2, scale()).await.expect("planned");
     assert_eq!(title, "scale web-frontend-blue from 2 to 3");
+    // The runbook starts again before this plan is confirmed: the job is
+    // refused at its start, nothing changed.
+    leases
+        .create(&kube::api::PostParams::default(), &held)
+        .await
+        .expect("the other console's lease again");
+    exec.send(touban::model::ExecCommand::Confirm {
+        id: touban::model::JobId(2),
+        dry_run: false,
+        reason: "more room".into(),
+    })
+    .expect("sent");
+    let outcome = loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+            .await
+            .expect("an end within a minute")
+            .expect("the executor listens");
+        if let JobEvent::Finished { id, outcome, .. } = e
+            && id.0 == 2
+        {
+            break outcome;
+        }
+    };
+    let touban::model::JobOutcome::Failed(why) = outcome else {
+        panic!("refused at its start: {outcome:?}");
+    };
+    assert!(
+        why.starts_with("changes to korea are frozen while the region runbook runs: bo@bastion-2")
+            && why.ends_with(
+                "the job did not start and nothing was changed; run it again when the runbook ends"
+            ),
+        "{why}"
+    );
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = kube::Api::namespaced(
+        common::kube_client(&sandbox, "aks-korea").await,
+        "iworkz-production",
+    );
+    let d = deployments.get("web-frontend-blue").await.expect("read");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(2), "nothing changed");
 }

@@ -498,7 +498,9 @@ fn on_command<B: Backend + Send + 'static>(
                 let frozen =
                     frozen(backend.as_ref(), &request, &runbooks, coordination.as_ref()).await;
                 let mut planned = match frozen {
-                    Some(why) => Err(Refusal::new(why)),
+                    Some(why) => Err(Refusal::new(format!(
+                        "{why}; nothing was planned; plan again when it ends"
+                    ))),
                     None => runner::prepare(backend.as_ref(), &request, primary).await,
                 };
                 if let Ok(job) = &mut planned {
@@ -722,7 +724,18 @@ fn start<B: Backend + Send + 'static>(
     let who = Arc::clone(&executor.who);
     let store = executor.checkpoints.clone().filter(|_| q.resumable());
     let events = events.clone();
+    let (runbooks, coordination) = (executor.runbooks.clone(), executor.coordination.clone());
     let handle = tasks.spawn(async move {
+        // A runbook may have taken its region since this job was planned.
+        let request = &q.job.plan.request;
+        if let Some(why) = frozen(backend.as_ref(), request, &runbooks, coordination.as_ref()).await
+        {
+            let why = format!(
+                "{why}; the job did not start and nothing was changed; run it again when the runbook ends"
+            );
+            let outcome = refuse_start(&audit, &who, &events, &q, &why);
+            return Ended::Ran(target, Box::new(q), outcome, false);
+        }
         let key = q.key(&who.session);
         // The checkpoint, locked while the job runs.
         let mut _held = None;
@@ -761,7 +774,8 @@ fn start<B: Backend + Send + 'static>(
 /// caches and pools of either region are frozen too (the runbook's parts
 /// hold no Lease of their own); silences are not: an incident needs them.
 /// A Lease that cannot be read freezes nothing: the coordination cluster
-/// down must not stop the other region's console.
+/// down must not stop the other region's console. Checked when a job is
+/// planned and again when it starts (a runbook may have begun between).
 async fn frozen<B: Backend>(
     backend: &B,
     request: &crate::model::action::ActionRequest,
@@ -788,7 +802,7 @@ async fn frozen<B: Backend>(
             && !h.expired(now)
         {
             return Some(format!(
-                "changes to {} are frozen while the region runbook runs: {} runs \"{}\" (job {}, step {}); nothing was planned; plan again when it ends",
+                "changes to {} are frozen while the region runbook runs: {} runs \"{}\" (job {}, step {})",
                 t.region, h.identity, h.action, h.job, h.step
             ));
         }
