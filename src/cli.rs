@@ -720,7 +720,13 @@ fn spawn_executor(
     if let Some(t) = &platform.traffic {
         backend = backend.with_traffic(crate::sources::traffic::Cloudflare::new(t));
     }
-    backend = backend.with_azure(azure_servers(platform));
+    backend = backend.with_azure(azure_servers(platform)).with_rds(
+        platform
+            .databases
+            .iter()
+            .filter_map(|d| Some((d.name.get_ref().clone(), d.rds.clone()?)))
+            .collect(),
+    );
     let executor = crate::exec::task::Executor {
         backend: std::sync::Arc::new(
             backend

@@ -23,6 +23,7 @@ mod hpa;
 pub mod metrics;
 mod patch;
 pub mod prometheus;
+pub mod rds;
 pub mod resource;
 pub mod scenario;
 pub mod select;
@@ -115,6 +116,11 @@ pub struct Sandbox {
     /// Its state, for tests (how many promotions were sent; slowed
     /// answers).
     pub azure_api: Arc<azure::Azure>,
+    /// RDS's Query API (ap-northeast-1), `http://127.0.0.1:PORT`: the
+    /// Tokyo database's Multi-AZ failover and its read replica.
+    pub rds: String,
+    /// Its state, for tests.
+    pub rds_api: Arc<rds::Rds>,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
@@ -273,6 +279,8 @@ impl Sandbox {
         let endpoints = start_endpoints(&sim, &mut servers).await?;
         let cf = start_cloudflare(&sim, &mut servers).await?;
         let arm = start_azure(&sim, &mut servers).await?;
+        let rds_api = Arc::new(rds::Rds::new(clock));
+        let rds = serve_http(rds::router(rds_api.clone()), &mut servers).await?;
         let AlertEndpoints {
             alertmanagers,
             prometheus,
@@ -307,6 +315,8 @@ impl Sandbox {
             azure: arm.0,
             azure_token: arm.1,
             azure_api: arm.2,
+            rds,
+            rds_api,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
@@ -425,13 +435,7 @@ impl Sandbox {
                         t.push_str(&self.azure_config(kubeconfig));
                     }
                     if e.name == cloudwatch::DB {
-                        let _ = writeln!(
-                            t,
-                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\", anonymous = true }}",
-                            e.name,
-                            cloudwatch::AWS_REGION,
-                            self.cloudwatch
-                        );
+                        t.push_str(&self.aws_refs(&e.name));
                     }
                 }
                 "redis_exporter" => {
@@ -489,6 +493,18 @@ impl Sandbox {
             self.cloudwatch
         );
         t
+    }
+
+    /// The Tokyo database's `cloudwatch` and `rds`: the sandbox's
+    /// CloudWatch and RDS, unsigned.
+    fn aws_refs(&self, name: &str) -> String {
+        let line = |key: &str, endpoint: &str| {
+            format!(
+                "{key} = {{ identifier = \"{name}\", aws_region = \"{}\", endpoint = \"{endpoint}\", anonymous = true }}\n",
+                cloudwatch::AWS_REGION
+            )
+        };
+        line("cloudwatch", &self.cloudwatch) + &line("rds", &self.rds)
     }
 
     /// Korea's database's `azure`: the sandbox's Resource Manager, its

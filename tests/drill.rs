@@ -163,6 +163,20 @@ async fn a_drill_prints_every_check_records_itself_and_fails_when_korea_could_no
 
     // Korea's replica far behind: not ready, exit 1, the failure recorded.
     sandbox.sim.lock().expect("sim").korea_lag = Some(120.0);
+    // The simulation takes it at its next simulated second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sandbox
+        .sim
+        .lock()
+        .expect("sim")
+        .regions
+        .iter()
+        .flat_map(|r| &r.databases)
+        .any(|d| d.lag_seconds >= 120.0)
+    {
+        assert!(std::time::Instant::now() < deadline, "the lag never set");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let third = drill(home.path(), &config, &["--json", "--wait", "60"]).await;
     let doc = json(&third);
     assert_eq!(third.status.code(), Some(1), "{doc:#}");

@@ -886,6 +886,63 @@ fn in_the_demo_s_tokyo_outage_korea_s_azure_replica_is_promoted_through_the_conf
     assert_eq!(finished["action"]["forced"], true, "{finished:#}");
 }
 
+/// In the demo, the Tokyo database's Multi-AZ failover through RDS's API
+/// (the sandbox's), from the command line through the confirm dialog:
+/// the audit log has its end, and RDS reports the primary in the other
+/// zone.
+#[test]
+fn in_the_demo_the_tokyo_database_fails_over_to_its_rds_standby_through_the_confirm_dialog() {
+    let t = Tmux::new("rds");
+    demo(&t, "--scenario calm --speed 10");
+    t.wait_for("sources 14/14 live");
+    t.keys(&[":"]);
+    t.keys(&["-l", "rds-failover iworkz-production-postgres"]);
+    t.keys(&["Enter"]);
+    let dialog = t.wait_for("[ Confirm ]");
+    for field in [
+        "Fail RDS iworkz-production-postgres over from ap-northeast-1a to",
+        "RebootDBInstance iworkz-production-postgres ForceFailover=true",
+        "RDS answers for the instance with these credentials",
+        "type iworkz-production-postgres to confirm",
+    ] {
+        assert!(dialog.contains(field), "{field} in:\n{dialog}");
+    }
+    t.keys(&["Tab", "Tab"]);
+    t.keys(&["-l", "iworkz-production-postgres"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "e2e: the AZ's storage is degraded"]);
+    t.keys(&["Enter"]);
+    t.wait_for("confirmed: the Jobs pane (9) follows it");
+    let audit_path = t.path("state/touban/audit.demo.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let finished = loop {
+        let audit = std::fs::read_to_string(&audit_path).unwrap_or_default();
+        if let Some(v) = audit
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "finished" && v["action"]["action"] == "rds-failover")
+        {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no end of the failover in:\n{audit}\n{}",
+            t.screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert!(
+        finished["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("succeeded")),
+        "{finished:#}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}
+
 /// A console killed (SIGKILL) in the middle of a blue-green deploy, with
 /// the sandbox in a process of its own: the next console started finds
 /// the job in the Jobs pane as interrupted, `r` resumes it, and it ends

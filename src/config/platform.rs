@@ -494,6 +494,12 @@ pub struct Database {
     /// CloudWatch metrics.
     #[serde(default)]
     pub cloudwatch: Option<CloudWatchRef>,
+    /// An Amazon RDS instance (`identifier`, `aws_region`, optional
+    /// `endpoint` / `anonymous` as for `cloudwatch`): what fails it over
+    /// (Multi-AZ) or promotes it (a read replica), through the RDS API and
+    /// the standard credential chain.
+    #[serde(default)]
+    pub rds: Option<CloudWatchRef>,
     /// An Azure Database for PostgreSQL flexible server: what promotes it
     /// when it is the replica of an `azure-replica` pair.
     #[serde(default)]
@@ -991,6 +997,9 @@ impl Platform {
             )?;
             if let Some(a) = &d.azure {
                 check_azure(a)?;
+            }
+            if let Some(endpoint) = d.rds.as_ref().and_then(|r| r.endpoint.as_ref()) {
+                check_url(endpoint, &["http", "https"])?;
             }
         }
         for c in &self.caches {

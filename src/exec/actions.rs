@@ -10,6 +10,7 @@ pub mod delete_pod;
 pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
+pub mod rds;
 pub mod restart;
 pub mod rollout;
 pub mod scale;
@@ -51,6 +52,9 @@ pub struct Seen {
     pub db: Option<DbSeen>,
     /// For a cache: its primary as read, or why it could not be.
     pub cache: Option<Result<crate::exec::backend::CacheReading, String>>,
+    /// For an RDS action: the instance as RDS reports it, or why it could
+    /// not be read.
+    pub rds: Option<Result<crate::exec::backend::rds::RdsInstance, String>>,
     /// For a cache promotion: each configured replica as it answers for
     /// itself, or why it does not.
     pub cache_members: Vec<(String, Result<crate::exec::backend::CacheMember, String>)>,
@@ -118,6 +122,8 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
         ActionKind::CachePromote => cache_promote::plan(request, seen),
+        ActionKind::RdsFailover => rds::failover(request, seen),
+        ActionKind::RdsPromote => rds::promote(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
         ActionKind::PromoteReplica { primary, forced } => {
             azure::plan(request, primary, *forced, seen)

@@ -7,6 +7,7 @@ pub mod alertmanager;
 pub mod azure;
 pub mod kube;
 pub mod postgres;
+pub mod rds;
 pub mod redis;
 
 use std::future::Future;
@@ -500,6 +501,22 @@ pub trait Backend: Sync {
         &self,
         cache: &str,
     ) -> impl Future<Output = Vec<(String, Result<CacheMember, Failure>)>> + Send;
+
+    /// An RDS instance (by configured database name) as RDS reports it.
+    fn rds_describe(
+        &self,
+        db: &str,
+    ) -> impl Future<Output = Result<rds::RdsInstance, Failure>> + Send;
+
+    /// Fails a Multi-AZ RDS instance over to its standby
+    /// (`RebootDBInstance` with `ForceFailover`).
+    fn rds_failover(&self, db: &str) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Promotes an RDS read replica to a standalone instance.
+    fn rds_promote(&self, db: &str) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// An RDS instance's events of the last hour, oldest first.
+    fn rds_events(&self, db: &str) -> impl Future<Output = Result<Vec<String>, Failure>> + Send;
 
     /// One server (`host:port`) of a cache as it answers for itself.
     fn cache_member(

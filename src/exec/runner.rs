@@ -8,6 +8,7 @@ mod azure;
 mod cache;
 mod db;
 mod pod;
+mod rds;
 mod read;
 mod region;
 mod release;
@@ -75,7 +76,15 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
     let mut dry = job.clone();
     dry.plan.request.dry_run = true;
     let azure = matches!(job.plan.request.kind, ActionKind::PromoteReplica { .. });
+    let rds = matches!(
+        job.plan.request.kind,
+        ActionKind::RdsFailover | ActionKind::RdsPromote
+    );
     let (refuses, accepted) = match job.plan.request.target.kind {
+        ObjectKind::Database if rds => (
+            "RDS refuses",
+            "RDS answers for the instance with these credentials (RebootDBInstance and PromoteReadReplica have no dry run: whether the credentials may call them is known at the call; nothing sent)",
+        ),
         ObjectKind::Database if azure => (
             "Azure refuses",
             "Resource Manager answers for the server with this token (it has no dry run of an update: whether the token may promote is known at the write; nothing sent)",
@@ -718,6 +727,8 @@ async fn perform<B: Backend>(
         | ActionKind::Fence { .. }
         | ActionKind::CacheFailover
         | ActionKind::CachePromote
+        | ActionKind::RdsFailover
+        | ActionKind::RdsPromote
         | ActionKind::TrafficPool { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,
@@ -779,6 +790,9 @@ async fn perform<B: Backend>(
         Op::Cache(op) => cache::perform(backend, job, op, cancel, resuming).await,
         Op::Traffic(op) => traffic::perform(backend, job, op, cancel, resuming).await,
         Op::Azure(op) => azure::perform(backend, job, op, cancel, resuming).await,
+        // Boxed: the AWS SDK's futures are large, and every step's future
+        // would be as large.
+        Op::Rds(op) => Box::pin(rds::perform(backend, job, op, cancel, resuming)).await,
         // Passed by the job's steps, which know the operator.
         Op::Gate { .. } => Err(Failure {
             what: "a gate outside a job's steps: a defect of touban".into(),

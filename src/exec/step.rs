@@ -126,6 +126,8 @@ pub enum Op {
     Traffic(TrafficOp),
     /// A step of an Azure read replica's promotion.
     Azure(AzureOp),
+    /// A step of an RDS failover or promotion.
+    Rds(RdsOp),
     /// Waits for the operator to let the job go on (the region runbook's
     /// points of no return); cancelling ends the job there.
     Gate {
@@ -358,6 +360,53 @@ pub enum DbOp {
     AdvanceSequences {
         /// The source.
         primary: String,
+    },
+}
+
+/// The operations of an RDS failover or read-replica promotion, on the
+/// target database's instance. Each reads it first and converges: an
+/// instance found failed over (its primary in the standby's zone) or
+/// promoted is not sent the call again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RdsOp {
+    /// Available, Multi-AZ, its primary in `zone` (resumed: or in the
+    /// standby's already).
+    ExpectMultiAz {
+        /// The primary's zone planned from.
+        zone: String,
+        /// The standby's.
+        standby: String,
+    },
+    /// `RebootDBInstance` with `ForceFailover`, unless the primary is in
+    /// `standby`'s zone already or the instance is not available.
+    Failover {
+        /// The primary's zone planned from.
+        zone: String,
+        /// The standby's.
+        standby: String,
+    },
+    /// Waits until the instance is available with its primary in
+    /// `standby`.
+    AwaitFailedOver {
+        /// The zone the primary should be in.
+        standby: String,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Available and a read replica of `source` (resumed: or promoted).
+    ExpectReplica {
+        /// Its source planned from.
+        source: String,
+    },
+    /// `PromoteReadReplica`, unless it is no replica any more.
+    Promote {
+        /// Its source planned from.
+        source: String,
+    },
+    /// Waits until it is available and no read replica.
+    AwaitPromoted {
+        /// How long to wait at most.
+        within: Duration,
     },
 }
 

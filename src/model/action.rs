@@ -243,6 +243,13 @@ pub enum ActionKind {
     /// again. What the primary acknowledged after the replica's offset is
     /// lost (Redis replicates asynchronously).
     CachePromote,
+    /// Fail a Multi-AZ Amazon RDS instance over to its standby in the
+    /// other zone (`RebootDBInstance` with `ForceFailover`), followed until
+    /// it is available in the standby's zone.
+    RdsFailover,
+    /// Promote an Amazon RDS read replica to a standalone instance
+    /// (`PromoteReadReplica`): replication from its source ends for good.
+    RdsPromote,
     /// Fence a PostgreSQL database (`read_only`: `default_transaction_read_only`
     /// on, every other session ended) or lift its fence.
     Fence {
@@ -338,6 +345,8 @@ impl ActionKind {
             } => "unfence",
             ActionKind::CacheFailover => "cache-failover",
             ActionKind::CachePromote => "cache-promote",
+            ActionKind::RdsFailover => "rds-failover",
+            ActionKind::RdsPromote => "rds-promote",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",

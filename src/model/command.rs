@@ -165,6 +165,12 @@ pub enum Command {
     /// Promote Redis cache CACHE's most caught-up replica when its primary does not answer (REPLICAOF NO ONE; the rest re-pointed)
     #[strum(message = "cache promote", props(arg = "CACHE"))]
     CachePromote(String),
+    /// Fail Multi-AZ RDS database DB over to its standby (RebootDBInstance with ForceFailover)
+    #[strum(message = "rds failover", props(arg = "DB"))]
+    RdsFailover(String),
+    /// Promote RDS read replica DB to a standalone instance (PromoteReadReplica)
+    #[strum(message = "rds promote", props(arg = "DB"))]
+    RdsPromote(String),
     /// Disable REGION's pool in the global load balancer (the selected pool if none is named): it gets no users, healthy or not
     #[strum(message = "disable pool", props(arg = "REGION", optional = "yes"))]
     DisablePool(String),
@@ -270,6 +276,8 @@ impl Command {
                 | Command::Unfence(_)
                 | Command::CacheFailover(_)
                 | Command::CachePromote(_)
+                | Command::RdsFailover(_)
+                | Command::RdsPromote(_)
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
                 | Command::FailoverRegion(_)
@@ -304,6 +312,8 @@ impl Command {
             | Command::Unfence(a)
             | Command::CacheFailover(a)
             | Command::CachePromote(a)
+            | Command::RdsFailover(a)
+            | Command::RdsPromote(a)
             | Command::DisablePool(a)
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
@@ -333,6 +343,8 @@ impl Command {
             Command::Unfence(_) => Command::Unfence(arg.to_owned()),
             Command::CacheFailover(_) => Command::CacheFailover(arg.to_owned()),
             Command::CachePromote(_) => Command::CachePromote(arg.to_owned()),
+            Command::RdsFailover(_) => Command::RdsFailover(arg.to_owned()),
+            Command::RdsPromote(_) => Command::RdsPromote(arg.to_owned()),
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),

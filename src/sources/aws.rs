@@ -13,7 +13,7 @@ use crate::model::alert::{AlertRow, AlertSnapshot, AlertState, Origin};
 /// Refuses answers over `0` bytes: by their Content-Length at once, else
 /// as their body streams in (the SDK would read any body whole).
 #[derive(Debug)]
-struct CapBody(u64);
+pub(crate) struct CapBody(pub u64);
 
 impl aws_sdk_cloudwatch::config::Intercept for CapBody {
     fn name(&self) -> &'static str {
@@ -34,7 +34,7 @@ impl aws_sdk_cloudwatch::config::Intercept for CapBody {
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > cap) {
             return Err(format!(
-                "CloudWatch answered more than {} MiB: refused (settings.max_reply_mib)",
+                "the AWS API answered more than {} MiB: refused (settings.max_reply_mib)",
                 cap >> 20
             )
             .into());
@@ -61,6 +61,21 @@ pub async fn cloudwatch(
     anonymous: bool,
     cap: u64,
 ) -> aws_sdk_cloudwatch::Client {
+    let config =
+        aws_sdk_cloudwatch::config::Builder::from(&sdk_config(region, endpoint, anonymous).await)
+            .interceptor(CapBody(cap))
+            .build();
+    aws_sdk_cloudwatch::Client::from_conf(config)
+}
+
+/// The shared AWS configuration of every client: `region` (else the
+/// chain's), `endpoint` (else AWS's), the standard credential chain or,
+/// `anonymous`, placeholder keys; every call ends within its timeouts.
+pub(crate) async fn sdk_config(
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    anonymous: bool,
+) -> aws_config::SdkConfig {
     // The SDK sets only a connect timeout by default: a request that hangs
     // after connecting would hang forever.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
@@ -88,10 +103,7 @@ pub async fn cloudwatch(
             "touban anonymous",
         ));
     }
-    let config = aws_sdk_cloudwatch::config::Builder::from(&loader.load().await)
-        .interceptor(CapBody(cap))
-        .build();
-    aws_sdk_cloudwatch::Client::from_conf(config)
+    loader.load().await
 }
 
 /// Alarms in ALARM (critical) or INSUFFICIENT_DATA (info), every page.

@@ -6,6 +6,7 @@
 pub mod alertmanager;
 pub mod exec;
 pub mod faults;
+pub mod moto;
 pub mod postgres;
 pub mod redis;
 pub mod tmux;

@@ -88,6 +88,8 @@ pub struct KubeBackend {
     /// Azure flexible servers, by configured database name (or why the
     /// client could not be made).
     azure: BTreeMap<String, Result<super::azure::Arm, String>>,
+    /// RDS instances, by configured database name.
+    rds: super::rds::Instances,
 }
 
 impl KubeBackend {
@@ -100,6 +102,7 @@ impl KubeBackend {
             caches: super::redis::Caches::default(),
             traffic: None,
             azure: BTreeMap::new(),
+            rds: super::rds::Instances::default(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -133,6 +136,17 @@ impl KubeBackend {
         servers: BTreeMap<String, Result<super::azure::Arm, String>>,
     ) -> KubeBackend {
         self.azure = servers;
+        self
+    }
+
+    /// The same backend, failing over and promoting these RDS instances
+    /// (by configured database name).
+    #[must_use]
+    pub fn with_rds(
+        mut self,
+        instances: BTreeMap<String, crate::config::platform::CloudWatchRef>,
+    ) -> KubeBackend {
+        self.rds = super::rds::Instances::new(instances);
         self
     }
 
@@ -186,6 +200,7 @@ impl KubeBackend {
             caches: super::redis::Caches::default(),
             traffic: None,
             azure: BTreeMap::new(),
+            rds: super::rds::Instances::default(),
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -968,6 +983,22 @@ impl Backend for KubeBackend {
         cache: &str,
     ) -> Vec<(String, Result<super::CacheMember, Failure>)> {
         self.caches.members(cache).await
+    }
+
+    async fn rds_describe(&self, db: &str) -> Result<super::rds::RdsInstance, Failure> {
+        self.rds.describe(db).await
+    }
+
+    async fn rds_failover(&self, db: &str) -> Result<(), Failure> {
+        self.rds.failover(db).await
+    }
+
+    async fn rds_promote(&self, db: &str) -> Result<(), Failure> {
+        self.rds.promote(db).await
+    }
+
+    async fn rds_events(&self, db: &str) -> Result<Vec<String>, Failure> {
+        self.rds.events(db).await
     }
 
     async fn cache_member(&self, cache: &str, addr: &str) -> Result<super::CacheMember, Failure> {

@@ -89,6 +89,21 @@ async fn outside_kubernetes<B: Backend>(
 /// why it could not be).
 async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: bool) -> Seen {
     let t = &request.target;
+    if matches!(
+        request.kind,
+        ActionKind::RdsFailover | ActionKind::RdsPromote
+    ) {
+        return Seen {
+            primary,
+            // Boxed: the AWS SDK's futures are large.
+            rds: Some(
+                Box::pin(backend.rds_describe(&t.name))
+                    .await
+                    .map_err(|f| f.what),
+            ),
+            ..Seen::default()
+        };
+    }
     if matches!(request.kind, ActionKind::PromoteReplica { .. }) {
         let (server, exported) =
             tokio::join!(backend.azure_read(&t.name), backend.db_exported(&t.name));
@@ -213,6 +228,7 @@ pub(super) async fn seen<B: Backend>(
     };
     Ok(Seen {
         cache_members: Vec::new(),
+        rds: None,
         deployment,
         hpas,
         deployments,

@@ -27,7 +27,8 @@ fn runbook_step(kind: &ActionKind) -> &'static str {
         ActionKind::Promote { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::CacheFailover
-        | ActionKind::CachePromote => "5",
+        | ActionKind::CachePromote
+        | ActionKind::RdsPromote => "5",
         ActionKind::TrafficPool { .. } => "6",
         _ => "·",
     }
