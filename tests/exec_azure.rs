@@ -19,11 +19,13 @@ use touban::exec::backend::azure::Arm;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::model::{JobEvent, JobOutcome};
+use touban::model::JobOutcome;
 use touban::sandbox::azure::SERVER;
 use touban::sandbox::{Options, Sandbox, Scenario};
 
 mod common;
+
+use common::exec::said;
 
 const PRIMARY: &str = "iworkz-production-postgres";
 
@@ -66,16 +68,6 @@ fn request(forced: bool, dry_run: bool) -> ActionRequest {
         },
         dry_run,
     }
-}
-
-fn said(events: &[JobEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            JobEvent::StepEnded { said, .. } => Some(said.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

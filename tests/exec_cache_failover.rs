@@ -13,9 +13,11 @@ use touban::exec::backend::kube::KubeBackend;
 use touban::exec::backend::redis::Reach;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::model::{JobEvent, JobOutcome};
+use touban::model::JobOutcome;
 
 mod common;
+
+use common::exec::said;
 
 use common::Process;
 use common::redis::{redis_cli, redis_server, wait_ready};
@@ -59,16 +61,6 @@ fn request() -> ActionRequest {
         },
         dry_run: false,
     }
-}
-
-fn said(events: &[JobEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            JobEvent::StepEnded { said, .. } => Some(said.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A primary on `p` and its replica on `r`, the replica linked.
@@ -228,6 +220,17 @@ async fn with_the_primary_dead_the_most_caught_up_replica_is_promoted_and_the_ol
     // The primary dies; the coordinated failover cannot be planned and
     // says what can.
     drop(primary);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while [r1, r2]
+        .iter()
+        .any(|r| !redis_cli(*r, &["INFO", "replication"]).contains("master_link_status:down"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never saw the primary gone"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let refused = runner::prepare(&backend, &request(), true)
         .await
         .expect_err("no failover without the primary");

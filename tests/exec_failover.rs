@@ -21,6 +21,8 @@ use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 
 mod common;
 
+use common::exec::said;
+
 use common::postgres::{Pair, Server, as_postgres, psql};
 
 /// The config: `tokyo-postgres` (the pair's primary) and `korea-postgres`
@@ -122,16 +124,6 @@ async fn writer(port: u16, stop: Arc<AtomicBool>) -> Vec<i64> {
         }
     }
     acked
-}
-
-fn said(events: &[touban::model::JobEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            touban::model::JobEvent::StepEnded { said, .. } => Some(said.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

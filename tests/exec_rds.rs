@@ -14,11 +14,13 @@ use touban::exec::backend::Backend;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::model::{JobEvent, JobOutcome};
+use touban::model::JobOutcome;
 use touban::sandbox::cloudwatch::{AWS_REGION, DB};
 use touban::sandbox::rds::REPLICA;
 
 mod common;
+
+use common::exec::said;
 
 /// A backend reaching `identifiers` (database name = instance id) at `endpoint`.
 fn backend(endpoint: &str, identifiers: &[&str]) -> KubeBackend {
@@ -53,16 +55,6 @@ fn request(kind: ActionKind, db: &str) -> ActionRequest {
         },
         dry_run: false,
     }
-}
-
-fn said(events: &[JobEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            JobEvent::StepEnded { said, .. } => Some(said.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

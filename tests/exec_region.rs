@@ -408,7 +408,7 @@ async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s
     assert!(
         why.starts_with("changes to korea are frozen while the region runbook runs: bo@bastion-2")
             && why.ends_with(
-                "the job did not start and nothing was changed; run it again when the runbook ends"
+                "the job did not start and nothing was changed; plan it again when the runbook ends"
             ),
         "{why}"
     );

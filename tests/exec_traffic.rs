@@ -13,11 +13,13 @@ use touban::exec::audit::AuditLog;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
 use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use touban::model::{JobEvent, JobOutcome};
+use touban::model::JobOutcome;
 use touban::sandbox::cloudflare::{ACCOUNT, POOLS};
 use touban::sources::traffic::Cloudflare;
 
 mod common;
+
+use common::exec::said;
 
 /// The sandbox's `[traffic]`, as the console would read it.
 fn platform(sandbox: &touban::sandbox::Sandbox, dir: &std::path::Path) -> Platform {
@@ -41,16 +43,6 @@ fn pool_request(region: &str, id: &str, enabled: bool, dry_run: bool) -> ActionR
         },
         dry_run,
     }
-}
-
-fn said(events: &[JobEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            JobEvent::StepEnded { said, .. } => Some(said.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -414,14 +414,21 @@ impl App {
             );
             return;
         }
+        let (region, name) = (db.region.get_ref().clone(), db.name.get_ref().clone());
+        self.ask_outside(kind, ObjectKind::Database, region, name);
+    }
+
+    /// Asks for an action on a database or cache (its name is its
+    /// "cluster": it has none).
+    fn ask_outside(&mut self, kind: ActionKind, object: ObjectKind, region: String, name: String) {
         let request = ActionRequest {
             kind,
             target: Target {
-                region: db.region.get_ref().clone(),
-                cluster: db.name.get_ref().clone(),
+                region,
+                cluster: name.clone(),
                 namespace: String::new(),
-                kind: ObjectKind::Database,
-                name: db.name.get_ref().clone(),
+                kind: object,
+                name,
             },
             dry_run: false,
         };
@@ -448,19 +455,8 @@ impl App {
             );
             return;
         };
-        let request = ActionRequest {
-            kind,
-            target: Target {
-                region: cache.region.get_ref().clone(),
-                cluster: cache.name.get_ref().clone(),
-                namespace: String::new(),
-                kind: ObjectKind::Cache,
-                name: cache.name.get_ref().clone(),
-            },
-            dry_run: false,
-        };
-        let title = request_title(&request);
-        self.ask(request, &title);
+        let (region, name) = (cache.region.get_ref().clone(), cache.name.get_ref().clone());
+        self.ask_outside(kind, ObjectKind::Cache, region, name);
     }
 
     /// `:disable-pool [REGION]` / `:enable-pool [REGION]`: the region's

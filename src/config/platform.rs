@@ -1011,6 +1011,7 @@ impl Platform {
                 c.cloudwatch.as_ref(),
                 &["redis", "rediss"],
             )?;
+            check_replicas(c)?;
         }
         for a in &self.ai_services {
             check_name("ai service", &a.region, &a.name)?;
@@ -1219,6 +1220,37 @@ fn check_reach(
     }
     if let Some(endpoint) = cloudwatch.and_then(|c| c.endpoint.as_ref()) {
         check_url(endpoint, &["http", "https"])?;
+    }
+    Ok(())
+}
+
+/// A cache's `replicas`: for kind `redis` only, each `host:port`.
+fn check_replicas(c: &Cache) -> Result<(), (std::ops::Range<usize>, String)> {
+    if !c.replicas.is_empty() && c.kind != CacheKind::Redis {
+        return Err((
+            c.name.span(),
+            format!(
+                "`{}`: replicas are for kind = \"redis\" (behind Sentinel or in a Redis Cluster, they fail over their own way)",
+                c.name.get_ref()
+            ),
+        ));
+    }
+    // Never quoted: an entry may hold what it must not.
+    let host_port = |r: &str| {
+        r.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && port.parse::<u16>().is_ok()
+                && !host.contains(['@', '/', '[', ']', ':', ' '])
+        })
+    };
+    if let Some(at) = c.replicas.iter().position(|r| !host_port(r)) {
+        return Err((
+            c.name.span(),
+            format!(
+                "`{}`: replicas[{at}] is not host:port (a name or IPv4 address and a port; no scheme, no credentials: the password is direct's)",
+                c.name.get_ref()
+            ),
+        ));
     }
     Ok(())
 }

@@ -75,6 +75,9 @@ struct Queued {
     found: Option<(String, World)>,
     /// Planned again after a conflict already (once only).
     replanned: bool,
+    /// Refused before its first step (a runbook's freeze): nothing of it
+    /// ran, so there is nothing to resume; it is planned again instead.
+    refused: bool,
 }
 
 impl Queued {
@@ -85,6 +88,7 @@ impl Queued {
             resume: false,
             found: None,
             replanned: false,
+            refused: false,
         }
     }
 
@@ -100,7 +104,7 @@ impl Queued {
     /// changes something, not a dry run (a resumed silence looks for the
     /// one it made before making one).
     fn resumable(&self) -> bool {
-        !self.job.plan.request.dry_run
+        !self.job.plan.request.dry_run && !self.refused
     }
 }
 
@@ -215,6 +219,7 @@ fn found<B>(executor: &Executor<B>, events: &mpsc::UnboundedSender<JobEvent>) ->
             resume: true,
             found: Some((key, world)),
             replanned: false,
+            refused: false,
         });
     }
     queued
@@ -726,14 +731,22 @@ fn start<B: Backend + Send + 'static>(
     let events = events.clone();
     let (runbooks, coordination) = (executor.runbooks.clone(), executor.coordination.clone());
     let handle = tasks.spawn(async move {
+        let mut q = q;
         // A runbook may have taken its region since this job was planned.
         let request = &q.job.plan.request;
         if let Some(why) = frozen(backend.as_ref(), request, &runbooks, coordination.as_ref()).await
         {
-            let why = format!(
-                "{why}; the job did not start and nothing was changed; run it again when the runbook ends"
-            );
+            let why = if q.resume {
+                format!(
+                    "{why}; the job was not resumed (what its earlier steps did stays as it is); resume it when the runbook ends"
+                )
+            } else {
+                format!(
+                    "{why}; the job did not start and nothing was changed; plan it again when the runbook ends"
+                )
+            };
             let outcome = refuse_start(&audit, &who, &events, &q, &why);
+            q.refused = !q.resume;
             return Ended::Ran(target, Box::new(q), outcome, false);
         }
         let key = q.key(&who.session);

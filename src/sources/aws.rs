@@ -34,7 +34,7 @@ impl aws_sdk_cloudwatch::config::Intercept for CapBody {
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > cap) {
             return Err(format!(
-                "the AWS API answered more than {} MiB: refused (settings.max_reply_mib)",
+                "the AWS API answered more than {} MiB: refused (for CloudWatch, settings.max_reply_mib sets the bound)",
                 cap >> 20
             )
             .into());

@@ -10,6 +10,17 @@ use touban::exec::runner::{self, Context, Who};
 use touban::exec::step::Job;
 use touban::model::{JobEvent, JobId, JobOutcome};
 
+/// What each step of a job said as it ended, in order.
+pub fn said(events: &[JobEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::StepEnded { said, .. } => Some(said.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Runs (or, `resume`, resumes) `job` as `who` with nobody cancelling it;
 /// its outcome and the events it sent, in order.
 pub async fn run_job<B: Backend>(

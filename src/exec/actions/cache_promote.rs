@@ -62,6 +62,32 @@ fn choose<'s>(
         .iter()
         .filter_map(|(_, m)| m.as_ref().ok())
         .collect();
+    // A replica whose link is up hears from the primary: it is alive,
+    // though touban cannot read it (credentials, a network cut).
+    if let Some(m) = answering.iter().find(|m| m.linked) {
+        return Err(Refusal::instead(
+            format!(
+                "{name}: its replica {} reports its link to {} up: the primary is alive, though touban cannot read it ({why_dead}); a promotion would make two primaries; nothing was changed",
+                m.addr,
+                m.upstream.as_deref().unwrap_or("its primary")
+            ),
+            format!(
+                "check touban's reach to the primary (direct.url, its password, the network); once it answers, :cache-failover {name} loses nothing"
+            ),
+        ));
+    }
+    let mut upstreams: Vec<&str> = answering
+        .iter()
+        .filter_map(|m| m.upstream.as_deref())
+        .collect();
+    upstreams.sort_unstable();
+    upstreams.dedup();
+    if upstreams.len() > 1 {
+        return Err(Refusal::new(format!(
+            "{name}: its replicas name different primaries ({}): which one was lost is not clear; nothing was changed",
+            upstreams.join(", ")
+        )));
+    }
     if let Some(m) = answering.iter().find(|m| m.role == "master") {
         return Err(Refusal::new(format!(
             "{name}: its replica {} answers as a primary already (promoted before?); promoting another would make two; nothing was changed",
@@ -338,6 +364,17 @@ mod tests {
         let refused = plan(&request(), &two).expect_err("refused");
         assert!(
             refused.why.contains("answers as a primary already"),
+            "{}",
+            refused.why
+        );
+        let mut alive = member("10.0.0.2:6379", "slave", 1);
+        if let Ok(m) = &mut alive.1 {
+            m.linked = true;
+        }
+        let refused =
+            plan(&request(), &seen(Err("WRONGPASS".into()), vec![alive])).expect_err("refused");
+        assert!(
+            refused.why.contains("reports its link to 10.0.0.1:6379 up"),
             "{}",
             refused.why
         );

@@ -191,6 +191,11 @@ async fn expect_dead<B: Backend>(
             m.role
         )));
     }
+    if m.linked {
+        return Err(failure(format!(
+            "{to}'s link to {dead} is up again: the primary is alive; fail {name} over with :cache-failover instead (nothing lost)"
+        )));
+    }
     Ok(Done {
         said: format!(
             "{gone}; {to} is a replica at offset {}{}",

@@ -47,7 +47,7 @@ pub(super) async fn perform<B: Backend>(
     match op {
         RdsOp::ExpectMultiAz { zone, standby } => {
             let i = backend.rds_describe(name).await?;
-            if resuming && (i.zone == *standby || i.status != "available") {
+            if resuming && (i.zone == *standby || i.status == "rebooting") {
                 return said(format!(
                     "{}: failed over, or failing over, before this job was interrupted",
                     summary(&i)
@@ -62,21 +62,7 @@ pub(super) async fn perform<B: Backend>(
             )))
         }
         RdsOp::Failover { zone, standby } => {
-            let i = backend.rds_describe(name).await?;
-            if i.zone == *standby || i.status != "available" {
-                return said(format!("{}: nothing sent", summary(&i)));
-            }
-            if dry_run {
-                return said(format!(
-                    "dry run: {} could fail over from {zone} (RDS has no dry run); nothing sent",
-                    i.identifier
-                ));
-            }
-            backend.rds_failover(name).await?;
-            said(format!(
-                "RebootDBInstance {} ForceFailover=true sent: its standby in {standby} takes over",
-                i.identifier
-            ))
+            failover(backend, name, zone, standby, dry_run, resuming).await
         }
         RdsOp::AwaitFailedOver { standby, within } => {
             if dry_run {
@@ -90,7 +76,7 @@ pub(super) async fn perform<B: Backend>(
         }
         RdsOp::ExpectReplica { source } => {
             let i = backend.rds_describe(name).await?;
-            if resuming && (i.source.is_none() || i.status != "available") {
+            if resuming && (i.source.is_none() || i.status == "modifying") {
                 return said(format!(
                     "{}: promoted, or being promoted, before this job was interrupted",
                     summary(&i)
@@ -106,8 +92,14 @@ pub(super) async fn perform<B: Backend>(
         }
         RdsOp::Promote { source } => {
             let i = backend.rds_describe(name).await?;
-            if i.source.is_none() || i.status != "available" {
+            if i.source.is_none() || (resuming && i.status == "modifying") {
                 return said(format!("{}: nothing sent", summary(&i)));
+            }
+            if i.status != "available" {
+                return Err(failed(format!(
+                    "{} now, not available: nothing sent; plan again once it is",
+                    summary(&i)
+                )));
             }
             if dry_run {
                 return said(format!(
@@ -132,6 +124,55 @@ pub(super) async fn perform<B: Backend>(
             .await
         }
     }
+}
+
+/// `RebootDBInstance` with `ForceFailover`, unless the primary is in the
+/// standby's zone already or (resumed) a failover is under way.
+async fn failover<B: Backend>(
+    backend: &B,
+    name: &str,
+    zone: &str,
+    standby: &str,
+    dry_run: bool,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let said = |said: String| Ok(Done { said, call: None });
+    let i = backend.rds_describe(name).await?;
+    if i.zone == *standby || (resuming && i.status == "rebooting") {
+        return said(format!("{}: nothing sent", summary(&i)));
+    }
+    if i.status != "available" {
+        return Err(failed(format!(
+            "{} now, not available: nothing sent; plan again once it is",
+            summary(&i)
+        )));
+    }
+    // The interrupted run may have sent it a moment before RDS
+    // showed it: a failover started and not completed is that one.
+    if resuming
+        && backend.rds_events(name).await.is_ok_and(|e| {
+            e.iter()
+                .rev()
+                .find(|m| m.contains("failover"))
+                .is_some_and(|m| m.contains("started"))
+        })
+    {
+        return said(format!(
+            "{}: a failover started and not completed is in its events (the interrupted run's): nothing sent",
+            summary(&i)
+        ));
+    }
+    if dry_run {
+        return said(format!(
+            "dry run: {} could fail over from {zone} (RDS has no dry run); nothing sent",
+            i.identifier
+        ));
+    }
+    backend.rds_failover(name).await?;
+    said(format!(
+        "RebootDBInstance {} ForceFailover=true sent: its standby in {standby} takes over",
+        i.identifier
+    ))
 }
 
 /// Polls the instance until `done` says what it is, then adds what RDS's

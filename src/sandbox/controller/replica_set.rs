@@ -129,6 +129,7 @@ impl Controllers {
                 "default-scheduler",
             ),
             Ok(_) => {}
+            Err(_) if !Self::told(p) => {}
             Err(why) => {
                 self.store
                     .record_event(p, "FailedScheduling", why, true, "default-scheduler");

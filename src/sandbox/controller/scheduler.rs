@@ -33,10 +33,11 @@ fn quantity(map: Option<&Value>, key: &str) -> Option<Quantity> {
 }
 
 impl Room {
-    /// What a pod spec requests over its containers (init containers, which
-    /// run before and not beside them, count when larger), and one slot.
+    /// What a pod spec requests: its containers' requests summed, or its
+    /// largest init container's where larger (init containers run one at
+    /// a time, before the others), and one slot.
     pub fn requested(spec: &Value) -> Room {
-        let sum = |ptr: &str| {
+        let each = |ptr: &str| -> Vec<(u64, u64)> {
             spec.pointer(ptr)
                 .and_then(Value::as_array)
                 .into_iter()
@@ -48,10 +49,14 @@ impl Room {
                         bytes(quantity(r, "memory").as_ref()),
                     )
                 })
-                .fold((0, 0), |(c, m), (dc, dm)| (c + dc, m + dm))
+                .collect()
         };
-        let (cpu, memory) = sum("/containers");
-        let (init_cpu, init_memory) = sum("/initContainers");
+        let (cpu, memory) = each("/containers")
+            .into_iter()
+            .fold((0, 0), |(c, m), (dc, dm)| (c + dc, m + dm));
+        let init = each("/initContainers");
+        let init_cpu = init.iter().map(|r| r.0).max().unwrap_or(0);
+        let init_memory = init.iter().map(|r| r.1).max().unwrap_or(0);
         Room {
             cpu: cpu.max(init_cpu),
             memory: memory.max(init_memory),
@@ -147,6 +152,9 @@ impl Scheduler {
             }
         }
         let Some(n) = best.and_then(|(_, at)| self.nodes.get_mut(at)) else {
+            if self.nodes.is_empty() {
+                return Err("no nodes available to schedule pods".to_owned());
+            }
             let mut message = format!("0/{} nodes are available:", self.nodes.len());
             let mut first = true;
             for (why, count) in &reasons {
@@ -214,9 +222,12 @@ fn unfit(spec: &Value, n: &Candidate, pod: Room) -> Option<String> {
         .filter(|t| matches!(s(t, "/effect"), "NoSchedule" | "NoExecute"))
         .find(|t| {
             !tolerations.iter().any(|tol| {
-                tol.get("key") == t.get("key")
-                    && (tol.get("operator").and_then(Value::as_str) == Some("Exists")
-                        || tol.get("value") == t.get("value"))
+                let exists = tol.get("operator").and_then(Value::as_str) == Some("Exists");
+                // No key with Exists tolerates every taint; an effect, if
+                // given, must be the taint's.
+                (tol.get("key") == t.get("key") || (exists && tol.get("key").is_none()))
+                    && (exists || tol.get("value") == t.get("value"))
+                    && tol.get("effect").is_none_or(|e| Some(e) == t.get("effect"))
             })
         });
     if let Some(t) = untolerated {
