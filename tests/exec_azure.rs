@@ -18,8 +18,8 @@ use touban::exec::audit::AuditLog;
 use touban::exec::backend::azure::Arm;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
-use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::JobOutcome;
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::sandbox::azure::SERVER;
 use touban::sandbox::{Options, Sandbox, Scenario};
 

@@ -13,8 +13,8 @@ use touban::exec::audit::AuditLog;
 use touban::exec::backend::Backend;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
-use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::JobOutcome;
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::sandbox::cloudwatch::{AWS_REGION, DB};
 use touban::sandbox::rds::REPLICA;
 

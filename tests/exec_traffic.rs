@@ -12,8 +12,8 @@ use touban::config::Platform;
 use touban::exec::audit::AuditLog;
 use touban::exec::backend::kube::KubeBackend;
 use touban::exec::runner::{self, Who};
-use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::model::JobOutcome;
+use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use touban::sandbox::cloudflare::{ACCOUNT, POOLS};
 use touban::sources::traffic::Cloudflare;
 
