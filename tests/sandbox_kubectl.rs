@@ -411,8 +411,11 @@ async fn apply_endpoints_propagation_and_the_progress_deadline() {
         let out = k.run(&["rollout", "status", "deployment/backend-api-green", "--timeout=10s"]);
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("exceeded its progress deadline"), "{}", String::from_utf8_lossy(&out.stderr));
-        let pulling = k.ok(&["get", "pods", "-l", "app=backend-api,color=green", "-o", "jsonpath={.items[0].status.containerStatuses[0].state.waiting.reason}"]);
-        assert_eq!(pulling, "ImagePullBackOff");
+        // The old ReplicaSet's pod keeps serving beside the new one; the
+        // pod of the image that does not exist is the one that waits.
+        let pods = k.ok(&["get", "pods", "-l", "app=backend-api,color=green", "-o", "jsonpath={range .items[*]}{.spec.containers[0].image} {.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}{end}"]);
+        let pulling = pods.lines().find(|l| l.starts_with("iworkz/backend-api:does-not-exist"));
+        assert_eq!(pulling, Some("iworkz/backend-api:does-not-exist ImagePullBackOff"), "{pods}");
     })
     .await;
 }
