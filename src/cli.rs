@@ -740,29 +740,7 @@ fn spawn_executor(
                         })
                         .collect(),
                 )
-                .with_databases(
-                    platform
-                        .databases
-                        .iter()
-                        .filter(|d| d.kind == config::platform::DatabaseKind::Postgres)
-                        .filter_map(|d| Some((d.name.get_ref().clone(), d.direct.clone()?)))
-                        .collect(),
-                )
-                .with_caches(
-                    platform
-                        .caches
-                        .iter()
-                        .filter_map(|c| {
-                            let reach = crate::exec::backend::redis::Reach {
-                                kind: c.kind,
-                                direct: c.direct.clone()?,
-                                master_name: c.master_name.clone(),
-                                replicas: c.replicas.clone(),
-                            };
-                            Some((c.name.get_ref().clone(), reach))
-                        })
-                        .collect(),
-                ),
+                .with_data_tier(platform),
         ),
         audit: std::sync::Arc::new(audit),
         who: std::sync::Arc::new(crate::exec::runner::Who::new(

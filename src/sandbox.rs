@@ -433,6 +433,15 @@ impl Sandbox {
                     );
                     if e.name == azure::SERVER {
                         t.push_str(&self.azure_config(kubeconfig));
+                        // Last in its [[databases]]: the table below takes
+                        // the keys after it.
+                        let _ = write!(
+                            t,
+                            "\n[[databases.consumers]]\ncluster = \"aks-korea\"\nnamespace = \"{}\"\nsecret = \"{}\"\nkey = \"DATABASE_URL\"\nhost = \"{}.postgres.database.azure.com:5432\"\nrestart = [\"backend-api-blue\", \"backend-api-green\"]\n",
+                            world::NAMESPACE,
+                            world::APP_SECRET,
+                            azure::SERVER
+                        );
                     }
                     if e.name == cloudwatch::DB {
                         t.push_str(&self.aws_refs(&e.name));

@@ -1042,7 +1042,7 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
     t.keys(&["-l", "failover-region"]);
     t.keys(&["Enter"]);
     let dialog = t.wait_for_secs(60, "the runbook's plan", |s| {
-        s.contains("Fail tokyo over to korea: 5 parts, 18 steps") && s.contains("[ Confirm ]")
+        s.contains("Fail tokyo over to korea: 6 parts, 23 steps") && s.contains("[ Confirm ]")
     });
     assert!(dialog.contains("type korea to confirm"), "{dialog}");
     t.keys(&["Tab", "Tab"]);
@@ -1061,11 +1061,11 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
         });
         t.keys(&["p"]);
     };
-    at_gate(&t, "10/18");
-    // Killed while Azure promotes Korea's database (step 12 of 18).
+    at_gate(&t, "10/23");
+    // Killed while Azure promotes Korea's database (step 12 of 23).
     let screen = t.wait_for_secs(120, "the runbook at its promotion", |s| {
         s.lines()
-            .any(|l| l.contains("fail tokyo over to korea") && l.contains("12/18"))
+            .any(|l| l.contains("fail tokyo over to korea") && l.contains("12/23"))
     });
     assert!(!two_primaries(&screen), "{screen}");
     let killed = Command::new("pkill")
@@ -1091,8 +1091,8 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
     });
     t.keys(&["r"]);
     // Resumed from its first step, it asks again at each gate.
-    at_gate(&t, "10/18");
-    at_gate(&t, "14/18");
+    at_gate(&t, "10/23");
+    at_gate(&t, "19/23");
     t.wait_for_secs(180, "the resumed runbook to succeed", |s| {
         s.lines()
             .any(|l| l.contains("fail tokyo over to korea") && l.contains("succeeded"))

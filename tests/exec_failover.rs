@@ -712,3 +712,90 @@ async fn a_switchover_killed_at_its_promotion_resumes_to_the_same_end() {
         "500"
     );
 }
+
+/// The monitoring login and the action login kept apart: a switchover
+/// with only the monitoring login (`pg_monitor`) is refused before
+/// anything changes, by the role's own privileges; with an action login
+/// it runs, and its plan says which login acts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitoring_login_cannot_switch_over_and_the_action_login_does() {
+    let pair = Pair::start();
+    psql(
+        &pair.bin,
+        pair.primary,
+        "CREATE ROLE watcher LOGIN; GRANT pg_monitor TO watcher; CREATE TABLE marker (id int)",
+    );
+    pair.wait_replicated("marker");
+    let config = |action: bool| {
+        let end = |name: &str, region: &str, port: u16| {
+            let action = if action {
+                format!("action = {{ url = \"postgres://postgres@127.0.0.1:{port}/postgres\" }}\n")
+            } else {
+                String::new()
+            };
+            format!(
+                "[[databases]]\nname = \"{name}\"\nregion = \"{region}\"\nkind = \"postgres\"\ndirect = {{ url = \"postgres://watcher@127.0.0.1:{port}/postgres\" }}\n{action}\n"
+            )
+        };
+        Platform::parse(
+            "test config",
+            &format!(
+                "{}\n{}{}[[replication]]\nprimary = \"tokyo-postgres\"\nreplica = \"korea-postgres\"\nkind = \"physical\"\nrpo_seconds = 30\n",
+                common::TWO_REGIONS,
+                end("tokyo-postgres", "tokyo", pair.primary),
+                end("korea-postgres", "korea", pair.replica),
+            ),
+        )
+        .expect("valid config")
+    };
+    // As the console makes it.
+    let backend_of = |p: &Platform| KubeBackend::new(BTreeMap::new()).with_data_tier(p);
+    let r = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+
+    let monitoring = backend_of(&config(false));
+    let refused = runner::prepare(&monitoring, &r, false)
+        .await
+        .expect_err("the monitoring login may not fence");
+    assert!(
+        refused.why.contains("may not ALTER SYSTEM"),
+        "{}",
+        refused.why
+    );
+    assert_eq!(
+        psql(
+            &pair.bin,
+            pair.primary,
+            "SHOW default_transaction_read_only"
+        ),
+        "off",
+        "nothing changed"
+    );
+
+    let acting = backend_of(&config(true));
+    let job = runner::prepare(&acting, &r, false).await.expect("a plan");
+    assert!(
+        job.plan.changes.iter().any(|c| c
+            == &format!(
+                "touban acts on korea-postgres as postgres://postgres@127.0.0.1:{}/postgres (its action login; the monitoring login does not fence or promote)",
+                pair.replica
+            )),
+        "{:#?}",
+        job.plan.changes
+    );
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let (outcome, events) = common::exec::run_job(&acting, &job, 1, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    assert_eq!(
+        psql(&pair.bin, pair.replica, "SELECT pg_is_in_recovery()"),
+        "f"
+    );
+}

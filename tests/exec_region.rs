@@ -21,6 +21,7 @@ use touban::model::{JobEvent, JobOutcome};
 use touban::sandbox::Scenario;
 use touban::sandbox::azure::SERVER;
 use touban::sandbox::cloudflare::POOLS;
+use touban::sandbox::world::{APP_PASSWORD, APP_SECRET, TOKYO_DB_HOST};
 use touban::sources::traffic::Cloudflare;
 
 mod common;
@@ -81,7 +82,13 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
     assert_eq!((from.as_str(), to.as_str()), ("tokyo", "korea"));
     let scaled: Vec<&ActionRequest> = parts
         .iter()
-        .filter(|p| p.target.cluster == "aks-korea")
+        .filter(|p| {
+            p.target.cluster == "aks-korea"
+                && matches!(
+                    p.kind,
+                    ActionKind::Scale { .. } | ActionKind::HpaBounds { .. }
+                )
+        })
         .collect();
     assert!(!scaled.is_empty(), "Seoul runs fewer replicas: {parts:#?}");
     assert!(
@@ -91,6 +98,29 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
                 forced: false
             }),
         "Tokyo's database answers: a planned promotion: {parts:#?}"
+    );
+    // After the promotion, Seoul's backend is re-pointed at its own
+    // database: the Secret's DATABASE_URL, then both colours restarted.
+    let promoted = parts
+        .iter()
+        .position(|p| matches!(p.kind, ActionKind::PromoteReplica { .. }))
+        .expect("the promotion");
+    let repoint = &parts[promoted + 1];
+    assert_eq!(
+        (
+            &repoint.kind,
+            repoint.target.kind,
+            repoint.target.name.as_str()
+        ),
+        (
+            &ActionKind::Repoint {
+                key: "DATABASE_URL".into(),
+                host: format!("{SERVER}.postgres.database.azure.com:5432"),
+                restart: vec!["backend-api-blue".into(), "backend-api-green".into()],
+            },
+            ObjectKind::Secret,
+            APP_SECRET
+        )
     );
     assert_eq!(
         parts.last().map(|p| (&p.kind, p.target.name.as_str())),
@@ -116,6 +146,13 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
             .changes
             .iter()
             .any(|c| c.starts_with("by hand, not in this job: node groups")),
+        "{:#?}",
+        job.plan.changes
+    );
+    assert!(
+        job.plan.changes.iter().any(|c| c.contains(&format!(
+            "DATABASE_URL {TOKYO_DB_HOST} → {SERVER}.postgres.database.azure.com:5432 (only the host changes)"
+        ))),
         "{:#?}",
         job.plan.changes
     );
@@ -212,10 +249,40 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         };
         assert!(!name.is_empty());
     }
+    // The Secret points at Seoul's server with the rest of its URL (the
+    // password) as it was, which no record of the job holds; the live
+    // colour's pods are new.
+    let (url, _) = backend
+        .config_value(&repoint.target, "DATABASE_URL")
+        .await
+        .expect("read")
+        .expect("the Secret");
+    assert_eq!(
+        url.expect("the key").reveal(),
+        format!(
+            "postgres://iworkz_app:{APP_PASSWORD}@{SERVER}.postgres.database.azure.com:5432/iworkz?sslmode=require"
+        )
+    );
+    let blue = touban::model::action::Target {
+        kind: ObjectKind::Deployment,
+        name: "backend-api-blue".into(),
+        ..repoint.target.clone()
+    };
+    let (d, _) = backend
+        .deployment(&blue)
+        .await
+        .expect("read")
+        .expect("there");
+    assert!(d.restarted_at.is_some(), "{d:?}");
     let pools =
         Cloudflare::new(app.platform().traffic.as_ref().expect("[traffic]")).expect("a client");
     assert!(!pools.status(POOLS[0].1).await.expect("read").enabled);
     let audit_text = std::fs::read_to_string(&audit_path).expect("audit log");
+    assert!(
+        !audit_text.contains(APP_PASSWORD),
+        "the Secret's password is in the audit log"
+    );
+    assert!(!format!("{events:?}").contains(APP_PASSWORD));
     let end = audit_text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))

@@ -1252,6 +1252,7 @@ pub fn request_title(request: &ActionRequest) -> String {
             if *forced { "forced" } else { "planned" }
         ),
         ActionKind::RegionFailover { from, to, .. } => format!("fail {from} over to {to}"),
+        ActionKind::Repoint { key, host, .. } => format!("point {key} of {name} at {host}"),
     }
 }
 

@@ -235,18 +235,58 @@ impl App {
                     primary: pname.clone(),
                     subscription: r.subscription.clone(),
                 }),
+                ReplicationKind::RdsReplica if replica.rds.is_some() => {
+                    if answers {
+                        by_hand.push(format!(
+                            "fence {pname} before the promotion (stop its writers, or `:fence {pname}` where touban reaches it directly): RDS's promotion does not"
+                        ));
+                    }
+                    Some(ActionKind::RdsPromote)
+                }
                 _ => None,
             };
-            match kind {
-                Some(kind) => parts.push(part(kind, target)),
-                None => by_hand.push(format!(
+            if let Some(kind) = kind {
+                parts.push(part(kind, target));
+                parts.extend(repoint_parts(replica));
+            } else {
+                by_hand.push(format!(
                     "promote {rname} ({} pair) in its cloud's console or CLI: touban cannot act on it as configured (`touban drill` says what it needs)",
                     r.kind.word()
-                )),
+                ));
+                if !replica.consumers.is_empty() {
+                    by_hand.push(format!(
+                        "once {rname} is promoted, re-point its applications ([[databases.consumers]]) and restart them"
+                    ));
+                }
             }
         }
         (parts, by_hand)
     }
+}
+
+/// Step 5, after a promotion: each consumer of the promoted database
+/// re-pointed at it and restarted.
+fn repoint_parts(db: &crate::config::platform::Database) -> Vec<ActionRequest> {
+    db.consumers
+        .iter()
+        .filter_map(|c| {
+            let (kind, name) = c.object();
+            Some(part(
+                ActionKind::Repoint {
+                    key: c.key.clone(),
+                    host: db.consumer_host(c)?,
+                    restart: c.restart.clone(),
+                },
+                Target {
+                    region: db.region.get_ref().clone(),
+                    cluster: c.cluster.get_ref().clone(),
+                    namespace: c.namespace.clone(),
+                    kind,
+                    name: name.to_owned(),
+                },
+            ))
+        })
+        .collect()
 }
 
 /// A region that has taken over, as read live: who serves, from whom,

@@ -180,6 +180,24 @@ impl App {
             for s in [&mut fence, &mut wait, &mut promote] {
                 s.how.push(how.clone());
             }
+            for c in &replica.consumers {
+                let (kind, name) = c.object();
+                let noun: &'static str = kind.into();
+                let host = replica
+                    .consumer_host(c)
+                    .unwrap_or_else(|| "(no host)".into());
+                promote.does.push(format!(
+                    "then re-point {} of {noun} {}/{name} in {} at {host}{}",
+                    c.key,
+                    c.namespace,
+                    c.cluster.get_ref(),
+                    if c.restart.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", restart {}", c.restart.join(", "))
+                    }
+                ));
+            }
         }
         if promote.does.is_empty() {
             let none = format!(
@@ -270,7 +288,16 @@ impl App {
                 (call, false)
             }
             ReplicationKind::RdsReplica => {
-                (format!("PromoteReadReplica {rname} (Amazon RDS)"), false)
+                let call = format!(
+                    "PromoteReadReplica {rname} (Amazon RDS), followed until it is standalone and available"
+                );
+                if replica.rds.is_some() {
+                    let how = How::Executor(format!(
+                        ":rds-promote {rname} (step 5; step 3's fence is not in it)"
+                    ));
+                    return (fence, wait, call, how);
+                }
+                (call, false)
             }
         };
         let command = if answers { "switchover" } else { "promote" };

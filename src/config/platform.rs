@@ -485,9 +485,15 @@ pub struct Database {
     pub region: Spanned<String>,
     /// What it is.
     pub kind: DatabaseKind,
-    /// Direct access.
+    /// Direct access: the monitoring login (`pg_monitor` is all it needs).
     #[serde(default)]
     pub direct: Option<Direct>,
+    /// The executor's login (fence, promote, advance sequences), kept
+    /// apart from `direct` so that the monitoring login cannot fence or
+    /// promote. Unset: the executor acts with `direct`, and every plan
+    /// says so.
+    #[serde(default)]
+    pub action: Option<Direct>,
     /// A postgres_exporter `/metrics` URL.
     #[serde(default)]
     pub exporter: Option<Spanned<String>>,
@@ -504,6 +510,63 @@ pub struct Database {
     /// when it is the replica of an `azure-replica` pair.
     #[serde(default)]
     pub azure: Option<AzureServer>,
+    /// The applications that must reach this database once it is
+    /// promoted: where their configuration holds its address, and what
+    /// to restart. The region runbook re-points them after the promotion.
+    #[serde(default)]
+    pub consumers: Vec<Consumer>,
+}
+
+/// `[[databases.consumers]]`: a ConfigMap's or Secret's key holding a
+/// database's address, and the deployments that read it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    /// The cluster, by its name in touban.
+    pub cluster: Spanned<String>,
+    /// The namespace of the object and the deployments.
+    pub namespace: String,
+    /// A ConfigMap holding the key (this or `secret`).
+    #[serde(default)]
+    pub configmap: Option<Spanned<String>>,
+    /// A Secret holding the key: touban reads and writes it, never shows
+    /// more of it than the host.
+    #[serde(default)]
+    pub secret: Option<Spanned<String>>,
+    /// The key: a URL (`postgres://user:…@host:5432/db`, whose host and
+    /// port are replaced) or a bare `host[:port]`.
+    pub key: String,
+    /// The address the key gets once this database is primary (default:
+    /// the host and port of `direct.url`).
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
+    /// The deployments restarted once the key is changed.
+    #[serde(default)]
+    pub restart: Vec<String>,
+}
+
+impl Consumer {
+    /// The object holding the key: its kind and name.
+    pub fn object(&self) -> (crate::model::action::ObjectKind, &str) {
+        use crate::model::action::ObjectKind;
+        match (&self.secret, &self.configmap) {
+            (Some(s), _) => (ObjectKind::Secret, s.get_ref()),
+            (None, Some(c)) => (ObjectKind::ConfigMap, c.get_ref()),
+            (None, None) => (ObjectKind::ConfigMap, ""),
+        }
+    }
+}
+
+impl Database {
+    /// The address a consumer's key gets once this database is primary:
+    /// its own `host`, else `direct.url`'s host and port.
+    pub fn consumer_host(&self, c: &Consumer) -> Option<String> {
+        if let Some(h) = &c.host {
+            return Some(h.get_ref().clone());
+        }
+        let url = self.direct.as_ref()?.url.get_ref();
+        crate::exec::actions::repoint::host_of(url).map(str::to_owned)
+    }
 }
 
 /// An Azure Database for PostgreSQL flexible server, acted on through
@@ -537,9 +600,14 @@ pub struct Cache {
     pub region: Spanned<String>,
     /// What it is.
     pub kind: CacheKind,
-    /// Direct access.
+    /// Direct access: the monitoring login.
     #[serde(default)]
     pub direct: Option<Direct>,
+    /// The executor's login (`FAILOVER`, `REPLICAOF`), kept apart from
+    /// `direct` (a Redis ACL user that may only `INFO`, say). Unset: the
+    /// executor acts with `direct`, and every plan says so.
+    #[serde(default)]
+    pub action: Option<Direct>,
     /// A redis_exporter `/metrics` URL.
     #[serde(default)]
     pub exporter: Option<Spanned<String>>,
@@ -742,6 +810,7 @@ impl Platform {
         let regions = self.validate_regions()?;
         self.validate_resources(&regions)?;
         self.validate_replication()?;
+        self.validate_consumers()?;
         if let Some(t) = &self.traffic {
             validate_traffic(t, &regions)?;
         }
@@ -790,6 +859,66 @@ impl Platform {
                     "rpo_seconds must be 1 to 86400 (the seconds of writes a failover may lose)"
                         .into(),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every `[[databases.consumers]]`: one ConfigMap or Secret, a
+    /// cluster of the database's region, an address to point at.
+    fn validate_consumers(&self) -> Result<(), (std::ops::Range<usize>, String)> {
+        for d in &self.databases {
+            for c in &d.consumers {
+                match (&c.configmap, &c.secret) {
+                    (Some(a), Some(_)) => {
+                        return Err((
+                            a.span(),
+                            "a consumer names a configmap or a secret, not both".into(),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err((
+                            c.cluster.span(),
+                            "a consumer names the configmap or secret holding the database's address"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
+                }
+                let Some(k) = self
+                    .clusters
+                    .iter()
+                    .find(|k| k.name.get_ref() == c.cluster.get_ref())
+                else {
+                    return Err((
+                        c.cluster.span(),
+                        format!(
+                            "consumer cluster `{}` is not one of the [[clusters]]",
+                            c.cluster.get_ref()
+                        ),
+                    ));
+                };
+                if k.region.get_ref() != d.region.get_ref() {
+                    return Err((
+                        c.cluster.span(),
+                        format!(
+                            "consumer cluster `{}` is in {}, not in {}'s region {}: re-point the applications beside the database",
+                            c.cluster.get_ref(),
+                            k.region.get_ref(),
+                            d.name.get_ref(),
+                            d.region.get_ref()
+                        ),
+                    ));
+                }
+                if d.consumer_host(c).is_none() {
+                    return Err((
+                        c.cluster.span(),
+                        format!(
+                            "the consumer of {} needs `host` (the address to point at): the database has no direct.url to take it from",
+                            d.name.get_ref()
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
@@ -990,14 +1119,12 @@ impl Platform {
             check_name("database", &d.region, &d.name)?;
             check_reach(
                 &d.name,
-                d.direct.as_ref(),
+                [d.direct.as_ref(), d.action.as_ref()],
                 d.exporter.as_ref(),
                 d.cloudwatch.as_ref(),
                 &["postgres", "postgresql"],
             )?;
-            if let Some(a) = &d.azure {
-                check_azure(a)?;
-            }
+            d.azure.as_ref().map_or(Ok(()), check_azure)?;
             if let Some(endpoint) = d.rds.as_ref().and_then(|r| r.endpoint.as_ref()) {
                 check_url(endpoint, &["http", "https"])?;
             }
@@ -1006,7 +1133,7 @@ impl Platform {
             check_name("cache", &c.region, &c.name)?;
             check_reach(
                 &c.name,
-                c.direct.as_ref(),
+                [c.direct.as_ref(), c.action.as_ref()],
                 c.exporter.as_ref(),
                 c.cloudwatch.as_ref(),
                 &["redis", "rediss"],
@@ -1187,13 +1314,18 @@ pub fn azure_server_name(id: &str) -> Option<&str> {
     .then_some(*name)
 }
 
+/// `[direct, action]`: the monitoring login and the executor's, each
+/// checked alike.
 fn check_reach(
     name: &Spanned<String>,
-    direct: Option<&Direct>,
+    [direct, action]: [Option<&Direct>; 2],
     exporter: Option<&Spanned<String>>,
     cloudwatch: Option<&CloudWatchRef>,
     schemes: &[&str],
 ) -> Result<(), (std::ops::Range<usize>, String)> {
+    if let Some(a) = action {
+        check_direct(a, schemes)?;
+    }
     if direct.is_none() && exporter.is_none() && cloudwatch.is_none() {
         return Err((
             name.span(),
@@ -1204,22 +1336,28 @@ fn check_reach(
         ));
     }
     if let Some(d) = direct {
-        check_url(&d.url, schemes)?;
-        if let Some(secret) = &d.password {
-            let s = secret.get_ref();
-            if s.env.is_some() == s.file.is_some() {
-                return Err((
-                    secret.span(),
-                    "password: expected exactly one of env = \"VAR\" or file = \"/path\"".into(),
-                ));
-            }
-        }
+        check_direct(d, schemes)?;
     }
     if let Some(url) = exporter {
         check_url(url, &["http", "https"])?;
     }
     if let Some(endpoint) = cloudwatch.and_then(|c| c.endpoint.as_ref()) {
         check_url(endpoint, &["http", "https"])?;
+    }
+    Ok(())
+}
+
+/// A direct login: its URL of one of `schemes`, its password a reference.
+fn check_direct(d: &Direct, schemes: &[&str]) -> Result<(), (std::ops::Range<usize>, String)> {
+    check_url(&d.url, schemes)?;
+    if let Some(secret) = &d.password {
+        let s = secret.get_ref();
+        if s.env.is_some() == s.file.is_some() {
+            return Err((
+                secret.span(),
+                "password: expected exactly one of env = \"VAR\" or file = \"/path\"".into(),
+            ));
+        }
     }
     Ok(())
 }

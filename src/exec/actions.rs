@@ -11,6 +11,7 @@ pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
 pub mod rds;
+pub mod repoint;
 pub mod restart;
 pub mod rollout;
 pub mod scale;
@@ -69,6 +70,9 @@ pub struct Seen {
     /// For a cloud replica: what its postgres_exporter says now (its
     /// lag), if it has one.
     pub exported: Option<Result<crate::model::data::DbStatus, String>>,
+    /// For a ConfigMap or Secret: the value of the action's key (`None`:
+    /// no such key), or why the object could not be read.
+    pub config: Option<Result<Option<crate::exec::backend::KeyValue>, String>>,
 }
 
 /// A database target as read before planning: itself, and the primary a
@@ -130,6 +134,9 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         }
         // With parts, the runner plans each; with none it is the drill's
         // record, never run.
+        ActionKind::Repoint { key, host, restart } => {
+            repoint::plan(request, key, host, restart, seen)
+        }
         ActionKind::RegionFailover { from, to, .. } => Err(Refusal::instead(
             format!("the region runbook {from} → {to} names no part to run"),
             "`:failover-region` plans it from what the sources read; `touban drill` checks the readiness from the shell",

@@ -117,6 +117,25 @@ pub struct Sequence {
     pub readable: bool,
 }
 
+/// A ConfigMap's or Secret's value as read: perhaps a credential, so it
+/// never prints (`{:?}` shows `KeyValue(…)`); [`KeyValue::reveal`] is for
+/// the code that rewrites it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyValue(pub String);
+
+impl KeyValue {
+    /// The value itself: for rewriting, never for showing.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for KeyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyValue(…)")
+    }
+}
+
 /// A cache's primary as the executor reads it, with its replicas.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CacheReading {
@@ -180,6 +199,44 @@ pub struct Sender {
     pub state: String,
     /// `replay_lsn`.
     pub replayed: Option<u64>,
+}
+
+/// What a plan on each database and cache says of the login the executor
+/// acts with: its own `action` login, or the monitoring one (`direct`),
+/// which then may fence and promote; by `database/NAME` and `cache/NAME`.
+/// URLs masked.
+pub fn logins(platform: &crate::config::Platform) -> std::collections::BTreeMap<String, String> {
+    use crate::config::secret::mask_url;
+    let say = |name: &str,
+               action: Option<&crate::config::platform::Direct>,
+               direct: Option<&crate::config::platform::Direct>,
+               section: &str| {
+        match (action, direct) {
+            (Some(a), _) => Some(format!(
+                "touban acts on {name} as {} (its action login; the monitoring login does not fence or promote)",
+                mask_url(a.url.get_ref())
+            )),
+            (None, Some(d)) => Some(format!(
+                "touban acts on {name} with the monitoring login {}: give it action = {{ url, password }} in its {section} for the monitoring login to need no more than reading",
+                mask_url(d.url.get_ref())
+            )),
+            (None, None) => None,
+        }
+    };
+    let mut lines = std::collections::BTreeMap::new();
+    for d in &platform.databases {
+        let name = d.name.get_ref();
+        if let Some(l) = say(name, d.action.as_ref(), d.direct.as_ref(), "[[databases]]") {
+            lines.insert(format!("database/{name}"), l);
+        }
+    }
+    for c in &platform.caches {
+        let name = c.name.get_ref();
+        if let Some(l) = say(name, c.action.as_ref(), c.direct.as_ref(), "[[caches]]") {
+            lines.insert(format!("cache/{name}"), l);
+        }
+    }
+    lines
 }
 
 /// What the executor reads and does on a cluster.
@@ -302,6 +359,31 @@ pub trait Backend: Sync {
         &self,
         object: &Target,
         patch: &serde_json::Value,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Call, Failure>> + Send;
+
+    /// Which login the executor acts with on the target database or cache,
+    /// as a plan says it (its URL masked), if it is known.
+    fn login(&self, target: &Target) -> Option<String>;
+
+    /// The value of `key` in the target ConfigMap or Secret (a Secret's
+    /// decoded), with the object's resourceVersion: `None` when the object
+    /// does not exist, `Some((None, rv))` when it lacks the key.
+    fn config_value(
+        &self,
+        target: &Target,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(Option<KeyValue>, String)>, Failure>> + Send;
+
+    /// Replaces `key` of the target ConfigMap or Secret with `to` if it is
+    /// still `from` (a JSON patch whose `test` makes it a compare-and-swap:
+    /// 422 otherwise; server-side dry run when `dry_run`).
+    fn set_config_value(
+        &self,
+        target: &Target,
+        key: &str,
+        from: &KeyValue,
+        to: &KeyValue,
         dry_run: bool,
     ) -> impl Future<Output = Result<Call, Failure>> + Send;
 

@@ -122,6 +122,8 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Cache => "cache",
         ObjectKind::Pool => "pool",
         ObjectKind::Region => "region",
+        ObjectKind::ConfigMap => "configmap",
+        ObjectKind::Secret => "secret",
     };
     let name: String = target
         .name

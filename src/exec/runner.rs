@@ -6,6 +6,7 @@
 
 mod azure;
 mod cache;
+mod config;
 mod db;
 mod pod;
 mod rds;
@@ -60,13 +61,30 @@ pub async fn prepare<B: Backend>(
             region::plan(backend, request, &runbook).await?
         }
         _ => {
-            let job = actions::plan(request, &read::seen(backend, request, primary).await?)?;
+            let mut job = actions::plan(request, &read::seen(backend, request, primary).await?)?;
+            say_login(backend, &mut job);
             preflight(backend, request, &job).await?;
             job
         }
     };
     job.plan.dry_run = Some(dry_run_check(backend, &job).await?);
     Ok(job)
+}
+
+/// A plan on a database or cache says which login acts: its own action
+/// login, or the monitoring one, which then may fence and promote. A cloud
+/// API's action (RDS, Azure) acts with the cloud's credentials instead.
+fn say_login<B: Backend>(backend: &B, job: &mut Job) {
+    let cloud = matches!(
+        job.plan.request.kind,
+        ActionKind::RdsFailover | ActionKind::RdsPromote | ActionKind::PromoteReplica { .. }
+    );
+    if cloud {
+        return;
+    }
+    if let Some(login) = backend.login(&job.plan.request.target) {
+        job.plan.changes.push(login);
+    }
 }
 
 /// Every mutating step as a server-side dry run (`dryRun=All`), before the
@@ -715,6 +733,7 @@ async fn perform<B: Backend>(
         ActionKind::Scale { replicas } => Some(i64::from(replicas)),
         ActionKind::HpaBounds { .. }
         | ActionKind::Restart
+        | ActionKind::Repoint { .. }
         | ActionKind::RetargetHpa
         | ActionKind::DeletePod
         | ActionKind::SetImage { .. }
@@ -789,6 +808,7 @@ async fn perform<B: Backend>(
         Op::Db(op) => db::perform(backend, job, op, cancel, resuming).await,
         Op::Cache(op) => cache::perform(backend, job, op, cancel, resuming).await,
         Op::Traffic(op) => traffic::perform(backend, job, op, cancel, resuming).await,
+        Op::Config(op) => config::perform(backend, job, op, cancel).await,
         Op::Azure(op) => azure::perform(backend, job, op, cancel, resuming).await,
         // Boxed: the AWS SDK's futures are large, and every step's future
         // would be as large.

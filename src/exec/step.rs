@@ -124,6 +124,8 @@ pub enum Op {
     Cache(CacheOp),
     /// A step on a load-balancer pool.
     Traffic(TrafficOp),
+    /// A step of re-pointing applications at a promoted database.
+    Config(ConfigOp),
     /// A step of an Azure read replica's promotion.
     Azure(AzureOp),
     /// A step of an RDS failover or promotion.
@@ -467,6 +469,40 @@ pub enum CacheOp {
         to: String,
         /// The servers that should replicate from it.
         others: Vec<String>,
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// The steps of re-pointing applications (the target is the ConfigMap or
+/// Secret). Only hosts are carried: the value is read and written inside
+/// the step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConfigOp {
+    /// The key is pointed at `to` if it still points at `from` (resumed,
+    /// or planned so: found at `to` already, nothing is written).
+    PointAt {
+        /// The key.
+        key: String,
+        /// The host it pointed at when planned.
+        from: String,
+        /// The host it is to point at.
+        to: String,
+    },
+    /// The deployment (in the target's namespace) restarted at `at`,
+    /// unless it is already or runs no pod.
+    Restart {
+        /// The deployment's name.
+        deployment: String,
+        /// The `restartedAt` annotation's value: the time of planning.
+        at: String,
+    },
+    /// Waits until the deployment's pods are all of the restart at `at`.
+    AwaitRestarted {
+        /// The deployment's name.
+        deployment: String,
+        /// The annotation's value.
+        at: String,
         /// How long to wait at most.
         within: Duration,
     },

@@ -47,6 +47,10 @@ pub enum ObjectKind {
     /// and `name` are the DR region's name in the config, its `cluster`
     /// the primary's).
     Region,
+    /// A v1 ConfigMap.
+    ConfigMap,
+    /// A v1 Secret (its values are never shown, logged or audited).
+    Secret,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -278,6 +282,21 @@ pub enum ActionKind {
         /// Now, not waiting for the replica to catch up.
         forced: bool,
     },
+    /// Re-point applications at a promoted database: the `key` of the
+    /// target ConfigMap or Secret (a URL, whose host and port are
+    /// replaced, or a bare host) set to `host`, then each deployment of
+    /// `restart` restarted so that its pods read it. Only the host is
+    /// carried, shown and audited: the rest of a Secret's value (its
+    /// password) never leaves the cluster.
+    Repoint {
+        /// The key holding the database's address (`DATABASE_URL`).
+        key: String,
+        /// The new `host:port`.
+        host: String,
+        /// The deployments (in the target's namespace) that read it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        restart: Vec<String>,
+    },
     /// The region runbook: the DR region `to` takes over from the primary
     /// region `from`, as one job of `parts` (each an action of its own,
     /// planned from what is read when the runbook is planned: Korea
@@ -351,6 +370,7 @@ impl ActionKind {
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",
             ActionKind::RegionFailover { .. } => "region-failover",
+            ActionKind::Repoint { .. } => "repoint",
         }
     }
 }

@@ -63,6 +63,24 @@ pub fn apply(kind: &str, object: &mut Value) {
                 }
             }
         }
+        // The API server folds `stringData` into `data` (base64) and keeps
+        // no `stringData`: what a write sends in clear is read back encoded.
+        "Secret" => {
+            if let Some(o) = object.as_object_mut() {
+                set_default(o, "type", json!("Opaque"));
+                if let Some(Value::Object(clear)) = o.remove("stringData") {
+                    use base64::Engine as _;
+                    let b64 = base64::engine::general_purpose::STANDARD;
+                    let data = o.entry("data").or_insert_with(|| json!({}));
+                    if let Some(data) = data.as_object_mut() {
+                        for (k, v) in clear {
+                            let v = v.as_str().unwrap_or_default();
+                            data.insert(k, json!(b64.encode(v)));
+                        }
+                    }
+                }
+            }
+        }
         "Service" => {
             if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
                 set_default(spec, "type", json!("ClusterIP"));
@@ -164,6 +182,7 @@ pub fn validate(kind: &str, object: &Value) -> Result<(), String> {
         "Service" => check::<core::v1::Service>(object),
         "Endpoints" => check::<core::v1::Endpoints>(object),
         "ConfigMap" => check::<core::v1::ConfigMap>(object),
+        "Secret" => check::<core::v1::Secret>(object),
         "Event" => check::<core::v1::Event>(object),
         "Deployment" => check::<apps::v1::Deployment>(object),
         "ReplicaSet" => check::<apps::v1::ReplicaSet>(object),

@@ -98,6 +98,7 @@ pub const RESOURCES: &[Resource] = &[
         &[],
         false,
     ),
+    res("", "v1", "secrets", "Secret", true, &[], &[], false),
     res("", "v1", "events", "Event", true, &["ev"], &[], false),
     res(
         "apps",

@@ -126,6 +126,7 @@ fn columns(kind: &str) -> Vec<Value> {
             s("Message"),
         ],
         "ConfigMap" => vec![s("Name"), int("Data"), s("Age")],
+        "Secret" => vec![s("Name"), s("Type"), int("Data"), s("Age")],
         "Namespace" => vec![s("Name"), s("Status"), s("Age")],
         "Endpoints" => vec![s("Name"), s("Endpoints"), s("Age")],
         _ => vec![s("Name"), column("Created At", "date", 0)],
@@ -227,6 +228,16 @@ fn cells(kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         "Event" => event_cells(&row),
         "ConfigMap" => vec![
             json!(name),
+            json!(
+                o.get("data")
+                    .and_then(Value::as_object)
+                    .map_or(0, serde_json::Map::len)
+            ),
+            json!(created),
+        ],
+        "Secret" => vec![
+            json!(name),
+            json!(text(o, "/type")),
             json!(
                 o.get("data")
                     .and_then(Value::as_object)

@@ -12,6 +12,15 @@ use super::resource::Resource;
 use super::store::Store;
 
 /// The namespace of the workloads.
+/// The Secret the seed's backend reads `DATABASE_URL` from.
+pub const APP_SECRET: &str = "backend-api-secrets";
+/// The sandbox's application password, in its Secret: what must never
+/// reach touban's screen, log or audit log.
+pub const APP_PASSWORD: &str = "s4ndbox-app-pw-1f0e";
+/// Tokyo's RDS endpoint, as the sandbox's RDS reports it.
+pub const TOKYO_DB_HOST: &str =
+    "iworkz-production-postgres.c0sandbox.ap-northeast-1.rds.amazonaws.com:5432";
+
 pub const NAMESPACE: &str = "iworkz-production";
 
 /// A simulated cluster's shape.
@@ -257,6 +266,22 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
         json!({"metadata": {"name": "backend-api-config", "labels": {"app": "backend-api"}},
             "data": {"NODE_ENV": "production", "LOG_LEVEL": log_level, "FEATURE_AI_MATCHING": "true",
                 "FEATURE_VOICE_INTERFACE": "true", "FEATURE_BUSINESS_CARD_SCANNER": "true"}}),
+    );
+    // The seed's backend reads its database and cache from a Secret. Both
+    // regions' point at Tokyo's primary: Korea's standby writes across the
+    // regions until a failover re-points it at its own promoted server.
+    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+    create(
+        store,
+        "Secret",
+        NAMESPACE,
+        json!({"metadata": {"name": APP_SECRET, "labels": {"app": "backend-api"}},
+        "type": "Opaque",
+        "data": {
+            "DATABASE_URL": b64(&format!("postgres://iworkz_app:{APP_PASSWORD}@{TOKYO_DB_HOST}/iworkz?sslmode=require")),
+            "REDIS_URL": b64("rediss://iworkz-redis.c0sandbox.apne1.cache.amazonaws.com:6379"),
+            "JWT_SECRET": b64(APP_PASSWORD),
+        }}),
     );
     let seeded: i64 = APPS.iter().map(|a| a.replicas[idx]).sum();
     filler(

@@ -90,6 +90,9 @@ pub struct KubeBackend {
     azure: BTreeMap<String, Result<super::azure::Arm, String>>,
     /// RDS instances, by configured database name.
     rds: super::rds::Instances,
+    /// Which login the executor acts with on each database and cache, by
+    /// configured name, as a plan says it.
+    logins: BTreeMap<String, String>,
 }
 
 impl KubeBackend {
@@ -103,6 +106,7 @@ impl KubeBackend {
             traffic: None,
             azure: BTreeMap::new(),
             rds: super::rds::Instances::default(),
+            logins: BTreeMap::new(),
             clusters: BTreeMap::new(),
             clients: clients
                 .into_iter()
@@ -201,6 +205,7 @@ impl KubeBackend {
             traffic: None,
             azure: BTreeMap::new(),
             rds: super::rds::Instances::default(),
+            logins: BTreeMap::new(),
             clusters: clusters
                 .iter()
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
@@ -231,6 +236,48 @@ impl KubeBackend {
         direct: BTreeMap<String, crate::config::platform::Direct>,
     ) -> KubeBackend {
         self.databases = super::postgres::Databases::new(direct);
+        self
+    }
+
+    /// The same backend, acting on the platform's PostgreSQL databases and
+    /// Redis caches with each one's `action` login, else its `direct` one
+    /// (and saying which in every plan).
+    #[must_use]
+    pub fn with_data_tier(self, platform: &crate::config::Platform) -> KubeBackend {
+        use crate::config::platform::DatabaseKind;
+        let databases = platform
+            .databases
+            .iter()
+            .filter(|d| d.kind == DatabaseKind::Postgres)
+            .filter_map(|d| {
+                let login = d.action.clone().or_else(|| d.direct.clone())?;
+                Some((d.name.get_ref().clone(), login))
+            })
+            .collect();
+        let caches = platform
+            .caches
+            .iter()
+            .filter_map(|c| {
+                let reach = super::redis::Reach {
+                    kind: c.kind,
+                    direct: c.action.clone().or_else(|| c.direct.clone())?,
+                    master_name: c.master_name.clone(),
+                    replicas: c.replicas.clone(),
+                };
+                Some((c.name.get_ref().clone(), reach))
+            })
+            .collect();
+        self.with_databases(databases)
+            .with_caches(caches)
+            .with_logins(super::logins(platform))
+    }
+
+    /// The same backend, saying in each plan which login it acts with on
+    /// these databases and caches (by `database/NAME` or `cache/NAME` →
+    /// what to say).
+    #[must_use]
+    pub fn with_logins(mut self, logins: BTreeMap<String, String>) -> KubeBackend {
+        self.logins = logins;
         self
     }
 
@@ -459,6 +506,8 @@ impl Backend for KubeBackend {
             ObjectKind::HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling/v2"),
             ObjectKind::Service => ("Service", "v1"),
             ObjectKind::Pod => ("Pod", "v1"),
+            ObjectKind::ConfigMap => ("ConfigMap", "v1"),
+            ObjectKind::Secret => ("Secret", "v1"),
             ObjectKind::Silence
             | ObjectKind::Database
             | ObjectKind::Cache
@@ -756,11 +805,109 @@ impl Backend for KubeBackend {
             | ObjectKind::Database
             | ObjectKind::Cache
             | ObjectKind::Pool
-            | ObjectKind::Region => Err(Failure {
+            | ObjectKind::Region
+            | ObjectKind::ConfigMap
+            | ObjectKind::Secret => Err(Failure {
                 what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,
             }),
         }?;
+        Ok(Call {
+            status: 200,
+            before: None,
+            after,
+        })
+    }
+
+    fn login(&self, t: &Target) -> Option<String> {
+        use crate::model::action::ObjectKind;
+        let kind = match t.kind {
+            ObjectKind::Database => "database",
+            ObjectKind::Cache => "cache",
+            _ => return None,
+        };
+        self.logins.get(&format!("{kind}/{}", t.name)).cloned()
+    }
+
+    async fn config_value(
+        &self,
+        t: &Target,
+        key: &str,
+    ) -> Result<Option<(Option<super::KeyValue>, String)>, Failure> {
+        use crate::model::action::ObjectKind;
+        use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+        let client = self.client(t).await?;
+        let found = if t.kind == ObjectKind::Secret {
+            let api: Api<Secret> = Api::namespaced(client, &t.namespace);
+            read(|| api.get_opt(&t.name))
+                .await
+                .map_err(|e| failure(t, "get secret", &e))?
+                .map(|o| {
+                    let value = o.data.and_then(|d| {
+                        d.get(key)
+                            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                    });
+                    (value, o.metadata.resource_version)
+                })
+        } else {
+            let api: Api<ConfigMap> = Api::namespaced(client, &t.namespace);
+            read(|| api.get_opt(&t.name))
+                .await
+                .map_err(|e| failure(t, "get configmap", &e))?
+                .map(|o| {
+                    (
+                        o.data.and_then(|d| d.get(key).cloned()),
+                        o.metadata.resource_version,
+                    )
+                })
+        };
+        Ok(found.map(|(v, rv)| (v.map(super::KeyValue), rv.unwrap_or_default())))
+    }
+
+    async fn set_config_value(
+        &self,
+        t: &Target,
+        key: &str,
+        from: &super::KeyValue,
+        to: &super::KeyValue,
+        dry_run: bool,
+    ) -> Result<Call, Failure> {
+        use crate::model::action::ObjectKind;
+        use k8s_openapi::ByteString;
+        use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+        let client = self.client(t).await?;
+        // A Secret's data is base64, as its ByteString serializes.
+        let encode = |v: &super::KeyValue| {
+            if t.kind == ObjectKind::Secret {
+                serde_json::to_value(ByteString(v.reveal().as_bytes().to_vec())).unwrap_or_default()
+            } else {
+                serde_json::Value::String(v.reveal().to_owned())
+            }
+        };
+        let pointer = format!("/data/{}", key.replace('~', "~0").replace('/', "~1"));
+        let ops: json_patch::Patch = serde_json::from_value(json!([
+            {"op": "test", "path": pointer, "value": encode(from)},
+            {"op": "replace", "path": pointer, "value": encode(to)},
+        ]))
+        .map_err(|e| Failure {
+            what: format!("a JSON patch touban built does not parse ({e}): a defect of touban"),
+            status: None,
+        })?;
+        let patch = Patch::<()>::Json(ops);
+        let params = params(dry_run);
+        let after = if t.kind == ObjectKind::Secret {
+            Api::<Secret>::namespaced(client, &t.namespace)
+                .patch(&t.name, &params, &patch)
+                .await
+                .map(|o| o.metadata.resource_version)
+                .map_err(|e| failure(t, "patch secret", &e))?
+        } else {
+            Api::<ConfigMap>::namespaced(client, &t.namespace)
+                .patch(&t.name, &params, &patch)
+                .await
+                .map(|o| o.metadata.resource_version)
+                .map_err(|e| failure(t, "patch configmap", &e))?
+        };
         Ok(Call {
             status: 200,
             before: None,

@@ -35,7 +35,9 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         | ObjectKind::Database
         | ObjectKind::Cache
         | ObjectKind::Pool
-        | ObjectKind::Region => None,
+        | ObjectKind::Region
+        | ObjectKind::ConfigMap
+        | ObjectKind::Secret => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
         ObjectKind::HorizontalPodAutoscaler => hpas
@@ -81,6 +83,25 @@ async fn outside_kubernetes<B: Backend>(
             other_pools: backend.pools_beside(t).await,
             ..Seen::default()
         }),
+        ObjectKind::ConfigMap | ObjectKind::Secret => {
+            let ActionKind::Repoint { key, .. } = &request.kind else {
+                return Some(Seen {
+                    primary,
+                    ..Seen::default()
+                });
+            };
+            let config = match backend.config_value(t, key).await {
+                Ok(Some((value, _))) => Ok(value),
+                Ok(None) => Err("not found".to_owned()),
+                Err(f) => Err(f.what),
+            };
+            Some(Seen {
+                primary,
+                config: Some(config),
+                now: now(),
+                ..Seen::default()
+            })
+        }
         _ => None,
     }
 }
@@ -238,14 +259,20 @@ pub(super) async fn seen<B: Backend>(
         live_colour,
         lease,
         primary,
-        now: jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
+        now: now(),
         db: None,
         cache: None,
         pool: None,
         other_pools: Vec::new(),
         azure: None,
         exported: None,
+        config: None,
     })
+}
+
+/// The time of planning, RFC 3339 to the second (what a restart writes).
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }

@@ -28,7 +28,8 @@ fn runbook_step(kind: &ActionKind) -> &'static str {
         | ActionKind::PromoteReplica { .. }
         | ActionKind::CacheFailover
         | ActionKind::CachePromote
-        | ActionKind::RdsPromote => "5",
+        | ActionKind::RdsPromote
+        | ActionKind::Repoint { .. } => "5",
         ActionKind::TrafficPool { .. } => "6",
         _ => "·",
     }
@@ -73,7 +74,8 @@ pub(super) async fn plan<B: Backend>(
         let seen = super::read::seen(backend, part, part.target.region == r.from)
             .await
             .map_err(|e| within(label, e))?;
-        let job = actions::plan(part, &seen).map_err(|e| within(label, e))?;
+        let mut job = actions::plan(part, &seen).map_err(|e| within(label, e))?;
+        super::say_login(backend, &mut job);
         super::preflight(backend, part, &job)
             .await
             .map_err(|e| within(&job.plan.title, e))?;
@@ -167,6 +169,7 @@ fn gate_before(kind: &ActionKind, passed: &mut (bool, bool)) -> Option<(PlannedS
         ActionKind::Switchover { .. }
             | ActionKind::Promote { .. }
             | ActionKind::PromoteReplica { .. }
+            | ActionKind::RdsPromote
     );
     if promotion && !passed.0 {
         passed.0 = true;
