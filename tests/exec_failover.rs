@@ -780,15 +780,20 @@ async fn the_monitoring_login_cannot_switch_over_and_the_action_login_does() {
 
     let acting = backend_of(&config(true));
     let job = runner::prepare(&acting, &r, false).await.expect("a plan");
-    assert!(
-        job.plan.changes.iter().any(|c| c
-            == &format!(
-                "touban acts on korea-postgres as postgres://postgres@127.0.0.1:{}/postgres (its action login; the monitoring login does not fence or promote)",
-                pair.replica
-            )),
-        "{:#?}",
-        job.plan.changes
-    );
+    // Both ends: the switchover fences the primary with its login.
+    for (db, port) in [
+        ("korea-postgres", pair.replica),
+        ("tokyo-postgres", pair.primary),
+    ] {
+        assert!(
+            job.plan.changes.iter().any(|c| c
+                == &format!(
+                    "touban acts on {db} as postgres://postgres@127.0.0.1:{port}/postgres (its action login; the monitoring login does not fence or promote)"
+                )),
+            "{:#?}",
+            job.plan.changes
+        );
+    }
     let dir = tempfile::tempdir().expect("temp");
     let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
     let who = Who::new("test", "aiko@bastion");

@@ -201,7 +201,9 @@ impl App {
         {
             let (pname, rname) = (primary.name.get_ref(), replica.name.get_ref());
             let answers = self.answers_as_primary(primary);
-            let direct = primary.direct.is_some() && replica.direct.is_some();
+            let reach =
+                |d: &crate::config::platform::Database| d.action.is_some() || d.direct.is_some();
+            let direct = reach(primary) && reach(replica);
             let target = Target {
                 region: replica.region.get_ref().clone(),
                 cluster: rname.clone(),
@@ -265,17 +267,30 @@ impl App {
 }
 
 /// Step 5, after a promotion: each consumer of the promoted database
-/// re-pointed at it and restarted.
+/// re-pointed at it and restarted. A deployment that reads more than one
+/// of the keys is restarted once, by the last part that names it: after
+/// every key it reads is written (one restart time per plan: a second
+/// restart at it would be skipped as done).
 fn repoint_parts(db: &crate::config::platform::Database) -> Vec<ActionRequest> {
-    db.consumers
+    let consumers = &db.consumers;
+    consumers
         .iter()
-        .filter_map(|c| {
+        .enumerate()
+        .filter_map(|(i, c)| {
             let (kind, name) = c.object();
+            let later = |d: &String| {
+                consumers.iter().skip(i + 1).any(|o| {
+                    o.cluster.get_ref() == c.cluster.get_ref()
+                        && o.namespace == c.namespace
+                        && o.restart.contains(d)
+                })
+            };
+            let restart = c.restart.iter().filter(|d| !later(d)).cloned().collect();
             Some(part(
                 ActionKind::Repoint {
                     key: c.key.clone(),
                     host: db.consumer_host(c)?,
-                    restart: c.restart.clone(),
+                    restart,
                 },
                 Target {
                     region: db.region.get_ref().clone(),

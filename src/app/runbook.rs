@@ -234,7 +234,10 @@ impl App {
     ) -> (String, String, String, How) {
         let (pname, rname) = (primary.name.get_ref(), replica.name.get_ref());
         let answers = self.answers_as_primary(primary);
-        let direct = primary.direct.is_some() && replica.direct.is_some();
+        // The executor acts with the action login, else the monitoring one.
+        let reach =
+            |d: &crate::config::platform::Database| d.action.is_some() || d.direct.is_some();
+        let direct = reach(primary) && reach(replica);
         let lag = readiness
             .checks
             .iter()
@@ -319,7 +322,8 @@ impl App {
                         "; give {rname} azure = {{ server, token }} in [[databases]] for touban to promote it"
                     ),
                     _ if direct => String::new(),
-                    _ => "; touban needs `direct` on both ends to act on PostgreSQL".to_owned(),
+                    _ => "; touban needs `action` (or `direct`) on both ends to act on PostgreSQL"
+                        .to_owned(),
                 }
             ))
         };

@@ -910,6 +910,39 @@ impl Platform {
                         ),
                     ));
                 }
+                let key_ok = !c.key.is_empty()
+                    && c.key
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+                if !key_ok || c.namespace.is_empty() {
+                    return Err((
+                        c.cluster.span(),
+                        "a consumer needs its namespace and a key of letters, digits, `-`, `_` and `.` (as Kubernetes names a ConfigMap's or Secret's key)"
+                            .into(),
+                    ));
+                }
+                if let Some(h) = &c.host
+                    && !crate::exec::actions::repoint::valid_host(h.get_ref())
+                {
+                    return Err((
+                        h.span(),
+                        "host is an address only: host[:port] (a URL's user, path and options stay as the key holds them)"
+                            .into(),
+                    ));
+                }
+                let replica = self.replication.iter().any(|r| {
+                    self.replication_end(&r.replica)
+                        .is_ok_and(|x| std::ptr::eq(x, d))
+                });
+                if !replica {
+                    return Err((
+                        c.cluster.span(),
+                        format!(
+                            "{} has consumers but is the replica of no [[replication]] pair: they are re-pointed when it is promoted",
+                            d.name.get_ref()
+                        ),
+                    ));
+                }
                 if d.consumer_host(c).is_none() {
                     return Err((
                         c.cluster.span(),
@@ -1522,6 +1555,47 @@ mod tests {
         );
         let err = Platform::parse("f.toml", &kind).expect_err("unknown kind");
         assert!(err.message.contains("physical"), "{err}");
+    }
+
+    #[test]
+    fn a_consumer_names_one_object_of_its_region_and_an_address_only() {
+        let p = Platform::parse("example.toml", EXAMPLE).expect("example parses");
+        let dr = p
+            .databases
+            .iter()
+            .find(|d| d.name.get_ref() == "iworkz-dr-postgres")
+            .expect("the DR database");
+        assert_eq!(dr.consumers.len(), 1);
+        let consumer = |body: &str| {
+            format!(
+                "{EXAMPLE}\n[[databases.consumers]]\ncluster = \"aks-korea\"\nnamespace = \"ns\"\n{body}\n"
+            )
+        };
+        for (body, says) in [
+            (
+                "secret = \"s\"\nkey = \"DATABASE_URL\"\nhost = \"postgres://u:pw@h:5432/db\"",
+                "host is an address only",
+            ),
+            (
+                "secret = \"s\"\nkey = \"DATABASE URL\"\nhost = \"h:5432\"",
+                "a key of letters",
+            ),
+            (
+                "secret = \"s\"\nconfigmap = \"c\"\nkey = \"K\"\nhost = \"h\"",
+                "not both",
+            ),
+            ("key = \"K\"\nhost = \"h\"", "names the configmap or secret"),
+            ("secret = \"s\"\nkey = \"K\"", "needs `host`"),
+        ] {
+            let err = Platform::parse("f.toml", &consumer(body)).expect_err(says);
+            assert!(err.message.contains(says), "{err}");
+            assert!(!err.to_string().contains("pw@"), "{err}");
+        }
+        let tokyo = format!(
+            "{EXAMPLE}\n[[databases.consumers]]\ncluster = \"eks-tokyo\"\nnamespace = \"ns\"\nsecret = \"s\"\nkey = \"K\"\nhost = \"h\"\n"
+        );
+        let err = Platform::parse("f.toml", &tokyo).expect_err("another region");
+        assert!(err.message.contains("beside the database"), "{err}");
     }
 
     #[test]

@@ -82,9 +82,21 @@ fn say_login<B: Backend>(backend: &B, job: &mut Job) {
     if cloud {
         return;
     }
-    if let Some(login) = backend.login(&job.plan.request.target) {
-        job.plan.changes.push(login);
+    let target = &job.plan.request.target;
+    let mut lines: Vec<String> = backend.login(target).into_iter().collect();
+    // A switchover fences the primary it names, a promotion fences it
+    // should it answer again: with the primary's own login.
+    if let ActionKind::Switchover { primary, .. } | ActionKind::Promote { primary } =
+        &job.plan.request.kind
+    {
+        let named = Target {
+            name: primary.clone(),
+            cluster: primary.clone(),
+            ..target.clone()
+        };
+        lines.extend(backend.login(&named));
     }
+    job.plan.changes.extend(lines);
 }
 
 /// Every mutating step as a server-side dry run (`dryRun=All`), before the

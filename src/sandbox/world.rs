@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::resource::Resource;
 use super::store::Store;
 
-/// The namespace of the workloads.
 /// The Secret the seed's backend reads `DATABASE_URL` from.
 pub const APP_SECRET: &str = "backend-api-secrets";
 /// The sandbox's application password, in its Secret: what must never
@@ -21,6 +20,7 @@ pub const APP_PASSWORD: &str = "s4ndbox-app-pw-1f0e";
 pub const TOKYO_DB_HOST: &str =
     "iworkz-production-postgres.c0sandbox.ap-northeast-1.rds.amazonaws.com:5432";
 
+/// The namespace of the workloads.
 pub const NAMESPACE: &str = "iworkz-production";
 
 /// A simulated cluster's shape.

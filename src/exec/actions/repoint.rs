@@ -19,34 +19,55 @@ use crate::exec::step::{Access, ConfigOp, Job, Op};
 use crate::model::action::{ActionRequest, ObjectKind};
 use crate::model::plan::{Plan, PlannedStep, Refusal, StepKind};
 
-/// The `host[:port]` a value points at: a URL's authority without its
-/// user and password, or the value itself when it is no URL; `None` when
-/// empty.
-pub fn host_of(value: &str) -> Option<&str> {
-    let host = match value.split_once("://") {
-        Some((_, rest)) => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host)
-        }
-        None => value.trim(),
-    };
-    (!host.is_empty()).then_some(host)
+/// Whether `host` is only an address: `host[:port]`, a bracketed IPv6
+/// address, or a comma-separated list of them (libpq's multi-host form).
+pub fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | ',' | '[' | ']')
+        })
 }
 
-/// `value` pointed at `host`: a URL with its authority's host and port
-/// replaced (everything else kept byte for byte), a bare value replaced.
-pub fn rewrite(value: &str, host: &str) -> String {
-    let Some((scheme, rest)) = value.split_once("://") else {
-        return host.to_owned();
+/// Where a URL's address is: the byte range of its host and port, after
+/// the user part (which ends at the last `@` before the path, as libpq
+/// reads it: a password may hold `?` or `#`) and before the path, query
+/// or fragment.
+fn address(value: &str) -> Option<std::ops::Range<usize>> {
+    let (scheme, rest) = value.split_once("://")?;
+    let base = scheme.len() + 3;
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let start = rest
+        .get(..slash)
+        .and_then(|a| a.rfind('@'))
+        .map_or(0, |i| i + 1);
+    let after = rest.get(start..)?;
+    let end = start + after.find(['/', '?', '#']).unwrap_or(after.len());
+    Some(base + start..base + end)
+}
+
+/// The `host[:port]` a value points at: a URL's address without its user
+/// and password, or the value itself when it is a bare address; `None`
+/// when what was found is not an address (an empty host, a libpq keyword
+/// string): never a piece of the value that could hold its password.
+pub fn host_of(value: &str) -> Option<&str> {
+    let host = match address(value) {
+        Some(r) => value.get(r)?,
+        None => value.trim(),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let user = authority
-        .rsplit_once('@')
-        .map_or(String::new(), |(u, _)| format!("{u}@"));
-    format!("{scheme}://{user}{host}{tail}")
+    valid_host(host).then_some(host)
+}
+
+/// `value` pointed at `host`: a URL with its address replaced (everything
+/// else kept byte for byte), a bare address replaced.
+pub fn rewrite(value: &str, host: &str) -> String {
+    match address(value) {
+        Some(r) => format!(
+            "{}{host}{}",
+            value.get(..r.start).unwrap_or_default(),
+            value.get(r.end..).unwrap_or_default()
+        ),
+        None => host.to_owned(),
+    }
 }
 
 /// The object's kind as the API and the plan name it.
@@ -125,13 +146,15 @@ pub fn plan(
         to: host.to_owned(),
     })];
     let mut changes = vec![if already {
-        format!("{object}: {key} points at {host} already: nothing to write, nothing to restart")
+        format!(
+            "{object}: {key} points at {host} already: nothing to write; the deployments are restarted still, for no pod to hold an address read before"
+        )
     } else {
         format!("{object}: {key} {from} → {host} (only the host changes)")
     }];
     // Pods read their configuration when they start: a key changed under
-    // them is read by their replacements only.
-    let restart: &[String] = if already { &[] } else { restart };
+    // them (by this job before an interruption, or by hand) is read by
+    // their replacements only, so the restarts are planned either way.
     for (step, op, change) in restarts(t, key, host, restart, &seen.now) {
         steps.push(step);
         ops.push(op);
@@ -142,7 +165,15 @@ pub fn plan(
     let plan = Plan {
         request: request.clone(),
         title: if already {
-            format!("{key} of {noun} {} points at {host} already", t.name)
+            format!(
+                "{key} of {noun} {} points at {host} already; restart {}",
+                t.name,
+                if restart.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    restart.join(", ")
+                }
+            )
         } else {
             format!(
                 "re-point {key} of {noun} {} at {host} and restart {}",
@@ -246,6 +277,18 @@ mod tests {
         assert_eq!(rewrite("db.internal", "b:5432"), "b:5432");
         assert_eq!(host_of("postgres://u@/db"), None);
         assert_eq!(host_of(""), None);
+        // A password may hold `?` and `#`: the user part ends at the last
+        // `@` before the path, as libpq reads it.
+        let odd = "postgres://app:ab?c#d@tokyo:5432/db?sslmode=require";
+        assert_eq!(host_of(odd), Some("tokyo:5432"));
+        assert_eq!(
+            rewrite(odd, "seoul:5432"),
+            "postgres://app:ab?c#d@seoul:5432/db?sslmode=require"
+        );
+        assert_eq!(host_of("redis://cache:6379?db=1"), Some("cache:6379"));
+        // A libpq keyword string is no address: refused, never quoted.
+        assert_eq!(host_of("host=tokyo password=hunter2"), None);
+        assert_eq!(host_of("postgres://[::1]:5432/db"), Some("[::1]:5432"));
     }
 
     fn request() -> ActionRequest {
@@ -297,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn a_key_pointing_there_already_restarts_nothing() {
+    fn a_key_pointing_there_already_is_not_written_but_its_readers_restart() {
         let job = plan(
             &request(),
             "DATABASE_URL",
@@ -306,7 +349,7 @@ mod tests {
             &seen(Some("postgres://app:x@seoul:5432/iworkz")),
         )
         .expect("planned");
-        assert_eq!(job.ops.len(), 1);
+        assert_eq!(job.ops.len(), 3, "the check, a restart and its wait");
         assert_eq!(job.plan.steps[0].kind, StepKind::Check);
         let missing = plan(&request(), "DATABASE_URL", "seoul:5432", &[], &seen(None));
         assert!(missing.is_err_and(|r| r.why.contains("has no key DATABASE_URL")));

@@ -839,16 +839,27 @@ impl Backend for KubeBackend {
         let client = self.client(t).await?;
         let found = if t.kind == ObjectKind::Secret {
             let api: Api<Secret> = Api::namespaced(client, &t.namespace);
-            read(|| api.get_opt(&t.name))
+            let got = read(|| api.get_opt(&t.name))
                 .await
-                .map_err(|e| failure(t, "get secret", &e))?
-                .map(|o| {
-                    let value = o.data.and_then(|d| {
-                        d.get(key)
-                            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-                    });
-                    (value, o.metadata.resource_version)
-                })
+                .map_err(|e| failure(t, "get secret", &e))?;
+            match got {
+                None => None,
+                Some(o) => {
+                    // Text only: bytes rewritten as text would not be the
+                    // bytes the write's test compares.
+                    let value = match o.data.as_ref().and_then(|d| d.get(key)) {
+                        None => None,
+                        Some(b) => Some(String::from_utf8(b.0.clone()).map_err(|_| Failure {
+                            what: format!(
+                                "{key} of secret {}/{} on {} is not text: touban re-points a URL or host only",
+                                t.namespace, t.name, t.cluster
+                            ),
+                            status: None,
+                        })?),
+                    };
+                    Some((value, o.metadata.resource_version))
+                }
+            }
         } else {
             let api: Api<ConfigMap> = Api::namespaced(client, &t.namespace);
             read(|| api.get_opt(&t.name))
@@ -895,18 +906,28 @@ impl Backend for KubeBackend {
         })?;
         let patch = Patch::<()>::Json(ops);
         let params = params(dry_run);
+        // The test failing is a 422: the value changed since it was read.
+        let failed = |doing: &str, e: &kube::Error| {
+            let mut f = failure(t, doing, e);
+            if f.status == Some(422) {
+                f.what.push_str(
+                    ": the value changed since it was read (or the server refused it); plan again",
+                );
+            }
+            f
+        };
         let after = if t.kind == ObjectKind::Secret {
             Api::<Secret>::namespaced(client, &t.namespace)
                 .patch(&t.name, &params, &patch)
                 .await
                 .map(|o| o.metadata.resource_version)
-                .map_err(|e| failure(t, "patch secret", &e))?
+                .map_err(|e| failed("patch secret", &e))?
         } else {
             Api::<ConfigMap>::namespaced(client, &t.namespace)
                 .patch(&t.name, &params, &patch)
                 .await
                 .map(|o| o.metadata.resource_version)
-                .map_err(|e| failure(t, "patch configmap", &e))?
+                .map_err(|e| failed("patch configmap", &e))?
         };
         Ok(Call {
             status: 200,
