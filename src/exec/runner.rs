@@ -243,6 +243,9 @@ pub struct Context<'a> {
     /// A job found in a checkpoint keeps the key it ran under, so that it
     /// takes back its own Lease at once.
     pub key: Option<String>,
+    /// When the job first started (RFC 3339), if this run resumes one a
+    /// console left: a runbook's RTO counts from there.
+    pub began: Option<String>,
     /// Set when the job failed on a conflict before it changed anything:
     /// what it was planned from changed (a precondition, a 409, a JSON
     /// patch's `test`). The executor plans it again and, if the plan
@@ -344,10 +347,22 @@ async fn to_the_end<B: Backend>(
             ActionKind::RegionFailover { to, serving, .. }
                 if serving.is_some() && !job.plan.request.dry_run =>
             {
-                format!(
-                    "succeeded: {to} serves, {} s after this run began (the RTO of this run)",
-                    began.elapsed().as_secs()
-                )
+                let this = began.elapsed().as_secs();
+                let first = cx
+                    .began
+                    .as_deref()
+                    .and_then(|b| b.parse::<jiff::Timestamp>().ok())
+                    .and_then(|b| {
+                        u64::try_from(jiff::Timestamp::now().duration_since(b).as_secs()).ok()
+                    });
+                match first {
+                    Some(total) => format!(
+                        "succeeded: {to} serves, {total} s after the job first began (the RTO, its interruption included; {this} s of it in this resumed run)"
+                    ),
+                    None => format!(
+                        "succeeded: {to} serves, {this} s after this run began (the RTO of this run)"
+                    ),
+                }
             }
             _ => "succeeded".to_owned(),
         },

@@ -71,8 +71,8 @@ struct Queued {
     /// Run again (converging) rather than for the first time.
     resume: bool,
     /// Found in the checkpoint a console left: its key (`session/id`, its
-    /// Lease's) and the world it ran in.
-    found: Option<(String, World)>,
+    /// Lease's), the world it ran in and when it first started (RFC 3339).
+    found: Option<(String, World, String)>,
     /// Planned again after a conflict already (once only).
     replanned: bool,
     /// Refused before its first step (a runbook's freeze): nothing of it
@@ -97,7 +97,7 @@ impl Queued {
     fn key(&self, session: &str) -> String {
         self.found
             .as_ref()
-            .map_or_else(|| format!("{session}/{}", self.id.0), |(k, _)| k.clone())
+            .map_or_else(|| format!("{session}/{}", self.id.0), |(k, ..)| k.clone())
     }
 
     /// Whether a failure or a cancel leaves it to resume: a job that
@@ -217,7 +217,7 @@ fn found<B>(executor: &Executor<B>, events: &mpsc::UnboundedSender<JobEvent>) ->
             id,
             job,
             resume: true,
-            found: Some((key, world)),
+            found: Some((key, world, started)),
             replanned: false,
             refused: false,
         });
@@ -768,6 +768,7 @@ fn start<B: Backend + Send + 'static>(
             cancel: &cancel,
             proceed: Some(&proceed),
             key: Some(key),
+            began: q.found.as_ref().map(|(.., started)| started.clone()),
             conflicted: false,
         };
         let outcome = if q.resume {
@@ -973,7 +974,7 @@ async fn checkpoint<B: Backend>(
             uid: None,
         }
     };
-    if let Some((_, was)) = &q.found
+    if let Some((_, was, _)) = &q.found
         && *was != world
     {
         return Err(format!(
@@ -981,7 +982,11 @@ async fn checkpoint<B: Backend>(
             t.cluster
         ));
     }
-    let started = jiff::Timestamp::now().to_string();
+    // A resumed job keeps its first start: its RTO counts from there.
+    let started = q
+        .found
+        .as_ref()
+        .map_or_else(|| jiff::Timestamp::now().to_string(), |(.., s)| s.clone());
     // The reason as the audit log has it: masked (a resumed silence's
     // comment is the masked reason either way).
     let mut job = q.job.clone();

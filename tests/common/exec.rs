@@ -40,6 +40,7 @@ pub async fn run_job<B: Backend>(
         cancel: &cancel,
         proceed: None,
         key: None,
+        began: None,
         conflicted: false,
     };
     let outcome = if resume {
@@ -83,6 +84,7 @@ pub fn spawn_job<B: Backend + Send + 'static>(
             cancel: &cancelled,
             proceed: None,
             key: None,
+            began: None,
             conflicted: false,
         };
         runner::run(backend.as_ref(), &job, JobId(id), &mut cx).await
