@@ -207,7 +207,14 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, true),
     )
     .await
-    .expect("the runbook ends within two minutes");
+    .unwrap_or_else(|_| {
+        // What it was waiting on: the audit log has every step so far.
+        let log = std::fs::read_to_string(&audit_path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(4).collect();
+        panic!(
+            "the runbook did not end within two minutes; the audit log's last records:\n{tail:#?}"
+        )
+    });
     assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
     assert_eq!(sandbox.azure_api.patches(), 1, "not promoted twice");
     let said: Vec<String> = events
@@ -485,4 +492,67 @@ async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s
     );
     let d = deployments.get("web-frontend-blue").await.expect("read");
     assert_eq!(d.spec.and_then(|s| s.replicas), Some(2), "nothing changed");
+}
+
+/// A Secret another object owns (an ExternalSecret's) is not written: its
+/// controller would put the old address back. The plan says what to
+/// re-point instead; one the console may write is planned by host only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_its_controller_owns_is_not_re_pointed() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, PostParams};
+    use touban::model::action::Target;
+    use touban::sandbox::world::NAMESPACE;
+    let sandbox = common::calm(43, 10.0).await;
+    let client = common::kube_client(&sandbox, "aks-korea").await;
+    let owned: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "db-from-vault", "ownerReferences": [{
+            "apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
+            "name": "db-from-vault", "uid": "7c1e0f4e-0000-4000-8000-000000000001",
+            "controller": true}]},
+        "stringData": {"DATABASE_URL": format!("postgres://app:{APP_PASSWORD}@{TOKYO_DB_HOST}/iworkz")},
+    }))
+    .expect("a Secret");
+    Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .create(&PostParams::default(), &owned)
+        .await
+        .expect("created");
+    let backend = KubeBackend::new(BTreeMap::from([("aks-korea".to_owned(), client)]));
+    let repoint = |name: &str| ActionRequest {
+        kind: ActionKind::Repoint {
+            key: "DATABASE_URL".into(),
+            host: "seoul.example:5432".into(),
+            restart: vec!["backend-api-blue".into()],
+        },
+        target: Target {
+            region: "korea".into(),
+            cluster: "aks-korea".into(),
+            namespace: NAMESPACE.into(),
+            kind: ObjectKind::Secret,
+            name: name.into(),
+        },
+        dry_run: false,
+    };
+    let refused = runner::prepare(&backend, &repoint("db-from-vault"), false)
+        .await
+        .expect_err("an owned Secret");
+    assert!(
+        refused
+            .why
+            .contains("is owned by ExternalSecret db-from-vault: its controller would put the old address back"),
+        "{}",
+        refused.why
+    );
+    assert!(!refused.why.contains(APP_PASSWORD));
+    let job = runner::prepare(&backend, &repoint(APP_SECRET), false)
+        .await
+        .expect("the seed's Secret, which no one owns");
+    assert!(
+        job.plan.changes[0].ends_with(&format!(
+            "DATABASE_URL {TOKYO_DB_HOST} → seoul.example:5432 (only the host changes)"
+        )),
+        "{:#?}",
+        job.plan.changes
+    );
+    assert!(!format!("{job:?}").contains(APP_PASSWORD));
 }

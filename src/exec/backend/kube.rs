@@ -334,6 +334,25 @@ impl KubeBackend {
     }
 }
 
+/// A ConfigMap or Secret that another object owns (an ExternalSecret, a
+/// SealedSecret): its controller would put the old value back, so touban
+/// refuses to write it and says what to re-point instead.
+fn owned(
+    t: &Target,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Result<(), Failure> {
+    match meta.owner_references.as_deref().unwrap_or_default().first() {
+        Some(owner) => Err(Failure {
+            what: format!(
+                "{}/{} on {} is owned by {} {}: its controller would put the old address back; re-point that {} at the new database and drop this consumer from [[databases.consumers]]",
+                t.namespace, t.name, t.cluster, owner.kind, owner.name, owner.kind
+            ),
+            status: None,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The parameters of every patch: touban's field manager, and the
 /// server-side dry run when asked.
 fn params(dry_run: bool) -> PatchParams {
@@ -845,6 +864,7 @@ impl Backend for KubeBackend {
             match got {
                 None => None,
                 Some(o) => {
+                    owned(t, &o.metadata)?;
                     // Text only: bytes rewritten as text would not be the
                     // bytes the write's test compares.
                     let value = match o.data.as_ref().and_then(|d| d.get(key)) {
@@ -862,15 +882,19 @@ impl Backend for KubeBackend {
             }
         } else {
             let api: Api<ConfigMap> = Api::namespaced(client, &t.namespace);
-            read(|| api.get_opt(&t.name))
+            let got = read(|| api.get_opt(&t.name))
                 .await
-                .map_err(|e| failure(t, "get configmap", &e))?
-                .map(|o| {
-                    (
+                .map_err(|e| failure(t, "get configmap", &e))?;
+            match got {
+                None => None,
+                Some(o) => {
+                    owned(t, &o.metadata)?;
+                    Some((
                         o.data.and_then(|d| d.get(key).cloned()),
                         o.metadata.resource_version,
-                    )
-                })
+                    ))
+                }
+            }
         };
         Ok(found.map(|(v, rv)| (v.map(super::KeyValue), rv.unwrap_or_default())))
     }
