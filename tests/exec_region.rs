@@ -498,7 +498,9 @@ async fn changes_to_either_region_are_frozen_while_a_console_holds_the_runbook_s
 /// controller would put the old address back. The plan says what to
 /// re-point instead; one the console may write is planned by host only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_secret_its_controller_owns_is_not_re_pointed() {
+#[allow(clippy::too_many_lines)] // one story: refused, planned, killed, resumed
+async fn an_owned_secret_is_refused_and_a_repoint_killed_after_its_write_resumes_without_writing_again()
+ {
     use k8s_openapi::api::core::v1::Secret;
     use kube::api::{Api, PostParams};
     use touban::model::action::Target;
@@ -555,4 +557,57 @@ async fn a_secret_its_controller_owns_is_not_re_pointed() {
         job.plan.changes
     );
     assert!(!format!("{job:?}").contains(APP_PASSWORD));
+
+    // Killed once the key is written (as its restart begins) and resumed:
+    // the key is not written again, the deployment restarts once.
+    let backend = Arc::new(backend);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log"));
+    let who = Who::new("sandbox", "test@touban");
+    let running = common::exec::spawn_job(
+        Arc::clone(&backend),
+        job.clone(),
+        1,
+        Arc::clone(&audit),
+        who.clone(),
+    );
+    common::exec::kill_at_step(running, 2).await;
+    let target = repoint(APP_SECRET).target;
+    let (url, _) = backend
+        .config_value(&target, "DATABASE_URL")
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        url.expect("the key").reveal(),
+        format!("postgres://iworkz_app:{APP_PASSWORD}@seoul.example:5432/iworkz?sslmode=require"),
+        "written before the kill"
+    );
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, true).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    let said: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::StepEnded { said, .. } => Some(said.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(said[0].contains("nothing written"), "{said:#?}");
+    let blue = Target {
+        kind: ObjectKind::Deployment,
+        name: "backend-api-blue".into(),
+        ..target
+    };
+    let (d, _) = backend
+        .deployment(&blue)
+        .await
+        .expect("read")
+        .expect("there");
+    assert!(d.restarted_at.is_some(), "{d:?}");
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(
+        !log.contains(APP_PASSWORD),
+        "the password is in the audit log"
+    );
 }
