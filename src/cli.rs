@@ -727,6 +727,13 @@ fn spawn_executor(
             .filter_map(|d| Some((d.name.get_ref().clone(), d.rds.clone()?)))
             .collect(),
     );
+    backend = backend.with_elasticache(
+        platform
+            .caches
+            .iter()
+            .filter_map(|c| Some((c.name.get_ref().clone(), c.elasticache.clone()?)))
+            .collect(),
+    );
     let executor = crate::exec::task::Executor {
         backend: std::sync::Arc::new(
             backend

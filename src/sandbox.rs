@@ -18,6 +18,7 @@ pub mod cloudwatch;
 pub mod controller;
 mod defaults;
 mod discovery;
+pub mod elasticache;
 pub mod error;
 mod hpa;
 pub mod metrics;
@@ -121,6 +122,11 @@ pub struct Sandbox {
     pub rds: String,
     /// Its state, for tests.
     pub rds_api: Arc<rds::Rds>,
+    /// ElastiCache's Query API (ap-northeast-1), `http://127.0.0.1:PORT`:
+    /// the Tokyo cache's test failover.
+    pub elasticache: String,
+    /// Its state, for tests.
+    pub elasticache_api: Arc<elasticache::ElastiCache>,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
@@ -281,6 +287,9 @@ impl Sandbox {
         let arm = start_azure(&sim, &mut servers).await?;
         let rds_api = Arc::new(rds::Rds::new(clock));
         let rds = serve_http(rds::router(rds_api.clone()), &mut servers).await?;
+        let elasticache_api = Arc::new(elasticache::ElastiCache::new(clock));
+        let elasticache =
+            serve_http(elasticache::router(elasticache_api.clone()), &mut servers).await?;
         let AlertEndpoints {
             alertmanagers,
             prometheus,
@@ -317,6 +326,8 @@ impl Sandbox {
             azure_api: arm.2,
             rds,
             rds_api,
+            elasticache,
+            elasticache_api,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
@@ -444,7 +455,10 @@ impl Sandbox {
                         );
                     }
                     if e.name == cloudwatch::DB {
-                        t.push_str(&self.aws_refs(&e.name));
+                        t.push_str(&Self::aws_refs(
+                            &e.name,
+                            &[("cloudwatch", &self.cloudwatch), ("rds", &self.rds)],
+                        ));
                     }
                 }
                 "redis_exporter" => {
@@ -454,13 +468,13 @@ impl Sandbox {
                         e.name, e.region, e.url
                     );
                     if e.name == cloudwatch::CACHE {
-                        let _ = writeln!(
-                            t,
-                            "cloudwatch = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\", anonymous = true }}",
-                            e.name,
-                            cloudwatch::AWS_REGION,
-                            self.cloudwatch
-                        );
+                        t.push_str(&Self::aws_refs(
+                            &e.name,
+                            &[
+                                ("cloudwatch", &self.cloudwatch),
+                                ("elasticache", &self.elasticache),
+                            ],
+                        ));
                     }
                 }
                 "service" if e.name == "ai-services" => {
@@ -504,16 +518,18 @@ impl Sandbox {
         t
     }
 
-    /// The Tokyo database's `cloudwatch` and `rds`: the sandbox's
-    /// CloudWatch and RDS, unsigned.
-    fn aws_refs(&self, name: &str) -> String {
-        let line = |key: &str, endpoint: &str| {
-            format!(
-                "{key} = {{ identifier = \"{name}\", aws_region = \"{}\", endpoint = \"{endpoint}\", anonymous = true }}\n",
+    /// A database's or cache's references to the sandbox's AWS APIs
+    /// (`cloudwatch`, `rds`, `elasticache`), unsigned.
+    fn aws_refs(name: &str, apis: &[(&str, &str)]) -> String {
+        let mut t = String::new();
+        for (key, endpoint) in apis {
+            let _ = writeln!(
+                t,
+                "{key} = {{ identifier = \"{name}\", aws_region = \"{}\", endpoint = \"{endpoint}\", anonymous = true }}",
                 cloudwatch::AWS_REGION
-            )
-        };
-        line("cloudwatch", &self.cloudwatch) + &line("rds", &self.rds)
+            );
+        }
+        t
     }
 
     /// Korea's database's `azure`: the sandbox's Resource Manager, its

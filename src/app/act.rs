@@ -455,6 +455,23 @@ impl App {
             );
             return;
         };
+        // ElastiCache refuses REPLICAOF and FAILOVER: its failover is
+        // TestFailover, and a replica without its primary is promoted by
+        // ElastiCache itself (automatic failover).
+        let kind = match (&cache.elasticache, kind) {
+            (Some(_), ActionKind::CacheFailover) => ActionKind::ElastiCacheFailover,
+            (Some(e), ActionKind::CachePromote) => {
+                self.say(
+                    Level::Error,
+                    format!(
+                        "`cache-promote {arg}`: {arg} is ElastiCache replication group {}: ElastiCache promotes a replica itself when the primary fails (automatic failover); `:cache-failover {arg}` calls TestFailover",
+                        e.identifier
+                    ),
+                );
+                return;
+            }
+            (_, kind) => kind,
+        };
         let (region, name) = (cache.region.get_ref().clone(), cache.name.get_ref().clone());
         self.ask_outside(kind, ObjectKind::Cache, region, name);
     }
@@ -1240,6 +1257,7 @@ pub fn request_title(request: &ActionRequest) -> String {
         } => format!("lift {name}'s fence"),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
         ActionKind::CachePromote => format!("promote a replica of {name} without its primary"),
+        ActionKind::ElastiCacheFailover => format!("fail ElastiCache {name} over (TestFailover)"),
         ActionKind::RdsFailover => format!("fail RDS {name} over to its standby"),
         ActionKind::RdsPromote => format!("promote RDS read replica {name}"),
         ActionKind::TrafficPool { enabled } => format!(

@@ -623,6 +623,13 @@ pub struct Cache {
     /// primary does not answer (and so cannot list them).
     #[serde(default)]
     pub replicas: Vec<String>,
+    /// An Amazon ElastiCache replication group (`identifier` is its
+    /// `ReplicationGroupId`, with `aws_region` and optional `endpoint` /
+    /// `anonymous` as for `cloudwatch`): what fails it over
+    /// (`TestFailover`), through the ElastiCache API and the standard
+    /// credential chain. ElastiCache refuses `REPLICAOF` and `FAILOVER`.
+    #[serde(default)]
+    pub elasticache: Option<CloudWatchRef>,
 }
 
 /// An AI service's endpoints.
@@ -1172,6 +1179,7 @@ impl Platform {
                 &["redis", "rediss"],
             )?;
             check_replicas(c)?;
+            check_elasticache(c)?;
         }
         for a in &self.ai_services {
             check_name("ai service", &a.region, &a.name)?;
@@ -1393,6 +1401,26 @@ fn check_direct(d: &Direct, schemes: &[&str]) -> Result<(), (std::ops::Range<usi
         }
     }
     Ok(())
+}
+
+/// A cache's `elasticache`: not behind Sentinel, its endpoint a URL.
+fn check_elasticache(c: &Cache) -> Result<(), (std::ops::Range<usize>, String)> {
+    let Some(e) = &c.elasticache else {
+        return Ok(());
+    };
+    if c.kind == CacheKind::RedisSentinel {
+        return Err((
+            c.name.span(),
+            format!(
+                "`{}`: elasticache is for kind = \"redis\" or \"redis-cluster\" (ElastiCache has no Sentinel)",
+                c.name.get_ref()
+            ),
+        ));
+    }
+    match &e.endpoint {
+        Some(endpoint) => check_url(endpoint, &["http", "https"]),
+        None => Ok(()),
+    }
 }
 
 /// A cache's `replicas`: for kind `redis` only, each `host:port`.

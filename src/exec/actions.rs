@@ -7,6 +7,7 @@ pub mod blue_green;
 pub mod cache_failover;
 pub mod cache_promote;
 pub mod delete_pod;
+pub mod elasticache;
 pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
@@ -56,6 +57,10 @@ pub struct Seen {
     /// For an RDS action: the instance as RDS reports it, or why it could
     /// not be read.
     pub rds: Option<Result<crate::exec::backend::rds::RdsInstance, String>>,
+    /// For an ElastiCache failover: the replication group as ElastiCache
+    /// reports it and its events of the last 24 hours (the `TestFailover`
+    /// quota's window), or why they could not be read.
+    pub elasticache: Option<Result<ElastiCacheSeen, String>>,
     /// For a cache promotion: each configured replica as it answers for
     /// itself, or why it does not.
     pub cache_members: Vec<(String, Result<crate::exec::backend::CacheMember, String>)>,
@@ -99,6 +104,15 @@ pub enum Progress {
     Failed(String),
 }
 
+/// An ElastiCache replication group as read for a failover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElastiCacheSeen {
+    /// The group.
+    pub group: crate::exec::backend::elasticache::ReplicationGroup,
+    /// Its events of the last 24 hours, oldest first.
+    pub events: Vec<crate::exec::backend::elasticache::CacheEvent>,
+}
+
 /// The plan for a request and the operations that carry it out, from what
 /// was read about its target.
 pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
@@ -126,6 +140,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
         ActionKind::CachePromote => cache_promote::plan(request, seen),
+        ActionKind::ElastiCacheFailover => elasticache::plan(request, seen),
         ActionKind::RdsFailover => rds::failover(request, seen),
         ActionKind::RdsPromote => rds::promote(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),

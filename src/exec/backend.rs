@@ -5,6 +5,7 @@
 
 pub mod alertmanager;
 pub mod azure;
+pub mod elasticache;
 pub mod kube;
 pub mod postgres;
 pub mod rds;
@@ -599,6 +600,29 @@ pub trait Backend: Sync {
 
     /// An RDS instance's events of the last hour, oldest first.
     fn rds_events(&self, db: &str) -> impl Future<Output = Result<Vec<String>, Failure>> + Send;
+
+    /// An ElastiCache replication group (by configured cache name) as
+    /// `DescribeReplicationGroups` reports it.
+    fn elasticache_describe(
+        &self,
+        cache: &str,
+    ) -> impl Future<Output = Result<elasticache::ReplicationGroup, Failure>> + Send;
+
+    /// `TestFailover` on one node group of an ElastiCache replication
+    /// group.
+    fn elasticache_test_failover(
+        &self,
+        cache: &str,
+        node_group: &str,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// The events of the last `minutes` of an ElastiCache replication
+    /// group and its clusters, oldest first.
+    fn elasticache_events(
+        &self,
+        cache: &str,
+        minutes: i32,
+    ) -> impl Future<Output = Result<Vec<elasticache::CacheEvent>, Failure>> + Send;
 
     /// One server (`host:port`) of a cache as it answers for itself.
     fn cache_member(

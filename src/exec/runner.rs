@@ -8,6 +8,7 @@ mod azure;
 mod cache;
 mod config;
 mod db;
+mod elasticache;
 mod pod;
 mod rds;
 mod read;
@@ -77,7 +78,10 @@ pub async fn prepare<B: Backend>(
 fn say_login<B: Backend>(backend: &B, job: &mut Job) {
     let cloud = matches!(
         job.plan.request.kind,
-        ActionKind::RdsFailover | ActionKind::RdsPromote | ActionKind::PromoteReplica { .. }
+        ActionKind::RdsFailover
+            | ActionKind::RdsPromote
+            | ActionKind::ElastiCacheFailover
+            | ActionKind::PromoteReplica { .. }
     );
     if cloud {
         return;
@@ -110,7 +114,12 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         job.plan.request.kind,
         ActionKind::RdsFailover | ActionKind::RdsPromote
     );
+    let elasticache = job.plan.request.kind == ActionKind::ElastiCacheFailover;
     let (refuses, accepted) = match job.plan.request.target.kind {
+        ObjectKind::Cache if elasticache => (
+            "ElastiCache refuses",
+            "ElastiCache answers for the replication group with these credentials (TestFailover has no dry run: whether the credentials may call it is known at the call; nothing sent)",
+        ),
         ObjectKind::Database if rds => (
             "RDS refuses",
             "RDS answers for the instance with these credentials (RebootDBInstance and PromoteReadReplica have no dry run: whether the credentials may call them is known at the call; nothing sent)",
@@ -149,6 +158,24 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         }
     }
     Ok(accepted.to_owned())
+}
+
+/// A step of an AWS job (RDS, ElastiCache).
+async fn aws<B: Backend>(
+    backend: &B,
+    job: &Job,
+    op: &Op,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    match op {
+        Op::Rds(op) => rds::perform(backend, job, op, cancel, resuming).await,
+        Op::ElastiCache(op) => elasticache::perform(backend, job, op, cancel, resuming).await,
+        _ => Err(Failure {
+            what: "not an AWS step: a defect of touban".into(),
+            status: None,
+        }),
+    }
 }
 
 /// The RBAC preflight: a SelfSubjectAccessReview for each verb and
@@ -746,17 +773,9 @@ struct Done {
     call: Option<Call>,
 }
 
-async fn perform<B: Backend>(
-    backend: &B,
-    job: &Job,
-    op: &Op,
-    seen_rv: Option<&str>,
-    cancel: &watch::Receiver<bool>,
-    resuming: bool,
-) -> Result<Done, Failure> {
-    let request = &job.plan.request;
-    // What a scale wants: a resumed step that finds it there converges.
-    let wanted = match request.kind {
+/// What a scale wants: a resumed step that finds it there converges.
+fn wanted(kind: &ActionKind) -> Option<i64> {
+    match *kind {
         ActionKind::Scale { replicas } => Some(i64::from(replicas)),
         ActionKind::HpaBounds { .. }
         | ActionKind::Restart
@@ -775,10 +794,23 @@ async fn perform<B: Backend>(
         | ActionKind::CachePromote
         | ActionKind::RdsFailover
         | ActionKind::RdsPromote
+        | ActionKind::ElastiCacheFailover
         | ActionKind::TrafficPool { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,
-    };
+    }
+}
+
+async fn perform<B: Backend>(
+    backend: &B,
+    job: &Job,
+    op: &Op,
+    seen_rv: Option<&str>,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    let request = &job.plan.request;
+    let wanted = wanted(&request.kind);
     let t = &request.target;
     match op {
         Op::ExpectReplicas { replicas } => {
@@ -839,7 +871,7 @@ async fn perform<B: Backend>(
         Op::Azure(op) => azure::perform(backend, job, op, cancel, resuming).await,
         // Boxed: the AWS SDK's futures are large, and every step's future
         // would be as large.
-        Op::Rds(op) => Box::pin(rds::perform(backend, job, op, cancel, resuming)).await,
+        Op::Rds(_) | Op::ElastiCache(_) => Box::pin(aws(backend, job, op, cancel, resuming)).await,
         // Passed by the job's steps, which know the operator.
         Op::Gate { .. } => Err(Failure {
             what: "a gate outside a job's steps: a defect of touban".into(),

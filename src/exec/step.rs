@@ -130,6 +130,8 @@ pub enum Op {
     Azure(AzureOp),
     /// A step of an RDS failover or promotion.
     Rds(RdsOp),
+    /// A step of an ElastiCache `TestFailover`.
+    ElastiCache(ElastiCacheOp),
     /// Waits for the operator to let the job go on (the region runbook's
     /// points of no return); cancelling ends the job there.
     Gate {
@@ -407,6 +409,41 @@ pub enum RdsOp {
     },
     /// Waits until it is available and no read replica.
     AwaitPromoted {
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// The operations of an ElastiCache `TestFailover` on one node group of
+/// the target cache's replication group. Each reads the group first and
+/// converges: a node group found with another primary, or (resumed) with
+/// a test failover called and not finished, is not sent the call again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElastiCacheOp {
+    /// The group available with automatic failover, `node_group`'s
+    /// primary the node planned from (resumed: or moved already).
+    Expect {
+        /// The node group (`0001`).
+        node_group: String,
+        /// Its primary's cluster planned from.
+        primary: String,
+    },
+    /// `TestFailover` on `node_group`, unless its primary moved already
+    /// or (resumed) a test failover of it is under way.
+    TestFailover {
+        /// The node group.
+        node_group: String,
+        /// Its primary's cluster planned from.
+        primary: String,
+    },
+    /// Waits until another node is `node_group`'s primary and the old
+    /// one's recovery is finished (ElastiCache's events say so): the node
+    /// replacement is complete.
+    AwaitFailedOver {
+        /// The node group.
+        node_group: String,
+        /// The primary's cluster it moves from.
+        from: String,
         /// How long to wait at most.
         within: Duration,
     },

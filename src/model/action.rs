@@ -247,6 +247,10 @@ pub enum ActionKind {
     /// again. What the primary acknowledged after the replica's offset is
     /// lost (Redis replicates asynchronously).
     CachePromote,
+    /// Fail an Amazon ElastiCache replication group over: `TestFailover`
+    /// on each of its node groups in turn, each followed until another
+    /// node is its primary and the old one's replacement is finished.
+    ElastiCacheFailover,
     /// Fail a Multi-AZ Amazon RDS instance over to its standby in the
     /// other zone (`RebootDBInstance` with `ForceFailover`), followed until
     /// it is available in the standby's zone.
@@ -364,6 +368,7 @@ impl ActionKind {
             } => "unfence",
             ActionKind::CacheFailover => "cache-failover",
             ActionKind::CachePromote => "cache-promote",
+            ActionKind::ElastiCacheFailover => "elasticache-failover",
             ActionKind::RdsFailover => "rds-failover",
             ActionKind::RdsPromote => "rds-promote",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",

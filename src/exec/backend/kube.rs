@@ -90,6 +90,8 @@ pub struct KubeBackend {
     azure: BTreeMap<String, Result<super::azure::Arm, String>>,
     /// RDS instances, by configured database name.
     rds: super::rds::Instances,
+    /// ElastiCache replication groups, by configured cache name.
+    elasticache: super::elasticache::Groups,
     /// Which login the executor acts with on each database and cache, by
     /// configured name, as a plan says it.
     logins: BTreeMap<String, String>,
@@ -106,6 +108,7 @@ impl KubeBackend {
             traffic: None,
             azure: BTreeMap::new(),
             rds: super::rds::Instances::default(),
+            elasticache: super::elasticache::Groups::default(),
             logins: BTreeMap::new(),
             clusters: BTreeMap::new(),
             clients: clients
@@ -151,6 +154,17 @@ impl KubeBackend {
         instances: BTreeMap<String, crate::config::platform::CloudWatchRef>,
     ) -> KubeBackend {
         self.rds = super::rds::Instances::new(instances);
+        self
+    }
+
+    /// The same backend, failing these ElastiCache replication groups
+    /// over (by configured cache name).
+    #[must_use]
+    pub fn with_elasticache(
+        mut self,
+        groups: BTreeMap<String, crate::config::platform::CloudWatchRef>,
+    ) -> KubeBackend {
+        self.elasticache = super::elasticache::Groups::new(groups);
         self
     }
 
@@ -205,6 +219,7 @@ impl KubeBackend {
             traffic: None,
             azure: BTreeMap::new(),
             rds: super::rds::Instances::default(),
+            elasticache: super::elasticache::Groups::default(),
             logins: BTreeMap::new(),
             clusters: clusters
                 .iter()
@@ -1175,6 +1190,29 @@ impl Backend for KubeBackend {
         cache: &str,
     ) -> Vec<(String, Result<super::CacheMember, Failure>)> {
         self.caches.members(cache).await
+    }
+
+    async fn elasticache_describe(
+        &self,
+        cache: &str,
+    ) -> Result<super::elasticache::ReplicationGroup, Failure> {
+        self.elasticache.describe(cache).await
+    }
+
+    async fn elasticache_test_failover(
+        &self,
+        cache: &str,
+        node_group: &str,
+    ) -> Result<(), Failure> {
+        self.elasticache.test_failover(cache, node_group).await
+    }
+
+    async fn elasticache_events(
+        &self,
+        cache: &str,
+        minutes: i32,
+    ) -> Result<Vec<super::elasticache::CacheEvent>, Failure> {
+        self.elasticache.events(cache, minutes).await
     }
 
     async fn rds_describe(&self, db: &str) -> Result<super::rds::RdsInstance, Failure> {

@@ -56,6 +56,20 @@ async fn outside_kubernetes<B: Backend>(
 ) -> Option<Seen> {
     let t = &request.target;
     match t.kind {
+        ObjectKind::Cache if request.kind == ActionKind::ElastiCacheFailover => {
+            // Boxed: the AWS SDK's futures are large.
+            let read = Box::pin(async {
+                let group = backend.elasticache_describe(&t.name).await?;
+                let events = backend.elasticache_events(&t.name, 24 * 60).await?;
+                Ok::<_, Failure>(super::super::actions::ElastiCacheSeen { group, events })
+            })
+            .await;
+            Some(Seen {
+                primary,
+                elasticache: Some(read.map_err(|f| f.what)),
+                ..Seen::default()
+            })
+        }
         ObjectKind::Cache => {
             let cache = backend.cache_read(&t.name).await.map_err(|f| f.what);
             // A promotion is planned from the replicas, which a primary
@@ -250,6 +264,7 @@ pub(super) async fn seen<B: Backend>(
     Ok(Seen {
         cache_members: Vec::new(),
         rds: None,
+        elasticache: None,
         deployment,
         hpas,
         deployments,
