@@ -123,9 +123,9 @@ async fn the_tokyo_database_fails_over_to_its_standby_s_zone_and_a_resumed_job_s
         .rds_failover(DB)
         .await
         .expect("the interrupted run's call");
-    let (outcome, events) = common::exec::run_job(&backend, &back, 3, &audit, &who, true).await;
+    let (outcome, events) = common::exec::run_job(&backend, &back, 4, &audit, &who, true).await;
     let steps = said(&events);
-    eprintln!("resumed: {steps:#?}");
+    eprintln!("resumed after its call: {steps:#?}");
     assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
     assert!(
         steps[0].contains("before this job was interrupted"),
@@ -345,7 +345,7 @@ async fn the_tokyo_cache_fails_over_by_test_failover_and_a_resumed_job_calls_it_
     assert!(changes.contains("1 of 15 node groups"), "{changes}");
     assert!(changes.contains("not as an operational tool"), "{changes}");
 
-    // A dry run reads and calls nothing.
+    // A dry run reads, and calls nothing.
     let mut dry = job.clone();
     dry.plan.request.dry_run = true;
     let (outcome, events) = common::exec::run_job(&backend, &dry, 1, &audit, &who, false).await;
@@ -371,6 +371,19 @@ async fn the_tokyo_cache_fails_over_by_test_failover_and_a_resumed_job_calls_it_
     assert!(steps[1].ends_with("nothing sent"), "{steps:?}");
     assert_eq!(sandbox.elasticache_api.calls(), 1);
 
+    // Killed before its call, resumed: the last call in the events is
+    // the earlier job's, completed; this one's is sent.
+    let back = runner::prepare(&backend, &cache_request(CACHE), true)
+        .await
+        .expect("a plan back");
+    let (outcome, events) = common::exec::run_job(&backend, &back, 3, &audit, &who, true).await;
+    let steps = said(&events);
+    eprintln!("resumed before its call: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[1].contains("sent: ElastiCache promotes"), "{steps:?}");
+    assert_eq!(sandbox.elasticache_api.calls(), 2);
+    assert_eq!(primary_of(&backend, CACHE).await, first);
+
     // Killed right after the call: the next console resumes, finds it
     // called and not finished, calls nothing and waits for it.
     let back = runner::prepare(&backend, &cache_request(CACHE), true)
@@ -389,8 +402,8 @@ async fn the_tokyo_cache_fails_over_by_test_failover_and_a_resumed_job_calls_it_
         "{steps:?}"
     );
     assert!(steps[1].ends_with("nothing sent"), "{steps:?}");
-    assert_eq!(sandbox.elasticache_api.calls(), 2, "called once, not twice");
-    assert_eq!(primary_of(&backend, CACHE).await, first);
+    assert_eq!(sandbox.elasticache_api.calls(), 3, "called once, not twice");
+    assert_eq!(primary_of(&backend, CACHE).await, second);
     assert!(!sandbox.elasticache_api.changing());
     let audit_text = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
     assert!(
@@ -447,10 +460,12 @@ async fn against_moto_the_replication_group_is_read_as_elasticache_reports_it() 
     let called = backend.elasticache_test_failover("sessions", &n.id).await;
     eprintln!("moto's TestFailover: {called:?}");
     assert!(called.is_err(), "moto 5.2.5 has no TestFailover");
-    if events.is_err() {
-        let refused = runner::prepare(&backend, &cache_request("sessions"), true)
-            .await
-            .expect_err("no events from moto");
-        assert!(refused.why.contains("DescribeEvents"), "{}", refused.why);
-    }
+    assert!(
+        events.is_err(),
+        "moto 5.2.5 has no ElastiCache DescribeEvents"
+    );
+    let refused = runner::prepare(&backend, &cache_request("sessions"), true)
+        .await
+        .expect_err("no events from moto");
+    assert!(refused.why.contains("DescribeEvents"), "{}", refused.why);
 }

@@ -4,9 +4,9 @@
 //! per node group (shard): a real failover, in which ElastiCache promotes
 //! a replica and replaces the old primary, which comes back as a replica.
 //! Its documented limits are in the plan: at most 15 node groups in any
-//! rolling 24 hours, one node group of a cluster-mode group at a time
-//! (the first replacement complete before the next call), not meant as an
-//! operational tool, and blocked by Amazon during large-scale events.
+//! rolling 24 hours per customer, not meant as an operational tool, and
+//! blocked by Amazon during large-scale events. A group with cluster mode
+//! on is refused: ElastiCache reports no primary per node group there.
 
 use std::time::Duration;
 
@@ -22,14 +22,17 @@ pub const FAILED_OVER: Duration = Duration::from_secs(15 * 60);
 pub const QUOTA: usize = 15;
 /// The event ElastiCache records on the group for each call.
 pub const CALLED: &str = "Test Failover API called for node group";
+/// The event on the group once a replica is its node group's primary.
+pub const COMPLETED: &str = "Failover from primary node";
 /// The event on the old primary's cluster once its replacement is done.
 pub const RECOVERED: &str = "Finished recovery for cache nodes";
 
-/// The test failovers called in the events read (the last 24 hours).
+/// The test failovers called in the events read (the region's last 24
+/// hours, every group's: the quota is the customer's).
 pub fn calls(seen: &ElastiCacheSeen) -> usize {
     seen.events
         .iter()
-        .filter(|e| e.source == seen.group.id && e.message.starts_with(CALLED))
+        .filter(|e| e.message.starts_with(CALLED))
         .count()
 }
 
@@ -163,6 +166,14 @@ fn ready(name: &str, read: &ElastiCacheSeen) -> Result<usize, Refusal> {
             ),
         ));
     }
+    if g.cluster_mode {
+        return Err(Refusal::instead(
+            format!(
+                "{name}: {id} has cluster mode on: ElastiCache reports no primary per node group there (CurrentRole is for cluster mode off), so touban could not verify a failover; nothing was changed"
+            ),
+            format!("fail a shard over with `{cli}` and follow its events"),
+        ));
+    }
     if g.node_groups.is_empty() {
         return Err(Refusal::new(format!(
             "{name}: ElastiCache reports no node group of {id}; nothing was changed"
@@ -178,7 +189,7 @@ fn ready(name: &str, read: &ElastiCacheSeen) -> Result<usize, Refusal> {
     if used + g.node_groups.len() > QUOTA {
         return Err(Refusal::instead(
             format!(
-                "{name}: TestFailover is limited to {QUOTA} node groups in any rolling 24 hours; {used} were called in the last 24 hours and {id} has {}; nothing was changed",
+                "{name}: TestFailover is limited to {QUOTA} node groups in any rolling 24 hours per customer; {used} were called in this region's last 24 hours and {id} has {}; nothing was changed",
                 g.node_groups.len()
             ),
             "wait until the oldest call is 24 hours old (its events say when)",
@@ -214,19 +225,13 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         node_group_steps(name, &read.group, n, &mut steps, &mut ops, &mut changes);
     }
     changes.push(format!(
-        "TestFailover quota: {} of {QUOTA} node groups in the rolling 24 hours once this is done",
+        "TestFailover quota: {} of {QUOTA} node groups in the rolling 24 hours once this is done (this region's events; other regions' calls count too)",
         used + g.node_groups.len()
     ));
     changes.push(
         "AWS: TestFailover is meant to test how applications take a failover, not as an operational tool for a problem with the cluster, and Amazon may block it during large-scale events"
             .to_owned(),
     );
-    if g.node_groups.len() > 1 {
-        changes.push(
-            "one node group at a time: each replacement is complete before the next call, as ElastiCache requires in cluster mode"
-                .to_owned(),
-        );
-    }
     let plan = Plan {
         request: request.clone(),
         title: format!(
@@ -291,7 +296,7 @@ mod tests {
             status: "available".into(),
             automatic_failover: "enabled".into(),
             multi_az: "enabled".into(),
-            cluster_mode: node_groups > 1,
+            cluster_mode: false,
             node_type: "cache.r6g.large".into(),
             node_groups: (1..=node_groups)
                 .map(|i| NodeGroup {
@@ -344,6 +349,9 @@ mod tests {
             plan(&request(), &seen(g, calls)).expect_err("refused").why
         };
         assert!(why(group(2), 14).contains("limited to 15 node groups"));
+        let mut g = group(1);
+        g.cluster_mode = true;
+        assert!(why(g, 0).contains("cluster mode on"));
         let mut g = group(1);
         g.automatic_failover = "disabled".into();
         assert!(why(g, 0).contains("automatic failover disabled"));

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::Done;
-use crate::exec::actions::elasticache::{CALLED, RECOVERED};
+use crate::exec::actions::elasticache::{CALLED, COMPLETED, RECOVERED};
 use crate::exec::backend::elasticache::{CacheEvent, NodeGroup, ReplicationGroup};
 use crate::exec::backend::{Backend, Failure};
 use crate::exec::step::{ElastiCacheOp, Job};
 
-/// How often ElastiCache is asked again: its changes take minutes.
-const POLL: Duration = Duration::from_secs(1);
+/// How often ElastiCache is asked again: its changes take minutes, and
+/// its events are the region's.
+const POLL: Duration = Duration::from_secs(5);
 /// The events read to follow a failover: the last hour's.
 const MINUTES: i32 = 60;
 
@@ -42,21 +43,28 @@ fn summary(g: &ReplicationGroup, n: &NodeGroup) -> String {
     )
 }
 
-/// Whether the events since the last test failover of `node_group` say
-/// the old primary `from`'s recovery is finished; `None` when no test
-/// failover of it is in the events at all.
-fn recovered(events: &[CacheEvent], group: &str, node_group: &str, from: &str) -> Option<bool> {
+/// What the events say of the last test failover of `node_group` on
+/// `group`: `None` when none is in them; else whether it is still
+/// pending (no failover completed on the group after it) and whether the
+/// old primary `from`'s recovery is finished after it.
+fn last_call(
+    events: &[CacheEvent],
+    group: &str,
+    node_group: &str,
+    from: &str,
+) -> Option<(bool, bool)> {
     let called = format!("{CALLED} {node_group}");
     let last = events
         .iter()
         .rposition(|e| e.source == group && e.message.starts_with(&called))?;
-    Some(
-        events
-            .get(last..)
-            .unwrap_or_default()
-            .iter()
-            .any(|e| e.source == from && e.message.starts_with(RECOVERED)),
-    )
+    let after = events.get(last..).unwrap_or_default();
+    let completed = after
+        .iter()
+        .any(|e| e.source == group && e.message.starts_with(COMPLETED));
+    let recovered = after
+        .iter()
+        .any(|e| e.source == from && e.message.starts_with(RECOVERED));
+    Some((!completed && !recovered, recovered))
 }
 
 /// Performs one step of an ElastiCache job.
@@ -110,7 +118,7 @@ pub(super) async fn perform<B: Backend>(
                 // the group showed it: a test failover called and not
                 // finished is that one.
                 let events = backend.elasticache_events(name, MINUTES).await?;
-                if recovered(&events, &g.id, id, primary) == Some(false) {
+                if last_call(&events, &g.id, id, primary).is_some_and(|(pending, _)| pending) {
                     return said(format!(
                         "{}: a test failover of node group {id} called and not finished is in its events (the interrupted run's): nothing sent",
                         summary(&g, n)
@@ -170,20 +178,29 @@ async fn wait<B: Backend>(
                     let available = g.status == "available" && n.status == "available";
                     if moved && available {
                         match backend.elasticache_events(name, MINUTES).await {
-                            Ok(events) if recovered(&events, &g.id, id, from) == Some(true) => {
+                            // Recovered after the last call, or no call in
+                            // the last hour's events (it ended before).
+                            Ok(events)
+                                if last_call(&events, &g.id, id, from)
+                                    .is_none_or(|(_, recovered)| recovered) =>
+                            {
+                                let members: Vec<&str> =
+                                    n.members.iter().map(|m| m.cluster.as_str()).collect();
                                 let mine: Vec<&str> = events
                                     .iter()
-                                    .filter(|e| e.message.contains(id) || e.source == from)
+                                    .filter(|e| {
+                                        e.source == g.id || members.contains(&e.source.as_str())
+                                    })
                                     .map(|e| e.message.as_str())
                                     .collect();
-                                let n = mine.len().saturating_sub(4);
+                                let k = mine.len().saturating_sub(4);
                                 return Ok(Done {
                                     said: format!(
                                         "{} node group {id}: primary {} (was {from}) after {:.1} s; events: {}",
                                         g.id,
                                         now.unwrap_or_default(),
                                         start.elapsed().as_secs_f64(),
-                                        mine.get(n..).unwrap_or_default().join(" · ")
+                                        mine.get(k..).unwrap_or_default().join(" · ")
                                     ),
                                     call: None,
                                 });
@@ -204,13 +221,18 @@ async fn wait<B: Backend>(
             },
             Err(f) => f.what,
         };
-        if start.elapsed() >= within || *cancel.borrow() {
-            return Err(failed(format!(
-                "{name}: not done after {} s: {last}",
-                start.elapsed().as_secs()
-            )));
-        }
-        tokio::time::sleep(POLL).await;
+        let why = if *cancel.borrow() {
+            "cancelled"
+        } else if start.elapsed() >= within {
+            "not done"
+        } else {
+            tokio::time::sleep(POLL).await;
+            continue;
+        };
+        return Err(failed(format!(
+            "{name}: {why} after {} s: {last}; the failover may still be under way in ElastiCache (resumed, the job sends nothing twice; `aws elasticache describe-events --source-type replication-group --source-identifier {name}` follows it)",
+            start.elapsed().as_secs()
+        )));
     }
 }
 
@@ -228,22 +250,33 @@ mod tests {
     }
 
     #[test]
-    fn the_last_test_failover_counts_and_its_recovery_must_follow_it() {
+    fn the_last_test_failover_is_pending_until_it_completes_and_done_once_recovered() {
         let called = event("rg", "Test Failover API called for node group 0001");
-        let done = event("rg-001", "Finished recovery for cache nodes 0001");
-        assert_eq!(recovered(&[], "rg", "0001", "rg-001"), None);
-        assert_eq!(
-            recovered(std::slice::from_ref(&called), "rg", "0001", "rg-001"),
-            Some(false)
+        let completed = event(
+            "rg",
+            "Failover from primary node rg-001 to replica node rg-002 completed",
         );
+        let done = event("rg-001", "Finished recovery for cache nodes 0001");
+        assert_eq!(last_call(&[], "rg", "0001", "rg-001"), None);
         assert_eq!(
-            recovered(&[called.clone(), done.clone()], "rg", "0001", "rg-001"),
-            Some(true)
+            last_call(std::slice::from_ref(&called), "rg", "0001", "rg-001"),
+            Some((true, false))
+        );
+        let all = [called.clone(), completed, done];
+        assert_eq!(last_call(&all, "rg", "0001", "rg-001"), Some((false, true)));
+        // A failover that made rg-002 primary, then a job planned from
+        // rg-002 and killed before its call: nothing pending, the call is
+        // sent; rg-002's recovery is not the earlier one's.
+        assert_eq!(
+            last_call(&all, "rg", "0001", "rg-002"),
+            Some((false, false))
         );
         // An earlier recovery does not finish a later call.
+        let mut later = all.to_vec();
+        later.push(called);
         assert_eq!(
-            recovered(&[called.clone(), done, called], "rg", "0001", "rg-001"),
-            Some(false)
+            last_call(&later, "rg", "0001", "rg-001"),
+            Some((true, false))
         );
     }
 }
