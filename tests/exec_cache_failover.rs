@@ -192,7 +192,21 @@ async fn with_the_primary_dead_the_most_caught_up_replica_is_promoted_and_the_ol
     for i in 0..100 {
         redis_cli(p, &["SET", &format!("session:{i}"), "alive"]);
     }
-    redis_cli(p, &["WAIT", "2", "5000"]);
+    assert_eq!(
+        redis_cli(p, &["WAIT", "2", "10000"]),
+        "2",
+        "both replicas acknowledge the writes"
+    );
+    // Both hold every key before the primary dies: a replica still in its
+    // first sync would be promoted empty.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while [r1, r2].iter().any(|r| redis_cli(*r, &["DBSIZE"]) != "100") {
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never held the keys"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let backend = backend(
         "redis",
         p,

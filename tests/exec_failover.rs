@@ -804,3 +804,189 @@ async fn the_monitoring_login_cannot_switch_over_and_the_action_login_does() {
         "f"
     );
 }
+
+/// Failing back: Korea took over by a switchover and took writes; the
+/// failback's plan waits until Tokyo is rebuilt as Korea's replica (the
+/// operator's base backup, which copied a fence), lifts the fence while
+/// Tokyo is a replica, switches the roles back, and every row Korea took
+/// is on Tokyo; run again, it does nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: taken over, planned back, rebuilt, switched back, resumed
+async fn failing_back_waits_for_tokyo_rebuilt_as_korea_s_replica_then_switches_the_roles_back() {
+    use touban::app::App;
+    use touban::model::JobEvent;
+    let pair = Pair::start();
+    psql(
+        &pair.bin,
+        pair.primary,
+        "CREATE TABLE acked (id bigint PRIMARY KEY)",
+    );
+    pair.wait_replicated("acked");
+    let backend = Arc::new(backend(&pair));
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log"));
+    let who = Who::new("test", "aiko@bastion");
+    let over = request(
+        ActionKind::Switchover {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let job = runner::prepare(backend.as_ref(), &over, false)
+        .await
+        .expect("a plan");
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    // Korea serves and takes writes.
+    psql(
+        &pair.bin,
+        pair.replica,
+        "INSERT INTO acked SELECT generate_series(1, 300)",
+    );
+
+    // The console's failback: Tokyo resynced, then switched back.
+    let mut loaded = common::loaded("default", "default");
+    loaded.platform = platform(&pair);
+    let app = App::new(loaded, std::time::SystemTime::now());
+    let back = app.failback_request("").expect("a failback");
+    let ActionKind::RegionFailover {
+        from,
+        to,
+        parts,
+        back: true,
+        ..
+    } = &back.kind
+    else {
+        panic!("{back:?}")
+    };
+    assert_eq!((from.as_str(), to.as_str()), ("korea", "tokyo"));
+    let kinds: Vec<(&ActionKind, &str)> = parts
+        .iter()
+        .map(|p| (&p.kind, p.target.name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                &ActionKind::Resync {
+                    primary: "korea-postgres".into(),
+                    source: format!("127.0.0.1:{}", pair.replica),
+                    rpo_seconds: 30
+                },
+                "tokyo-postgres"
+            ),
+            (
+                &ActionKind::Switchover {
+                    primary: "korea-postgres".into(),
+                    subscription: None
+                },
+                "tokyo-postgres"
+            )
+        ]
+    );
+    // Planned while Tokyo is still the fenced old primary.
+    let job = runner::prepare(backend.as_ref(), &back, false)
+        .await
+        .expect("a plan");
+    eprintln!("{:#?}", job.plan.steps);
+    assert!(
+        job.plan
+            .title
+            .starts_with("fail back from korea to tokyo: 2 parts"),
+        "{}",
+        job.plan.title
+    );
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("tokyo"));
+    let titles: Vec<&str> = job.plan.steps.iter().map(|s| s.title.as_str()).collect();
+    assert!(
+        titles[0].starts_with(
+            "4 · wait until tokyo-postgres is rebuilt as korea-postgres's replica, streaming, within 30 s"
+        ) && titles[1].starts_with("5 · wait for the operator: the roles switch back next")
+            && titles.iter().any(|t| t.starts_with("3-5 · promote tokyo-postgres")),
+        "{titles:#?}"
+    );
+    assert!(
+        job.plan.steps[0].call.contains(&format!(
+            "pg_basebackup -h 127.0.0.1 -p {} -D $PGDATA -R",
+            pair.replica
+        )),
+        "the rebuild's command is said: {}",
+        job.plan.steps[0].call
+    );
+    assert!(
+        job.plan.steps[0]
+            .precondition
+            .contains("tokyo-postgres answers as a primary (fenced)"),
+        "{}",
+        job.plan.steps[0].precondition
+    );
+
+    // Run: it waits at the resync while Tokyo is not rebuilt.
+    let mut running = common::exec::spawn_job(
+        Arc::clone(&backend),
+        job.clone(),
+        2,
+        Arc::clone(&audit),
+        who.clone(),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut events = Vec::new();
+    while let Ok(e) = running.events.try_recv() {
+        events.push(e);
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, JobEvent::StepEnded { .. })),
+        "the resync waits for the rebuild: {events:#?}"
+    );
+    // The operator rebuilds Tokyo from Korea; the copied configuration
+    // carries a fence.
+    pair.rebuild_primary("default_transaction_read_only = on\n");
+    let outcome = tokio::time::timeout(Duration::from_secs(120), running.task)
+        .await
+        .expect("the failback ends within two minutes")
+        .expect("the job's task");
+    while let Ok(e) = running.events.try_recv() {
+        events.push(e);
+    }
+    let steps = said(&events);
+    eprintln!("failback: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:#?}");
+    assert!(
+        steps[0].starts_with("tokyo-postgres streams from korea-postgres")
+            && steps[0].contains("the fence it carried lifted"),
+        "{steps:?}"
+    );
+    // Tokyo is the primary with every row Korea took; Korea is fenced.
+    assert_eq!(
+        psql(&pair.bin, pair.primary, "SELECT pg_is_in_recovery()"),
+        "f"
+    );
+    assert_eq!(
+        psql(&pair.bin, pair.primary, "SELECT count(*) FROM acked"),
+        "300"
+    );
+    psql(&pair.bin, pair.primary, "INSERT INTO acked VALUES (301)");
+    assert_eq!(
+        psql(
+            &pair.bin,
+            pair.replica,
+            "SHOW default_transaction_read_only"
+        ),
+        "on",
+        "Korea is fenced"
+    );
+
+    // Run again (a console that died after the switch back resumes it):
+    // nothing is waited for or done twice.
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &job, 2, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[0].contains("switched back before"), "{steps:?}");
+    assert!(steps[2].contains("promoted before"), "{steps:?}");
+}

@@ -67,6 +67,10 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
     })
     .await;
 
+    // Nothing to fail back while Tokyo serves.
+    let refused = app.failback_request("").expect_err("Tokyo serves");
+    assert!(refused.contains("is enabled: Tokyo serves"), "{refused}");
+
     // The parts, from what the console reads.
     let request = app.region_request("").expect("a runbook");
     let ActionKind::RegionFailover {
@@ -75,6 +79,7 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         parts,
         serving,
         by_hand,
+        back: false,
     } = &request.kind
     else {
         panic!("{request:?}")
@@ -322,6 +327,68 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
                 && o.ends_with(" s after this run began (the RTO of this run)")),
         "{end:#}"
     );
+    fail_back(&mut app, &mut rx, backend.as_ref(), &audit, &who).await;
+}
+
+/// The failback after the takeover: the Azure pair is left by hand (said,
+/// gated), Tokyo's pool enabled and verified serving; the Overview no
+/// longer reads a takeover.
+async fn fail_back(
+    app: &mut App,
+    rx: &mut tokio::sync::mpsc::Receiver<touban::app::Event>,
+    backend: &KubeBackend,
+    audit: &AuditLog,
+    who: &Who,
+) {
+    let back = app.failback_request("").expect("a failback");
+    let ActionKind::RegionFailover {
+        from,
+        to,
+        parts,
+        serving,
+        by_hand,
+        back: true,
+    } = &back.kind
+    else {
+        panic!("{back:?}")
+    };
+    assert_eq!((from.as_str(), to.as_str()), ("korea", "tokyo"));
+    assert_eq!(
+        parts.last().map(|p| (&p.kind, p.target.name.as_str())),
+        Some((&ActionKind::TrafficPool { enabled: true }, POOLS[0].1)),
+        "{parts:#?}"
+    );
+    assert_eq!(serving.as_ref().map(|s| s.name.as_str()), Some(POOLS[0].1));
+    assert!(
+        by_hand.iter().any(|h| h.starts_with(
+            "iworkz-production-postgres (azure-replica pair): rebuild it from iworkz-dr-postgres"
+        )),
+        "{by_hand:#?}"
+    );
+    let job = runner::prepare(backend, &back, false)
+        .await
+        .expect("a plan");
+    assert!(
+        job.plan
+            .title
+            .starts_with("fail back from korea to tokyo: "),
+        "{}",
+        job.plan.title
+    );
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("tokyo"));
+    let (outcome, events) = common::exec::run_job(backend, &job, 2, audit, who, false).await;
+    let said = common::exec::said(&events);
+    eprintln!("failback: {said:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{said:#?}");
+    assert!(
+        said.last()
+            .is_some_and(|s| s.starts_with("tokyo serves: enabled, healthy")),
+        "{said:#?}"
+    );
+    common::until(app, rx, "Tokyo's pool read enabled", |a| {
+        a.takeover().is_none()
+    })
+    .await;
 }
 
 /// What the executor answers to a plan of `request`: the plan's title, or

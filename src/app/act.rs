@@ -40,7 +40,8 @@ impl App {
             Command::RdsPromote(arg) => self.rds_action(&arg, ActionKind::RdsPromote),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
-            Command::FailoverRegion(arg) => self.failover_region(&arg),
+            Command::FailoverRegion(arg) => self.failover_region(&arg, false),
+            Command::FailbackRegion(arg) => self.failover_region(&arg, true),
             Command::CancelJob => self.cancel_job(),
             Command::ProceedJob => self.proceed_job(),
             Command::ResumeJob => self.resume_job(),
@@ -374,15 +375,28 @@ impl App {
         self.ask(request, &title);
     }
 
-    /// `:failover-region [REGION]`: the region runbook as one job, its
-    /// parts from what the sources read last.
-    pub(in crate::app) fn failover_region(&mut self, arg: &str) {
-        match self.region_request(arg.trim()) {
+    /// `:failover-region [REGION]` (or, `back`, `:failback-region`): the
+    /// region runbook as one job, its parts from what the sources read
+    /// last.
+    pub(in crate::app) fn failover_region(&mut self, arg: &str, back: bool) {
+        let request = if back {
+            self.failback_request(arg.trim())
+        } else {
+            self.region_request(arg.trim())
+        };
+        match request {
             Ok(request) => {
                 let title = request_title(&request);
                 self.ask(request, &title);
             }
-            Err(why) => self.say(Level::Error, format!("`failover-region`: {why}")),
+            Err(why) => {
+                let command = if back {
+                    "failback-region"
+                } else {
+                    "failover-region"
+                };
+                self.say(Level::Error, format!("`{command}`: {why}"));
+            }
         }
     }
 
@@ -1269,7 +1283,19 @@ pub fn request_title(request: &ActionRequest) -> String {
             "promote {name} ({}) in place of {primary}",
             if *forced { "forced" } else { "planned" }
         ),
-        ActionKind::RegionFailover { from, to, .. } => format!("fail {from} over to {to}"),
+        ActionKind::RegionFailover {
+            from,
+            to,
+            back: false,
+            ..
+        } => format!("fail {from} over to {to}"),
+        ActionKind::RegionFailover {
+            from,
+            to,
+            back: true,
+            ..
+        } => format!("fail back from {from} to {to}"),
+        ActionKind::Resync { primary, .. } => format!("resync {name} from {primary}"),
         ActionKind::Repoint { key, host, .. } => format!("point {key} of {name} at {host}"),
     }
 }

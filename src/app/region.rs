@@ -26,22 +26,7 @@ impl App {
     /// there is no such request.
     pub fn region_request(&self, dr: &str) -> Result<ActionRequest, String> {
         let p = &self.platform;
-        let from = p
-            .regions
-            .iter()
-            .find(|r| r.role == Role::Primary)
-            .ok_or("no primary region is configured: nothing to fail over from")?;
-        let drs: Vec<&Region> = p
-            .regions
-            .iter()
-            .filter(|r| r.role == Role::Dr && (dr.is_empty() || r.name.get_ref() == dr))
-            .collect();
-        let to = match drs.as_slice() {
-            [one] => *one,
-            [] if dr.is_empty() => return Err("no DR region is configured".into()),
-            [] => return Err(format!("{dr} is not a DR region of the config")),
-            _ => return Err("name the DR region to fail over to".into()),
-        };
+        let (from, to) = self.regions(dr, "over to")?;
         let (mut parts, mut by_hand) = self.scale_parts(from, to);
         let (data, hand) = self.data_parts(from, to);
         parts.extend(data);
@@ -90,9 +75,31 @@ impl App {
                 parts,
                 serving,
                 by_hand,
+                back: false,
             },
             dry_run: false,
         })
+    }
+
+    /// The primary region and the DR region `dr` (the only one when
+    /// empty), or why there are not both; `moving`: how the runbook moves
+    /// (`over to`, `back from`), for the error.
+    fn regions(&self, dr: &str, moving: &str) -> Result<(&Region, &Region), String> {
+        let p = &self.platform;
+        let primary = p.regions.iter().find(|r| r.role == Role::Primary).ok_or(
+            "no primary region is configured: there is no region to fail over from or back to",
+        )?;
+        let drs: Vec<&Region> = p
+            .regions
+            .iter()
+            .filter(|r| r.role == Role::Dr && (dr.is_empty() || r.name.get_ref() == dr))
+            .collect();
+        match drs.as_slice() {
+            [one] => Ok((primary, *one)),
+            [] if dr.is_empty() => Err("no DR region is configured".into()),
+            [] => Err(format!("{dr} is not a DR region of the config")),
+            _ => Err(format!("name the DR region to fail {moving}")),
+        }
     }
 
     /// Step 2: each workload of `to` below `from`'s replicas, scaled (or
@@ -266,12 +273,191 @@ impl App {
     }
 }
 
+impl App {
+    /// The request to fail back from the DR region `dr` (by its name in
+    /// the config; the only DR region when empty), which serves, to the
+    /// primary region: the primary's workloads scaled to the DR region's
+    /// replicas; each physical pair the old primary was resynced as the
+    /// DR database's replica (by the operator, waited for), the roles
+    /// switched back, the applications re-pointed; the primary's pool
+    /// enabled and verified serving. Refused while the primary's pool is
+    /// enabled: then nothing was failed over.
+    pub fn failback_request(&self, dr: &str) -> Result<ActionRequest, String> {
+        let p = &self.platform;
+        let (home, from) = self.regions(dr, "back from")?;
+        let (mut parts, mut by_hand) = self.scale_parts(from, home);
+        let (data, hand) = self.back_parts(home, from);
+        parts.extend(data);
+        by_hand.extend(hand);
+        let mut serving = None;
+        if let Some(t) = &p.traffic {
+            use crate::model::SourceKind;
+            use crate::model::data::DataStatus;
+            let name = home.name.get_ref();
+            let pool = t
+                .pools
+                .iter()
+                .find(|x| x.region.get_ref() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no pool in [traffic]: move its users back by hand",
+                        home.display
+                    )
+                })?;
+            let read = self
+                .store
+                .source(name, SourceKind::Traffic, TRAFFIC)
+                .is_live()
+                .then(|| self.store.data(name, SourceKind::Traffic, TRAFFIC))
+                .flatten();
+            match read {
+                Some(DataStatus::Pool(s)) if s.enabled => {
+                    return Err(format!(
+                        "{}'s pool {} is enabled: {} serves, there is nothing to fail back (`:failover-region` moves users away)",
+                        home.display, s.name, home.display
+                    ));
+                }
+                Some(DataStatus::Pool(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "{}'s pool is not read live yet: whether its users were moved away is not known; try again when the Failover pane shows it",
+                        home.display
+                    ));
+                }
+            }
+            let target = Target {
+                region: name.clone(),
+                cluster: TRAFFIC.to_owned(),
+                namespace: t.account.get_ref().clone(),
+                kind: ObjectKind::Pool,
+                name: pool.id.get_ref().clone(),
+            };
+            parts.push(part(
+                ActionKind::TrafficPool { enabled: true },
+                target.clone(),
+            ));
+            serving = Some(Box::new(target));
+            by_hand.push(format!(
+                "{}'s pool stays enabled: the balancer's fallback should {} fail again",
+                from.display, home.display
+            ));
+        } else {
+            by_hand
+                .push("no [traffic] load balancer: move DNS or the balancer back by hand".into());
+        }
+        let (from, to) = (from.name.get_ref().clone(), home.name.get_ref().clone());
+        Ok(ActionRequest {
+            target: Target {
+                region: to.clone(),
+                cluster: from.clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Region,
+                name: to.clone(),
+            },
+            kind: ActionKind::RegionFailover {
+                from,
+                to,
+                parts,
+                serving,
+                by_hand,
+                back: true,
+            },
+            dry_run: false,
+        })
+    }
+
+    /// Failing back, each replication pair from `home` (the primary
+    /// region) to `dr`: a physical pair touban reaches directly is
+    /// resynced (the old primary rebuilt as the DR database's replica,
+    /// by the operator, waited for), switched back, and both regions'
+    /// applications re-pointed at the old primary; any other, said.
+    fn back_parts(&self, home: &Region, dr: &Region) -> (Vec<ActionRequest>, Vec<String>) {
+        let mut parts = Vec::new();
+        let mut by_hand = Vec::new();
+        for (r, primary, replica) in self
+            .platform
+            .pairs_between(home.name.get_ref(), dr.name.get_ref())
+        {
+            let (pname, rname) = (primary.name.get_ref(), replica.name.get_ref());
+            let source = replica
+                .direct
+                .as_ref()
+                .and_then(|d| crate::exec::actions::repoint::host_of(d.url.get_ref()));
+            let reach =
+                |d: &crate::config::platform::Database| d.action.is_some() || d.direct.is_some();
+            let (ReplicationKind::Physical, true, Some(source)) =
+                (r.kind, reach(primary) && reach(replica), source)
+            else {
+                by_hand.push(format!(
+                    "{pname} ({} pair): rebuild it from {rname} and switch the roles back by the cloud's or the database's own means, then re-point the applications: touban switches back only physical pairs it reaches directly",
+                    r.kind.word()
+                ));
+                continue;
+            };
+            let target = Target {
+                region: primary.region.get_ref().clone(),
+                cluster: pname.clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Database,
+                name: pname.clone(),
+            };
+            parts.push(part(
+                ActionKind::Resync {
+                    primary: rname.clone(),
+                    source: source.to_owned(),
+                    rpo_seconds: *r.rpo_seconds.get_ref(),
+                },
+                target.clone(),
+            ));
+            parts.push(part(
+                ActionKind::Switchover {
+                    primary: rname.clone(),
+                    subscription: None,
+                },
+                target,
+            ));
+            // The primary region's applications, and the DR region's
+            // (pointed at their own database by the failover), back at
+            // the old primary.
+            parts.extend(repoint_parts(primary));
+            // The address its own applications are given, else its
+            // direct one.
+            let home_host = primary
+                .consumers
+                .iter()
+                .find_map(|c| c.host.as_ref().map(|h| h.get_ref().clone()))
+                .or_else(|| {
+                    primary
+                        .direct
+                        .as_ref()
+                        .and_then(|d| crate::exec::actions::repoint::host_of(d.url.get_ref()))
+                        .map(str::to_owned)
+                });
+            parts.extend(repoint_to(replica, |_| home_host.clone()));
+            by_hand.push(format!(
+                "afterwards rebuild {rname} as {pname}'s replica (pg_basebackup -R from {pname}) for {} to be ready again: the Failover pane's readiness says when",
+                dr.display
+            ));
+        }
+        (parts, by_hand)
+    }
+}
+
 /// Step 5, after a promotion: each consumer of the promoted database
-/// re-pointed at it and restarted. A deployment that reads more than one
-/// of the keys is restarted once, by the last part that names it: after
-/// every key it reads is written (one restart time per plan: a second
-/// restart at it would be skipped as done).
+/// re-pointed at it and restarted.
 fn repoint_parts(db: &crate::config::platform::Database) -> Vec<ActionRequest> {
+    repoint_to(db, |c| db.consumer_host(c))
+}
+
+/// Each consumer of `db` re-pointed at the address `host` gives it, and
+/// restarted. A deployment that reads more than one of the keys is
+/// restarted once, by the last part that names it: after every key it
+/// reads is written (one restart time per plan: a second restart at it
+/// would be skipped as done).
+fn repoint_to(
+    db: &crate::config::platform::Database,
+    host: impl Fn(&crate::config::platform::Consumer) -> Option<String>,
+) -> Vec<ActionRequest> {
     let consumers = &db.consumers;
     consumers
         .iter()
@@ -289,7 +475,7 @@ fn repoint_parts(db: &crate::config::platform::Database) -> Vec<ActionRequest> {
             Some(part(
                 ActionKind::Repoint {
                     key: c.key.clone(),
-                    host: db.consumer_host(c)?,
+                    host: host(c)?,
                     restart,
                 },
                 Target {

@@ -198,6 +198,7 @@ fn request(app: &App, r: &Readiness) -> ActionRequest {
             parts: Vec::new(),
             serving: None,
             by_hand: Vec::new(),
+            back: false,
         },
         target: Target {
             region: r.region.clone(),

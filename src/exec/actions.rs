@@ -14,6 +14,7 @@ pub mod hpa_retarget;
 pub mod rds;
 pub mod repoint;
 pub mod restart;
+pub mod resync;
 pub mod rollout;
 pub mod scale;
 pub mod silence;
@@ -138,6 +139,11 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         } => failover::switchover(request, primary, subscription.as_deref(), seen),
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
+        ActionKind::Resync {
+            primary,
+            source,
+            rpo_seconds,
+        } => resync::plan(request, primary, source, *rpo_seconds, seen),
         ActionKind::CacheFailover => cache_failover::plan(request, seen),
         ActionKind::CachePromote => cache_promote::plan(request, seen),
         ActionKind::ElastiCacheFailover => elasticache::plan(request, seen),

@@ -51,6 +51,7 @@ pub async fn prepare<B: Backend>(
             parts,
             serving,
             by_hand,
+            back,
         } if !parts.is_empty() || serving.is_some() => {
             let runbook = region::Runbook {
                 from,
@@ -58,6 +59,7 @@ pub async fn prepare<B: Backend>(
                 parts,
                 serving: serving.as_deref(),
                 by_hand,
+                back: *back,
             };
             region::plan(backend, request, &runbook).await?
         }
@@ -789,6 +791,7 @@ fn wanted(kind: &ActionKind) -> Option<i64> {
         | ActionKind::BlueGreen { .. }
         | ActionKind::Switchover { .. }
         | ActionKind::Promote { .. }
+        | ActionKind::Resync { .. }
         | ActionKind::Fence { .. }
         | ActionKind::CacheFailover
         | ActionKind::CachePromote

@@ -321,9 +321,25 @@ pub enum DbOp {
     },
     /// Promotes the target (`pg_promote`, waiting for it).
     Promote,
+    /// Promotes the target once rebuilt (failing back): as `Promote`,
+    /// but its dry run passes while the target is still being rebuilt,
+    /// saying so.
+    PromoteRebuilt,
     /// Waits until the target is a primary, not fenced, and commits a
     /// transaction.
     AwaitWritable {
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Waits until the target (rebuilt by the operator) is a streaming
+    /// replica of `primary`, the same system identifier, replayed to
+    /// `primary`'s WAL or no more than `rpo_seconds` behind; a fence it
+    /// carries is lifted once it is a replica (a promotion would keep it).
+    AwaitResynced {
+        /// The database that is primary now.
+        primary: String,
+        /// How far behind counts as resynced.
+        rpo_seconds: u64,
         /// How long to wait at most.
         within: Duration,
     },

@@ -230,6 +230,22 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         subscription: Option<String>,
     },
+    /// Failing back, the old primary (the target) rebuilt as the
+    /// replica of `primary`, the database that took over: touban cannot
+    /// run `pg_rewind` or `pg_basebackup` on the target's host, so it
+    /// says the commands and waits until the target streams from
+    /// `primary` (the same system identifier) no more than `rpo_seconds`
+    /// behind; a fence it carries (`default_transaction_read_only` in the
+    /// configuration the rebuild copied) is lifted while it is a replica.
+    Resync {
+        /// The database that is primary now (its name in the config).
+        primary: String,
+        /// `primary`'s address (`host:port`), for the commands said.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
+        /// How far behind the target may be and count as resynced.
+        rpo_seconds: u64,
+    },
     /// An unplanned promotion: `primary` does not answer, the target (its
     /// replica) is promoted with what it has; what the primary committed
     /// after the replica's last replayed transaction is lost.
@@ -324,6 +340,10 @@ pub enum ActionKind {
         /// cannot set).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         by_hand: Vec<String>,
+        /// Failing back: `from` is the DR region that took over, `to` the
+        /// primary region, rebuilt as its replica before users return.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        back: bool,
     },
 }
 
@@ -360,6 +380,7 @@ impl ActionKind {
             ActionKind::BlueGreen { image: None, .. } => "revert",
             ActionKind::Switchover { .. } => "switchover",
             ActionKind::Promote { .. } => "promote",
+            ActionKind::Resync { .. } => "resync",
             ActionKind::Fence {
                 read_only: true, ..
             } => "fence",
@@ -374,7 +395,8 @@ impl ActionKind {
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",
-            ActionKind::RegionFailover { .. } => "region-failover",
+            ActionKind::RegionFailover { back: false, .. } => "region-failover",
+            ActionKind::RegionFailover { back: true, .. } => "region-failback",
             ActionKind::Repoint { .. } => "repoint",
         }
     }

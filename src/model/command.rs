@@ -180,6 +180,9 @@ pub enum Command {
     /// Fail the primary region over to REGION (the only DR region if none is named): the region runbook as one job, scaled, promoted, traffic moved, verified
     #[strum(message = "failover region", props(arg = "REGION", optional = "yes"))]
     FailoverRegion(String),
+    /// Fail back from REGION (the only DR region if none is named): the primary's databases resynced, switched back, its pool enabled, verified
+    #[strum(message = "failback region", props(arg = "REGION", optional = "yes"))]
+    FailbackRegion(String),
     /// Cancel the selected job: before it starts, or between its steps;
     /// forget one that ended unfinished
     #[strum(message = "cancel")]
@@ -281,6 +284,7 @@ impl Command {
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
                 | Command::FailoverRegion(_)
+                | Command::FailbackRegion(_)
                 | Command::CancelJob
                 | Command::ResumeJob
                 | Command::ProceedJob
@@ -317,6 +321,7 @@ impl Command {
             | Command::DisablePool(a)
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
+            | Command::FailbackRegion(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -348,6 +353,7 @@ impl Command {
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),
+            Command::FailbackRegion(_) => Command::FailbackRegion(arg.to_owned()),
             other => other,
         }
     }

@@ -178,6 +178,52 @@ impl Pair {
         }
     }
 
+    /// Rebuilds the old primary as the (promoted) replica's streaming
+    /// replica, as an operator failing back would: stopped, its data
+    /// directory replaced by a base backup of the replica (`-R`), on its
+    /// own port, with `extra` settings (a fence the rebuild copied), then
+    /// started.
+    pub fn rebuild_primary(&self, extra: &str) {
+        let root = self.dir.path();
+        self.ctl("primary", "stop");
+        let data = root.join("primary");
+        std::fs::remove_dir_all(&data).expect("remove the old data directory");
+        as_postgres(
+            &self.bin,
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.replica.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &data.to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+        );
+        let conf = std::fs::read_to_string(data.join("postgresql.auto.conf")).expect("conf");
+        std::fs::write(
+            data.join("postgresql.auto.conf"),
+            format!(
+                "{}\nport = {}\n{extra}",
+                conf.replace(&format!("port = {}\n", self.replica), ""),
+                self.primary
+            ),
+        )
+        .expect("conf");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status();
+        self.ctl("primary", "start");
+    }
+
     /// Runs `pg_ctl ACTION` on `primary` or `replica`.
     pub fn ctl(&self, which: &str, action: &str) {
         let data = self.dir.path().join(which);

@@ -123,8 +123,14 @@ fn fence_step(primary: &str) -> PlannedStep {
     )
 }
 
-/// The steps of a switchover of `primary` (read as `p`) to `name` (`t`).
-fn switchover_steps(name: &str, primary: &str, t: &DbReading, p: &DbReading) -> Vec<PlannedStep> {
+/// The steps of a switchover of `primary` (read as `p`) to `name`, its
+/// replica as `replica` says it is read.
+pub(super) fn switchover_steps(
+    name: &str,
+    primary: &str,
+    replica: &str,
+    p: &DbReading,
+) -> Vec<PlannedStep> {
     let fenced = if p.read_only {
         format!("{primary} is fenced already (read-only)")
     } else {
@@ -136,7 +142,7 @@ fn switchover_steps(name: &str, primary: &str, t: &DbReading, p: &DbReading) -> 
             StepKind::Check,
             &fenced,
             "pg_is_in_recovery(), pg_stat_wal_receiver, and pg_control_system() where the role may read it",
-            &format!("{name}: {}", behind_words(t, p.lsn)),
+            &format!("{name}: {replica}"),
         ),
         fence_step(primary),
         PlannedStep::new(
@@ -229,7 +235,7 @@ pub fn switchover(
             t.receiver.as_deref().unwrap_or("none")
         )));
     }
-    let steps = switchover_steps(name, primary, t, p);
+    let steps = switchover_steps(name, primary, &behind_words(t, p.lsn), p);
     let mut plan = plan_of(request, format!("switch over {primary} → {name}"), steps);
     plan.changes = vec![
         format!("{primary}: default_transaction_read_only off → on, its client sessions ended"),
@@ -243,24 +249,29 @@ pub fn switchover(
     ));
     Ok(Job {
         plan,
-        ops: vec![
-            Op::Db(DbOp::Replica {
-                primary: primary.to_owned(),
-                planned: true,
-            }),
-            Op::Db(DbOp::Fence {
-                db: primary.to_owned(),
-                read_only: true,
-            }),
-            Op::Db(DbOp::AwaitReplayed {
-                primary: primary.to_owned(),
-                within: CATCH_UP,
-            }),
-            Op::Db(DbOp::Promote),
-            Op::Db(DbOp::AwaitWritable { within: WRITABLE }),
-        ],
+        ops: switchover_ops(primary),
         access: Vec::new(),
     })
+}
+
+/// What a physical switchover from `primary` does, step by step.
+pub(super) fn switchover_ops(primary: &str) -> Vec<Op> {
+    vec![
+        Op::Db(DbOp::Replica {
+            primary: primary.to_owned(),
+            planned: true,
+        }),
+        Op::Db(DbOp::Fence {
+            db: primary.to_owned(),
+            read_only: true,
+        }),
+        Op::Db(DbOp::AwaitReplayed {
+            primary: primary.to_owned(),
+            within: CATCH_UP,
+        }),
+        Op::Db(DbOp::Promote),
+        Op::Db(DbOp::AwaitWritable { within: WRITABLE }),
+    ]
 }
 
 /// What a promotion without the primary may lose, from what the replica

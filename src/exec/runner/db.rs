@@ -58,7 +58,22 @@ pub(super) async fn perform<B: Backend>(
             }
             await_replayed(backend, name, primary, *within, cancel, resuming).await
         }
-        DbOp::Promote => {
+        DbOp::PromoteRebuilt if dry_run => promote_rebuilt_dry_run(backend, name).await,
+        DbOp::AwaitResynced {
+            primary,
+            rpo_seconds,
+            within,
+        } => {
+            Resync {
+                name,
+                primary,
+                rpo_seconds: *rpo_seconds,
+                within: *within,
+            }
+            .perform(backend, dry_run, cancel)
+            .await
+        }
+        DbOp::Promote | DbOp::PromoteRebuilt => {
             let t = backend.db_read(name).await?;
             if !t.in_recovery {
                 return done(format!(
@@ -79,20 +94,7 @@ pub(super) async fn perform<B: Backend>(
             }
             await_writable(backend, name, *within, cancel).await
         }
-        DbOp::FenceIfBack { db } => match backend.db_read(db).await {
-            Err(f) => done(format!(
-                "{db} does not answer ({}): fence it when it returns (fence {db}), before anything writes to it",
-                f.what
-            )),
-            Ok(old) if old.in_recovery => done(format!(
-                "{db} answers in recovery (a replica): it takes no writes, nothing to fence"
-            )),
-            Ok(old) if old.read_only => done(format!("{db} answers, fenced already")),
-            Ok(_) => fence(backend, db, true, dry_run).await.map(|d| Done {
-                said: format!("{db} answered as a second primary: {}", d.said),
-                call: None,
-            }),
-        },
+        DbOp::FenceIfBack { db } => fence_if_back(backend, db, dry_run).await,
         DbOp::Subscriber {
             primary,
             subscription,
@@ -594,5 +596,207 @@ async fn await_writable<B: Backend>(
             )));
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Fences `db`, the old primary, if it answers as a primary again.
+async fn fence_if_back<B: Backend>(backend: &B, db: &str, dry_run: bool) -> Result<Done, Failure> {
+    match backend.db_read(db).await {
+        Err(f) => done(format!(
+            "{db} does not answer ({}): fence it when it returns (fence {db}), before anything writes to it",
+            f.what
+        )),
+        Ok(old) if old.in_recovery => done(format!(
+            "{db} answers in recovery (a replica): it takes no writes, nothing to fence"
+        )),
+        Ok(old) if old.read_only => done(format!("{db} answers, fenced already")),
+        Ok(_) => fence(backend, db, true, dry_run).await.map(|d| Done {
+            said: format!("{db} answered as a second primary: {}", d.said),
+            call: None,
+        }),
+    }
+}
+
+/// A failback's promotion in a dry run: while the target is being
+/// rebuilt there is nothing to check yet, and it says so.
+async fn promote_rebuilt_dry_run<B: Backend>(backend: &B, name: &str) -> Result<Done, Failure> {
+    match backend.db_read(name).await {
+        Err(f) => done(format!(
+            "dry run: {name} does not answer ({}): being rebuilt; whether the role may promote it is known once it answers",
+            f.what
+        )),
+        Ok(t) if !t.in_recovery => done(format!(
+            "dry run: {name} answers as a primary: it is rebuilt as a replica first"
+        )),
+        Ok(_) => backend.db_promote(name, true).await.map(|()| Done {
+            said: format!("dry run: the role may promote {name}; not promoted"),
+            call: None,
+        }),
+    }
+}
+
+/// The wait for a rebuilt old primary to stream from the database that
+/// took over.
+struct Resync<'a> {
+    name: &'a str,
+    primary: &'a str,
+    rpo_seconds: u64,
+    within: Duration,
+}
+
+/// Where a resync stands, as read once.
+enum Stage {
+    /// The roles are switched back already (an earlier run).
+    Back(String),
+    /// Resynced: the target streams from the primary, caught up.
+    Resynced { lag: String, fenced: bool },
+    /// Not yet: why.
+    Waiting(String),
+}
+
+impl Resync<'_> {
+    /// Reads both and says where the resync stands.
+    async fn stage<B: Backend>(&self, backend: &B) -> Result<Stage, Failure> {
+        let (name, primary) = (self.name, self.primary);
+        let (t, p) = tokio::join!(backend.db_read(name), backend.db_read(primary));
+        let p = p.map_err(|f| {
+            failure(format!(
+                "{primary}, the primary, does not answer: {}",
+                f.what
+            ))
+        })?;
+        let t = match t {
+            Err(f) => {
+                return Ok(Stage::Waiting(format!(
+                    "{name} does not answer ({})",
+                    f.what
+                )));
+            }
+            Ok(t) => t,
+        };
+        if !t.in_recovery {
+            if !t.read_only && (p.in_recovery || p.read_only) {
+                return Ok(Stage::Back(format!(
+                    "{name} takes writes and {primary} is {}: switched back before (an earlier run); nothing to wait for",
+                    if p.in_recovery { "a replica" } else { "fenced" }
+                )));
+            }
+            return Ok(Stage::Waiting(format!(
+                "{name} answers as a primary{}: not rebuilt yet",
+                if t.read_only {
+                    " (fenced)"
+                } else {
+                    " (NOT fenced: two primaries)"
+                }
+            )));
+        }
+        if p.in_recovery {
+            return Err(failure(format!(
+                "{primary} is in recovery: it is not the primary to resync from"
+            )));
+        }
+        if let (Some(a), Some(b)) = (&p.system, &t.system)
+            && a != b
+        {
+            return Ok(Stage::Waiting(format!(
+                "{name} is in recovery but not from {primary}'s system (identifiers {b} and {a} differ)"
+            )));
+        }
+        if t.receiver.as_deref() != Some("streaming") {
+            return Ok(Stage::Waiting(format!(
+                "{name} is in recovery, WAL receiver {}",
+                t.receiver.as_deref().unwrap_or("none")
+            )));
+        }
+        let behind = match (p.lsn, t.lsn) {
+            (Some(end), Some(r)) => end.saturating_sub(r),
+            _ => u64::MAX,
+        };
+        let age = t
+            .replayed_at
+            .map(|at| jiff::Timestamp::now().duration_since(at).as_secs());
+        let lag = match (behind, age) {
+            (0, _) => "replayed to the primary's WAL".to_owned(),
+            (_, Some(s)) if u64::try_from(s).is_ok_and(|s| s <= self.rpo_seconds) => {
+                format!("{s} s behind (RPO {} s)", self.rpo_seconds)
+            }
+            _ => {
+                return Ok(Stage::Waiting(format!(
+                    "{name} streams from {primary}, catching up: {}",
+                    super::super::actions::failover::behind_words(&t, p.lsn)
+                )));
+            }
+        };
+        Ok(Stage::Resynced {
+            lag,
+            fenced: t.read_only,
+        })
+    }
+
+    /// The step: waits, or (a dry run) reads once.
+    async fn perform<B: Backend>(
+        &self,
+        backend: &B,
+        dry_run: bool,
+        cancel: &watch::Receiver<bool>,
+    ) -> Result<Done, Failure> {
+        if dry_run {
+            self.dry_run(backend).await
+        } else {
+            self.run(backend, cancel).await
+        }
+    }
+
+    /// Reads once: what the wait would find now.
+    async fn dry_run<B: Backend>(&self, backend: &B) -> Result<Done, Failure> {
+        done(match self.stage(backend).await? {
+            Stage::Back(said) => format!("dry run: {said}"),
+            Stage::Resynced { lag, .. } => format!(
+                "dry run: {} streams from {}, {lag}: resynced already",
+                self.name, self.primary
+            ),
+            Stage::Waiting(why) => format!(
+                "dry run: {why}; the failback would wait here until the operator has rebuilt it"
+            ),
+        })
+    }
+
+    /// Waits until the target is resynced, then lifts a fence it carries.
+    async fn run<B: Backend>(
+        &self,
+        backend: &B,
+        cancel: &watch::Receiver<bool>,
+    ) -> Result<Done, Failure> {
+        let start = Instant::now();
+        loop {
+            match self.stage(backend).await? {
+                Stage::Back(said) => return done(said),
+                Stage::Resynced { lag, fenced } => {
+                    let lifted = if fenced {
+                        backend.db_fence(self.name, false, false).await?;
+                        "; the fence it carried lifted (ALTER SYSTEM RESET default_transaction_read_only)"
+                    } else {
+                        ""
+                    };
+                    return done(format!(
+                        "{} streams from {}, {lag}, after {} s{lifted}",
+                        self.name,
+                        self.primary,
+                        start.elapsed().as_secs()
+                    ));
+                }
+                Stage::Waiting(why) => {
+                    if start.elapsed() >= self.within || *cancel.borrow() {
+                        return Err(failure(format!(
+                            "{} is not resynced after {} s: {why}; nothing was switched back, {} stays the primary",
+                            self.name,
+                            start.elapsed().as_secs(),
+                            self.primary
+                        )));
+                    }
+                }
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 }

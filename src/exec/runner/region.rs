@@ -22,6 +22,7 @@ pub const SERVING: Duration = Duration::from_secs(5 * 60);
 fn runbook_step(kind: &ActionKind) -> &'static str {
     match kind {
         ActionKind::Scale { .. } | ActionKind::HpaBounds { .. } => "2",
+        ActionKind::Resync { .. } => "4",
         ActionKind::Switchover { .. } => "3-5",
         ActionKind::Fence { .. } => "3",
         ActionKind::Promote { .. }
@@ -51,6 +52,8 @@ pub(super) struct Runbook<'a> {
     pub parts: &'a [ActionRequest],
     pub serving: Option<&'a Target>,
     pub by_hand: &'a [String],
+    /// Failing back: `from` took over, `to` is the primary region.
+    pub back: bool,
 }
 
 /// Plans every part from what is read now and makes them one job; a part
@@ -65,16 +68,22 @@ pub(super) async fn plan<B: Backend>(
     let mut changes = Vec::new();
     let mut access = Vec::new();
     let mut passed = (false, false);
+    // Databases a part before resyncs: they cannot be read as replicas
+    // yet, their switchover back is planned from the primary alone.
+    let mut resynced: Vec<&str> = Vec::new();
     for part in r.parts {
         let label = part.kind.name();
-        if let Some((step, op)) = gate_before(&part.kind, &mut passed) {
+        if let Some((step, op)) = gate_before(&part.kind, r.back, &mut passed) {
             steps.push(step);
             ops.push(op);
         }
         let seen = super::read::seen(backend, part, part.target.region == r.from)
             .await
             .map_err(|e| within(label, e))?;
-        let mut job = actions::plan(part, &seen).map_err(|e| within(label, e))?;
+        if matches!(part.kind, ActionKind::Resync { .. }) {
+            resynced.push(&part.target.name);
+        }
+        let mut job = plan_part(part, &seen, &resynced).map_err(|e| within(label, e))?;
         super::say_login(backend, &mut job);
         super::preflight(backend, part, &job)
             .await
@@ -129,25 +138,22 @@ pub(super) async fn plan<B: Backend>(
             .map(|h| format!("by hand, not in this job: {h}")),
     );
     changes.push(format!(
-        "8 · the job's end in the audit log says how long {} took to serve (the RTO of this run); the data-loss bound is the promotion's line above",
-        r.to
+        "8 · the job's end in the audit log says how long {} took to serve (the RTO of this run){}",
+        r.to,
+        if r.back {
+            ""
+        } else {
+            "; the data-loss bound is the promotion's line above"
+        }
     ));
+    let (title, undo) = title_and_undo(r);
     let plan = Plan {
         request: request.clone(),
-        title: format!(
-            "fail {} over to {}: {} parts, {} steps",
-            r.from,
-            r.to,
-            r.parts.len(),
-            steps.len()
-        ),
+        title: format!("{title}: {} parts, {} steps", r.parts.len(), steps.len()),
         steps,
         // Moving a region is what a typed name is for.
         confirm_text: Some(r.to.to_owned()),
-        undo: Some(
-            "each part's own, newest first: enable the old pool, scale back; a promotion is not undone (failing back rebuilds the old primary)"
-                .into(),
-        ),
+        undo: Some(undo),
         reason: None,
         changes,
         dry_run: None,
@@ -159,11 +165,52 @@ pub(super) async fn plan<B: Backend>(
     Ok(Job { plan, ops, access })
 }
 
+/// A part's plan; a switchover back to a database a part before
+/// resyncs is planned from the primary alone.
+fn plan_part(
+    part: &ActionRequest,
+    seen: &actions::Seen,
+    resynced: &[&str],
+) -> Result<Job, Refusal> {
+    match &part.kind {
+        ActionKind::Switchover {
+            primary,
+            subscription: None,
+        } if resynced.contains(&part.target.name.as_str()) => {
+            actions::resync::switchover(part, primary, seen)
+        }
+        _ => actions::plan(part, seen),
+    }
+}
+
+/// The title and the undo of the runbook's plan.
+fn title_and_undo(r: &Runbook<'_>) -> (String, String) {
+    if r.back {
+        (
+            format!("fail back from {} to {}", r.from, r.to),
+            format!(
+                "each part's own, newest first: disable {}'s pool again, scale back; the switchover back is not undone (fail over again)",
+                r.to
+            ),
+        )
+    } else {
+        (
+            format!("fail {} over to {}", r.from, r.to),
+            "each part's own, newest first: enable the old pool, scale back; a promotion is not undone (failing back rebuilds the old primary)"
+                .to_owned(),
+        )
+    }
+}
+
 /// The gate before a part of `kind`, if one goes there: the points of
 /// no return wait for the operator, before the first promotion (the fence
 /// by hand done?) and before the users move. `passed`: whether each gate
 /// is in the plan already.
-fn gate_before(kind: &ActionKind, passed: &mut (bool, bool)) -> Option<(PlannedStep, Op)> {
+fn gate_before(
+    kind: &ActionKind,
+    back: bool,
+    passed: &mut (bool, bool),
+) -> Option<(PlannedStep, Op)> {
     let promotion = matches!(
         kind,
         ActionKind::Switchover { .. }
@@ -175,12 +222,23 @@ fn gate_before(kind: &ActionKind, passed: &mut (bool, bool)) -> Option<(PlannedS
         passed.0 = true;
         return Some(gate(
             "5",
-            "the promotion is next: is what the plan leaves by hand before it (the fence) done?",
+            if back {
+                "the roles switch back next: the primary region's databases are resynced; its writers stopped?"
+            } else {
+                "the promotion is next: is what the plan leaves by hand before it (the fence) done?"
+            },
         ));
     }
     if matches!(kind, ActionKind::TrafficPool { .. }) && !passed.1 {
         passed.1 = true;
-        return Some(gate("6", "the users move next"));
+        return Some(gate(
+            "6",
+            if back {
+                "the users move back next: is every pair the plan leaves by hand switched back?"
+            } else {
+                "the users move next"
+            },
+        ));
     }
     None
 }
@@ -189,10 +247,10 @@ fn gate_before(kind: &ActionKind, passed: &mut (bool, bool)) -> Option<(PlannedS
 fn gate(n: &str, what: &str) -> (PlannedStep, Op) {
     (
         PlannedStep::new(
-            format!("{n} · wait for the operator: {what} (g goes on, c cancels)"),
+            format!("{n} · wait for the operator: {what} (p in the Jobs pane goes on, c cancels)"),
             StepKind::Check,
             "the steps before it are done",
-            "none: the operator's go-ahead (g in the Jobs pane)",
+            "none: the operator's go-ahead (proceed-job, p in the Jobs pane)",
             "the operator goes on; cancelled here, nothing after it is done",
         ),
         Op::Gate {
