@@ -176,6 +176,11 @@ impl App {
                         outcome: crate::model::JobOutcome::Failed(why),
                         ..
                     } => Some((*id, why.clone())),
+                    JobEvent::Finished {
+                        id,
+                        outcome: crate::model::JobOutcome::Cancelled,
+                        ..
+                    } => Some((*id, "cancelled".to_owned())),
                     _ => None,
                 };
                 self.jobs.apply(job);

@@ -429,23 +429,7 @@ async fn the_console_asks_for_a_switchover_and_shows_its_plan_to_type_the_name()
     ] {
         assert!(screen.contains(shown), "{shown} not shown:\n{screen}");
     }
-    let mut effects = Vec::new();
-    for c in "korea-postgres".chars() {
-        effects.extend(app.handle(Event::Key(Key::char(c))));
-    }
-    for code in [KeyCode::Tab, KeyCode::Tab, KeyCode::Enter] {
-        effects.extend(app.handle(Event::Key(Key::plain(code))));
-    }
-    for c in "drill 2026-12".chars() {
-        effects.extend(app.handle(Event::Key(Key::char(c))));
-    }
-    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::Exec(ExecCommand::Confirm { id: c, .. }) if *c == id)),
-        "confirmed with the name typed: {effects:?}"
-    );
+    common::confirm_typed(&mut app, id, "korea-postgres", "drill 2026-12");
 }
 
 /// Inserts orders on `port` until `stop`, reconnecting after errors; the

@@ -80,6 +80,7 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         serving,
         by_hand,
         back: false,
+        undo: false,
     } = &request.kind
     else {
         panic!("{request:?}")
@@ -136,7 +137,10 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
         by_hand.iter().any(|h| h.starts_with("node groups"))
             && by_hand
                 .iter()
-                .any(|h| h.starts_with("fence iworkz-production-postgres")),
+                .any(|h| h.starts_with("fence iworkz-production-postgres"))
+            && by_hand
+                .iter()
+                .any(|h| h.starts_with("no cache in Seoul: the cache step is skipped")),
         "{by_hand:#?}"
     );
 
@@ -190,12 +194,27 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
     );
     assert_eq!(sandbox.azure_api.patches(), 0, "planning sends nothing");
 
-    // Run, killed when the step after the promotion begins (the
-    // promotion sent and followed to its end).
     let dir = tempfile::tempdir().expect("temp");
     let audit_path = dir.path().join("audit.jsonl");
     let audit = Arc::new(AuditLog::open(&audit_path).expect("audit log"));
     let who = Who::new("sandbox", "test@touban");
+    // A runbook stopped at its first gate (Korea scaled, nothing
+    // promoted) is undone, and the runbook then runs from its plan.
+    let gate = titles
+        .iter()
+        .position(|t| t.contains(" · wait for the operator: "))
+        .expect("a gate");
+    let mut head = job.clone();
+    head.plan.steps.truncate(gate);
+    head.ops.truncate(gate);
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &head, 5, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    the_console_offers_the_undo(&mut app, &job, &events);
+    undo_the_stopped_runbook(backend.as_ref(), &job, &scaled, &audit, &who).await;
+
+    // Run, killed when the step after the promotion begins (the
+    // promotion sent and followed to its end).
     let running = common::exec::spawn_job(
         Arc::clone(&backend),
         job.clone(),
@@ -330,6 +349,166 @@ async fn the_region_runbook_runs_as_one_job_and_a_kill_after_the_promotion_resum
     fail_back(&mut app, &mut rx, backend.as_ref(), &audit, &who).await;
 }
 
+/// The console asks for the runbook, confirms it, sees its steps up to
+/// the first gate run and the job cancelled there: it offers the undo,
+/// and confirming the offer asks for the undo's plan.
+fn the_console_offers_the_undo(app: &mut App, job: &touban::exec::step::Job, ran: &[JobEvent]) {
+    use touban::app::{Effect, Event};
+    use touban::model::{ExecCommand, Key, KeyCode};
+    let mut effects = Vec::new();
+    for c in ":failover-region".chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    let id = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Exec(ExecCommand::Plan { id, .. }) => Some(*id),
+            _ => None,
+        })
+        .expect("a plan asked for");
+    app.handle(Event::Job(JobEvent::Planned {
+        id,
+        plan: Box::new(Ok(job.plan.clone())),
+    }));
+    common::confirm_typed(app, id, "korea", "drill of the undo");
+    for e in ran {
+        let e = match e.clone() {
+            JobEvent::Step {
+                step, index, of, ..
+            } => JobEvent::Step {
+                id,
+                step,
+                index,
+                of,
+            },
+            JobEvent::StepEnded {
+                index, ok, said, ..
+            } => JobEvent::StepEnded {
+                id,
+                index,
+                ok,
+                said,
+            },
+            _ => continue,
+        };
+        app.handle(Event::Job(e));
+    }
+    app.handle(Event::Job(JobEvent::Finished {
+        id,
+        outcome: JobOutcome::Cancelled,
+        at: std::time::SystemTime::now(),
+    }));
+    let screen = common::text(&common::render(app, 160, 48));
+    assert!(
+        screen.contains("The runbook stopped: undo what it changed?")
+            && screen.contains("Undo: undo the failover of tokyo to korea."),
+        "{screen}"
+    );
+    let mut effects = app.handle(Event::Key(Key::plain(KeyCode::Tab)));
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    assert!(
+        effects.iter().any(|e| matches!(e,
+            Effect::Exec(ExecCommand::Plan { request, .. })
+                if matches!(request.kind, ActionKind::RegionFailover { undo: true, .. }))),
+        "{effects:?}"
+    );
+}
+
+/// The undo a runbook stopped at its first gate offers: Seoul's
+/// workloads put back as they were, Tokyo's pool (not reached) left out
+/// as it is, the promotion (not reached either) said not to be undone.
+async fn undo_the_stopped_runbook(
+    backend: &KubeBackend,
+    job: &touban::exec::step::Job,
+    scaled: &[&ActionRequest],
+    audit: &AuditLog,
+    who: &Who,
+) {
+    let undo = job
+        .plan
+        .undo_request
+        .as_deref()
+        .expect("the runbook offers its undo");
+    let ActionKind::RegionFailover {
+        parts,
+        by_hand,
+        undo: true,
+        ..
+    } = &undo.kind
+    else {
+        panic!("{undo:?}")
+    };
+    assert_eq!(parts.len(), scaled.len() + 1, "{parts:#?}");
+    assert_eq!(
+        parts.first().map(|p| (&p.kind, p.target.name.as_str())),
+        Some((&ActionKind::TrafficPool { enabled: true }, POOLS[0].1)),
+        "newest first"
+    );
+    assert!(
+        by_hand
+            .iter()
+            .any(|h| h.starts_with("not undone: promote iworkz-dr-postgres")),
+        "{by_hand:#?}"
+    );
+    let planned = runner::prepare(backend, undo, false)
+        .await
+        .expect("an undo's plan");
+    assert!(
+        planned
+            .plan
+            .title
+            .starts_with("undo the failover of tokyo to korea: "),
+        "{}",
+        planned.plan.title
+    );
+    assert!(
+        planned
+            .plan
+            .changes
+            .iter()
+            .any(|c| c == "as it was already, left out: iworkz-tokyo is enabled"),
+        "the pool the runbook never reached: {:#?}",
+        planned.plan.changes
+    );
+    assert!(
+        !planned
+            .plan
+            .steps
+            .iter()
+            .any(|s| s.title.contains("wait for the operator")),
+        "an undo has no gate"
+    );
+    let (outcome, events) = common::exec::run_job(backend, &planned, 7, audit, who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{events:#?}");
+    for part in parts.iter().skip(1) {
+        match (&part.kind, part.target.kind) {
+            (ActionKind::Scale { replicas }, ObjectKind::Deployment) => {
+                let (d, _) = backend
+                    .deployment(&part.target)
+                    .await
+                    .expect("read")
+                    .expect("there");
+                assert_eq!(u32::try_from(d.desired).ok(), Some(*replicas), "{d:?}");
+            }
+            (ActionKind::HpaBounds { min: Some(min), .. }, ObjectKind::HorizontalPodAutoscaler) => {
+                let (h, _) = backend
+                    .hpa(&part.target)
+                    .await
+                    .expect("read")
+                    .expect("there");
+                assert_eq!(u32::try_from(h.min).ok(), Some(*min), "{h:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Nothing left to undo.
+    let again = runner::prepare(backend, undo, false)
+        .await
+        .expect_err("nothing to undo");
+    assert!(again.why.starts_with("nothing to undo"), "{}", again.why);
+}
+
 /// The failback after the takeover: the Azure pair is left by hand (said,
 /// gated), Tokyo's pool enabled and verified serving; the Overview no
 /// longer reads a takeover.
@@ -348,6 +527,7 @@ async fn fail_back(
         serving,
         by_hand,
         back: true,
+        undo: false,
     } = &back.kind
     else {
         panic!("{back:?}")

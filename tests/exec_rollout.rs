@@ -210,23 +210,7 @@ async fn a_failed_rolling_deploy_offers_its_undo_in_the_console() {
     }));
     // Confirmed as an operator would: the live colour's name typed (a
     // rolling change of live pods in the primary), then the reason.
-    let mut effects = Vec::new();
-    for c in "web-frontend-blue".chars() {
-        effects.extend(app.handle(Event::Key(Key::char(c))));
-    }
-    for code in [KeyCode::Tab, KeyCode::Tab, KeyCode::Enter] {
-        effects.extend(app.handle(Event::Key(Key::plain(code))));
-    }
-    for c in "3.2.1 fixes the login".chars() {
-        effects.extend(app.handle(Event::Key(Key::char(c))));
-    }
-    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::Exec(ExecCommand::Confirm { id: c, .. }) if *c == id)),
-        "{effects:?}"
-    );
+    common::confirm_typed(&mut app, id, "web-frontend-blue", "3.2.1 fixes the login");
     app.handle(Event::Job(JobEvent::Finished {
         id,
         outcome: JobOutcome::Failed("step 3 of 3: stalled".into()),

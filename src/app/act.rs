@@ -629,9 +629,9 @@ impl App {
             .get(&format!("{}/{}", t.namespace, t.name))
     }
 
-    /// A job failed at its verification and its plan has an undo (a
-    /// rolling deploy that stalled): offered in a dialog, planned only if
-    /// confirmed.
+    /// A job failed (or, a region runbook, was cancelled) and its plan
+    /// has an undo (a rolling deploy that stalled; a runbook stopped part
+    /// way): offered in a dialog, planned only if confirmed.
     pub(in crate::app) fn failed(&mut self, id: JobId, why: &str) {
         let Some(undo) = self
             .jobs
@@ -641,7 +641,22 @@ impl App {
         else {
             return;
         };
-        if undo.target.kind != ObjectKind::Deployment
+        let region = undo.target.kind == ObjectKind::Region;
+        // A runbook stopped before it changed anything has nothing to undo.
+        let changed = self.jobs.get(id).is_some_and(|j| {
+            j.plan.as_ref().is_some_and(|p| {
+                p.steps.iter().zip(&j.steps).any(|(s, row)| {
+                    s.kind == crate::model::plan::StepKind::Mutate
+                        && matches!(row.state, super::jobs::StepState::Done(_))
+                })
+            })
+        });
+        let offered = match undo.target.kind {
+            ObjectKind::Deployment => why != "cancelled",
+            ObjectKind::Region => changed,
+            _ => false,
+        };
+        if !offered
             || self
                 .jobs
                 .get(id)
@@ -649,12 +664,26 @@ impl App {
         {
             return;
         }
+        let (title, fields) = if region {
+            (
+                "The runbook stopped: undo what it changed?",
+                vec![
+                    ("from".into(), undo.target.cluster.clone()),
+                    ("to".into(), undo.target.region.clone()),
+                ],
+            )
+        } else {
+            (
+                "Failed: undo it?",
+                vec![
+                    ("cluster".into(), undo.target.cluster.clone()),
+                    ("namespace".into(), undo.target.namespace.clone()),
+                ],
+            )
+        };
         let dialog = ConfirmDialog::new(
-            "Failed: undo it?",
-            vec![
-                ("cluster".into(), undo.target.cluster.clone()),
-                ("namespace".into(), undo.target.namespace.clone()),
-            ],
+            title,
+            fields,
             &format!(
                 "Undo: {}. Confirm plans it; nothing runs before its own confirmation.",
                 request_title(&undo)
@@ -1283,6 +1312,19 @@ pub fn request_title(request: &ActionRequest) -> String {
             "promote {name} ({}) in place of {primary}",
             if *forced { "forced" } else { "planned" }
         ),
+        ActionKind::RegionFailover {
+            from,
+            to,
+            undo: true,
+            back,
+            ..
+        } => {
+            if *back {
+                format!("undo the failback from {from} to {to}")
+            } else {
+                format!("undo the failover of {from} to {to}")
+            }
+        }
         ActionKind::RegionFailover {
             from,
             to,

@@ -31,6 +31,7 @@ impl App {
         let (data, hand) = self.data_parts(from, to);
         parts.extend(data);
         by_hand.extend(hand);
+        by_hand.extend(self.cache_lines(from, to));
         let mut serving = None;
         match &p.traffic {
             Some(t) => {
@@ -76,6 +77,7 @@ impl App {
                 serving,
                 by_hand,
                 back: false,
+                undo: false,
             },
             dry_run: false,
         })
@@ -100,6 +102,41 @@ impl App {
             [] => Err(format!("{dr} is not a DR region of the config")),
             _ => Err(format!("name the DR region to fail {moving}")),
         }
+    }
+
+    /// Step 5's cache: what the runbook leaves to the operator. A DR
+    /// cache is configured as a cache of its own (its URL the DR server,
+    /// a replica of the primary region's), and `:cache-promote` is for a
+    /// cache whose primary is gone: its promotion is by hand. With no
+    /// cache in the DR region the step is skipped, and said.
+    fn cache_lines(&self, from: &Region, to: &Region) -> Vec<String> {
+        let caches = &self.platform.caches;
+        let at = |r: &Region| {
+            caches
+                .iter()
+                .filter(|c| c.region.get_ref() == r.name.get_ref())
+                .map(|c| c.name.get_ref().as_str())
+                .collect::<Vec<_>>()
+        };
+        let (theirs, ours) = (at(from), at(to));
+        if ours.is_empty() {
+            return if theirs.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "no cache in {}: the cache step is skipped; the applications start on an empty cache",
+                    to.display
+                )]
+            };
+        }
+        ours.iter()
+            .map(|name| {
+                format!(
+                    "cache {name} in {}: once the database is promoted, make it a primary (REPLICAOF NO ONE on it, or the cloud's promotion) and re-point what reads it",
+                    to.display
+                )
+            })
+            .collect()
     }
 
     /// Step 2: each workload of `to` below `from`'s replicas, scaled (or
@@ -361,6 +398,7 @@ impl App {
                 serving,
                 by_hand,
                 back: true,
+                undo: false,
             },
             dry_run: false,
         })

@@ -199,6 +199,7 @@ fn request(app: &App, r: &Readiness) -> ActionRequest {
             serving: None,
             by_hand: Vec::new(),
             back: false,
+            undo: false,
         },
         target: Target {
             region: r.region.clone(),

@@ -52,6 +52,7 @@ pub async fn prepare<B: Backend>(
             serving,
             by_hand,
             back,
+            undo,
         } if !parts.is_empty() || serving.is_some() => {
             let runbook = region::Runbook {
                 from,
@@ -60,6 +61,7 @@ pub async fn prepare<B: Backend>(
                 serving: serving.as_deref(),
                 by_hand,
                 back: *back,
+                undo: *undo,
             };
             region::plan(backend, request, &runbook).await?
         }

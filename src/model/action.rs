@@ -344,6 +344,11 @@ pub enum ActionKind {
         /// primary region, rebuilt as its replica before users return.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         back: bool,
+        /// The undo of a runbook that did not end: `parts` put back what
+        /// the runbook's parts changed, newest first; a part whose target
+        /// is as it was already is left out when planned.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undo: bool,
     },
 }
 
@@ -395,6 +400,7 @@ impl ActionKind {
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",
+            ActionKind::RegionFailover { undo: true, .. } => "region-undo",
             ActionKind::RegionFailover { back: false, .. } => "region-failover",
             ActionKind::RegionFailover { back: true, .. } => "region-failback",
             ActionKind::Repoint { .. } => "repoint",

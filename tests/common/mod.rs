@@ -236,3 +236,27 @@ pub async fn kube_client(sandbox: &touban::sandbox::Sandbox, context: &str) -> k
         .expect("config");
     kube::Client::try_from(config).expect("client")
 }
+
+/// Confirms job `id`'s plan dialog as an operator does: `name` typed,
+/// then `reason`; fails unless the confirmation is sent.
+pub fn confirm_typed(app: &mut App, id: touban::model::JobId, name: &str, reason: &str) {
+    use touban::app::Effect;
+    use touban::model::{ExecCommand, Key, KeyCode};
+    let mut effects = Vec::new();
+    for c in name.chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    for code in [KeyCode::Tab, KeyCode::Tab, KeyCode::Enter] {
+        effects.extend(app.handle(Event::Key(Key::plain(code))));
+    }
+    for c in reason.chars() {
+        effects.extend(app.handle(Event::Key(Key::char(c))));
+    }
+    effects.extend(app.handle(Event::Key(Key::plain(KeyCode::Enter))));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Exec(ExecCommand::Confirm { id: c, .. }) if *c == id)),
+        "confirmed with {name} typed: {effects:?}"
+    );
+}

@@ -54,6 +54,69 @@ pub(super) struct Runbook<'a> {
     pub by_hand: &'a [String],
     /// Failing back: `from` took over, `to` is the primary region.
     pub back: bool,
+    /// The undo of a runbook: no gates, and a part already as it was is
+    /// left out.
+    pub undo: bool,
+}
+
+/// The request that puts back what a part of the runbook changes, if one
+/// does: a scale back to the replicas planned from, an HPA back to its
+/// bounds, a pool back to enabled (or disabled). A promotion, a resync,
+/// a re-pointing is not put back: said in the undo's plan.
+fn undo_of(part: &ActionRequest, job: &Job) -> Option<ActionRequest> {
+    let kind = match &part.kind {
+        ActionKind::TrafficPool { enabled } => ActionKind::TrafficPool { enabled: !enabled },
+        ActionKind::Scale { .. } => job.ops.iter().find_map(|op| match op {
+            Op::Scale { from, .. } => Some(ActionKind::Scale {
+                replicas: u32::try_from(*from).ok()?,
+            }),
+            _ => None,
+        })?,
+        ActionKind::HpaBounds { .. } => job.ops.iter().find_map(|op| match op {
+            Op::SetBounds { from, .. } => Some(ActionKind::HpaBounds {
+                min: Some(u32::try_from(from.0).ok()?),
+                max: Some(u32::try_from(from.1).ok()?),
+            }),
+            _ => None,
+        })?,
+        _ => return None,
+    };
+    Some(ActionRequest {
+        kind,
+        target: part.target.clone(),
+        dry_run: false,
+    })
+}
+
+/// What an undo's part finds as it was already, if it does: then it is
+/// left out of the undo (the runbook never got to it, or it was put back).
+fn as_it_was(part: &ActionRequest, seen: &actions::Seen) -> Option<String> {
+    let name = &part.target.name;
+    match &part.kind {
+        ActionKind::Scale { replicas } => seen
+            .deployment
+            .as_ref()
+            .filter(|d| i64::from(d.desired) == i64::from(*replicas))
+            .map(|_| format!("{name} wants {replicas} replicas")),
+        ActionKind::HpaBounds { min, max } => seen
+            .hpas
+            .iter()
+            .find(|h| h.name == *name)
+            .filter(|h| {
+                min.is_none_or(|m| i64::from(h.min) == i64::from(m))
+                    && max.is_none_or(|m| i64::from(h.max) == i64::from(m))
+            })
+            .map(|h| format!("{name}'s bounds are {}–{}", h.min, h.max)),
+        ActionKind::TrafficPool { enabled } => match &seen.pool {
+            Some(Ok(p)) if p.enabled == *enabled => Some(format!(
+                "{} is {}",
+                p.name,
+                if p.enabled { "enabled" } else { "disabled" }
+            )),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Plans every part from what is read now and makes them one job; a part
@@ -67,19 +130,28 @@ pub(super) async fn plan<B: Backend>(
     let mut ops = Vec::new();
     let mut changes = Vec::new();
     let mut access = Vec::new();
-    let mut passed = (false, false);
+    // An undo has no gates: nothing it does is past a point of no return.
+    let mut passed = (r.undo, r.undo);
     // Databases a part before resyncs: they cannot be read as replicas
     // yet, their switchover back is planned from the primary alone.
     let mut resynced: Vec<&str> = Vec::new();
+    let mut undos = Vec::new();
+    let mut kept = Vec::new();
     for part in r.parts {
         let label = part.kind.name();
+        let seen = super::read::seen(backend, part, part.target.region == r.from)
+            .await
+            .map_err(|e| within(label, e))?;
+        if r.undo
+            && let Some(was) = as_it_was(part, &seen)
+        {
+            changes.push(format!("as it was already, left out: {was}"));
+            continue;
+        }
         if let Some((step, op)) = gate_before(&part.kind, r.back, &mut passed) {
             steps.push(step);
             ops.push(op);
         }
-        let seen = super::read::seen(backend, part, part.target.region == r.from)
-            .await
-            .map_err(|e| within(label, e))?;
         if matches!(part.kind, ActionKind::Resync { .. }) {
             resynced.push(&part.target.name);
         }
@@ -88,6 +160,10 @@ pub(super) async fn plan<B: Backend>(
         super::preflight(backend, part, &job)
             .await
             .map_err(|e| within(&job.plan.title, e))?;
+        match undo_of(part, &job) {
+            Some(undo) => undos.push(undo),
+            None => kept.push(job.plan.title.clone()),
+        }
         let n = runbook_step(&part.kind);
         changes.push(format!("{n} · {}", job.plan.title));
         changes.extend(job.plan.changes.iter().map(|c| format!("    {c}")));
@@ -103,49 +179,29 @@ pub(super) async fn plan<B: Backend>(
         }
         access.extend(job.access);
     }
-    if let Some(pool) = r.serving {
-        steps.push(PlannedStep::new(
-            format!("7 · verify {} serves: its pool enabled and healthy", r.to),
-            StepKind::Verify,
-            "the parts before it are done",
-            &format!("GET …/load_balancers/pools/{} and its health", pool.name),
-            &format!(
-                "enabled, every monitor sees it healthy, within {} min",
-                SERVING.as_secs() / 60
-            ),
-        ));
-        ops.push(Op::Part {
-            request: Box::new(ActionRequest {
-                kind: ActionKind::TrafficPool { enabled: true },
-                target: pool.clone(),
-                dry_run: request.dry_run,
-            }),
-            op: Box::new(Op::Traffic(TrafficOp::Serving { within: SERVING })),
-        });
+    if let Some((step, op)) = serving_step(request, r) {
+        steps.push(step);
+        ops.push(op);
     }
     if steps.is_empty() {
-        return Err(Refusal::instead(
-            format!(
-                "the runbook {} → {} has nothing touban can do: every part is by hand",
-                r.from, r.to
-            ),
-            "`touban drill` says what each step needs",
-        ));
+        return Err(nothing_to_do(r));
     }
     changes.extend(
         r.by_hand
             .iter()
             .map(|h| format!("by hand, not in this job: {h}")),
     );
-    changes.push(format!(
-        "8 · the job's end in the audit log says how long {} took to serve (the RTO of this run){}",
-        r.to,
-        if r.back {
-            ""
-        } else {
-            "; the data-loss bound is the promotion's line above"
-        }
-    ));
+    if !r.undo {
+        changes.push(format!(
+            "8 · the job's end in the audit log says how long {} took to serve (the RTO of this run){}",
+            r.to,
+            if r.back {
+                ""
+            } else {
+                "; the data-loss bound is the promotion's line above"
+            }
+        ));
+    }
     let (title, undo) = title_and_undo(r);
     let plan = Plan {
         request: request.clone(),
@@ -157,12 +213,54 @@ pub(super) async fn plan<B: Backend>(
         reason: None,
         changes,
         dry_run: None,
-        undo_request: None,
+        undo_request: undo_request(r, undos, &kept),
         reverts: None,
         lease: None,
         lease_override: None,
     };
     Ok(Job { plan, ops, access })
+}
+
+/// Step 7: the region moved to serves, its pool enabled and healthy.
+fn serving_step(request: &ActionRequest, r: &Runbook<'_>) -> Option<(PlannedStep, Op)> {
+    let pool = r.serving?;
+    Some((
+        PlannedStep::new(
+            format!("7 · verify {} serves: its pool enabled and healthy", r.to),
+            StepKind::Verify,
+            "the parts before it are done",
+            &format!("GET …/load_balancers/pools/{} and its health", pool.name),
+            &format!(
+                "enabled, every monitor sees it healthy, within {} min",
+                SERVING.as_secs() / 60
+            ),
+        ),
+        Op::Part {
+            request: Box::new(ActionRequest {
+                kind: ActionKind::TrafficPool { enabled: true },
+                target: pool.clone(),
+                dry_run: request.dry_run,
+            }),
+            op: Box::new(Op::Traffic(TrafficOp::Serving { within: SERVING })),
+        },
+    ))
+}
+
+/// Why a runbook with no step is refused.
+fn nothing_to_do(r: &Runbook<'_>) -> Refusal {
+    if r.undo {
+        return Refusal::new(format!(
+            "nothing to undo: every part of the runbook {} → {} finds its target as it was",
+            r.from, r.to
+        ));
+    }
+    Refusal::instead(
+        format!(
+            "the runbook {} → {} has nothing touban can do: every part is by hand",
+            r.from, r.to
+        ),
+        "`touban drill` says what each step needs",
+    )
 }
 
 /// A part's plan; a switchover back to a database a part before
@@ -183,8 +281,59 @@ fn plan_part(
     }
 }
 
+/// The request that undoes the runbook if it does not end, offered then:
+/// its parts' undos, newest first; what is not undone, said.
+fn undo_request(
+    r: &Runbook<'_>,
+    mut undos: Vec<ActionRequest>,
+    kept: &[String],
+) -> Option<Box<ActionRequest>> {
+    if r.undo || undos.is_empty() {
+        return None;
+    }
+    undos.reverse();
+    let by_hand = kept
+        .iter()
+        .map(|title| {
+            format!(
+                "not undone: {title} (a promotion stays; failing back rebuilds the old primary)"
+            )
+        })
+        .collect();
+    Some(Box::new(ActionRequest {
+        kind: ActionKind::RegionFailover {
+            from: r.from.to_owned(),
+            to: r.to.to_owned(),
+            parts: undos,
+            serving: None,
+            by_hand,
+            back: r.back,
+            undo: true,
+        },
+        target: Target {
+            region: r.to.to_owned(),
+            cluster: r.from.to_owned(),
+            namespace: String::new(),
+            kind: crate::model::action::ObjectKind::Region,
+            name: r.to.to_owned(),
+        },
+        dry_run: false,
+    }))
+}
+
 /// The title and the undo of the runbook's plan.
 fn title_and_undo(r: &Runbook<'_>) -> (String, String) {
+    if r.undo {
+        let of = if r.back {
+            format!("the failback from {} to {}", r.from, r.to)
+        } else {
+            format!("the failover of {} to {}", r.from, r.to)
+        };
+        return (
+            format!("undo {of}"),
+            "run the runbook again: its parts find what the undo put back".to_owned(),
+        );
+    }
     if r.back {
         (
             format!("fail back from {} to {}", r.from, r.to),
