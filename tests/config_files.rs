@@ -303,7 +303,7 @@ fn a_bad_user_keymap_warns_and_keeps_the_rest() {
         warnings,
         [
             "keymap.toml:5:12: unknown key `hyper-x`: expected one character or one of enter, esc, tab, backtab, backspace, delete, insert, up, down, left, right, home, end, pageup, pagedown, space, f1..f24, with optional ctrl- / alt- / shift- prefixes",
-            "keymap.toml:6:23: unknown command `launch`: expected one of quit, suspend, help, command-line, filter, next-pane, prev-pane, next-view, prev-view, up, down, page-up, page-down, top, bottom, select, back, theme, namespace, next-namespace, scale, restart, hpa-min, hpa-max, set-image, undo, older-revision, newer-revision, deploy, revert, delete-pod, retarget-hpa, silence, expire, switchover, promote, fence, unfence, cache-failover, cache-promote, rds-failover, rds-promote, disable-pool, enable-pool, failover-region, failback-region, cancel-job, resume-job, proceed-job, sort, jump, messages, overview, cluster, data, ai, rollouts, failover, scaling, alerts, jobs",
+            "keymap.toml:6:23: unknown command `launch`: expected one of quit, suspend, help, command-line, filter, next-pane, prev-pane, next-view, prev-view, up, down, page-up, page-down, top, bottom, select, back, theme, namespace, next-namespace, scale, restart, hpa-min, hpa-max, set-image, undo, older-revision, newer-revision, deploy, revert, delete-pod, retarget-hpa, silence, expire, switchover, promote, fence, unfence, lockout, unlock, cache-failover, cache-promote, rds-failover, rds-promote, disable-pool, enable-pool, failover-region, failback-region, cancel-job, resume-job, proceed-job, sort, jump, messages, overview, cluster, data, ai, rollouts, failover, scaling, alerts, jobs",
         ]
     );
     let q = touban::model::Key::char('Q');

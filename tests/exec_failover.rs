@@ -974,3 +974,148 @@ async fn failing_back_waits_for_tokyo_rebuilt_as_korea_s_replica_then_switches_t
     assert!(steps[0].contains("switched back before"), "{steps:?}");
     assert!(steps[2].contains("promoted before"), "{steps:?}");
 }
+
+/// A session of `role` on `port`, or why it cannot log in.
+async fn session_as(port: u16, role: &str) -> Result<tokio_postgres::Client, String> {
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user={role} dbname=postgres connect_timeout=2"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .map_err(|e| {
+        e.as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+    })?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// The stronger fence. On a primary a physical replica streams from, the
+/// read-only fence's plan says what it does not hold against and the
+/// lockout is refused (role attributes replicate). On a primary with no
+/// physical replica (an old primary back after its replica's promotion)
+/// the application role is locked out: its session ended, a new one
+/// refused; run again it does nothing; its undo lets the role in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: refused where it would replicate, locked out, converged, undone
+async fn the_application_role_is_locked_out_only_where_no_physical_replica_replays_it() {
+    let roles = vec!["iworkz_app".to_owned()];
+    let lock = |db: &str| {
+        request(
+            ActionKind::Lockout {
+                roles: roles.clone(),
+                locked: true,
+            },
+            db,
+            "tokyo",
+        )
+    };
+    let pair = Pair::start();
+    psql(&pair.bin, pair.primary, "CREATE ROLE iworkz_app LOGIN");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while psql(
+        &pair.bin,
+        pair.primary,
+        "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+    ) != "1"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never streamed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let backend = backend(&pair);
+    let refused = runner::prepare(&backend, &lock("tokyo-postgres"), true)
+        .await
+        .expect_err("refused where a physical replica replays it");
+    assert!(
+        refused.why.contains("streams to the physical replica")
+            && refused
+                .instead
+                .as_deref()
+                .is_some_and(|i| i.contains(":fence tokyo-postgres")),
+        "{refused:?}"
+    );
+    let fence = runner::prepare(
+        &backend,
+        &request(
+            ActionKind::Fence {
+                read_only: true,
+                partner: Some("korea-postgres".into()),
+            },
+            "tokyo-postgres",
+            "tokyo",
+        ),
+        true,
+    )
+    .await
+    .expect("a fence's plan");
+    assert!(
+        fence
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.contains("stops well-behaved clients only")
+                && c.contains("not offered while a physical replica streams from it")),
+        "{:#?}",
+        fence.plan.changes
+    );
+    drop(pair);
+
+    // An old primary on its own: the lockout holds for every client.
+    let server = Server::start();
+    server.psql("CREATE ROLE iworkz_app LOGIN");
+    let backend = backend_on(server.port, server.port);
+    let app = session_as(server.port, "iworkz_app")
+        .await
+        .expect("the application logs in");
+    let job = runner::prepare(&backend, &lock("tokyo-postgres"), true)
+        .await
+        .expect("a lockout's plan");
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("tokyo-postgres"));
+    assert!(
+        job.plan.changes[0].contains("iworkz_app NOLOGIN, 1 of their sessions ended"),
+        "{:#?}",
+        job.plan.changes
+    );
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(
+        steps[0].contains(
+            "iworkz_app locked out of tokyo-postgres (NOLOGIN); 1 of their sessions ended"
+        ),
+        "{steps:?}"
+    );
+    assert!(
+        app.simple_query("SELECT 1").await.is_err(),
+        "the application's session outlived the lockout"
+    );
+    let refused = session_as(server.port, "iworkz_app")
+        .await
+        .expect_err("the role cannot log in");
+    assert!(refused.contains("not permitted to log in"), "{refused}");
+    // Run again (resumed): nothing done twice; planned again: refused.
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[0].contains("already: nothing done"), "{steps:?}");
+    let again = runner::prepare(&backend, &lock("tokyo-postgres"), true)
+        .await
+        .expect_err("nothing to do");
+    assert!(again.why.contains("already"), "{}", again.why);
+    // Its undo lets the application in again.
+    let undo = job.plan.undo_request.as_deref().expect("an undo");
+    let job = runner::prepare(&backend, undo, true)
+        .await
+        .expect("the undo's plan");
+    let (outcome, events) = common::exec::run_job(&backend, &job, 2, &audit, &who, false).await;
+    assert_eq!(outcome, JobOutcome::Succeeded, "{:?}", said(&events));
+    session_as(server.port, "iworkz_app")
+        .await
+        .expect("the application logs in again");
+}

@@ -34,6 +34,8 @@ impl App {
             Command::Promote(arg) => self.failover(&arg, false),
             Command::Fence(arg) => self.fence(&arg, true),
             Command::Unfence(arg) => self.fence(&arg, false),
+            Command::Lockout(arg) => self.lockout(&arg, true),
+            Command::Unlock(arg) => self.lockout(&arg, false),
             Command::CacheFailover(arg) => self.cache_action(&arg, ActionKind::CacheFailover),
             Command::CachePromote(arg) => self.cache_action(&arg, ActionKind::CachePromote),
             Command::RdsFailover(arg) => self.rds_action(&arg, ActionKind::RdsFailover),
@@ -403,19 +405,7 @@ impl App {
     /// `:rds-failover DB` / `:rds-promote DB`: an RDS instance failed over
     /// to its standby, or a read replica promoted.
     pub(in crate::app) fn rds_action(&mut self, arg: &str, kind: ActionKind) {
-        let Some(db) = self
-            .platform
-            .databases
-            .iter()
-            .find(|d| d.name.get_ref() == arg.trim())
-        else {
-            self.say(
-                Level::Error,
-                format!(
-                    "`{} {arg}`: name a configured database ([[databases]] name)",
-                    kind.name()
-                ),
-            );
+        let Some(db) = self.database_named(kind.name(), arg) else {
             return;
         };
         if db.rds.is_none() {
@@ -545,16 +535,7 @@ impl App {
     /// `:fence DB` / `:unfence DB`.
     pub(in crate::app) fn fence(&mut self, arg: &str, read_only: bool) {
         let command = if read_only { "fence" } else { "unfence" };
-        let Some(db) = self
-            .platform
-            .databases
-            .iter()
-            .find(|d| d.name.get_ref() == arg.trim())
-        else {
-            self.say(
-                Level::Error,
-                format!("`{command} {arg}`: name a configured database ([[databases]] name)"),
-            );
+        let Some(db) = self.database_named(command, arg) else {
             return;
         };
         let partner = self.platform.replication.iter().find_map(|r| {
@@ -569,7 +550,58 @@ impl App {
         });
         let request = ActionRequest {
             kind: ActionKind::Fence { read_only, partner },
-            target: database_target(db),
+            target: database_target(&db),
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// The configured database `arg` names, or (said as `command`'s
+    /// error) none.
+    fn database_named(
+        &mut self,
+        command: &str,
+        arg: &str,
+    ) -> Option<crate::config::platform::Database> {
+        let found = self
+            .platform
+            .databases
+            .iter()
+            .find(|d| d.name.get_ref() == arg.trim())
+            .cloned();
+        if found.is_none() {
+            self.say(
+                Level::Error,
+                format!("`{command} {arg}`: name a configured database ([[databases]] name)"),
+            );
+        }
+        found
+    }
+
+    /// `:lockout DB` / `:unlock DB`: the database's application roles
+    /// locked out, or let in again.
+    pub(in crate::app) fn lockout(&mut self, arg: &str, locked: bool) {
+        let command = if locked { "lockout" } else { "unlock" };
+        let Some(db) = self.database_named(command, arg) else {
+            return;
+        };
+        if db.app_roles.is_empty() {
+            self.say(
+                Level::Error,
+                format!(
+                    "`{command} {arg}`: {} names no app_roles: say in its [[databases]] which roles its applications log in as",
+                    db.name.get_ref()
+                ),
+            );
+            return;
+        }
+        let request = ActionRequest {
+            kind: ActionKind::Lockout {
+                roles: db.app_roles.iter().map(|r| r.get_ref().clone()).collect(),
+                locked,
+            },
+            target: database_target(&db),
             dry_run: false,
         };
         let title = request_title(&request);
@@ -1298,6 +1330,14 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::Fence {
             read_only: false, ..
         } => format!("lift {name}'s fence"),
+        ActionKind::Lockout {
+            roles,
+            locked: true,
+        } => format!("lock {} out of {name}", roles.join(", ")),
+        ActionKind::Lockout {
+            roles,
+            locked: false,
+        } => format!("let {} log in to {name} again", roles.join(", ")),
         ActionKind::CacheFailover => format!("fail {name} over to a replica"),
         ActionKind::CachePromote => format!("promote a replica of {name} without its primary"),
         ActionKind::ElastiCacheFailover => format!("fail ElastiCache {name} over (TestFailover)"),

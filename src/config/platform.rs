@@ -515,6 +515,11 @@ pub struct Database {
     /// to restart. The region runbook re-points them after the promotion.
     #[serde(default)]
     pub consumers: Vec<Consumer>,
+    /// The roles its applications log in as: what `:lockout` locks out
+    /// (`ALTER ROLE … NOLOGIN`, their sessions ended), the fence that
+    /// holds for clients that set `default_transaction_read_only` off.
+    #[serde(default)]
+    pub app_roles: Vec<Spanned<String>>,
 }
 
 /// `[[databases.consumers]]`: a ConfigMap's or Secret's key holding a
@@ -875,6 +880,13 @@ impl Platform {
     /// cluster of the database's region, an address to point at.
     fn validate_consumers(&self) -> Result<(), (std::ops::Range<usize>, String)> {
         for d in &self.databases {
+            if let Some(r) = d.app_roles.iter().find(|r| r.get_ref().trim().is_empty()) {
+                return Err((
+                    r.span(),
+                    "an app_roles entry is a role's name, not empty".into(),
+                ));
+            }
+
             for c in &d.consumers {
                 match (&c.configmap, &c.secret) {
                     (Some(a), Some(_)) => {

@@ -11,6 +11,7 @@ pub mod elasticache;
 pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
+pub mod lockout;
 pub mod rds;
 pub mod repoint;
 pub mod restart;
@@ -79,6 +80,8 @@ pub struct Seen {
     /// For a ConfigMap or Secret: the value of the action's key (`None`:
     /// no such key), or why the object could not be read.
     pub config: Option<Result<Option<crate::exec::backend::KeyValue>, String>>,
+    /// For a lockout: the database's application roles as they are now.
+    pub logins: Option<Result<Vec<crate::exec::backend::Login>, String>>,
 }
 
 /// A database target as read before planning: itself, and the primary a
@@ -139,6 +142,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         } => failover::switchover(request, primary, subscription.as_deref(), seen),
         ActionKind::Promote { primary } => failover::promote(request, primary, seen),
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
+        ActionKind::Lockout { roles, locked } => lockout::plan(request, roles, *locked, seen),
         ActionKind::Resync {
             primary,
             source,

@@ -200,6 +200,22 @@ pub struct Sender {
     pub state: String,
     /// `replay_lsn`.
     pub replayed: Option<u64>,
+    /// A physical replica (no logical slot is its), which replays the
+    /// catalogs too: role attributes set here reach it.
+    pub physical: bool,
+}
+
+/// An application role of a database, as it is now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Login {
+    /// The role's name.
+    pub role: String,
+    /// Whether the role exists.
+    pub exists: bool,
+    /// `rolcanlogin`.
+    pub can_login: bool,
+    /// Its client sessions now.
+    pub sessions: i64,
 }
 
 /// What a plan on each database and cache says of the login the executor
@@ -513,6 +529,24 @@ pub trait Backend: Sync {
         values: &[(String, i64)],
         dry_run: bool,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// A database's application roles: whether each may log in, and its
+    /// sessions.
+    fn db_logins(
+        &self,
+        db: &str,
+        roles: &[String],
+    ) -> impl Future<Output = Result<Vec<Login>, Failure>> + Send;
+
+    /// Locks the roles out (`NOLOGIN`, their sessions ended; how many
+    /// were) or lets them in again. A dry run checks the role may.
+    fn db_lockout(
+        &self,
+        db: &str,
+        roles: &[String],
+        locked: bool,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<i64, Failure>> + Send;
 
     /// Proves a database takes writes (a committed transaction with a
     /// transaction id, in a session begun now).

@@ -795,6 +795,7 @@ fn wanted(kind: &ActionKind) -> Option<i64> {
         | ActionKind::Promote { .. }
         | ActionKind::Resync { .. }
         | ActionKind::Fence { .. }
+        | ActionKind::Lockout { .. }
         | ActionKind::CacheFailover
         | ActionKind::CachePromote
         | ActionKind::RdsFailover

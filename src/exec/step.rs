@@ -343,6 +343,23 @@ pub enum DbOp {
         /// How long to wait at most.
         within: Duration,
     },
+    /// Locks the target's application roles out (`locked`: `NOLOGIN`,
+    /// their sessions ended) or lets them in again; converges: a role
+    /// already so is not altered, its sessions are still ended.
+    Lockout {
+        /// The roles.
+        roles: Vec<String>,
+        /// Out, or in again.
+        locked: bool,
+    },
+    /// Verifies the lockout from what the database says now: every role
+    /// `NOLOGIN` and no session of theirs left (or every role `LOGIN`).
+    AwaitLockedOut {
+        /// The roles.
+        roles: Vec<String>,
+        /// Out, or in again.
+        locked: bool,
+    },
     /// Fences `db` (the old primary) if it answers as a primary; one that
     /// does not answer is left, with what to do when it returns.
     FenceIfBack {

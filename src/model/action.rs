@@ -284,6 +284,18 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         partner: Option<String>,
     },
+    /// Lock a PostgreSQL database's application roles out (`locked`:
+    /// `ALTER ROLE … NOLOGIN`, their sessions ended) or let them log in
+    /// again: the fence that holds for clients that set
+    /// `default_transaction_read_only` off. Role attributes replicate
+    /// physically, so it is refused on a primary with a streaming
+    /// replica (it would lock the replica out too, promoted or not).
+    Lockout {
+        /// The roles (`app_roles` in the config).
+        roles: Vec<String>,
+        /// Lock them out, or let them in again.
+        locked: bool,
+    },
     /// Enable or disable a region's pool in the global load balancer
     /// (Cloudflare: `PATCH` the pool's `enabled`). Disabled, the balancer
     /// sends it no users whatever its health: what keeps traffic from
@@ -392,6 +404,8 @@ impl ActionKind {
             ActionKind::Fence {
                 read_only: false, ..
             } => "unfence",
+            ActionKind::Lockout { locked: true, .. } => "lockout",
+            ActionKind::Lockout { locked: false, .. } => "unlock",
             ActionKind::CacheFailover => "cache-failover",
             ActionKind::CachePromote => "cache-promote",
             ActionKind::ElastiCacheFailover => "elasticache-failover",

@@ -159,6 +159,12 @@ pub enum Command {
     /// Lift the fence of PostgreSQL database DB: it takes writes again
     #[strum(message = "unfence", props(arg = "DB"))]
     Unfence(String),
+    /// Lock PostgreSQL database DB's application roles out (its app_roles: NOLOGIN, their sessions ended): the fence that holds for every client
+    #[strum(message = "lockout", props(arg = "DB"))]
+    Lockout(String),
+    /// Let DB's application roles log in again (LOGIN)
+    #[strum(message = "unlock", props(arg = "DB"))]
+    Unlock(String),
     /// Fail Redis cache CACHE over to its most caught-up replica (FAILOVER, or SENTINEL FAILOVER behind Sentinel)
     #[strum(message = "cache failover", props(arg = "CACHE"))]
     CacheFailover(String),
@@ -277,6 +283,8 @@ impl Command {
                 | Command::Promote(_)
                 | Command::Fence(_)
                 | Command::Unfence(_)
+                | Command::Lockout(_)
+                | Command::Unlock(_)
                 | Command::CacheFailover(_)
                 | Command::CachePromote(_)
                 | Command::RdsFailover(_)
@@ -314,6 +322,8 @@ impl Command {
             | Command::Promote(a)
             | Command::Fence(a)
             | Command::Unfence(a)
+            | Command::Lockout(a)
+            | Command::Unlock(a)
             | Command::CacheFailover(a)
             | Command::CachePromote(a)
             | Command::RdsFailover(a)
@@ -346,6 +356,8 @@ impl Command {
             Command::Promote(_) => Command::Promote(arg.to_owned()),
             Command::Fence(_) => Command::Fence(arg.to_owned()),
             Command::Unfence(_) => Command::Unfence(arg.to_owned()),
+            Command::Lockout(_) => Command::Lockout(arg.to_owned()),
+            Command::Unlock(_) => Command::Unlock(arg.to_owned()),
             Command::CacheFailover(_) => Command::CacheFailover(arg.to_owned()),
             Command::CachePromote(_) => Command::CachePromote(arg.to_owned()),
             Command::RdsFailover(_) => Command::RdsFailover(arg.to_owned()),

@@ -243,9 +243,12 @@ pub fn switchover(
         format!(
             "applications still pointed at {primary} get read-only errors until re-pointed at {name}"
         ),
+        format!(
+            "the fence stops well-behaved clients only (a session may SET default_transaction_read_only off and write); locking the application roles out (`:lockout`) is not offered before the promotion: role attributes replicate to {name}; once promoted, `:lockout {primary}` holds for every client"
+        ),
     ];
     plan.undo = Some(format!(
-        "before the promotion, lift the fence (unfence {primary}); after it, {primary} must be rebuilt as {name}'s replica (pg_rewind or a new base backup), which touban does not do yet"
+        "before the promotion, lift the fence (unfence {primary}); after it, {primary} must be rebuilt as {name}'s replica (pg_rewind or a new base backup): `:failback-region` waits for that, then switches back"
     ));
     Ok(Job {
         plan,
@@ -380,11 +383,11 @@ pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Jo
         format!("{name}: replica → primary (a new timeline)"),
         format!("data-loss bound: {loss}"),
         format!(
-            "{primary}, if it returns, is a second primary until fenced: touban fences it if it answers by the last step"
+            "{primary}, if it returns, is a second primary until fenced: touban fences it (read-only) if it answers by the last step; `:lockout {primary}` then locks its application roles out, the fence that holds for every client"
         ),
     ];
     plan.undo = Some(format!(
-        "none: {name} is a primary from here; {primary} must be rebuilt as its replica (pg_rewind or a new base backup), which touban does not do yet"
+        "none: {name} is a primary from here; {primary} must be rebuilt as its replica (pg_rewind or a new base backup): `:failback-region` waits for that, then switches back"
     ));
     Ok(Job {
         plan,
@@ -471,6 +474,16 @@ pub fn fence(request: &ActionRequest, read_only: bool, seen: &Seen) -> Result<Jo
     ];
     let mut plan = plan_of(request, title, steps);
     plan.changes = vec![change];
+    if read_only {
+        plan.changes.push(format!(
+            "the fence stops well-behaved clients only: a session may SET default_transaction_read_only off and write; the stronger fence is `:lockout {name}` (its app_roles NOLOGIN, their sessions ended), {}",
+            if t.senders.iter().any(|s| s.physical) {
+                "not offered while a physical replica streams from it (role attributes replicate)"
+            } else {
+                "offered: no physical replica streams from it"
+            }
+        ));
+    }
     plan.undo = Some(if read_only {
         format!("unfence {name}")
     } else {

@@ -1147,6 +1147,20 @@ impl Backend for KubeBackend {
         self.databases.fence(db, read_only, dry_run).await
     }
 
+    async fn db_logins(&self, db: &str, roles: &[String]) -> Result<Vec<super::Login>, Failure> {
+        self.databases.logins(db, roles).await
+    }
+
+    async fn db_lockout(
+        &self,
+        db: &str,
+        roles: &[String],
+        locked: bool,
+        dry_run: bool,
+    ) -> Result<i64, Failure> {
+        self.databases.lockout(db, roles, locked, dry_run).await
+    }
+
     async fn db_promote(&self, db: &str, dry_run: bool) -> Result<(), Failure> {
         self.databases.promote(db, dry_run).await
     }

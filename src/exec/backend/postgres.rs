@@ -204,6 +204,46 @@ async fn end_sessions(s: &Session) -> Result<i64, Failure> {
     Ok(ended)
 }
 
+/// Names as SQL literals, comma-separated.
+fn literals(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{}'", n.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether the session's role may lock `roles` out: a superuser may; a
+/// role with CREATEROLE and pg_signal_backend may (from PostgreSQL 16
+/// only with ADMIN OPTION on each role).
+async fn may_lock(s: &Session, roles: &[String]) -> Result<(), Failure> {
+    let row = s
+        .one(&format!(
+            "SELECT p.rolsuper, \
+                    p.rolcreaterole AND pg_has_role('pg_signal_backend', 'MEMBER') \
+                      AND (current_setting('server_version_num')::int < 160000 \
+                           OR (SELECT bool_and(pg_has_role(r.name, 'MEMBER WITH ADMIN OPTION')) \
+                                 FROM unnest(ARRAY[{}]::text[]) AS r(name) \
+                                WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name))) \
+               FROM pg_roles p WHERE p.rolname = current_user",
+            literals(roles)
+        ))
+        .await?;
+    let superuser: bool = s.get(&row, 0)?;
+    let may: Option<bool> = s.get(&row, 1)?;
+    if superuser || may == Some(true) {
+        return Ok(());
+    }
+    Err(Failure {
+        what: format!(
+            "{}: the role may not lock {} out (it needs CREATEROLE, pg_signal_backend and, from PostgreSQL 16, ADMIN OPTION on each; or use a superuser)",
+            s.shown,
+            roles.join(", ")
+        ),
+        status: None,
+    })
+}
+
 /// A database's subscriptions, logical slots and the roles or databases
 /// that set the fence's parameter of their own.
 #[allow(clippy::type_complexity)]
@@ -334,8 +374,10 @@ impl Databases {
         let (subscriptions, slots, overrides) = extras(&s).await?;
         let senders = s
             .rows(
-                "SELECT application_name, state, replay_lsn::text FROM pg_stat_replication \
-                  ORDER BY application_name",
+                "SELECT r.application_name, r.state, r.replay_lsn::text, \
+                        NOT EXISTS (SELECT 1 FROM pg_replication_slots l \
+                                     WHERE l.active_pid = r.pid AND l.slot_type = 'logical') \
+                   FROM pg_stat_replication r ORDER BY r.application_name",
             )
             .await?
             .iter()
@@ -345,6 +387,7 @@ impl Databases {
                     name: s.get::<Option<String>>(r, 0)?.unwrap_or_default(),
                     state: s.get::<Option<String>>(r, 1)?.unwrap_or_default(),
                     replayed: lsn.as_deref().and_then(parse_lsn),
+                    physical: s.get::<Option<bool>>(r, 3)?.unwrap_or(true),
                 })
             })
             .collect::<Result<Vec<_>, Failure>>()?;
@@ -427,6 +470,74 @@ impl Databases {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         end_sessions(&s).await
+    }
+
+    /// The application roles as the database has them: whether each
+    /// exists and may log in, and its client sessions.
+    pub async fn logins(&self, db: &str, roles: &[String]) -> Result<Vec<super::Login>, Failure> {
+        let s = self.open(db).await?;
+        let rows = s
+            .rows(&format!(
+                "SELECT r.name, p.rolcanlogin, \
+                        (SELECT count(*) FROM pg_stat_activity a \
+                          WHERE a.usename = r.name AND a.backend_type = 'client backend' \
+                            AND a.pid <> pg_backend_pid()) \
+                   FROM unnest(ARRAY[{}]::text[]) AS r(name) \
+                   LEFT JOIN pg_roles p ON p.rolname = r.name ORDER BY r.name",
+                literals(roles)
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let can: Option<bool> = s.get(r, 1)?;
+                Ok(super::Login {
+                    role: s.get(r, 0)?,
+                    exists: can.is_some(),
+                    can_login: can.unwrap_or(false),
+                    sessions: s.get(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Locks the roles out (`ALTER ROLE … NOLOGIN`, then every session of
+    /// theirs ended; how many were) or lets them log in again. A dry run
+    /// checks the role may, and changes nothing.
+    pub async fn lockout(
+        &self,
+        db: &str,
+        roles: &[String],
+        locked: bool,
+        dry_run: bool,
+    ) -> Result<i64, Failure> {
+        let s = self.open(db).await?;
+        may_lock(&s, roles).await?;
+        if dry_run {
+            return Ok(0);
+        }
+        for role in roles {
+            s.batch(&format!(
+                "ALTER ROLE \"{}\" {}",
+                role.replace('"', "\"\""),
+                if locked { "NOLOGIN" } else { "LOGIN" }
+            ))
+            .await?;
+        }
+        if !locked {
+            return Ok(0);
+        }
+        let row = s
+            .one_within(
+                &format!(
+                    "SELECT count(*) FILTER (WHERE ended) FROM ( \
+                       SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+                        WHERE usename = ANY(ARRAY[{}]::text[]) AND pid <> pg_backend_pid()) t",
+                    literals(roles)
+                ),
+                Duration::from_secs(120),
+            )
+            .await?;
+        s.get(&row, 0)
     }
 
     /// Whether the database's host takes a TCP connection at all: a

@@ -95,6 +95,13 @@ pub(super) async fn perform<B: Backend>(
             await_writable(backend, name, *within, cancel).await
         }
         DbOp::FenceIfBack { db } => fence_if_back(backend, db, dry_run).await,
+        DbOp::Lockout { roles, locked } => lockout(backend, name, roles, *locked, dry_run).await,
+        DbOp::AwaitLockedOut { roles, locked } => {
+            if dry_run {
+                return done("dry run: nothing locked out, nothing to verify".into());
+            }
+            locked_out(backend, name, roles, *locked).await
+        }
         DbOp::Subscriber {
             primary,
             subscription,
@@ -615,6 +622,112 @@ async fn fence_if_back<B: Backend>(backend: &B, db: &str, dry_run: bool) -> Resu
             call: None,
         }),
     }
+}
+
+/// Locks the roles out of `name` (or lets them in): the roles not so
+/// yet altered, then (locking) every session of theirs ended.
+async fn lockout<B: Backend>(
+    backend: &B,
+    name: &str,
+    roles: &[String],
+    locked: bool,
+    dry_run: bool,
+) -> Result<Done, Failure> {
+    let t = backend.db_read(name).await?;
+    if t.in_recovery {
+        return Err(failure(format!(
+            "{name} is in recovery now (a replica): role changes are made on its primary"
+        )));
+    }
+    if locked && let Some(r) = t.senders.iter().find(|s| s.physical) {
+        return Err(failure(format!(
+            "{name} streams to the physical replica {}: the role change would reach it too",
+            if r.name.is_empty() {
+                "(unnamed)"
+            } else {
+                r.name.as_str()
+            }
+        )));
+    }
+    let before = backend.db_logins(name, roles).await?;
+    let todo: Vec<String> = before
+        .iter()
+        .filter(|l| l.exists && l.can_login == locked)
+        .map(|l| l.role.clone())
+        .collect();
+    let sessions: i64 = before.iter().map(|l| l.sessions).sum();
+    if todo.is_empty() && (!locked || sessions == 0) {
+        return done(format!(
+            "{} {} already: nothing done",
+            roles.join(", "),
+            if locked {
+                "locked out (NOLOGIN, no session)"
+            } else {
+                "may log in"
+            }
+        ));
+    }
+    // Every role is altered, those already so too, so that a locked
+    // role's sessions are still ended.
+    let ended = backend.db_lockout(name, roles, locked, dry_run).await?;
+    if dry_run {
+        return done(format!(
+            "dry run: the role may {} {}; nothing changed",
+            if locked { "lock out" } else { "let in" },
+            roles.join(", ")
+        ));
+    }
+    done(if locked {
+        format!(
+            "{} locked out of {name} (NOLOGIN); {ended} of their sessions ended",
+            roles.join(", ")
+        )
+    } else {
+        format!("{} may log in to {name} again (LOGIN)", roles.join(", "))
+    })
+}
+
+/// Verifies a lockout (or its lifting) from a new reading.
+async fn locked_out<B: Backend>(
+    backend: &B,
+    name: &str,
+    roles: &[String],
+    locked: bool,
+) -> Result<Done, Failure> {
+    let now = backend.db_logins(name, roles).await?;
+    let wrong: Vec<String> = now
+        .iter()
+        .filter(|l| l.can_login == locked || (locked && l.sessions > 0))
+        .map(|l| {
+            if l.can_login == locked {
+                format!(
+                    "{} {}",
+                    l.role,
+                    if locked {
+                        "may log in"
+                    } else {
+                        "may not log in"
+                    }
+                )
+            } else {
+                format!(
+                    "{} has {} session(s) left (a superuser's cannot be ended by a non-superuser)",
+                    l.role, l.sessions
+                )
+            }
+        })
+        .collect();
+    if !wrong.is_empty() {
+        return Err(failure(format!("{name}: {}", wrong.join("; "))));
+    }
+    done(if locked {
+        format!(
+            "{name}: pg_roles reads {} NOLOGIN, no session of theirs left",
+            roles.join(", ")
+        )
+    } else {
+        format!("{name}: pg_roles reads {} LOGIN", roles.join(", "))
+    })
 }
 
 /// A failback's promotion in a dry run: while the target is being

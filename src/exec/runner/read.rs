@@ -149,6 +149,20 @@ async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: boo
             ..Seen::default()
         };
     }
+    if let ActionKind::Lockout { roles, .. } = &request.kind {
+        let (target, logins) =
+            tokio::join!(backend.db_read(&t.name), backend.db_logins(&t.name, roles));
+        return Seen {
+            primary,
+            db: Some(super::super::actions::DbSeen {
+                target: target.map_err(|f| f.what),
+                primary: None,
+                primary_down: false,
+            }),
+            logins: Some(logins.map_err(|f| f.what)),
+            ..Seen::default()
+        };
+    }
     let named = match &request.kind {
         ActionKind::Switchover { primary, .. }
         | ActionKind::Promote { primary }
@@ -282,6 +296,7 @@ pub(super) async fn seen<B: Backend>(
         azure: None,
         exported: None,
         config: None,
+        logins: None,
     })
 }
 

@@ -131,6 +131,9 @@ pub(super) fn switchover(
         format!(
             "applications still pointed at {primary} get read-only errors until re-pointed at {name}"
         ),
+        format!(
+            "the fence stops well-behaved clients only (a session may SET default_transaction_read_only off and write); `:lockout {primary}` (its app_roles NOLOGIN) holds for every client and is safe on a logical pair: roles do not replicate logically"
+        ),
     ];
     plan.undo = Some(format!(
         "before the subscription is disabled, lift the fence (unfence {primary}); after it, re-enable {sub} only once {primary} has nothing {name} does not (writes on {name} are not sent back)"
