@@ -278,6 +278,7 @@ async fn a_promotion_without_the_primary_states_its_loss_and_the_old_primary_is_
         .expect_err("no switchover without the primary");
     let promote = ActionKind::Promote {
         primary: "tokyo-postgres".into(),
+        subscription: None,
     };
     assert_eq!(refused.offer.map(|o| o.kind), Some(promote.clone()));
 
@@ -502,6 +503,82 @@ fn logical_pair() -> (Server, Server) {
         "0"
     );
     (source, subscriber)
+}
+
+/// Unplanned, the seed's own path: the logical source gone, its last
+/// sequence values cannot be read. The subscriber is promoted by
+/// disabling its subscription and setting each sequence past the highest
+/// id it holds by a gap; a sequence owned by no column is named, not set.
+/// Run again, nothing is done twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_source_a_logical_subscriber_is_promoted_past_the_ids_it_holds() {
+    let (source, subscriber) = logical_pair();
+    let bin = &source.bin;
+    psql(bin, subscriber.port, "CREATE SEQUENCE loose");
+    source.ctl("stop");
+    let backend = backend_on(source.port, subscriber.port);
+    let dir = tempfile::tempdir().expect("temp");
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let r = request(
+        ActionKind::Promote {
+            primary: "tokyo-postgres".into(),
+            subscription: None,
+        },
+        "korea-postgres",
+        "korea",
+    );
+    let job = runner::prepare(&backend, &r, false).await.expect("a plan");
+    assert_eq!(
+        job.plan.title,
+        "promote korea-postgres without tokyo-postgres (logical)"
+    );
+    assert!(
+        job.plan
+            .changes
+            .iter()
+            .any(|c| c.contains("set 1000000 increments past it")),
+        "{:#?}",
+        job.plan.changes
+    );
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = said(&events);
+    eprintln!("logical promotion: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(
+        steps[2].starts_with("1 of 2 sequences set 1000000 increments past the highest value in use (public.orders_id_seq → 1000050)")
+            && steps[2].contains("public.loose (owned by no column)"),
+        "{steps:?}"
+    );
+    assert!(steps[4].contains("does not answer"), "{steps:?}");
+    assert_eq!(
+        psql(
+            bin,
+            subscriber.port,
+            "SELECT subenabled FROM pg_subscription"
+        ),
+        "f"
+    );
+    let next = psql(
+        bin,
+        subscriber.port,
+        "INSERT INTO orders (item) VALUES ('after') RETURNING id",
+    );
+    assert_eq!(
+        next.lines().next(),
+        Some("1000051"),
+        "the next id, past the gap"
+    );
+    // Run again: nothing is done twice.
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, true).await;
+    let steps = said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(
+        steps[0].contains("disabled already")
+            && steps[1].contains("disabled already")
+            && steps[2].contains("nothing set"),
+        "{steps:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

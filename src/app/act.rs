@@ -366,7 +366,10 @@ impl App {
                 subscription,
             }
         } else {
-            ActionKind::Promote { primary }
+            ActionKind::Promote {
+                primary,
+                subscription,
+            }
         };
         let request = ActionRequest {
             kind,
@@ -1323,7 +1326,7 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::Expire { ids } => format!("expire {} silence(s) of {name}", ids.len()),
         ActionKind::Undo { revision } => format!("undo {name} to revision {revision}"),
         ActionKind::Switchover { primary, .. } => format!("switch over {primary} to {name}"),
-        ActionKind::Promote { primary } => format!("promote {name} without {primary}"),
+        ActionKind::Promote { primary, .. } => format!("promote {name} without {primary}"),
         ActionKind::Fence {
             read_only: true, ..
         } => format!("fence {name} (read-only)"),

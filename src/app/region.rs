@@ -275,9 +275,14 @@ impl App {
                 } else {
                     ActionKind::Promote {
                         primary: pname.clone(),
+                        subscription: None,
                     }
                 }),
                 ReplicationKind::Logical if direct && answers => Some(ActionKind::Switchover {
+                    primary: pname.clone(),
+                    subscription: r.subscription.clone(),
+                }),
+                ReplicationKind::Logical if direct => Some(ActionKind::Promote {
                     primary: pname.clone(),
                     subscription: r.subscription.clone(),
                 }),

@@ -267,11 +267,15 @@ impl App {
             ),
             ReplicationKind::Logical => (
                 format!(
-                    "disable subscription {} on {rname}, advance its sequences past {pname}'s, then a write checked",
-                    r.subscription.as_deref().unwrap_or("(its only one)")
+                    "disable subscription {} on {rname}, advance its sequences past {}, then a write checked",
+                    r.subscription.as_deref().unwrap_or("(its only one)"),
+                    if answers {
+                        format!("{pname}'s")
+                    } else {
+                        format!("the highest ids {rname} holds, by a gap ({pname} cannot be read)")
+                    }
                 ),
-                // The executor promotes a subscriber only planned so far.
-                direct && answers,
+                direct,
             ),
             ReplicationKind::AzureReplica => {
                 let call = format!(

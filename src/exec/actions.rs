@@ -140,7 +140,10 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             primary,
             subscription,
         } => failover::switchover(request, primary, subscription.as_deref(), seen),
-        ActionKind::Promote { primary } => failover::promote(request, primary, seen),
+        ActionKind::Promote {
+            primary,
+            subscription,
+        } => failover::promote(request, primary, subscription.as_deref(), seen),
         ActionKind::Fence { read_only, .. } => failover::fence(request, *read_only, seen),
         ActionKind::Lockout { roles, locked } => lockout::plan(request, roles, *locked, seen),
         ActionKind::Resync {

@@ -118,6 +118,19 @@ pub struct Sequence {
     pub readable: bool,
 }
 
+/// A sequence and the data it numbers: the highest value in use in the
+/// column that owns it (`serial`, `identity`, `OWNED BY`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SequenceHigh {
+    /// `schema.name`, quoted as an identifier (as [`Sequence::name`]).
+    pub name: String,
+    /// The owning column, `schema.table.column` quoted; `None`: owned by
+    /// no column, so what it numbers is not known.
+    pub owner: Option<String>,
+    /// `max(column)`; `None`: the table is empty (or no owner).
+    pub high: Option<i64>,
+}
+
 /// A ConfigMap's or Secret's value as read: perhaps a credential, so it
 /// never prints (`{:?}` shows `KeyValue(…)`); [`KeyValue::reveal`] is for
 /// the code that rewrites it.
@@ -518,6 +531,13 @@ pub trait Backend: Sync {
     /// A database's sequences and their last values.
     fn db_sequences(&self, db: &str)
     -> impl Future<Output = Result<Vec<Sequence>, Failure>> + Send;
+
+    /// A database's sequences with the highest value in use in the column
+    /// each numbers.
+    fn db_sequence_highs(
+        &self,
+        db: &str,
+    ) -> impl Future<Output = Result<Vec<SequenceHigh>, Failure>> + Send;
 
     /// Whether a database's host takes a TCP connection at all.
     fn db_reachable(&self, db: &str) -> impl Future<Output = Result<bool, Failure>> + Send;

@@ -94,7 +94,7 @@ fn say_login<B: Backend>(backend: &B, job: &mut Job) {
     let mut lines: Vec<String> = backend.login(target).into_iter().collect();
     // A switchover fences the primary it names, a promotion fences it
     // should it answer again: with the primary's own login.
-    if let ActionKind::Switchover { primary, .. } | ActionKind::Promote { primary } =
+    if let ActionKind::Switchover { primary, .. } | ActionKind::Promote { primary, .. } =
         &job.plan.request.kind
     {
         let named = Target {

@@ -343,6 +343,24 @@ pub enum DbOp {
         /// How long to wait at most.
         within: Duration,
     },
+    /// The target's subscription lost its source: `primary` does not
+    /// answer (one that answers again fails the step: plan a switchover),
+    /// the subscription is there. Resumed, one disabled already passes.
+    Orphaned {
+        /// The source.
+        primary: String,
+        /// The subscription.
+        subscription: String,
+    },
+    /// Sets every sequence that numbers a column and is behind the
+    /// highest value in use there past it by `gap` increments: the
+    /// source's last values cannot be read, and what it handed out and
+    /// never sent stays unused. A sequence at or past the data already
+    /// (set before, or used here) is left.
+    AdvancePastData {
+        /// How many increments past the highest value in use.
+        gap: i64,
+    },
     /// Locks the target's application roles out (`locked`: `NOLOGIN`,
     /// their sessions ended) or lets them in again; converges: a role
     /// already so is not altered, its sessions are still ended.

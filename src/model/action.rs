@@ -252,6 +252,10 @@ pub enum ActionKind {
     Promote {
         /// The database that was primary (its name in the config).
         primary: String,
+        /// A logical pair's subscription on the target (then it is
+        /// disabled and the sequences set past the data they number).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription: Option<String>,
     },
     /// Fail a Redis cache over to its most caught-up replica: Redis's own
     /// coordinated `FAILOVER` on its primary, or `SENTINEL FAILOVER`

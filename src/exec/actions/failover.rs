@@ -192,7 +192,7 @@ pub fn switchover(
                 format!("the primary {primary} does not answer ({why}): a planned switchover fences it first; nothing was changed"),
                 format!("if {primary} is down, promote {name} without it (what it committed after {name}'s last replayed transaction is lost)"),
             )
-            .offering(other(request, ActionKind::Promote { primary: primary.to_owned() })));
+            .offering(other(request, ActionKind::Promote { primary: primary.to_owned(), subscription: None })));
         }
         None => return Err(Refusal::new("the primary was not read: a defect of touban")),
     };
@@ -303,6 +303,12 @@ fn not_without(
     db: &DbSeen,
     t: &DbReading,
 ) -> Option<Refusal> {
+    primary_not_gone(request, primary, db).or_else(|| not_promotable(&request.target.name, t))
+}
+
+/// Why `primary` is not gone, if it is not: it answers, or takes TCP
+/// connections (then a promotion beside it could make two primaries).
+fn primary_not_gone(request: &ActionRequest, primary: &str, db: &DbSeen) -> Option<Refusal> {
     let name = &request.target.name;
     if let Some((_, Ok(p))) = &db.primary {
         if p.in_recovery {
@@ -323,33 +329,47 @@ fn not_without(
             "{primary} cannot be read ({why}), but it takes TCP connections: it is not down, and promoting {name} beside it could make two primaries; nothing was changed"
         )));
     }
-    if !t.in_recovery && !t.subscriptions.is_empty() {
-        return Some(Refusal::instead(
-            format!(
-                "{name} is a logical subscriber: without its source, touban cannot know how far the source's sequences went, so it does not promote it (not built yet); nothing was changed"
-            ),
-            format!(
-                "disable its subscription by hand and set each sequence past the highest id in use on {name}"
-            ),
-        ));
-    }
-    not_promotable(name, t)
+    None
 }
 
 /// The plan for promoting the target without its primary, which does not
 /// answer.
-pub fn promote(request: &ActionRequest, primary: &str, seen: &Seen) -> Result<Job, Refusal> {
+pub fn promote(
+    request: &ActionRequest,
+    primary: &str,
+    subscription: Option<&str>,
+    seen: &Seen,
+) -> Result<Job, Refusal> {
     let db = read(seen)?;
     let name = &request.target.name;
     let t = target(request, db)?;
-    if let Some(refusal) = not_without(request, primary, db, t) {
-        return Err(refusal);
-    }
-    let loss = loss_bound(primary, t, jiff::Timestamp::now());
     let down = match &db.primary {
         Some((_, Err(why))) => why.clone(),
         _ => "not read".to_owned(),
     };
+    if !t.in_recovery && !t.subscriptions.is_empty() {
+        // A logical subscriber: its source gone, it is promoted by
+        // stopping what fed it.
+        if let Some(refusal) = primary_not_gone(request, primary, db) {
+            return Err(refusal);
+        }
+        return match subscription.or(match t.subscriptions.as_slice() {
+            [one] => Some(one.name.as_str()),
+            _ => None,
+        }) {
+            Some(sub) if t.subscriptions.iter().any(|s| s.name == sub) => {
+                Ok(logical::promote(request, primary, sub, &down))
+            }
+            _ => Err(Refusal::new(format!(
+                "{name} has {} subscriptions and none is named: say the pair's in [[replication]] subscription; nothing was changed",
+                t.subscriptions.len()
+            ))),
+        };
+    }
+    if let Some(refusal) = not_without(request, primary, db, t) {
+        return Err(refusal);
+    }
+    let loss = loss_bound(primary, t, jiff::Timestamp::now());
     let steps = vec![
         PlannedStep::new(
             format!("check {primary} still does not answer and {name} is a replica"),
@@ -592,12 +612,13 @@ mod tests {
         };
         let p = ActionKind::Promote {
             primary: "tokyo-postgres".into(),
+            subscription: None,
         };
         let down = seen(Ok(replica()), Err("no answer within 10 s".into()));
         let refused =
             switchover(&request(s.clone()), "tokyo-postgres", None, &down).expect_err("refused");
         assert_eq!(refused.offer.map(|o| o.kind), Some(p.clone()));
-        let job = promote(&request(p.clone()), "tokyo-postgres", &down).expect("a promotion");
+        let job = promote(&request(p.clone()), "tokyo-postgres", None, &down).expect("a promotion");
         assert!(
             job.plan
                 .changes
@@ -609,7 +630,7 @@ mod tests {
         if let Some(db) = unreadable.db.as_mut() {
             db.primary_down = false;
         }
-        assert!(promote(&request(p.clone()), "tokyo-postgres", &unreadable).is_err());
+        assert!(promote(&request(p.clone()), "tokyo-postgres", None, &unreadable).is_err());
         let refused = switchover(&request(s.clone()), "tokyo-postgres", None, &unreadable)
             .expect_err("refused");
         assert!(
@@ -618,7 +639,7 @@ mod tests {
             refused.why
         );
         let up = seen(Ok(replica()), Ok(primary()));
-        let refused = promote(&request(p), "tokyo-postgres", &up).expect_err("refused");
+        let refused = promote(&request(p), "tokyo-postgres", None, &up).expect_err("refused");
         assert_eq!(refused.offer.map(|o| o.kind), Some(s.clone()));
         let logical = seen(Ok(primary()), Ok(primary()));
         let why = switchover(&request(s.clone()), "tokyo-postgres", None, &logical)

@@ -1147,6 +1147,10 @@ impl Backend for KubeBackend {
         self.databases.fence(db, read_only, dry_run).await
     }
 
+    async fn db_sequence_highs(&self, db: &str) -> Result<Vec<super::SequenceHigh>, Failure> {
+        self.databases.sequence_highs(db).await
+    }
+
     async fn db_logins(&self, db: &str, roles: &[String]) -> Result<Vec<super::Login>, Failure> {
         self.databases.logins(db, roles).await
     }

@@ -673,6 +673,49 @@ impl Databases {
             .collect()
     }
 
+    /// Each sequence with the column that owns it and the highest value
+    /// in use there (one `max()` per owned sequence).
+    pub async fn sequence_highs(&self, db: &str) -> Result<Vec<super::SequenceHigh>, Failure> {
+        let s = self.open(db).await?;
+        let rows = s
+            .rows(
+                "SELECT quote_ident(sn.nspname) || '.' || quote_ident(q.relname), \
+                        quote_ident(tn.nspname) || '.' || quote_ident(t.relname), \
+                        quote_ident(a.attname) \
+                   FROM pg_class q JOIN pg_namespace sn ON sn.oid = q.relnamespace \
+                   LEFT JOIN pg_depend d ON d.objid = q.oid \
+                        AND d.classid = 'pg_class'::regclass \
+                        AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+                   LEFT JOIN pg_class t ON t.oid = d.refobjid \
+                   LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+                   LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+                  WHERE q.relkind = 'S' AND sn.nspname NOT IN ('pg_catalog', 'information_schema') \
+                  ORDER BY 1",
+            )
+            .await?;
+        let mut highs = Vec::new();
+        for r in &rows {
+            let name: String = s.get(r, 0)?;
+            let table: Option<String> = s.get(r, 1)?;
+            let column: Option<String> = s.get(r, 2)?;
+            let (owner, high) = match (table, column) {
+                (Some(t), Some(c)) => {
+                    // Both quoted by quote_ident above.
+                    let row = s
+                        .one_within(
+                            &format!("SELECT max({c})::bigint FROM {t}"),
+                            Duration::from_secs(120),
+                        )
+                        .await?;
+                    (Some(format!("{t}.{c}")), s.get::<Option<i64>>(&row, 0)?)
+                }
+                _ => (None, None),
+            };
+            highs.push(super::SequenceHigh { name, owner, high });
+        }
+        Ok(highs)
+    }
+
     /// Sets each sequence's last value (`setval(seq, value, true)`: the
     /// next value is past it). A dry run checks the role may update each.
     pub async fn set_sequences(

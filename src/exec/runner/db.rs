@@ -96,11 +96,13 @@ pub(super) async fn perform<B: Backend>(
         }
         DbOp::FenceIfBack { db } => fence_if_back(backend, db, dry_run).await,
         DbOp::Lockout { roles, locked } => lockout(backend, name, roles, *locked, dry_run).await,
+        DbOp::Orphaned {
+            primary,
+            subscription,
+        } => orphaned(backend, name, primary, subscription).await,
+        DbOp::AdvancePastData { gap } => advance_past_data(backend, name, *gap, dry_run).await,
         DbOp::AwaitLockedOut { roles, locked } => {
-            if dry_run {
-                return done("dry run: nothing locked out, nothing to verify".into());
-            }
-            locked_out(backend, name, roles, *locked).await
+            locked_out(backend, name, roles, *locked, dry_run).await
         }
         DbOp::Subscriber {
             primary,
@@ -624,6 +626,122 @@ async fn fence_if_back<B: Backend>(backend: &B, db: &str, dry_run: bool) -> Resu
     }
 }
 
+/// The target's subscription lost its source, which does not answer.
+async fn orphaned<B: Backend>(
+    backend: &B,
+    name: &str,
+    primary: &str,
+    subscription: &str,
+) -> Result<Done, Failure> {
+    let (t, p) = tokio::join!(backend.db_read(name), backend.db_read(primary));
+    let t = t?;
+    let Some(sub) = t.subscriptions.iter().find(|s| s.name == subscription) else {
+        return Err(failure(format!(
+            "{name} has no subscription {subscription}"
+        )));
+    };
+    if !sub.enabled {
+        // The promotion's own first change: a later step fences the old
+        // source should it answer again.
+        return done(format!(
+            "{subscription} is disabled already: promoted before this job was interrupted"
+        ));
+    }
+    if let Ok(p) = p {
+        return Err(failure(format!(
+            "{primary} answers again{}: promoting {name} beside it would make two primaries; plan a switchover instead",
+            if p.read_only { " (fenced)" } else { "" }
+        )));
+    }
+    if backend.db_reachable(primary).await.unwrap_or(true) {
+        return Err(failure(format!(
+            "{primary} takes TCP connections but cannot be read: it is not down; promoting {name} could make two primaries"
+        )));
+    }
+    done(format!(
+        "{primary} does not answer; {name} subscribes through {subscription}, enabled, its source gone"
+    ))
+}
+
+/// Sets each sequence behind the data it numbers past it by `gap`
+/// increments; those owned by no column, or descending, are named.
+async fn advance_past_data<B: Backend>(
+    backend: &B,
+    name: &str,
+    gap: i64,
+    dry_run: bool,
+) -> Result<Done, Failure> {
+    let (sequences, highs) =
+        tokio::join!(backend.db_sequences(name), backend.db_sequence_highs(name));
+    let (sequences, highs) = (sequences?, highs?);
+    let mut set = Vec::new();
+    let mut by_hand = Vec::new();
+    for q in &sequences {
+        let high = highs.iter().find(|h| h.name == q.name);
+        match high {
+            Some(h) if h.owner.is_none() => {
+                by_hand.push(format!("{} (owned by no column)", q.name));
+            }
+            _ if q.increment < 0 => by_hand.push(format!("{} (descending)", q.name)),
+            _ if !q.readable => by_hand.push(format!("{} (not readable by the role)", q.name)),
+            Some(h) => {
+                let Some(top) = h.high else { continue };
+                if q.last.is_some_and(|l| l >= top) {
+                    continue;
+                }
+                let want = top.saturating_add(gap.saturating_mul(q.increment));
+                set.push((q.name.clone(), want));
+            }
+            None => by_hand.push(format!("{} (not read)", q.name)),
+        }
+    }
+    backend.db_set_sequences(name, &set, dry_run).await?;
+    let hand = if by_hand.is_empty() {
+        String::new()
+    } else {
+        format!("; not set, set by hand: {}", by_hand.join(", "))
+    };
+    if dry_run {
+        return done(format!(
+            "dry run: {} of {} sequences behind the data in use; the role may set them; none set{hand}",
+            set.len(),
+            sequences.len()
+        ));
+    }
+    if set.is_empty() {
+        return done(format!(
+            "every sequence of {name} is at or past the data it numbers ({} read): nothing set{hand}",
+            sequences.len()
+        ));
+    }
+    let after = backend.db_sequences(name).await?;
+    let behind: Vec<&str> = set
+        .iter()
+        .filter(|(seq, want)| {
+            !after
+                .iter()
+                .any(|a| a.name == *seq && a.last.is_some_and(|l| l >= *want))
+        })
+        .map(|(seq, _)| seq.as_str())
+        .collect();
+    if !behind.is_empty() {
+        return Err(failure(format!(
+            "sequences not past the data after setval: {}",
+            behind.join(", ")
+        )));
+    }
+    done(format!(
+        "{} of {} sequences set {gap} increments past the highest value in use ({}){hand}",
+        set.len(),
+        sequences.len(),
+        set.iter()
+            .take(3)
+            .map(|(s, v)| format!("{s} → {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// Locks the roles out of `name` (or lets them in): the roles not so
 /// yet altered, then (locking) every session of theirs ended.
 async fn lockout<B: Backend>(
@@ -693,7 +811,11 @@ async fn locked_out<B: Backend>(
     name: &str,
     roles: &[String],
     locked: bool,
+    dry_run: bool,
 ) -> Result<Done, Failure> {
+    if dry_run {
+        return done("dry run: nothing locked out, nothing to verify".into());
+    }
     let now = backend.db_logins(name, roles).await?;
     let wrong: Vec<String> = now
         .iter()

@@ -165,7 +165,7 @@ async fn database<B: Backend>(backend: &B, request: &ActionRequest, primary: boo
     }
     let named = match &request.kind {
         ActionKind::Switchover { primary, .. }
-        | ActionKind::Promote { primary }
+        | ActionKind::Promote { primary, .. }
         | ActionKind::Resync { primary, .. } => Some(primary.clone()),
         ActionKind::Fence { partner, .. } => partner.clone(),
         _ => None,

@@ -4,7 +4,9 @@
 //! subscription waited for until it has applied the source's last WAL,
 //! disabled, and every sequence set past the source's last value
 //! (sequences are not replicated logically: without this, the first insert
-//! on the new primary would reuse an id).
+//! on the new primary would reuse an id). Without its source (unplanned),
+//! the source's last values cannot be read: each sequence is set past the
+//! highest value in use in the column it numbers, by a gap.
 
 use super::{CATCH_UP, WRITABLE, fence_step, plan_of};
 use crate::exec::backend::DbReading;
@@ -161,4 +163,93 @@ pub(super) fn switchover(
         ],
         access: Vec::new(),
     })
+}
+
+/// How far past the highest value in use an unplanned promotion sets a
+/// sequence, in increments: what the lost source handed out and never
+/// sent stays unused, for a reconciliation.
+pub const GAP: i64 = 1_000_000;
+
+/// The plan for promoting a logical subscriber whose source does not
+/// answer: the subscription disabled, each sequence set past the data it
+/// numbers, writes verified, the source fenced should it return.
+pub(super) fn promote(request: &ActionRequest, primary: &str, sub: &str, down: &str) -> Job {
+    let name = &request.target.name;
+    let steps = vec![
+        PlannedStep::new(
+            format!("check {primary} still does not answer and {name} subscribes through {sub}"),
+            StepKind::Check,
+            &format!("{primary}: {down}"),
+            "connect to both; pg_subscription on the subscriber; a TCP connection to the source",
+            &format!("{primary} does not answer, not even TCP; {sub} is there"),
+        ),
+        PlannedStep::new(
+            format!("disable {sub} on {name}"),
+            StepKind::Mutate,
+            &format!("{primary} does not answer"),
+            &format!("ALTER SUBSCRIPTION {sub} DISABLE (local: its slot on {primary} stays)"),
+            "pg_subscription.subenabled = false",
+        ),
+        PlannedStep::new(
+            format!("set {name}'s sequences past the data they number"),
+            StepKind::Mutate,
+            &format!("{sub} disabled: nothing more arrives"),
+            "max() of each sequence's owning column; setval(seq, max + gap × increment) where the sequence is behind it",
+            &format!(
+                "each sequence owned by a column at or past its highest value in use by {GAP} increments; those owned by none named"
+            ),
+        ),
+        super::writes_step(name),
+        PlannedStep::new(
+            format!("fence {primary} if it answers again"),
+            StepKind::Mutate,
+            &format!("{name} takes writes"),
+            &format!(
+                "connect to {primary}; if it answers as a primary: ALTER SYSTEM SET default_transaction_read_only = on, its sessions ended"
+            ),
+            &format!(
+                "{primary} fenced, or not answering: fence it when it returns (`:fence {primary}`, or `:lockout {primary}`, which holds for every client and is safe: roles do not replicate logically)"
+            ),
+        ),
+    ];
+    let mut plan = plan_of(
+        request,
+        format!("promote {name} without {primary} (logical)"),
+        steps,
+    );
+    plan.changes = vec![
+        format!(
+            "{name}: subscription {sub} enabled → disabled (it and its slot on {primary} stay)"
+        ),
+        format!(
+            "{name}: each sequence behind the highest value in use in its column set {GAP} increments past it ({primary}'s last values cannot be read; ids it handed out and never sent stay unused)"
+        ),
+        format!(
+            "data-loss bound: what {primary} committed and {name} had not applied is lost; touban cannot read it from {name} once {primary} is gone: the last lag the Failover pane read (its replication row) is the bound"
+        ),
+        format!(
+            "{primary}, if it returns, is a second primary until fenced: touban fences it (read-only) if it answers by the last step"
+        ),
+    ];
+    plan.undo = Some(format!(
+        "none once {name} has taken writes: re-enabling {sub} would apply {primary}'s writes on top of them; rebuild {primary} from {name} to fail back"
+    ));
+    Job {
+        plan,
+        ops: vec![
+            Op::Db(DbOp::Orphaned {
+                primary: primary.to_owned(),
+                subscription: sub.to_owned(),
+            }),
+            Op::Db(DbOp::DisableSubscription {
+                subscription: sub.to_owned(),
+            }),
+            Op::Db(DbOp::AdvancePastData { gap: GAP }),
+            Op::Db(DbOp::AwaitWritable { within: WRITABLE }),
+            Op::Db(DbOp::FenceIfBack {
+                db: primary.to_owned(),
+            }),
+        ],
+        access: Vec::new(),
+    }
 }
