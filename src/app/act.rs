@@ -677,13 +677,24 @@ impl App {
             return;
         };
         let region = undo.target.kind == ObjectKind::Region;
-        // A runbook stopped before it changed anything has nothing to undo.
+        // A runbook stopped before it changed anything has nothing to
+        // undo; one that went past its first gate (its point of no
+        // return: a promotion, users moved) is not undone.
         let changed = self.jobs.get(id).is_some_and(|j| {
             j.plan.as_ref().is_some_and(|p| {
-                p.steps.iter().zip(&j.steps).any(|(s, row)| {
-                    s.kind == crate::model::plan::StepKind::Mutate
-                        && matches!(row.state, super::jobs::StepState::Done(_))
-                })
+                let gate = p
+                    .steps
+                    .iter()
+                    .position(|s| s.call == crate::model::plan::GATE_CALL)
+                    .unwrap_or(p.steps.len());
+                let done =
+                    |(s, row): &(&crate::model::plan::PlannedStep, &super::jobs::StepRow)| {
+                        s.kind == crate::model::plan::StepKind::Mutate
+                            && matches!(row.state, super::jobs::StepState::Done(_))
+                    };
+                let steps: Vec<_> = p.steps.iter().zip(&j.steps).collect();
+                steps[..gate.min(steps.len())].iter().any(done)
+                    && !steps.iter().skip(gate + 1).any(done)
             })
         });
         let offered = match undo.target.kind {

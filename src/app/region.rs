@@ -415,6 +415,9 @@ impl App {
     /// by the operator, waited for), switched back, and both regions'
     /// applications re-pointed at the old primary; any other, said.
     fn back_parts(&self, home: &Region, dr: &Region) -> (Vec<ActionRequest>, Vec<String>) {
+        // Every resync first: the gate before the first switchover back
+        // comes once every pair is rebuilt.
+        let mut resyncs = Vec::new();
         let mut parts = Vec::new();
         let mut by_hand = Vec::new();
         for (r, primary, replica) in self
@@ -444,7 +447,7 @@ impl App {
                 kind: ObjectKind::Database,
                 name: pname.clone(),
             };
-            parts.push(part(
+            resyncs.push(part(
                 ActionKind::Resync {
                     primary: rname.clone(),
                     source: source.to_owned(),
@@ -482,7 +485,8 @@ impl App {
                 dr.display
             ));
         }
-        (parts, by_hand)
+        resyncs.extend(parts);
+        (resyncs, by_hand)
     }
 }
 

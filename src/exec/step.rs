@@ -321,6 +321,12 @@ pub enum DbOp {
     },
     /// Promotes the target (`pg_promote`, waiting for it).
     Promote,
+    /// Failing back: as `Replica` (planned), but its dry run reads the
+    /// target being rebuilt and says where it stands instead of failing.
+    ReplicaRebuilt {
+        /// The database that is primary now.
+        primary: String,
+    },
     /// Promotes the target once rebuilt (failing back): as `Promote`,
     /// but its dry run passes while the target is still being rebuilt,
     /// saying so.

@@ -19,6 +19,10 @@ pub enum StepKind {
     Verify,
 }
 
+/// What a gate step of a runbook calls: nothing but the operator's
+/// go-ahead. A runbook's undo is offered only before its first gate.
+pub const GATE_CALL: &str = "none: the operator's go-ahead (proceed-job, p in the Jobs pane)";
+
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedStep {

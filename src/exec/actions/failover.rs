@@ -360,7 +360,10 @@ pub fn promote(
             Some(sub) if t.subscriptions.iter().any(|s| s.name == sub) => {
                 Ok(logical::promote(request, primary, sub, &down))
             }
-            _ => Err(Refusal::new(format!(
+            Some(sub) => Err(Refusal::new(format!(
+                "{name} has no subscription {sub} (the pair's in [[replication]]); nothing was changed"
+            ))),
+            None => Err(Refusal::new(format!(
                 "{name} has {} subscriptions and none is named: say the pair's in [[replication]] subscription; nothing was changed",
                 t.subscriptions.len()
             ))),

@@ -187,6 +187,7 @@ pub fn switchover(request: &ActionRequest, primary: &str, seen: &Seen) -> Result
             .into_iter()
             .map(|op| match op {
                 Op::Db(DbOp::Promote) => Op::Db(DbOp::PromoteRebuilt),
+                Op::Db(DbOp::Replica { primary, .. }) => Op::Db(DbOp::ReplicaRebuilt { primary }),
                 op => op,
             })
             .collect(),

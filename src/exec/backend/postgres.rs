@@ -244,6 +244,39 @@ async fn may_lock(s: &Session, roles: &[String]) -> Result<(), Failure> {
     })
 }
 
+/// Whether locking `roles` out is safe: touban's own login is not one of
+/// them (it could not verify nor lift it), and no physical slot keeps a
+/// replica that is not connected now (it would replay the change later).
+async fn may_lock_out(s: &Session, roles: &[String]) -> Result<(), Failure> {
+    let row = s
+        .one(&format!(
+            "SELECT current_user::text = ANY(ARRAY[{0}]::text[]) OR session_user::text = ANY(ARRAY[{0}]::text[]), \
+                    (SELECT string_agg(slot_name::text, ', ') FROM pg_replication_slots WHERE slot_type = 'physical')",
+            literals(roles)
+        ))
+        .await?;
+    if s.get::<Option<bool>>(&row, 0)? == Some(true) {
+        return Err(Failure {
+            what: format!(
+                "{}: touban logs in as one of {}: locked out, it could neither verify nor lift it; give touban a login of its own",
+                s.shown,
+                roles.join(", ")
+            ),
+            status: None,
+        });
+    }
+    if let Some(slots) = s.get::<Option<String>>(&row, 1)? {
+        return Err(Failure {
+            what: format!(
+                "{}: physical replication slots {slots} keep a replica that would replay the role change when it connects; lock the roles out once no physical replica follows (drop the slots of replicas that are gone)",
+                s.shown
+            ),
+            status: None,
+        });
+    }
+    Ok(())
+}
+
 /// A database's subscriptions, logical slots and the roles or databases
 /// that set the fence's parameter of their own.
 #[allow(clippy::type_complexity)]
@@ -512,6 +545,9 @@ impl Databases {
     ) -> Result<i64, Failure> {
         let s = self.open(db).await?;
         may_lock(&s, roles).await?;
+        if locked {
+            may_lock_out(&s, roles).await?;
+        }
         if dry_run {
             return Ok(0);
         }
@@ -526,11 +562,23 @@ impl Databases {
         if !locked {
             return Ok(0);
         }
+        let version: i32 = s.get(
+            &s.one("SELECT current_setting('server_version_num')::int")
+                .await?,
+            0,
+        )?;
+        // From PostgreSQL 14 the call waits (1 s at most each) until the
+        // session has ended.
+        let terminate = if version >= 140_000 {
+            "pg_terminate_backend(pid, 1000)"
+        } else {
+            "pg_terminate_backend(pid)"
+        };
         let row = s
             .one_within(
                 &format!(
                     "SELECT count(*) FILTER (WHERE ended) FROM ( \
-                       SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+                       SELECT {terminate} AS ended FROM pg_stat_activity \
                         WHERE usename = ANY(ARRAY[{}]::text[]) AND pid <> pg_backend_pid()) t",
                     literals(roles)
                 ),
@@ -690,6 +738,7 @@ impl Databases {
                    LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
                    LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
                   WHERE q.relkind = 'S' AND sn.nspname NOT IN ('pg_catalog', 'information_schema') \
+                    AND NOT pg_is_other_temp_schema(sn.oid) \
                   ORDER BY 1",
             )
             .await?;

@@ -59,19 +59,8 @@ pub(super) async fn perform<B: Backend>(
             await_replayed(backend, name, primary, *within, cancel, resuming).await
         }
         DbOp::PromoteRebuilt if dry_run => promote_rebuilt_dry_run(backend, name).await,
-        DbOp::AwaitResynced {
-            primary,
-            rpo_seconds,
-            within,
-        } => {
-            Resync {
-                name,
-                primary,
-                rpo_seconds: *rpo_seconds,
-                within: *within,
-            }
-            .perform(backend, dry_run, cancel)
-            .await
+        DbOp::ReplicaRebuilt { .. } | DbOp::AwaitResynced { .. } => {
+            failback(backend, name, op, dry_run, cancel, resuming).await
         }
         DbOp::Promote | DbOp::PromoteRebuilt => {
             let t = backend.db_read(name).await?;
@@ -99,8 +88,10 @@ pub(super) async fn perform<B: Backend>(
         DbOp::Orphaned {
             primary,
             subscription,
-        } => orphaned(backend, name, primary, subscription).await,
-        DbOp::AdvancePastData { gap } => advance_past_data(backend, name, *gap, dry_run).await,
+        } => orphaned(backend, name, primary, subscription, resuming).await,
+        DbOp::AdvancePastData { gap } => {
+            advance_past_data(backend, name, *gap, dry_run, resuming).await
+        }
         DbOp::AwaitLockedOut { roles, locked } => {
             locked_out(backend, name, roles, *locked, dry_run).await
         }
@@ -608,6 +599,53 @@ async fn await_writable<B: Backend>(
     }
 }
 
+/// A failback's own steps: the check that the rebuilt target streams from
+/// the primary (its dry run says where the rebuild stands), and the wait
+/// for the rebuild.
+async fn failback<B: Backend>(
+    backend: &B,
+    name: &str,
+    op: &DbOp,
+    dry_run: bool,
+    cancel: &watch::Receiver<bool>,
+    resuming: bool,
+) -> Result<Done, Failure> {
+    match op {
+        DbOp::ReplicaRebuilt { primary } if dry_run => {
+            let t = backend.db_read(name).await;
+            done(format!(
+                "dry run: {}; checked again when the failback runs",
+                match t {
+                    Err(f) => format!("{name} does not answer ({}): being rebuilt", f.what),
+                    Ok(t) if !t.in_recovery => {
+                        format!("{name} answers as a primary: not rebuilt yet")
+                    }
+                    Ok(t) => format!(
+                        "{name} is in recovery, WAL receiver {} (from {primary} once rebuilt)",
+                        t.receiver.as_deref().unwrap_or("none")
+                    ),
+                }
+            ))
+        }
+        DbOp::ReplicaRebuilt { primary } => replica(backend, name, primary, true, resuming).await,
+        DbOp::AwaitResynced {
+            primary,
+            rpo_seconds,
+            within,
+        } => {
+            Resync {
+                name,
+                primary,
+                rpo_seconds: *rpo_seconds,
+                within: *within,
+            }
+            .perform(backend, dry_run, cancel)
+            .await
+        }
+        _ => Err(failure("not a failback step: a defect of touban".into())),
+    }
+}
+
 /// Fences `db`, the old primary, if it answers as a primary again.
 async fn fence_if_back<B: Backend>(backend: &B, db: &str, dry_run: bool) -> Result<Done, Failure> {
     match backend.db_read(db).await {
@@ -632,6 +670,7 @@ async fn orphaned<B: Backend>(
     name: &str,
     primary: &str,
     subscription: &str,
+    resuming: bool,
 ) -> Result<Done, Failure> {
     let (t, p) = tokio::join!(backend.db_read(name), backend.db_read(primary));
     let t = t?;
@@ -640,7 +679,7 @@ async fn orphaned<B: Backend>(
             "{name} has no subscription {subscription}"
         )));
     };
-    if !sub.enabled {
+    if !sub.enabled && resuming {
         // The promotion's own first change: a later step fences the old
         // source should it answer again.
         return done(format!(
@@ -659,7 +698,12 @@ async fn orphaned<B: Backend>(
         )));
     }
     done(format!(
-        "{primary} does not answer; {name} subscribes through {subscription}, enabled, its source gone"
+        "{primary} does not answer; {name} subscribes through {subscription}, {}, its source gone",
+        if sub.enabled {
+            "enabled"
+        } else {
+            "disabled already (by hand)"
+        }
     ))
 }
 
@@ -670,6 +714,7 @@ async fn advance_past_data<B: Backend>(
     name: &str,
     gap: i64,
     dry_run: bool,
+    resuming: bool,
 ) -> Result<Done, Failure> {
     let (sequences, highs) =
         tokio::join!(backend.db_sequences(name), backend.db_sequence_highs(name));
@@ -685,12 +730,18 @@ async fn advance_past_data<B: Backend>(
             _ if q.increment < 0 => by_hand.push(format!("{} (descending)", q.name)),
             _ if !q.readable => by_hand.push(format!("{} (not readable by the role)", q.name)),
             Some(h) => {
-                let Some(top) = h.high else { continue };
-                if q.last.is_some_and(|l| l >= top) {
+                // An empty table numbers nothing yet: the source may have
+                // handed out ids all the same.
+                let top = h.high.unwrap_or(0);
+                let step = gap.saturating_mul(q.increment);
+                let last = q.last.unwrap_or(0);
+                // Past the data by the gap already (kept so by hand), or,
+                // resumed, at or past it: set by the earlier run and used
+                // since, not to be moved again.
+                if last >= top.saturating_add(step) || (resuming && last >= top) {
                     continue;
                 }
-                let want = top.saturating_add(gap.saturating_mul(q.increment));
-                set.push((q.name.clone(), want));
+                set.push((q.name.clone(), top.max(last).saturating_add(step)));
             }
             None => by_hand.push(format!("{} (not read)", q.name)),
         }
@@ -816,7 +867,13 @@ async fn locked_out<B: Backend>(
     if dry_run {
         return done("dry run: nothing locked out, nothing to verify".into());
     }
-    let now = backend.db_logins(name, roles).await?;
+    // A session ended a moment ago may still be leaving.
+    let start = Instant::now();
+    let mut now = backend.db_logins(name, roles).await?;
+    while locked && now.iter().any(|l| l.sessions > 0) && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(POLL).await;
+        now = backend.db_logins(name, roles).await?;
+    }
     let wrong: Vec<String> = now
         .iter()
         .filter(|l| l.can_login == locked || (locked && l.sessions > 0))
@@ -1009,7 +1066,13 @@ impl Resync<'_> {
                 Stage::Resynced { lag, fenced } => {
                     let lifted = if fenced {
                         backend.db_fence(self.name, false, false).await?;
-                        "; the fence it carried lifted (ALTER SYSTEM RESET default_transaction_read_only)"
+                        if backend.db_read(self.name).await?.read_only {
+                            return Err(failure(format!(
+                                "{} still reads default_transaction_read_only = on after ALTER SYSTEM RESET: it is set in postgresql.conf (or a role's or database's own setting); promoted, it would take no writes. Remove it there and reload; nothing was switched back",
+                                self.name
+                            )));
+                        }
+                        "; the fence it carried lifted (ALTER SYSTEM RESET default_transaction_read_only), read back off"
                     } else {
                         ""
                     };

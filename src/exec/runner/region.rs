@@ -135,8 +135,12 @@ pub(super) async fn plan<B: Backend>(
     // Databases a part before resyncs: they cannot be read as replicas
     // yet, their switchover back is planned from the primary alone.
     let mut resynced: Vec<&str> = Vec::new();
+    // The undo puts back what the parts before the first gate did: past
+    // it (a promotion, users moved) putting the old region's pool and the
+    // DR region's capacity back would send users to a demoted database.
     let mut undos = Vec::new();
     let mut kept = Vec::new();
+    let mut gated = false;
     for part in r.parts {
         let label = part.kind.name();
         let seen = super::read::seen(backend, part, part.target.region == r.from)
@@ -151,6 +155,7 @@ pub(super) async fn plan<B: Backend>(
         if let Some((step, op)) = gate_before(&part.kind, r.back, &mut passed) {
             steps.push(step);
             ops.push(op);
+            gated = true;
         }
         if matches!(part.kind, ActionKind::Resync { .. }) {
             resynced.push(&part.target.name);
@@ -161,8 +166,8 @@ pub(super) async fn plan<B: Backend>(
             .await
             .map_err(|e| within(&job.plan.title, e))?;
         match undo_of(part, &job) {
-            Some(undo) => undos.push(undo),
-            None => kept.push(job.plan.title.clone()),
+            Some(undo) if !gated => undos.push(undo),
+            _ => kept.push(job.plan.title.clone()),
         }
         let n = runbook_step(&part.kind);
         changes.push(format!("{n} · {}", job.plan.title));
@@ -292,11 +297,16 @@ fn undo_request(
         return None;
     }
     undos.reverse();
+    let after = if r.back {
+        "fail over again to undo it"
+    } else {
+        "failing back rebuilds the old primary"
+    };
     let by_hand = kept
         .iter()
         .map(|title| {
             format!(
-                "not undone: {title} (a promotion stays; failing back rebuilds the old primary)"
+                "not undone: {title} (the undo is offered only before the runbook's first gate, its point of no return; {after})"
             )
         })
         .collect();
@@ -399,7 +409,7 @@ fn gate(n: &str, what: &str) -> (PlannedStep, Op) {
             format!("{n} · wait for the operator: {what} (p in the Jobs pane goes on, c cancels)"),
             StepKind::Check,
             "the steps before it are done",
-            "none: the operator's go-ahead (proceed-job, p in the Jobs pane)",
+            crate::model::plan::GATE_CALL,
             "the operator goes on; cancelled here, nothing after it is done",
         ),
         Op::Gate {
