@@ -132,12 +132,33 @@ async fn point_at<B: Backend>(
         .set_config_value(t, key, &value, &new, dry_run)
         .await?;
     call.before = Some(rv);
+    if dry_run {
+        return Ok(Done {
+            said: format!("dry run: the server accepts {key} pointed at {to}"),
+            call: Some(call),
+        });
+    }
+    // Read back: what the applications will read is what was written,
+    // the rest of the value (a password) as it was.
+    let back = backend
+        .config_value(t, key)
+        .await?
+        .and_then(|(v, _)| v)
+        .ok_or_else(|| Failure {
+            what: format!("{object}: {key} is gone right after it was written"),
+            status: None,
+        })?;
+    if back.reveal() != new.reveal() {
+        return Err(Failure {
+            what: format!(
+                "{object}: {key} reads {} right after it was pointed at {to}: something else writes it (an operator, a controller); the deployments were not restarted",
+                repoint::host_of(back.reveal()).unwrap_or("an address touban cannot read")
+            ),
+            status: None,
+        });
+    }
     Ok(Done {
-        said: if dry_run {
-            format!("dry run: the server accepts {key} pointed at {to}")
-        } else {
-            format!("{key} points at {to} (was {from})")
-        },
+        said: format!("{key} points at {to} (was {from}), read back"),
         call: Some(call),
     })
 }
