@@ -24,6 +24,7 @@ mod hpa;
 pub mod metrics;
 mod patch;
 pub mod prometheus;
+mod query;
 pub mod rds;
 pub mod resource;
 pub mod scenario;

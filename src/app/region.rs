@@ -34,19 +34,8 @@ impl App {
         by_hand.extend(self.cache_lines(from, to));
         let mut serving = None;
         match &p.traffic {
-            Some(t) => {
-                let pool = |r: &Region| {
-                    t.pools
-                        .iter()
-                        .find(|x| x.region.get_ref() == r.name.get_ref())
-                        .map(|x| Target {
-                            region: r.name.get_ref().clone(),
-                            cluster: TRAFFIC.to_owned(),
-                            namespace: t.account.get_ref().clone(),
-                            kind: ObjectKind::Pool,
-                            name: x.id.get_ref().clone(),
-                        })
-                };
+            Some(_) => {
+                let pool = |r: &Region| self.pool_target(r);
                 match pool(from) {
                     Some(old) => parts.push(part(ActionKind::TrafficPool { enabled: false }, old)),
                     None => by_hand.push(format!(
@@ -81,6 +70,22 @@ impl App {
             },
             dry_run: false,
         })
+    }
+
+    /// Region `r`'s pool in the global load balancer, as an action's
+    /// target, if `[traffic]` has one.
+    fn pool_target(&self, r: &Region) -> Option<Target> {
+        let t = self.platform.traffic.as_ref()?;
+        t.pools
+            .iter()
+            .find(|x| x.region.get_ref() == r.name.get_ref())
+            .map(|x| Target {
+                region: r.name.get_ref().clone(),
+                cluster: TRAFFIC.to_owned(),
+                namespace: t.account.get_ref().clone(),
+                kind: ObjectKind::Pool,
+                name: x.id.get_ref().clone(),
+            })
     }
 
     /// The primary region and the DR region `dr` (the only one when
@@ -332,20 +337,16 @@ impl App {
         parts.extend(data);
         by_hand.extend(hand);
         let mut serving = None;
-        if let Some(t) = &p.traffic {
+        if p.traffic.is_some() {
             use crate::model::SourceKind;
             use crate::model::data::DataStatus;
             let name = home.name.get_ref();
-            let pool = t
-                .pools
-                .iter()
-                .find(|x| x.region.get_ref() == name)
-                .ok_or_else(|| {
-                    format!(
-                        "{} has no pool in [traffic]: move its users back by hand",
-                        home.display
-                    )
-                })?;
+            let target = self.pool_target(home).ok_or_else(|| {
+                format!(
+                    "{} has no pool in [traffic]: move its users back by hand",
+                    home.display
+                )
+            })?;
             let read = self
                 .store
                 .source(name, SourceKind::Traffic, TRAFFIC)
@@ -367,13 +368,6 @@ impl App {
                     ));
                 }
             }
-            let target = Target {
-                region: name.clone(),
-                cluster: TRAFFIC.to_owned(),
-                namespace: t.account.get_ref().clone(),
-                kind: ObjectKind::Pool,
-                name: pool.id.get_ref().clone(),
-            };
             parts.push(part(
                 ActionKind::TrafficPool { enabled: true },
                 target.clone(),

@@ -20,12 +20,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 
 use super::cloudwatch::{ACCOUNT, AWS_REGION, CACHE};
 use super::controller::Clock;
+use super::query::{self, escape};
 
 /// How long (simulated) until a replica is the primary.
 pub const FAILOVER: Duration = Duration::from_secs(10);
@@ -196,42 +197,14 @@ pub fn router(api: Arc<ElastiCache>) -> Router {
     Router::new().route("/", post(action)).with_state(api)
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn request_id() -> String {
-    format!("{:032x}", jiff::Timestamp::now().as_nanosecond())
-}
-
 const NAMESPACE: &str = "http://elasticache.amazonaws.com/doc/2015-02-02/";
 
 fn xml(action: &str, result: &str) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/xml")],
-        format!(
-            "<{action}Response xmlns=\"{NAMESPACE}\">\n<{action}Result>\n{result}</{action}Result>\n<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata>\n</{action}Response>\n",
-            request_id()
-        ),
-    )
-        .into_response()
+    query::xml(NAMESPACE, action, result)
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/xml")],
-        format!(
-            "<ErrorResponse xmlns=\"{NAMESPACE}\">\n<Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error>\n<RequestId>{}</RequestId>\n</ErrorResponse>\n",
-            escape(message),
-            request_id()
-        ),
-    )
-        .into_response()
+    query::error(NAMESPACE, status, code, message)
 }
 
 fn not_found(id: &str) -> Response {

@@ -363,12 +363,7 @@ async fn advance_sequences<B: Backend>(
     }
     done(format!(
         "{set} of {of} sequences set past {primary}'s last values ({})",
-        behind
-            .iter()
-            .take(3)
-            .map(|(s, v)| format!("{s} → {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        first_set(&behind)
     ))
 }
 
@@ -785,12 +780,17 @@ async fn advance_past_data<B: Backend>(
         "{} of {} sequences set {gap} increments past the highest value in use ({}){hand}",
         set.len(),
         sequences.len(),
-        set.iter()
-            .take(3)
-            .map(|(s, v)| format!("{s} → {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        first_set(&set)
     ))
+}
+
+/// The first sequences set and their values, for what a step says.
+fn first_set(set: &[(String, i64)]) -> String {
+    set.iter()
+        .take(3)
+        .map(|(s, v)| format!("{s} → {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Locks the roles out of `name` (or lets them in): the roles not so
