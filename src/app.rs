@@ -23,6 +23,7 @@ pub mod panes;
 pub mod readiness;
 pub mod region;
 pub mod runbook;
+pub mod snapshot;
 pub mod store;
 pub mod verdicts;
 

@@ -70,6 +70,12 @@ pub enum Sub {
     /// Check, from the shell, whether each DR region could take over now:
     /// every readiness check with its value; exits 1 when one is not ready.
     Drill(drill::DrillArgs),
+    /// Print the whole platform's state once every source has answered
+    /// (text, `--json` or `--yaml`), and exit.
+    Snapshot(headless::SnapshotArgs),
+    /// Judge the platform by the console's rules, one line per rule that
+    /// does not hold; exits 0 ok, 1 warning, 2 critical, 3 unknown.
+    Check(headless::CheckArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -197,6 +203,7 @@ macro_rules! out {
 }
 
 mod drill;
+mod headless;
 
 /// See [`out!`].
 pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
@@ -232,7 +239,13 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         Ok(p) => p,
         Err(message) => {
             report(&format!("touban: {message}"));
-            return Ok(ExitCode::from(EXIT_CONFIG));
+            // A gate must not read a broken config as an outage.
+            let code = if matches!(cli.command, Some(Sub::Check(_))) {
+                crate::model::snapshot::Status::Unknown.code()
+            } else {
+                EXIT_CONFIG
+            };
+            return Ok(ExitCode::from(code));
         }
     };
     let overrides = Overrides {
@@ -257,6 +270,8 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         }
         Some(Sub::Audit { since, json, demo }) => Ok(audit(&paths, since.as_deref(), json, demo)),
         Some(Sub::Drill(args)) => drill::drill(&paths, &overrides, &args),
+        Some(Sub::Snapshot(args)) => headless::snapshot(&paths, &overrides, &args),
+        Some(Sub::Check(args)) => Ok(headless::check(&paths, &overrides, &args)),
         Some(Sub::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut script);

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod readiness;
 pub mod rollout;
 pub mod runbook;
+pub mod snapshot;
 pub mod source;
 pub mod traffic;
 pub mod verdict;

@@ -239,3 +239,91 @@ impl App {
             .collect()
     }
 }
+
+/// A difference between a primary-region cluster and a DR-region cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairDrift {
+    /// The primary region's cluster.
+    pub left: String,
+    /// The DR region's cluster.
+    pub right: String,
+    /// The regions as shown: `Tokyo↔Seoul`.
+    pub pair: String,
+    /// What differs.
+    pub drift: crate::model::rollout::Drift,
+}
+
+impl App {
+    /// What the Rollouts pane flags, per cluster: blue / green faults of
+    /// each release, and each HPA that targets no deployment or a colour
+    /// that is not live.
+    pub fn rollout_flags(&self) -> Vec<(String, crate::model::rollout::Finding)> {
+        use crate::model::cluster::Health;
+        use crate::model::rollout::{self, Finding};
+        let mut found = Vec::new();
+        for c in &self.platform.clusters {
+            let name = c.name.get_ref();
+            let Some(state) = self.store.cluster(name) else {
+                continue;
+            };
+            let releases = rollout::releases(state);
+            for f in rollout::release_findings(&releases) {
+                found.push((name.clone(), f));
+            }
+            for h in state.hpas.values() {
+                if let Some(text) = rollout::hpa_fault(state, &releases, h) {
+                    found.push((
+                        name.clone(),
+                        Finding {
+                            health: Health::Crit,
+                            subject: format!("{}/{}", h.namespace, h.name),
+                            text,
+                        },
+                    ));
+                }
+            }
+        }
+        found
+    }
+
+    /// Drift between each primary-region cluster and each DR-region
+    /// cluster, both listed; what a standby is expected to differ in last.
+    pub fn region_drift(&self) -> Vec<PairDrift> {
+        use crate::config::platform::Role;
+        let p = &self.platform;
+        let role = |region: &str| p.region(region).map(|r| r.role);
+        let of = |want: Role| {
+            p.clusters
+                .iter()
+                .filter(move |c| role(c.region.get_ref()) == Some(want))
+        };
+        let mut out = Vec::new();
+        for a in of(Role::Primary) {
+            for b in of(Role::Dr) {
+                let (Some(left), Some(right)) = (
+                    self.store.cluster(a.name.get_ref()),
+                    self.store.cluster(b.name.get_ref()),
+                ) else {
+                    continue;
+                };
+                let pair = format!(
+                    "{}↔{}",
+                    p.region_display(a.region.get_ref()),
+                    p.region_display(b.region.get_ref())
+                );
+                out.extend(
+                    crate::model::rollout::drift(left, right, true)
+                        .into_iter()
+                        .map(|drift| PairDrift {
+                            left: a.name.get_ref().clone(),
+                            right: b.name.get_ref().clone(),
+                            pair: pair.clone(),
+                            drift,
+                        }),
+                );
+            }
+        }
+        out.sort_by_key(|d| d.drift.expected);
+        out
+    }
+}

@@ -41,7 +41,7 @@ pub struct FrontendCell {
 }
 
 /// Maps a firing alert's severity to the health it gives its cell.
-fn severity(a: &AlertRow) -> Option<Health> {
+pub(crate) fn severity(a: &AlertRow) -> Option<Health> {
     match a.rank() {
         0 => Some(Health::Crit),
         1 => Some(Health::Warn),
@@ -52,7 +52,7 @@ fn severity(a: &AlertRow) -> Option<Health> {
 impl App {
     /// The names of databases and caches, and of AI services, as alert
     /// targets know them.
-    fn target_names(&self) -> (Vec<&str>, Vec<&str>) {
+    pub(crate) fn target_names(&self) -> (Vec<&str>, Vec<&str>) {
         let p = &self.platform;
         let data = p
             .databases
@@ -112,7 +112,25 @@ impl App {
             SourceKind::Alerts | SourceKind::Metrics => Some((Health::Ok, "answering".to_owned())),
         };
         let v = Verdict::judge(state, data);
-        let alerts = match kind {
+        let alerts = self.alerts_about(rows, region, |a, t| {
+            self.marks_cell(region, kind, name, a, t)
+        });
+        v.with_alerts(alerts)
+    }
+
+    /// Whether a firing alert `a` about `t` marks the cell `kind name` of
+    /// `region`: a pod, workload or node of the cluster (by its `cluster`
+    /// label, or the region's only cluster); a database or cache by its name
+    /// or CloudWatch identifier; an AI service by name.
+    pub(crate) fn marks_cell(
+        &self,
+        region: &str,
+        kind: SourceKind,
+        name: &str,
+        a: &AlertRow,
+        t: &Target,
+    ) -> bool {
+        match kind {
             SourceKind::Cluster => {
                 let in_region = self
                     .platform
@@ -120,25 +138,32 @@ impl App {
                     .iter()
                     .filter(|c| c.region.get_ref() == region)
                     .count();
-                self.alerts_about(rows, region, |a, t| {
-                    let ours = a.label("cluster").map_or(in_region == 1, |c| c == name);
-                    ours && matches!(t, Target::Pod(..) | Target::Workload(_) | Target::Node(_))
-                })
+                let ours = a.label("cluster").map_or(in_region == 1, |c| c == name);
+                ours && matches!(t, Target::Pod(..) | Target::Workload(_) | Target::Node(_))
             }
             SourceKind::Database | SourceKind::Cache => {
                 // By its name or its CloudWatch identifier, exactly: a
                 // database name inside a server (`datname`) names no cell.
                 let identifier = self.cloudwatch_identifier(kind, name);
-                self.alerts_about(rows, region, |_, t| {
-                    matches!(t, Target::Data(d) if d == name || identifier.is_some_and(|i| d == i))
-                })
+                matches!(t, Target::Data(d) if d == name || identifier.is_some_and(|i| d == i))
             }
-            SourceKind::AiService => {
-                self.alerts_about(rows, region, |_, t| matches!(t, Target::Ai(a) if a == name))
-            }
-            SourceKind::Alerts | SourceKind::Metrics | SourceKind::Traffic => Vec::new(),
-        };
-        v.with_alerts(alerts)
+            SourceKind::AiService => matches!(t, Target::Ai(x) if x == name),
+            SourceKind::Alerts | SourceKind::Metrics | SourceKind::Traffic => false,
+        }
+    }
+
+    /// Whether a firing alert `a` about `t` marks the frontend release
+    /// `label` in `cluster`: a workload or pod of the release, of that
+    /// cluster (by its `cluster` label) or of any.
+    pub(crate) fn marks_frontend(label: &str, cluster: &str, a: &AlertRow, t: &Target) -> bool {
+        let ours = a.label("cluster").is_none_or(|x| x == cluster);
+        let of_release =
+            |n: &str| n == label || n.strip_prefix(label).is_some_and(|r| r.starts_with('-'));
+        ours && match t {
+            Target::Workload(w) => of_release(w),
+            Target::Pod(_, p) => of_release(p),
+            _ => false,
+        }
     }
 
     /// The region's frontend release in each of its clusters: live colour,
@@ -197,17 +222,8 @@ impl App {
                 }
             });
             let data = data.or_else(|| Some((Health::Unknown, format!("{label}: not listed yet"))));
-            let alerts = self.alerts_about(rows, region, |a, t| {
-                let ours = a.label("cluster").is_none_or(|x| x == name);
-                let of_release = |n: &str| {
-                    n == label || n.strip_prefix(label).is_some_and(|r| r.starts_with('-'))
-                };
-                ours && match t {
-                    Target::Workload(w) => of_release(w),
-                    Target::Pod(_, p) => of_release(p),
-                    _ => false,
-                }
-            });
+            let alerts =
+                self.alerts_about(rows, region, |a, t| Self::marks_frontend(label, name, a, t));
             out.push(FrontendCell {
                 cluster: name.clone(),
                 verdict: Verdict::judge(state, data).with_alerts(alerts),

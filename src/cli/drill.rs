@@ -7,17 +7,14 @@
 //! ready or not known, 2 a configuration error. A pipeline that drills
 //! every day keeps the Failover pane's "last drill" row honest.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use color_eyre::eyre::{self, WrapErr};
-use tokio::sync::mpsc;
 
-use crate::app::{App, Event};
-use crate::config::{self, Overrides, Paths};
+use crate::app::App;
+use crate::config::{Overrides, Paths};
 use crate::exec::audit::{AuditLog, Event as Logged, Record};
-use crate::model::SourceState;
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::readiness::{Mark, Readiness};
 use crate::model::runbook::Step;
@@ -44,20 +41,16 @@ pub struct DrillArgs {
 
 /// Runs the drill; see the module.
 pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Result<ExitCode> {
-    let runtime = super::runtime()?;
-    let mut paths = paths.clone();
-    let demo = if args.demo {
-        Some(super::demo_world(
-            &runtime,
-            &mut paths,
-            args.world.clone().into(),
-        )?)
-    } else {
-        None
-    };
-    let loaded = match config::load(&paths, overrides) {
-        Ok(l) => l,
-        Err(e) => return Ok(super::config_failed(&e)),
+    let read = super::headless::read(
+        paths,
+        overrides,
+        args.demo.then_some(&args.world),
+        Duration::from_secs(args.wait),
+        EXIT_CONFIG,
+    )?;
+    let super::headless::Read { app, silent, paths } = match read {
+        Ok(read) => read,
+        Err(code) => return Ok(code),
     };
     let audit = AuditLog::open(&paths.audit_log).wrap_err_with(|| {
         format!(
@@ -66,21 +59,9 @@ pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Re
         )
     })?;
     let who = crate::exec::runner::Who::new(
-        &loaded.platform.environment,
-        &super::operator(&loaded.platform),
+        &app.platform().environment,
+        &super::operator(app.platform()),
     );
-    let drills = crate::sources::drills::read_once(&paths.audit_log);
-    let wait = Duration::from_secs(args.wait);
-    let (app, silent) = runtime.block_on(async move {
-        let (tx, mut rx) = mpsc::channel::<Event>(crate::tui::CHANNEL);
-        let mut app = App::new(loaded, SystemTime::now());
-        app.handle(Event::Update(crate::model::Update::Drills(drills)));
-        let _details =
-            crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
-        drop(tx);
-        let silent = settle(&mut app, &mut rx, wait).await;
-        (app, silent)
-    });
     let regions = app.readiness();
     if regions.is_empty() {
         report(
@@ -116,71 +97,11 @@ pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Re
             )
         })?;
     }
-    drop(demo);
-    runtime.shutdown_background();
     Ok(if ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// How long a drill waits, once every source has answered, for the
-/// readings that follow their answers.
-const GRACE: Duration = Duration::from_secs(3);
-
-/// Feeds `app` until every configured source has answered or failed once,
-/// or `wait` has passed; returns the sources that did neither.
-async fn settle(app: &mut App, rx: &mut mpsc::Receiver<Event>, wait: Duration) -> Vec<String> {
-    let expected: BTreeSet<_> = app.platform().source_ids().into_iter().collect();
-    let mut answered = BTreeSet::new();
-    let deadline = Instant::now() + wait;
-    while answered.len() < expected.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Some(event)) => {
-                app.handle(event);
-            }
-            Ok(None) | Err(_) => break,
-        }
-        for (id, state) in app.sources() {
-            if expected.contains(id)
-                && !matches!(
-                    state,
-                    SourceState::NotConnected | SourceState::Connecting { .. }
-                )
-            {
-                answered.insert(id.clone());
-            }
-        }
-    }
-    // What follows the last answers (a database's reading after its
-    // state) is taken in too, for a moment, while a check cannot be told.
-    let grace = (Instant::now() + GRACE).min(deadline.max(Instant::now()));
-    loop {
-        while let Ok(event) = rx.try_recv() {
-            app.handle(event);
-        }
-        let unknown = app
-            .readiness()
-            .iter()
-            .any(|r| r.checks.iter().any(|c| c.mark == Mark::Unknown));
-        let left = grace.saturating_duration_since(Instant::now());
-        if !unknown || left.is_zero() {
-            break;
-        }
-        if let Ok(Some(event)) = tokio::time::timeout(left, rx.recv()).await {
-            app.handle(event);
-        }
-    }
-    app.handle(Event::Tick(SystemTime::now()));
-    expected
-        .difference(&answered)
-        .map(|id| format!("{} {} in {}", id.kind.label(), id.name, id.region))
-        .collect()
 }
 
 /// The drill as the audit log records it: a dry run of the region runbook.

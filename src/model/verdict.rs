@@ -42,7 +42,10 @@ pub struct Verdict {
 /// known, ok, starting, pending, unknown because a source fails, degraded,
 /// failing. A source that cannot be read outranks what is merely pending:
 /// the operator must know the screen is blind there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// No source has reported yet.
     Unknown,
@@ -55,8 +58,10 @@ pub enum Level {
     /// A source is stale or failing: part of the region is not known.
     Stale,
     /// Degraded.
+    #[serde(rename = "degraded")]
     Warn,
     /// Failing.
+    #[serde(rename = "failing")]
     Crit,
 }
 

@@ -14,11 +14,8 @@ use ratatui::widgets::{Row, Table, Widget};
 
 use super::{heading, note, source_line, table_row};
 use crate::app::App;
-use crate::config::platform::Role;
 use crate::model::cluster::{DeploymentRow, Health};
-use crate::model::rollout::{
-    self, Drift, Finding, Release, RolloutState, image_tag, release_findings, releases,
-};
+use crate::model::rollout::{self, Drift, Release, RolloutState, image_tag, releases};
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
@@ -54,7 +51,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         live_colour_lines(app, st, &per_cluster)
     };
     let max_flags = if area.height >= 30 { FLAGS } else { FLAGS / 2 };
-    let flags = flag_lines(app, st, &listed, &per_cluster, max_flags);
+    let flags = flag_lines(app, st, max_flags);
     let rows = app.rollout_rows();
     let cursor = app.cursor(Pane::Rollouts).min(rows.len().saturating_sub(1));
     let history = rows
@@ -191,31 +188,8 @@ fn live_colour_lines<'a>(
 }
 
 /// Faults of releases and HPAs per cluster, and drift between regions.
-fn flag_lines<'a>(
-    app: &App,
-    st: &Styles,
-    listed: &[(&str, &crate::model::cluster::ClusterState)],
-    per_cluster: &[(&str, Vec<Release<'_>>)],
-    max: usize,
-) -> Vec<Line<'a>> {
-    let mut found: Vec<(String, Finding)> = Vec::new();
-    for ((name, state), (_, rs)) in listed.iter().zip(per_cluster) {
-        for f in release_findings(rs) {
-            found.push(((*name).to_owned(), f));
-        }
-        for h in state.hpas.values() {
-            if let Some(text) = rollout::hpa_fault(state, rs, h) {
-                found.push((
-                    (*name).to_owned(),
-                    Finding {
-                        health: Health::Crit,
-                        subject: format!("{}/{}", h.namespace, h.name),
-                        text,
-                    },
-                ));
-            }
-        }
-    }
+fn flag_lines<'a>(app: &App, st: &Styles, max: usize) -> Vec<Line<'a>> {
+    let mut found = app.rollout_flags();
     found.retain(|(c, f)| {
         app.filter_matches(Pane::Rollouts, c) || app.filter_matches(Pane::Rollouts, &f.subject)
     });
@@ -273,42 +247,14 @@ fn flag_lines<'a>(
     lines
 }
 
-/// Drift between each primary-region cluster and each DR-region cluster,
-/// labelled `tokyo↔korea`.
+/// Drift between the regions that passes the pane's filter, labelled
+/// `Tokyo↔Seoul`.
 fn region_drift(app: &App) -> Vec<(String, Drift)> {
-    let p = app.platform();
-    let role = |region: &str| p.region(region).map(|r| r.role);
-    let mut out = Vec::new();
-    for a in p
-        .clusters
-        .iter()
-        .filter(|c| role(c.region.get_ref()) == Some(Role::Primary))
-    {
-        for b in p
-            .clusters
-            .iter()
-            .filter(|c| role(c.region.get_ref()) == Some(Role::Dr))
-        {
-            let (Some(left), Some(right)) =
-                (app.cluster(a.name.get_ref()), app.cluster(b.name.get_ref()))
-            else {
-                continue;
-            };
-            let pair = format!(
-                "{}↔{}",
-                p.region_display(a.region.get_ref()),
-                p.region_display(b.region.get_ref())
-            );
-            out.extend(
-                rollout::drift(left, right, true)
-                    .into_iter()
-                    .filter(|d| app.filter_matches(Pane::Rollouts, &d.subject))
-                    .map(|d| (pair.clone(), d)),
-            );
-        }
-    }
-    out.sort_by_key(|(_, d)| d.expected);
-    out
+    app.region_drift()
+        .into_iter()
+        .filter(|d| app.filter_matches(Pane::Rollouts, &d.drift.subject))
+        .map(|d| (d.pair, d.drift))
+        .collect()
 }
 
 /// Every deployment's rollout state, only the rows on screen built.
