@@ -12,6 +12,7 @@
 pub mod act;
 pub mod changes;
 pub mod clock;
+pub mod copy;
 pub mod editor;
 pub mod effect;
 pub mod filter;
@@ -71,6 +72,8 @@ pub enum Event {
     /// The process was continued (SIGCONT, after `fg`): the terminal may
     /// have been changed meanwhile.
     Continued,
+    /// Something the console asked of the terminal failed: said as an error.
+    Notice(String),
 }
 
 /// What the app asks of the terminal it runs in.
@@ -200,6 +203,10 @@ impl App {
                 self.terminal.get_or_insert(TerminalRequest::Reclaim);
                 self.dirty = true;
             }
+            Event::Notice(text) => {
+                self.say(Level::Error, text);
+                self.dirty = true;
+            }
         }
         std::mem::take(&mut self.effects)
     }
@@ -290,6 +297,7 @@ impl App {
     fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {}
+            Outcome::Copy => self.copy_shown(),
             Outcome::Close
             | Outcome::Declined(
                 Confirmed::Quit | Confirmed::Offer(_) | Confirmed::Reasoned { .. },
@@ -378,6 +386,8 @@ impl App {
             Command::Suspend => self.terminal = Some(TerminalRequest::Suspend),
             Command::Help => self.input.open(Overlay::Help { scroll: 0 }),
             Command::Messages => self.input.open(Overlay::Messages { scroll: 0 }),
+            Command::Copy => self.copy_name(),
+            Command::CopyYaml => self.copy_yaml(),
             Command::CommandLine => {
                 let themes = self.themes.names().map(str::to_owned).collect();
                 let history = self.input.history().to_vec();
@@ -478,6 +488,7 @@ impl App {
                         *text = Some(yaml.clone());
                     }
                 }
+                self.copy_arrived(&object, &yaml);
             }
         }
         self.dirty = true;

@@ -894,6 +894,11 @@ fn route(
                 at: SystemTime::now(),
             })
         }),
+        crate::app::Effect::Copy(text) => tui::copy(&text).err().map(|e| {
+            crate::app::Event::Notice(format!(
+                "cannot write the copy to the terminal: {e}; nothing was copied"
+            ))
+        }),
         crate::app::Effect::FetchDetail(object) => details.send(object).err().map(|failed| {
             crate::app::Event::Update(crate::model::Update::Detail {
                 object: failed.0,

@@ -86,6 +86,26 @@ impl<F: FnMut(Effect) -> Option<Event>> Outside for RealTerminal<F> {
     }
 }
 
+/// The OSC 52 sequence that puts `text` on the clipboard of the terminal
+/// the operator sits at (`c`: the clipboard selection), through SSH and
+/// tmux (`set -s set-clipboard on`), ended with BEL as xterm and tmux
+/// accept.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
+/// Writes [`osc52`] of `text` to the terminal, between frames.
+pub fn copy(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(osc52(text).as_bytes())?;
+    out.flush()
+}
+
 /// Runs the console until it quits or every sender is gone. Each effect
 /// the app asks for goes to `outside`, with the terminal when the app is
 /// suspended. Returns the app (for tests to inspect) and what the loop
@@ -319,4 +339,13 @@ fn convert_key(k: KeyEvent) -> Option<Key> {
         shift: k.modifiers.contains(KeyModifiers::SHIFT),
     };
     Some(Key { code, mods }.normalized())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn osc52_is_the_clipboard_selection_in_base64_ended_by_bel() {
+        assert_eq!(super::osc52("eks-tokyo"), "\x1b]52;c;ZWtzLXRva3lv\x07");
+        assert_eq!(super::osc52(""), "\x1b]52;c;\x07");
+    }
 }

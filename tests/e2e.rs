@@ -527,6 +527,44 @@ fn in_the_demo_an_alert_fires_and_the_jump_key_lands_on_its_pod() {
     assert_terminal_restored(&t);
 }
 
+/// `y` and `Y` reach the clipboard through OSC 52: tmux, told to take
+/// applications' clipboard writes (`set -s set-clipboard on`, as over SSH
+/// into a tmux), keeps each as a paste buffer, read back here.
+#[test]
+fn y_copies_the_selected_name_and_shift_y_the_object_s_yaml_through_osc_52() {
+    let t = Tmux::new("copy");
+    demo(&t, "--scenario calm");
+    let set = t.cmd(&["set-option", "-s", "set-clipboard", "on"]);
+    assert!(set.status.success(), "{set:?}");
+    t.wait_for("当番 touban │ sandbox");
+    let buffer = || String::from_utf8_lossy(&t.cmd(&["show-buffer"]).stdout).into_owned();
+
+    t.keys(&["y"]);
+    t.wait_for("copied cluster name (9 bytes) through OSC 52");
+    assert_eq!(buffer(), "eks-tokyo");
+
+    // The Cluster pane's selected pod: its name, then its YAML, fetched.
+    t.keys(&["2"]);
+    let screen = t.wait("pods listed", |s| s.contains("Running"));
+    t.keys(&["y"]);
+    t.wait_for("copied pod name");
+    let name = buffer();
+    assert!(
+        !name.is_empty() && screen.contains(&name),
+        "{name:?} is not a pod on screen:\n{screen}"
+    );
+    t.keys(&["Y"]);
+    t.wait_for("copied the YAML of Pod");
+    let yaml = buffer();
+    assert!(
+        yaml.contains("kind: Pod") && yaml.contains(&format!("name: {name}")),
+        "{yaml}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}
+
 /// The executor from the console: in the demo, web-frontend-blue (which no
 /// HPA scales) is scaled to 10 through the plan and the confirm dialog,
 /// the Cluster pane shows 10/10, the Jobs pane the job succeeded with its

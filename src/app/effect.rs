@@ -13,6 +13,8 @@ pub enum Effect {
     /// Fetch an object whole for the detail view; the answer comes back
     /// as an `Update::Detail`.
     FetchDetail(ObjectRef),
+    /// Put this text on the operator's clipboard (OSC 52).
+    Copy(String),
     /// Ask the executor: plan a request, run or drop a plan, cancel a job;
     /// the answers come back as `Event::Job`.
     Exec(ExecCommand),

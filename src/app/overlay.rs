@@ -30,6 +30,8 @@ pub enum Outcome {
     Confirmed(Confirmed),
     /// Close, the operator having declined this (Cancel, or Esc).
     Declined(Confirmed),
+    /// Copy what the view shows.
+    Copy,
 }
 
 /// What a confirmation dialog confirms.
@@ -131,6 +133,11 @@ impl Overlay {
     /// Handles a key.
     pub fn on_key(&mut self, key: Key) -> Outcome {
         match self {
+            Overlay::Detail { .. } | Overlay::Alert { .. }
+                if matches!(key.code, KeyCode::Char('y' | 'Y')) =>
+            {
+                Outcome::Copy
+            }
             Overlay::Help { scroll }
             | Overlay::Messages { scroll }
             | Overlay::Detail { scroll, .. }

@@ -8,7 +8,7 @@ pub mod rollouts;
 
 use std::collections::BTreeMap;
 
-use crate::model::cluster::{ClusterView, DeploymentRow, ObjectRef};
+use crate::model::cluster::{DeploymentRow, ObjectRef};
 use crate::model::{JobId, Pane, SourceId, SourceKind};
 
 use super::App;
@@ -26,6 +26,8 @@ pub struct Panes {
     pub alerts: alerts::AlertsPane,
     /// The Rollouts pane.
     pub rollouts: rollouts::RolloutsPane,
+    /// The object whose YAML a copy waits for.
+    pub copy_pending: Option<ObjectRef>,
 }
 
 impl App {
@@ -154,18 +156,7 @@ impl App {
                 }
                 return;
             }
-            Pane::Cluster => self.selected_cluster().and_then(|name| {
-                let cursor = self.cursor(Pane::Cluster);
-                let window = self.cluster_window(self.store.cluster(name)?, cursor, 1);
-                let key = window.keys.first()?;
-                let kind = match self.cluster_view() {
-                    ClusterView::Pods => "Pod",
-                    ClusterView::Deployments => "Deployment",
-                    ClusterView::Nodes => "Node",
-                    ClusterView::Events => "Event",
-                };
-                Some(ObjectRef::from_key(name, kind, key))
-            }),
+            Pane::Cluster | Pane::Rollouts => self.selected_object(),
             Pane::Alerts => {
                 if let Some(a) = self.visible_alerts().get(self.cursor(Pane::Alerts)) {
                     let fingerprint = a.fingerprint.clone();
@@ -175,16 +166,6 @@ impl App {
                     });
                 }
                 return;
-            }
-            Pane::Rollouts => {
-                self.rollout_rows()
-                    .get(self.cursor(Pane::Rollouts))
-                    .map(|(cluster, d)| ObjectRef {
-                        cluster: (*cluster).to_owned(),
-                        kind: "Deployment",
-                        namespace: Some(d.namespace.clone()),
-                        name: d.name.clone(),
-                    })
             }
             Pane::Data | Pane::Ai | Pane::Failover | Pane::Scaling => {
                 if let Some(id) = self.selected_source(self.focus) {

@@ -209,6 +209,12 @@ pub enum Command {
     /// Show warnings and messages
     #[strum(message = "messages")]
     Messages,
+    /// Copy the selected row's name to the clipboard (OSC 52: works through SSH and tmux)
+    #[strum(message = "copy")]
+    Copy,
+    /// Copy the selected object's YAML, or an alert's labels, to the clipboard (OSC 52)
+    #[strum(message = "copy YAML")]
+    CopyYaml,
     /// Unbind a key (in a user keymap)
     #[strum(message = "")]
     Nothing,
