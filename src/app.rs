@@ -27,6 +27,7 @@ pub mod runbook;
 pub mod snapshot;
 pub mod store;
 pub mod verdicts;
+pub mod wall;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -116,6 +117,8 @@ pub struct App {
     dirty: bool,
     quit: bool,
     terminal: Option<TerminalRequest>,
+    /// The wallboard, when this console is one.
+    wall: Option<wall::Wall>,
 }
 
 impl App {
@@ -146,6 +149,7 @@ impl App {
             dirty: true,
             quit: false,
             terminal: None,
+            wall: None,
             platform: loaded.platform,
         };
         let warnings = loaded.warnings.len();
@@ -250,6 +254,7 @@ impl App {
             let cells = self.region_cells(&name);
             changed |= self.changes.observe(&clock, &display, &cells);
         }
+        changed |= self.wall_tick(&clock);
         if changed || self.time_labels() != before {
             self.dirty = true;
         }
@@ -372,7 +377,14 @@ impl App {
         match command {
             Command::Quit => {
                 let running = self.jobs.running();
-                if running == 0 {
+                if self.wall.is_some() {
+                    self.confirm(ConfirmDialog::new(
+                        "Leave the wallboard",
+                        Vec::new(),
+                        "The shared screen goes back to the shell.",
+                        Confirmed::Quit,
+                    ));
+                } else if running == 0 {
                     self.quit = true;
                 } else {
                     self.confirm(ConfirmDialog::new(
@@ -386,6 +398,9 @@ impl App {
             Command::Suspend => self.terminal = Some(TerminalRequest::Suspend),
             Command::Help => self.input.open(Overlay::Help { scroll: 0 }),
             Command::Messages => self.input.open(Overlay::Messages { scroll: 0 }),
+            Command::WallPause => self.wall_pause(),
+            Command::NextPane if self.wall.is_some() => self.wall_step(true),
+            Command::PrevPane if self.wall.is_some() => self.wall_step(false),
             Command::Copy => self.copy_name(),
             Command::CopyYaml => self.copy_yaml(),
             Command::CommandLine => {

@@ -87,7 +87,17 @@ pub enum Sub {
         /// The simulated world.
         #[command(flatten)]
         world: WorldArgs,
+        /// As the wallboard (`touban wall`) on it.
+        #[arg(long)]
+        wall: bool,
+        /// With `--wall`: how it rotates.
+        #[command(flatten)]
+        wall_args: WallArgs,
     },
+    /// The wallboard for the incident room's shared screen: read-only, no
+    /// action bound, rotating through the `[wall]` panes, holding the
+    /// Overview while a critical alert is new.
+    Wall(WallArgs),
     /// Serve the simulated platform alone: a Kubernetes API server per
     /// cluster (eks-tokyo, aks-korea) on loopback, until interrupted.
     Sandbox {
@@ -106,6 +116,53 @@ pub enum Sub {
     /// second signal ends it at once.
     #[command(hide = true)]
     HangTest,
+}
+
+/// How the wallboard rotates.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WallArgs {
+    /// Seconds each pane is shown (default: the config's `[wall] seconds`, 15).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: Option<u64>,
+}
+
+impl WallArgs {
+    /// The wallboard the config's `[wall]` and these flags describe.
+    fn board(&self, config: &config::platform::Wall) -> crate::app::wall::Wall {
+        let every = self.seconds.unwrap_or(*config.seconds.get_ref());
+        crate::app::wall::Wall::new(
+            config.panes.clone(),
+            std::time::Duration::from_secs(every),
+            std::time::Duration::from_secs(config.hold_seconds),
+        )
+    }
+}
+
+/// The console's configuration; the wall's own keymap for the wall (the
+/// user's keymap is not merged: it could bind an action).
+fn load_console(
+    paths: &Paths,
+    overrides: &Overrides,
+    wall: bool,
+) -> Result<config::Loaded, ExitCode> {
+    let mut loaded = config::load(paths, overrides).map_err(|e| config_failed(&e))?;
+    if wall {
+        let (keymap, warnings) = Keymap::wall();
+        loaded.keymap = keymap;
+        loaded.warnings.extend(warnings);
+    }
+    Ok(loaded)
+}
+
+/// The wall is read-only whatever the config says, and high-contrast
+/// unless a theme is asked for: it is read from across a room.
+fn wall_overrides(overrides: &Overrides, wall: bool) -> Overrides {
+    let mut o = overrides.clone();
+    if wall {
+        o.read_only = true;
+        o.theme.get_or_insert_with(|| "high-contrast".to_owned());
+    }
+    o
 }
 
 /// How `demo` and `sandbox` build the simulated world.
@@ -285,10 +342,21 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
             let dir = write_config.unwrap_or_else(|| paths.state_dir.join("sandbox"));
             sandbox(&dir, world.into())
         }
-        Some(Sub::Demo { world }) => console(&paths, &overrides, started, Mode::Demo(world.into())),
-        Some(Sub::CrashTest) => console(&paths, &overrides, started, Mode::CrashTest),
-        Some(Sub::HangTest) => console(&paths, &overrides, started, Mode::HangTest),
-        None => console(&paths, &overrides, started, Mode::Console),
+        Some(Sub::Demo {
+            world,
+            wall,
+            wall_args,
+        }) => console(
+            &paths,
+            &overrides,
+            started,
+            Mode::Demo(world.into()),
+            wall.then_some(&wall_args),
+        ),
+        Some(Sub::Wall(args)) => console(&paths, &overrides, started, Mode::Console, Some(&args)),
+        Some(Sub::CrashTest) => console(&paths, &overrides, started, Mode::CrashTest, None),
+        Some(Sub::HangTest) => console(&paths, &overrides, started, Mode::HangTest, None),
+        None => console(&paths, &overrides, started, Mode::Console, None),
     }
 }
 
@@ -548,7 +616,9 @@ fn console(
     overrides: &Overrides,
     started: Instant,
     mode: Mode,
+    wall: Option<&WallArgs>,
 ) -> eyre::Result<ExitCode> {
+    let overrides = &wall_overrides(overrides, wall.is_some());
     let runtime = runtime()?;
     let mut paths = paths.clone();
     let (sandbox, demo_dir) = match mode {
@@ -558,9 +628,9 @@ fn console(
         }
         Mode::Console | Mode::CrashTest | Mode::HangTest => (None, None),
     };
-    let loaded = match config::load(&paths, overrides) {
+    let loaded = match load_console(&paths, overrides, wall.is_some()) {
         Ok(l) => l,
-        Err(e) => return Ok(config_failed(&e)),
+        Err(code) => return Ok(code),
     };
     let read_only_flag = loaded.read_only_flag;
     if !has_terminal() {
@@ -578,7 +648,10 @@ fn console(
         let (tx, rx) = mpsc::channel(tui::CHANNEL);
         // Signals first: a session killed while starting ends cleanly.
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
-        let app = App::new(loaded, SystemTime::now());
+        let mut app = App::new(loaded, SystemTime::now());
+        if let Some(w) = wall {
+            app.enter_wall(w.board(&app.platform().wall));
+        }
         let _guard = TerminalGuard::enter()
             .wrap_err("cannot put the terminal in raw mode: is stdout a terminal?")?;
         let mut terminal = Terminal::new(CrosstermBackend::new(tui::guard::TtyWriter::default()))

@@ -82,6 +82,8 @@ pub(crate) struct Reporter<E> {
     tx: mpsc::Sender<E>,
     last_ok: Option<SystemTime>,
     failing: Option<String>,
+    /// When it started failing, before any success.
+    failing_since: Option<SystemTime>,
 }
 
 impl<E: From<Update>> Reporter<E> {
@@ -92,6 +94,7 @@ impl<E: From<Update>> Reporter<E> {
             tx,
             last_ok: None,
             failing: None,
+            failing_since: None,
         };
         r.state(SourceState::Connecting {
             since: SystemTime::now(),
@@ -118,6 +121,7 @@ impl<E: From<Update>> Reporter<E> {
         let now = SystemTime::now();
         self.last_ok = Some(now);
         self.failing = None;
+        self.failing_since = None;
         self.state(SourceState::Live { at: now }).await
     }
 
@@ -133,9 +137,11 @@ impl<E: From<Update>> Reporter<E> {
                 since,
                 why: message,
             },
+            // Since the first failure, however its message varies (a
+            // server's date in it): the age is how long it has failed.
             None => SourceState::Error {
                 message,
-                since: SystemTime::now(),
+                since: *self.failing_since.get_or_insert_with(SystemTime::now),
             },
         };
         self.state(state).await

@@ -98,10 +98,11 @@ pub fn osc52(text: &str) -> String {
     )
 }
 
-/// Writes [`osc52`] of `text` to the terminal, between frames.
+/// Writes [`osc52`] of `text` to the terminal, between frames, as a frame
+/// is written: whole, and only while the terminal is the console's.
 pub fn copy(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
+    let mut out = guard::TtyWriter::default();
     out.write_all(osc52(text).as_bytes())?;
     out.flush()
 }

@@ -9,6 +9,7 @@ mod overlays;
 pub mod panes;
 pub mod styles;
 pub mod text;
+mod wall;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -20,6 +21,10 @@ pub use styles::Styles;
 
 /// Draws the whole screen.
 pub fn draw(app: &App, st: &Styles, frame: &mut Frame) {
+    if let Some(wall) = app.wall() {
+        wall::draw(app, wall, st, frame);
+        return;
+    }
     let area = frame.area();
     frame.buffer_mut().set_style(area, st.text);
     let [head, bar, body, foot] = Layout::vertical([

@@ -565,6 +565,102 @@ fn y_copies_the_selected_name_and_shift_y_the_object_s_yaml_through_osc_52() {
     assert_terminal_restored(&t);
 }
 
+/// The wallboard at 200×50 on the demo: the banner per region in large
+/// letters, the rotation moving on its own, the Overview held once the
+/// demo's critical alert fires, no action on any key, and leaving asks
+/// first. Then the idle figure: `touban wall` on the built-in example
+/// (every source stale) writing only what changes.
+#[test]
+fn the_wallboard_rotates_holds_on_a_new_critical_alert_and_writes_little_idle() {
+    let t = Tmux::new("wall");
+    t.start(200, 50, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "{BIN} --log-file {} demo --wall --speed 30 --seconds 2; echo EXIT:$?",
+        t.path("wall.log").display()
+    ));
+    let first = t.wait("the first frame", |s| {
+        s.contains("当番 touban wall") && s.contains("space pause")
+    });
+    // TOKYO in quadrant letters: the banner is large.
+    assert!(
+        first
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains('▛') || l.contains('▜')),
+        "{first}"
+    );
+    t.wait("the rotation on the Alerts pane", |s| {
+        s.contains("alerts (2/4)")
+    });
+    t.wait("the rotation on the Rollouts pane", |s| {
+        s.contains("rollouts (3/4)")
+    });
+    // Keys that act in the console do nothing here.
+    t.keys(&["S", ":", "z"]);
+    // At 30x, PodCrashLooping fires about 14 s in: held on the Overview.
+    t.wait_for_secs(60, "the Overview held", |s| {
+        s.contains("held on the Overview: PodCrashLooping in Tokyo is new")
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let held = t.screen();
+    assert!(
+        held.contains("held on the Overview") && held.contains(" Overview ─"),
+        "still held after more than two periods:\n{held}"
+    );
+    assert!(
+        held.contains("PodCrashLooping fired in Tokyo"),
+        "the ticker says it:\n{held}"
+    );
+    assert!(!held.contains("command:"), "no command line:\n{held}");
+    t.keys(&["q"]);
+    t.wait_for("Leave the wallboard");
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+
+    // Idle: the built-in example's sources settle stale; the wall's clocks
+    // are to the minute and its rotation an hour.
+    t.line(&format!(
+        "{BIN} --log-file {} wall --seconds 3600; echo EXIT:$?",
+        t.path("idle.log").display()
+    ));
+    let started = Instant::now();
+    t.wait_for_secs(60, "every source settled as stale", |s| {
+        (s.contains("STALE") || s.contains("ERROR"))
+            && !s.contains("connecting")
+            && !s.contains("not connected")
+    });
+    std::thread::sleep(Duration::from_secs(11).saturating_sub(started.elapsed()));
+    let out = t.path("wall-idle.out");
+    let pipe = t.cmd(&[
+        "pipe-pane",
+        "-o",
+        "-t",
+        "main",
+        &format!("cat >> {}", out.display()),
+    ]);
+    assert!(pipe.status.success());
+    std::thread::sleep(Duration::from_secs(10));
+    t.cmd(&["pipe-pane", "-t", "main"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let bytes = std::fs::read(&out).unwrap_or_default();
+    println!(
+        "figure: the wallboard idle for 10 s at 200x50: {} bytes written, printable text {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&strip_escapes(&bytes))
+    );
+    assert!(
+        bytes.len() <= 1000,
+        "idle budget 100 B/s: {} bytes in 10 s",
+        bytes.len()
+    );
+    t.keys(&["q"]);
+    t.wait_for("Leave the wallboard");
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("EXIT:0");
+}
+
 /// The executor from the console: in the demo, web-frontend-blue (which no
 /// HPA scales) is scaled to 10 through the plan and the confirm dialog,
 /// the Cluster pane shows 10/10, the Jobs pane the job succeeded with its

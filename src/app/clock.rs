@@ -17,6 +17,9 @@ pub struct RegionClock {
     pub time: String,
     /// The zone's abbreviation at that time (`JST`).
     pub abbreviation: String,
+    /// Shown to the minute (the wallboard: a screen that changes once a
+    /// minute, not every second).
+    pub minutes: bool,
 }
 
 impl RegionClock {
@@ -32,6 +35,7 @@ impl RegionClock {
                 zone: TimeZone::get(r.time_zone.get_ref()).unwrap_or(TimeZone::UTC),
                 time: String::new(),
                 abbreviation: String::new(),
+                minutes: false,
             })
             .collect()
     }
@@ -42,7 +46,9 @@ impl RegionClock {
             return false;
         };
         let zoned = ts.to_zoned_datetime(self.zone.clone());
-        let time = zoned.strftime("%H:%M:%S").to_string();
+        let time = zoned
+            .strftime(if self.minutes { "%H:%M" } else { "%H:%M:%S" })
+            .to_string();
         let abbreviation = zoned.strftime("%Z").to_string();
         let changed = time != self.time || abbreviation != self.abbreviation;
         self.time = time;

@@ -104,6 +104,19 @@ impl Keymap {
         Some((keymap, warnings))
     }
 
+    /// The wallboard's keymap: rotation, panes, help and quit; no action.
+    pub fn wall() -> (Keymap, Vec<String>) {
+        let mut keymap = Keymap {
+            name: "wall".to_owned(),
+            sections: BTreeMap::new(),
+        };
+        let warnings = keymap.merge(
+            "keymaps/wall.toml (built in)",
+            include_str!("../../keymaps/wall.toml"),
+        );
+        (keymap, warnings)
+    }
+
     /// Merges the bindings of `src` over this keymap: the same keys in the
     /// same section replace the old binding, `run = "nothing"` removes it,
     /// new keys are added. Returns a warning per problem, each located to
@@ -278,6 +291,28 @@ mod tests {
                     "{name} reaches {pane}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_wall_keymap_loads_and_binds_no_action_and_no_command_line() {
+        let (keymap, warnings) = Keymap::wall();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let bound: Vec<&Command> = keymap
+            .sections()
+            .flat_map(|(_, b)| b.iter().map(|b| &b.command))
+            .collect();
+        assert!(bound.contains(&&Command::WallPause), "{bound:?}");
+        assert!(bound.contains(&&Command::Quit), "{bound:?}");
+        for c in bound {
+            assert!(!c.is_action(), "{c:?} is an action");
+            assert!(
+                !matches!(
+                    c,
+                    Command::CommandLine | Command::Filter | Command::Focus(_)
+                ),
+                "{c:?}"
+            );
         }
     }
 

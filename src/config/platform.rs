@@ -58,6 +58,47 @@ pub struct Platform {
     /// The global load balancer that sends users to a region.
     #[serde(default)]
     pub traffic: Option<Traffic>,
+    /// The incident room's wallboard (`touban wall`).
+    #[serde(default)]
+    pub wall: Wall,
+}
+
+/// `[wall]`: what the wallboard rotates through, and how fast.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wall {
+    /// The panes, in order (`overview`, `alerts`, `rollouts`, `failover`, ...).
+    #[serde(default = "default_wall_panes")]
+    pub panes: Vec<crate::model::Pane>,
+    /// Seconds each pane is shown.
+    #[serde(default = "default_wall_seconds")]
+    pub seconds: Spanned<u64>,
+    /// Seconds the Overview is held after a critical alert is new.
+    #[serde(default = "default_wall_hold")]
+    pub hold_seconds: u64,
+}
+
+impl Default for Wall {
+    fn default() -> Wall {
+        Wall {
+            panes: default_wall_panes(),
+            seconds: default_wall_seconds(),
+            hold_seconds: default_wall_hold(),
+        }
+    }
+}
+
+fn default_wall_panes() -> Vec<crate::model::Pane> {
+    use crate::model::Pane;
+    vec![Pane::Overview, Pane::Alerts, Pane::Rollouts, Pane::Failover]
+}
+
+fn default_wall_seconds() -> Spanned<u64> {
+    Spanned::new(0..0, 15)
+}
+
+fn default_wall_hold() -> u64 {
+    300
 }
 
 /// `[traffic]`: the global load balancer in front of the regions, a pool
@@ -796,6 +837,13 @@ impl Platform {
             return Err((
                 delay.span(),
                 "scale_down_delay_seconds must be 0 to 86400 (how long a blue-green deploy keeps the old colour scaled)".into(),
+            ));
+        }
+        let wall = &self.wall.seconds;
+        if !(1..=3600).contains(wall.get_ref()) {
+            return Err((
+                wall.span(),
+                "[wall] seconds must be 1 to 3600 (how long the wallboard shows each pane)".into(),
             ));
         }
         let silence = &self.settings.max_silence_hours;

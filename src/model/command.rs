@@ -209,6 +209,9 @@ pub enum Command {
     /// Show warnings and messages
     #[strum(message = "messages")]
     Messages,
+    /// Pause or resume the wallboard's rotation
+    #[strum(message = "pause")]
+    WallPause,
     /// Copy the selected row's name to the clipboard (OSC 52: works through SSH and tmux)
     #[strum(message = "copy")]
     Copy,
