@@ -343,8 +343,7 @@ fn every_shipped_theme_and_keymap_parses() {
         let (_, warnings) = if name == "wall" {
             Keymap::wall()
         } else {
-            Keymap::built_in(&name)
-                .unwrap_or_else(|| panic!("keymaps/{name}.toml is not built in"))
+            Keymap::built_in(&name).unwrap_or_else(|| panic!("keymaps/{name}.toml is not built in"))
         };
         assert!(warnings.is_empty(), "keymaps/{name}.toml: {warnings:?}");
     }
