@@ -18,11 +18,13 @@ pub mod effect;
 pub mod filter;
 pub mod input;
 pub mod jobs;
+pub mod logs;
 pub mod notices;
 pub mod overlay;
 pub mod panes;
 pub mod readiness;
 pub mod region;
+pub mod related;
 pub mod runbook;
 pub mod snapshot;
 pub mod store;
@@ -303,6 +305,7 @@ impl App {
         match outcome {
             Outcome::Keep => {}
             Outcome::Copy => self.copy_shown(),
+            Outcome::Logs(action) => self.log_action(action),
             Outcome::Close
             | Outcome::Declined(
                 Confirmed::Quit | Confirmed::Offer(_) | Confirmed::Reasoned { .. },
@@ -401,6 +404,7 @@ impl App {
             Command::WallPause => self.wall_pause(),
             Command::NextPane if self.wall.is_some() => self.wall_step(true),
             Command::PrevPane if self.wall.is_some() => self.wall_step(false),
+            Command::Logs => self.open_logs(),
             Command::Copy => self.copy_name(),
             Command::CopyYaml => self.copy_yaml(),
             Command::CommandLine => {
@@ -489,7 +493,6 @@ impl App {
 
     fn apply(&mut self, update: Update) {
         match self.store.apply(update) {
-            Applied::Stored => {}
             Applied::Alerts => self.mark_seen(),
             Applied::Detail(object, yaml) => {
                 for o in self.input.overlays_mut() {
@@ -505,6 +508,11 @@ impl App {
                 }
                 self.copy_arrived(&object, &yaml);
             }
+            Applied::Log(Update::LogLines { id, pod, lines }) => {
+                self.log_lines(id, pod.as_deref(), lines);
+            }
+            Applied::Log(Update::LogEnded { id, pod, why }) => self.log_ended(id, pod, why),
+            Applied::Stored | Applied::Log(_) => {}
         }
         self.dirty = true;
     }

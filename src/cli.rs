@@ -658,7 +658,7 @@ fn console(
             .wrap_err("cannot open the terminal")?;
         tui::spawn_input(tx.clone());
         tui::spawn_clock(tx.clone());
-        let details = spawn_sources(app.platform(), &paths, &tx);
+        let fetchers = spawn_sources(app.platform(), &paths, &tx);
         let (exec, executor) = spawn_executor(app.platform(), read_only_flag, &paths, &tx)?;
         if matches!(mode, Mode::CrashTest) {
             // Frames drawn without pause, so the panic lands while one may
@@ -679,7 +679,7 @@ fn console(
             &mut terminal,
             app,
             rx,
-            tui::RealTerminal(route(details, exec)),
+            tui::RealTerminal(route(fetchers, exec, paths.state_dir.join("logs"))),
             started,
         )
         .await;
@@ -735,7 +735,7 @@ fn spawn_sources(
     platform: &config::Platform,
     paths: &Paths,
     tx: &mpsc::Sender<crate::app::Event>,
-) -> mpsc::UnboundedSender<crate::model::cluster::ObjectRef> {
+) -> crate::sources::Fetchers {
     crate::sources::drills::spawn(paths.audit_log.clone(), tx, DRILLS_EVERY);
     crate::sources::spawn_all(platform, tx, crate::sources::Intervals::CONSOLE)
 }
@@ -946,10 +946,20 @@ fn has_terminal() -> bool {
 /// of jobs to the executor. A request that cannot be taken is answered at
 /// once.
 fn route(
-    details: mpsc::UnboundedSender<crate::model::cluster::ObjectRef>,
+    fetchers: crate::sources::Fetchers,
     exec: mpsc::UnboundedSender<crate::model::ExecCommand>,
+    logs_dir: PathBuf,
 ) -> impl FnMut(crate::app::Effect) -> Option<crate::app::Event> {
+    let crate::sources::Fetchers { details, logs } = fetchers;
     move |effect| match effect {
+        crate::app::Effect::Logs(command) => logs.send(command).err().map(|_| {
+            crate::app::Event::Notice(
+                "the log fetcher has stopped (see the log); restart touban to see logs".to_owned(),
+            )
+        }),
+        crate::app::Effect::SaveLog { stem, text } => save_log(&logs_dir, &stem, &text)
+            .err()
+            .map(crate::app::Event::Notice),
         crate::app::Effect::Exec(command) => exec.send(command).err().map(|failed| {
             let id = match failed.0 {
                 crate::model::ExecCommand::Plan { id, .. }
@@ -981,6 +991,19 @@ fn route(
             })
         }),
     }
+}
+
+/// Writes a log view's lines as `DIR/STEM.log` (the directory private to
+/// the user, as the state directory is).
+fn save_log(dir: &Path, stem: &str, text: &str) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let path = dir.join(format!("{stem}.log"));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::write(&path, text))
+        .map_err(|e| format!("cannot save the log as {}: {e}", path.display()))
 }
 
 /// color-eyre's hooks, with the terminal released before a panic report

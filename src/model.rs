@@ -9,6 +9,7 @@ pub mod command;
 pub mod data;
 pub mod job;
 pub mod key;
+pub mod logs;
 pub mod pane;
 pub mod plan;
 pub mod readiness;

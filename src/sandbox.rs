@@ -21,6 +21,7 @@ mod discovery;
 pub mod elasticache;
 pub mod error;
 mod hpa;
+pub mod logs;
 pub mod metrics;
 mod patch;
 pub mod prometheus;

@@ -61,14 +61,26 @@ pub fn spawn_all<E: From<Update> + Send + 'static>(
     platform: &Platform,
     tx: &mpsc::Sender<E>,
     every: Intervals,
-) -> mpsc::UnboundedSender<ObjectRef> {
+) -> Fetchers {
     cluster::spawn(platform, tx);
     alerts::spawn(platform, tx);
     data::spawn(platform, tx, every.data);
     cloudwatch::spawn(platform, tx, every.cloudwatch);
     promql::spawn(platform, tx, every.promql);
     traffic::spawn(platform, tx, every.traffic);
-    cluster::spawn_details(platform, tx)
+    Fetchers {
+        details: cluster::spawn_details(platform, tx),
+        logs: cluster::spawn_logs(platform, tx),
+    }
+}
+
+/// Where the console sends what it fetches on demand.
+#[derive(Debug, Clone)]
+pub struct Fetchers {
+    /// Objects for the detail view.
+    pub details: mpsc::UnboundedSender<ObjectRef>,
+    /// Log views' streams.
+    pub logs: mpsc::UnboundedSender<crate::model::logs::LogCommand>,
 }
 
 /// A polling source's way to the app: what it read, and what it says about

@@ -97,7 +97,7 @@ fn help_is_built_from_the_keymap() {
     for _ in 0..20 {
         press(&mut app, KeyCode::PageDown);
     }
-    let end = text(&render(&app, 120, 60));
+    let end = text(&render(&app, 120, 72));
     insta::assert_snapshot!("help_end_120x60", end);
     let doc_at = |name: &str| {
         end.lines().find(|l| l.contains(name)).map(|l| {

@@ -49,6 +49,8 @@ fn shift(update: &mut Update, f: &dyn Fn(SystemTime) -> SystemTime) {
             ClusterChange::Events(c) => rows(c, |r| opt(&mut r.last)),
         },
         Update::Detail { .. }
+        | Update::LogLines { .. }
+        | Update::LogEnded { .. }
         | Update::Alerts { .. }
         | Update::Data { .. }
         | Update::CloudWatch { .. }

@@ -554,3 +554,58 @@ async fn an_hpa_scales_down_to_its_minimum_at_the_rate_its_policy_allows() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_tails_follows_and_reads_a_crash_s_previous_run() {
+    let sandbox = start().await;
+    let k = Kubectl::new(&sandbox);
+    blocking(move || {
+        let pod = k.ok(&["get", "pods", "-l", "app=backend-api", "-o", "jsonpath={.items[0].metadata.name}"]);
+        // A line every half second from the container's start: JSON
+        // request logs, the service's shape.
+        let tail = k.until(&["logs", &pod, "--tail=3"], "three lines", |o| o.lines().count() == 3);
+        for line in tail.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert!(v["status"].is_number() && v["path"].is_string(), "{line}");
+        }
+        let stamped = k.ok(&["logs", &pod, "--tail=1", "--timestamps"]);
+        assert!(stamped.split(' ').next().is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok()), "{stamped}");
+        let recent = k.ok(&["logs", &pod, "--since=2s"]);
+        assert!((1..=5).contains(&recent.lines().count()), "{recent}");
+        // Followed: new lines arrive on the open stream.
+        let mut follow = Command::new("kubectl")
+            .args(["logs", "-f", "--tail=0", &pod])
+            .env("KUBECONFIG", &k.kubeconfig)
+            .env("KUBECACHEDIR", k.dir.path().join("cache"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl logs -f");
+        std::thread::sleep(Duration::from_millis(2600));
+        let _ = follow.kill();
+        let followed = follow.wait_with_output().expect("its output");
+        let n = String::from_utf8_lossy(&followed.stdout).lines().count();
+        assert!((3..=7).contains(&n), "{n} lines in 2.6 s: {followed:?}");
+
+        // gunicorn's lines for ai-services; its crash's traceback as the
+        // previous run, and the waiting container refusing a current log.
+        let ai = k.ok(&["get", "pods", "-l", "app=ai-services", "-o", "jsonpath={.items[0].metadata.name}"]);
+        let line = k.until(&["logs", &ai, "--tail=1"], "a line", |o| !o.is_empty());
+        assert!(line.contains("[INFO]") && line.contains("POST /v1/"), "{line}");
+        k.ok(&["set", "image", "deployment/ai-services-blue", "ai-services=iworkz/ai-services:1.9.0-crash"]);
+        let crashed = k.until(
+            &["get", "pods", "-l", "app=ai-services", "-o", "jsonpath={range .items[?(@.status.containerStatuses[0].lastState.terminated)]}{.metadata.name}{\"\\n\"}{end}"],
+            "a pod with a terminated previous run",
+            |o| !o.trim().is_empty(),
+        );
+        let crashed = crashed.lines().next().unwrap_or_default().to_owned();
+        let previous = k.ok(&["logs", &crashed, "--previous"]);
+        assert!(previous.contains("Traceback") && previous.contains("RuntimeError"), "{previous}");
+        let missing = k.run(&["logs", &pod, "--previous"]);
+        assert!(!missing.status.success());
+        assert!(
+            String::from_utf8_lossy(&missing.stderr).contains("previous terminated container"),
+            "{missing:?}"
+        );
+    })
+    .await;
+}

@@ -15,6 +15,17 @@ pub enum Effect {
     FetchDetail(ObjectRef),
     /// Put this text on the operator's clipboard (OSC 52).
     Copy(String),
+    /// Open or close a log view's streams; lines come back as
+    /// `Update::LogLines`.
+    Logs(crate::model::logs::LogCommand),
+    /// Save a log view's lines as `STEM.log` in the state directory's
+    /// `logs/`.
+    SaveLog {
+        /// The file's name without `.log`.
+        stem: String,
+        /// What it holds.
+        text: String,
+    },
     /// Ask the executor: plan a request, run or drop a plan, cancel a job;
     /// the answers come back as `Event::Job`.
     Exec(ExecCommand),

@@ -32,6 +32,8 @@ pub enum Outcome {
     Declined(Confirmed),
     /// Copy what the view shows.
     Copy,
+    /// What a key of the log view asks.
+    Logs(super::logs::LogAction),
 }
 
 /// What a confirmation dialog confirms.
@@ -62,6 +64,8 @@ pub enum Confirmed {
 /// An overlay.
 #[derive(Debug, Clone)]
 pub enum Overlay {
+    /// A log view.
+    Logs(Box<super::logs::LogView>),
     /// Keys and commands.
     Help {
         /// First line shown.
@@ -133,6 +137,7 @@ impl Overlay {
     /// Handles a key.
     pub fn on_key(&mut self, key: Key) -> Outcome {
         match self {
+            Overlay::Logs(view) => view.on_key(key),
             Overlay::Detail { .. } | Overlay::Alert { .. }
                 if matches!(key.code, KeyCode::Char('y' | 'Y')) =>
             {

@@ -28,6 +28,8 @@ pub struct Panes {
     pub rollouts: rollouts::RolloutsPane,
     /// The object whose YAML a copy waits for.
     pub copy_pending: Option<ObjectRef>,
+    /// The last log view's id.
+    pub log_ids: u64,
 }
 
 impl App {

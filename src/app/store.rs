@@ -43,6 +43,8 @@ pub enum Applied {
     Alerts,
     /// An object fetched for the detail view.
     Detail(ObjectRef, Result<String, String>),
+    /// Lines or the end of a log view's stream: the view's, not the store's.
+    Log(Update),
 }
 
 impl Store {
@@ -96,6 +98,7 @@ impl Store {
                 return Applied::Alerts;
             }
             Update::Detail { object, yaml } => return Applied::Detail(object, yaml),
+            log @ (Update::LogLines { .. } | Update::LogEnded { .. }) => return Applied::Log(log),
             Update::SourceState { id, state } => {
                 self.sources.insert(id, state);
             }

@@ -127,7 +127,7 @@ pub(super) fn read(
         let (tx, mut rx) = mpsc::channel::<Event>(crate::tui::CHANNEL);
         let mut app = App::new(loaded, SystemTime::now());
         app.handle(Event::Update(crate::model::Update::Drills(drills)));
-        let _details =
+        let _fetchers =
             crate::sources::spawn_all(app.platform(), &tx, crate::sources::Intervals::CONSOLE);
         drop(tx);
         let silent = settle(&mut app, &mut rx, wait).await;

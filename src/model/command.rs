@@ -209,6 +209,9 @@ pub enum Command {
     /// Show warnings and messages
     #[strum(message = "messages")]
     Messages,
+    /// Stream the selected pod's log, or every pod of the selected deployment
+    #[strum(message = "logs")]
+    Logs,
     /// Pause or resume the wallboard's rotation
     #[strum(message = "pause")]
     WallPause,

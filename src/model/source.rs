@@ -234,6 +234,24 @@ pub enum Update {
         /// The YAML, or what failed.
         yaml: Result<String, String>,
     },
+    /// Lines of a log view's stream.
+    LogLines {
+        /// The view.
+        id: u64,
+        /// A short name of the pod, when the view interleaves several.
+        pod: Option<String>,
+        /// The lines, without newlines.
+        lines: Vec<String>,
+    },
+    /// A log view's stream of one pod ended.
+    LogEnded {
+        /// The view.
+        id: u64,
+        /// The pod.
+        pod: String,
+        /// What failed, when it did not simply end.
+        why: Option<String>,
+    },
     /// The runbook's drills and failovers, as the audit log has them.
     Drills(super::readiness::Drills),
 }

@@ -213,13 +213,8 @@ async fn handle(
         .unwrap_or_default()
         .to_owned();
     let verb = verb_of(&parts.method, &target, &q);
-    if user.read_only && !matches!(verb, "get" | "list" | "watch") {
-        return error_response(&ApiError::forbidden(
-            &user.name,
-            verb,
-            target.resource,
-            target.namespace.as_deref(),
-        ));
+    if let Some(r) = refused_or_log(&api, &user, verb, &target, &q) {
+        return r;
     }
     if verb == "watch" {
         return watch::stream(
@@ -264,6 +259,38 @@ async fn handle(
         Ok((code, body)) => json_response(code, &body),
         Err(e) => error_response(&e),
     }
+}
+
+/// A write by the read-only user, refused; or a pod's log, served (plain
+/// text, not an object).
+fn refused_or_log(
+    api: &ClusterApi,
+    user: &User,
+    verb: &'static str,
+    target: &Target,
+    q: &HashMap<String, String>,
+) -> Option<Response> {
+    if user.read_only && !matches!(verb, "get" | "list" | "watch") {
+        return Some(error_response(&ApiError::forbidden(
+            &user.name,
+            verb,
+            target.resource,
+            target.namespace.as_deref(),
+        )));
+    }
+    if verb == "get" && target.resource.plural == "pods" && target.sub.as_deref() == Some("log") {
+        let name = target.name.as_deref().unwrap_or_default();
+        let served = super::logs::serve(
+            &api.store,
+            target.resource,
+            namespace_of(target),
+            name,
+            q,
+            api.outage.subscribe(),
+        );
+        return Some(served.unwrap_or_else(|e| error_response(&e)));
+    }
+    None
 }
 
 fn authenticate(api: &ClusterApi, headers: &HeaderMap) -> Option<User> {

@@ -67,7 +67,16 @@ pub const RESOURCES: &[Resource] = &[
         &["status"],
         false,
     ),
-    res("", "v1", "pods", "Pod", true, &["po"], &["status"], true),
+    res(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        true,
+        &["po"],
+        &["status", "log"],
+        true,
+    ),
     res(
         "",
         "v1",

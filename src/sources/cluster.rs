@@ -12,6 +12,7 @@
 
 pub(crate) mod auth;
 mod detail;
+mod logs;
 mod watch;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -32,6 +33,7 @@ use crate::projection::{
     service_row,
 };
 pub use detail::spawn_details;
+pub use logs::spawn_logs;
 use watch::Heard;
 
 /// How often a live source refreshes the time of its last contact.

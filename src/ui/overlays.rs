@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
+mod logs;
 mod source;
 
 use super::{Styles, centered, fit, text};
@@ -20,6 +21,7 @@ use crate::model::command::COMMANDS;
 pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
     for overlay in app.overlays() {
         match overlay {
+            Overlay::Logs(view) => logs::draw(st, body, frame, view),
             Overlay::Help { scroll } => scrolled(
                 st,
                 body,
@@ -45,7 +47,10 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 body,
                 frame,
                 &format!(" {object} "),
-                detail_lines(st, text.as_ref()),
+                related_lines(app, st, object)
+                    .into_iter()
+                    .chain(detail_lines(st, text.as_ref()))
+                    .collect(),
                 *scroll,
             ),
             Overlay::Source { id, scroll } => scrolled(
@@ -366,6 +371,63 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
 }
 
 /// An object's YAML, keys set apart from values; or why it is missing.
+/// The objects related to the detail view's object and its events, above
+/// its YAML; nothing when the cluster source holds neither.
+fn related_lines<'a>(
+    app: &App,
+    st: &Styles,
+    object: &crate::model::cluster::ObjectRef,
+) -> Vec<Line<'a>> {
+    let r = app.related(object);
+    let mut lines = Vec::new();
+    if !r.objects.is_empty() {
+        lines.push(Line::from(Span::styled("RELATED", st.title)));
+        for o in &r.objects {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<18} ", o.how), st.muted),
+                Span::styled(o.name.clone(), st.accent),
+                Span::styled(format!("  {}", o.state), st.text),
+            ]));
+        }
+        if r.more > 0 {
+            lines.push(Line::from(Span::styled(
+                format!("  … {} more", r.more),
+                st.muted,
+            )));
+        }
+    }
+    lines.push(Line::from(Span::styled(
+        if r.events.is_empty() {
+            "EVENTS  none held for it"
+        } else {
+            "EVENTS"
+        },
+        st.title,
+    )));
+    for e in &r.events {
+        let age = e.last.map(|t| app.age(t)).unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {age:>6} "), st.muted),
+            Span::styled(
+                format!("{:<8} ", if e.warning { "Warning" } else { "Normal" }),
+                if e.warning { st.warn } else { st.muted },
+            ),
+            Span::styled(format!("{:<18} ", e.reason), st.text),
+            Span::styled(format!("{} ", e.object), st.muted),
+            Span::styled(
+                if e.count > 1 {
+                    format!("{} (×{})", e.message, e.count)
+                } else {
+                    e.message.clone()
+                },
+                st.text,
+            ),
+        ]));
+    }
+    lines.push(Line::from(Span::styled("YAML", st.title)));
+    lines
+}
+
 fn detail_lines<'a>(st: &Styles, text: Option<&Result<String, String>>) -> Vec<Line<'a>> {
     match text {
         None => vec![Line::from(Span::styled("fetching…", st.muted))],

@@ -1,0 +1,249 @@
+//! Pod logs, streamed on demand (kube-rs `log_stream`): a pod's, or every
+//! pod of a deployment's, interleaved. Lines are sent in batches (at most
+//! every [`BATCH`] or [`BATCH_LINES`] lines), so a pod writing a thousand
+//! lines a second costs the event loop twenty events, not a thousand. A
+//! view's streams end when it is closed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use futures_util::io::AsyncBufReadExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams as KubeLogParams};
+use kube::{Api, Client};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::Platform;
+use crate::config::platform::Cluster;
+use crate::model::Update;
+use crate::model::cluster::ObjectRef;
+use crate::model::logs::{LogCommand, LogParams, short_pod};
+
+/// How long lines wait to be sent together, at most.
+const BATCH: Duration = Duration::from_millis(50);
+/// Lines sent together, at most.
+const BATCH_LINES: usize = 500;
+/// Pods of a deployment streamed together, at most.
+const MAX_PODS: usize = 10;
+/// How long connecting and starting a stream may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts the log fetcher; returns where to send its commands.
+pub fn spawn_logs<E: From<Update> + Send + 'static>(
+    platform: &Platform,
+    tx: &mpsc::Sender<E>,
+) -> mpsc::UnboundedSender<LogCommand> {
+    let (commands, mut rx) = mpsc::unbounded_channel::<LogCommand>();
+    let clusters: HashMap<String, Cluster> = platform
+        .clusters
+        .iter()
+        .map(|c| (c.name.get_ref().clone(), c.clone()))
+        .collect();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let mut clients: HashMap<String, Client> = HashMap::new();
+        let mut open: HashMap<u64, JoinHandle<()>> = HashMap::new();
+        while let Some(command) = rx.recv().await {
+            match command {
+                LogCommand::Close(id) => {
+                    if let Some(task) = open.remove(&id) {
+                        task.abort();
+                    }
+                }
+                LogCommand::Open { id, object, params } => {
+                    let client = match clients.get(&object.cluster) {
+                        Some(c) => Ok(c.clone()),
+                        None => connect(&clusters, &object).await,
+                    };
+                    let tx = tx.clone();
+                    match client {
+                        Ok(c) => {
+                            clients.insert(object.cluster.clone(), c.clone());
+                            let task = tokio::spawn(stream_view(c, id, object, params, tx));
+                            if let Some(old) = open.insert(id, task) {
+                                old.abort();
+                            }
+                        }
+                        Err(why) => {
+                            let _ = tx
+                                .send(E::from(Update::LogEnded {
+                                    id,
+                                    pod: object.name.clone(),
+                                    why: Some(why),
+                                }))
+                                .await;
+                        }
+                    }
+                }
+            }
+        }
+        for (_, task) in open {
+            task.abort();
+        }
+    });
+    commands
+}
+
+async fn connect(
+    clusters: &HashMap<String, Cluster>,
+    object: &ObjectRef,
+) -> Result<Client, String> {
+    let Some(cluster) = clusters.get(&object.cluster) else {
+        return Err(format!("no cluster `{}` is configured", object.cluster));
+    };
+    tokio::time::timeout(
+        super::auth::EXEC_TIMEOUT + OPEN_TIMEOUT,
+        super::auth::connect(cluster, OPEN_TIMEOUT),
+    )
+    .await
+    .unwrap_or_else(|_| Err(format!("{object}: cannot connect in time")))
+    .map(|c| c.client)
+}
+
+/// Streams every pod of the view's object until each stream ends.
+async fn stream_view<E: From<Update> + Send + 'static>(
+    client: Client,
+    id: u64,
+    object: ObjectRef,
+    params: LogParams,
+    tx: mpsc::Sender<E>,
+) {
+    let namespace = object.namespace.clone().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let names = match object.kind {
+        "Deployment" => match deployment_pods(&client, &namespace, &object.name).await {
+            Ok(names) => names,
+            Err(why) => {
+                let _ = tx
+                    .send(E::from(Update::LogEnded {
+                        id,
+                        pod: object.name.clone(),
+                        why: Some(why),
+                    }))
+                    .await;
+                return;
+            }
+        },
+        _ => vec![object.name.clone()],
+    };
+    let prefixed = object.kind == "Deployment";
+    let streams = names.into_iter().map(|name| {
+        let pods = pods.clone();
+        let params = params.clone();
+        let tx = tx.clone();
+        async move {
+            let why = stream_pod(&pods, id, &name, prefixed, &params, &tx)
+                .await
+                .err();
+            let _ = tx
+                .send(E::from(Update::LogEnded { id, pod: name, why }))
+                .await;
+        }
+    });
+    futures_util::future::join_all(streams).await;
+}
+
+/// The names of a deployment's pods, by its selector.
+async fn deployment_pods(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<String>, String> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let d = tokio::time::timeout(OPEN_TIMEOUT, deployments.get(name))
+        .await
+        .map_err(|_| format!("Deployment {namespace}/{name}: no answer in time"))?
+        .map_err(|e| format!("Deployment {namespace}/{name}: {e}"))?;
+    let selector: Vec<String> = d
+        .spec
+        .and_then(|s| s.selector.match_labels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if selector.is_empty() {
+        return Err(format!(
+            "Deployment {namespace}/{name} selects its pods by no label: touban cannot list them"
+        ));
+    }
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = tokio::time::timeout(
+        OPEN_TIMEOUT,
+        pods.list(&ListParams::default().labels(&selector.join(","))),
+    )
+    .await
+    .map_err(|_| format!("the pods of {namespace}/{name}: no answer in time"))?
+    .map_err(|e| format!("the pods of {namespace}/{name}: {e}"))?;
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    names.sort();
+    names.truncate(MAX_PODS);
+    if names.is_empty() {
+        return Err(format!("Deployment {namespace}/{name} has no pod"));
+    }
+    Ok(names)
+}
+
+/// Streams one pod's log in batches, until it ends.
+async fn stream_pod<E: From<Update> + Send + 'static>(
+    pods: &Api<Pod>,
+    id: u64,
+    name: &str,
+    prefixed: bool,
+    params: &LogParams,
+    tx: &mpsc::Sender<E>,
+) -> Result<(), String> {
+    let lp = KubeLogParams {
+        container: params.container.clone(),
+        follow: params.follow,
+        previous: params.previous,
+        since_seconds: params.since_seconds,
+        tail_lines: params.tail_lines,
+        ..KubeLogParams::default()
+    };
+    let reader = tokio::time::timeout(OPEN_TIMEOUT, pods.log_stream(name, &lp))
+        .await
+        .map_err(|_| format!("pod {name}: the log did not start in time"))?
+        .map_err(|e| format!("pod {name}: {e}"))?;
+    let mut lines = reader.lines();
+    let pod = prefixed.then(|| short_pod(name));
+    let mut batch: Vec<String> = Vec::new();
+    loop {
+        let next = if batch.is_empty() {
+            Ok(lines.next().await)
+        } else {
+            tokio::time::timeout(BATCH, lines.next()).await
+        };
+        let ended = match next {
+            Ok(Some(Ok(line))) => {
+                batch.push(line);
+                if batch.len() < BATCH_LINES {
+                    continue;
+                }
+                None
+            }
+            Ok(Some(Err(e))) => Some(Err(format!("pod {name}: the log stream failed: {e}"))),
+            Ok(None) => Some(Ok(())),
+            Err(_) => None,
+        };
+        if !batch.is_empty() {
+            let update = Update::LogLines {
+                id,
+                pod: pod.clone(),
+                lines: std::mem::take(&mut batch),
+            };
+            if tx.send(E::from(update)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if let Some(end) = ended {
+            return end;
+        }
+    }
+}
