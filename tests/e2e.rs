@@ -235,6 +235,24 @@ fn sighup_from_a_dropped_session_ends_the_process() {
 /// sources have settled, the console writes within the idle budget of
 /// 100 B/s: the two clocks and coarse ages of the sources that are not live,
 /// nothing rewritten that did not change.
+/// The bytes the pane's program writes in 10 s (tmux's pipe-pane into
+/// `name` in the test's directory).
+fn written_in_10_s(t: &Tmux, name: &str) -> Vec<u8> {
+    let out = t.path(name);
+    let pipe = t.cmd(&[
+        "pipe-pane",
+        "-o",
+        "-t",
+        "main",
+        &format!("cat >> {}", out.display()),
+    ]);
+    assert!(pipe.status.success());
+    std::thread::sleep(Duration::from_secs(10));
+    t.cmd(&["pipe-pane", "-t", "main"]);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::read(&out).unwrap_or_default()
+}
+
 #[test]
 fn idle_writes_little_and_only_what_changed() {
     let t = Tmux::new("idle");
@@ -259,19 +277,7 @@ fn idle_writes_little_and_only_what_changed() {
             .saturating_sub(started.elapsed())
             .max(Duration::from_secs(11).saturating_sub(settled.elapsed())),
     );
-    let out = t.path("idle.out");
-    let pipe = t.cmd(&[
-        "pipe-pane",
-        "-o",
-        "-t",
-        "main",
-        &format!("cat >> {}", out.display()),
-    ]);
-    assert!(pipe.status.success());
-    std::thread::sleep(Duration::from_secs(10));
-    t.cmd(&["pipe-pane", "-t", "main"]);
-    std::thread::sleep(Duration::from_millis(200));
-    let bytes = std::fs::read(&out).unwrap_or_default();
+    let bytes = written_in_10_s(&t, "idle.out");
     let printable = strip_escapes(&bytes);
     println!(
         "figure: idle for 10 s at 200x50: {} bytes written ({} B/s), printable text {:?}",
@@ -632,19 +638,7 @@ fn the_wallboard_rotates_holds_on_a_new_critical_alert_and_writes_little_idle() 
             && !s.contains("not connected")
     });
     std::thread::sleep(Duration::from_secs(11).saturating_sub(started.elapsed()));
-    let out = t.path("wall-idle.out");
-    let pipe = t.cmd(&[
-        "pipe-pane",
-        "-o",
-        "-t",
-        "main",
-        &format!("cat >> {}", out.display()),
-    ]);
-    assert!(pipe.status.success());
-    std::thread::sleep(Duration::from_secs(10));
-    t.cmd(&["pipe-pane", "-t", "main"]);
-    std::thread::sleep(Duration::from_millis(200));
-    let bytes = std::fs::read(&out).unwrap_or_default();
+    let bytes = written_in_10_s(&t, "wall-idle.out");
     println!(
         "figure: the wallboard idle for 10 s at 200x50: {} bytes written, printable text {:?}",
         bytes.len(),

@@ -220,3 +220,49 @@ async fn run_plugin(exec: &ExecConfig, timeout: Duration) -> Result<Credential, 
         .status
         .ok_or_else(|| format!("kube exec plugin `{name}` returned no status"))
 }
+
+/// Clients of the configured clusters for on-demand requests (the detail
+/// view, logs), each connected once, when first asked for, within
+/// `timeout` (and the credential plugin's own deadline).
+pub(super) struct OnDemand {
+    clusters: std::collections::HashMap<String, Cluster>,
+    clients: std::collections::HashMap<String, Client>,
+    timeout: Duration,
+}
+
+impl OnDemand {
+    /// For every cluster of the platform.
+    pub(super) fn new(platform: &crate::config::Platform, timeout: Duration) -> OnDemand {
+        OnDemand {
+            clusters: platform
+                .clusters
+                .iter()
+                .map(|c| (c.name.get_ref().clone(), c.clone()))
+                .collect(),
+            clients: std::collections::HashMap::new(),
+            timeout,
+        }
+    }
+
+    /// The client of `cluster`, connecting it the first time; what failed,
+    /// said about `what`, otherwise.
+    pub(super) async fn client(
+        &mut self,
+        cluster: &str,
+        what: &(dyn std::fmt::Display + Sync),
+    ) -> Result<Client, String> {
+        if let Some(c) = self.clients.get(cluster) {
+            return Ok(c.clone());
+        }
+        let Some(config) = self.clusters.get(cluster) else {
+            return Err(format!("no cluster `{cluster}` is configured"));
+        };
+        let client =
+            tokio::time::timeout(EXEC_TIMEOUT + self.timeout, connect(config, self.timeout))
+                .await
+                .unwrap_or_else(|_| Err(format!("{what}: cannot connect in time")))
+                .map(|c| c.client)?;
+        self.clients.insert(cluster.to_owned(), client.clone());
+        Ok(client)
+    }
+}

@@ -2,7 +2,6 @@
 //! managedFields (as kubectl shows it), or why not. Each cluster is
 //! connected once (exec plugins included), off the event loop.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -13,7 +12,6 @@ use kube::{Api, Client};
 use tokio::sync::mpsc;
 
 use crate::config::Platform;
-use crate::config::platform::Cluster;
 use crate::model::Update;
 use crate::model::cluster::ObjectRef;
 
@@ -26,32 +24,14 @@ pub fn spawn_details<E: From<Update> + Send + 'static>(
     tx: &mpsc::Sender<E>,
 ) -> mpsc::UnboundedSender<ObjectRef> {
     let (requests, mut rx) = mpsc::unbounded_channel::<ObjectRef>();
-    let clusters: HashMap<String, Cluster> = platform
-        .clusters
-        .iter()
-        .map(|c| (c.name.get_ref().clone(), c.clone()))
-        .collect();
+    let mut clients = super::auth::OnDemand::new(platform, FETCH_TIMEOUT);
     let tx = tx.clone();
     tokio::spawn(async move {
-        let mut clients: HashMap<String, Client> = HashMap::new();
         while let Some(object) = rx.recv().await {
-            let client = match clients.get(&object.cluster) {
-                Some(c) => Ok(c.clone()),
-                None => match clusters.get(&object.cluster) {
-                    Some(cluster) => tokio::time::timeout(
-                        super::auth::EXEC_TIMEOUT + FETCH_TIMEOUT,
-                        super::auth::connect(cluster, FETCH_TIMEOUT),
-                    )
-                    .await
-                    .unwrap_or_else(|_| Err(format!("{object}: cannot connect in time")))
-                    .map(|c| c.client),
-                    None => Err(format!("no cluster `{}` is configured", object.cluster)),
-                },
-            };
+            let client = clients.client(&object.cluster, &object).await;
             let tx = tx.clone();
             match client {
                 Ok(c) => {
-                    clients.insert(object.cluster.clone(), c.clone());
                     tokio::spawn(async move {
                         let yaml = tokio::time::timeout(FETCH_TIMEOUT, fetch_yaml(c, &object))
                             .await

@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::Platform;
-use crate::config::platform::Cluster;
 use crate::model::Update;
 use crate::model::cluster::ObjectRef;
 use crate::model::logs::{LogCommand, LogParams, short_pod};
@@ -37,14 +36,9 @@ pub fn spawn_logs<E: From<Update> + Send + 'static>(
     tx: &mpsc::Sender<E>,
 ) -> mpsc::UnboundedSender<LogCommand> {
     let (commands, mut rx) = mpsc::unbounded_channel::<LogCommand>();
-    let clusters: HashMap<String, Cluster> = platform
-        .clusters
-        .iter()
-        .map(|c| (c.name.get_ref().clone(), c.clone()))
-        .collect();
+    let mut clients = super::auth::OnDemand::new(platform, OPEN_TIMEOUT);
     let tx = tx.clone();
     tokio::spawn(async move {
-        let mut clients: HashMap<String, Client> = HashMap::new();
         let mut open: HashMap<u64, JoinHandle<()>> = HashMap::new();
         while let Some(command) = rx.recv().await {
             match command {
@@ -54,14 +48,10 @@ pub fn spawn_logs<E: From<Update> + Send + 'static>(
                     }
                 }
                 LogCommand::Open { id, object, params } => {
-                    let client = match clients.get(&object.cluster) {
-                        Some(c) => Ok(c.clone()),
-                        None => connect(&clusters, &object).await,
-                    };
+                    let client = clients.client(&object.cluster, &object).await;
                     let tx = tx.clone();
                     match client {
                         Ok(c) => {
-                            clients.insert(object.cluster.clone(), c.clone());
                             let task = tokio::spawn(stream_view(c, id, object, params, tx));
                             if let Some(old) = open.insert(id, task) {
                                 old.abort();
@@ -85,22 +75,6 @@ pub fn spawn_logs<E: From<Update> + Send + 'static>(
         }
     });
     commands
-}
-
-async fn connect(
-    clusters: &HashMap<String, Cluster>,
-    object: &ObjectRef,
-) -> Result<Client, String> {
-    let Some(cluster) = clusters.get(&object.cluster) else {
-        return Err(format!("no cluster `{}` is configured", object.cluster));
-    };
-    tokio::time::timeout(
-        super::auth::EXEC_TIMEOUT + OPEN_TIMEOUT,
-        super::auth::connect(cluster, OPEN_TIMEOUT),
-    )
-    .await
-    .unwrap_or_else(|_| Err(format!("{object}: cannot connect in time")))
-    .map(|c| c.client)
 }
 
 /// Streams every pod of the view's object until each stream ends.
