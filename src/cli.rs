@@ -281,7 +281,10 @@ pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
 /// Runs touban with the process's arguments.
 pub fn main() -> ExitCode {
     let started = Instant::now();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match run(cli, started) {
         Ok(code) => code,
         Err(e) => {
@@ -289,6 +292,25 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command line clap refuses: its message, and its exit status, except
+/// that `touban check` exits 3 (unknown), so that a typo in a pipeline's
+/// gate never reads as critical.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let checking = std::env::args().skip(1).any(|a| a == "check");
+    if checking && !shown {
+        return ExitCode::from(crate::model::snapshot::Status::Unknown.code());
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_CONFIG))
 }
 
 fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {

@@ -82,6 +82,7 @@ async fn l_on_a_deployment_streams_its_pods_interleaved_and_the_view_searches_ho
         let r = a.related(&deployment("web-frontend-blue"));
         r.events.iter().any(|e| e.reason == "ScalingReplicaSet")
             && r.objects.iter().filter(|o| o.how == "Pod").count() == 4
+            && r.objects.iter().any(|o| o.how == "routed by Service")
     })
     .await;
     let r = app.related(&deployment("web-frontend-blue"));
@@ -201,7 +202,7 @@ async fn l_on_a_deployment_streams_its_pods_interleaved_and_the_view_searches_ho
     let v = view(&app);
     assert_ne!(v.id, old);
     assert_eq!(v.params.since_seconds, Some(600));
-    assert_eq!(v.params.tail_lines, None);
+    assert_eq!(v.params.tail_lines, Some(20_000));
     common::until(&mut app, &mut rx, "the window's lines", |a| {
         view(a).ring.len() >= 8
     })
@@ -280,4 +281,30 @@ async fn a_pod_s_previous_run_is_the_stack_trace_of_its_crash() {
         .await
         .expect("its tail");
     assert_eq!(tail.lines().count(), 2, "{tail}");
+}
+
+#[test]
+fn a_search_over_lines_whose_case_changes_their_length_draws_without_a_panic() {
+    let mut app = common::app();
+    let _asked = app.open_logs_for(deployment("backend-api-blue"));
+    let id = view(&app).id;
+    app.handle(Event::Update(touban::model::Update::LogLines {
+        id,
+        pod: Some("x2k4l".into()),
+        lines: vec!["İstanbul Ω i".to_owned(), "plain line i".to_owned()],
+    }));
+    for c in ['/', 'i'] {
+        app.handle(Event::Key(Key::char(c)));
+    }
+    app.handle(Event::Key(Key::plain(KeyCode::Enter)));
+    // Held on the last match; from the top, the line whose lower case is
+    // longer is drawn (its highlight cut short where offsets part).
+    let screen = text(&render(&app, 100, 20));
+    assert!(screen.contains("plain line i"), "{screen}");
+    app.handle(Event::Key(Key::char('g')));
+    let screen = text(&render(&app, 100, 20));
+    assert!(
+        screen.contains("İstanbul Ω i") && screen.contains("plain line i"),
+        "{screen}"
+    );
 }

@@ -258,6 +258,9 @@ fn a_broken_config_is_unknown_to_check_and_a_configuration_error_elsewhere() {
     assert_eq!(check.status.code(), Some(3), "{check:?}");
     let missing = touban(dir.path(), &dir.path().join("absent.toml"), &["check"]);
     assert_eq!(missing.status.code(), Some(3), "{missing:?}");
+    // A typo in a gate's arguments is unknown too, never critical.
+    let typo = touban(dir.path(), &config, &["check", "--only", "databse"]);
+    assert_eq!(typo.status.code(), Some(3), "{typo:?}");
     let snapshot = touban(dir.path(), &config, &["snapshot"]);
     assert_eq!(snapshot.status.code(), Some(2), "{snapshot:?}");
     assert!(

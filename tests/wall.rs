@@ -204,3 +204,44 @@ fn the_wall_is_drawn_whole_from_120x30_to_400x100() {
         assert!(screen.contains("space pause"), "{screen}");
     }
 }
+
+#[test]
+fn alerts_read_after_the_wall_starts_are_dated_by_their_start_not_by_their_arrival() {
+    let mut loaded = common::loaded("high-contrast", "default");
+    loaded.keymap = touban::config::Keymap::wall().0;
+    let mut app = App::new(loaded, fixed_now());
+    app.enter_wall(Wall::new(
+        vec![Pane::Overview, Pane::Alerts],
+        Duration::from_secs(15),
+        Duration::from_secs(300),
+    ));
+    // The first tick: no alert source has answered yet.
+    tick(&mut app, 1);
+    for id in app.platform().source_ids() {
+        app.handle(Event::Update(Update::SourceState {
+            id,
+            state: SourceState::Live { at: fixed_now() },
+        }));
+    }
+    alerts(
+        &mut app,
+        vec![critical(
+            "DiskFull",
+            fixed_now() - Duration::from_secs(3600),
+        )],
+    );
+    tick(&mut app, 2);
+    assert!(
+        app.wall().expect("wall").held_by.is_none(),
+        "an hour-old alert is not new"
+    );
+    let told: Vec<String> = app
+        .wall()
+        .expect("wall")
+        .ticker(fixed_now() + Duration::from_secs(2))
+        .map(|t| t.text.clone())
+        .collect();
+    assert!(!told.iter().any(|t| t.contains("DiskFull")), "{told:?}");
+    tick(&mut app, 17);
+    assert_eq!(app.focus(), Pane::Alerts, "the rotation goes on");
+}

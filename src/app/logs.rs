@@ -41,6 +41,9 @@ pub struct LogView {
     pub editing: Option<LineEditor>,
     /// Streams that ended: the pod and why, when it failed.
     pub ended: Vec<(String, Option<String>)>,
+    /// Lines the last frame had room for (the renderer says), so that
+    /// holding still keeps the screen as it was.
+    pub rows: std::cell::Cell<usize>,
 }
 
 /// What a key in the log view asks of the app.
@@ -67,6 +70,7 @@ impl LogView {
             search: None,
             editing: None,
             ended: Vec::new(),
+            rows: std::cell::Cell::new(20),
         }
     }
 
@@ -92,7 +96,7 @@ impl LogView {
             KeyCode::Esc | KeyCode::Char('q') => return Outcome::Logs(LogAction::Close),
             KeyCode::Char('f' | ' ') => {
                 self.follow = !self.follow;
-                self.top = self.ring.len().saturating_sub(1);
+                self.top = self.held_top();
             }
             KeyCode::Char('w') => self.wrap = !self.wrap,
             KeyCode::Char('/') => {
@@ -118,7 +122,12 @@ impl LogView {
                 let params = LogParams {
                     since_seconds: since,
                     // A window of time is the whole window, not its tail.
-                    tail_lines: if since.is_some() { None } else { Some(500) },
+                    tail_lines: Some(if since.is_some() {
+                        // All of it, up to what the view keeps.
+                        i64::try_from(crate::model::logs::MAX_LINES).unwrap_or(i64::MAX)
+                    } else {
+                        500
+                    }),
                     ..self.params.clone()
                 };
                 return Outcome::Logs(LogAction::Reopen(params));
@@ -137,10 +146,15 @@ impl LogView {
         Outcome::Keep
     }
 
+    /// The top that shows what following showed: the last screenful.
+    fn held_top(&self) -> usize {
+        self.ring.len().saturating_sub(self.rows.get().max(1))
+    }
+
     fn scroll(&mut self, by: isize) {
         if self.follow {
             self.follow = false;
-            self.top = self.ring.len().saturating_sub(1);
+            self.top = self.held_top();
         }
         self.top = self
             .top

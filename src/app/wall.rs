@@ -319,7 +319,24 @@ impl App {
             }
         }
         w.last_change = log.back().cloned();
-        w.primed = true;
+        // What the alert sources say at first is the state the wall starts
+        // on, not news: primed once each has answered (or failed) once.
+        w.primed = self.alerts_answered();
+    }
+
+    /// Whether every alert source has answered (or failed) once.
+    fn alerts_answered(&self) -> bool {
+        self.platform.alert_sources.iter().all(|s| {
+            !matches!(
+                self.store.source(
+                    s.region.get_ref(),
+                    crate::model::SourceKind::Alerts,
+                    s.name.get_ref()
+                ),
+                crate::model::SourceState::NotConnected
+                    | crate::model::SourceState::Connecting { .. }
+            )
+        })
     }
 
     /// Rollouts starting and completing, live colours switching.

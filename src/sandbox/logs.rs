@@ -292,11 +292,9 @@ pub fn serve(
     let end = written(now);
     let mut first = end.saturating_sub(KEPT);
     if let Some(s) = ask.since {
-        first = first.max(
-            written(now - Duration::from_secs(s))
-                .saturating_add(1)
-                .min(end),
-        );
+        // The first line written at or after the cutoff.
+        let cutoff = now.checked_sub(Duration::from_secs(s));
+        first = first.max(cutoff.map_or(0, written).min(end));
     }
     if let Some(t) = ask.tail {
         first = first.max(end.saturating_sub(t));

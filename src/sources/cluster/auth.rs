@@ -222,17 +222,24 @@ async fn run_plugin(exec: &ExecConfig, timeout: Duration) -> Result<Credential, 
 }
 
 /// Clients of the configured clusters for on-demand requests (the detail
-/// view, logs), each connected once, when first asked for, within
-/// `timeout` (and the credential plugin's own deadline).
+/// view, logs), each connected when first asked for, within `within` (and
+/// the credential plugin's own deadline), and again a minute before its
+/// credential expires (an EKS token lasts a quarter of an hour).
 pub(super) struct OnDemand {
     clusters: std::collections::HashMap<String, Cluster>,
-    clients: std::collections::HashMap<String, Client>,
-    timeout: Duration,
+    clients: std::collections::HashMap<String, (Client, Option<SystemTime>)>,
+    within: Duration,
+    read_timeout: Duration,
 }
 
 impl OnDemand {
-    /// For every cluster of the platform.
-    pub(super) fn new(platform: &crate::config::Platform, timeout: Duration) -> OnDemand {
+    /// For every cluster of the platform; each socket read of an answer
+    /// may wait `read_timeout` (a followed log of a quiet pod waits long).
+    pub(super) fn new(
+        platform: &crate::config::Platform,
+        within: Duration,
+        read_timeout: Duration,
+    ) -> OnDemand {
         OnDemand {
             clusters: platform
                 .clusters
@@ -240,29 +247,40 @@ impl OnDemand {
                 .map(|c| (c.name.get_ref().clone(), c.clone()))
                 .collect(),
             clients: std::collections::HashMap::new(),
-            timeout,
+            within,
+            read_timeout,
         }
     }
 
-    /// The client of `cluster`, connecting it the first time; what failed,
-    /// said about `what`, otherwise.
+    /// The client of `cluster`, connecting it the first time and when its
+    /// credential is about to expire; what failed, said about `what`,
+    /// otherwise.
     pub(super) async fn client(
         &mut self,
         cluster: &str,
         what: &(dyn std::fmt::Display + Sync),
     ) -> Result<Client, String> {
-        if let Some(c) = self.clients.get(cluster) {
+        let fresh = |expires: &Option<SystemTime>| {
+            expires.is_none_or(|e| SystemTime::now() + Duration::from_secs(60) < e)
+        };
+        if let Some((c, expires)) = self.clients.get(cluster)
+            && fresh(expires)
+        {
             return Ok(c.clone());
         }
         let Some(config) = self.clusters.get(cluster) else {
             return Err(format!("no cluster `{cluster}` is configured"));
         };
-        let client =
-            tokio::time::timeout(EXEC_TIMEOUT + self.timeout, connect(config, self.timeout))
-                .await
-                .unwrap_or_else(|_| Err(format!("{what}: cannot connect in time")))
-                .map(|c| c.client)?;
-        self.clients.insert(cluster.to_owned(), client.clone());
-        Ok(client)
+        let connected = tokio::time::timeout(
+            EXEC_TIMEOUT + self.within,
+            connect(config, self.read_timeout),
+        )
+        .await
+        .unwrap_or_else(|_| Err(format!("{what}: cannot connect in time")))?;
+        self.clients.insert(
+            cluster.to_owned(),
+            (connected.client.clone(), connected.expires),
+        );
+        Ok(connected.client)
     }
 }

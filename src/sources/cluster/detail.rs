@@ -24,7 +24,7 @@ pub fn spawn_details<E: From<Update> + Send + 'static>(
     tx: &mpsc::Sender<E>,
 ) -> mpsc::UnboundedSender<ObjectRef> {
     let (requests, mut rx) = mpsc::unbounded_channel::<ObjectRef>();
-    let mut clients = super::auth::OnDemand::new(platform, FETCH_TIMEOUT);
+    let mut clients = super::auth::OnDemand::new(platform, FETCH_TIMEOUT, FETCH_TIMEOUT);
     let tx = tx.clone();
     tokio::spawn(async move {
         while let Some(object) = rx.recv().await {

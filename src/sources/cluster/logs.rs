@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use futures_util::io::AsyncBufReadExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -27,6 +26,9 @@ const BATCH: Duration = Duration::from_millis(50);
 const BATCH_LINES: usize = 500;
 /// Pods of a deployment streamed together, at most.
 const MAX_PODS: usize = 10;
+/// How long a followed log may stay silent (a quiet pod's): the stream's
+/// socket reads wait this long, not the detail view's ten seconds.
+const QUIET: Duration = Duration::from_secs(24 * 3600);
 /// How long connecting and starting a stream may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -36,7 +38,7 @@ pub fn spawn_logs<E: From<Update> + Send + 'static>(
     tx: &mpsc::Sender<E>,
 ) -> mpsc::UnboundedSender<LogCommand> {
     let (commands, mut rx) = mpsc::unbounded_channel::<LogCommand>();
-    let mut clients = super::auth::OnDemand::new(platform, OPEN_TIMEOUT);
+    let mut clients = super::auth::OnDemand::new(platform, OPEN_TIMEOUT, QUIET);
     let tx = tx.clone();
     tokio::spawn(async move {
         let mut open: HashMap<u64, JoinHandle<()>> = HashMap::new();
@@ -164,6 +166,34 @@ async fn deployment_pods(
     Ok(names)
 }
 
+/// The container kubectl would read: the pod's
+/// `kubectl.kubernetes.io/default-container`, else its first; none when
+/// the pod cannot be read (the API server then says what it needs).
+async fn default_container(pods: &Api<Pod>, name: &str) -> Option<String> {
+    let pod = tokio::time::timeout(OPEN_TIMEOUT, pods.get(name))
+        .await
+        .ok()?
+        .ok()?;
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("kubectl.kubernetes.io/default-container"))
+        .cloned();
+    annotated.or_else(|| pod.spec?.containers.first().map(|c| c.name.clone()))
+}
+
+/// The line in `buf` (its newline, and a carriage return, dropped),
+/// leaving `buf` empty.
+fn take_line(buf: &mut Vec<u8>) -> String {
+    let mut line = String::from_utf8_lossy(buf).into_owned();
+    buf.clear();
+    while line.ends_with(['\n', '\r']) {
+        line.pop();
+    }
+    line
+}
+
 /// Streams one pod's log in batches, until it ends.
 async fn stream_pod<E: From<Update> + Send + 'static>(
     pods: &Api<Pod>,
@@ -173,8 +203,12 @@ async fn stream_pod<E: From<Update> + Send + 'static>(
     params: &LogParams,
     tx: &mpsc::Sender<E>,
 ) -> Result<(), String> {
+    let container = match &params.container {
+        Some(c) => Some(c.clone()),
+        None => default_container(pods, name).await,
+    };
     let lp = KubeLogParams {
-        container: params.container.clone(),
+        container,
         follow: params.follow,
         previous: params.previous,
         since_seconds: params.since_seconds,
@@ -185,27 +219,44 @@ async fn stream_pod<E: From<Update> + Send + 'static>(
         .await
         .map_err(|_| format!("pod {name}: the log did not start in time"))?
         .map_err(|e| format!("pod {name}: {e}"))?;
-    let mut lines = reader.lines();
+    // Lines read as bytes: one that is not UTF-8 is shown with
+    // replacement characters, not the end of the stream.
+    let mut reader = std::pin::pin!(reader);
     let pod = prefixed.then(|| short_pod(name));
+    let mut buf: Vec<u8> = Vec::new();
     let mut batch: Vec<String> = Vec::new();
+    // A batch goes at most BATCH after its first line, however steadily
+    // lines keep coming.
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let next = if batch.is_empty() {
-            Ok(lines.next().await)
-        } else {
-            tokio::time::timeout(BATCH, lines.next()).await
+        let read = reader.read_until(b'\n', &mut buf);
+        let next = match deadline {
+            None => Ok(read.await),
+            Some(d) => tokio::time::timeout_at(d, read).await,
         };
         let ended = match next {
-            Ok(Some(Ok(line))) => {
-                batch.push(line);
-                if batch.len() < BATCH_LINES {
+            Ok(Ok(0)) => {
+                if !buf.is_empty() {
+                    batch.push(take_line(&mut buf));
+                }
+                Some(Ok(()))
+            }
+            Ok(Ok(_)) => {
+                if buf.last() == Some(&b'\n') {
+                    batch.push(take_line(&mut buf));
+                    deadline.get_or_insert_with(|| tokio::time::Instant::now() + BATCH);
+                }
+                if batch.len() < BATCH_LINES
+                    && deadline.is_none_or(|d| tokio::time::Instant::now() < d)
+                {
                     continue;
                 }
                 None
             }
-            Ok(Some(Err(e))) => Some(Err(format!("pod {name}: the log stream failed: {e}"))),
-            Ok(None) => Some(Ok(())),
+            Ok(Err(e)) => Some(Err(format!("pod {name}: the log stream failed: {e}"))),
             Err(_) => None,
         };
+        deadline = None;
         if !batch.is_empty() {
             let update = Update::LogLines {
                 id,

@@ -9,7 +9,6 @@ use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
-use unicode_width::UnicodeWidthStr;
 
 use super::popup;
 use crate::app::logs::LogView;
@@ -60,6 +59,7 @@ pub fn draw(st: &Styles, body: Rect, frame: &mut Frame, view: &LogView) {
         )));
     }
     let room = height.saturating_sub(tail.len());
+    view.rows.set(room);
     let (first, last) = window(view, room, width);
     let mut lines: Vec<Line<'_>> = (first..last)
         .filter_map(|i| view.ring.get(i))
@@ -93,8 +93,15 @@ pub fn draw(st: &Styles, body: Rect, frame: &mut Frame, view: &LogView) {
 fn window(view: &LogView, room: usize, width: usize) -> (usize, usize) {
     let rows = |l: &LogLine| {
         if view.wrap {
-            let w = l.pod.as_ref().map_or(0, |p| p.width() + 3) + l.text.width();
-            w.div_ceil(width).max(1)
+            // As the paragraph will wrap it (at words), not by a guess.
+            let text = match &l.pod {
+                Some(p) => format!("{p} │ {}", l.text),
+                None => l.text.clone(),
+            };
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .line_count(u16::try_from(width).unwrap_or(u16::MAX))
+                .max(1)
         } else {
             1
         }
@@ -150,6 +157,9 @@ fn line<'a>(st: &Styles, l: &LogLine, search: Option<&str>) -> Line<'a> {
     while let Some(found) = lower[at..].find(&needle) {
         let start = at + found;
         let end = start + needle.len();
+        if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            break;
+        }
         spans.push(Span::styled(text[at..start].to_owned(), st.text));
         spans.push(Span::styled(
             text[start..end].to_owned(),
