@@ -6,22 +6,16 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use touban::sandbox::{Options, Sandbox, Scenario};
 
 const BIN: &str = env!("CARGO_BIN_EXE_touban");
 
-/// `touban sandbox`, stopped when dropped.
-struct Process(Child);
+mod common;
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::Process;
 
 /// `touban sandbox --scenario calm` in its own process, its config in
 /// `dir`: the process and the config, once it says it is up.

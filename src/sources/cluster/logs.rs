@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::Platform;
+use crate::config::secret::mask_line;
 use crate::model::Update;
 use crate::model::cluster::ObjectRef;
 use crate::model::logs::{LogCommand, LogParams, short_pod};
@@ -59,15 +60,7 @@ pub fn spawn_logs<E: From<Update> + Send + 'static>(
                                 old.abort();
                             }
                         }
-                        Err(why) => {
-                            let _ = tx
-                                .send(E::from(Update::LogEnded {
-                                    id,
-                                    pod: object.name.clone(),
-                                    why: Some(why),
-                                }))
-                                .await;
-                        }
+                        Err(why) => ended(&tx, id, object.name.clone(), Some(why)).await,
                     }
                 }
             }
@@ -93,13 +86,7 @@ async fn stream_view<E: From<Update> + Send + 'static>(
         "Deployment" => match deployment_pods(&client, &namespace, &object.name).await {
             Ok(names) => names,
             Err(why) => {
-                let _ = tx
-                    .send(E::from(Update::LogEnded {
-                        id,
-                        pod: object.name.clone(),
-                        why: Some(why),
-                    }))
-                    .await;
+                ended(&tx, id, object.name.clone(), Some(why)).await;
                 return;
             }
         },
@@ -114,9 +101,7 @@ async fn stream_view<E: From<Update> + Send + 'static>(
             let why = stream_pod(&pods, id, &name, prefixed, &params, &tx)
                 .await
                 .err();
-            let _ = tx
-                .send(E::from(Update::LogEnded { id, pod: name, why }))
-                .await;
+            ended(&tx, id, name, why).await;
         }
     });
     futures_util::future::join_all(streams).await;
@@ -191,7 +176,16 @@ fn take_line(buf: &mut Vec<u8>) -> String {
     while line.ends_with(['\n', '\r']) {
         line.pop();
     }
-    line
+    // An application may log its own DSN: its password never reaches
+    // the screen or a saved file.
+    mask_line(&line)
+}
+
+/// Tells the view one of its streams ended, and why when it failed (the
+/// API server's or the connection's words, credentials masked).
+async fn ended<E: From<Update>>(tx: &mpsc::Sender<E>, id: u64, pod: String, why: Option<String>) {
+    let why = why.map(|w| mask_line(&w));
+    let _ = tx.send(E::from(Update::LogEnded { id, pod, why })).await;
 }
 
 /// Streams one pod's log in batches, until it ends.
@@ -270,5 +264,21 @@ async fn stream_pod<E: From<Update> + Send + 'static>(
         if let Some(end) = ended {
             return end;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_line;
+
+    #[test]
+    fn a_line_is_taken_whole_lossy_and_masked() {
+        let mut buf = b"connecting to postgres://app:s3cret@db:5432/iworkz \xff\r\n".to_vec();
+        let line = take_line(&mut buf);
+        assert!(buf.is_empty());
+        assert_eq!(
+            line,
+            "connecting to postgres://app:****@db:5432/iworkz \u{fffd}"
+        );
     }
 }
