@@ -16,6 +16,7 @@ pub mod copy;
 pub mod editor;
 pub mod effect;
 pub mod filter;
+pub mod forward;
 pub mod input;
 pub mod jobs;
 pub mod logs;
@@ -77,15 +78,27 @@ pub enum Event {
     Continued,
     /// Something the console asked of the terminal failed: said as an error.
     Notice(String),
+    /// What the port-forward runner says of a forward.
+    Forward(crate::model::forward::ForwardEvent),
+    /// The terminal is back from a program it was handed to (`x`).
+    HandedBack {
+        /// What it was, as the hand-off said.
+        what: String,
+        /// How it ended.
+        result: forward::HandedBack,
+    },
 }
 
 /// What the app asks of the terminal it runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TerminalRequest {
     /// Give the terminal back and stop until continued (job control).
     Suspend,
     /// Take the terminal again and redraw it whole.
     Reclaim,
+    /// Give the terminal to a program (`kubectl exec -it`) until it ends,
+    /// then take it back.
+    HandOff(forward::HandOff),
 }
 
 impl From<Update> for Event {
@@ -110,6 +123,7 @@ pub struct App {
     filters: Filters,
     input: Input,
     jobs: JobTable,
+    forwards: forward::Forwards,
     notices: Notices,
     /// What the event being handled asks of the world.
     effects: Vec<Effect>,
@@ -143,6 +157,7 @@ impl App {
             filters: Filters::default(),
             input: Input::default(),
             jobs: JobTable::default(),
+            forwards: forward::Forwards::default(),
             notices: Notices::default(),
             effects: Vec::new(),
             now,
@@ -213,6 +228,8 @@ impl App {
                 self.say(Level::Error, text);
                 self.dirty = true;
             }
+            Event::Forward(event) => self.forward_event(event),
+            Event::HandedBack { what, result } => self.handed_back(&what, &result),
         }
         std::mem::take(&mut self.effects)
     }
@@ -405,6 +422,8 @@ impl App {
             Command::NextPane if self.wall.is_some() => self.wall_step(true),
             Command::PrevPane if self.wall.is_some() => self.wall_step(false),
             Command::Logs => self.open_logs(),
+            Command::Shell => self.shell(),
+            Command::PortForward(arg) => self.port_forward(&arg),
             Command::Copy => self.copy_name(),
             Command::CopyYaml => self.copy_yaml(),
             Command::CommandLine => {

@@ -678,30 +678,23 @@ fn console(
             .wrap_err("cannot put the terminal in raw mode: is stdout a terminal?")?;
         let mut terminal = Terminal::new(CrosstermBackend::new(tui::guard::TtyWriter::default()))
             .wrap_err("cannot open the terminal")?;
-        tui::spawn_input(tx.clone());
+        let input = tui::spawn_input(tx.clone());
         tui::spawn_clock(tx.clone());
+        let forwards = tui::handoff::Forwards::spawn(tx.clone());
         let fetchers = spawn_sources(app.platform(), &paths, &tx);
         let (exec, executor) = spawn_executor(app.platform(), read_only_flag, &paths, &tx)?;
         if matches!(mode, Mode::CrashTest) {
-            // Frames drawn without pause, so the panic lands while one may
-            // be being written.
-            let redraw = tx.clone();
-            tokio::spawn(async move {
-                while redraw.send(crate::app::Event::Resize).await.is_ok() {
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                }
-            });
-            tokio::spawn(async {
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                panic!("crash test: a panic in a background task");
-            });
+            crash_test(&tx);
         }
         drop(tx);
         let result = tui::run(
             &mut terminal,
             app,
             rx,
-            tui::RealTerminal(route(fetchers, exec, paths.state_dir.join("logs"))),
+            tui::RealTerminal {
+                effects: route(fetchers, exec, forwards, paths.state_dir.join("logs")),
+                input,
+            },
             started,
         )
         .await;
@@ -749,6 +742,21 @@ fn console(
         Err(e) if code == ExitCode::FAILURE => Err(e),
         _ => Ok(code),
     }
+}
+
+/// `--crash-test`: frames drawn without pause, and a panic in a background
+/// task while one may be being written.
+fn crash_test(tx: &mpsc::Sender<crate::app::Event>) {
+    let redraw = tx.clone();
+    tokio::spawn(async move {
+        while redraw.send(crate::app::Event::Resize).await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    });
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        panic!("crash test: a panic in a background task");
+    });
 }
 
 /// Every source the console reads, the audit log's drills among them;
@@ -970,10 +978,23 @@ fn has_terminal() -> bool {
 fn route(
     fetchers: crate::sources::Fetchers,
     exec: mpsc::UnboundedSender<crate::model::ExecCommand>,
+    forwards: tui::handoff::Forwards,
     logs_dir: PathBuf,
 ) -> impl FnMut(crate::app::Effect) -> Option<crate::app::Event> {
     let crate::sources::Fetchers { details, logs } = fetchers;
     move |effect| match effect {
+        crate::app::Effect::Forward(command) => {
+            let id = match &command {
+                crate::model::forward::ForwardCommand::Start { id, .. }
+                | crate::model::forward::ForwardCommand::Stop(id) => *id,
+            };
+            (!forwards.send(command)).then(|| {
+                crate::app::Event::Forward(crate::model::forward::ForwardEvent::Ended {
+                    id,
+                    why: Some("the port-forward runner has stopped (see the log); restart touban to forward".to_owned()),
+                })
+            })
+        }
         crate::app::Effect::Logs(command) => logs.send(command).err().map(|_| {
             crate::app::Event::Notice(
                 "the log fetcher has stopped (see the log); restart touban to see logs".to_owned(),

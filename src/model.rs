@@ -7,6 +7,7 @@ pub mod alert;
 pub mod cluster;
 pub mod command;
 pub mod data;
+pub mod forward;
 pub mod job;
 pub mod key;
 pub mod logs;

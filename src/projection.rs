@@ -380,6 +380,13 @@ pub fn pod_row(p: &Pod) -> PodRow {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        ports: p
+            .spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .flat_map(|c| c.ports.iter().flatten())
+            .filter_map(|port| u16::try_from(port.container_port).ok())
+            .collect(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! generic over the ratatui backend, so tests drive it headless.
 
 pub mod guard;
+pub mod handoff;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -51,6 +52,12 @@ pub trait Outside {
 
     /// Takes the terminal again (raw mode, alternate screen).
     fn reclaim(&mut self) {}
+
+    /// Gives the terminal to a program until it ends (`kubectl exec -it`);
+    /// the terminal is taken back by [`Outside::reclaim`] after.
+    fn hand_off(&mut self, hand: &crate::app::forward::HandOff) -> crate::app::forward::HandedBack {
+        Err(format!("no terminal to hand to {}", hand.what))
+    }
 }
 
 /// A closure that takes effects: for tests and headless runs, with no
@@ -61,12 +68,26 @@ impl<F: FnMut(Effect) -> Option<Event>> Outside for F {
     }
 }
 
-/// The real terminal: job control through the terminal guard.
-pub struct RealTerminal<F>(pub F);
+/// The real terminal: job control through the terminal guard, and the
+/// input reader's switch for hand-offs.
+pub struct RealTerminal<F> {
+    /// Where effects go.
+    pub effects: F,
+    /// The input reader's switch.
+    pub input: handoff::InputSwitch,
+}
 
 impl<F: FnMut(Effect) -> Option<Event>> Outside for RealTerminal<F> {
     fn effect(&mut self, effect: Effect) -> Option<Event> {
-        (self.0)(effect)
+        (self.effects)(effect)
+    }
+
+    fn hand_off(&mut self, hand: &crate::app::forward::HandOff) -> crate::app::forward::HandedBack {
+        guard::release();
+        tracing::info!(what = hand.what, "the terminal is handed over");
+        let result = handoff::hand_off(&mut self.input, hand);
+        tracing::info!(what = hand.what, ?result, "the terminal is back");
+        result
     }
 
     fn suspend(&mut self) {
@@ -129,8 +150,19 @@ pub async fn run<B: Backend>(
             break;
         }
         if let Some(request) = app.take_terminal_request() {
-            if request == TerminalRequest::Suspend {
-                effects.suspend();
+            match request {
+                TerminalRequest::Suspend => effects.suspend(),
+                TerminalRequest::HandOff(hand) => {
+                    let result = effects.hand_off(&hand);
+                    let what = hand.what;
+                    feed(
+                        &mut app,
+                        Event::HandedBack { what, result },
+                        &mut effects,
+                        &mut stats,
+                    );
+                }
+                TerminalRequest::Reclaim => {}
             }
             effects.reclaim();
             // Whatever the screen shows now is not ours: redraw it whole.
@@ -215,8 +247,10 @@ fn drain(
 }
 
 /// Forwards terminal input. When the terminal goes away (end of input, or
-/// an error reading it), asks the app to shut down.
-pub fn spawn_input(tx: mpsc::Sender<Event>) -> JoinHandle<()> {
+/// an error reading it), asks the app to shut down. The switch returned
+/// pauses it while the terminal is handed to another program.
+pub fn spawn_input(tx: mpsc::Sender<Event>) -> handoff::InputSwitch {
+    let (switch, mut paused, idle) = handoff::InputSwitch::new();
     tokio::spawn(async move {
         // crossterm's reader panics when it cannot open the terminal (a
         // session killed while starting): ask it first, without waiting.
@@ -225,32 +259,74 @@ pub fn spawn_input(tx: mpsc::Sender<Event>) -> JoinHandle<()> {
             let _ = tx.send(Event::Shutdown("terminal input closed")).await;
             return;
         }
-        let mut stream = EventStream::new();
-        while let Some(event) = stream.next().await {
-            let event = match event {
-                Ok(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
-                    match convert_key(key) {
-                        Some(k) => Event::Key(k),
-                        None => continue,
-                    }
-                }
-                Ok(TermEvent::Resize(..)) => Event::Resize,
-                Ok(_) => continue,
-                Err(e) if guard::terminal_gone(&e) => {
-                    tracing::info!("the terminal went away: {e}");
-                    break;
-                }
-                Err(e) => {
-                    tracing::error!("reading the terminal failed: {e}");
-                    break;
-                }
-            };
-            if tx.send(event).await.is_err() {
+        loop {
+            if paused.wait_for(|p| !*p).await.is_err() {
                 return;
+            }
+            idle.send_replace(false);
+            match read_input(&tx, &mut paused).await {
+                Reading::Paused => {
+                    idle.send_replace(true);
+                }
+                Reading::Closed => return,
+                Reading::Ended => break,
             }
         }
         let _ = tx.send(Event::Shutdown("terminal input closed")).await;
-    })
+    });
+    switch
+}
+
+/// How reading the terminal stopped.
+enum Reading {
+    /// Asked to let go of the terminal: the reader is dropped.
+    Paused,
+    /// The app is gone.
+    Closed,
+    /// The terminal is.
+    Ended,
+}
+
+async fn read_input(
+    tx: &mpsc::Sender<Event>,
+    paused: &mut tokio::sync::watch::Receiver<bool>,
+) -> Reading {
+    let mut stream = EventStream::new();
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            changed = paused.wait_for(|p| *p) => {
+                // Dropping the stream wakes crossterm's polling thread and
+                // ends it: nothing reads the terminal but its new owner.
+                drop(stream);
+                return if changed.is_ok() { Reading::Paused } else { Reading::Closed };
+            }
+        };
+        let Some(event) = event else {
+            return Reading::Ended;
+        };
+        let event = match event {
+            Ok(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
+                match convert_key(key) {
+                    Some(k) => Event::Key(k),
+                    None => continue,
+                }
+            }
+            Ok(TermEvent::Resize(..)) => Event::Resize,
+            Ok(_) => continue,
+            Err(e) if guard::terminal_gone(&e) => {
+                tracing::info!("the terminal went away: {e}");
+                return Reading::Ended;
+            }
+            Err(e) => {
+                tracing::error!("reading the terminal failed: {e}");
+                return Reading::Ended;
+            }
+        };
+        if tx.send(event).await.is_err() {
+            return Reading::Closed;
+        }
+    }
 }
 
 /// Sends a tick at each whole second, when clock labels may change.
@@ -291,6 +367,13 @@ pub fn spawn_signals(tx: mpsc::Sender<Event>) -> std::io::Result<JoinHandle<()>>
                 _ = tstp.recv() => (Event::Suspend, 0),
                 _ = cont.recv() => (Event::Continued, 0),
             };
+            let keyboard = matches!(event, Event::Suspend | Event::Shutdown("SIGINT"));
+            if keyboard && handoff::HANDED_OFF.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::info!(
+                    "a keyboard signal while the terminal is handed over: its program's"
+                );
+                continue;
+            }
             if let Event::Shutdown(why) = event {
                 if stopping {
                     guard::release_for_exit();

@@ -1269,3 +1269,93 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
         "the resumed promotion sent nothing: {promoted:#?}\n{audit}"
     );
 }
+
+/// `x` hands the terminal to kubectl and takes it back; `F` starts a
+/// port-forward the Jobs pane lists, stopped when the console quits. The
+/// sandbox has no exec or port-forward: a stand-in kubectl first on PATH
+/// records its command line, plays a shell that exits with what is typed,
+/// and prints kubectl's `Forwarding from` line.
+#[test]
+fn x_hands_the_terminal_to_kubectl_exec_and_f_forwards_a_port_listed_in_jobs() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = Tmux::new("handoff");
+    let bin = t.path("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let args = t.path("kubectl-args");
+    let pid = t.path("forward-pid");
+    let kubectl = bin.join("kubectl");
+    std::fs::write(
+        &kubectl,
+        format!(
+            r#"#!/bin/sh
+echo "$@" >> {args}
+case " $* " in
+  *" exec "*) printf 'STAND-IN SHELL: exit status? '; read code; exit "${{code:-0}}" ;;
+  *" port-forward "*) echo $$ > {pid}; echo 'Forwarding from 127.0.0.1:43117 -> 8080'; exec sleep 600 ;;
+esac
+"#,
+            args = args.display(),
+            pid = pid.display()
+        ),
+    )
+    .expect("write the stand-in");
+    std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "PATH={}:$PATH {BIN} --log-file {} demo --scenario calm; echo EXIT:$?",
+        bin.display(),
+        t.path("demo.log").display()
+    ));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["2"]);
+    t.wait("pods listed", |s| s.contains("Running"));
+
+    // The shell: the console steps aside, the pod's shell has the screen.
+    t.keys(&["x"]);
+    t.wait_for("STAND-IN SHELL: exit status?");
+    t.line("0");
+    t.wait_for("; the console is back");
+    let recorded = std::fs::read_to_string(&args).expect("kubectl ran");
+    assert!(
+        recorded.contains("--context eks-tokyo exec -it -n ")
+            && recorded
+                .contains(" -- sh -c command -v bash >/dev/null 2>&1 && exec bash || exec sh")
+            && recorded.contains("--kubeconfig "),
+        "{recorded}"
+    );
+    // Keys reach the console again, not a reader left behind.
+    t.keys(&["?"]);
+    t.wait_for("Help");
+    t.keys(&["Escape"]);
+
+    // A shell that fails stays on screen until Enter.
+    t.keys(&["x"]);
+    t.wait_for("STAND-IN SHELL: exit status?");
+    t.line("3");
+    t.wait_for("kubectl exited with status 3. Press Enter to return to the console.");
+    t.keys(&["Enter"]);
+    t.wait_for("kubectl exited with status 3 (its message was on the screen");
+
+    // The port-forward: asked, started, listed with its address.
+    // The pod's first declared port is offered.
+    t.keys(&["F"]);
+    t.wait("the port asked", |s| s.contains(":port-forward 80"));
+    t.keys(&["Enter"]);
+    t.keys(&["9"]);
+    t.wait_for("forwarding 127.0.0.1:43117 → :80");
+    let forward = std::fs::read_to_string(&pid).expect("the forward wrote its pid");
+    let proc = PathBuf::from(format!("/proc/{}", forward.trim()));
+    assert!(proc.exists());
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the port-forward outlived the console"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_terminal_restored(&t);
+}

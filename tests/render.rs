@@ -306,6 +306,7 @@ fn overview_cluster_cells_from_watched_state() {
         created: None,
         startup: std::time::Duration::ZERO,
         labels: vec![],
+        ports: vec![8080],
     };
     let deployment = DeploymentRow {
         namespace: "iworkz-production".into(),

@@ -648,7 +648,7 @@ impl App {
     }
 
     /// The command line, opened on `text`.
-    fn open_command_line(&mut self, text: &str) {
+    pub(in crate::app) fn open_command_line(&mut self, text: &str) {
         let themes = self.themes.names().map(str::to_owned).collect();
         let history = self.input.history().to_vec();
         self.input.open(Overlay::CommandLine(
@@ -760,7 +760,7 @@ impl App {
     }
 
     /// The pod selected in the Cluster pane's Pods view.
-    fn selected_pod(&self) -> Result<Target, String> {
+    pub(in crate::app) fn selected_pod(&self) -> Result<Target, String> {
         if self.focus != Pane::Cluster || self.cluster_view() != ClusterView::Pods {
             return Err("select a pod first: the Cluster pane's Pods view".into());
         }
@@ -1211,6 +1211,15 @@ impl App {
                 Level::Info,
                 "select a job in the Jobs pane to cancel it".into(),
             );
+            return;
+        }
+        let jobs = self.visible_jobs().len();
+        if let Some(index) = self.cursor(Pane::Jobs).checked_sub(jobs) {
+            // Below the jobs: a port-forward.
+            let id = self.visible_forwards().get(index).map(|f| f.id);
+            if let Some(at) = id.and_then(|id| self.forwards().iter().position(|f| f.id == id)) {
+                self.stop_forward(at);
+            }
             return;
         }
         let selected = self

@@ -26,6 +26,9 @@ pub enum Effect {
         /// What it holds.
         text: String,
     },
+    /// Start or stop a `kubectl port-forward`; what it does comes back as
+    /// `Event::Forward`.
+    Forward(crate::model::forward::ForwardCommand),
     /// Ask the executor: plan a request, run or drop a plan, cancel a job;
     /// the answers come back as `Event::Job`.
     Exec(ExecCommand),

@@ -37,7 +37,7 @@ impl App {
     pub(in crate::app) fn rows(&self, pane: Pane) -> usize {
         match pane {
             Pane::Overview => self.platform.clusters.len(),
-            Pane::Jobs => self.visible_jobs().len(),
+            Pane::Jobs => self.visible_jobs().len() + self.visible_forwards().len(),
             Pane::Cluster => self
                 .selected_cluster()
                 .and_then(|c| self.store.cluster(c))

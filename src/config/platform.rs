@@ -243,6 +243,10 @@ pub struct Settings {
     /// The longest silence the console sends, in hours (24 by default).
     #[serde(default = "default_max_silence_hours")]
     pub max_silence_hours: Spanned<u64>,
+    /// The kubectl that shells (`x`) and port-forwards (`F`) run: a name
+    /// looked up on PATH, or a path (`kubectl` by default).
+    #[serde(default = "default_kubectl")]
+    pub kubectl: String,
 }
 
 impl Default for Settings {
@@ -256,8 +260,13 @@ impl Default for Settings {
             max_reply_mib: default_max_reply_mib(),
             scale_down_delay_seconds: default_scale_down_delay(),
             max_silence_hours: default_max_silence_hours(),
+            kubectl: default_kubectl(),
         }
     }
+}
+
+fn default_kubectl() -> String {
+    "kubectl".to_owned()
 }
 
 fn default_max_silence_hours() -> Spanned<u64> {

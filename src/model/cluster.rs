@@ -116,6 +116,9 @@ pub struct PodRow {
     pub startup: Duration,
     /// Its labels, for matching Service selectors.
     pub labels: Vec<(String, String)>,
+    /// The ports its containers declare, in order (what `F` offers to
+    /// forward).
+    pub ports: Vec<u16>,
 }
 
 impl PodRow {
@@ -883,6 +886,7 @@ mod tests {
             created: None,
             startup: Duration::ZERO,
             labels: vec![("app".into(), "a".into())],
+            ports: Vec::new(),
         }
     }
 

@@ -212,6 +212,15 @@ pub enum Command {
     /// Stream the selected pod's log, or every pod of the selected deployment
     #[strum(message = "logs")]
     Logs,
+    /// Open a shell in the selected pod: the terminal goes to `kubectl exec -it` and comes back when it ends
+    #[strum(message = "shell")]
+    Shell,
+    /// Forward a local port to the selected pod through `kubectl port-forward`, in the background (listed in Jobs)
+    #[strum(
+        message = "port-forward",
+        props(arg = "[LOCAL:]PORT", optional = "yes")
+    )]
+    PortForward(String),
     /// Pause or resume the wallboard's rotation
     #[strum(message = "pause")]
     WallPause,
@@ -344,6 +353,7 @@ impl Command {
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
             | Command::FailbackRegion(a)
+            | Command::PortForward(a)
                 if !a.is_empty() =>
             {
                 Some(a)
@@ -378,6 +388,7 @@ impl Command {
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),
             Command::FailbackRegion(_) => Command::FailbackRegion(arg.to_owned()),
+            Command::PortForward(_) => Command::PortForward(arg.to_owned()),
             other => other,
         }
     }

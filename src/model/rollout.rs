@@ -425,6 +425,7 @@ mod tests {
                 ("app".into(), "api".into()),
                 ("color".into(), colour.into()),
             ],
+            ports: Vec::new(),
         }
     }
 

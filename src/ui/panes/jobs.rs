@@ -1,5 +1,5 @@
-//! Jobs: the executor's jobs of this session (queued, running, ended) and
-//! where the audit log is kept.
+//! Jobs: the executor's jobs of this session (queued, running, ended),
+//! then the port-forwards it runs, and where the audit log is kept.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
 use super::{empty_line, note, table_row};
+use crate::app::forward::{ForwardRow, ForwardState};
 use crate::app::{App, JobRow};
 use crate::model::{JobOutcome, Pane};
 use crate::ui::Styles;
@@ -28,6 +29,16 @@ pub fn state(j: &JobRow, st: &Styles) -> (String, ratatui::style::Style) {
     }
 }
 
+/// How a port-forward stands, in a few words, and its style.
+fn forward_state(f: &ForwardRow, st: &Styles) -> (String, ratatui::style::Style) {
+    match &f.state {
+        ForwardState::Starting => ("starting kubectl port-forward".to_owned(), st.muted),
+        ForwardState::Listening(local) => (format!("forwarding {local} → :{}", f.remote), st.ok),
+        ForwardState::Stopped => ("stopped".to_owned(), st.muted),
+        ForwardState::Ended(why) => (format!("ended: {why}"), st.crit),
+    }
+}
+
 /// Draws the jobs pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let jobs: Vec<_> = app
@@ -35,7 +46,8 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|j| app.filter(Pane::Jobs).is_none_or(|f| j.title.contains(f)))
         .collect();
-    if jobs.is_empty() {
+    let forwards = app.visible_forwards();
+    if jobs.is_empty() && forwards.is_empty() {
         let line = if app.filter(Pane::Jobs).is_some() {
             empty_line(app, st, Pane::Jobs, "job")
         } else {
@@ -58,6 +70,21 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             st,
         )
     });
+    let first = jobs.len();
+    let forward_rows = forwards.iter().enumerate().map(|(i, f)| {
+        let (state, style) = forward_state(f, st);
+        table_row(
+            vec![
+                Span::styled(format!("pf{}", f.id.0), st.muted),
+                Span::styled(f.title(), st.text),
+                Span::styled(state, style),
+                Span::styled(format!("{} ago", app.age(f.started)), st.muted),
+            ],
+            first + i == cursor,
+            st,
+        )
+    });
+    let rows = rows.chain(forward_rows);
     Table::new(
         rows,
         super::columns(
