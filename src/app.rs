@@ -135,6 +135,8 @@ pub struct App {
     terminal: Option<TerminalRequest>,
     /// The wallboard, when this console is one.
     wall: Option<wall::Wall>,
+    /// The interface's language.
+    language: crate::i18n::Language,
 }
 
 impl App {
@@ -167,6 +169,7 @@ impl App {
             quit: false,
             terminal: None,
             wall: None,
+            language: loaded.platform.settings.language.unwrap_or_default(),
             platform: loaded.platform,
         };
         let warnings = loaded.warnings.len();
@@ -421,11 +424,11 @@ impl App {
             Command::WallPause => self.wall_pause(),
             Command::NextPane if self.wall.is_some() => self.wall_step(true),
             Command::PrevPane if self.wall.is_some() => self.wall_step(false),
-            Command::Logs => self.open_logs(),
-            Command::Shell => self.shell(),
-            Command::PortForward(arg) => self.port_forward(&arg),
-            Command::Copy => self.copy_name(),
-            Command::CopyYaml => self.copy_yaml(),
+            Command::Logs
+            | Command::Shell
+            | Command::PortForward(_)
+            | Command::Copy
+            | Command::CopyYaml => self.object_command(command),
             Command::CommandLine => {
                 let themes = self.themes.names().map(str::to_owned).collect();
                 let history = self.input.history().to_vec();
@@ -461,26 +464,9 @@ impl App {
                 self.filters.set(self.focus, String::new());
                 self.panes.cursors.remove(&self.focus);
             }
-            Command::Theme(name) => {
-                if self.themes.get(&name).is_some() {
-                    self.theme = name;
-                    self.theme_generation += 1;
-                } else if let Some(why) = self.themes.broken().get(&name) {
-                    let text = format!(
-                        "theme `{name}` could not be loaded: {}: {}",
-                        why.position(),
-                        why.message
-                    );
-                    self.say(Level::Error, text);
-                } else {
-                    let known = self.themes.names_list();
-                    self.say(
-                        Level::Error,
-                        format!("unknown theme `{name}`: expected one of {known}"),
-                    );
-                }
-            }
+            Command::Theme(name) => self.theme_command(name),
             Command::Jump => self.jump(),
+            Command::Language(code) => self.language_command(&code),
             // Handled above: by the Cluster pane (views, sort, namespaces)
             // or as an action; `nothing` unbinds a key; `back` with no
             // filter does nothing.
@@ -565,6 +551,62 @@ impl App {
         self.keymap
             .chord_for(self.focus, command)
             .map(ToString::to_string)
+    }
+
+    /// The interface's language.
+    pub fn language(&self) -> crate::i18n::Language {
+        self.language
+    }
+
+    /// What the operator asks of the selected object: its log, a shell or
+    /// a port into it, a copy of it.
+    fn object_command(&mut self, command: Command) {
+        match command {
+            Command::Logs => self.open_logs(),
+            Command::Shell => self.shell(),
+            Command::PortForward(arg) => self.port_forward(&arg),
+            Command::Copy => self.copy_name(),
+            Command::CopyYaml => self.copy_yaml(),
+            _ => {}
+        }
+    }
+
+    /// `:theme NAME`.
+    fn theme_command(&mut self, name: String) {
+        if self.themes.get(&name).is_some() {
+            self.theme = name;
+            self.theme_generation += 1;
+        } else if let Some(why) = self.themes.broken().get(&name) {
+            let text = format!(
+                "theme `{name}` could not be loaded: {}: {}",
+                why.position(),
+                why.message
+            );
+            self.say(Level::Error, text);
+        } else {
+            let known = self.themes.names_list();
+            self.say(
+                Level::Error,
+                format!("unknown theme `{name}`: expected one of {known}"),
+            );
+        }
+    }
+
+    /// `:language CODE`.
+    fn language_command(&mut self, code: &str) {
+        match crate::i18n::Language::from_code(code) {
+            Some(lang) => self.set_language(lang),
+            None => self.say(
+                Level::Error,
+                format!("unknown language `{code}`: expected en, ja or ko"),
+            ),
+        }
+    }
+
+    /// Speaks `lang` from the next frame.
+    pub fn set_language(&mut self, lang: crate::i18n::Language) {
+        self.language = lang;
+        self.dirty = true;
     }
 
     /// Whether mutating actions are refused.

@@ -671,6 +671,12 @@ fn console(
         // Signals first: a session killed while starting ends cleanly.
         tui::spawn_signals(tx.clone()).wrap_err("cannot install signal handlers")?;
         let mut app = App::new(loaded, SystemTime::now());
+        // No language set: the one the locale names (LANG=ko_KR.UTF-8).
+        if app.platform().settings.language.is_none()
+            && let Some(lang) = crate::i18n::Language::from_env()
+        {
+            app.set_language(lang);
+        }
         if let Some(w) = wall {
             app.enter_wall(w.board(&app.platform().wall));
         }

@@ -17,10 +17,12 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::App;
+pub use footer::hint as footer_hint;
 pub use styles::Styles;
 
 /// Draws the whole screen.
 pub fn draw(app: &App, st: &Styles, frame: &mut Frame) {
+    text::set_lang(app.language());
     if let Some(wall) = app.wall() {
         wall::draw(app, wall, st, frame);
         return;

@@ -220,7 +220,7 @@ fn jobs_pane_folds_job_events() {
 #[test]
 fn japanese_titles_fit_a_narrow_pane_bar() {
     let mut loaded = loaded("default", "default");
-    loaded.platform.settings.language = Language::Ja;
+    loaded.platform.settings.language = Some(Language::Ja);
     let app = App::new(loaded, fixed_now());
     insta::assert_snapshot!("overview_ja_80x24", text(&render(&app, 80, 24)));
 }
@@ -767,4 +767,28 @@ fn feed_pair(app: &mut App) {
             })),
         }));
     }
+}
+
+/// `:language ko` switches the interface at run time, `:language xx` is
+/// refused with the choices, and LANG-style codes read as their language.
+#[test]
+fn the_language_command_switches_the_interface_at_run_time() {
+    use touban::i18n::Language;
+    let mut app = App::new(loaded("default", "default"), fixed_now());
+    assert!(text(&render(&app, 80, 24)).contains("Overview"));
+    app.run(touban::model::Command::Language("ko".into()));
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen.contains("개요") && !screen.contains("Overview"),
+        "{screen}"
+    );
+    app.run(touban::model::Command::Language("xx".into()));
+    assert_eq!(
+        app.status().map(|m| m.text.as_str()),
+        Some("unknown language `xx`: expected en, ja or ko")
+    );
+    assert_eq!(app.language(), Language::Ko);
+    assert_eq!(Language::from_code("ja_JP.UTF-8"), Some(Language::Ja));
+    assert_eq!(Language::from_code("ko-KR"), Some(Language::Ko));
+    assert_eq!(Language::from_code("C.UTF-8"), None);
 }

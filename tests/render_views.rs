@@ -219,14 +219,19 @@ fn alert(
 /// its name (or, for alert sources in the compact layout, the alerts line)
 /// and the frontend.
 fn every_cell_visible(app: &App, screen: &str, region: &str, columns: std::ops::Range<usize>) {
+    // By display columns: a double-width character takes two.
     let column: String = screen
         .lines()
         .map(|l| {
-            l.chars()
-                .skip(columns.start)
-                .take(columns.len())
-                .collect::<String>()
-                + "\n"
+            let mut at = 0;
+            let mut out = String::new();
+            for c in l.chars() {
+                if columns.contains(&at) {
+                    out.push(c);
+                }
+                at += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            }
+            out + "\n"
         })
         .collect();
     for id in app.platform().source_ids() {
@@ -235,7 +240,7 @@ fn every_cell_visible(app: &App, screen: &str, region: &str, columns: std::ops::
             continue;
         }
         let shown = match id.kind {
-            SourceKind::Alerts => "alerts ".to_owned(),
+            SourceKind::Alerts => format!("{} ", touban::i18n::t(app.language(), "header-alerts")),
             _ => id.name.chars().take(8).collect(),
         };
         assert!(column.contains(&shown), "{id} not on screen:\n{column}");
@@ -469,4 +474,35 @@ fn outage(app: &mut App) {
             },
         );
     }
+}
+
+/// Every pane in Japanese and Korean at 80×24, on the incidents' worst
+/// minute: double-width words hold the layout (nothing pushed off a line,
+/// both regions' columns whole), the catalogue's words in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pane_in_japanese_and_korean_at_80x24() {
+    use touban::i18n::Language;
+    let (_sandbox, _dir, mut app) = settled_app(8).await;
+    incidents(&mut app);
+    for (lang, overview) in [(Language::Ja, "概要"), (Language::Ko, "개요")] {
+        app.set_language(lang);
+        for &pane in Pane::ALL {
+            app.run(touban::model::Command::Focus(pane));
+            let screen = common::text(&common::render(&app, 80, 24));
+            assert!(screen.contains(overview), "{screen}");
+            for line in screen.lines() {
+                assert_eq!(
+                    unicode_width::UnicodeWidthStr::width(line),
+                    80,
+                    "a line not 80 columns wide in {} {pane}: {line:?}\n{screen}",
+                    lang.code()
+                );
+            }
+            insta::assert_snapshot!(format!("{}_{}_80x24", lang.code(), pane.name()), screen);
+        }
+    }
+    app.run(touban::model::Command::Focus(Pane::Overview));
+    let screen = common::text(&common::render(&app, 80, 24));
+    every_cell_visible(&app, &screen, "tokyo", 0..40);
+    every_cell_visible(&app, &screen, "korea", 40..80);
 }

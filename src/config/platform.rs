@@ -221,9 +221,10 @@ pub struct Settings {
     /// Keymap name.
     #[serde(default = "default_name")]
     pub keymap: Spanned<String>,
-    /// Language of the interface.
+    /// Language of the interface; by default the one `LANG` names
+    /// (`ja_JP.UTF-8`, `ko_KR.UTF-8`), else English.
     #[serde(default)]
-    pub language: Language,
+    pub language: Option<Language>,
     /// Refuse every mutating action.
     #[serde(default)]
     pub read_only: bool,
@@ -254,7 +255,7 @@ impl Default for Settings {
         Settings {
             theme: default_name(),
             keymap: default_name(),
-            language: Language::default(),
+            language: None,
             read_only: false,
             operator: None,
             max_reply_mib: default_max_reply_mib(),
@@ -286,7 +287,7 @@ fn default_name() -> Spanned<String> {
 }
 
 /// Language of the interface.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, strum::EnumIter)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     /// English.
@@ -294,6 +295,44 @@ pub enum Language {
     En,
     /// Japanese.
     Ja,
+    /// Korean.
+    Ko,
+}
+
+impl Language {
+    /// Its code, as `settings.language` and `:language` spell it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Ja => "ja",
+            Language::Ko => "ko",
+        }
+    }
+
+    /// The language a code names (`ja`), or a locale (`ko_KR.UTF-8`).
+    pub fn from_code(code: &str) -> Option<Language> {
+        let lang = code
+            .split(['_', '-', '.', '@'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match lang.as_str() {
+            "en" => Some(Language::En),
+            "ja" => Some(Language::Ja),
+            "ko" => Some(Language::Ko),
+            _ => None,
+        }
+    }
+
+    /// The language the locale environment names, as `gettext` reads it
+    /// (`LC_ALL`, then `LC_MESSAGES`, then `LANG`), if it is one of these.
+    pub fn from_env() -> Option<Language> {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.is_empty())
+            .and_then(|v| Language::from_code(&v))
+    }
 }
 
 /// A region's role.

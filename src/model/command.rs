@@ -221,6 +221,12 @@ pub enum Command {
         props(arg = "[LOCAL:]PORT", optional = "yes")
     )]
     PortForward(String),
+    /// Speak LANG from now on: en, ja or ko
+    #[strum(
+        message = "language",
+        props(arg = "LANG", needs = "`language` needs a language: en, ja or ko")
+    )]
+    Language(String),
     /// Pause or resume the wallboard's rotation
     #[strum(message = "pause")]
     WallPause,
@@ -331,7 +337,7 @@ impl Command {
     /// The argument this command carries, if it takes one.
     fn argument(&self) -> Option<&str> {
         match self {
-            Command::Theme(a) | Command::Namespace(a) => Some(a),
+            Command::Theme(a) | Command::Namespace(a) | Command::Language(a) => Some(a),
             Command::Scale(a)
             | Command::HpaMin(a)
             | Command::HpaMax(a)
@@ -367,6 +373,7 @@ impl Command {
         match self {
             Command::Theme(_) => Command::Theme(arg.to_owned()),
             Command::Namespace(_) => Command::Namespace(arg.to_owned()),
+            Command::Language(_) => Command::Language(arg.to_owned()),
             Command::Scale(_) => Command::Scale(arg.to_owned()),
             Command::HpaMin(_) => Command::HpaMin(arg.to_owned()),
             Command::HpaMax(_) => Command::HpaMax(arg.to_owned()),

@@ -1,6 +1,8 @@
 //! The footer: key hints for the focused pane, built from the live keymap,
 //! and the latest message or a chord being typed.
 
+use std::borrow::Cow;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,6 +11,7 @@ use ratatui::widgets::Widget;
 use super::{Styles, fit};
 use crate::app::{App, Level};
 use crate::model::{Command, Key};
+use unicode_width::UnicodeWidthStr as _;
 
 /// Draws the footer.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -18,10 +21,10 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let mut hints = hints(app);
     // Too many to fit: the last ones go first, `help` last of all, so the
     // way to every binding stays on screen.
-    let width = |hs: &[(String, &str, bool)]| {
+    let width = |hs: &[(String, Cow<'static, str>, bool)]| {
         1 + hs
             .iter()
-            .map(|(k, h, _)| k.chars().count() + h.chars().count() + 3)
+            .map(|(k, h, _)| k.width() + h.width() + 3)
             .sum::<usize>()
     };
     while width(&hints) > room {
@@ -49,7 +52,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 /// The hints: the focused pane's own bindings first, then the global
 /// essentials, each with the keys the keymap binds to it now (and whether
 /// it is `help`).
-fn hints(app: &App) -> Vec<(String, &'static str, bool)> {
+fn hints(app: &App) -> Vec<(String, Cow<'static, str>, bool)> {
     let pane = app.focus();
     let mut commands: Vec<Command> = Vec::new();
     // A command bound to several keys is hinted once, with its first key.
@@ -80,8 +83,27 @@ fn hints(app: &App) -> Vec<(String, &'static str, bool)> {
     }
     commands
         .into_iter()
-        .filter_map(|c| app.key_hint(&c).map(|k| (k, c.hint(), c == Command::Help)))
+        .filter_map(|c| {
+            app.key_hint(&c)
+                .map(|k| (k, hint(app.language(), &c), c == Command::Help))
+        })
         .collect()
+}
+
+/// A command's footer hint in `lang`: a pane's title for a pane.
+pub fn hint(lang: crate::i18n::Language, command: &Command) -> Cow<'static, str> {
+    if lang == crate::i18n::Language::En {
+        return Cow::Borrowed(command.hint());
+    }
+    if let Command::Focus(pane) = command {
+        return super::text::pane_title(*pane, lang);
+    }
+    let id = format!("hint-{}", command.name());
+    if crate::i18n::has(crate::i18n::Language::En, &id) {
+        crate::i18n::t(lang, &id)
+    } else {
+        Cow::Borrowed(command.hint())
+    }
 }
 
 fn right_side<'a>(app: &'a App, st: &Styles) -> Line<'a> {

@@ -9,12 +9,13 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Styles, fit, text};
 use crate::app::App;
+use crate::i18n::{t, tf};
 use crate::model::alert::AlertState;
 use crate::model::{Command, Pane, SourceState};
 
 /// Draws the two header lines.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
-    let lang = app.platform().settings.language;
+    let lang = app.language();
     let [top, clocks] = [
         Rect { height: 1, ..area },
         Rect {
@@ -27,7 +28,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     // Some clusters read-only, the console not: the badge names them.
     let some = app.read_only_clusters();
     let badge_text = if some.is_empty() {
-        text::badge(app.read_only(), lang).to_owned()
+        text::badge(app.read_only(), lang)
     } else {
         format!(
             "{}: {} ",
@@ -84,6 +85,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 /// Alert counts and the sources' health: `terse` 0 says it in words, 1
 /// shortens region names and words, 2 keeps only figures.
 fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
+    let lang = app.language();
     let sources = app.sources();
     let count = |f: fn(&SourceState) -> bool| sources.values().filter(|s| f(s)).count();
     let live = count(SourceState::is_live);
@@ -101,7 +103,11 @@ fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
     // the region is live; "≥" before what is known otherwise; `?` when
     // nothing is; never a zero not known.
     spans.push(Span::styled(
-        if terse < 2 { "alerts " } else { "⚑ " },
+        if terse < 2 {
+            format!("{} ", t(lang, "header-alerts"))
+        } else {
+            "⚑ ".to_owned()
+        },
         st.muted,
     ));
     for (i, r) in app.platform().regions.iter().enumerate() {
@@ -124,7 +130,7 @@ fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
     if new > 0 {
         spans.push(Span::styled(
             if terse < 2 {
-                format!(" ● {new} new")
+                format!(" ● {}", tf(lang, "header-new", [("n", new.into())]))
             } else {
                 format!(" ●{new}")
             },
@@ -134,9 +140,9 @@ fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
     spans.push(Span::styled(" │ ", st.muted));
     spans.push(Span::styled(
         match terse {
-            0 => "sources ",
-            1 => "src ",
-            _ => "",
+            0 => format!("{} ", t(lang, "header-sources")),
+            1 => format!("{} ", t(lang, "header-sources-short")),
+            _ => String::new(),
         },
         st.muted,
     ));
@@ -147,7 +153,11 @@ fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
     };
     spans.push(Span::styled(
         if terse < 2 {
-            format!("{live}/{} live", sources.len())
+            tf(
+                lang,
+                "header-live",
+                [("live", live.into()), ("all", sources.len().into())],
+            )
         } else {
             format!("{live}/{}", sources.len())
         },
@@ -157,7 +167,7 @@ fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
         spans.push(Span::styled(" · ", st.muted));
         spans.push(Span::styled(
             if terse < 2 {
-                format!("{failing} failing")
+                tf(lang, "header-failing", [("n", failing.into())])
             } else {
                 format!("{failing}✖")
             },
@@ -166,7 +176,10 @@ fn summary<'a>(app: &App, st: &Styles, terse: u8) -> Line<'a> {
     }
     if wide && waiting > 0 {
         spans.push(Span::styled(" · ", st.muted));
-        spans.push(Span::styled(format!("{waiting} not connected"), st.unknown));
+        spans.push(Span::styled(
+            tf(lang, "header-not-connected", [("n", waiting.into())]),
+            st.unknown,
+        ));
     }
     spans.push(Span::raw(" "));
     Line::from(spans)
@@ -190,7 +203,10 @@ fn region_alerts<'a>(app: &App, st: &Styles, region: &str, wide: bool) -> Vec<Sp
         if crit > 0 {
             spans.push(Span::styled(
                 if wide {
-                    format!("{at_least}{crit} crit")
+                    format!(
+                        "{at_least}{}",
+                        tf(app.language(), "header-crit", [("n", crit.into())])
+                    )
                 } else {
                     format!("{at_least}{crit}c")
                 },
@@ -203,7 +219,10 @@ fn region_alerts<'a>(app: &App, st: &Styles, region: &str, wide: bool) -> Vec<Sp
             }
             spans.push(Span::styled(
                 if wide {
-                    format!("{at_least}{warn} warn")
+                    format!(
+                        "{at_least}{}",
+                        tf(app.language(), "header-warn", [("n", warn.into())])
+                    )
                 } else {
                     format!("{at_least}{warn}w")
                 },
@@ -224,13 +243,13 @@ pub fn draw_pane_bar(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         Short,
         None,
     }
-    let lang = app.platform().settings.language;
+    let lang = app.language();
     let entry = |pane: Pane, title: Title| {
         let key = app.key_hint(&Command::Focus(pane)).unwrap_or_default();
         let title = match title {
             Title::Whole => text::pane_title(pane, lang),
             Title::Short => text::pane_short(pane, lang),
-            Title::None => "",
+            Title::None => "".into(),
         };
         let sep = if key.is_empty() || title.is_empty() {
             ""
@@ -239,29 +258,29 @@ pub fn draw_pane_bar(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         };
         format!(" {key}{sep}{title} ")
     };
-    let width = |others: Title| -> usize {
+    // The widest that fits: every title whole; the focused pane's whole
+    // and the others short; all short (a long focused title in Japanese);
+    // the focused pane's alone.
+    let width = |(focused, others): (Title, Title)| -> usize {
         Pane::ALL
             .iter()
-            .map(|&p| {
-                let t = if p == app.focus() {
-                    Title::Whole
-                } else {
-                    others
-                };
-                entry(p, t).width()
-            })
+            .map(|&p| entry(p, if p == app.focus() { focused } else { others }).width())
             .sum()
     };
-    let others = [Title::Whole, Title::Short]
-        .into_iter()
-        .find(|&t| width(t) <= usize::from(area.width))
-        .unwrap_or(Title::None);
+    let (focused, others) = [
+        (Title::Whole, Title::Whole),
+        (Title::Whole, Title::Short),
+        (Title::Short, Title::Short),
+    ]
+    .into_iter()
+    .find(|&t| width(t) <= usize::from(area.width))
+    .unwrap_or((Title::Whole, Title::None));
     let spans: Vec<Span> = Pane::ALL
         .iter()
         .map(|&p| {
-            let focused = p == app.focus();
-            let style = if focused { st.selection } else { st.tab };
-            Span::styled(entry(p, if focused { Title::Whole } else { others }), style)
+            let is_focused = p == app.focus();
+            let style = if is_focused { st.selection } else { st.tab };
+            Span::styled(entry(p, if is_focused { focused } else { others }), style)
         })
         .collect();
     fit(spans, area.width).render(area, buf);

@@ -16,6 +16,8 @@ use crate::app::{App, Level};
 use crate::config::keymap::Section;
 use crate::model::Pane;
 use crate::model::command::COMMANDS;
+use crate::ui::text::tr;
+use crate::ui::text::word as tr_word;
 
 /// Draws every overlay over `body` (dialogs) or `foot` (input lines).
 pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
@@ -26,7 +28,7 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 st,
                 body,
                 frame,
-                " Help: keys and commands ",
+                &format!(" {} ", tr("help-title")),
                 help_lines(app, st),
                 *scroll,
             ),
@@ -34,7 +36,7 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 st,
                 body,
                 frame,
-                " Messages ",
+                &tr_word(" Messages "),
                 message_lines(app, st),
                 *scroll,
             ),
@@ -76,7 +78,7 @@ pub fn draw(app: &App, st: &Styles, body: Rect, foot: Rect, frame: &mut Frame) {
                 st,
                 body,
                 frame,
-                " Alert ",
+                &tr_word(" Alert "),
                 alert_lines(app, st, fingerprint),
                 *scroll,
             ),
@@ -118,7 +120,8 @@ fn scrolled(
         body.height.saturating_sub(2).max(8),
     );
     frame.render_widget(Clear, area);
-    let block = popup(st, title).title_bottom(Span::styled(" ↑↓ scroll · esc close ", st.muted));
+    let block =
+        popup(st, title).title_bottom(Span::styled(tr_word(" ↑↓ scroll · esc close "), st.muted));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
@@ -133,7 +136,7 @@ fn scrolled(
 
 /// Help, from the live keymap (section by section) and the command docs.
 fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
-    let lang = app.platform().settings.language;
+    let lang = app.language();
     let mut lines = Vec::new();
     let mut sections: Vec<_> = app.keymap().sections().collect();
     sections.sort_by_key(|(s, _)| match s {
@@ -142,23 +145,38 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
     });
     for (section, bindings) in sections {
         let title = match section {
-            Section::Global => "Everywhere".to_owned(),
-            Section::Pane(p) => format!("In {}", text::pane_title(p, lang)),
+            Section::Global => text::tr("help-everywhere").into_owned(),
+            Section::Pane(p) => text::trf(
+                "help-in-pane",
+                [("pane", text::pane_title(p, lang).as_ref().into())],
+            ),
         };
         lines.push(Line::from(Span::styled(title, st.accent)));
         for b in bindings {
+            // The keymap's own words in English; the catalogue's help for
+            // its command in another language.
+            let id = format!("cmd-{}", b.command.name());
+            let desc = if lang != crate::i18n::Language::En && crate::i18n::has(lang, &id) {
+                text::tr(&id).into_owned()
+            } else {
+                b.desc.clone()
+            };
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<12}", b.chord.to_string()), st.key),
-                Span::styled(b.desc.clone(), st.text),
+                Span::styled(desc, st.text),
             ]));
         }
         lines.push(Line::default());
     }
     lines.push(Line::from(Span::styled(
-        format!(
-            "Commands ({} then a command, tab completes)",
-            app.key_hint(&crate::model::Command::CommandLine)
-                .unwrap_or_else(|| ":".into())
+        text::trf(
+            "help-commands",
+            [(
+                "key",
+                app.key_hint(&crate::model::Command::CommandLine)
+                    .unwrap_or_else(|| ":".into())
+                    .into(),
+            )],
         ),
         st.accent,
     )));
@@ -170,7 +188,13 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
                 Some(arg) => format!(":{} {arg}", c.name),
                 None => format!(":{}", c.name),
             };
-            (name, c.doc.clone())
+            let id = format!("cmd-{}", c.name);
+            let doc = if lang == crate::i18n::Language::En || !crate::i18n::has(lang, &id) {
+                c.doc.clone()
+            } else {
+                text::tr(&id).into_owned()
+            };
+            (name, doc)
         })
         .collect();
     // One column for every name, however long, and a space after it.
@@ -190,7 +214,10 @@ fn help_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
     let panes: Vec<_> = Pane::ALL.iter().map(|p| format!(":{}", p.name())).collect();
     lines.push(Line::from(vec![
         Span::styled(format!("  {:<w$}", ":PANE"), st.key),
-        Span::styled(format!("Focus a pane: {}", panes.join(" ")), st.text),
+        Span::styled(
+            text::trf("help-focus-pane", [("panes", panes.join(" ").into())]),
+            st.text,
+        ),
     ]));
     lines.push(Line::default());
     lines.extend(legend(st));
@@ -249,31 +276,34 @@ fn legend<'a>(st: &Styles) -> Vec<Line<'a>> {
         (Level::Unknown, "not read yet: no verdict"),
     ];
     let mut lines = vec![Line::from(Span::styled(
-        "States of a source (how current)",
+        tr_word("States of a source (how current)"),
         st.accent,
     ))];
     for (state, what) in sources {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<14}", state.word()), st.state(&state)),
-            Span::styled(what, st.text),
+            Span::styled(format!("  {:<14}", tr_word(state.word())), st.state(&state)),
+            Span::styled(tr_word(what), st.text),
         ]));
     }
     lines.push(Line::from(Span::styled(
-        "States of a verdict (what it says)",
+        tr_word("States of a verdict (what it says)"),
         st.accent,
     )));
     for (level, what) in levels {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("  {:<14}", level.word()),
+                format!("  {:<14}", tr_word(level.word())),
                 super::panes::level_style(st, level),
             ),
-            Span::styled(what, st.text),
+            Span::styled(tr_word(what), st.text),
         ]));
     }
     lines.push(Line::from(vec![
         Span::styled(format!("  {:<14}", "? or —"), st.unknown),
-        Span::styled("a count or figure its source cannot know now", st.text),
+        Span::styled(
+            tr_word("a count or figure its source cannot know now"),
+            st.text,
+        ),
     ]));
     lines
 }
@@ -283,7 +313,7 @@ fn legend<'a>(st: &Styles) -> Vec<Line<'a>> {
 fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
     let Some(a) = app.alert(fingerprint) else {
         return vec![Line::from(Span::styled(
-            "this alert has resolved: its source no longer reports it",
+            tr_word("this alert has resolved: its source no longer reports it"),
             st.muted,
         ))];
     };
@@ -294,14 +324,14 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
         ])
     };
     let mut lines = vec![
-        field("alert", a.name.clone(), st.title),
+        field(&tr_word("alert"), a.name.clone(), st.title),
         field(
-            "state",
-            format!("{} ({})", a.state().word(), a.severity),
+            &tr_word("state"),
+            format!("{} ({})", tr_word(a.state().word()), a.severity),
             if a.rank() == 0 { st.crit } else { st.warn },
         ),
         field(
-            "where",
+            &tr_word("where"),
             format!(
                 "{} · {} ({})",
                 app.platform().region_display(&a.region),
@@ -311,7 +341,7 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
             st.text,
         ),
         field(
-            "since",
+            &tr_word("since"),
             a.since
                 .map_or_else(|| "unknown".to_owned(), |t| format!("{} ago", app.age(t))),
             st.text,
@@ -321,24 +351,28 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
         let left = t
             .duration_since(app.now())
             .map_or_else(|_| "now".to_owned(), crate::model::source::age_label);
-        lines.push(field("fires in", left, st.warn));
+        lines.push(field(&tr_word("fires in"), left, st.warn));
     }
     if let Some(u) = &a.generator_url {
         lines.push(field(
-            "source",
+            &tr_word("source"),
             crate::config::secret::mask_url(u),
             st.accent,
         ));
     }
     if let Some((group, n)) = &a.group {
-        lines.push(field("group", format!("{group} ({n} alert(s))"), st.text));
+        lines.push(field(
+            &tr_word("group"),
+            format!("{group} ({n} alert(s))"),
+            st.text,
+        ));
     }
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled("labels", st.accent)));
+    lines.push(Line::from(Span::styled(tr_word("labels"), st.accent)));
     for (k, v) in &a.labels {
         lines.push(field(&format!("  {k}"), v.clone(), st.text));
     }
-    lines.push(Line::from(Span::styled("annotations", st.accent)));
+    lines.push(Line::from(Span::styled(tr_word("annotations"), st.accent)));
     for (k, v) in &a.annotations {
         lines.push(field(&format!("  {k}"), v.clone(), st.text));
     }
@@ -347,7 +381,7 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
         .filter(|s| a.silenced_by.contains(&s.id))
         .collect();
     if !a.silenced_by.is_empty() {
-        lines.push(Line::from(Span::styled("silenced by", st.accent)));
+        lines.push(Line::from(Span::styled(tr_word("silenced by"), st.accent)));
     }
     for s in &covering {
         lines.push(field(
@@ -365,7 +399,11 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
         ));
     }
     if !a.inhibited_by.is_empty() {
-        lines.push(field("inhibited by", a.inhibited_by.join(", "), st.text));
+        lines.push(field(
+            &tr_word("inhibited by"),
+            a.inhibited_by.join(", "),
+            st.text,
+        ));
     }
     lines
 }
@@ -381,7 +419,7 @@ fn related_lines<'a>(
     let r = app.related(object);
     let mut lines = Vec::new();
     if !r.objects.is_empty() {
-        lines.push(Line::from(Span::styled("RELATED", st.title)));
+        lines.push(Line::from(Span::styled(tr_word("RELATED"), st.title)));
         for o in &r.objects {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<18} ", o.how), st.muted),
@@ -424,13 +462,13 @@ fn related_lines<'a>(
             ),
         ]));
     }
-    lines.push(Line::from(Span::styled("YAML", st.title)));
+    lines.push(Line::from(Span::styled(tr_word("YAML"), st.title)));
     lines
 }
 
 fn detail_lines<'a>(st: &Styles, text: Option<&Result<String, String>>) -> Vec<Line<'a>> {
     match text {
-        None => vec![Line::from(Span::styled("fetching…", st.muted))],
+        None => vec![Line::from(Span::styled(tr_word("fetching…"), st.muted))],
         Some(Err(e)) => vec![Line::from(Span::styled(e.clone(), st.crit))],
         Some(Ok(yaml)) => yaml
             .lines()
@@ -453,7 +491,7 @@ fn detail_lines<'a>(st: &Styles, text: Option<&Result<String, String>>) -> Vec<L
 fn message_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
     if app.messages().is_empty() {
         return vec![Line::from(Span::styled(
-            "no message in this session",
+            tr_word("no message in this session"),
             st.muted,
         ))];
     }
@@ -484,7 +522,8 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
     let rows = paragraph.line_count(width.saturating_sub(2));
     let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     frame.render_widget(Clear, area);
-    let block = popup(st, " Confirm ");
+    let confirm = tr_word(" Confirm ");
+    let block = popup(st, &confirm);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     paragraph.render(inner, frame.buffer_mut());
@@ -507,16 +546,16 @@ fn confirm_lines<'a>(st: &Styles, d: &ConfirmDialog, details: bool) -> Vec<Line<
         }
     } else if !d.details.is_empty() {
         lines.push(Line::from(Span::styled(
-            "(the plan's steps need a taller terminal; the Jobs pane shows them: Enter on the job)",
+            tr_word("(the plan's steps need a taller terminal; the Jobs pane shows them: Enter on the job)"),
             st.muted,
         )));
     }
     lines.push(Line::from(Span::styled(d.consequence.clone(), st.warn)));
     if let Some(expected) = &d.typed {
         lines.push(Line::from(vec![
-            Span::styled("type ", st.muted),
+            Span::styled(spaced(&tr("confirm-type-before"), "", " "), st.muted),
             Span::styled(expected.clone(), st.key),
-            Span::styled(" to confirm: ", st.muted),
+            Span::styled(spaced(&tr("confirm-type-after"), " ", " "), st.muted),
         ]));
         let ok = d.can_confirm();
         lines.push(Line::from(Span::styled(
@@ -537,9 +576,9 @@ fn confirm_lines<'a>(st: &Styles, d: &ConfirmDialog, details: bool) -> Vec<Line<
             buttons.push(Span::raw("   "));
         }
         buttons.push(match b {
-            ConfirmFocus::Cancel => button("Cancel", d.focus == *b, st.selection),
-            ConfirmFocus::DryRun => button("Dry run", d.focus == *b, st.selection),
-            ConfirmFocus::Confirm => button("Confirm", d.focus == *b, st.danger),
+            ConfirmFocus::Cancel => button(&tr_word("Cancel"), d.focus == *b, st.selection),
+            ConfirmFocus::DryRun => button(&tr_word("Dry run"), d.focus == *b, st.selection),
+            ConfirmFocus::Confirm => button(&tr_word("Confirm"), d.focus == *b, st.danger),
         });
     }
     lines.push(Line::from(buttons));
@@ -565,7 +604,7 @@ fn reason(
         Line::from(Span::styled(format!("{what} #{}: {title}", id.0), st.title)),
         Line::default(),
         Line::from(Span::styled(
-            "Why? It goes to the audit log and to the target's Events.",
+            tr_word("Why? It goes to the audit log and to the target's Events."),
             st.text,
         )),
         Line::from(vec![
@@ -573,7 +612,10 @@ fn reason(
             Span::styled(editor.text().to_owned(), st.text),
         ]),
         Line::default(),
-        Line::from(Span::styled("Enter runs it · Esc drops it", st.muted)),
+        Line::from(Span::styled(
+            tr_word("Enter runs it · Esc drops it"),
+            st.muted,
+        )),
     ];
     let width = body.width.min(72);
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
@@ -657,4 +699,14 @@ fn input_line(st: &Styles, foot: Rect, frame: &mut Frame, prompt: &str, editor: 
         )
         .unwrap_or(0);
     frame.set_cursor_position((x.min(foot.right().saturating_sub(1)), foot.y));
+}
+
+/// `text` with `before` and `after` around it, or nothing when it is empty
+/// (a language that needs no word there).
+fn spaced(text: &str, before: &str, after: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("{before}{text}{after}")
+    }
 }

@@ -24,6 +24,7 @@ use crate::config::platform::Region;
 use crate::model::cluster::Health;
 use crate::model::verdict::{Known, Level, RegionVerdict, Verdict};
 use crate::model::{Pane, SourceKind};
+use crate::ui::text::word as tr_word;
 
 /// Draws the focused pane in `area`.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -46,10 +47,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 
 fn pane_block<'a>(app: &'a App, st: &Styles, pane: Pane) -> Block<'a> {
     let mut title = vec![Span::styled(
-        format!(
-            " {} ",
-            text::pane_title(pane, app.platform().settings.language)
-        ),
+        format!(" {} ", text::pane_title(pane, app.language())),
         st.title,
     )];
     if let Some(filter) = app.filter(pane) {
@@ -120,17 +118,21 @@ fn region_block<'a>(
     let room = usize::from(width.saturating_sub(4));
     let head = format!(" {} ", region.display);
     let full_detail = match &region.location {
-        Some(loc) => format!("· {} · {loc} ", region.role.label()),
-        None => format!("· {} ", region.role.label()),
+        Some(loc) => format!("· {} · {loc} ", tr_word(region.role.label())),
+        None => format!("· {} ", tr_word(region.role.label())),
     };
-    let role = format!("· {} ", region.role.label());
+    let role = format!("· {} ", tr_word(region.role.label()));
     let why: Vec<&str> = verdict.reasons.iter().take(2).map(String::as_str).collect();
-    let word = format!("· {} ", verdict.level.word());
+    let word = format!("· {} ", tr_word(verdict.level.word()));
     let with_reasons = |n: usize| {
         if why.is_empty() {
             word.clone()
         } else {
-            format!("· {}: {} ", verdict.level.word(), why[..n].join(" · "))
+            format!(
+                "· {}: {} ",
+                tr_word(verdict.level.word()),
+                why[..n].join(" · ")
+            )
         }
     };
     // The widest title that fits: everything; without the location; one
@@ -197,7 +199,7 @@ fn source_line<'a>(
             format!("{shown:<name_w$} "),
             if selected { st.selection } else { st.text },
         ),
-        Span::styled(state.word().to_owned(), st.state(state)),
+        Span::styled(tr_word(state.word()), st.state(state)),
     ];
     if !state.is_live()
         && let Some(since) = state.since()
@@ -241,13 +243,13 @@ pub(super) fn verdict_line<'a>(st: &Styles, v: &Verdict, indent: usize) -> Line<
     match &v.known {
         Known::NotYet(why) => Line::from(vec![pad, Span::styled(format!("— {why}"), st.unknown)]),
         Known::Stale { .. } if v.health == Health::Unknown => {
-            Line::from(vec![pad, Span::styled("— never read", st.stale)])
+            Line::from(vec![pad, Span::styled(tr_word("— never read"), st.stale)])
         }
         Known::Stale { .. } => {
-            let mut spans = vec![pad, Span::styled("last known: ", st.stale)];
+            let mut spans = vec![pad, Span::styled(tr_word("last known: "), st.stale)];
             spans.extend(marks(alert_style(v.alert_health())));
             spans.push(Span::styled(
-                format!("{} {}", v.health.word(), v.why),
+                format!("{} {}", tr_word(v.health.word()), v.why),
                 st.stale,
             ));
             Line::from(spans)
@@ -256,7 +258,7 @@ pub(super) fn verdict_line<'a>(st: &Styles, v: &Verdict, indent: usize) -> Line<
             let health = v.health.max(v.alert_health().unwrap_or(Health::Unknown));
             let mut spans = vec![
                 pad,
-                Span::styled(format!("{} ", health.word()), st.health(health)),
+                Span::styled(format!("{} ", tr_word(health.word())), st.health(health)),
             ];
             spans.extend(marks(alert_style(v.alert_health())));
             spans.push(Span::styled(v.why.clone(), st.muted));
@@ -276,17 +278,37 @@ fn name_width(longest: usize, area: Rect) -> usize {
 
 /// The line shown where a list is empty: nothing configured, or nothing
 /// passing the filter (never the one for the other).
-fn empty_line<'a>(app: &App, st: &Styles, pane: Pane, what: &str) -> Line<'a> {
+fn empty_line<'a>(app: &App, st: &Styles, pane: Pane, what: &'static str) -> Line<'a> {
+    let what = text::word(what);
     let text = match app.filter(pane) {
-        Some(f) => format!("  no {what} matches /{f}"),
-        None => format!("  no {what} configured"),
+        Some(f) => format!(
+            "  {}",
+            text::trf(
+                "empty-matches",
+                [("what", what.as_ref().into()), ("filter", f.into())]
+            )
+        ),
+        None => format!(
+            "  {}",
+            text::trf("empty-configured", [("what", what.as_ref().into())])
+        ),
     };
     Line::from(Span::styled(text, st.muted))
 }
 
-/// A section heading inside a pane.
-fn heading<'a>(st: &Styles, text: &str) -> Line<'a> {
+/// A section heading inside a pane, in the frame's language.
+fn heading<'a>(st: &Styles, english: &'static str) -> Line<'a> {
+    Line::from(Span::styled(text::word(english).to_uppercase(), st.muted))
+}
+
+/// A section heading made of a message with arguments.
+fn heading_owned<'a>(st: &Styles, text: &str) -> Line<'a> {
     Line::from(Span::styled(text.to_uppercase(), st.muted))
+}
+
+/// A table's header row, each column's name in the frame's language.
+fn header_row(names: impl IntoIterator<Item = &'static str>) -> Row<'static> {
+    Row::new(names.into_iter().map(text::word).collect::<Vec<_>>())
 }
 
 /// Lines of a pane, each cut at the pane's edge (rows never wrap, so a

@@ -1,73 +1,102 @@
-//! Words of the interface in the configured language.
+//! Words of the interface in the operator's language, from the message
+//! catalogues ([`crate::i18n`]), and the cutting of text to a width.
 
-use crate::config::platform::Language;
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use crate::i18n::{Language, t, tf};
 use crate::model::Pane;
 
-/// A pane's title.
-pub fn pane_title(pane: Pane, lang: Language) -> &'static str {
-    match lang {
-        Language::En => match pane {
-            Pane::Overview => "Overview",
-            Pane::Cluster => "Cluster",
-            Pane::Data => "Data",
-            Pane::Ai => "AI",
-            Pane::Rollouts => "Rollouts",
-            Pane::Failover => "Failover",
-            Pane::Scaling => "Scaling",
-            Pane::Alerts => "Alerts",
-            Pane::Jobs => "Jobs",
-        },
-        Language::Ja => match pane {
-            Pane::Overview => "概要",
-            Pane::Cluster => "クラスタ",
-            Pane::Data => "データ",
-            Pane::Ai => "AI",
-            Pane::Rollouts => "ロールアウト",
-            Pane::Failover => "フェイルオーバー",
-            Pane::Scaling => "スケーリング",
-            Pane::Alerts => "アラート",
-            Pane::Jobs => "ジョブ",
-        },
+thread_local! {
+    /// The language of the frame being drawn (set by [`super::draw`]).
+    static LANG: Cell<Language> = const { Cell::new(Language::En) };
+}
+
+/// The language of the frame being drawn.
+pub fn lang() -> Language {
+    LANG.with(Cell::get)
+}
+
+/// Draws in `lang` from now on, on this thread.
+pub fn set_lang(lang: Language) {
+    LANG.with(|l| l.set(lang));
+}
+
+/// The message `id` in the frame's language.
+pub fn tr(id: &str) -> Cow<'static, str> {
+    t(lang(), id)
+}
+
+/// The message `id` in the frame's language, with arguments.
+pub fn trf<'a>(
+    id: &str,
+    args: impl IntoIterator<Item = (&'a str, fluent_bundle::FluentValue<'a>)>,
+) -> String {
+    tf(lang(), id, args)
+}
+
+/// One of the model's or the interface's words (`degraded`, `not
+/// connected`, `DATA TIER`) in the frame's language: the catalogue's
+/// `word-degraded`, `word-data-tier` (the English lowercased, every run of
+/// other characters a `-`), or the English as it is where the catalogue
+/// has none. Leading and trailing spaces are kept around the translation.
+pub fn word(english: &'static str) -> Cow<'static, str> {
+    let lang = lang();
+    if lang == Language::En {
+        return Cow::Borrowed(english);
     }
+    let core = english.trim();
+    let id = word_id(core);
+    if !crate::i18n::has(Language::En, &id) {
+        return Cow::Borrowed(english);
+    }
+    let start = english.len() - english.trim_start().len();
+    let end = english.trim_end().len();
+    Cow::Owned(format!(
+        "{}{}{}",
+        &english[..start],
+        t(lang, &id),
+        &english[end..]
+    ))
+}
+
+/// The catalogue id of an English word or phrase: `word-data-tier`.
+pub fn word_id(english: &str) -> String {
+    let mut id = String::from("word");
+    let mut dash = true;
+    for c in english.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            if dash {
+                id.push('-');
+                dash = false;
+            }
+            id.push(c.to_ascii_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    id
+}
+
+/// A pane's title.
+pub fn pane_title(pane: Pane, lang: Language) -> Cow<'static, str> {
+    t(lang, &format!("pane-{}", pane.name()))
 }
 
 /// A pane's short title, for a pane bar too narrow for the whole ones
 /// (80 columns).
-pub fn pane_short(pane: Pane, lang: Language) -> &'static str {
-    match lang {
-        Language::En => match pane {
-            Pane::Overview => "Over",
-            Pane::Cluster => "Clus",
-            Pane::Data => "Data",
-            Pane::Ai => "AI",
-            Pane::Rollouts => "Roll",
-            Pane::Failover => "Fail",
-            Pane::Scaling => "Scal",
-            Pane::Alerts => "Alrt",
-            Pane::Jobs => "Jobs",
-        },
-        Language::Ja => match pane {
-            Pane::Overview => "概要",
-            Pane::Cluster => "クラ",
-            Pane::Data => "デー",
-            Pane::Ai => "AI",
-            Pane::Rollouts => "展開",
-            Pane::Failover => "切替",
-            Pane::Scaling => "伸縮",
-            Pane::Alerts => "警報",
-            Pane::Jobs => "作業",
-        },
-    }
+pub fn pane_short(pane: Pane, lang: Language) -> Cow<'static, str> {
+    t(lang, &format!("pane-short-{}", pane.name()))
 }
 
 /// The mode badge: mutating actions enabled, or refused.
-pub fn badge(read_only: bool, lang: Language) -> &'static str {
-    match (read_only, lang) {
-        (true, Language::En) => " READ-ONLY ",
-        (false, Language::En) => " LIVE ",
-        (true, Language::Ja) => " 読み取り専用 ",
-        (false, Language::Ja) => " 操作可 ",
-    }
+pub fn badge(read_only: bool, lang: Language) -> String {
+    let id = if read_only {
+        "badge-read-only"
+    } else {
+        "badge-live"
+    };
+    format!(" {} ", t(lang, id))
 }
 
 pub use crate::model::source::{age_coarse, age_short};
@@ -152,6 +181,61 @@ pub fn cut_words(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every English word the drawing code passes through [`word`] (or a
+    /// heading, or a table's header) has its message: a word added to the
+    /// screen without one would stay English in every language.
+    #[test]
+    fn every_word_drawn_has_a_message() {
+        let english = crate::i18n::ids(crate::i18n::SOURCES[0].1);
+        let calls = regex::Regex::new(
+            r#"(?:text::word\(|heading\(\s*st,\s*|section\(\s*st,\s*\w+,\s*buf,\s*)"([^"]*)""#,
+        )
+        .expect("regex");
+        let mut missing = Vec::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+        let mut files = vec![root.join("../ui.rs")];
+        for dir in [root.clone(), root.join("panes"), root.join("overlays")] {
+            for entry in std::fs::read_dir(dir).expect("src/ui").flatten() {
+                files.push(entry.path());
+            }
+        }
+        for file in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        {
+            let source = std::fs::read_to_string(file).expect("read");
+            for c in calls.captures_iter(&source) {
+                let id = word_id(&c[1]);
+                if id != "word" && !english.contains(&id) {
+                    missing.push(format!("{}: {id} = {}", file.display(), c[1].trim()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "words without a message:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_word_keeps_its_spaces_and_falls_back_to_english() {
+        set_lang(Language::Ja);
+        assert_eq!(
+            word("  none firing"),
+            format!("  {}", t(Language::Ja, "word-none-firing"))
+        );
+        assert_eq!(word("degraded"), "低下");
+        assert_eq!(
+            word("no such word in the catalogue"),
+            "no such word in the catalogue"
+        );
+        assert_eq!(word_id("· TLS"), "word-tls");
+        assert_eq!(word_id("n/a"), "word-n-a");
+        set_lang(Language::En);
+        assert_eq!(word("degraded"), "degraded");
+    }
     use std::time::Duration;
 
     #[test]

@@ -18,6 +18,8 @@ use crate::app::App;
 use crate::app::wall::Wall;
 use crate::model::source::{age_coarse, age_short};
 use crate::model::{Command, SourceState};
+use crate::ui::text::trf;
+use crate::ui::text::word as tr_word;
 
 /// Below this, the banner is a line per region, not large letters.
 const BIG_WIDTH: u16 = 120;
@@ -71,15 +73,20 @@ fn banners(app: &App, st: &Styles, area: Rect, big: bool, buf: &mut Buffer) {
     for (r, col) in regions.iter().zip(columns.iter()) {
         let v = app.region_verdict(r.name.get_ref());
         let style = level_style(st, v.level).add_modifier(Modifier::BOLD);
+        // The large letters' font has no kanji or hangul: the banner
+        // spells the region and level in English capitals, the line under
+        // it says the level in the operator's language.
         let title = format!(
             "{} {}",
             r.display.to_uppercase(),
             v.level.word().to_uppercase()
         );
-        let reasons = if v.reasons.is_empty() {
-            "every cell known and fine".to_owned()
-        } else {
-            v.reasons.join(" · ")
+        let said = tr_word(v.level.word());
+        let reasons = match (v.reasons.is_empty(), crate::ui::text::lang()) {
+            (true, crate::i18n::Language::En) => "every cell known and fine".to_owned(),
+            (true, _) => format!("{said}: {}", tr_word("every cell known and fine")),
+            (false, crate::i18n::Language::En) => v.reasons.join(" · "),
+            (false, _) => format!("{said}: {}", v.reasons.join(" · ")),
         };
         let (title_area, reason_area) = if big {
             (
@@ -121,7 +128,7 @@ fn banners(app: &App, st: &Styles, area: Rect, big: bool, buf: &mut Buffer) {
                 format!(
                     " {} — {} ",
                     r.display.to_uppercase(),
-                    v.level.word().to_uppercase()
+                    tr_word(v.level.word()).to_uppercase()
                 ),
                 style.add_modifier(Modifier::REVERSED),
             )]);
@@ -156,14 +163,30 @@ fn head_line(app: &App, wall: &Wall, st: &Styles, area: Rect, buf: &mut Buffer) 
     spans.push(Span::styled("│ ", st.muted));
     spans.push(match &wall.held_by {
         Some(alert) => Span::styled(
-            format!("held on the Overview: {alert} is new"),
+            trf("wall-held", [("alert", alert.as_str().into())]),
             st.crit.add_modifier(Modifier::BOLD),
         ),
-        None if wall.paused => {
-            Span::styled(format!("{pane} ({at}/{of}) · rotation paused"), st.warn)
-        }
+        None if wall.paused => Span::styled(
+            trf(
+                "wall-paused",
+                [
+                    ("pane", pane_word(pane).into()),
+                    ("at", at.into()),
+                    ("of", of.into()),
+                ],
+            ),
+            st.warn,
+        ),
         None => Span::styled(
-            format!("{pane} ({at}/{of}) · next every {} s", wall.every.as_secs()),
+            trf(
+                "wall-rotating",
+                [
+                    ("pane", pane_word(pane).into()),
+                    ("at", at.into()),
+                    ("of", of.into()),
+                    ("seconds", wall.every.as_secs().into()),
+                ],
+            ),
             st.muted,
         ),
     });
@@ -172,7 +195,7 @@ fn head_line(app: &App, wall: &Wall, st: &Styles, area: Rect, buf: &mut Buffer) 
 
 /// Every source with its state and data age; one not live in reverse.
 fn source_strip(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
-    let mut spans = vec![Span::styled(" sources", st.muted)];
+    let mut spans = vec![Span::styled(tr_word(" sources"), st.muted)];
     let now = app.now();
     let mut region = None;
     for (id, state) in app.sources() {
@@ -192,13 +215,13 @@ fn source_strip(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
                 format!(
                     " {} {} {} ",
                     id.name,
-                    state.word().to_uppercase(),
+                    tr_word(state.word()).to_uppercase(),
                     age.unwrap_or_default()
                 ),
                 st.crit.add_modifier(Modifier::REVERSED | Modifier::BOLD),
             ),
             SourceState::NotConnected | SourceState::Connecting { .. } => {
-                (format!("{} {}", id.name, state.word()), st.unknown)
+                (format!("{} {}", id.name, tr_word(state.word())), st.unknown)
             }
         };
         spans.push(Span::styled(text, style));
@@ -236,7 +259,7 @@ fn source_strip(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 /// "What changed" in the last ten minutes, newest first.
 fn ticker_lines<'a>(app: &App, wall: &Wall, st: &Styles) -> Vec<Line<'a>> {
     let mut lines = vec![Line::from(Span::styled(
-        " what changed, last 10 min",
+        tr_word(" what changed, last 10 min"),
         st.title,
     ))];
     for t in wall.ticker(app.now()).take(TICKER_LINES - 1) {
@@ -247,11 +270,19 @@ fn ticker_lines<'a>(app: &App, wall: &Wall, st: &Styles) -> Vec<Line<'a>> {
     }
     if lines.len() == 1 {
         lines.push(Line::from(Span::styled(
-            "  nothing changed in the last 10 minutes",
+            tr_word("  nothing changed in the last 10 minutes"),
             st.muted,
         )));
     }
     lines
+}
+
+/// A pane as the rotation line names it.
+fn pane_word(pane: crate::model::Pane) -> String {
+    match crate::ui::text::lang() {
+        crate::i18n::Language::En => pane.to_string(),
+        lang => crate::ui::text::pane_title(pane, lang).into_owned(),
+    }
 }
 
 impl App {
@@ -267,7 +298,7 @@ impl App {
         .iter()
         .filter_map(|c| {
             let key = self.key_hint(c)?;
-            let hint: &'static str = strum::EnumMessage::get_message(c).unwrap_or("");
+            let hint = crate::ui::footer_hint(self.language(), c);
             Some(format!("{key} {hint}"))
         })
         .collect::<Vec<_>>()

@@ -13,6 +13,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use super::popup;
 use crate::app::logs::LogView;
 use crate::model::logs::LogLine;
+use crate::ui::text::word as tr_word;
 use crate::ui::{Styles, fit};
 
 /// Draws the view over `body`.
@@ -54,7 +55,7 @@ pub fn draw(st: &Styles, body: Rect, frame: &mut Frame, view: &LogView) {
     }
     if view.ring.is_empty() && view.ended.is_empty() {
         tail.push(Line::from(Span::styled(
-            "waiting for the first lines …",
+            tr_word("waiting for the first lines …"),
             st.muted,
         )));
     }

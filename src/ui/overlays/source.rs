@@ -13,6 +13,7 @@ use crate::model::verdict::Level;
 use crate::model::{JobId, SourceId, SourceKind};
 use crate::ui::Styles;
 use crate::ui::panes::{ai, data, level_style, verdict_line};
+use crate::ui::text::word as tr_word;
 
 /// The overlay's title: what the source is, and where.
 pub fn title(app: &App, id: &SourceId) -> String {
@@ -40,7 +41,8 @@ fn heading<'a>(st: &Styles, text: &str) -> Line<'a> {
     Line::from(Span::styled(text.to_owned(), st.accent))
 }
 
-fn field<'a>(st: &Styles, k: &str, v: String) -> Line<'a> {
+fn field<'a>(st: &Styles, k: &'static str, v: String) -> Line<'a> {
+    let k = tr_word(k);
     Line::from(vec![
         Span::styled(format!("  {k:<14}"), st.muted),
         Span::styled(v, st.text),
@@ -53,7 +55,7 @@ pub fn lines<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
     let mut out = vec![heading(st, "State")];
     let mut now = vec![
         Span::styled(format!("  {:<14}", "source"), st.muted),
-        Span::styled(state.word().to_owned(), st.state(state)),
+        Span::styled(tr_word(state.word()), st.state(state)),
     ];
     if let Some(since) = state.since().filter(|_| !state.is_live()) {
         now.push(Span::styled(format!(" for {}", app.age(since)), st.muted));
@@ -75,7 +77,10 @@ pub fn lines<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
     out.push(heading(st, "Figures"));
     let figures = crate::ui::panes::last_known(st, state.is_live(), figures(app, st, id));
     if figures.is_empty() {
-        out.push(Line::from(Span::styled("  nothing read yet", st.muted)));
+        out.push(Line::from(Span::styled(
+            tr_word("  nothing read yet"),
+            st.muted,
+        )));
     }
     out.extend(figures);
     if matches!(
@@ -282,7 +287,10 @@ fn rules<'a>(app: &App, st: &Styles, id: &SourceId) -> Vec<Line<'a>> {
                 );
                 out.push(Line::from(vec![
                     Span::styled(format!("  {:<14}", f.rule), st.muted),
-                    Span::styled(format!("{} ", level.word()), level_style(st, level)),
+                    Span::styled(
+                        format!("{} ", tr_word(level.word())),
+                        level_style(st, level),
+                    ),
                     Span::styled(format!("{} ", f.why), st.text),
                     Span::styled(format!("({held})"), st.muted),
                 ]));
@@ -341,7 +349,7 @@ pub fn job_title(id: JobId) -> String {
 pub fn job_lines<'a>(app: &App, st: &Styles, id: JobId) -> Vec<Line<'a>> {
     let Some(job): Option<&JobRow> = app.jobs().iter().find(|j| j.id == id) else {
         return vec![Line::from(Span::styled(
-            "  this job is no longer in the session's table",
+            tr_word("  this job is no longer in the session's table"),
             st.muted,
         ))];
     };
@@ -387,7 +395,7 @@ pub fn job_lines<'a>(app: &App, st: &Styles, id: JobId) -> Vec<Line<'a>> {
     ]));
     if !job.steps.is_empty() {
         out.push(Line::default());
-        out.push(Line::from(Span::styled("  steps", st.title)));
+        out.push(Line::from(Span::styled(tr_word("  steps"), st.title)));
     }
     let planned = job
         .plan

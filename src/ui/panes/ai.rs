@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::model::data::{AiStatus, DataStatus, Probe, Thresholds};
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
+use crate::ui::text::word as tr_word;
 
 /// Draws the AI pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -72,7 +73,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 
 fn probe_span<'a>(st: &Styles, p: Option<&Probe>) -> Span<'a> {
     match p {
-        None => Span::styled("not probed", st.unknown),
+        None => Span::styled(tr_word("not probed"), st.unknown),
         Some(p) => match &p.outcome {
             Ok(code) if p.ok() => {
                 Span::styled(format!("{code} in {} ms", p.latency.as_millis()), st.ok)

@@ -9,12 +9,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, Widget};
 
-use super::{columns, heading, note, source_line, table_row};
+use super::{columns, note, source_line, table_row};
 use crate::app::App;
 use crate::model::alert::{AlertRow, AlertState};
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
+use crate::ui::text::trf;
+use crate::ui::text::word as tr_word;
 
 /// Draws the alerts pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -22,7 +24,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
     if p.alert_sources.is_empty() {
         lines.push(Line::from(Span::styled(
-            "  no alert source configured: add [[alert_sources]] to the config",
+            tr_word("  no alert source configured: add [[alert_sources]] to the config"),
             st.muted,
         )));
     }
@@ -68,7 +70,7 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     });
     if !knows_pending && !p.alert_sources.is_empty() {
         lines.push(Line::from(Span::styled(
-            "  pending alerts may be missing: no live prometheus source (Alertmanager and CloudWatch see an alert only once it fires)",
+            tr_word("  pending alerts may be missing: no live prometheus source (Alertmanager and CloudWatch see an alert only once it fires)"),
             st.unknown,
         )));
     }
@@ -121,11 +123,14 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
 fn table(app: &App, st: &Styles, alerts: &[&AlertRow], area: Rect, buf: &mut Buffer) {
     let [title, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let active = alerts.iter().filter(|a| !a.state().suppressed()).count();
-    heading(
+    super::heading_owned(
         st,
-        &format!(
-            "{active} active · {} silenced or inhibited · enter: details · w: the workload",
-            alerts.len() - active
+        &trf(
+            "alerts-heading",
+            [
+                ("active", active.into()),
+                ("quiet", (alerts.len() - active).into()),
+            ],
         ),
     )
     .render(title, buf);
@@ -139,7 +144,7 @@ fn table(app: &App, st: &Styles, alerts: &[&AlertRow], area: Rect, buf: &mut Buf
         let first_of_group = last_group != Some(group);
         if a.state().suppressed() && last_group.is_none_or(|g| !g.0) {
             rows.push(Row::new(vec![Span::styled(
-                "SILENCED OR INHIBITED",
+                tr_word("SILENCED OR INHIBITED"),
                 st.muted,
             )]));
         }
@@ -162,7 +167,7 @@ fn table(app: &App, st: &Styles, alerts: &[&AlertRow], area: Rect, buf: &mut Buf
         ),
     )
     .header(
-        Row::new([
+        super::header_row([
             "SEVERITY", "TEAM", "REGION", "STATE", "ALERT", "SINCE", "SUMMARY",
         ])
         .style(st.muted),
@@ -185,13 +190,13 @@ fn alert_row<'a>(
     let (state, state_style) = match a.state() {
         AlertState::Pending => (
             match a.fires_at.and_then(|t| t.duration_since(app.now()).ok()) {
-                Some(left) => format!("pending {}", age_label(left)),
-                None => "pending".to_owned(),
+                Some(left) => format!("{} {}", tr_word("pending"), age_label(left)),
+                None => tr_word("pending").into_owned(),
             },
             st.warn,
         ),
-        AlertState::Firing => ("firing".to_owned(), severity_style),
-        other => (other.word().to_owned(), st.muted),
+        AlertState::Firing => (tr_word("firing").into_owned(), severity_style),
+        other => (tr_word(other.word()).into_owned(), st.muted),
     };
     let new = app.is_new(a) && a.state() == AlertState::Firing;
     let mut name = a.name.clone();

@@ -16,6 +16,8 @@ use std::time::SystemTime;
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
+use crate::ui::text::trf;
+use crate::ui::text::word as tr_word;
 
 /// Draws the cluster pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -34,6 +36,51 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     // The cursor stays on screen; only the rows of the window are built.
     let height = usize::from(table.height.saturating_sub(1)).max(1);
     let window = cluster.window(query, filtered, app.cursor(Pane::Cluster), height);
+    tabs_line(app, st, name, area.width, window.total).render(tabs, buf);
+    let cursor = app
+        .cursor(Pane::Cluster)
+        .min(window.total.saturating_sub(1));
+    let visible: Vec<(usize, &str)> = window
+        .keys
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(i, k)| (window.offset + i, k))
+        .collect();
+    // Every namespace: a NAMESPACE column, where there is room for it.
+    let all = query.namespace.is_none() && area.width >= 100;
+    let (header, widths, rows) = match view {
+        ClusterView::Pods => pod_table(cluster, &visible, cursor, st, app.now(), all),
+        ClusterView::Deployments => deployment_table(cluster, &visible, cursor, st, app.now(), all),
+        ClusterView::Nodes => node_table(cluster, &visible, cursor, st),
+        ClusterView::Events => event_table(cluster, &visible, cursor, st, app.now()),
+    };
+    if window.total == 0 {
+        let what = tr_word(view.title()).to_lowercase();
+        let text = match app.filter(Pane::Cluster) {
+            Some(f) => trf(
+                "cluster-none-match",
+                [("what", what.as_str().into()), ("filter", f.into())],
+            ),
+            None => trf(
+                "cluster-none-in",
+                [("what", what.as_str().into()), ("cluster", name.into())],
+            ),
+        };
+        Paragraph::new(Line::from(Span::styled(text, st.muted))).render(table, buf);
+        return;
+    }
+    Table::new(rows, super::columns(table.width, &widths))
+        .header(super::header_row(header).style(st.muted))
+        .render(table, buf);
+}
+
+/// The line above the table: the cluster, whether its rows are the last
+/// known, the views (only the one shown when narrow), the namespace, the
+/// row count and the sort.
+fn tabs_line<'a>(app: &App, st: &Styles, name: &str, width: u16, total: usize) -> Line<'a> {
+    let query = app.cluster_query();
+    let view = query.view;
     let mut spans = vec![Span::styled(format!(" {name} "), st.accent)];
     // Rows from a source that is not live are what it last said: marked so
     // before anything else on the line.
@@ -57,16 +104,23 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             })
             .unwrap_or_default();
         spans.push(Span::styled(
-            format!(" {}{age}: last known rows ", state.word().to_uppercase()),
+            format!(
+                " {}{age}: {} ",
+                tr_word(state.word()).to_uppercase(),
+                tr_word("last known rows")
+            ),
             st.stale,
         ));
     }
     // Narrow: only the view shown, between the keys' arrows.
     for v in ClusterView::ALL {
         if v == view {
-            spans.push(Span::styled(format!(" {} ", v.title()), st.selection));
-        } else if area.width >= 100 {
-            spans.push(Span::styled(format!(" {} ", v.title()), st.tab));
+            spans.push(Span::styled(
+                format!(" {} ", tr_word(v.title())),
+                st.selection,
+            ));
+        } else if width >= 100 {
+            spans.push(Span::styled(format!(" {} ", tr_word(v.title())), st.tab));
         }
     }
     if view != ClusterView::Nodes {
@@ -77,43 +131,23 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     }
     spans.push(Span::styled(
         format!(
-            "  {} rows · by {}",
-            window.total,
-            view.sorts().get(query.sort).copied().unwrap_or("name")
+            "  {}",
+            trf(
+                "cluster-rows",
+                [
+                    ("n", total.into()),
+                    (
+                        "sort",
+                        tr_word(view.sorts().get(query.sort).copied().unwrap_or("name"))
+                            .as_ref()
+                            .into()
+                    ),
+                ]
+            )
         ),
         st.muted,
     ));
-    Line::from(spans).render(tabs, buf);
-    let cursor = app
-        .cursor(Pane::Cluster)
-        .min(window.total.saturating_sub(1));
-    let visible: Vec<(usize, &str)> = window
-        .keys
-        .iter()
-        .copied()
-        .enumerate()
-        .map(|(i, k)| (window.offset + i, k))
-        .collect();
-    // Every namespace: a NAMESPACE column, where there is room for it.
-    let all = query.namespace.is_none() && area.width >= 100;
-    let (header, widths, rows) = match view {
-        ClusterView::Pods => pod_table(cluster, &visible, cursor, st, app.now(), all),
-        ClusterView::Deployments => deployment_table(cluster, &visible, cursor, st, app.now(), all),
-        ClusterView::Nodes => node_table(cluster, &visible, cursor, st),
-        ClusterView::Events => event_table(cluster, &visible, cursor, st, app.now()),
-    };
-    if window.total == 0 {
-        let what = view.title().to_lowercase();
-        let text = match app.filter(Pane::Cluster) {
-            Some(f) => format!("no {what} match /{f}"),
-            None => format!("no {what} in {name}"),
-        };
-        Paragraph::new(Line::from(Span::styled(text, st.muted))).render(table, buf);
-        return;
-    }
-    Table::new(rows, super::columns(table.width, &widths))
-        .header(Row::new(header).style(st.muted))
-        .render(table, buf);
+    Line::from(spans)
 }
 
 /// A table's header, column widths and rows.
@@ -373,7 +407,7 @@ fn waiting(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     else {
         note(
             vec![Line::from(Span::styled(
-                "no cluster configured: add a [[clusters]] table to the config",
+                tr_word("no cluster configured: add a [[clusters]] table to the config"),
                 st.muted,
             ))],
             area,
@@ -424,7 +458,7 @@ fn waiting(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         format!(
             "  no data from {} yet ({})",
             cluster.name.get_ref(),
-            state.word()
+            tr_word(state.word())
         ),
         st.unknown,
     )));

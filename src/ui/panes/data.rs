@@ -12,6 +12,7 @@ use crate::model::data::{CacheStatus, DataStatus, DbStatus, History, Thresholds}
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
+use crate::ui::text::word as tr_word;
 
 /// Draws the data pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -139,7 +140,7 @@ fn split_brain<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
                 ),
                 Span::styled(primaries.join(", "), st.text),
                 Span::styled(
-                    " (split brain: demote or re-point the old primary)",
+                    tr_word(" (split brain: demote or re-point the old primary)"),
                     st.muted,
                 ),
             ]));
@@ -215,8 +216,8 @@ pub(in crate::ui) fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> 
         what.push(Span::styled(format!(" · up {}", age_label(u)), st.muted));
     }
     match d.tls {
-        Some(true) => what.push(Span::styled(" · TLS", st.ok)),
-        Some(false) => what.push(Span::styled(" · unencrypted", st.warn)),
+        Some(true) => what.push(Span::styled(tr_word(" · TLS"), st.ok)),
+        Some(false) => what.push(Span::styled(tr_word(" · unencrypted"), st.warn)),
         None => {}
     }
     what.push(Span::styled(format!(" · via {}", d.via), st.muted));
@@ -273,7 +274,7 @@ pub(in crate::ui) fn db_lines<'a>(st: &Styles, d: &DbStatus, t: &Thresholds) -> 
             },
         )];
         if d.replay_paused {
-            spans.push(Span::styled(" · replay paused", st.warn));
+            spans.push(Span::styled(tr_word(" · replay paused"), st.warn));
         }
         if let Some(w) = &d.wal_receiver {
             spans.push(Span::styled(format!(" · receiver {w}"), st.muted));
@@ -342,7 +343,7 @@ pub(in crate::ui) fn cache_lines<'a>(
         let mut spans = if max > 0.0 {
             bar(st, used / max, t.cache_memory_warn, 10)
         } else {
-            vec![Span::styled("no maxmemory", st.muted)]
+            vec![Span::styled(tr_word("no maxmemory"), st.muted)]
         };
         spans.push(Span::styled(
             format!(" {:.0} MiB", used / 1_048_576.0),

@@ -11,6 +11,7 @@ use super::{heading, note, region_columns, source_line};
 use crate::app::App;
 use crate::model::readiness::{Mark, Readiness};
 use crate::model::{Pane, SourceKind};
+use crate::ui::text::word as tr_word;
 use crate::ui::{Styles, text};
 
 /// Draws the failover pane.
@@ -135,7 +136,7 @@ fn readiness_lines<'a>(
             },
         );
         out.push(Line::from(vec![
-            Span::styled(format!("  {:<7}", c.mark.word()), st.mark(c.mark)),
+            Span::styled(format!("  {:<7}", tr_word(c.mark.word())), st.mark(c.mark)),
             Span::styled(age, st.muted),
             Span::styled(format!(" {:<12}", c.area), st.muted),
             Span::styled(subject(&c.subject, subject_w), st.text),
@@ -155,13 +156,13 @@ fn readiness_lines<'a>(
         let mut spans = Vec::new();
         if !ok.is_empty() {
             spans.push(Span::styled(
-                format!("  {:<7}", Mark::Ok.word()),
+                format!("  {:<7}", tr_word(Mark::Ok.word())),
                 st.mark(Mark::Ok),
             ));
             spans.push(Span::styled(format!("    {ok}"), st.muted));
         }
         if !skip.is_empty() {
-            let n_a = Mark::Skip.word();
+            let n_a = tr_word(Mark::Skip.word());
             spans.push(if ok.is_empty() {
                 Span::styled(format!("  {n_a:<7}    {skip}"), st.muted)
             } else {
@@ -173,7 +174,7 @@ fn readiness_lines<'a>(
     if !unknown.is_empty() {
         out.push(Line::from(vec![
             Span::styled(
-                format!("  {:<7}", Mark::Unknown.word()),
+                format!("  {:<7}", tr_word(Mark::Unknown.word())),
                 st.mark(Mark::Unknown),
             ),
             Span::styled(format!("    {unknown}: no answer yet"), st.muted),
@@ -239,7 +240,7 @@ fn region_lines<'a>(
     }
     if !any {
         lines.push(Line::from(Span::styled(
-            "  no database or cache configured",
+            tr_word("  no database or cache configured"),
             st.muted,
         )));
     }

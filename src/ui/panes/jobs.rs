@@ -4,13 +4,14 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Row, Table, Widget};
+use ratatui::widgets::{Table, Widget};
 
 use super::{empty_line, note, table_row};
 use crate::app::forward::{ForwardRow, ForwardState};
 use crate::app::{App, JobRow};
 use crate::model::{JobOutcome, Pane};
 use crate::ui::Styles;
+use crate::ui::text::word as tr_word;
 
 /// How a job stands, in a few words, and its style.
 pub fn state(j: &JobRow, st: &Styles) -> (String, ratatui::style::Style) {
@@ -51,7 +52,10 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         let line = if app.filter(Pane::Jobs).is_some() {
             empty_line(app, st, Pane::Jobs, "job")
         } else {
-            Line::from(Span::styled("no job run in this session", st.muted))
+            Line::from(Span::styled(
+                tr_word("no job run in this session"),
+                st.muted,
+            ))
         };
         note(vec![line], area, buf);
         return;
@@ -97,6 +101,6 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             ],
         ),
     )
-    .header(Row::new(["JOB", "WHAT", "STATE", "QUEUED"]).style(st.muted))
+    .header(super::header_row(["JOB", "WHAT", "STATE", "QUEUED"]).style(st.muted))
     .render(area, buf);
 }

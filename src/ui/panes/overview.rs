@@ -17,6 +17,8 @@ use crate::config::platform::Region;
 use crate::model::alert::AlertState;
 use crate::model::cluster::ClusterSummary;
 use crate::model::{Pane, SourceKind};
+use crate::ui::text::word as tr_word;
+use crate::ui::text::{trf, word};
 use crate::ui::{Styles, text};
 
 /// How much a column shows.
@@ -111,7 +113,10 @@ fn scroll(
     let below = lines.len() - top - (h - 1);
     let mut shown: Vec<Line> = lines.drain(top..top + h - 1).collect();
     if top > 0 {
-        shown[0] = Line::from(Span::styled(format!("  ↑ {top} more"), st.muted));
+        shown[0] = Line::from(Span::styled(
+            format!("  ↑ {}", trf("overview-more", [("n", top.into())])),
+            st.muted,
+        ));
     }
     if below > 0 {
         shown.push(Line::from(Span::styled(
@@ -146,7 +151,7 @@ fn lines<'a>(
     let takeover = app.takeover();
     let mut lines: Vec<Line> = match &takeover {
         Some(t) if t.to == region.display => vec![Line::from(vec![
-            Span::styled("  DR ", st.muted),
+            Span::styled(tr_word("  DR "), st.muted),
             Span::styled(format!("serves in {}'s place", t.from), st.ok),
             Span::styled(format!(" · {}", t.evidence), st.muted),
         ])],
@@ -164,7 +169,7 @@ fn lines<'a>(
             .map(|x| {
                 let (mark, verdict) = x.verdict();
                 Line::from(vec![
-                    Span::styled("  DR ", st.muted),
+                    Span::styled(tr_word("  DR "), st.muted),
                     Span::styled(verdict, st.mark(mark)),
                 ])
             })
@@ -312,7 +317,7 @@ fn alert_lines<'a>(
     }
     if names.is_empty() {
         lines.push(Line::from(Span::styled(
-            "  no alert source configured",
+            tr_word("  no alert source configured"),
             st.muted,
         )));
         return lines;
@@ -335,7 +340,13 @@ fn alert_lines<'a>(
         Layout::Compact => {
             let live = known.sources - known.not_live.len();
             let mut spans = vec![Span::styled(
-                format!("  alerts {live}/{} live", known.sources),
+                format!(
+                    "  {}",
+                    trf(
+                        "overview-alerts-live",
+                        [("live", live.into()), ("all", known.sources.into())]
+                    )
+                ),
                 if known.complete() { st.text } else { st.stale },
             )];
             for (name, word) in &known.not_live {
@@ -361,24 +372,33 @@ fn alert_count_line<'a>(st: &Styles, known: &AlertKnowledge, layout: Layout) -> 
     let parts: Vec<String> = [(crit, "critical"), (warn, "warning"), (other, "other")]
         .into_iter()
         .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
+        .map(|(n, what)| format!("{n} {}", word(what)))
         .collect();
-    let counts = format!("{} firing", parts.join(" · "));
+    let counts = trf("overview-firing", [("counts", parts.join(" · ").into())]);
     let style = if crit > 0 { st.crit } else { st.warn };
     let span = if known.complete() {
         if parts.is_empty() {
-            Span::styled("no alert firing".to_owned(), st.ok)
+            Span::styled(tr_word("no alert firing"), st.ok)
         } else {
             Span::styled(counts, style)
         }
     } else if parts.is_empty() {
         Span::styled(
-            format!("? alerts not known: {}", missing.join(", ")),
+            trf(
+                "overview-alerts-not-known",
+                [("missing", missing.join(", ").into())],
+            ),
             st.unknown,
         )
     } else if layout == Layout::Full {
         Span::styled(
-            format!("at least {counts} ({} not live)", missing.join(", ")),
+            trf(
+                "overview-at-least",
+                [
+                    ("counts", counts.as_str().into()),
+                    ("missing", missing.join(", ").into()),
+                ],
+            ),
             style,
         )
     } else {
@@ -463,24 +483,37 @@ fn cluster_counts<'a>(
     let text_style = if live { st.text } else { st.stale };
     // Not live: what is wrong now is unknown (`?`, never a zero); the
     // totals are said to be the last known.
-    let count = |n: usize, word: &str, bad| {
+    let count = |n: usize, english: &'static str, bad| {
+        let said = word(english);
         if !live {
-            return Span::styled(format!("? {word}"), st.unknown);
+            return Span::styled(format!("? {said}"), st.unknown);
         }
-        Span::styled(format!("{n} {word}"), if n > 0 { bad } else { st.muted })
+        Span::styled(format!("{n} {said}"), if n > 0 { bad } else { st.muted })
     };
     let sep = || Span::styled(" · ", st.muted);
     let figures = vec![
         Span::raw("    "),
-        Span::styled(if live { "" } else { "last known " }, st.stale),
-        Span::styled(format!("{}/{} nodes", s.nodes_ready, s.nodes), text_style),
-        sep(),
+        Span::styled(word(if live { "" } else { "last known " }), st.stale),
         Span::styled(
-            format!("{}/{} deploys", s.deployments_available, s.deployments),
+            trf(
+                "overview-nodes",
+                [("ready", s.nodes_ready.into()), ("all", s.nodes.into())],
+            ),
             text_style,
         ),
         sep(),
-        Span::styled(format!("{} pods", s.pods), text_style),
+        Span::styled(
+            trf(
+                "overview-deploys",
+                [
+                    ("available", s.deployments_available.into()),
+                    ("all", s.deployments.into()),
+                ],
+            ),
+            text_style,
+        ),
+        sep(),
+        Span::styled(trf("overview-pods", [("n", s.pods.into())]), text_style),
     ];
     let not_ready = s.pods_not_ready - s.pods_starting.min(s.pods_not_ready);
     let mut problems = vec![
@@ -525,7 +558,7 @@ fn bottom_panel(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         .take(rows)
         .collect();
     if firing.is_empty() {
-        alerts.push(Line::from(Span::styled("  none firing", st.muted)));
+        alerts.push(Line::from(Span::styled(tr_word("  none firing"), st.muted)));
     }
     for a in firing {
         let region = app
@@ -554,7 +587,7 @@ fn bottom_panel(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     let log = app.changes();
     if log.is_empty() {
         changes.push(Line::from(Span::styled(
-            "  no change since start",
+            tr_word("  no change since start"),
             st.muted,
         )));
     }
@@ -564,10 +597,10 @@ fn bottom_panel(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             Span::styled(format!("{:<7} ", c.region), st.muted),
             Span::styled(format!("{} ", c.what), st.text),
             Span::styled(
-                format!("{} → ", c.from.word()),
+                format!("{} → ", tr_word(c.from.word())),
                 super::level_style(st, c.from),
             ),
-            Span::styled(c.to.word().to_owned(), super::level_style(st, c.to)),
+            Span::styled(tr_word(c.to.word()), super::level_style(st, c.to)),
             Span::styled(format!(" {}", c.why), st.muted),
         ]));
     }

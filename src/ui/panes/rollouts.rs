@@ -19,6 +19,8 @@ use crate::model::rollout::{self, Drift, Release, RolloutState, image_tag, relea
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
+use crate::ui::text::trf;
+use crate::ui::text::word as tr_word;
 
 /// Revisions listed under the table, at most.
 const REVISIONS: usize = rollout::SHOWN_REVISIONS;
@@ -128,7 +130,7 @@ fn blue_green_lines<'a>(
     }
     if lines.len() == 1 {
         lines.push(Line::from(Span::styled(
-            "  no deployment has a color label: no blue / green release",
+            tr_word("  no deployment has a color label: no blue / green release"),
             st.muted,
         )));
     }
@@ -173,14 +175,14 @@ fn live_colour_lines<'a>(
                         st.accent
                     },
                 )),
-                None => spans.push(Span::styled("no live colour", st.crit)),
+                None => spans.push(Span::styled(tr_word("no live colour"), st.crit)),
             }
         }
         lines.push(Line::from(spans));
     }
     if lines.len() == 1 {
         lines.push(Line::from(Span::styled(
-            "  no deployment has a color label: no blue / green release",
+            tr_word("  no deployment has a color label: no blue / green release"),
             st.muted,
         )));
     }
@@ -195,12 +197,11 @@ fn flag_lines<'a>(app: &App, st: &Styles, max: usize) -> Vec<Line<'a>> {
     });
     let drifts = region_drift(app);
     let flagged = drifts.iter().filter(|(_, d)| !d.expected).count();
-    let mut lines = vec![heading(
+    let mut lines = vec![super::heading_owned(
         st,
-        &format!(
-            "flags: {} fault(s), {} drift(s) between regions",
-            found.len(),
-            flagged
+        &trf(
+            "rollouts-flags-heading",
+            [("faults", found.len().into()), ("drifts", flagged.into())],
         ),
     )];
     let total = found.len() + drifts.len();
@@ -240,7 +241,7 @@ fn flag_lines<'a>(app: &App, st: &Styles, max: usize) -> Vec<Line<'a>> {
     }
     if total == 0 {
         lines.push(Line::from(Span::styled(
-            "  none: every Service routes to one ready colour, every HPA to a live one, and the regions agree",
+            tr_word("  none: every Service routes to one ready colour, every HPA to a live one, and the regions agree"),
             st.ok,
         )));
     }
@@ -291,7 +292,7 @@ fn deployment_table(
                         },
                         st.text,
                     ),
-                    Span::styled(state.word(), style),
+                    Span::styled(tr_word(state.word()), style),
                     Span::styled(format!("{}/{}", d.updated, d.desired), st.text),
                     Span::styled(format!("{}/{}", d.available, d.desired), st.text),
                     Span::styled(
@@ -307,7 +308,11 @@ fn deployment_table(
         })
         .collect();
     let [title, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-    heading(st, &format!("deployments ({}) · enter: YAML", rows.len())).render(title, buf);
+    super::heading_owned(
+        st,
+        &trf("rollouts-deployments-heading", [("n", rows.len().into())]),
+    )
+    .render(title, buf);
     Table::new(
         built,
         super::columns(
@@ -325,7 +330,7 @@ fn deployment_table(
         ),
     )
     .header(
-        Row::new([
+        super::header_row([
             "CLUSTER",
             "DEPLOYMENT",
             "STATE",
@@ -347,13 +352,19 @@ fn revision_lines<'a>(app: &App, st: &Styles, cluster: &str, d: &DeploymentRow) 
     };
     let revs = rollout::revisions(state, d);
     let picked = app.picked_revision_of(cluster, d);
-    let mut lines = vec![heading(
+    let mut lines = vec![super::heading_owned(
         st,
-        &format!("revisions of {} in {cluster}", d.name),
+        &trf(
+            "rollouts-revisions-heading",
+            [
+                ("name", d.name.as_str().into()),
+                ("cluster", cluster.into()),
+            ],
+        ),
     )];
     if revs.is_empty() {
         lines.push(Line::from(Span::styled(
-            "  no ReplicaSet seen for it",
+            tr_word("  no ReplicaSet seen for it"),
             st.muted,
         )));
     }
@@ -404,7 +415,7 @@ fn waiting(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
     )];
     if p.clusters.is_empty() {
         lines.push(Line::from(Span::styled(
-            "  no cluster configured: add a [[clusters]] table to the config",
+            tr_word("  no cluster configured: add a [[clusters]] table to the config"),
             st.muted,
         )));
     }

@@ -17,6 +17,8 @@ use crate::model::rollout::{self, releases};
 use crate::model::source::age_label;
 use crate::model::{Pane, SourceKind};
 use crate::ui::Styles;
+use crate::ui::text::trf;
+use crate::ui::text::word as tr_word;
 
 /// Draws the scaling pane.
 pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
@@ -80,7 +82,7 @@ fn section(
     st: &Styles,
     area: Rect,
     buf: &mut Buffer,
-    title: &str,
+    title: &'static str,
     rows: Vec<Row<'_>>,
     header: &[&'static str],
     widths: &[Constraint],
@@ -93,7 +95,7 @@ fn section(
         return;
     }
     Table::new(rows, super::columns(body.width, widths))
-        .header(Row::new(header.to_vec()).style(st.muted))
+        .header(super::header_row(header.iter().copied()).style(st.muted))
         .render(body, buf);
 }
 
@@ -187,7 +189,7 @@ fn node_groups<'a>(app: &App, st: &Styles) -> Vec<Row<'a>> {
                 (ready, total)
             });
             let shown = match nodes {
-                None => Span::styled(format!("— ({})", state.word()), st.state(state)),
+                None => Span::styled(format!("— ({})", tr_word(state.word())), st.state(state)),
                 Some((ready, total)) => {
                     let (why, style) = if total < g.min || total > g.max {
                         (" outside min..max", st.crit)
@@ -252,7 +254,8 @@ fn deployments(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             ]));
         }
     }
-    heading(st, &format!("deployment replicas ({total})")).render(t, buf);
+    super::heading_owned(st, &trf("scaling-replicas-heading", [("n", total.into())]))
+        .render(t, buf);
     Table::new(
         rows,
         super::columns(
@@ -265,6 +268,6 @@ fn deployments(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
             ],
         ),
     )
-    .header(Row::new(["CLUSTER", "DEPLOYMENT", "READY", "HPA"]).style(st.muted))
+    .header(super::header_row(["CLUSTER", "DEPLOYMENT", "READY", "HPA"]).style(st.muted))
     .render(body, buf);
 }
