@@ -387,6 +387,12 @@ pub fn pod_row(p: &Pod) -> PodRow {
             .flat_map(|c| c.ports.iter().flatten())
             .filter_map(|port| u16::try_from(port.container_port).ok())
             .collect(),
+        container_names: p
+            .spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .map(|c| c.name.clone())
+            .collect(),
     }
 }
 

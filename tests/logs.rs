@@ -308,3 +308,79 @@ fn a_search_over_lines_whose_case_changes_their_length_draws_without_a_panic() {
         "{screen}"
     );
 }
+
+/// `c` in a pod's log view steps through its containers (kubectl's `-c`)
+/// and back to the default one; `y` copies the lines on screen, `Y` every
+/// line kept. In-process: the sandbox's pods have one container each.
+#[test]
+fn c_chooses_the_container_and_y_copies_the_lines_of_the_log_view() {
+    use touban::model::cluster::{ClusterChange, ObjectRef, PodRow, RowChange};
+    use touban::model::{SourceId, SourceKind, Update};
+    let mut app = common::app();
+    let pod = PodRow {
+        namespace: "iworkz-production".into(),
+        name: "backend-api-blue-7f9c4".into(),
+        status: "Running".into(),
+        ready: 2,
+        containers: 2,
+        container_names: vec!["api".into(), "envoy".into()],
+        ..PodRow::default()
+    };
+    app.handle(Event::Update(Update::Cluster {
+        id: SourceId::new("tokyo", SourceKind::Cluster, "eks-tokyo"),
+        change: Box::new(ClusterChange::Pods(RowChange::Listed(None, vec![pod]))),
+    }));
+    let object = ObjectRef::from_key(
+        "eks-tokyo",
+        "Pod",
+        "iworkz-production/backend-api-blue-7f9c4",
+    );
+    app.open_logs_for(object);
+    let opened = |effects: &[Effect]| {
+        effects.iter().find_map(|e| match e {
+            Effect::Logs(LogCommand::Open { params, .. }) => Some(params.container.clone()),
+            _ => None,
+        })
+    };
+    let press = |app: &mut App, c: char| app.handle(Event::Key(Key::char(c)));
+    assert_eq!(opened(&press(&mut app, 'c')), Some(Some("api".into())));
+    assert_eq!(opened(&press(&mut app, 'c')), Some(Some("envoy".into())));
+    assert_eq!(
+        opened(&press(&mut app, 'c')),
+        Some(None),
+        "back to the default"
+    );
+    let Some(Overlay::Logs(view)) = app.overlays().last() else {
+        panic!("the log view is open");
+    };
+    let id = view.id;
+    app.handle(Event::Update(Update::LogLines {
+        id,
+        pod: None,
+        lines: (1..=100).map(|i| format!("line {i}")).collect(),
+    }));
+    // Drawn, the view knows how many lines it shows: following, the last.
+    let _ = text(&render(&app, 80, 24));
+    let Some(Overlay::Logs(view)) = app.overlays().last() else {
+        panic!("the log view is open");
+    };
+    let rows = view.rows.get();
+    assert!(rows > 5 && rows < 24, "{rows}");
+    let copied = |effects: Vec<Effect>| {
+        effects.into_iter().find_map(|e| match e {
+            Effect::Copy(text) => Some(text),
+            _ => None,
+        })
+    };
+    let shown = copied(press(&mut app, 'y')).expect("y copies");
+    assert_eq!(shown.lines().count(), rows);
+    assert!(shown.ends_with("line 100\n"), "{shown}");
+    let all = copied(press(&mut app, 'Y')).expect("Y copies");
+    assert_eq!(all.lines().count(), 100);
+    assert!(
+        app.status()
+            .is_some_and(|m| m.text.contains("every line of the log (100 lines)")),
+        "{:?}",
+        app.status()
+    );
+}

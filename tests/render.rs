@@ -307,6 +307,7 @@ fn overview_cluster_cells_from_watched_state() {
         startup: std::time::Duration::ZERO,
         labels: vec![],
         ports: vec![8080],
+        container_names: vec!["backend-api".into()],
     };
     let deployment = DeploymentRow {
         namespace: "iworkz-production".into(),

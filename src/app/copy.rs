@@ -118,7 +118,7 @@ impl App {
         }
     }
 
-    fn copy(&mut self, what: &str, text: String) {
+    pub(in crate::app) fn copy(&mut self, what: &str, text: String) {
         if text.len() > COPY_MAX {
             self.say(
                 Level::Warn,

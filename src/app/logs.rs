@@ -55,6 +55,13 @@ pub enum LogAction {
     Save,
     /// Stream again with these parameters.
     Reopen(LogParams),
+    /// Stream the pod's next container (after the last: the default one).
+    NextContainer,
+    /// Copy the lines on screen (`y`) or every line kept (`Y`).
+    Copy {
+        /// Every line kept, not only those on screen.
+        all: bool,
+    },
 }
 
 impl LogView {
@@ -105,6 +112,9 @@ impl LogView {
             KeyCode::Char('n') => self.jump(false),
             KeyCode::Char('N') => self.jump(true),
             KeyCode::Char('s') => return Outcome::Logs(LogAction::Save),
+            KeyCode::Char('c') => return Outcome::Logs(LogAction::NextContainer),
+            KeyCode::Char('y') => return Outcome::Logs(LogAction::Copy { all: false }),
+            KeyCode::Char('Y') => return Outcome::Logs(LogAction::Copy { all: true }),
             KeyCode::Char('p') => {
                 let params = LogParams {
                     previous: !self.params.previous,
@@ -144,6 +154,16 @@ impl LogView {
             _ => {}
         }
         Outcome::Keep
+    }
+
+    /// The lines on screen: from the top held, or the last screenful.
+    pub fn shown(&self) -> std::ops::Range<usize> {
+        let top = if self.follow {
+            self.held_top()
+        } else {
+            self.top
+        };
+        top..(top + self.rows.get().max(1)).min(self.ring.len())
     }
 
     /// The top that shows what following showed: the last screenful.
@@ -263,6 +283,22 @@ impl App {
                 });
                 self.say(Level::Info, format!("saving {lines} lines as {stem}.log"));
             }
+            LogAction::Copy { all } => {
+                let (what, text) = if all {
+                    (
+                        format!("every line of the log ({} lines)", view.ring.len()),
+                        view.ring.text(),
+                    )
+                } else {
+                    let shown = view.shown();
+                    (
+                        format!("the {} log lines on screen", shown.len()),
+                        view.ring.text_of(shown),
+                    )
+                };
+                self.copy(&what, text);
+            }
+            LogAction::NextContainer => self.next_container(),
             LogAction::Reopen(params) => {
                 let old = view.id;
                 self.panes.log_ids += 1;
@@ -274,6 +310,63 @@ impl App {
                     .push(Effect::Logs(LogCommand::Open { id, object, params }));
             }
         }
+    }
+
+    /// `c`: the pod's next container, after the last the default one
+    /// again (kubectl's `-c`); a deployment's view names no pod to choose
+    /// from, and a pod of one container has no other.
+    fn next_container(&mut self) {
+        let Some(Overlay::Logs(view)) = self.input.overlays().last() else {
+            return;
+        };
+        let object = view.object.clone();
+        let current = view.params.clone();
+        if object.kind != "Pod" {
+            self.say(
+                Level::Info,
+                "a deployment's log interleaves its pods: open one pod's log (Pods view) to choose its container".to_owned(),
+            );
+            return;
+        }
+        let names = self
+            .store
+            .cluster(&object.cluster)
+            .and_then(|s| {
+                let namespace = object.namespace.as_deref().unwrap_or_default();
+                s.pods.get(&format!("{namespace}/{}", object.name))
+            })
+            .map(|p| p.container_names.clone())
+            .unwrap_or_default();
+        if names.len() < 2 {
+            self.say(
+                Level::Info,
+                format!(
+                    "pod/{} has one container: no other log to choose",
+                    object.name
+                ),
+            );
+            return;
+        }
+        let next = match &current.container {
+            None => Some(names[0].clone()),
+            Some(c) => names
+                .iter()
+                .position(|n| n == c)
+                .and_then(|i| names.get(i + 1))
+                .cloned(),
+        };
+        let params = LogParams {
+            container: next.clone(),
+            ..current
+        };
+        self.say(
+            Level::Info,
+            match next {
+                Some(c) => format!("pod/{}: the log of container {c}", object.name),
+                None => format!("pod/{}: the default container's log", object.name),
+            },
+        );
+        self.log_action(LogAction::Reopen(params));
     }
 
     /// Lines arrived for a view.

@@ -377,3 +377,33 @@ cluster-none-match = no { $what } match /{ $filter }
 ## Typed confirmation: before and after the name to type
 confirm-type-before = type
 confirm-type-after = to confirm:
+
+## Reasons the model writes, by fragment (text::phrase)
+failover-role = { $region } { $role }
+word-serves-production = serves production
+word-stands-by-for-disaster-recovery = stands by for disaster recovery
+word-answering = answering
+word-within-thresholds = within thresholds
+word-healthy = healthy
+word-all-nodes-deployments-and-pods-ready = all nodes, deployments and pods ready
+word-not-connected-yet = not connected yet
+word-not-read-yet = not read yet
+word-readiness-unknown = readiness unknown
+word-cache = cache
+word-database = database
+word-ai-service = AI service
+word-no-database-configured = no database configured
+word-no-cache-configured = no cache configured
+word-no-ai-service-configured = no AI service configured
+word-ai-services = ai services
+word-capacity = capacity
+word-reachable = reachable
+
+## The log view
+word-logs = Logs
+word-following = following
+word-held = held
+logs-lines = { $n } lines
+logs-dropped = { $n } older dropped
+logs-keys = f follow · / search · n N next/prev · w wrap · p previous · t since · c container · y Y copy · s save · esc close
+word-healthy-ready-within-thresholds = healthy, ready, within thresholds

@@ -376,3 +376,33 @@ word-nothing-changed-in-the-last-10-minutes = 直近 10 分間の変化なし
 ## Typed confirmation: before and after the name to type
 confirm-type-before = {""}
 confirm-type-after = を入力して確定：
+
+## Reasons the model writes, by fragment (text::phrase)
+failover-role = { $region }: { $role }
+word-serves-production = 本番を提供中
+word-stands-by-for-disaster-recovery = 災害復旧に待機中
+word-answering = 応答中
+word-within-thresholds = しきい値内
+word-healthy = 正常
+word-all-nodes-deployments-and-pods-ready = 全ノード・デプロイメント・Pod 準備完了
+word-not-connected-yet = 未接続
+word-not-read-yet = 未取得
+word-readiness-unknown = 準備状況不明
+word-cache = キャッシュ
+word-database = データベース
+word-ai-service = AI サービス
+word-no-database-configured = データベースの設定なし
+word-no-cache-configured = キャッシュの設定なし
+word-no-ai-service-configured = AI サービスの設定なし
+word-ai-services = AI サービス
+word-capacity = 容量
+word-reachable = 到達可能
+
+## The log view
+word-logs = ログ
+word-following = 追従中
+word-held = 停止中
+logs-lines = { $n } 行
+logs-dropped = 古い { $n } 行を破棄
+logs-keys = f 追従 · / 検索 · n N 次/前 · w 折返し · p 前回 · t 期間 · c コンテナ · y Y コピー · s 保存 · esc 閉じる
+word-healthy-ready-within-thresholds = 正常、準備完了、しきい値内

@@ -376,3 +376,33 @@ word-nothing-changed-in-the-last-10-minutes = 최근 10분간 변경 없음
 ## Typed confirmation: before and after the name to type
 confirm-type-before = {""}
 confirm-type-after = 입력하여 확인:
+
+## Reasons the model writes, by fragment (text::phrase)
+failover-role = { $region }: { $role }
+word-serves-production = 운영 서비스 중
+word-stands-by-for-disaster-recovery = 재해 복구 대기 중
+word-answering = 응답 중
+word-within-thresholds = 임계값 이내
+word-healthy = 정상
+word-all-nodes-deployments-and-pods-ready = 모든 노드, 디플로이먼트, 파드 준비됨
+word-not-connected-yet = 아직 연결 안 됨
+word-not-read-yet = 아직 읽지 않음
+word-readiness-unknown = 준비 상태 알 수 없음
+word-cache = 캐시
+word-database = 데이터베이스
+word-ai-service = AI 서비스
+word-no-database-configured = 데이터베이스 설정 없음
+word-no-cache-configured = 캐시 설정 없음
+word-no-ai-service-configured = AI 서비스 설정 없음
+word-ai-services = AI 서비스
+word-capacity = 용량
+word-reachable = 도달 가능
+
+## The log view
+word-logs = 로그
+word-following = 따라가는 중
+word-held = 고정
+logs-lines = { $n }줄
+logs-dropped = 이전 { $n }줄 버림
+logs-keys = f 따라가기 · / 검색 · n N 다음/이전 · w 줄바꿈 · p 이전 실행 · t 기간 · c 컨테이너 · y Y 복사 · s 저장 · esc 닫기
+word-healthy-ready-within-thresholds = 정상, 준비됨, 임계값 이내

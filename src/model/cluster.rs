@@ -119,6 +119,8 @@ pub struct PodRow {
     /// The ports its containers declare, in order (what `F` offers to
     /// forward).
     pub ports: Vec<u16>,
+    /// Its containers' names, in order (what `c` in its log view cycles).
+    pub container_names: Vec<String>,
 }
 
 impl PodRow {
@@ -887,6 +889,7 @@ mod tests {
             startup: Duration::ZERO,
             labels: vec![("app".into(), "a".into())],
             ports: Vec::new(),
+            container_names: Vec::new(),
         }
     }
 

@@ -184,8 +184,16 @@ impl LogRing {
 
     /// The lines as a file would hold them: `pod | text`, a line each.
     pub fn text(&self) -> String {
-        let mut out = String::with_capacity(self.bytes + self.lines.len() * 2);
-        for l in &self.lines {
+        self.text_of(0..self.lines.len())
+    }
+
+    /// Lines `range` (oldest first) as [`LogRing::text`] writes them.
+    pub fn text_of(&self, range: std::ops::Range<usize>) -> String {
+        let mut out = String::new();
+        for l in self
+            .lines
+            .range(range.start.min(self.lines.len())..range.end.min(self.lines.len()))
+        {
             if let Some(p) = &l.pod {
                 out.push_str(p);
                 out.push_str(" | ");

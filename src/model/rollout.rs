@@ -426,6 +426,7 @@ mod tests {
                 ("color".into(), colour.into()),
             ],
             ports: Vec::new(),
+            container_names: Vec::new(),
         }
     }
 

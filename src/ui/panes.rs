@@ -122,7 +122,12 @@ fn region_block<'a>(
         None => format!("· {} ", tr_word(region.role.label())),
     };
     let role = format!("· {} ", tr_word(region.role.label()));
-    let why: Vec<&str> = verdict.reasons.iter().take(2).map(String::as_str).collect();
+    let why: Vec<std::borrow::Cow<'_, str>> = verdict
+        .reasons
+        .iter()
+        .take(2)
+        .map(|r| text::phrase(r))
+        .collect();
     let word = format!("· {} ", tr_word(verdict.level.word()));
     let with_reasons = |n: usize| {
         if why.is_empty() {
@@ -241,7 +246,10 @@ pub(super) fn verdict_line<'a>(st: &Styles, v: &Verdict, indent: usize) -> Line<
         _ => st.warn,
     };
     match &v.known {
-        Known::NotYet(why) => Line::from(vec![pad, Span::styled(format!("— {why}"), st.unknown)]),
+        Known::NotYet(why) => Line::from(vec![
+            pad,
+            Span::styled(format!("— {}", text::phrase(why)), st.unknown),
+        ]),
         Known::Stale { .. } if v.health == Health::Unknown => {
             Line::from(vec![pad, Span::styled(tr_word("— never read"), st.stale)])
         }
@@ -249,7 +257,7 @@ pub(super) fn verdict_line<'a>(st: &Styles, v: &Verdict, indent: usize) -> Line<
             let mut spans = vec![pad, Span::styled(tr_word("last known: "), st.stale)];
             spans.extend(marks(alert_style(v.alert_health())));
             spans.push(Span::styled(
-                format!("{} {}", tr_word(v.health.word()), v.why),
+                format!("{} {}", tr_word(v.health.word()), text::phrase(&v.why)),
                 st.stale,
             ));
             Line::from(spans)
@@ -261,7 +269,7 @@ pub(super) fn verdict_line<'a>(st: &Styles, v: &Verdict, indent: usize) -> Line<
                 Span::styled(format!("{} ", tr_word(health.word())), st.health(health)),
             ];
             spans.extend(marks(alert_style(v.alert_health())));
-            spans.push(Span::styled(v.why.clone(), st.muted));
+            spans.push(Span::styled(text::phrase(&v.why).into_owned(), st.muted));
             Line::from(spans)
         }
     }

@@ -60,6 +60,48 @@ pub fn word(english: &'static str) -> Cow<'static, str> {
     ))
 }
 
+/// A reason the model wrote in English (`answering, within thresholds`)
+/// in the frame's language, fragment by fragment: each part between `, `
+/// and ` · ` that the catalogue knows is translated, the rest (figures,
+/// names: `lag 0.3 s`) stays as written.
+pub fn phrase(english: &str) -> Cow<'_, str> {
+    let lang = lang();
+    if lang == Language::En || english.is_empty() {
+        return Cow::Borrowed(english);
+    }
+    // A whole reason the catalogue knows, commas and all.
+    let whole = word_id(english);
+    if crate::i18n::has(Language::En, &whole) {
+        return t(lang, &whole);
+    }
+    let mut out = String::with_capacity(english.len() * 2);
+    let mut rest = english;
+    loop {
+        let next = [", ", " · "]
+            .iter()
+            .filter_map(|sep| rest.find(sep).map(|at| (at, *sep)))
+            .min();
+        let (fragment, sep) = match next {
+            Some((at, sep)) => (&rest[..at], Some(sep)),
+            None => (rest, None),
+        };
+        let id = word_id(fragment);
+        if id != "word" && crate::i18n::has(Language::En, &id) {
+            out.push_str(&t(lang, &id));
+        } else {
+            out.push_str(fragment);
+        }
+        match sep {
+            Some(sep) => {
+                out.push_str(sep);
+                rest = &rest[fragment.len() + sep.len()..];
+            }
+            None => break,
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The catalogue id of an English word or phrase: `word-data-tier`.
 pub fn word_id(english: &str) -> String {
     let mut id = String::from("word");
@@ -233,8 +275,20 @@ mod tests {
         );
         assert_eq!(word_id("· TLS"), "word-tls");
         assert_eq!(word_id("n/a"), "word-n-a");
+        assert_eq!(
+            phrase("answering, within thresholds · lag 0.3 s"),
+            format!(
+                "{}, {} · lag 0.3 s",
+                t(Language::Ja, "word-answering"),
+                t(Language::Ja, "word-within-thresholds")
+            )
+        );
         set_lang(Language::En);
         assert_eq!(word("degraded"), "degraded");
+        assert_eq!(
+            phrase("answering, within thresholds"),
+            "answering, within thresholds"
+        );
     }
     use std::time::Duration;
 

@@ -86,7 +86,10 @@ fn banners(app: &App, st: &Styles, area: Rect, big: bool, buf: &mut Buffer) {
             (true, crate::i18n::Language::En) => "every cell known and fine".to_owned(),
             (true, _) => format!("{said}: {}", tr_word("every cell known and fine")),
             (false, crate::i18n::Language::En) => v.reasons.join(" · "),
-            (false, _) => format!("{said}: {}", v.reasons.join(" · ")),
+            (false, _) => format!(
+                "{said}: {}",
+                crate::ui::text::phrase(&v.reasons.join(" · "))
+            ),
         };
         let (title_area, reason_area) = if big {
             (

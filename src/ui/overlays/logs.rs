@@ -14,20 +14,25 @@ use super::popup;
 use crate::app::logs::LogView;
 use crate::model::logs::LogLine;
 use crate::ui::text::word as tr_word;
+use crate::ui::text::{tr, trf};
 use crate::ui::{Styles, fit};
 
 /// Draws the view over `body`.
 pub fn draw(st: &Styles, body: Rect, frame: &mut Frame, view: &LogView) {
     frame.render_widget(Clear, body);
-    let state = if view.follow { "following" } else { "held" };
+    let state = tr_word(if view.follow { "following" } else { "held" });
     let mut title = format!(
-        " Logs · {} · {} · {} lines",
+        " {} · {} · {state} · {}",
+        tr_word("Logs"),
         view.object,
-        state,
-        view.ring.len()
+        trf("logs-lines", [("n", view.ring.len().into())])
     );
     if view.ring.dropped > 0 {
-        let _ = write!(title, " ({} older dropped)", view.ring.dropped);
+        let _ = write!(
+            title,
+            " ({})",
+            trf("logs-dropped", [("n", view.ring.dropped.into())])
+        );
     }
     let flags = view.params.describe();
     if !flags.is_empty() {
@@ -36,7 +41,7 @@ pub fn draw(st: &Styles, body: Rect, frame: &mut Frame, view: &LogView) {
     title.push(' ');
     let bottom = match &view.editing {
         Some(editor) => format!(" /{}_ ", editor.text()),
-        None => " f follow · / search · n N next/prev · w wrap · p previous · t since · s save · esc close ".to_owned(),
+        None => format!(" {} ", tr("logs-keys")),
     };
     let block = popup(st, &title).title_bottom(Span::styled(bottom, st.muted));
     let inner = block.inner(body);

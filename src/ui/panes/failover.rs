@@ -11,6 +11,7 @@ use super::{heading, note, region_columns, source_line};
 use crate::app::App;
 use crate::model::readiness::{Mark, Readiness};
 use crate::model::{Pane, SourceKind};
+use crate::ui::text::trf;
 use crate::ui::text::word as tr_word;
 use crate::ui::{Styles, text};
 
@@ -203,7 +204,16 @@ fn region_lines<'a>(
         crate::config::platform::Role::Dr => "stands by for disaster recovery",
     };
     let mut lines = vec![
-        Line::from(Span::styled(format!("{} {role}", region.display), st.text)),
+        Line::from(Span::styled(
+            trf(
+                "failover-role",
+                [
+                    ("region", region.display.as_str().into()),
+                    ("role", tr_word(role).as_ref().into()),
+                ],
+            ),
+            st.text,
+        )),
         Line::default(),
     ];
     lines.push(heading(st, "data tier"));

@@ -273,7 +273,10 @@ fn source_cells<'a>(
             lines.push(heading(st, title));
         }
         if names.is_empty() {
-            lines.push(Line::from(Span::styled(format!("  {empty}"), st.muted)));
+            lines.push(Line::from(Span::styled(
+                format!("  {}", tr_word(empty)),
+                st.muted,
+            )));
         }
         for name in names {
             let is_selected = kind == SourceKind::Cluster && selected == Some(name);
