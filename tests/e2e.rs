@@ -1359,3 +1359,60 @@ esac
     }
     assert_terminal_restored(&t);
 }
+
+/// `l` on a pod of the demo streams its log in the view: lines arrive,
+/// `/` finds one and holds there, `y` copies the screen's lines through
+/// OSC 52, `esc` closes the view and the console is as it was.
+#[test]
+fn l_streams_a_pod_s_log_searches_copies_and_closes() {
+    let t = Tmux::new("logs");
+    demo(&t, "--scenario calm");
+    let set = t.cmd(&["set-option", "-s", "set-clipboard", "on"]);
+    assert!(set.status.success(), "{set:?}");
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["2"]);
+    t.wait("pods listed", |s| s.contains("Running"));
+    t.keys(&["l"]);
+    t.wait("log lines", |s| {
+        s.contains("Logs · ") && s.contains("following") && !s.contains(" · 0 lines")
+    });
+    t.keys(&["/"]);
+    t.line("POST");
+    t.wait("the search held", |s| s.contains(" · held · "));
+    t.keys(&["y"]);
+    t.wait_for("log lines on screen");
+    let buffer = String::from_utf8_lossy(&t.cmd(&["show-buffer"]).stdout).into_owned();
+    assert!(!buffer.is_empty(), "copied");
+    t.keys(&["Escape"]);
+    t.wait("the view closed", |s| {
+        !s.contains("Logs · ") && s.contains("Running")
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}
+
+/// With no language in the config, the locale chooses it: a Korean
+/// operator's `LANG` gives the console in Korean; `:language en` switches
+/// back at run time.
+#[test]
+fn lang_ko_gives_the_console_in_korean_and_the_command_switches_back() {
+    let t = Tmux::new("lang");
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "LANG=ko_KR.UTF-8 {BIN} --log-file {} demo --scenario calm; echo EXIT:$?",
+        t.path("demo.log").display()
+    ));
+    t.wait("Korean titles", |s| {
+        s.contains("개요") && s.contains("클러스터")
+    });
+    t.keys(&[":"]);
+    t.line("language en");
+    t.wait("English titles", |s| {
+        s.contains("Overview") && !s.contains("개요")
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}
