@@ -83,7 +83,6 @@ impl<F: FnMut(Effect) -> Option<Event>> Outside for RealTerminal<F> {
     }
 
     fn hand_off(&mut self, hand: &crate::app::forward::HandOff) -> crate::app::forward::HandedBack {
-        guard::release();
         tracing::info!(what = hand.what, "the terminal is handed over");
         let result = handoff::hand_off(&mut self.input, hand);
         tracing::info!(what = hand.what, ?result, "the terminal is back");
@@ -323,8 +322,16 @@ async fn read_input(
                 return Reading::Ended;
             }
         };
-        if tx.send(event).await.is_err() {
-            return Reading::Closed;
+        // A full channel must not keep the reader from hearing a pause:
+        // the loop that would drain it is the one waiting for the pause.
+        tokio::select! {
+            sent = tx.send(event) => if sent.is_err() {
+                return Reading::Closed;
+            },
+            changed = paused.wait_for(|p| *p) => {
+                drop(stream);
+                return if changed.is_ok() { Reading::Paused } else { Reading::Closed };
+            }
         }
     }
 }

@@ -1340,10 +1340,10 @@ esac
     // The port-forward: asked, started, listed with its address.
     // The pod's first declared port is offered.
     t.keys(&["F"]);
-    t.wait("the port asked", |s| s.contains(":port-forward 80"));
+    t.wait("the port asked", |s| s.contains(":port-forward 8000"));
     t.keys(&["Enter"]);
     t.keys(&["9"]);
-    t.wait_for("forwarding 127.0.0.1:43117 → :80");
+    t.wait_for("forwarding 127.0.0.1:43117 → :8000");
     let forward = std::fs::read_to_string(&pid).expect("the forward wrote its pid");
     let proc = PathBuf::from(format!("/proc/{}", forward.trim()));
     assert!(proc.exists());

@@ -74,7 +74,9 @@ impl InputSwitch {
 /// to end. A failure is left on the screen until Enter, so kubectl's own
 /// message can be read before the console redraws over it.
 pub fn hand_off(input: &mut InputSwitch, hand: &HandOff) -> HandedBack {
+    // The reader lets go of the keyboard before the screen is given back.
     input.pause();
+    super::guard::release();
     HANDED_OFF.store(true, Ordering::SeqCst);
     let result = tokio::task::block_in_place(|| run(hand));
     HANDED_OFF.store(false, Ordering::SeqCst);
@@ -272,6 +274,15 @@ async fn run_forward(
             },
             status = child.wait() => {
                 let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                // Its last words may still be in the pipe: read them.
+                let drain = async {
+                    while let Some(line) = next_line(&mut stderr).await {
+                        if !line.trim().is_empty() {
+                            last_error = Some(crate::config::secret::mask_line(line.trim()));
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
                 return Some(last_error.unwrap_or_else(|| format!("kubectl ended ({status})")));
             }
             _ = &mut stop => {

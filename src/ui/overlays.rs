@@ -281,7 +281,10 @@ fn legend<'a>(st: &Styles) -> Vec<Line<'a>> {
     ))];
     for (state, what) in sources {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<14}", tr_word(state.word())), st.state(&state)),
+            Span::styled(
+                format!("  {}", crate::ui::text::pad(&tr_word(state.word()), 14)),
+                st.state(&state),
+            ),
             Span::styled(tr_word(what), st.text),
         ]));
     }
@@ -292,7 +295,7 @@ fn legend<'a>(st: &Styles) -> Vec<Line<'a>> {
     for (level, what) in levels {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("  {:<14}", tr_word(level.word())),
+                format!("  {}", crate::ui::text::pad(&tr_word(level.word()), 14)),
                 super::panes::level_style(st, level),
             ),
             Span::styled(tr_word(what), st.text),
@@ -319,7 +322,7 @@ fn alert_lines<'a>(app: &App, st: &Styles, fingerprint: &str) -> Vec<Line<'a>> {
     };
     let field = |k: &str, v: String, style| {
         Line::from(vec![
-            Span::styled(format!("{k:<14}"), st.muted),
+            Span::styled(crate::ui::text::pad(k, 14), st.muted),
             Span::styled(v, style),
         ])
     };
@@ -536,7 +539,7 @@ fn confirm_lines<'a>(st: &Styles, d: &ConfirmDialog, details: bool) -> Vec<Line<
     ];
     for (k, v) in &d.target {
         lines.push(Line::from(vec![
-            Span::styled(format!("{k:<14}"), st.muted),
+            Span::styled(crate::ui::text::pad(k, 14), st.muted),
             Span::styled(v.clone(), st.text),
         ]));
     }

@@ -102,6 +102,14 @@ pub fn phrase(english: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` padded with spaces to `width` display columns (a double-width
+/// character counts two, as `format!("{:<N}")` does not know).
+pub fn pad(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let w = s.width();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
 /// The catalogue id of an English word or phrase: `word-data-tier`.
 pub fn word_id(english: &str) -> String {
     let mut id = String::from("word");

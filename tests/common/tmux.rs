@@ -47,7 +47,7 @@ impl Tmux {
     /// XDG directories in the test's temp dir so no user file is read.
     pub fn start(&self, w: u16, h: u16, command: &str) {
         let env = format!(
-            "env -u NO_COLOR -u TOUBAN_CONFIG RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME={} XDG_STATE_HOME={} PS1='shell> ' ",
+            "env -u NO_COLOR -u TOUBAN_CONFIG -u LC_ALL -u LC_MESSAGES RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME={} XDG_STATE_HOME={} PS1='shell> ' ",
             self.path("config").display(),
             self.path("state").display()
         );

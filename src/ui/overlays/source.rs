@@ -44,7 +44,7 @@ fn heading<'a>(st: &Styles, text: &str) -> Line<'a> {
 fn field<'a>(st: &Styles, k: &'static str, v: String) -> Line<'a> {
     let k = tr_word(k);
     Line::from(vec![
-        Span::styled(format!("  {k:<14}"), st.muted),
+        Span::styled(format!("  {}", crate::ui::text::pad(&k, 14)), st.muted),
         Span::styled(v, st.text),
     ])
 }

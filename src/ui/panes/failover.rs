@@ -137,7 +137,10 @@ fn readiness_lines<'a>(
             },
         );
         out.push(Line::from(vec![
-            Span::styled(format!("  {:<7}", tr_word(c.mark.word())), st.mark(c.mark)),
+            Span::styled(
+                format!("  {}", crate::ui::text::pad(&tr_word(c.mark.word()), 7)),
+                st.mark(c.mark),
+            ),
             Span::styled(age, st.muted),
             Span::styled(format!(" {:<12}", c.area), st.muted),
             Span::styled(subject(&c.subject, subject_w), st.text),
@@ -157,7 +160,7 @@ fn readiness_lines<'a>(
         let mut spans = Vec::new();
         if !ok.is_empty() {
             spans.push(Span::styled(
-                format!("  {:<7}", tr_word(Mark::Ok.word())),
+                format!("  {}", crate::ui::text::pad(&tr_word(Mark::Ok.word()), 7)),
                 st.mark(Mark::Ok),
             ));
             spans.push(Span::styled(format!("    {ok}"), st.muted));
@@ -175,7 +178,10 @@ fn readiness_lines<'a>(
     if !unknown.is_empty() {
         out.push(Line::from(vec![
             Span::styled(
-                format!("  {:<7}", tr_word(Mark::Unknown.word())),
+                format!(
+                    "  {}",
+                    crate::ui::text::pad(&tr_word(Mark::Unknown.word()), 7)
+                ),
                 st.mark(Mark::Unknown),
             ),
             Span::styled(format!("    {unknown}: no answer yet"), st.muted),
