@@ -138,7 +138,10 @@ impl App {
             .map(str::to_owned),
         );
         let what = format!("shell in {} pod/{}", pod.cluster, pod.name);
-        tracing::info!(command = argv.join(" "), "handing the terminal over");
+        tracing::info!(
+            command = crate::config::secret::mask_line(&argv.join(" ")),
+            "handing the terminal over"
+        );
         self.terminal = Some(TerminalRequest::HandOff(HandOff { what, argv }));
     }
 

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::io::{BufRead as _, Write as _};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt as _;
@@ -90,7 +90,12 @@ fn run(hand: &HandOff) -> HandedBack {
         .split_first()
         .ok_or_else(|| "nothing to run".to_owned())?;
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "touban: {} ({})", hand.what, hand.argv.join(" "));
+    let _ = writeln!(
+        out,
+        "touban: {} ({})",
+        hand.what,
+        crate::config::secret::mask_line(&hand.argv.join(" "))
+    );
     let status = std::process::Command::new(program).args(args).status();
     let result = match status {
         Ok(s) => Ok(s.code()),
@@ -115,20 +120,18 @@ fn run(hand: &HandOff) -> HandedBack {
     result
 }
 
-/// The port-forwards this console runs. Dropped (the console ends), every
-/// one still running is stopped.
+/// The port-forwards this console runs. Dropped (the console ends), the
+/// runner ends and every forward still running hears its stop (SIGTERM);
+/// a runtime shut down drops them, and `kill_on_drop` kills kubectl.
 #[derive(Debug)]
 pub struct Forwards {
     commands: mpsc::UnboundedSender<ForwardCommand>,
-    pids: Arc<Mutex<HashMap<ForwardId, u32>>>,
 }
 
 impl Forwards {
     /// Starts the runner; what each forward does goes to `events`.
     pub fn spawn(events: mpsc::Sender<Event>) -> Forwards {
         let (commands, mut rx) = mpsc::unbounded_channel();
-        let pids: Arc<Mutex<HashMap<ForwardId, u32>>> = Arc::default();
-        let running = Arc::clone(&pids);
         tokio::spawn(async move {
             let mut stops: HashMap<ForwardId, oneshot::Sender<()>> = HashMap::new();
             while let Some(command) = rx.recv().await {
@@ -137,13 +140,7 @@ impl Forwards {
                         let (stop, stopped) = oneshot::channel();
                         stops.retain(|_, s: &mut oneshot::Sender<()>| !s.is_closed());
                         stops.insert(id, stop);
-                        tokio::spawn(forward(
-                            id,
-                            argv,
-                            stopped,
-                            events.clone(),
-                            Arc::clone(&running),
-                        ));
+                        tokio::spawn(forward(id, argv, stopped, events.clone()));
                     }
                     ForwardCommand::Stop(id) => {
                         if let Some(stop) = stops.remove(&id) {
@@ -153,26 +150,12 @@ impl Forwards {
                 }
             }
         });
-        Forwards { commands, pids }
+        Forwards { commands }
     }
 
     /// Asks the runner; `false` if it has stopped.
     pub fn send(&self, command: ForwardCommand) -> bool {
         self.commands.send(command).is_ok()
-    }
-}
-
-impl Drop for Forwards {
-    fn drop(&mut self) {
-        let pids = self.pids.lock().unwrap_or_else(PoisonError::into_inner);
-        for (id, pid) in pids.iter() {
-            tracing::info!(
-                forward = id.0,
-                pid,
-                "stopping a port-forward: the console ends"
-            );
-            terminate(*pid);
-        }
     }
 }
 
@@ -191,12 +174,8 @@ async fn forward(
     argv: Vec<String>,
     stop: oneshot::Receiver<()>,
     events: mpsc::Sender<Event>,
-    pids: Arc<Mutex<HashMap<ForwardId, u32>>>,
 ) {
-    let why = run_forward(id, &argv, stop, &events, &pids).await;
-    pids.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&id);
+    let why = run_forward(id, &argv, stop, &events).await;
     tracing::info!(
         forward = id.0,
         why = why.as_deref().unwrap_or("stopped"),
@@ -213,12 +192,11 @@ async fn run_forward(
     argv: &[String],
     mut stop: oneshot::Receiver<()>,
     events: &mpsc::Sender<Event>,
-    pids: &Mutex<HashMap<ForwardId, u32>>,
 ) -> Option<String> {
     let (program, rest) = argv.split_first()?;
     tracing::info!(
         forward = id.0,
-        command = argv.join(" "),
+        command = crate::config::secret::mask_line(&argv.join(" ")),
         "starting a port-forward"
     );
     let mut child = match tokio::process::Command::new(program)
@@ -240,11 +218,6 @@ async fn run_forward(
         }
         Err(e) => return Some(format!("cannot run `{program}`: {e}")),
     };
-    if let Some(pid) = child.id() {
-        pids.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, pid);
-    }
     let mut stdout = child
         .stdout
         .take()
