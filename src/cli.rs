@@ -76,6 +76,10 @@ pub enum Sub {
     /// Judge the platform by the console's rules, one line per rule that
     /// does not hold; exits 0 ok, 1 warning, 2 critical, 3 unknown.
     Check(headless::CheckArgs),
+    /// Apply a `[[manifests]]` set: the server's dry-run diff, then a
+    /// server-side apply cluster by cluster, each rollout followed; exits
+    /// 0 applied, 1 refused or failed, 2 a configuration error.
+    Apply(apply::ApplyArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -259,6 +263,7 @@ macro_rules! out {
     };
 }
 
+mod apply;
 mod drill;
 mod headless;
 
@@ -351,6 +356,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         Some(Sub::Drill(args)) => drill::drill(&paths, &overrides, &args),
         Some(Sub::Snapshot(args)) => headless::snapshot(&paths, &overrides, &args),
         Some(Sub::Check(args)) => Ok(headless::check(&paths, &overrides, &args)),
+        Some(Sub::Apply(args)) => apply::apply(&paths, &overrides, &args),
         Some(Sub::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut script);

@@ -24,6 +24,7 @@
 )]
 
 pub mod actions;
+pub mod apply;
 pub mod audit;
 pub mod backend;
 pub mod checkpoint;

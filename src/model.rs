@@ -11,6 +11,7 @@ pub mod forward;
 pub mod job;
 pub mod key;
 pub mod logs;
+pub mod manifest;
 pub mod pane;
 pub mod plan;
 pub mod readiness;

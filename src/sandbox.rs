@@ -12,6 +12,7 @@
 pub mod alertmanager;
 pub mod alerts;
 pub mod api;
+pub mod apply;
 pub mod azure;
 pub mod cloudflare;
 pub mod cloudwatch;
@@ -593,7 +594,26 @@ impl Sandbox {
             &dir.join(AZURE_TOKEN_FILE),
             &format!("{}\n", self.azure_token),
         )?;
-        private(&config, &self.console_config(&kubeconfig))?;
+        let manifests = dir.join("manifests");
+        std::fs::create_dir_all(&manifests)?;
+        for (name, text) in world::manifests() {
+            std::fs::write(manifests.join(name), text)?;
+        }
+        let mut text = self.console_config(&kubeconfig);
+        let _ = write!(
+            text,
+            "\n# The seed's manifests (`touban apply iworkz --dry-run`): the idle colour's\n\
+             # Deployments, the Services, the HPA and the ConfigMap, Tokyo then Korea.\n\
+             [[manifests]]\nname = \"iworkz\"\npath = \"{}\"\nclusters = [{}]\ncolour = true\nnamespace = \"{}\"\n",
+            manifests.display(),
+            self.clusters
+                .iter()
+                .map(|c| format!("\"{}\"", c.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            world::NAMESPACE
+        );
+        private(&config, &text)?;
         Ok((kubeconfig, config))
     }
 }

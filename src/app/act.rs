@@ -1366,6 +1366,15 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::ElastiCacheFailover => format!("fail ElastiCache {name} over (TestFailover)"),
         ActionKind::RdsFailover => format!("fail RDS {name} over to its standby"),
         ActionKind::RdsPromote => format!("promote RDS read replica {name}"),
+        ActionKind::Apply { manifests, force } => format!(
+            "apply {manifests} to {}{}",
+            request.target.cluster,
+            if *force {
+                ", taking over conflicting fields"
+            } else {
+                ""
+            }
+        ),
         ActionKind::TrafficPool { enabled } => format!(
             "{} {}'s pool in the load balancer",
             if *enabled { "enable" } else { "disable" },

@@ -61,6 +61,73 @@ pub struct Platform {
     /// The incident room's wallboard (`touban wall`).
     #[serde(default)]
     pub wall: Wall,
+    /// Sets of manifest files `touban apply` (and the console) applies.
+    #[serde(default)]
+    pub manifests: Vec<Manifests>,
+}
+
+/// `[[manifests]]`: a directory (or file) of YAML documents and the
+/// clusters it goes to, in order (the first verified before the next).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifests {
+    /// Its name (`iworkz`), as `touban apply NAME` takes it.
+    pub name: Spanned<String>,
+    /// The directory of `*.yaml` / `*.yml` files (read in name order), or
+    /// one file; relative to the config file's directory.
+    pub path: PathBuf,
+    /// The clusters it is applied to, in this order (staged: Tokyo first,
+    /// verified, then Korea).
+    pub clusters: Vec<Spanned<String>>,
+    /// Blue-green files: the idle colour (the other of the live
+    /// Services' `color` selector) is put where the files say `${COLOR}`,
+    /// and files named for the live colour are left out.
+    #[serde(default)]
+    pub colour: bool,
+    /// The namespace of documents that name none (default: `default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+impl Platform {
+    /// The `[[manifests]]` set of this name.
+    pub fn manifest_set(&self, name: &str) -> Option<&Manifests> {
+        self.manifests.iter().find(|m| m.name.get_ref() == name)
+    }
+
+    fn validate_manifests(&self) -> Result<(), (std::ops::Range<usize>, String)> {
+        let mut seen = HashSet::new();
+        for m in &self.manifests {
+            if !seen.insert(m.name.get_ref().as_str()) {
+                return Err((
+                    m.name.span(),
+                    format!("two [[manifests]] are named `{}`", m.name.get_ref()),
+                ));
+            }
+            if m.clusters.is_empty() {
+                return Err((
+                    m.name.span(),
+                    format!(
+                        "[[manifests]] `{}` names no clusters: say where it goes (clusters = [\"eks-tokyo\"])",
+                        m.name.get_ref()
+                    ),
+                ));
+            }
+            for c in &m.clusters {
+                if !self
+                    .clusters
+                    .iter()
+                    .any(|k| k.name.get_ref() == c.get_ref())
+                {
+                    return Err((
+                        c.span(),
+                        format!("cluster `{}` is not one of the [[clusters]]", c.get_ref()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[wall]`: what the wallboard rotates through, and how fast.
@@ -919,6 +986,7 @@ impl Platform {
         self.validate_resources(&regions)?;
         self.validate_replication()?;
         self.validate_consumers()?;
+        self.validate_manifests()?;
         if let Some(t) = &self.traffic {
             validate_traffic(t, &regions)?;
         }

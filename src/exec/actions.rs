@@ -157,6 +157,10 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::RdsFailover => rds::failover(request, seen),
         ActionKind::RdsPromote => rds::promote(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
+        // Its plan is the server's own dry run of every document.
+        ActionKind::Apply { .. } => Err(Refusal::new(
+            "a manifest set is planned from the server's dry run of its documents: `touban apply NAME`",
+        )),
         ActionKind::PromoteReplica { primary, forced } => {
             azure::plan(request, primary, *forced, seen)
         }

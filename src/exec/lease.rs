@@ -123,6 +123,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Pool => "pool",
         ObjectKind::Region => "region",
         ObjectKind::ConfigMap => "configmap",
+        ObjectKind::Manifests => "manifests",
         ObjectKind::Secret => "secret",
     };
     let name: String = target

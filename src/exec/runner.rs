@@ -802,6 +802,7 @@ fn wanted(kind: &ActionKind) -> Option<i64> {
         | ActionKind::RdsPromote
         | ActionKind::ElastiCacheFailover
         | ActionKind::TrafficPool { .. }
+        | ActionKind::Apply { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,
     }

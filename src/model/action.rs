@@ -51,6 +51,9 @@ pub enum ObjectKind {
     ConfigMap,
     /// A v1 Secret (its values are never shown, logged or audited).
     Secret,
+    /// A `[[manifests]]` set of YAML documents (the target's `name` is the
+    /// set's, its `namespace` the set's default one).
+    Manifests,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -300,6 +303,17 @@ pub enum ActionKind {
         /// Lock them out, or let them in again.
         locked: bool,
     },
+    /// Server-side apply of a `[[manifests]]` set to the target's
+    /// cluster (field manager `touban`), after a server-side dry run
+    /// whose diff is shown; Deployments it changes are followed until
+    /// rolled out.
+    Apply {
+        /// The set's name.
+        manifests: String,
+        /// Take over fields another field manager owns.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
+    },
     /// Enable or disable a region's pool in the global load balancer
     /// (Cloudflare: `PATCH` the pool's `enabled`). Disabled, the balancer
     /// sends it no users whatever its health: what keeps traffic from
@@ -415,6 +429,7 @@ impl ActionKind {
             ActionKind::ElastiCacheFailover => "elasticache-failover",
             ActionKind::RdsFailover => "rds-failover",
             ActionKind::RdsPromote => "rds-promote",
+            ActionKind::Apply { .. } => "apply",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::apply;
 use super::discovery;
 use super::error::ApiError;
 use super::patch::{self, PatchType};
@@ -213,6 +214,7 @@ async fn handle(
         .unwrap_or_default()
         .to_owned();
     let verb = verb_of(&parts.method, &target, &q);
+    let manager = field_manager(&q, &parts.headers);
     if let Some(r) = refused_or_log(&api, &user, verb, &target, &q) {
         return r;
     }
@@ -225,19 +227,15 @@ async fn handle(
             api.outage.subscribe(),
         );
     }
-    let result = match (&parts.method, verb) {
-        (_, "list") => list(&api.store, &target, &q),
-        (_, "get") => get(&api.store, &target),
-        (_, "create") => create(&api.store, &target, &content_type, &body, &q),
-        (_, "update") => write(&api.store, &target, &content_type, &body, &q, None),
-        (_, "patch") => match PatchType::from_content_type(&content_type) {
-            Some(kind) => write(&api.store, &target, &content_type, &body, &q, Some(kind)),
-            None => Err(ApiError::unsupported_media_type()),
-        },
-        (_, "delete") => delete(&api.store, &target, &body, &q),
-        (_, "deletecollection") => delete_collection(&api.store, &target, &q),
-        _ => Err(ApiError::method_not_allowed()),
-    };
+    let result = dispatch(
+        &api.store,
+        &target,
+        verb,
+        &content_type,
+        &body,
+        &q,
+        &manager,
+    );
     match result {
         // kubectl asks for server-side printing; others get the objects.
         Ok((StatusCode::OK, body)) if matches!(verb, "list" | "get") && target.sub.is_none() => {
@@ -258,6 +256,31 @@ async fn handle(
         }
         Ok((code, body)) => json_response(code, &body),
         Err(e) => error_response(&e),
+    }
+}
+
+/// A request's verb carried out on the store.
+fn dispatch(
+    store: &Store,
+    target: &Target,
+    verb: &str,
+    content_type: &str,
+    body: &Bytes,
+    q: &HashMap<String, String>,
+    manager: &str,
+) -> Result<(StatusCode, Value), ApiError> {
+    match verb {
+        "list" => list(store, target, q),
+        "get" => get(store, target),
+        "create" => create(store, target, content_type, body, q, manager),
+        "update" => write(store, target, content_type, body, q, None, manager),
+        "patch" => match PatchType::from_content_type(content_type) {
+            Some(kind) => write(store, target, content_type, body, q, Some(kind), manager),
+            None => Err(ApiError::unsupported_media_type()),
+        },
+        "delete" => delete(store, target, body, q),
+        "deletecollection" => delete_collection(store, target, q),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 
@@ -291,6 +314,22 @@ fn refused_or_log(
         return Some(served.unwrap_or_else(|e| error_response(&e)));
     }
     None
+}
+
+/// Who a write's fields are recorded for: the request's `fieldManager`,
+/// else the first part of its User-Agent (`kubectl`), as the API server
+/// defaults it.
+fn field_manager(q: &HashMap<String, String>, headers: &HeaderMap) -> String {
+    if let Some(m) = q.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.clone();
+    }
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 fn authenticate(api: &ClusterApi, headers: &HeaderMap) -> Option<User> {
@@ -457,6 +496,12 @@ fn parse_body(content_type: &str, body: &Bytes) -> Result<Value, ApiError> {
     if content_type.starts_with("application/vnd.kubernetes.protobuf") {
         return Err(ApiError::unsupported_media_type());
     }
+    if content_type.starts_with("application/apply-patch+yaml") {
+        // An applied configuration may be YAML (JSON is YAML too).
+        return serde_yaml_ng::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("the request body is not valid YAML: {e}"))
+        });
+    }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
@@ -467,11 +512,13 @@ fn create(
     content_type: &str,
     body: &Bytes,
     q: &HashMap<String, String>,
+    manager: &str,
 ) -> Result<(StatusCode, Value), ApiError> {
     if t.name.is_some() {
         return Err(ApiError::method_not_allowed());
     }
-    let object = parse_body(content_type, body)?;
+    let mut object = apply::applied_config(parse_body(content_type, body)?);
+    apply::record_create(&mut object, t.resource, manager, "Update");
     let created = store.create(t.resource, namespace_of(t), object, dry_run(q))?;
     Ok((StatusCode::CREATED, (*created).clone()))
 }
@@ -485,40 +532,26 @@ fn write(
     body: &Bytes,
     q: &HashMap<String, String>,
     patch_type: Option<PatchType>,
+    manager: &str,
 ) -> Result<(StatusCode, Value), ApiError> {
     let name = t.name.as_deref().unwrap_or_default();
     let input = parse_body(content_type, body)?;
     let ns = namespace_of(t);
     if patch_type == Some(PatchType::Apply) {
-        if !q.contains_key("fieldManager") {
-            return Err(ApiError::bad_request(
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            ));
-        }
-        if store.get(t.resource, ns, name).is_none() {
-            let created = store.create(t.resource, ns, input, dry_run(q))?;
-            return Ok((StatusCode::CREATED, (*created).clone()));
-        }
+        return server_side_apply(store, t, input, q);
     }
     if t.sub.as_deref() == Some("scale") {
-        return write_scale(store, t, &input, q, patch_type);
+        return write_scale(store, t, &input, q, patch_type, manager);
     }
     let part = if t.sub.as_deref() == Some("status") {
         Part::Status
     } else {
         Part::Main
     };
-    let updated = store.modify(
-        t.resource,
-        ns,
-        name,
-        part,
-        dry_run(q),
-        |current| match patch_type {
-            None => {
-                *current = input;
-                Ok(())
-            }
+    let updated = store.modify(t.resource, ns, name, part, dry_run(q), |current| {
+        let previous = current.clone();
+        match patch_type {
+            None => *current = apply::applied_config(input),
             Some(kind) => {
                 // A patch carries no resourceVersion precondition unless it sets one.
                 let rv = current.pointer("/metadata/resourceVersion").cloned();
@@ -528,10 +561,48 @@ fn write(
                 {
                     current["metadata"]["resourceVersion"] = rv;
                 }
-                Ok(())
             }
-        },
-    )?;
+        }
+        if part == Part::Main {
+            apply::record_update(&previous, current, t.resource, manager, None);
+        } else if let Some(m) = previous.pointer("/metadata/managedFields") {
+            current["metadata"]["managedFields"] = m.clone();
+        }
+        Ok(())
+    })?;
+    Ok((StatusCode::OK, (*updated).clone()))
+}
+
+/// A server-side apply (`application/apply-patch+yaml`): creates the
+/// object if it is not there, else merges the applied configuration with
+/// the field ownership rules of [`apply::server_side`].
+fn server_side_apply(
+    store: &Store,
+    t: &Target,
+    input: Value,
+    q: &HashMap<String, String>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let name = t.name.as_deref().unwrap_or_default();
+    let ns = namespace_of(t);
+    let Some(manager) = q.get("fieldManager").filter(|m| !m.is_empty()) else {
+        return Err(ApiError::bad_request(
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    };
+    if t.sub.is_some() {
+        return Err(ApiError::method_not_allowed());
+    }
+    let config = apply::applied_config(input);
+    if store.get(t.resource, ns, name).is_none() {
+        let mut object = config;
+        apply::record_create(&mut object, t.resource, manager, "Apply");
+        let created = store.create(t.resource, ns, object, dry_run(q))?;
+        return Ok((StatusCode::CREATED, (*created).clone()));
+    }
+    let force = q.get("force").is_some_and(|f| f == "true");
+    let updated = store.modify(t.resource, ns, name, Part::Main, dry_run(q), |current| {
+        apply::server_side(t.resource, name, current, &config, manager, force)
+    })?;
     Ok((StatusCode::OK, (*updated).clone()))
 }
 
@@ -555,6 +626,7 @@ fn write_scale(
     input: &Value,
     q: &HashMap<String, String>,
     patch_type: Option<PatchType>,
+    manager: &str,
 ) -> Result<(StatusCode, Value), ApiError> {
     let name = t.name.as_deref().unwrap_or_default();
     let updated = store.modify(
@@ -575,7 +647,9 @@ fn write_scale(
                 .ok_or_else(|| {
                     ApiError::invalid(t.resource, name, "spec.replicas", "Required value")
                 })?;
+            let previous = current.clone();
             current["spec"]["replicas"] = json!(replicas);
+            apply::record_update(&previous, current, t.resource, manager, Some("scale"));
             // A resourceVersion in the Scale is a precondition on the
             // object, as the API server enforces it: the store answers 409
             // when it is not the current one.

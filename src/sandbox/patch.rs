@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::model::manifest::{list_context as context, merge_key};
 
 /// The kinds of patch, by Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,8 @@ pub enum PatchType {
     Strategic,
     /// `application/json-patch+json`.
     Json,
-    /// `application/apply-patch+yaml` (server-side apply, treated as a forced strategic merge).
+    /// `application/apply-patch+yaml` (server-side apply: a strategic merge
+    /// of the applied configuration, with field ownership, in `apply`).
     Apply,
 }
 
@@ -56,35 +58,6 @@ pub fn apply(kind: PatchType, target: &mut Value, patch: &Value) -> Result<(), A
             strategic(target, patch, "");
             Ok(())
         }
-    }
-}
-
-/// The key that identifies elements of the list `field` (under `parent`).
-fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => "name",
-        "ports" if parent == "container" => "containerPort",
-        "ports" => "port",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "conditions" | "addresses" => "type",
-        "taints" | "tolerations" => "key",
-        "ownerReferences" => "uid",
-        "hostAliases" => "ip",
-        _ => return None,
-    })
-}
-
-/// Where a map sits, for merge keys that depend on it (container ports).
-fn context(field: &str) -> &'static str {
-    match field {
-        "containers" | "initContainers" | "ephemeralContainers" => "container",
-        _ => "",
     }
 }
 

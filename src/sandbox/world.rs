@@ -240,14 +240,9 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
                 deployment(app, colour, replicas, image),
             );
         }
-        create(
-            store,
-            "Service",
-            NAMESPACE,
-            json!({"metadata": {"name": format!("{}-service", app.name), "labels": {"app": app.name}},
-                "spec": {"selector": {"app": app.name, "color": LIVE_COLOUR},
-                    "ports": [{"name": "http", "port": 80, "targetPort": app.port}, {"name": "metrics", "port": 9090, "targetPort": 9090}]}}),
-        );
+        let mut svc = service(app);
+        svc["spec"]["selector"]["color"] = json!(LIVE_COLOUR);
+        create(store, "Service", NAMESPACE, svc);
     }
     // The seed's HPA. In Tokyo it follows the live colour; in Korea it is
     // the manifest as written, aimed at a Deployment that does not exist.
@@ -259,14 +254,7 @@ pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
     create(store, "HorizontalPodAutoscaler", NAMESPACE, hpa(&target));
     // Korea's was left at debug after an incident: drift the console flags.
     let log_level = if korea { "debug" } else { "info" };
-    create(
-        store,
-        "ConfigMap",
-        NAMESPACE,
-        json!({"metadata": {"name": "backend-api-config", "labels": {"app": "backend-api"}},
-            "data": {"NODE_ENV": "production", "LOG_LEVEL": log_level, "FEATURE_AI_MATCHING": "true",
-                "FEATURE_VOICE_INTERFACE": "true", "FEATURE_BUSINESS_CARD_SCANNER": "true"}}),
-    );
+    create(store, "ConfigMap", NAMESPACE, config_map(log_level));
     // The seed's backend reads its database and cache from a Secret. Both
     // regions' point at Tokyo's primary: Korea's standby writes across the
     // regions until a failover re-points it at its own promoted server.
@@ -387,6 +375,68 @@ fn deployment(app: &App, colour: &str, replicas: i64, image: &str) -> Value {
         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": app.surge.0, "maxUnavailable": app.surge.1}},
             "template": {"metadata": {"labels": labels}, "spec": pod_spec}}})
+}
+
+fn service(app: &App) -> Value {
+    json!({"metadata": {"name": format!("{}-service", app.name), "labels": {"app": app.name}},
+        "spec": {"selector": {"app": app.name},
+            "ports": [{"name": "http", "port": 80, "targetPort": app.port}, {"name": "metrics", "port": 9090, "targetPort": 9090}]}})
+}
+
+fn config_map(log_level: &str) -> Value {
+    json!({"metadata": {"name": "backend-api-config", "labels": {"app": "backend-api"}},
+        "data": {"NODE_ENV": "production", "LOG_LEVEL": log_level, "FEATURE_AI_MATCHING": "true",
+            "FEATURE_VOICE_INTERFACE": "true", "FEATURE_BUSINESS_CARD_SCANNER": "true"}})
+}
+
+/// The seed's manifests as files (name, YAML) for `[[manifests]]`
+/// `iworkz`: the ConfigMap and Services as Tokyo has them (the Services
+/// without `color`, which the release switch owns), each app's
+/// Deployment with `${COLOR}` for the idle colour at Tokyo's replicas and
+/// image, and the HPA on Tokyo's live colour. Applied to Tokyo they deploy
+/// the idle colour; to Korea they also mend its drift.
+pub fn manifests() -> Vec<(String, String)> {
+    let document = |api_version: &str, kind: &str, mut object: Value| {
+        object["metadata"]["namespace"] = json!(NAMESPACE);
+        let mut doc = json!({"apiVersion": api_version, "kind": kind});
+        if let (Some(d), Some(o)) = (doc.as_object_mut(), object.as_object()) {
+            d.extend(o.clone());
+        }
+        serde_yaml_ng::to_string(&doc).unwrap_or_default()
+    };
+    let mut files = vec![(
+        "00-backend-api-config.yaml".to_owned(),
+        document("v1", "ConfigMap", config_map("info")),
+    )];
+    let services: Vec<String> = APPS
+        .iter()
+        .map(|a| document("v1", "Service", service(a)))
+        .collect();
+    files.push(("10-services.yaml".to_owned(), services.join("---\n")));
+    for app in APPS {
+        files.push((
+            format!("20-{}.yaml", app.name),
+            document(
+                "apps/v1",
+                "Deployment",
+                deployment(
+                    app,
+                    crate::model::manifest::COLOUR_PLACEHOLDER,
+                    app.replicas[0],
+                    app.image,
+                ),
+            ),
+        ));
+    }
+    files.push((
+        "30-backend-api-hpa.yaml".to_owned(),
+        document(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            hpa(&format!("backend-api-{LIVE_COLOUR}")),
+        ),
+    ));
+    files
 }
 
 fn hpa(target: &str) -> Value {

@@ -546,6 +546,7 @@ impl Backend for KubeBackend {
             | ObjectKind::Database
             | ObjectKind::Cache
             | ObjectKind::Pool
+            | ObjectKind::Manifests
             | ObjectKind::Region => {
                 return Err(Failure {
                     what: format!("{t} has no cluster to write Events to"),
@@ -841,6 +842,7 @@ impl Backend for KubeBackend {
             | ObjectKind::Pool
             | ObjectKind::Region
             | ObjectKind::ConfigMap
+            | ObjectKind::Manifests
             | ObjectKind::Secret => Err(Failure {
                 what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,

@@ -37,6 +37,7 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         | ObjectKind::Pool
         | ObjectKind::Region
         | ObjectKind::ConfigMap
+        | ObjectKind::Manifests
         | ObjectKind::Secret => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),

@@ -43,6 +43,8 @@ pub(crate) async fn connect(
     cluster: &Cluster,
     read_timeout: Duration,
 ) -> Result<Connection, String> {
+    // The one TLS provider this build has, whoever connects first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = match &cluster.kubeconfig {
         Some(path) => {
             let text = crate::config::read(path).map_err(|e| format!("kubeconfig: {e}"))?;

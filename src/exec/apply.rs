@@ -1,0 +1,417 @@
+//! Applying a `[[manifests]]` set to a cluster: its files read (the idle
+//! colour put in for a blue-green set), every document dry-run through a
+//! server-side apply (field manager `touban`) and diffed against the live
+//! object, then applied in dependency order, stopping at the first
+//! failure, and the Deployments it changed followed until rolled out by
+//! kubectl's rules.
+//!
+//! A field another manager owns is a conflict the server reports (409,
+//! with the manager); forcing takes the field over and is its own choice.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::{ApiResource, Scope};
+use kube::{Client, core::GroupVersionKind};
+use serde_json::Value;
+
+use crate::config::platform::{Cluster, Manifests};
+use crate::config::secret::mask_line;
+use crate::model::manifest::{self, Document, ManifestError, ObjectDiff};
+use crate::model::rollout::{RolloutState, rollout_state};
+
+/// The field manager touban applies as.
+pub const FIELD_MANAGER: &str = "touban";
+
+/// The files of a set: the directory's `*.yaml` / `*.yml` in name order,
+/// or the one file. `path` relative to `base` (the config file's
+/// directory) when it is relative.
+pub fn files(set: &Manifests, base: Option<&Path>) -> Result<Vec<PathBuf>, ManifestError> {
+    let path = match base {
+        Some(b) if set.path.is_relative() => b.join(&set.path),
+        _ => set.path.clone(),
+    };
+    let err = |message: String| ManifestError {
+        file: path.display().to_string(),
+        line: None,
+        message,
+    };
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| err(format!("cannot read it ({e}): check [[manifests]] path")))?;
+    if meta.is_file() {
+        return Ok(vec![path]);
+    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&path)
+        .map_err(|e| err(format!("cannot list the directory ({e})")))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| x == "yaml" || x == "yml")
+        })
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Err(err("the directory holds no .yaml or .yml file".into()));
+    }
+    Ok(out)
+}
+
+/// The documents of `files`, in the order of applying. With a colour
+/// (`idle`, `live`), `${COLOR}` becomes the idle colour and a file whose
+/// name ends in the live colour (`backend-api-blue.yaml`) is left out.
+pub fn documents(
+    files: &[PathBuf],
+    colour: Option<(&str, &str)>,
+) -> Result<Vec<Document>, ManifestError> {
+    let mut docs = Vec::new();
+    for file in files {
+        let shown = file.display().to_string();
+        if let Some((_, live)) = colour
+            && file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|s| s.ends_with(&format!("-{live}")))
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| ManifestError {
+            file: shown.clone(),
+            line: None,
+            message: format!("cannot read it ({e})"),
+        })?;
+        docs.extend(manifest::parse_file(
+            &shown,
+            &text,
+            colour.map(|(idle, _)| idle),
+        )?);
+    }
+    manifest::in_apply_order(&mut docs);
+    Ok(docs)
+}
+
+/// What the server said of one document.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The document.
+    pub doc: Document,
+    /// The namespace it goes to (`None`: cluster-scoped).
+    pub namespace: Option<String>,
+    /// Its diff against the live object.
+    pub diff: ObjectDiff,
+    /// The fields other managers own that it would change: `(manager,
+    /// field)`, as the server reported them. Empty when forced.
+    pub conflicts: Vec<String>,
+    /// Applying changes which of its fields touban owns (a document
+    /// applied for the first time, or a field let go of): applied even
+    /// when unchanged, so that what the files no longer say is removed
+    /// next time and another writer's change is a conflict.
+    pub claims: bool,
+}
+
+impl Planned {
+    /// Whether applying it writes anything: a change, or a claim.
+    pub fn writes(&self) -> bool {
+        self.conflicts.is_empty() && (self.diff != ObjectDiff::Unchanged || self.claims)
+    }
+
+    /// `Deployment iworkz-production/backend-api-green`.
+    pub fn label(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.doc.kind, self.doc.name),
+            None => format!("{} {}", self.doc.kind, self.doc.name),
+        }
+    }
+}
+
+/// One cluster, connected, applying as [`FIELD_MANAGER`].
+pub struct Applier {
+    client: Client,
+    cluster: String,
+    namespace: String,
+    kinds: HashMap<(String, String), (ApiResource, bool)>,
+}
+
+impl Applier {
+    /// Connects to `cluster`; documents that name no namespace go to
+    /// `namespace`.
+    pub async fn connect(cluster: &Cluster, namespace: &str) -> Result<Applier, String> {
+        let connection = crate::sources::cluster::auth::connect(cluster, Duration::from_secs(30))
+            .await
+            .map_err(|why| {
+                mask_line(&format!(
+                    "cannot connect to cluster {}: {why}",
+                    cluster.name.get_ref()
+                ))
+            })?;
+        Ok(Applier::new(
+            connection.client,
+            cluster.name.get_ref(),
+            namespace,
+        ))
+    }
+
+    /// An applier on a client already made.
+    pub fn new(client: Client, cluster: &str, namespace: &str) -> Applier {
+        Applier {
+            client,
+            cluster: cluster.to_owned(),
+            namespace: namespace.to_owned(),
+            kinds: HashMap::new(),
+        }
+    }
+
+    /// The API of a document's kind (found by discovery, once per kind),
+    /// and its namespace.
+    async fn api(
+        &mut self,
+        doc: &Document,
+    ) -> Result<(Api<DynamicObject>, Option<String>), String> {
+        let key = (doc.api_version.clone(), doc.kind.clone());
+        if !self.kinds.contains_key(&key) {
+            let (group, version) = doc
+                .api_version
+                .split_once('/')
+                .unwrap_or(("", doc.api_version.as_str()));
+            let gvk = GroupVersionKind::gvk(group, version, &doc.kind);
+            let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "{}: cluster {} does not serve {} {} ({}): is the apiVersion right?",
+                        doc.place(),
+                        self.cluster,
+                        doc.api_version,
+                        doc.kind,
+                        kube_message(&e)
+                    )
+                })?;
+            self.kinds
+                .insert(key.clone(), (resource, caps.scope == Scope::Namespaced));
+        }
+        let Some((resource, namespaced)) = self.kinds.get(&key) else {
+            return Err(format!("{}: no API for {}", doc.place(), doc.kind));
+        };
+        if *namespaced {
+            let ns = doc
+                .namespace
+                .clone()
+                .unwrap_or_else(|| self.namespace.clone());
+            Ok((
+                Api::namespaced_with(self.client.clone(), &ns, resource),
+                Some(ns),
+            ))
+        } else {
+            Ok((Api::all_with(self.client.clone(), resource), None))
+        }
+    }
+
+    /// The live colour of a blue-green set: the `color` its Services
+    /// select now (the first that has one).
+    pub async fn live_colour(&mut self, docs: &[Document]) -> Result<Option<String>, String> {
+        for doc in docs.iter().filter(|d| d.kind == "Service") {
+            let ns = doc
+                .namespace
+                .clone()
+                .unwrap_or_else(|| self.namespace.clone());
+            let api: Api<Service> = Api::namespaced(self.client.clone(), &ns);
+            let live = api.get_opt(&doc.name).await.map_err(|e| {
+                format!(
+                    "cannot read Service {ns}/{} in {}: {}",
+                    doc.name,
+                    self.cluster,
+                    kube_message(&e)
+                )
+            })?;
+            let colour = live
+                .and_then(|s| s.spec?.selector?.get("color").cloned())
+                .filter(|c| !c.is_empty());
+            if colour.is_some() {
+                return Ok(colour);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every document through a server-side dry run, diffed against what
+    /// is live. A conflict is kept with its document (nothing is written);
+    /// any other refusal of the server ends the plan.
+    pub async fn plan(&mut self, docs: &[Document], force: bool) -> Result<Vec<Planned>, String> {
+        let mut out = Vec::new();
+        for doc in docs {
+            let (api, namespace) = self.api(doc).await?;
+            let live = api.get_opt(&doc.name).await.map_err(|e| {
+                format!(
+                    "{}: cannot read {} in {}: {}",
+                    doc.place(),
+                    doc.label(),
+                    self.cluster,
+                    kube_message(&e)
+                )
+            })?;
+            let live = live.map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+            let params = params(force).dry_run();
+            let (diff, conflicts, claims) = match api
+                .patch(&doc.name, &params, &Patch::Apply(&doc.object))
+                .await
+            {
+                Ok(after) => {
+                    let after = serde_json::to_value(after).unwrap_or(Value::Null);
+                    let claims = live.as_ref().and_then(owned) != owned(&after);
+                    (manifest::diff(live.as_ref(), &after), Vec::new(), claims)
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    let conflicts = conflicts_of(&status);
+                    (ObjectDiff::Unchanged, conflicts, false)
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "{}: the server refused {} in its dry run: {}",
+                        doc.place(),
+                        doc.label(),
+                        kube_message(&e)
+                    ));
+                }
+            };
+            out.push(Planned {
+                doc: doc.clone(),
+                namespace,
+                diff,
+                conflicts,
+                claims,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies one planned document for real; returns the object's new
+    /// resourceVersion.
+    pub async fn apply(&mut self, planned: &Planned, force: bool) -> Result<String, String> {
+        let (api, _) = self.api(&planned.doc).await?;
+        match api
+            .patch(
+                &planned.doc.name,
+                &params(force),
+                &Patch::Apply(&planned.doc.object),
+            )
+            .await
+        {
+            Ok(o) => Ok(o.metadata.resource_version.unwrap_or_default()),
+            Err(kube::Error::Api(status)) if status.code == 409 => Err(format!(
+                "{}: {} conflicts with another field manager: {} (re-run with --force-conflicts to take the fields over)",
+                planned.doc.place(),
+                planned.label(),
+                conflicts_of(&status).join("; ")
+            )),
+            Err(e) => Err(format!(
+                "{}: the server refused {}: {}",
+                planned.doc.place(),
+                planned.label(),
+                kube_message(&e)
+            )),
+        }
+    }
+
+    /// Waits until the Deployment is rolled out by kubectl's rules;
+    /// `progress` hears each new state. Fails when it stalls or after
+    /// `within`.
+    pub async fn await_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        within: Duration,
+        mut progress: impl FnMut(&str),
+    ) -> Result<(), String> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let started = Instant::now();
+        let mut last = String::new();
+        loop {
+            let d = api.get(name).await.map_err(|e| {
+                format!(
+                    "cannot read Deployment {namespace}/{name} in {}: {}",
+                    self.cluster,
+                    kube_message(&e)
+                )
+            })?;
+            let row = crate::projection::deployment_row(&d);
+            match rollout_state(&row) {
+                RolloutState::Complete => return Ok(()),
+                RolloutState::Stalled(why) => {
+                    return Err(format!(
+                        "Deployment {namespace}/{name} in {}: {why}",
+                        self.cluster
+                    ));
+                }
+                RolloutState::Progressing(why) => {
+                    if why != last {
+                        progress(&why);
+                        last = why;
+                    }
+                }
+            }
+            if started.elapsed() > within {
+                return Err(format!(
+                    "Deployment {namespace}/{name} in {} is not rolled out after {} s: {last}",
+                    self.cluster,
+                    within.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// The fields touban's apply owns in an object (its `managedFields`).
+fn owned(object: &Value) -> Option<&Value> {
+    object
+        .pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .find(|m| m["manager"] == FIELD_MANAGER && m["operation"] == "Apply")
+        .map(|m| &m["fieldsV1"])
+}
+
+fn params(force: bool) -> PatchParams {
+    let p = PatchParams::apply(FIELD_MANAGER);
+    if force { p.force() } else { p }
+}
+
+/// The conflicts of a 409, one per field: `"kubectl-edit" owns
+/// .spec.replicas` (from the status's causes, else its message).
+fn conflicts_of(status: &kube::core::Status) -> Vec<String> {
+    let causes: Vec<String> = status
+        .details
+        .as_ref()
+        .map(|d| {
+            d.causes
+                .iter()
+                .filter(|c| c.reason == "FieldManagerConflict")
+                .map(|c| {
+                    let who = c
+                        .message
+                        .strip_prefix("conflict with ")
+                        .unwrap_or(&c.message);
+                    format!("{} is owned by {who}", c.field)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if causes.is_empty() {
+        vec![mask_line(&status.message)]
+    } else {
+        causes
+    }
+}
+
+/// The server's message of a kube error (credentials masked).
+fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => mask_line(&format!("{} ({})", status.message, status.code)),
+        other => mask_line(&other.to_string()),
+    }
+}
