@@ -51,7 +51,7 @@ use input::{Input, Keyed};
 pub use jobs::JobRow;
 use jobs::JobTable;
 use notices::Notices;
-pub use notices::{Level, Message};
+pub use notices::{Level, Message, Said};
 use overlay::{CommandLine, ConfirmDialog, Confirmed, Outcome, Overlay};
 use panes::Panes;
 use store::{Applied, Store};
@@ -180,10 +180,11 @@ impl App {
             let key = app
                 .key_hint(&Command::Messages)
                 .unwrap_or_else(|| ":messages".into());
-            app.notices.show(
-                Level::Warn,
-                format!("{warnings} warning(s) at start: {key} shows them"),
+            let text = app.trf(
+                "msg-start-warnings",
+                &[("n", &warnings.to_string()), ("key", &key)],
             );
+            app.notices.show(Level::Warn, text);
         }
         app
     }
@@ -342,7 +343,11 @@ impl App {
                 self.input.remember(&text);
                 match text.parse::<Command>() {
                     Ok(command) => self.command(command),
-                    Err(e) => self.say(Level::Error, format!(":{text}: {e}")),
+                    Err(e) => self.say_t(
+                        Level::Error,
+                        "msg-command-unknown",
+                        &[("text", &text), ("why", &e.to_string())],
+                    ),
                 }
             }
             Outcome::Filter { pane, text, close } => {
@@ -402,18 +407,21 @@ impl App {
                 let running = self.jobs.running();
                 if self.wall.is_some() {
                     self.confirm(ConfirmDialog::new(
-                        "Leave the wallboard",
+                        &self.tr("msg-dialog-leave-wall"),
                         Vec::new(),
-                        "The shared screen goes back to the shell.",
+                        &self.tr("msg-dialog-leave-wall-body"),
                         Confirmed::Quit,
                     ));
                 } else if running == 0 {
                     self.quit = true;
                 } else {
                     self.confirm(ConfirmDialog::new(
-                        "Quit touban",
-                        vec![("running jobs".into(), running.to_string())],
-                        "Jobs still running are cancelled between steps; resumable ones converge when run again.",
+                        &self.tr("msg-dialog-quit"),
+                        vec![(
+                            self.tr("msg-dialog-field-running-jobs"),
+                            running.to_string(),
+                        )],
+                        &self.tr("msg-dialog-quit-body"),
                         Confirmed::Quit,
                     ));
                 }
@@ -444,10 +452,9 @@ impl App {
                         previous,
                     });
                 } else {
-                    self.say(
-                        Level::Info,
-                        format!("the {} pane has no table to filter", self.focus),
-                    );
+                    let pane = self.pane_said(self.focus);
+                    let said = self.said("msg-filter-no-table", &[], &[("pane", &pane)]);
+                    self.say_said(Level::Info, said);
                 }
             }
             Command::Focus(pane) => self.focus = pane,
@@ -494,6 +501,64 @@ impl App {
     fn say(&mut self, level: Level, text: String) {
         self.notices.say(level, text);
         self.dirty = true;
+    }
+
+    /// Says the catalogues' message `id` with `args` (each `{ $name }` of the
+    /// message): logged in English, shown in the console's language.
+    fn say_t(&mut self, level: Level, id: &str, args: &[(&str, &str)]) {
+        let said = self.said(id, args, &[]);
+        self.say_said(level, said);
+    }
+
+    /// Says `said`: logged in English, shown in the console's language.
+    fn say_said(&mut self, level: Level, said: Said) {
+        self.notices.say_shown(level, &said.english, said.shown);
+        self.dirty = true;
+    }
+
+    /// The catalogues' message `id` in English and in the console's
+    /// language: `args` the same in both, each of `phrases` in its own
+    /// language (words of the catalogues themselves).
+    fn said(&self, id: &str, args: &[(&str, &str)], phrases: &[(&str, &Said)]) -> Said {
+        let fill = |lang: crate::i18n::Language, english: bool| {
+            let same = args
+                .iter()
+                .map(|(k, v)| (*k, fluent_bundle::FluentValue::from(*v)));
+            let own = phrases.iter().map(move |(k, p)| {
+                let text = if english { &p.english } else { &p.shown };
+                (*k, fluent_bundle::FluentValue::from(text.as_str()))
+            });
+            crate::i18n::tf(lang, id, same.chain(own))
+        };
+        Said {
+            english: fill(crate::i18n::Language::En, true),
+            shown: fill(self.language, false),
+        }
+    }
+
+    /// The catalogues' message `id` (no arguments) in the console's
+    /// language.
+    fn tr(&self, id: &str) -> String {
+        crate::i18n::t(self.language, id).into_owned()
+    }
+
+    /// The catalogues' message `id` with `args` in the console's language.
+    fn trf(&self, id: &str, args: &[(&str, &str)]) -> String {
+        crate::i18n::tf(
+            self.language,
+            id,
+            args.iter()
+                .map(|(k, v)| (*k, fluent_bundle::FluentValue::from(*v))),
+        )
+    }
+
+    /// A pane's name (`cluster`) in English and its title in the console's
+    /// language, as a message's argument.
+    fn pane_said(&self, pane: Pane) -> Said {
+        Said {
+            english: pane.to_string(),
+            shown: crate::i18n::t(self.language, &format!("pane-{}", pane.name())).into_owned(),
+        }
     }
 
     fn apply(&mut self, update: Update) {
@@ -577,17 +642,18 @@ impl App {
             self.theme = name;
             self.theme_generation += 1;
         } else if let Some(why) = self.themes.broken().get(&name) {
-            let text = format!(
-                "theme `{name}` could not be loaded: {}: {}",
-                why.position(),
-                why.message
+            let (at, why) = (why.position(), why.message.clone());
+            self.say_t(
+                Level::Error,
+                "msg-theme-broken",
+                &[("name", &name), ("at", &at), ("why", &why)],
             );
-            self.say(Level::Error, text);
         } else {
             let known = self.themes.names_list();
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!("unknown theme `{name}`: expected one of {known}"),
+                "msg-theme-unknown",
+                &[("name", &name), ("known", &known)],
             );
         }
     }
@@ -596,10 +662,7 @@ impl App {
     fn language_command(&mut self, code: &str) {
         match crate::i18n::Language::from_code(code) {
             Some(lang) => self.set_language(lang),
-            None => self.say(
-                Level::Error,
-                format!("unknown language `{code}`: expected en, ja or ko"),
-            ),
+            None => self.say_t(Level::Error, "msg-language-unknown", &[("code", code)]),
         }
     }
 

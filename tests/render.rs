@@ -771,7 +771,8 @@ fn feed_pair(app: &mut App) {
 }
 
 /// `:language ko` switches the interface at run time, `:language xx` is
-/// refused with the choices, and LANG-style codes read as their language.
+/// refused with the choices (in Korean now, as every status-line message),
+/// and LANG-style codes read as their language.
 #[test]
 fn the_language_command_switches_the_interface_at_run_time() {
     use touban::i18n::Language;
@@ -786,10 +787,39 @@ fn the_language_command_switches_the_interface_at_run_time() {
     app.run(touban::model::Command::Language("xx".into()));
     assert_eq!(
         app.status().map(|m| m.text.as_str()),
-        Some("unknown language `xx`: expected en, ja or ko")
+        Some("알 수 없는 언어 `xx`: en, ja, ko 중 하나를 지정")
     );
     assert_eq!(app.language(), Language::Ko);
+    app.run(touban::model::Command::Language("en".into()));
+    app.run(touban::model::Command::Language("xx".into()));
+    assert_eq!(
+        app.status().map(|m| m.text.as_str()),
+        Some("unknown language `xx`: expected en, ja or ko")
+    );
     assert_eq!(Language::from_code("ja_JP.UTF-8"), Some(Language::Ja));
     assert_eq!(Language::from_code("ko-KR"), Some(Language::Ko));
     assert_eq!(Language::from_code("C.UTF-8"), None);
+}
+
+/// A refused action is said in the console's language, the reason and the
+/// pane named in it too; the command it quotes stays as typed.
+#[test]
+fn a_refused_action_is_said_in_the_console_language() {
+    use touban::i18n::Language;
+    let mut app = App::new(loaded("default", "default"), fixed_now());
+    app.run(touban::model::Command::Scale("3".into()));
+    assert_eq!(
+        app.status().map(|m| m.text.as_str()),
+        Some(
+            "`scale 3`: the overview pane has no deployment to act on: select one in the Cluster pane's Deployments view or the Rollouts pane"
+        )
+    );
+    app.set_language(Language::Ja);
+    app.run(touban::model::Command::Scale("3".into()));
+    assert_eq!(
+        app.status().map(|m| m.text.as_str()),
+        Some(
+            "`scale 3`: 概要ペインには操作対象のデプロイメントなし: クラスタペインのデプロイメントビューかロールアウトペインで選択"
+        )
+    );
 }

@@ -4,7 +4,7 @@
 //! back is shown in a confirmation dialog. Nothing here performs I/O.
 
 use super::overlay::{CommandLine, ConfirmDialog, Confirmed, Overlay};
-use super::{App, Effect, Level};
+use super::{App, Effect, Level, Said};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::cluster::ClusterView;
 use crate::model::plan::{Plan, Refusal};
@@ -60,7 +60,7 @@ impl App {
         let target = match self.selected_deployment() {
             Ok(t) => t,
             Err(why) => {
-                self.say(Level::Error, format!("`scale {arg}`: {why}"));
+                self.say_command_why(&format!("scale {arg}"), &why);
                 return;
             }
         };
@@ -78,7 +78,7 @@ impl App {
         let target = match self.selected_deployment() {
             Ok(t) => t,
             Err(why) => {
-                self.say(Level::Error, format!("`restart`: {why}"));
+                self.say_command_why("restart", &why);
                 return;
             }
         };
@@ -98,7 +98,7 @@ impl App {
         let release = match self.selected_release() {
             Ok(r) => r,
             Err(why) => {
-                self.say(Level::Error, format!("`deploy {arg}`: {why}"));
+                self.say_command_why(&format!("deploy {arg}"), &why);
                 return;
             }
         };
@@ -107,9 +107,10 @@ impl App {
             return;
         }
         if let Err(why) = crate::exec::actions::blue_green::check_image(arg) {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!("`deploy {arg}`: {why}; e.g. `deploy iworkz/backend-api:2.15.0`"),
+                "msg-deploy-bad-image",
+                &[("arg", arg), ("why", &why)],
             );
             return;
         }
@@ -121,7 +122,7 @@ impl App {
     pub(in crate::app) fn revert(&mut self) {
         match self.selected_release() {
             Ok((target, _)) => self.ask_blue_green(target, None),
-            Err(why) => self.say(Level::Error, format!("`revert`: {why}")),
+            Err(why) => self.say_command_why("revert", &why),
         }
     }
 
@@ -131,7 +132,7 @@ impl App {
         let target = match self.selected_deployment() {
             Ok(t) => t,
             Err(why) => {
-                self.say(Level::Error, format!("`set-image {arg}`: {why}"));
+                self.say_command_why(&format!("set-image {arg}"), &why);
                 return;
             }
         };
@@ -144,9 +145,10 @@ impl App {
             return;
         }
         if let Err(why) = crate::exec::actions::blue_green::check_image(arg) {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!("`set-image {arg}`: {why}; e.g. `set-image iworkz/web-frontend:3.2.1`"),
+                "msg-set-image-bad-image",
+                &[("arg", arg), ("why", &why)],
             );
             return;
         }
@@ -168,7 +170,7 @@ impl App {
         let target = match self.selected_deployment() {
             Ok(t) => t,
             Err(why) => {
-                self.say(Level::Error, format!("`undo {arg}`: {why}"));
+                self.say_command_why(&format!("undo {arg}"), &why);
                 return;
             }
         };
@@ -193,10 +195,7 @@ impl App {
             }
             None => {
                 let Ok(revision) = arg.parse::<u32>() else {
-                    self.say(
-                        Level::Error,
-                        format!("`undo {arg}`: the revision must be a whole number, e.g. `undo 3`"),
-                    );
+                    self.say_t(Level::Error, "msg-undo-bad-revision", &[("arg", arg)]);
                     return;
                 };
                 revision
@@ -218,7 +217,7 @@ impl App {
         let alert = match self.selected_alert() {
             Ok(a) => a,
             Err(why) => {
-                self.say(Level::Error, format!("`silence`: {why}"));
+                self.say_command_why("silence", &why);
                 return;
             }
         };
@@ -235,22 +234,20 @@ impl App {
         let mut words = arg.split_whitespace();
         let duration = words.next().unwrap_or_default();
         let Ok(span) = duration.parse::<jiff::SignedDuration>() else {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "`silence {arg}`: `{duration}` is no duration: write 1h, 30m or 2h30m first"
-                ),
+                "msg-silence-bad-duration",
+                &[("arg", arg), ("duration", duration)],
             );
             return;
         };
         let longest = *self.platform.settings.max_silence_hours.get_ref();
         let seconds = u64::try_from(span.as_secs()).unwrap_or(0);
         if seconds < 60 || seconds > longest * 3600 {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "`silence {arg}`: a silence lasts from 1 minute to {longest} h (settings.max_silence_hours)"
-                ),
+                "msg-silence-too-long",
+                &[("arg", arg), ("longest", &longest.to_string())],
             );
             return;
         }
@@ -259,7 +256,11 @@ impl App {
         let matchers = match matchers {
             Ok(m) => m,
             Err(why) => {
-                self.say(Level::Error, format!("`silence`: {why}"));
+                self.say_t(
+                    Level::Error,
+                    "msg-command-why",
+                    &[("command", "silence"), ("why", &why)],
+                );
                 return;
             }
         };
@@ -284,14 +285,15 @@ impl App {
         let alert = match self.selected_alert() {
             Ok(a) => a,
             Err(why) => {
-                self.say(Level::Error, format!("`expire`: {why}"));
+                self.say_command_why("expire", &why);
                 return;
             }
         };
         if alert.silenced_by.is_empty() {
-            self.say(
+            self.say_t(
                 Level::Info,
-                format!("{} is not silenced: nothing to expire", alert.name),
+                "msg-expire-not-silenced",
+                &[("alert", &alert.name)],
             );
             return;
         }
@@ -329,25 +331,26 @@ impl App {
         let (primary, replica, subscription, kind) = match pairs.as_slice() {
             [one] => one.clone(),
             [] if arg.is_empty() => {
-                self.say(
+                self.say_t(
                     Level::Error,
-                    format!(
-                        "`{command}`: no [[replication]] pair is configured: nothing to promote"
-                    ),
+                    "msg-failover-no-pair",
+                    &[("command", command)],
                 );
                 return;
             }
             [] => {
-                self.say(
+                self.say_t(
                     Level::Error,
-                    format!("`{command} {arg}`: {arg} is the replica of no [[replication]] pair"),
+                    "msg-failover-not-a-replica",
+                    &[("command", command), ("arg", arg)],
                 );
                 return;
             }
             _ => {
-                self.say(
+                self.say_t(
                     Level::Error,
-                    format!("`{command}`: name the replica, one of the [[replication]] pairs'"),
+                    "msg-failover-name-the-replica",
+                    &[("command", command)],
                 );
                 return;
             }
@@ -400,7 +403,11 @@ impl App {
                 } else {
                     "failover-region"
                 };
-                self.say(Level::Error, format!("`{command}`: {why}"));
+                self.say_t(
+                    Level::Error,
+                    "msg-command-why",
+                    &[("command", command), ("why", &why)],
+                );
             }
         }
     }
@@ -412,12 +419,10 @@ impl App {
             return;
         };
         if db.rds.is_none() {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "`{} {arg}`: {arg} has no rds = {{ identifier, aws_region }} in the config: touban reaches RDS through its API",
-                    kind.name()
-                ),
+                "msg-rds-not-configured",
+                &[("command", kind.name()), ("arg", arg)],
             );
             return;
         }
@@ -453,12 +458,10 @@ impl App {
             .iter()
             .find(|c| c.name.get_ref() == arg.trim())
         else {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "`{} {arg}`: name a configured cache ([[caches]] name)",
-                    kind.name()
-                ),
+                "msg-cache-unknown",
+                &[("command", kind.name()), ("arg", arg)],
             );
             return;
         };
@@ -468,12 +471,11 @@ impl App {
         let kind = match (&cache.elasticache, kind) {
             (Some(_), ActionKind::CacheFailover) => ActionKind::ElastiCacheFailover,
             (Some(e), ActionKind::CachePromote) => {
-                self.say(
+                let group = e.identifier.clone();
+                self.say_t(
                     Level::Error,
-                    format!(
-                        "`cache-promote {arg}`: {arg} is ElastiCache replication group {}: ElastiCache promotes a replica itself when the primary fails (automatic failover); `:cache-failover {arg}` calls TestFailover",
-                        e.identifier
-                    ),
+                    "msg-cache-promote-elasticache",
+                    &[("arg", arg), ("group", &group)],
                 );
                 return;
             }
@@ -493,10 +495,7 @@ impl App {
             "disable-pool"
         };
         let Some(t) = &self.platform.traffic else {
-            self.say(
-                Level::Error,
-                format!("`{command}`: no [traffic] load balancer is configured"),
-            );
+            self.say_t(Level::Error, "msg-pool-no-traffic", &[("command", command)]);
             return;
         };
         let region = match arg.trim() {
@@ -507,16 +506,18 @@ impl App {
             named => Some(named.to_owned()),
         };
         let Some(region) = region else {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!("`{command}`: name the region (or select its pool in the Failover pane)"),
+                "msg-pool-name-the-region",
+                &[("command", command)],
             );
             return;
         };
         let Some(pool) = t.pools.iter().find(|p| p.region.get_ref() == &region) else {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!("`{command} {region}`: [traffic] has no pool for region {region}"),
+                "msg-pool-unknown-region",
+                &[("command", command), ("region", &region)],
             );
             return;
         };
@@ -574,9 +575,10 @@ impl App {
             .find(|d| d.name.get_ref() == arg.trim())
             .cloned();
         if found.is_none() {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!("`{command} {arg}`: name a configured database ([[databases]] name)"),
+                "msg-database-unknown",
+                &[("command", command), ("arg", arg)],
             );
         }
         found
@@ -590,12 +592,14 @@ impl App {
             return;
         };
         if db.app_roles.is_empty() {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "`{command} {arg}`: {} names no app_roles: say in its [[databases]] which roles its applications log in as",
-                    db.name.get_ref()
-                ),
+                "msg-lockout-no-roles",
+                &[
+                    ("command", command),
+                    ("arg", arg),
+                    ("database", db.name.get_ref()),
+                ],
             );
             return;
         }
@@ -612,14 +616,14 @@ impl App {
     }
 
     /// The alert selected in the Alerts pane.
-    fn selected_alert(&self) -> Result<crate::model::alert::AlertRow, String> {
+    fn selected_alert(&self) -> Result<crate::model::alert::AlertRow, Said> {
         if self.focus != Pane::Alerts {
-            return Err("select an alert first: the Alerts pane".into());
+            return Err(self.said("msg-select-alert-first", &[], &[]));
         }
         self.visible_alerts()
             .get(self.cursor(Pane::Alerts))
             .map(|a| (*a).clone())
-            .ok_or_else(|| "no alert is selected".into())
+            .ok_or_else(|| self.said("msg-select-no-alert", &[], &[]))
     }
 
     /// The Alertmanager that silences an alert: its region's.
@@ -629,12 +633,10 @@ impl App {
                 && s.region.get_ref() == &alert.region
         });
         let Some(source) = source else {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "no Alertmanager is configured in {}: add an [[alert_sources]] of kind \"alertmanager\" to silence there",
-                    alert.region
-                ),
+                "msg-silence-no-alertmanager",
+                &[("region", &alert.region)],
             );
             return None;
         };
@@ -712,31 +714,33 @@ impl App {
         }
         let (title, fields) = if region {
             (
-                "The runbook stopped: undo what it changed?",
+                self.tr("msg-dialog-runbook-stopped"),
                 vec![
-                    ("from".into(), undo.target.cluster.clone()),
-                    ("to".into(), undo.target.region.clone()),
+                    (
+                        self.tr("msg-dialog-field-from"),
+                        undo.target.cluster.clone(),
+                    ),
+                    (self.tr("msg-dialog-field-to"), undo.target.region.clone()),
                 ],
             )
         } else {
             (
-                "Failed: undo it?",
+                self.tr("msg-dialog-failed-undo"),
                 vec![
-                    ("cluster".into(), undo.target.cluster.clone()),
-                    ("namespace".into(), undo.target.namespace.clone()),
+                    (
+                        self.tr("msg-dialog-field-cluster"),
+                        undo.target.cluster.clone(),
+                    ),
+                    (
+                        self.tr("msg-dialog-field-namespace"),
+                        undo.target.namespace.clone(),
+                    ),
                 ],
             )
         };
-        let dialog = ConfirmDialog::new(
-            title,
-            fields,
-            &format!(
-                "Undo: {}. Confirm plans it; nothing runs before its own confirmation.",
-                request_title(&undo)
-            ),
-            Confirmed::Offer(undo),
-        )
-        .details(vec![why.to_owned()]);
+        let consequence = self.trf("msg-dialog-undo-offer", &[("undo", &request_title(&undo))]);
+        let dialog = ConfirmDialog::new(&title, fields, &consequence, Confirmed::Offer(undo))
+            .details(vec![why.to_owned()]);
         self.confirm_when_idle(dialog);
     }
 
@@ -746,7 +750,7 @@ impl App {
         let target = match self.selected_pod() {
             Ok(t) => t,
             Err(why) => {
-                self.say(Level::Error, format!("`delete-pod`: {why}"));
+                self.say_command_why("delete-pod", &why);
                 return;
             }
         };
@@ -760,19 +764,19 @@ impl App {
     }
 
     /// The pod selected in the Cluster pane's Pods view.
-    pub(in crate::app) fn selected_pod(&self) -> Result<Target, String> {
+    pub(in crate::app) fn selected_pod(&self) -> Result<Target, Said> {
         if self.focus != Pane::Cluster || self.cluster_view() != ClusterView::Pods {
-            return Err("select a pod first: the Cluster pane's Pods view".into());
+            return Err(self.said("msg-select-pod-first", &[], &[]));
         }
         let Some(cluster) = self.selected_cluster() else {
-            return Err("no cluster is configured".into());
+            return Err(self.said("msg-select-no-cluster", &[], &[]));
         };
         let Some(state) = self.store.cluster(cluster) else {
-            return Err(format!("{cluster} has not been listed yet"));
+            return Err(self.said("msg-select-not-listed", &[("cluster", cluster)], &[]));
         };
         let window = self.cluster_window(state, self.cursor(Pane::Cluster), 1);
         let Some((namespace, name)) = window.keys.first().and_then(|k| k.split_once('/')) else {
-            return Err(format!("no pod is selected in {cluster}"));
+            return Err(self.said("msg-select-no-pod-in", &[("cluster", cluster)], &[]));
         };
         Ok(Target {
             region: self.region_of(cluster),
@@ -800,7 +804,7 @@ impl App {
         let (release, _) = match self.selected_release() {
             Ok(r) => r,
             Err(why) => {
-                self.say(Level::Error, format!("`retarget-hpa`: {why}"));
+                self.say_command_why("retarget-hpa", &why);
                 return;
             }
         };
@@ -820,12 +824,10 @@ impl App {
                 .next()
         });
         let Some(hpa) = flagged else {
-            self.say(
+            self.say_t(
                 Level::Info,
-                format!(
-                    "no HPA of {} in {} is flagged: each scales the live colour",
-                    release.name, release.cluster
-                ),
+                "msg-retarget-none-flagged",
+                &[("release", &release.name), ("cluster", &release.cluster)],
             );
             return;
         };
@@ -858,21 +860,24 @@ impl App {
 
     /// The release of the selected deployment (its `app`, when it has a
     /// `color`) and the image its live colour runs.
-    fn selected_release(&self) -> Result<(Target, String), String> {
+    fn selected_release(&self) -> Result<(Target, String), Said> {
         let d = self.selected_deployment()?;
         let state = self
             .store
             .cluster(&d.cluster)
-            .ok_or_else(|| format!("{} has not been listed yet", d.cluster))?;
+            .ok_or_else(|| self.said("msg-select-not-listed", &[("cluster", &d.cluster)], &[]))?;
         let row = state
             .deployments
             .get(&format!("{}/{}", d.namespace, d.name))
-            .ok_or_else(|| format!("{} is not in {} any more", d.name, d.cluster))?;
+            .ok_or_else(|| {
+                self.said(
+                    "msg-select-gone",
+                    &[("name", &d.name), ("cluster", &d.cluster)],
+                    &[],
+                )
+            })?;
         let (Some(app), Some(_)) = (row.app.clone(), row.color.as_ref()) else {
-            return Err(format!(
-                "{} is no colour of a blue / green release (it has no app and color labels)",
-                d.name
-            ));
+            return Err(self.said("msg-select-not-blue-green", &[("name", &d.name)], &[]));
         };
         let live = crate::model::rollout::releases(state)
             .into_iter()
@@ -889,6 +894,13 @@ impl App {
         ))
     }
 
+    /// Says that `` `command` `` is refused, and why (in the console's
+    /// language).
+    fn say_command_why(&mut self, command: &str, why: &Said) {
+        let said = self.said("msg-command-why", &[("command", command)], &[("why", why)]);
+        self.say_said(Level::Error, said);
+    }
+
     /// The replicas a command was given; with none, the command line asks
     /// for them (`scale ` typed), and a malformed number is refused before
     /// anything is planned.
@@ -901,18 +913,21 @@ impl App {
                 CommandLine::new(themes, history).with_text(&format!("{command} ")),
             ));
             if let Err(why) = target {
-                self.say(Level::Warn, why);
+                self.say_said(Level::Warn, why);
             }
             return None;
         }
         match arg.parse::<u32>() {
             Ok(n) if n <= MAX_REPLICAS => Some(n),
             _ => {
-                self.say(
+                self.say_t(
                     Level::Error,
-                    format!(
-                        "`{command} {arg}`: the replicas must be a whole number from 0 to {MAX_REPLICAS}, e.g. `{command} 10`"
-                    ),
+                    "msg-replicas-bad-number",
+                    &[
+                        ("command", command),
+                        ("arg", arg),
+                        ("max", &MAX_REPLICAS.to_string()),
+                    ],
                 );
                 None
             }
@@ -929,7 +944,7 @@ impl App {
         let deployment = match self.selected_deployment() {
             Ok(t) => t,
             Err(why) => {
-                self.say(Level::Error, format!("`{command} {arg}`: {why}"));
+                self.say_command_why(&format!("{command} {arg}"), &why);
                 return;
             }
         };
@@ -941,12 +956,15 @@ impl App {
             })
         });
         let Some(hpa) = hpa else {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "`{command} {arg}`: no HPA scales {} in {}: `scale {arg}` sets its replicas",
-                    deployment.name, deployment.cluster
-                ),
+                "msg-hpa-none",
+                &[
+                    ("command", command),
+                    ("arg", arg),
+                    ("deployment", &deployment.name),
+                    ("cluster", &deployment.cluster),
+                ],
             );
             return;
         };
@@ -974,39 +992,39 @@ impl App {
     }
 
     /// The deployment the focused pane has selected, as a target.
-    fn selected_deployment(&self) -> Result<Target, String> {
+    fn selected_deployment(&self) -> Result<Target, Said> {
         let (cluster, namespace, name) = match self.focus {
             Pane::Cluster => {
                 let Some(cluster) = self.selected_cluster() else {
-                    return Err("no cluster is configured".into());
+                    return Err(self.said("msg-select-no-cluster", &[], &[]));
                 };
                 if self.cluster_view() != ClusterView::Deployments {
-                    return Err(
-                        "select a deployment first: the Cluster pane's Deployments view, or the Rollouts pane"
-                            .into(),
-                    );
+                    return Err(self.said("msg-select-deployment-first", &[], &[]));
                 }
                 let Some(state) = self.store.cluster(cluster) else {
-                    return Err(format!("{cluster} has not been listed yet"));
+                    return Err(self.said("msg-select-not-listed", &[("cluster", cluster)], &[]));
                 };
                 let window = self.cluster_window(state, self.cursor(Pane::Cluster), 1);
                 let Some((namespace, name)) = window.keys.first().and_then(|k| k.split_once('/'))
                 else {
-                    return Err(format!("no deployment is selected in {cluster}"));
+                    return Err(self.said(
+                        "msg-select-no-deployment-in",
+                        &[("cluster", cluster)],
+                        &[],
+                    ));
                 };
                 (cluster.to_owned(), namespace.to_owned(), name.to_owned())
             }
             Pane::Rollouts => {
                 let rows = self.rollout_rows();
                 let Some((cluster, d)) = rows.get(self.cursor(Pane::Rollouts)) else {
-                    return Err("no deployment is selected in the Rollouts pane".into());
+                    return Err(self.said("msg-select-no-deployment-rollouts", &[], &[]));
                 };
                 ((*cluster).to_owned(), d.namespace.clone(), d.name.clone())
             }
             other => {
-                return Err(format!(
-                    "the {other} pane has no deployment to act on: select one in the Cluster pane's Deployments view or the Rollouts pane"
-                ));
+                let pane = self.pane_said(other);
+                return Err(self.said("msg-select-no-deployment-pane", &[], &[("pane", &pane)]));
             }
         };
         Ok(Target {
@@ -1025,21 +1043,24 @@ impl App {
             &self.platform,
             Some(&request.target.cluster),
         ) {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "refused: {title}: touban is read-only for {} ({by} says so); nothing was planned",
-                    request.target.cluster
-                ),
+                "msg-ask-read-only",
+                &[
+                    ("title", title),
+                    ("cluster", &request.target.cluster),
+                    ("by", &by.to_string()),
+                ],
             );
             return;
         }
         let id = self.jobs.ask(request.clone(), title, self.now);
         self.effects
             .push(Effect::Exec(ExecCommand::Plan { id, request }));
-        self.say(
+        self.say_t(
             Level::Info,
-            format!("job #{}: {title}: reading the target to plan it", id.0),
+            "msg-ask-planning",
+            &[("id", &id.0.to_string()), ("title", title)],
         );
     }
 
@@ -1062,29 +1083,39 @@ impl App {
                     .clone()
                     .unwrap_or_else(|| request_title(&offer));
                 let dialog = ConfirmDialog::new(
-                    "Refused: plan this instead?",
+                    &self.tr("msg-dialog-refused-offer"),
                     if offer.target.kind == ObjectKind::Database {
-                        vec![("database".into(), offer.target.name.clone())]
+                        vec![(
+                            self.tr("msg-dialog-field-database"),
+                            offer.target.name.clone(),
+                        )]
                     } else {
                         vec![
-                            ("cluster".into(), offer.target.cluster.clone()),
-                            ("namespace".into(), offer.target.namespace.clone()),
+                            (
+                                self.tr("msg-dialog-field-cluster"),
+                                offer.target.cluster.clone(),
+                            ),
+                            (
+                                self.tr("msg-dialog-field-namespace"),
+                                offer.target.namespace.clone(),
+                            ),
                         ]
                     },
-                    &format!("Instead: {instead}. Confirm plans it; nothing runs before its own confirmation."),
+                    &self.trf("msg-dialog-instead-offer", &[("instead", &instead)]),
                     Confirmed::Offer(offer),
                 )
                 .details(vec![refusal.why.clone()]);
-                self.say(Level::Warn, format!("refused: {}", refusal.why));
+                self.say_t(Level::Warn, "msg-refused", &[("why", &refusal.why)]);
                 self.confirm_when_idle(dialog);
             }
-            Err(refusal) => {
-                let text = match &refusal.instead {
-                    Some(instead) => format!("refused: {}; instead: {instead}", refusal.why),
-                    None => format!("refused: {}", refusal.why),
-                };
-                self.say(Level::Error, text);
-            }
+            Err(refusal) => match &refusal.instead {
+                Some(instead) => self.say_t(
+                    Level::Error,
+                    "msg-refused-instead",
+                    &[("why", &refusal.why), ("instead", instead)],
+                ),
+                None => self.say_t(Level::Error, "msg-refused", &[("why", &refusal.why)]),
+            },
         }
     }
 
@@ -1113,25 +1144,23 @@ impl App {
         let kind: &'static str = t.kind.into();
         let mut details = Vec::new();
         if let Some(why) = &plan.lease_override {
-            details.push(format!(
-                "⚠ No Lease: {why}. Type override to run it anyway."
-            ));
+            details.push(self.trf("msg-dialog-no-lease", &[("why", why)]));
         } else if let Some(at) = &plan.lease {
-            details.push(format!(
-                "Lease held in the coordination cluster {} ({})",
-                at.cluster, at.namespace
+            details.push(self.trf(
+                "msg-dialog-lease-held",
+                &[("cluster", &at.cluster), ("namespace", &at.namespace)],
             ));
         }
         if !plan.changes.is_empty() {
             details.push(String::new());
-            details.push("Changes:".to_owned());
+            details.push(self.tr("msg-dialog-changes"));
             details.extend(plan.changes.iter().map(|c| format!("  {c}")));
             if let Some(dry) = &plan.dry_run {
                 details.push(format!("  ✓ {dry}"));
             }
         }
         details.push(String::new());
-        details.push("Plan:".to_owned());
+        details.push(self.tr("msg-dialog-plan"));
         // The namespace is named above: calls are shown from it on.
         let within = format!("/namespaces/{}/", t.namespace);
         for (i, step) in plan.steps.iter().enumerate() {
@@ -1146,22 +1175,25 @@ impl App {
             details.push(format!("   {call}"));
         }
         let consequence = match &plan.undo {
-            Some(undo) => format!("Undo: {undo}. Dry run checks every write, changing nothing."),
-            None => "Nothing undoes it. Dry run checks every write, changing nothing.".to_owned(),
+            Some(undo) => self.trf("msg-dialog-plan-undo", &[("undo", undo)]),
+            None => self.tr("msg-dialog-plan-no-undo"),
         };
         let mut dialog = ConfirmDialog::new(
             &capitalised(&plan.title),
             if t.kind == ObjectKind::Database {
                 vec![
-                    ("region".into(), region),
-                    ("database".into(), t.name.clone()),
+                    (self.tr("msg-dialog-field-region"), region),
+                    (self.tr("msg-dialog-field-database"), t.name.clone()),
                 ]
             } else {
                 vec![
-                    ("region".into(), region),
-                    ("cluster".into(), t.cluster.clone()),
-                    ("namespace".into(), t.namespace.clone()),
-                    ("object".into(), format!("{kind} {}", t.name)),
+                    (self.tr("msg-dialog-field-region"), region),
+                    (self.tr("msg-dialog-field-cluster"), t.cluster.clone()),
+                    (self.tr("msg-dialog-field-namespace"), t.namespace.clone()),
+                    (
+                        self.tr("msg-dialog-field-object"),
+                        format!("{kind} {}", t.name),
+                    ),
                 ]
             },
             &consequence,
@@ -1178,23 +1210,29 @@ impl App {
     /// The operator confirmed or declined a job's plan.
     pub(in crate::app) fn decided(&mut self, id: JobId, confirmed: Option<(bool, String)>) {
         let Some((dry_run, reason)) = confirmed else {
-            self.say(
+            self.say_t(
                 Level::Info,
-                format!("job #{} not confirmed: nothing done", id.0),
+                "msg-job-not-confirmed",
+                &[("id", &id.0.to_string())],
             );
             self.effects.push(Effect::Exec(ExecCommand::Decline { id }));
             return;
         };
         self.jobs.confirmed(id);
-        let what = if dry_run { "dry run" } else { "job" };
+        let message = if dry_run {
+            "msg-job-dry-run-confirmed"
+        } else {
+            "msg-job-confirmed"
+        };
         let key = self
             .keymap
             .chord_for(Pane::Jobs, &crate::model::Command::Focus(Pane::Jobs))
             .map(|k| format!(" ({k})"))
             .unwrap_or_default();
-        self.say(
+        self.say_t(
             Level::Info,
-            format!("{what} #{} confirmed: the Jobs pane{key} follows it", id.0),
+            message,
+            &[("id", &id.0.to_string()), ("key", &key)],
         );
         self.effects.push(Effect::Exec(ExecCommand::Confirm {
             id,
@@ -1207,10 +1245,7 @@ impl App {
     /// ended unfinished is forgotten.
     pub(in crate::app) fn cancel_job(&mut self) {
         if self.focus != Pane::Jobs {
-            self.say(
-                Level::Info,
-                "select a job in the Jobs pane to cancel it".into(),
-            );
+            self.say_t(Level::Info, "msg-job-select-to-cancel", &[]);
             return;
         }
         let jobs = self.visible_jobs().len();
@@ -1229,27 +1264,30 @@ impl App {
         match selected {
             Some((id, None)) => {
                 self.effects.push(Effect::Exec(ExecCommand::Cancel { id }));
-                self.say(
+                self.say_t(
                     Level::Info,
-                    format!("job #{}: cancelling (it stops before its next step)", id.0),
+                    "msg-job-cancelling",
+                    &[("id", &id.0.to_string())],
                 );
             }
             // Ended unfinished: forgotten, no longer offered for resume
             // (its checkpoint goes).
             Some((id, Some(JobOutcome::Failed(_) | JobOutcome::Cancelled))) => {
                 self.effects.push(Effect::Exec(ExecCommand::Cancel { id }));
-                self.say(
+                self.say_t(
                     Level::Info,
-                    format!(
-                        "job #{}: forgotten (it is not offered for resume any more)",
-                        id.0
-                    ),
+                    "msg-job-forgotten",
+                    &[("id", &id.0.to_string())],
                 );
             }
             Some((id, Some(_))) => {
-                self.say(Level::Info, format!("job #{} has ended already", id.0));
+                self.say_t(
+                    Level::Info,
+                    "msg-job-ended-already",
+                    &[("id", &id.0.to_string())],
+                );
             }
-            None => self.say(Level::Info, "no job is selected".into()),
+            None => self.say_t(Level::Info, "msg-job-none-selected", &[]),
         }
     }
 
@@ -1257,10 +1295,7 @@ impl App {
     /// on.
     pub(in crate::app) fn proceed_job(&mut self) {
         if self.focus != Pane::Jobs {
-            self.say(
-                Level::Info,
-                "select a job in the Jobs pane to let it go on".into(),
-            );
+            self.say_t(Level::Info, "msg-job-select-to-proceed", &[]);
             return;
         }
         let selected = self
@@ -1270,15 +1305,20 @@ impl App {
         match selected {
             Some((id, true)) => {
                 self.effects.push(Effect::Exec(ExecCommand::Proceed { id }));
-                self.say(
+                self.say_t(
                     Level::Info,
-                    format!("job #{}: going on (if it waits at a gate)", id.0),
+                    "msg-job-going-on",
+                    &[("id", &id.0.to_string())],
                 );
             }
             Some((id, false)) => {
-                self.say(Level::Info, format!("job #{} has ended already", id.0));
+                self.say_t(
+                    Level::Info,
+                    "msg-job-ended-already",
+                    &[("id", &id.0.to_string())],
+                );
             }
-            None => self.say(Level::Info, "no job is selected".into()),
+            None => self.say_t(Level::Info, "msg-job-none-selected", &[]),
         }
     }
 
@@ -1286,10 +1326,7 @@ impl App {
     /// its first step (each step converges).
     pub(in crate::app) fn resume_job(&mut self) {
         if self.focus != Pane::Jobs {
-            self.say(
-                Level::Info,
-                "select a job in the Jobs pane to resume it".into(),
-            );
+            self.say_t(Level::Info, "msg-job-select-to-resume", &[]);
             return;
         }
         let selected = self
@@ -1300,22 +1337,14 @@ impl App {
             Some((id, Some(JobOutcome::Failed(_) | JobOutcome::Cancelled))) => {
                 self.jobs.resumed(id);
                 self.effects.push(Effect::Exec(ExecCommand::Resume { id }));
-                self.say(
-                    Level::Info,
-                    format!(
-                        "job #{}: resumed from its first step (what is done is not done again)",
-                        id.0
-                    ),
-                );
+                self.say_t(Level::Info, "msg-job-resumed", &[("id", &id.0.to_string())]);
             }
-            Some((id, _)) => self.say(
+            Some((id, _)) => self.say_t(
                 Level::Info,
-                format!(
-                    "job #{} did not fail and was not cancelled: nothing to resume",
-                    id.0
-                ),
+                "msg-job-nothing-to-resume",
+                &[("id", &id.0.to_string())],
             ),
-            None => self.say(Level::Info, "no job is selected".into()),
+            None => self.say_t(Level::Info, "msg-job-none-selected", &[]),
         }
     }
 }

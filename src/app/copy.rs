@@ -10,7 +10,7 @@ use crate::model::cluster::{ClusterView, ObjectRef};
 
 use super::App;
 use super::effect::Effect;
-use super::notices::Level;
+use super::notices::{Level, Said};
 use super::overlay::Overlay;
 
 /// The most text one copy writes. Terminals drop longer OSC 52 sequences
@@ -23,10 +23,9 @@ impl App {
     /// detail or alert view shows.
     pub(in crate::app) fn copy_name(&mut self) {
         let Some((what, name)) = self.selected_name() else {
-            self.say(
-                Level::Info,
-                format!("nothing selected in the {} pane to copy", self.focus),
-            );
+            let pane = self.pane_said(self.focus);
+            let said = self.said("msg-copy-nothing-selected", &[], &[("pane", &pane)]);
+            self.say_said(Level::Info, said);
             return;
         };
         self.copy(&what, name);
@@ -41,27 +40,28 @@ impl App {
                 .get(self.cursor(Pane::Alerts))
                 .map(|a| (a.name.clone(), labels_text(&a.labels)));
             match labels {
-                Some((name, text)) => self.copy(&format!("the labels of alert {name}"), text),
-                None => self.say(Level::Info, "no alert selected to copy".to_owned()),
+                Some((name, text)) => {
+                    let what = self.said("msg-copy-what-alert-labels", &[("alert", &name)], &[]);
+                    self.copy(&what, text);
+                }
+                None => self.say_t(Level::Info, "msg-copy-no-alert", &[]),
             }
             return;
         }
         let Some(object) = self.selected_object() else {
-            self.say(
-                Level::Info,
-                format!(
-                    "the {} pane's rows have no YAML: {} copies the name",
-                    self.focus,
-                    self.key_hint(&crate::model::Command::Copy)
-                        .unwrap_or_else(|| ":copy".into())
-                ),
-            );
+            let pane = self.pane_said(self.focus);
+            let key = self
+                .key_hint(&crate::model::Command::Copy)
+                .unwrap_or_else(|| ":copy".into());
+            let said = self.said("msg-copy-no-yaml", &[("key", &key)], &[("pane", &pane)]);
+            self.say_said(Level::Info, said);
             return;
         };
         self.panes.copy_pending = Some(object.clone());
-        self.say(
+        self.say_t(
             Level::Info,
-            format!("fetching {} {} to copy its YAML", object.kind, object.name),
+            "msg-copy-fetching",
+            &[("kind", object.kind), ("name", &object.name)],
         );
         self.effects.push(Effect::FetchDetail(object));
     }
@@ -74,7 +74,11 @@ impl App {
                 text: Some(Ok(yaml)),
                 ..
             }) => Some((
-                format!("the YAML of {} {}", object.kind, object.name),
+                self.said(
+                    "msg-copy-what-yaml",
+                    &[("kind", object.kind), ("name", &object.name)],
+                    &[],
+                ),
                 yaml.clone(),
             )),
             Some(Overlay::Alert { fingerprint, .. }) => self
@@ -84,7 +88,7 @@ impl App {
                 .find(|a| &a.fingerprint == fingerprint)
                 .map(|a| {
                     (
-                        format!("the labels of alert {}", a.name),
+                        self.said("msg-copy-what-alert-labels", &[("alert", &a.name)], &[]),
                         labels_text(&a.labels),
                     )
                 }),
@@ -92,7 +96,7 @@ impl App {
         };
         match shown {
             Some((what, text)) => self.copy(&what, text),
-            None => self.say(Level::Info, "nothing here to copy yet".to_owned()),
+            None => self.say_t(Level::Info, "msg-copy-nothing-here", &[]),
         }
     }
 
@@ -107,58 +111,65 @@ impl App {
         }
         self.panes.copy_pending = None;
         match yaml {
-            Ok(text) => self.copy(
-                &format!("the YAML of {} {}", object.kind, object.name),
-                text.clone(),
-            ),
-            Err(e) => self.say(
+            Ok(text) => {
+                let what = self.said(
+                    "msg-copy-what-yaml",
+                    &[("kind", object.kind), ("name", &object.name)],
+                    &[],
+                );
+                self.copy(&what, text.clone());
+            }
+            Err(e) => self.say_t(
                 Level::Error,
-                format!("cannot copy {} {}: {e}", object.kind, object.name),
+                "msg-copy-failed",
+                &[("kind", object.kind), ("name", &object.name), ("why", e)],
             ),
         }
     }
 
-    pub(in crate::app) fn copy(&mut self, what: &str, text: String) {
+    /// Copies `text`, `what` it is (said in the message).
+    pub(in crate::app) fn copy(&mut self, what: &Said, text: String) {
+        let bytes = text.len().to_string();
         if text.len() > COPY_MAX {
-            self.say(
-                Level::Warn,
-                format!(
-                    "{what} is {} bytes: more than the {COPY_MAX} a terminal takes through OSC 52; not copied",
-                    text.len()
-                ),
+            let said = self.said(
+                "msg-copy-too-long",
+                &[("bytes", &bytes), ("max", &COPY_MAX.to_string())],
+                &[("what", what)],
             );
+            self.say_said(Level::Warn, said);
             return;
         }
-        self.say(
-            Level::Info,
-            format!("copied {what} ({} bytes) through OSC 52", text.len()),
-        );
+        let said = self.said("msg-copy-copied", &[("bytes", &bytes)], &[("what", what)]);
+        self.say_said(Level::Info, said);
         self.effects.push(Effect::Copy(text));
     }
 
     /// What `y` copies in the focused pane: what it is, and its name.
-    fn selected_name(&self) -> Option<(String, String)> {
+    fn selected_name(&self) -> Option<(Said, String)> {
         let cursor = self.cursor(self.focus);
+        let name_of = |kind: &str| self.said("msg-copy-what-name", &[("kind", kind)], &[]);
         match self.focus {
             Pane::Overview => self
                 .platform
                 .clusters
                 .get(cursor)
-                .map(|c| ("cluster name".to_owned(), c.name.get_ref().clone())),
+                .map(|c| (name_of("cluster"), c.name.get_ref().clone())),
             Pane::Cluster | Pane::Rollouts => self
                 .selected_object()
-                .map(|o| (format!("{} name", o.kind.to_lowercase()), o.name)),
+                .map(|o| (name_of(o.kind.to_lowercase().as_str()), o.name)),
             Pane::Alerts => self
                 .visible_alerts()
                 .get(cursor)
-                .map(|a| ("alert name".to_owned(), a.name.clone())),
+                .map(|a| (name_of("alert"), a.name.clone())),
             Pane::Data | Pane::Ai | Pane::Failover | Pane::Scaling => self
                 .selected_source(self.focus)
-                .map(|id| (format!("{} name", id.kind.label()), id.name)),
-            Pane::Jobs => self
-                .visible_jobs()
-                .get(cursor)
-                .map(|j| ("job title".to_owned(), j.title.clone())),
+                .map(|id| (name_of(id.kind.label()), id.name)),
+            Pane::Jobs => self.visible_jobs().get(cursor).map(|j| {
+                (
+                    self.said("msg-copy-what-job-title", &[], &[]),
+                    j.title.clone(),
+                )
+            }),
         }
     }
 

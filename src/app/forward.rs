@@ -95,19 +95,23 @@ impl App {
         let pod = match self.selected_pod() {
             Ok(pod) => pod,
             Err(why) => {
-                self.say(Level::Info, format!("{what}: {why}"));
+                let said = self.said("msg-forward-no-pod", &[("what", what)], &[("why", &why)]);
+                self.say_said(Level::Info, said);
                 return None;
             }
         };
         if let Some(by) =
             crate::config::read_only_for(self.read_only_flag, &self.platform, Some(&pod.cluster))
         {
-            self.say(
+            self.say_t(
                 Level::Error,
-                format!(
-                    "refused: {what} in pod/{}: touban is read-only for {} ({by} says so), and a {what} can change anything in the pod",
-                    pod.name, pod.cluster
-                ),
+                "msg-forward-read-only",
+                &[
+                    ("what", what),
+                    ("pod", &pod.name),
+                    ("cluster", &pod.cluster),
+                    ("by", &by.to_string()),
+                ],
             );
             return None;
         }
@@ -149,13 +153,18 @@ impl App {
     pub(in crate::app) fn handed_back(&mut self, what: &str, result: &HandedBack) {
         self.dirty = true;
         match result {
-            Ok(Some(0)) => self.say(Level::Info, format!("{what} ended; the console is back")),
-            Ok(Some(code)) => self.say(
+            Ok(Some(0)) => self.say_t(Level::Info, "msg-handoff-ended", &[("what", what)]),
+            Ok(Some(code)) => self.say_t(
                 Level::Warn,
-                format!("{what}: kubectl exited with status {code} (its message was on the screen before the console came back)"),
+                "msg-handoff-exit-status",
+                &[("what", what), ("code", &code.to_string())],
             ),
-            Ok(None) => self.say(Level::Warn, format!("{what}: kubectl was killed by a signal")),
-            Err(why) => self.say(Level::Error, format!("{what}: {why}")),
+            Ok(None) => self.say_t(Level::Warn, "msg-handoff-killed", &[("what", what)]),
+            Err(why) => self.say_t(
+                Level::Error,
+                "msg-handoff-failed",
+                &[("what", what), ("why", why)],
+            ),
         }
     }
 
@@ -177,20 +186,18 @@ impl App {
             );
             self.open_command_line(&text);
             if declared.is_none() {
-                self.say(
-                    Level::Info,
-                    format!(
-                        "pod/{} declares no container port: type the pod's port, or LOCAL:PORT",
-                        pod.name
-                    ),
-                );
+                self.say_t(Level::Info, "msg-forward-no-port", &[("pod", &pod.name)]);
             }
             return;
         }
         let (local, remote) = match forward::parse_ports(arg) {
             Ok(ports) => ports,
             Err(why) => {
-                self.say(Level::Error, format!("`port-forward {arg}`: {why}"));
+                self.say_t(
+                    Level::Error,
+                    "msg-command-why",
+                    &[("command", &format!("port-forward {arg}")), ("why", &why)],
+                );
                 return;
             }
         };
@@ -218,13 +225,10 @@ impl App {
             state: ForwardState::Starting,
             started: self.now,
         };
-        self.say(
+        self.say_t(
             Level::Info,
-            format!(
-                "pf{}: {} starting (the Jobs pane lists it)",
-                id.0,
-                row.title()
-            ),
+            "msg-forward-starting",
+            &[("id", &id.0.to_string()), ("title", &row.title())],
         );
         self.forwards.rows.push(row);
         self.effects
@@ -243,20 +247,29 @@ impl App {
         let Some(row) = self.forwards.rows.iter_mut().find(|r| r.id == id) else {
             return;
         };
+        let number = id.0.to_string();
         let message = match &state {
             ForwardState::Listening(local) => Some((
                 Level::Info,
-                format!("pf{}: {local} → pod/{}:{}", id.0, row.pod.name, row.remote),
+                "msg-forward-listening",
+                vec![
+                    ("id", number),
+                    ("local", local.clone()),
+                    ("pod", row.pod.name.clone()),
+                    ("port", row.remote.to_string()),
+                ],
             )),
             ForwardState::Ended(why) => Some((
                 Level::Warn,
-                format!("pf{}: {} ended: {why}", id.0, row.title()),
+                "msg-forward-ended",
+                vec![("id", number), ("title", row.title()), ("why", why.clone())],
             )),
             ForwardState::Starting | ForwardState::Stopped => None,
         };
         row.state = state;
-        if let Some((level, text)) = message {
-            self.say(level, text);
+        if let Some((level, message, args)) = message {
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            self.say_t(level, message, &args);
         }
     }
 
@@ -269,10 +282,19 @@ impl App {
         let id = row.id;
         if row.is_live() {
             self.effects.push(Effect::Forward(ForwardCommand::Stop(id)));
-            self.say(Level::Info, format!("pf{}: stopping {}", id.0, row.title()));
+            let title = row.title();
+            self.say_t(
+                Level::Info,
+                "msg-forward-stopping",
+                &[("id", &id.0.to_string()), ("title", &title)],
+            );
         } else {
             self.forwards.rows.remove(index);
-            self.say(Level::Info, format!("pf{}: forgotten", id.0));
+            self.say_t(
+                Level::Info,
+                "msg-forward-forgotten",
+                &[("id", &id.0.to_string())],
+            );
         }
         self.dirty = true;
     }

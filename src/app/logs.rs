@@ -227,10 +227,7 @@ impl App {
             _ => None,
         };
         let Some(object) = object else {
-            self.say(
-                Level::Info,
-                "select a pod or a deployment (Cluster or Rollouts pane) to see its log".to_owned(),
-            );
+            self.say_t(Level::Info, "msg-logs-select", &[]);
             return;
         };
         self.open_view(object);
@@ -281,21 +278,24 @@ impl App {
                     stem: stem.clone(),
                     text,
                 });
-                self.say(Level::Info, format!("saving {lines} lines as {stem}.log"));
+                self.say_t(
+                    Level::Info,
+                    "msg-logs-saving",
+                    &[("lines", &lines.to_string()), ("stem", &stem)],
+                );
             }
             LogAction::Copy { all } => {
-                let (what, text) = if all {
-                    (
-                        format!("every line of the log ({} lines)", view.ring.len()),
-                        view.ring.text(),
-                    )
+                let (what, lines, text) = if all {
+                    ("msg-copy-what-log-all", view.ring.len(), view.ring.text())
                 } else {
                     let shown = view.shown();
                     (
-                        format!("the {} log lines on screen", shown.len()),
+                        "msg-copy-what-log-shown",
+                        shown.len(),
                         view.ring.text_of(shown),
                     )
                 };
+                let what = self.said(what, &[("n", &lines.to_string())], &[]);
                 self.copy(&what, text);
             }
             LogAction::NextContainer => self.next_container(),
@@ -322,10 +322,7 @@ impl App {
         let object = view.object.clone();
         let current = view.params.clone();
         if object.kind != "Pod" {
-            self.say(
-                Level::Info,
-                "a deployment's log interleaves its pods: open one pod's log (Pods view) to choose its container".to_owned(),
-            );
+            self.say_t(Level::Info, "msg-logs-deployment-containers", &[]);
             return;
         }
         let names = self
@@ -338,12 +335,10 @@ impl App {
             .map(|p| p.container_names.clone())
             .unwrap_or_default();
         if names.len() < 2 {
-            self.say(
+            self.say_t(
                 Level::Info,
-                format!(
-                    "pod/{} has one container: no other log to choose",
-                    object.name
-                ),
+                "msg-logs-one-container",
+                &[("pod", &object.name)],
             );
             return;
         }
@@ -359,13 +354,18 @@ impl App {
             container: next.clone(),
             ..current
         };
-        self.say(
-            Level::Info,
-            match next {
-                Some(c) => format!("pod/{}: the log of container {c}", object.name),
-                None => format!("pod/{}: the default container's log", object.name),
-            },
-        );
+        match &next {
+            Some(c) => self.say_t(
+                Level::Info,
+                "msg-logs-container",
+                &[("pod", &object.name), ("container", c)],
+            ),
+            None => self.say_t(
+                Level::Info,
+                "msg-logs-default-container",
+                &[("pod", &object.name)],
+            ),
+        }
         self.log_action(LogAction::Reopen(params));
     }
 

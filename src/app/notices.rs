@@ -22,6 +22,17 @@ pub struct Message {
     pub text: String,
 }
 
+/// Words for the operator in English, for the log, and in the console's
+/// language, shown: a message of the catalogues, or a phrase of one that
+/// another message takes as an argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// In English.
+    pub english: String,
+    /// In the console's language.
+    pub shown: String,
+}
+
 /// Every message of the session, and the footer's.
 #[derive(Debug, Default)]
 pub struct Notices {
@@ -32,12 +43,20 @@ pub struct Notices {
 impl Notices {
     /// Says something: logged, kept, and shown in the footer.
     pub fn say(&mut self, level: Level, text: String) {
+        let logged = text.clone();
+        self.say_shown(level, &logged, text);
+    }
+
+    /// Says something in two languages: `logged` (English) goes to the
+    /// log, `shown` (the console's language) is kept and shown in the
+    /// footer.
+    pub fn say_shown(&mut self, level: Level, logged: &str, shown: String) {
         match level {
-            Level::Info => tracing::info!("{text}"),
-            Level::Warn => tracing::warn!("{text}"),
-            Level::Error => tracing::error!("{text}"),
+            Level::Info => tracing::info!("{logged}"),
+            Level::Warn => tracing::warn!("{logged}"),
+            Level::Error => tracing::error!("{logged}"),
         }
-        let message = Message { level, text };
+        let message = Message { level, text: shown };
         self.messages.push(message.clone());
         self.status = Some(message);
     }

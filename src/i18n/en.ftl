@@ -407,3 +407,127 @@ logs-lines = { $n } lines
 logs-dropped = { $n } older dropped
 logs-keys = f follow · / search · n N next/prev · w wrap · p previous · t since · c container · y Y copy · s save · esc close
 word-healthy-ready-within-thresholds = healthy, ready, within thresholds
+
+## Status-line messages
+# The footer's message and the `:messages` list (logged in English), and
+# the fixed sentences of confirmation dialogs.
+# At start, and the command line
+msg-start-warnings = { $n } warning(s) at start: { $key } shows them
+msg-command-unknown = :{ $text }: { $why }
+msg-command-why = `{ $command }`: { $why }
+msg-filter-no-table = the { $pane } pane has no table to filter
+msg-theme-broken = theme `{ $name }` could not be loaded: { $at }: { $why }
+msg-theme-unknown = unknown theme `{ $name }`: expected one of { $known }
+msg-language-unknown = unknown language `{ $code }`: expected en, ja or ko
+# What an action acts on
+msg-select-no-cluster = no cluster is configured
+msg-select-deployment-first = select a deployment first: the Cluster pane's Deployments view, or the Rollouts pane
+msg-select-not-listed = { $cluster } has not been listed yet
+msg-select-no-deployment-in = no deployment is selected in { $cluster }
+msg-select-no-deployment-rollouts = no deployment is selected in the Rollouts pane
+msg-select-no-deployment-pane = the { $pane } pane has no deployment to act on: select one in the Cluster pane's Deployments view or the Rollouts pane
+msg-select-pod-first = select a pod first: the Cluster pane's Pods view
+msg-select-no-pod-in = no pod is selected in { $cluster }
+msg-select-gone = { $name } is not in { $cluster } any more
+msg-select-not-blue-green = { $name } is no colour of a blue / green release (it has no app and color labels)
+msg-select-alert-first = select an alert first: the Alerts pane
+msg-select-no-alert = no alert is selected
+# Actions: their arguments, and the safety gate
+msg-replicas-bad-number = `{ $command } { $arg }`: the replicas must be a whole number from 0 to { $max }, e.g. `{ $command } 10`
+msg-hpa-none = `{ $command } { $arg }`: no HPA scales { $deployment } in { $cluster }: `scale { $arg }` sets its replicas
+msg-deploy-bad-image = `deploy { $arg }`: { $why }; e.g. `deploy iworkz/backend-api:2.15.0`
+msg-set-image-bad-image = `set-image { $arg }`: { $why }; e.g. `set-image iworkz/web-frontend:3.2.1`
+msg-undo-bad-revision = `undo { $arg }`: the revision must be a whole number, e.g. `undo 3`
+msg-silence-bad-duration = `silence { $arg }`: `{ $duration }` is no duration: write 1h, 30m or 2h30m first
+msg-silence-too-long = `silence { $arg }`: a silence lasts from 1 minute to { $longest } h (settings.max_silence_hours)
+msg-silence-no-alertmanager = no Alertmanager is configured in { $region }: add an [[alert_sources]] of kind "alertmanager" to silence there
+msg-expire-not-silenced = { $alert } is not silenced: nothing to expire
+msg-failover-no-pair = `{ $command }`: no [[replication]] pair is configured: nothing to promote
+msg-failover-not-a-replica = `{ $command } { $arg }`: { $arg } is the replica of no [[replication]] pair
+msg-failover-name-the-replica = `{ $command }`: name the replica, one of the [[replication]] pairs'
+msg-rds-not-configured = `{ $command } { $arg }`: { $arg } has no rds = {"{"} identifier, aws_region {"}"} in the config: touban reaches RDS through its API
+msg-cache-unknown = `{ $command } { $arg }`: name a configured cache ([[caches]] name)
+msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg } is ElastiCache replication group { $group }: ElastiCache promotes a replica itself when the primary fails (automatic failover); `:cache-failover { $arg }` calls TestFailover
+msg-pool-no-traffic = `{ $command }`: no [traffic] load balancer is configured
+msg-pool-name-the-region = `{ $command }`: name the region (or select its pool in the Failover pane)
+msg-pool-unknown-region = `{ $command } { $region }`: [traffic] has no pool for region { $region }
+msg-database-unknown = `{ $command } { $arg }`: name a configured database ([[databases]] name)
+msg-lockout-no-roles = `{ $command } { $arg }`: { $database } names no app_roles: say in its [[databases]] which roles its applications log in as
+msg-retarget-none-flagged = no HPA of { $release } in { $cluster } is flagged: each scales the live colour
+msg-ask-read-only = refused: { $title }: touban is read-only for { $cluster } ({ $by } says so); nothing was planned
+msg-ask-planning = job #{ $id }: { $title }: reading the target to plan it
+msg-refused = refused: { $why }
+msg-refused-instead = refused: { $why }; instead: { $instead }
+# Jobs
+msg-job-not-confirmed = job #{ $id } not confirmed: nothing done
+msg-job-confirmed = job #{ $id } confirmed: the Jobs pane{ $key } follows it
+msg-job-dry-run-confirmed = dry run #{ $id } confirmed: the Jobs pane{ $key } follows it
+msg-job-select-to-cancel = select a job in the Jobs pane to cancel it
+msg-job-cancelling = job #{ $id }: cancelling (it stops before its next step)
+msg-job-forgotten = job #{ $id }: forgotten (it is not offered for resume any more)
+msg-job-ended-already = job #{ $id } has ended already
+msg-job-none-selected = no job is selected
+msg-job-select-to-proceed = select a job in the Jobs pane to let it go on
+msg-job-going-on = job #{ $id }: going on (if it waits at a gate)
+msg-job-select-to-resume = select a job in the Jobs pane to resume it
+msg-job-resumed = job #{ $id }: resumed from its first step (what is done is not done again)
+msg-job-nothing-to-resume = job #{ $id } did not fail and was not cancelled: nothing to resume
+# A shell in a pod, and port-forwards
+msg-forward-no-pod = { $what }: { $why }
+msg-forward-read-only = refused: { $what } in pod/{ $pod }: touban is read-only for { $cluster } ({ $by } says so), and a { $what } can change anything in the pod
+msg-handoff-ended = { $what } ended; the console is back
+msg-handoff-exit-status = { $what }: kubectl exited with status { $code } (its message was on the screen before the console came back)
+msg-handoff-killed = { $what }: kubectl was killed by a signal
+msg-handoff-failed = { $what }: { $why }
+msg-forward-no-port = pod/{ $pod } declares no container port: type the pod's port, or LOCAL:PORT
+msg-forward-starting = pf{ $id }: { $title } starting (the Jobs pane lists it)
+msg-forward-listening = pf{ $id }: { $local } → pod/{ $pod }:{ $port }
+msg-forward-ended = pf{ $id }: { $title } ended: { $why }
+msg-forward-stopping = pf{ $id }: stopping { $title }
+msg-forward-forgotten = pf{ $id }: forgotten
+# Alerts, logs, copies
+msg-jump-no-target = { $alert }: its labels name no workload, database or node
+msg-logs-select = select a pod or a deployment (Cluster or Rollouts pane) to see its log
+msg-logs-saving = saving { $lines } lines as { $stem }.log
+msg-logs-deployment-containers = a deployment's log interleaves its pods: open one pod's log (Pods view) to choose its container
+msg-logs-one-container = pod/{ $pod } has one container: no other log to choose
+msg-logs-container = pod/{ $pod }: the log of container { $container }
+msg-logs-default-container = pod/{ $pod }: the default container's log
+msg-copy-nothing-selected = nothing selected in the { $pane } pane to copy
+msg-copy-no-alert = no alert selected to copy
+msg-copy-no-yaml = the { $pane } pane's rows have no YAML: { $key } copies the name
+msg-copy-fetching = fetching { $kind } { $name } to copy its YAML
+msg-copy-nothing-here = nothing here to copy yet
+msg-copy-failed = cannot copy { $kind } { $name }: { $why }
+msg-copy-too-long = { $what } is { $bytes } bytes: more than the { $max } a terminal takes through OSC 52; not copied
+msg-copy-copied = copied { $what } ({ $bytes } bytes) through OSC 52
+msg-copy-what-name = { $kind } name
+msg-copy-what-job-title = job title
+msg-copy-what-alert-labels = the labels of alert { $alert }
+msg-copy-what-yaml = the YAML of { $kind } { $name }
+msg-copy-what-log-all = every line of the log ({ $n } lines)
+msg-copy-what-log-shown = the { $n } log lines on screen
+# Confirmation dialogs: titles, fields, sentences
+msg-dialog-leave-wall = Leave the wallboard
+msg-dialog-leave-wall-body = The shared screen goes back to the shell.
+msg-dialog-quit = Quit touban
+msg-dialog-quit-body = Jobs still running are cancelled between steps; resumable ones converge when run again.
+msg-dialog-field-running-jobs = running jobs
+msg-dialog-runbook-stopped = The runbook stopped: undo what it changed?
+msg-dialog-failed-undo = Failed: undo it?
+msg-dialog-undo-offer = Undo: { $undo }. Confirm plans it; nothing runs before its own confirmation.
+msg-dialog-refused-offer = Refused: plan this instead?
+msg-dialog-instead-offer = Instead: { $instead }. Confirm plans it; nothing runs before its own confirmation.
+msg-dialog-no-lease = ⚠ No Lease: { $why }. Type override to run it anyway.
+msg-dialog-lease-held = Lease held in the coordination cluster { $cluster } ({ $namespace })
+msg-dialog-changes = Changes:
+msg-dialog-plan = Plan:
+msg-dialog-plan-undo = Undo: { $undo }. Dry run checks every write, changing nothing.
+msg-dialog-plan-no-undo = Nothing undoes it. Dry run checks every write, changing nothing.
+msg-dialog-field-region = region
+msg-dialog-field-cluster = cluster
+msg-dialog-field-namespace = namespace
+msg-dialog-field-database = database
+msg-dialog-field-object = object
+msg-dialog-field-from = from
+msg-dialog-field-to = to

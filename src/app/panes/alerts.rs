@@ -82,10 +82,9 @@ impl App {
             .map(|a| a.name.get_ref().as_str())
             .collect();
         let Some(target) = alert::target(&a, &databases, &ai) else {
-            self.notices.say(
-                Level::Info,
-                format!("{}: its labels name no workload, database or node", a.name),
-            );
+            let said = self.said("msg-jump-no-target", &[("alert", &a.name)], &[]);
+            self.notices
+                .say_shown(Level::Info, &said.english, said.shown);
             return;
         };
         let cluster = p
