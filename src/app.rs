@@ -552,7 +552,7 @@ impl App {
         )
     }
 
-    /// A pane's name (`cluster`) in English and its title in the console's
+    /// A pane's name (`Cluster`) in English and its title in the console's
     /// language, as a message's argument.
     fn pane_said(&self, pane: Pane) -> Said {
         Said {

@@ -811,7 +811,7 @@ fn a_refused_action_is_said_in_the_console_language() {
     assert_eq!(
         app.status().map(|m| m.text.as_str()),
         Some(
-            "`scale 3`: the overview pane has no deployment to act on: select one in the Cluster pane's Deployments view or the Rollouts pane"
+            "`scale 3`: the Overview pane has no deployment to act on: select one in the Cluster pane's Deployments view or the Rollouts pane"
         )
     );
     app.set_language(Language::Ja);
