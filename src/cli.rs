@@ -80,6 +80,14 @@ pub enum Sub {
     /// server-side apply cluster by cluster, each rollout followed; exits
     /// 0 applied, 1 refused or failed, 2 a configuration error.
     Apply(apply::ApplyArgs),
+    /// Terraform or OpenTofu on an `[[infrastructure]]` directory: `plan`
+    /// saves a plan and prints what it changes; `apply` applies that plan
+    /// (the name typed when it destroys or replaces).
+    Infra {
+        /// plan or apply.
+        #[command(subcommand)]
+        command: infra::InfraCommand,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -266,6 +274,7 @@ macro_rules! out {
 mod apply;
 mod drill;
 mod headless;
+mod infra;
 
 /// See [`out!`].
 pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
@@ -357,6 +366,7 @@ fn run(cli: Cli, started: Instant) -> eyre::Result<ExitCode> {
         Some(Sub::Snapshot(args)) => headless::snapshot(&paths, &overrides, &args),
         Some(Sub::Check(args)) => Ok(headless::check(&paths, &overrides, &args)),
         Some(Sub::Apply(args)) => apply::apply(&paths, &overrides, &args),
+        Some(Sub::Infra { command }) => infra::infra(&paths, &overrides, &command),
         Some(Sub::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "touban", &mut script);

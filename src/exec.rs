@@ -28,6 +28,7 @@ pub mod apply;
 pub mod audit;
 pub mod backend;
 pub mod checkpoint;
+pub mod infra;
 pub mod lease;
 pub mod runner;
 pub mod step;

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod command;
 pub mod data;
 pub mod forward;
+pub mod infra;
 pub mod job;
 pub mod key;
 pub mod logs;

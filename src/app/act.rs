@@ -1395,6 +1395,7 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::ElastiCacheFailover => format!("fail ElastiCache {name} over (TestFailover)"),
         ActionKind::RdsFailover => format!("fail RDS {name} over to its standby"),
         ActionKind::RdsPromote => format!("promote RDS read replica {name}"),
+        ActionKind::Infra { operation, .. } => format!("{operation} {name}"),
         ActionKind::Apply { manifests, force } => format!(
             "apply {manifests} to {}{}",
             request.target.cluster,

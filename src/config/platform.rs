@@ -64,6 +64,28 @@ pub struct Platform {
     /// Sets of manifest files `touban apply` (and the console) applies.
     #[serde(default)]
     pub manifests: Vec<Manifests>,
+    /// Terraform / OpenTofu working directories `touban infra` plans and applies.
+    #[serde(default)]
+    pub infrastructure: Vec<Infrastructure>,
+}
+
+/// `[[infrastructure]]`: a Terraform or OpenTofu working directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Infrastructure {
+    /// Its name (`tokyo-eks`), as `touban infra plan NAME` takes it.
+    pub name: Spanned<String>,
+    /// The working directory (relative to the config file's directory).
+    pub dir: PathBuf,
+    /// The binary: `terraform` (the default) or `tofu`, or a path.
+    #[serde(default = "default_infra_binary")]
+    pub binary: String,
+    /// The region it provisions.
+    pub region: Spanned<String>,
+}
+
+fn default_infra_binary() -> String {
+    "terraform".into()
 }
 
 /// `[[manifests]]`: a directory (or file) of YAML documents and the
@@ -90,6 +112,35 @@ pub struct Manifests {
 }
 
 impl Platform {
+    /// The `[[infrastructure]]` of this name.
+    pub fn infrastructure_named(&self, name: &str) -> Option<&Infrastructure> {
+        self.infrastructure
+            .iter()
+            .find(|i| i.name.get_ref() == name)
+    }
+
+    fn validate_infrastructure(&self) -> Result<(), (std::ops::Range<usize>, String)> {
+        let mut seen = HashSet::new();
+        for i in &self.infrastructure {
+            if !seen.insert(i.name.get_ref().as_str()) {
+                return Err((
+                    i.name.span(),
+                    format!("two [[infrastructure]] are named `{}`", i.name.get_ref()),
+                ));
+            }
+            if self.region(i.region.get_ref()).is_none() {
+                return Err((
+                    i.region.span(),
+                    format!(
+                        "region `{}` is not one of the [[regions]]",
+                        i.region.get_ref()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The `[[manifests]]` set of this name.
     pub fn manifest_set(&self, name: &str) -> Option<&Manifests> {
         self.manifests.iter().find(|m| m.name.get_ref() == name)
@@ -987,6 +1038,7 @@ impl Platform {
         self.validate_replication()?;
         self.validate_consumers()?;
         self.validate_manifests()?;
+        self.validate_infrastructure()?;
         if let Some(t) = &self.traffic {
             validate_traffic(t, &regions)?;
         }

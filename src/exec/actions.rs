@@ -158,6 +158,9 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::RdsPromote => rds::promote(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
         // Its plan is the server's own dry run of every document.
+        ActionKind::Infra { .. } => Err(Refusal::new(
+            "an infrastructure plan is the tool's own: `touban infra plan NAME`",
+        )),
         ActionKind::Apply { .. } => Err(Refusal::new(
             "a manifest set is planned from the server's dry run of its documents: `touban apply NAME`",
         )),

@@ -124,6 +124,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::Region => "region",
         ObjectKind::ConfigMap => "configmap",
         ObjectKind::Manifests => "manifests",
+        ObjectKind::Infrastructure => "infrastructure",
         ObjectKind::Secret => "secret",
     };
     let name: String = target

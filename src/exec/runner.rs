@@ -803,6 +803,7 @@ fn wanted(kind: &ActionKind) -> Option<i64> {
         | ActionKind::ElastiCacheFailover
         | ActionKind::TrafficPool { .. }
         | ActionKind::Apply { .. }
+        | ActionKind::Infra { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,
     }

@@ -54,6 +54,9 @@ pub enum ObjectKind {
     /// A `[[manifests]]` set of YAML documents (the target's `name` is the
     /// set's, its `namespace` the set's default one).
     Manifests,
+    /// An `[[infrastructure]]` working directory (the target's `name` is
+    /// its name, `cluster` its binary).
+    Infrastructure,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -314,6 +317,15 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         force: bool,
     },
+    /// Terraform / OpenTofu on an `[[infrastructure]]` directory: a plan
+    /// saved to a file, or the apply of the saved plan.
+    Infra {
+        /// `plan` or `apply`.
+        operation: String,
+        /// The SHA-256 of the plan file (never the plan: it holds secrets).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        plan_sha256: String,
+    },
     /// Enable or disable a region's pool in the global load balancer
     /// (Cloudflare: `PATCH` the pool's `enabled`). Disabled, the balancer
     /// sends it no users whatever its health: what keeps traffic from
@@ -430,6 +442,8 @@ impl ActionKind {
             ActionKind::RdsFailover => "rds-failover",
             ActionKind::RdsPromote => "rds-promote",
             ActionKind::Apply { .. } => "apply",
+            ActionKind::Infra { operation, .. } if operation == "plan" => "infra-plan",
+            ActionKind::Infra { .. } => "infra-apply",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",
             ActionKind::TrafficPool { enabled: false } => "disable-pool",
             ActionKind::PromoteReplica { .. } => "promote-replica",

@@ -547,6 +547,7 @@ impl Backend for KubeBackend {
             | ObjectKind::Cache
             | ObjectKind::Pool
             | ObjectKind::Manifests
+            | ObjectKind::Infrastructure
             | ObjectKind::Region => {
                 return Err(Failure {
                     what: format!("{t} has no cluster to write Events to"),
@@ -843,6 +844,7 @@ impl Backend for KubeBackend {
             | ObjectKind::Region
             | ObjectKind::ConfigMap
             | ObjectKind::Manifests
+            | ObjectKind::Infrastructure
             | ObjectKind::Secret => Err(Failure {
                 what: format!("{object} is not patched by touban: a defect of touban"),
                 status: None,

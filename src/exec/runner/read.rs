@@ -38,6 +38,7 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         | ObjectKind::Region
         | ObjectKind::ConfigMap
         | ObjectKind::Manifests
+        | ObjectKind::Infrastructure
         | ObjectKind::Secret => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),

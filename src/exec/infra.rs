@@ -1,0 +1,177 @@
+//! Running Terraform or OpenTofu: `plan -json -out=FILE` and
+//! `apply -json FILE`, the machine-readable UI read line by line as it
+//! arrives (see `model::infra`). The tool runs in its own process group,
+//! so the terminal's Ctrl-C reaches touban alone, which sends the tool
+//! exactly one interrupt and waits: a second one can leave the state
+//! locked or half-written.
+//!
+//! Plan files hold secrets (variables, provider data): each is written in
+//! a 0700 directory, made 0600, and only its SHA-256 goes to the audit log.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use crate::config::secret::mask_line;
+use crate::model::infra::{Message, PlanSummary, parse_line};
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct Ran {
+    /// Everything the stream said.
+    pub summary: PlanSummary,
+    /// The exit code (`None`: ended by a signal).
+    pub code: Option<i32>,
+    /// The operator interrupted it (once).
+    pub interrupted: bool,
+    /// The last lines of its stderr (masked).
+    pub stderr: Vec<String>,
+}
+
+impl Ran {
+    /// Whether it succeeded: exit 0 and no error said.
+    pub fn ok(&self) -> bool {
+        self.code == Some(0) && !self.summary.failed() && !self.interrupted
+    }
+
+    /// Why it failed, in the tool's words: its error diagnostics, else its
+    /// stderr, else its exit status.
+    pub fn why(&self) -> String {
+        let errors: Vec<String> = self
+            .summary
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(crate::model::infra::Diagnostic::line)
+            .collect();
+        if !errors.is_empty() {
+            return errors.join("; ");
+        }
+        if self.interrupted {
+            return "interrupted".into();
+        }
+        if let Some(last) = self.stderr.last() {
+            return last.clone();
+        }
+        match self.code {
+            Some(c) => format!("exit status {c}"),
+            None => "ended by a signal".into(),
+        }
+    }
+}
+
+/// Where the plans of `name` are kept: `STATE/plans/NAME.tfplan`.
+pub fn plan_file(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("plans").join(format!("{name}.tfplan"))
+}
+
+/// Makes the plans directory (0700) and an empty plan file (0600) for the
+/// tool to write into.
+pub fn prepare_plan_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+/// The plan file's SHA-256, hex: what the audit log records of it.
+pub fn plan_hash(path: &Path) -> std::io::Result<String> {
+    use std::fmt::Write as _;
+    let bytes = std::fs::read(path)?;
+    let digest = Sha256::digest(&bytes);
+    Ok(digest.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+/// Runs `binary args` in `dir`, each message of its stream given to
+/// `each` as it arrives; the first `interrupt` sends it SIGINT once.
+pub async fn run(
+    binary: &str,
+    dir: &Path,
+    args: &[String],
+    mut each: impl FnMut(&Message),
+    interrupt: impl std::future::Future<Output = ()>,
+) -> Result<Ran, String> {
+    let mut child = tokio::process::Command::new(binary)
+        .args(args)
+        .current_dir(dir)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("TF_INPUT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot run `{binary}` in {} ({e}): is it installed and on PATH ([[infrastructure]] binary)?",
+                dir.display()
+            )
+        })?;
+    let pid = child.id();
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(format!("`{binary}` started without its output pipes"));
+    };
+    let errors = tokio::spawn(async move {
+        let mut tail: Vec<String> = Vec::new();
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !line.trim().is_empty() {
+                tail.push(mask_line(&line));
+                if tail.len() > 20 {
+                    tail.remove(0);
+                }
+            }
+        }
+        tail
+    });
+    let mut ran = Ran::default();
+    let mut lines = BufReader::new(stdout).lines();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => {
+                    let message = parse_line(&line);
+                    ran.summary.take(&message);
+                    each(&message);
+                }
+                Ok(None) | Err(_) => break,
+            },
+            () = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                if let Some(pid) = pid
+                    .and_then(|p| i32::try_from(p).ok())
+                    .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+                }
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("cannot wait for `{binary}`: {e}"))?;
+    ran.code = status.code();
+    ran.interrupted = interrupted;
+    ran.stderr = errors.await.unwrap_or_default();
+    Ok(ran)
+}
