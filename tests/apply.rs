@@ -382,3 +382,66 @@ async fn kubectl_sees_touban_as_the_field_manager_and_conflicts_with_it() {
         both(&refused)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruning_set_lists_what_left_its_files_and_deletes_it_only_when_asked() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let home = tempfile::tempdir().expect("home");
+    let files = dir.path().join("web");
+    std::fs::create_dir_all(&files).expect("dir");
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  owner: web\n")
+    };
+    std::fs::write(files.join("a.yaml"), cm("web-a")).expect("a");
+    std::fs::write(files.join("b.yml"), cm("web-b")).expect("b");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = format!(
+        "{text}\n[[manifests]]\nname = \"web\"\npath = \"{}\"\nclusters = [\"eks-tokyo\"]\nnamespace = \"default\"\nprune = true\n",
+        files.display()
+    );
+    std::fs::write(&config, text).expect("config");
+    let first = apply(home.path(), &config, &["web", "--yes"]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", both(&first));
+    assert!(
+        stdout(&first).contains("+ metadata.labels.touban.io/manifests: web"),
+        "{}",
+        both(&first)
+    );
+
+    // b leaves the files: every plan lists it; without --prune it stays.
+    std::fs::remove_file(files.join("b.yml")).expect("rm");
+    let plan = apply(home.path(), &config, &["web", "--dry-run"]).await;
+    assert!(
+        stdout(&plan).contains(
+            "prune      ConfigMap default/web-b: no longer in the files (--prune deletes it)"
+        ),
+        "{}",
+        both(&plan)
+    );
+    assert!(stdout(&plan).contains("1 to prune"), "{}", both(&plan));
+    let kept = apply(home.path(), &config, &["web", "--yes"]).await;
+    assert_eq!(kept.status.code(), Some(0), "{}", both(&kept));
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client(&sandbox, "eks-tokyo").await, "default");
+    assert!(
+        cms.get_opt("web-b").await.expect("get").is_some(),
+        "not pruned without --prune"
+    );
+    // Asked for without a terminal and without --yes: refused, kept.
+    let unasked = apply(home.path(), &config, &["web", "--prune"]).await;
+    assert_eq!(unasked.status.code(), Some(1), "{}", both(&unasked));
+    assert!(cms.get_opt("web-b").await.expect("get").is_some());
+    let pruned = apply(home.path(), &config, &["web", "--prune", "--yes"]).await;
+    assert_eq!(pruned.status.code(), Some(0), "{}", both(&pruned));
+    assert!(
+        stdout(&pruned).contains("pruned ConfigMap default/web-b"),
+        "{}",
+        both(&pruned)
+    );
+    assert!(cms.get_opt("web-b").await.expect("get").is_none());
+    assert!(cms.get_opt("web-a").await.expect("get").is_some());
+    // A ConfigMap of no set is never a candidate.
+    assert!(!stdout(&pruned).contains("backend-api-config"));
+}

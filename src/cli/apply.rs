@@ -10,6 +10,7 @@
 //! (conflicts, a refusal of the server, a stalled rollout), 2 a
 //! configuration error or unreadable manifests.
 
+use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use super::{EXIT_CONFIG, report};
 
 /// What `touban apply` was asked.
 #[derive(Debug, Clone, clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // flags of the command line, each its own choice
 pub struct ApplyArgs {
     /// The `[[manifests]]` set's name.
     pub name: String,
@@ -42,6 +44,10 @@ pub struct ApplyArgs {
     /// Apply without asking (a pipeline; without it, a terminal is asked to confirm).
     #[arg(long)]
     pub yes: bool,
+    /// Delete the objects of a `prune = true` set that its files no longer
+    /// hold (listed in every plan; asked for on their own).
+    #[arg(long)]
+    pub prune: bool,
     /// Seconds each changed Deployment may take to roll out.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub timeout: u64,
@@ -214,7 +220,12 @@ impl Run<'_> {
             .await
             .map_err(|why| fail(&why))?;
         let planned = self.plan(&mut applier).await?;
-        let summary = print_plan(&planned);
+        let mut summary = print_plan(&planned);
+        let orphans = self.orphans(&mut applier, &planned).await?;
+        if !orphans.is_empty() {
+            let _ = write!(summary, ", {} to prune", orphans.len());
+        }
+        out!("  {summary}");
         let conflicts: usize = planned.iter().map(|p| p.conflicts.len()).sum();
         self.log(&record(Logged::Planned).detail(&summary));
         if conflicts > 0 {
@@ -230,7 +241,7 @@ impl Run<'_> {
             return Ok(());
         }
         let changing: Vec<&Planned> = planned.iter().filter(|p| p.writes()).collect();
-        if changing.is_empty() {
+        if changing.is_empty() && (orphans.is_empty() || !self.args.prune) {
             out!("  nothing to apply: {name} is as the files say");
             return Ok(());
         }
@@ -264,8 +275,76 @@ impl Run<'_> {
             self.log(&record(Logged::Finished).outcome(&format!("failed: {why}")));
             fail(&why)
         })?;
+        if self.args.prune && !orphans.is_empty() {
+            self.prune(&mut applier, &orphans, job, &request).await?;
+        }
         self.log(&record(Logged::Finished).outcome("succeeded"));
         out!("  {name}: applied and rolled out");
+        Ok(())
+    }
+
+    /// The objects of a pruning set that its files no longer hold, listed.
+    async fn orphans(
+        &self,
+        applier: &mut Applier,
+        planned: &[Planned],
+    ) -> Result<Vec<crate::exec::apply::Orphan>, u8> {
+        if !self.set.prune {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<_> = planned.iter().map(|p| p.doc.clone()).collect();
+        let orphans = applier
+            .orphans(&docs, self.set.name.get_ref())
+            .await
+            .map_err(|why| fail(&why))?;
+        for o in &orphans {
+            out!(
+                "  prune      {}: no longer in the files{}",
+                o.label(),
+                if self.args.prune {
+                    ""
+                } else {
+                    " (--prune deletes it)"
+                }
+            );
+        }
+        Ok(orphans)
+    }
+
+    /// Deletes what the files no longer hold, once the apply is rolled
+    /// out, on its own confirmation.
+    async fn prune(
+        &self,
+        applier: &mut Applier,
+        orphans: &[crate::exec::apply::Orphan],
+        job: u64,
+        request: &ActionRequest,
+    ) -> Result<(), u8> {
+        let record = |event| Record::new(self.who, job, event, request);
+        if !self.args.yes && !confirm_prune(orphans.len()) {
+            report("touban apply: prune not confirmed: nothing deleted");
+            self.log(&record(Logged::Finished).outcome("succeeded; prune declined"));
+            return Err(1);
+        }
+        for o in orphans {
+            let mut started = record(Logged::StepStarted).detail(&format!("prune {}", o.label()));
+            started.step = None;
+            self.log(&started);
+            match applier.prune(o).await {
+                Ok(()) => {
+                    self.log(
+                        &record(Logged::StepEnded)
+                            .detail(&format!("prune {}", o.label()))
+                            .outcome("succeeded"),
+                    );
+                    out!("  pruned {}", o.label());
+                }
+                Err(why) => {
+                    self.log(&record(Logged::Finished).outcome(&format!("failed: {why}")));
+                    return Err(fail(&why));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -277,6 +356,12 @@ impl Run<'_> {
             EXIT_CONFIG
         };
         let mut docs = documents(self.files, None).map_err(unread)?;
+        let label = |docs: &mut Vec<manifest::Document>| {
+            if self.set.prune {
+                crate::exec::apply::label_documents(docs, self.set.name.get_ref());
+            }
+        };
+        label(&mut docs);
         if self.set.colour {
             let live = applier
                 .live_colour(&docs)
@@ -286,6 +371,7 @@ impl Run<'_> {
             let idle = if live == "blue" { "green" } else { "blue" };
             out!("  live colour {live}: applying the idle colour, {idle}");
             docs = documents(self.files, Some((idle, &live))).map_err(unread)?;
+            label(&mut docs);
         }
         applier
             .plan(&docs, self.args.force_conflicts)
@@ -317,7 +403,7 @@ fn fail(why: &str) -> u8 {
 }
 
 /// Prints each document's outcome and field changes; returns the summary
-/// ("1 created, 2 changed, 6 unchanged").
+/// ("1 created, 2 changed, 6 unchanged"), to print after the prunes.
 fn print_plan(planned: &[Planned]) -> String {
     for p in planned {
         if !p.conflicts.is_empty() {
@@ -347,9 +433,27 @@ fn print_plan(planned: &[Planned]) -> String {
         .filter(|p| p.conflicts.is_empty())
         .map(|p| &p.diff)
         .collect();
-    let summary = manifest::summary(&diffs);
-    out!("  {summary}");
-    summary
+    manifest::summary(&diffs)
+}
+
+/// Asks the terminal, on its own, to delete what the files no longer
+/// hold; refuses when stdin is no terminal.
+fn confirm_prune(objects: usize) -> bool {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        report(
+            "touban apply: stdin is not a terminal: pass --yes with --prune to delete without asking",
+        );
+        return false;
+    }
+    let _ = write!(
+        std::io::stderr(),
+        "Delete {objects} object{} no longer in the files? Type `prune` to confirm: ",
+        if objects == 1 { "" } else { "s" }
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).is_ok() && line.trim() == "prune"
 }
 
 /// Asks the terminal to confirm by typing the set's name; refuses when

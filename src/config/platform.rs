@@ -109,6 +109,11 @@ pub struct Manifests {
     /// The namespace of documents that name none (default: `default`).
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Label every object applied `touban.io/manifests: NAME`, so that
+    /// those no longer in the files are found: listed in every plan,
+    /// deleted only with `--prune`, confirmed on their own.
+    #[serde(default)]
+    pub prune: bool,
 }
 
 impl Platform {

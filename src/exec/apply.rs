@@ -27,6 +27,50 @@ use crate::model::rollout::{RolloutState, rollout_state};
 /// The field manager touban applies as.
 pub const FIELD_MANAGER: &str = "touban";
 
+/// The label a pruned set's objects carry: the set's name.
+pub const SET_LABEL: &str = "touban.io/manifests";
+
+/// Labels every document as the set's (for a set that prunes).
+pub fn label_documents(docs: &mut [Document], set: &str) {
+    for d in docs {
+        let Some(meta) = d.object.get_mut("metadata").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if !labels.is_object() {
+            *labels = Value::Object(serde_json::Map::new());
+        }
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert(SET_LABEL.to_owned(), Value::String(set.to_owned()));
+        }
+    }
+}
+
+/// An object of the set's label that its files no longer hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// `apps/v1`.
+    pub api_version: String,
+    /// `Deployment`.
+    pub kind: String,
+    /// Its namespace (`None`: cluster-scoped).
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+impl Orphan {
+    /// `Deployment iworkz-production/old-worker`.
+    pub fn label(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
 /// The files of a set: the directory's `*.yaml` / `*.yml` in name order,
 /// or the one file. `path` relative to `base` (the config file's
 /// directory) when it is relative.
@@ -374,6 +418,82 @@ fn owned(object: &Value) -> Option<&Value> {
         .iter()
         .find(|m| m["manager"] == FIELD_MANAGER && m["operation"] == "Apply")
         .map(|m| &m["fieldsV1"])
+}
+
+impl Applier {
+    /// The objects of every kind the files hold, in the namespaces they
+    /// go to, that carry the set's label and are in no document.
+    pub async fn orphans(&mut self, docs: &[Document], set: &str) -> Result<Vec<Orphan>, String> {
+        let mut seen: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut out = Vec::new();
+        for doc in docs {
+            let (api, namespace) = self.api(doc).await?;
+            let key = (doc.api_version.clone(), doc.kind.clone(), namespace.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let selector = format!("{SET_LABEL}={set}");
+            let listed = api
+                .list(&kube::api::ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot list {} labelled {selector} in {}: {}",
+                        doc.kind,
+                        self.cluster,
+                        kube_message(&e)
+                    )
+                })?;
+            for o in listed.items {
+                let name = o.metadata.name.clone().unwrap_or_default();
+                let effective = |d: &Document| {
+                    namespace.as_ref().map(|_| {
+                        d.namespace
+                            .clone()
+                            .unwrap_or_else(|| self.namespace.clone())
+                    })
+                };
+                let kept = docs
+                    .iter()
+                    .any(|d| d.kind == doc.kind && d.name == name && effective(d) == namespace);
+                if !kept {
+                    out.push(Orphan {
+                        api_version: doc.api_version.clone(),
+                        kind: doc.kind.clone(),
+                        namespace: namespace.clone(),
+                        name,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes an object the files no longer hold.
+    pub async fn prune(&mut self, orphan: &Orphan) -> Result<(), String> {
+        let probe = Document {
+            file: String::new(),
+            line: 0,
+            api_version: orphan.api_version.clone(),
+            kind: orphan.kind.clone(),
+            name: orphan.name.clone(),
+            namespace: orphan.namespace.clone(),
+            object: Value::Null,
+        };
+        let (api, _) = self.api(&probe).await?;
+        api.delete(&orphan.name, &kube::api::DeleteParams::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "cannot delete {} in {}: {}",
+                    orphan.label(),
+                    self.cluster,
+                    kube_message(&e)
+                )
+            })
+    }
 }
 
 fn params(force: bool) -> PatchParams {
