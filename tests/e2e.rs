@@ -1273,8 +1273,10 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
 /// `x` hands the terminal to kubectl and takes it back; `F` starts a
 /// port-forward the Jobs pane lists, stopped when the console quits. The
 /// sandbox has no exec or port-forward: a stand-in kubectl first on PATH
-/// records its command line, plays a shell that exits with what is typed,
-/// and prints kubectl's `Forwarding from` line.
+/// records its command line, plays a shell that stops itself first (as
+/// Ctrl-Z would: the console continues it), exits with what is typed and
+/// leaves the terminal raw (as a killed kubectl does: the console restores
+/// the modes), and prints kubectl's `Forwarding from` line.
 #[test]
 fn x_hands_the_terminal_to_kubectl_exec_and_f_forwards_a_port_listed_in_jobs() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -1290,7 +1292,7 @@ fn x_hands_the_terminal_to_kubectl_exec_and_f_forwards_a_port_listed_in_jobs() {
             r#"#!/bin/sh
 echo "$@" >> {args}
 case " $* " in
-  *" exec "*) printf 'STAND-IN SHELL: exit status? '; read code; exit "${{code:-0}}" ;;
+  *" exec "*) kill -STOP $$; printf 'STAND-IN SHELL: exit status? '; read code; stty raw -echo; exit "${{code:-0}}" ;;
   *" port-forward "*) echo $$ > {pid}; echo 'Forwarding from 127.0.0.1:43117 -> 8080'; exec sleep 600 ;;
 esac
 "#,

@@ -96,14 +96,24 @@ fn run(hand: &HandOff) -> HandedBack {
         hand.what,
         crate::config::secret::mask_line(&hand.argv.join(" "))
     );
-    let status = std::process::Command::new(program).args(args).status();
-    let result = match status {
-        Ok(s) => Ok(s.code()),
+    // What kubectl leaves (raw mode, when killed) is undone before the
+    // console takes the terminal back, so that it is not what the console
+    // restores at its exit.
+    let modes = rustix::termios::tcgetattr(std::io::stdin()).ok();
+    let result = match std::process::Command::new(program).args(args).spawn() {
+        Ok(child) => wait_through_stops(program, child.id()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
             "cannot run `{program}`: not found; install kubectl or set settings.kubectl to its path"
         )),
         Err(e) => Err(format!("cannot run `{program}`: {e}")),
     };
+    if let Some(modes) = &modes {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin(),
+            rustix::termios::OptionalActions::Now,
+            modes,
+        );
+    }
     if !matches!(result, Ok(Some(0))) {
         let said = match &result {
             Ok(Some(code)) => format!("{program} exited with status {code}"),
@@ -118,6 +128,28 @@ fn run(hand: &HandOff) -> HandedBack {
         let _ = std::io::stdin().lock().read_line(&mut String::new());
     }
     result
+}
+
+/// Waits for the program to end. Stopped (Ctrl-Z while it reads the
+/// keyboard in cooked mode: the console ignores SIGTSTP, its child does
+/// not), it is continued at once: no job control waits for it here, and
+/// a stopped child would leave the console waiting for ever.
+fn wait_through_stops(program: &str, pid: u32) -> HandedBack {
+    use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| format!("`{program}` started without a process id"))?;
+    loop {
+        match waitpid(Some(pid), WaitOptions::UNTRACED) {
+            Ok(Some((_, status))) if status.stopped() => {
+                let _ = kill_process(pid, Signal::CONT);
+            }
+            Ok(Some((_, status))) => return Ok(status.exit_status()),
+            Ok(None) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(format!("cannot wait for `{program}`: {e}")),
+        }
+    }
 }
 
 /// The port-forwards this console runs. Dropped (the console ends), the
