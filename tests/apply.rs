@@ -195,7 +195,7 @@ async fn the_seed_manifests_dry_run_apply_and_reapply_one_change() {
     .await;
     assert_eq!(refused.status.code(), Some(1), "{}", both(&refused));
     assert!(
-        stdout(&refused).contains(".spec.replicas is owned by \"ops\" using apps/v1"),
+        stdout(&refused).contains(".spec.replicas is owned by \"ops\""),
         "{}",
         both(&refused)
     );
@@ -377,7 +377,7 @@ async fn kubectl_sees_touban_as_the_field_manager_and_conflicts_with_it() {
     assert!(!refused.status.success(), "{}", both(&refused));
     assert!(
         String::from_utf8_lossy(&refused.stderr)
-            .contains("conflict with \"touban\" using v1: .data.LOG_LEVEL"),
+            .contains("conflict with \"touban\": .data.LOG_LEVEL"),
         "{}",
         both(&refused)
     );

@@ -18,6 +18,7 @@ use std::time::Duration;
 use color_eyre::eyre::{self, WrapErr};
 
 use crate::config::platform::{Cluster, Manifests, Platform};
+use crate::config::secret::mask_line;
 use crate::config::{Overrides, Paths};
 use crate::exec::apply::{Applier, Planned, documents, files};
 use crate::exec::audit::{AuditLog, Event as Logged, Record, Who};
@@ -363,12 +364,23 @@ impl Run<'_> {
         };
         label(&mut docs);
         if self.set.colour {
-            let live = applier
-                .live_colour(&docs)
-                .await
-                .map_err(|why| fail(&why))?
-                .unwrap_or_else(|| "green".to_owned());
-            let idle = if live == "blue" { "green" } else { "blue" };
+            let live = applier.live_colour(&docs).await.map_err(|why| fail(&why))?;
+            let idle = match live.as_deref() {
+                Some("blue") => "green",
+                Some("green") => "blue",
+                Some(other) => {
+                    return Err(fail(&format!(
+                        "the set's Services select color={other}: a colour set deploys blue or green, so its idle colour is unknown"
+                    )));
+                }
+                None => {
+                    return Err(fail(&format!(
+                        "cannot tell the live colour: no Service of `{}` selects a `color` in this cluster; add the Service that carries the traffic to the set",
+                        self.set.name.get_ref()
+                    )));
+                }
+            };
+            let live = live.unwrap_or_default();
             out!("  live colour {live}: applying the idle colour, {idle}");
             docs = documents(self.files, Some((idle, &live))).map_err(unread)?;
             label(&mut docs);
@@ -409,7 +421,7 @@ fn print_plan(planned: &[Planned]) -> String {
         if !p.conflicts.is_empty() {
             out!("  conflict   {} ({})", p.label(), p.doc.place());
             for c in &p.conflicts {
-                out!("      {c}");
+                out!("      {}", mask_line(c));
             }
             continue;
         }
@@ -425,7 +437,7 @@ fn print_plan(planned: &[Planned]) -> String {
             p.doc.place()
         );
         for change in p.diff.fields() {
-            out!("      {change}");
+            out!("      {}", mask_line(&change.to_string()));
         }
     }
     let diffs: Vec<&ObjectDiff> = planned

@@ -17,6 +17,7 @@ use color_eyre::eyre::{self, WrapErr};
 use serde::{Deserialize, Serialize};
 
 use crate::config::platform::{Infrastructure, Platform};
+use crate::config::secret::mask_line;
 use crate::config::{Overrides, Paths};
 use crate::exec::audit::{AuditLog, Event as Logged, Record, Who};
 use crate::exec::infra::{Ran, plan_file, plan_hash, prepare_plan_file, run};
@@ -55,6 +56,11 @@ struct Saved {
     totals: String,
     changes: Vec<(String, String)>,
     destroying: Vec<String>,
+    /// The name must be typed: something is destroyed or replaced, or the
+    /// plan says it removes more than its changes name (an action of a
+    /// newer UI version read as unknown).
+    #[serde(default)]
+    typed: bool,
 }
 
 /// Runs `touban infra`; see the module.
@@ -175,7 +181,7 @@ impl Job<'_> {
     /// Runs the tool, its progress printed line by line.
     async fn stream(&self, args: &[String]) -> Result<Ran, String> {
         let interrupt = async {
-            let _ = tokio::signal::ctrl_c().await;
+            crate::exec::infra::interrupted().await;
             report(&format!(
                 "touban infra: interrupt sent to {} once; waiting for it to stop (a second interrupt can lose state or leave it locked)",
                 self.infra.binary
@@ -187,7 +193,7 @@ impl Job<'_> {
             args,
             |m| {
                 if let Some(line) = progress_line(m) {
-                    out!("  {line}");
+                    out!("  {}", mask_line(&line));
                 }
             },
             interrupt,
@@ -228,7 +234,7 @@ impl Job<'_> {
             return 1;
         }
         if !ran.ok() {
-            let why = ran.why();
+            let why = mask_line(&ran.why());
             let _ = std::fs::remove_file(&self.plan);
             self.log(
                 &Record::new(&self.who, 1, Logged::Refused, &self.request("plan", "")).detail(&why),
@@ -266,17 +272,35 @@ impl Job<'_> {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            typed: false,
         };
-        let _ = std::fs::write(
+        let saved = Saved {
+            typed: !saved.destroying.is_empty()
+                || summary.counts.as_ref().is_some_and(|c| c.remove > 0)
+                || summary.changes.iter().any(|(_, a, _)| *a == Action::Other),
+            ..saved
+        };
+        if let Err(e) = std::fs::write(
             self.sidecar(),
             serde_json::to_vec(&saved).unwrap_or_default(),
-        );
+        ) {
+            report(&format!(
+                "touban infra: cannot keep what the plan changes beside it ({}: {e}): the plan cannot be applied",
+                self.sidecar().display()
+            ));
+            let _ = std::fs::remove_file(&self.plan);
+            return 1;
+        }
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&self.plan, std::fs::Permissions::from_mode(0o600));
+        }
         out!("Plan: {}", saved.totals);
         for (addr, action, _) in &summary.changes {
             let mark = if action.destroys() { "!" } else { " " };
             out!("  {mark} {:<8} {addr}", action.word());
         }
-        if !saved.destroying.is_empty() {
+        if saved.typed {
             out!(
                 "  ! destroys or replaces {}: applying needs `{}` typed",
                 saved.destroying.join(", "),
@@ -353,6 +377,7 @@ impl Job<'_> {
             "apply".to_owned(),
             "-json".to_owned(),
             "-input=false".to_owned(),
+            "-lock-timeout=60s".to_owned(),
             self.plan.display().to_string(),
         ];
         let ran = match self.stream(&args).await {
@@ -379,12 +404,19 @@ impl Job<'_> {
             );
             0
         } else {
-            let why = ran.why();
+            let why = mask_line(&ran.why());
             self.log(
                 &Record::new(&self.who, 1, Logged::Finished, &request)
                     .outcome(&format!("failed: {why}")),
             );
-            report(&format!("touban infra: the apply failed: {why}"));
+            report(&format!(
+                "touban infra: the apply failed: {why}{}",
+                if why.contains("stale") {
+                    format!(" (plan again: `touban infra plan {}`)", self.name())
+                } else {
+                    String::new()
+                }
+            ));
             1
         }
     }
@@ -392,8 +424,14 @@ impl Job<'_> {
     /// The operator's yes: the name typed when anything is destroyed or
     /// replaced, else y (or `--yes`).
     fn confirmed(&self, saved: &Saved, yes: bool, typed: Option<&str>) -> bool {
-        let destroys = !saved.destroying.is_empty();
+        let destroys = saved.typed || !saved.destroying.is_empty();
         if let Some(t) = typed {
+            if t != self.name() {
+                report(&format!(
+                    "touban infra: --confirm {t} is not the name: type --confirm {}",
+                    self.name()
+                ));
+            }
             return t == self.name();
         }
         if yes && !destroys {

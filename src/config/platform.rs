@@ -169,6 +169,15 @@ impl Platform {
                     ),
                 ));
             }
+            if m.colour && m.prune {
+                return Err((
+                    m.name.span(),
+                    format!(
+                        "[[manifests]] `{}` has colour and prune: the live colour's objects are not in the files applied (only the idle colour's), so pruning would delete them; choose one",
+                        m.name.get_ref()
+                    ),
+                ));
+            }
             for c in &m.clusters {
                 if !self
                     .clusters

@@ -96,7 +96,7 @@ pub fn files(set: &Manifests, base: Option<&Path>) -> Result<Vec<PathBuf>, Manif
         .filter(|p| {
             p.extension()
                 .and_then(|x| x.to_str())
-                .is_some_and(|x| x == "yaml" || x == "yml")
+                .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"))
         })
         .collect();
     out.sort();
@@ -118,9 +118,9 @@ pub fn documents(
         let shown = file.display().to_string();
         if let Some((_, live)) = colour
             && file
-                .file_stem()
+                .file_name()
                 .and_then(|s| s.to_str())
-                .is_some_and(|s| s.ends_with(&format!("-{live}")))
+                .is_some_and(|s| names_colour(s, live))
         {
             continue;
         }
@@ -129,14 +129,29 @@ pub fn documents(
             line: None,
             message: format!("cannot read it ({e})"),
         })?;
-        docs.extend(manifest::parse_file(
-            &shown,
-            &text,
-            colour.map(|(idle, _)| idle),
-        )?);
+        docs.extend(manifest::parse_file(&shown, &text, colour)?);
+    }
+    if docs.is_empty() {
+        return Err(ManifestError {
+            file: files
+                .first()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default(),
+            line: None,
+            message: "the set holds no document to apply".into(),
+        });
     }
     manifest::in_apply_order(&mut docs);
     Ok(docs)
+}
+
+/// Whether a file's name carries `colour` as a word of its own
+/// (`backend-api-blue.yaml`, `web_blue.k8s.yml`, `blue.yaml`).
+fn names_colour(file_name: &str, colour: &str) -> bool {
+    file_name
+        .to_ascii_lowercase()
+        .split(['-', '_', '.'])
+        .any(|word| word == colour)
 }
 
 /// What the server said of one document.
@@ -309,7 +324,7 @@ impl Applier {
                     let claims = live.as_ref().and_then(owned) != owned(&after);
                     (manifest::diff(live.as_ref(), &after), Vec::new(), claims)
                 }
-                Err(kube::Error::Api(status)) if status.code == 409 => {
+                Err(kube::Error::Api(status)) if is_field_conflict(&status) => {
                     let conflicts = conflicts_of(&status);
                     (ObjectDiff::Unchanged, conflicts, false)
                 }
@@ -346,7 +361,7 @@ impl Applier {
             .await
         {
             Ok(o) => Ok(o.metadata.resource_version.unwrap_or_default()),
-            Err(kube::Error::Api(status)) if status.code == 409 => Err(format!(
+            Err(kube::Error::Api(status)) if is_field_conflict(&status) => Err(format!(
                 "{}: {} conflicts with another field manager: {} (re-run with --force-conflicts to take the fields over)",
                 planned.doc.place(),
                 planned.label(),
@@ -501,6 +516,16 @@ fn params(force: bool) -> PatchParams {
     if force { p.force() } else { p }
 }
 
+/// Whether a 409 is a field-manager conflict (not a stale
+/// resourceVersion or an object that already exists).
+fn is_field_conflict(status: &kube::core::Status) -> bool {
+    status.code == 409
+        && status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"))
+}
+
 /// The conflicts of a 409, one per field: `"kubectl-edit" owns
 /// .spec.replicas` (from the status's causes, else its message).
 fn conflicts_of(status: &kube::core::Status) -> Vec<String> {
@@ -533,5 +558,19 @@ fn kube_message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => mask_line(&format!("{} ({})", status.message, status.code)),
         other => mask_line(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_colour;
+
+    #[test]
+    fn a_file_names_a_colour_as_a_word_of_its_own() {
+        assert!(names_colour("backend-api-blue.yaml", "blue"));
+        assert!(names_colour("web_blue.k8s.yml", "blue"));
+        assert!(names_colour("Blue.YAML", "blue"));
+        assert!(!names_colour("bluebird.yaml", "blue"));
+        assert!(!names_colour("backend-api.yaml", "blue"));
     }
 }

@@ -98,6 +98,24 @@ pub fn plan_hash(path: &Path) -> std::io::Result<String> {
     }))
 }
 
+/// Resolves on the first Ctrl-C, SIGTERM or SIGHUP (a pipeline cancelled,
+/// a terminal closed): each is passed on to the tool as its one interrupt.
+pub async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+}
+
 /// Runs `binary args` in `dir`, each message of its stream given to
 /// `each` as it arrives; the first `interrupt` sends it SIGINT once.
 pub async fn run(
@@ -130,8 +148,15 @@ pub async fn run(
     };
     let errors = tokio::spawn(async move {
         let mut tail: Vec<String> = Vec::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        let mut reader = BufReader::new(stderr);
+        let mut bytes = Vec::new();
+        while reader
+            .read_until(b'\n', &mut bytes)
+            .await
+            .is_ok_and(|n| n > 0)
+        {
+            let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
+            bytes.clear();
             if !line.trim().is_empty() {
                 tail.push(mask_line(&line));
                 if tail.len() > 20 {
@@ -142,18 +167,23 @@ pub async fn run(
         tail
     });
     let mut ran = Ran::default();
-    let mut lines = BufReader::new(stdout).lines();
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
     tokio::pin!(interrupt);
     let mut interrupted = false;
     loop {
+        line.clear();
         tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => {
-                    let message = parse_line(&line);
+            read = reader.read_until(b'\n', &mut line) => match read {
+                // Bytes that are not UTF-8 (a provider's crash) are read
+                // as they come: the pipe is drained until the tool ends.
+                Ok(n) if n > 0 => {
+                    let text = String::from_utf8_lossy(&line);
+                    let message = parse_line(text.trim_end_matches(['\n', '\r']));
                     ran.summary.take(&message);
                     each(&message);
                 }
-                Ok(None) | Err(_) => break,
+                Ok(_) | Err(_) => break,
             },
             () = &mut interrupt, if !interrupted => {
                 interrupted = true;

@@ -65,15 +65,22 @@ impl fmt::Display for ManifestError {
 /// The placeholder a colour manifest's files carry: the idle colour.
 pub const COLOUR_PLACEHOLDER: &str = "${COLOR}";
 
-/// The documents of one file's text, `colour` substituted for
-/// `${COLOR}` when given. Empty documents (comments only) are skipped.
+/// The placeholder for the live colour (what the Services select, what
+/// the HPA scales): unchanged by applying the idle colour.
+pub const LIVE_COLOUR_PLACEHOLDER: &str = "${LIVE_COLOR}";
+
+/// The documents of one file's text, the colours (idle, live) put for
+/// `${COLOR}` and `${LIVE_COLOR}` when given. Empty documents (comments
+/// only) are skipped.
 pub fn parse_file(
     file: &str,
     text: &str,
-    colour: Option<&str>,
+    colours: Option<(&str, &str)>,
 ) -> Result<Vec<Document>, ManifestError> {
-    let text = match colour {
-        Some(c) => text.replace(COLOUR_PLACEHOLDER, c),
+    let text = match colours {
+        Some((idle, live)) => text
+            .replace(LIVE_COLOUR_PLACEHOLDER, live)
+            .replace(COLOUR_PLACEHOLDER, idle),
         None => text.to_owned(),
     };
     let mut docs = Vec::new();
@@ -104,10 +111,20 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
         let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
         if is_marker {
             out.push((start, std::mem::take(&mut body)));
-            start = i + 2;
+            // What follows the marker on its line (`--- {kind: …}`) is
+            // the next document's first line.
+            let rest = line.get(3..).unwrap_or_default().trim();
+            if rest.is_empty() || rest.starts_with('#') {
+                start = i + 2;
+            } else {
+                start = i + 1;
+                body.push_str(rest);
+                body.push('\n');
+            }
             continue;
         }
-        if line == "..." {
+        if line == "..." || line.starts_with("... ") || line.starts_with('%') {
+            // The end of a document, or a directive: no content.
             continue;
         }
         body.push_str(line);
@@ -150,10 +167,21 @@ fn document(file: &str, line: usize, object: Value) -> Result<Document, Manifest
             "the {kind} has no metadata.name (generateName cannot be applied)"
         )));
     };
-    if kind.ends_with("List") {
+    if kind.ends_with("List") && object.get("items").is_some() {
         return Err(err(format!(
             "a {kind} cannot be applied as one object: write its items as documents"
         )));
+    }
+    for (pointer, field) in [
+        ("/metadata/resourceVersion", "metadata.resourceVersion"),
+        ("/metadata/uid", "metadata.uid"),
+        ("/metadata/managedFields", "metadata.managedFields"),
+    ] {
+        if object.pointer(pointer).is_some() {
+            return Err(err(format!(
+                "the {kind} {name} carries {field}, which is the server's: remove it (an object exported with `kubectl get -o yaml` needs its server fields removed)"
+            )));
+        }
     }
     Ok(Document {
         file: file.to_owned(),
@@ -201,7 +229,6 @@ pub fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "conditions" | "addresses" => "type",
-        "taints" | "tolerations" => "key",
         "ownerReferences" => "uid",
         "hostAliases" => "ip",
         _ => return None,
@@ -472,7 +499,7 @@ mod tests {
 
     #[test]
     fn documents_carry_their_line_and_colour() {
-        let docs = parse_file("web.yaml", TWO, Some("green")).expect("parses");
+        let docs = parse_file("web.yaml", TWO, Some(("green", "blue"))).expect("parses");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].place(), "web.yaml:1");
         assert_eq!(docs[1].place(), "web.yaml:10");
@@ -496,6 +523,23 @@ mod tests {
         let nameless = "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
         let e = parse_file("cm.yaml", nameless, None).expect_err("no name");
         assert!(e.message.contains("no metadata.name"), "{e}");
+    }
+
+    #[test]
+    fn a_document_may_start_on_its_marker_and_server_fields_are_refused() {
+        let text = "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n--- # b\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n...\n";
+        let docs = parse_file("cm.yaml", text, None).expect("parses");
+        let names: Vec<(&str, usize)> = docs.iter().map(|d| (d.name.as_str(), d.line)).collect();
+        assert_eq!(names, [("a", 1), ("b", 3)]);
+        let exported =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  resourceVersion: \"42\"\n";
+        let e = parse_file("cm.yaml", exported, None).expect_err("server field");
+        assert!(e.message.contains("metadata.resourceVersion"), "{e}");
+        let list_kind = "apiVersion: example.io/v1\nkind: ShoppingList\nmetadata:\n  name: a\n";
+        assert!(
+            parse_file("l.yaml", list_kind, None).is_ok(),
+            "a kind named …List is not a List"
+        );
     }
 
     #[test]

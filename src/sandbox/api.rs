@@ -592,6 +592,11 @@ fn server_side_apply(
     if t.sub.is_some() {
         return Err(ApiError::method_not_allowed());
     }
+    if !input.is_object() || input.get("metadata").is_some_and(|m| !m.is_object()) {
+        return Err(ApiError::bad_request(
+            "an applied configuration is an object whose metadata is an object",
+        ));
+    }
     let config = apply::applied_config(input);
     if store.get(t.resource, ns, name).is_none() {
         let mut object = config;

@@ -57,7 +57,7 @@ fn walk(
     out: &mut BTreeSet<FieldPath>,
 ) {
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        Value::Object(map) if !map.is_empty() && !is_atomic(path) => {
             for (k, v) in map {
                 path.push(format!("f:{k}"));
                 walk(v, k, list_context(field), path, out);
@@ -85,6 +85,19 @@ fn walk(
         }
     }
 }
+
+/// Maps the API owns whole (`+mapType=atomic`, `+structType=atomic`): a
+/// Service's or a workload's `spec.selector`, a pod's `nodeSelector`.
+fn is_atomic(path: &[String]) -> bool {
+    path == ["f:spec", "f:selector"] || path.last().is_some_and(|t| t == "f:nodeSelector")
+}
+
+/// Where atomic maps sit, replaced whole by an apply that sets them.
+const ATOMIC: [&str; 3] = [
+    "/spec/selector",
+    "/spec/template/spec/nodeSelector",
+    "/spec/nodeSelector",
+];
 
 /// The value at `path` in `object`, if it is there.
 pub fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
@@ -307,9 +320,17 @@ pub fn record_update(
     let mut entries = read_managed(previous);
     let before = fields_of(previous);
     let after = fields_of(next);
+    // A list element itself (`.`) changes hands only when it is new: an
+    // update of one of its fields takes that field, not the element.
     let changed: BTreeSet<FieldPath> = after
         .iter()
-        .filter(|p| value_at(previous, p) != value_at(next, p))
+        .filter(|p| {
+            if p.last().is_some_and(|t| t == ".") {
+                value_at(previous, p).is_none()
+            } else {
+                value_at(previous, p) != value_at(next, p)
+            }
+        })
         .cloned()
         .collect();
     let removed: BTreeSet<&FieldPath> = before.difference(&after).collect();
@@ -355,7 +376,7 @@ pub fn server_side(
 ) -> Result<(), ApiError> {
     let mut entries = read_managed(current);
     let wanted = fields_of(config);
-    let mut conflicts: Vec<(String, String, FieldPath)> = Vec::new();
+    let mut conflicts: Vec<(String, FieldPath)> = Vec::new();
     for path in &wanted {
         if path.last().is_some_and(|t| t == ".") {
             continue;
@@ -367,7 +388,7 @@ pub fn server_side(
         for m in &entries {
             let other = m.manager != manager || m.operation != "Apply";
             if other && m.fields.contains(path) {
-                conflicts.push((m.manager.clone(), m.api_version.clone(), path.clone()));
+                conflicts.push((print_manager(m), path.clone()));
             }
         }
     }
@@ -375,9 +396,12 @@ pub fn server_side(
         return Err(conflict_error(r, name, &conflicts));
     }
     if force {
+        // Only the fields in conflict change hands; a value both set
+        // alike stays shared.
+        let taken: BTreeSet<&FieldPath> = conflicts.iter().map(|(_, p)| p).collect();
         for m in &mut entries {
             if m.manager != manager || m.operation != "Apply" {
-                m.fields.retain(|p| !wanted.contains(p));
+                m.fields.retain(|p| !taken.contains(p));
             }
         }
     }
@@ -400,6 +424,12 @@ pub fn server_side(
     dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
     let rv = current.pointer("/metadata/resourceVersion").cloned();
     patch::apply(PatchType::Apply, current, config)?;
+    for pointer in ATOMIC {
+        if let (Some(wanted), Some(slot)) = (config.pointer(pointer), current.pointer_mut(pointer))
+        {
+            *slot = wanted.clone();
+        }
+    }
     for path in dropped {
         remove_at(current, path);
     }
@@ -432,28 +462,56 @@ pub fn server_side(
     Ok(())
 }
 
-/// 409 as the API server words a field-manager conflict.
-fn conflict_error(r: &Resource, name: &str, conflicts: &[(String, String, FieldPath)]) -> ApiError {
-    let n = conflicts.len();
-    let summary = if let [(manager, version, path)] = conflicts {
+/// A manager as the API server prints it in a conflict: `"ops"` for an
+/// applier; an updater with its subresource, version and time
+/// (`"kubectl" with subresource "scale" using apps/v1 at 2026-…Z`).
+fn print_manager(m: &Managed) -> String {
+    let mut out = format!("{:?}", m.manager);
+    if let Some(sub) = &m.subresource {
+        let _ = write!(out, " with subresource {sub:?}");
+    }
+    if m.operation == "Update" {
+        let _ = write!(out, " using {}", m.api_version);
+        if !m.time.is_empty() {
+            let _ = write!(out, " at {}", m.time);
+        }
+    }
+    out
+}
+
+/// 409 as the API server words a field-manager conflict: one conflict on
+/// a line, several grouped by manager (sorted), a cause per field.
+fn conflict_error(r: &Resource, name: &str, conflicts: &[(String, FieldPath)]) -> ApiError {
+    let summary = if let [(manager, path)] = conflicts {
         format!(
-            "Apply failed with 1 conflict: conflict with \"{manager}\" using {version}: {}",
+            "Apply failed with 1 conflict: conflict with {manager}: {}",
             display_path(path)
         )
     } else {
-        let mut managers: Vec<&str> = conflicts.iter().map(|(m, ..)| m.as_str()).collect();
-        managers.dedup();
-        let lines: Vec<String> = conflicts
-            .iter()
-            .map(|(m, v, p)| format!("conflict with \"{m}\" using {v}: {}", display_path(p)))
-            .collect();
-        format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
+        let mut by_manager: std::collections::BTreeMap<&str, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for (m, p) in conflicts {
+            by_manager
+                .entry(m.as_str())
+                .or_default()
+                .push(display_path(p));
+        }
+        let mut lines = Vec::new();
+        for (m, paths) in by_manager {
+            lines.push(format!("conflicts with {m}:"));
+            lines.extend(paths.into_iter().map(|p| format!("- {p}")));
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
     };
     let causes: Vec<Value> = conflicts
         .iter()
-        .map(|(m, v, p)| {
+        .map(|(m, p)| {
             json!({"reason": "FieldManagerConflict",
-                "message": format!("conflict with \"{m}\" using {v}"),
+                "message": format!("conflict with {m}"),
                 "field": display_path(p)})
         })
         .collect();
@@ -524,15 +582,41 @@ mod tests {
         )
         .expect_err("conflict");
         assert_eq!(e.code, 409);
-        assert!(
-            e.message
-                .contains("conflict with \"ops\" using apps/v1: .spec.replicas"),
-            "{}",
-            e.message
+        assert_eq!(
+            e.message,
+            "Apply failed with 1 conflict: conflict with \"ops\": .spec.replicas"
         );
         // The same value as the other manager's is no conflict: shared.
         server_side(r, "web", &mut live, &config("nginx:2", 5), "touban", false).expect("shared");
         assert_eq!(live.pointer("/spec/replicas"), Some(&json!(5)));
+    }
+
+    #[test]
+    fn a_selector_is_applied_whole_and_conflicts_group_by_manager() {
+        let svc = Resource::of_kind("Service").expect("served");
+        let mut live = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web", "color": "blue"}, "type": "ClusterIP"}});
+        let applied = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}}});
+        server_side(svc, "web", &mut live, &applied, "touban", false).expect("apply");
+        assert_eq!(
+            live.pointer("/spec/selector"),
+            Some(&json!({"app": "web"})),
+            "atomic: replaced whole"
+        );
+        // Two managers own what a third would change: grouped, sorted.
+        let r = deployment();
+        let mut d = config("nginx:1", 3);
+        record_create(&mut d, r, "b-team", "Apply");
+        let other = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 3}});
+        server_side(r, "web", &mut d, &other, "a-team", false).expect("shared");
+        let e = server_side(r, "web", &mut d, &config("nginx:2", 4), "touban", false)
+            .expect_err("conflicts");
+        assert_eq!(
+            e.message,
+            "Apply failed with 3 conflicts: conflicts with \"a-team\":\n- .spec.replicas\nconflicts with \"b-team\":\n- .spec.replicas\n- .spec.template.spec.containers[name=\"web\"].image"
+        );
     }
 
     #[test]

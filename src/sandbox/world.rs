@@ -391,10 +391,10 @@ fn config_map(log_level: &str) -> Value {
 
 /// The seed's manifests as files (name, YAML) for `[[manifests]]`
 /// `iworkz`: the ConfigMap and Services as Tokyo has them (the Services
-/// without `color`, which the release switch owns), each app's
-/// Deployment with `${COLOR}` for the idle colour at Tokyo's replicas and
-/// image, and the HPA on Tokyo's live colour. Applied to Tokyo they deploy
-/// the idle colour; to Korea they also mend its drift.
+/// selecting `${LIVE_COLOR}`, whatever colour is live when applied), each
+/// app's Deployment with `${COLOR}` for the idle colour at Tokyo's
+/// replicas and image, and the HPA on the live colour. Applied to Tokyo
+/// they deploy the idle colour; to Korea they also mend its drift.
 pub fn manifests() -> Vec<(String, String)> {
     let document = |api_version: &str, kind: &str, mut object: Value| {
         object["metadata"]["namespace"] = json!(NAMESPACE);
@@ -408,9 +408,14 @@ pub fn manifests() -> Vec<(String, String)> {
         "00-backend-api-config.yaml".to_owned(),
         document("v1", "ConfigMap", config_map("info")),
     )];
+    let live = crate::model::manifest::LIVE_COLOUR_PLACEHOLDER;
     let services: Vec<String> = APPS
         .iter()
-        .map(|a| document("v1", "Service", service(a)))
+        .map(|a| {
+            let mut svc = service(a);
+            svc["spec"]["selector"]["color"] = json!(live);
+            document("v1", "Service", svc)
+        })
         .collect();
     files.push(("10-services.yaml".to_owned(), services.join("---\n")));
     for app in APPS {
@@ -433,7 +438,7 @@ pub fn manifests() -> Vec<(String, String)> {
         document(
             "autoscaling/v2",
             "HorizontalPodAutoscaler",
-            hpa(&format!("backend-api-{LIVE_COLOUR}")),
+            hpa(&format!("backend-api-{live}")),
         ),
     ));
     files
