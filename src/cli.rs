@@ -850,12 +850,7 @@ fn spawn_executor(
     mpsc::UnboundedSender<crate::model::ExecCommand>,
     tokio::task::JoinHandle<()>,
 )> {
-    let audit = crate::exec::audit::AuditLog::open(&paths.audit_log).wrap_err_with(|| {
-        format!(
-            "cannot open the audit log {} (its directory must be writable)",
-            paths.audit_log.display()
-        )
-    })?;
+    let audit = open_audit(paths)?;
     let mut backend = crate::exec::backend::kube::KubeBackend::for_clusters(&platform.clusters);
     if let Some(t) = &platform.traffic {
         backend = backend.with_traffic(crate::sources::traffic::Cloudflare::new(t));
@@ -1092,6 +1087,34 @@ fn install_hooks() -> eyre::Result<()> {
         std::process::exit(EXIT_PANIC);
     }));
     Ok(())
+}
+
+/// The audit log, opened for a command that acts: one that cannot write
+/// it down does not act.
+fn open_audit(paths: &Paths) -> eyre::Result<crate::exec::audit::AuditLog> {
+    crate::exec::audit::AuditLog::open(&paths.audit_log).wrap_err_with(|| {
+        format!(
+            "cannot open the audit log {} (its directory must be writable)",
+            paths.audit_log.display()
+        )
+    })
+}
+
+/// Asks `question` on the terminal and returns the answer, trimmed;
+/// `None` when stdin is no terminal (`unattended` says what a pipeline
+/// passes instead) or nothing could be read.
+fn ask(question: &str, unattended: &str) -> Option<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        report(&format!("touban: stdin is not a terminal: {unattended}"));
+        return None;
+    }
+    let _ = write!(std::io::stderr(), "{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).ok()?;
+    Some(line.trim().to_owned())
 }
 
 /// Writes to stderr, ignoring failure: after SIGHUP the terminal is gone,

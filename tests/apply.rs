@@ -14,6 +14,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use touban::sandbox::{Options, Sandbox, Scenario};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_touban");
 const NS: &str = "iworkz-production";
 
@@ -57,19 +59,6 @@ async fn sandbox() -> Sandbox {
     .expect("sandbox")
 }
 
-async fn client(sandbox: &Sandbox, context: &str) -> kube::Client {
-    let kubeconfig =
-        kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("kubeconfig");
-    let options = kube::config::KubeConfigOptions {
-        context: Some(context.to_owned()),
-        ..kube::config::KubeConfigOptions::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one story: plan, apply, change, conflict, force
 async fn the_seed_manifests_dry_run_apply_and_reapply_one_change() {
@@ -102,7 +91,7 @@ async fn the_seed_manifests_dry_run_apply_and_reapply_one_change() {
     );
     assert!(text.contains("0 created, 5 changed, 3 unchanged"), "{text}");
     // A dry run changed nothing.
-    let tokyo = client(&sandbox, "eks-tokyo").await;
+    let tokyo = common::kube_client(&sandbox, "eks-tokyo").await;
     let deployments: Api<Deployment> = Api::namespaced(tokyo.clone(), NS);
     let green = deployments.get("backend-api-green").await.expect("green");
     assert_eq!(green.spec.as_ref().and_then(|s| s.replicas), Some(0));
@@ -298,7 +287,7 @@ async fn a_broken_file_names_its_line_and_a_secret_is_never_shown() {
         !audit.contains("s3cr3t") && !audit.contains("czNjcjN0"),
         "{audit}"
     );
-    let live: Api<Secret> = Api::namespaced(client(&sandbox, "eks-tokyo").await, NS);
+    let live: Api<Secret> = Api::namespaced(common::kube_client(&sandbox, "eks-tokyo").await, NS);
     let s = live.get("backend-api-secrets").await.expect("secret");
     assert_eq!(
         s.data
@@ -424,7 +413,7 @@ async fn a_pruning_set_lists_what_left_its_files_and_deletes_it_only_when_asked(
     let kept = apply(home.path(), &config, &["web", "--yes"]).await;
     assert_eq!(kept.status.code(), Some(0), "{}", both(&kept));
     let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(client(&sandbox, "eks-tokyo").await, "default");
+        Api::namespaced(common::kube_client(&sandbox, "eks-tokyo").await, "default");
     assert!(
         cms.get_opt("web-b").await.expect("get").is_some(),
         "not pruned without --prune"

@@ -11,11 +11,10 @@
 //! configuration error or unreadable manifests.
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use color_eyre::eyre::{self, WrapErr};
+use color_eyre::eyre;
 
 use crate::config::platform::{Cluster, Manifests, Platform};
 use crate::config::secret::mask_line;
@@ -96,12 +95,7 @@ pub fn apply(paths: &Paths, overrides: &Overrides, args: &ApplyArgs) -> eyre::Re
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let audit = AuditLog::open(&paths.audit_log).wrap_err_with(|| {
-        format!(
-            "cannot open the audit log {} (its directory must be writable)",
-            paths.audit_log.display()
-        )
-    })?;
+    let audit = super::open_audit(paths)?;
     let who = Who::new(&platform.environment, &super::operator(&platform));
     let runtime = super::runtime()?;
     let run = Run {
@@ -451,37 +445,25 @@ fn print_plan(planned: &[Planned]) -> String {
 /// Asks the terminal, on its own, to delete what the files no longer
 /// hold; refuses when stdin is no terminal.
 fn confirm_prune(objects: usize) -> bool {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        report(
-            "touban apply: stdin is not a terminal: pass --yes with --prune to delete without asking",
-        );
-        return false;
-    }
-    let _ = write!(
-        std::io::stderr(),
-        "Delete {objects} object{} no longer in the files? Type `prune` to confirm: ",
-        if objects == 1 { "" } else { "s" }
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).is_ok() && line.trim() == "prune"
+    super::ask(
+        &format!(
+            "Delete {objects} object{} no longer in the files? Type `prune` to confirm: ",
+            if objects == 1 { "" } else { "s" }
+        ),
+        "pass --yes with --prune to delete without asking",
+    )
+    .is_some_and(|a| a == "prune")
 }
 
 /// Asks the terminal to confirm by typing the set's name; refuses when
 /// stdin is no terminal (a pipeline passes --yes).
 fn confirm(set: &str, cluster: &str, objects: usize) -> bool {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        report("touban apply: stdin is not a terminal: pass --yes to apply without asking");
-        return false;
-    }
-    let _ = write!(
-        std::io::stderr(),
-        "Apply {objects} object{} to {cluster}? Type `{set}` to confirm: ",
-        if objects == 1 { "" } else { "s" }
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).is_ok() && line.trim() == set
+    super::ask(
+        &format!(
+            "Apply {objects} object{} to {cluster}? Type `{set}` to confirm: ",
+            if objects == 1 { "" } else { "s" }
+        ),
+        "pass --yes to apply without asking",
+    )
+    .is_some_and(|a| a == set)
 }

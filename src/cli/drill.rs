@@ -14,7 +14,7 @@ use color_eyre::eyre::{self, WrapErr};
 
 use crate::app::App;
 use crate::config::{Overrides, Paths};
-use crate::exec::audit::{AuditLog, Event as Logged, Record};
+use crate::exec::audit::{Event as Logged, Record};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::readiness::{Mark, Readiness};
 use crate::model::runbook::Step;
@@ -52,12 +52,7 @@ pub fn drill(paths: &Paths, overrides: &Overrides, args: &DrillArgs) -> eyre::Re
         Ok(read) => read,
         Err(code) => return Ok(code),
     };
-    let audit = AuditLog::open(&paths.audit_log).wrap_err_with(|| {
-        format!(
-            "cannot open the audit log {} (its directory must be writable)",
-            paths.audit_log.display()
-        )
-    })?;
+    let audit = super::open_audit(&paths)?;
     let who = crate::exec::runner::Who::new(
         &app.platform().environment,
         &super::operator(app.platform()),

@@ -9,11 +9,10 @@
 //!
 //! Exit status: 0 done, 1 failed or refused, 2 a configuration error.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use color_eyre::eyre::{self, WrapErr};
+use color_eyre::eyre;
 use serde::{Deserialize, Serialize};
 
 use crate::config::platform::{Infrastructure, Platform};
@@ -106,12 +105,7 @@ pub fn infra(
         ));
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
-    let audit = AuditLog::open(&paths.audit_log).wrap_err_with(|| {
-        format!(
-            "cannot open the audit log {} (its directory must be writable)",
-            paths.audit_log.display()
-        )
-    })?;
+    let audit = super::open_audit(paths)?;
     let job = Job {
         platform: &platform,
         infra,
@@ -437,19 +431,7 @@ impl Job<'_> {
         if yes && !destroys {
             return true;
         }
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            report(&format!(
-                "touban infra: stdin is not a terminal: pass {}",
-                if destroys {
-                    format!("--confirm {} (the plan destroys or replaces)", self.name())
-                } else {
-                    "--yes".to_owned()
-                }
-            ));
-            return false;
-        }
-        let ask = if destroys {
+        let question = if destroys {
             format!(
                 "This destroys or replaces {}. Type `{}` to apply: ",
                 saved.destroying.join(", "),
@@ -458,18 +440,21 @@ impl Job<'_> {
         } else {
             "Apply? [y/N] ".to_owned()
         };
-        let _ = write!(std::io::stderr(), "{ask}");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).is_err() {
-            return false;
-        }
-        let line = line.trim();
-        if destroys {
-            line == self.name()
+        let unattended = if destroys {
+            format!(
+                "pass --confirm {} (the plan destroys or replaces)",
+                self.name()
+            )
         } else {
-            line == "y" || line == "yes"
-        }
+            "pass --yes".to_owned()
+        };
+        super::ask(&question, &unattended).is_some_and(|a| {
+            if destroys {
+                a == self.name()
+            } else {
+                a == "y" || a == "yes"
+            }
+        })
     }
 }
 
