@@ -24,6 +24,7 @@ pub mod error;
 mod hpa;
 pub mod logs;
 pub mod metrics;
+pub mod nodepools;
 mod patch;
 pub mod prometheus;
 mod query;
@@ -130,6 +131,11 @@ pub struct Sandbox {
     pub elasticache: String,
     /// Its state, for tests.
     pub elasticache_api: Arc<elasticache::ElastiCache>,
+    /// EKS's REST API (ap-northeast-1), `http://127.0.0.1:PORT`: Tokyo's
+    /// managed node groups. Korea's agent pools are on [`Sandbox::azure`].
+    pub eks: String,
+    /// Both clusters' node groups, for tests.
+    pub node_pools: Arc<nodepools::NodePools>,
     /// Token of the operator user (reads and writes).
     pub operator_token: String,
     /// Token of the read-only user.
@@ -287,7 +293,9 @@ impl Sandbox {
         let alerting = Arc::new(Mutex::new(alerts::Alerting::default()));
         let endpoints = start_endpoints(&sim, &mut servers).await?;
         let cf = start_cloudflare(&sim, &mut servers).await?;
-        let arm = start_azure(&sim, &mut servers).await?;
+        let stores = [clusters[0].store.clone(), clusters[1].store.clone()];
+        let (arm, node_pools) = start_azure(&sim, clock, stores, &stop, &mut servers).await?;
+        let eks = serve_http(nodepools::eks_router(node_pools.clone()), &mut servers).await?;
         let rds_api = Arc::new(rds::Rds::new(clock));
         let rds = serve_http(rds::router(rds_api.clone()), &mut servers).await?;
         let elasticache_api = Arc::new(elasticache::ElastiCache::new(clock));
@@ -331,6 +339,8 @@ impl Sandbox {
             rds_api,
             elasticache,
             elasticache_api,
+            eks,
+            node_pools,
             operator_token,
             viewer_token,
             ca_pem: tls.ca_pem,
@@ -428,14 +438,7 @@ impl Sandbox {
                 kubeconfig.display(),
                 world::NAMESPACE
             );
-            t.push_str(if c.name == "eks-tokyo" {
-                "node_groups = [\n    { name = \"general\", min = 3, max = 20, desired = 6 },\n    \
-                 { name = \"compute-optimized\", min = 0, max = 10, desired = 2 },\n    \
-                 { name = \"memory-optimized\", min = 0, max = 5, desired = 1 },\n]\n"
-            } else {
-                "node_groups = [\n    { name = \"general\", min = 2, max = 10, desired = 3 },\n    \
-                 { name = \"compute-optimized\", min = 0, max = 5, desired = 1 },\n]\n"
-            });
+            t.push_str(&self.node_groups_config(c.name, kubeconfig));
         }
         for e in &self.endpoints {
             match e.job {
@@ -532,6 +535,44 @@ impl Sandbox {
                 cloudwatch::AWS_REGION
             );
         }
+        t
+    }
+
+    /// A cluster's `node_groups`, and the cloud API that sizes them:
+    /// Tokyo's `eks`, Korea's `aks` (its token a file beside the
+    /// kubeconfig).
+    fn node_groups_config(&self, name: &str, kubeconfig: &Path) -> String {
+        let mut t = String::new();
+        let shape = if name == ClusterShape::EksTokyo.name() {
+            ClusterShape::EksTokyo
+        } else {
+            ClusterShape::AksKorea
+        };
+        t.push_str("node_groups = [\n");
+        for p in world::pools(shape) {
+            let _ = writeln!(
+                t,
+                "    {{ name = \"{}\", min = {}, max = {}, desired = {} }},",
+                p.name, p.min, p.max, p.count
+            );
+        }
+        t.push_str("]\n");
+        let _ = match shape {
+            ClusterShape::EksTokyo => writeln!(
+                t,
+                "eks = {{ identifier = \"{}\", aws_region = \"{}\", endpoint = \"{}\", anonymous = true }}",
+                nodepools::EKS_CLUSTER,
+                cloudwatch::AWS_REGION,
+                self.eks
+            ),
+            ClusterShape::AksKorea => writeln!(
+                t,
+                "aks = {{ cluster = \"{}\", api = \"{}\", token = {{ file = \"{}\" }} }}",
+                nodepools::aks_id(),
+                self.azure,
+                kubeconfig.with_file_name(AZURE_TOKEN_FILE).display()
+            ),
+        };
         t
     }
 
@@ -758,16 +799,33 @@ async fn start_cloudflare(
     Ok((format!("{url}/client/v4"), token, api))
 }
 
-/// Azure Resource Manager over the simulation, with a token of its own:
-/// its base URL, the token, and its state.
+/// The three parts of the sandbox's Resource Manager: its base URL, its
+/// token, its flexible server's state.
+type Arm = (String, String, Arc<azure::Azure>);
+
+/// Azure Resource Manager over the simulation, with a token of its own
+/// (the flexible server and AKS's agent pools), and the clusters' node
+/// groups, moved on by a thread of their own.
 async fn start_azure(
     sim: &Arc<Mutex<sim::Sim>>,
+    clock: Clock,
+    stores: [Arc<Store>; 2],
+    stop: &Arc<AtomicBool>,
     servers: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> std::io::Result<(String, String, Arc<azure::Azure>)> {
+) -> std::io::Result<(Arm, Arc<nodepools::NodePools>)> {
     let token = format!("azure-{}", random_hex(5 << 64));
     let api = Arc::new(azure::Azure::new(sim.clone(), token.clone()));
-    let url = serve_http(azure::router(api.clone()), servers).await?;
-    Ok((url, token, api))
+    let pools = Arc::new(nodepools::NodePools::new(clock, stores, token.clone()));
+    spawn_loop(
+        "sandbox-node-pools",
+        stop.clone(),
+        Duration::from_millis(200),
+        pools.clone(),
+        |p| p.pass(),
+    )?;
+    let router = azure::router(api.clone()).merge(nodepools::arm_router(pools.clone()));
+    let url = serve_http(router, servers).await?;
+    Ok(((url, token, api), pools))
 }
 
 /// An Alertmanager per region, and CloudWatch.

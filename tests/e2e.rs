@@ -773,6 +773,57 @@ fn in_the_demo_web_frontend_scales_to_10_through_the_confirm_dialog() {
     );
 }
 
+/// From the Scaling pane, Korea selected, `:node-group general +2` plans
+/// the agent pool's count through Resource Manager; confirmed, the two
+/// new nodes join the cluster and turn Ready, and the pane shows them.
+#[test]
+fn in_the_demo_korea_s_node_pool_is_raised_by_two_from_the_scaling_pane() {
+    let t = Tmux::new("nodes");
+    demo(&t, "--scenario calm --speed 10");
+    t.wait_for("sources 14/14 live");
+    t.keys(&["7"]);
+    let korea = |n: &'static str| {
+        move |s: &str| {
+            s.lines()
+                .any(|l| l.contains("aks-korea") && l.contains("general") && l.contains(n))
+        }
+    };
+    t.wait("Korea's general pool at 3 nodes", korea("3/3 ready"));
+    t.keys(&["Down"]);
+    t.keys(&[":"]);
+    t.keys(&["-l", "node-group general +2"]);
+    t.keys(&["Enter"]);
+    let dialog = t.wait_for("[ Confirm ]");
+    for field in [
+        "Size node group general in aks-korea to desired 5",
+        "PUT agentPools/general count 5",
+        "general: desired 3 → 5",
+    ] {
+        assert!(dialog.contains(field), "{field} in:\n{dialog}");
+    }
+    t.keys(&["Tab", "Tab", "Enter"]);
+    t.wait_for("Why? It goes to the audit log");
+    t.keys(&["-l", "e2e: capacity for the failover drill"]);
+    t.keys(&["Enter"]);
+    t.wait_for("confirmed: the Jobs pane (9) follows it");
+    let pane = t.wait(
+        "the two new nodes Ready in the Scaling pane",
+        korea("5/5 ready"),
+    );
+    assert!(
+        pane.contains("≠ config"),
+        "the config still says 3:\n{pane}"
+    );
+    t.keys(&["9"]);
+    t.wait("the job succeeded", |s| {
+        s.lines()
+            .any(|l| l.contains("size node group general in aks-korea") && l.contains("succeeded"))
+    });
+    t.keys(&["q"]);
+    t.wait_for("EXIT:0");
+    assert_terminal_restored(&t);
+}
+
 /// In Tokyo an HPA scales backend-api-blue: `scale 10` on it is refused,
 /// and the refusal offers backend-api-hpa's minimum of 10 instead, planned
 /// and confirmed from the same dialog chain; the job ends succeeded once

@@ -105,7 +105,7 @@ fn help_is_built_from_the_keymap() {
             at + l[at..].len() - l[at..].trim_start().len()
         })
     };
-    assert!(end.contains(":silence DURATION MATCHER… "), "{end}");
+    assert!(end.contains(":node-group GROUP SIZE "), "{end}");
     assert!(
         end.contains("between its steps; forget one"),
         "a doc comment's lines joined by a space:\n{end}"

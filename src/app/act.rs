@@ -39,6 +39,7 @@ impl App {
             Command::CacheFailover(arg) => self.cache_action(&arg, ActionKind::CacheFailover),
             Command::CachePromote(arg) => self.cache_action(&arg, ActionKind::CachePromote),
             Command::RdsFailover(arg) => self.rds_action(&arg, ActionKind::RdsFailover),
+            Command::NodeGroup(arg) => self.node_group(&arg),
             Command::RdsPromote(arg) => self.rds_action(&arg, ActionKind::RdsPromote),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
@@ -428,6 +429,108 @@ impl App {
         }
         let (region, name) = (db.region.get_ref().clone(), db.name.get_ref().clone());
         self.ask_outside(kind, ObjectKind::Database, region, name);
+    }
+
+    /// `:node-group [CLUSTER/]GROUP SIZE`: a node group sized in its cloud.
+    /// The cluster is the one named, else the Scaling pane's selected
+    /// one, else the only one with such a group. A size beyond the
+    /// config's bounds for the group is refused here: they are the
+    /// platform's own guard against a slip of the finger.
+    pub(in crate::app) fn node_group(&mut self, arg: &str) {
+        let mut words = arg.split_whitespace();
+        let (named, sizes) = (words.next().unwrap_or_default(), words.collect::<Vec<_>>());
+        let (cluster_name, group) = match named.split_once('/') {
+            Some((c, g)) => (Some(c), g),
+            None => (None, named),
+        };
+        let usage =
+            |app: &mut Self| app.say_t(Level::Error, "msg-node-group-usage", &[("arg", arg)]);
+        if group.is_empty() || sizes.is_empty() {
+            usage(self);
+            return;
+        }
+        let selected = self
+            .selected_source(crate::model::Pane::Scaling)
+            .map(|id| id.name);
+        let having: Vec<&crate::config::platform::Cluster> = self
+            .platform
+            .clusters
+            .iter()
+            .filter(|c| c.node_groups.iter().any(|g| g.name.get_ref() == group))
+            .collect();
+        let cluster = match cluster_name {
+            Some(c) => having.iter().find(|k| k.name.get_ref() == c),
+            None => having
+                .iter()
+                .find(|k| Some(k.name.get_ref()) == selected.as_ref())
+                .or_else(|| having.first().filter(|_| having.len() == 1)),
+        }
+        .map(|c| (*c).clone());
+        let Some(cluster) = cluster else {
+            self.say_t(
+                Level::Error,
+                "msg-node-group-unknown",
+                &[("arg", arg), ("group", group)],
+            );
+            return;
+        };
+        let cname = cluster.name.get_ref().clone();
+        if cluster.eks.is_none() && cluster.aks.is_none() {
+            self.say_t(
+                Level::Error,
+                "msg-node-group-no-cloud",
+                &[("arg", arg), ("cluster", &cname)],
+            );
+            return;
+        }
+        let Some(configured) = cluster
+            .node_groups
+            .iter()
+            .find(|g| g.name.get_ref() == group)
+        else {
+            return;
+        };
+        let (lo, hi) = (configured.min, configured.max);
+        let nodes = self
+            .cluster(&cname)
+            .map_or(0, |c| c.nodes.values().filter(|n| n.group == group).count());
+        let Some((min, desired, max)) =
+            node_sizes(&sizes, u32::try_from(nodes).unwrap_or(u32::MAX))
+        else {
+            usage(self);
+            return;
+        };
+        let beyond = [min, desired, max]
+            .into_iter()
+            .flatten()
+            .find(|n| *n < lo || *n > hi);
+        if let Some(n) = beyond {
+            self.say_t(
+                Level::Error,
+                "msg-node-group-beyond-config",
+                &[
+                    ("arg", arg),
+                    ("group", group),
+                    ("n", &n.to_string()),
+                    ("min", &lo.to_string()),
+                    ("max", &hi.to_string()),
+                ],
+            );
+            return;
+        }
+        let request = ActionRequest {
+            kind: ActionKind::NodeGroup { min, desired, max },
+            target: Target {
+                region: cluster.region.get_ref().clone(),
+                cluster: cname,
+                namespace: "kube-system".to_owned(),
+                kind: ObjectKind::NodeGroup,
+                name: group.to_owned(),
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
     }
 
     /// Asks for an action on a database or cache (its name is its
@@ -1396,6 +1499,11 @@ pub fn request_title(request: &ActionRequest) -> String {
         ActionKind::RdsFailover => format!("fail RDS {name} over to its standby"),
         ActionKind::RdsPromote => format!("promote RDS read replica {name}"),
         ActionKind::Infra { operation, .. } => format!("{operation} {name}"),
+        ActionKind::NodeGroup { min, desired, max } => format!(
+            "size node group {name} in {} to {}",
+            request.target.cluster,
+            crate::exec::actions::node_group::sizes_text(*min, *desired, *max)
+        ),
         ActionKind::Apply { manifests, force } => format!(
             "apply {manifests} to {}{}",
             request.target.cluster,
@@ -1460,4 +1568,28 @@ fn capitalised(text: &str) -> String {
     chars.next().map_or_else(String::new, |c| {
         c.to_uppercase().chain(chars).collect::<String>()
     })
+}
+
+/// The sizes of `:node-group`: `N`, `+N` / `-N` from the `nodes` the
+/// group has, or `min=N desired=N max=N` in any order.
+fn node_sizes(words: &[&str], nodes: u32) -> Option<(Option<u32>, Option<u32>, Option<u32>)> {
+    let (mut min, mut desired, mut max) = (None, None, None);
+    for w in words {
+        if let Some(n) = w.strip_prefix('+') {
+            desired = Some(nodes.checked_add(n.parse().ok()?)?);
+        } else if let Some(n) = w.strip_prefix('-') {
+            desired = Some(nodes.checked_sub(n.parse().ok()?)?);
+        } else if let Some((k, v)) = w.split_once('=') {
+            let v: u32 = v.parse().ok()?;
+            match k {
+                "min" => min = Some(v),
+                "desired" => desired = Some(v),
+                "max" => max = Some(v),
+                _ => return None,
+            }
+        } else {
+            desired = Some(w.parse().ok()?);
+        }
+    }
+    Some((min, desired, max))
 }

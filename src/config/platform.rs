@@ -529,6 +529,30 @@ pub struct Cluster {
     /// Refuse mutating actions on this cluster, whatever the global setting.
     #[serde(default)]
     pub read_only: Option<bool>,
+    /// Amazon EKS: the cluster's name there (`identifier`), `aws_region`
+    /// and optional `endpoint` / `anonymous` as for CloudWatch: what sizes
+    /// its managed node groups (`UpdateNodegroupConfig`), through the
+    /// standard credential chain.
+    #[serde(default)]
+    pub eks: Option<CloudWatchRef>,
+    /// Azure Kubernetes Service: what sizes its agent pools through
+    /// Azure Resource Manager.
+    #[serde(default)]
+    pub aks: Option<AksCluster>,
+}
+
+/// An AKS managed cluster, acted on through Azure Resource Manager.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AksCluster {
+    /// Its resource id: `/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}`.
+    pub cluster: Spanned<String>,
+    /// Azure Resource Manager's endpoint (the public cloud's by default).
+    #[serde(default = "default_arm")]
+    pub api: Spanned<String>,
+    /// Where an ARM bearer token is, read at every call (as for a
+    /// database's `azure.token`). An action credential.
+    pub token: Spanned<SecretRef>,
 }
 
 /// A node group's configured size.
@@ -1382,20 +1406,7 @@ impl Platform {
         };
         for c in &self.clusters {
             check_name("cluster", &c.region, &c.name)?;
-            for g in &c.node_groups {
-                if !(g.min <= g.desired && g.desired <= g.max) {
-                    return Err((
-                        g.name.span(),
-                        format!(
-                            "node group `{}`: expected min <= desired <= max, got {} / {} / {}",
-                            g.name.get_ref(),
-                            g.min,
-                            g.desired,
-                            g.max
-                        ),
-                    ));
-                }
-            }
+            check_cluster(c)?;
         }
         for d in &self.databases {
             check_name("database", &d.region, &d.name)?;
@@ -1525,6 +1536,37 @@ fn validate_traffic(
     Ok(())
 }
 
+/// Checks a cluster's node groups' bounds and its clouds' references.
+fn check_cluster(c: &Cluster) -> Result<(), (std::ops::Range<usize>, String)> {
+    if let Some(endpoint) = c.eks.as_ref().and_then(|r| r.endpoint.as_ref()) {
+        check_url(endpoint, &["http", "https"])?;
+    }
+    if let Some(a) = &c.aks {
+        if aks_cluster_name(a.cluster.get_ref()).is_none() {
+            return Err((
+                a.cluster.span(),
+                "cluster must be the AKS cluster's resource id: /subscriptions/{subscription id}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name} (`az aks show --query id`)".into(),
+            ));
+        }
+        check_arm(&a.api, &a.token)?;
+    }
+    for g in &c.node_groups {
+        if !(g.min <= g.desired && g.desired <= g.max) {
+            return Err((
+                g.name.span(),
+                format!(
+                    "node group `{}`: expected min <= desired <= max, got {} / {} / {}",
+                    g.name.get_ref(),
+                    g.min,
+                    g.desired,
+                    g.max
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks an `azure` reference: a flexible server's resource id, an ARM
 /// URL, one token reference.
 fn check_azure(a: &AzureServer) -> Result<(), (std::ops::Range<usize>, String)> {
@@ -1534,34 +1576,50 @@ fn check_azure(a: &AzureServer) -> Result<(), (std::ops::Range<usize>, String)> 
             "server must be the flexible server's resource id: /subscriptions/{subscription id}/resourceGroups/{group}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name} (the portal's JSON View, or `az postgres flexible-server show --query id`)".into(),
         ));
     }
-    if !a.api.span().is_empty() {
-        check_url(&a.api, &["https", "http"])?;
+    check_arm(&a.api, &a.token)
+}
+
+/// Checks an ARM endpoint (https, or http to a loopback address) and one
+/// token reference.
+fn check_arm(
+    api: &Spanned<String>,
+    token: &Spanned<SecretRef>,
+) -> Result<(), (std::ops::Range<usize>, String)> {
+    if !api.span().is_empty() {
+        check_url(api, &["https", "http"])?;
         // The token is a bearer token: in the clear only to this machine
         // (an emulator, the sandbox).
-        let loopback = url::Url::parse(a.api.get_ref()).is_ok_and(|u| {
+        let loopback = url::Url::parse(api.get_ref()).is_ok_and(|u| {
             u.scheme() == "https"
                 || matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
         });
         if !loopback {
             return Err((
-                a.api.span(),
+                api.span(),
                 "api must be https:// (http:// only to a loopback address: the token would cross the network in the clear)".into(),
             ));
         }
     }
-    let token = a.token.get_ref();
+    let span = token.span();
+    let token = token.get_ref();
     if token.env.is_some() == token.file.is_some() {
         return Err((
-            a.token.span(),
+            span,
             "token: expected exactly one of env = \"VAR\" or file = \"/path\"".into(),
         ));
     }
     Ok(())
 }
 
-/// The server's name in a flexible server's resource id, if `id` is one
-/// (segment names are matched as ARM does, whatever their case).
-pub fn azure_server_name(id: &str) -> Option<&str> {
+/// The cluster's name in an AKS managed cluster's resource id, if `id`
+/// is one (segment names matched whatever their case, as ARM does).
+pub fn aks_cluster_name(id: &str) -> Option<&str> {
+    arm_name(id, "Microsoft.ContainerService", "managedClusters")
+}
+
+/// The last segment of an ARM resource id of `namespace`/`kind` in a
+/// resource group.
+fn arm_name<'a>(id: &'a str, namespace: &str, kind: &str) -> Option<&'a str> {
     let parts: Vec<&str> = id.split('/').collect();
     let [
         "",
@@ -1570,8 +1628,8 @@ pub fn azure_server_name(id: &str) -> Option<&str> {
         groups,
         group,
         providers,
-        namespace,
-        servers,
+        ns,
+        k,
         name,
     ] = parts.as_slice()
     else {
@@ -1591,10 +1649,16 @@ pub fn azure_server_name(id: &str) -> Option<&str> {
         && is(groups, "resourceGroups")
         && !group.is_empty()
         && is(providers, "providers")
-        && is(namespace, "Microsoft.DBforPostgreSQL")
-        && is(servers, "flexibleServers")
+        && is(ns, namespace)
+        && is(k, kind)
         && !name.is_empty())
     .then_some(*name)
+}
+
+/// The server's name in a flexible server's resource id, if `id` is one
+/// (segment names are matched as ARM does, whatever their case).
+pub fn azure_server_name(id: &str) -> Option<&str> {
+    arm_name(id, "Microsoft.DBforPostgreSQL", "flexibleServers")
 }
 
 /// `[direct, action]`: the monitoring login and the executor's, each

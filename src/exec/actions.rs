@@ -12,6 +12,7 @@ pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
 pub mod lockout;
+pub mod node_group;
 pub mod rds;
 pub mod repoint;
 pub mod restart;
@@ -80,6 +81,12 @@ pub struct Seen {
     /// For a ConfigMap or Secret: the value of the action's key (`None`:
     /// no such key), or why the object could not be read.
     pub config: Option<Result<Option<crate::exec::backend::KeyValue>, String>>,
+    /// For a node group: the group as its cloud reports it, or why it
+    /// could not be read.
+    pub node_pool: Option<Result<crate::exec::backend::nodepool::NodePool, String>>,
+    /// For a node group: its nodes in the cluster (name, Ready), or why
+    /// they could not be listed.
+    pub nodes: Option<Result<Vec<(String, bool)>, String>>,
     /// For a lockout: the database's application roles as they are now.
     pub logins: Option<Result<Vec<crate::exec::backend::Login>, String>>,
 }
@@ -157,6 +164,15 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::RdsFailover => rds::failover(request, seen),
         ActionKind::RdsPromote => rds::promote(request, seen),
         ActionKind::TrafficPool { enabled } => traffic::plan(request, *enabled, seen),
+        ActionKind::NodeGroup { min, desired, max } => node_group::plan(
+            request,
+            crate::exec::backend::nodepool::Sizes {
+                min: *min,
+                desired: *desired,
+                max: *max,
+            },
+            seen,
+        ),
         // Its plan is the server's own dry run of every document.
         ActionKind::Infra { .. } => Err(Refusal::new(
             "an infrastructure plan is the tool's own: `touban infra plan NAME`",

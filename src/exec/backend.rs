@@ -7,6 +7,7 @@ pub mod alertmanager;
 pub mod azure;
 pub mod elasticache;
 pub mod kube;
+pub mod nodepool;
 pub mod postgres;
 pub mod rds;
 pub mod redis;
@@ -638,6 +639,37 @@ pub trait Backend: Sync {
         &self,
         cache: &str,
     ) -> impl Future<Output = Vec<(String, Result<CacheMember, Failure>)>> + Send;
+
+    /// A node group (the target's name, in its cluster) as its cloud
+    /// reports it.
+    fn node_pool(
+        &self,
+        t: &Target,
+    ) -> impl Future<Output = Result<nodepool::NodePool, Failure>> + Send;
+
+    /// Sends a node group's new sizes; the change's id to follow (EKS's
+    /// update, ARM's operation), if the cloud gave one.
+    fn node_pool_set(
+        &self,
+        t: &Target,
+        to: nodepool::Sizes,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
+    /// Where a node group's change `id` stands.
+    fn node_pool_standing(
+        &self,
+        t: &Target,
+        id: &str,
+    ) -> impl Future<Output = Result<nodepool::Standing, Failure>> + Send;
+
+    /// The nodes of the cluster labelled `label=value`: their names, and
+    /// whether each is Ready.
+    fn labelled_nodes(
+        &self,
+        t: &Target,
+        label: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Vec<(String, bool)>, Failure>> + Send;
 
     /// An RDS instance (by configured database name) as RDS reports it.
     fn rds_describe(

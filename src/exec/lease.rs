@@ -125,6 +125,7 @@ pub fn name(target: &Target) -> String {
         ObjectKind::ConfigMap => "configmap",
         ObjectKind::Manifests => "manifests",
         ObjectKind::Infrastructure => "infrastructure",
+        ObjectKind::NodeGroup => "nodegroup",
         ObjectKind::Secret => "secret",
     };
     let name: String = target

@@ -9,6 +9,7 @@ mod cache;
 mod config;
 mod db;
 mod elasticache;
+mod node_group;
 mod pod;
 mod rds;
 mod read;
@@ -86,6 +87,7 @@ fn say_login<B: Backend>(backend: &B, job: &mut Job) {
             | ActionKind::RdsPromote
             | ActionKind::ElastiCacheFailover
             | ActionKind::PromoteReplica { .. }
+            | ActionKind::NodeGroup { .. }
     );
     if cloud {
         return;
@@ -139,6 +141,10 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         ObjectKind::Database | ObjectKind::Cache => (
             "the database refuses",
             "the servers answer and the role may make every change (PostgreSQL and Redis have no dry run: privileges and versions checked, nothing sent)",
+        ),
+        ObjectKind::NodeGroup => (
+            "the cloud refuses",
+            "the cloud answers for the node group with these credentials (UpdateNodegroupConfig and an agent pool's PUT have no dry run: whether the credentials may write is known at the write; nothing sent)",
         ),
         ObjectKind::Pool => (
             "the balancer refuses",
@@ -804,6 +810,7 @@ fn wanted(kind: &ActionKind) -> Option<i64> {
         | ActionKind::TrafficPool { .. }
         | ActionKind::Apply { .. }
         | ActionKind::Infra { .. }
+        | ActionKind::NodeGroup { .. }
         | ActionKind::PromoteReplica { .. }
         | ActionKind::RegionFailover { .. } => None,
     }
@@ -880,6 +887,9 @@ async fn perform<B: Backend>(
         // Boxed: the AWS SDK's futures are large, and every step's future
         // would be as large.
         Op::Rds(_) | Op::ElastiCache(_) => Box::pin(aws(backend, job, op, cancel, resuming)).await,
+        Op::NodeGroup(op) => {
+            Box::pin(node_group::perform(backend, job, op, cancel, resuming)).await
+        }
         // Passed by the job's steps, which know the operator.
         Op::Gate { .. } => Err(Failure {
             what: "a gate outside a job's steps: a defect of touban".into(),

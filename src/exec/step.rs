@@ -132,6 +132,8 @@ pub enum Op {
     Rds(RdsOp),
     /// A step of an ElastiCache `TestFailover`.
     ElastiCache(ElastiCacheOp),
+    /// A step of sizing a node group in its cloud.
+    NodeGroup(NodeGroupOp),
     /// Waits for the operator to let the job go on (the region runbook's
     /// points of no return); cancelling ends the job there.
     Gate {
@@ -466,6 +468,43 @@ pub enum RdsOp {
     },
     /// Waits until it is available and no read replica.
     AwaitPromoted {
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// The operations of sizing a node group in its cloud. Each reads the
+/// group first and converges: one found with the sizes wanted is not sent
+/// them again, and one found updating (a change sent before an
+/// interruption) is waited for, not sent another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeGroupOp {
+    /// The group is settled, with the sizes it was planned from (resumed:
+    /// or with those wanted, or updating).
+    Expect {
+        /// The sizes planned from.
+        from: crate::exec::backend::nodepool::Sizes,
+        /// The sizes wanted.
+        to: crate::exec::backend::nodepool::Sizes,
+    },
+    /// Sends the sizes (`UpdateNodegroupConfig`, the agent pool's `PUT`)
+    /// unless the group has them, and follows the change until the cloud
+    /// says it succeeded.
+    Set {
+        /// The sizes wanted: what is sent.
+        to: crate::exec::backend::nodepool::Sizes,
+        /// How long to wait at most.
+        within: Duration,
+    },
+    /// Waits until the cluster has between `at_least` and `at_most` of
+    /// the group's nodes, every one Ready.
+    AwaitNodes {
+        /// Fewest nodes.
+        at_least: u32,
+        /// Most nodes.
+        at_most: u32,
+        /// The nodes it had when planned.
+        planned: u32,
         /// How long to wait at most.
         within: Duration,
     },

@@ -446,6 +446,10 @@ msg-failover-no-pair = `{ $command }`: no [[replication]] pair is configured: no
 msg-failover-not-a-replica = `{ $command } { $arg }`: { $arg } is the replica of no [[replication]] pair
 msg-failover-name-the-replica = `{ $command }`: name the replica, one of the [[replication]] pairs'
 msg-rds-not-configured = `{ $command } { $arg }`: { $arg } has no rds = {"{"} identifier, aws_region {"}"} in the config: touban reaches RDS through its API
+msg-node-group-usage = `node-group { $arg }`: expected `:node-group [CLUSTER/]GROUP SIZE`, SIZE being N, +N, -N or min=N desired=N max=N
+msg-node-group-unknown = `node-group { $arg }`: no cluster has a node group { $group } in the config (node_groups), or several do: name it CLUSTER/{ $group }, or select the cluster in the Scaling pane
+msg-node-group-no-cloud = `node-group { $arg }`: { $cluster } has neither eks nor aks in the config: touban sizes node groups through the cloud's API
+msg-node-group-beyond-config = `node-group { $arg }`: { $n } is outside the config's bounds for { $group } ({ $min }..{ $max }): change its node_groups entry first
 msg-cache-unknown = `{ $command } { $arg }`: name a configured cache ([[caches]] name)
 msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg } is ElastiCache replication group { $group }: ElastiCache promotes a replica itself when the primary fails (automatic failover); `:cache-failover { $arg }` calls TestFailover
 msg-pool-no-traffic = `{ $command }`: no [traffic] load balancer is configured

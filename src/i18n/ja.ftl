@@ -444,6 +444,10 @@ msg-failover-no-pair = `{ $command }`: [[replication]] のペア未設定: 昇�
 msg-failover-not-a-replica = `{ $command } { $arg }`: { $arg } はどの [[replication]] ペアのレプリカでもない
 msg-failover-name-the-replica = `{ $command }`: レプリカを指定（[[replication]] ペアのいずれか）
 msg-rds-not-configured = `{ $command } { $arg }`: 設定の { $arg } に rds = {"{"} identifier, aws_region {"}"} なし: touban は RDS に API 経由で接続
+msg-node-group-usage = `node-group { $arg }`: `:node-group [CLUSTER/]GROUP SIZE` の形で指定（SIZE は N、+N、-N、または min=N desired=N max=N）
+msg-node-group-unknown = `node-group { $arg }`: 設定（node_groups）にノードグループ { $group } を持つクラスターがない、または複数ある: CLUSTER/{ $group } と指定するか、Scaling ペインでクラスターを選択
+msg-node-group-no-cloud = `node-group { $arg }`: 設定の { $cluster } に eks も aks もない: touban はクラウドの API でノードグループを変更する
+msg-node-group-beyond-config = `node-group { $arg }`: { $n } は設定の { $group } の範囲（{ $min }..{ $max }）外: 先に node_groups を変更
 msg-cache-unknown = `{ $command } { $arg }`: 設定済みのキャッシュを指定（[[caches]] の name）
 msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg } は ElastiCache レプリケーショングループ { $group }: プライマリ障害時は ElastiCache 自身がレプリカを昇格（自動フェイルオーバー）。`:cache-failover { $arg }` は TestFailover を呼ぶ
 msg-pool-no-traffic = `{ $command }`: [traffic] のロードバランサー未設定

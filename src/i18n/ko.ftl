@@ -444,6 +444,10 @@ msg-failover-no-pair = `{ $command }`: [[replication]] 쌍 설정 없음: 승격
 msg-failover-not-a-replica = `{ $command } { $arg }`: { $arg }은(는) 어느 [[replication]] 쌍의 레플리카도 아님
 msg-failover-name-the-replica = `{ $command }`: 레플리카를 지정 ([[replication]] 쌍 중 하나)
 msg-rds-not-configured = `{ $command } { $arg }`: 설정의 { $arg }에 rds = {"{"} identifier, aws_region {"}"} 없음: touban은 API를 통해 RDS에 접근
+msg-node-group-usage = `node-group { $arg }`: `:node-group [CLUSTER/]GROUP SIZE` 형식으로 지정 (SIZE는 N, +N, -N 또는 min=N desired=N max=N)
+msg-node-group-unknown = `node-group { $arg }`: 설정(node_groups)에 노드 그룹 { $group }을(를) 가진 클러스터가 없거나 여러 개: CLUSTER/{ $group }로 지정하거나 Scaling 패널에서 클러스터를 선택
+msg-node-group-no-cloud = `node-group { $arg }`: 설정의 { $cluster }에 eks도 aks도 없음: touban은 클라우드 API로 노드 그룹을 변경
+msg-node-group-beyond-config = `node-group { $arg }`: { $n }은(는) 설정의 { $group } 범위({ $min }..{ $max }) 밖: 먼저 node_groups를 변경
 msg-cache-unknown = `{ $command } { $arg }`: 설정된 캐시를 지정 ([[caches]]의 name)
 msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg }은(는) ElastiCache 복제 그룹 { $group }: 프라이머리 장애 시 ElastiCache가 직접 레플리카를 승격 (자동 장애 조치). `:cache-failover { $arg }`는 TestFailover를 호출
 msg-pool-no-traffic = `{ $command }`: [traffic] 로드 밸런서 설정 없음

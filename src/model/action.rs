@@ -57,6 +57,11 @@ pub enum ObjectKind {
     /// An `[[infrastructure]]` working directory (the target's `name` is
     /// its name, `cluster` its binary).
     Infrastructure,
+    /// A cluster's node group in its cloud: an EKS managed node group or
+    /// an AKS agent pool (the target's `name` is the group's, as the
+    /// nodes' label names it; `namespace` is `kube-system`, where the
+    /// job's Lease is kept).
+    NodeGroup,
 }
 
 /// One matcher of a silence, as Alertmanager API v2 takes it.
@@ -317,6 +322,22 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         force: bool,
     },
+    /// Size a cluster's node group in its cloud: an EKS managed node
+    /// group's `scalingConfig` (`UpdateNodegroupConfig`, followed with
+    /// `DescribeUpdate`) or an AKS agent pool's count / autoscaler bounds
+    /// (its `PUT`, followed to the operation's end), then its nodes
+    /// followed until that many are Ready in the cluster.
+    NodeGroup {
+        /// Fewest nodes (unset: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<u32>,
+        /// Nodes wanted (unset: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired: Option<u32>,
+        /// Most nodes (unset: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+    },
     /// Terraform / OpenTofu on an `[[infrastructure]]` directory: a plan
     /// saved to a file, or the apply of the saved plan.
     Infra {
@@ -442,6 +463,7 @@ impl ActionKind {
             ActionKind::RdsFailover => "rds-failover",
             ActionKind::RdsPromote => "rds-promote",
             ActionKind::Apply { .. } => "apply",
+            ActionKind::NodeGroup { .. } => "node-group",
             ActionKind::Infra { operation, .. } if operation == "plan" => "infra-plan",
             ActionKind::Infra { .. } => "infra-apply",
             ActionKind::TrafficPool { enabled: true } => "enable-pool",

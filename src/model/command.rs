@@ -177,6 +177,9 @@ pub enum Command {
     /// Promote RDS read replica DB to a standalone instance (PromoteReadReplica)
     #[strum(message = "rds promote", props(arg = "DB"))]
     RdsPromote(String),
+    /// Size node group GROUP of the selected cluster (CLUSTER/GROUP names another) in its cloud (EKS, AKS): N nodes, +N / -N from the nodes it has, or min=N desired=N max=N
+    #[strum(message = "node group", props(arg = "GROUP SIZE", rest = "yes"))]
+    NodeGroup(String),
     /// Disable REGION's pool in the global load balancer (the selected pool if none is named): it gets no users, healthy or not
     #[strum(message = "disable pool", props(arg = "REGION", optional = "yes"))]
     DisablePool(String),
@@ -316,6 +319,7 @@ impl Command {
                 | Command::CachePromote(_)
                 | Command::RdsFailover(_)
                 | Command::RdsPromote(_)
+                | Command::NodeGroup(_)
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
                 | Command::FailoverRegion(_)
@@ -355,6 +359,7 @@ impl Command {
             | Command::CachePromote(a)
             | Command::RdsFailover(a)
             | Command::RdsPromote(a)
+            | Command::NodeGroup(a)
             | Command::DisablePool(a)
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
@@ -391,6 +396,7 @@ impl Command {
             Command::CachePromote(_) => Command::CachePromote(arg.to_owned()),
             Command::RdsFailover(_) => Command::RdsFailover(arg.to_owned()),
             Command::RdsPromote(_) => Command::RdsPromote(arg.to_owned()),
+            Command::NodeGroup(_) => Command::NodeGroup(arg.to_owned()),
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),

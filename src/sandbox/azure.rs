@@ -214,6 +214,16 @@ fn refused(
     headers: &HeaderMap,
     query: &Query<Vec<(String, String)>>,
 ) -> Option<Response> {
+    unauthorised(&azure.token, headers, &query.0)
+}
+
+/// ARM's refusal of a request without the bearer token `token` or
+/// without an api-version.
+pub(super) fn unauthorised(
+    token: &str,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Option<Response> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -225,7 +235,7 @@ fn refused(
                 "Authentication failed. The 'Authorization' header is missing.",
             ));
         }
-        Some(t) if t != azure.token => {
+        Some(t) if t != token => {
             return Some(error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
@@ -234,7 +244,7 @@ fn refused(
         }
         Some(_) => {}
     }
-    (!query.0.iter().any(|(k, _)| k == "api-version")).then(|| {
+    (!query.iter().any(|(k, _)| k == "api-version")).then(|| {
         error(
             StatusCode::BAD_REQUEST,
             "MissingApiVersionParameter",

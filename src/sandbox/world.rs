@@ -23,6 +23,9 @@ pub const TOKYO_DB_HOST: &str =
 /// The namespace of the workloads.
 pub const NAMESPACE: &str = "iworkz-production";
 
+const TOKYO_ZONES: [&str; 3] = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"];
+const KOREA_ZONES: [&str; 3] = ["koreacentral-1", "koreacentral-2", "koreacentral-3"];
+
 /// A simulated cluster's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterShape {
@@ -45,6 +48,9 @@ impl ClusterShape {
 struct NodeGroup {
     name: &'static str,
     count: usize,
+    /// The group's bounds in its cloud (EKS `scalingConfig`, AKS
+    /// `minCount` / `maxCount`), as the config names them too.
+    bounds: (u32, u32),
     instance_types: &'static [&'static str],
     taint: Option<&'static str>,
     workload: Option<&'static str>,
@@ -54,6 +60,7 @@ const EKS_GROUPS: &[NodeGroup] = &[
     NodeGroup {
         name: "general",
         count: 6,
+        bounds: (3, 20),
         instance_types: &["m6i.large", "m6i.xlarge"],
         taint: None,
         workload: None,
@@ -61,6 +68,7 @@ const EKS_GROUPS: &[NodeGroup] = &[
     NodeGroup {
         name: "compute-optimized",
         count: 2,
+        bounds: (0, 10),
         instance_types: &["c6i.xlarge", "c6i.2xlarge"],
         taint: Some("compute-optimized"),
         workload: Some("ai-ml"),
@@ -68,6 +76,7 @@ const EKS_GROUPS: &[NodeGroup] = &[
     NodeGroup {
         name: "memory-optimized",
         count: 1,
+        bounds: (0, 5),
         instance_types: &["r6i.xlarge"],
         taint: Some("memory-optimized"),
         workload: Some("data-processing"),
@@ -78,6 +87,7 @@ const AKS_GROUPS: &[NodeGroup] = &[
     NodeGroup {
         name: "general",
         count: 3,
+        bounds: (2, 10),
         instance_types: &["Standard_D4s_v5"],
         taint: None,
         workload: None,
@@ -85,6 +95,7 @@ const AKS_GROUPS: &[NodeGroup] = &[
     NodeGroup {
         name: "compute-optimized",
         count: 1,
+        bounds: (0, 5),
         instance_types: &["Standard_F8s_v2"],
         taint: Some("compute-optimized"),
         workload: Some("ai-ml"),
@@ -138,6 +149,7 @@ const APPS: &[App] = &[
 const LOAD_GROUP: NodeGroup = NodeGroup {
     name: "load",
     count: 0,
+    bounds: (0, 1000),
     instance_types: &["m6i.4xlarge"],
     taint: Some("load"),
     workload: Some("load"),
@@ -207,16 +219,8 @@ fn create(store: &Store, kind: &str, namespace: &str, object: Value) {
 /// until the cluster holds about that many pods.
 pub fn seed(store: &Store, shape: ClusterShape, pods: usize) {
     let (groups, zones, korea) = match shape {
-        ClusterShape::EksTokyo => (
-            EKS_GROUPS,
-            ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"],
-            false,
-        ),
-        ClusterShape::AksKorea => (
-            AKS_GROUPS,
-            ["koreacentral-1", "koreacentral-2", "koreacentral-3"],
-            true,
-        ),
+        ClusterShape::EksTokyo => (EKS_GROUPS, TOKYO_ZONES, false),
+        ClusterShape::AksKorea => (AKS_GROUPS, KOREA_ZONES, true),
     };
     nodes(store, groups, zones, korea, pods);
     for ns in ["default", "kube-system", NAMESPACE] {
@@ -320,6 +324,63 @@ fn nodes(store: &Store, groups: &[NodeGroup], zones: [&str; 3], korea: bool, pod
             create(store, "Node", "", node(&name, g, zone, instance, korea));
             n += 1;
         }
+    }
+}
+
+/// A node group of the seed, as its cloud's API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSeed {
+    /// Its name (the nodes' `eks.amazonaws.com/nodegroup` / `agentpool`).
+    pub name: &'static str,
+    /// Its nodes at the start.
+    pub count: u32,
+    /// Its bounds.
+    pub min: u32,
+    /// Its bounds.
+    pub max: u32,
+    /// Its instance types (EKS) or VM size (AKS, the first).
+    pub instance_types: &'static [&'static str],
+}
+
+/// The seed's node groups of a cluster (not the filler's load nodes).
+pub fn pools(shape: ClusterShape) -> Vec<PoolSeed> {
+    let groups = match shape {
+        ClusterShape::EksTokyo => EKS_GROUPS,
+        ClusterShape::AksKorea => AKS_GROUPS,
+    };
+    groups
+        .iter()
+        .map(|g| PoolSeed {
+            name: g.name,
+            count: u32::try_from(g.count).unwrap_or(u32::MAX),
+            min: g.bounds.0,
+            max: g.bounds.1,
+            instance_types: g.instance_types,
+        })
+        .collect()
+}
+
+/// A new node of the seed's group `group`, named `name`, in `zone`: as
+/// the cloud's node groups add them, Ready.
+pub fn pool_node(
+    shape: ClusterShape,
+    group: &str,
+    name: &str,
+    zone: &str,
+    i: usize,
+) -> Option<Value> {
+    let korea = shape == ClusterShape::AksKorea;
+    let groups = if korea { AKS_GROUPS } else { EKS_GROUPS };
+    let g = groups.iter().find(|g| g.name == group)?;
+    let instance = g.instance_types.get(i % g.instance_types.len().max(1))?;
+    Some(node(name, g, zone, instance, korea))
+}
+
+/// A cluster's zones, as its nodes are spread over them.
+pub fn zones(shape: ClusterShape) -> [&'static str; 3] {
+    match shape {
+        ClusterShape::EksTokyo => TOKYO_ZONES,
+        ClusterShape::AksKorea => KOREA_ZONES,
     }
 }
 

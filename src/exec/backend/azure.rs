@@ -170,8 +170,10 @@ pub struct Arm {
     http: reqwest::Client,
     /// The endpoint: scheme, host and port, no trailing slash.
     api: String,
-    /// The server's resource id.
+    /// The resource's id.
     id: String,
+    /// The api-version its calls name.
+    version: &'static str,
     token: SecretRef,
     /// The database's postgres_exporter, if configured: the data
     /// source's own reading of its role.
@@ -192,9 +194,49 @@ impl Arm {
             http: crate::sources::http::client(DEADLINE)?,
             api: a.api.get_ref().trim_end_matches('/').to_owned(),
             id: a.server.get_ref().clone(),
+            version: API_VERSION,
             token: a.token.get_ref().clone(),
             exporter,
         })
+    }
+
+    /// A client for another kind of resource: `id` on the endpoint `api`,
+    /// calls naming `version`.
+    pub fn resource(
+        api: &str,
+        id: &str,
+        version: &'static str,
+        token: &SecretRef,
+    ) -> Result<Arm, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Arm {
+            http: crate::sources::http::client(DEADLINE)?,
+            api: api.trim_end_matches('/').to_owned(),
+            id: id.to_owned(),
+            version,
+            token: token.clone(),
+            exporter: None,
+        })
+    }
+
+    /// The URL of `suffix` under the resource (`""`: the resource).
+    pub(super) fn url_of(&self, suffix: &str) -> String {
+        format!(
+            "{}{}{suffix}?api-version={}",
+            self.api, self.id, self.version
+        )
+    }
+
+    /// Whether the resource is an AKS cluster (its refusals are worded
+    /// for it).
+    fn aks(&self) -> bool {
+        self.id.contains("/Microsoft.ContainerService/")
+            || self.id.contains("/microsoft.containerservice/")
+    }
+
+    /// The HTTP client.
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The server's name.
@@ -203,12 +245,12 @@ impl Arm {
     }
 
     fn url(&self) -> String {
-        format!("{}{}?api-version={API_VERSION}", self.api, self.id)
+        self.url_of("")
     }
 
     /// Sends `request` with the token; the answer's status, headers and
     /// body, or what went wrong with what to check.
-    async fn call(
+    pub(super) async fn call(
         &self,
         what: &str,
         request: reqwest::RequestBuilder,
@@ -256,7 +298,10 @@ impl Arm {
             let error = serde_json::from_slice::<Envelope>(&body)
                 .ok()
                 .map(|e| e.error);
-            return Err((Some(status), masked(refused(what, status, error.as_ref()))));
+            return Err((
+                Some(status),
+                masked(refused(what, status, error.as_ref(), self.aks())),
+            ));
         }
         Ok((status, headers, body))
     }
@@ -282,6 +327,16 @@ impl Arm {
         let (_, headers, _) = self
             .call(&what, self.http.patch(self.url()).json(&body))
             .await?;
+        self.to_follow(&headers)
+    }
+
+    /// The operation an accepted change answers with (its
+    /// `Azure-AsyncOperation`, else its `Location`), if on the endpoint's
+    /// origin.
+    pub(super) fn to_follow(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Result<Option<String>, String> {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -311,9 +366,14 @@ impl Arm {
 
     /// Where the operation at `url` stands.
     pub async fn operation(&self, url: &str) -> Result<Operation, String> {
-        self.same_origin(url)?;
         let what = format!("follow the promotion of {}", self.name());
-        let (status, _, body) = match self.answer(&what, self.http.get(url)).await {
+        self.operation_of(url, &what).await
+    }
+
+    /// Where the operation at `url` stands, `what` it is named in errors.
+    pub(super) async fn operation_of(&self, url: &str, what: &str) -> Result<Operation, String> {
+        self.same_origin(url)?;
+        let (status, _, body) = match self.answer(what, self.http.get(url)).await {
             Ok(answer) => answer,
             // A refusal of the operation itself (a `Location` poll answers
             // a failed operation so, and an unknown one 404) is final; one
@@ -358,18 +418,29 @@ impl Arm {
 }
 
 /// ARM's refusal, with what to check.
-fn refused(what: &str, status: reqwest::StatusCode, error: Option<&ArmError>) -> String {
+fn refused(what: &str, status: reqwest::StatusCode, error: Option<&ArmError>, aks: bool) -> String {
     let said = error.map_or_else(String::new, |e| format!(": {} ({})", e.message, e.code));
-    let hint = match status.as_u16() {
-        401 => {
-            ": the token is missing, expired or not for Resource Manager: write a fresh one (az account get-access-token --resource https://management.azure.com --query accessToken -o tsv)"
+    let hint = match (status.as_u16(), aks) {
+        (403, true) => {
+            ": the identity may not do this: it needs Microsoft.ContainerService/managedClusters/agentPools/read and write on the cluster (a role such as Azure Kubernetes Service Contributor)"
         }
-        403 => {
-            ": the identity may not do this: it needs Microsoft.DBforPostgreSQL/flexibleServers/read and write on the server (a role such as Contributor on it)"
+        (404, true) => {
+            ": check the cluster's resource id in its [[clusters]] aks.cluster and the pool's name"
         }
-        404 => ": check the server's resource id in its [[databases]] azure.server",
-        409 => ": another operation on the server is running: wait for it and plan again",
-        _ => "",
+        (409, true) => {
+            ": another operation on the cluster or the pool is running: wait for it and plan again"
+        }
+        (status, _) => match status {
+            401 => {
+                ": the token is missing, expired or not for Resource Manager: write a fresh one (az account get-access-token --resource https://management.azure.com --query accessToken -o tsv)"
+            }
+            403 => {
+                ": the identity may not do this: it needs Microsoft.DBforPostgreSQL/flexibleServers/read and write on the server (a role such as Contributor on it)"
+            }
+            404 => ": check the server's resource id in its [[databases]] azure.server",
+            409 => ": another operation on the server is running: wait for it and plan again",
+            _ => "",
+        },
     };
     format!("Azure: {what}: HTTP {status}{said}{hint}")
 }
@@ -416,12 +487,17 @@ mod tests {
             code: "ExpiredAuthenticationToken".into(),
             message: "The access token expiry UTC time is earlier than current UTC time.".into(),
         };
-        let t = refused("promote x", reqwest::StatusCode::UNAUTHORIZED, Some(&e));
+        let t = refused(
+            "promote x",
+            reqwest::StatusCode::UNAUTHORIZED,
+            Some(&e),
+            false,
+        );
         assert!(
             t.contains("(ExpiredAuthenticationToken)") && t.contains("az account get-access-token"),
             "{t}"
         );
-        let t = refused("promote x", reqwest::StatusCode::NOT_FOUND, None);
+        let t = refused("promote x", reqwest::StatusCode::NOT_FOUND, None, false);
         assert!(t.ends_with("azure.server"), "{t}");
     }
 }

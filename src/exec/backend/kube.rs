@@ -92,6 +92,8 @@ pub struct KubeBackend {
     rds: super::rds::Instances,
     /// ElastiCache replication groups, by configured cache name.
     elasticache: super::elasticache::Groups,
+    /// The clusters' node groups in their clouds.
+    node_pools: super::nodepool::Pools,
     /// Which login the executor acts with on each database and cache, by
     /// configured name, as a plan says it.
     logins: BTreeMap<String, String>,
@@ -109,6 +111,7 @@ impl KubeBackend {
             azure: BTreeMap::new(),
             rds: super::rds::Instances::default(),
             elasticache: super::elasticache::Groups::default(),
+            node_pools: super::nodepool::Pools::default(),
             logins: BTreeMap::new(),
             clusters: BTreeMap::new(),
             clients: clients
@@ -220,6 +223,7 @@ impl KubeBackend {
             azure: BTreeMap::new(),
             rds: super::rds::Instances::default(),
             elasticache: super::elasticache::Groups::default(),
+            node_pools: super::nodepool::Pools::new(clusters),
             logins: BTreeMap::new(),
             clusters: clusters
                 .iter()
@@ -554,6 +558,12 @@ impl Backend for KubeBackend {
                     status: None,
                 });
             }
+            ObjectKind::NodeGroup => {
+                return Err(Failure {
+                    what: format!("{t} is its cloud's, no Kubernetes object to write Events to"),
+                    status: None,
+                });
+            }
             // A release is no API object: its Events name it by its `app`,
             // as `kubectl get events --field-selector involvedObject.name=APP`
             // finds them.
@@ -836,6 +846,7 @@ impl Backend for KubeBackend {
                     .map_err(|e| failure(object, "patch horizontalpodautoscaler", &e))
             }
             ObjectKind::Release
+            | ObjectKind::NodeGroup
             | ObjectKind::Pod
             | ObjectKind::Silence
             | ObjectKind::Database
@@ -1235,6 +1246,51 @@ impl Backend for KubeBackend {
         minutes: i32,
     ) -> Result<Vec<super::elasticache::CacheEvent>, Failure> {
         self.elasticache.events(cache, minutes).await
+    }
+
+    async fn node_pool(&self, t: &Target) -> Result<super::nodepool::NodePool, Failure> {
+        self.node_pools.read(&t.cluster, &t.name).await
+    }
+
+    async fn node_pool_set(
+        &self,
+        t: &Target,
+        to: super::nodepool::Sizes,
+    ) -> Result<Option<String>, Failure> {
+        self.node_pools.set(&t.cluster, &t.name, to).await
+    }
+
+    async fn node_pool_standing(
+        &self,
+        t: &Target,
+        id: &str,
+    ) -> Result<super::nodepool::Standing, Failure> {
+        self.node_pools.standing(&t.cluster, &t.name, id).await
+    }
+
+    async fn labelled_nodes(
+        &self,
+        t: &Target,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<(String, bool)>, Failure> {
+        let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client(t).await?);
+        let lp = kube::api::ListParams::default().labels(&format!("{label}={value}"));
+        let list = read(|| api.list(&lp))
+            .await
+            .map_err(|e| failure(t, "list nodes", &e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|n| {
+                let ready = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                (n.metadata.name.clone().unwrap_or_default(), ready)
+            })
+            .collect())
     }
 
     async fn rds_describe(&self, db: &str) -> Result<super::rds::RdsInstance, Failure> {

@@ -39,6 +39,7 @@ fn deployment_target(t: &Target, hpas: &[HpaRow], pod_owner: Option<&str>) -> Op
         | ObjectKind::ConfigMap
         | ObjectKind::Manifests
         | ObjectKind::Infrastructure
+        | ObjectKind::NodeGroup
         | ObjectKind::Secret => None,
         ObjectKind::Pod => pod_owner.map(named),
         ObjectKind::Deployment => Some(t.clone()),
@@ -90,6 +91,21 @@ async fn outside_kubernetes<B: Backend>(
                 primary,
                 cache: Some(cache),
                 cache_members,
+                ..Seen::default()
+            })
+        }
+        ObjectKind::NodeGroup => {
+            let label = match backend.node_pool(t).await {
+                Ok(p) => {
+                    let nodes = backend.labelled_nodes(t, p.cloud.label(), &p.name).await;
+                    (Ok(p), Some(nodes.map_err(|f| f.what)))
+                }
+                Err(f) => (Err(f.what), None),
+            };
+            Some(Seen {
+                primary,
+                node_pool: Some(label.0),
+                nodes: label.1,
                 ..Seen::default()
             })
         }
@@ -298,6 +314,8 @@ pub(super) async fn seen<B: Backend>(
         azure: None,
         exported: None,
         config: None,
+        node_pool: None,
+        nodes: None,
         logins: None,
     })
 }

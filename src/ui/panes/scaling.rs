@@ -198,7 +198,7 @@ fn node_groups<'a>(app: &App, st: &Styles) -> Vec<Row<'a>> {
                     } else if total == g.desired {
                         ("", st.ok)
                     } else {
-                        (" ≠ desired", st.warn)
+                        (" ≠ config", st.warn)
                     };
                     Span::styled(format!("{ready}/{total} ready{why}"), style)
                 }
