@@ -212,9 +212,20 @@ impl App {
                     } => Some((*id, "cancelled".to_owned())),
                     _ => None,
                 };
+                let succeeded = match &job {
+                    JobEvent::Finished {
+                        id,
+                        outcome: crate::model::JobOutcome::Succeeded,
+                        ..
+                    } => Some(*id),
+                    _ => None,
+                };
                 self.jobs.apply(job);
                 if let Some((id, why)) = failed {
                     self.failed(id, &why);
+                }
+                if let Some(id) = succeeded {
+                    self.next_stage(id);
                 }
                 self.dirty = true;
             }
@@ -729,6 +740,12 @@ impl App {
     /// What is known of a cluster, once its source has listed it.
     pub fn cluster(&self, name: &str) -> Option<&ClusterState> {
         self.store.cluster(name)
+    }
+
+    /// A cluster's node groups as their cloud last reported them (the
+    /// config's `eks` / `aks`), if read yet.
+    pub fn cloud_groups(&self, cluster: &str) -> Option<&crate::model::cluster::CloudGroups> {
+        self.store.cloud_groups(cluster)
     }
 
     /// What a database, cache or AI service reported last.

@@ -851,7 +851,15 @@ fn spawn_executor(
     tokio::task::JoinHandle<()>,
 )> {
     let audit = open_audit(paths)?;
-    let mut backend = crate::exec::backend::kube::KubeBackend::for_clusters(&platform.clusters);
+    let mut backend = crate::exec::backend::kube::KubeBackend::for_clusters(&platform.clusters)
+        .with_manifests(
+            &platform.manifests,
+            paths
+                .config
+                .path()
+                .and_then(std::path::Path::parent)
+                .map(std::path::Path::to_path_buf),
+        );
     if let Some(t) = &platform.traffic {
         backend = backend.with_traffic(crate::sources::traffic::Cloudflare::new(t));
     }

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod data;
 pub mod drills;
 pub(crate) mod http;
+pub mod nodegroups;
 pub mod promql;
 pub mod traffic;
 
@@ -32,6 +33,8 @@ pub struct Intervals {
     pub promql: Duration,
     /// The global load balancer's pools.
     pub traffic: Duration,
+    /// The clouds' node groups.
+    pub node_groups: Duration,
 }
 
 impl Intervals {
@@ -41,6 +44,7 @@ impl Intervals {
         cloudwatch: cloudwatch::INTERVAL,
         promql: promql::INTERVAL,
         traffic: traffic::INTERVAL,
+        node_groups: nodegroups::INTERVAL,
     };
 
     /// Every poll each `every` (tests hurry).
@@ -50,6 +54,7 @@ impl Intervals {
             cloudwatch: every,
             promql: every,
             traffic: every,
+            node_groups: every,
         }
     }
 }
@@ -68,6 +73,7 @@ pub fn spawn_all<E: From<Update> + Send + 'static>(
     cloudwatch::spawn(platform, tx, every.cloudwatch);
     promql::spawn(platform, tx, every.promql);
     traffic::spawn(platform, tx, every.traffic);
+    nodegroups::spawn(platform, tx, every.node_groups);
     Fetchers {
         details: cluster::spawn_details(platform, tx),
         logs: cluster::spawn_logs(platform, tx),

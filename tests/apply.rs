@@ -434,3 +434,154 @@ async fn a_pruning_set_lists_what_left_its_files_and_deletes_it_only_when_asked(
     // A ConfigMap of no set is never a candidate.
     assert!(!stdout(&pruned).contains("backend-api-config"));
 }
+
+/// A Deployment an HPA scales is applied without `spec.replicas`: the
+/// plan says so, and the HPA's count is kept (a new one is created with
+/// the file's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hpa_s_deployment_keeps_the_hpa_s_replicas() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let home = tempfile::tempdir().expect("home");
+    let worker = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: batch-worker\n  namespace: iworkz-production\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: batch-worker\n  template:\n    metadata:\n      labels:\n        app: batch-worker\n    spec:\n      containers:\n      - name: worker\n        image: iworkz/batch-worker:1.0.0\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: batch-worker-hpa\n  namespace: iworkz-production\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: batch-worker\n  minReplicas: 2\n  maxReplicas: 6\n";
+    std::fs::write(dir.path().join("manifests/30-batch-worker.yaml"), worker).expect("file");
+    let args = ["iworkz", "--cluster", "eks-tokyo", "--yes"];
+    let first = apply(home.path(), &config, &args).await;
+    assert_eq!(first.status.code(), Some(0), "{}", both(&first));
+    assert!(
+        !stdout(&first).contains("left out"),
+        "created with the file's replicas:\n{}",
+        stdout(&first)
+    );
+    // Someone (the HPA, an operator) scales it to 5: re-applying the
+    // files leaves 5, and says why.
+    let client = common::kube_client(&sandbox, "eks-tokyo").await;
+    let deployments: Api<Deployment> = Api::namespaced(client, NS);
+    deployments
+        .patch_scale(
+            "batch-worker",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "spec": { "replicas": 5 } })),
+        )
+        .await
+        .expect("scaled");
+    let again = apply(home.path(), &config, &args).await;
+    let text = stdout(&again);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+    assert!(
+        text.contains(
+            "note: spec.replicas (2) left out: HorizontalPodAutoscaler batch-worker-hpa scales it"
+        ),
+        "{text}"
+    );
+    let d = deployments.get("batch-worker").await.expect("deployment");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(5), "{text}");
+}
+
+/// The console's apply is an executor job: planned from the server's dry
+/// run (the diff in its changes, the set's name typed), each document a
+/// step found again in the files, the changed Deployments followed; run
+/// again it changes nothing; a file changed after the plan stops the step
+/// that would apply it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_s_apply_is_a_job_of_the_executor_and_a_file_changed_since_the_plan_stops_it() {
+    use touban::exec::audit::AuditLog;
+    use touban::exec::backend::kube::KubeBackend;
+    use touban::exec::runner::{self, Who};
+    use touban::model::JobOutcome;
+    use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, config) = sandbox.write_config(dir.path()).expect("config");
+    let platform = touban::config::Platform::parse(
+        "sandbox config",
+        &std::fs::read_to_string(&config).expect("read"),
+    )
+    .expect("valid");
+    let backend = KubeBackend::for_clusters(&platform.clusters)
+        .with_manifests(&platform.manifests, Some(dir.path().to_path_buf()));
+    let request = ActionRequest {
+        kind: ActionKind::Apply {
+            manifests: "iworkz".into(),
+            force: false,
+        },
+        target: Target {
+            region: "tokyo".into(),
+            cluster: "eks-tokyo".into(),
+            namespace: NS.into(),
+            kind: ObjectKind::Manifests,
+            name: "iworkz".into(),
+        },
+        dry_run: false,
+    };
+    let job = runner::prepare(&backend, &request, true)
+        .await
+        .expect("a plan");
+    assert_eq!(
+        job.plan.title,
+        "apply iworkz to eks-tokyo: 0 created, 3 changed, 5 unchanged"
+    );
+    assert_eq!(job.plan.confirm_text.as_deref(), Some("iworkz"));
+    let changes = job.plan.changes.join("\n");
+    assert!(
+        changes.contains("live colour blue: applying the idle colour, green"),
+        "{changes}"
+    );
+    assert!(changes.contains("    ~ spec.replicas: 0 → 3"), "{changes}");
+    let titles: Vec<&str> = job.plan.steps.iter().map(|s| s.title.as_str()).collect();
+    assert!(
+        titles.contains(&"apply Deployment iworkz-production/backend-api-green"),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&"wait until Deployment iworkz-production/backend-api-green is rolled out"),
+        "{titles:?}"
+    );
+    // Nothing of a document's content in the job (its checkpoint): a
+    // Secret's values never reach it.
+    let ops = serde_json::to_string(&job.ops).expect("ops");
+    assert!(!ops.contains(touban::sandbox::world::APP_PASSWORD), "{ops}");
+    assert!(ops.contains("\"digest\""), "{ops}");
+
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit log");
+    let who = Who::new("test", "aiko@bastion");
+    let (outcome, events) = common::exec::run_job(&backend, &job, 1, &audit, &who, false).await;
+    let steps = common::exec::said(&events);
+    eprintln!("apply: {steps:#?}");
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("Deployment iworkz-production/backend-api-green rolled out")),
+        "{steps:?}"
+    );
+    let tokyo = common::kube_client(&sandbox, "eks-tokyo").await;
+    let deployments: Api<Deployment> = Api::namespaced(tokyo, NS);
+    let green = deployments.get("backend-api-green").await.expect("green");
+    assert_eq!(green.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    // Planned again: nothing left to apply.
+    let again = runner::prepare(&backend, &request, true)
+        .await
+        .expect_err("nothing to do");
+    assert!(again.to_string().contains("nothing to apply"), "{again}");
+
+    // A plan, then the file changed before its step runs: the step that
+    // would apply it stops the job; the cluster keeps what it had.
+    let file = dir.path().join("manifests/00-backend-api-config.yaml");
+    let text = std::fs::read_to_string(&file).expect("configmap file");
+    std::fs::write(&file, text.replace("LOG_LEVEL: info", "LOG_LEVEL: warn")).expect("edit");
+    let job = runner::prepare(&backend, &request, true)
+        .await
+        .expect("a plan");
+    std::fs::write(&file, text.replace("LOG_LEVEL: info", "LOG_LEVEL: error")).expect("edit again");
+    let (outcome, events) = common::exec::run_job(&backend, &job, 2, &audit, &who, false).await;
+    let steps = common::exec::said(&events);
+    assert!(
+        matches!(outcome, JobOutcome::Failed(_)),
+        "{outcome:?} {steps:?}"
+    );
+    let why = format!("{outcome:?} {steps:?}");
+    assert!(why.contains("changed in the files since the plan"), "{why}");
+}

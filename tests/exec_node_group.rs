@@ -288,3 +288,109 @@ async fn against_moto_the_same_eks_calls_read_and_size_a_node_group() {
         .expect_err("no such group");
     assert!(e.what.contains("ResourceNotFoundException"), "{}", e.what);
 }
+
+/// The Scaling pane shows the cloud's sizes once read (the node-group
+/// reader against the sandbox's EKS and Resource Manager), the cloud's
+/// error for a group it could not read, and the config's sizes, with the
+/// reading's age, once the reading is old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scaling_pane_shows_the_cloud_s_sizes_its_errors_and_old_readings() {
+    use std::time::Duration;
+    use touban::app::Event;
+    use touban::model::cluster::{CloudGroups, NodePool};
+    use touban::model::{Command, Pane, Update};
+
+    let (sandbox, _dir, mut app) = common::world(Scenario::Calm, 33).await;
+    // The cloud resized Korea's pool behind the config's back.
+    let backend = KubeBackend::for_clusters(&app.platform().clusters);
+    let t = request("aks-korea", "korea", "general", desired(4)).target;
+    backend
+        .node_pool_set(&t, desired(4))
+        .await
+        .expect("the agent pool's PUT");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(64);
+    touban::sources::nodegroups::spawn(app.platform(), &tx, Duration::from_millis(200));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut read = 0;
+    while read < 2 {
+        assert!(std::time::Instant::now() < deadline, "both clusters read");
+        let Some(Event::Update(u @ Update::CloudGroups { .. })) = rx.recv().await else {
+            continue;
+        };
+        // Read now, as the app's fixed clock has it.
+        let Update::CloudGroups {
+            cluster,
+            mut groups,
+        } = u
+        else {
+            continue;
+        };
+        groups.at = app.now();
+        app.handle(Event::Update(Update::CloudGroups { cluster, groups }));
+        read += 1;
+    }
+    app.run(Command::Focus(Pane::Scaling));
+    let screen = common::text(&common::render(&app, 160, 48));
+    let row = |cluster: &str, group: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(cluster) && l.contains(&format!(" {group} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let korea = row("aks-korea", "general");
+    assert!(
+        korea.contains(" 4 "),
+        "the cloud's desired 4: {korea}\n{screen}"
+    );
+    assert!(
+        korea.contains("Updating") || korea.contains("Succeeded"),
+        "{korea}"
+    );
+    let tokyo = row("eks-tokyo", "general");
+    assert!(tokyo.contains("ACTIVE"), "{tokyo}");
+
+    // A group the cloud does not answer for: its error; an old reading:
+    // its age, the config's sizes standing in.
+    let pool = |name: &str| NodePool {
+        cloud: touban::model::cluster::Cloud::Eks,
+        name: name.into(),
+        status: "ACTIVE".into(),
+        min: Some(1),
+        desired: 9,
+        max: Some(12),
+        autoscale: false,
+        system: false,
+        instance: "m6i.large".into(),
+    };
+    app.handle(Event::Update(Update::CloudGroups {
+        cluster: "eks-tokyo".into(),
+        groups: CloudGroups {
+            at: app.now() - Duration::from_secs(300),
+            groups: vec![
+                ("general".into(), Ok(pool("general"))),
+                (
+                    "compute-optimized".into(),
+                    Err("EKS DescribeNodegroup iworkz-production/compute-optimized: AccessDeniedException".into()),
+                ),
+            ],
+        },
+    }));
+    let screen = common::text(&common::render(&app, 160, 48));
+    let row = |cluster: &str, group: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(cluster) && l.contains(&format!(" {group} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let old = row("eks-tokyo", "general");
+    assert!(old.contains("ACTIVE 5 min ago"), "{old}");
+    assert!(
+        !old.contains(" 9 "),
+        "an old reading's sizes are not shown as the cloud's: {old}"
+    );
+    let failed = row("eks-tokyo", "compute-optimized");
+    assert!(failed.contains("error: EKS DescribeNodegroup"), "{failed}");
+    drop(sandbox);
+}

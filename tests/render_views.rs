@@ -55,6 +55,7 @@ fn shift(update: &mut Update, f: &dyn Fn(SystemTime) -> SystemTime) {
         | Update::Data { .. }
         | Update::CloudWatch { .. }
         | Update::Figures { .. } => {}
+        Update::CloudGroups { groups, .. } => groups.at = f(groups.at),
         Update::Drills(d) => {
             d.read = d.read.map(&f);
             for run in &mut d.last {

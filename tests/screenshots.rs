@@ -243,7 +243,7 @@ fn png(buffer: &Buffer, path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes screenshots/*.png: run screenshots/make.sh"]
 async fn screenshots_of_the_demo() {
-    let (sandbox, _dir, mut app, mut rx) = common::console_in(Scenario::Incidents, 1).await;
+    let (sandbox, config_dir, mut app, mut rx) = common::console_in(Scenario::Incidents, 1).await;
     // Until the incident has begun: a backend-api pod crash-looping in
     // Tokyo, and an alert firing.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -287,6 +287,66 @@ async fn screenshots_of_the_demo() {
         println!("wrote {}", path.display());
     }
     acting(&sandbox, &mut app, &mut rx, &dir).await;
+    applying(&mut app, &mut rx, config_dir.path(), &dir).await;
+}
+
+/// The diff overlay of `:apply iworkz`, planned by the real executor from
+/// the sandbox's server-side dry run of the seed's manifests.
+async fn applying(
+    app: &mut touban::app::App,
+    rx: &mut tokio::sync::mpsc::Receiver<Event>,
+    config_dir: &Path,
+    dir: &Path,
+) {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use touban::app::Effect;
+    use touban::exec::task::{self, Executor};
+    use touban::model::{Key, KeyCode};
+    let backend = touban::exec::backend::kube::KubeBackend::for_clusters(&app.platform().clusters)
+        .with_manifests(&app.platform().manifests, Some(config_dir.to_path_buf()));
+    let state = tempfile::tempdir().expect("temp");
+    let (jobs_tx, mut jobs) = tokio::sync::mpsc::unbounded_channel();
+    let (exec, _task) = task::spawn(
+        Executor {
+            backend: Arc::new(backend),
+            audit: Arc::new(
+                touban::exec::audit::AuditLog::open(&state.path().join("audit.jsonl"))
+                    .expect("audit log"),
+            ),
+            who: Arc::new(touban::exec::runner::Who::new("sandbox", "aiko@bastion-1")),
+            primary: ["tokyo".to_owned()].into(),
+            read_only: BTreeMap::new(),
+            read_only_elsewhere: None,
+            checkpoints: None,
+            coordination: None,
+            runbooks: Vec::new(),
+        },
+        jobs_tx,
+    );
+    app.handle(Event::Key(Key::plain(KeyCode::Esc)));
+    app.run(Command::Focus(Pane::Rollouts));
+    let before = app.jobs().len();
+    for e in app.run(Command::Apply("iworkz".into())) {
+        if let Effect::Exec(c) = e {
+            exec.send(c).expect("the executor listens");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !app.jobs().iter().skip(before).any(|j| j.plan.is_some()) {
+        assert!(Instant::now() < deadline, "the apply was not planned");
+        tokio::select! {
+            Some(j) = jobs.recv() => { app.handle(Event::Job(j)); }
+            Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()) => { app.handle(e); }
+            else => {}
+        }
+    }
+    // Scrolled one line on: the changes, the first Deployment's among them.
+    app.handle(Event::Key(Key::plain(KeyCode::Down)));
+    app.handle(Event::Tick(SystemTime::now()));
+    let path = dir.join("apply.png");
+    png(&common::render(app, 160, 48), &path);
+    println!("wrote {}", path.display());
 }
 
 /// The confirm dialog of a scale planned by the real executor against the

@@ -40,6 +40,7 @@ impl App {
             Command::CachePromote(arg) => self.cache_action(&arg, ActionKind::CachePromote),
             Command::RdsFailover(arg) => self.rds_action(&arg, ActionKind::RdsFailover),
             Command::NodeGroup(arg) => self.node_group(&arg),
+            Command::Apply(arg) => self.apply_set(&arg),
             Command::RdsPromote(arg) => self.rds_action(&arg, ActionKind::RdsPromote),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
@@ -531,6 +532,129 @@ impl App {
         };
         let title = request_title(&request);
         self.ask(request, &title);
+    }
+
+    /// `:apply NAME [CLUSTER] [force]`: a `[[manifests]]` set applied to
+    /// its first cluster (or the one named), planned from the server's
+    /// dry run; once that job succeeds, the next cluster of the set is
+    /// planned in turn (staged: Tokyo, verified, then Korea).
+    pub(in crate::app) fn apply_set(&mut self, arg: &str) {
+        let words: Vec<&str> = arg.split_whitespace().collect();
+        let force = words.contains(&"force");
+        let words: Vec<&str> = words.into_iter().filter(|w| *w != "force").collect();
+        let (Some(name), None) = (words.first(), words.get(2)) else {
+            self.say_t(Level::Error, "msg-apply-usage", &[("arg", arg)]);
+            return;
+        };
+        let Some(set) = self.platform.manifest_set(name).cloned() else {
+            let names: Vec<&str> = self
+                .platform
+                .manifests
+                .iter()
+                .map(|m| m.name.get_ref().as_str())
+                .collect();
+            self.say_t(
+                Level::Error,
+                "msg-apply-unknown",
+                &[("arg", arg), ("sets", &names.join(", "))],
+            );
+            return;
+        };
+        let cluster = match words.get(1) {
+            Some(c) => set.clusters.iter().find(|k| k.get_ref() == c),
+            None => set.clusters.first(),
+        };
+        let Some(cluster) = cluster.map(|c| c.get_ref().clone()) else {
+            let names: Vec<&str> = set.clusters.iter().map(|c| c.get_ref().as_str()).collect();
+            self.say_t(
+                Level::Error,
+                "msg-apply-not-to",
+                &[("arg", arg), ("clusters", &names.join(", "))],
+            );
+            return;
+        };
+        self.ask_apply(&set, &cluster, force);
+    }
+
+    fn ask_apply(&mut self, set: &crate::config::platform::Manifests, cluster: &str, force: bool) {
+        let Some(region) = self
+            .platform
+            .clusters
+            .iter()
+            .find(|c| c.name.get_ref() == cluster)
+            .map(|c| c.region.get_ref().clone())
+        else {
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Apply {
+                manifests: set.name.get_ref().clone(),
+                force,
+            },
+            target: Target {
+                region,
+                cluster: cluster.to_owned(),
+                namespace: set
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".to_owned()),
+                kind: ObjectKind::Manifests,
+                name: set.name.get_ref().clone(),
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
+    }
+
+    /// A job succeeded: an apply of a set with clusters after this one
+    /// plans the next (a dry run does not go on).
+    pub(in crate::app) fn next_stage(&mut self, id: JobId) {
+        let Some(row) = self.jobs.get(id) else {
+            return;
+        };
+        if row.dry_run {
+            return;
+        }
+        let Some(request) = row.plan.as_ref().map(|p| p.request.clone()) else {
+            return;
+        };
+        self.next_stage_after(&request, false);
+    }
+
+    /// Plans the cluster after `request`'s in its set, if there is one;
+    /// `unchanged`: `request`'s cluster had nothing to apply.
+    pub(in crate::app) fn next_stage_after(&mut self, request: &ActionRequest, unchanged: bool) {
+        let ActionKind::Apply { manifests, .. } = &request.kind else {
+            return;
+        };
+        let Some(set) = self.platform.manifest_set(manifests).cloned() else {
+            return;
+        };
+        let next = set
+            .clusters
+            .iter()
+            .skip_while(|c| c.get_ref() != &request.target.cluster)
+            .nth(1)
+            .map(|c| c.get_ref().clone());
+        if let Some(next) = next {
+            self.say_t(
+                Level::Info,
+                if unchanged {
+                    "msg-apply-next-unchanged"
+                } else {
+                    "msg-apply-next"
+                },
+                &[
+                    ("set", manifests),
+                    ("done", &request.target.cluster),
+                    ("next", &next),
+                ],
+            );
+            // A forced plan is the operator's choice for the cluster it
+            // named: the next one's conflicts are shown, not taken over.
+            self.ask_apply(&set, &next, false);
+        }
     }
 
     /// Asks for an action on a database or cache (its name is its
@@ -1211,14 +1335,24 @@ impl App {
                 self.say_t(Level::Warn, "msg-refused", &[("why", &refusal.why)]);
                 self.confirm_when_idle(dialog);
             }
-            Err(refusal) => match &refusal.instead {
-                Some(instead) => self.say_t(
-                    Level::Error,
-                    "msg-refused-instead",
-                    &[("why", &refusal.why), ("instead", instead)],
-                ),
-                None => self.say_t(Level::Error, "msg-refused", &[("why", &refusal.why)]),
-            },
+            Err(refusal) => {
+                match &refusal.instead {
+                    Some(instead) => self.say_t(
+                        Level::Error,
+                        "msg-refused-instead",
+                        &[("why", &refusal.why), ("instead", instead)],
+                    ),
+                    None => self.say_t(Level::Error, "msg-refused", &[("why", &refusal.why)]),
+                }
+                // A cluster already as the files say: the set's next one.
+                let request = self.jobs.get(id).and_then(|j| j.request.clone());
+                if let Some(r) = request
+                    && matches!(r.kind, ActionKind::Apply { .. })
+                    && refusal.why.contains("nothing to apply")
+                {
+                    self.next_stage_after(&r, true);
+                }
+            }
         }
     }
 
@@ -1304,6 +1438,9 @@ impl App {
         )
         .details(details)
         .with_dry_run();
+        if t.kind == ObjectKind::Manifests {
+            dialog = dialog.scrolled();
+        }
         if let Some(text) = &plan.confirm_text {
             dialog = dialog.typed(text);
         }
@@ -1321,7 +1458,11 @@ impl App {
             self.effects.push(Effect::Exec(ExecCommand::Decline { id }));
             return;
         };
-        self.jobs.confirmed(id);
+        if dry_run {
+            self.jobs.confirmed_dry(id);
+        } else {
+            self.jobs.confirmed(id);
+        }
         let message = if dry_run {
             "msg-job-dry-run-confirmed"
         } else {

@@ -51,6 +51,8 @@ pub struct JobRow {
     pub outcome: Option<JobOutcome>,
     /// When it was asked for.
     pub queued: SystemTime,
+    /// Confirmed as a dry run.
+    pub dry_run: bool,
 }
 
 /// Every job of the session, oldest first.
@@ -75,6 +77,7 @@ impl JobTable {
             confirmed: false,
             outcome: None,
             queued: at,
+            dry_run: false,
         });
         id
     }
@@ -96,6 +99,7 @@ impl JobTable {
                 confirmed: false,
                 outcome: None,
                 queued: SystemTime::now(),
+                dry_run: false,
             });
         }
         let Some(job) = self.row_mut(id) else {
@@ -185,6 +189,14 @@ impl JobTable {
     pub fn confirmed(&mut self, id: JobId) {
         if let Some(job) = self.row_mut(id) {
             job.confirmed = true;
+        }
+    }
+
+    /// The operator confirmed the job as a dry run.
+    pub fn confirmed_dry(&mut self, id: JobId) {
+        if let Some(job) = self.row_mut(id) {
+            job.confirmed = true;
+            job.dry_run = true;
         }
     }
 

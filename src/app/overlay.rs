@@ -376,6 +376,12 @@ pub struct ConfirmDialog {
     pub on_confirm: Confirmed,
     /// Whether a Dry run button is offered.
     pub dry_run: bool,
+    /// Scrolled details (a manifest set's diff): the first line shown,
+    /// `None` for a dialog whose details give way when too tall.
+    pub scroll: Option<usize>,
+    /// The last first line that still fills the window, as last drawn:
+    /// what scrolling stops at.
+    pub scroll_end: std::cell::Cell<usize>,
 }
 
 impl ConfirmDialog {
@@ -396,7 +402,17 @@ impl ConfirmDialog {
             focus: ConfirmFocus::Cancel,
             on_confirm,
             dry_run: false,
+            scroll: None,
+            scroll_end: std::cell::Cell::new(usize::MAX),
         }
+    }
+
+    /// The same dialog, its details scrolled (PgUp / PgDn, ↑ ↓) when
+    /// taller than the terminal, never dropped.
+    #[must_use]
+    pub fn scrolled(mut self) -> ConfirmDialog {
+        self.scroll = Some(0);
+        self
     }
 
     /// The same dialog, listing these lines before its consequence.
@@ -439,6 +455,25 @@ impl ConfirmDialog {
     }
 
     fn on_key(&mut self, key: Key) -> Outcome {
+        if let Some(at) = self.scroll.as_mut() {
+            let last = self
+                .details
+                .len()
+                .saturating_sub(1)
+                .min(self.scroll_end.get());
+            *at = (*at).min(last);
+            let moved = match key.code {
+                KeyCode::PageDown => Some((*at + 10).min(last)),
+                KeyCode::PageUp => Some(at.saturating_sub(10)),
+                KeyCode::Down => Some((*at + 1).min(last)),
+                KeyCode::Up => Some(at.saturating_sub(1)),
+                _ => None,
+            };
+            if let Some(m) = moved {
+                *at = m;
+                return Outcome::Keep;
+            }
+        }
         match key.code {
             KeyCode::Esc => return Outcome::Declined(self.on_confirm.clone()),
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {

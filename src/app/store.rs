@@ -33,6 +33,8 @@ pub struct Store {
     holds: BTreeMap<SourceId, BTreeMap<&'static str, u32>>,
     /// The runbook's last runs, from the audit log.
     drills: crate::model::readiness::Drills,
+    /// Each cluster's node groups as their cloud last reported them.
+    cloud_groups: BTreeMap<String, crate::model::cluster::CloudGroups>,
 }
 
 /// What an update changed that the rest of the app cares about.
@@ -103,6 +105,9 @@ impl Store {
                 self.sources.insert(id, state);
             }
             Update::Drills(drills) => self.drills = drills,
+            Update::CloudGroups { cluster, groups } => {
+                self.cloud_groups.insert(cluster, groups);
+            }
         }
         Applied::Stored
     }
@@ -127,6 +132,11 @@ impl Store {
     /// What is known of a cluster, once its source has listed it.
     pub fn cluster(&self, name: &str) -> Option<&ClusterState> {
         self.clusters.get(name)
+    }
+
+    /// A cluster's node groups as their cloud last reported them.
+    pub fn cloud_groups(&self, cluster: &str) -> Option<&crate::model::cluster::CloudGroups> {
+        self.cloud_groups.get(cluster)
     }
 
     /// What a database, cache or AI service reported last.

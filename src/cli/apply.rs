@@ -19,7 +19,7 @@ use color_eyre::eyre;
 use crate::config::platform::{Cluster, Manifests, Platform};
 use crate::config::secret::mask_line;
 use crate::config::{Overrides, Paths};
-use crate::exec::apply::{Applier, Planned, documents, files};
+use crate::exec::apply::{Applier, Planned, files};
 use crate::exec::audit::{AuditLog, Event as Logged, Record, Who};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
 use crate::model::manifest::{self, ObjectDiff};
@@ -350,34 +350,14 @@ impl Run<'_> {
             report(&format!("touban apply: {e}"));
             EXIT_CONFIG
         };
-        let mut docs = documents(self.files, None).map_err(unread)?;
-        let label = |docs: &mut Vec<manifest::Document>| {
-            if self.set.prune {
-                crate::exec::apply::label_documents(docs, self.set.name.get_ref());
-            }
+        let (docs, live) = match applier.set_documents(self.set, self.files).await {
+            Ok(d) => d,
+            Err(Ok(e)) => return Err(unread(e)),
+            Err(Err(why)) => return Err(fail(&why)),
         };
-        label(&mut docs);
-        if self.set.colour {
-            let live = applier.live_colour(&docs).await.map_err(|why| fail(&why))?;
-            let idle = match live.as_deref() {
-                Some("blue") => "green",
-                Some("green") => "blue",
-                Some(other) => {
-                    return Err(fail(&format!(
-                        "the set's Services select color={other}: a colour set deploys blue or green, so its idle colour is unknown"
-                    )));
-                }
-                None => {
-                    return Err(fail(&format!(
-                        "cannot tell the live colour: no Service of `{}` selects a `color` in this cluster; add the Service that carries the traffic to the set",
-                        self.set.name.get_ref()
-                    )));
-                }
-            };
-            let live = live.unwrap_or_default();
+        if let Some(live) = live {
+            let idle = if live == "blue" { "green" } else { "blue" };
             out!("  live colour {live}: applying the idle colour, {idle}");
-            docs = documents(self.files, Some((idle, &live))).map_err(unread)?;
-            label(&mut docs);
         }
         applier
             .plan(&docs, self.args.force_conflicts)
@@ -432,6 +412,9 @@ fn print_plan(planned: &[Planned]) -> String {
         );
         for change in p.diff.fields() {
             out!("      {}", mask_line(&change.to_string()));
+        }
+        if let Some(note) = &p.note {
+            out!("      note: {note}");
         }
     }
     let diffs: Vec<&ObjectDiff> = planned

@@ -12,6 +12,7 @@ pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
 pub mod lockout;
+pub mod manifests;
 pub mod node_group;
 pub mod rds;
 pub mod repoint;
@@ -87,6 +88,9 @@ pub struct Seen {
     /// For a node group: its nodes in the cluster (name, Ready), or why
     /// they could not be listed.
     pub nodes: Option<Result<Vec<(String, bool)>, String>>,
+    /// For a manifest set: its plan on the target's cluster (the
+    /// server's dry run of every document), or why it could not be made.
+    pub manifests: Option<Result<crate::exec::apply::SetPlan, String>>,
     /// For a lockout: the database's application roles as they are now.
     pub logins: Option<Result<Vec<crate::exec::backend::Login>, String>>,
 }
@@ -177,9 +181,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
         ActionKind::Infra { .. } => Err(Refusal::new(
             "an infrastructure plan is the tool's own: `touban infra plan NAME`",
         )),
-        ActionKind::Apply { .. } => Err(Refusal::new(
-            "a manifest set is planned from the server's dry run of its documents: `touban apply NAME`",
-        )),
+        ActionKind::Apply { force, .. } => manifests::plan(request, *force, seen),
         ActionKind::PromoteReplica { primary, forced } => {
             azure::plan(request, primary, *forced, seen)
         }

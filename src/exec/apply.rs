@@ -7,12 +7,15 @@
 //!
 //! A field another manager owns is a conflict the server reports (409,
 //! with the manager); forcing takes the field over and is its own choice.
+//! A Deployment an HPA scales is applied without `spec.replicas`: the
+//! HPA owns it, and the plan says so.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Scope};
@@ -154,6 +157,46 @@ fn names_colour(file_name: &str, colour: &str) -> bool {
         .any(|word| word == colour)
 }
 
+/// A set's plan for one cluster: the live colour (a colour set), and
+/// each document as the server's dry run answered it, with the digest of
+/// the document as the files hold it.
+#[derive(Debug, Clone)]
+pub struct SetPlan {
+    /// The live colour the set's Services select (a colour set).
+    pub live: Option<String>,
+    /// Each document, in the order of applying, and its [`digest`].
+    pub planned: Vec<(Planned, String)>,
+}
+
+/// A document of a set, named for a job's step: found again in the files
+/// when the step runs, and applied only if it still reads the same (its
+/// digest). A job's checkpoint holds this, never a document's content
+/// (a Secret's values).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DocRef {
+    /// `Deployment`.
+    pub kind: String,
+    /// The namespace it goes to (`None`: cluster-scoped).
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// The SHA-256 of the document as planned.
+    pub digest: String,
+}
+
+/// The SHA-256 of a document's object, hex.
+pub fn digest(doc: &Document) -> String {
+    use sha2::{Digest as _, Sha256};
+    let bytes = serde_json::to_vec(&doc.object).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 /// What the server said of one document.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -171,6 +214,9 @@ pub struct Planned {
     /// when unchanged, so that what the files no longer say is removed
     /// next time and another writer's change is a conflict.
     pub claims: bool,
+    /// What touban left out of the document, and why (`spec.replicas` of
+    /// a Deployment an HPA scales: the HPA owns it).
+    pub note: Option<String>,
 }
 
 impl Planned {
@@ -297,10 +343,153 @@ impl Applier {
         Ok(None)
     }
 
+    /// The set's documents as they go to this cluster, in the order of
+    /// applying, labelled for a set that prunes; for a colour set, the
+    /// idle colour put in (the other of the live colour the set's Services
+    /// select, also returned). An unreadable file is `Err(Ok(_))`, a
+    /// cluster that cannot tell its live colour `Err(Err(_))`.
+    pub async fn set_documents(
+        &mut self,
+        set: &Manifests,
+        files: &[PathBuf],
+    ) -> Result<(Vec<Document>, Option<String>), Result<ManifestError, String>> {
+        let label = |docs: &mut Vec<Document>| {
+            if set.prune {
+                label_documents(docs, set.name.get_ref());
+            }
+        };
+        let mut docs = documents(files, None).map_err(Ok)?;
+        label(&mut docs);
+        if !set.colour {
+            return Ok((docs, None));
+        }
+        let live = self.live_colour(&docs).await.map_err(Err)?;
+        let live = match live.as_deref() {
+            Some(c @ ("blue" | "green")) => c.to_owned(),
+            Some(other) => {
+                return Err(Err(format!(
+                    "the set's Services select color={other}: a colour set deploys blue or green, so its idle colour is unknown"
+                )));
+            }
+            None => {
+                return Err(Err(format!(
+                    "cannot tell the live colour: no Service of `{}` selects a `color` in {}; add the Service that carries the traffic to the set",
+                    set.name.get_ref(),
+                    self.cluster
+                )));
+            }
+        };
+        let idle = if live == "blue" { "green" } else { "blue" };
+        let mut docs = documents(files, Some((idle, &live))).map_err(Ok)?;
+        label(&mut docs);
+        Ok((docs, Some(live)))
+    }
+
+    /// The set's plan on this cluster: its documents (see
+    /// [`Applier::set_documents`]) through the server's dry run.
+    pub async fn plan_set(
+        &mut self,
+        set: &Manifests,
+        files: &[PathBuf],
+        force: bool,
+    ) -> Result<SetPlan, String> {
+        let (docs, live) = self
+            .set_documents(set, files)
+            .await
+            .map_err(|e| e.map_or_else(|why| why, |m| m.to_string()))?;
+        let digests: Vec<String> = docs.iter().map(digest).collect();
+        let planned = self.plan(&docs, force).await?;
+        Ok(SetPlan {
+            live,
+            planned: planned.into_iter().zip(digests).collect(),
+        })
+    }
+
+    /// One document of the set, named by `r`, found in the files again
+    /// and, if it still reads as planned, dry-run and (unless `dry_run`)
+    /// applied; what was done, in words.
+    pub async fn apply_one(
+        &mut self,
+        set: &Manifests,
+        files: &[PathBuf],
+        r: &DocRef,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<String, String> {
+        let (docs, _) = self
+            .set_documents(set, files)
+            .await
+            .map_err(|e| e.map_or_else(|why| why, |m| m.to_string()))?;
+        let default_ns = self.namespace.clone();
+        let doc = docs
+            .iter()
+            .find(|d| {
+                d.kind == r.kind
+                    && d.name == r.name
+                    && r.namespace
+                        .as_ref()
+                        .is_none_or(|ns| d.namespace.as_ref().unwrap_or(&default_ns) == ns)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "{} {} is no longer in the set's files: nothing applied; plan again",
+                    r.kind, r.name
+                )
+            })?;
+        if digest(doc) != r.digest {
+            return Err(format!(
+                "{}: {} changed in the files since the plan: nothing applied; plan again",
+                doc.place(),
+                doc.label()
+            ));
+        }
+        // The HPAs of the whole set: one it creates after this Deployment
+        // scales it all the same.
+        let scaled = self.scaled(&docs).await?;
+        let planned = self
+            .plan_scaled(std::slice::from_ref(doc), &scaled, force)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{}: the server answered nothing for it", doc.place()))?;
+        if !planned.conflicts.is_empty() {
+            return Err(format!(
+                "{} conflicts with another field manager: {}; nothing applied (plan with force to take the fields over)",
+                planned.label(),
+                planned.conflicts.join("; ")
+            ));
+        }
+        if dry_run {
+            return Ok(format!(
+                "dry run: the server accepts {} ({})",
+                planned.label(),
+                planned.diff.word()
+            ));
+        }
+        let rv = self.apply(&planned, force).await?;
+        Ok(format!(
+            "applied {} ({}): resourceVersion {rv}",
+            planned.label(),
+            planned.diff.word()
+        ))
+    }
+
     /// Every document through a server-side dry run, diffed against what
     /// is live. A conflict is kept with its document (nothing is written);
     /// any other refusal of the server ends the plan.
     pub async fn plan(&mut self, docs: &[Document], force: bool) -> Result<Vec<Planned>, String> {
+        let scaled = self.scaled(docs).await?;
+        self.plan_scaled(docs, &scaled, force).await
+    }
+
+    /// [`Applier::plan`], the Deployments HPAs scale known (those of the
+    /// whole set, when `docs` is a part of it).
+    async fn plan_scaled(
+        &mut self,
+        docs: &[Document],
+        scaled: &BTreeMap<(String, String), String>,
+        force: bool,
+    ) -> Result<Vec<Planned>, String> {
         let mut out = Vec::new();
         for doc in docs {
             let (api, namespace) = self.api(doc).await?;
@@ -314,6 +503,18 @@ impl Applier {
                 )
             })?;
             let live = live.map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+            // A Deployment there, that an HPA scales: its replicas are
+            // the HPA's (a new one is created with the file's).
+            let (doc, note) = match namespace
+                .as_ref()
+                .and_then(|ns| scaled.get(&(ns.clone(), doc.name.clone())))
+            {
+                Some(hpa) if doc.kind == "Deployment" && live.is_some() => {
+                    hpa_replicas(doc, live.as_ref(), hpa)
+                }
+                _ => (doc.clone(), None),
+            };
+            let doc = &doc;
             let params = params(force).dry_run();
             let (diff, conflicts, claims) = match api
                 .patch(&doc.name, &params, &Patch::Apply(&doc.object))
@@ -343,9 +544,55 @@ impl Applier {
                 diff,
                 conflicts,
                 claims,
+                note,
             });
         }
         Ok(out)
+    }
+
+    /// The Deployments an HPA scales, by `(namespace, name)`, with the
+    /// HPA's name: those the set's own HPAs target, and those the live
+    /// HPAs of the set's namespaces do.
+    async fn scaled(
+        &mut self,
+        docs: &[Document],
+    ) -> Result<BTreeMap<(String, String), String>, String> {
+        let mut scaled = BTreeMap::new();
+        let mut namespaces = BTreeSet::new();
+        for doc in docs {
+            let ns = doc
+                .namespace
+                .clone()
+                .unwrap_or_else(|| self.namespace.clone());
+            if doc.kind == "HorizontalPodAutoscaler"
+                && let Some(target) = deployment_scaled(&doc.object)
+            {
+                scaled.insert((ns.clone(), target), doc.name.clone());
+            }
+            if doc.kind == "Deployment" {
+                namespaces.insert(ns);
+            }
+        }
+        for ns in namespaces {
+            let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client.clone(), &ns);
+            let live = api
+                .list(&kube::api::ListParams::default())
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot list the HorizontalPodAutoscalers of {ns} in {}: {}",
+                        self.cluster,
+                        kube_message(&e)
+                    )
+                })?;
+            for h in live.items {
+                let v = serde_json::to_value(&h).unwrap_or(Value::Null);
+                if let (Some(target), Some(name)) = (deployment_scaled(&v), h.metadata.name) {
+                    scaled.entry((ns.clone(), target)).or_insert(name);
+                }
+            }
+        }
+        Ok(scaled)
     }
 
     /// Applies one planned document for real; returns the object's new
@@ -511,6 +758,70 @@ impl Applier {
     }
 }
 
+/// The Deployment an HPA's `scaleTargetRef` names, if it names one.
+fn deployment_scaled(hpa: &Value) -> Option<String> {
+    let target = hpa.pointer("/spec/scaleTargetRef")?;
+    (target.get("kind").and_then(Value::as_str) == Some("Deployment"))
+        .then(|| {
+            target
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .flatten()
+}
+
+/// Whether touban's applied fields of `live` include `spec.replicas`.
+fn owns_replicas(live: &Value) -> bool {
+    live.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+                    && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                    && e.pointer("/fieldsV1/f:spec/f:replicas").is_some()
+            })
+        })
+}
+
+/// A Deployment's document for the HPA `hpa` to keep scaling it, and the
+/// note saying so: `spec.replicas` left out, so that applying does not
+/// undo the HPA's last scale. Where touban still owns the field (it
+/// created the Deployment and the HPA has not scaled it since), leaving
+/// it out would delete it and the API server would default it to 1: the
+/// live count is sent instead, which changes nothing. The document as it
+/// is when it names no replicas.
+fn hpa_replicas(doc: &Document, live: Option<&Value>, hpa: &str) -> (Document, Option<String>) {
+    let mut d = doc.clone();
+    let Some(spec) = d.object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return (d, None);
+    };
+    let Some(n) = spec.get("replicas").cloned() else {
+        return (d, None);
+    };
+    let live_replicas = live.and_then(|l| l.pointer("/spec/replicas")).cloned();
+    match live_replicas {
+        Some(current) if live.is_some_and(owns_replicas) => {
+            spec.insert("replicas".to_owned(), current.clone());
+            (
+                d,
+                Some(format!(
+                    "spec.replicas kept at {current}, not the file's {n}: HorizontalPodAutoscaler {hpa} scales it"
+                )),
+            )
+        }
+        _ => {
+            spec.remove("replicas");
+            (
+                d,
+                Some(format!(
+                    "spec.replicas ({n}) left out: HorizontalPodAutoscaler {hpa} scales it"
+                )),
+            )
+        }
+    }
+}
+
 fn params(force: bool) -> PatchParams {
     let p = PatchParams::apply(FIELD_MANAGER);
     if force { p.force() } else { p }
@@ -563,7 +874,43 @@ fn kube_message(e: &kube::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::names_colour;
+    use super::{hpa_replicas, names_colour};
+    use crate::model::manifest::Document;
+    use serde_json::json;
+
+    #[test]
+    fn an_hpa_s_deployment_keeps_its_replicas_and_never_falls_to_one() {
+        let doc = Document {
+            file: "web.yaml".into(),
+            line: 1,
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            namespace: None,
+            object: json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web"}, "spec": {"replicas": 2}}),
+        };
+        // The HPA scaled it (it owns the field now): left out.
+        let live = json!({"spec": {"replicas": 5}, "metadata": {"managedFields": [
+            {"manager": "touban", "operation": "Apply", "fieldsV1": {"f:spec": {"f:template": {}}}},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "scale",
+             "fieldsV1": {"f:spec": {"f:replicas": {}}}}]}});
+        let (d, note) = hpa_replicas(&doc, Some(&live), "web-hpa");
+        assert_eq!(d.object.pointer("/spec/replicas"), None);
+        assert_eq!(
+            note.as_deref(),
+            Some("spec.replicas (2) left out: HorizontalPodAutoscaler web-hpa scales it")
+        );
+        // touban still owns it (the HPA never scaled it): leaving it out
+        // would delete it, and the server would make it 1; the live count
+        // is sent instead.
+        let live = json!({"spec": {"replicas": 3}, "metadata": {"managedFields": [
+            {"manager": "touban", "operation": "Apply",
+             "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {}}}}]}});
+        let (d, note) = hpa_replicas(&doc, Some(&live), "web-hpa");
+        assert_eq!(d.object.pointer("/spec/replicas"), Some(&json!(3)));
+        assert!(note.is_some_and(|n| n.starts_with("spec.replicas kept at 3, not the file's 2")));
+    }
 
     #[test]
     fn a_file_names_a_colour_as_a_word_of_its_own() {

@@ -671,6 +671,34 @@ pub trait Backend: Sync {
         value: &str,
     ) -> impl Future<Output = Result<Vec<(String, bool)>, Failure>> + Send;
 
+    /// A `[[manifests]]` set (the target's name) for the target's
+    /// cluster, through the server's dry run.
+    fn manifests_plan(
+        &self,
+        t: &Target,
+        force: bool,
+    ) -> impl Future<Output = Result<crate::exec::apply::SetPlan, Failure>> + Send;
+
+    /// One document of the target's set, applied (or dry-run) if it still
+    /// reads as planned; what was done.
+    fn manifest_apply(
+        &self,
+        t: &Target,
+        doc: &crate::exec::apply::DocRef,
+        force: bool,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<String, Failure>> + Send;
+
+    /// Waits until a Deployment of the target's cluster is rolled out by
+    /// kubectl's rules.
+    fn manifest_rollout(
+        &self,
+        t: &Target,
+        namespace: &str,
+        name: &str,
+        within: std::time::Duration,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
     /// An RDS instance (by configured database name) as RDS reports it.
     fn rds_describe(
         &self,

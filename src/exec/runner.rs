@@ -9,6 +9,7 @@ mod cache;
 mod config;
 mod db;
 mod elasticache;
+mod manifests;
 mod node_group;
 mod pod;
 mod rds;
@@ -890,6 +891,7 @@ async fn perform<B: Backend>(
         Op::NodeGroup(op) => {
             Box::pin(node_group::perform(backend, job, op, cancel, resuming)).await
         }
+        Op::Manifest(op) => Box::pin(manifests::perform(backend, job, op, cancel)).await,
         // Passed by the job's steps, which know the operator.
         Op::Gate { .. } => Err(Failure {
             what: "a gate outside a job's steps: a defect of touban".into(),

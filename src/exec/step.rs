@@ -134,6 +134,8 @@ pub enum Op {
     ElastiCache(ElastiCacheOp),
     /// A step of sizing a node group in its cloud.
     NodeGroup(NodeGroupOp),
+    /// A step of applying a `[[manifests]]` set to a cluster.
+    Manifest(ManifestOp),
     /// Waits for the operator to let the job go on (the region runbook's
     /// points of no return); cancelling ends the job there.
     Gate {
@@ -468,6 +470,28 @@ pub enum RdsOp {
     },
     /// Waits until it is available and no read replica.
     AwaitPromoted {
+        /// How long to wait at most.
+        within: Duration,
+    },
+}
+
+/// The operations of applying a `[[manifests]]` set: each document found
+/// in the files again when its step runs (never carried in the job: a
+/// Secret's values would be in its checkpoint), then the Deployments it
+/// changed followed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManifestOp {
+    /// Server-side apply of one document, if it still reads as planned.
+    Apply {
+        /// The document.
+        doc: crate::exec::apply::DocRef,
+    },
+    /// Waits until a Deployment the apply changed is rolled out.
+    AwaitRollout {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
         /// How long to wait at most.
         within: Duration,
     },

@@ -857,6 +857,74 @@ impl ClusterState {
     }
 }
 
+/// Which cloud a node group is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// An EKS managed node group.
+    Eks,
+    /// An AKS agent pool.
+    Aks,
+}
+
+impl Cloud {
+    /// The node label naming the group.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cloud::Eks => "eks.amazonaws.com/nodegroup",
+            Cloud::Aks => "agentpool",
+        }
+    }
+}
+
+/// A node group as its cloud reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePool {
+    /// Which cloud.
+    pub cloud: Cloud,
+    /// Its name.
+    pub name: String,
+    /// `ACTIVE` / `UPDATING` … (EKS), `Succeeded` / `Updating` … (AKS).
+    pub status: String,
+    /// Fewest nodes (EKS; an autoscaled AKS pool).
+    pub min: Option<u32>,
+    /// Nodes wanted (AKS: the count).
+    pub desired: u32,
+    /// Most nodes (EKS; an autoscaled AKS pool).
+    pub max: Option<u32>,
+    /// AKS: the cluster autoscaler sizes it between min and max.
+    pub autoscale: bool,
+    /// AKS: a System pool (at least one node).
+    pub system: bool,
+    /// Instance types (EKS) or VM size (AKS).
+    pub instance: String,
+}
+
+impl NodePool {
+    /// Whether no change runs on it.
+    pub fn settled(&self) -> bool {
+        matches!(self.status.as_str(), "ACTIVE" | "Succeeded")
+    }
+
+    /// What it is, in a line: `general ACTIVE 3 ≤ 6 ≤ 20 (m6i.large)`.
+    pub fn summary(&self) -> String {
+        let sizes = match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("{lo} ≤ {} ≤ {hi}", self.desired),
+            _ => format!("{} nodes", self.desired),
+        };
+        format!("{} {} {sizes} ({})", self.name, self.status, self.instance)
+    }
+}
+
+/// A cluster's node groups as their cloud reported them in one read
+/// (`sources::nodegroups`), each group's reading or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudGroups {
+    /// When they were read.
+    pub at: SystemTime,
+    /// Each configured group, by name: as read, or why not.
+    pub groups: Vec<(String, Result<NodePool, String>)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,6 +177,9 @@ pub enum Command {
     /// Promote RDS read replica DB to a standalone instance (PromoteReadReplica)
     #[strum(message = "rds promote", props(arg = "DB"))]
     RdsPromote(String),
+    /// Apply manifest set NAME ([[manifests]]) to its first cluster, or CLUSTER, after the server's dry run and its diff; the next cluster follows once it succeeds (force takes over fields another manager owns)
+    #[strum(message = "apply", props(arg = "NAME [CLUSTER]", rest = "yes"))]
+    Apply(String),
     /// Size node group GROUP of the selected cluster (CLUSTER/GROUP names another) in its cloud (EKS, AKS): N nodes, +N / -N from the nodes it has, or min=N desired=N max=N
     #[strum(message = "node group", props(arg = "GROUP SIZE", rest = "yes"))]
     NodeGroup(String),
@@ -320,6 +323,7 @@ impl Command {
                 | Command::RdsFailover(_)
                 | Command::RdsPromote(_)
                 | Command::NodeGroup(_)
+                | Command::Apply(_)
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
                 | Command::FailoverRegion(_)
@@ -360,6 +364,7 @@ impl Command {
             | Command::RdsFailover(a)
             | Command::RdsPromote(a)
             | Command::NodeGroup(a)
+            | Command::Apply(a)
             | Command::DisablePool(a)
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
@@ -397,6 +402,7 @@ impl Command {
             Command::RdsFailover(_) => Command::RdsFailover(arg.to_owned()),
             Command::RdsPromote(_) => Command::RdsPromote(arg.to_owned()),
             Command::NodeGroup(_) => Command::NodeGroup(arg.to_owned()),
+            Command::Apply(_) => Command::Apply(arg.to_owned()),
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),

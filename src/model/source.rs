@@ -254,6 +254,13 @@ pub enum Update {
     },
     /// The runbook's drills and failovers, as the audit log has them.
     Drills(super::readiness::Drills),
+    /// A cluster's node groups as their cloud reports them.
+    CloudGroups {
+        /// The cluster's name.
+        cluster: String,
+        /// The reading.
+        groups: super::cluster::CloudGroups,
+    },
 }
 
 #[cfg(test)]

@@ -516,6 +516,9 @@ fn message_lines<'a>(app: &App, st: &Styles) -> Vec<Line<'a>> {
 
 fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
     let width = body.width.min(if d.details.is_empty() { 64 } else { 78 });
+    if let Some(at) = d.scroll {
+        return scrolled_confirm(st, body, frame, d, width, at);
+    }
     let mut paragraph = Paragraph::new(confirm_lines(st, d, true)).wrap(Wrap { trim: false });
     // Too tall for the terminal (80×24): the steps give way, never the
     // target, the consequence or the buttons.
@@ -523,6 +526,101 @@ fn confirm(st: &Styles, body: Rect, frame: &mut Frame, d: &ConfirmDialog) {
         paragraph = Paragraph::new(confirm_lines(st, d, false)).wrap(Wrap { trim: false });
     }
     let rows = paragraph.line_count(width.saturating_sub(2));
+    let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
+    frame.render_widget(Clear, area);
+    let confirm = tr_word(" Confirm ");
+    let block = popup(st, &confirm);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    paragraph.render(inner, frame.buffer_mut());
+}
+
+/// A detail line in its diff colour: added, removed, changed.
+fn detail_line<'a>(st: &Styles, line: &str) -> Line<'a> {
+    let t = line.trim_start();
+    let style = if t.starts_with("+ ") {
+        st.ok
+    } else if t.starts_with("- ") {
+        st.crit
+    } else if t.starts_with("~ ") {
+        st.warn
+    } else {
+        st.text
+    };
+    Line::from(Span::styled(line.to_owned(), style))
+}
+
+/// A dialog whose details scroll: as many of them as the terminal has
+/// room for from `at`, a line saying which, the rest whole.
+fn scrolled_confirm(
+    st: &Styles,
+    body: Rect,
+    frame: &mut Frame,
+    d: &ConfirmDialog,
+    width: u16,
+    at: usize,
+) {
+    let inner_w = width.saturating_sub(2);
+    let bare = ConfirmDialog {
+        details: Vec::new(),
+        ..d.clone()
+    };
+    let fixed = Paragraph::new(confirm_lines(st, &bare, false))
+        .wrap(Wrap { trim: false })
+        .line_count(inner_w);
+    // The details' window: what the terminal leaves, less the borders and
+    // the line that says where the window is.
+    let room = usize::from(body.height).saturating_sub(fixed + 3).max(1);
+    let total = d.details.len();
+    let rows_of = |l: &String| {
+        Paragraph::new(l.as_str())
+            .wrap(Wrap { trim: false })
+            .line_count(inner_w)
+            .max(1)
+    };
+    // The last start that still fills the window, then as many lines
+    // from `at` as fit once wrapped.
+    let mut last_start = total;
+    let mut used = 0;
+    while last_start > 0 {
+        let r = d.details.get(last_start - 1).map_or(1, rows_of);
+        if used + r > room {
+            break;
+        }
+        used += r;
+        last_start -= 1;
+    }
+    let at = at.min(last_start);
+    d.scroll_end.set(last_start);
+    let mut shown: Vec<&String> = Vec::new();
+    let mut used = 0;
+    for l in d.details.iter().skip(at) {
+        let r = rows_of(l);
+        if used + r > room && !shown.is_empty() {
+            break;
+        }
+        used += r;
+        shown.push(l);
+    }
+    let room = shown.len();
+    let mut lines = confirm_lines(st, &bare, false);
+    let insert = 2 + d.target.len();
+    let mut window: Vec<Line<'_>> = shown.iter().map(|l| detail_line(st, l)).collect();
+    if total > room {
+        window.push(Line::from(Span::styled(
+            format!(
+                "lines {}–{} of {total} (PgUp PgDn ↑ ↓)",
+                at + 1,
+                (at + shown.len()).min(total)
+            ),
+            st.muted,
+        )));
+    }
+    for (i, l) in window.into_iter().enumerate() {
+        lines.insert((insert + i).min(lines.len()), l);
+    }
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = paragraph.line_count(inner_w);
     let area = centered(body, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     frame.render_widget(Clear, area);
     let confirm = tr_word(" Confirm ");
@@ -545,7 +643,7 @@ fn confirm_lines<'a>(st: &Styles, d: &ConfirmDialog, details: bool) -> Vec<Line<
     }
     if details {
         for line in &d.details {
-            lines.push(Line::from(Span::styled(line.clone(), st.text)));
+            lines.push(detail_line(st, line));
         }
     } else if !d.details.is_empty() {
         lines.push(Line::from(Span::styled(

@@ -94,6 +94,12 @@ pub struct KubeBackend {
     elasticache: super::elasticache::Groups,
     /// The clusters' node groups in their clouds.
     node_pools: super::nodepool::Pools,
+    /// The `[[manifests]]` sets, by name, and the directory their paths
+    /// are relative to.
+    manifests: (
+        BTreeMap<String, crate::config::platform::Manifests>,
+        Option<std::path::PathBuf>,
+    ),
     /// Which login the executor acts with on each database and cache, by
     /// configured name, as a plan says it.
     logins: BTreeMap<String, String>,
@@ -112,6 +118,7 @@ impl KubeBackend {
             rds: super::rds::Instances::default(),
             elasticache: super::elasticache::Groups::default(),
             node_pools: super::nodepool::Pools::default(),
+            manifests: (BTreeMap::new(), None),
             logins: BTreeMap::new(),
             clusters: BTreeMap::new(),
             clients: clients
@@ -158,6 +165,52 @@ impl KubeBackend {
     ) -> KubeBackend {
         self.rds = super::rds::Instances::new(instances);
         self
+    }
+
+    /// The same backend, applying these `[[manifests]]` sets, their paths
+    /// relative to `base` (the config file's directory).
+    #[must_use]
+    pub fn with_manifests(
+        mut self,
+        sets: &[crate::config::platform::Manifests],
+        base: Option<std::path::PathBuf>,
+    ) -> KubeBackend {
+        self.manifests = (
+            sets.iter()
+                .map(|m| (m.name.get_ref().clone(), m.clone()))
+                .collect(),
+            base,
+        );
+        self
+    }
+
+    /// An applier on the target's cluster, the target's set and its files.
+    async fn applier(
+        &self,
+        t: &Target,
+    ) -> Result<
+        (
+            crate::exec::apply::Applier,
+            &crate::config::platform::Manifests,
+            Vec<std::path::PathBuf>,
+        ),
+        Failure,
+    > {
+        let (sets, base) = &self.manifests;
+        let set = sets.get(&t.name).ok_or_else(|| Failure {
+            what: format!("no [[manifests]] named {} in the config", t.name),
+            status: None,
+        })?;
+        let files = crate::exec::apply::files(set, base.as_deref()).map_err(|e| Failure {
+            what: e.to_string(),
+            status: None,
+        })?;
+        let client = self.client(t).await?;
+        Ok((
+            crate::exec::apply::Applier::new(client, &t.cluster, &t.namespace),
+            set,
+            files,
+        ))
     }
 
     /// The same backend, failing these ElastiCache replication groups
@@ -224,6 +277,7 @@ impl KubeBackend {
             rds: super::rds::Instances::default(),
             elasticache: super::elasticache::Groups::default(),
             node_pools: super::nodepool::Pools::new(clusters),
+            manifests: (BTreeMap::new(), None),
             logins: BTreeMap::new(),
             clusters: clusters
                 .iter()
@@ -1291,6 +1345,46 @@ impl Backend for KubeBackend {
                 (n.metadata.name.clone().unwrap_or_default(), ready)
             })
             .collect())
+    }
+
+    async fn manifests_plan(
+        &self,
+        t: &Target,
+        force: bool,
+    ) -> Result<crate::exec::apply::SetPlan, Failure> {
+        let (mut applier, set, files) = self.applier(t).await?;
+        applier
+            .plan_set(set, &files, force)
+            .await
+            .map_err(|what| Failure { what, status: None })
+    }
+
+    async fn manifest_apply(
+        &self,
+        t: &Target,
+        doc: &crate::exec::apply::DocRef,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<String, Failure> {
+        let (mut applier, set, files) = self.applier(t).await?;
+        applier
+            .apply_one(set, &files, doc, force, dry_run)
+            .await
+            .map_err(|what| Failure { what, status: None })
+    }
+
+    async fn manifest_rollout(
+        &self,
+        t: &Target,
+        namespace: &str,
+        name: &str,
+        within: std::time::Duration,
+    ) -> Result<(), Failure> {
+        let (applier, _, _) = self.applier(t).await?;
+        applier
+            .await_rollout(namespace, name, within, |_| {})
+            .await
+            .map_err(|what| Failure { what, status: None })
     }
 
     async fn rds_describe(&self, db: &str) -> Result<super::rds::RdsInstance, Failure> {

@@ -26,63 +26,7 @@ pub const EKS_MAX_NODES: u32 = 450;
 /// The most nodes an AKS agent pool holds.
 pub const AKS_MAX_NODES: u32 = 1000;
 
-/// Which cloud a node group is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    /// An EKS managed node group.
-    Eks,
-    /// An AKS agent pool.
-    Aks,
-}
-
-impl Cloud {
-    /// The node label naming the group.
-    pub fn label(self) -> &'static str {
-        match self {
-            Cloud::Eks => "eks.amazonaws.com/nodegroup",
-            Cloud::Aks => "agentpool",
-        }
-    }
-}
-
-/// A node group as its cloud reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodePool {
-    /// Which cloud.
-    pub cloud: Cloud,
-    /// Its name.
-    pub name: String,
-    /// `ACTIVE` / `UPDATING` … (EKS), `Succeeded` / `Updating` … (AKS).
-    pub status: String,
-    /// Fewest nodes (EKS; an autoscaled AKS pool).
-    pub min: Option<u32>,
-    /// Nodes wanted (AKS: the count).
-    pub desired: u32,
-    /// Most nodes (EKS; an autoscaled AKS pool).
-    pub max: Option<u32>,
-    /// AKS: the cluster autoscaler sizes it between min and max.
-    pub autoscale: bool,
-    /// AKS: a System pool (at least one node).
-    pub system: bool,
-    /// Instance types (EKS) or VM size (AKS).
-    pub instance: String,
-}
-
-impl NodePool {
-    /// Whether no change runs on it.
-    pub fn settled(&self) -> bool {
-        matches!(self.status.as_str(), "ACTIVE" | "Succeeded")
-    }
-
-    /// What it is, in a line: `general ACTIVE 3 ≤ 6 ≤ 20 (m6i.large)`.
-    pub fn summary(&self) -> String {
-        let sizes = match (self.min, self.max) {
-            (Some(lo), Some(hi)) => format!("{lo} ≤ {} ≤ {hi}", self.desired),
-            _ => format!("{} nodes", self.desired),
-        };
-        format!("{} {} {sizes} ({})", self.name, self.status, self.instance)
-    }
-}
+pub use crate::model::cluster::{Cloud, NodePool};
 
 /// Sizes to set; `None` keeps the group's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -94,6 +94,18 @@ async fn outside_kubernetes<B: Backend>(
                 ..Seen::default()
             })
         }
+        ObjectKind::Manifests => {
+            let force = matches!(request.kind, ActionKind::Apply { force: true, .. });
+            Some(Seen {
+                primary,
+                manifests: Some(
+                    Box::pin(backend.manifests_plan(t, force))
+                        .await
+                        .map_err(|f| f.what),
+                ),
+                ..Seen::default()
+            })
+        }
         ObjectKind::NodeGroup => {
             let label = match backend.node_pool(t).await {
                 Ok(p) => {
@@ -316,6 +328,7 @@ pub(super) async fn seen<B: Backend>(
         config: None,
         node_pool: None,
         nodes: None,
+        manifests: None,
         logins: None,
     })
 }

@@ -1,6 +1,6 @@
 //! Scaling: HPAs (replicas, bounds, utilisation against target, last
 //! scale, and faults: a target that does not exist, or a colour that is
-//! not live), node groups against their configured bounds, and each
+//! not live), node groups as their cloud sizes them, and each
 //! deployment's replicas (only the rows on screen built).
 
 use std::time::SystemTime;
@@ -60,16 +60,25 @@ pub fn draw(app: &App, st: &Styles, area: Rect, buf: &mut Buffer) {
         st,
         b,
         buf,
-        "node groups against the config",
+        "node groups: the cloud's sizes (the config's where unread)",
         groups,
-        &["CLUSTER", "NODE GROUP", "MIN", "DESIRED", "MAX", "NODES"],
+        &[
+            "CLUSTER",
+            "NODE GROUP",
+            "MIN",
+            "DESIRED",
+            "MAX",
+            "NODES",
+            "CLOUD",
+        ],
         &[
             Constraint::Length(10),
-            Constraint::Length(20),
-            Constraint::Length(5),
+            Constraint::Length(18),
+            Constraint::Length(4),
             Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Min(10),
+            Constraint::Length(4),
+            Constraint::Length(22),
+            Constraint::Min(9),
         ],
         &empty_line(app, st, Pane::Scaling, "node group"),
     );
@@ -170,49 +179,97 @@ fn hpas<'a>(app: &App, st: &Styles) -> (Vec<Row<'a>>, usize) {
     (rows, n)
 }
 
-/// Node groups of the config, with the nodes the watcher sees in each.
+/// A reading of the cloud's older than this is shown as stale.
+const CLOUD_STALE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The configured node groups: their sizes as the cloud reports them (the
+/// config's, muted, where the cluster names no cloud or it was not read),
+/// the nodes the watcher sees in each against them, and the cloud's word.
 fn node_groups<'a>(app: &App, st: &Styles) -> Vec<Row<'a>> {
+    let now = app.now();
     let mut rows = Vec::new();
     for c in &app.platform().clusters {
         let state = app.source(c.region.get_ref(), SourceKind::Cluster, c.name.get_ref());
         let cluster = app.cluster(c.name.get_ref());
+        let cloud = app.cloud_groups(c.name.get_ref());
+        let has_cloud = c.eks.is_some() || c.aks.is_some();
         let whole_cluster = passes(app, Pane::Scaling, c.name.get_ref());
         for g in c
             .node_groups
             .iter()
             .filter(|g| whole_cluster || passes(app, Pane::Scaling, g.name.get_ref()))
         {
+            let read = cloud.and_then(|r| {
+                r.groups
+                    .iter()
+                    .find(|(name, _)| name == g.name.get_ref())
+                    .map(|(_, p)| (r.at, p))
+            });
+            let age = read.and_then(|(at, _)| now.duration_since(at).ok());
+            let outdated = age.is_some_and(|a| a > CLOUD_STALE);
+            let pool = read
+                .and_then(|(_, p)| p.as_ref().ok())
+                .filter(|_| !outdated);
+            // The cloud's sizes when read, else the config's.
+            let (min, desired, max) = match pool {
+                Some(p) => (p.min, p.desired, p.max),
+                None => (Some(g.min), g.desired, Some(g.max)),
+            };
             let nodes = cluster.map(|cl| {
                 let of_group = cl.nodes.values().filter(|n| &n.group == g.name.get_ref());
-                let (ready, total) =
-                    of_group.fold((0u32, 0u32), |(r, t), n| (r + u32::from(n.ready), t + 1));
-                (ready, total)
+                of_group.fold((0u32, 0u32), |(r, t), n| (r + u32::from(n.ready), t + 1))
             });
             let shown = match nodes {
                 None => Span::styled(format!("— ({})", tr_word(state.word())), st.state(state)),
                 Some((ready, total)) => {
-                    let (why, style) = if total < g.min || total > g.max {
-                        (" outside min..max", st.crit)
+                    let outside = min.is_some_and(|m| total < m) || max.is_some_and(|m| total > m);
+                    let (why, style) = if outside {
+                        (" ∉ min..max", st.crit)
                     } else if ready < total {
-                        (" not all ready", st.warn)
-                    } else if total == g.desired {
+                        ("", st.warn)
+                    } else if total == desired {
                         ("", st.ok)
+                    } else if pool.is_some() {
+                        (" ≠ desired", st.warn)
                     } else {
                         (" ≠ config", st.warn)
                     };
                     Span::styled(format!("{ready}/{total} ready{why}"), style)
                 }
             };
+            let word = match read {
+                _ if !has_cloud => Span::styled(tr_word("config").into_owned(), st.muted),
+                None => Span::styled(tr_word("unread").into_owned(), st.muted),
+                Some((_, Err(why))) => {
+                    Span::styled(format!("{}: {why}", tr_word("error")), st.crit)
+                }
+                Some((_, Ok(p))) if outdated => Span::styled(
+                    format!(
+                        "{} {} ago",
+                        p.status,
+                        age.map_or_else(String::new, age_label)
+                    ),
+                    st.warn,
+                ),
+                Some((_, Ok(p))) => {
+                    Span::styled(p.status.clone(), if p.settled() { st.ok } else { st.warn })
+                }
+            };
+            let size = |v: Option<u32>, style| {
+                Span::styled(v.map_or_else(|| "—".to_owned(), |v| v.to_string()), style)
+            };
+            let sized = if pool.is_some() { st.text } else { st.muted };
             rows.push(Row::new(vec![
                 Span::styled(
                     c.name.get_ref().clone(),
                     cluster_style(app, st, c.name.get_ref()),
                 ),
                 Span::styled(g.name.get_ref().clone(), st.text),
-                Span::styled(g.min.to_string(), st.muted),
-                Span::styled(g.desired.to_string(), st.text),
-                Span::styled(g.max.to_string(), st.muted),
+                size(min, st.muted),
+                size(Some(desired), sized),
+                size(max, st.muted),
                 shown,
+                word,
             ]));
         }
     }
