@@ -859,6 +859,15 @@ fn spawn_executor(
                 .path()
                 .and_then(std::path::Path::parent)
                 .map(std::path::Path::to_path_buf),
+        )
+        .with_infrastructure(
+            &platform.infrastructure,
+            paths
+                .config
+                .path()
+                .and_then(std::path::Path::parent)
+                .map(std::path::Path::to_path_buf),
+            paths.state_dir.clone(),
         );
     if let Some(t) = &platform.traffic {
         backend = backend.with_traffic(crate::sources::traffic::Cloudflare::new(t));

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_touban");
 
 struct World {
@@ -243,4 +245,137 @@ fn ctrl_c_sends_the_tool_one_interrupt_and_waits_for_it() {
         "exactly one interrupt reached the tool"
     );
     assert!(!w.plan_file().exists(), "an interrupted plan is not kept");
+}
+
+/// The console's infrastructure jobs through the executor: a plan job
+/// saves the plan (its changes in its step's words), the apply job is
+/// planned from it (a replace needs the name typed; the audited request
+/// names the plan's hash), and a plan cancelled while the tool runs sends
+/// it exactly one interrupt and waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: refused, planned, applied, a plan cancelled
+async fn the_console_s_plan_and_apply_are_jobs_and_a_cancel_is_one_interrupt() {
+    use std::collections::BTreeMap;
+    use touban::exec::audit::AuditLog;
+    use touban::exec::backend::kube::KubeBackend;
+    use touban::exec::runner::{self, Who};
+    use touban::model::JobOutcome;
+    use touban::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
+
+    let w = world();
+    let platform = touban::config::Platform::parse(
+        "test config",
+        &std::fs::read_to_string(&w.config).expect("read"),
+    )
+    .expect("valid");
+    let state = w.home.path().join("state/touban");
+    let backend = std::sync::Arc::new(KubeBackend::new(BTreeMap::new()).with_infrastructure(
+        &platform.infrastructure,
+        None,
+        state.clone(),
+    ));
+    let request = |operation: &str| ActionRequest {
+        kind: ActionKind::Infra {
+            operation: operation.into(),
+            plan_sha256: String::new(),
+        },
+        target: Target {
+            region: "tokyo".into(),
+            cluster: platform.infrastructure[0].binary.clone(),
+            namespace: String::new(),
+            kind: ObjectKind::Infrastructure,
+            name: "tokyo-eks".into(),
+        },
+        dry_run: false,
+    };
+    let audit = std::sync::Arc::new(AuditLog::open(&state.join("audit.jsonl")).expect("audit"));
+    let who = Who::new("staging", "aiko@bastion");
+    // No saved plan yet: the apply is refused, saying what makes one.
+    let e = runner::prepare(backend.as_ref(), &request("apply"), true)
+        .await
+        .expect_err("nothing to apply");
+    assert!(
+        e.to_string().contains("`:infra-plan tokyo-eks` makes one"),
+        "{e}"
+    );
+
+    let job = runner::prepare(backend.as_ref(), &request("plan"), true)
+        .await
+        .expect("a plan job");
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &job, 1, &audit, &who, false).await;
+    let steps = common::exec::said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(
+        steps[0].starts_with("Plan: 1 to add, 1 to change, 1 to destroy"),
+        "{steps:?}"
+    );
+    assert!(
+        steps[0].contains("!replace aws_elasticache_replication_group.redis"),
+        "{steps:?}"
+    );
+    assert!(!steps[0].contains("hunter2"), "{steps:?}");
+    assert!(w.plan_file().is_file());
+
+    let apply = runner::prepare(backend.as_ref(), &request("apply"), true)
+        .await
+        .expect("an apply job");
+    assert_eq!(
+        apply.plan.confirm_text.as_deref(),
+        Some("tokyo-eks"),
+        "a replace is typed"
+    );
+    assert!(
+        apply
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.contains("- replace  aws_elasticache_replication_group.redis")),
+        "{:?}",
+        apply.plan.changes
+    );
+    let ActionKind::Infra { plan_sha256, .. } = &apply.plan.request.kind else {
+        panic!("an infra request");
+    };
+    assert_eq!(
+        plan_sha256.len(),
+        64,
+        "the audited request names the plan's hash"
+    );
+    let (outcome, events) =
+        common::exec::run_job(backend.as_ref(), &apply, 2, &audit, &who, false).await;
+    let steps = common::exec::said(&events);
+    assert_eq!(outcome, JobOutcome::Succeeded, "{steps:?}");
+    assert!(steps[0].starts_with("Applied:"), "{steps:?}");
+    assert!(!w.plan_file().exists(), "a saved plan applies once");
+    assert!(
+        !std::fs::read_to_string(state.join("audit.jsonl"))
+            .expect("audit")
+            .contains("hunter2")
+    );
+
+    // A plan that runs until interrupted: cancelled, the tool gets one
+    // interrupt; the job ends failed, saying so.
+    std::fs::write(w.work.path().join("hang"), "").expect("hang");
+    let job = runner::prepare(backend.as_ref(), &request("plan"), true)
+        .await
+        .expect("a plan job");
+    let mut running = common::exec::spawn_job(backend.clone(), job, 3, audit.clone(), who.clone());
+    while let Some(e) = running.events.recv().await {
+        if matches!(e, touban::model::JobEvent::Step { .. }) {
+            break;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    running.cancel.send(true).expect("cancel");
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), running.task)
+        .await
+        .expect("the job ends")
+        .expect("the task");
+    assert!(
+        matches!(outcome, JobOutcome::Failed(_) | JobOutcome::Cancelled),
+        "{outcome:?}"
+    );
+    let interrupts = std::fs::read_to_string(w.work.path().join("interrupts")).expect("interrupts");
+    assert_eq!(interrupts.lines().count(), 1, "exactly one interrupt");
 }

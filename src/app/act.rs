@@ -41,6 +41,8 @@ impl App {
             Command::RdsFailover(arg) => self.rds_action(&arg, ActionKind::RdsFailover),
             Command::NodeGroup(arg) => self.node_group(&arg),
             Command::Apply(arg) => self.apply_set(&arg),
+            Command::InfraPlan(arg) => self.infra(&arg, "plan"),
+            Command::InfraApply(arg) => self.infra(&arg, "apply"),
             Command::RdsPromote(arg) => self.rds_action(&arg, ActionKind::RdsPromote),
             Command::DisablePool(arg) => self.traffic_pool(&arg, false),
             Command::EnablePool(arg) => self.traffic_pool(&arg, true),
@@ -574,6 +576,46 @@ impl App {
             return;
         };
         self.ask_apply(&set, &cluster, force);
+    }
+
+    /// `:infra-plan NAME` / `:infra-apply NAME`: Terraform / OpenTofu on
+    /// an `[[infrastructure]]` directory, as a job.
+    pub(in crate::app) fn infra(&mut self, arg: &str, operation: &str) {
+        let name = arg.trim();
+        let Some(infra) = self.platform.infrastructure_named(name).cloned() else {
+            let names: Vec<&str> = self
+                .platform
+                .infrastructure
+                .iter()
+                .map(|i| i.name.get_ref().as_str())
+                .collect();
+            self.say_t(
+                Level::Error,
+                "msg-infra-unknown",
+                &[
+                    ("command", &format!("infra-{operation}")),
+                    ("arg", arg),
+                    ("names", &names.join(", ")),
+                ],
+            );
+            return;
+        };
+        let request = ActionRequest {
+            kind: ActionKind::Infra {
+                operation: operation.to_owned(),
+                plan_sha256: String::new(),
+            },
+            target: Target {
+                region: infra.region.get_ref().clone(),
+                cluster: infra.binary.clone(),
+                namespace: String::new(),
+                kind: ObjectKind::Infrastructure,
+                name: name.to_owned(),
+            },
+            dry_run: false,
+        };
+        let title = request_title(&request);
+        self.ask(request, &title);
     }
 
     fn ask_apply(&mut self, set: &crate::config::platform::Manifests, cluster: &str, force: bool) {
@@ -1421,6 +1463,14 @@ impl App {
                 vec![
                     (self.tr("msg-dialog-field-region"), region),
                     (self.tr("msg-dialog-field-database"), t.name.clone()),
+                ]
+            } else if t.kind == ObjectKind::Infrastructure {
+                vec![
+                    (self.tr("msg-dialog-field-region"), region),
+                    (
+                        self.tr("msg-dialog-field-object"),
+                        format!("{kind} {} ({})", t.name, t.cluster),
+                    ),
                 ]
             } else {
                 vec![

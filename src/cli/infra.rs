@@ -13,15 +13,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use color_eyre::eyre;
-use serde::{Deserialize, Serialize};
 
 use crate::config::platform::{Infrastructure, Platform};
 use crate::config::secret::mask_line;
 use crate::config::{Overrides, Paths};
 use crate::exec::audit::{AuditLog, Event as Logged, Record, Who};
-use crate::exec::infra::{Ran, plan_file, plan_hash, prepare_plan_file, run};
+use crate::exec::infra::{
+    Ran, Saved, apply_args, destroys, keep, plan_args, plan_file, plan_hash, prepare_plan_file,
+    run, saved, sidecar,
+};
 use crate::model::action::{ActionKind, ActionRequest, ObjectKind, Target};
-use crate::model::infra::{Action, progress_line};
+use crate::model::infra::progress_line;
 
 use super::{EXIT_CONFIG, report};
 
@@ -45,21 +47,6 @@ pub enum InfraCommand {
         #[arg(long, value_name = "NAME")]
         confirm: Option<String>,
     },
-}
-
-/// What a saved plan is, beside its file (`NAME.json`): never the plan's
-/// content, only its hash and what it changes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Saved {
-    sha256: String,
-    totals: String,
-    changes: Vec<(String, String)>,
-    destroying: Vec<String>,
-    /// The name must be typed: something is destroyed or replaced, or the
-    /// plan says it removes more than its changes name (an action of a
-    /// newer UI version read as unknown).
-    #[serde(default)]
-    typed: bool,
 }
 
 /// Runs `touban infra`; see the module.
@@ -168,10 +155,6 @@ impl Job<'_> {
         }
     }
 
-    fn sidecar(&self) -> PathBuf {
-        self.plan.with_extension("json")
-    }
-
     /// Runs the tool, its progress printed line by line.
     async fn stream(&self, args: &[String]) -> Result<Ran, String> {
         let interrupt = async {
@@ -210,9 +193,7 @@ impl Job<'_> {
             ));
             return 1;
         }
-        let out = format!("-out={}", self.plan.display());
-        let args = ["plan", "-json", "-input=false", "-lock-timeout=60s", &out].map(str::to_owned);
-        let ran = match self.stream(&args).await {
+        let ran = match self.stream(&plan_args(&self.plan)).await {
             Ok(r) => r,
             Err(why) => {
                 report(&format!("touban infra: {why}"));
@@ -242,53 +223,14 @@ impl Job<'_> {
     /// Keeps a plan that succeeded: its hash and what it changes beside
     /// it, printed and audited.
     fn keep(&self, summary: &crate::model::infra::PlanSummary) -> u8 {
-        let sha256 = match plan_hash(&self.plan) {
-            Ok(h) => h,
-            Err(e) => {
-                report(&format!(
-                    "touban infra: {} wrote no plan file at {} ({e})",
-                    self.infra.binary,
-                    self.plan.display()
-                ));
+        let saved = match keep(&self.plan, summary, &self.infra.binary) {
+            Ok(s) => s,
+            Err(why) => {
+                report(&format!("touban infra: {why}"));
                 return 1;
             }
         };
-        let saved = Saved {
-            sha256: sha256.clone(),
-            totals: summary.totals(),
-            changes: summary
-                .changes
-                .iter()
-                .map(|(addr, action, _)| (addr.clone(), action.word().to_owned()))
-                .collect(),
-            destroying: summary
-                .destroying()
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            typed: false,
-        };
-        let saved = Saved {
-            typed: !saved.destroying.is_empty()
-                || summary.counts.as_ref().is_some_and(|c| c.remove > 0)
-                || summary.changes.iter().any(|(_, a, _)| *a == Action::Other),
-            ..saved
-        };
-        if let Err(e) = std::fs::write(
-            self.sidecar(),
-            serde_json::to_vec(&saved).unwrap_or_default(),
-        ) {
-            report(&format!(
-                "touban infra: cannot keep what the plan changes beside it ({}: {e}): the plan cannot be applied",
-                self.sidecar().display()
-            ));
-            let _ = std::fs::remove_file(&self.plan);
-            return 1;
-        }
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let _ = std::fs::set_permissions(&self.plan, std::fs::Permissions::from_mode(0o600));
-        }
+        let sha256 = saved.sha256.clone();
         out!("Plan: {}", saved.totals);
         for (addr, action, _) in &summary.changes {
             let mark = if action.destroys() { "!" } else { " " };
@@ -328,10 +270,7 @@ impl Job<'_> {
     }
 
     async fn apply(&self, yes: bool, typed: Option<&str>) -> u8 {
-        let saved: Option<Saved> = std::fs::read(self.sidecar())
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let (Some(saved), true) = (saved, self.plan.is_file()) else {
+        let Some(saved) = saved(&self.plan) else {
             report(&format!(
                 "touban infra: no saved plan of {}: run `touban infra plan {}` first",
                 self.name(),
@@ -367,14 +306,7 @@ impl Job<'_> {
             return 1;
         }
         self.log(&Record::new(&self.who, 1, Logged::Confirmed, &request));
-        let args = [
-            "apply".to_owned(),
-            "-json".to_owned(),
-            "-input=false".to_owned(),
-            "-lock-timeout=60s".to_owned(),
-            self.plan.display().to_string(),
-        ];
-        let ran = match self.stream(&args).await {
+        let ran = match self.stream(&apply_args(&self.plan)).await {
             Ok(r) => r,
             Err(why) => {
                 report(&format!("touban infra: {why}"));
@@ -384,7 +316,7 @@ impl Job<'_> {
         if ran.ok() {
             // A saved plan applies once.
             let _ = std::fs::remove_file(&self.plan);
-            let _ = std::fs::remove_file(self.sidecar());
+            let _ = std::fs::remove_file(sidecar(&self.plan));
             self.log(&Record::new(&self.who, 1, Logged::Finished, &request).outcome("succeeded"));
             out!(
                 "Applied: {}",
@@ -456,11 +388,4 @@ impl Job<'_> {
             }
         })
     }
-}
-
-/// Whether an action word (as saved) destroys.
-fn destroys(word: &str) -> bool {
-    [Action::Delete, Action::Replace]
-        .iter()
-        .any(|a| a.word() == word)
 }

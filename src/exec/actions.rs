@@ -11,6 +11,7 @@ pub mod elasticache;
 pub mod failover;
 pub mod hpa_bounds;
 pub mod hpa_retarget;
+pub mod infra;
 pub mod lockout;
 pub mod manifests;
 pub mod node_group;
@@ -91,6 +92,9 @@ pub struct Seen {
     /// For a manifest set: its plan on the target's cluster (the
     /// server's dry run of every document), or why it could not be made.
     pub manifests: Option<Result<crate::exec::apply::SetPlan, String>>,
+    /// For an infrastructure apply: its saved plan, or why there is none
+    /// to apply.
+    pub infra: Option<Result<crate::exec::infra::Saved, String>>,
     /// For a lockout: the database's application roles as they are now.
     pub logins: Option<Result<Vec<crate::exec::backend::Login>, String>>,
 }
@@ -177,10 +181,7 @@ pub fn plan(request: &ActionRequest, seen: &Seen) -> Result<Job, Refusal> {
             },
             seen,
         ),
-        // Its plan is the server's own dry run of every document.
-        ActionKind::Infra { .. } => Err(Refusal::new(
-            "an infrastructure plan is the tool's own: `touban infra plan NAME`",
-        )),
+        ActionKind::Infra { operation, .. } => infra::plan(request, operation, seen),
         ActionKind::Apply { force, .. } => manifests::plan(request, *force, seen),
         ActionKind::PromoteReplica { primary, forced } => {
             azure::plan(request, primary, *forced, seen)

@@ -699,6 +699,30 @@ pub trait Backend: Sync {
         within: std::time::Duration,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
 
+    /// Terraform / OpenTofu plans the target's `[[infrastructure]]` and
+    /// the plan is saved; what it changes, in words. `cancel` sends the
+    /// tool one interrupt.
+    fn infra_plan(
+        &self,
+        t: &Target,
+        cancel: &tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<String, Failure>> + Send;
+
+    /// The target's saved plan, its hash checked.
+    fn infra_saved(
+        &self,
+        t: &Target,
+    ) -> impl Future<Output = Result<crate::exec::infra::Saved, Failure>> + Send;
+
+    /// Applies the target's saved plan, if it is still the one of
+    /// `sha256`; what it did. `cancel` sends the tool one interrupt.
+    fn infra_apply(
+        &self,
+        t: &Target,
+        sha256: &str,
+        cancel: &tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<String, Failure>> + Send;
+
     /// An RDS instance (by configured database name) as RDS reports it.
     fn rds_describe(
         &self,

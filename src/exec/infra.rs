@@ -14,8 +14,111 @@ use std::process::Stdio;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::secret::mask_line;
-use crate::model::infra::{Message, PlanSummary, parse_line};
+use crate::model::infra::{Action, Message, PlanSummary, parse_line};
+
+/// What a saved plan is, beside its file (`NAME.json`): never the plan's
+/// content, only its hash and what it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    /// The plan file's SHA-256.
+    pub sha256: String,
+    /// `1 to add, 0 to change, 1 to destroy`.
+    pub totals: String,
+    /// Each resource's address and planned action (its word).
+    pub changes: Vec<(String, String)>,
+    /// The resources destroyed or replaced.
+    pub destroying: Vec<String>,
+    /// The name must be typed: something is destroyed or replaced, or the
+    /// plan says it removes more than its changes name (an action of a
+    /// newer UI version read as unknown).
+    #[serde(default)]
+    pub typed: bool,
+}
+
+/// The record kept beside a plan file.
+pub fn sidecar(plan: &Path) -> PathBuf {
+    plan.with_extension("json")
+}
+
+/// The saved plan at `plan`, if both it and its record are there.
+pub fn saved(plan: &Path) -> Option<Saved> {
+    if !plan.is_file() {
+        return None;
+    }
+    std::fs::read(sidecar(plan))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// Keeps a plan that succeeded: its hash and what it changes beside it,
+/// the file made 0600; or what failed (the plan is then removed).
+pub fn keep(plan: &Path, summary: &PlanSummary, binary: &str) -> Result<Saved, String> {
+    let sha256 = plan_hash(plan)
+        .map_err(|e| format!("{binary} wrote no plan file at {} ({e})", plan.display()))?;
+    let destroying: Vec<String> = summary
+        .destroying()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let typed = !destroying.is_empty()
+        || summary.counts.as_ref().is_some_and(|c| c.remove > 0)
+        || summary.changes.iter().any(|(_, a, _)| *a == Action::Other);
+    let saved = Saved {
+        sha256,
+        totals: summary.totals(),
+        changes: summary
+            .changes
+            .iter()
+            .map(|(addr, action, _)| (addr.clone(), action.word().to_owned()))
+            .collect(),
+        destroying,
+        typed,
+    };
+    if let Err(e) = std::fs::write(
+        sidecar(plan),
+        serde_json::to_vec(&saved).unwrap_or_default(),
+    ) {
+        let _ = std::fs::remove_file(plan);
+        return Err(format!(
+            "cannot keep what the plan changes beside it ({}: {e}): the plan cannot be applied",
+            sidecar(plan).display()
+        ));
+    }
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(plan, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(saved)
+}
+
+/// The arguments of a plan saved to `plan`.
+pub fn plan_args(plan: &Path) -> Vec<String> {
+    let out = format!("-out={}", plan.display());
+    ["plan", "-json", "-input=false", "-lock-timeout=60s", &out]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// The arguments of applying the saved `plan`.
+pub fn apply_args(plan: &Path) -> Vec<String> {
+    vec![
+        "apply".to_owned(),
+        "-json".to_owned(),
+        "-input=false".to_owned(),
+        "-lock-timeout=60s".to_owned(),
+        plan.display().to_string(),
+    ]
+}
+
+/// Whether an action word (as saved) destroys.
+pub fn destroys(word: &str) -> bool {
+    [Action::Delete, Action::Replace]
+        .iter()
+        .any(|a| a.word() == word)
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, Default)]

@@ -105,6 +105,9 @@ pub fn applies(target: &Target) -> bool {
             | ObjectKind::Cache
             | ObjectKind::Pool
             | ObjectKind::Region
+            // Outside any cluster: Terraform's own state lock
+            // (`-lock-timeout=60s`) keeps two runs apart.
+            | ObjectKind::Infrastructure
     )
 }
 

@@ -9,6 +9,7 @@ mod cache;
 mod config;
 mod db;
 mod elasticache;
+mod infra;
 mod manifests;
 mod node_group;
 mod pod;
@@ -142,6 +143,10 @@ async fn dry_run_check<B: Backend>(backend: &B, job: &Job) -> Result<String, Ref
         ObjectKind::Database | ObjectKind::Cache => (
             "the database refuses",
             "the servers answer and the role may make every change (PostgreSQL and Redis have no dry run: privileges and versions checked, nothing sent)",
+        ),
+        ObjectKind::Infrastructure => (
+            "the tool refuses",
+            "Terraform and OpenTofu have no dry run but the plan itself: the tool is not run until confirmed",
         ),
         ObjectKind::NodeGroup => (
             "the cloud refuses",
@@ -892,6 +897,7 @@ async fn perform<B: Backend>(
             Box::pin(node_group::perform(backend, job, op, cancel, resuming)).await
         }
         Op::Manifest(op) => Box::pin(manifests::perform(backend, job, op, cancel)).await,
+        Op::Infra(op) => Box::pin(infra::perform(backend, job, op, cancel)).await,
         // Passed by the job's steps, which know the operator.
         Op::Gate { .. } => Err(Failure {
             what: "a gate outside a job's steps: a defect of touban".into(),

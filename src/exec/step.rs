@@ -136,6 +136,8 @@ pub enum Op {
     NodeGroup(NodeGroupOp),
     /// A step of applying a `[[manifests]]` set to a cluster.
     Manifest(ManifestOp),
+    /// A step of Terraform / OpenTofu on an `[[infrastructure]]`.
+    Infra(InfraOp),
     /// Waits for the operator to let the job go on (the region runbook's
     /// points of no return); cancelling ends the job there.
     Gate {
@@ -472,6 +474,19 @@ pub enum RdsOp {
     AwaitPromoted {
         /// How long to wait at most.
         within: Duration,
+    },
+}
+
+/// The operations of Terraform / OpenTofu on an `[[infrastructure]]`
+/// directory: cancelling sends the tool one interrupt and waits for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InfraOp {
+    /// `plan -json -out=FILE`, the plan saved.
+    Plan,
+    /// `apply -json FILE` of the saved plan, if it is still this one.
+    Apply {
+        /// The plan file's SHA-256, as confirmed.
+        sha256: String,
     },
 }
 

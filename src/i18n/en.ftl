@@ -457,6 +457,7 @@ msg-apply-unknown = `apply { $arg }`: no [[manifests]] of that name in the confi
 msg-apply-not-to = `apply { $arg }`: the set does not go to that cluster; it goes to { $clusters }
 msg-apply-next = { $set } applied to { $done } and rolled out: planning { $next }, the next cluster of the set
 msg-apply-next-unchanged = { $done } is as the files of { $set } say: planning { $next }, the next cluster of the set
+msg-infra-unknown = `{ $command } { $arg }`: no [[infrastructure]] of that name in the config; it has: { $names }
 msg-cache-unknown = `{ $command } { $arg }`: name a configured cache ([[caches]] name)
 msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg } is ElastiCache replication group { $group }: ElastiCache promotes a replica itself when the primary fails (automatic failover); `:cache-failover { $arg }` calls TestFailover
 msg-pool-no-traffic = `{ $command }`: no [traffic] load balancer is configured

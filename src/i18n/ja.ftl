@@ -455,6 +455,7 @@ msg-apply-unknown = `apply { $arg }`: 設定にその名前の [[manifests]] は
 msg-apply-not-to = `apply { $arg }`: このセットの適用先にそのクラスターはない。適用先: { $clusters }
 msg-apply-next = { $set } を { $done } に適用しロールアウト完了: セットの次のクラスター { $next } を計画中
 msg-apply-next-unchanged = { $done } は { $set } のファイルどおり: セットの次のクラスター { $next } を計画中
+msg-infra-unknown = `{ $command } { $arg }`: 設定にその名前の [[infrastructure]] はない。あるのは: { $names }
 msg-cache-unknown = `{ $command } { $arg }`: 設定済みのキャッシュを指定（[[caches]] の name）
 msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg } は ElastiCache レプリケーショングループ { $group }: プライマリ障害時は ElastiCache 自身がレプリカを昇格（自動フェイルオーバー）。`:cache-failover { $arg }` は TestFailover を呼ぶ
 msg-pool-no-traffic = `{ $command }`: [traffic] のロードバランサー未設定

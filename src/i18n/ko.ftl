@@ -455,6 +455,7 @@ msg-apply-unknown = `apply { $arg }`: 설정에 그 이름의 [[manifests]]가 �
 msg-apply-not-to = `apply { $arg }`: 이 세트는 그 클러스터에 적용되지 않음. 적용 대상: { $clusters }
 msg-apply-next = { $set }을(를) { $done }에 적용하고 롤아웃 완료: 세트의 다음 클러스터 { $next }을(를) 계획 중
 msg-apply-next-unchanged = { $done }은(는) { $set }의 파일과 같음: 세트의 다음 클러스터 { $next }을(를) 계획 중
+msg-infra-unknown = `{ $command } { $arg }`: 설정에 그 이름의 [[infrastructure]]가 없음. 있는 것: { $names }
 msg-cache-unknown = `{ $command } { $arg }`: 설정된 캐시를 지정 ([[caches]]의 name)
 msg-cache-promote-elasticache = `cache-promote { $arg }`: { $arg }은(는) ElastiCache 복제 그룹 { $group }: 프라이머리 장애 시 ElastiCache가 직접 레플리카를 승격 (자동 장애 조치). `:cache-failover { $arg }`는 TestFailover를 호출
 msg-pool-no-traffic = `{ $command }`: [traffic] 로드 밸런서 설정 없음

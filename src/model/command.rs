@@ -180,6 +180,12 @@ pub enum Command {
     /// Apply manifest set NAME ([[manifests]]) to its first cluster, or CLUSTER, after the server's dry run and its diff; the next cluster follows once it succeeds (force takes over fields another manager owns)
     #[strum(message = "apply", props(arg = "NAME [CLUSTER]", rest = "yes"))]
     Apply(String),
+    /// Plan [[infrastructure]] NAME with Terraform / OpenTofu (plan -json -out=FILE) and save the plan; cancelling sends the tool one interrupt
+    #[strum(message = "infra plan", props(arg = "NAME"))]
+    InfraPlan(String),
+    /// Apply NAME's saved plan (apply -json FILE); one that destroys or replaces needs the name typed
+    #[strum(message = "infra apply", props(arg = "NAME"))]
+    InfraApply(String),
     /// Size node group GROUP of the selected cluster (CLUSTER/GROUP names another) in its cloud (EKS, AKS): N nodes, +N / -N from the nodes it has, or min=N desired=N max=N
     #[strum(message = "node group", props(arg = "GROUP SIZE", rest = "yes"))]
     NodeGroup(String),
@@ -324,6 +330,8 @@ impl Command {
                 | Command::RdsPromote(_)
                 | Command::NodeGroup(_)
                 | Command::Apply(_)
+                | Command::InfraPlan(_)
+                | Command::InfraApply(_)
                 | Command::DisablePool(_)
                 | Command::EnablePool(_)
                 | Command::FailoverRegion(_)
@@ -365,6 +373,8 @@ impl Command {
             | Command::RdsPromote(a)
             | Command::NodeGroup(a)
             | Command::Apply(a)
+            | Command::InfraPlan(a)
+            | Command::InfraApply(a)
             | Command::DisablePool(a)
             | Command::EnablePool(a)
             | Command::FailoverRegion(a)
@@ -403,6 +413,8 @@ impl Command {
             Command::RdsPromote(_) => Command::RdsPromote(arg.to_owned()),
             Command::NodeGroup(_) => Command::NodeGroup(arg.to_owned()),
             Command::Apply(_) => Command::Apply(arg.to_owned()),
+            Command::InfraPlan(_) => Command::InfraPlan(arg.to_owned()),
+            Command::InfraApply(_) => Command::InfraApply(arg.to_owned()),
             Command::DisablePool(_) => Command::DisablePool(arg.to_owned()),
             Command::EnablePool(_) => Command::EnablePool(arg.to_owned()),
             Command::FailoverRegion(_) => Command::FailoverRegion(arg.to_owned()),

@@ -100,6 +100,13 @@ pub struct KubeBackend {
         BTreeMap<String, crate::config::platform::Manifests>,
         Option<std::path::PathBuf>,
     ),
+    /// The `[[infrastructure]]` directories, by name; the directory their
+    /// paths are relative to; the state directory the plans are kept in.
+    infrastructure: (
+        BTreeMap<String, crate::config::platform::Infrastructure>,
+        Option<std::path::PathBuf>,
+        Option<std::path::PathBuf>,
+    ),
     /// Which login the executor acts with on each database and cache, by
     /// configured name, as a plan says it.
     logins: BTreeMap<String, String>,
@@ -119,6 +126,7 @@ impl KubeBackend {
             elasticache: super::elasticache::Groups::default(),
             node_pools: super::nodepool::Pools::default(),
             manifests: (BTreeMap::new(), None),
+            infrastructure: (BTreeMap::new(), None, None),
             logins: BTreeMap::new(),
             clusters: BTreeMap::new(),
             clients: clients
@@ -182,6 +190,63 @@ impl KubeBackend {
             base,
         );
         self
+    }
+
+    /// The same backend, planning and applying these `[[infrastructure]]`
+    /// directories (relative to `base`), their plans kept in `state_dir`.
+    #[must_use]
+    pub fn with_infrastructure(
+        mut self,
+        dirs: &[crate::config::platform::Infrastructure],
+        base: Option<std::path::PathBuf>,
+        state_dir: std::path::PathBuf,
+    ) -> KubeBackend {
+        self.infrastructure = (
+            dirs.iter()
+                .map(|i| (i.name.get_ref().clone(), i.clone()))
+                .collect(),
+            base,
+            Some(state_dir),
+        );
+        self
+    }
+
+    /// The target's `[[infrastructure]]`, its working directory and its
+    /// plan file.
+    fn infra(
+        &self,
+        t: &Target,
+    ) -> Result<
+        (
+            &crate::config::platform::Infrastructure,
+            std::path::PathBuf,
+            std::path::PathBuf,
+        ),
+        Failure,
+    > {
+        let fail = |what: String| Failure { what, status: None };
+        let (dirs, base, state) = &self.infrastructure;
+        let infra = dirs.get(&t.name).ok_or_else(|| {
+            fail(format!(
+                "no [[infrastructure]] named {} in the config",
+                t.name
+            ))
+        })?;
+        let dir = match base {
+            Some(b) if infra.dir.is_relative() => b.join(&infra.dir),
+            _ => infra.dir.clone(),
+        };
+        if !dir.is_dir() {
+            return Err(fail(format!(
+                "{} is not a directory: check [[infrastructure]] `{}` dir",
+                dir.display(),
+                t.name
+            )));
+        }
+        let state = state
+            .as_ref()
+            .ok_or_else(|| fail("no state directory to keep plans in".into()))?;
+        Ok((infra, dir, crate::exec::infra::plan_file(state, &t.name)))
     }
 
     /// An applier on the target's cluster, the target's set and its files.
@@ -278,6 +343,7 @@ impl KubeBackend {
             elasticache: super::elasticache::Groups::default(),
             node_pools: super::nodepool::Pools::new(clusters),
             manifests: (BTreeMap::new(), None),
+            infrastructure: (BTreeMap::new(), None, None),
             logins: BTreeMap::new(),
             clusters: clusters
                 .iter()
@@ -1387,6 +1453,136 @@ impl Backend for KubeBackend {
             .map_err(|what| Failure { what, status: None })
     }
 
+    async fn infra_plan(
+        &self,
+        t: &Target,
+        cancel: &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<String, Failure> {
+        use crate::exec::infra;
+        use std::fmt::Write as _;
+        let fail = |what: String| Failure {
+            what: crate::config::secret::mask_line(&what),
+            status: None,
+        };
+        let (config, dir, plan) = self.infra(t)?;
+        infra::prepare_plan_file(&plan).map_err(|e| {
+            fail(format!(
+                "cannot make the plan file {} ({e})",
+                plan.display()
+            ))
+        })?;
+        let ran = infra::run(
+            &config.binary,
+            &dir,
+            &infra::plan_args(&plan),
+            |_| {},
+            interrupt(cancel),
+        )
+        .await
+        .map_err(fail)?;
+        if let Some(ui) = &ran.summary.unsupported_ui {
+            let _ = std::fs::remove_file(&plan);
+            return Err(fail(format!(
+                "{} speaks machine-readable UI {ui}; touban reads 1.x: its plan is not used",
+                config.binary
+            )));
+        }
+        if !ran.ok() {
+            let _ = std::fs::remove_file(&plan);
+            return Err(fail(format!("the plan failed: {}", ran.why())));
+        }
+        let saved = infra::keep(&plan, &ran.summary, &config.binary).map_err(fail)?;
+        let mut said = format!("Plan: {}", saved.totals);
+        for (addr, action) in &saved.changes {
+            let mark = if infra::destroys(action) { "!" } else { "" };
+            let _ = write!(said, "; {mark}{action} {addr}");
+        }
+        let _ = write!(
+            said,
+            "; saved (sha256 {}): `:infra-apply {}` applies it{}",
+            saved.sha256,
+            t.name,
+            if saved.typed {
+                ", its name typed (it destroys or replaces)"
+            } else {
+                ""
+            }
+        );
+        Ok(crate::config::secret::mask_line(&said))
+    }
+
+    async fn infra_saved(&self, t: &Target) -> Result<crate::exec::infra::Saved, Failure> {
+        use crate::exec::infra;
+        let (_, _, plan) = self.infra(t)?;
+        let saved = infra::saved(&plan).ok_or_else(|| Failure {
+            what: format!(
+                "no saved plan of {}: `:infra-plan {}` makes one",
+                t.name, t.name
+            ),
+            status: None,
+        })?;
+        match infra::plan_hash(&plan) {
+            Ok(h) if h == saved.sha256 => Ok(saved),
+            _ => Err(Failure {
+                what: "the plan file is not the one planned (its hash differs): plan again".into(),
+                status: None,
+            }),
+        }
+    }
+
+    async fn infra_apply(
+        &self,
+        t: &Target,
+        sha256: &str,
+        cancel: &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<String, Failure> {
+        use crate::exec::infra;
+        let fail = |what: String| Failure {
+            what: crate::config::secret::mask_line(&what),
+            status: None,
+        };
+        let saved = self.infra_saved(t).await?;
+        if saved.sha256 != sha256 {
+            return Err(fail(
+                "the saved plan is not the one confirmed (planned again since): nothing applied; plan the apply again".into(),
+            ));
+        }
+        let (config, dir, plan) = self.infra(t)?;
+        let ran = infra::run(
+            &config.binary,
+            &dir,
+            &infra::apply_args(&plan),
+            |_| {},
+            interrupt(cancel),
+        )
+        .await
+        .map_err(fail)?;
+        if !ran.ok() {
+            let why = ran.why();
+            return Err(fail(format!(
+                "the apply failed: {why}{}",
+                if why.contains("stale") {
+                    format!(" (plan again: `:infra-plan {}`)", t.name)
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        // A saved plan applies once.
+        let _ = std::fs::remove_file(&plan);
+        let _ = std::fs::remove_file(infra::sidecar(&plan));
+        Ok(format!(
+            "Applied: {}",
+            ran.summary.counts.as_ref().map_or_else(
+                || saved.totals.clone(),
+                |c| format!(
+                    "{} added, {} changed, {} destroyed",
+                    c.add, c.change, c.remove
+                )
+            )
+        ))
+    }
+
     async fn rds_describe(&self, db: &str) -> Result<super::rds::RdsInstance, Failure> {
         self.rds.describe(db).await
     }
@@ -1507,6 +1703,15 @@ impl Backend for KubeBackend {
                 if now { "enabled" } else { "disabled" }
             )))
         }
+    }
+}
+
+/// Resolves once `cancel` says the job is cancelled (never, if the job
+/// can no longer be cancelled): the tool then gets its one interrupt.
+async fn interrupt(cancel: &tokio::sync::watch::Receiver<bool>) {
+    let mut cancel = cancel.clone();
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

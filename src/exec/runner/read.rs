@@ -94,6 +94,16 @@ async fn outside_kubernetes<B: Backend>(
                 ..Seen::default()
             })
         }
+        ObjectKind::Infrastructure => Some(Seen {
+            primary,
+            infra: match &request.kind {
+                ActionKind::Infra { operation, .. } if operation == "apply" => {
+                    Some(backend.infra_saved(t).await.map_err(|f| f.what))
+                }
+                _ => None,
+            },
+            ..Seen::default()
+        }),
         ObjectKind::Manifests => {
             let force = matches!(request.kind, ActionKind::Apply { force: true, .. });
             Some(Seen {
@@ -329,6 +339,7 @@ pub(super) async fn seen<B: Backend>(
         node_pool: None,
         nodes: None,
         manifests: None,
+        infra: None,
         logins: None,
     })
 }
