@@ -1377,10 +1377,13 @@ fn the_region_runbook_killed_at_its_promotion_is_resumed_by_the_next_console_and
 /// Ctrl-Z would: the console continues it), exits with what is typed and
 /// leaves the terminal raw (as a killed kubectl does: the console restores
 /// the modes), and prints kubectl's `Forwarding from` line.
-#[test]
-fn x_hands_the_terminal_to_kubectl_exec_and_f_forwards_a_port_listed_in_jobs() {
+/// A stand-in kubectl in `t`'s `bin/`: `exec` stops itself (as a shell
+/// that takes the terminal would) then asks for an exit status;
+/// `port-forward` writes its pid and forwards until killed. Returns the
+/// directory, the file of the arguments it was run with, and the file of
+/// the forward's pid.
+fn standin_kubectl(t: &Tmux) -> (PathBuf, PathBuf, PathBuf) {
     use std::os::unix::fs::PermissionsExt as _;
-    let t = Tmux::new("handoff");
     let bin = t.path("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");
     let args = t.path("kubectl-args");
@@ -1402,6 +1405,65 @@ esac
     )
     .expect("write the stand-in");
     std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (bin, args, pid)
+}
+
+/// A console killed outright (SIGKILL: no handler runs) leaves no
+/// port-forward behind: the kernel ends it with its parent.
+#[test]
+fn a_console_killed_outright_leaves_no_port_forward_behind() {
+    common::need("setpriv", "util-linux");
+    let t = Tmux::new("forward-kill");
+    let (bin, _, pid) = standin_kubectl(&t);
+    t.start(160, 48, "sh");
+    t.wait_for("shell>");
+    t.line(&format!(
+        "PATH={}:$PATH {BIN} --log-file {} demo --scenario calm; echo EXIT:$?",
+        bin.display(),
+        t.path("demo.log").display()
+    ));
+    t.wait_for("当番 touban │ sandbox");
+    t.keys(&["2"]);
+    t.wait("pods listed", |s| s.contains("Running"));
+    t.keys(&["F"]);
+    t.wait("the port asked", |s| s.contains(":port-forward 8000"));
+    t.keys(&["Enter"]);
+    t.keys(&["9"]);
+    t.wait_for("forwarding 127.0.0.1:43117 → :8000");
+    let forward = std::fs::read_to_string(&pid).expect("the forward wrote its pid");
+    let proc = PathBuf::from(format!("/proc/{}", forward.trim()));
+    assert!(proc.exists());
+    // The console's pid: its demo's state directory is named for it.
+    let console = std::fs::read_dir(t.path("state/touban"))
+        .expect("the state directory")
+        .filter_map(Result::ok)
+        .find_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("demo-"))
+                .map(str::to_owned)
+        })
+        .expect("the demo's directory");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &console])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    t.wait_for("EXIT:137");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the port-forward outlived the console killed outright"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn x_hands_the_terminal_to_kubectl_exec_and_f_forwards_a_port_listed_in_jobs() {
+    let t = Tmux::new("handoff");
+    let (bin, args, pid) = standin_kubectl(&t);
     t.start(160, 48, "sh");
     t.wait_for("shell>");
     t.line(&format!(

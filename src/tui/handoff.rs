@@ -218,6 +218,16 @@ async fn forward(
         .await;
 }
 
+/// Whether `program` can be run: a path to a file, or a name found in a
+/// directory of `PATH`.
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 /// The forward's life; returns why it ended (`None`: stopped).
 async fn run_forward(
     id: ForwardId,
@@ -231,7 +241,23 @@ async fn run_forward(
         command = crate::config::secret::mask_line(&argv.join(" ")),
         "starting a port-forward"
     );
-    let mut child = match tokio::process::Command::new(program)
+    // Under `setpriv --pdeathsig TERM` where util-linux has it: the
+    // kernel ends the forward when touban dies, even killed outright
+    // (SIGKILL, the OOM killer), which `kill_on_drop` cannot see to.
+    let found = on_path(program);
+    if !found {
+        return Some(format!(
+            "cannot run `{program}`: not found; install kubectl or set settings.kubectl to its path"
+        ));
+    }
+    let mut command = if on_path("setpriv") {
+        let mut c = tokio::process::Command::new("setpriv");
+        c.args(["--pdeathsig", "TERM", "--", program]);
+        c
+    } else {
+        tokio::process::Command::new(program)
+    };
+    let mut child = match command
         .args(rest)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
