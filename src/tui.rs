@@ -259,14 +259,18 @@ pub fn spawn_input(tx: mpsc::Sender<Event>) -> handoff::InputSwitch {
             return;
         }
         loop {
-            if paused.wait_for(|p| !*p).await.is_err() {
-                return;
-            }
-            idle.send_replace(false);
-            match read_input(&tx, &mut paused).await {
-                Reading::Paused => {
-                    idle.send_replace(true);
+            // Paused: each pause acknowledged by its number while the
+            // terminal is not read, until the switch resumes.
+            let (asked, n) = *paused.borrow_and_update();
+            if asked {
+                idle.send_replace(n);
+                if paused.changed().await.is_err() {
+                    return;
                 }
+                continue;
+            }
+            match read_input(&tx, &mut paused).await {
+                Reading::Paused => {}
                 Reading::Closed => return,
                 Reading::Ended => break,
             }
@@ -288,13 +292,13 @@ enum Reading {
 
 async fn read_input(
     tx: &mpsc::Sender<Event>,
-    paused: &mut tokio::sync::watch::Receiver<bool>,
+    paused: &mut tokio::sync::watch::Receiver<(bool, u64)>,
 ) -> Reading {
     let mut stream = EventStream::new();
     loop {
         let event = tokio::select! {
             event = stream.next() => event,
-            changed = paused.wait_for(|p| *p) => {
+            changed = paused.wait_for(|p| p.0) => {
                 // Dropping the stream wakes crossterm's polling thread and
                 // ends it: nothing reads the terminal but its new owner.
                 drop(stream);
@@ -328,7 +332,7 @@ async fn read_input(
             sent = tx.send(event) => if sent.is_err() {
                 return Reading::Closed;
             },
-            changed = paused.wait_for(|p| *p) => {
+            changed = paused.wait_for(|p| p.0) => {
                 drop(stream);
                 return if changed.is_ok() { Reading::Paused } else { Reading::Closed };
             }

@@ -543,3 +543,18 @@ msg-dialog-field-database = database
 msg-dialog-field-object = object
 msg-dialog-field-from = from
 msg-dialog-field-to = to
+
+## The Jobs pane: how each job and port-forward stands
+job-dry-run = dry run
+job-succeeded = succeeded
+job-failed = failed: { $why }
+job-cancelled = cancelled
+job-refused = refused: { $why }
+job-step = step { $i }/{ $n }: { $step }
+job-queued = queued
+job-awaiting = awaiting confirmation
+job-planning = planning
+forward-starting = starting kubectl port-forward
+forward-listening = forwarding { $local } → :{ $remote }
+forward-stopped = stopped
+forward-ended = ended: { $why }

@@ -541,3 +541,18 @@ msg-dialog-field-database = データベース
 msg-dialog-field-object = オブジェクト
 msg-dialog-field-from = 移行元
 msg-dialog-field-to = 移行先
+
+## Jobs ペイン: 各ジョブとポートフォワードの状態
+job-dry-run = ドライラン
+job-succeeded = 成功
+job-failed = 失敗: { $why }
+job-cancelled = 取消
+job-refused = 拒否: { $why }
+job-step = 手順 { $i }/{ $n }: { $step }
+job-queued = 待機中
+job-awaiting = 確認待ち
+job-planning = 計画中
+forward-starting = kubectl port-forward を起動中
+forward-listening = 転送中 { $local } → :{ $remote }
+forward-stopped = 停止
+forward-ended = 終了: { $why }

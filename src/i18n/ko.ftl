@@ -541,3 +541,18 @@ msg-dialog-field-database = 데이터베이스
 msg-dialog-field-object = 오브젝트
 msg-dialog-field-from = 원본
 msg-dialog-field-to = 대상
+
+## Jobs 패널: 각 작업과 포트 포워드의 상태
+job-dry-run = 드라이런
+job-succeeded = 성공
+job-failed = 실패: { $why }
+job-cancelled = 취소됨
+job-refused = 거부: { $why }
+job-step = 단계 { $i }/{ $n }: { $step }
+job-queued = 대기 중
+job-awaiting = 확인 대기
+job-planning = 계획 중
+forward-starting = kubectl port-forward 시작 중
+forward-listening = 전달 중 { $local } → :{ $remote }
+forward-stopped = 중지됨
+forward-ended = 종료: { $why }

@@ -25,24 +25,34 @@ pub static HANDED_OFF: AtomicBool = AtomicBool::new(false);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The input reader's switch: paused, it drops its reader (crossterm's
-/// thread stops polling the terminal) and says so.
+/// thread stops polling the terminal) and says so. Each pause is numbered
+/// and the reader acknowledges the number it let go for: a pause right
+/// after a resume waits for the reader to let go again, never for an
+/// acknowledgement left from the pause before.
 #[derive(Debug, Clone)]
 pub struct InputSwitch {
-    /// `true` asks the reader to let go of the terminal.
-    pub(super) paused: Arc<watch::Sender<bool>>,
-    /// `true` once it has.
-    pub(super) idle: watch::Receiver<bool>,
+    /// `(true, n)` asks the reader to let go of the terminal for pause `n`.
+    pub(super) paused: Arc<watch::Sender<(bool, u64)>>,
+    /// The last pause the reader has let go for.
+    pub(super) idle: watch::Receiver<u64>,
+    /// The last pause asked.
+    pauses: u64,
 }
 
 impl InputSwitch {
     /// A switch, and the reader's side of it.
-    pub(super) fn new() -> (InputSwitch, watch::Receiver<bool>, watch::Sender<bool>) {
-        let (paused, paused_rx) = watch::channel(false);
-        let (idle_tx, idle) = watch::channel(false);
+    pub(super) fn new() -> (
+        InputSwitch,
+        watch::Receiver<(bool, u64)>,
+        watch::Sender<u64>,
+    ) {
+        let (paused, paused_rx) = watch::channel((false, 0));
+        let (idle_tx, idle) = watch::channel(0);
         (
             InputSwitch {
                 paused: Arc::new(paused),
                 idle,
+                pauses: 0,
             },
             paused_rx,
             idle_tx,
@@ -51,12 +61,14 @@ impl InputSwitch {
 
     /// Stops the reader; returns once it has let go (a second at most).
     fn pause(&mut self) {
-        self.paused.send_replace(true);
+        self.pauses += 1;
+        let n = self.pauses;
+        self.paused.send_replace((true, n));
         let mut idle = self.idle.clone();
         let waited = tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(tokio::time::timeout(
                 Duration::from_secs(1),
-                idle.wait_for(|idle| *idle),
+                idle.wait_for(|acked| *acked >= n),
             ))
         });
         if waited.is_err() {
@@ -66,7 +78,7 @@ impl InputSwitch {
 
     /// Starts the reader again.
     fn resume(&self) {
-        self.paused.send_replace(false);
+        self.paused.send_replace((false, self.pauses));
     }
 }
 

@@ -12,31 +12,61 @@ use crate::app::{App, JobRow};
 use crate::model::{JobOutcome, Pane};
 use crate::ui::Styles;
 use crate::ui::text::word as tr_word;
+use crate::ui::text::{tr, trf};
 
 /// How a job stands, in a few words, and its style.
 pub fn state(j: &JobRow, st: &Styles) -> (String, ratatui::style::Style) {
-    let dry = j.plan.as_ref().is_some_and(|p| p.request.dry_run)
+    // Confirmed as a dry run here, or asked as one.
+    let dry = j.dry_run
+        || j.plan.as_ref().is_some_and(|p| p.request.dry_run)
         || j.request.as_ref().is_some_and(|r| r.dry_run);
-    let dry = if dry { "dry run " } else { "" };
+    let dry = if dry {
+        format!("{} ", tr("job-dry-run"))
+    } else {
+        String::new()
+    };
+    let why = |id: &str, why: &str| trf(id, [("why", why.to_owned().into())]);
     match (&j.outcome, &j.step) {
-        (Some(JobOutcome::Succeeded), _) => (format!("{dry}succeeded"), st.ok),
-        (Some(JobOutcome::Failed(why)), _) => (format!("{dry}failed: {why}"), st.crit),
-        (Some(JobOutcome::Cancelled), _) => ("cancelled".to_owned(), st.warn),
-        (Some(JobOutcome::Refused(why)), _) => (format!("refused: {why}"), st.crit),
-        (None, Some((i, n, step))) => (format!("{dry}step {i}/{n}: {step}"), st.text),
-        (None, None) if j.confirmed => ("queued".to_owned(), st.muted),
-        (None, None) if j.plan.is_some() => ("awaiting confirmation".to_owned(), st.warn),
-        (None, None) => ("planning".to_owned(), st.muted),
+        (Some(JobOutcome::Succeeded), _) => (format!("{dry}{}", tr("job-succeeded")), st.ok),
+        (Some(JobOutcome::Failed(w)), _) => (format!("{dry}{}", why("job-failed", w)), st.crit),
+        (Some(JobOutcome::Cancelled), _) => (tr("job-cancelled").into_owned(), st.warn),
+        (Some(JobOutcome::Refused(w)), _) => (why("job-refused", w), st.crit),
+        (None, Some((i, n, step))) => (
+            format!(
+                "{dry}{}",
+                trf(
+                    "job-step",
+                    [
+                        ("i", (*i).into()),
+                        ("n", (*n).into()),
+                        ("step", step.clone().into())
+                    ]
+                )
+            ),
+            st.text,
+        ),
+        (None, None) if j.confirmed => (tr("job-queued").into_owned(), st.muted),
+        (None, None) if j.plan.is_some() => (tr("job-awaiting").into_owned(), st.warn),
+        (None, None) => (tr("job-planning").into_owned(), st.muted),
     }
 }
 
 /// How a port-forward stands, in a few words, and its style.
 fn forward_state(f: &ForwardRow, st: &Styles) -> (String, ratatui::style::Style) {
     match &f.state {
-        ForwardState::Starting => ("starting kubectl port-forward".to_owned(), st.muted),
-        ForwardState::Listening(local) => (format!("forwarding {local} → :{}", f.remote), st.ok),
-        ForwardState::Stopped => ("stopped".to_owned(), st.muted),
-        ForwardState::Ended(why) => (format!("ended: {why}"), st.crit),
+        ForwardState::Starting => (tr("forward-starting").into_owned(), st.muted),
+        ForwardState::Listening(local) => (
+            trf(
+                "forward-listening",
+                [
+                    ("local", local.clone().into()),
+                    ("remote", f.remote.to_string().into()),
+                ],
+            ),
+            st.ok,
+        ),
+        ForwardState::Stopped => (tr("forward-stopped").into_owned(), st.muted),
+        ForwardState::Ended(why) => (trf("forward-ended", [("why", why.clone().into())]), st.crit),
     }
 }
 
